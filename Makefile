@@ -1,0 +1,164 @@
+# egress-fence top-level Makefile.
+#
+#   make            build BPF objects, egressd, egressctl, unit tests
+#   make deps       install the Debian packages the build and tests need
+#   make test       the whole suite (unit, fuzz smoke, integration), as root
+#   make SAN=1 ...  the same with AddressSanitizer + UBSan (build/san/)
+#   make bench      benchmarks, ratios measured side by side
+#   make V=1        show full commands
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+SAN ?=
+ifeq ($(SAN),1)
+BUILD ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD ?= build/normal
+SANFLAGS :=
+endif
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# -Wno-format-truncation: configured paths are capped at EF_PATH_MAX_CFG
+# (3072) when read, so the 4096-byte buffers they are joined into cannot
+# truncate; gcc cannot see that bound and would flag every join.
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CWARN := -Wno-format-truncation
+CFLAGS ?= -O2 -g
+CFLAGS += $(WARN) $(CWARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ipolicy -Idaemon -I$(BUILD) -MMD -MP $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-address-of-packed-member \
+	-I$(BUILD) -Iinclude -Ibpf
+
+POLICY_SRCS := $(wildcard policy/*.c)
+POLICY_OBJS := $(POLICY_SRCS:%.c=$(BUILD)/%.o)
+DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+LIBS_POLICY := -lcjson
+LIBS_DAEMON := -lbpf -lelf -lz -lcjson
+LIBS_CLI := -lcjson
+
+BPF_OBJ := $(BUILD)/fence.bpf.o
+SKEL := $(BUILD)/fence.skel.h
+VMLINUX := $(BUILD)/vmlinux.h
+
+.PHONY: all deps test test-unit test-integration fuzz fuzz-smoke bench format lint clean demo
+
+all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS)
+
+# Debian packages: build, runtime and test dependencies. Why each:
+#  clang/llvm, libbpf-dev, bpftool: BPF objects, CO-RE, skeletons
+#  libcjson-dev: policy and control-socket JSON; libcmocka-dev: unit tests
+#  libelf-dev, zlib1g-dev: libbpf's link deps
+#  iproute2, dnsmasq-base, python3: the integration test world
+#  libclang-rt-14-dev: libFuzzer and sanitizer runtimes for clang
+DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
+	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux
+deps:
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null
+
+$(VMLINUX):
+	@mkdir -p $(@D)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BPF_OBJ): bpf/fence.bpf.c $(VMLINUX) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $@.d -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name fence_bpf > $@
+
+$(BUILD):
+	@mkdir -p $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# the daemon includes the skeleton
+$(DAEMON_OBJS) $(BUILD)/daemon/main.o: | $(SKEL)
+
+$(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_DAEMON)
+
+$(BUILD)/egressctl: $(CLI_OBJS) $(POLICY_OBJS) $(BUILD)/daemon/ctl_proto.o $(BUILD)/daemon/util.o \
+		$(BUILD)/daemon/cgroup.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_CLI)
+
+$(BUILD)/tests/%: tests/unit/%.c $(POLICY_OBJS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_POLICY) -lcmocka
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lm
+
+# libFuzzer targets always use clang with ASan+UBSan
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ipolicy -D_GNU_SOURCE
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRCS)
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@ $(LIBS_POLICY)
+
+fuzz: $(FUZZ_BINS)
+
+test-unit: $(UNIT_BINS)
+	tests/run-unit.sh $(BUILD)
+
+fuzz-smoke: $(FUZZ_BINS)
+	tests/run-fuzz.sh $(BUILD) $${FUZZ_SECONDS:-30}
+
+test-integration: $(BUILD)/egressd $(BUILD)/egressctl
+	python3 tests/integration/run.py --build $(BUILD)
+
+# The README's test command. Prints one "N passed, N failed" line at the end.
+test: all $(FUZZ_BINS)
+	tests/run-all.sh $(BUILD)
+
+bench: all
+	bench/run.sh $(BUILD)
+
+demo: all
+	deploy/demo.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -Iinclude -Ipolicy -Idaemon --suppress=missingIncludeSystem \
+		policy daemon cli
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Judging a destination (connect, sendmsg). Precedence, in order:
+ *   1. the caller belongs to no live job: deny (fail closed), EF_R_NO_JOB;
+ *   2. loopback (127.0.0.0/8, ::1, ::ffff:127.x) with policy loopback on:
+ *      not fenced and not recorded;
+ *   3. exact-address entry of the job's policy, else longest-prefix entry;
+ *      its ranges decide per ef_judge_ports() (deny rule > allow rule >
+ *      metadata > no rule). No entry: EF_R_NO_RULE;
+ *   4. audit mode turns a deny into would_deny and lets the call through.
+ * IPv4-mapped IPv6 destinations are judged as the IPv4 address. The cost is
+ * one hash lookup plus at most one trie lookup, whatever the rule count.
+ */
+#ifndef EF_DEST_BPF_H
+#define EF_DEST_BPF_H
+
+struct ef_dest {
+	__u32 family; /* enum ef_family */
+	__u8 addr[16];
+	__u16 port;   /* host order */
+	__u16 protocol;
+	__u8 proto_bit;
+	__u8 sock_type;
+};
+
+static __always_inline void ef_dest_proto(struct ef_dest *d, __u32 protocol, __u32 type)
+{
+	d->protocol = protocol;
+	d->sock_type = type;
+	if (protocol == EF_IPPROTO_TCP)
+		d->proto_bit = EF_PROTO_TCP;
+	else if (protocol == EF_IPPROTO_UDP)
+		d->proto_bit = EF_PROTO_UDP;
+	else
+		d->proto_bit = 0; /* no rule covers other protocols */
+}
+
+static __always_inline void ef_dest_from4(struct ef_dest *d, struct bpf_sock_addr *ctx)
+{
+	__u32 ip = ctx->user_ip4;
+
+	__builtin_memset(d, 0, sizeof(*d));
+	d->family = EF_FAM_V4;
+	__builtin_memcpy(d->addr, &ip, 4);
+	d->port = bpf_ntohs((__u16)ctx->user_port);
+	ef_dest_proto(d, ctx->protocol, ctx->type);
+}
+
+static __always_inline void ef_dest_from6(struct ef_dest *d, struct bpf_sock_addr *ctx)
+{
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
+	__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+
+	__builtin_memset(d, 0, sizeof(*d));
+	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
+		d->family = EF_FAM_V4;
+		__builtin_memcpy(d->addr, &w3, 4);
+	} else {
+		d->family = EF_FAM_V6;
+		__builtin_memcpy(d->addr, &w0, 4);
+		__builtin_memcpy(d->addr + 4, &w1, 4);
+		__builtin_memcpy(d->addr + 8, &w2, 4);
+		__builtin_memcpy(d->addr + 12, &w3, 4);
+	}
+	d->port = bpf_ntohs((__u16)ctx->user_port);
+	ef_dest_proto(d, ctx->protocol, ctx->type);
+}
+
+static __always_inline int ef_dest_is_loopback(const struct ef_dest *d)
+{
+	if (d->family == EF_FAM_V4)
+		return d->addr[0] == 127;
+	for (int i = 0; i < 15; i++)
+		if (d->addr[i])
+			return 0;
+	return d->addr[15] == 1;
+}
+
+/* Returns 1 allow, 0 deny. */
+static __always_inline int ef_dest_lookup(__u32 policy_id, const struct ef_dest *d, __u8 *reason,
+					  __u32 *rule_id)
+{
+	struct ef_exact_key ek = {};
+	struct ef_lpm_key lk = {};
+	const struct ef_ports *v;
+
+	ek.policy_id = policy_id;
+	ek.family = d->family;
+	__builtin_memcpy(ek.addr, d->addr, sizeof(ek.addr));
+	v = bpf_map_lookup_elem(&ef_exact, &ek);
+	if (!v) {
+		lk.prefixlen = EF_LPM_FIXED_BITS + (d->family == EF_FAM_V4 ? 32 : 128);
+		lk.policy_id = policy_id;
+		lk.family = d->family;
+		__builtin_memcpy(lk.addr, d->addr, sizeof(lk.addr));
+		v = bpf_map_lookup_elem(&ef_cidr, &lk);
+	}
+	if (!v) {
+		*reason = EF_R_NO_RULE;
+		*rule_id = EF_RULE_NONE;
+		return 0;
+	}
+	return ef_judge_ports(v, d->port, d->proto_bit, reason, rule_id);
+}
+
+/* Unconnected UDP: true if this (socket, destination, verdict) was recorded
+ * already; marks it recorded otherwise. */
+static __always_inline int ef_sent_seen(__u64 cookie, const struct ef_dest *d, __u8 verdict)
+{
+	struct ef_sent_key k = {};
+	__u8 one = 1;
+
+	k.cookie = cookie;
+	k.family = d->family;
+	k.port = d->port;
+	k.verdict = verdict;
+	__builtin_memcpy(k.addr, d->addr, sizeof(k.addr));
+	if (bpf_map_lookup_elem(&ef_sent, &k))
+		return 1;
+	bpf_map_update_elem(&ef_sent, &k, &one, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struct ef_dest *d,
+					  __u8 kind)
+{
+	__u32 rule_id = EF_RULE_NONE;
+	__u8 reason, verdict;
+	struct ef_ctx c;
+	__u64 cookie;
+	int loopback;
+
+	cookie = bpf_get_socket_cookie(ctx);
+	if (ef_ctx_load(&c) < 0) {
+		ef_emit(&c, kind, EF_V_DENY, EF_R_NO_JOB, EF_RULE_NONE, d->family, d->addr, d->port,
+			d->protocol, d->sock_type, cookie);
+		return EF_DROP;
+	}
+	loopback = ef_dest_is_loopback(d);
+	if (loopback && (c.pol->flags & EF_PF_LOOPBACK))
+		return EF_ALLOW;
+
+	if (ef_dest_lookup(c.job->policy_id, d, &reason, &rule_id))
+		verdict = EF_V_ALLOW;
+	else
+		verdict = c.pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
+	if (loopback && reason == EF_R_NO_RULE)
+		reason = EF_R_LOOPBACK;
+
+	if (kind != EF_K_SEND || !ef_sent_seen(cookie, d, verdict))
+		ef_emit(&c, kind, verdict, reason, rule_id, d->family, d->addr, d->port,
+			d->protocol, d->sock_type, cookie);
+	return verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
+}
+
+#endif /* EF_DEST_BPF_H */

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Decision records. One record per decision goes to the ring buffer.
+ * Wakeups are batched: an allow wakes egressd only once a backlog has
+ * built up (egressd also drains on a short timer); a denial wakes it at once
+ * so that it can still read /proc of the process. A full ring is never
+ * silent: the loss is counted per CPU in ef_stats[EF_S_RB_DROPS].
+ */
+#ifndef EF_EVENT_BPF_H
+#define EF_EVENT_BPF_H
+
+#define EF_WAKEUP_BACKLOG (256 * 1024)
+
+static __always_inline void ef_fill_task(struct ef_event *e)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	const unsigned char *name;
+
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	e->start_boot_ns = BPF_CORE_READ(t, group_leader, start_boottime);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	name = BPF_CORE_READ(t, mm, exe_file, f_path.dentry, d_name.name);
+	if (!name || bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), name) < 0)
+		e->exe[0] = '\0';
+}
+
+static __always_inline void ef_emit(const struct ef_ctx *c, __u8 kind, __u8 verdict, __u8 reason,
+				    __u32 rule_id, __u8 family, const __u8 *addr, __u16 port,
+				    __u16 protocol, __u8 sock_type, __u64 cookie)
+{
+	struct ef_event *e;
+	__u64 flags;
+
+	ef_stat_inc(EF_S_DECISIONS);
+	if (verdict != EF_V_ALLOW)
+		ef_stat_inc(EF_S_DENIED);
+	e = bpf_ringbuf_reserve(&ef_events, sizeof(*e), 0);
+	if (!e) {
+		ef_stat_inc(EF_S_RB_DROPS);
+		return;
+	}
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = c->cgroup_id;
+	e->job_serial = c->job ? c->job->serial : 0;
+	e->cookie = cookie;
+	e->policy_id = c->job ? c->job->policy_id : 0;
+	e->rule_id = rule_id;
+	e->kind = kind;
+	e->verdict = verdict;
+	e->reason = reason;
+	e->family = family;
+	e->sock_type = sock_type;
+	e->pad0 = 0;
+	e->protocol = protocol;
+	e->port = port;
+	e->pad1 = 0;
+	e->pad2 = 0;
+	if (addr)
+		__builtin_memcpy(e->addr, addr, sizeof(e->addr));
+	else
+		__builtin_memset(e->addr, 0, sizeof(e->addr));
+	ef_fill_task(e);
+
+	if (verdict == EF_V_DENY || bpf_ringbuf_query(&ef_events, BPF_RB_AVAIL_DATA) >= EF_WAKEUP_BACKLOG)
+		flags = BPF_RB_FORCE_WAKEUP;
+	else
+		flags = BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+#endif /* EF_EVENT_BPF_H */

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The fence's maps. All are pinned by name under egressd's bpffs dir, so a
+ * restarted egressd adopts them, and jobs stay fenced while it is down.
+ * Names are prefixed "ef_" and kept under the kernel's 15 characters.
+ */
+#ifndef EF_MAPS_BPF_H
+#define EF_MAPS_BPF_H
+
+#define EF_MAX_JOBS 4096
+#define EF_MAX_POLICIES 1024
+#define EF_MAX_DESTS (1 << 20)
+#define EF_MAX_SENT 65536
+#define EF_RINGBUF_BYTES (8 << 20)
+
+/* job cgroup id -> job */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EF_MAX_JOBS);
+	__type(key, __u64);
+	__type(value, struct ef_job);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_jobs SEC(".maps");
+
+/* policy id -> mode and flags */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EF_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct ef_policy_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_policies SEC(".maps");
+
+/* (policy, exact address) -> ranges; not preallocated: most policies are small */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EF_MAX_DESTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ef_exact_key);
+	__type(value, struct ef_ports);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_exact SEC(".maps");
+
+/* (policy, CIDR) -> ranges, longest prefix wins */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, EF_MAX_DESTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ef_lpm_key);
+	__type(value, struct ef_ports);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_cidr SEC(".maps");
+
+/* unconnected UDP (socket, destination, verdict) already recorded */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EF_MAX_SENT);
+	__type(key, struct ef_sent_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_sent SEC(".maps");
+
+/* decision records for egressd */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EF_RINGBUF_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_events SEC(".maps");
+
+/* counters, per CPU so the hot path never contends */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EF_S__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_stats SEC(".maps");
+
+static __always_inline void ef_stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&ef_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+#endif /* EF_MAPS_BPF_H */

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* status, jobs, and the request helper. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "egressctl.h"
+#include "ctl_proto.h"
+
+cJSON *ctl_request(cJSON *req, int *fd_out)
+{
+	cJSON *reply = NULL;
+	int fd, ret;
+
+	fd = ef_ctl_connect(ctl_socket_path);
+	if (fd < 0) {
+		fprintf(stderr, "egressctl: cannot reach egressd at %s: %s\n", ctl_socket_path,
+			strerror(-fd));
+		return NULL;
+	}
+	ret = ef_ctl_send(fd, req);
+	if (!ret)
+		ret = ef_ctl_recv(fd, &reply);
+	if (ret) {
+		fprintf(stderr, "egressctl: talking to egressd at %s: %s\n", ctl_socket_path,
+			strerror(-ret));
+		close(fd);
+		return NULL;
+	}
+	if (fd_out)
+		*fd_out = fd;
+	else
+		close(fd);
+	return reply;
+}
+
+static bool has_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], flag))
+			return true;
+	return false;
+}
+
+static int check_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json")) {
+			fprintf(stderr, "egressctl %s: unexpected argument \"%s\"\n", argv[0], argv[i]);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static cJSON *simple(const char *op)
+{
+	cJSON *req = cJSON_CreateObject(), *reply;
+	const cJSON *ok;
+
+	cJSON_AddStringToObject(req, "op", op);
+	reply = ctl_request(req, NULL);
+	cJSON_Delete(req);
+	if (!reply)
+		return NULL;
+	ok = cJSON_GetObjectItem(reply, "ok");
+	if (!cJSON_IsTrue(ok)) {
+		const cJSON *e = cJSON_GetObjectItem(reply, "error");
+
+		fprintf(stderr, "egressctl: %s\n", cJSON_IsString(e) ? e->valuestring : "error");
+		cJSON_Delete(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+static void print_json(const cJSON *o)
+{
+	char *s = cJSON_Print(o);
+
+	if (s)
+		puts(s);
+	free(s);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	cJSON *r;
+	int ret = check_args(argc, argv);
+
+	if (ret)
+		return ret;
+	r = simple("status");
+	if (!r)
+		return 1;
+	if (has_flag(argc, argv, "--json")) {
+		print_json(r);
+	} else {
+		const cJSON *it;
+
+		cJSON_ArrayForEach(it, r) {
+			if (!strcmp(it->string, "ok"))
+				continue;
+			if (cJSON_IsString(it))
+				printf("%-14s %s\n", it->string, it->valuestring);
+			else if (cJSON_IsNumber(it))
+				printf("%-14s %.0f\n", it->string, it->valuedouble);
+			else if (cJSON_IsBool(it))
+				printf("%-14s %s\n", it->string, cJSON_IsTrue(it) ? "yes" : "no");
+		}
+		if (cJSON_IsFalse(cJSON_GetObjectItem(r, "bpf_lsm")))
+			printf("warning: BPF LSM is off: AF_PACKET and non-inet families are not "
+			       "refused to jobs\n");
+	}
+	cJSON_Delete(r);
+	return 0;
+}
+
+int cmd_jobs(int argc, char **argv)
+{
+	const cJSON *jobs, *j;
+	cJSON *r;
+	int ret = check_args(argc, argv);
+
+	if (ret)
+		return ret;
+	r = simple("jobs");
+	if (!r)
+		return 1;
+	jobs = cJSON_GetObjectItem(r, "jobs");
+	if (has_flag(argc, argv, "--json")) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddItemToObject(o, "jobs", cJSON_Duplicate(jobs, true));
+		print_json(o);
+		cJSON_Delete(o);
+	} else {
+		printf("%-20s %-16s %-8s %6s %9s %7s  %s\n", "JOB", "POLICY", "MODE", "PIDS",
+		       "DECISIONS", "DENIED", "COMMAND");
+		cJSON_ArrayForEach(j, jobs) {
+			const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItem(j, "command"));
+
+			printf("%-20s %-16s %-8s %6d %9.0f %7.0f  %s\n",
+			       cJSON_GetStringValue(cJSON_GetObjectItem(j, "id")),
+			       cJSON_GetStringValue(cJSON_GetObjectItem(j, "policy")),
+			       cJSON_GetStringValue(cJSON_GetObjectItem(j, "mode")),
+			       cJSON_GetArraySize(cJSON_GetObjectItem(j, "pids")),
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(j, "decisions")),
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(j, "denied")), cmd ? cmd : "");
+		}
+	}
+	cJSON_Delete(r);
+	return 0;
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * egressctl: the user's tool. Subcommands are dispatched from a table; each
+ * has --help. Talks to egressd over the control socket (--socket PATH,
+ * EGRESSCTL_SOCKET, or /run/egress-fence/control.sock).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "egressctl.h"
+#include "util.h"
+
+const char *ctl_socket_path = "/run/egress-fence/control.sock";
+
+static const struct ctl_cmd cmds[] = {
+	{ "status", cmd_status, "status [--json]", "show the daemon's state and counters" },
+	{ "run", cmd_run,
+	  "run [--policy NAME|FILE] [--job-id ID] [--attr KEY=VALUE]... [--traceparent TP] -- CMD "
+	  "[ARG...]",
+	  "run CMD fenced; exits with its status, 125 if the fence cannot be set up" },
+	{ "jobs", cmd_jobs, "jobs [--json]", "list running jobs" },
+	{ "policy", cmd_policy, "policy list | show NAME | validate FILE...", "inspect policies" },
+	{ "audit", cmd_audit, "audit [--job ID] [--denied] [--flagged] [--since DURATION] [--json]",
+	  "query the decision journal" },
+	{ 0 }
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: egressctl [--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
+	for (const struct ctl_cmd *c = cmds; c->name; c++)
+		fprintf(f, "  %-8s %s\n", c->name, c->summary);
+	fprintf(f, "\nRun 'egressctl COMMAND --help' for a command's options.\n"
+		   "The socket is --socket PATH, else $EGRESSCTL_SOCKET, else %s.\n",
+		ctl_socket_path);
+}
+
+bool ctl_wants_help(int argc, char **argv, const char *usage_line, const char *summary)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: egressctl %s\n\n%s\n", usage_line, summary);
+			return true;
+		}
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("EGRESSCTL_SOCKET");
+	int i = 1;
+
+	if (env && *env)
+		ctl_socket_path = env;
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+			ctl_socket_path = argv[i + 1];
+			i += 2;
+		} else if (!strncmp(argv[i], "--socket=", 9)) {
+			ctl_socket_path = argv[i] + 9;
+			i++;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("egressctl %s\n", EF_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "egressctl: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (const struct ctl_cmd *c = cmds; c->name; c++) {
+		if (strcmp(argv[i], c->name))
+			continue;
+		if (ctl_wants_help(argc - i, argv + i, c->usage, c->summary))
+			return 0;
+		return c->fn(argc - i, argv + i);
+	}
+	fprintf(stderr, "egressctl: unknown command \"%s\"\n", argv[i]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef EF_EGRESSCTL_H
+#define EF_EGRESSCTL_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+struct ctl_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the command name */
+	const char *usage;
+	const char *summary;
+};
+
+extern const char *ctl_socket_path;
+
+bool ctl_wants_help(int argc, char **argv, const char *usage_line, const char *summary);
+/* One request, one reply. Prints why on failure and returns NULL. */
+cJSON *ctl_request(cJSON *req, int *fd_out);
+
+int cmd_status(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+#endif

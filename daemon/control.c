@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The control socket <run-dir>/control.sock. Clients are served from the
+ * main loop without blocking it: a slow or hostile client can hold only its
+ * own buffers. The caller is identified by SO_PEERCRED, never by what it
+ * says: "run" moves the calling process itself into the new job.
+ * Any local user may fence itself; nothing here loosens a fence.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "egressd.h"
+#include "ctl_proto.h"
+#include "util.h"
+
+#define MAX_CLIENTS 256
+
+struct ef_client {
+	struct ef_client *next;
+	int fd;
+	struct ucred cred;
+	char *in;
+	size_t in_len, in_cap;
+	struct ef_buf out;
+	size_t out_off;
+};
+
+static int n_clients;
+
+int ef_control_setup(struct ef_daemon *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = EF_EP_LISTEN };
+	int fd, ret;
+
+	ret = ef_mkdir_p(d->run_dir, 0755);
+	if (ret)
+		return ret;
+	if (strlen(d->socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, d->socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* a live daemon on this socket must not be displaced */
+	{
+		int probe = ef_ctl_connect(d->socket_path);
+
+		if (probe >= 0) {
+			close(probe);
+			close(fd);
+			log_err("another egressd is serving %s", d->socket_path);
+			return -EADDRINUSE;
+		}
+	}
+	unlink(d->socket_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	chmod(d->socket_path, 0666);
+	d->listenfd = fd;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void client_close(struct ef_daemon *d, struct ef_client *c)
+{
+	for (struct ef_client **pp = &d->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->in);
+	ef_buf_free(&c->out);
+	free(c);
+	n_clients--;
+}
+
+void ef_control_accept(struct ef_daemon *d)
+{
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+		socklen_t sl = sizeof(struct ucred);
+		struct ef_client *c;
+		int fd;
+
+		fd = accept4(d->listenfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (n_clients >= MAX_CLIENTS) {
+			log_warn("control: %d clients already connected; refusing one", n_clients);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &sl) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		ev.data.ptr = c;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = d->clients;
+		d->clients = c;
+		n_clients++;
+	}
+}
+
+static cJSON *status_json(struct ef_daemon *d)
+{
+	cJSON *o = cJSON_CreateObject(), *j;
+	int n_jobs = 0, n_pols = 0;
+
+	for (struct ef_job_rec *x = d->jobs; x; x = x->next)
+		n_jobs++;
+	for (struct ef_pol_rec *x = d->pols; x; x = x->next)
+		n_pols++;
+	cJSON_AddBoolToObject(o, "ok", true);
+	cJSON_AddStringToObject(o, "version", EF_VERSION);
+	cJSON_AddNumberToObject(o, "pid", getpid());
+	cJSON_AddNumberToObject(o, "uptime_s",
+				(double)((ef_now_realtime_ns() - d->started_ns) / 1000000000ull));
+	cJSON_AddNumberToObject(o, "jobs", n_jobs);
+	cJSON_AddNumberToObject(o, "policies", n_pols);
+	cJSON_AddNumberToObject(o, "decisions", (double)ef_bpf_stat(d, EF_S_DECISIONS));
+	cJSON_AddNumberToObject(o, "denied", (double)ef_bpf_stat(d, EF_S_DENIED));
+	cJSON_AddNumberToObject(o, "ringbuf_drops", (double)ef_bpf_stat(d, EF_S_RB_DROPS));
+	cJSON_AddNumberToObject(o, "records", (double)d->events);
+	cJSON_AddBoolToObject(o, "bpf_lsm", d->lsm);
+	cJSON_AddStringToObject(o, "socket_hook", d->lsm ? "lsm_cgroup/socket_create (all families)"
+							  : "cgroup/sock_create (inet only)");
+	cJSON_AddBoolToObject(o, "adopted", d->adopted);
+	cJSON_AddStringToObject(o, "cgroup_root", d->cgroup_root);
+	cJSON_AddStringToObject(o, "bpffs_dir", d->bpffs_dir);
+	cJSON_AddStringToObject(o, "state_dir", d->state_dir);
+	cJSON_AddStringToObject(o, "policy_dir", d->policy_dir);
+	j = cJSON_AddObjectToObject(o, "journal");
+	if (j) {
+		cJSON_AddStringToObject(j, "dir", d->journal.dir);
+		cJSON_AddNumberToObject(j, "lines", (double)d->journal.lines);
+		cJSON_AddNumberToObject(j, "dropped_files", (double)d->journal.dropped_files);
+		cJSON_AddNumberToObject(j, "write_errors", (double)d->journal.write_errors);
+	}
+	return o;
+}
+
+static cJSON *error_reply(const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "ok", false);
+	cJSON_AddStringToObject(o, "error", msg);
+	return o;
+}
+
+static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line, size_t len)
+{
+	cJSON *req = cJSON_ParseWithLength(line, len), *reply = NULL;
+	const cJSON *op;
+	char err[EF_ERR_LEN] = "";
+
+	if (!req || !cJSON_IsObject(req)) {
+		reply = error_reply("malformed request: expected one JSON object per line");
+		goto out;
+	}
+	op = cJSON_GetObjectItem(req, "op");
+	if (!cJSON_IsString(op)) {
+		reply = error_reply("malformed request: missing \"op\"");
+	} else if (!strcmp(op->valuestring, "status")) {
+		reply = status_json(d);
+	} else if (!strcmp(op->valuestring, "ping")) {
+		reply = cJSON_CreateObject();
+		cJSON_AddBoolToObject(reply, "ok", true);
+	} else if (!strcmp(op->valuestring, "jobs")) {
+		reply = cJSON_CreateObject();
+		cJSON_AddBoolToObject(reply, "ok", true);
+		cJSON_AddItemToObject(reply, "jobs", ef_jobs_json(d));
+	} else if (!strcmp(op->valuestring, "run")) {
+		reply = cJSON_CreateObject();
+		cJSON_AddBoolToObject(reply, "ok", true);
+		if (ef_job_start(d, req, c->cred.pid, c->cred.uid, reply, err, sizeof(err))) {
+			cJSON_Delete(reply);
+			reply = error_reply(err[0] ? err : "cannot start the job");
+			log_warn("run from pid %d uid %u refused: %s", c->cred.pid, c->cred.uid, err);
+		}
+	} else {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "unknown op \"%.64s\"", op->valuestring);
+		reply = error_reply(msg);
+	}
+out:
+	cJSON_Delete(req);
+	return reply;
+}
+
+static bool flush_out(struct ef_client *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t w = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0)
+			return errno == EAGAIN || errno == EINTR;
+		c->out_off += w;
+	}
+	ef_buf_reset(&c->out);
+	c->out_off = 0;
+	return true;
+}
+
+static void queue_reply(struct ef_daemon *d, struct ef_client *c, cJSON *reply)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLOUT, .data.ptr = c };
+	char *s = reply ? cJSON_PrintUnformatted(reply) : NULL;
+
+	if (s) {
+		ef_buf_puts(&c->out, s);
+		ef_buf_add(&c->out, "\n", 1);
+	} else {
+		ef_buf_puts(&c->out, "{\"ok\":false,\"error\":\"out of memory\"}\n");
+	}
+	free(s);
+	cJSON_Delete(reply);
+	if (flush_out(c) && c->out.len)
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events)
+{
+	if (events & EPOLLOUT) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+
+		if (!flush_out(c)) {
+			client_close(d, c);
+			return;
+		}
+		if (!c->out.len)
+			epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	}
+	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		return;
+	for (;;) {
+		ssize_t r;
+		char *nl;
+
+		if (c->in_len == c->in_cap) {
+			size_t nc = c->in_cap ? c->in_cap * 2 : 4096;
+			char *np;
+
+			if (nc > EF_CTL_MAX_MSG) {
+				queue_reply(d, c, error_reply("request too large"));
+				client_close(d, c);
+				return;
+			}
+			np = realloc(c->in, nc);
+			if (!np) {
+				client_close(d, c);
+				return;
+			}
+			c->in = np;
+			c->in_cap = nc;
+		}
+		r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (r <= 0) {
+			client_close(d, c);
+			return;
+		}
+		c->in_len += r;
+		while ((nl = memchr(c->in, '\n', c->in_len))) {
+			size_t ll = nl - c->in;
+
+			queue_reply(d, c, handle(d, c, c->in, ll));
+			memmove(c->in, nl + 1, c->in_len - ll - 1);
+			c->in_len -= ll + 1;
+		}
+	}
+}
+
+void ef_control_close(struct ef_daemon *d)
+{
+	while (d->clients)
+		client_close(d, d->clients);
+	if (d->listenfd >= 0) {
+		close(d->listenfd);
+		unlink(d->socket_path);
+	}
+	d->listenfd = -1;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* egressd's state and the interfaces between its modules. */
+#ifndef EF_EGRESSD_H
+#define EF_EGRESSD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include <cjson/cJSON.h>
+
+#include "ef_abi.h"
+#include "policy.h"
+#include "journal.h"
+#include "span.h"
+
+#define EF_PATH_MAX 4096
+#define EF_PATH_MAX_CFG 3072 /* longest configurable path */
+#define EF_JOB_ID_MAX 64
+#define EF_SPAN_BATCH 256
+
+struct fence_bpf;
+struct ring_buffer;
+struct ef_proc_cache;
+struct ef_client;
+
+/* One compiled policy version loaded into the maps. */
+struct ef_pol_rec {
+	struct ef_pol_rec *next;
+	uint32_t id;
+	int refs; /* jobs judged by it */
+	uint64_t hash;
+	struct ef_policy *pol;
+	char *origin; /* the NAME or FILE the job asked for */
+};
+
+struct ef_job_rec {
+	struct ef_job_rec *next;
+	char id[EF_JOB_ID_MAX + 1];
+	uint64_t serial;
+	uint64_t cgroup_id;
+	char *cgroup;	 /* absolute path of the job cgroup */
+	struct ef_pol_rec *pol;
+	uint8_t trace_id[16], span_id[8], parent_id[8];
+	bool has_parent;
+	uint64_t start_ns; /* unix epoch */
+	int wd;		   /* inotify watch on cgroup.events, -1 if none */
+	uid_t uid;
+	pid_t pid;	   /* the process that started the job */
+	char *command;	   /* argv[0] */
+	char *command_line; /* only kept when the config opts in */
+	cJSON *attrs;	   /* string attributes: --attr, CI environment */
+	uint64_t n_decisions, n_denied;
+};
+
+struct ef_config_file {
+	uint64_t journal_max_file_bytes;
+	unsigned journal_max_files;
+	bool record_command_line;
+	char service_name[128];
+};
+
+struct ef_daemon {
+	/* paths (DESIGN.md "Runtime paths") */
+	char config_path[EF_PATH_MAX];
+	char policy_dir[EF_PATH_MAX];
+	char state_dir[EF_PATH_MAX];
+	char run_dir[EF_PATH_MAX];
+	char cgroup_root[EF_PATH_MAX];
+	char bpffs_dir[EF_PATH_MAX];
+	char cgroup_mount[EF_PATH_MAX];
+	char socket_path[EF_PATH_MAX + 16];
+	struct ef_config_file cfg;
+
+	int job_level;
+	uint64_t root_cgroup_id;
+
+	struct fence_bpf *skel;
+	bool lsm; /* socket_create judged through BPF LSM (every family) */
+	bool adopted; /* programs and maps were already pinned at start */
+	struct ring_buffer *rb;
+
+	int epfd, sigfd, timerfd, inofd, listenfd;
+	struct ef_client *clients;
+
+	struct ef_journal journal;
+	struct ef_resource res;
+	struct ef_proc_cache *procs;
+
+	struct ef_job_rec *jobs;
+	struct ef_pol_rec *pols;
+	uint64_t next_serial;
+	uint32_t next_policy_id;
+	int64_t boot_to_real_ns; /* add to boot-clock ns to get unix epoch ns */
+
+	struct ef_span *span_pool; /* EF_SPAN_BATCH spans waiting for the journal */
+	size_t n_spans;
+	struct ef_buf out;
+
+	uint64_t events, rb_drops_reported;
+	uint64_t started_ns;
+	bool stop;
+};
+
+/* names.c — keep in sync with the enums of include/ef_abi.h */
+const char *ef_verdict_name(int v);
+const char *ef_reason_name(int r);
+const char *ef_mode_name(int m);
+const char *ef_family_name(int af);
+const char *ef_socktype_name(int t);
+const char *ef_transport_name(int ipproto);
+
+/* loader.c */
+int ef_bpf_setup(struct ef_daemon *d);
+void ef_bpf_close(struct ef_daemon *d);
+int ef_bpf_reset(struct ef_daemon *d, bool force);
+uint64_t ef_bpf_stat(struct ef_daemon *d, int idx);
+
+/* policies.c */
+int ef_pol_get(struct ef_daemon *d, const char *text, size_t len, const char *file,
+	       const char *origin, struct ef_pol_rec **out, char *err, size_t errlen);
+void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p);
+int ef_pol_restore(struct ef_daemon *d);
+struct ef_pol_rec *ef_pol_by_id(struct ef_daemon *d, uint32_t id);
+
+/* jobs.c */
+int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t peer_uid,
+		 cJSON *reply, char *err, size_t errlen);
+void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j);
+int ef_jobs_restore(struct ef_daemon *d);
+void ef_jobs_check(struct ef_daemon *d);
+void ef_jobs_on_inotify(struct ef_daemon *d);
+struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id);
+cJSON *ef_jobs_json(struct ef_daemon *d);
+void ef_jobs_free(struct ef_daemon *d);
+
+/* events.c */
+int ef_events_setup(struct ef_daemon *d);
+void ef_events_drain(struct ef_daemon *d);
+void ef_events_close(struct ef_daemon *d);
+struct ef_span *ef_span_new(struct ef_daemon *d); /* from the pool; flushes when full */
+void ef_spans_flush(struct ef_daemon *d);
+void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef_job_rec *j);
+void ef_events_check_drops(struct ef_daemon *d);
+
+/* control.c */
+int ef_control_setup(struct ef_daemon *d);
+void ef_control_accept(struct ef_daemon *d);
+void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events);
+void ef_control_close(struct ef_daemon *d);
+
+/* procinfo.c: executable path of a process, cached per (pid, start). */
+struct ef_proc_cache *ef_proc_cache_new(void);
+void ef_proc_cache_free(struct ef_proc_cache *c);
+/* Returns the path or NULL if the process is gone or was replaced. */
+const char *ef_proc_exe(struct ef_proc_cache *c, uint32_t pid, uint64_t start_boot_ns,
+			const char *exe_base);
+void ef_proc_forget(struct ef_proc_cache *c, uint32_t pid);
+
+/* epoll tags: the low bits of the data pointer are never used by pointers */
+#define EF_EP_RING ((void *)1)
+#define EF_EP_SIG ((void *)2)
+#define EF_EP_TIMER ((void *)3)
+#define EF_EP_INOTIFY ((void *)4)
+#define EF_EP_LISTEN ((void *)5)
+
+#endif /* EF_EGRESSD_H */

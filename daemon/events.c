@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The ring-buffer consumer: each ef_event becomes one span, batched into
+ * one journal line per drain (at most EF_SPAN_BATCH spans a line). This is
+ * a hot path: no allocation per record, no JSON tree, one write per batch.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "egressd.h"
+#include "util.h"
+#include "fence.skel.h"
+
+static const char *span_name(int kind)
+{
+	switch (kind) {
+	case EF_K_CONNECT:
+		return "egress.connect";
+	case EF_K_SEND:
+		return "egress.send";
+	case EF_K_SOCKET:
+		return "egress.socket";
+	}
+	return "egress.unknown";
+}
+
+struct ef_span *ef_span_new(struct ef_daemon *d)
+{
+	if (d->n_spans == EF_SPAN_BATCH)
+		ef_spans_flush(d);
+	return &d->span_pool[d->n_spans++];
+}
+
+void ef_spans_flush(struct ef_daemon *d)
+{
+	const struct ef_span *ptrs[EF_SPAN_BATCH];
+
+	if (!d->n_spans)
+		return;
+	for (size_t i = 0; i < d->n_spans; i++)
+		ptrs[i] = &d->span_pool[i];
+	ef_buf_reset(&d->out);
+	ef_otlp_json_request(&d->out, &d->res, ptrs, d->n_spans);
+	if (d->out.oom)
+		log_err("out of memory encoding %zu spans; they are lost", d->n_spans);
+	else
+		ef_journal_append(&d->journal, d->out.p, d->out.len);
+	d->n_spans = 0;
+}
+
+/* Trace context and the job's attributes, common to every span of a job. */
+void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef_job_rec *j)
+{
+	const cJSON *a;
+
+	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
+	memcpy(s->parent_id, j->span_id, sizeof(s->parent_id));
+	s->has_parent = true;
+	ef_span_str(s, "egress.job.id", j->id);
+	cJSON_ArrayForEach(a, j->attrs)
+		if (cJSON_IsString(a))
+			ef_span_str(s, a->string, a->valuestring);
+}
+
+static void fmt_addr(const struct ef_event *e, char *out, size_t len)
+{
+	if (e->family == EF_FAM_V4)
+		inet_ntop(AF_INET, e->addr, out, len);
+	else
+		inet_ntop(AF_INET6, e->addr, out, len);
+}
+
+static void status_msg(struct ef_span *s, const struct ef_event *e, const char *addr,
+		       const char *rule)
+{
+	char msg[256];
+
+	switch (e->reason) {
+	case EF_R_DENY_RULE:
+		snprintf(msg, sizeof(msg), "denied by rule %s", rule ? rule : "?");
+		break;
+	case EF_R_METADATA:
+		snprintf(msg, sizeof(msg), "cloud metadata address %s is not named by any rule",
+			 addr);
+		break;
+	case EF_R_RAW_SOCKET:
+		snprintf(msg, sizeof(msg), "raw and packet sockets are refused");
+		break;
+	case EF_R_FAMILY:
+		snprintf(msg, sizeof(msg), "address family %u is refused", e->family);
+		break;
+	case EF_R_PROTOCOL:
+		snprintf(msg, sizeof(msg), "protocol %u is refused", e->protocol);
+		break;
+	case EF_R_NO_JOB:
+		snprintf(msg, sizeof(msg), "socket used outside a live job");
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "no rule allows %s port %u/%s", addr, e->port,
+			 ef_transport_name(e->protocol));
+	}
+	s->status = EF_STATUS_ERROR;
+	s->status_msg = ef_span_strdup(s, msg);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct ef_daemon *d = ctx;
+	const struct ef_event *e = data;
+	const char *rule = NULL, *exe_path;
+	struct ef_pol_rec *pol;
+	struct ef_job_rec *j;
+	struct ef_span *s;
+	char addr[INET6_ADDRSTRLEN] = "", exe[EF_EXE_LEN + 1], comm[EF_COMM_LEN + 1];
+
+	if (size < sizeof(*e)) {
+		log_warn("short ring-buffer record (%zu bytes); ABI mismatch?", size);
+		return 0;
+	}
+	d->events++;
+	j = ef_job_by_cgroup(d, e->cgroup_id);
+	pol = ef_pol_by_id(d, e->policy_id);
+	if (pol && e->rule_id < pol->pol->n_rules)
+		rule = pol->pol->rules[e->rule_id].text;
+
+	s = ef_span_new(d);
+	ef_span_init(s, span_name(e->kind), e->kind == EF_K_SOCKET ? EF_KIND_INTERNAL : EF_KIND_CLIENT);
+	if (j) {
+		ef_span_job_context(d, s, j);
+		j->n_decisions++;
+		if (e->verdict != EF_V_ALLOW)
+			j->n_denied++;
+	} else {
+		ef_random_bytes(s->trace_id, sizeof(s->trace_id));
+	}
+	s->start_ns = s->end_ns = e->ts_boot_ns + d->boot_to_real_ns;
+	ef_span_str(s, "egress.decision", ef_verdict_name(e->verdict));
+	ef_span_str(s, "egress.reason", ef_reason_name(e->reason));
+	if (rule)
+		ef_span_str(s, "egress.rule", rule);
+	if (pol) {
+		ef_span_str(s, "egress.policy.name", pol->pol->name);
+		ef_span_str(s, "egress.mode", ef_mode_name(pol->pol->mode));
+	}
+	if (e->kind == EF_K_SOCKET) {
+		const char *fam = ef_family_name(e->family);
+
+		if (fam)
+			ef_span_str(s, "egress.socket.family", fam);
+		else
+			ef_span_int(s, "egress.socket.family", e->family);
+		ef_span_str(s, "egress.socket.type", ef_socktype_name(e->sock_type));
+		ef_span_int(s, "egress.socket.protocol", e->protocol);
+	} else {
+		fmt_addr(e, addr, sizeof(addr));
+		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));
+		ef_span_str(s, "network.type", e->family == EF_FAM_V4 ? "ipv4" : "ipv6");
+		ef_span_str(s, "network.peer.address", addr);
+		ef_span_int(s, "network.peer.port", e->port);
+		ef_span_str(s, "server.address", addr);
+		ef_span_int(s, "server.port", e->port);
+	}
+	memcpy(exe, e->exe, EF_EXE_LEN);
+	exe[EF_EXE_LEN] = '\0';
+	memcpy(comm, e->comm, EF_COMM_LEN);
+	comm[EF_COMM_LEN] = '\0';
+	ef_span_int(s, "process.pid", e->pid);
+	ef_span_int(s, "process.parent_pid", e->ppid);
+	ef_span_int(s, "process.user.id", e->uid);
+	ef_span_int(s, "thread.id", e->tid);
+	ef_span_str(s, "process.executable.name", exe[0] ? exe : comm);
+	exe_path = ef_proc_exe(d->procs, e->pid, e->start_boot_ns, exe);
+	if (exe_path)
+		ef_span_str(s, "process.executable.path", exe_path);
+	if (e->verdict == EF_V_DENY)
+		status_msg(s, e, addr, rule);
+	return 0;
+}
+
+int ef_events_setup(struct ef_daemon *d)
+{
+	d->span_pool = calloc(EF_SPAN_BATCH, sizeof(*d->span_pool));
+	if (!d->span_pool)
+		return -ENOMEM;
+	d->rb = ring_buffer__new(bpf_map__fd(d->skel->maps.ef_events), on_event, d, NULL);
+	if (!d->rb)
+		return -errno;
+	return 0;
+}
+
+void ef_events_drain(struct ef_daemon *d)
+{
+	int n;
+
+	d->boot_to_real_ns = (int64_t)(ef_now_realtime_ns() - ef_now_boot_ns());
+	n = ring_buffer__consume(d->rb);
+	if (n < 0)
+		log_warn("ring buffer: %s", strerror(-n));
+	ef_spans_flush(d);
+}
+
+void ef_events_close(struct ef_daemon *d)
+{
+	ring_buffer__free(d->rb);
+	d->rb = NULL;
+	free(d->span_pool);
+	d->span_pool = NULL;
+	ef_buf_free(&d->out);
+}
+
+/* Records lost to a full ring are reported, never silent: a root span and a
+ * log line whenever the per-CPU drop counters grew. What was reported
+ * survives restarts in <state-dir>/rb-drops-reported. */
+void ef_events_check_drops(struct ef_daemon *d)
+{
+	uint64_t cur = ef_bpf_stat(d, EF_S_RB_DROPS);
+	char path[EF_PATH_MAX + 32], num[32];
+	struct ef_span *s;
+
+	if (cur <= d->rb_drops_reported)
+		return;
+	log_warn("ring buffer full: %llu decision records lost (%llu in all)",
+		 (unsigned long long)(cur - d->rb_drops_reported), (unsigned long long)cur);
+	s = ef_span_new(d);
+	ef_span_init(s, "egress.drops", EF_KIND_INTERNAL);
+	ef_random_bytes(s->trace_id, sizeof(s->trace_id));
+	s->start_ns = s->end_ns = ef_now_realtime_ns();
+	ef_span_int(s, "egress.dropped.records", (int64_t)(cur - d->rb_drops_reported));
+	ef_span_int(s, "egress.dropped.total", (int64_t)cur);
+	s->status = EF_STATUS_ERROR;
+	s->status_msg = "decision records lost: ring buffer full";
+	ef_spans_flush(d);
+	d->rb_drops_reported = cur;
+	snprintf(path, sizeof(path), "%s/rb-drops-reported", d->state_dir);
+	snprintf(num, sizeof(num), "%llu\n", (unsigned long long)cur);
+	ef_write_file_atomic(path, num, strlen(num), 0640);
+}

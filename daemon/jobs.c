@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Jobs. A job is a cgroup <cgroup-root>/job-<id> with an ef_jobs entry
+ * naming its policy version. Setup order, so that the job's process is
+ * never in the fence's cgroups without a policy (fail closed otherwise):
+ *   policy in the maps -> cgroup created -> ef_jobs entry -> process moved.
+ * The job ends when its cgroup has no process left (cgroup.events
+ * "populated 0", watched with inotify and rechecked on the timer); its
+ * egress.job span is written after every record of its decisions.
+ * Each live job is kept in <state-dir>/jobs/<id>.json for adoption.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "egressd.h"
+#include "cgroup.h"
+#include "util.h"
+#include "fence.skel.h"
+
+/* With no --policy and no <policy-dir>/default.json: deny everything but
+ * loopback. A job is never left unfenced for want of a policy. */
+static const char default_policy[] = "{\"name\": \"default\", \"mode\": \"enforce\", \"allow\": []}\n";
+
+static bool valid_job_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > EF_JOB_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+static bool valid_policy_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > EF_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id)
+{
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
+		if (j->cgroup_id == cgroup_id)
+			return j;
+	return NULL;
+}
+
+static struct ef_job_rec *job_by_id(struct ef_daemon *d, const char *id)
+{
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
+		if (!strcmp(j->id, id))
+			return j;
+	return NULL;
+}
+
+static void job_free(struct ef_job_rec *j)
+{
+	if (!j)
+		return;
+	free(j->cgroup);
+	free(j->command);
+	free(j->command_line);
+	cJSON_Delete(j->attrs);
+	free(j);
+}
+
+static void job_state_path(struct ef_daemon *d, const char *id, char *out, size_t len)
+{
+	snprintf(out, len, "%s/jobs/%s.json", d->state_dir, id);
+}
+
+static int job_persist(struct ef_daemon *d, const struct ef_job_rec *j)
+{
+	char path[EF_PATH_MAX + 128], hex[33], *s;
+	cJSON *o = cJSON_CreateObject();
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	cJSON_AddStringToObject(o, "id", j->id);
+	cJSON_AddNumberToObject(o, "serial", (double)j->serial);
+	snprintf(hex, sizeof(hex), "%llx", (unsigned long long)j->cgroup_id);
+	cJSON_AddStringToObject(o, "cgroup_id", hex);
+	cJSON_AddStringToObject(o, "cgroup", j->cgroup);
+	cJSON_AddNumberToObject(o, "policy_id", j->pol->id);
+	ef_hex(j->trace_id, 16, hex);
+	cJSON_AddStringToObject(o, "trace_id", hex);
+	ef_hex(j->span_id, 8, hex);
+	cJSON_AddStringToObject(o, "span_id", hex);
+	if (j->has_parent) {
+		ef_hex(j->parent_id, 8, hex);
+		cJSON_AddStringToObject(o, "parent_id", hex);
+	}
+	snprintf(hex, sizeof(hex), "%llu", (unsigned long long)j->start_ns);
+	cJSON_AddStringToObject(o, "start_ns", hex);
+	cJSON_AddNumberToObject(o, "uid", j->uid);
+	cJSON_AddNumberToObject(o, "pid", j->pid);
+	cJSON_AddStringToObject(o, "command", j->command ? j->command : "");
+	if (j->command_line)
+		cJSON_AddStringToObject(o, "command_line", j->command_line);
+	cJSON_AddItemToObject(o, "attrs", cJSON_Duplicate(j->attrs, true));
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!s)
+		return -ENOMEM;
+	job_state_path(d, j->id, path, sizeof(path));
+	ret = ef_write_file_atomic(path, s, strlen(s), 0640);
+	free(s);
+	return ret;
+}
+
+static void job_watch(struct ef_daemon *d, struct ef_job_rec *j)
+{
+	char f[EF_PATH_MAX + 32];
+
+	snprintf(f, sizeof(f), "%s/cgroup.events", j->cgroup);
+	j->wd = inotify_add_watch(d->inofd, f, IN_MODIFY);
+	if (j->wd < 0)
+		log_warn("job %s: cannot watch %s (%s); relying on the timer", j->id, f,
+			 strerror(errno));
+}
+
+/* W3C traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags> */
+static int parse_traceparent(const char *tp, uint8_t trace[16], uint8_t parent[8])
+{
+	char t[33], p[17];
+	static const uint8_t zero[16];
+
+	if (strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' ||
+	    (tp[0] == 'f' && tp[1] == 'f'))
+		return -EINVAL;
+	memcpy(t, tp + 3, 32);
+	t[32] = '\0';
+	memcpy(p, tp + 36, 16);
+	p[16] = '\0';
+	if (ef_unhex(t, trace, 16) || ef_unhex(p, parent, 8))
+		return -EINVAL;
+	if (!memcmp(trace, zero, 16) || !memcmp(parent, zero, 8))
+		return -EINVAL;
+	return 0;
+}
+
+static int read_policy_text(struct ef_daemon *d, const cJSON *req, char **text, size_t *len,
+			    char *file, size_t filelen, char *origin, size_t originlen, char *err,
+			    size_t errlen)
+{
+	const cJSON *name = cJSON_GetObjectItem(req, "policy");
+	const cJSON *ptext = cJSON_GetObjectItem(req, "policy_text");
+	const cJSON *pfile = cJSON_GetObjectItem(req, "policy_file");
+	int ret;
+
+	if (cJSON_IsString(ptext)) {
+		snprintf(file, filelen, "%s", cJSON_IsString(pfile) ? pfile->valuestring : "policy");
+		snprintf(origin, originlen, "%s", file);
+		*text = strdup(ptext->valuestring);
+		*len = *text ? strlen(*text) : 0;
+		return *text ? 0 : -ENOMEM;
+	}
+	if (name && !cJSON_IsString(name)) {
+		snprintf(err, errlen, "\"policy\" must be a string");
+		return -EINVAL;
+	}
+	if (!name) {
+		snprintf(file, filelen, "%s/default.json", d->policy_dir);
+		snprintf(origin, originlen, "default");
+		ret = ef_read_file(file, 1 << 20, text, len);
+		if (ret == -ENOENT) {
+			snprintf(file, filelen, "(built-in default)");
+			*text = strdup(default_policy);
+			*len = sizeof(default_policy) - 1;
+			return *text ? 0 : -ENOMEM;
+		}
+	} else {
+		if (!valid_policy_name(name->valuestring)) {
+			snprintf(err, errlen, "invalid policy name \"%.80s\"", name->valuestring);
+			return -EINVAL;
+		}
+		snprintf(file, filelen, "%s/%s.json", d->policy_dir, name->valuestring);
+		snprintf(origin, originlen, "%s", name->valuestring);
+		ret = ef_read_file(file, 1 << 20, text, len);
+	}
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", file,
+			 ret == -ENOENT ? "no such policy" : strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t peer_uid,
+		 cJSON *reply, char *err, size_t errlen)
+{
+	char file[EF_PATH_MAX], origin[EF_PATH_MAX], hex[33];
+	const cJSON *jid = cJSON_GetObjectItem(req, "job_id");
+	const cJSON *attrs = cJSON_GetObjectItem(req, "attrs");
+	const cJSON *tp = cJSON_GetObjectItem(req, "traceparent");
+	const cJSON *argv = cJSON_GetObjectItem(req, "argv");
+	struct ef_job job_val = { 0 };
+	struct ef_job_rec *j = NULL;
+	bool in_map = false, created = false;
+	char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (peer_pid <= 0) {
+		snprintf(err, errlen, "cannot identify the calling process");
+		return -EPERM;
+	}
+	if ((jid && !cJSON_IsString(jid)) || (attrs && !cJSON_IsObject(attrs)) ||
+	    (tp && !cJSON_IsString(tp)) || (argv && !cJSON_IsArray(argv))) {
+		snprintf(err, errlen, "malformed run request: job_id, traceparent must be strings, "
+				      "attrs an object, argv an array");
+		return -EINVAL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->wd = -1;
+	if (jid) {
+		if (!valid_job_id(jid->valuestring)) {
+			snprintf(err, errlen, "invalid job id \"%.80s\": use [A-Za-z0-9._-], at most %d",
+				 jid->valuestring, EF_JOB_ID_MAX);
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (job_by_id(d, jid->valuestring)) {
+			snprintf(err, errlen, "job %s is already running", jid->valuestring);
+			ret = -EEXIST;
+			goto fail;
+		}
+		snprintf(j->id, sizeof(j->id), "%s", jid->valuestring);
+	} else {
+		uint8_t r[8];
+
+		ef_random_bytes(r, sizeof(r));
+		ef_hex(r, sizeof(r), j->id);
+	}
+	j->attrs = cJSON_CreateObject();
+	if (!j->attrs) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (attrs) {
+		const cJSON *a;
+
+		cJSON_ArrayForEach(a, attrs) {
+			if (!cJSON_IsString(a) || !a->string[0] || strlen(a->string) > 128 ||
+			    strlen(a->valuestring) > 1024) {
+				snprintf(err, errlen, "attribute \"%.64s\": must be a non-empty key "
+						      "(<= 128) with a string value (<= 1024)", a->string);
+				ret = -EINVAL;
+				goto fail;
+			}
+			cJSON_AddStringToObject(j->attrs, a->string, a->valuestring);
+		}
+	}
+	ef_random_bytes(j->trace_id, sizeof(j->trace_id));
+	ef_random_bytes(j->span_id, sizeof(j->span_id));
+	if (tp) {
+		if (parse_traceparent(tp->valuestring, j->trace_id, j->parent_id) == 0)
+			j->has_parent = true;
+		else
+			log_warn("job %s: ignoring malformed traceparent \"%.64s\"", j->id,
+				 tp->valuestring);
+	}
+	if (argv && cJSON_GetArraySize(argv) > 0) {
+		const cJSON *a0 = cJSON_GetArrayItem(argv, 0);
+
+		j->command = strdup(cJSON_IsString(a0) ? a0->valuestring : "");
+		if (d->cfg.record_command_line) {
+			struct ef_buf b = { 0 };
+			const cJSON *a;
+
+			cJSON_ArrayForEach(a, argv) {
+				if (!cJSON_IsString(a))
+					continue;
+				if (b.len)
+					ef_buf_add(&b, " ", 1);
+				ef_buf_puts(&b, a->valuestring);
+			}
+			j->command_line = b.p;
+		}
+	}
+	j->uid = peer_uid;
+	j->pid = peer_pid;
+	j->start_ns = ef_now_realtime_ns();
+	j->serial = d->next_serial++;
+
+	ret = read_policy_text(d, req, &text, &len, file, sizeof(file), origin, sizeof(origin), err,
+			       errlen);
+	if (ret)
+		goto fail;
+	ret = ef_pol_get(d, text, len, file, origin, &j->pol, err, errlen);
+	if (ret)
+		goto fail;
+
+	if (asprintf(&j->cgroup, "%s/job-%s", d->cgroup_root, j->id) < 0) {
+		j->cgroup = NULL;
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (mkdir(j->cgroup, 0755) < 0) {
+		/* a leftover of a crashed job with no process left may be reused */
+		if (errno != EEXIST || ef_cgroup_populated(j->cgroup) != 0 ||
+		    ef_cgroup_remove_tree(j->cgroup) || mkdir(j->cgroup, 0755) < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "creating %s: %s", j->cgroup, strerror(errno));
+			goto fail;
+		}
+	}
+	created = true;
+	ret = ef_cgroup_id(j->cgroup, &j->cgroup_id);
+	if (ret) {
+		snprintf(err, errlen, "cgroup id of %s: %s", j->cgroup, strerror(-ret));
+		goto fail;
+	}
+	job_val.policy_id = j->pol->id;
+	job_val.serial = j->serial;
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id, &job_val,
+				BPF_NOEXIST)) {
+		ret = -errno;
+		snprintf(err, errlen, "registering job: %s", strerror(errno));
+		goto fail;
+	}
+	in_map = true;
+	ret = job_persist(d, j);
+	if (ret) {
+		snprintf(err, errlen, "saving job state: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = ef_cgroup_move(j->cgroup, peer_pid);
+	if (ret) {
+		snprintf(err, errlen, "moving pid %d into %s: %s", peer_pid, j->cgroup,
+			 strerror(-ret));
+		goto fail;
+	}
+	job_watch(d, j);
+	j->next = d->jobs;
+	d->jobs = j;
+
+	cJSON_AddStringToObject(reply, "job_id", j->id);
+	cJSON_AddStringToObject(reply, "cgroup", j->cgroup + strlen(d->cgroup_mount));
+	ef_hex(j->trace_id, 16, hex);
+	cJSON_AddStringToObject(reply, "trace_id", hex);
+	{
+		char tpo[56], sp[17];
+
+		ef_hex(j->span_id, 8, sp);
+		snprintf(tpo, sizeof(tpo), "00-%s-%s-01", hex, sp);
+		cJSON_AddStringToObject(reply, "traceparent", tpo);
+	}
+	cJSON_AddStringToObject(reply, "policy", j->pol->pol->name);
+	cJSON_AddStringToObject(reply, "mode", ef_mode_name(j->pol->pol->mode));
+	log_info("job %s started: pid %d uid %u policy %s (%s) cgroup %s", j->id, peer_pid,
+		 peer_uid, j->pol->pol->name, ef_mode_name(j->pol->pol->mode), j->cgroup);
+	free(text);
+	return 0;
+fail:
+	if (in_map)
+		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id);
+	if (created)
+		rmdir(j->cgroup);
+	if (in_map) {
+		char p[EF_PATH_MAX + 128];
+
+		job_state_path(d, j->id, p, sizeof(p));
+		unlink(p);
+	}
+	if (j->pol)
+		ef_pol_put(d, j->pol);
+	job_free(j);
+	free(text);
+	return ret;
+}
+
+static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
+{
+	struct ef_span *s = ef_span_new(d);
+
+	ef_span_init(s, "egress.job", EF_KIND_INTERNAL);
+	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
+	memcpy(s->span_id, j->span_id, sizeof(s->span_id));
+	if (j->has_parent) {
+		memcpy(s->parent_id, j->parent_id, sizeof(s->parent_id));
+		s->has_parent = true;
+	}
+	s->start_ns = j->start_ns;
+	s->end_ns = ef_now_realtime_ns();
+	ef_span_str(s, "egress.job.id", j->id);
+	ef_span_str(s, "egress.policy.name", j->pol->pol->name);
+	ef_span_str(s, "egress.mode", ef_mode_name(j->pol->pol->mode));
+	ef_span_int(s, "egress.decisions", (int64_t)j->n_decisions);
+	ef_span_int(s, "egress.denied", (int64_t)j->n_denied);
+	ef_span_int(s, "process.pid", j->pid);
+	ef_span_int(s, "process.user.id", j->uid);
+	if (j->command)
+		ef_span_str(s, "process.command", j->command);
+	if (j->command_line)
+		ef_span_str(s, "process.command_line", j->command_line);
+	{
+		const cJSON *a;
+
+		cJSON_ArrayForEach(a, j->attrs)
+			if (cJSON_IsString(a))
+				ef_span_str(s, a->string, a->valuestring);
+	}
+}
+
+void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
+{
+	char p[EF_PATH_MAX + 128];
+	int ret;
+
+	/* every decision record of the job first, then its span */
+	ef_events_drain(d);
+	job_span(d, j);
+	ef_spans_flush(d);
+
+	for (struct ef_job_rec **pp = &d->jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
+	if (j->wd >= 0)
+		inotify_rm_watch(d->inofd, j->wd);
+	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id);
+	ret = ef_cgroup_remove_tree(j->cgroup);
+	if (ret)
+		log_warn("job %s: removing %s: %s", j->id, j->cgroup, strerror(-ret));
+	job_state_path(d, j->id, p, sizeof(p));
+	unlink(p);
+	log_info("job %s ended: %llu decisions, %llu denied", j->id,
+		 (unsigned long long)j->n_decisions, (unsigned long long)j->n_denied);
+	ef_pol_put(d, j->pol);
+	job_free(j);
+}
+
+void ef_jobs_check(struct ef_daemon *d)
+{
+	struct ef_job_rec *j = d->jobs, *next;
+
+	for (; j; j = next) {
+		next = j->next;
+		if (ef_cgroup_populated(j->cgroup) != 1)
+			ef_job_end(d, j);
+	}
+}
+
+void ef_jobs_on_inotify(struct ef_daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	/* which watch fired does not matter: recheck every job */
+	while (read(d->inofd, buf, sizeof(buf)) > 0)
+		;
+	ef_jobs_check(d);
+}
+
+static struct ef_job_rec *job_from_state(struct ef_daemon *d, const cJSON *o)
+{
+	const cJSON *id = cJSON_GetObjectItem(o, "id"), *cg = cJSON_GetObjectItem(o, "cgroup");
+	const cJSON *pid = cJSON_GetObjectItem(o, "policy_id"), *tr = cJSON_GetObjectItem(o, "trace_id");
+	const cJSON *sp = cJSON_GetObjectItem(o, "span_id"), *par = cJSON_GetObjectItem(o, "parent_id");
+	const cJSON *st = cJSON_GetObjectItem(o, "start_ns"), *attrs = cJSON_GetObjectItem(o, "attrs");
+	const cJSON *ser = cJSON_GetObjectItem(o, "serial"), *cmd = cJSON_GetObjectItem(o, "command");
+	const cJSON *cl = cJSON_GetObjectItem(o, "command_line");
+	struct ef_job_rec *j;
+
+	if (!cJSON_IsString(id) || !valid_job_id(id->valuestring) || !cJSON_IsString(cg) ||
+	    !cJSON_IsNumber(pid) || !cJSON_IsString(tr) || !cJSON_IsString(sp) ||
+	    !cJSON_IsString(st) || !cJSON_IsNumber(ser))
+		return NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->wd = -1;
+	snprintf(j->id, sizeof(j->id), "%s", id->valuestring);
+	j->cgroup = strdup(cg->valuestring);
+	j->pol = ef_pol_by_id(d, (uint32_t)pid->valuedouble);
+	j->serial = (uint64_t)ser->valuedouble;
+	j->start_ns = strtoull(st->valuestring, NULL, 10);
+	j->uid = (uid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "uid"));
+	j->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "pid"));
+	j->command = cJSON_IsString(cmd) ? strdup(cmd->valuestring) : NULL;
+	j->command_line = cJSON_IsString(cl) ? strdup(cl->valuestring) : NULL;
+	j->attrs = cJSON_IsObject(attrs) ? cJSON_Duplicate(attrs, true) : cJSON_CreateObject();
+	if (!j->cgroup || !j->pol || !j->attrs || ef_unhex(tr->valuestring, j->trace_id, 16) ||
+	    ef_unhex(sp->valuestring, j->span_id, 8)) {
+		job_free(j);
+		return NULL;
+	}
+	if (cJSON_IsString(par) && !ef_unhex(par->valuestring, j->parent_id, 8))
+		j->has_parent = true;
+	return j;
+}
+
+/*
+ * Adopt the jobs of an earlier egressd: their cgroups, ef_jobs entries and
+ * policies are still in place (the fence never went down); only the
+ * bookkeeping is read back. A job whose processes all exited while egressd
+ * was away ends now.
+ */
+int ef_jobs_restore(struct ef_daemon *d)
+{
+	char dir[EF_PATH_MAX + 16];
+	struct dirent *de;
+	DIR *dh;
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/jobs", d->state_dir);
+	ret = ef_mkdir_p(dir, 0750);
+	if (ret)
+		return ret;
+	dh = opendir(dir);
+	if (!dh)
+		return -errno;
+	while ((de = readdir(dh))) {
+		char path[EF_PATH_MAX + 300], *buf = NULL;
+		struct ef_job_rec *j = NULL;
+		struct ef_job v;
+		cJSON *o = NULL;
+
+		if (!strstr(de->d_name, ".json") || strstr(de->d_name, ".tmp."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!ef_read_file(path, 1 << 20, &buf, NULL))
+			o = cJSON_Parse(buf);
+		if (o)
+			j = job_from_state(d, o);
+		if (!j || ef_cgroup_id(j->cgroup, &j->cgroup_id) ||
+		    bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id, &v)) {
+			log_warn("job state %s: its cgroup or fence entry is gone; dropping it",
+				 path);
+			if (j && j->cgroup)
+				ef_cgroup_remove_tree(j->cgroup);
+			unlink(path);
+			job_free(j);
+			goto next;
+		}
+		j->pol->refs++;
+		if (j->serial >= d->next_serial)
+			d->next_serial = j->serial + 1;
+		job_watch(d, j);
+		j->next = d->jobs;
+		d->jobs = j;
+		log_info("adopted job %s (%s)", j->id, j->cgroup);
+next:
+		cJSON_Delete(o);
+		free(buf);
+	}
+	closedir(dh);
+	/* policy versions no adopted job uses */
+	for (struct ef_pol_rec *p = d->pols, *next; p; p = next) {
+		next = p->next;
+		if (p->refs == 0)
+			ef_pol_put(d, p);
+	}
+	ef_jobs_check(d);
+	return 0;
+}
+
+cJSON *ef_jobs_json(struct ef_daemon *d)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (struct ef_job_rec *j = d->jobs; j && arr; j = j->next) {
+		cJSON *o = cJSON_CreateObject(), *pids = cJSON_CreateArray();
+		pid_t *pl = NULL;
+		size_t n = 0;
+		char hex[33];
+
+		if (!o || !pids) {
+			cJSON_Delete(o);
+			cJSON_Delete(pids);
+			break;
+		}
+		cJSON_AddStringToObject(o, "id", j->id);
+		cJSON_AddStringToObject(o, "policy", j->pol->pol->name);
+		cJSON_AddStringToObject(o, "policy_origin", j->pol->origin);
+		cJSON_AddStringToObject(o, "mode", ef_mode_name(j->pol->pol->mode));
+		cJSON_AddStringToObject(o, "cgroup", j->cgroup);
+		ef_hex(j->trace_id, 16, hex);
+		cJSON_AddStringToObject(o, "trace_id", hex);
+		cJSON_AddNumberToObject(o, "uid", j->uid);
+		cJSON_AddNumberToObject(o, "started", (double)(j->start_ns / 1000000000ull));
+		cJSON_AddNumberToObject(o, "decisions", (double)j->n_decisions);
+		cJSON_AddNumberToObject(o, "denied", (double)j->n_denied);
+		if (j->command)
+			cJSON_AddStringToObject(o, "command", j->command);
+		if (!ef_cgroup_pids(j->cgroup, &pl, &n))
+			for (size_t i = 0; i < n; i++)
+				cJSON_AddItemToArray(pids, cJSON_CreateNumber(pl[i]));
+		free(pl);
+		cJSON_AddItemToObject(o, "pids", pids);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+void ef_jobs_free(struct ef_daemon *d)
+{
+	while (d->jobs) {
+		struct ef_job_rec *j = d->jobs;
+
+		d->jobs = j->next;
+		job_free(j);
+	}
+	while (d->pols) {
+		struct ef_pol_rec *p = d->pols;
+
+		d->pols = p->next;
+		ef_policy_free(p->pol);
+		free(p->origin);
+		free(p);
+	}
+}

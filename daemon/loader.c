@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Loading the fence, and adopting it. Maps are pinned by name under the
+ * bpffs dir (libbpf reuses them when they exist); programs are attached to
+ * the fence's cgroup root through links pinned as <bpffs>/link_<prog>.
+ * A pinned link keeps its program attached when egressd is gone, so jobs
+ * stay fenced (fail closed). A restarted egressd loads its programs, reuses
+ * the pinned maps and swaps its programs into the pinned links atomically
+ * (BPF_LINK_UPDATE): at no moment is the cgroup root without a program.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "egressd.h"
+#include "cgroup.h"
+#include "util.h"
+#include "fence.skel.h"
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	if (level == LIBBPF_DEBUG && ef_log_level < EF_LOG_DEBUG)
+		return 0;
+	if (level == LIBBPF_INFO && ef_log_level < EF_LOG_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	ef_log(level == LIBBPF_WARN ? EF_LOG_WARN : EF_LOG_DEBUG, "libbpf: %s", buf);
+	return 0;
+}
+
+/* BPF LSM must be in the active LSM list for lsm_cgroup programs to run. */
+static bool bpf_lsm_active(void)
+{
+	char *buf = NULL;
+	bool ret = false;
+
+	if (access("/sys/kernel/security/lsm", R_OK) != 0)
+		mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL);
+	if (ef_read_file("/sys/kernel/security/lsm", 4096, &buf, NULL))
+		return false;
+	for (char *save = NULL, *t = strtok_r(buf, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save))
+		if (!strcmp(t, "bpf"))
+			ret = true;
+	free(buf);
+	return ret;
+}
+
+static int ensure_bpffs(const char *dir)
+{
+	char parent[EF_PATH_MAX], *slash;
+	struct statfs sf;
+	int ret;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	if (statfs(parent, &sf) == 0 && sf.f_type == BPF_FS_MAGIC)
+		goto mkdir;
+	if (!strcmp(parent, "/sys/fs/bpf") &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") == 0)
+		goto mkdir;
+	log_err("%s is not on a bpf filesystem: mount one (mount -t bpf bpf /sys/fs/bpf) or pass "
+		"--bpffs-dir on one", dir);
+	return -ENOTSUP;
+mkdir:
+	ret = ef_mkdir_p(dir, 0700);
+	if (ret)
+		log_err("cannot create %s: %s", dir, strerror(-ret));
+	return ret;
+}
+
+static void link_path(struct ef_daemon *d, const struct bpf_program *p, char *out, size_t len)
+{
+	snprintf(out, len, "%s/link_%s", d->bpffs_dir, bpf_program__name(p));
+}
+
+static int attach_or_adopt(struct ef_daemon *d, struct bpf_program *prog, int cgfd)
+{
+	struct bpf_link *old, *link = NULL;
+	char path[EF_PATH_MAX];
+	int ret = 0;
+
+	link_path(d, prog, path, sizeof(path));
+	old = bpf_link__open(path);
+	if (old) {
+		if (!bpf_link__update_program(old, prog)) {
+			log_info("adopted %s", path);
+			d->adopted = true;
+			bpf_link__disconnect(old);
+			bpf_link__destroy(old);
+			return 0;
+		}
+		/* attach the new program before detaching the old one */
+		log_warn("cannot update %s (%s): replacing it", path, strerror(errno));
+	}
+	link = bpf_program__attach_cgroup(prog, cgfd);
+	if (!link) {
+		ret = -errno;
+		log_err("attaching %s to %s: %s", bpf_program__name(prog), d->cgroup_root,
+			strerror(-ret));
+		goto cleanup;
+	}
+	if (old) {
+		bpf_link__unpin(old);
+		bpf_link__detach(old);
+	}
+	ret = bpf_link__pin(link, path);
+	if (ret) {
+		log_err("pinning %s: %s", path, strerror(-ret));
+		bpf_link__detach(link);
+		goto cleanup;
+	}
+	bpf_link__disconnect(link);
+cleanup:
+	bpf_link__destroy(link);
+	bpf_link__destroy(old);
+	return ret;
+}
+
+/* The program not in use must not stay attached from an earlier run. */
+static void drop_stale(struct ef_daemon *d, struct bpf_program *prog)
+{
+	char path[EF_PATH_MAX];
+	struct bpf_link *old;
+
+	link_path(d, prog, path, sizeof(path));
+	old = bpf_link__open(path);
+	if (!old)
+		return;
+	bpf_link__unpin(old);
+	bpf_link__detach(old);
+	bpf_link__destroy(old);
+}
+
+static int load(struct ef_daemon *d, bool with_lsm)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = d->bpffs_dir);
+	struct fence_bpf *skel;
+	int ret;
+
+	skel = fence_bpf__open_opts(&opts);
+	if (!skel)
+		return -errno;
+	skel->rodata->ef_job_level = d->job_level;
+	bpf_program__set_autoload(skel->progs.ef_lsm_sock, with_lsm);
+	bpf_program__set_autoload(skel->progs.ef_sock_create, !with_lsm);
+	ret = fence_bpf__load(skel);
+	if (ret) {
+		fence_bpf__destroy(skel);
+		return ret;
+	}
+	d->skel = skel;
+	return 0;
+}
+
+int ef_bpf_setup(struct ef_daemon *d)
+{
+	struct bpf_program *progs[6];
+	int cgfd = -1, ret, n = 0;
+
+	libbpf_set_print(libbpf_log);
+	ret = ensure_bpffs(d->bpffs_dir);
+	if (ret)
+		return ret;
+	d->lsm = bpf_lsm_active();
+	ret = load(d, d->lsm);
+	if (ret && d->lsm) {
+		log_warn("loading the BPF LSM socket program failed (%s); falling back to "
+			 "cgroup/sock_create", strerror(-ret));
+		d->lsm = false;
+		ret = load(d, false);
+	}
+	if (ret) {
+		log_err("loading BPF programs: %s%s", strerror(-ret),
+			ret == -EINVAL ? " (pinned maps of another layout? run egressd --reset)" : "");
+		return ret;
+	}
+	if (!d->lsm)
+		log_warn("BPF LSM is not active (no \"bpf\" in /sys/kernel/security/lsm): raw inet "
+			 "sockets are refused, but AF_PACKET and other families are NOT");
+
+	cgfd = open(d->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		ret = -errno;
+		log_err("opening %s: %s", d->cgroup_root, strerror(errno));
+		return ret;
+	}
+	progs[n++] = d->skel->progs.ef_connect4;
+	progs[n++] = d->skel->progs.ef_connect6;
+	progs[n++] = d->skel->progs.ef_sendmsg4;
+	progs[n++] = d->skel->progs.ef_sendmsg6;
+	progs[n++] = d->lsm ? d->skel->progs.ef_lsm_sock : d->skel->progs.ef_sock_create;
+	for (int i = 0; i < n; i++) {
+		ret = attach_or_adopt(d, progs[i], cgfd);
+		if (ret)
+			break;
+	}
+	if (!ret)
+		drop_stale(d, d->lsm ? d->skel->progs.ef_sock_create : d->skel->progs.ef_lsm_sock);
+	close(cgfd);
+	return ret;
+}
+
+void ef_bpf_close(struct ef_daemon *d)
+{
+	/* Links and maps stay pinned: the fence holds without egressd. */
+	fence_bpf__destroy(d->skel);
+	d->skel = NULL;
+}
+
+uint64_t ef_bpf_stat(struct ef_daemon *d, int idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0, *vals;
+	__u32 key = idx;
+
+	if (ncpu <= 0 || !d->skel)
+		return 0;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_stats), &key, vals))
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+/*
+ * egressd --reset: take the fence down. Refuses while a job has processes
+ * (they would run unfenced) unless forced, in which case they are killed
+ * first through cgroup.kill.
+ */
+int ef_bpf_reset(struct ef_daemon *d, bool force)
+{
+	struct dirent *de;
+	int ret = 0;
+	DIR *dir;
+
+	dir = opendir(d->cgroup_root);
+	if (dir) {
+		while ((de = readdir(dir))) {
+			char p[EF_PATH_MAX], k[EF_PATH_MAX + 16];
+
+			if (de->d_type != DT_DIR || strncmp(de->d_name, "job-", 4))
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", d->cgroup_root, de->d_name);
+			if (ef_cgroup_populated(p) == 1) {
+				if (!force) {
+					log_err("job %s still has processes; refusing to unfence "
+						"it (use --force to kill them)", de->d_name);
+					ret = -EBUSY;
+					continue;
+				}
+				snprintf(k, sizeof(k), "%s/cgroup.kill", p);
+				ef_write_str(k, "1");
+				for (int i = 0; i < 100 && ef_cgroup_populated(p) == 1; i++)
+					usleep(20000);
+			}
+			ef_cgroup_remove_tree(p);
+		}
+		closedir(dir);
+	}
+	if (ret)
+		return ret;
+	dir = opendir(d->bpffs_dir);
+	if (dir) {
+		while ((de = readdir(dir))) {
+			char p[EF_PATH_MAX];
+			struct bpf_link *l;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", d->bpffs_dir, de->d_name);
+			if (!strncmp(de->d_name, "link_", 5) && (l = bpf_link__open(p))) {
+				bpf_link__detach(l);
+				bpf_link__destroy(l);
+			}
+			unlink(p);
+		}
+		closedir(dir);
+		if (rmdir(d->bpffs_dir) < 0 && errno != ENOENT)
+			log_warn("rmdir %s: %s", d->bpffs_dir, strerror(errno));
+	}
+	if (rmdir(d->cgroup_root) < 0 && errno != ENOENT)
+		log_warn("rmdir %s: %s", d->cgroup_root, strerror(errno));
+	return 0;
+}

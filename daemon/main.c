@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * egressd: loads and pins the fence, owns job cgroups, turns decision
+ * records into spans, serves the control socket. One thread, one epoll
+ * loop: enforcement happens in the kernel and never waits for it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "egressd.h"
+#include "cgroup.h"
+#include "util.h"
+
+#define TICK_MS 100 /* upper bound on how long an allow record waits */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: egressd [options]\n"
+		"  --config FILE       config file (default /etc/egress-fence/egressd.json)\n"
+		"  --policy-dir DIR    policies (default /etc/egress-fence/policies)\n"
+		"  --state-dir DIR     journal and state (default /var/lib/egress-fence)\n"
+		"  --run-dir DIR       control socket dir (default /run/egress-fence)\n"
+		"  --cgroup-root DIR   job cgroups (default <cgroup2 mount>/egress-fence)\n"
+		"  --bpffs-dir DIR     BPF pins (default /sys/fs/bpf/egress-fence)\n"
+		"  --reset [--force]   detach the fence, remove pins and job cgroups, exit\n"
+		"                      (refuses while jobs run unless --force kills them)\n"
+		"  -v, --verbose       debug logging\n"
+		"  --version, --help\n");
+}
+
+enum { O_CONFIG = 256, O_POLICY_DIR, O_STATE_DIR, O_RUN_DIR, O_CGROUP_ROOT, O_BPFFS_DIR,
+       O_RESET, O_FORCE, O_VERSION };
+
+struct opts {
+	const char *config, *policy_dir, *state_dir, *run_dir, *cgroup_root, *bpffs_dir;
+	bool reset, force;
+};
+
+static int set_path(char *dst, const char *flag, const char *cfg, const char *def)
+{
+	const char *v = flag ? flag : cfg ? cfg : def;
+
+	if (!v || !*v)
+		return -EINVAL;
+	if (strlen(v) >= EF_PATH_MAX_CFG)
+		return -ENAMETOOLONG;
+	strcpy(dst, v);
+	/* keep paths canonical: no trailing slash */
+	for (size_t n = strlen(dst); n > 1 && dst[n - 1] == '/'; n--)
+		dst[n - 1] = '\0';
+	return 0;
+}
+
+static const char *cfg_str(const cJSON *c, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(c, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The config file is optional at its default path, required when named. */
+static int load_config(struct ef_daemon *d, const struct opts *o)
+{
+	static const char *const known[] = { "policy_dir", "state_dir", "run_dir", "cgroup_root",
+					     "bpffs_dir", "journal", "record_command_line",
+					     "service_name", "log_level", NULL };
+	const char *path = o->config ? o->config : "/etc/egress-fence/egressd.json";
+	char *text = NULL, def_root[EF_PATH_MAX + 32];
+	cJSON *c = NULL, *it;
+	int ret;
+
+	ret = ef_read_file(path, 1 << 20, &text, NULL);
+	if (ret && !(ret == -ENOENT && !o->config)) {
+		log_err("%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (text) {
+		c = cJSON_Parse(text);
+		if (!cJSON_IsObject(c)) {
+			log_err("%s: not a JSON object (near byte %ld)", path,
+				cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - text) : 0L);
+			ret = -EINVAL;
+			goto out;
+		}
+		cJSON_ArrayForEach(it, c) {
+			bool ok = false;
+
+			for (int i = 0; known[i]; i++)
+				ok |= !strcmp(it->string, known[i]);
+			if (!ok) {
+				log_err("%s: unknown key \"%s\"", path, it->string);
+				ret = -EINVAL;
+				goto out;
+			}
+		}
+		snprintf(d->config_path, sizeof(d->config_path), "%s", path);
+	}
+	d->cfg.journal_max_file_bytes = 16u << 20;
+	d->cfg.journal_max_files = 16;
+	snprintf(d->cfg.service_name, sizeof(d->cfg.service_name), "egress-fence");
+	if (c) {
+		const cJSON *j = cJSON_GetObjectItem(c, "journal");
+		const cJSON *rc = cJSON_GetObjectItem(c, "record_command_line");
+
+		if (j) {
+			const cJSON *mfb = cJSON_GetObjectItem(j, "max_file_bytes");
+			const cJSON *mf = cJSON_GetObjectItem(j, "max_files");
+
+			if (cJSON_IsNumber(mfb) && mfb->valuedouble >= 4096)
+				d->cfg.journal_max_file_bytes = (uint64_t)mfb->valuedouble;
+			if (cJSON_IsNumber(mf) && mf->valuedouble >= 2)
+				d->cfg.journal_max_files = (unsigned)mf->valuedouble;
+		}
+		d->cfg.record_command_line = cJSON_IsTrue(rc);
+		if (cfg_str(c, "service_name"))
+			snprintf(d->cfg.service_name, sizeof(d->cfg.service_name), "%s",
+				 cfg_str(c, "service_name"));
+		if (cfg_str(c, "log_level") && !strcmp(cfg_str(c, "log_level"), "debug"))
+			ef_log_level = EF_LOG_DEBUG;
+	}
+
+	ret = ef_cgroup2_mount(d->cgroup_mount, sizeof(d->cgroup_mount));
+	if (ret) {
+		log_err("no cgroup2 filesystem in /proc/self/mounts: mount one (mount -t cgroup2 "
+			"none /sys/fs/cgroup/unified)");
+		goto out;
+	}
+	snprintf(def_root, sizeof(def_root), "%s/egress-fence", d->cgroup_mount);
+	if ((ret = set_path(d->policy_dir, o->policy_dir, cfg_str(c, "policy_dir"),
+			    "/etc/egress-fence/policies")) ||
+	    (ret = set_path(d->state_dir, o->state_dir, cfg_str(c, "state_dir"),
+			    "/var/lib/egress-fence")) ||
+	    (ret = set_path(d->run_dir, o->run_dir, cfg_str(c, "run_dir"), "/run/egress-fence")) ||
+	    (ret = set_path(d->cgroup_root, o->cgroup_root, cfg_str(c, "cgroup_root"), def_root)) ||
+	    (ret = set_path(d->bpffs_dir, o->bpffs_dir, cfg_str(c, "bpffs_dir"),
+			    "/sys/fs/bpf/egress-fence"))) {
+		log_err("invalid path setting: %s", strerror(-ret));
+		goto out;
+	}
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s/control.sock", d->run_dir);
+out:
+	cJSON_Delete(c);
+	free(text);
+	return ret;
+}
+
+static int setup_cgroup_root(struct ef_daemon *d)
+{
+	int level, ret;
+
+	level = ef_cgroup_level(d->cgroup_mount, d->cgroup_root);
+	if (level <= 0) {
+		log_err("--cgroup-root %s is not below the cgroup2 mount %s", d->cgroup_root,
+			d->cgroup_mount);
+		return -EINVAL;
+	}
+	ret = ef_mkdir_p(d->cgroup_root, 0755);
+	if (ret) {
+		log_err("creating %s: %s", d->cgroup_root, strerror(-ret));
+		return ret;
+	}
+	ret = ef_cgroup_id(d->cgroup_root, &d->root_cgroup_id);
+	if (ret)
+		return ret;
+	d->job_level = level + 1;
+	return 0;
+}
+
+static int lock_state(struct ef_daemon *d)
+{
+	char p[EF_PATH_MAX + 16];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/egressd.lock", d->state_dir);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_err("another egressd holds %s", p);
+		close(fd);
+		return -EBUSY;
+	}
+	return fd; /* held for the life of the process */
+}
+
+static int epoll_add(struct ef_daemon *d, int fd, void *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int setup_loop(struct ef_daemon *d)
+{
+	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L },
+				  .it_value = { 0, TICK_MS * 1000000L } };
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->epfd < 0 || d->sigfd < 0 || d->timerfd < 0 || d->inofd < 0)
+		return -errno;
+	timerfd_settime(d->timerfd, 0, &its, NULL);
+	if (epoll_add(d, d->sigfd, EF_EP_SIG) || epoll_add(d, d->timerfd, EF_EP_TIMER) ||
+	    epoll_add(d, d->inofd, EF_EP_INOTIFY))
+		return -errno;
+	return 0;
+}
+
+static void on_tick(struct ef_daemon *d)
+{
+	static unsigned ticks;
+	uint64_t exp;
+
+	while (read(d->timerfd, &exp, sizeof(exp)) > 0)
+		;
+	ef_events_drain(d);
+	if (++ticks % (1000 / TICK_MS))
+		return;
+	ef_events_check_drops(d);
+	ef_jobs_check(d);
+	ef_journal_sync(&d->journal);
+}
+
+static void run_loop(struct ef_daemon *d)
+{
+	struct epoll_event evs[32];
+
+	while (!d->stop) {
+		int n = epoll_wait(d->epfd, evs, 32, -1);
+
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == EF_EP_RING) {
+				ef_events_drain(d);
+			} else if (tag == EF_EP_TIMER) {
+				on_tick(d);
+			} else if (tag == EF_EP_INOTIFY) {
+				ef_jobs_on_inotify(d);
+			} else if (tag == EF_EP_LISTEN) {
+				ef_control_accept(d);
+			} else if (tag == EF_EP_SIG) {
+				struct signalfd_siginfo si;
+
+				while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
+					if (si.ssi_signo != SIGHUP)
+						d->stop = true;
+			} else {
+				ef_control_io(d, tag, evs[i].events);
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "policy-dir", required_argument, NULL, O_POLICY_DIR },
+		{ "state-dir", required_argument, NULL, O_STATE_DIR },
+		{ "run-dir", required_argument, NULL, O_RUN_DIR },
+		{ "cgroup-root", required_argument, NULL, O_CGROUP_ROOT },
+		{ "bpffs-dir", required_argument, NULL, O_BPFFS_DIR },
+		{ "reset", no_argument, NULL, O_RESET },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct ef_daemon *d = calloc(1, sizeof(*d));
+	struct opts o = { 0 };
+	int c, ret = 1, lockfd = -1;
+
+	if (!d)
+		return 1;
+	d->epfd = d->sigfd = d->timerfd = d->inofd = d->listenfd = -1;
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case O_CONFIG: o.config = optarg; break;
+		case O_POLICY_DIR: o.policy_dir = optarg; break;
+		case O_STATE_DIR: o.state_dir = optarg; break;
+		case O_RUN_DIR: o.run_dir = optarg; break;
+		case O_CGROUP_ROOT: o.cgroup_root = optarg; break;
+		case O_BPFFS_DIR: o.bpffs_dir = optarg; break;
+		case O_RESET: o.reset = true; break;
+		case O_FORCE: o.force = true; break;
+		case 'v': ef_log_level = EF_LOG_DEBUG; break;
+		case O_VERSION: printf("egressd %s\n", EF_VERSION); free(d); return 0;
+		case 'h': usage(stdout); free(d); return 0;
+		default: usage(stderr); free(d); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "egressd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		free(d);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		log_err("egressd must run as root (it loads BPF programs and owns cgroups)");
+		free(d);
+		return 1;
+	}
+	if (load_config(d, &o) || setup_cgroup_root(d))
+		goto cleanup;
+	if (ef_mkdir_p(d->state_dir, 0750) || ef_mkdir_p(d->run_dir, 0755)) {
+		log_err("creating %s or %s: %s", d->state_dir, d->run_dir, strerror(errno));
+		goto cleanup;
+	}
+	lockfd = lock_state(d);
+	if (lockfd < 0)
+		goto cleanup;
+	if (o.reset) {
+		char p[EF_PATH_MAX + 32];
+
+		if (ef_bpf_reset(d, o.force))
+			goto cleanup;
+		/* the journal stays: it is the record of what happened */
+		snprintf(p, sizeof(p), "%s/jobs", d->state_dir);
+		ef_rm_rf(p);
+		snprintf(p, sizeof(p), "%s/policies", d->state_dir);
+		ef_rm_rf(p);
+		log_info("fence reset: %s and %s removed", d->bpffs_dir, d->cgroup_root);
+		ret = 0;
+		goto cleanup;
+	}
+	d->started_ns = ef_now_realtime_ns();
+	d->next_serial = 1;
+	if (setup_loop(d) || ef_bpf_setup(d))
+		goto cleanup;
+	if (ef_journal_open(&d->journal, d->state_dir, d->cfg.journal_max_file_bytes,
+			    d->cfg.journal_max_files)) {
+		log_err("opening the journal in %s: %s", d->state_dir, strerror(errno));
+		goto cleanup;
+	}
+	if (ef_resource_init(&d->res, d->cfg.service_name) || !(d->procs = ef_proc_cache_new()))
+		goto cleanup;
+	if (ef_pol_restore(d) || ef_events_setup(d))
+		goto cleanup;
+	{
+		char *s = NULL;
+		char p[EF_PATH_MAX + 32];
+
+		snprintf(p, sizeof(p), "%s/rb-drops-reported", d->state_dir);
+		if (!ef_read_file(p, 64, &s, NULL))
+			d->rb_drops_reported = strtoull(s, NULL, 10);
+		free(s);
+	}
+	if (ef_jobs_restore(d))
+		goto cleanup;
+	if (epoll_add(d, ring_buffer__epoll_fd(d->rb), EF_EP_RING))
+		goto cleanup;
+	ef_events_drain(d);
+	if (ef_control_setup(d)) {
+		log_err("control socket %s: %s", d->socket_path, strerror(errno));
+		goto cleanup;
+	}
+	log_info("ready: cgroup root %s (job level %d), pins %s, socket %s, socket hook %s",
+		 d->cgroup_root, d->job_level, d->bpffs_dir, d->socket_path,
+		 d->lsm ? "BPF LSM" : "cgroup/sock_create (inet only)");
+	run_loop(d);
+	ef_events_drain(d);
+	ef_events_check_drops(d);
+	log_info("stopping; the fence stays in place (pinned in %s)", d->bpffs_dir);
+	ret = 0;
+cleanup:
+	ef_control_close(d);
+	if (d->rb)
+		ef_events_close(d);
+	ef_journal_close(&d->journal);
+	ef_resource_fini(&d->res);
+	ef_proc_cache_free(d->procs);
+	ef_jobs_free(d);
+	if (d->skel)
+		ef_bpf_close(d);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->timerfd >= 0)
+		close(d->timerfd);
+	if (d->inofd >= 0)
+		close(d->inofd);
+	if (lockfd >= 0)
+		close(lockfd);
+	free(d);
+	return ret;
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Names used in spans and output. Keep in sync with include/ef_abi.h. */
+#include <stdio.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "egressd.h"
+
+const char *ef_verdict_name(int v)
+{
+	switch (v) {
+	case EF_V_DENY:
+		return "deny";
+	case EF_V_ALLOW:
+		return "allow";
+	case EF_V_WOULD_DENY:
+		return "would_deny";
+	}
+	return "unknown";
+}
+
+const char *ef_reason_name(int r)
+{
+	static const char *const n[EF_R__MAX] = {
+		[EF_R_RULE] = "rule",		[EF_R_NO_RULE] = "no_rule",
+		[EF_R_DENY_RULE] = "deny_rule", [EF_R_METADATA] = "metadata",
+		[EF_R_RAW_SOCKET] = "raw_socket", [EF_R_FAMILY] = "family",
+		[EF_R_PROTOCOL] = "protocol",	[EF_R_NO_JOB] = "no_job",
+		[EF_R_LOOPBACK] = "loopback",
+	};
+	_Static_assert(EF_R__MAX == 9, "add the new reason's name here");
+	return r >= 0 && r < EF_R__MAX && n[r] ? n[r] : "unknown";
+}
+
+const char *ef_mode_name(int m)
+{
+	return m == EF_MODE_AUDIT ? "audit" : "enforce";
+}
+
+const char *ef_family_name(int af)
+{
+	switch (af) {
+	case AF_UNIX:
+		return "unix";
+	case AF_INET:
+		return "inet";
+	case AF_INET6:
+		return "inet6";
+	case AF_NETLINK:
+		return "netlink";
+	case AF_PACKET:
+		return "packet";
+	case AF_VSOCK:
+		return "vsock";
+	case AF_ALG:
+		return "alg";
+	case AF_BLUETOOTH:
+		return "bluetooth";
+	case AF_CAN:
+		return "can";
+	case AF_XDP:
+		return "xdp";
+	case AF_TIPC:
+		return "tipc";
+	}
+	return NULL;
+}
+
+const char *ef_socktype_name(int t)
+{
+	switch (t) {
+	case SOCK_STREAM:
+		return "stream";
+	case SOCK_DGRAM:
+		return "dgram";
+	case SOCK_RAW:
+		return "raw";
+	case SOCK_SEQPACKET:
+		return "seqpacket";
+	case SOCK_RDM:
+		return "rdm";
+	case SOCK_PACKET:
+		return "packet";
+	}
+	return "unknown";
+}
+
+const char *ef_transport_name(int ipproto)
+{
+	switch (ipproto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return "icmp";
+	case IPPROTO_SCTP:
+		return "sctp";
+	}
+	return "unknown";
+}

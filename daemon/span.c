@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "span.h"
+#include "util.h"
+
+void ef_span_init(struct ef_span *s, const char *name, int kind)
+{
+	s->name = name;
+	s->kind = kind;
+	s->has_parent = false;
+	s->start_ns = s->end_ns = 0;
+	s->status = EF_STATUS_UNSET;
+	s->status_msg = NULL;
+	s->n_attrs = 0;
+	s->arena_used = 0;
+	ef_random_bytes(s->span_id, sizeof(s->span_id));
+}
+
+const char *ef_span_strdup(struct ef_span *s, const char *v)
+{
+	size_t n = strlen(v) + 1;
+	char *p;
+
+	if (s->arena_used + n > sizeof(s->arena))
+		return NULL;
+	p = s->arena + s->arena_used;
+	memcpy(p, v, n);
+	s->arena_used += n;
+	return p;
+}
+
+static struct ef_attr *attr_new(struct ef_span *s, const char *key)
+{
+	struct ef_attr *a;
+
+	if (s->n_attrs >= EF_SPAN_MAX_ATTRS)
+		return NULL;
+	a = &s->attrs[s->n_attrs];
+	a->key = key;
+	return a;
+}
+
+void ef_span_str(struct ef_span *s, const char *key, const char *value)
+{
+	struct ef_attr *a = attr_new(s, key);
+	const char *v;
+
+	if (!a || !value)
+		return;
+	v = ef_span_strdup(s, value);
+	if (!v)
+		return;
+	a->type = EF_AT_STR;
+	a->s = v;
+	s->n_attrs++;
+}
+
+void ef_span_str_dupkey(struct ef_span *s, const char *key, const char *value)
+{
+	const char *k = ef_span_strdup(s, key);
+
+	if (k)
+		ef_span_str(s, k, value);
+}
+
+void ef_span_int(struct ef_span *s, const char *key, int64_t v)
+{
+	struct ef_attr *a = attr_new(s, key);
+
+	if (!a)
+		return;
+	a->type = EF_AT_INT;
+	a->i = v;
+	s->n_attrs++;
+}
+
+void ef_span_bool(struct ef_span *s, const char *key, bool v)
+{
+	struct ef_attr *a = attr_new(s, key);
+
+	if (!a)
+		return;
+	a->type = EF_AT_BOOL;
+	a->b = v;
+	s->n_attrs++;
+}
+
+const struct ef_attr *ef_span_find(const struct ef_span *s, const char *key)
+{
+	for (int i = 0; i < s->n_attrs; i++)
+		if (!strcmp(s->attrs[i].key, key))
+			return &s->attrs[i];
+	return NULL;
+}
+
+void ef_buf_reset(struct ef_buf *b)
+{
+	b->len = 0;
+	b->oom = false;
+}
+
+void ef_buf_free(struct ef_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+static bool buf_grow(struct ef_buf *b, size_t extra)
+{
+	size_t nc;
+	char *np;
+
+	if (b->oom)
+		return false;
+	if (b->len + extra + 1 <= b->cap)
+		return true;
+	nc = b->cap ? b->cap : 4096;
+	while (nc < b->len + extra + 1)
+		nc *= 2;
+	np = realloc(b->p, nc);
+	if (!np) {
+		b->oom = true;
+		return false;
+	}
+	b->p = np;
+	b->cap = nc;
+	return true;
+}
+
+void ef_buf_add(struct ef_buf *b, const char *s, size_t n)
+{
+	if (!buf_grow(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void ef_buf_puts(struct ef_buf *b, const char *s)
+{
+	ef_buf_add(b, s, strlen(s));
+}
+
+void ef_buf_printf(struct ef_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !buf_grow(b, n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+}
+
+/* JSON string with escapes; bytes that are not valid UTF-8 become U+FFFD so
+ * that a hostile process name cannot break the journal line. */
+void ef_buf_json_str(struct ef_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	ef_buf_add(b, "\"", 1);
+	while (*p) {
+		unsigned char c = *p;
+		int len = 0;
+
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+
+			ef_buf_add(b, e, 2);
+			p++;
+			continue;
+		}
+		if (c < 0x20) {
+			ef_buf_printf(b, "\\u%04x", c);
+			p++;
+			continue;
+		}
+		if (c < 0x80) {
+			ef_buf_add(b, (const char *)p, 1);
+			p++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0 && c >= 0xc2)
+			len = 2;
+		else if ((c & 0xf0) == 0xe0)
+			len = 3;
+		else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
+			len = 4;
+		for (int i = 1; i < len; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				len = 0;
+		if (len) {
+			ef_buf_add(b, (const char *)p, len);
+			p += len;
+		} else {
+			ef_buf_puts(b, "\\ufffd");
+			p++;
+		}
+	}
+	ef_buf_add(b, "\"", 1);
+}
+
+static void json_attr(struct ef_buf *b, const char *key, const struct ef_attr *a)
+{
+	ef_buf_puts(b, "{\"key\":");
+	ef_buf_json_str(b, key);
+	ef_buf_puts(b, ",\"value\":{");
+	switch (a->type) {
+	case EF_AT_STR:
+		ef_buf_puts(b, "\"stringValue\":");
+		ef_buf_json_str(b, a->s);
+		break;
+	case EF_AT_INT:
+		ef_buf_printf(b, "\"intValue\":\"%lld\"", (long long)a->i);
+		break;
+	case EF_AT_BOOL:
+		ef_buf_puts(b, a->b ? "\"boolValue\":true" : "\"boolValue\":false");
+		break;
+	}
+	ef_buf_puts(b, "}}");
+}
+
+static void json_span(struct ef_buf *b, const struct ef_span *s)
+{
+	char hex[33];
+
+	ef_hex(s->trace_id, 16, hex);
+	ef_buf_printf(b, "{\"traceId\":\"%s\",", hex);
+	ef_hex(s->span_id, 8, hex);
+	ef_buf_printf(b, "\"spanId\":\"%s\",", hex);
+	if (s->has_parent) {
+		ef_hex(s->parent_id, 8, hex);
+		ef_buf_printf(b, "\"parentSpanId\":\"%s\",", hex);
+	}
+	ef_buf_puts(b, "\"name\":");
+	ef_buf_json_str(b, s->name);
+	ef_buf_printf(b, ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
+		      s->kind, (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
+	ef_buf_puts(b, ",\"attributes\":[");
+	for (int i = 0; i < s->n_attrs; i++) {
+		if (i)
+			ef_buf_add(b, ",", 1);
+		json_attr(b, s->attrs[i].key, &s->attrs[i]);
+	}
+	ef_buf_puts(b, "],\"status\":{");
+	if (s->status != EF_STATUS_UNSET) {
+		ef_buf_printf(b, "\"code\":%d", s->status);
+		if (s->status_msg) {
+			ef_buf_puts(b, ",\"message\":");
+			ef_buf_json_str(b, s->status_msg);
+		}
+	}
+	ef_buf_puts(b, "}}");
+}
+
+void ef_otlp_json_request(struct ef_buf *b, const struct ef_resource *r,
+			  const struct ef_span *const *spans, size_t n)
+{
+	ef_buf_puts(b, "{\"resourceSpans\":[{\"resource\":");
+	ef_buf_puts(b, r->json);
+	ef_buf_puts(b, ",\"scopeSpans\":[{\"scope\":{\"name\":\"egress-fence\",\"version\":\"" EF_VERSION
+		       "\"},\"spans\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ef_buf_add(b, ",", 1);
+		json_span(b, spans[i]);
+	}
+	ef_buf_puts(b, "]}]}]}\n");
+}
+
+/* OTEL_RESOURCE_ATTRIBUTES: key1=value1,key2=value2 with %XX escapes (W3C
+ * Baggage octets). Malformed entries are skipped with a warning. */
+static void pct_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '%' && s[1] && s[2]) {
+			char h[3] = { s[1], s[2], 0 };
+			char *end;
+			long v = strtol(h, &end, 16);
+
+			if (!*end) {
+				*o++ = (char)v;
+				s += 2;
+				continue;
+			}
+		}
+		*o++ = *s;
+	}
+	*o = '\0';
+}
+
+static void trim(char **s)
+{
+	char *e;
+
+	while (**s == ' ' || **s == '\t')
+		(*s)++;
+	e = *s + strlen(*s);
+	while (e > *s && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+}
+
+int ef_resource_init(struct ef_resource *r, const char *service_name_default)
+{
+	const char *env = getenv("OTEL_RESOURCE_ATTRIBUTES");
+	const char *svc = getenv("OTEL_SERVICE_NAME");
+	struct ef_buf b = { 0 };
+	char host[256] = "unknown";
+	char *copy = NULL, *save = NULL;
+	bool first = true, have_svc_attr = false;
+
+	gethostname(host, sizeof(host) - 1);
+	ef_buf_puts(&b, "{\"attributes\":[");
+	if (env) {
+		copy = strdup(env);
+		for (char *kv = copy ? strtok_r(copy, ",", &save) : NULL; kv;
+		     kv = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(kv, '='), *k = kv, *v;
+
+			if (!eq) {
+				log_warn("OTEL_RESOURCE_ATTRIBUTES: ignoring '%s' (no '=')", kv);
+				continue;
+			}
+			*eq = '\0';
+			v = eq + 1;
+			trim(&k);
+			trim(&v);
+			pct_decode(v);
+			if (!*k)
+				continue;
+			/* OTEL_SERVICE_NAME wins over service.name here */
+			if (!strcmp(k, "service.name")) {
+				if (svc && *svc)
+					continue;
+				have_svc_attr = true;
+			}
+			if (!first)
+				ef_buf_add(&b, ",", 1);
+			first = false;
+			ef_buf_puts(&b, "{\"key\":");
+			ef_buf_json_str(&b, k);
+			ef_buf_puts(&b, ",\"value\":{\"stringValue\":");
+			ef_buf_json_str(&b, v);
+			ef_buf_puts(&b, "}}");
+		}
+	}
+	if (!have_svc_attr) {
+		if (!first)
+			ef_buf_add(&b, ",", 1);
+		ef_buf_puts(&b, "{\"key\":\"service.name\",\"value\":{\"stringValue\":");
+		ef_buf_json_str(&b, svc && *svc ? svc : service_name_default);
+		ef_buf_puts(&b, "}}");
+	}
+	ef_buf_puts(&b, ",{\"key\":\"service.version\",\"value\":{\"stringValue\":\"" EF_VERSION
+			"\"}},{\"key\":\"host.name\",\"value\":{\"stringValue\":");
+	ef_buf_json_str(&b, host);
+	ef_buf_puts(&b, "}}]}");
+	free(copy);
+	if (b.oom) {
+		ef_buf_free(&b);
+		return -12;
+	}
+	r->json = b.p;
+	return 0;
+}
+
+void ef_resource_fini(struct ef_resource *r)
+{
+	free(r->json);
+	r->json = NULL;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Small helpers shared by egressd and egressctl: logging, files, time. */
+#ifndef EF_UTIL_H
+#define EF_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EF_VERSION "0.1.0"
+
+enum { EF_LOG_ERR = 0, EF_LOG_WARN = 1, EF_LOG_INFO = 2, EF_LOG_DEBUG = 3 };
+extern int ef_log_level;
+void ef_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...) ef_log(EF_LOG_ERR, __VA_ARGS__)
+#define log_warn(...) ef_log(EF_LOG_WARN, __VA_ARGS__)
+#define log_info(...) ef_log(EF_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) ef_log(EF_LOG_DEBUG, __VA_ARGS__)
+
+/* Read a whole file (at most max bytes) into a NUL-terminated buffer. */
+int ef_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Write a file atomically: temp file in the same dir, fsync, rename. */
+int ef_write_file_atomic(const char *path, const char *data, size_t len, int mode);
+/* mkdir -p */
+int ef_mkdir_p(const char *path, int mode);
+/* rm -rf of a plain directory tree (not for cgroups: see cgroup.h) */
+int ef_rm_rf(const char *path);
+/* Write a short string to an existing file (cgroup and proc knobs). */
+int ef_write_str(const char *path, const char *s);
+
+uint64_t ef_now_realtime_ns(void);
+uint64_t ef_now_boot_ns(void);
+void ef_random_bytes(void *buf, size_t len);
+void ef_hex(const uint8_t *in, size_t n, char *out); /* out: 2n+1 */
+int ef_unhex(const char *in, uint8_t *out, size_t n); /* exactly 2n hex digits */
+
+static inline void ef_freep(void *p)
+{
+	extern void free(void *);
+	free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(ef_freep)))
+
+#endif /* EF_UTIL_H */

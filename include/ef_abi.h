@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records that cross the kernel boundary: BPF map keys and values, the event
+ * record of the ring buffer, verdict and reason codes, limits.
+ *
+ * Both the BPF programs (clang -target bpf) and user space (cc) compile this
+ * file, so it includes nothing and uses only __u8..__u64. Callers must have
+ * the __uN types (linux/types.h or vmlinux.h) in scope. Every struct has
+ * explicit padding and a size assertion: a layout change is an ABI change of
+ * the pinned maps, and egressd refuses to adopt pins of another layout.
+ */
+#ifndef EF_ABI_H
+#define EF_ABI_H
+
+/* Bumped whenever a pinned map's key or value layout changes. */
+#define EF_ABI_VERSION 1
+
+#define EF_MAX_RANGES 16	/* port ranges judged per destination entry */
+#define EF_RULE_NONE 0xffffffffu
+#define EF_COMM_LEN 16
+#define EF_EXE_LEN 64
+
+/* Address families as stored in keys (independent of AF_* so that IPv4
+ * and IPv6 never share a prefix: [::]/0 does not cover IPv4). */
+enum ef_family {
+	EF_FAM_V4 = 4,
+	EF_FAM_V6 = 6,
+};
+
+/* Protocol bits of a port range. */
+enum ef_proto_bits {
+	EF_PROTO_TCP = 1 << 0,
+	EF_PROTO_UDP = 1 << 1,
+	EF_PROTO_ANY = EF_PROTO_TCP | EF_PROTO_UDP,
+};
+
+enum ef_mode {
+	EF_MODE_ENFORCE = 0,
+	EF_MODE_AUDIT = 1,
+};
+
+/* Verdicts. Keep in sync with ef_verdict_name() in daemon/names.c. */
+enum ef_verdict {
+	EF_V_DENY = 0,
+	EF_V_ALLOW = 1,
+	EF_V_WOULD_DENY = 2, /* audit mode: allowed, but enforce would deny */
+};
+
+/* Why a decision was taken. Keep in sync with ef_reason_name(). */
+enum ef_reason {
+	EF_R_RULE = 0,	     /* an allow rule matched */
+	EF_R_NO_RULE = 1,    /* no rule covers the destination */
+	EF_R_DENY_RULE = 2,  /* a deny rule matched (deny wins over allow) */
+	EF_R_METADATA = 3,   /* cloud metadata address not named by a rule */
+	EF_R_RAW_SOCKET = 4, /* SOCK_RAW or AF_PACKET socket */
+	EF_R_FAMILY = 5,     /* address family not allowed */
+	EF_R_PROTOCOL = 6,   /* inet protocol other than TCP/UDP (ICMP, SCTP, MPTCP...) */
+	EF_R_NO_JOB = 7,     /* socket of the fence used outside any live job */
+	EF_R_LOOPBACK = 8,   /* loopback, fenced because the policy says loopback: false */
+	EF_R__MAX,
+};
+
+/* What was decided on. Keep in sync with the span names in daemon/. */
+enum ef_kind {
+	EF_K_CONNECT = 0, /* connect(): TCP, connected UDP */
+	EF_K_SEND = 1,	  /* sendmsg() with an address: unconnected UDP */
+	EF_K_SOCKET = 2,  /* socket() refused */
+	EF_K__MAX,
+};
+
+/* Per-policy flags (struct ef_policy_val.flags). */
+enum ef_policy_flags {
+	EF_PF_LOOPBACK = 1 << 0,   /* loopback traffic is not fenced */
+	EF_PF_RAW = 1 << 1,	   /* SOCK_RAW in AF_INET/AF_INET6 allowed */
+	EF_PF_PACKET = 1 << 2,	   /* AF_PACKET allowed */
+	EF_PF_ICMP = 1 << 3,	   /* ICMP datagram ("ping") sockets allowed */
+	EF_PF_OTHER_PROTO = 1 << 4, /* SCTP, MPTCP and other inet protocols allowed */
+};
+
+/* Per-entry flags (struct ef_ports.flags). */
+enum ef_entry_flags {
+	EF_EF_METADATA = 1 << 0, /* a cloud metadata address: no rule -> EF_R_METADATA */
+};
+
+/* ef_jobs hash: job cgroup id -> job. A process in a cgroup nested below a
+ * job is judged by the job at job_level, found with
+ * bpf_get_current_ancestor_cgroup_id(). */
+struct ef_job {
+	__u32 policy_id;
+	__u32 pad;
+	__u64 serial; /* egressd's job serial, echoed in events */
+};
+_Static_assert(sizeof(struct ef_job) == 16, "ef_job layout");
+
+/* ef_policies hash: policy id -> policy. A policy id names one compiled
+ * version of a policy; jobs switch versions by changing ef_job.policy_id. */
+struct ef_policy_val {
+	__u32 mode;  /* enum ef_mode */
+	__u32 flags; /* enum ef_policy_flags */
+	__u64 families; /* bit n: address family n (< 64) may be created */
+};
+_Static_assert(sizeof(struct ef_policy_val) == 16, "ef_policy_val layout");
+
+/* A port range with its protocols, from one rule. */
+struct ef_port_range {
+	__u32 rule_id; /* index of the rule in the policy, for the record */
+	__u16 lo;      /* host byte order, inclusive */
+	__u16 hi;
+	__u8 protos;   /* enum ef_proto_bits */
+	__u8 deny;     /* 1: from a deny rule */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct ef_port_range) == 12, "ef_port_range layout");
+
+/* The value of both destination maps: every range that applies to the
+ * destination, its own and those inherited from every shorter prefix that
+ * covers it, so a single longest-prefix lookup decides. */
+struct ef_ports {
+	__u16 n;     /* ranges used */
+	__u16 flags; /* enum ef_entry_flags */
+	__u32 pad;
+	struct ef_port_range r[EF_MAX_RANGES];
+};
+_Static_assert(sizeof(struct ef_ports) == 8 + 12 * EF_MAX_RANGES, "ef_ports layout");
+
+/* ef_exact hash key: an exact address of a policy. IPv4 uses addr[0..3],
+ * the rest is zero. */
+struct ef_exact_key {
+	__u32 policy_id;
+	__u32 family; /* enum ef_family */
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct ef_exact_key) == 24, "ef_exact_key layout");
+
+/* ef_cidr LPM trie key. prefixlen counts policy_id and family too:
+ * prefixlen = 64 + CIDR length. */
+struct ef_lpm_key {
+	__u32 prefixlen;
+	__u32 policy_id;
+	__u32 family;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct ef_lpm_key) == 28, "ef_lpm_key layout");
+#define EF_LPM_FIXED_BITS 64
+
+/* ef_sent LRU: unconnected UDP decisions already recorded, so a socket that
+ * sends many datagrams to one destination yields one record. */
+struct ef_sent_key {
+	__u64 cookie; /* socket cookie */
+	__u32 family;
+	__u16 port;
+	__u8 verdict;
+	__u8 pad;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct ef_sent_key) == 32, "ef_sent_key layout");
+
+/* The ring-buffer record: one per decision. */
+struct ef_event {
+	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id;  /* job cgroup id (0 if none) */
+	__u64 job_serial;
+	__u64 cookie;	  /* socket cookie (0 for EF_K_SOCKET) */
+	__u64 start_boot_ns; /* process start (boot clock), to tell reused pids apart */
+	__u32 pid;	  /* tgid */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 policy_id;
+	__u32 rule_id;	  /* EF_RULE_NONE if no rule */
+	__u8 kind;	  /* enum ef_kind */
+	__u8 verdict;	  /* enum ef_verdict */
+	__u8 reason;	  /* enum ef_reason */
+	__u8 family;	  /* enum ef_family; for EF_K_SOCKET the AF_* asked for */
+	__u8 sock_type;	  /* SOCK_* */
+	__u8 pad0;
+	__u16 protocol;	  /* IPPROTO_* (for EF_K_SOCKET as asked for) */
+	__u16 port;	  /* host byte order */
+	__u16 pad1;
+	__u8 addr[16];
+	char comm[EF_COMM_LEN];
+	char exe[EF_EXE_LEN]; /* basename of the executable */
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct ef_event) == 176, "ef_event layout");
+
+/* ef_stats per-CPU array indices. */
+enum ef_stat {
+	EF_S_RB_DROPS = 0, /* records lost because the ring buffer was full */
+	EF_S_DECISIONS = 1,
+	EF_S_DENIED = 2,
+	EF_S__MAX,
+};
+
+#endif /* EF_ABI_H */

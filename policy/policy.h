@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * policy/: parse, validate and compile egress-fence policy files.
+ *
+ * A pure C library (libc + cJSON, no libbpf): the daemon, egressctl and the
+ * fuzz targets link it. Functions return 0 or -errno; on a user error they
+ * fill `err` with "FILE:LINE:COL: message" (1-based line and column of the
+ * offending JSON token, or of the character inside a rule string).
+ */
+#ifndef EF_POLICY_H
+#define EF_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "ef_abi.h"
+
+#define EF_ERR_LEN 512
+#define EF_NAME_MAX 64 /* policy name: [a-z0-9][a-z0-9._-]{0,63} */
+#define EF_MAX_PORT_SPECS 32 /* comma-separated port items in one rule */
+
+enum ef_dest_kind {
+	EF_DEST_NAME = 0,     /* api.github.com */
+	EF_DEST_WILDCARD = 1, /* *.githubusercontent.com: any depth below, never the apex */
+	EF_DEST_CIDR = 2,     /* address or CIDR, IPv4 or IPv6 */
+};
+
+struct ef_port_spec {
+	__u16 lo, hi; /* inclusive, host order; "*" is 0-65535 */
+};
+
+struct ef_rule {
+	char *text;	/* the rule as written in the file */
+	int line, col;	/* position of the rule's string token */
+	bool deny;	/* from the "deny" list */
+	enum ef_dest_kind kind;
+	char *name;	/* NAME: lowercase, no trailing dot; WILDCARD: the suffix without "*." */
+	__u8 family;	/* CIDR: EF_FAM_V4 / EF_FAM_V6 (IPv4-mapped IPv6 becomes V4) */
+	__u8 prefixlen; /* CIDR: 0..32 or 0..128 */
+	__u8 addr[16];	/* CIDR: network address; IPv4 in addr[0..3], rest zero */
+	__u8 protos;	/* EF_PROTO_* */
+	int n_ports;
+	struct ef_port_spec ports[EF_MAX_PORT_SPECS];
+};
+
+struct ef_probe_cfg {
+	int action; /* EF_PROBE_ALERT (default), _FREEZE, _KILL */
+	/* thresholds: 0 means "use the default" */
+	__u32 denied_dests;	 /* distinct denied destinations in window */
+	__u32 denied_names;	 /* denied DNS names in window */
+	__u32 ports_per_host;	 /* distinct ports on one host in window */
+	__u32 window_s;		 /* detection window, seconds */
+};
+enum { EF_PROBE_ALERT = 0, EF_PROBE_FREEZE = 1, EF_PROBE_KILL = 2 };
+
+struct ef_policy {
+	char name[EF_NAME_MAX + 1];
+	int mode;	/* EF_MODE_ENFORCE / EF_MODE_AUDIT */
+	bool loopback;	/* default true */
+	__u32 flags;	/* EF_PF_* (loopback included) as stored in ef_policy_val */
+	__u64 families; /* allowed AF_* bits; AF_UNIX, AF_INET, AF_INET6, AF_NETLINK always */
+	struct ef_rule *rules; /* allow rules first, then deny rules, in file order */
+	size_t n_rules;
+	char **dns_upstream;   /* "1.1.1.1", "[2606:4700::1111]:53", ...; may be empty */
+	size_t n_dns_upstream;
+	struct ef_probe_cfg probe;
+	char *source;	       /* the file text as parsed (NUL-terminated) */
+	char *file;	       /* file name used in messages */
+};
+
+/* Parse and validate a policy. `file` is only used in messages. */
+int ef_policy_parse(const char *text, size_t len, const char *file, struct ef_policy **out,
+		    char *err, size_t errlen);
+/* Read `path` and parse it. */
+int ef_policy_load(const char *path, struct ef_policy **out, char *err, size_t errlen);
+void ef_policy_free(struct ef_policy *p);
+
+/* Parse one rule string (without JSON around it); `err` gets "COL: message"
+ * relative to the rule. Exposed for the CLI (policy add) and the unit tests. */
+int ef_rule_parse(const char *s, bool deny, struct ef_rule *out, char *err, size_t errlen);
+void ef_rule_clear(struct ef_rule *r);
+
+/* The map entries of one policy version. */
+struct ef_lpm_entry {
+	struct ef_lpm_key key;
+	struct ef_ports val;
+};
+struct ef_exact_entry {
+	struct ef_exact_key key;
+	struct ef_ports val;
+};
+struct ef_compiled {
+	__u32 policy_id;
+	struct ef_policy_val pval;
+	struct ef_lpm_entry *lpm;
+	size_t n_lpm;
+	struct ef_exact_entry *exact;
+	size_t n_exact;
+};
+
+/*
+ * Compile the CIDR rules of `p` into map entries for `policy_id`.
+ * Addresses of full length (/32, /128) go to the exact hash, others to the
+ * LPM trie. Every entry carries its own ranges plus those of every shorter
+ * prefix of the same family covering it, so one longest-prefix lookup
+ * decides. The metadata addresses (169.254.169.254, fd00:ec2::254) always
+ * get an exact entry flagged EF_EF_METADATA that inherits only deny ranges:
+ * a wide allow (0.0.0.0/0) never opens them; a rule naming the exact address
+ * does. Fails with -E2BIG and a positioned message if an entry would need
+ * more than EF_MAX_RANGES ranges after merging.
+ */
+int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_compiled **out,
+		      char *err, size_t errlen);
+void ef_compiled_free(struct ef_compiled *c);
+
+/*
+ * Reference lookup over compiled entries, the same algorithm as the BPF
+ * programs: exact hash, else longest prefix, then ef_judge_ports(). No
+ * entry: EF_R_NO_RULE. Loopback and mode are not applied here.
+ * Returns 1 allow, 0 deny.
+ */
+int ef_compiled_match(const struct ef_compiled *c, __u8 family, const __u8 addr[16], __u16 port,
+		      __u8 proto_bit, __u8 *reason, __u32 *rule_id);
+
+/* Naive reference over the rules themselves (for tests): deny rule covering
+ * wins, else allow rule covering, metadata special case as above. */
+int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 addr[16], __u16 port,
+			  __u8 proto_bit, __u8 *reason, __u32 *rule_id);
+
+/* Parse "a.b.c.d" or an IPv6 address (no brackets); IPv4-mapped IPv6 is
+ * returned as V4. Returns 0 or -EINVAL. */
+int ef_addr_parse(const char *s, __u8 *family, __u8 addr[16]);
+
+#endif /* EF_POLICY_H */
