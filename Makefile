@@ -75,9 +75,17 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS)
 #  libclang-rt-14-dev: libFuzzer and sanitizer runtimes for clang
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux
+# installs only what is missing, so `make test` and `make demo` stay quick
 deps:
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS     installing:" $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$$missing >/dev/null; \
+	fi
 
 $(VMLINUX):
 	@mkdir -p $(@D)
@@ -141,14 +149,18 @@ test-integration: $(BUILD)/egressd $(BUILD)/egressctl
 	python3 tests/integration/run.py --build $(BUILD)
 
 # The README's test command. Prints one "N passed, N failed" line at the end.
-test: all $(FUZZ_BINS)
+test: deps
+	$(MAKE) all fuzz
 	tests/run-all.sh $(BUILD)
 
-bench: all
-	bench/run.sh $(BUILD)
+bench: deps
+	$(MAKE) all
+	python3 bench/run.py --build $(BUILD)
 
-demo: all
-	deploy/demo.sh $(BUILD)
+# The README's demo command: a demo agent job fenced with the defaults.
+demo: deps
+	$(MAKE) all
+	python3 deploy/demo.py --build $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

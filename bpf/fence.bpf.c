@@ -74,3 +74,46 @@ int ef_sock_create(struct bpf_sock *sk)
 {
 	return ef_sock_decide(sk->family, sk->type, sk->protocol);
 }
+
+/*
+ * Where BPF LSM programs cannot load, egressctl run installs a seccomp
+ * filter refusing socket()/socketpair() of families the policy does not
+ * allow (see cli/seccomp.c). seccomp leaves no record, so this tracepoint
+ * writes one for every socket() of a job that failed with EPERM on a
+ * family the policy refuses. inet families are judged, and recorded, by
+ * ef_sock_create. Attached only in that fallback.
+ */
+SEC("tracepoint/syscalls/sys_exit_socket")
+int ef_sock_refused(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_struct *t;
+	struct pt_regs *regs;
+	__u32 family, type, protocol;
+	__u8 reason = EF_R_FAMILY;
+	struct ef_ctx c;
+
+	if (ctx->ret != -1 /* -EPERM */)
+		return 0;
+	if (ef_ctx_load(&c) < 0)
+		return 0;
+	t = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+#if defined(__TARGET_ARCH_x86)
+	family = BPF_CORE_READ(regs, di);
+	type = BPF_CORE_READ(regs, si);
+	protocol = BPF_CORE_READ(regs, dx);
+#elif defined(__TARGET_ARCH_arm64)
+	family = BPF_CORE_READ(regs, orig_x0);
+	type = BPF_CORE_READ(regs, regs[1]);
+	protocol = BPF_CORE_READ(regs, regs[2]);
+#else
+	return 0;
+#endif
+	if (family == EF_AF_INET || family == EF_AF_INET6)
+		return 0;
+	if (ef_sock_judge(c.pol, family, type, protocol, &reason))
+		return 0;
+	ef_emit(&c, EF_K_SOCKET, EF_V_DENY, reason, EF_RULE_NONE, family, NULL, 0, protocol,
+		type & EF_SOCK_TYPE_MASK, 0);
+	return 0;
+}

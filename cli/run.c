@@ -16,6 +16,7 @@
 #include "egressctl.h"
 #include "cgroup.h"
 #include "policy.h"
+#include "seccomp.h"
 #include "util.h"
 
 #define EXIT_FENCE 125
@@ -73,6 +74,25 @@ static int add_attr(cJSON *attrs, const char *kv)
 	cJSON_DeleteItemFromObject(attrs, key); /* the last one wins */
 	cJSON_AddStringToObject(attrs, key, eq + 1);
 	return 0;
+}
+
+/* egressd asks for the seccomp fallback when BPF LSM cannot refuse
+ * socket families on this kernel. */
+static int install_seccomp(const cJSON *reply)
+{
+	const cJSON *fams = cJSON_GetObjectItem(reply, "seccomp_families"), *f;
+	int allowed[64], n = 0, ret;
+
+	if (!fams)
+		return 0;
+	cJSON_ArrayForEach(f, fams)
+		if (cJSON_IsNumber(f) && n < 64)
+			allowed[n++] = (int)f->valuedouble;
+	ret = ef_seccomp_refuse_families(allowed, n);
+	if (ret)
+		fprintf(stderr, "egressctl: installing the socket-family filter: %s\n",
+			strerror(-ret));
+	return ret;
 }
 
 int cmd_run(int argc, char **argv)
@@ -152,6 +172,8 @@ int cmd_run(int argc, char **argv)
 				"%s unfenced\n", cJSON_IsString(cg) ? cg->valuestring : "?", argv[i]);
 		goto out;
 	}
+	if (install_seccomp(reply))
+		goto out;
 	/* the command's own spans nest under the job's span */
 	if (cJSON_IsString(jid))
 		setenv("EGRESS_FENCE_JOB_ID", jid->valuestring, 1);

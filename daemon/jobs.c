@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -374,6 +375,19 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t pe
 		cJSON_AddStringToObject(reply, "traceparent", tpo);
 	}
 	cJSON_AddStringToObject(reply, "policy", j->pol->pol->name);
+	/* Without BPF LSM, egressctl refuses the families with seccomp. */
+	if (!d->lsm && j->pol->pol->mode == EF_MODE_ENFORCE) {
+		cJSON *fams = cJSON_AddArrayToObject(reply, "seccomp_families");
+
+		for (int f = 0; f < 64 && fams; f++) {
+			bool ok = (j->pol->pol->families >> f) & 1;
+
+			if (f == AF_PACKET)
+				ok = j->pol->pol->flags & EF_PF_PACKET;
+			if (ok)
+				cJSON_AddItemToArray(fams, cJSON_CreateNumber(f));
+		}
+	}
 	cJSON_AddStringToObject(reply, "mode", ef_mode_name(j->pol->pol->mode));
 	log_info("job %s started: pid %d uid %u policy %s (%s) cgroup %s", j->id, peer_pid,
 		 peer_uid, j->pol->pol->name, ef_mode_name(j->pol->pol->mode), j->cgroup);

@@ -90,14 +90,15 @@ static void link_path(struct ef_daemon *d, const struct bpf_program *p, char *ou
 
 static int attach_or_adopt(struct ef_daemon *d, struct bpf_program *prog, int cgfd)
 {
+	bool cgroup_prog = bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT;
 	struct bpf_link *old, *link = NULL;
 	char path[EF_PATH_MAX];
 	int ret = 0;
 
 	link_path(d, prog, path, sizeof(path));
-	old = bpf_link__open(path);
+	old = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
 	if (old) {
-		if (!bpf_link__update_program(old, prog)) {
+		if (cgroup_prog && !bpf_link__update_program(old, prog)) {
 			log_info("adopted %s", path);
 			d->adopted = true;
 			bpf_link__disconnect(old);
@@ -105,9 +106,11 @@ static int attach_or_adopt(struct ef_daemon *d, struct bpf_program *prog, int cg
 			return 0;
 		}
 		/* attach the new program before detaching the old one */
-		log_warn("cannot update %s (%s): replacing it", path, strerror(errno));
+		if (cgroup_prog)
+			log_warn("cannot update %s (%s): replacing it", path, strerror(errno));
+		d->adopted = true;
 	}
-	link = bpf_program__attach_cgroup(prog, cgfd);
+	link = cgroup_prog ? bpf_program__attach_cgroup(prog, cgfd) : bpf_program__attach(prog);
 	if (!link) {
 		ret = -errno;
 		log_err("attaching %s to %s: %s", bpf_program__name(prog), d->cgroup_root,
@@ -138,7 +141,7 @@ static void drop_stale(struct ef_daemon *d, struct bpf_program *prog)
 	struct bpf_link *old;
 
 	link_path(d, prog, path, sizeof(path));
-	old = bpf_link__open(path);
+	old = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
 	if (!old)
 		return;
 	bpf_link__unpin(old);
@@ -158,6 +161,7 @@ static int load(struct ef_daemon *d, bool with_lsm)
 	skel->rodata->ef_job_level = d->job_level;
 	bpf_program__set_autoload(skel->progs.ef_lsm_sock, with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_create, !with_lsm);
+	bpf_program__set_autoload(skel->progs.ef_sock_refused, !with_lsm);
 	ret = fence_bpf__load(skel);
 	if (ret) {
 		fence_bpf__destroy(skel);
@@ -169,7 +173,7 @@ static int load(struct ef_daemon *d, bool with_lsm)
 
 int ef_bpf_setup(struct ef_daemon *d)
 {
-	struct bpf_program *progs[6];
+	struct bpf_program *progs[8];
 	int cgfd = -1, ret, n = 0;
 
 	libbpf_set_print(libbpf_log);
@@ -179,19 +183,19 @@ int ef_bpf_setup(struct ef_daemon *d)
 	d->lsm = bpf_lsm_active();
 	ret = load(d, d->lsm);
 	if (ret && d->lsm) {
-		log_warn("loading the BPF LSM socket program failed (%s); falling back to "
-			 "cgroup/sock_create", strerror(-ret));
+		log_warn("this kernel refuses BPF LSM programs (%s): socket families are refused "
+			 "by a seccomp filter in egressctl run instead", strerror(-ret));
 		d->lsm = false;
 		ret = load(d, false);
+	} else if (!d->lsm) {
+		log_warn("BPF LSM is not active (no \"bpf\" in /sys/kernel/security/lsm): socket "
+			 "families are refused by a seccomp filter in egressctl run instead");
 	}
 	if (ret) {
 		log_err("loading BPF programs: %s%s", strerror(-ret),
 			ret == -EINVAL ? " (pinned maps of another layout? run egressd --reset)" : "");
 		return ret;
 	}
-	if (!d->lsm)
-		log_warn("BPF LSM is not active (no \"bpf\" in /sys/kernel/security/lsm): raw inet "
-			 "sockets are refused, but AF_PACKET and other families are NOT");
 
 	cgfd = open(d->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
@@ -203,14 +207,33 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_connect6;
 	progs[n++] = d->skel->progs.ef_sendmsg4;
 	progs[n++] = d->skel->progs.ef_sendmsg6;
-	progs[n++] = d->lsm ? d->skel->progs.ef_lsm_sock : d->skel->progs.ef_sock_create;
+	if (d->lsm) {
+		progs[n++] = d->skel->progs.ef_lsm_sock;
+	} else {
+		progs[n++] = d->skel->progs.ef_sock_create;
+		progs[n++] = d->skel->progs.ef_sock_refused;
+	}
 	for (int i = 0; i < n; i++) {
+		bool recorder = progs[i] == d->skel->progs.ef_sock_refused;
+
+		/* libbpf finds tracepoints in tracefs */
+		if (recorder && access("/sys/kernel/tracing/events", F_OK) != 0)
+			mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
 		ret = attach_or_adopt(d, progs[i], cgfd);
+		if (ret && recorder) {
+			/* enforcement holds (seccomp); only the records are missing */
+			log_warn("socket refusals by the seccomp fallback will not be recorded");
+			ret = 0;
+		}
 		if (ret)
 			break;
 	}
-	if (!ret)
-		drop_stale(d, d->lsm ? d->skel->progs.ef_sock_create : d->skel->progs.ef_lsm_sock);
+	if (!ret && d->lsm) {
+		drop_stale(d, d->skel->progs.ef_sock_create);
+		drop_stale(d, d->skel->progs.ef_sock_refused);
+	} else if (!ret) {
+		drop_stale(d, d->skel->progs.ef_lsm_sock);
+	}
 	close(cgfd);
 	return ret;
 }
