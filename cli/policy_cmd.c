@@ -100,7 +100,7 @@ static int show(const char *dir, const char *name)
 		snprintf(path, sizeof(path), "%s", name);
 	else
 		snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-	ret = ef_read_file(path, 1 << 20, &text, NULL);
+	ret = ef_read_file(path, EF_POLICY_MAX_BYTES, &text, NULL);
 	if (ret) {
 		fprintf(stderr, "egressctl policy show: %s: %s\n", path, strerror(-ret));
 		return 1;

@@ -42,7 +42,7 @@ static int add_policy(cJSON *req, const char *arg)
 		cJSON_AddStringToObject(req, "policy", arg);
 		return 0;
 	}
-	ret = ef_read_file(arg, 1 << 20, &text, &len);
+	ret = ef_read_file(arg, EF_POLICY_MAX_BYTES, &text, &len);
 	if (ret) {
 		fprintf(stderr, "egressctl: %s: %s\n", arg, strerror(-ret));
 		return ret;

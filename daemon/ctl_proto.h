@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#define EF_CTL_MAX_MSG (4u << 20) /* a policy text travels inside "run" */
+#define EF_CTL_MAX_MSG (48u << 20) /* a policy text (<= 32 MiB) travels inside "run" */
 
 /* Blocking helpers for the client side. Return 0 or -errno. */
 int ef_ctl_send(int fd, const cJSON *msg);

@@ -188,7 +188,7 @@ static int read_policy_text(struct ef_daemon *d, const cJSON *req, char **text, 
 	if (!name) {
 		snprintf(file, filelen, "%s/default.json", d->policy_dir);
 		snprintf(origin, originlen, "default");
-		ret = ef_read_file(file, 1 << 20, text, len);
+		ret = ef_read_file(file, EF_POLICY_MAX_BYTES, text, len);
 		if (ret == -ENOENT) {
 			snprintf(file, filelen, "(built-in default)");
 			*text = strdup(default_policy);
@@ -202,7 +202,7 @@ static int read_policy_text(struct ef_daemon *d, const cJSON *req, char **text, 
 		}
 		snprintf(file, filelen, "%s/%s.json", d->policy_dir, name->valuestring);
 		snprintf(origin, originlen, "%s", name->valuestring);
-		ret = ef_read_file(file, 1 << 20, text, len);
+		ret = ef_read_file(file, EF_POLICY_MAX_BYTES, text, len);
 	}
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", file,

@@ -256,7 +256,7 @@ int ef_pol_restore(struct ef_daemon *d)
 		    !strcmp(de->d_name, "next-id"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (ef_read_file(path, 64u << 20, &buf, NULL) || !(o = cJSON_Parse(buf))) {
+		if (ef_read_file(path, 2 * EF_POLICY_MAX_BYTES, &buf, NULL) || !(o = cJSON_Parse(buf))) {
 			log_warn("ignoring unreadable policy state %s", path);
 			goto next;
 		}

@@ -143,17 +143,27 @@ struct ef_lpm_key {
 _Static_assert(sizeof(struct ef_lpm_key) == 28, "ef_lpm_key layout");
 #define EF_LPM_FIXED_BITS 64
 
-/* ef_sent LRU: unconnected UDP decisions already recorded, so a socket that
- * sends many datagrams to one destination yields one record. */
+/* ef_sent LRU: verdicts of unconnected UDP already decided and recorded.
+ * A socket that sends many datagrams to one destination is judged through
+ * the policy maps and recorded once; later datagrams take the cached
+ * verdict. The key holds the policy version, so a job switched to another
+ * version never sees a verdict of the old one. */
 struct ef_sent_key {
 	__u64 cookie; /* socket cookie */
+	__u32 policy_id;
 	__u32 family;
 	__u16 port;
-	__u8 verdict;
-	__u8 pad;
+	__u16 pad;
 	__u8 addr[16];
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct ef_sent_key) == 32, "ef_sent_key layout");
+_Static_assert(sizeof(struct ef_sent_key) == 40, "ef_sent_key layout");
+
+struct ef_sent_val {
+	__u8 verdict;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct ef_sent_val) == 4, "ef_sent_val layout");
 
 /* The ring-buffer record: one per decision. */
 struct ef_event {

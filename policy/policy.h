@@ -19,6 +19,8 @@
 #define EF_ERR_LEN 512
 #define EF_NAME_MAX 64 /* policy name: [a-z0-9][a-z0-9._-]{0,63} */
 #define EF_MAX_PORT_SPECS 32 /* comma-separated port items in one rule */
+/* Larger files are refused unread. Generous: 200,000 rules are ~5 MiB. */
+#define EF_POLICY_MAX_BYTES (32u << 20)
 
 enum ef_dest_kind {
 	EF_DEST_NAME = 0,     /* api.github.com */

@@ -8,6 +8,8 @@
  *      its ranges decide per ef_judge_ports() (deny rule > allow rule >
  *      metadata > no rule). No entry: EF_R_NO_RULE;
  *   4. audit mode turns a deny into would_deny and lets the call through.
+ * Unconnected UDP is judged once per (socket, policy version, destination)
+ * and recorded then; later datagrams reuse the verdict from ef_sent.
  * IPv4-mapped IPv6 destinations are judged as the IPv4 address. The cost is
  * one hash lookup plus at most one trie lookup, whatever the rule count.
  */
@@ -103,28 +105,21 @@ static __always_inline int ef_dest_lookup(__u32 policy_id, const struct ef_dest 
 	return ef_judge_ports(v, d->port, d->proto_bit, reason, rule_id);
 }
 
-/* Unconnected UDP: true if this (socket, destination, verdict) was recorded
- * already; marks it recorded otherwise. */
-static __always_inline int ef_sent_seen(__u64 cookie, const struct ef_dest *d, __u8 verdict)
+static __always_inline void ef_sent_key_fill(struct ef_sent_key *k, __u64 cookie, __u32 policy_id,
+					     const struct ef_dest *d)
 {
-	struct ef_sent_key k = {};
-	__u8 one = 1;
-
-	k.cookie = cookie;
-	k.family = d->family;
-	k.port = d->port;
-	k.verdict = verdict;
-	__builtin_memcpy(k.addr, d->addr, sizeof(k.addr));
-	if (bpf_map_lookup_elem(&ef_sent, &k))
-		return 1;
-	bpf_map_update_elem(&ef_sent, &k, &one, BPF_ANY);
-	return 0;
+	k->cookie = cookie;
+	k->policy_id = policy_id;
+	k->family = d->family;
+	k->port = d->port;
+	__builtin_memcpy(k->addr, d->addr, sizeof(k->addr));
 }
 
 static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struct ef_dest *d,
 					  __u8 kind)
 {
 	__u32 rule_id = EF_RULE_NONE;
+	struct ef_sent_key sk = {};
 	__u8 reason, verdict;
 	struct ef_ctx c;
 	__u64 cookie;
@@ -139,6 +134,14 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	loopback = ef_dest_is_loopback(d);
 	if (loopback && (c.pol->flags & EF_PF_LOOPBACK))
 		return EF_ALLOW;
+	if (kind == EF_K_SEND) {
+		const struct ef_sent_val *sv;
+
+		ef_sent_key_fill(&sk, cookie, c.job->policy_id, d);
+		sv = bpf_map_lookup_elem(&ef_sent, &sk);
+		if (sv)
+			return sv->verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
+	}
 
 	if (ef_dest_lookup(c.job->policy_id, d, &reason, &rule_id))
 		verdict = EF_V_ALLOW;
@@ -147,9 +150,13 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	if (loopback && reason == EF_R_NO_RULE)
 		reason = EF_R_LOOPBACK;
 
-	if (kind != EF_K_SEND || !ef_sent_seen(cookie, d, verdict))
-		ef_emit(&c, kind, verdict, reason, rule_id, d->family, d->addr, d->port,
-			d->protocol, d->sock_type, cookie);
+	if (kind == EF_K_SEND) {
+		struct ef_sent_val sv = { .verdict = verdict };
+
+		bpf_map_update_elem(&ef_sent, &sk, &sv, BPF_ANY);
+	}
+	ef_emit(&c, kind, verdict, reason, rule_id, d->family, d->addr, d->port, d->protocol,
+		d->sock_type, cookie);
 	return verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
 }
 

@@ -51,12 +51,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_cidr SEC(".maps");
 
-/* unconnected UDP (socket, destination, verdict) already recorded */
+/* unconnected UDP (socket, policy version, destination) -> verdict */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, EF_MAX_SENT);
 	__type(key, struct ef_sent_key);
-	__type(value, __u8);
+	__type(value, struct ef_sent_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_sent SEC(".maps");
 

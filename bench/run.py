@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""make bench: what the fence costs, measured side by side in one run.
+
+In the test world (tests/integration/world.py: two network namespaces, no
+route out), egressd fences jobs under a policy of 100,000 CIDR rules and
+100,000 exact addresses; every decision is recorded (ring buffer -> journal).
+Each round runs the same measurement unfenced and fenced, in alternating
+order; the figures are medians over rounds of the per-round ratios
+fenced/unfenced, so slow drifts of a noisy machine cancel out.
+
+  connect: TCP connect() to a host in the hosts namespace (p50, p99)
+  sendto:  unconnected UDP sendto() to the same host (p50, mean)
+
+The target is covered by a CIDR rule, not an exact one, so a fenced
+decision takes the slow path: exact-hash miss, then the LPM trie.
+"""
+import argparse
+import ipaddress
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import world as W  # noqa: E402
+
+TARGET_V4 = W.HOSTS_V4  # 198.18.0.2, covered by 198.18.0.0/16
+PORT = 7000
+
+
+def gen_policy(path, n_cidr, n_exact, seed=7):
+    rnd = random.Random(seed)
+    rules = set()
+    # CIDRs of many lengths in 10.0.0.0/8 and 2001:db8:f000::/36: a deep, dense trie
+    while len(rules) < n_cidr:
+        if rnd.random() < 0.8:
+            plen = rnd.randint(12, 30)
+            net = ipaddress.ip_network((rnd.getrandbits(24) | (10 << 24), plen), strict=False)
+            rules.add("%s:%s" % (net, rnd.choice(["443", "80,443", "8000-8100", "*"])))
+        else:
+            plen = rnd.randint(40, 120)
+            addr = (0x20010db8f << 92) | rnd.getrandbits(92)
+            net = ipaddress.ip_network((addr, plen), strict=False)
+            rules.add("[%s]/%d:443" % (net.network_address, plen))
+    exact = set()
+    while len(exact) < n_exact:
+        exact.add("100.%d.%d.%d:443" % (rnd.randint(64, 127), rnd.randint(0, 255),
+                                         rnd.randint(0, 255)))
+    allow = sorted(rules) + sorted(exact) + ["198.18.0.0/16:%d" % PORT,
+                                             "198.18.0.0/16:%d/udp" % PORT]
+    with open(path, "w") as f:
+        json.dump({"name": "bench", "mode": "enforce", "allow": allow,
+                   "deny": ["198.18.2.0/24:*"]}, f)
+    return len(allow)
+
+
+def run_json(argv, timeout=120):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), r.returncode, r.stderr))
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build/normal")
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 15)))
+    ap.add_argument("--connects", type=int, default=2000)
+    ap.add_argument("--sends", type=int, default=20000)
+    ap.add_argument("--rules", type=int, default=100000)
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    egressd, egressctl = os.path.join(build, "egressd"), os.path.join(build, "egressctl")
+    bench = os.path.join(build, "bench", "ef_bench")
+    if os.geteuid() != 0:
+        sys.exit("bench: must run as root (BPF, cgroups, network namespaces)")
+    W.ensure_bpffs()
+    world = W.World(log=lambda m: print("world:", m, file=sys.stderr)).up()
+    tmp = tempfile.mkdtemp(prefix="ef-bench-")
+    tag = world.tag
+    cg = os.path.join(W.cgroup2_mount(), "ef-bench-" + tag)
+    bpffs = "/sys/fs/bpf/ef-bench-" + tag
+    dirs = ["--policy-dir", tmp + "/policies", "--state-dir", tmp + "/state",
+            "--run-dir", tmp + "/run", "--cgroup-root", cg, "--bpffs-dir", bpffs]
+    os.makedirs(tmp + "/policies")
+    sock = tmp + "/run/control.sock"
+    procs = []
+    try:
+        t0 = time.time()
+        n_rules = gen_policy(tmp + "/policies/bench.json", args.rules, args.rules)
+        print("policy: %d rules (%d CIDR, %d exact) written in %.1fs" %
+              (n_rules, args.rules, args.rules, time.time() - t0))
+        server = subprocess.Popen(world.hosts_argv([bench, "serve", str(PORT)]),
+                                  stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        procs.append(server)
+        if server.stdout.readline().strip() != b"READY":
+            raise RuntimeError("bench server did not start")
+        log = open(tmp + "/egressd.log", "w")
+        daemon = subprocess.Popen(world.fence_argv([egressd] + dirs), stdout=log, stderr=log,
+                                  stdin=subprocess.DEVNULL)
+        procs.append(daemon)
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.1)
+        ctl = [egressctl, "--socket", sock]
+        # a holder job keeps the 200k-entry policy loaded between measured jobs
+        t0 = time.time()
+        holder = subprocess.Popen(world.fence_argv(ctl + ["run", "--policy", "bench", "--job-id",
+                                                          "holder", "--", "sleep", "3600"]))
+        procs.append(holder)
+        for _ in range(600):
+            r = subprocess.run(ctl + ["jobs", "--json"], capture_output=True, text=True)
+            if '"holder"' in r.stdout:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("holder job did not start: see " + tmp + "/egressd.log")
+        print("policy compiled and loaded into the maps in %.1fs" % (time.time() - t0))
+
+        def measure(mode, n, fenced):
+            argv = [bench, mode, TARGET_V4, str(PORT), str(n)]
+            if fenced:
+                argv = ctl + ["run", "--policy", "bench", "--"] + argv
+            return run_json(world.fence_argv(argv))
+
+        # warm-up: first runs pay for page faults and cold caches
+        for fenced in (False, True):
+            measure("connect", 200, fenced)
+            measure("sendto", 2000, fenced)
+        before = json.loads(subprocess.run(ctl + ["status", "--json"], capture_output=True,
+                                           text=True).stdout)
+        res = {k: [] for k in ("c50", "c99", "s50", "smean")}
+        raw = {"connect": {True: [], False: []}, "sendto": {True: [], False: []}}
+        for i in range(args.rounds):
+            order = (False, True) if i % 2 == 0 else (True, False)
+            got = {}
+            for fenced in order:
+                got[("connect", fenced)] = measure("connect", args.connects, fenced)
+            for fenced in order:
+                got[("sendto", fenced)] = measure("sendto", args.sends, fenced)
+            for m in ("connect", "sendto"):
+                for fenced in (True, False):
+                    raw[m][fenced].append(got[(m, fenced)])
+            c_f, c_u = got[("connect", True)], got[("connect", False)]
+            s_f, s_u = got[("sendto", True)], got[("sendto", False)]
+            res["c50"].append(c_f["p50_ns"] / c_u["p50_ns"])
+            res["c99"].append(c_f["p99_ns"] / c_u["p99_ns"])
+            res["s50"].append(s_f["p50_ns"] / s_u["p50_ns"])
+            res["smean"].append(s_f["mean_ns"] / s_u["mean_ns"])
+            print("round %2d: connect p50 %.3f p99 %.3f | sendto p50 %.3f mean %.3f" %
+                  (i + 1, res["c50"][-1], res["c99"][-1], res["s50"][-1], res["smean"][-1]))
+        time.sleep(1.5)
+        after = json.loads(subprocess.run(ctl + ["status", "--json"], capture_output=True,
+                                          text=True).stdout)
+        med = {k: statistics.median(v) for k, v in res.items()}
+
+        def abs_med(m, fenced, key):
+            return statistics.median(x[key] for x in raw[m][fenced]) / 1000.0
+
+        decisions = after["decisions"] - before["decisions"]
+        print()
+        print("fenced/unfenced, median of %d interleaved rounds (%d connects, %d sendto each);"
+              % (args.rounds, args.connects, args.sends))
+        print("policy of %d CIDR + %d exact rules, every decision recorded" %
+              (args.rules, args.rules))
+        print("  connect p50 ratio  %.3f   (target <= 1.03)   [%.1f vs %.1f us]" %
+              (med["c50"], abs_med("connect", True, "p50_ns"), abs_med("connect", False, "p50_ns")))
+        print("  connect p99 ratio  %.3f   (target <= 1.10)   [%.1f vs %.1f us]" %
+              (med["c99"], abs_med("connect", True, "p99_ns"), abs_med("connect", False, "p99_ns")))
+        print("  sendto  p50 ratio  %.3f   (target <= 1.15)   [%.2f vs %.2f us]" %
+              (med["s50"], abs_med("sendto", True, "p50_ns"), abs_med("sendto", False, "p50_ns")))
+        print("  sendto mean ratio  %.3f" % med["smean"])
+        print("  decisions in the kernel during the rounds: %d; records lost (ring full): %d; "
+              "records consumed by egressd: %d" % (decisions, after["ringbuf_drops"] -
+                                                  before["ringbuf_drops"],
+                                                  after["records"] - before["records"]))
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        subprocess.run([egressd, "--reset", "--force"] + dirs, capture_output=True)
+        world.down()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
