@@ -1,0 +1,43 @@
+#!/usr/bin/python3
+"""The demo's "agent": does what a coding agent does, plus what it should not."""
+import errno
+import os
+import socket
+
+def attempt(what, fn):
+    try:
+        fn()
+        print("  %-52s ok" % what)
+    except OSError as e:
+        print("  %-52s %s" % (what, errno.errorcode.get(e.errno, e.errno)))
+
+def tcp(addr, port):
+    def go():
+        with socket.create_connection((addr, port), timeout=3):
+            pass
+    return go
+
+def udp(addr, port):
+    def go():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"hello", (addr, port))
+    return go
+
+def sock(*args):
+    def go():
+        socket.socket(*args).close()
+    return go
+
+print("demo agent (pid %d) in job %s:" % (os.getpid(), os.environ.get("EGRESS_FENCE_JOB_ID")))
+attempt("call the model API        198.18.1.1:443", tcp("198.18.1.1", 443))
+attempt("push to the code host     198.18.1.2:443", tcp("198.18.1.2", 443))
+attempt("ssh to the code host      198.18.1.2:22 (deny rule)", tcp("198.18.1.2", 22))
+attempt("exfiltrate to a paste site 198.18.2.1:443", tcp("198.18.2.1", 443))
+attempt("read cloud credentials    169.254.169.254:80", tcp("169.254.169.254", 80))
+attempt("UDP to an unlisted host   198.18.2.2:9999", udp("198.18.2.2", 9999))
+attempt("open a raw socket", sock(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+attempt("open a packet socket", sock(17, socket.SOCK_RAW, 0))
+if os.fork() == 0:
+    attempt("child: IPv6 to an unlisted host [2001:db8:1::1]:443", tcp("2001:db8:1::1", 443))
+    os._exit(0)
+os.wait()
