@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * CIDR rules -> the ef_exact and ef_cidr map entries of one policy version,
+ * and the two reference matchers the tests hold against each other.
+ *
+ * The BPF side does one exact lookup, else one longest-prefix lookup, and
+ * judges the ranges of the entry found (include/ef_verdict.h). For that to
+ * equal "any deny rule covering the address wins, else any allow rule",
+ * every entry carries the ranges of every shorter prefix covering it.
+ *
+ * Compilation sorts the distinct prefixes by (family, address, length): a
+ * covering prefix then always comes before what it covers, so one sweep
+ * with a stack of open prefixes gives each prefix its nearest covering
+ * one, whose entry already holds everything inherited from further up.
+ * That is O(n log n) whatever the prefix lengths, and needs no hash.
+ *
+ * Ranges are kept in rule order (rule index, then port), so the first
+ * matching deny and the first matching allow that ef_judge_ports() reports
+ * are the lowest-numbered such rules, as in ef_policy_match_naive(). A range
+ * is dropped when it can never decide: a deny inside an earlier deny of the
+ * entry, an allow inside any deny or inside an earlier allow. Ranges of
+ * different rules are never merged, so records always name the right rule.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "ef_verdict.h"
+
+struct item {
+	__u8 family, len;
+	__u8 addr[16]; /* masked to len */
+	__u32 rule;    /* index in p->rules; EF_RULE_NONE: a metadata address */
+};
+
+struct open_pfx {
+	__u8 family, len;
+	__u8 addr[16];
+	const struct ef_ports *val;
+};
+
+/* The ranges kept for one entry; one slot more than fits, to see overflow. */
+struct acc {
+	struct ef_port_range r[EF_MAX_RANGES + 1];
+	__u32 seq[EF_MAX_RANGES + 1];
+	int n;
+	bool over;
+};
+
+static unsigned int full_len(__u8 family)
+{
+	return family == EF_FAM_V4 ? 32 : 128;
+}
+
+static bool is_meta(__u8 family, const __u8 addr[16])
+{
+	return !memcmp(addr, family == EF_FAM_V4 ? ef_meta_v4 : ef_meta_v6, 16);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	int d;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	d = memcmp(x->addr, y->addr, sizeof(x->addr));
+	if (d)
+		return d;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static bool same_pfx(const struct item *x, const struct item *y)
+{
+	return x->family == y->family && x->len == y->len && !memcmp(x->addr, y->addr, 16);
+}
+
+static bool covers(const struct open_pfx *o, const struct item *x)
+{
+	__u8 a[16];
+
+	if (o->family != x->family || o->len >= x->len)
+		return false;
+	memcpy(a, x->addr, sizeof(a));
+	ef_addr_mask(a, o->len);
+	return !memcmp(a, o->addr, sizeof(a));
+}
+
+static bool subsumes(const struct ef_port_range *a, const struct ef_port_range *b)
+{
+	return a->lo <= b->lo && b->hi <= a->hi && !(b->protos & ~a->protos);
+}
+
+/* Pass 1 offers the denies, pass 2 the allows; see the file comment. */
+static void offer(struct acc *a, const struct ef_port_range *r, __u32 seq)
+{
+	int i;
+
+	if (a->over || !r->protos)
+		return;
+	for (i = 0; i < a->n; i++)
+		if ((a->r[i].deny || !r->deny) && subsumes(&a->r[i], r))
+			return;
+	a->r[a->n] = *r;
+	a->seq[a->n] = seq;
+	if (++a->n > EF_MAX_RANGES)
+		a->over = true;
+}
+
+/*
+ * Offer, in rule order, the ranges of kind `deny` of the entry: its own
+ * rules (own[0..n_own), ascending rule index) merged with what the nearest
+ * covering entry holds (only its denies for a metadata address).
+ */
+static void walk_ranges(const struct ef_policy *p, const struct item *own, size_t n_own,
+			const struct ef_ports *parent, bool parent_deny_only, bool deny,
+			struct acc *a)
+{
+	struct ef_port_spec ps[EF_MAX_PORT_SPECS];
+	size_t i = 0, j = 0, n_par = parent ? parent->n : 0;
+	__u32 seq = 0;
+
+	while ((i < n_own || j < n_par) && !a->over) {
+		if (i < n_own && (j >= n_par || own[i].rule < parent->r[j].rule_id)) {
+			const struct ef_rule *r = &p->rules[own[i].rule];
+			int k, n = ef_rule_canon_ports(r, ps);
+
+			for (k = 0; k < n; k++, seq++) {
+				struct ef_port_range pr = {
+					.rule_id = own[i].rule,
+					.lo = ps[k].lo,
+					.hi = ps[k].hi,
+					.protos = r->protos & EF_PROTO_ANY,
+					.deny = r->deny,
+				};
+
+				if (r->deny == deny)
+					offer(a, &pr, seq);
+			}
+			i++;
+		} else {
+			const struct ef_port_range *pr = &parent->r[j++];
+
+			if (!!pr->deny == deny && (pr->deny || !parent_deny_only))
+				offer(a, pr, seq);
+			seq++;
+		}
+	}
+}
+
+static int overflow(const struct ef_policy *p, const struct item *g, size_t n_own,
+		    const struct ef_ports *parent, char *err, size_t errlen)
+{
+	const struct ef_rule *blame = NULL;
+	struct ef_rule tmp = { .kind = EF_DEST_CIDR, .family = g->family, .prefixlen = g->len };
+	char dest[64];
+
+	memcpy(tmp.addr, g->addr, sizeof(tmp.addr));
+	ef_rule_dest_str(&tmp, dest, sizeof(dest));
+	/* the most specific rule, last in the file: the one whose entry it is */
+	if (n_own)
+		blame = &p->rules[g[n_own - 1].rule];
+	else if (parent && parent->n)
+		blame = &p->rules[parent->r[0].rule_id];
+	ef_fmt(err, errlen,
+	       "%s:%d:%d: too many port ranges for %s (more than %d, counting those of covering prefixes)",
+	       p->file ? p->file : "<policy>", blame ? blame->line : 0, blame ? blame->col : 0,
+	       dest, EF_MAX_RANGES);
+	return -E2BIG;
+}
+
+/* Fill `val` for the prefix group g[0..n); returns 0 or -E2BIG. */
+static int build_entry(const struct ef_policy *p, const struct item *g, size_t n,
+		       const struct ef_ports *parent, struct ef_ports *val, char *err,
+		       size_t errlen)
+{
+	bool meta = g->len == full_len(g->family) && is_meta(g->family, g->addr);
+	size_t n_own = n;
+	struct acc a = { .n = 0 };
+	int order[EF_MAX_RANGES];
+	int i, j;
+
+	/* the metadata marker sorts last in its group */
+	if (n_own && g[n_own - 1].rule == EF_RULE_NONE)
+		n_own--;
+	walk_ranges(p, g, n_own, parent, meta, true, &a);
+	walk_ranges(p, g, n_own, parent, meta, false, &a);
+	if (a.over)
+		return overflow(p, g, n_own, parent, err, errlen);
+	/* back into rule order: denies and allows were kept in two passes */
+	for (i = 0; i < a.n; i++) {
+		for (j = i; j > 0 && a.seq[order[j - 1]] > a.seq[i]; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	memset(val, 0, sizeof(*val));
+	for (i = 0; i < a.n; i++)
+		val->r[i] = a.r[order[i]];
+	val->n = (__u16)a.n;
+	val->flags = meta ? EF_EF_METADATA : 0;
+	return 0;
+}
+
+static int cmp_exact(const void *a, const void *b)
+{
+	return memcmp(&((const struct ef_exact_entry *)a)->key,
+		      &((const struct ef_exact_entry *)b)->key, sizeof(struct ef_exact_key));
+}
+
+static int cmp_lpm_key(const struct ef_lpm_key *x, const struct ef_lpm_key *y)
+{
+	if (x->policy_id != y->policy_id)
+		return x->policy_id < y->policy_id ? -1 : 1;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->prefixlen != y->prefixlen)
+		return x->prefixlen < y->prefixlen ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+static int cmp_lpm(const void *a, const void *b)
+{
+	return cmp_lpm_key(&((const struct ef_lpm_entry *)a)->key,
+			   &((const struct ef_lpm_entry *)b)->key);
+}
+
+static int check_rule(const struct ef_policy *p, size_t i, char *err, size_t errlen)
+{
+	const struct ef_rule *r = &p->rules[i];
+
+	if ((r->family == EF_FAM_V4 || r->family == EF_FAM_V6) &&
+	    r->prefixlen <= full_len(r->family) && r->n_ports >= 0 &&
+	    r->n_ports <= EF_MAX_PORT_SPECS)
+		return 0;
+	ef_fmt(err, errlen, "%s:%d:%d: rule %zu: bad family, prefix length or port count",
+	       p->file ? p->file : "<policy>", r->line, r->col, i);
+	return -EINVAL;
+}
+
+int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_compiled **out,
+		      char *err, size_t errlen)
+{
+	struct open_pfx stack[130];
+	struct ef_compiled *c;
+	struct item *it = NULL;
+	size_t n_it = 0, i, g, n_full = 0, n_part = 0;
+	int depth = 0, ret;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->policy_id = policy_id;
+	c->pval.mode = (__u32)p->mode;
+	/* p->loopback is what the file said; flags follow it */
+	c->pval.flags = (p->flags & ~(__u32)EF_PF_LOOPBACK) | (p->loopback ? EF_PF_LOOPBACK : 0);
+	c->pval.families = p->families;
+
+	it = calloc(p->n_rules + 2, sizeof(*it));
+	if (!it) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < p->n_rules; i++) {
+		const struct ef_rule *r = &p->rules[i];
+
+		if (r->kind != EF_DEST_CIDR)
+			continue; /* names are resolved at run time, not compiled */
+		ret = check_rule(p, i, err, errlen);
+		if (ret)
+			goto out;
+		it[n_it].family = r->family;
+		it[n_it].len = r->prefixlen;
+		memcpy(it[n_it].addr, r->addr, 16);
+		ef_addr_mask(it[n_it].addr, r->prefixlen);
+		it[n_it++].rule = (__u32)i;
+	}
+	/* the metadata addresses get an entry even when no rule names them */
+	it[n_it].family = EF_FAM_V4;
+	it[n_it].len = 32;
+	memcpy(it[n_it].addr, ef_meta_v4, 16);
+	it[n_it++].rule = EF_RULE_NONE;
+	it[n_it].family = EF_FAM_V6;
+	it[n_it].len = 128;
+	memcpy(it[n_it].addr, ef_meta_v6, 16);
+	it[n_it++].rule = EF_RULE_NONE;
+	qsort(it, n_it, sizeof(*it), cmp_item);
+
+	for (i = 0; i < n_it; i++) {
+		if (i > 0 && same_pfx(&it[i - 1], &it[i]))
+			continue;
+		if (it[i].len == full_len(it[i].family))
+			n_full++;
+		else
+			n_part++;
+	}
+	c->exact = calloc(n_full ? n_full : 1, sizeof(*c->exact));
+	c->lpm = calloc(n_part ? n_part : 1, sizeof(*c->lpm));
+	if (!c->exact || !c->lpm) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	for (g = 0; g < n_it; g = i) {
+		const struct item *x = &it[g];
+		struct ef_ports *val;
+
+		for (i = g + 1; i < n_it && same_pfx(x, &it[i]); i++)
+			;
+		while (depth > 0 && !covers(&stack[depth - 1], x))
+			depth--;
+		if (x->len == full_len(x->family)) {
+			struct ef_exact_entry *e = &c->exact[c->n_exact++];
+
+			e->key.policy_id = policy_id;
+			e->key.family = x->family;
+			memcpy(e->key.addr, x->addr, 16);
+			val = &e->val;
+		} else {
+			struct ef_lpm_entry *e = &c->lpm[c->n_lpm++];
+
+			e->key.prefixlen = EF_LPM_FIXED_BITS + x->len;
+			e->key.policy_id = policy_id;
+			e->key.family = x->family;
+			memcpy(e->key.addr, x->addr, 16);
+			val = &e->val;
+		}
+		ret = build_entry(p, x, i - g, depth ? stack[depth - 1].val : NULL, val, err,
+				  errlen);
+		if (ret)
+			goto out;
+		/* full-length prefixes cover nothing but themselves */
+		if (x->len < full_len(x->family)) {
+			stack[depth].family = x->family;
+			stack[depth].len = x->len;
+			memcpy(stack[depth].addr, x->addr, 16);
+			stack[depth++].val = val;
+		}
+	}
+	/* ef_compiled_match() binary-searches both arrays */
+	qsort(c->exact, c->n_exact, sizeof(*c->exact), cmp_exact);
+	qsort(c->lpm, c->n_lpm, sizeof(*c->lpm), cmp_lpm);
+	ret = 0;
+out:
+	free(it);
+	if (ret) {
+		if (ret == -ENOMEM)
+			ef_fmt(err, errlen, "%s: out of memory", p->file ? p->file : "<policy>");
+		ef_compiled_free(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
+}
+
+void ef_compiled_free(struct ef_compiled *c)
+{
+	if (!c)
+		return;
+	free(c->lpm);
+	free(c->exact);
+	free(c);
+}
+
+/* As the BPF programs do: an IPv4-mapped IPv6 address is its IPv4
+ * address, and IPv4 uses addr[0..3] only. Returns false for a family that
+ * no entry can have. */
+static bool norm_dest(__u8 *family, const __u8 in[16], __u8 out[16])
+{
+	static const __u8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	memset(out, 0, 16);
+	if (*family == EF_FAM_V6 && !memcmp(in, mapped, sizeof(mapped))) {
+		*family = EF_FAM_V4;
+		memcpy(out, in + 12, 4);
+	} else if (*family == EF_FAM_V4) {
+		memcpy(out, in, 4);
+	} else if (*family == EF_FAM_V6) {
+		memcpy(out, in, 16);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static int no_rule(__u8 *reason, __u32 *rule_id)
+{
+	*reason = EF_R_NO_RULE;
+	*rule_id = EF_RULE_NONE;
+	return 0;
+}
+
+int ef_compiled_match(const struct ef_compiled *c, __u8 family, const __u8 addr[16], __u16 port,
+		      __u8 proto_bit, __u8 *reason, __u32 *rule_id)
+{
+	struct ef_exact_entry ek = { .key = { .policy_id = c->policy_id } };
+	const struct ef_exact_entry *e;
+	struct ef_lpm_key lk = { .policy_id = c->policy_id };
+	size_t lo, hi;
+	int len;
+
+	if (!norm_dest(&family, addr, ek.key.addr))
+		return no_rule(reason, rule_id);
+	ek.key.family = family;
+	e = c->n_exact ? bsearch(&ek, c->exact, c->n_exact, sizeof(*c->exact), cmp_exact) : NULL;
+	if (e)
+		return ef_judge_ports(&e->val, port, proto_bit, reason, rule_id);
+	lk.family = family;
+	for (len = (int)full_len(family); len >= 0; len--) {
+		memcpy(lk.addr, ek.key.addr, 16);
+		ef_addr_mask(lk.addr, (unsigned int)len);
+		lk.prefixlen = EF_LPM_FIXED_BITS + (__u32)len;
+		for (lo = 0, hi = c->n_lpm; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+			int d = cmp_lpm_key(&c->lpm[mid].key, &lk);
+
+			if (!d)
+				return ef_judge_ports(&c->lpm[mid].val, port, proto_bit, reason,
+						      rule_id);
+			if (d < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return no_rule(reason, rule_id);
+}
+
+static bool rule_covers(const struct ef_rule *r, __u8 family, const __u8 addr[16])
+{
+	__u8 a[16], n[16];
+
+	if (r->kind != EF_DEST_CIDR || r->family != family || r->prefixlen > full_len(family))
+		return false;
+	memcpy(a, addr, 16);
+	memcpy(n, r->addr, 16);
+	ef_addr_mask(a, r->prefixlen);
+	ef_addr_mask(n, r->prefixlen);
+	return !memcmp(a, n, 16);
+}
+
+static bool rule_ports(const struct ef_rule *r, __u16 port, __u8 proto_bit)
+{
+	int i;
+
+	if (!(r->protos & proto_bit))
+		return false;
+	for (i = 0; i < r->n_ports && i < EF_MAX_PORT_SPECS; i++)
+		if (port >= r->ports[i].lo && port <= r->ports[i].hi)
+			return true;
+	return false;
+}
+
+int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 addr[16], __u16 port,
+			  __u8 proto_bit, __u8 *reason, __u32 *rule_id)
+{
+	__u32 allow = EF_RULE_NONE;
+	bool meta;
+	__u8 a[16];
+	size_t i;
+
+	if (!norm_dest(&family, addr, a))
+		return no_rule(reason, rule_id);
+	meta = is_meta(family, a);
+	for (i = 0; i < p->n_rules; i++) {
+		const struct ef_rule *r = &p->rules[i];
+
+		if (!rule_covers(r, family, a) || !rule_ports(r, port, proto_bit))
+			continue;
+		if (r->deny) {
+			*reason = EF_R_DENY_RULE;
+			*rule_id = (__u32)i;
+			return 0;
+		}
+		/* only a rule naming the metadata address itself opens it */
+		if (meta && r->prefixlen != full_len(family))
+			continue;
+		if (allow == EF_RULE_NONE)
+			allow = (__u32)i;
+	}
+	if (allow != EF_RULE_NONE) {
+		*reason = EF_R_RULE;
+		*rule_id = allow;
+		return 1;
+	}
+	*reason = meta ? EF_R_METADATA : EF_R_NO_RULE;
+	*rule_id = EF_RULE_NONE;
+	return 0;
+}

@@ -1,0 +1,1183 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * policy/: rule strings, policy files (with the positions of errors), and
+ * the compiler, held against the naive matcher on randomized rule sets.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+#include "ef_verdict.h"
+
+/* ---- helpers ---- */
+
+static void dest_str(const struct ef_rule *r, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (r->kind == EF_DEST_NAME) {
+		snprintf(buf, len, "%s", r->name);
+		return;
+	}
+	if (r->kind == EF_DEST_WILDCARD) {
+		snprintf(buf, len, "*.%s", r->name);
+		return;
+	}
+	inet_ntop(r->family == EF_FAM_V4 ? AF_INET : AF_INET6, r->addr, a, sizeof(a));
+	snprintf(buf, len, "%s%s%s/%u", r->family == EF_FAM_V6 ? "[" : "", a,
+		 r->family == EF_FAM_V6 ? "]" : "", r->prefixlen);
+}
+
+static void ports_str(const struct ef_rule *r, char *buf, size_t len)
+{
+	size_t o = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < r->n_ports && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%u-%u", i ? "," : "", r->ports[i].lo,
+				      r->ports[i].hi);
+}
+
+static char *repeat(char c, size_t n, const char *tail)
+{
+	size_t t = strlen(tail);
+	char *s = malloc(n + t + 1);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	memcpy(s + n, tail, t + 1);
+	return s;
+}
+
+/* ---- rule strings ---- */
+
+struct rule_case {
+	const char *in;
+	int col;	    /* 0: valid */
+	const char *expect; /* valid: dest as dest_str() prints it; invalid: in the message */
+	const char *ports;  /* valid: "lo-hi,..." as written */
+	__u8 protos;
+};
+
+#define BAD(in, col, msg) { in, col, msg, NULL, 0 }
+
+static const struct rule_case rule_cases[] = {
+	/* valid */
+	{ "api.anthropic.com:443", 0, "api.anthropic.com", "443-443", EF_PROTO_TCP },
+	{ "API.Anthropic.COM.:443", 0, "api.anthropic.com", "443-443", EF_PROTO_TCP },
+	{ "*.githubusercontent.com:443", 0, "*.githubusercontent.com", "443-443", EF_PROTO_TCP },
+	{ "*.A.b.c:80,443", 0, "*.a.b.c", "80-80,443-443", EF_PROTO_TCP },
+	{ "140.82.112.0/20:22,443", 0, "140.82.112.0/20", "22-22,443-443", EF_PROTO_TCP },
+	{ "[2606:50c0::]/32:443", 0, "[2606:50c0::]/32", "443-443", EF_PROTO_TCP },
+	{ "[2606:50c0::/32]:443", 0, "[2606:50c0::]/32", "443-443", EF_PROTO_TCP },
+	{ "[2001:db8::1]:8443/udp", 0, "[2001:db8::1]/128", "8443-8443", EF_PROTO_UDP },
+	{ "time.google.com:123/udp", 0, "time.google.com", "123-123", EF_PROTO_UDP },
+	{ "dns.example:53/any", 0, "dns.example", "53-53", EF_PROTO_ANY },
+	{ "foo.com:443/TCP", 0, "foo.com", "443-443", EF_PROTO_TCP },
+	{ "10.0.0.0/8:*", 0, "10.0.0.0/8", "0-65535", EF_PROTO_TCP },
+	{ "10.0.0.1:8000-8100", 0, "10.0.0.1/32", "8000-8100", EF_PROTO_TCP },
+	{ "0.0.0.0/0:443", 0, "0.0.0.0/0", "443-443", EF_PROTO_TCP },
+	{ "[::]/0:443", 0, "[::]/0", "443-443", EF_PROTO_TCP },
+	{ "[::ffff:10.0.0.0]/104:443", 0, "10.0.0.0/8", "443-443", EF_PROTO_TCP },
+	{ "[::ffff:192.0.2.1]:80", 0, "192.0.2.1/32", "80-80", EF_PROTO_TCP },
+	{ "[::ffff:192.0.2.0/120]:80", 0, "192.0.2.0/24", "80-80", EF_PROTO_TCP },
+	{ "169.254.169.254:*", 0, "169.254.169.254/32", "0-65535", EF_PROTO_TCP },
+	{ "x.com:1,2,3-5,65535", 0, "x.com", "1-1,2-2,3-5,65535-65535", EF_PROTO_TCP },
+	{ "localhost:8080", 0, "localhost", "8080-8080", EF_PROTO_TCP },
+	{ "_dmarc.example.com:25", 0, "_dmarc.example.com", "25-25", EF_PROTO_TCP },
+	{ "a-b.c-d.example:1", 0, "a-b.c-d.example", "1-1", EF_PROTO_TCP },
+	/* invalid: the column points at what is wrong */
+	BAD("api.x.com", 10, "missing port: write \"api.x.com:443\" or \"api.x.com:*\""),
+	BAD("x.com/udp", 6, "\"x.com:443/udp\" or \"x.com:*/udp\""),
+	BAD("[::1]", 6, "\"[::1]:443\" or \"[::1]:*\""),
+	BAD("10.0.0.0/8", 11, "\"10.0.0.0/8:443\" or \"10.0.0.0/8:*\""),
+	BAD("10.1.2.3/8:443", 1, "host bits set: did you mean 10.0.0.0/8?"),
+	BAD("[2001:db8::1]/32:443", 1, "did you mean [2001:db8::]/32?"),
+	BAD("10.0.0.0/33:443", 10, "prefix length 33 out of range 0-32"),
+	BAD("10.0.0.0/:443", 10, "missing prefix length"),
+	BAD("10.0.0.256:443", 8, "ipv4 part 256 out of range"),
+	BAD("10.0.0:443", 7, "ipv4 address needs 4 parts"),
+	BAD("01.2.3.4:443", 1, "leading zero"),
+	BAD("x.com:0", 7, "port 0 out of range 1-65535"),
+	BAD("x.com:65536", 7, "port 65536 out of range 1-65535"),
+	BAD("x.com:80,65536", 10, "port 65536 out of range"),
+	BAD("x.com:9000-8000", 7, "reversed port range 9000-8000"),
+	BAD("x.com:80-", 10, "missing port number"),
+	BAD("2001:db8::1:443", 1, "need brackets: write \"[2001:db8::1]:443\""),
+	BAD("2001:db8::/32:443", 1, "write \"[2001:db8::]/32:443\""),
+	BAD("2001:db8::1", 1, "brackets and a port"),
+	BAD("x.com:80/sctp", 10, "unknown protocol \"sctp\": use tcp, udp or any"),
+	BAD("x.com:80/", 10, "missing protocol"),
+	BAD("a.*.com:443", 3, "'*' is only allowed as the whole leftmost label"),
+	BAD("*x.com:443", 1, "'*' is only allowed"),
+	BAD("*:443", 1, "'*' is only allowed"),
+	BAD("x.com:*,80", 7, "'*' cannot be combined"),
+	BAD("x..com:1", 3, "empty label"),
+	BAD("-x.com:1", 1, "cannot start or end with '-'"),
+	BAD("x-.com:1", 2, "cannot start or end with '-'"),
+	BAD("exa mple.com:443", 4, "invalid character ' ' in name"),
+	BAD("x.com:", 7, "missing port after ':'"),
+	BAD("x.com:80,,443", 10, "empty port in list"),
+	BAD("x.com:443x", 10, "invalid character 'x' in port"),
+	BAD(":443", 1, "missing destination"),
+	BAD("[1.2.3.4]:443", 2, "brackets are only for ipv6"),
+	BAD("[::1:443", 1, "missing ']'"),
+	BAD("[::/8]/8:1", 7, "prefix length given twice"),
+	BAD("[::]/129:1", 6, "prefix length 129 out of range 0-128"),
+	BAD("[::1]x:1", 6, "expected ':' after the address"),
+	BAD("[fe80::1%eth0]:443", 2, "zone ids"),
+	BAD("[2001:db8::g]:443", 2, "bad ipv6 address"),
+	BAD("", 1, "empty rule"),
+};
+
+static void test_rule_table(void **state)
+{
+	size_t i, n = sizeof(rule_cases) / sizeof(rule_cases[0]);
+	char err[EF_ERR_LEN], got[128], ports[256], want[EF_ERR_LEN];
+	int n_valid = 0, n_invalid = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct rule_case *tc = &rule_cases[i];
+		struct ef_rule r;
+		int ret = ef_rule_parse(tc->in, i % 2, &r, err, sizeof(err));
+
+		if (!tc->col) {
+			if (ret)
+				fail_msg("\"%s\": unexpected error %s", tc->in, err);
+			dest_str(&r, got, sizeof(got));
+			ports_str(&r, ports, sizeof(ports));
+			if (strcmp(got, tc->expect) || strcmp(ports, tc->ports) ||
+			    r.protos != tc->protos || r.deny != (i % 2) || strcmp(r.text, tc->in))
+				fail_msg("\"%s\": got %s ports %s protos %u", tc->in, got, ports,
+					 r.protos);
+			ef_rule_clear(&r);
+			n_valid++;
+			continue;
+		}
+		if (!ret)
+			fail_msg("\"%s\": accepted", tc->in);
+		assert_int_equal(ret, -EINVAL);
+		snprintf(want, sizeof(want), "%d: ", tc->col);
+		if (strncmp(err, want, strlen(want)) || !strstr(err, tc->expect))
+			fail_msg("\"%s\": got \"%s\", want \"%s...%s\"", tc->in, err, want, tc->expect);
+		assert_null(r.text);
+		assert_null(r.name);
+		n_invalid++;
+	}
+	assert_true(n_valid >= 20 && n_invalid >= 40);
+}
+
+static void test_rule_lengths(void **state)
+{
+	char err[EF_ERR_LEN], *s, ports[512];
+	struct ef_rule r;
+	size_t o;
+	int i;
+
+	s = repeat('a', 63, ".com:443"); /* the longest label */
+	assert_int_equal(ef_rule_parse(s, false, &r, err, sizeof(err)), 0);
+	ef_rule_clear(&r);
+	free(s);
+	s = repeat('a', 64, ".com:443");
+	assert_int_equal(ef_rule_parse(s, false, &r, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "1: label longer than 63 characters");
+	free(s);
+
+	/* 253 characters is the longest name: 63 + 1 + 63 + 1 + 63 + 1 + 61 */
+	s = malloc(300);
+	assert_non_null(s);
+	memset(s, 'a', 253);
+	s[63] = s[127] = s[191] = '.';
+	strcpy(s + 253, ":1");
+	assert_int_equal(ef_rule_parse(s, false, &r, err, sizeof(err)), 0);
+	assert_int_equal(strlen(r.name), 253);
+	ef_rule_clear(&r);
+	memset(s, 'a', 254);
+	s[63] = s[127] = s[191] = '.';
+	strcpy(s + 254, ":1");
+	assert_int_equal(ef_rule_parse(s, false, &r, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "1: name longer than 253 characters");
+	free(s);
+
+	/* EF_MAX_PORT_SPECS items, then one more */
+	for (o = 0, i = 1; i <= EF_MAX_PORT_SPECS; i++)
+		o += (size_t)snprintf(ports + o, sizeof(ports) - o, "%s%d", i > 1 ? "," : "", i);
+	s = malloc(600);
+	assert_non_null(s);
+	snprintf(s, 600, "x.com:%s", ports);
+	assert_int_equal(ef_rule_parse(s, false, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.n_ports, EF_MAX_PORT_SPECS);
+	ef_rule_clear(&r);
+	snprintf(s, 600, "x.com:%s,99", ports);
+	assert_int_equal(ef_rule_parse(s, false, &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "too many ports"));
+	free(s);
+}
+
+static void test_addr_parse(void **state)
+{
+	static const __u8 v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	__u8 fam, a[16];
+
+	assert_int_equal(ef_addr_parse("192.0.2.7", &fam, a), 0);
+	assert_int_equal(fam, EF_FAM_V4);
+	assert_memory_equal(a, ((__u8[16]){ 192, 0, 2, 7 }), 16);
+	assert_int_equal(ef_addr_parse("2001:db8::1", &fam, a), 0);
+	assert_int_equal(fam, EF_FAM_V6);
+	assert_memory_equal(a, v6, 16);
+	assert_int_equal(ef_addr_parse("::ffff:10.1.2.3", &fam, a), 0);
+	assert_int_equal(fam, EF_FAM_V4);
+	assert_memory_equal(a, ((__u8[16]){ 10, 1, 2, 3 }), 16);
+	assert_int_equal(ef_addr_parse("1.2.3", &fam, a), -EINVAL);
+	assert_int_equal(ef_addr_parse("1.2.3.4 ", &fam, a), -EINVAL);
+	assert_int_equal(ef_addr_parse("[::1]", &fam, a), -EINVAL);
+	assert_int_equal(ef_addr_parse("", &fam, a), -EINVAL);
+	assert_int_equal(ef_addr_parse("fe80::1%lo", &fam, a), -EINVAL);
+}
+
+/* ---- policy files ---- */
+
+struct json_case {
+	const char *text;
+	const char *prefix; /* exact start of the message */
+	const char *substr; /* and somewhere in it */
+};
+
+static const struct json_case json_cases[] = {
+	{ "{\n  \"name\": \"x\",\n  \"allow\": [\"a.com:443\" \"b.com:443\"]\n}", "t.json:3:25: ",
+	  "expected ',' or ']'" },
+	{ "{\n  \"name\": \"x\",\n  \"alow\": []\n}", "t.json:3:3: ",
+	  "unknown key \"alow\": did you mean \"allow\"?" },
+	{ "{\n  \"name\": \"x\",\n  \"mode\": \"strict\"\n}", "t.json:3:11: ",
+	  "\"mode\" must be \"enforce\" or \"audit\"" },
+	{ "{\n  \"name\": \"x\",\n  \"allow\": [\n    \"a.com:443\",\n    \"b.com:99999\"\n  ]\n}",
+	  "t.json:5:12: ", "port 99999 out of range 1-65535" },
+	{ "{\n  \"name\": \"x\",\n  \"allow\": [\n    \"api.x.com\"\n  ]\n}", "t.json:4:15: ",
+	  "missing port: write \"api.x.com:443\" or \"api.x.com:*\"" },
+	{ "{\n  \"name\": \"x\",\n  \"allow\": [\n    \"a.com:443\",\n    \"A.COM.:443\"\n  ]\n}",
+	  "t.json:5:5: ", "duplicate rule (first at 4:5)" },
+	{ "{\n  \"name\": \"x\",\n  \"deny\": [\"10.0.0.0/8:22,80\", \"10.0.0.0/8:80,22\"]\n}",
+	  "t.json:3:32: ", "duplicate rule (first at 3:12)" },
+	{ "{\n  \"name\": \"x\",\n  \"loopback\": true,\n  \"loopback\": false\n}", "t.json:4:3: ",
+	  "duplicate key \"loopback\" (first at 3:3)" },
+	{ "{\n  \"name\": \"x\",\n  \"allow\": \"a.com:443\"\n}", "t.json:3:12: ",
+	  "\"allow\" must be an array of rule strings" },
+	{ "{\n  \"name\": \"x\",\n  \"loopback\": \"yes\"\n}", "t.json:3:15: ",
+	  "\"loopback\" must be true or false" },
+	{ "", "t.json:1:1: ", "empty file" },
+	{ " \n\t ", "t.json:1:1: ", "empty file" },
+	{ "{\"name\": \"x\"}\n}", "t.json:2:1: ", "after the end of the JSON value" },
+	{ "{\"name\": \"x\", \"deny\": [true]}", "t.json:1:24: ", "a rule must be a string" },
+	{ "{\"mode\": \"audit\"}", "t.json:1:1: ", "missing \"name\"" },
+	{ "{\"name\": \"my_Policy\"}", "t.json:1:14: ", "invalid character in name" },
+	{ "{\"name\": \"\"}", "t.json:1:10: ", "must not be empty" },
+	{ "{\"name\": 7}", "t.json:1:10: ", "\"name\" must be a string" },
+	{ "{\"name\": \"x\", \"dns\": {\"upstreams\": []}}", "t.json:1:23: ",
+	  "unknown key \"upstreams\" in dns: did you mean \"upstream\"?" },
+	{ "{\"name\": \"x\", \"dns\": {\"upstream\": [\"1.1.1.1:0\"]}}", "t.json:1:45: ",
+	  "port 0 out of range" },
+	{ "{\"name\": \"x\", \"dns\": {\"upstream\": [\"example.com\"]}}", "t.json:1:37: ",
+	  "an upstream must be an IP address" },
+	{ "{\"name\": \"x\", \"probe\": {\"window_s\": 0}}", "t.json:1:37: ",
+	  "\"probe.window_s\" must be an integer from 1 to 999999" },
+	{ "{\"name\": \"x\", \"probe\": {\"ports_per_host\": 1.5}}", "t.json:1:43: ",
+	  "must be an integer" },
+	{ "{\"name\": \"x\", \"probe\": {\"action\": \"ban\"}}", "t.json:1:35: ",
+	  "\"alert\", \"freeze\" or \"kill\"" },
+	{ "{\"name\": \"x\", \"probe\": {\"window_s\": 030}}", "t.json:1:37: ", "leading zero" },
+	{ "{\"name\": \"x", "t.json:1:10: ", "unterminated string" },
+	{ "{\"name\": \"x\", \"allow\": [\"a.com:443\"", "t.json:1:36: ",
+	  "unexpected end of file: '[' at 1:24 is not closed" },
+	{ "{\"name\": \"x\", \"allow\": [\"a.com:443\",]}", "t.json:1:37: ", "trailing comma" },
+	{ "{\"name\": \"x\", \"allow\": [\"\\u0061.com:0\"]}", "t.json:1:37: ", "port 0" },
+	{ "{\"name\": \"x\", \"allow\": [\"a.com:443\\u0000x\"]}", "t.json:1:35: ",
+	  "\\u0000 is not allowed" },
+	{ "{\"name\": \"x\", \"description\": \"h\xc3\xa9llo\", \"allow\": [\"b.com:0\"]}",
+	  "t.json:1:56: ", "port 0" },
+	{ "[]", "t.json:1:1: ", "the policy must be an object" },
+	{ "{\"name\": \"x\", \"sockets\": {\"families\": [\"bogus\"]}}", "t.json:1:40: ",
+	  "unknown address family \"bogus\"" },
+	{ "{\"name\": \"x\", \"sockets\": {\"families\": [64]}}", "t.json:1:40: ",
+	  "from 0 to 63" },
+	{ "{\"name\": \"x\", \"sockets\": {\"raw\": 1}}", "t.json:1:34: ",
+	  "\"sockets.raw\" must be true or false" },
+	{ "{\r\n  \"name\": \"x\",\r\n  \"bogus\": 1\r\n}", "t.json:3:3: ", "unknown key \"bogus\"" },
+	{ "{\"name\": \"x\", \"allow\": [\"10.1.2.3/8:443\"]}", "t.json:1:26: ",
+	  "host bits set: did you mean 10.0.0.0/8?" },
+	{ "{\"name\": \"x\", \"allow\": [\"2001:db8::1:443\"]}", "t.json:1:26: ",
+	  "\"[2001:db8::1]:443\"" },
+	{ "{\"name\": \"x\", \"mode\": tru}", "t.json:1:23: ", "invalid literal" },
+	{ "{\"name\" \"x\"}", "t.json:1:9: ", "expected ':'" },
+	{ "{\"name\": \"x\" \"mode\": \"audit\"}", "t.json:1:14: ", "expected ',' or '}'" },
+	{ "{\"name\": \"x\", \"allow\": [\"a\tb:1\"]}", "t.json:1:27: ", "control character" },
+};
+
+static void check_json_err(const char *text, size_t len, const char *prefix, const char *substr)
+{
+	struct ef_policy *p = (void *)1;
+	char err[EF_ERR_LEN];
+	int ret;
+
+	ret = ef_policy_parse(text, len, "t.json", &p, err, sizeof(err));
+	if (!ret)
+		fail_msg("accepted: %s", text);
+	assert_null(p);
+	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, substr))
+		fail_msg("text %s\n got \"%s\"\nwant \"%s...%s\"", text, err, prefix, substr);
+}
+
+static void test_json_errors(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++)
+		check_json_err(json_cases[i].text, strlen(json_cases[i].text), json_cases[i].prefix,
+			       json_cases[i].substr);
+}
+
+static void test_json_limits(void **state)
+{
+	static const char nul[] = "{\"name\": \"x\0\"}";
+	char *big, *deep, want[64];
+	size_t n = EF_POLICY_MAX_BYTES + 1, i;
+
+	check_json_err(nul, sizeof(nul) - 1, "t.json:1:12: ", "NUL byte");
+
+	big = malloc(n);
+	assert_non_null(big);
+	memset(big, ' ', n);
+	memcpy(big, "{\"name\": \"x\"}", 13);
+	snprintf(want, sizeof(want), "file larger than %u bytes", EF_POLICY_MAX_BYTES);
+	check_json_err(big, n, "t.json:1:1: ", want);
+	/* exactly at the limit is fine */
+	{
+		struct ef_policy *p;
+		char err[EF_ERR_LEN];
+
+		assert_int_equal(ef_policy_parse(big, n - 1, "t.json", &p, err, sizeof(err)), 0);
+		ef_policy_free(p);
+	}
+	free(big);
+
+	deep = malloc(200);
+	assert_non_null(deep);
+	strcpy(deep, "{\"name\": \"x\", \"description\": ");
+	for (i = 0; i < 40; i++)
+		strcat(deep, "[");
+	for (i = 0; i < 40; i++)
+		strcat(deep, "]");
+	strcat(deep, "}");
+	check_json_err(deep, strlen(deep), "t.json:1:", "nesting deeper than");
+	free(deep);
+}
+
+static const char full_policy[] =
+	"{\n"
+	"  \"name\": \"claude-code\",\n"
+	"  \"description\": \"coding agent\",\n"
+	"  \"mode\": \"audit\",\n"
+	"  \"allow\": [\n"
+	"    \"api.anthropic.com:443\",\n"
+	"    \"*.githubusercontent.com:443\",\n"
+	"    \"140.82.112.0/20:22,443\",\n"
+	"    \"[2606:50c0::]/32:443\",\n"
+	"    \"time.google.com:123/udp\"\n"
+	"  ],\n"
+	"  \"deny\": [\"169.254.169.254:*\"],\n"
+	"  \"loopback\": false,\n"
+	"  \"dns\": { \"upstream\": [\"1.1.1.1\", \"[2606:4700::1111]:53\"] },\n"
+	"  \"probe\": { \"action\": \"freeze\", \"denied_dests\": 20, \"denied_names\": 30,\n"
+	"             \"ports_per_host\": 10, \"window_s\": 60 },\n"
+	"  \"sockets\": { \"raw\": true, \"packet\": false, \"icmp\": true,\n"
+	"               \"other_protocols\": true, \"families\": [\"vsock\", \"can\", 42] }\n"
+	"}\n";
+
+static void test_full_policy(void **state)
+{
+	static const __u8 gh[16] = { 140, 82, 112, 0 };
+	static const __u8 v6[16] = { 0x26, 0x06, 0x50, 0xc0 };
+	char err[EF_ERR_LEN];
+	struct ef_policy *p;
+	const struct ef_rule *r;
+
+	assert_int_equal(ef_policy_parse(full_policy, strlen(full_policy), "cc.json", &p, err,
+					 sizeof(err)),
+			 0);
+	assert_string_equal(p->name, "claude-code");
+	assert_string_equal(p->file, "cc.json");
+	assert_string_equal(p->source, full_policy);
+	assert_int_equal(p->mode, EF_MODE_AUDIT);
+	assert_false(p->loopback);
+	assert_int_equal(p->flags, EF_PF_RAW | EF_PF_ICMP | EF_PF_OTHER_PROTO);
+	assert_int_equal(p->families, (1ull << 1) | (1ull << 2) | (1ull << 10) | (1ull << 16) |
+					      (1ull << 40) | (1ull << 29) | (1ull << 42));
+	assert_int_equal(p->n_dns_upstream, 2);
+	assert_string_equal(p->dns_upstream[0], "1.1.1.1");
+	assert_string_equal(p->dns_upstream[1], "[2606:4700::1111]:53");
+	assert_int_equal(p->probe.action, EF_PROBE_FREEZE);
+	assert_int_equal(p->probe.denied_dests, 20);
+	assert_int_equal(p->probe.denied_names, 30);
+	assert_int_equal(p->probe.ports_per_host, 10);
+	assert_int_equal(p->probe.window_s, 60);
+
+	assert_int_equal(p->n_rules, 6);
+	r = &p->rules[0];
+	assert_string_equal(r->text, "api.anthropic.com:443");
+	assert_int_equal(r->kind, EF_DEST_NAME);
+	assert_string_equal(r->name, "api.anthropic.com");
+	assert_int_equal(r->line, 6);
+	assert_int_equal(r->col, 5);
+	assert_false(r->deny);
+	r = &p->rules[1];
+	assert_int_equal(r->kind, EF_DEST_WILDCARD);
+	assert_string_equal(r->name, "githubusercontent.com");
+	r = &p->rules[2];
+	assert_int_equal(r->kind, EF_DEST_CIDR);
+	assert_int_equal(r->family, EF_FAM_V4);
+	assert_int_equal(r->prefixlen, 20);
+	assert_memory_equal(r->addr, gh, 16);
+	assert_int_equal(r->n_ports, 2);
+	assert_int_equal(r->ports[0].lo, 22);
+	assert_int_equal(r->ports[1].hi, 443);
+	assert_int_equal(r->protos, EF_PROTO_TCP);
+	r = &p->rules[3];
+	assert_int_equal(r->family, EF_FAM_V6);
+	assert_int_equal(r->prefixlen, 32);
+	assert_memory_equal(r->addr, v6, 16);
+	r = &p->rules[4];
+	assert_int_equal(r->protos, EF_PROTO_UDP);
+	assert_int_equal(r->line, 10);
+	r = &p->rules[5];
+	assert_true(r->deny);
+	assert_int_equal(r->prefixlen, 32);
+	assert_int_equal(r->ports[0].lo, 0);
+	assert_int_equal(r->ports[0].hi, 65535);
+	assert_int_equal(r->line, 12);
+	assert_int_equal(r->col, 12);
+	ef_policy_free(p);
+}
+
+static void test_defaults_and_order(void **state)
+{
+	static const char text[] = "{\"deny\": [\"10.0.0.0/8:22\"], \"name\": \"a.b_c-9\","
+				   " \"allow\": [\"10.0.0.0/8:22\", \"x.com:1\"]}";
+	char err[EF_ERR_LEN];
+	struct ef_policy *p;
+
+	assert_int_equal(ef_policy_parse(text, strlen(text), NULL, &p, err, sizeof(err)), 0);
+	assert_int_equal(p->mode, EF_MODE_ENFORCE);
+	assert_true(p->loopback);
+	assert_int_equal(p->flags, EF_PF_LOOPBACK);
+	assert_int_equal(p->families, (1ull << 1) | (1ull << 2) | (1ull << 10) | (1ull << 16));
+	assert_int_equal(p->probe.action, EF_PROBE_ALERT);
+	assert_int_equal(p->n_dns_upstream, 0);
+	/* allow rules first, then deny rules, whatever the key order; the same
+	 * rule in both lists is not a duplicate */
+	assert_int_equal(p->n_rules, 3);
+	assert_false(p->rules[0].deny);
+	assert_false(p->rules[1].deny);
+	assert_true(p->rules[2].deny);
+	assert_string_equal(p->rules[2].text, "10.0.0.0/8:22");
+	ef_policy_free(p);
+}
+
+static void test_load(void **state)
+{
+	char path[] = "/tmp/ef-test-XXXXXX", err[EF_ERR_LEN];
+	static const char text[] = "{\"name\": \"x\", \"allow\": [\"a.com\"]}";
+	struct ef_policy *p;
+	int fd;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(ef_policy_load(path, &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":1:31: missing port"));
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	/* one byte over the limit is refused; the limit itself is read whole */
+	fd = open(path, O_RDWR | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, EF_POLICY_MAX_BYTES + 1), 0);
+	assert_int_equal(ef_policy_load(path, &p, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, ":1:1: file larger than"));
+	assert_int_equal(ftruncate(fd, EF_POLICY_MAX_BYTES), 0);
+	assert_int_equal(ef_policy_load(path, &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":1:1: NUL byte in file"));
+	close(fd);
+	unlink(path);
+	assert_int_equal(ef_policy_load(path, &p, err, sizeof(err)), -ENOENT);
+	assert_null(p);
+	assert_int_equal(ef_policy_load("/", &p, err, sizeof(err)), -EISDIR);
+}
+
+/* ---- compiler ---- */
+
+static struct ef_policy *parse_ok(const char *text)
+{
+	char err[EF_ERR_LEN];
+	struct ef_policy *p;
+
+	if (ef_policy_parse(text, strlen(text), "c.json", &p, err, sizeof(err)))
+		fail_msg("%s", err);
+	return p;
+}
+
+static struct ef_compiled *compile_ok(const struct ef_policy *p, __u32 id)
+{
+	char err[EF_ERR_LEN];
+	struct ef_compiled *c;
+
+	if (ef_policy_compile(p, id, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	return c;
+}
+
+static const struct ef_exact_entry *find_exact(const struct ef_compiled *c, __u8 fam,
+					       const char *a)
+{
+	__u8 f, addr[16];
+	size_t i;
+
+	assert_int_equal(ef_addr_parse(a, &f, addr), 0);
+	for (i = 0; i < c->n_exact; i++)
+		if (c->exact[i].key.family == fam && !memcmp(c->exact[i].key.addr, addr, 16))
+			return &c->exact[i];
+	return NULL;
+}
+
+static const struct ef_lpm_entry *find_lpm(const struct ef_compiled *c, __u8 fam, const char *a,
+					   unsigned int len)
+{
+	__u8 f, addr[16];
+	size_t i;
+
+	assert_int_equal(ef_addr_parse(a, &f, addr), 0);
+	for (i = 0; i < c->n_lpm; i++)
+		if (c->lpm[i].key.family == fam &&
+		    c->lpm[i].key.prefixlen == EF_LPM_FIXED_BITS + len &&
+		    !memcmp(c->lpm[i].key.addr, addr, 16))
+			return &c->lpm[i];
+	return NULL;
+}
+
+static void check_range(const struct ef_port_range *r, __u32 rule, __u16 lo, __u16 hi,
+			__u8 protos, __u8 deny)
+{
+	if (r->rule_id != rule || r->lo != lo || r->hi != hi || r->protos != protos ||
+	    r->deny != deny)
+		fail_msg("range {rule %u %u-%u protos %u deny %u}, want {rule %u %u-%u protos %u deny %u}",
+			 r->rule_id, r->lo, r->hi, r->protos, r->deny, rule, lo, hi, protos, deny);
+}
+
+static void test_compile_entries(void **state)
+{
+	struct ef_policy *p = parse_ok(
+		"{\"name\": \"c\", \"mode\": \"audit\", \"loopback\": false,"
+		" \"allow\": [\"10.0.0.0/8:443\", \"10.1.2.3:80,81,82\", \"api.x.com:443\","
+		"  \"[2001:db8::]/32:*/any\", \"10.1.0.0/16:443\"],"
+		" \"deny\": [\"10.1.0.0/16:22\", \"0.0.0.0/0:25\"]}");
+	struct ef_compiled *c = compile_ok(p, 42);
+	const struct ef_lpm_entry *l;
+	const struct ef_exact_entry *e;
+
+	assert_int_equal(c->policy_id, 42);
+	assert_int_equal(c->pval.mode, EF_MODE_AUDIT);
+	assert_int_equal(c->pval.flags, 0);
+	assert_int_equal(c->pval.families, p->families);
+	/* /0, /8, /16 and the v6 /32; 10.1.2.3 and the two metadata addresses */
+	assert_int_equal(c->n_lpm, 4);
+	assert_int_equal(c->n_exact, 3);
+
+	l = find_lpm(c, EF_FAM_V4, "0.0.0.0", 0);
+	assert_non_null(l);
+	assert_int_equal(l->key.policy_id, 42);
+	assert_int_equal(l->val.n, 1);
+	check_range(&l->val.r[0], 6, 25, 25, EF_PROTO_TCP, 1);
+
+	l = find_lpm(c, EF_FAM_V4, "10.0.0.0", 8);
+	assert_non_null(l);
+	assert_int_equal(l->val.n, 2);
+	check_range(&l->val.r[0], 0, 443, 443, EF_PROTO_TCP, 0);
+	check_range(&l->val.r[1], 6, 25, 25, EF_PROTO_TCP, 1);
+
+	/* rule 4 (10.1.0.0/16:443) repeats rule 0 for the /16: dropped there */
+	l = find_lpm(c, EF_FAM_V4, "10.1.0.0", 16);
+	assert_non_null(l);
+	assert_int_equal(l->val.n, 3);
+	check_range(&l->val.r[0], 0, 443, 443, EF_PROTO_TCP, 0);
+	check_range(&l->val.r[1], 5, 22, 22, EF_PROTO_TCP, 1);
+	check_range(&l->val.r[2], 6, 25, 25, EF_PROTO_TCP, 1);
+
+	l = find_lpm(c, EF_FAM_V6, "2001:db8::", 32);
+	assert_non_null(l);
+	assert_int_equal(l->val.n, 1);
+	check_range(&l->val.r[0], 3, 0, 65535, EF_PROTO_ANY, 0);
+
+	/* own ports merged (80,81,82 -> 80-82), inherited from /16, /8 and /0 */
+	e = find_exact(c, EF_FAM_V4, "10.1.2.3");
+	assert_non_null(e);
+	assert_int_equal(e->key.policy_id, 42);
+	assert_int_equal(e->val.flags, 0);
+	assert_int_equal(e->val.n, 4);
+	check_range(&e->val.r[0], 0, 443, 443, EF_PROTO_TCP, 0);
+	check_range(&e->val.r[1], 1, 80, 82, EF_PROTO_TCP, 0);
+	check_range(&e->val.r[2], 5, 22, 22, EF_PROTO_TCP, 1);
+	check_range(&e->val.r[3], 6, 25, 25, EF_PROTO_TCP, 1);
+
+	/* metadata: only the deny of 0.0.0.0/0 is inherited */
+	e = find_exact(c, EF_FAM_V4, "169.254.169.254");
+	assert_non_null(e);
+	assert_int_equal(e->val.flags, EF_EF_METADATA);
+	assert_int_equal(e->val.n, 1);
+	check_range(&e->val.r[0], 6, 25, 25, EF_PROTO_TCP, 1);
+	e = find_exact(c, EF_FAM_V6, "fd00:ec2::254");
+	assert_non_null(e);
+	assert_int_equal(e->val.flags, EF_EF_METADATA);
+	assert_int_equal(e->val.n, 0);
+
+	ef_compiled_free(c);
+	ef_policy_free(p);
+}
+
+struct probe_case {
+	const char *addr;
+	__u16 port;
+	__u8 proto;
+	int allow;
+	__u8 reason;
+	__u32 rule;
+};
+
+static void run_probes(const char *policy, const struct probe_case *pc, size_t n)
+{
+	struct ef_policy *p = parse_ok(policy);
+	struct ef_compiled *c = compile_ok(p, 1);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		__u8 fam, addr[16], r1, r2;
+		__u32 id1, id2;
+		int v1, v2;
+
+		/* ef_addr_parse maps ::ffff:x to v4; feed the matchers the raw v6 */
+		if (strchr(pc[i].addr, ':')) {
+			fam = EF_FAM_V6;
+			assert_int_equal(inet_pton(AF_INET6, pc[i].addr, addr), 1);
+		} else {
+			assert_int_equal(ef_addr_parse(pc[i].addr, &fam, addr), 0);
+		}
+		v1 = ef_compiled_match(c, fam, addr, pc[i].port, pc[i].proto, &r1, &id1);
+		v2 = ef_policy_match_naive(p, fam, addr, pc[i].port, pc[i].proto, &r2, &id2);
+		if (v1 != pc[i].allow || r1 != pc[i].reason || id1 != pc[i].rule || v2 != v1 ||
+		    r2 != r1 || id2 != id1)
+			fail_msg("%s:%u/%u: compiled %d/%u/%d naive %d/%u/%d want %d/%u/%d",
+				 pc[i].addr, pc[i].port, pc[i].proto, v1, r1, (int)id1, v2, r2,
+				 (int)id2, pc[i].allow, pc[i].reason, (int)pc[i].rule);
+	}
+	ef_compiled_free(c);
+	ef_policy_free(p);
+}
+
+static void test_metadata(void **state)
+{
+	static const struct probe_case wide[] = {
+		{ "169.254.169.254", 80, EF_PROTO_TCP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "::ffff:169.254.169.254", 80, EF_PROTO_TCP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "169.254.169.253", 80, EF_PROTO_TCP, 1, EF_R_RULE, 0 },
+		{ "fd00:ec2::254", 443, EF_PROTO_UDP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "fd00:ec2::253", 443, EF_PROTO_UDP, 1, EF_R_RULE, 1 },
+		{ "10.9.9.9", 22, EF_PROTO_TCP, 0, EF_R_DENY_RULE, 2 },
+		{ "2001:db8::1", 22, EF_PROTO_TCP, 1, EF_R_RULE, 1 },
+	};
+	/* wide allows do not open a metadata address, a rule naming it does */
+	static const struct probe_case named_v6deny[] = {
+		{ "169.254.169.254", 80, EF_PROTO_TCP, 1, EF_R_RULE, 1 },
+		{ "169.254.169.254", 81, EF_PROTO_TCP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "169.254.169.254", 80, EF_PROTO_UDP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "169.254.169.254", 22, EF_PROTO_TCP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "fd00:ec2::254", 80, EF_PROTO_TCP, 1, EF_R_RULE, 2 },
+		{ "fd00:ec2::254", 81, EF_PROTO_TCP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "fd00:ec2::254", 22, EF_PROTO_TCP, 0, EF_R_DENY_RULE, 3 },
+		{ "10.0.0.1", 22, EF_PROTO_TCP, 1, EF_R_RULE, 0 },
+	};
+	static const struct probe_case named_v4deny[] = {
+		{ "169.254.169.254", 80, EF_PROTO_TCP, 1, EF_R_RULE, 1 },
+		{ "169.254.169.254", 22, EF_PROTO_TCP, 0, EF_R_DENY_RULE, 3 },
+		{ "::ffff:169.254.169.254", 22, EF_PROTO_UDP, 0, EF_R_DENY_RULE, 3 },
+		{ "fd00:ec2::254", 22, EF_PROTO_TCP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "10.0.0.1", 22, EF_PROTO_TCP, 0, EF_R_DENY_RULE, 3 },
+		{ "10.0.0.1", 23, EF_PROTO_TCP, 1, EF_R_RULE, 0 },
+	};
+	static const struct probe_case denied[] = {
+		{ "169.254.169.254", 80, EF_PROTO_TCP, 0, EF_R_DENY_RULE, 1 },
+		{ "169.254.1.1", 80, EF_PROTO_TCP, 0, EF_R_DENY_RULE, 1 },
+		{ "169.255.1.1", 80, EF_PROTO_TCP, 0, EF_R_NO_RULE, EF_RULE_NONE },
+	};
+
+	run_probes("{\"name\": \"m\", \"allow\": [\"0.0.0.0/0:*/any\", \"[::]/0:*/any\"],"
+		   " \"deny\": [\"0.0.0.0/0:22\"]}",
+		   wide, sizeof(wide) / sizeof(wide[0]));
+	run_probes("{\"name\": \"m\", \"allow\": [\"0.0.0.0/0:*/any\", \"169.254.169.254:80\","
+		   " \"[fd00:ec2::254]:80\"], \"deny\": [\"[::]/0:22/any\"]}",
+		   named_v6deny, sizeof(named_v6deny) / sizeof(named_v6deny[0]));
+	run_probes("{\"name\": \"m\", \"allow\": [\"0.0.0.0/0:*/any\", \"169.254.169.254:80\","
+		   " \"[fd00:ec2::254]:80\"], \"deny\": [\"0.0.0.0/0:22/any\"]}",
+		   named_v4deny, sizeof(named_v4deny) / sizeof(named_v4deny[0]));
+	run_probes("{\"name\": \"m\", \"allow\": [\"169.254.169.254:80\"],"
+		   " \"deny\": [\"169.254.0.0/16:*\"]}",
+		   denied, sizeof(denied) / sizeof(denied[0]));
+}
+
+static void test_compile_overflow(void **state)
+{
+	char text[4096], err[EF_ERR_LEN];
+	struct ef_policy *p;
+	struct ef_compiled *c;
+	const struct ef_lpm_entry *l;
+	size_t o;
+	int i;
+
+	/* 16 ranges on the /8 fit; the /16 inherits them and adds one */
+	o = (size_t)snprintf(text, sizeof(text), "{\"name\": \"o\", \"allow\": [\n");
+	for (i = 0; i < EF_MAX_RANGES; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "  \"10.0.0.0/8:%d\",\n",
+				      1000 + 2 * i);
+	snprintf(text + o, sizeof(text) - o, "  \"10.1.0.0/16:99\"\n]}");
+	p = parse_ok(text);
+	assert_int_equal(ef_policy_compile(p, 1, &c, err, sizeof(err)), -E2BIG);
+	assert_null(c);
+	assert_string_equal(err, "c.json:18:3: too many port ranges for 10.1.0.0/16 "
+				 "(more than 16, counting those of covering prefixes)");
+	ef_policy_free(p);
+
+	/* ranges that can never decide take no room: 25 nested rules, one port */
+	o = (size_t)snprintf(text, sizeof(text), "{\"name\": \"o\", \"allow\": [");
+	for (i = 8; i <= 32; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "\"10.0.0.0/%d:443\",", i);
+	snprintf(text + o, sizeof(text) - o,
+		 "\"0.0.0.0/0:440-450\"], \"deny\": [\"0.0.0.0/0:*\", \"10.0.0.0/8:443\"]}");
+	p = parse_ok(text);
+	c = compile_ok(p, 1);
+	l = find_lpm(c, EF_FAM_V4, "10.0.0.0", 31);
+	assert_non_null(l);
+	/* every allow lies inside the deny of 0.0.0.0/0:*, the /8 deny inside it too */
+	assert_int_equal(l->val.n, 1);
+	check_range(&l->val.r[0], 26, 0, 65535, EF_PROTO_TCP, 1);
+	ef_compiled_free(c);
+	ef_policy_free(p);
+}
+
+/* ---- randomized: compiled lookup against the naive matcher ---- */
+
+static __u64 rng = 0x9e3779b97f4a7c15ull;
+
+static __u64 rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dull;
+}
+
+static unsigned int rndn(unsigned int n)
+{
+	return (unsigned int)(rnd() % n);
+}
+
+#define N_ANCHORS 24
+
+struct world {
+	__u8 a4[N_ANCHORS][16];
+	__u8 a6[N_ANCHORS][16];
+};
+
+static void rand_bits(__u8 *a, unsigned int from, unsigned int to)
+{
+	unsigned int b;
+
+	for (b = from; b < to; b++)
+		if (rnd() & 1)
+			a[b / 8] ^= (__u8)(0x80 >> (b % 8));
+}
+
+static void make_world(struct world *w)
+{
+	static const __u8 meta4[16] = { 169, 254, 169, 254 };
+	static const __u8 meta6[16] = { 0xfd, 0, 0x0e, 0xc2, [14] = 2, [15] = 0x54 };
+	int i;
+
+	for (i = 0; i < N_ANCHORS; i++) {
+		memset(w->a4[i], 0, 16);
+		memset(w->a6[i], 0, 16);
+		w->a4[i][0] = 10;
+		w->a4[i][1] = (__u8)rndn(4);
+		rand_bits(w->a4[i], 16, 32);
+		w->a6[i][0] = 0x20;
+		w->a6[i][1] = 0x01;
+		w->a6[i][2] = 0x0d;
+		w->a6[i][3] = 0xb8;
+		w->a6[i][5] = (__u8)rndn(4);
+		rand_bits(w->a6[i], 64, 128);
+	}
+	memcpy(w->a4[0], meta4, 16);
+	memcpy(w->a6[0], meta6, 16);
+}
+
+static void fmt_dest(char *buf, size_t len, __u8 fam, const __u8 *a, unsigned int plen, bool mapped)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	if (fam == EF_FAM_V4 && mapped) {
+		snprintf(buf, len, "[::ffff:%u.%u.%u.%u]/%u", a[0], a[1], a[2], a[3], plen + 96);
+	} else if (fam == EF_FAM_V4) {
+		inet_ntop(AF_INET, a, s, sizeof(s));
+		snprintf(buf, len, "%s/%u", s, plen);
+	} else {
+		inet_ntop(AF_INET6, a, s, sizeof(s));
+		/* both spellings of an IPv6 CIDR */
+		if (rnd() & 1)
+			snprintf(buf, len, "[%s]/%u", s, plen);
+		else
+			snprintf(buf, len, "[%s/%u]", s, plen);
+	}
+}
+
+static void rand_ports(char *buf, size_t len)
+{
+	static const char *const items[] = {
+		"22", "53", "80", "443", "8080", "8000-8100", "440-450", "1-1024", "65535",
+	};
+	unsigned int n = 1 + rndn(2), i;
+	size_t o = 0;
+
+	if (rndn(12) == 0) {
+		snprintf(buf, len, "*");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "",
+				      items[rndn(sizeof(items) / sizeof(items[0]))]);
+}
+
+static struct ef_policy *rand_policy(const struct world *w, int n_rules)
+{
+	static const unsigned int len4[] = { 0, 8, 12, 16, 20, 24, 26, 28, 30, 31, 32, 32, 32 };
+	static const unsigned int len6[] = { 0, 16, 32, 48, 64, 96, 112, 120, 126, 127, 128, 128 };
+	static const char *const protos[] = { "", "/tcp", "/udp", "/any" };
+	struct ef_policy *p = calloc(1, sizeof(*p));
+	char text[256], dest[96], ports[64], err[EF_ERR_LEN];
+	int i;
+
+	assert_non_null(p);
+	p->rules = calloc((size_t)n_rules, sizeof(*p->rules));
+	assert_non_null(p->rules);
+	p->loopback = true;
+	for (i = 0; i < n_rules; i++) {
+		bool v4 = rndn(10) < 6, deny = rndn(10) < 3;
+		unsigned int plen;
+		__u8 a[16];
+
+		if (v4) {
+			plen = len4[rndn(sizeof(len4) / sizeof(len4[0]))];
+			if (plen == 0 && rndn(3))
+				plen = 24; /* /0 everywhere would make everything overflow */
+			memcpy(a, w->a4[rndn(N_ANCHORS)], 16);
+			if (rndn(4) == 0)
+				rand_bits(a, plen < 24 ? 24 : plen, 32);
+		} else {
+			plen = len6[rndn(sizeof(len6) / sizeof(len6[0]))];
+			if (plen == 0 && rndn(3))
+				plen = 120;
+			memcpy(a, w->a6[rndn(N_ANCHORS)], 16);
+			if (rndn(4) == 0)
+				rand_bits(a, plen < 112 ? 112 : plen, 128);
+		}
+		/* the metadata anchors must also be hit by wide rules, not only named */
+		{
+			__u8 m[16];
+
+			memcpy(m, a, 16);
+			for (unsigned int b = plen; b < (v4 ? 32u : 128u); b++)
+				m[b / 8] &= (__u8)~(0x80 >> (b % 8));
+			memcpy(a, m, 16);
+		}
+		fmt_dest(dest, sizeof(dest), v4 ? EF_FAM_V4 : EF_FAM_V6, a, plen,
+			 v4 && rndn(10) == 0);
+		rand_ports(ports, sizeof(ports));
+		snprintf(text, sizeof(text), "%s:%s%s", dest, ports, protos[rndn(4)]);
+		if (ef_rule_parse(text, deny, &p->rules[i], err, sizeof(err)))
+			fail_msg("generated rule \"%s\": %s", text, err);
+		p->rules[i].line = i + 1;
+		p->rules[i].col = 1;
+	}
+	p->n_rules = (size_t)n_rules;
+	return p;
+}
+
+struct tally {
+	unsigned long probes, by_reason[EF_R__MAX], mapped, overflowed, rounds;
+};
+
+static void rand_probe(const struct world *w, const struct ef_policy *p, __u8 *fam, __u8 *a,
+		       __u16 *port, __u8 *proto)
+{
+	static const __u16 ports[] = { 1, 22, 53, 80, 443, 439, 440, 450, 451, 1024, 1025,
+				       7999, 8000, 8080, 8100, 8101, 65535 };
+	unsigned int k = rndn(100);
+	const struct ef_rule *r = &p->rules[rndn((unsigned int)p->n_rules)];
+
+	memset(a, 0, 16);
+	if (k < 60) {
+		*fam = r->family;
+		memcpy(a, r->addr, 16);
+		if (rnd() & 1)
+			rand_bits(a, r->prefixlen, r->family == EF_FAM_V4 ? 32 : 128);
+	} else if (k < 72) {
+		*fam = (rnd() & 1) ? EF_FAM_V4 : EF_FAM_V6;
+		memcpy(a, *fam == EF_FAM_V4 ? w->a4[0] : w->a6[0], 16);
+	} else if (k < 85) {
+		*fam = (rnd() & 1) ? EF_FAM_V4 : EF_FAM_V6;
+		memcpy(a, *fam == EF_FAM_V4 ? w->a4[rndn(N_ANCHORS)] : w->a6[rndn(N_ANCHORS)], 16);
+		if (rnd() & 1)
+			rand_bits(a, *fam == EF_FAM_V4 ? 24 : 112, *fam == EF_FAM_V4 ? 32 : 128);
+	} else {
+		*fam = (rnd() & 1) ? EF_FAM_V4 : EF_FAM_V6;
+		rand_bits(a, 0, *fam == EF_FAM_V4 ? 32 : 128);
+	}
+	/* an IPv4-mapped IPv6 destination is judged as the IPv4 address */
+	if (*fam == EF_FAM_V4 && rndn(10) == 0) {
+		memmove(a + 12, a, 4);
+		memset(a, 0, 12);
+		a[10] = a[11] = 0xff;
+		*fam = EF_FAM_V6;
+	}
+	if (r->n_ports && (rnd() & 1)) {
+		const struct ef_port_spec *ps = &r->ports[rndn((unsigned int)r->n_ports)];
+
+		switch (rndn(4)) {
+		case 0:
+			*port = ps->lo;
+			break;
+		case 1:
+			*port = ps->hi;
+			break;
+		case 2:
+			*port = (__u16)(ps->lo - 1);
+			break;
+		default:
+			*port = (__u16)(ps->hi + 1);
+		}
+	} else {
+		*port = ports[rndn(sizeof(ports) / sizeof(ports[0]))];
+	}
+	/* 0: a protocol no rule covers (the BPF side passes 0 for SCTP & co) */
+	*proto = (__u8[]){ EF_PROTO_TCP, EF_PROTO_UDP, EF_PROTO_TCP, EF_PROTO_UDP, 0 }[rndn(5)];
+}
+
+static void differential_round(const struct world *w, int n_rules, int n_probes, struct tally *t)
+{
+	char err[EF_ERR_LEN];
+	struct ef_policy *p = rand_policy(w, n_rules);
+	struct ef_compiled *c;
+	int i, ret;
+
+	ret = ef_policy_compile(p, 3 + (__u32)t->rounds, &c, err, sizeof(err));
+	if (ret == -E2BIG) {
+		t->overflowed++;
+		ef_policy_free(p);
+		return;
+	}
+	if (ret)
+		fail_msg("compile: %s", err);
+	t->rounds++;
+	for (i = 0; i < n_probes; i++) {
+		__u8 fam, a[16], r1, r2, proto;
+		__u32 id1, id2;
+		__u16 port;
+		int v1, v2;
+
+		rand_probe(w, p, &fam, a, &port, &proto);
+		v1 = ef_compiled_match(c, fam, a, port, proto, &r1, &id1);
+		v2 = ef_policy_match_naive(p, fam, a, port, proto, &r2, &id2);
+		if (v1 != v2 || r1 != r2 || id1 != id2) {
+			char s[INET6_ADDRSTRLEN];
+
+			inet_ntop(fam == EF_FAM_V4 ? AF_INET : AF_INET6, a, s, sizeof(s));
+			fail_msg("%s port %u proto %u: compiled %d reason %u rule %d (%s), naive %d reason %u rule %d (%s)",
+				 s, port, proto, v1, r1, (int)id1,
+				 id1 < p->n_rules ? p->rules[id1].text : "-", v2, r2, (int)id2,
+				 id2 < p->n_rules ? p->rules[id2].text : "-");
+		}
+		t->probes++;
+		t->by_reason[r1]++;
+		t->mapped += fam == EF_FAM_V6 && a[10] == 0xff && a[11] == 0xff && !a[0];
+	}
+	ef_compiled_free(c);
+	ef_policy_free(p);
+}
+
+static void test_compiled_vs_naive(void **state)
+{
+	struct tally t = { 0 };
+	struct world w;
+	int k;
+
+	for (k = 0; t.rounds < 10 && k < 100; k++) {
+		make_world(&w);
+		differential_round(&w, 200, 2000, &t);
+	}
+	print_message("%lu rounds of 200 rules, %lu probes (%lu ipv4-mapped), %lu rule sets "
+		      "overflowed; allow %lu, deny rule %lu, no rule %lu, metadata %lu\n",
+		      t.rounds, t.probes, t.mapped, t.overflowed, t.by_reason[EF_R_RULE],
+		      t.by_reason[EF_R_DENY_RULE], t.by_reason[EF_R_NO_RULE],
+		      t.by_reason[EF_R_METADATA]);
+	assert_true(t.rounds == 10);
+	assert_true(t.probes >= 20000);
+	/* the probes must exercise every outcome, or the comparison proves little */
+	assert_true(t.by_reason[EF_R_RULE] > 1000);
+	assert_true(t.by_reason[EF_R_DENY_RULE] > 1000);
+	assert_true(t.by_reason[EF_R_NO_RULE] > 1000);
+	assert_true(t.by_reason[EF_R_METADATA] > 100);
+	assert_true(t.mapped > 100);
+}
+
+static void test_compiled_vs_naive_small(void **state)
+{
+	struct tally t = { 0 };
+	struct world w;
+	int k;
+
+	/* small sets: fewer overlaps, so exact and LPM entries stand alone */
+	for (k = 0; k < 200; k++) {
+		make_world(&w);
+		differential_round(&w, 1 + rndn(12), 200, &t);
+	}
+	assert_true(t.rounds > 150);
+}
+
+/* ---- speed ---- */
+
+static __u32 mix32(__u32 x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352du;
+	x ^= x >> 15;
+	x *= 0x846ca68bu;
+	return x ^ (x >> 16);
+}
+
+static void big_rule(struct ef_rule *r, __u32 i, bool exact)
+{
+	static const __u16 ports[] = { 80, 443, 8080 };
+	__u32 h = mix32(i * 2 + exact), h2 = mix32(h);
+
+	memset(r, 0, sizeof(*r));
+	r->kind = EF_DEST_CIDR;
+	r->deny = h2 % 10 == 0;
+	r->protos = EF_PROTO_TCP;
+	r->n_ports = 1;
+	r->ports[0].lo = r->ports[0].hi = ports[h2 % 3];
+	r->line = (int)i + 1;
+	if (h % 5) {
+		r->family = EF_FAM_V4;
+		r->prefixlen = exact ? 32 : (__u8)(16 + h2 % 16);
+		memcpy(r->addr, &h2, 4);
+	} else {
+		r->family = EF_FAM_V6;
+		r->prefixlen = exact ? 128 : (__u8)(32 + h2 % 96);
+		r->addr[0] = 0x20;
+		r->addr[1] = 0x01;
+		memcpy(r->addr + 2, &h, 4);
+		memcpy(r->addr + 6, &h2, 4);
+		memcpy(r->addr + 12, &i, 4);
+	}
+	/* the network address, as the parser would insist on */
+	for (unsigned int b = r->prefixlen; b < (r->family == EF_FAM_V4 ? 32u : 128u); b++)
+		r->addr[b / 8] &= (__u8)~(0x80 >> (b % 8));
+}
+
+static void test_compile_speed(void **state)
+{
+	const size_t n = 100000;
+	struct ef_policy *p = calloc(1, sizeof(*p));
+	struct timespec t0, t1;
+	struct ef_compiled *c;
+	char err[EF_ERR_LEN];
+	double secs;
+	size_t i;
+
+	assert_non_null(p);
+	p->rules = calloc(2 * n, sizeof(*p->rules));
+	assert_non_null(p->rules);
+	for (i = 0; i < n; i++) {
+		big_rule(&p->rules[i], (__u32)i, false);
+		big_rule(&p->rules[n + i], (__u32)i, true);
+	}
+	p->n_rules = 2 * n;
+	p->loopback = true;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (ef_policy_compile(p, 9, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	print_message("compiled 100000 CIDR + 100000 exact rules in %.3f s: %zu exact, %zu lpm\n",
+		      secs, c->n_exact, c->n_lpm);
+	assert_true(secs < 5.0);
+	assert_true(c->n_exact > n / 2 && c->n_lpm > n / 2);
+
+	/* spot checks against the naive matcher (which is O(rules) a probe) */
+	for (i = 0; i < 100; i++) {
+		const struct ef_rule *r = &p->rules[rndn((unsigned int)p->n_rules)];
+		__u8 a[16], r1, r2;
+		__u32 id1, id2;
+		int v1, v2;
+
+		memcpy(a, r->addr, 16);
+		rand_bits(a, r->prefixlen, r->family == EF_FAM_V4 ? 32 : 128);
+		v1 = ef_compiled_match(c, r->family, a, r->ports[0].lo, EF_PROTO_TCP, &r1, &id1);
+		v2 = ef_policy_match_naive(p, r->family, a, r->ports[0].lo, EF_PROTO_TCP, &r2,
+					   &id2);
+		assert_int_equal(v1, v2);
+		assert_int_equal(r1, r2);
+		assert_int_equal(id1, id2);
+	}
+	ef_compiled_free(c);
+	ef_policy_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rule_table),
+		cmocka_unit_test(test_rule_lengths),
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_json_errors),
+		cmocka_unit_test(test_json_limits),
+		cmocka_unit_test(test_full_policy),
+		cmocka_unit_test(test_defaults_and_order),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_compile_entries),
+		cmocka_unit_test(test_metadata),
+		cmocka_unit_test(test_compile_overflow),
+		cmocka_unit_test(test_compiled_vs_naive),
+		cmocka_unit_test(test_compiled_vs_naive_small),
+		cmocka_unit_test(test_compile_speed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
