@@ -1,0 +1,66 @@
+"""socket() creation: raw, packet, ICMP datagram and other families."""
+from run import test, pol, refused, expect, check, eq
+
+REASONS = {"raw": "raw_socket", "raw6": "raw_socket", "packet": "raw_socket",
+           "icmp": "protocol", "icmp6": "protocol", "vsock": "family", "xdp": "family"}
+
+
+def baseline(ctx, kinds):
+    """Outside any job, in the fence ns, these sockets can be created: so a
+    refusal inside a job is the fence's doing."""
+    for x in ctx.world.probe_unfenced("socket", *kinds):
+        check(x["ok"], "environment: socket %s fails even unfenced (%s): the test cannot tell "
+              "the fence's refusal from the kernel's" % (x["kind"], x["err"]))
+
+
+def refused_with(ctx, d, policy, kind):
+    r = d.probe(policy, "socket", kind)
+    (x,) = r.lines
+    refused(x)
+    s = d.wait_spans("egress.socket", r.job)
+    eq(len(s), 1, "egress.socket spans for one refused %s socket" % kind)
+    expect(s[0], decision="deny", reason=REASONS[kind])
+    eq(s[0].status_code, 2, "status code of a refused socket")
+    eq(s[0].get("process.pid"), x["pid"], "process.pid of the refused %s socket" % kind)
+
+
+@test
+def test_raw_and_packet_refused(ctx):
+    kinds = ["raw", "raw6", "packet"]
+    baseline(ctx, kinds)
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    for k in kinds:
+        refused_with(ctx, d, "t", k)
+
+
+@test
+def test_raw_and_packet_allowed_by_policy(ctx):
+    kinds = ["raw", "raw6", "packet"]
+    baseline(ctx, kinds)
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"], sockets={"raw": True, "packet": True})})
+    r = d.probe("t", "socket", *kinds)
+    for x in r.lines:
+        check(x["ok"], "sockets.raw/packet true: %s should be created, got %s" % (x["kind"], x))
+    check(not d.find("egress.socket", r.job, where={"egress.decision": "deny"}),
+          "deny spans for allowed raw sockets: %s" % d.find("egress.socket", r.job))
+
+
+@test
+def test_icmp_datagram_refused(ctx):
+    baseline(ctx, ["icmp", "icmp6"])
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    refused_with(ctx, d, "t", "icmp")
+    refused_with(ctx, d, "t", "icmp6")
+
+
+@test
+def test_other_families_refused(ctx):
+    baseline(ctx, ["vsock", "xdp"])
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    refused_with(ctx, d, "t", "vsock")
+    refused_with(ctx, d, "t", "xdp")
+    # AF_UNIX, AF_NETLINK and plain TCP/UDP sockets stay available
+    r = d.probe("t", "socket", "unix", "netlink", "tcp", "udp")
+    for x in r.lines:
+        check(x["ok"], "socket %s must be allowed in a job: %s" % (x["kind"], x))
+    eq(d.find("egress.socket", r.job), [], "egress.socket spans for allowed families")

@@ -1,0 +1,79 @@
+"""UDP: unconnected sendto (egress.send, one span per socket and
+destination) and connected UDP (egress.connect, transport udp)."""
+import time
+
+from run import test, pol, allowed, denied, expect, check, eq
+
+
+@test
+def test_udp_sendto_allow_deny(ctx):
+    d = ctx.daemon({"u": pol(allow=["198.18.1.5:9999/udp", "[2001:db8:1::5]:53/udp",
+                                    "198.18.1.5:443"])})
+    cases = [("198.18.1.5", 9999, True), ("198.18.1.6", 9999, False),
+             ("198.18.1.5", 53, False),  # port not allowed
+             ("198.18.1.5", 443, False),  # the 443 rule is tcp only
+             ("2001:db8:1::5", 53, True), ("2001:db8:1::5", 9999, False)]
+    for host, port, ok in cases:
+        r = d.probe("u", "sendto", host, port)
+        (x,) = r.lines
+        if ok:
+            allowed(x)
+        else:
+            denied(x)
+            eq(x["sent"], 0, "datagrams sent to denied %s:%d" % (host, port))
+        s = d.decision(r.job, host, port, "udp", name="egress.send")
+        expect(s, decision="allow" if ok else "deny",
+               **{"network.transport": "udp", "network.peer.port": port})
+        if ok:
+            check(s.get("egress.reason") == "rule", "allowed send reason: %s" % s.describe())
+        else:
+            eq(s.status_code, 2, "status code of a denied send")
+        eq(d.find("egress.connect", r.job), [], "egress.connect spans for unconnected UDP")
+    check(not ctx.reached("198.18.1.6", 9999, "udp"), "a denied datagram reached 198.18.1.6")
+
+
+@test
+def test_udp_sendto_one_span_per_destination(ctx):
+    d = ctx.daemon({"u": pol(allow=["198.18.1.5:9999/udp"])})
+    r = d.probe("u", "sendto", "198.18.1.5", "9999", "--count", "50")
+    (x,) = r.lines
+    allowed(x)
+    eq(x["sent"], 50, "datagrams sent")
+    d.wait_spans("egress.send", r.job)
+    time.sleep(2)  # late duplicates would show up by now
+    got = d.find("egress.send", r.job)
+    eq(len(got), 1, "egress.send spans for 50 datagrams to one destination (%s)" % got)
+    expect(got[0], decision="allow", **{"network.peer.port": 9999})
+    # denied: also one record for the socket, not 50
+    r = d.probe("u", "sendto", "198.18.1.6", "9999", "--count", "50")
+    (x,) = r.lines
+    denied(x)
+    d.wait_spans("egress.send", r.job)
+    time.sleep(2)
+    got = d.find("egress.send", r.job)
+    eq(len(got), 1, "egress.send spans for 50 denied datagrams to one destination (%s)" % got)
+    expect(got[0], decision="deny")
+    st = d.status()
+    eq(st.get("ringbuf_drops"), 0, "status ringbuf_drops")
+
+
+@test
+def test_udp_connected(ctx):
+    d = ctx.daemon({"u": pol(allow=["198.18.1.5:9999/udp", "[2001:db8:1::5]:123/udp"])})
+    r = d.probe("u", "connect", "198.18.1.5:9999/udp", "198.18.1.6:9999/udp",
+                "[2001:db8:1::5]:123/udp", "[2001:db8:1::5]:9999/udp", "198.18.1.5:9999")
+    allowed(r.get("198.18.1.5:9999/udp"))  # the echo came back through the connected socket
+    denied(r.get("198.18.1.6:9999/udp"))
+    allowed(r.get("[2001:db8:1::5]:123/udp"))
+    denied(r.get("[2001:db8:1::5]:9999/udp"))
+    denied(r.get("198.18.1.5:9999"))  # tcp 9999: the rule is udp only
+    s = d.decision(r.job, "198.18.1.5", 9999, "udp")
+    expect(s, decision="allow", reason="rule", rule="198.18.1.5:9999/udp",
+           **{"network.transport": "udp", "network.type": "ipv4"})
+    expect(d.decision(r.job, "198.18.1.6", 9999, "udp"), decision="deny", reason="no_rule")
+    expect(d.decision(r.job, "2001:db8:1::5", 123, "udp"), decision="allow",
+           **{"network.type": "ipv6"})
+    expect(d.decision(r.job, "2001:db8:1::5", 9999, "udp"), decision="deny")
+    expect(d.decision(r.job, "198.18.1.5", 9999, "tcp"), decision="deny")
+    time.sleep(1)
+    eq(d.find("egress.send", r.job), [], "egress.send spans for connected UDP sends")

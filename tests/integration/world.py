@@ -1,0 +1,602 @@
+#!/usr/bin/python3
+"""The integration tests' world (DESIGN.md, "Test world").
+
+Two network namespaces joined by a veth pair, and no route anywhere else:
+
+  fence ns (daemon and jobs)            hosts ns (test hosts and servers)
+  198.18.0.1/24  2001:db8::1/64  <-->   198.18.0.2/24  2001:db8::2/64
+  routes: 198.18.0.0/15,                extra addresses: 198.18.1.1-9,
+          169.254.169.254/32,           198.18.2.1-5, 169.254.169.254,
+          2001:db8::/32,                2001:db8:1::1-5, fd00:ec2::254
+          fd00:ec2::254/128             servers (hostd.py): TCP echo on
+          via the hosts side            22 80 443 8080 9000, UDP echo on
+                                        53 123 9999, IPv4 and IPv6
+
+Commands enter the fence with `nsenter --net=/run/netns/NAME`, never
+`ip netns exec` (which remounts /sys and hides the cgroup2 and bpffs mounts).
+
+One World per test run. Teardown (kill the servers by pid, delete both
+namespaces) runs at exit and on SIGTERM/SIGHUP/SIGINT, and is idempotent.
+
+    python3 world.py selftest   build the world, probe every server unfenced,
+                                tear down, check nothing is left
+    python3 world.py up         build it and wait for Ctrl-C (for debugging)
+"""
+import atexit
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+PY = "/usr/bin/python3"
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROBE = os.path.join(HERE, "probe.py")
+HOSTD = os.path.join(HERE, "hostd.py")
+
+FENCE_V4, HOSTS_V4 = "198.18.0.1", "198.18.0.2"
+FENCE_V6, HOSTS_V6 = "2001:db8::1", "2001:db8::2"
+HOSTS_EXTRA_V4 = (["198.18.1.%d" % i for i in range(1, 10)]
+                  + ["198.18.2.%d" % i for i in range(1, 6)] + ["169.254.169.254"])
+HOSTS_EXTRA_V6 = ["2001:db8:1::%d" % i for i in range(1, 6)] + ["fd00:ec2::254"]
+FENCE_ROUTES_V4 = ["198.18.0.0/15", "169.254.169.254/32"]
+FENCE_ROUTES_V6 = ["2001:db8::/32", "fd00:ec2::254/128"]
+TCP_PORTS = [22, 80, 443, 8080, 9000]
+UDP_PORTS = [53, 123, 9999]
+METADATA_V4, METADATA_V6 = "169.254.169.254", "fd00:ec2::254"
+
+
+class WorldError(Exception):
+    pass
+
+
+def tool(name):
+    for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return shutil.which(name)
+
+
+def _mounts():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 3:
+                yield fields[0], fields[1].replace("\\040", " "), fields[2]
+
+
+def cgroup2_mount():
+    """The cgroup2 mount point (may be /sys/fs/cgroup or /sys/fs/cgroup/unified)."""
+    for _src, mnt, fstype in _mounts():
+        if fstype == "cgroup2":
+            return mnt
+    return None
+
+
+def bpffs_mounted(path="/sys/fs/bpf"):
+    return any(fstype == "bpf" and mnt == path for _s, mnt, fstype in _mounts())
+
+
+def ensure_bpffs(path="/sys/fs/bpf"):
+    """Mount bpffs at path if it is not; returns an error string or None."""
+    if bpffs_mounted(path):
+        return None
+    r = subprocess.run(["mount", "-t", "bpf", "bpf", path], capture_output=True, text=True)
+    if r.returncode != 0 or not bpffs_mounted(path):
+        return "bpffs is not mounted at %s and `mount -t bpf bpf %s` failed: %s" % (
+            path, path, (r.stderr or r.stdout).strip())
+    return None
+
+
+# -- what a run created, written down so that the next run can remove what a
+# run killed with SIGKILL (no atexit, no signal handler) left behind -----------
+LEDGER_DIR = "/run/ef-test"
+
+
+def proc_start(pid):
+    """Start time of pid (clock ticks since boot) or None: tells reused pids apart."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Ledger:
+    def __init__(self):
+        os.makedirs(LEDGER_DIR, exist_ok=True)
+        self.path = os.path.join(LEDGER_DIR, "run-%d-%s.json" % (os.getpid(), secrets.token_hex(3)))
+        self.doc = {"runner": os.getpid(), "runner_start": proc_start(os.getpid()), "items": []}
+        self._save()
+
+    def _save(self):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.doc, f)
+        os.rename(tmp, self.path)
+
+    def add(self, kind, value):
+        """kind: netns | pid | cgroup | bpffs | tmp | reset (an argv)."""
+        item = {"kind": kind, "value": value}
+        if kind == "pid":
+            item["start"] = proc_start(value)
+        self.doc["items"].append(item)
+        self._save()
+
+    def drop(self, kind, value):
+        self.doc["items"] = [i for i in self.doc["items"]
+                             if not (i["kind"] == kind and i["value"] == value)]
+        self._save()
+
+
+_ledger = None
+
+
+def ledger():
+    global _ledger
+    if _ledger is None:
+        _ledger = Ledger()
+    return _ledger
+
+
+def remove_cgroup_tree(root, timeout=5.0):
+    """Kill what runs in a cgroup subtree (cgroup.kill) and rmdir it bottom-up."""
+    deadline = time.time() + timeout
+    while os.path.isdir(root) and time.time() < deadline:
+        try:
+            with open(os.path.join(root, "cgroup.kill"), "w") as f:
+                f.write("1")
+        except OSError:
+            pass
+        for d, _dirs, _files in os.walk(root, topdown=False):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        if os.path.isdir(root):
+            time.sleep(0.1)
+    return not os.path.isdir(root)
+
+
+def sweep(log=lambda m: None):
+    """Remove what earlier runs that died without cleaning up left behind."""
+    try:
+        names = sorted(os.listdir(LEDGER_DIR))
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = os.path.join(LEDGER_DIR, name)
+        if not name.endswith(".json"):
+            continue
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if doc.get("runner_start") is not None and \
+                proc_start(doc.get("runner", 0)) == doc["runner_start"]:
+            continue  # a run still in progress
+        items = doc.get("items", [])
+        done = []
+        for it in items:  # processes first, by pid (checked against their start time)
+            if it["kind"] == "pid" and it.get("start") and proc_start(it["value"]) == it["start"]:
+                try:
+                    os.kill(it["value"], signal.SIGKILL)
+                    done.append("pid %d" % it["value"])
+                except OSError:
+                    pass
+        for it in items:
+            if it["kind"] == "reset" and os.access(it["value"][0], os.X_OK):
+                try:
+                    subprocess.run(it["value"], capture_output=True, timeout=30)
+                except (OSError, subprocess.SubprocessError):
+                    pass
+        for it in items:
+            k, v = it["kind"], it["value"]
+            if k == "cgroup" and os.path.isdir(v):
+                remove_cgroup_tree(v)
+                done.append(v)
+            elif k in ("bpffs", "tmp") and os.path.isdir(v):
+                shutil.rmtree(v, ignore_errors=True)
+                done.append(v)
+            elif k == "netns" and os.path.exists("/run/netns/" + v):
+                subprocess.run([tool("ip"), "netns", "del", v], capture_output=True, timeout=30)
+                done.append("netns " + v)
+        if done:
+            log("removed what an interrupted run (pid %s) left: %s" % (doc.get("runner"),
+                                                                       ", ".join(done)))
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _close_ledger():
+    global _ledger
+    if _ledger is not None:
+        if not _ledger.doc["items"]:
+            try:
+                os.unlink(_ledger.path)
+            except OSError:
+                pass
+        _ledger = None
+
+
+_live = []
+_handlers_installed = False
+
+
+def _teardown_all():
+    while _live:
+        _live[-1].down()
+    _close_ledger()
+
+
+def _on_signal(signum, _frame):
+    # unwind through the runner's finally blocks (daemon cleanup), then atexit
+    raise SystemExit(128 + signum)
+
+
+def install_handlers():
+    global _handlers_installed
+    if _handlers_installed:
+        return
+    _handlers_installed = True
+    atexit.register(_teardown_all)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            signal.signal(sig, _on_signal)
+    # SIGINT already raises KeyboardInterrupt, which unwinds the same way
+
+
+class World:
+    def __init__(self, log=None):
+        tag = secrets.token_hex(3)
+        self.tag = tag
+        self.fence = "ef-fence-" + tag
+        self.hosts = "ef-hosts-" + tag
+        self.veth_fence = "eff" + tag  # interface names: at most 15 characters
+        self.veth_hosts = "efh" + tag
+        self.ip = tool("ip")
+        self.nsenter = tool("nsenter")
+        self.dir = None
+        self.hostd = None
+        self.hostd_log = None
+        self.created = []  # netns names made by this world
+        self.log = log or (lambda msg: None)
+        self.is_up = False
+
+    # -- running commands -------------------------------------------------
+    def fence_argv(self, argv):
+        return [self.nsenter, "--net=/run/netns/" + self.fence] + list(argv)
+
+    def hosts_argv(self, argv):
+        return [self.nsenter, "--net=/run/netns/" + self.hosts] + list(argv)
+
+    def in_fence(self, argv, timeout=30, **kw):
+        """subprocess.run in the fence ns (not fenced by any daemon)."""
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        return subprocess.run(self.fence_argv(argv), timeout=timeout, **kw)
+
+    def probe_unfenced(self, *args, timeout=30):
+        """Run probe.py in the fence ns outside any job; returns the JSON lines."""
+        r = self.in_fence([PY, PROBE] + list(args), timeout=timeout)
+        return parse_lines(r.stdout, r)
+
+    def _ip(self, *args, ns=None):
+        argv = [self.ip] + list(args)
+        if ns is not None:
+            argv = [self.nsenter, "--net=/run/netns/" + ns] + argv
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise WorldError("`%s` failed (%d): %s" % (" ".join(argv), r.returncode,
+                                                      (r.stderr or r.stdout).strip()))
+        return r.stdout
+
+    # -- lifecycle --------------------------------------------------------
+    def up(self, timeout=15):
+        if self.is_up:
+            return self
+        if not self.ip or not self.nsenter:
+            raise WorldError("the test world needs `ip` (iproute2) and `nsenter` (util-linux)")
+        install_handlers()
+        sweep(self.log)
+        _live.append(self)
+        try:
+            self._build(timeout)
+        except BaseException:
+            self.down()
+            raise
+        self.is_up = True
+        return self
+
+    def _build(self, timeout):
+        self.dir = tempfile.mkdtemp(prefix="ef-world-")
+        ledger().add("tmp", self.dir)
+        stale = [n for n in self.netns_list() if n.startswith(("ef-fence-", "ef-hosts-"))]
+        if stale:
+            self.log("note: netns of another run (still going, or killed before it wrote its "
+                     "ledger; not touched): %s" % " ".join(stale))
+        for ns in (self.fence, self.hosts):
+            ledger().add("netns", ns)
+            self._ip("netns", "add", ns)
+            self.created.append(ns)
+        F, H = self.fence, self.hosts
+        self._ip("link", "add", self.veth_fence, "netns", F, "type", "veth",
+                 "peer", "name", self.veth_hosts, "netns", H)
+        for ns, dev, v4, v6 in ((F, self.veth_fence, FENCE_V4, FENCE_V6),
+                                (H, self.veth_hosts, HOSTS_V4, HOSTS_V6)):
+            self._ip("link", "set", "lo", "up", ns=ns)
+            self._ip("addr", "add", v4 + "/24", "dev", dev, ns=ns)
+            self._ip("-6", "addr", "add", v6 + "/64", "dev", dev, "nodad", ns=ns)
+            self._ip("link", "set", dev, "up", ns=ns)
+        for a in HOSTS_EXTRA_V4:
+            self._ip("addr", "add", a + "/32", "dev", self.veth_hosts, ns=H)
+        for a in HOSTS_EXTRA_V6:
+            self._ip("-6", "addr", "add", a + "/128", "dev", self.veth_hosts, "nodad", ns=H)
+        for r in FENCE_ROUTES_V4:
+            self._ip("route", "add", r, "via", HOSTS_V4, "dev", self.veth_fence, ns=F)
+        for r in FENCE_ROUTES_V6:
+            self._ip("-6", "route", "add", r, "via", HOSTS_V6, "dev", self.veth_fence, ns=F)
+        # ICMP datagram ("ping") sockets: allowed for everyone in the fence ns, so a
+        # refused one is the fence's doing, not the default "1 0" range
+        r = self.in_fence(["/bin/sh", "-c",
+                           "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range"])
+        if r.returncode != 0:
+            raise WorldError("cannot set ping_group_range in the fence ns: " + r.stderr.strip())
+        self._start_hostd(timeout)
+
+    def _start_hostd(self, timeout):
+        self.hostd_log = os.path.join(self.dir, "hostd.jsonl")
+        open(self.hostd_log, "w").close()
+        err = open(os.path.join(self.dir, "hostd.stderr"), "w")
+        self.hostd = subprocess.Popen(
+            self.hosts_argv([PY, HOSTD, "--tcp", ",".join(map(str, TCP_PORTS)),
+                             "--udp", ",".join(map(str, UDP_PORTS)), "--log", self.hostd_log]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        ledger().add("pid", self.hostd.pid)
+        err.close()
+        deadline = time.time() + timeout
+        line = b""
+        while time.time() < deadline and not line.endswith(b"\n"):
+            if self.hostd.poll() is not None:
+                break
+            rd, _, _ = select.select([self.hostd.stdout], [], [], 0.2)
+            if rd:
+                ch = os.read(self.hostd.stdout.fileno(), 256)
+                if not ch:
+                    break
+                line += ch
+        if not line.startswith(b"READY"):
+            with open(os.path.join(self.dir, "hostd.stderr")) as f:
+                tail = f.read()[-2000:]
+            raise WorldError("hostd.py did not become ready in %ss (exit %s): %s" % (
+                timeout, self.hostd.poll(), tail.strip() or line.decode(errors="replace")))
+
+    def down(self):
+        """Idempotent; kills only what this world started, by pid."""
+        if self in _live:
+            _live.remove(self)
+        p, self.hostd = self.hostd, None
+        if p is not None:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(3)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(3)
+            if p.stdout:
+                p.stdout.close()
+            ledger().drop("pid", p.pid)
+        for ns in reversed(self.created):
+            subprocess.run([self.ip, "netns", "del", ns], capture_output=True, timeout=30)
+            if not os.path.exists("/run/netns/" + ns):
+                ledger().drop("netns", ns)
+        self.created = []
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            ledger().drop("tmp", self.dir)
+            self.dir = None
+        self.is_up = False
+
+    # -- inspection -------------------------------------------------------
+    def netns_list(self):
+        r = subprocess.run([self.ip, "netns", "list"], capture_output=True, text=True)
+        return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+
+    def leftovers(self):
+        """What of this world still exists (empty list once down)."""
+        left = [n for n in (self.fence, self.hosts) if n in self.netns_list()]
+        left += ["/run/netns/" + n for n in (self.fence, self.hosts)
+                 if os.path.exists("/run/netns/" + n)]
+        return left
+
+    def host_log(self):
+        """Connections and datagrams the hosts' servers saw (list of dicts)."""
+        try:
+            with open(self.hostd_log) as f:
+                return [json.loads(line) for line in f if line.endswith("\n")]
+        except (OSError, TypeError):
+            return []
+
+    def __enter__(self):
+        return self.up()
+
+    def __exit__(self, *exc):
+        self.down()
+
+
+def pid_alive(pid):
+    """True if pid runs (a zombie is not running: pid 1 here may reap late)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def parse_lines(text, proc=None):
+    """JSON lines from probe output; a non-JSON line is an error that names it."""
+    out = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            extra = ""
+            if proc is not None:
+                extra = " (exit %s, stderr: %s)" % (proc.returncode, (proc.stderr or "")[-500:])
+            raise AssertionError("probe printed a non-JSON line %r%s" % (line[:200], extra))
+    return out
+
+
+# -- self-test ---------------------------------------------------------------
+def selftest():
+    """Everything the world must offer before any fence is up."""
+    fails = []
+
+    def check(cond, what):
+        print(("ok   " if cond else "FAIL ") + what)
+        if not cond:
+            fails.append(what)
+
+    w = World(log=print)
+    with w:
+        tcp_hosts = ["198.18.1.1", "198.18.2.5", "169.254.169.254", "2001:db8:1::1",
+                     "fd00:ec2::254", "198.18.0.2", "2001:db8::2"]
+        targets = ["%s:%d" % ("[%s]" % h if ":" in h else h, p) for h in tcp_hosts for p in TCP_PORTS]
+        for r in w.probe_unfenced("connect", *targets):
+            check(r["ok"] and r["echo"], "tcp %s %s" % (r["target"], r["err"]))
+        udp_t = ["%s:%d/udp" % ("[%s]" % h if ":" in h else h, p)
+                 for h in ("198.18.1.5", "2001:db8:1::5", "169.254.169.254") for p in UDP_PORTS]
+        for r in w.probe_unfenced("connect", *udp_t):
+            check(r["ok"] and r["echo"], "connected udp %s %s" % (r["target"], r["err"]))
+        for h in ("198.18.1.5", "2001:db8:1::5"):
+            (r,) = w.probe_unfenced("sendto", h, "9999", "--count", "50")
+            check(r["ok"] and r["sent"] == 50 and r["replies"] > 40,
+                  "sendto %s x50: sent %d replies %d" % (h, r["sent"], r["replies"]))
+        (r,) = w.probe_unfenced("connect-mapped", "198.18.1.1", "443")
+        check(r["ok"] and r["echo"] and r["family"] == "ipv6", "mapped tcp ::ffff:198.18.1.1")
+        (r,) = w.probe_unfenced("connect-mapped", "198.18.1.5", "53", "--udp")
+        check(r["ok"] and r["echo"], "mapped udp ::ffff:198.18.1.5:53")
+        (r,) = w.probe_unfenced("connect", "198.18.1.1", "1")
+        check(not r["ok"] and r["err"] == "ECONNREFUSED", "closed port refused: " + r["err"])
+        # documentation addresses (TEST-NET-3, 3fff::/20): no route, nothing is sent
+        (r,) = w.probe_unfenced("connect", "203.0.113.1", "443", "--timeout", "1")
+        check(not r["ok"] and r["err"] == "ENETUNREACH", "no route outside the world: " + r["err"])
+        (r,) = w.probe_unfenced("connect", "3fff::1", "443", "--timeout", "1")
+        check(not r["ok"] and r["err"] == "ENETUNREACH", "no IPv6 route outside: " + r["err"])
+        for r in w.probe_unfenced("socket", "raw", "raw6", "packet", "icmp", "icmp6", "vsock",
+                                  "xdp", "unix", "netlink", "tcp", "udp"):
+            check(r["ok"], "socket %s %s" % (r["kind"], r["err"]))
+        for r in w.probe_unfenced("loopback"):
+            check(r["ok"], "loopback %s %s" % (r.get("target"), r["err"]))
+        seen = w.host_log()
+        check(any(e["local"] == "198.18.1.1" and e["lport"] == 443 and e["proto"] == "tcp"
+                  for e in seen), "hostd logged tcp 198.18.1.1:443")
+        check(any(e["local"] == "2001:db8:1::5" and e["proto"] == "udp" for e in seen),
+              "hostd logged udp to 2001:db8:1::5")
+        r = w.in_fence([tool("ip"), "route", "show"])
+        check("default" not in r.stdout, "no default route in the fence ns")
+        r = w.in_fence(["/bin/sh", "-c", "grep -c cgroup2 /proc/self/mounts; grep -c ' bpf ' "
+                        "/proc/self/mounts"])
+        check(r.stdout.split() == ["1", "1"] or all(x != "0" for x in r.stdout.split()),
+              "cgroup2 and bpffs visible inside the fence ns")
+        # process-tree ops (fenced in real tests; here they must merely work)
+        lines = w.probe_unfenced("spawn-tree", "198.18.1.1:443")
+        roles = sorted(r.get("role", "") for r in lines if r["op"] == "connect")
+        check(roles == ["child", "grandchild"] and all(r["ok"] for r in lines),
+              "spawn-tree: %s" % roles)
+        out = os.path.join(w.dir, "daemon.json")
+        rel = os.path.join(w.dir, "release")
+        t0 = time.time()
+        lines = w.probe_unfenced("daemonize", "--out", out, "--release", rel,
+                                 "198.18.1.1:443", timeout=10)
+        check(time.time() - t0 < 5 and lines and lines[0]["ok"], "daemonize returns at once")
+        for _ in range(100):
+            if os.path.exists(out):
+                break
+            time.sleep(0.05)
+        info = json.load(open(out)) if os.path.exists(out) else {}
+        check(lines and info.get("sid") == lines[0].get("child") and info.get("ppid") != lines[0]["pid"]
+              and info.get("results", [{}])[0].get("ok"), "daemon: own session, connected")
+        open(rel, "w").close()
+        time.sleep(0.5)
+        check(info.get("pid") and not pid_alive(info["pid"]), "daemon exits on release")
+        # nested cgroup: from inside a scratch cgroup of our own
+        cg2 = cgroup2_mount()
+        scratch = os.path.join(cg2, "ef-selftest-" + w.tag)
+        os.mkdir(scratch)
+        try:
+            r = w.in_fence(["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', scratch,
+                            PY, PROBE, "nested-cgroup", "--name", "inner", "198.18.1.1:443"])
+            lines = parse_lines(r.stdout, r)
+            check(len(lines) == 2 and lines[0]["ok"] and
+                  lines[0]["cgroup"] == "/ef-selftest-%s/inner" % w.tag and
+                  lines[1]["ok"] and lines[1]["cgroup"] == lines[0]["cgroup"],
+                  "nested-cgroup moved itself and connected: %s" % [x.get("cgroup") for x in lines])
+        finally:
+            for d in (os.path.join(scratch, "inner"), scratch):
+                for _ in range(50):
+                    try:
+                        os.rmdir(d)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+        check(not os.path.exists(scratch), "scratch cgroup removed")
+        # hold
+        log = os.path.join(w.dir, "hold.jsonl")
+        w.probe_unfenced("hold", "198.18.1.1", "443", "1", "--log", log,
+                         "--retry", "198.18.1.2:80", "--retry", "[2001:db8:1::2]:22",
+                         "--interval-ms", "100")
+        recs = [json.loads(x) for x in open(log)]
+        pings = [x for x in recs if x["op"] == "hold-ping"]
+        conns = [x for x in recs if x["op"] == "connect"]
+        check(recs[0]["op"] == "hold-open" and recs[0]["ok"] and len(pings) >= 5 and
+              all(p["ok"] for p in pings) and len(conns) >= 10 and all(c["ok"] for c in conns),
+              "hold: %d pings, %d connects" % (len(pings), len(conns)))
+    left = w.leftovers()
+    check(not left, "nothing left after teardown: %s" % left)
+    check(w.hostd is None, "hostd stopped")
+    print("%d failed" % len(fails))
+    return 1 if fails else 0
+
+
+def main(argv):
+    if os.geteuid() != 0:
+        print("world.py: must run as root", file=sys.stderr)
+        return 1
+    cmd = argv[1] if len(argv) > 1 else "selftest"
+    if cmd == "selftest":
+        return selftest()
+    if cmd == "up":
+        w = World(log=print).up()
+        print("fence: nsenter --net=/run/netns/%s   hosts: nsenter --net=/run/netns/%s" % (
+            w.fence, w.hosts))
+        print("hostd log: %s; Ctrl-C to tear down" % w.hostd_log)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
