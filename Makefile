@@ -19,6 +19,8 @@ SANFLAGS :=
 endif
 
 CC ?= cc
+# Debian's python3, whatever else is first in PATH
+PYTHON := /usr/bin/python3
 CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -113,29 +115,29 @@ $(DAEMON_OBJS) $(BUILD)/daemon/main.o: | $(SKEL)
 
 $(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_DAEMON)
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_DAEMON)
 
 $(BUILD)/egressctl: $(CLI_OBJS) $(POLICY_OBJS) $(BUILD)/daemon/ctl_proto.o $(BUILD)/daemon/util.o \
 		$(BUILD)/daemon/cgroup.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_CLI)
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_CLI)
 
 $(BUILD)/tests/%: tests/unit/%.c $(POLICY_OBJS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_POLICY) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDFLAGS) $(LIBS_POLICY) -lcmocka
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lm
+	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ $(LDFLAGS) -lm
 
 # libFuzzer targets always use clang with ASan+UBSan
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ipolicy -D_GNU_SOURCE
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRCS)
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@ $(LIBS_POLICY)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ $(LIBS_POLICY)
 
 fuzz: $(FUZZ_BINS)
 
@@ -146,7 +148,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	tests/run-fuzz.sh $(BUILD) $${FUZZ_SECONDS:-30}
 
 test-integration: $(BUILD)/egressd $(BUILD)/egressctl
-	python3 tests/integration/run.py --build $(BUILD)
+	$(PYTHON) tests/integration/run.py --build $(BUILD)
 
 # The README's test command. Prints one "N passed, N failed" line at the end.
 test: deps
@@ -155,12 +157,12 @@ test: deps
 
 bench: deps
 	$(MAKE) all
-	python3 bench/run.py --build $(BUILD)
+	$(PYTHON) bench/run.py --build $(BUILD)
 
 # The README's demo command: a demo agent job fenced with the defaults.
 demo: deps
 	$(MAKE) all
-	python3 deploy/demo.py --build $(BUILD)
+	$(PYTHON) deploy/demo.py --build $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

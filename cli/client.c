@@ -5,10 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "egressctl.h"
 #include "ctl_proto.h"
+
+/* A daemon that accepts but never answers must not hang a CI job:
+ * EGRESSCTL_TIMEOUT seconds (default 30; loading a 200k-rule policy takes
+ * about a second) for the whole exchange. */
+static void set_timeout(int fd)
+{
+	const char *env = getenv("EGRESSCTL_TIMEOUT");
+	struct timeval tv = { .tv_sec = 30 };
+
+	if (env && atoi(env) > 0)
+		tv.tv_sec = atoi(env);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
 
 cJSON *ctl_request(cJSON *req, int *fd_out)
 {
@@ -21,12 +37,13 @@ cJSON *ctl_request(cJSON *req, int *fd_out)
 			strerror(-fd));
 		return NULL;
 	}
+	set_timeout(fd);
 	ret = ef_ctl_send(fd, req);
 	if (!ret)
 		ret = ef_ctl_recv(fd, &reply);
 	if (ret) {
 		fprintf(stderr, "egressctl: talking to egressd at %s: %s\n", ctl_socket_path,
-			strerror(-ret));
+			ret == -EAGAIN ? "no reply in time (EGRESSCTL_TIMEOUT)" : strerror(-ret));
 		close(fd);
 		return NULL;
 	}

@@ -177,10 +177,20 @@ static cJSON *error_reply(const char *msg)
 
 static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line, size_t len)
 {
-	cJSON *req = cJSON_ParseWithLength(line, len), *reply = NULL;
+	cJSON *req = NULL, *reply = NULL;
 	const cJSON *op;
 	char err[EF_ERR_LEN] = "";
 
+	/* cJSON takes control bytes, NUL included, for white space: JSON does not */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = line[i];
+
+		if (ch < 0x20 && ch != ' ' && ch != '\t' && ch != '\r') {
+			reply = error_reply("malformed request: control character in the line");
+			goto out;
+		}
+	}
+	req = cJSON_ParseWithLength(line, len);
 	if (!req || !cJSON_IsObject(req)) {
 		reply = error_reply("malformed request: expected one JSON object per line");
 		goto out;
