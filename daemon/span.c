@@ -8,8 +8,27 @@
 #include "span.h"
 #include "util.h"
 
+/* Span ids must be unique, not secret: splitmix64 seeded once from the
+ * kernel saves a getrandom() syscall per decision on the consumer's path.
+ * Trace ids of jobs still come from ef_random_bytes(). */
+static uint64_t next_id(void)
+{
+	static uint64_t state;
+	uint64_t z;
+
+	if (!state)
+		ef_random_bytes(&state, sizeof(state));
+	z = (state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return z ? z : 1; /* an all-zero span id is invalid */
+}
+
 void ef_span_init(struct ef_span *s, const char *name, int kind)
 {
+	uint64_t id = next_id();
+
 	s->name = name;
 	s->kind = kind;
 	s->has_parent = false;
@@ -18,7 +37,7 @@ void ef_span_init(struct ef_span *s, const char *name, int kind)
 	s->status_msg = NULL;
 	s->n_attrs = 0;
 	s->arena_used = 0;
-	ef_random_bytes(s->span_id, sizeof(s->span_id));
+	memcpy(s->span_id, &id, sizeof(s->span_id));
 }
 
 const char *ef_span_strdup(struct ef_span *s, const char *v)

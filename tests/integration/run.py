@@ -800,6 +800,7 @@ class Ctx:
                 problems += d.cleanup()
             except Exception as e:  # keep cleaning the others
                 problems.append("cleanup of daemon %s: %r" % (d.label, e))
+            problems += sanitizer_reports(d.log_path)
         if not self.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
         W.ledger().drop("tmp", self.tmp)
@@ -819,6 +820,24 @@ def pol(allow=(), deny=(), mode="enforce", **extra):
     d = dict(allow=list(allow), deny=list(deny), mode=mode)
     d.update(extra)
     return d
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "ERROR: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_reports(log_path):
+    """In a SAN=1 build egressd reports memory errors, leaks (at exit) and
+    undefined behaviour to stderr, i.e. to its log: any of them fails the test."""
+    try:
+        with open(log_path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    for i, line in enumerate(lines):
+        if any(m in line for m in SANITIZER_MARKS):
+            return ["sanitizer report in %s: %s" % (log_path, " | ".join(lines[i:i + 8])[:1500])]
+    return []
 
 
 def probe_argv(*args):
