@@ -62,6 +62,22 @@ def gen_policy(path, n_cidr, n_exact, seed=7):
     return len(allow)
 
 
+def prog_stats(bpffs):
+    """run_cnt and run_time_ns of the fence's programs (kernel.bpf_stats_enabled)."""
+    out = {}
+    for name in ("ef_connect4", "ef_sendmsg4"):
+        r = subprocess.run(["bpftool", "--json", "link", "show", "pinned",
+                            os.path.join(bpffs, "link_" + name)], capture_output=True, text=True)
+        if r.returncode != 0:
+            continue
+        pid = json.loads(r.stdout)["prog_id"]
+        r = subprocess.run(["bpftool", "--json", "prog", "show", "id", str(pid)],
+                           capture_output=True, text=True)
+        j = json.loads(r.stdout)
+        out[name] = (j.get("run_cnt", 0), j.get("run_time_ns", 0))
+    return out
+
+
 def run_json(argv, timeout=120):
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
@@ -138,6 +154,11 @@ def main():
             measure("sendto", 2000, fenced)
         before = json.loads(subprocess.run(ctl + ["status", "--json"], capture_output=True,
                                            text=True).stdout)
+        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+            stats_was = f.read().strip()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        pstats0 = prog_stats(bpffs)
         res = {k: [] for k in ("c50", "c99", "s50", "smean")}
         raw = {"connect": {True: [], False: []}, "sendto": {True: [], False: []}}
         for i in range(args.rounds):
@@ -158,6 +179,9 @@ def main():
             res["smean"].append(s_f["mean_ns"] / s_u["mean_ns"])
             print("round %2d: connect p50 %.3f p99 %.3f | sendto p50 %.3f mean %.3f" %
                   (i + 1, res["c50"][-1], res["c99"][-1], res["s50"][-1], res["smean"][-1]))
+        pstats1 = prog_stats(bpffs)
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(stats_was)
         time.sleep(1.5)
         after = json.loads(subprocess.run(ctl + ["status", "--json"], capture_output=True,
                                           text=True).stdout)
@@ -179,6 +203,15 @@ def main():
         print("  sendto  p50 ratio  %.3f   (target <= 1.15)   [%.2f vs %.2f us]" %
               (med["s50"], abs_med("sendto", True, "p50_ns"), abs_med("sendto", False, "p50_ns")))
         print("  sendto mean ratio  %.3f" % med["smean"])
+        for name, label, m, key in (("ef_connect4", "connect", "connect", "p50_ns"),
+                                    ("ef_sendmsg4", "sendto", "sendto", "p50_ns")):
+            if name in pstats0 and name in pstats1:
+                cnt = pstats1[name][0] - pstats0[name][0]
+                ns = pstats1[name][1] - pstats0[name][1]
+                if cnt:
+                    unf = abs_med(m, False, key) * 1000.0
+                    print("  %-8s program: %.0f ns per call over %d calls = %.3f of the "
+                          "unfenced p50 (%.0f ns)" % (label, ns / cnt, cnt, ns / cnt / unf, unf))
         print("  decisions in the kernel during the rounds: %d; records lost (ring full): %d; "
               "records consumed by egressd: %d" % (decisions, after["ringbuf_drops"] -
                                                   before["ringbuf_drops"],

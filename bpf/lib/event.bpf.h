@@ -11,19 +11,24 @@
 
 #define EF_WAKEUP_BACKLOG (256 * 1024)
 
+/* Direct loads through the BTF task pointer: the verifier makes them
+ * fault-safe loads (CO-RE relocated), no helper call per pointer hop. */
 static __always_inline void ef_fill_task(struct ef_event *e)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	const unsigned char *name;
+	const unsigned char *name = NULL;
+	struct mm_struct *mm;
 
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
 	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->ppid = BPF_CORE_READ(t, real_parent, tgid);
-	e->start_boot_ns = BPF_CORE_READ(t, group_leader, start_boottime);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	name = BPF_CORE_READ(t, mm, exe_file, f_path.dentry, d_name.name);
+	e->ppid = t->real_parent->tgid;
+	e->start_boot_ns = t->group_leader->start_boottime;
+	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
+	mm = t->mm;
+	if (mm && mm->exe_file)
+		name = mm->exe_file->f_path.dentry->d_name.name;
 	if (!name || bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), name) < 0)
 		e->exe[0] = '\0';
 }
