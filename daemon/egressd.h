@@ -141,6 +141,7 @@ void ef_events_close(struct ef_daemon *d);
 struct ef_span *ef_span_new(struct ef_daemon *d); /* from the pool; flushes when full */
 void ef_spans_flush(struct ef_daemon *d);
 void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef_job_rec *j);
+void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_events_check_drops(struct ef_daemon *d);
 
 /* control.c */
@@ -155,7 +156,6 @@ void ef_proc_cache_free(struct ef_proc_cache *c);
 /* Returns the path or NULL if the process is gone or was replaced. */
 const char *ef_proc_exe(struct ef_proc_cache *c, uint32_t pid, uint64_t start_boot_ns,
 			const char *exe_base);
-void ef_proc_forget(struct ef_proc_cache *c, uint32_t pid);
 
 /* epoll tags: the low bits of the data pointer are never used by pointers */
 #define EF_EP_RING ((void *)1)

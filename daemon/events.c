@@ -54,18 +54,24 @@ void ef_spans_flush(struct ef_daemon *d)
 	d->n_spans = 0;
 }
 
-/* Trace context and the job's attributes, common to every span of a job. */
-void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef_job_rec *j)
+/* The job's --attr and CI attributes, on its span and its decisions. */
+void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j)
 {
 	const cJSON *a;
 
+	cJSON_ArrayForEach(a, j->attrs)
+		if (cJSON_IsString(a))
+			ef_span_str(s, a->string, a->valuestring);
+}
+
+/* Trace context and the job's attributes, common to every span of a job. */
+void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef_job_rec *j)
+{
 	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
 	memcpy(s->parent_id, j->span_id, sizeof(s->parent_id));
 	s->has_parent = true;
 	ef_span_str(s, "egress.job.id", j->id);
-	cJSON_ArrayForEach(a, j->attrs)
-		if (cJSON_IsString(a))
-			ef_span_str(s, a->string, a->valuestring);
+	ef_span_job_attrs(s, j);
 }
 
 static void fmt_addr(const struct ef_event *e, char *out, size_t len)
@@ -125,7 +131,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	d->events++;
 	j = ef_job_by_cgroup(d, e->cgroup_id);
-	pol = ef_pol_by_id(d, e->policy_id);
+	/* the job's own policy version, unless the record predates a switch */
+	pol = j && j->pol->id == e->policy_id ? j->pol : ef_pol_by_id(d, e->policy_id);
 	if (pol && e->rule_id < pol->pol->n_rules)
 		rule = pol->pol->rules[e->rule_id].text;
 

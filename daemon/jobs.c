@@ -46,22 +46,6 @@ static bool valid_job_id(const char *s)
 	return true;
 }
 
-static bool valid_policy_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > EF_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
-
 struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id)
 {
 	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
@@ -196,7 +180,7 @@ static int read_policy_text(struct ef_daemon *d, const cJSON *req, char **text, 
 			return *text ? 0 : -ENOMEM;
 		}
 	} else {
-		if (!valid_policy_name(name->valuestring)) {
+		if (!ef_policy_name_valid(name->valuestring)) {
 			snprintf(err, errlen, "invalid policy name \"%.80s\"", name->valuestring);
 			return -EINVAL;
 		}
@@ -435,13 +419,7 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 		ef_span_str(s, "process.command", j->command);
 	if (j->command_line)
 		ef_span_str(s, "process.command_line", j->command_line);
-	{
-		const cJSON *a;
-
-		cJSON_ArrayForEach(a, j->attrs)
-			if (cJSON_IsString(a))
-				ef_span_str(s, a->string, a->valuestring);
-	}
+	ef_span_job_attrs(s, j);
 }
 
 void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)

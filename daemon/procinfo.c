@@ -106,11 +106,3 @@ const char *ef_proc_exe(struct ef_proc_cache *c, uint32_t pid, uint64_t start_bo
 	s->start_ticks = want;
 	return s->path;
 }
-
-void ef_proc_forget(struct ef_proc_cache *c, uint32_t pid)
-{
-	struct slot *s = &c->s[pid % CACHE_SLOTS];
-
-	if (s->pid == pid)
-		s->pid = 0;
-}

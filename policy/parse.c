@@ -180,6 +180,25 @@ static int want_string(struct pctx *c, const cJSON *v, __u32 tok, const char *wh
 
 /* ---- top-level keys ---- */
 
+/* [a-z0-9][a-z0-9._-]{0,63}, the one definition of a policy name */
+static bool name_char_ok(char ch, size_t i)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       (i > 0 && (ch == '.' || ch == '_' || ch == '-'));
+}
+
+bool ef_policy_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > EF_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char_ok(s[i], i))
+			return false;
+	return true;
+}
+
 static int do_name(struct pctx *c, const cJSON *v, __u32 tok)
 {
 	const char *s;
@@ -194,9 +213,7 @@ static int do_name(struct pctx *c, const cJSON *v, __u32 tok)
 	if (n == 0)
 		return perr(c, tok_off(c, tok), "\"name\" must not be empty");
 	for (i = 0; i < n; i++) {
-		char ch = s[i];
-		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-			  (i > 0 && (ch == '.' || ch == '_' || ch == '-'));
+		bool ok = name_char_ok(s[i], i);
 
 		if (i == EF_NAME_MAX)
 			return perr(c, ef_json_str_off(&c->d, tok_off(c, tok), i),

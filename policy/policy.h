@@ -74,6 +74,8 @@ struct ef_policy {
 /* Parse and validate a policy. `file` is only used in messages. */
 int ef_policy_parse(const char *text, size_t len, const char *file, struct ef_policy **out,
 		    char *err, size_t errlen);
+/* A policy name as "name" must be: [a-z0-9][a-z0-9._-]{0,63}. */
+bool ef_policy_name_valid(const char *s);
 /* Read `path` and parse it. */
 int ef_policy_load(const char *path, struct ef_policy **out, char *err, size_t errlen);
 void ef_policy_free(struct ef_policy *p);
