@@ -442,3 +442,18 @@ def test_help(ctx):
     # --help starts nothing
     check(not os.path.exists(d.bpffs_dir) and not os.path.exists(d.cgroup_root),
           "--help created pins or cgroups")
+
+
+@test(timeout=60)
+def run_request_with_hostile_policy_name(ctx):
+    """A "run" whose policy name tries to leave the policy dir is refused by
+    name, before any job exists; the sender stays where it was."""
+    d = ctx.daemon({"t": pol(allow=[ALLOW])})
+    before = own_cgroup()
+    for name in ("../../etc/passwd", "/etc/passwd", "Upper", "a" * 65, ""):
+        r = json.loads(reply(d.sock, json.dumps({"op": "run", "policy": name}).encode() + b"\n"))
+        check(r.get("ok") is False and "invalid policy name" in r.get("error", ""),
+              "run with policy %r: want an 'invalid policy name' refusal, got %r" % (name, r))
+    eq(own_cgroup(), before, "the sender's cgroup")
+    eq(d.ctl_json("jobs")["jobs"], [], "jobs after refused runs")
+    eq(d.ctl_json("status")["pid"], d.proc.pid, "egressd still serving")
