@@ -20,6 +20,8 @@
  * is dropped when it can never decide: a deny inside an earlier deny of the
  * entry, an allow inside any deny or inside an earlier allow. Ranges of
  * different rules are never merged, so records always name the right rule.
+ * names.c builds the entries of host-name rules with the same merge
+ * (ef_ports_build()), a wildcard suffix playing the covering prefix.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -114,9 +116,9 @@ static void offer(struct acc *a, const struct ef_port_range *r, __u32 seq)
 /*
  * Offer, in rule order, the ranges of kind `deny` of the entry: its own
  * rules (own[0..n_own), ascending rule index) merged with what the nearest
- * covering entry holds (only its denies for a metadata address).
+ * covering entry holds (only its denies if parent_deny_only).
  */
-static void walk_ranges(const struct ef_policy *p, const struct item *own, size_t n_own,
+static void walk_ranges(const struct ef_policy *p, const __u32 *own, size_t n_own,
 			const struct ef_ports *parent, bool parent_deny_only, bool deny,
 			struct acc *a)
 {
@@ -125,13 +127,13 @@ static void walk_ranges(const struct ef_policy *p, const struct item *own, size_
 	__u32 seq = 0;
 
 	while ((i < n_own || j < n_par) && !a->over) {
-		if (i < n_own && (j >= n_par || own[i].rule < parent->r[j].rule_id)) {
-			const struct ef_rule *r = &p->rules[own[i].rule];
+		if (i < n_own && (j >= n_par || own[i] < parent->r[j].rule_id)) {
+			const struct ef_rule *r = &p->rules[own[i]];
 			int k, n = ef_rule_canon_ports(r, ps);
 
 			for (k = 0; k < n; k++, seq++) {
 				struct ef_port_range pr = {
-					.rule_id = own[i].rule,
+					.rule_id = own[i],
 					.lo = ps[k].lo,
 					.hi = ps[k].hi,
 					.protos = r->protos & EF_PROTO_ANY,
@@ -150,6 +152,30 @@ static void walk_ranges(const struct ef_policy *p, const struct item *own, size_
 			seq++;
 		}
 	}
+}
+
+int ef_ports_build(const struct ef_policy *p, const __u32 *own, size_t n_own,
+		   const struct ef_ports *parent, bool parent_deny_only, struct ef_ports *val)
+{
+	struct acc a = { .n = 0 };
+	int order[EF_MAX_RANGES];
+	int i, j;
+
+	walk_ranges(p, own, n_own, parent, parent_deny_only, true, &a);
+	walk_ranges(p, own, n_own, parent, parent_deny_only, false, &a);
+	if (a.over)
+		return -E2BIG;
+	/* back into rule order: denies and allows were kept in two passes */
+	for (i = 0; i < a.n; i++) {
+		for (j = i; j > 0 && a.seq[order[j - 1]] > a.seq[i]; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	memset(val, 0, sizeof(*val));
+	for (i = 0; i < a.n; i++)
+		val->r[i] = a.r[order[i]];
+	val->n = (__u16)a.n;
+	return 0;
 }
 
 static int overflow(const struct ef_policy *p, const struct item *g, size_t n_own,
@@ -173,34 +199,20 @@ static int overflow(const struct ef_policy *p, const struct item *g, size_t n_ow
 	return -E2BIG;
 }
 
-/* Fill `val` for the prefix group g[0..n); returns 0 or -E2BIG. */
-static int build_entry(const struct ef_policy *p, const struct item *g, size_t n,
-		       const struct ef_ports *parent, struct ef_ports *val, char *err,
+/* Fill `val` for the prefix group g[0..n) whose rule indices are ids[0..n);
+ * returns 0 or -E2BIG. */
+static int build_entry(const struct ef_policy *p, const struct item *g, const __u32 *ids,
+		       size_t n, const struct ef_ports *parent, struct ef_ports *val, char *err,
 		       size_t errlen)
 {
 	bool meta = g->len == full_len(g->family) && is_meta(g->family, g->addr);
 	size_t n_own = n;
-	struct acc a = { .n = 0 };
-	int order[EF_MAX_RANGES];
-	int i, j;
 
 	/* the metadata marker sorts last in its group */
 	if (n_own && g[n_own - 1].rule == EF_RULE_NONE)
 		n_own--;
-	walk_ranges(p, g, n_own, parent, meta, true, &a);
-	walk_ranges(p, g, n_own, parent, meta, false, &a);
-	if (a.over)
+	if (ef_ports_build(p, ids, n_own, parent, meta, val))
 		return overflow(p, g, n_own, parent, err, errlen);
-	/* back into rule order: denies and allows were kept in two passes */
-	for (i = 0; i < a.n; i++) {
-		for (j = i; j > 0 && a.seq[order[j - 1]] > a.seq[i]; j--)
-			order[j] = order[j - 1];
-		order[j] = i;
-	}
-	memset(val, 0, sizeof(*val));
-	for (i = 0; i < a.n; i++)
-		val->r[i] = a.r[order[i]];
-	val->n = (__u16)a.n;
 	val->flags = meta ? EF_EF_METADATA : 0;
 	return 0;
 }
@@ -247,6 +259,7 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 	struct open_pfx stack[130];
 	struct ef_compiled *c;
 	struct item *it = NULL;
+	__u32 *ids = NULL;
 	size_t n_it = 0, i, g, n_full = 0, n_part = 0;
 	int depth = 0, ret;
 
@@ -261,7 +274,8 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 	c->pval.families = p->families;
 
 	it = calloc(p->n_rules + 2, sizeof(*it));
-	if (!it) {
+	ids = calloc(p->n_rules + 2, sizeof(*ids));
+	if (!it || !ids) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -269,7 +283,7 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 		const struct ef_rule *r = &p->rules[i];
 
 		if (r->kind != EF_DEST_CIDR)
-			continue; /* names are resolved at run time, not compiled */
+			continue; /* names go to the name table below */
 		ret = check_rule(p, i, err, errlen);
 		if (ret)
 			goto out;
@@ -289,6 +303,9 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 	memcpy(it[n_it].addr, ef_meta_v6, 16);
 	it[n_it++].rule = EF_RULE_NONE;
 	qsort(it, n_it, sizeof(*it), cmp_item);
+	/* the rule indices of a prefix group, as ef_ports_build() takes them */
+	for (i = 0; i < n_it; i++)
+		ids[i] = it[i].rule;
 
 	for (i = 0; i < n_it; i++) {
 		if (i > 0 && same_pfx(&it[i - 1], &it[i]))
@@ -329,8 +346,8 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 			memcpy(e->key.addr, x->addr, 16);
 			val = &e->val;
 		}
-		ret = build_entry(p, x, i - g, depth ? stack[depth - 1].val : NULL, val, err,
-				  errlen);
+		ret = build_entry(p, x, ids + g, i - g, depth ? stack[depth - 1].val : NULL, val,
+				  err, errlen);
 		if (ret)
 			goto out;
 		/* full-length prefixes cover nothing but themselves */
@@ -344,8 +361,9 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 	/* ef_compiled_match() binary-searches both arrays */
 	qsort(c->exact, c->n_exact, sizeof(*c->exact), cmp_exact);
 	qsort(c->lpm, c->n_lpm, sizeof(*c->lpm), cmp_lpm);
-	ret = 0;
+	ret = ef_names_compile(p, &c->names, err, errlen);
 out:
+	free(ids);
 	free(it);
 	if (ret) {
 		if (ret == -ENOMEM)
@@ -363,6 +381,7 @@ void ef_compiled_free(struct ef_compiled *c)
 		return;
 	free(c->lpm);
 	free(c->exact);
+	ef_names_free(&c->names);
 	free(c);
 }
 
@@ -394,8 +413,10 @@ static int no_rule(__u8 *reason, __u32 *rule_id)
 	return 0;
 }
 
-int ef_compiled_match(const struct ef_compiled *c, __u8 family, const __u8 addr[16], __u16 port,
-		      __u8 proto_bit, __u8 *reason, __u32 *rule_id)
+/* The entry deciding for an address, as the BPF programs find it: the
+ * exact hash, else the longest prefix. NULL if none. */
+static const struct ef_ports *find_entry(const struct ef_compiled *c, __u8 family,
+					 const __u8 addr[16])
 {
 	struct ef_exact_entry ek = { .key = { .policy_id = c->policy_id } };
 	const struct ef_exact_entry *e;
@@ -404,11 +425,11 @@ int ef_compiled_match(const struct ef_compiled *c, __u8 family, const __u8 addr[
 	int len;
 
 	if (!norm_dest(&family, addr, ek.key.addr))
-		return no_rule(reason, rule_id);
+		return NULL;
 	ek.key.family = family;
 	e = c->n_exact ? bsearch(&ek, c->exact, c->n_exact, sizeof(*c->exact), cmp_exact) : NULL;
 	if (e)
-		return ef_judge_ports(&e->val, port, proto_bit, reason, rule_id);
+		return &e->val;
 	lk.family = family;
 	for (len = (int)full_len(family); len >= 0; len--) {
 		memcpy(lk.addr, ek.key.addr, 16);
@@ -419,15 +440,42 @@ int ef_compiled_match(const struct ef_compiled *c, __u8 family, const __u8 addr[
 			int d = cmp_lpm_key(&c->lpm[mid].key, &lk);
 
 			if (!d)
-				return ef_judge_ports(&c->lpm[mid].val, port, proto_bit, reason,
-						      rule_id);
+				return &c->lpm[mid].val;
 			if (d < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
 	}
-	return no_rule(reason, rule_id);
+	return NULL;
+}
+
+int ef_compiled_match(const struct ef_compiled *c, __u8 family, const __u8 addr[16], __u16 port,
+		      __u8 proto_bit, __u8 *reason, __u32 *rule_id)
+{
+	const struct ef_ports *v = find_entry(c, family, addr);
+
+	if (!v)
+		return no_rule(reason, rule_id);
+	return ef_judge_ports(v, port, proto_bit, reason, rule_id);
+}
+
+/*
+ * The entry found holds every range that can decide for the address
+ * (allows inside a deny were dropped when it was built), so an allow range
+ * in it is an allow rule that opens some port there. The metadata entries
+ * hold only the allows of rules naming them, so a wide allow such as
+ * 0.0.0.0/0 never counts as covering them.
+ */
+int ef_compiled_covers(const struct ef_compiled *c, __u8 family, const __u8 addr[16])
+{
+	const struct ef_ports *v = find_entry(c, family, addr);
+	unsigned int i;
+
+	for (i = 0; v && i < v->n && i < EF_MAX_RANGES; i++)
+		if (!v->r[i].deny)
+			return 1;
+	return 0;
 }
 
 static bool rule_covers(const struct ef_rule *r, __u8 family, const __u8 addr[16])

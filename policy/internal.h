@@ -57,6 +57,28 @@ void ef_msg_quote(char *dst, size_t dstlen, const char *src, size_t n);
 void ef_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ef_vfmt(char *buf, size_t len, const char *fmt, va_list ap);
 
+/* ---- compile.c ---- */
+
+/*
+ * The ranges of one entry (an address or a name): those of the rules
+ * own[0..n_own) (indices in p->rules, ascending) merged with the ranges
+ * `parent`, the nearest covering entry, already holds (only its denies if
+ * parent_deny_only), in rule order, without the ranges that can never
+ * decide. val->flags is 0. Returns 0, or -E2BIG if more than EF_MAX_RANGES
+ * ranges would remain (`err` is the caller's to fill: it knows the entry).
+ */
+int ef_ports_build(const struct ef_policy *p, const __u32 *own, size_t n_own,
+		   const struct ef_ports *parent, bool parent_deny_only, struct ef_ports *val);
+
+/* ---- names.c ---- */
+
+/* Build `t` from the NAME and WILDCARD rules of `p`. Returns 0, -E2BIG or
+ * -EINVAL (a hand-built rule with a bad name) with `err` set, or -ENOMEM.
+ * On error `t` holds nothing to free beyond what ef_names_free() frees. */
+int ef_names_compile(const struct ef_policy *p, struct ef_name_table *t, char *err,
+		     size_t errlen);
+void ef_names_free(struct ef_name_table *t);
+
 /* ---- json.c: positions in the raw text, which cJSON does not keep ---- */
 
 /*

@@ -94,6 +94,35 @@ struct ef_exact_entry {
 	struct ef_exact_key key;
 	struct ef_ports val;
 };
+
+/* One distinct host name or wildcard of the policy's rules. */
+struct ef_name_entry {
+	const char *pattern; /* "api.github.com" or "*.githubusercontent.com" */
+	__u32 hash;	     /* of the name (without "*.") and the kind; see names.c */
+	__u16 name_len;	     /* strlen of the name without "*." */
+	__u8 wildcard;	     /* 1: matches names below the name, never the name itself */
+	__u8 pad;
+	struct ef_ports val; /* own ranges plus those of every covering wildcard */
+};
+
+/*
+ * The host-name rules of a policy version, for the DNS proxy; user space
+ * only (no map holds it). An open-addressing hash over the entries: a
+ * lookup costs one probe per label of the name. Read-only once built, so
+ * any number of threads may look up concurrently.
+ */
+struct ef_name_slot {
+	__u32 hash; /* the entry's, so that a probe past it reads no entry */
+	__u32 idx;  /* index in e[] + 1; 0: empty */
+};
+struct ef_name_table {
+	struct ef_name_entry *e;   /* in no particular order */
+	size_t n;
+	struct ef_name_slot *slot; /* 2^k slots, at most half of them used */
+	__u32 mask;		   /* number of slots - 1 */
+	char *text;		   /* the patterns, NUL-terminated, one after the other */
+};
+
 struct ef_compiled {
 	__u32 policy_id;
 	struct ef_policy_val pval;
@@ -101,18 +130,22 @@ struct ef_compiled {
 	size_t n_lpm;
 	struct ef_exact_entry *exact;
 	size_t n_exact;
+	struct ef_name_table names;
 };
 
 /*
- * Compile the CIDR rules of `p` into map entries for `policy_id`.
+ * Compile the CIDR rules of `p` into map entries for `policy_id`, and its
+ * host-name rules into the name table (see ef_name_lookup()).
  * Addresses of full length (/32, /128) go to the exact hash, others to the
  * LPM trie. Every entry carries its own ranges plus those of every shorter
  * prefix of the same family covering it, so one longest-prefix lookup
  * decides. The metadata addresses (169.254.169.254, fd00:ec2::254) always
  * get an exact entry flagged EF_EF_METADATA that inherits only deny ranges:
  * a wide allow (0.0.0.0/0) never opens them; a rule naming the exact address
- * does. Fails with -E2BIG and a positioned message if an entry would need
- * more than EF_MAX_RANGES ranges after merging.
+ * does. Name entries inherit the same way from the wildcards covering
+ * them (*.b.com and *.com cover a.b.com and *.a.b.com). Fails with -E2BIG
+ * and a positioned message if an entry would need more than EF_MAX_RANGES
+ * ranges after merging.
  */
 int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_compiled **out,
 		      char *err, size_t errlen);
@@ -135,5 +168,66 @@ int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 add
 /* Parse "a.b.c.d" or an IPv6 address (no brackets); IPv4-mapped IPv6 is
  * returned as V4. Returns 0 or -EINVAL. */
 int ef_addr_parse(const char *s, __u8 *family, __u8 addr[16]);
+
+/* ---- host names (names.c), for the DNS proxy ---- */
+
+#define EF_HOSTNAME_MAX 253 /* characters of a name without the trailing dot */
+
+/*
+ * The ranges that apply to DNS name `qname` (any case, trailing dot
+ * allowed; at most EF_HOSTNAME_MAX chars without the dot) under compiled
+ * policy `c`: the exact-name entry if there is one, else the entry of the
+ * longest matching wildcard suffix. NULL if no name rule covers it, and for
+ * empty, over-long or malformed names: an empty label, a label longer than
+ * 63, or a character other than a letter, digit, '-' or '_' (so a
+ * presentation-form escape such as "\." never matches). `*pattern`
+ * (optional) gets the matched pattern text, e.g. "api.github.com" or
+ * "*.githubusercontent.com", valid as long as `c`; NULL when none matched.
+ */
+const struct ef_ports *ef_name_lookup(const struct ef_compiled *c, const char *qname,
+				      const char **pattern);
+
+/*
+ * The DNS decision for a name's ranges: 1 if any allow range is there
+ * (reason EF_R_RULE, rule_id = first allow range's rule), else 0:
+ * EF_R_DENY_RULE (rule_id = first deny range's rule) if deny ranges are
+ * there, EF_R_NO_RULE (rule_id EF_RULE_NONE) if v is NULL or empty. Ports
+ * are not looked at: the connection to the address is judged later.
+ */
+int ef_name_judge(const struct ef_ports *v, __u8 *reason, __u32 *rule_id);
+
+/*
+ * Naive reference over p->rules for tests: finds the covering rules by
+ * scanning them all and builds the same merged ranges into `out`.
+ * Returns 1 found, 0 none, -E2BIG if more than EF_MAX_RANGES ranges.
+ */
+int ef_name_lookup_naive(const struct ef_policy *p, const char *qname, struct ef_ports *out);
+
+/*
+ * Addresses a public name must not point at (DNS rebinding): 0.0.0.0/8,
+ * 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.168/16,
+ * 224/4, 240/4 (255.255.255.255 included); ::, ::1, fc00::/7, fe80::/10,
+ * fec0::/10, ff00::/8, and the metadata addresses. NOT 198.18.0.0/15 or
+ * 2001:db8::/32 (the test world uses them as public hosts). `family` is
+ * EF_FAM_V4 (IPv4 in addr[0..3]) or EF_FAM_V6; an IPv4-mapped IPv6 address
+ * is judged as its IPv4 address. Any other family is internal.
+ */
+bool ef_addr_internal(__u8 family, const __u8 addr[16]);
+
+/*
+ * 1 if an allow rule of the compiled policy covers the address on some
+ * port (the exact or CIDR entry deciding for it has at least one allow
+ * range), else 0. The metadata addresses count as covered only by rules
+ * naming them, as in ef_compiled_match().
+ */
+int ef_compiled_covers(const struct ef_compiled *c, __u8 family, const __u8 addr[16]);
+
+/*
+ * Parse a dns.upstream entry ("1.1.1.1", "1.1.1.1:5353", "2606:4700::1111",
+ * "[2606:4700::1111]:53") into family/addr (IPv4 in addr[0..3]) and port
+ * (host order, default 53). Accepts exactly what the policy parser
+ * accepts. IPv4-mapped IPv6 becomes V4. Returns 0 or -EINVAL.
+ */
+int ef_upstream_parse(const char *s, __u8 *family, __u8 addr[16], __u16 *port);
 
 #endif /* EF_POLICY_H */

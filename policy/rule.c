@@ -662,44 +662,140 @@ int ef_addr_parse(const char *s, __u8 *family, __u8 addr[16])
 	return 0;
 }
 
-int ef_upstream_check(const char *s, size_t *ret_col, char *msg, size_t msglen)
+/* A DNS upstream into *family, addr, *port; see ef_upstream_check(). */
+static int parse_upstream(struct rp *rp, __u8 *family, __u8 addr[16], __u16 *port)
 {
-	struct rp rp = { .s = s, .msg = msg, .msglen = msglen };
-	const char *colon = strchr(s, ':'), *close;
+	const char *s = rp->s, *colon = strchr(s, ':'), *close;
 	size_t port_at = 0, n = strlen(s);
-	__u8 a[16];
-	__u16 port;
+	__u8 a[16] = { 0 };
+	__u8 fam = EF_FAM_V6;
 	int err;
 
+	*port = 53;
 	if (n == 0) {
-		err = rp_fail(&rp, 0, "empty upstream: write an address such as \"1.1.1.1\"");
+		err = rp_fail(rp, 0, "empty upstream: write an address such as \"1.1.1.1\"");
 	} else if (!colon && !(s[0] >= '0' && s[0] <= '9')) {
 		/* resolving the resolver would need a resolver */
-		err = rp_fail(&rp, 0, "an upstream must be an IP address, not a name");
+		err = rp_fail(rp, 0, "an upstream must be an IP address, not a name");
 	} else if (s[0] == '[') {
 		close = strchr(s, ']');
 		if (!close) {
-			err = rp_fail(&rp, 0, "missing ']' after ipv6 address");
+			err = rp_fail(rp, 0, "missing ']' after ipv6 address");
 		} else {
-			err = parse_v6_at(&rp, 1, (size_t)(close - s) - 1, a);
+			err = parse_v6_at(rp, 1, (size_t)(close - s) - 1, a);
 			if (!err && close[1] && close[1] != ':')
-				err = rp_fail(&rp, (size_t)(close - s) + 1,
+				err = rp_fail(rp, (size_t)(close - s) + 1,
 					      "expected ':PORT' after ']'");
 			else if (!err && close[1])
 				port_at = (size_t)(close - s) + 2;
 		}
 	} else if (colon && strchr(colon + 1, ':')) {
-		err = parse_v6_at(&rp, 0, n, a); /* bare IPv6: no port possible */
+		err = parse_v6_at(rp, 0, n, a); /* bare IPv6: no port possible */
 	} else {
-		err = parse_v4_at(&rp, 0, colon ? (size_t)(colon - s) : n, a);
+		fam = EF_FAM_V4;
+		err = parse_v4_at(rp, 0, colon ? (size_t)(colon - s) : n, a);
 		if (!err && colon)
 			port_at = (size_t)(colon - s) + 1;
 	}
 	if (!err && port_at)
-		err = parse_port(&rp, port_at, n - port_at, &port);
+		err = parse_port(rp, port_at, n - port_at, port);
+	if (err)
+		return err;
+	/* sockets of the other family would reach it as IPv4 anyway */
+	if (fam == EF_FAM_V6 && is_mapped(a)) {
+		memmove(a, a + 12, 4);
+		memset(a + 4, 0, 12);
+		fam = EF_FAM_V4;
+	}
+	*family = fam;
+	memcpy(addr, a, 16);
+	return 0;
+}
+
+int ef_upstream_check(const char *s, size_t *ret_col, char *msg, size_t msglen)
+{
+	struct rp rp = { .s = s, .msg = msg, .msglen = msglen };
+	__u8 fam, a[16];
+	__u16 port;
+	int err;
+
+	err = parse_upstream(&rp, &fam, a, &port);
 	if (err)
 		*ret_col = rp.err_idx + 1;
 	return err;
+}
+
+int ef_upstream_parse(const char *s, __u8 *family, __u8 addr[16], __u16 *port)
+{
+	char msg[EF_ERR_LEN];
+	struct rp rp = { .s = s, .msg = msg, .msglen = sizeof(msg) };
+	__u8 fam, a[16];
+	__u16 pt;
+
+	if (!s || parse_upstream(&rp, &fam, a, &pt))
+		return -EINVAL;
+	*family = fam;
+	memcpy(addr, a, 16);
+	*port = pt;
+	return 0;
+}
+
+/* One prefix of ef_addr_internal()'s table. */
+struct net {
+	__u8 family, len;
+	__u8 addr[16];
+};
+
+static const struct net internal_nets[] = {
+	{ EF_FAM_V4, 8, { 0 } },		 /* "this network", 0.0.0.0 */
+	{ EF_FAM_V4, 8, { 10 } },		 /* private */
+	{ EF_FAM_V4, 10, { 100, 64 } },		 /* carrier-grade NAT */
+	{ EF_FAM_V4, 8, { 127 } },		 /* loopback */
+	{ EF_FAM_V4, 16, { 169, 254 } },	 /* link-local, metadata */
+	{ EF_FAM_V4, 12, { 172, 16 } },		 /* private */
+	{ EF_FAM_V4, 24, { 192, 0, 0 } },	 /* IETF protocol assignments */
+	{ EF_FAM_V4, 16, { 192, 168 } },	 /* private */
+	{ EF_FAM_V4, 4, { 224 } },		 /* multicast */
+	{ EF_FAM_V4, 4, { 240 } },		 /* reserved, broadcast */
+	{ EF_FAM_V6, 128, { 0 } },		 /* :: */
+	{ EF_FAM_V6, 128, { [15] = 1 } },	 /* ::1 */
+	{ EF_FAM_V6, 7, { 0xfc } },		 /* unique local, fd00:ec2::254 */
+	{ EF_FAM_V6, 10, { 0xfe, 0x80 } },	 /* link-local */
+	{ EF_FAM_V6, 10, { 0xfe, 0xc0 } },	 /* site-local (deprecated) */
+	{ EF_FAM_V6, 8, { 0xff } },		 /* multicast */
+};
+
+bool ef_addr_internal(__u8 family, const __u8 addr[16])
+{
+	__u8 a[16] = { 0 };
+	size_t i;
+
+	if (family == EF_FAM_V6 && is_mapped(addr)) {
+		/* what a dual-stack socket connects to is the IPv4 address */
+		family = EF_FAM_V4;
+		memcpy(a, addr + 12, 4);
+	} else if (family == EF_FAM_V4) {
+		memcpy(a, addr, 4);
+	} else if (family == EF_FAM_V6) {
+		memcpy(a, addr, 16);
+	} else {
+		return true; /* cannot be judged: refuse it */
+	}
+	/* both are inside the table's ranges; named so that they stay in */
+	if (!memcmp(a, family == EF_FAM_V4 ? ef_meta_v4 : ef_meta_v6, 16))
+		return true;
+	for (i = 0; i < sizeof(internal_nets) / sizeof(internal_nets[0]); i++) {
+		const struct net *n = &internal_nets[i];
+		__u8 m[16];
+
+		if (n->family != family)
+			continue;
+		memcpy(m, a, 16);
+		ef_addr_mask(m, n->len);
+		if (!memcmp(m, n->addr, 16))
+			return true;
+	}
+	return false;
 }
 
 int ef_rule_canon_ports(const struct ef_rule *r, struct ef_port_spec out[EF_MAX_PORT_SPECS])
