@@ -48,6 +48,8 @@ POLICY_SRCS := $(wildcard policy/*.c)
 POLICY_OBJS := $(POLICY_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+# the DNS proxy's message layer: pure functions, also linked into test_dns
+DNSMSG_OBJ := $(BUILD)/daemon/dnsmsg.o
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -58,7 +60,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 LIBS_POLICY := -lcjson
-LIBS_DAEMON := -lbpf -lelf -lz -lcjson
+LIBS_DAEMON := -lbpf -lelf -lz -lcjson -lldns
 LIBS_CLI := -lcjson
 
 BPF_OBJ := $(BUILD)/fence.bpf.o
@@ -75,8 +77,10 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS)
 #  libelf-dev, zlib1g-dev: libbpf's link deps
 #  iproute2, dnsmasq-base, python3: the integration test world
 #  libclang-rt-14-dev: libFuzzer and sanitizer runtimes for clang
+#  libldns-dev: the DNS proxy parses hostile messages with a proven decoder, not its own
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
-	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux
+	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
+	libldns-dev
 # installs only what is missing, so `make test` and `make demo` stay quick
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -110,8 +114,8 @@ $(BUILD)/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# the daemon includes the skeleton
-$(DAEMON_OBJS) $(BUILD)/daemon/main.o: | $(SKEL)
+# the daemon includes the skeleton; dnsmsg.o does not, so test_dns builds without BPF
+$(filter-out $(DNSMSG_OBJ),$(DAEMON_OBJS)) $(BUILD)/daemon/main.o: | $(SKEL)
 
 $(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS)
 	$(call msg,LINK,$@)
@@ -122,10 +126,15 @@ $(BUILD)/egressctl: $(CLI_OBJS) $(POLICY_OBJS) $(BUILD)/daemon/ctl_proto.o $(BUI
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_CLI)
 
+# test_dns tests the DNS message layer, on top of what every unit test links
+$(BUILD)/tests/test_dns: $(DNSMSG_OBJ)
+$(BUILD)/tests/test_dns: LIBS_TEST := -lldns
+
 $(BUILD)/tests/%: tests/unit/%.c $(POLICY_OBJS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDFLAGS) $(LIBS_POLICY) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDFLAGS) $(LIBS_POLICY) $(LIBS_TEST) \
+		-lcmocka
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(@D)
@@ -138,6 +147,12 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRCS)
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ $(LIBS_POLICY)
+
+# fuzz_dns fuzzes the DNS message layer rather than the policy library
+$(BUILD)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c daemon/dnsmsg.c
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ -lldns
 
 fuzz: $(FUZZ_BINS)
 

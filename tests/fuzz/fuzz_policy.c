@@ -5,7 +5,9 @@
  * errors it checks the library's promises, aborting when one breaks:
  *   - a rejected file leaves no policy and a "fuzz.json:LINE:COL: " message;
  *   - the compiled entries decide like the naive matcher over the rules, at
- *     the edges of every CIDR rule and at the metadata addresses.
+ *     the edges of every CIDR rule and at the metadata addresses;
+ *   - the name table answers like the naive name matcher for every name
+ *     rule, a name below it, its apex and each of its suffixes.
  * The input is also tried as a single rule string.
  */
 #include <errno.h>
@@ -60,6 +62,40 @@ static void check_compiled(const struct ef_policy *p, const struct ef_compiled *
 	check_same(p, c, EF_FAM_V6, meta6, 443);
 }
 
+
+static void check_name(const struct ef_policy *p, const struct ef_compiled *c, const char *q)
+{
+	const struct ef_ports *v = ef_name_lookup(c, q, NULL);
+	struct ef_ports n;
+	int r = ef_name_lookup_naive(p, q, &n);
+
+	if (r < 0 || !!v != r || (v && memcmp(v, &n, sizeof(n)))) {
+		fprintf(stderr, "name %s: table %p naive %d\n", q, (void *)v, r);
+		abort();
+	}
+}
+
+static void check_names(const struct ef_policy *p, const struct ef_compiled *c)
+{
+	char q[600];
+	size_t i, n = p->n_rules < 64 ? p->n_rules : 64;
+
+	for (i = 0; i < n; i++) {
+		const struct ef_rule *r = &p->rules[i];
+		const char *d;
+
+		if (r->kind == EF_DEST_CIDR)
+			continue;
+		check_name(p, c, r->name);
+		snprintf(q, sizeof(q), "x.%s", r->name);
+		check_name(p, c, q);
+		snprintf(q, sizeof(q), "A.b.%s.", r->name);
+		check_name(p, c, q);
+		for (d = strchr(r->name, '.'); d; d = strchr(d + 1, '.'))
+			check_name(p, c, d + 1);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[EF_ERR_LEN], *s;
@@ -78,8 +114,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else {
 		ret = ef_policy_compile(p, 1, &c, err, sizeof(err));
-		if (ret == 0)
+		if (ret == 0) {
 			check_compiled(p, c);
+			check_names(p, c);
+		}
 		else if (c || ret != -E2BIG)
 			abort();
 		ef_compiled_free(c);

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer target for the DNS proxy's message layer (daemon/dnsmsg.c).
+ * The input is read as a query from a job and as an upstream answer to a
+ * fixed query. Beyond memory errors it checks the layer's promises, aborting
+ * when one breaks:
+ *   - only the documented return codes and rcodes come back;
+ *   - a parsed name is at most 253 characters, NUL-terminated, lowercase;
+ *   - whatever query parsed enough to be answered gets a reply of at most
+ *     512 bytes, which parses back as an answer to that very query (when it
+ *     echoes the question) with the rcode it was given and no addresses;
+ *   - an answer's lists stay within their bounds and hold only what the
+ *     bounds allow.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnsmsg.h"
+
+#define CHECK(cond)                                                                   \
+	do {                                                                          \
+		if (!(cond)) {                                                        \
+			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                      \
+		}                                                                     \
+	} while (0)
+
+static void check_name(const char *name)
+{
+	size_t n = strnlen(name, EF_DNS_NAME_MAX), i;
+
+	CHECK(n <= EF_DNS_NAME_LEN_MAX);
+	for (i = 0; i < n; i++) {
+		CHECK(name[i] > 0x20 && name[i] < 0x7f);
+		CHECK(name[i] < 'A' || name[i] > 'Z');
+	}
+	CHECK(n == 0 || name[n - 1] != '.' || (n >= 2 && name[n - 2] == '\\'));
+}
+
+static void check_answer(int ret, const struct ef_dns_answer *a)
+{
+	size_t i;
+
+	CHECK(ret == 0 || ret == -EBADMSG || ret == -EPROTO);
+	if (ret)
+		return;
+	CHECK(a->n_addrs <= EF_DNS_MAX_ADDRS);
+	CHECK(a->n_cnames <= EF_DNS_MAX_CNAMES);
+	CHECK(a->rcode >= 0 && a->rcode < 4096);
+	for (i = 0; i < a->n_addrs; i++) {
+		CHECK(a->addrs[i].family == 4 || a->addrs[i].family == 6);
+		CHECK(a->addrs[i].ttl <= INT32_MAX);
+	}
+	for (i = 0; i < a->n_cnames; i++)
+		check_name(a->cnames[i]);
+}
+
+static void as_query(const uint8_t *data, size_t size)
+{
+	static struct ef_dns_answer a;
+	struct ef_dns_query q;
+	uint8_t out[512];
+	int rcode, ret;
+	ssize_t n;
+
+	ret = ef_dns_query_parse(data, size, &q, &rcode);
+	CHECK(ret == 0 || ret == -EBADMSG || ret == -EPROTO);
+	if (ret == -EBADMSG)
+		return;
+	if (ret == 0)
+		CHECK(rcode == EF_DNS_RCODE_NOERROR && q.has_question && !q.opcode);
+	else
+		CHECK(rcode == EF_DNS_RCODE_FORMERR || rcode == EF_DNS_RCODE_NOTIMP);
+	CHECK(q.udp_size >= EF_DNS_UDP_MIN);
+	check_name(q.name);
+	if (!q.has_question)
+		CHECK(q.name[0] == '\0');
+
+	/* the deny path: the rcode the proxy would use, or NXDOMAIN for a good query */
+	n = ef_dns_reply_error(&q, q.has_question, ret ? rcode : EF_DNS_RCODE_NXDOMAIN, out,
+			       sizeof(out));
+	CHECK(n >= 12 && (size_t)n <= sizeof(out));
+	ret = ef_dns_answer_parse(out, (size_t)n, &q, q.id, &a);
+	check_answer(ret, &a);
+	if (q.has_question && q.opcode == EF_DNS_OPCODE_QUERY) {
+		CHECK(ret == 0);
+		CHECK(a.rcode == (rcode ? rcode : EF_DNS_RCODE_NXDOMAIN));
+		CHECK(a.n_addrs == 0 && a.n_cnames == 0 && !a.tc);
+	} else {
+		CHECK(ret == -EPROTO);
+	}
+}
+
+static void as_answer(const uint8_t *data, size_t size)
+{
+	static struct ef_dns_answer a;
+	struct ef_dns_query q = {
+		.id = 0x1234,
+		.qtype = EF_DNS_TYPE_A,
+		.qclass = EF_DNS_CLASS_IN,
+		.rd = true,
+		.has_question = true,
+		.udp_size = EF_DNS_UDP_MIN,
+		.name = "www.example.com",
+	};
+	uint16_t id = size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 0;
+	int ret;
+
+	/* the input's own id, so that the fuzzer gets past the id check */
+	ret = ef_dns_answer_parse(data, size, &q, id, &a);
+	check_answer(ret, &a);
+	if (size >= 12 && ret == 0)
+		CHECK(a.id == id);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* a copy of exactly size bytes, so ASan sees any read past the end */
+	uint8_t *p = malloc(size ? size : 1);
+
+	if (!p)
+		return 0;
+	memcpy(p, data, size);
+	as_query(p, size);
+	as_answer(p, size);
+	free(p);
+	return 0;
+}
