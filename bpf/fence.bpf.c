@@ -16,6 +16,7 @@
 #include "lib/maps.bpf.h"
 #include "lib/job.bpf.h"
 #include "lib/event.bpf.h"
+#include "lib/dns.bpf.h"
 #include "lib/dest.bpf.h"
 #include "lib/sock.bpf.h"
 
@@ -27,7 +28,7 @@ int ef_connect4(struct bpf_sock_addr *ctx)
 	struct ef_dest d;
 
 	ef_dest_from4(&d, ctx);
-	return ef_dest_decide(ctx, &d, EF_K_CONNECT);
+	return ef_dest_decide(ctx, &d, EF_K_CONNECT, 0);
 }
 
 SEC("cgroup/connect6")
@@ -36,7 +37,7 @@ int ef_connect6(struct bpf_sock_addr *ctx)
 	struct ef_dest d;
 
 	ef_dest_from6(&d, ctx);
-	return ef_dest_decide(ctx, &d, EF_K_CONNECT);
+	return ef_dest_decide(ctx, &d, EF_K_CONNECT, 1);
 }
 
 SEC("cgroup/sendmsg4")
@@ -45,7 +46,7 @@ int ef_sendmsg4(struct bpf_sock_addr *ctx)
 	struct ef_dest d;
 
 	ef_dest_from4(&d, ctx);
-	return ef_dest_decide(ctx, &d, EF_K_SEND);
+	return ef_dest_decide(ctx, &d, EF_K_SEND, 0);
 }
 
 SEC("cgroup/sendmsg6")
@@ -54,7 +55,36 @@ int ef_sendmsg6(struct bpf_sock_addr *ctx)
 	struct ef_dest d;
 
 	ef_dest_from6(&d, ctx);
-	return ef_dest_decide(ctx, &d, EF_K_SEND);
+	return ef_dest_decide(ctx, &d, EF_K_SEND, 1);
+}
+
+/* Answers of the job's DNS proxy appear to come from the resolver asked. */
+SEC("cgroup/recvmsg4")
+int ef_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	ef_dns_restore4(ctx);
+	return 1; /* recvmsg programs cannot refuse */
+}
+
+SEC("cgroup/recvmsg6")
+int ef_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	ef_dns_restore6(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int ef_getpeername4(struct bpf_sock_addr *ctx)
+{
+	ef_dns_restore4(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int ef_getpeername6(struct bpf_sock_addr *ctx)
+{
+	ef_dns_restore6(ctx);
+	return 1;
 }
 
 /* Every family, via BPF LSM scoped to the fence's cgroups. */
@@ -114,6 +144,6 @@ int ef_sock_refused(struct trace_event_raw_sys_exit *ctx)
 	if (ef_sock_judge(c.pol, family, type, protocol, &reason))
 		return 0;
 	ef_emit(&c, EF_K_SOCKET, EF_V_DENY, reason, EF_RULE_NONE, family, NULL, 0, protocol,
-		type & EF_SOCK_TYPE_MASK, 0);
+		type & EF_SOCK_TYPE_MASK, 0, 0);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #define MAX_CLIENTS 256
 
 struct ef_client {
+	int ep_kind; /* EF_EPK_CLIENT: first, see enum ef_ep_kind */
 	struct ef_client *next;
 	int fd;
 	struct ucred cred;
@@ -110,6 +111,7 @@ void ef_control_accept(struct ef_daemon *d)
 			close(fd);
 			continue;
 		}
+		c->ep_kind = EF_EPK_CLIENT;
 		c->fd = fd;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &sl) < 0) {
 			close(fd);
@@ -148,6 +150,17 @@ static cJSON *status_json(struct ef_daemon *d)
 	cJSON_AddNumberToObject(o, "denied", (double)ef_bpf_stat(d, EF_S_DENIED));
 	cJSON_AddNumberToObject(o, "ringbuf_drops", (double)ef_bpf_stat(d, EF_S_RB_DROPS));
 	cJSON_AddNumberToObject(o, "records", (double)d->events);
+	{
+		cJSON *dns = cJSON_AddObjectToObject(o, "dns");
+
+		if (dns) {
+			cJSON_AddNumberToObject(dns, "queries", (double)d->dns_queries);
+			cJSON_AddNumberToObject(dns, "malformed", (double)d->dns_malformed);
+			cJSON_AddNumberToObject(dns, "dropped", (double)d->dns_dropped);
+			cJSON_AddNumberToObject(dns, "learn_failed", (double)d->dns_learn_failed);
+			cJSON_AddNumberToObject(dns, "pending", (double)ef_dns_n_pending(d));
+		}
+	}
 	cJSON_AddBoolToObject(o, "bpf_lsm", d->lsm);
 	cJSON_AddStringToObject(o, "socket_hook", d->lsm ? "lsm_cgroup/socket_create (all families)"
 							  : "cgroup/sock_create (inet only)");

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <linux/types.h>
 #include <cjson/cJSON.h>
@@ -23,6 +24,17 @@ struct fence_bpf;
 struct ring_buffer;
 struct ef_proc_cache;
 struct ef_client;
+struct ef_dns_job;
+struct ef_name_cache;
+struct ef_dns_pending;
+
+/* A DNS server the proxy forwards to. */
+#define EF_DNS_MAX_UPSTREAMS 4
+struct ef_upstream {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char text[64]; /* "198.18.0.53:53", "[2001:db8::53]:53" */
+};
 
 /* One compiled policy version loaded into the maps. */
 struct ef_pol_rec {
@@ -31,6 +43,9 @@ struct ef_pol_rec {
 	int refs; /* jobs judged by it */
 	uint64_t hash;
 	struct ef_policy *pol;
+	struct ef_compiled *names; /* compiled name rules (address entries freed once loaded) */
+	struct ef_upstream up[EF_DNS_MAX_UPSTREAMS]; /* its dns.upstream, if any */
+	size_t n_up;
 	char *origin; /* the NAME or FILE the job asked for */
 };
 
@@ -51,9 +66,23 @@ struct ef_job_rec {
 	char *command_line; /* only kept when the config opts in */
 	cJSON *attrs;	   /* string attributes: --attr, CI environment */
 	uint64_t n_decisions, n_denied;
+	struct ef_dns_job *dns; /* the job's DNS proxy */
+	uint64_t n_dns_queries, n_dns_denied;
+};
+
+/* DNS proxy settings: config file "dns" section. */
+struct ef_dns_cfg {
+	struct ef_upstream up[EF_DNS_MAX_UPSTREAMS]; /* "upstream": default for every policy */
+	size_t n_up;
+	char resolv_conf[256]; /* else the nameservers of this file (re-read when it changes) */
+	uint32_t ttl_floor_s;  /* a learned address lives at least this long... */
+	uint32_t ttl_grace_s;  /* ...plus this, after the record's TTL */
+	uint32_t timeout_ms;   /* per attempt */
+	uint32_t attempts;     /* per upstream server */
 };
 
 struct ef_config_file {
+	struct ef_dns_cfg dns;
 	uint64_t journal_max_file_bytes;
 	unsigned journal_max_files;
 	bool record_command_line;
@@ -96,6 +125,16 @@ struct ef_daemon {
 	struct ef_span *span_pool; /* EF_SPAN_BATCH spans waiting for the journal */
 	size_t n_spans;
 	struct ef_buf out;
+
+	/* DNS proxy (dns.c) */
+	struct ef_dns_pending *dns_pending; /* every query waiting for an upstream */
+	struct ef_upstream resolv_up[EF_DNS_MAX_UPSTREAMS]; /* from resolv_conf */
+	size_t n_resolv_up;
+	int64_t resolv_mtime_ns;
+	uint64_t resolv_checked_ns;
+	struct ef_name_cache *names;
+	uint64_t dns_sweep_ns;
+	uint64_t dns_queries, dns_malformed, dns_dropped, dns_learn_failed;
 
 	uint64_t events, rb_drops_reported;
 	uint64_t started_ns;
@@ -144,6 +183,23 @@ void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef
 void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_events_check_drops(struct ef_daemon *d);
 
+/* dns.c: the per-job DNS proxy */
+int ef_dns_config(struct ef_daemon *d, const cJSON *section, const char *path);
+int ef_dns_job_start(struct ef_daemon *d, struct ef_job_rec *j, uint16_t want_port);
+void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j);
+void ef_dns_job_value(const struct ef_job_rec *j, struct ef_job *v); /* dns_port, dns_flags */
+void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events);
+void ef_dns_tick(struct ef_daemon *d);
+void ef_dns_close(struct ef_daemon *d);
+void ef_dns_reap(struct ef_daemon *d); /* after each epoll batch */
+size_t ef_dns_n_pending(struct ef_daemon *d);
+int ef_dns_pol_init(struct ef_daemon *d, struct ef_pol_rec *p, char *err, size_t errlen);
+/* dns_names.c: the DNS name behind an ef_names id (NULL if unknown) */
+uint64_t ef_name_id(const char *name);
+int ef_name_remember(struct ef_daemon *d, uint64_t id, const char *name);
+const char *ef_name_get(struct ef_daemon *d, uint64_t id);
+void ef_name_cache_free(struct ef_daemon *d);
+
 /* control.c */
 int ef_control_setup(struct ef_daemon *d);
 void ef_control_accept(struct ef_daemon *d);
@@ -157,7 +213,15 @@ void ef_proc_cache_free(struct ef_proc_cache *c);
 const char *ef_proc_exe(struct ef_proc_cache *c, uint32_t pid, uint64_t start_boot_ns,
 			const char *exe_base);
 
-/* epoll tags: the low bits of the data pointer are never used by pointers */
+/* epoll tags: small constants, or a pointer to an object whose first member
+ * is an int saying what it is (enum ef_ep_kind) */
+enum ef_ep_kind {
+	EF_EPK_CLIENT = 0x4c43,	   /* struct ef_client */
+	EF_EPK_DNS_UDP = 0x4e44,   /* a proxy's UDP socket */
+	EF_EPK_DNS_LISTEN,	   /* a proxy's TCP listener */
+	EF_EPK_DNS_CONN,	   /* a job's TCP connection to its proxy */
+	EF_EPK_DNS_UP,		   /* a query's socket to an upstream server */
+};
 #define EF_EP_RING ((void *)1)
 #define EF_EP_SIG ((void *)2)
 #define EF_EP_TIMER ((void *)3)

@@ -107,6 +107,9 @@ static void status_msg(struct ef_span *s, const struct ef_event *e, const char *
 	case EF_R_NO_JOB:
 		snprintf(msg, sizeof(msg), "socket used outside a live job");
 		break;
+	case EF_R_DNS_EXPIRED:
+		snprintf(msg, sizeof(msg), "the DNS answer that allowed %s has expired", addr);
+		break;
 	default:
 		snprintf(msg, sizeof(msg), "no rule allows %s port %u/%s", addr, e->port,
 			 ef_transport_name(e->protocol));
@@ -119,7 +122,7 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct ef_daemon *d = ctx;
 	const struct ef_event *e = data;
-	const char *rule = NULL, *exe_path;
+	const char *rule = NULL, *exe_path, *name = NULL;
 	struct ef_pol_rec *pol;
 	struct ef_job_rec *j;
 	struct ef_span *s;
@@ -170,7 +173,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		ef_span_str(s, "network.type", e->family == EF_FAM_V4 ? "ipv4" : "ipv6");
 		ef_span_str(s, "network.peer.address", addr);
 		ef_span_int(s, "network.peer.port", e->port);
-		ef_span_str(s, "server.address", addr);
+		name = ef_name_get(d, e->name_id);
+		ef_span_str(s, "server.address", name ? name : addr);
 		ef_span_int(s, "server.port", e->port);
 	}
 	memcpy(exe, e->exe, EF_EXE_LEN);
@@ -186,7 +190,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (exe_path)
 		ef_span_str(s, "process.executable.path", exe_path);
 	if (e->verdict == EF_V_DENY)
-		status_msg(s, e, addr, rule);
+		status_msg(s, e, name ? name : addr, rule);
 	return 0;
 }
 

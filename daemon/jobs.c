@@ -323,8 +323,15 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t pe
 		snprintf(err, errlen, "cgroup id of %s: %s", j->cgroup, strerror(-ret));
 		goto fail;
 	}
+	/* the proxy is listening before the job's first query can be taken to it */
+	ret = ef_dns_job_start(d, j, 0);
+	if (ret) {
+		snprintf(err, errlen, "starting the job's DNS proxy: %s", strerror(-ret));
+		goto fail;
+	}
 	job_val.policy_id = j->pol->id;
 	job_val.serial = j->serial;
+	ef_dns_job_value(j, &job_val);
 	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id, &job_val,
 				BPF_NOEXIST)) {
 		ret = -errno;
@@ -388,6 +395,7 @@ fail:
 		job_state_path(d, j->id, p, sizeof(p));
 		unlink(p);
 	}
+	ef_dns_job_stop(d, j);
 	if (j->pol)
 		ef_pol_put(d, j->pol);
 	job_free(j);
@@ -413,6 +421,8 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	ef_span_str(s, "egress.mode", ef_mode_name(j->pol->pol->mode));
 	ef_span_int(s, "egress.decisions", (int64_t)j->n_decisions);
 	ef_span_int(s, "egress.denied", (int64_t)j->n_denied);
+	ef_span_int(s, "egress.dns.queries", (int64_t)j->n_dns_queries);
+	ef_span_int(s, "egress.dns.denied", (int64_t)j->n_dns_denied);
 	ef_span_int(s, "process.pid", j->pid);
 	ef_span_int(s, "process.user.id", j->uid);
 	if (j->command)
@@ -441,6 +451,7 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 	if (j->wd >= 0)
 		inotify_rm_watch(d->inofd, j->wd);
 	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id);
+	ef_dns_job_stop(d, j);
 	ret = ef_cgroup_remove_tree(j->cgroup);
 	if (ret)
 		log_warn("job %s: removing %s: %s", j->id, j->cgroup, strerror(-ret));
@@ -557,6 +568,16 @@ int ef_jobs_restore(struct ef_daemon *d)
 		j->pol->refs++;
 		if (j->serial >= d->next_serial)
 			d->next_serial = j->serial + 1;
+		/* same port if it is free, so queries in flight still find it */
+		if (ef_dns_job_start(d, j, v.dns_port) == 0) {
+			ef_dns_job_value(j, &v);
+			if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id,
+						&v, BPF_EXIST))
+				log_warn("job %s: updating its DNS proxy port: %s", j->id,
+					 strerror(errno));
+		} else {
+			log_warn("job %s: no DNS proxy; its DNS queries fail", j->id);
+		}
 		job_watch(d, j);
 		j->next = d->jobs;
 		d->jobs = j;

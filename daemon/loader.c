@@ -173,7 +173,7 @@ static int load(struct ef_daemon *d, bool with_lsm)
 
 int ef_bpf_setup(struct ef_daemon *d)
 {
-	struct bpf_program *progs[8];
+	struct bpf_program *progs[12];
 	int cgfd = -1, ret, n = 0;
 
 	libbpf_set_print(libbpf_log);
@@ -207,6 +207,10 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_connect6;
 	progs[n++] = d->skel->progs.ef_sendmsg4;
 	progs[n++] = d->skel->progs.ef_sendmsg6;
+	progs[n++] = d->skel->progs.ef_recvmsg4;
+	progs[n++] = d->skel->progs.ef_recvmsg6;
+	progs[n++] = d->skel->progs.ef_getpeername4;
+	progs[n++] = d->skel->progs.ef_getpeername6;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
 	} else {

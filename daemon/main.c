@@ -76,7 +76,7 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 {
 	static const char *const known[] = { "policy_dir", "state_dir", "run_dir", "cgroup_root",
 					     "bpffs_dir", "journal", "record_command_line",
-					     "service_name", "log_level", NULL };
+					     "service_name", "log_level", "dns", NULL };
 	const char *path = o->config ? o->config : "/etc/egress-fence/egressd.json";
 	char *text = NULL, def_root[EF_PATH_MAX + 32];
 	cJSON *c = NULL, *it;
@@ -132,6 +132,9 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 			ef_log_level = EF_LOG_DEBUG;
 	}
 
+	ret = ef_dns_config(d, cJSON_GetObjectItem(c, "dns"), path);
+	if (ret)
+		goto out;
 	ret = ef_cgroup2_mount(d->cgroup_mount, sizeof(d->cgroup_mount));
 	if (ret) {
 		log_err("no cgroup2 filesystem in /proc/self/mounts: mount one (mount -t cgroup2 "
@@ -236,6 +239,7 @@ static void on_tick(struct ef_daemon *d)
 	while (read(d->timerfd, &exp, sizeof(exp)) > 0)
 		;
 	ef_events_drain(d);
+	ef_dns_tick(d);
 	if (++ticks % (1000 / TICK_MS))
 		return;
 	ef_events_check_drops(d);
@@ -271,10 +275,13 @@ static void run_loop(struct ef_daemon *d)
 				while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
 					if (si.ssi_signo != SIGHUP)
 						d->stop = true;
-			} else {
+			} else if (*(const int *)tag == EF_EPK_CLIENT) {
 				ef_control_io(d, tag, evs[i].events);
+			} else {
+				ef_dns_io(d, tag, evs[i].events);
 			}
 		}
+		ef_dns_reap(d);
 	}
 }
 
@@ -392,6 +399,7 @@ int main(int argc, char **argv)
 	ret = 0;
 cleanup:
 	ef_control_close(d);
+	ef_dns_close(d);
 	if (d->rb)
 		ef_events_close(d);
 	ef_journal_close(&d->journal);

@@ -27,8 +27,10 @@ const char *ef_reason_name(int r)
 		[EF_R_RAW_SOCKET] = "raw_socket", [EF_R_FAMILY] = "family",
 		[EF_R_PROTOCOL] = "protocol",	[EF_R_NO_JOB] = "no_job",
 		[EF_R_LOOPBACK] = "loopback",
+		[EF_R_DNS_EXPIRED] = "dns_expired",
+		[EF_R_DNS_UNLISTED] = "dns_unlisted",
 	};
-	_Static_assert(EF_R__MAX == 9, "add the new reason's name here");
+	_Static_assert(EF_R__MAX == 11, "add the new reason's name here");
 	return r >= 0 && r < EF_R__MAX && n[r] ? n[r] : "unknown";
 }
 

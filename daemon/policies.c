@@ -115,28 +115,42 @@ static void rec_free(struct ef_pol_rec *p)
 {
 	if (!p)
 		return;
+	ef_compiled_free(p->names);
 	ef_policy_free(p->pol);
 	free(p->origin);
 	free(p);
 }
 
-/* Compile p and write it into the maps. */
-static int install(struct ef_daemon *d, struct ef_pol_rec *p, char *err, size_t errlen)
+/* Compile p and, when `load`, write it into the maps. The name rules stay
+ * compiled for the DNS proxy; the address entries are dropped once loaded
+ * (they are recompiled to unload: large policies would double in memory). */
+static int install(struct ef_daemon *d, struct ef_pol_rec *p, bool load, char *err,
+		   size_t errlen)
 {
 	struct ef_compiled *c = NULL;
 	int ret;
 
+	ret = ef_dns_pol_init(d, p, err, errlen);
+	if (ret)
+		return ret;
 	ret = ef_policy_compile(p->pol, p->id, &c, err, errlen);
 	if (ret)
 		return ret;
-	ret = map_load(d, c);
+	ret = load ? map_load(d, c) : 0;
 	if (ret) {
 		snprintf(err, errlen, "%s: loading %zu+%zu entries into the maps: %s", p->pol->file,
 			 c->n_exact, c->n_lpm, strerror(-ret));
 		map_unload(d, c);
+		ef_compiled_free(c);
+		return ret;
 	}
-	ef_compiled_free(c);
-	return ret;
+	free(c->lpm);
+	free(c->exact);
+	c->lpm = NULL;
+	c->exact = NULL;
+	c->n_lpm = c->n_exact = 0;
+	p->names = c;
+	return 0;
 }
 
 int ef_pol_get(struct ef_daemon *d, const char *text, size_t len, const char *file,
@@ -174,7 +188,7 @@ int ef_pol_get(struct ef_daemon *d, const char *text, size_t len, const char *fi
 		snprintf(err, errlen, "saving policy id counter: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = install(d, p, err, errlen);
+	ret = install(d, p, true, err, errlen);
 	if (ret)
 		goto fail;
 	ret = persist(d, p);
@@ -281,7 +295,7 @@ int ef_pol_restore(struct ef_daemon *d)
 			rec_free(p);
 			goto next;
 		}
-		if (bpf_map_lookup_elem(fd_pol, &p->id, &pv) && install(d, p, err, sizeof(err))) {
+		if (install(d, p, bpf_map_lookup_elem(fd_pol, &p->id, &pv) != 0, err, sizeof(err))) {
 			log_warn("cannot reinstall policy id %u: %s", p->id, err);
 			rec_free(p);
 			goto next;

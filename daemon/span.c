@@ -87,6 +87,29 @@ void ef_span_str_dupkey(struct ef_span *s, const char *key, const char *value)
 		ef_span_str(s, k, value);
 }
 
+void ef_span_strs(struct ef_span *s, const char *key, const char *const *v, int n)
+{
+	struct ef_attr *a = attr_new(s, key);
+	size_t need = 0, used = s->arena_used;
+
+	if (!a)
+		return;
+	for (int i = 0; i < n; i++)
+		need += strlen(v[i]) + 1;
+	if (used + need > sizeof(s->arena))
+		return;
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(v[i]) + 1;
+
+		memcpy(s->arena + s->arena_used, v[i], l);
+		s->arena_used += l;
+	}
+	a->type = EF_AT_STRS;
+	a->s = s->arena + used;
+	a->n = n;
+	s->n_attrs++;
+}
+
 void ef_span_int(struct ef_span *s, const char *key, int64_t v)
 {
 	struct ef_attr *a = attr_new(s, key);
@@ -246,6 +269,19 @@ static void json_attr(struct ef_buf *b, const char *key, const struct ef_attr *a
 	case EF_AT_BOOL:
 		ef_buf_puts(b, a->b ? "\"boolValue\":true" : "\"boolValue\":false");
 		break;
+	case EF_AT_STRS: {
+		const char *p = a->s;
+
+		ef_buf_puts(b, "\"arrayValue\":{\"values\":[");
+		for (int i = 0; i < a->n; i++) {
+			ef_buf_puts(b, i ? ",{\"stringValue\":" : "{\"stringValue\":");
+			ef_buf_json_str(b, p);
+			ef_buf_add(b, "}", 1);
+			p += strlen(p) + 1;
+		}
+		ef_buf_puts(b, "]}");
+		break;
+	}
 	}
 	ef_buf_puts(b, "}}");
 }

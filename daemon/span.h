@@ -17,19 +17,20 @@
 #define EF_SPAN_MAX_ATTRS 64
 #define EF_SPAN_ARENA 4096
 
-enum ef_attr_type { EF_AT_STR, EF_AT_INT, EF_AT_BOOL };
+enum ef_attr_type { EF_AT_STR, EF_AT_INT, EF_AT_BOOL, EF_AT_STRS };
 /* OTLP Span.SpanKind and Status.StatusCode */
-enum { EF_KIND_INTERNAL = 1, EF_KIND_CLIENT = 3 };
+enum { EF_KIND_INTERNAL = 1, EF_KIND_SERVER = 2, EF_KIND_CLIENT = 3 };
 enum { EF_STATUS_UNSET = 0, EF_STATUS_OK = 1, EF_STATUS_ERROR = 2 };
 
 struct ef_attr {
 	const char *key; /* static or in the arena */
 	enum ef_attr_type type;
 	union {
-		const char *s;
+		const char *s; /* EF_AT_STRS: n strings, each NUL-terminated, back to back */
 		int64_t i;
 		bool b;
 	};
+	int n; /* EF_AT_STRS: number of strings */
 };
 
 struct ef_span {
@@ -53,6 +54,8 @@ void ef_span_init(struct ef_span *s, const char *name, int kind);
  * drops the attribute if the span is full (logged once by the caller). */
 void ef_span_str(struct ef_span *s, const char *key, const char *value);
 void ef_span_str_dupkey(struct ef_span *s, const char *key, const char *value);
+/* A string array attribute (OTLP arrayValue). */
+void ef_span_strs(struct ef_span *s, const char *key, const char *const *v, int n);
 void ef_span_int(struct ef_span *s, const char *key, int64_t v);
 void ef_span_bool(struct ef_span *s, const char *key, bool v);
 const char *ef_span_strdup(struct ef_span *s, const char *v);

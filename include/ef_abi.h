@@ -13,7 +13,7 @@
 #define EF_ABI_H
 
 /* Bumped whenever a pinned map's key or value layout changes. */
-#define EF_ABI_VERSION 1
+#define EF_ABI_VERSION 2
 
 #define EF_MAX_RANGES 16	/* port ranges judged per destination entry */
 #define EF_RULE_NONE 0xffffffffu
@@ -57,6 +57,8 @@ enum ef_reason {
 	EF_R_PROTOCOL = 6,   /* inet protocol other than TCP/UDP (ICMP, SCTP, MPTCP...) */
 	EF_R_NO_JOB = 7,     /* socket of the fence used outside any live job */
 	EF_R_LOOPBACK = 8,   /* loopback, fenced because the policy says loopback: false */
+	EF_R_DNS_EXPIRED = 9, /* learned through DNS, but the record's TTL (+ grace) ran out */
+	EF_R_DNS_UNLISTED = 10, /* DNS: no rule names the host name (egress.dns spans only) */
 	EF_R__MAX,
 };
 
@@ -87,10 +89,29 @@ enum ef_entry_flags {
  * bpf_get_current_ancestor_cgroup_id(). */
 struct ef_job {
 	__u32 policy_id;
-	__u32 pad;
-	__u64 serial; /* egressd's job serial, echoed in events */
+	__u16 dns_port;	 /* the job's DNS proxy on loopback, host order; 0: none yet */
+	__u16 dns_flags; /* enum ef_job_dns_flags */
+	__u64 serial;	 /* egressd's job serial, echoed in events */
 };
 _Static_assert(sizeof(struct ef_job) == 16, "ef_job layout");
+
+enum ef_job_dns_flags {
+	EF_JD_V6 = 1 << 0, /* the proxy listens on [::1] too (else IPv6 sockets get ::ffff:127.0.0.1) */
+};
+
+/* The DNS port every fenced job's queries are taken from, UDP and TCP. */
+#define EF_DNS_PORT 53
+
+/* ef_dns_sk socket storage: where a fenced socket's DNS traffic was headed
+ * before it was taken to the job's proxy, so recvmsg/getpeername can give
+ * the resolver library the address it asked. As the caller wrote it. */
+struct ef_dns_orig {
+	__u32 addr[4];	   /* user_ip4 in addr[0], or user_ip6 (network order) */
+	__u16 port;	   /* network order */
+	__u16 proxy_port;  /* network order: the proxy port the socket was sent to */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ef_dns_orig) == 24, "ef_dns_orig layout");
 
 /* ef_policies hash: policy id -> policy. A policy id names one compiled
  * version of a policy; jobs switch versions by changing ef_job.policy_id. */
@@ -165,6 +186,32 @@ struct ef_sent_val {
 };
 _Static_assert(sizeof(struct ef_sent_val) == 4, "ef_sent_val layout");
 
+/* ef_learned hash: addresses a job learned through its DNS proxy. The key
+ * holds the job's cgroup id: one job's lookups never open anything for
+ * another. */
+struct ef_learn_key {
+	__u64 cgroup_id;
+	__u32 family; /* enum ef_family */
+	__u8 addr[16];
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ef_learn_key) == 32, "ef_learn_key layout");
+
+/* The ports are the merged ranges of the name rules that allowed the name
+ * (n == 0 in audit mode for an unlisted name: the entry only names it). */
+struct ef_learn_val {
+	__u64 expires_boot_ns; /* bpf_ktime_get_boot_ns() deadline: TTL + grace */
+	__u64 name_id;	       /* key of ef_names: the name it was learned from */
+	struct ef_ports ports;
+};
+_Static_assert(sizeof(struct ef_learn_val) == 16 + sizeof(struct ef_ports), "ef_learn_val layout");
+
+/* ef_names LRU: name id -> the DNS name, for server.address on records. */
+#define EF_DNS_NAME_LEN 256
+struct ef_name_val {
+	char name[EF_DNS_NAME_LEN];
+};
+
 /* The ring-buffer record: one per decision. */
 struct ef_event {
 	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() */
@@ -191,8 +238,9 @@ struct ef_event {
 	char comm[EF_COMM_LEN];
 	char exe[EF_EXE_LEN]; /* basename of the executable */
 	__u32 pad2;
+	__u64 name_id;	  /* ef_names key if the address was learned through DNS, else 0 */
 };
-_Static_assert(sizeof(struct ef_event) == 176, "ef_event layout");
+_Static_assert(sizeof(struct ef_event) == 184, "ef_event layout");
 
 /* ef_stats per-CPU array indices. */
 enum ef_stat {

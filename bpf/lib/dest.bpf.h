@@ -7,7 +7,13 @@
  *   3. exact-address entry of the job's policy, else longest-prefix entry;
  *      its ranges decide per ef_judge_ports() (deny rule > allow rule >
  *      metadata > no rule). No entry: EF_R_NO_RULE;
- *   4. audit mode turns a deny into would_deny and lets the call through.
+ *   4. no rule: an address the job learned through its DNS proxy
+ *      (ef_learned, keyed by job) is judged by the ranges of the name rules
+ *      that allowed the name, until its TTL (+ grace) runs out
+ *      (EF_R_DNS_EXPIRED after that); the record names the host name;
+ *   5. audit mode turns a deny into would_deny and lets the call through.
+ * Before all this, port 53 (UDP or TCP, any address) is taken to the job's
+ * DNS proxy (lib/dns.bpf.h) and not recorded here.
  * Unconnected UDP is judged once per (socket, policy version, destination)
  * and recorded then; later datagrams reuse the verdict from ef_sent.
  * IPv4-mapped IPv6 destinations are judged as the IPv4 address. The cost is
@@ -105,6 +111,31 @@ static __always_inline int ef_dest_lookup(__u32 policy_id, const struct ef_dest 
 	return ef_judge_ports(v, d->port, d->proto_bit, reason, rule_id);
 }
 
+/* Step 4: returns 1 allow, 0 deny; reason and rule only change if the
+ * job learned the address. */
+static __always_inline int ef_learned_judge(const struct ef_ctx *c, const struct ef_dest *d,
+					    __u8 *reason, __u32 *rule_id, __u64 *name_id)
+{
+	struct ef_learn_key k = {};
+	const struct ef_learn_val *v;
+
+	k.cgroup_id = c->cgroup_id;
+	k.family = d->family;
+	__builtin_memcpy(k.addr, d->addr, sizeof(k.addr));
+	v = bpf_map_lookup_elem(&ef_learned, &k);
+	if (!v)
+		return 0;
+	*name_id = v->name_id;
+	if (v->expires_boot_ns < bpf_ktime_get_boot_ns()) {
+		*reason = EF_R_DNS_EXPIRED;
+		*rule_id = EF_RULE_NONE;
+		return 0;
+	}
+	if (!v->ports.n)
+		return 0; /* audit mode, unlisted name: known by name only */
+	return ef_judge_ports(&v->ports, d->port, d->proto_bit, reason, rule_id);
+}
+
 static __always_inline void ef_sent_key_fill(struct ef_sent_key *k, __u64 cookie, __u32 policy_id,
 					     const struct ef_dest *d)
 {
@@ -115,10 +146,12 @@ static __always_inline void ef_sent_key_fill(struct ef_sent_key *k, __u64 cookie
 	__builtin_memcpy(k->addr, d->addr, sizeof(k->addr));
 }
 
+/* v6: called from a *6 program (ctx has user_ip6). */
 static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struct ef_dest *d,
-					  __u8 kind)
+					  __u8 kind, int v6)
 {
 	__u32 rule_id = EF_RULE_NONE;
+	__u64 name_id = 0;
 	struct ef_sent_key sk = {};
 	__u8 reason, verdict;
 	struct ef_ctx c;
@@ -128,8 +161,13 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	cookie = bpf_get_socket_cookie(ctx);
 	if (ef_ctx_load(&c) < 0) {
 		ef_emit(&c, kind, EF_V_DENY, EF_R_NO_JOB, EF_RULE_NONE, d->family, d->addr, d->port,
-			d->protocol, d->sock_type, cookie);
+			d->protocol, d->sock_type, cookie, 0);
 		return EF_DROP;
+	}
+	if (d->port == EF_DNS_PORT && d->proto_bit && c.job->dns_port) {
+		if (!v6)
+			return ef_dns_redirect4(ctx, c.job);
+		return ef_dns_redirect6(ctx, c.job, d->family == EF_FAM_V4);
 	}
 	loopback = ef_dest_is_loopback(d);
 	if (loopback && (c.pol->flags & EF_PF_LOOPBACK))
@@ -143,7 +181,8 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 			return sv->verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
 	}
 
-	if (ef_dest_lookup(c.job->policy_id, d, &reason, &rule_id))
+	if (ef_dest_lookup(c.job->policy_id, d, &reason, &rule_id) ||
+	    (reason == EF_R_NO_RULE && ef_learned_judge(&c, d, &reason, &rule_id, &name_id)))
 		verdict = EF_V_ALLOW;
 	else
 		verdict = c.pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
@@ -156,7 +195,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 		bpf_map_update_elem(&ef_sent, &sk, &sv, BPF_ANY);
 	}
 	ef_emit(&c, kind, verdict, reason, rule_id, d->family, d->addr, d->port, d->protocol,
-		d->sock_type, cookie);
+		d->sock_type, cookie, name_id);
 	return verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
 }
 

@@ -35,7 +35,7 @@ static __always_inline void ef_fill_task(struct ef_event *e)
 
 static __always_inline void ef_emit(const struct ef_ctx *c, __u8 kind, __u8 verdict, __u8 reason,
 				    __u32 rule_id, __u8 family, const __u8 *addr, __u16 port,
-				    __u16 protocol, __u8 sock_type, __u64 cookie)
+				    __u16 protocol, __u8 sock_type, __u64 cookie, __u64 name_id)
 {
 	struct ef_event *e;
 	__u64 flags;
@@ -64,6 +64,7 @@ static __always_inline void ef_emit(const struct ef_ctx *c, __u8 kind, __u8 verd
 	e->port = port;
 	e->pad1 = 0;
 	e->pad2 = 0;
+	e->name_id = name_id;
 	if (addr)
 		__builtin_memcpy(e->addr, addr, sizeof(e->addr));
 	else

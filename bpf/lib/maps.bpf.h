@@ -12,6 +12,8 @@
 #define EF_MAX_DESTS (1 << 20)
 #define EF_MAX_SENT 65536
 #define EF_RINGBUF_BYTES (8 << 20)
+#define EF_MAX_LEARNED (1 << 18)
+#define EF_MAX_NAMES 65536
 
 /* job cgroup id -> job */
 struct {
@@ -59,6 +61,35 @@ struct {
 	__type(value, struct ef_sent_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_sent SEC(".maps");
+
+/* socket -> where its DNS traffic was headed before the proxy took it */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ef_dns_orig);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_dns_sk SEC(".maps");
+
+/* (job, address) -> learned through the job's DNS proxy; written by egressd
+ * before the answer is released, so a connect right after it never races */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EF_MAX_LEARNED);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ef_learn_key);
+	__type(value, struct ef_learn_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_learned SEC(".maps");
+
+/* name id -> DNS name; only egressd reads it (records carry the id) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EF_MAX_NAMES);
+	__type(key, __u64);
+	__type(value, struct ef_name_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_names SEC(".maps");
 
 /* decision records for egressd */
 struct {

@@ -52,14 +52,14 @@ static __always_inline int ef_sock_decide(__u32 family, __u32 type, __u32 protoc
 		if (family == EF_AF_UNIX)
 			return EF_ALLOW;
 		ef_emit(&c, EF_K_SOCKET, EF_V_DENY, EF_R_NO_JOB, EF_RULE_NONE, family, NULL, 0,
-			protocol, type & EF_SOCK_TYPE_MASK, 0);
+			protocol, type & EF_SOCK_TYPE_MASK, 0, 0);
 		return EF_DROP;
 	}
 	if (ef_sock_judge(c.pol, family, type, protocol, &reason))
 		return EF_ALLOW;
 	verdict = c.pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
 	ef_emit(&c, EF_K_SOCKET, verdict, reason, EF_RULE_NONE, family, NULL, 0, protocol,
-		type & EF_SOCK_TYPE_MASK, 0);
+		type & EF_SOCK_TYPE_MASK, 0, 0);
 	return verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
 }
 

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * DNS interception. Every UDP or TCP destination on port 53 a fenced job
+ * asks for, whatever the address, is rewritten to the job's DNS proxy in
+ * egressd on loopback (ef_job.dns_port): a job cannot reach a resolver, or
+ * tunnel through one, past the proxy. The address the job asked for is kept
+ * in the socket's ef_dns_sk storage; recvmsg and getpeername give it back
+ * in place of the proxy's, so the resolver library sees its answers come
+ * from the server it asked (glibc and musl check the source).
+ *
+ * The rewrite is not a decision: it is not recorded. The proxy records one
+ * egress.dns span per query. A job without a proxy yet (dns_port 0) is
+ * judged like any other destination.
+ */
+#ifndef EF_DNS_BPF_H
+#define EF_DNS_BPF_H
+
+#define EF_LO4 0x7f000001 /* 127.0.0.1, host order */
+
+static __always_inline struct ef_dns_orig *ef_dns_keep(struct bpf_sock_addr *ctx,
+						       const struct ef_job *job)
+{
+	struct ef_dns_orig *o;
+
+	o = bpf_sk_storage_get(&ef_dns_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o)
+		return NULL;
+	o->port = (__u16)ctx->user_port;
+	o->proxy_port = bpf_htons(job->dns_port);
+	return o;
+}
+
+/* Returns EF_ALLOW after the rewrite, EF_DROP if the socket's storage
+ * cannot be had (fail closed: the query would otherwise leave unjudged). */
+static __always_inline int ef_dns_redirect4(struct bpf_sock_addr *ctx, const struct ef_job *job)
+{
+	struct ef_dns_orig *o = ef_dns_keep(ctx, job);
+
+	if (!o)
+		return EF_DROP;
+	o->addr[0] = ctx->user_ip4;
+	o->addr[1] = o->addr[2] = o->addr[3] = 0;
+	ctx->user_ip4 = bpf_htonl(EF_LO4);
+	ctx->user_port = o->proxy_port;
+	return EF_ALLOW;
+}
+
+static __always_inline int ef_dns_redirect6(struct bpf_sock_addr *ctx, const struct ef_job *job,
+					    int mapped)
+{
+	struct ef_dns_orig *o = ef_dns_keep(ctx, job);
+
+	if (!o)
+		return EF_DROP;
+	o->addr[0] = ctx->user_ip6[0];
+	o->addr[1] = ctx->user_ip6[1];
+	o->addr[2] = ctx->user_ip6[2];
+	o->addr[3] = ctx->user_ip6[3];
+	ctx->user_ip6[0] = 0;
+	ctx->user_ip6[1] = 0;
+	if (mapped || !(job->dns_flags & EF_JD_V6)) {
+		/* an IPv4 resolver asked through an IPv6 socket stays IPv4 */
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = bpf_htonl(EF_LO4);
+	} else {
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+	}
+	ctx->user_port = o->proxy_port;
+	return EF_ALLOW;
+}
+
+/* recvmsg4 / getpeername4: the proxy's address back to the asked one. */
+static __always_inline void ef_dns_restore4(struct bpf_sock_addr *ctx)
+{
+	struct ef_dns_orig *o;
+
+	if (ctx->user_ip4 != bpf_htonl(EF_LO4))
+		return;
+	o = bpf_sk_storage_get(&ef_dns_sk, ctx->sk, NULL, 0);
+	if (!o || (__u16)ctx->user_port != o->proxy_port)
+		return;
+	ctx->user_ip4 = o->addr[0];
+	ctx->user_port = o->port;
+}
+
+static __always_inline void ef_dns_restore6(struct bpf_sock_addr *ctx)
+{
+	struct ef_dns_orig *o;
+	__u32 w3 = ctx->user_ip6[3];
+
+	if (ctx->user_ip6[0] || ctx->user_ip6[1])
+		return;
+	if (!((ctx->user_ip6[2] == 0 && w3 == bpf_htonl(1)) ||
+	      (ctx->user_ip6[2] == bpf_htonl(0xffff) && w3 == bpf_htonl(EF_LO4))))
+		return;
+	o = bpf_sk_storage_get(&ef_dns_sk, ctx->sk, NULL, 0);
+	if (!o || (__u16)ctx->user_port != o->proxy_port)
+		return;
+	ctx->user_ip6[0] = o->addr[0];
+	ctx->user_ip6[1] = o->addr[1];
+	ctx->user_ip6[2] = o->addr[2];
+	ctx->user_ip6[3] = o->addr[3];
+	ctx->user_port = o->port;
+}
+
+#endif /* EF_DNS_BPF_H */

@@ -1,0 +1,885 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The per-job DNS proxy. The BPF programs take every port-53 query of a
+ * fenced job to its proxy: UDP and TCP sockets on 127.0.0.1 and [::1], one
+ * port per job, so the proxy knows which job asked without trusting
+ * anything in the packet. For each query:
+ *
+ *   1. the name is judged by the job's policy (policy/names.c): no rule, or
+ *      only deny rules -> in enforce mode an NXDOMAIN made here; the query
+ *      never leaves the host (no tunnelling through the fence). In audit
+ *      mode it is forwarded and recorded would_deny;
+ *   2. otherwise it is forwarded to the policy's upstream (or the config's,
+ *      or resolv.conf's) over UDP with a fresh socket and a random id per
+ *      attempt; a truncated answer is asked again over TCP; an attempt
+ *      times out after timeout_ms and the next server is tried;
+ *   3. the A/AAAA addresses the answer gives for the name, through its CNAME
+ *      chain, are written to ef_learned for this job (dns_learn.c) *before*
+ *      the answer is released, so a connect made right after it finds them;
+ *   4. the answer goes back with the job's id; one egress.dns span.
+ *
+ * Nothing here blocks: one epoll loop with the ring-buffer consumer.
+ * Objects that epoll may still report in the current batch are freed only
+ * by ef_dns_reap() after the batch.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "egressd.h"
+#include "dnsmsg.h"
+#include "dnsproxy.h"
+#include "util.h"
+
+#define QUERY_MAX 4096		/* longest query taken from a job */
+#define ANSWER_MAX 65535	/* longest answer (TCP) */
+#define MAX_PENDING_PER_JOB 256 /* queries of one job waiting upstream */
+#define MAX_CONNS_PER_JOB 32	/* TCP connections of one job to its proxy */
+#define CONN_IDLE_NS (10ull * 1000000000ull)
+#define UDP_BATCH 64		/* datagrams read per wakeup, for fairness */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* ---- objects freed after the epoll batch ---- */
+
+static struct ef_dns_dead {
+	struct ef_dns_dead *next;
+	void *obj;
+	void (*fn)(void *);
+} *graveyard;
+
+static void defer_free(void *obj, void (*fn)(void *))
+{
+	struct ef_dns_dead *g = malloc(sizeof(*g));
+
+	if (!g) {
+		/* leak rather than risk a use after free */
+		log_err("dns: out of memory deferring a free");
+		return;
+	}
+	g->obj = obj;
+	g->fn = fn;
+	g->next = graveyard;
+	graveyard = g;
+}
+
+void ef_dns_reap(struct ef_daemon *d)
+{
+	while (graveyard) {
+		struct ef_dns_dead *g = graveyard;
+
+		graveyard = g->next;
+		g->fn(g->obj);
+		free(g);
+	}
+}
+
+static int ep_add(struct ef_daemon *d, int fd, uint32_t events, void *tag)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void ep_mod(struct ef_daemon *d, int fd, uint32_t events, void *tag)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void close_fd(struct ef_daemon *d, int *fd)
+{
+	if (*fd < 0)
+		return;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, *fd, NULL);
+	close(*fd);
+	*fd = -1;
+}
+
+/* ---- listeners ---- */
+
+static int listen_one(struct ef_daemon *d, struct ef_dns_sock *ls, struct ef_dns_job *dj,
+		      bool v6, bool tcp, uint16_t port, uint16_t *got)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd, one = 1, ret;
+
+	fd = socket(v6 ? AF_INET6 : AF_INET,
+		    (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		a->sin6_port = htons(port);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a->sin_port = htons(port);
+		len = sizeof(*a);
+	}
+	if (tcp)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || (tcp && listen(fd, 64) < 0)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	if (got) {
+		len = sizeof(ss);
+		getsockname(fd, (struct sockaddr *)&ss, &len);
+		*got = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+				: ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	ls->kind = tcp ? EF_EPK_DNS_LISTEN : EF_EPK_DNS_UDP;
+	ls->fd = fd;
+	ls->dj = dj;
+	ls->v6 = v6;
+	ret = ep_add(d, fd, EPOLLIN, ls);
+	if (ret) {
+		close(fd);
+		ls->fd = -1;
+	}
+	return ret;
+}
+
+static void listeners_close(struct ef_daemon *d, struct ef_dns_job *dj)
+{
+	close_fd(d, &dj->udp4.fd);
+	close_fd(d, &dj->tcp4.fd);
+	close_fd(d, &dj->udp6.fd);
+	close_fd(d, &dj->tcp6.fd);
+}
+
+/* One port for all four sockets. IPv4 is required; [::1] is used when the
+ * host has IPv6 on loopback (else IPv6 sockets are sent to ::ffff:127.0.0.1). */
+static int listeners_open(struct ef_daemon *d, struct ef_dns_job *dj, uint16_t want)
+{
+	int ret = -EADDRINUSE;
+
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint16_t port = attempt == 0 ? want : 0, got = 0;
+
+		dj->udp4.fd = dj->tcp4.fd = dj->udp6.fd = dj->tcp6.fd = -1;
+		ret = listen_one(d, &dj->udp4, dj, false, false, port, &got);
+		if (ret == -EADDRINUSE && port)
+			continue;
+		if (ret)
+			return ret;
+		ret = listen_one(d, &dj->tcp4, dj, false, true, got, NULL);
+		if (!ret) {
+			dj->v6 = true;
+			ret = listen_one(d, &dj->udp6, dj, true, false, got, NULL);
+			if (!ret)
+				ret = listen_one(d, &dj->tcp6, dj, true, true, got, NULL);
+			if (ret == -EADDRNOTAVAIL || ret == -EAFNOSUPPORT) {
+				close_fd(d, &dj->udp6.fd);
+				dj->v6 = false;
+				ret = 0;
+			}
+		}
+		if (!ret) {
+			dj->port = got;
+			return 0;
+		}
+		listeners_close(d, dj);
+		if (ret != -EADDRINUSE)
+			return ret;
+	}
+	return ret;
+}
+
+int ef_dns_job_start(struct ef_daemon *d, struct ef_job_rec *j, uint16_t want_port)
+{
+	struct ef_dns_job *dj = calloc(1, sizeof(*dj));
+	int ret;
+
+	if (!dj)
+		return -ENOMEM;
+	dj->job = j;
+	ret = listeners_open(d, dj, want_port);
+	if (ret) {
+		log_err("job %s: DNS proxy sockets on loopback: %s", j->id, strerror(-ret));
+		free(dj);
+		return ret;
+	}
+	j->dns = dj;
+	log_debug("job %s: DNS proxy on port %u%s", j->id, dj->port, dj->v6 ? " (v4+v6)" : "");
+	return 0;
+}
+
+void ef_dns_job_value(const struct ef_job_rec *j, struct ef_job *v)
+{
+	v->dns_port = j->dns ? j->dns->port : 0;
+	v->dns_flags = j->dns && j->dns->v6 ? EF_JD_V6 : 0;
+}
+
+/* ---- TCP connections from jobs ---- */
+
+static void conn_free(void *p)
+{
+	struct ef_dns_conn *c = p;
+
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c);
+}
+
+static void conn_put(struct ef_dns_conn *c)
+{
+	if (--c->refs == 0)
+		defer_free(c, conn_free);
+}
+
+static void conn_close(struct ef_daemon *d, struct ef_dns_conn *c)
+{
+	struct ef_dns_job *dj = c->dj;
+
+	if (c->fd < 0)
+		return;
+	close_fd(d, &c->fd);
+	for (struct ef_dns_conn **pp = &dj->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	dj->n_conns--;
+	c->dj = NULL;
+	conn_put(c);
+}
+
+static void conn_flush(struct ef_daemon *d, struct ef_dns_conn *c)
+{
+	while (c->woff < c->wlen) {
+		ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN) {
+				ep_mod(d, c->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, c);
+				return;
+			}
+			conn_close(d, c);
+			return;
+		}
+		c->woff += n;
+	}
+	c->woff = c->wlen = 0;
+	ep_mod(d, c->fd, EPOLLIN | EPOLLRDHUP, c);
+}
+
+/* Queue one length-prefixed message on a job's TCP connection. */
+static void conn_send(struct ef_daemon *d, struct ef_dns_conn *c, const uint8_t *msg, size_t len)
+{
+	size_t need;
+
+	if (c->fd < 0 || len > ANSWER_MAX)
+		return;
+	need = c->wlen + 2 + len;
+	if (need > 4 * (ANSWER_MAX + 2)) { /* a job that does not read its answers */
+		conn_close(d, c);
+		return;
+	}
+	if (need > c->wcap) {
+		uint8_t *nb = realloc(c->wbuf, need);
+
+		if (!nb) {
+			conn_close(d, c);
+			return;
+		}
+		c->wbuf = nb;
+		c->wcap = need;
+	}
+	c->wbuf[c->wlen] = len >> 8;
+	c->wbuf[c->wlen + 1] = len & 0xff;
+	memcpy(c->wbuf + c->wlen + 2, msg, len);
+	c->wlen += 2 + len;
+	conn_flush(d, c);
+}
+
+static void conn_accept(struct ef_daemon *d, struct ef_dns_sock *ls)
+{
+	struct ef_dns_job *dj = ls->dj;
+
+	for (;;) {
+		int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct ef_dns_conn *c;
+
+		if (fd < 0)
+			return;
+		if (dj->n_conns >= MAX_CONNS_PER_JOB) {
+			d->dns_dropped++;
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->kind = EF_EPK_DNS_CONN;
+		c->fd = fd;
+		c->dj = dj;
+		c->refs = 1;
+		c->last_ns = mono_ns();
+		if (ep_add(d, fd, EPOLLIN | EPOLLRDHUP, c)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = dj->conns;
+		dj->conns = c;
+		dj->n_conns++;
+	}
+}
+
+/* ---- replies to the job ---- */
+
+void ef_dns_reply(struct ef_daemon *d, const struct ef_dns_client *cl, const uint8_t *msg,
+		  size_t len)
+{
+	if (cl->conn) {
+		conn_send(d, cl->conn, msg, len);
+		return;
+	}
+	if (cl->sock->fd >= 0 &&
+	    sendto(cl->sock->fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)&cl->addr,
+		   cl->addr_len) < 0)
+		log_debug("dns: answer to a job lost: %s", strerror(errno));
+}
+
+/* An answer with no records; q may have no question (malformed query). */
+static void reply_error(struct ef_daemon *d, const struct ef_dns_client *cl,
+			const struct ef_dns_query *q, bool has_question, int rcode)
+{
+	uint8_t buf[EF_DNS_NAME_MAX + 64];
+	ssize_t n = ef_dns_reply_error(q, has_question, rcode, buf, sizeof(buf));
+
+	if (n > 0)
+		ef_dns_reply(d, cl, buf, n);
+}
+
+/* ---- queries from the job ---- */
+
+static void pending_free(void *p)
+{
+	struct ef_dns_pending *q = p;
+
+	free(q->query);
+	free(q->tbuf);
+	free(q);
+}
+
+static void pending_end(struct ef_daemon *d, struct ef_dns_pending *p)
+{
+	p->done = true;
+	close_fd(d, &p->fd);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		d->dns_pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	if (p->dj)
+		p->dj->n_pending--;
+	if (p->client.conn)
+		conn_put(p->client.conn);
+	defer_free(p, pending_free);
+}
+
+static const struct ef_upstream *servers(struct ef_daemon *d, const struct ef_pol_rec *pol,
+					 size_t *n)
+{
+	if (pol->n_up) {
+		*n = pol->n_up;
+		return pol->up;
+	}
+	if (d->cfg.dns.n_up) {
+		*n = d->cfg.dns.n_up;
+		return d->cfg.dns.up;
+	}
+	ef_dns_resolv_refresh(d);
+	*n = d->n_resolv_up;
+	return d->resolv_up;
+}
+
+static int send_attempt(struct ef_daemon *d, struct ef_dns_pending *p);
+
+/* Give up on this attempt: next server, or SERVFAIL when all are spent. */
+static void attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const char *why)
+{
+	size_t n;
+
+	servers(d, p->pol, &n);
+	close_fd(d, &p->fd);
+	p->tcp_up = false;
+	p->tlen = p->texp = p->toff = 0;
+	snprintf(p->error, sizeof(p->error), "%s", why);
+	if (n && ++p->attempt < n * d->cfg.dns.attempts && send_attempt(d, p) == 0)
+		return;
+	reply_error(d, &p->client, &p->q, true, EF_DNS_RCODE_SERVFAIL);
+	ef_dns_record(d, p, NULL, EF_DNS_RCODE_SERVFAIL, NULL, 0);
+	pending_end(d, p);
+}
+
+/* Open a socket to the attempt's server and send (UDP) or start
+ * connecting (TCP). */
+static int send_attempt(struct ef_daemon *d, struct ef_dns_pending *p)
+{
+	const struct ef_upstream *up;
+	size_t n;
+	int fd;
+
+	up = servers(d, p->pol, &n);
+	if (!n)
+		return -ENOENT;
+	p->server = &up[p->attempt % n];
+	snprintf(p->server_text, sizeof(p->server_text), "%s", p->server->text);
+	ef_random_bytes(&p->up_id, sizeof(p->up_id));
+	ef_dns_set_id(p->query, p->up_id);
+	fd = socket(p->server->sa.ss_family,
+		    (p->tcp_up ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&p->server->sa, p->server->len) < 0 &&
+	    errno != EINPROGRESS) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	p->fd = fd;
+	p->deadline_ns = mono_ns() + (uint64_t)d->cfg.dns.timeout_ms * 1000000ull;
+	if (p->tcp_up) {
+		/* length prefix and query go out once connected */
+		p->tbuf_out = true;
+		return ep_add(d, fd, EPOLLOUT, p);
+	}
+	if (send(fd, p->query, p->qlen, 0) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		p->fd = -1;
+		return ret;
+	}
+	return ep_add(d, fd, EPOLLIN, p);
+}
+
+/* The upstream answered: learn, then release the answer to the job. */
+static void answered(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg, size_t len,
+		     const struct ef_dns_answer *a)
+{
+	char not_learned[EF_DNS_MAX_ADDRS][48];
+	size_t n_not = 0;
+	int ret;
+
+	ret = ef_dns_learn(d, p, a, not_learned, &n_not);
+	if (ret) {
+		/* fail closed: an answer the fence could not learn would only
+		 * produce denied connects */
+		d->dns_learn_failed++;
+		log_warn("job %s: learning the addresses of %s: %s", p->dj ? p->dj->job->id : "?",
+			 p->q.name, strerror(-ret));
+		reply_error(d, &p->client, &p->q, true, EF_DNS_RCODE_SERVFAIL);
+		snprintf(p->error, sizeof(p->error), "learning addresses: %s", strerror(-ret));
+		ef_dns_record(d, p, a, EF_DNS_RCODE_SERVFAIL, NULL, 0);
+		pending_end(d, p);
+		return;
+	}
+	ef_dns_set_id(msg, p->q.id);
+	if (!p->client.conn && len > p->q.udp_size) {
+		/* too big for the job's UDP buffer: say so, it asks again over TCP */
+		uint8_t tc[EF_DNS_NAME_MAX + 64];
+		ssize_t n = ef_dns_reply_error(&p->q, true, EF_DNS_RCODE_NOERROR, tc, sizeof(tc));
+
+		if (n > 0) {
+			tc[2] |= 0x02; /* TC */
+			ef_dns_reply(d, &p->client, tc, n);
+		}
+	} else {
+		ef_dns_reply(d, &p->client, msg, len);
+	}
+	ef_dns_record(d, p, a, a->rcode, not_learned, n_not);
+	pending_end(d, p);
+}
+
+static void on_answer(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg, size_t len)
+{
+	struct ef_dns_answer *a = &p->answer;
+	int ret;
+
+	ret = ef_dns_answer_parse(msg, len, &p->q, p->up_id, a);
+	if (ret) {
+		/* not an answer to this query: ignore it (spoofing, or late) */
+		log_debug("dns: ignoring a message from %s: %s", p->server_text, strerror(-ret));
+		return;
+	}
+	if (a->tc && !p->tcp_up) {
+		close_fd(d, &p->fd);
+		p->tcp_up = true;
+		if (send_attempt(d, p))
+			attempt_failed(d, p, "TCP retry after truncation failed");
+		return;
+	}
+	answered(d, p, msg, len, a);
+}
+
+static void upstream_udp_io(struct ef_daemon *d, struct ef_dns_pending *p)
+{
+	uint8_t buf[ANSWER_MAX];
+
+	for (;;) {
+		ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			attempt_failed(d, p, strerror(errno)); /* e.g. ECONNREFUSED */
+			return;
+		}
+		on_answer(d, p, buf, n);
+		if (p->done || p->tcp_up)
+			return;
+	}
+}
+
+static void upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p, uint32_t events)
+{
+	if (p->tbuf_out) {
+		uint8_t hdr[2] = { p->qlen >> 8, p->qlen & 0xff };
+		struct iovec iov[2] = { { hdr, 2 }, { p->query, p->qlen } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err || sendmsg(p->fd, &mh, MSG_NOSIGNAL) != (ssize_t)(p->qlen + 2)) {
+			attempt_failed(d, p, err ? strerror(err) : "TCP send failed");
+			return;
+		}
+		p->tbuf_out = false;
+		ep_mod(d, p->fd, EPOLLIN | EPOLLRDHUP, p);
+		return;
+	}
+	if (!p->tbuf && !(p->tbuf = malloc(ANSWER_MAX + 2))) {
+		attempt_failed(d, p, "out of memory");
+		return;
+	}
+	for (;;) {
+		size_t want = p->texp ? p->texp + 2 : 2;
+		ssize_t n = recv(p->fd, p->tbuf + p->tlen, want - p->tlen, 0);
+
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			attempt_failed(d, p, n == 0 ? "TCP connection closed early" : strerror(errno));
+			return;
+		}
+		p->tlen += n;
+		if (!p->texp && p->tlen == 2) {
+			p->texp = (p->tbuf[0] << 8) | p->tbuf[1];
+			if (!p->texp) {
+				attempt_failed(d, p, "empty TCP answer");
+				return;
+			}
+		} else if (p->texp && p->tlen == p->texp + 2) {
+			on_answer(d, p, p->tbuf + 2, p->texp);
+			if (!p->done)
+				attempt_failed(d, p, "TCP answer does not answer the query");
+			return;
+		}
+	}
+	(void)events;
+}
+
+static struct ef_dns_pending *pending_new(struct ef_daemon *d, struct ef_dns_job *dj,
+					  const struct ef_dns_client *cl, const uint8_t *msg,
+					  size_t len)
+{
+	struct ef_dns_pending *p = calloc(1, sizeof(*p));
+
+	if (!p || !(p->query = malloc(len))) {
+		free(p);
+		return NULL;
+	}
+	memcpy(p->query, msg, len);
+	p->qlen = len;
+	p->kind = EF_EPK_DNS_UP;
+	p->fd = -1;
+	p->dj = dj;
+	p->pol = dj->job->pol;
+	p->client = *cl;
+	if (cl->conn)
+		cl->conn->refs++;
+	p->start_real_ns = ef_now_realtime_ns();
+	p->next = d->dns_pending;
+	if (p->next)
+		p->next->prev = p;
+	d->dns_pending = p;
+	dj->n_pending++;
+	return p;
+}
+
+/* One query from a job, over UDP (conn NULL) or TCP. */
+static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_client *cl,
+		     const uint8_t *msg, size_t len)
+{
+	struct ef_dns_decision dec;
+	struct ef_dns_query q;
+	struct ef_dns_pending *p;
+	int rcode = 0, ret;
+
+	d->dns_queries++;
+	dj->job->n_dns_queries++;
+	memset(&q, 0, sizeof(q));
+	if (len > QUERY_MAX) {
+		if (len < 12 || (msg[2] & 0x80)) {
+			d->dns_malformed++;
+			return;
+		}
+		q.id = (msg[0] << 8) | msg[1];
+		q.rd = msg[2] & 0x01;
+		d->dns_malformed++;
+		reply_error(d, cl, &q, false, EF_DNS_RCODE_FORMERR);
+		return;
+	}
+	ret = ef_dns_query_parse(msg, len, &q, &rcode);
+	if (ret == -EPROTO) {
+		d->dns_malformed++;
+		reply_error(d, cl, &q, q.has_question, rcode);
+		return;
+	}
+	if (ret) {
+		d->dns_malformed++;
+		return;
+	}
+	ef_dns_decide(d, dj->job, &q, &dec);
+	if (dec.verdict == EF_V_DENY) {
+		struct ef_dns_pending tmp = { .dj = dj, .pol = dj->job->pol, .q = q, .dec = dec,
+					      .client = *cl };
+
+		dj->job->n_dns_denied++;
+		tmp.start_real_ns = ef_now_realtime_ns();
+		reply_error(d, cl, &q, true, EF_DNS_RCODE_NXDOMAIN);
+		ef_dns_record(d, &tmp, NULL, EF_DNS_RCODE_NXDOMAIN, NULL, 0);
+		return;
+	}
+	if (dj->n_pending >= MAX_PENDING_PER_JOB) {
+		d->dns_dropped++;
+		reply_error(d, cl, &q, true, EF_DNS_RCODE_SERVFAIL);
+		return;
+	}
+	p = pending_new(d, dj, cl, msg, len);
+	if (!p) {
+		reply_error(d, cl, &q, true, EF_DNS_RCODE_SERVFAIL);
+		return;
+	}
+	p->q = q;
+	p->dec = dec;
+	ret = send_attempt(d, p);
+	if (ret)
+		attempt_failed(d, p, ret == -ENOENT ? "no upstream DNS server configured"
+						    : strerror(-ret));
+}
+
+static void udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
+{
+	uint8_t buf[QUERY_MAX + 1];
+
+	for (int i = 0; i < UDP_BATCH && ls->fd >= 0; i++) {
+		struct ef_dns_client cl = { .sock = ls };
+		ssize_t n;
+
+		cl.addr_len = sizeof(cl.addr);
+		n = recvfrom(ls->fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&cl.addr,
+			     &cl.addr_len);
+		if (n < 0)
+			return;
+		/* MSG_TRUNC: n is the real length; only QUERY_MAX + 1 bytes are in buf */
+		on_query(d, ls->dj, &cl, buf, (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n);
+	}
+}
+
+static void conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
+{
+	if (events & EPOLLOUT)
+		conn_flush(d, c);
+	if (c->fd < 0)
+		return;
+	c->last_ns = mono_ns();
+	for (;;) {
+		size_t want;
+		ssize_t n;
+
+		if (!c->rbuf && !(c->rbuf = malloc(QUERY_MAX + 2))) {
+			conn_close(d, c);
+			return;
+		}
+		want = c->rexp ? c->rexp + 2 : 2;
+		n = recv(c->fd, c->rbuf + c->rlen, want - c->rlen, 0);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			conn_close(d, c);
+			return;
+		}
+		c->rlen += n;
+		if (!c->rexp && c->rlen == 2) {
+			c->rexp = (c->rbuf[0] << 8) | c->rbuf[1];
+			if (c->rexp < 12 || c->rexp > QUERY_MAX) {
+				/* no query is that short or that long: drop the peer */
+				d->dns_malformed++;
+				conn_close(d, c);
+				return;
+			}
+		} else if (c->rexp && c->rlen == c->rexp + 2) {
+			struct ef_dns_client cl = { .conn = c };
+
+			on_query(d, c->dj, &cl, c->rbuf + 2, c->rexp);
+			c->rlen = c->rexp = 0;
+			if (c->fd < 0)
+				return;
+		}
+	}
+}
+
+void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events)
+{
+	switch (*(const int *)tag) {
+	case EF_EPK_DNS_UDP: {
+		struct ef_dns_sock *ls = tag;
+
+		if (ls->fd >= 0)
+			udp_io(d, ls);
+		break;
+	}
+	case EF_EPK_DNS_LISTEN: {
+		struct ef_dns_sock *ls = tag;
+
+		if (ls->fd >= 0)
+			conn_accept(d, ls);
+		break;
+	}
+	case EF_EPK_DNS_CONN: {
+		struct ef_dns_conn *c = tag;
+
+		if (c->fd >= 0)
+			conn_io(d, c, events);
+		break;
+	}
+	case EF_EPK_DNS_UP: {
+		struct ef_dns_pending *p = tag;
+
+		if (p->fd < 0 || p->done)
+			break;
+		if (p->tcp_up)
+			upstream_tcp_io(d, p, events);
+		else
+			upstream_udp_io(d, p);
+		break;
+	}
+	default:
+		log_err("epoll: unknown tag kind %d", *(const int *)tag);
+	}
+}
+
+/* Timeouts of upstream attempts, idle TCP connections, learned-map sweep. */
+void ef_dns_tick(struct ef_daemon *d)
+{
+	uint64_t now = mono_ns();
+
+	for (struct ef_dns_pending *p = d->dns_pending, *next; p; p = next) {
+		next = p->next;
+		if (!p->done && p->fd >= 0 && now >= p->deadline_ns)
+			attempt_failed(d, p, "timed out");
+	}
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next) {
+		if (!j->dns)
+			continue;
+		for (struct ef_dns_conn *c = j->dns->conns, *next; c; c = next) {
+			next = c->next;
+			if (now - c->last_ns > CONN_IDLE_NS && c->woff == c->wlen)
+				conn_close(d, c);
+		}
+	}
+	ef_dns_sweep(d, false);
+}
+
+size_t ef_dns_n_pending(struct ef_daemon *d)
+{
+	size_t n = 0;
+
+	for (struct ef_dns_pending *p = d->dns_pending; p; p = p->next)
+		n++;
+	return n;
+}
+
+static void dj_free(void *p)
+{
+	free(p);
+}
+
+void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
+{
+	struct ef_dns_job *dj = j->dns;
+
+	if (!dj)
+		return;
+	for (struct ef_dns_pending *p = d->dns_pending, *next; p; p = next) {
+		next = p->next;
+		if (p->dj == dj) {
+			p->done = true;
+			pending_end(d, p);
+		}
+	}
+	while (dj->conns)
+		conn_close(d, dj->conns);
+	listeners_close(d, dj);
+	ef_dns_forget_job(d, j->cgroup_id);
+	j->dns = NULL;
+	defer_free(dj, dj_free);
+}
+
+void ef_dns_close(struct ef_daemon *d)
+{
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next) {
+		struct ef_dns_job *dj = j->dns;
+
+		if (!dj)
+			continue;
+		/* the learned addresses stay: the jobs outlive egressd */
+		while (d->dns_pending) {
+			d->dns_pending->done = true;
+			pending_end(d, d->dns_pending);
+		}
+		while (dj->conns)
+			conn_close(d, dj->conns);
+		listeners_close(d, dj);
+		j->dns = NULL;
+		defer_free(dj, dj_free);
+	}
+	ef_dns_reap(d);
+	ef_name_cache_free(d);
+}

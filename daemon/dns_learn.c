@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * What the DNS proxy decides and learns, and what it records.
+ *
+ *  - A name is allowed when an allow rule names it (exact, or a wildcard
+ *    suffix; policy/names.c). Deny ranges of name rules travel with the
+ *    learned address and win there, as for address rules.
+ *  - Learned: the A/AAAA addresses an allowed answer gives for the asked
+ *    name through its CNAME chain, for this job only (ef_learned is keyed
+ *    by the job's cgroup id), with the merged ranges of the name's rules,
+ *    until max(TTL, ttl_floor) + ttl_grace. An address already learned
+ *    through another name keeps that name's ranges too (CDNs share
+ *    addresses). Open connections are never affected by expiry: only
+ *    connect and sendmsg consult the map.
+ *  - Not learned (DNS rebinding): an answer pointing at a private,
+ *    loopback, link-local, multicast or metadata address, unless an allow
+ *    rule of the policy covers that address on some port.
+ *  - In audit mode every answered address is learned by name with no
+ *    ranges, so the records of later connects carry the name.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "egressd.h"
+#include "dnsproxy.h"
+#include "util.h"
+#include "fence.skel.h"
+
+#define SWEEP_NS (10ull * 1000000000ull)
+#define RESOLV_CHECK_NS (1000000000ull)
+
+/* ---- configuration ---- */
+
+static void upstream_fill(struct ef_upstream *u, __u8 family, const __u8 addr[16], __u16 port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	memset(u, 0, sizeof(*u));
+	if (family == EF_FAM_V4) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&u->sa;
+
+		s->sin_family = AF_INET;
+		memcpy(&s->sin_addr, addr, 4);
+		s->sin_port = htons(port);
+		u->len = sizeof(*s);
+		inet_ntop(AF_INET, addr, a, sizeof(a));
+		snprintf(u->text, sizeof(u->text), "%s:%u", a, port);
+	} else {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&u->sa;
+
+		s->sin6_family = AF_INET6;
+		memcpy(&s->sin6_addr, addr, 16);
+		s->sin6_port = htons(port);
+		u->len = sizeof(*s);
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+		snprintf(u->text, sizeof(u->text), "[%s]:%u", a, port);
+	}
+}
+
+static int upstreams_parse(char *const *v, size_t n, struct ef_upstream *out, size_t *n_out)
+{
+	*n_out = 0;
+	for (size_t i = 0; i < n; i++) {
+		__u8 fam, addr[16];
+		__u16 port;
+
+		if (ef_upstream_parse(v[i], &fam, addr, &port))
+			return -EINVAL;
+		if (*n_out == EF_DNS_MAX_UPSTREAMS)
+			return -E2BIG;
+		upstream_fill(&out[(*n_out)++], fam, addr, port);
+	}
+	return 0;
+}
+
+static int cfg_uint(const cJSON *o, const char *key, uint32_t lo, uint32_t hi, uint32_t *out,
+		    const char *path)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+	    v->valuedouble != (double)(uint32_t)v->valuedouble) {
+		log_err("%s: dns.%s must be an integer from %u to %u", path, key, lo, hi);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v->valuedouble;
+	return 0;
+}
+
+/* The config file's "dns" section (NULL: defaults). */
+int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
+{
+	static const char *const known[] = { "upstream", "resolv_conf", "ttl_floor_seconds",
+					     "ttl_grace_seconds", "timeout_ms", "attempts", NULL };
+	struct ef_dns_cfg *c = &d->cfg.dns;
+	const cJSON *it, *up, *rc;
+	int ret;
+
+	snprintf(c->resolv_conf, sizeof(c->resolv_conf), "/etc/resolv.conf");
+	c->ttl_floor_s = 60;
+	c->ttl_grace_s = 30;
+	c->timeout_ms = 2000;
+	c->attempts = 2;
+	c->n_up = 0;
+	if (!sec)
+		return 0;
+	if (!cJSON_IsObject(sec)) {
+		log_err("%s: \"dns\" must be an object", path);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(it, sec) {
+		bool ok = false;
+
+		for (int i = 0; known[i]; i++)
+			ok |= !strcmp(it->string, known[i]);
+		if (!ok) {
+			log_err("%s: unknown key \"dns.%s\"", path, it->string);
+			return -EINVAL;
+		}
+	}
+	up = cJSON_GetObjectItem(sec, "upstream");
+	if (up) {
+		const cJSON *u;
+
+		if (!cJSON_IsArray(up))
+			goto bad_up;
+		cJSON_ArrayForEach(u, up) {
+			__u8 fam, addr[16];
+			__u16 port;
+
+			if (!cJSON_IsString(u) || ef_upstream_parse(u->valuestring, &fam, addr, &port) ||
+			    c->n_up == EF_DNS_MAX_UPSTREAMS)
+				goto bad_up;
+			upstream_fill(&c->up[c->n_up++], fam, addr, port);
+		}
+	}
+	rc = cJSON_GetObjectItem(sec, "resolv_conf");
+	if (rc) {
+		if (!cJSON_IsString(rc) || !rc->valuestring[0] ||
+		    strlen(rc->valuestring) >= sizeof(c->resolv_conf)) {
+			log_err("%s: dns.resolv_conf must be a path", path);
+			return -EINVAL;
+		}
+		snprintf(c->resolv_conf, sizeof(c->resolv_conf), "%s", rc->valuestring);
+	}
+	if ((ret = cfg_uint(sec, "ttl_floor_seconds", 0, 86400, &c->ttl_floor_s, path)) ||
+	    (ret = cfg_uint(sec, "ttl_grace_seconds", 0, 86400, &c->ttl_grace_s, path)) ||
+	    (ret = cfg_uint(sec, "timeout_ms", 10, 60000, &c->timeout_ms, path)) ||
+	    (ret = cfg_uint(sec, "attempts", 1, 10, &c->attempts, path)))
+		return ret;
+	return 0;
+bad_up:
+	log_err("%s: dns.upstream must be an array of at most %d addresses such as \"1.1.1.1\", "
+		"\"1.1.1.1:5353\" or \"[2606:4700::1111]:53\"", path, EF_DNS_MAX_UPSTREAMS);
+	return -EINVAL;
+}
+
+/* A policy version's dns.upstream. */
+int ef_dns_pol_init(struct ef_daemon *d, struct ef_pol_rec *p, char *err, size_t errlen)
+{
+	int ret = upstreams_parse(p->pol->dns_upstream, p->pol->n_dns_upstream, p->up, &p->n_up);
+
+	if (ret)
+		snprintf(err, errlen, "%s: dns.upstream: %s", p->pol->file,
+			 ret == -E2BIG ? "at most 4 servers" : "invalid address");
+	return ret;
+}
+
+/* The nameservers of resolv.conf, re-read when the file changes. */
+void ef_dns_resolv_refresh(struct ef_daemon *d)
+{
+	uint64_t now = ef_now_boot_ns();
+	char *text = NULL, *save = NULL;
+	struct stat st;
+	int64_t mt;
+
+	if (d->resolv_checked_ns && now - d->resolv_checked_ns < RESOLV_CHECK_NS)
+		return;
+	d->resolv_checked_ns = now;
+	if (stat(d->cfg.dns.resolv_conf, &st) < 0) {
+		d->n_resolv_up = 0;
+		d->resolv_mtime_ns = 0;
+		return;
+	}
+	mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (mt == d->resolv_mtime_ns)
+		return;
+	d->resolv_mtime_ns = mt;
+	d->n_resolv_up = 0;
+	if (ef_read_file(d->cfg.dns.resolv_conf, 1 << 16, &text, NULL))
+		return;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char kw[16], addr[80];
+		__u8 fam, a[16];
+		__u16 port;
+
+		if (sscanf(line, " %15s %79s", kw, addr) != 2 || strcmp(kw, "nameserver"))
+			continue;
+		addr[strcspn(addr, "%")] = '\0'; /* fe80::1%eth0: scope ids are not kept */
+		if (ef_upstream_parse(addr, &fam, a, &port) ||
+		    d->n_resolv_up == EF_DNS_MAX_UPSTREAMS)
+			continue;
+		upstream_fill(&d->resolv_up[d->n_resolv_up++], fam, a, port);
+	}
+	free(text);
+	if (!d->n_resolv_up)
+		log_warn("%s names no nameserver: DNS queries of jobs will fail (set dns.upstream)",
+			 d->cfg.dns.resolv_conf);
+}
+
+/* ---- decisions ---- */
+
+void ef_dns_decide(struct ef_daemon *d, const struct ef_job_rec *j, const struct ef_dns_query *q,
+		   struct ef_dns_decision *dec)
+{
+	const struct ef_ports *v = NULL;
+	int mode = j->pol->pol->mode;
+	__u8 reason;
+	__u32 rule_id;
+
+	memset(dec, 0, sizeof(*dec));
+	if (j->pol->names)
+		v = ef_name_lookup(j->pol->names, q->name, NULL);
+	if (v) {
+		dec->named = true;
+		dec->ports = *v;
+	}
+	if (ef_name_judge(v, &reason, &rule_id)) {
+		dec->verdict = EF_V_ALLOW;
+	} else {
+		if (reason == EF_R_NO_RULE)
+			reason = EF_R_DNS_UNLISTED;
+		dec->verdict = mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
+	}
+	dec->reason = reason;
+	dec->rule_id = rule_id;
+	(void)d;
+}
+
+/* An allow rule of the policy covers the address on some port. */
+static bool rule_covers(const struct ef_policy *p, __u8 family, const __u8 addr[16])
+{
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct ef_rule *r = &p->rules[i];
+		unsigned bits = r->prefixlen, full = bits / 8;
+
+		if (r->deny || r->kind != EF_DEST_CIDR || r->family != family)
+			continue;
+		if (memcmp(r->addr, addr, full))
+			continue;
+		if (bits % 8 && (r->addr[full] ^ addr[full]) & (0xff00 >> (bits % 8)))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static void addr_text(__u8 family, const __u8 *addr, char *out, size_t len)
+{
+	inet_ntop(family == EF_FAM_V4 ? AF_INET : AF_INET6, addr, out, len);
+}
+
+/* Union of the ranges of an entry still alive and the new ones, the new
+ * first; what does not fit is dropped from the old (logged). */
+static void ports_merge(struct ef_ports *dst, const struct ef_ports *old)
+{
+	for (__u16 i = 0; i < old->n && i < EF_MAX_RANGES; i++) {
+		const struct ef_port_range *r = &old->r[i];
+		bool dup = false;
+
+		for (__u16 k = 0; k < dst->n && !dup; k++)
+			dup = dst->r[k].lo == r->lo && dst->r[k].hi == r->hi &&
+			      dst->r[k].protos == r->protos && dst->r[k].deny == r->deny;
+		if (dup)
+			continue;
+		if (dst->n == EF_MAX_RANGES) {
+			log_warn("dns: an address learned through several names needs more than %d "
+				 "port ranges; keeping the newest name's", EF_MAX_RANGES);
+			return;
+		}
+		dst->r[dst->n++] = *r;
+	}
+}
+
+int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
+		 const struct ef_dns_answer *a, char not_learned[][48], size_t *n_not)
+{
+	int fd_l = bpf_map__fd(d->skel->maps.ef_learned);
+	int fd_n = bpf_map__fd(d->skel->maps.ef_names);
+	const struct ef_dns_cfg *cfg = &d->cfg.dns;
+	uint64_t now = ef_now_boot_ns(), name_id;
+	struct ef_name_val nv;
+
+	*n_not = 0;
+	if (!p->dj || !a->n_addrs || p->dec.verdict == EF_V_DENY)
+		return 0;
+	name_id = ef_name_id(p->q.name);
+	/* a name in the cache is in ef_names (an LRU of 65536: a name evicted
+	 * from it only costs server.address its name) */
+	if (ef_name_remember(d, name_id, p->q.name) != 1) {
+		memset(&nv, 0, sizeof(nv));
+		snprintf(nv.name, sizeof(nv.name), "%s", p->q.name);
+		if (bpf_map_update_elem(fd_n, &name_id, &nv, BPF_ANY))
+			return -errno;
+	}
+
+	for (size_t i = 0; i < a->n_addrs; i++) {
+		const struct ef_dns_addr *x = &a->addrs[i];
+		__u8 fam = x->family == 4 ? EF_FAM_V4 : EF_FAM_V6;
+		struct ef_learn_key k = { 0 };
+		struct ef_learn_val v = { 0 }, old;
+		uint64_t life;
+
+		if (ef_addr_internal(fam, x->addr) && !rule_covers(p->pol->pol, fam, x->addr)) {
+			addr_text(fam, x->addr, not_learned[*n_not], 48);
+			(*n_not)++;
+			continue;
+		}
+		k.cgroup_id = p->dj->job->cgroup_id;
+		k.family = fam;
+		memcpy(k.addr, x->addr, fam == EF_FAM_V4 ? 4 : 16);
+		life = (uint64_t)(x->ttl > cfg->ttl_floor_s ? x->ttl : cfg->ttl_floor_s) +
+		       cfg->ttl_grace_s;
+		v.expires_boot_ns = now + life * 1000000000ull;
+		v.name_id = name_id;
+		if (p->dec.verdict == EF_V_ALLOW)
+			v.ports = p->dec.ports;
+		if (!bpf_map_lookup_elem(fd_l, &k, &old) && old.expires_boot_ns > now) {
+			if (old.expires_boot_ns > v.expires_boot_ns)
+				v.expires_boot_ns = old.expires_boot_ns;
+			ports_merge(&v.ports, &old.ports);
+		}
+		if (bpf_map_update_elem(fd_l, &k, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Expired entries, and entries of jobs that are gone, leave the map. The
+ * BPF programs check the deadline themselves: this only reclaims space. */
+void ef_dns_sweep(struct ef_daemon *d, bool force)
+{
+	int fd = bpf_map__fd(d->skel->maps.ef_learned);
+	uint64_t now = ef_now_boot_ns();
+	struct ef_learn_key k, next;
+	struct ef_learn_val v;
+	bool first = true;
+	size_t n = 0;
+
+	if (!force && now - d->dns_sweep_ns < SWEEP_NS)
+		return;
+	d->dns_sweep_ns = now;
+	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
+		bool drop = false;
+
+		if (!bpf_map_lookup_elem(fd, &next, &v))
+			drop = v.expires_boot_ns <= now || !ef_job_by_cgroup(d, next.cgroup_id);
+		if (drop && !bpf_map_delete_elem(fd, &next)) {
+			n++;
+			/* next is gone: continue from the key before it */
+			continue;
+		}
+		first = false;
+		k = next;
+	}
+	if (n)
+		log_debug("dns: %zu learned addresses expired", n);
+}
+
+void ef_dns_forget_job(struct ef_daemon *d, uint64_t cgroup_id)
+{
+	int fd = bpf_map__fd(d->skel->maps.ef_learned);
+	struct ef_learn_key k, next;
+	bool first = true;
+
+	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
+		if (next.cgroup_id == cgroup_id && !bpf_map_delete_elem(fd, &next))
+			continue;
+		first = false;
+		k = next;
+	}
+}
+
+/* ---- the egress.dns span ---- */
+
+void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
+		   const struct ef_dns_answer *a, int rcode, char not_learned[][48], size_t n_not)
+{
+	const struct ef_policy *pol = p->pol->pol;
+	const char *answers[EF_DNS_MAX_ADDRS];
+	char texts[EF_DNS_MAX_ADDRS][48], tbuf[24], msg[160];
+	struct ef_span *s = ef_span_new(d);
+	int n = 0;
+
+	ef_span_init(s, "egress.dns", EF_KIND_SERVER);
+	if (p->dj)
+		ef_span_job_context(d, s, p->dj->job);
+	else
+		ef_random_bytes(s->trace_id, sizeof(s->trace_id));
+	s->start_ns = p->start_real_ns;
+	s->end_ns = ef_now_realtime_ns();
+	ef_span_str(s, "egress.decision", ef_verdict_name(p->dec.verdict));
+	ef_span_str(s, "egress.reason", ef_reason_name(p->dec.reason));
+	if (p->dec.rule_id < pol->n_rules)
+		ef_span_str(s, "egress.rule", pol->rules[p->dec.rule_id].text);
+	ef_span_str(s, "egress.policy.name", pol->name);
+	ef_span_str(s, "egress.mode", ef_mode_name(pol->mode));
+	ef_span_str(s, "dns.question.name", p->q.name);
+	ef_span_str(s, "egress.dns.type", ef_dns_type_name(p->q.qtype, tbuf, sizeof(tbuf)));
+	ef_span_str(s, "egress.dns.rcode", ef_dns_rcode_name(rcode, tbuf, sizeof(tbuf)));
+	ef_span_str(s, "egress.dns.transport", p->client.conn ? "tcp" : "udp");
+	if (a) {
+		for (size_t i = 0; i < a->n_addrs && n < EF_DNS_MAX_ADDRS; i++) {
+			addr_text(a->addrs[i].family == 4 ? EF_FAM_V4 : EF_FAM_V6, a->addrs[i].addr,
+				  texts[n], sizeof(texts[n]));
+			answers[n] = texts[n];
+			n++;
+		}
+		if (a->n_cnames) {
+			const char *cn[EF_DNS_MAX_CNAMES];
+
+			for (size_t i = 0; i < a->n_cnames; i++)
+				cn[i] = a->cnames[i];
+			ef_span_strs(s, "egress.dns.cnames", cn, (int)a->n_cnames);
+		}
+	}
+	ef_span_strs(s, "dns.answers", answers, n);
+	if (n_not) {
+		const char *nl[EF_DNS_MAX_ADDRS];
+
+		for (size_t i = 0; i < n_not; i++)
+			nl[i] = not_learned[i];
+		ef_span_strs(s, "egress.dns.not_learned", nl, (int)n_not);
+	}
+	if (p->server_text[0])
+		ef_span_str(s, "egress.dns.upstream", p->server_text);
+	if (p->dec.verdict == EF_V_DENY) {
+		s->status = EF_STATUS_ERROR;
+		snprintf(msg, sizeof(msg), "%s: %s", p->q.name,
+			 p->dec.reason == EF_R_DENY_RULE ? "denied by rule" : "no rule names it");
+		s->status_msg = ef_span_strdup(s, msg);
+	} else if (rcode == EF_DNS_RCODE_SERVFAIL && p->error[0]) {
+		s->status = EF_STATUS_ERROR;
+		snprintf(msg, sizeof(msg), "upstream: %s", p->error);
+		s->status_msg = ef_span_strdup(s, msg);
+	}
+}

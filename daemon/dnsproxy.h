@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The DNS proxy's objects, shared by dns.c (sockets, forwarding) and
+ * dns_learn.c (decisions, learned addresses, spans). */
+#ifndef EF_DNSPROXY_H
+#define EF_DNSPROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "egressd.h"
+#include "dnsmsg.h"
+
+struct ef_dns_job;
+
+/* A proxy socket: UDP, or a TCP listener. First member: enum ef_ep_kind. */
+struct ef_dns_sock {
+	int kind;
+	int fd;
+	struct ef_dns_job *dj;
+	bool v6;
+};
+
+/* A job's TCP connection to its proxy. Referenced by its pending queries. */
+struct ef_dns_conn {
+	int kind;
+	int fd; /* -1 once closed */
+	struct ef_dns_job *dj;
+	struct ef_dns_conn *next;
+	int refs;
+	uint64_t last_ns;
+	uint8_t *rbuf; /* 2-byte length + query */
+	size_t rlen, rexp;
+	uint8_t *wbuf;
+	size_t wlen, woff, wcap;
+};
+
+struct ef_dns_job {
+	struct ef_job_rec *job;
+	uint16_t port;
+	bool v6;
+	struct ef_dns_sock udp4, tcp4, udp6, tcp6;
+	struct ef_dns_conn *conns;
+	int n_conns, n_pending;
+};
+
+/* Where an answer goes: a UDP peer of a proxy socket, or a TCP connection. */
+struct ef_dns_client {
+	struct ef_dns_sock *sock;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct ef_dns_conn *conn;
+};
+
+/* What the policy says of a name. */
+struct ef_dns_decision {
+	uint8_t verdict; /* enum ef_verdict */
+	uint8_t reason;	 /* enum ef_reason */
+	uint32_t rule_id;
+	bool named;		/* some name rule covers it: ports holds its ranges */
+	struct ef_ports ports;
+};
+
+/* A query forwarded upstream. First member: enum ef_ep_kind. */
+struct ef_dns_pending {
+	int kind;
+	int fd; /* the current attempt's socket, -1 between attempts */
+	struct ef_dns_pending *next, *prev;
+	struct ef_dns_job *dj;	 /* NULL once the job is gone */
+	struct ef_pol_rec *pol;
+	struct ef_dns_client client;
+	struct ef_dns_query q;
+	struct ef_dns_decision dec;
+	uint8_t *query; /* as the job sent it; the id is replaced per attempt */
+	size_t qlen;
+	uint16_t up_id;
+	size_t attempt;
+	const struct ef_upstream *server;
+	char server_text[64];
+	bool tcp_up, tbuf_out, done;
+	uint8_t *tbuf; /* TCP answer: 2-byte length + message */
+	size_t tlen, texp, toff;
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+	uint64_t start_real_ns;
+	char error[96];
+	struct ef_dns_answer answer;
+};
+
+/* dns.c */
+void ef_dns_reply(struct ef_daemon *d, const struct ef_dns_client *cl, const uint8_t *msg,
+		  size_t len);
+
+/* dns_learn.c */
+void ef_dns_decide(struct ef_daemon *d, const struct ef_job_rec *j, const struct ef_dns_query *q,
+		   struct ef_dns_decision *dec);
+int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
+		 const struct ef_dns_answer *a, char not_learned[][48], size_t *n_not);
+void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
+		   const struct ef_dns_answer *a, int rcode, char not_learned[][48], size_t n_not);
+void ef_dns_sweep(struct ef_daemon *d, bool now);
+void ef_dns_forget_job(struct ef_daemon *d, uint64_t cgroup_id);
+void ef_dns_resolv_refresh(struct ef_daemon *d);
+
+#endif /* EF_DNSPROXY_H */
