@@ -4,9 +4,18 @@
  *   ef_bench serve PORT          TCP accept-and-close and UDP sink on PORT
  *   ef_bench connect ADDR PORT N time N connect()s (fresh socket each, RST close)
  *   ef_bench sendto ADDR PORT N  time N sendto()s on one unconnected UDP socket
- * Prints one JSON line: {"n":N,"p50_ns":..,"p99_ns":..,"mean_ns":..}.
- * Only connect() / sendto() are timed, so the figure is the syscall path
- * the fence adds to.
+ *   ef_bench dns ADDR PORT N NAME [TIMEOUT_MS]
+ *                                N DNS queries (A, no EDNS) for NAME, one at a
+ *                                time, on one connected UDP socket (as glibc's
+ *                                resolver does); each round trip is timed from
+ *                                send() to the matching reply (same id, QR set,
+ *                                NOERROR with an answer); a query unanswered
+ *                                within TIMEOUT_MS (default 1000) is a timeout
+ * Prints one JSON line: {"n":N,"p50_ns":..,"p99_ns":..,"mean_ns":..}; dns
+ * adds "timeouts" and "bad" (wrong or failed answers), and n counts the
+ * answered queries the figures are over. connect and sendto time only
+ * connect() / sendto(), so the figure is the syscall path the fence adds to;
+ * dns times what a resolver client waits for.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,15 +66,118 @@ static int parse_addr(const char *s, int port, struct sockaddr_storage *ss, sock
 	return -1;
 }
 
-static void report(uint64_t *t, int n)
+/* timeouts < 0: not a mode that counts them (connect, sendto) */
+static void report(uint64_t *t, int n, int timeouts, int bad)
 {
 	long double sum = 0;
 
 	qsort(t, n, sizeof(*t), cmp_u64);
 	for (int i = 0; i < n; i++)
 		sum += t[i];
-	printf("{\"n\":%d,\"p50_ns\":%llu,\"p99_ns\":%llu,\"mean_ns\":%.0Lf}\n", n,
+	printf("{\"n\":%d,\"p50_ns\":%llu,\"p99_ns\":%llu,\"mean_ns\":%.0Lf", n,
 	       (unsigned long long)t[n / 2], (unsigned long long)t[(n * 99) / 100], sum / n);
+	if (timeouts >= 0)
+		printf(",\"timeouts\":%d,\"bad\":%d", timeouts, bad);
+	printf("}\n");
+}
+
+/* An A query for name, recursion desired, no EDNS: 12 + name + 4 bytes. */
+static int dns_build(uint8_t *buf, size_t cap, const char *name, uint16_t id)
+{
+	size_t off = 12, len;
+	const char *p = name, *dot;
+
+	if (cap < 12 + 256 + 4)
+		return -1;
+	memset(buf, 0, 12);
+	buf[0] = id >> 8;
+	buf[1] = id & 0xff;
+	buf[2] = 0x01; /* RD */
+	buf[5] = 1;    /* QDCOUNT */
+	while (*p) {
+		dot = strchr(p, '.');
+		len = dot ? (size_t)(dot - p) : strlen(p);
+		if (len == 0 && !dot)
+			break;
+		if (len == 0 || len > 63 || off + 1 + len > 12 + 255)
+			return -1;
+		buf[off++] = len;
+		memcpy(buf + off, p, len);
+		off += len;
+		p += len + (dot ? 1 : 0);
+	}
+	buf[off++] = 0;
+	buf[off++] = 0;
+	buf[off++] = 1; /* A */
+	buf[off++] = 0;
+	buf[off++] = 1; /* IN */
+	return off;
+}
+
+static int dns(const struct sockaddr_storage *ss, socklen_t sl, int n, const char *name,
+	       int timeout_ms, uint64_t *t)
+{
+	int fd, ok = 0, timeouts = 0, bad = 0;
+	uint8_t q[512], r[4096];
+	uint16_t id;
+
+	fd = socket(ss->ss_family, SOCK_DGRAM, 0);
+	if (fd < 0 || connect(fd, (const struct sockaddr *)ss, sl) < 0) {
+		fprintf(stderr, "dns: socket/connect: %s\n", strerror(errno));
+		return 1;
+	}
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = getpid();
+	for (int i = 0; i < n; i++) {
+		uint64_t t0, deadline;
+		int qlen, done = 0;
+
+		id++;
+		qlen = dns_build(q, sizeof(q), name, id);
+		if (qlen < 0) {
+			fprintf(stderr, "dns: bad name %s\n", name);
+			return 2;
+		}
+		t0 = now_ns();
+		deadline = t0 + (uint64_t)timeout_ms * 1000000ull;
+		if (send(fd, q, qlen, 0) != qlen) {
+			fprintf(stderr, "dns: send: %s\n", strerror(errno));
+			return 1;
+		}
+		while (!done) {
+			uint64_t now = now_ns();
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			ssize_t got;
+
+			if (now >= deadline || poll(&p, 1, (deadline - now + 999999) / 1000000) == 0) {
+				timeouts++;
+				break;
+			}
+			got = recv(fd, r, sizeof(r), MSG_DONTWAIT);
+			if (got < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					continue;
+				bad++; /* ECONNREFUSED and the like: no server */
+				break;
+			}
+			if (got < 12 || r[0] != (id >> 8) || r[1] != (id & 0xff) || !(r[2] & 0x80))
+				continue; /* a late answer to an earlier query */
+			if ((r[3] & 0x0f) != 0 || (r[6] == 0 && r[7] == 0)) {
+				bad++;
+				break;
+			}
+			t[ok++] = now_ns() - t0;
+			done = 1;
+		}
+	}
+	close(fd);
+	if (!ok) {
+		printf("{\"n\":0,\"p50_ns\":0,\"p99_ns\":0,\"mean_ns\":0,\"timeouts\":%d,\"bad\":%d}\n",
+		       timeouts, bad);
+		return 1;
+	}
+	report(t, ok, timeouts, bad);
+	return 0;
 }
 
 static int serve(int port)
@@ -115,13 +228,22 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]));
-	if (argc != 5 || parse_addr(argv[2], atoi(argv[3]), &ss, &sl) || (n = atoi(argv[4])) <= 0) {
-		fprintf(stderr, "usage: ef_bench serve PORT | connect|sendto ADDR PORT N\n");
+	if (argc < 5 || parse_addr(argv[2], atoi(argv[3]), &ss, &sl) || (n = atoi(argv[4])) <= 0 ||
+	    (!strcmp(argv[1], "dns") ? argc != 6 && argc != 7 : argc != 5)) {
+		fprintf(stderr, "usage: ef_bench serve PORT | connect|sendto ADDR PORT N |"
+				" dns ADDR PORT N NAME [TIMEOUT_MS]\n");
 		return 2;
 	}
 	t = calloc(n, sizeof(*t));
 	if (!t)
 		return 1;
+	if (!strcmp(argv[1], "dns")) {
+		int timeout_ms = argc == 7 ? atoi(argv[6]) : 1000, ret;
+
+		ret = dns(&ss, sl, n, argv[5], timeout_ms > 0 ? timeout_ms : 1000, t);
+		free(t);
+		return ret;
+	}
 	if (!strcmp(argv[1], "connect")) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 }; /* RST: no TIME_WAIT pile-up */
 
@@ -158,7 +280,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ef_bench: unknown mode %s\n", argv[1]);
 		return 2;
 	}
-	report(t, n);
+	report(t, n, -1, 0);
 	free(t);
 	return 0;
 }

@@ -10,6 +10,12 @@ fenced/unfenced, so slow drifts of a noisy machine cancel out.
 
   connect: TCP connect() to a host in the hosts namespace (p50, p99)
   sendto:  unconnected UDP sendto() to the same host (p50, mean)
+  dns:     one A query at a time for ok.test, a name the world's dnsmasq
+           answers from its own data, on a connected UDP socket: unfenced
+           straight to dnsmasq (198.18.0.53); fenced the same packets are
+           rewritten to egressd's DNS proxy, which checks the name against the
+           policy (ok.test:80), forwards it to dnsmasq, learns the answer into
+           the job's map and answers as 198.18.0.53 (p50 ratio, p99 added)
 
 The target is covered by a CIDR rule, not an exact one, so a fenced
 decision takes the slow path: exact-hash miss, then the LPM trie.
@@ -34,6 +40,8 @@ import world as W  # noqa: E402
 
 TARGET_V4 = W.HOSTS_V4  # 198.18.0.2, covered by 198.18.0.0/16
 PORT = 7000
+DNS_NAME = "ok.test"  # answered by the world's dnsmasq from its own data
+DNS_TIMEOUT_MS = 1000
 
 
 def gen_policy(path, n_cidr, n_exact, seed=7):
@@ -55,7 +63,7 @@ def gen_policy(path, n_cidr, n_exact, seed=7):
         exact.add("100.%d.%d.%d:443" % (rnd.randint(64, 127), rnd.randint(0, 255),
                                          rnd.randint(0, 255)))
     allow = sorted(rules) + sorted(exact) + ["198.18.0.0/16:%d" % PORT,
-                                             "198.18.0.0/16:%d/udp" % PORT]
+                                             "198.18.0.0/16:%d/udp" % PORT, DNS_NAME + ":80"]
     with open(path, "w") as f:
         json.dump({"name": "bench", "mode": "enforce", "allow": allow,
                    "deny": ["198.18.2.0/24:*"]}, f)
@@ -81,7 +89,8 @@ def prog_stats(bpffs):
 def run_json(argv, timeout=120):
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), r.returncode, r.stderr))
+        raise RuntimeError("%s failed (%d): %s %s" % (" ".join(argv), r.returncode, r.stderr,
+                                                     r.stdout[-300:]))
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -92,6 +101,9 @@ def main():
     ap.add_argument("--connects", type=int, default=2000)
     ap.add_argument("--sends", type=int, default=20000)
     ap.add_argument("--rules", type=int, default=100000)
+    ap.add_argument("--queries", type=int, default=2000, help="DNS queries per run")
+    ap.add_argument("--no-dns", action="store_true",
+                    help="skip the DNS section (an egressd without the DNS proxy)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     egressd, egressctl = os.path.join(build, "egressd"), os.path.join(build, "egressctl")
@@ -107,6 +119,11 @@ def main():
     dirs = ["--policy-dir", tmp + "/policies", "--state-dir", tmp + "/state",
             "--run-dir", tmp + "/run", "--cgroup-root", cg, "--bpffs-dir", bpffs]
     os.makedirs(tmp + "/policies")
+    if not args.no_dns:
+        # the fence's DNS proxy forwards to the world's dnsmasq
+        with open(tmp + "/egressd.json", "w") as f:
+            json.dump({"dns": {"upstream": [W.DNS_V4], "timeout_ms": DNS_TIMEOUT_MS}}, f)
+        dirs += ["--config", tmp + "/egressd.json"]
     sock = tmp + "/run/control.sock"
     procs = []
     try:
@@ -124,9 +141,14 @@ def main():
                                   stdin=subprocess.DEVNULL)
         procs.append(daemon)
         for _ in range(100):
-            if os.path.exists(sock):
+            if os.path.exists(sock) or daemon.poll() is not None:
                 break
             time.sleep(0.1)
+        if daemon.poll() is not None:
+            with open(tmp + "/egressd.log") as f:
+                raise RuntimeError("egressd exited with status %s%s: %s" % (
+                    daemon.returncode, "" if args.no_dns else
+                    " (it needs the DNS proxy: --no-dns runs without it)", f.read()[-1500:]))
         ctl = [egressctl, "--socket", sock]
         # a holder job keeps the 200k-entry policy loaded between measured jobs
         t0 = time.time()
@@ -143,15 +165,21 @@ def main():
         print("policy compiled and loaded into the maps in %.1fs" % (time.time() - t0))
 
         def measure(mode, n, fenced):
-            argv = [bench, mode, TARGET_V4, str(PORT), str(n)]
+            if mode == "dns":
+                argv = [bench, "dns", W.DNS_V4, "53", str(n), DNS_NAME, str(DNS_TIMEOUT_MS)]
+            else:
+                argv = [bench, mode, TARGET_V4, str(PORT), str(n)]
             if fenced:
                 argv = ctl + ["run", "--policy", "bench", "--"] + argv
             return run_json(world.fence_argv(argv))
 
         # warm-up: first runs pay for page faults and cold caches
+        modes = ["connect", "sendto"] + ([] if args.no_dns else ["dns"])
         for fenced in (False, True):
             measure("connect", 200, fenced)
             measure("sendto", 2000, fenced)
+            if not args.no_dns:
+                measure("dns", 200, fenced)
         before = json.loads(subprocess.run(ctl + ["status", "--json"], capture_output=True,
                                            text=True).stdout)
         with open("/proc/sys/kernel/bpf_stats_enabled") as f:
@@ -159,8 +187,8 @@ def main():
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
         pstats0 = prog_stats(bpffs)
-        res = {k: [] for k in ("c50", "c99", "s50", "smean")}
-        raw = {"connect": {True: [], False: []}, "sendto": {True: [], False: []}}
+        res = {k: [] for k in ("c50", "c99", "s50", "smean", "d50", "d99add")}
+        raw = {m: {True: [], False: []} for m in modes}
         for i in range(args.rounds):
             order = (False, True) if i % 2 == 0 else (True, False)
             got = {}
@@ -168,7 +196,10 @@ def main():
                 got[("connect", fenced)] = measure("connect", args.connects, fenced)
             for fenced in order:
                 got[("sendto", fenced)] = measure("sendto", args.sends, fenced)
-            for m in ("connect", "sendto"):
+            if not args.no_dns:
+                for fenced in order:
+                    got[("dns", fenced)] = measure("dns", args.queries, fenced)
+            for m in modes:
                 for fenced in (True, False):
                     raw[m][fenced].append(got[(m, fenced)])
             c_f, c_u = got[("connect", True)], got[("connect", False)]
@@ -177,15 +208,21 @@ def main():
             res["c99"].append(c_f["p99_ns"] / c_u["p99_ns"])
             res["s50"].append(s_f["p50_ns"] / s_u["p50_ns"])
             res["smean"].append(s_f["mean_ns"] / s_u["mean_ns"])
-            print("round %2d: connect p50 %.3f p99 %.3f | sendto p50 %.3f mean %.3f" %
-                  (i + 1, res["c50"][-1], res["c99"][-1], res["s50"][-1], res["smean"][-1]))
+            line = "round %2d: connect p50 %.3f p99 %.3f | sendto p50 %.3f mean %.3f" % (
+                i + 1, res["c50"][-1], res["c99"][-1], res["s50"][-1], res["smean"][-1])
+            if not args.no_dns:
+                d_f, d_u = got[("dns", True)], got[("dns", False)]
+                res["d50"].append(d_f["p50_ns"] / d_u["p50_ns"])
+                res["d99add"].append((d_f["p99_ns"] - d_u["p99_ns"]) / 1e6)
+                line += " | dns p50 %.3f p99 %+.3f ms" % (res["d50"][-1], res["d99add"][-1])
+            print(line)
         pstats1 = prog_stats(bpffs)
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(stats_was)
         time.sleep(1.5)
         after = json.loads(subprocess.run(ctl + ["status", "--json"], capture_output=True,
                                           text=True).stdout)
-        med = {k: statistics.median(v) for k, v in res.items()}
+        med = {k: statistics.median(v) for k, v in res.items() if v}
 
         def abs_med(m, fenced, key):
             return statistics.median(x[key] for x in raw[m][fenced]) / 1000.0
@@ -203,6 +240,17 @@ def main():
         print("  sendto  p50 ratio  %.3f   (target <= 1.15)   [%.2f vs %.2f us]" %
               (med["s50"], abs_med("sendto", True, "p50_ns"), abs_med("sendto", False, "p50_ns")))
         print("  sendto mean ratio  %.3f" % med["smean"])
+        if not args.no_dns:
+            lost = {f: sum(x["timeouts"] for x in raw["dns"][f]) for f in (True, False)}
+            bad = {f: sum(x["bad"] for x in raw["dns"][f]) for f in (True, False)}
+            print("  dns     p50 ratio  %.3f   (target <= 1.5)    [%.1f vs %.1f us]" %
+                  (med["d50"], abs_med("dns", True, "p50_ns"), abs_med("dns", False, "p50_ns")))
+            print("  dns     p99 added  %.3f ms (target <= 1 ms)  [%.1f vs %.1f us]" %
+                  (med["d99add"], abs_med("dns", True, "p99_ns"), abs_med("dns", False, "p99_ns")))
+            print("  dns: %d queries per run for %s; timeouts (%d ms) fenced %d, unfenced %d; "
+                  "failed answers fenced %d, unfenced %d" % (
+                      args.queries, DNS_NAME, DNS_TIMEOUT_MS, lost[True], lost[False],
+                      bad[True], bad[False]))
         for name, label, m, key in (("ef_connect4", "connect", "connect", "p50_ns"),
                                     ("ef_sendmsg4", "sendto", "sendto", "p50_ns")):
             if name in pstats0 and name in pstats1:

@@ -6,6 +6,8 @@ One process, one selector loop:
   - UDP echo on [::]:PORT (dual-stack) for each --udp port. Replies leave
     from the address the datagram was sent to (IPV6_PKTINFO), so that a
     client's connected UDP socket accepts them.
+Not port 53: DNS in the hosts ns is a real dnsmasq (world.py), which binds
+port 53 of its own two addresses; hostd must stay off that port.
 
 Prints "READY <pid>" on stdout once every socket is bound; if --log is
 given, appends one JSON line per accepted connection or received datagram
@@ -13,7 +15,7 @@ given, appends one JSON line per accepted connection or received datagram
 packet reached the hosts at all.
 
 Python 3 stdlib only. Started by world.py as
-    nsenter --net=/run/netns/HOSTS /usr/bin/python3 hostd.py --tcp 22,80 --udp 53
+    nsenter --net=/run/netns/HOSTS /usr/bin/python3 hostd.py --tcp 22,80 --udp 123,9999
 """
 import argparse
 import json
@@ -131,7 +133,7 @@ def ports(text):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tcp", type=ports, default=[22, 80, 443, 8080, 9000])
-    ap.add_argument("--udp", type=ports, default=[53, 123, 9999])
+    ap.add_argument("--udp", type=ports, default=[123, 9999])
     ap.add_argument("--log", help="append one JSON line per connection/datagram")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

@@ -30,17 +30,53 @@ Subcommands:
                                                   retry new connects, logging
   info                                            print pid, exe, cgroup
 
-Python 3 stdlib only; never resolves names, so it sends nothing anywhere but
-the addresses it is given.
+DNS (raw queries by hand, dnsmsg.py; never getaddrinfo, never resolv.conf:
+every query goes to --server, default 198.18.0.53, port 53):
+  resolve NAME [--family 4|6|any] [--server ADDR] [--port P] [--tcp]
+                                                  A and/or AAAA over UDP (TCP
+                                                  if the answer is truncated);
+                                                  one line: rcode, addresses,
+                                                  ttls, cnames, source (who the
+                                                  answer claimed to come from)
+  dns-query NAME... --server ADDR [--tcp] [--type A|AAAA|TXT|..] [--connected]
+                                 [--edns SIZE] [--port P]
+                                                  one query per NAME, as sent
+                                                  (no TCP fallback): rcode, tc,
+                                                  answers, source (recvfrom),
+                                                  peer (getpeername)
+  resolve-connect NAME PORT [--server ADDR] [--count N]
+                  [--names-from-synth CIDR]       per trial: resolve (A), then at
+                                                  once a non-blocking TCP connect
+                                                  to the first address; one line
+                                                  of counts: allowed (connected
+                                                  or ECONNREFUSED), denied
+                                                  (EPERM/EACCES), resolve_failed,
+                                                  other. With --names-from-synth
+                                                  NAME is ignored: N distinct
+                                                  names 198-18-X-Y.race.test of
+                                                  CIDR, each resolved once
+  dns-garbage --server ADDR [--name N]            hostile queries over UDP and
+                                                  TCP, one line each (answered?
+                                                  rcode?), then with stalled TCP
+                                                  clients open, a normal query
+                                                  for ok.test over UDP and TCP
+
+Python 3 stdlib only; never resolves names through the system, so it sends
+nothing anywhere but the addresses it is given.
 """
 import argparse
 import errno as E
 import ipaddress
 import json
 import os
+import random
+import select
 import socket
+import struct
 import sys
 import time
+
+import dnsmsg as D
 
 AF_ALG = 38
 AF_VSOCK = 40
@@ -118,7 +154,7 @@ def emit(d, out=None):
 
 
 def parse_target(text, default_proto="tcp"):
-    """'198.18.1.1:443/udp' or '[2001:db8::1]:53' -> (host, port, proto)."""
+    """'198.18.1.1:443/udp' or '[2001:db8::1]:443' -> (host, port, proto)."""
     proto = default_proto
     if "/" in text.rsplit("]", 1)[-1]:
         text, proto = text.rsplit("/", 1)
@@ -383,6 +419,204 @@ def cmd_hold(a):
     return 0
 
 
+# -- DNS ----------------------------------------------------------------------
+DEFAULT_SERVER = "198.18.0.53"
+
+
+def dns_result(op, q, server, port):
+    """A dnsmsg.query result as a probe line."""
+    d = base(op)
+    q = dict(q)
+    en = q.pop("errno", 0)
+    d.update(q)
+    d["errno"] = en
+    d["source_ok"] = bool(q.get("answered")) and q.get("source") == D.unmap(
+        str(ipaddress.ip_address(server))) and q.get("source_port") == port
+    d["ok"] = bool(q.get("answered")) and q.get("id_ok", False) and \
+        q.get("question_ok", False) and "parse_error" not in q
+    return d
+
+
+def cmd_dns_query(a):
+    for name in a.names:
+        q = D.query(a.server, name, a.type, port=a.port, tcp=a.tcp, connected=a.connected,
+                    edns=a.edns, timeout=a.timeout, tcp_fallback=False)
+        emit(dns_result("dns-query", q, a.server, a.port))
+    return 0
+
+
+def cmd_resolve(a):
+    types = {"4": ["A"], "6": ["AAAA"], "any": ["A", "AAAA"]}[a.family]
+    d = base("resolve", name=a.name.rstrip(".").lower(), server=a.server, port=a.port,
+             family=a.family, addresses=[], ttls=[], cnames=[], queries=[], rcode=None,
+             source=None, source_ok=True, udp_tc=False, fallback=False)
+    ok = True
+    for t in types:
+        q = D.query(a.server, a.name, t, port=a.port, tcp=a.tcp, timeout=a.timeout)
+        r = dns_result("resolve", q, a.server, a.port)
+        keep = ("type", "rcode", "addresses", "ttls", "cnames", "source", "source_port",
+                "source_ok", "peer", "transport", "tc", "udp_tc", "fallback", "err", "ok",
+                "rtt_ms")
+        d["queries"].append({k: r.get(k) for k in keep})
+        ok = ok and r["ok"] and r["source_ok"]
+        if r["errno"] and not d["errno"]:
+            d["errno"], d["err"] = r["errno"], r["err"]
+        d["addresses"] += r.get("addresses") or []
+        d["ttls"] += r.get("ttls") or []
+        d["cnames"] += [c for c in r.get("cnames") or [] if c not in d["cnames"]]
+        d["source"] = d["source"] or r.get("source")
+        d["source_ok"] = d["source_ok"] and r["source_ok"]
+        d["udp_tc"] = d["udp_tc"] or r.get("udp_tc", False)
+        d["fallback"] = d["fallback"] or r.get("fallback", False)
+    rcodes = [q["rcode"] for q in d["queries"]]
+    # NOERROR if any type had it (v6only.test has no A but is no NXDOMAIN)
+    d["rcode"] = "NOERROR" if "NOERROR" in rcodes else rcodes[0]
+    d["ok"] = ok
+    emit(d)
+    return 0
+
+
+def nb_connect(host, port, timeout):
+    """Non-blocking TCP connect; returns "connected" or an errno name. RST
+    close (SO_LINGER 0): no TIME_WAIT pile-up over thousands of trials."""
+    try:
+        s = socket.socket(family_of(host), socket.SOCK_STREAM)
+    except OSError as e:
+        return E.errorcode.get(e.errno, str(e.errno))
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.setblocking(False)
+        rc = s.connect_ex((host, port))
+        if rc == E.EINPROGRESS:
+            _, w, _ = select.select([], [s], [], timeout)
+            if not w:
+                return "ETIMEDOUT"
+            rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        return "connected" if rc == 0 else E.errorcode.get(rc, str(rc))
+    finally:
+        s.close()
+
+
+def cmd_resolve_connect(a):
+    if a.names_from_synth:
+        names = [n for n, _ip in D.synth_names(a.count, a.names_from_synth)]
+        label = "synth:" + a.names_from_synth
+    else:
+        names = [a.name] * a.count
+        label = a.name
+    d = base("resolve-connect", name=label, port=a.port, server=a.server, count=len(names),
+             allowed=0, denied=0, resolve_failed=0, other=0, wrong_answer=0, outcomes={},
+             examples=[])
+    t0 = time.time()
+    for name in names:
+        q = D.query(a.server, name, "A", timeout=a.dns_timeout)
+        addrs = q.get("addresses") or []
+        if not q.get("answered") or q.get("rcode") != "NOERROR" or not addrs:
+            d["resolve_failed"] += 1
+            outcome = "resolve:" + (q.get("rcode") or q.get("err") or "no address")
+            addr = None
+        else:
+            addr = addrs[0]
+            if a.names_from_synth and addr != name.split(".")[0].replace("-", "."):
+                d["wrong_answer"] += 1
+            outcome = nb_connect(addr, a.port, a.timeout)
+            if outcome in ("connected", "ECONNREFUSED"):
+                d["allowed"] += 1
+            elif outcome in ("EPERM", "EACCES"):
+                d["denied"] += 1
+            else:
+                d["other"] += 1
+        d["outcomes"][outcome] = d["outcomes"].get(outcome, 0) + 1
+        if outcome not in ("connected", "ECONNREFUSED") and len(d["examples"]) < 5:
+            d["examples"].append({"name": name, "address": addr, "outcome": outcome,
+                                  "t": time.time()})
+    d["elapsed_s"] = round(time.time() - t0, 3)
+    d["ok"] = d["allowed"] == len(names)
+    emit(d)
+    return 0
+
+
+def garbage_cases(name):
+    """(case, transport, bytes to send) of hostile DNS input."""
+    rnd = random.Random(53)
+    q = D.encode_name(name) + struct.pack("!HH", 1, 1)
+    h = D.header
+    udp = [
+        ("empty", b""),
+        ("short-header", h(0x1001)[:5]),
+        ("header-only-qd0", h(0x1002, qd=0)),
+        ("header-only-qd1", h(0x1003)),
+        ("pointer-loop", h(0x1004) + b"\xc0\x0c" + struct.pack("!HH", 1, 1)),
+        ("pointer-out-of-bounds", h(0x1005) + b"\xff\xff" + struct.pack("!HH", 1, 1)),
+        ("label-past-end", h(0x1006) + b"\x3fabc"),
+        ("name-too-long", h(0x1007) + b"".join(b"\x3f" + b"a" * 63 for _ in range(5))
+         + b"\x00" + struct.pack("!HH", 1, 1)),
+        ("qdcount-2", h(0x1008, qd=2) + q + q),
+        ("qr-set", h(0x1009, qr=1, an=0) + q),
+        ("opcode-5", h(0x100a, opcode=5) + q),
+        ("ancount-lies", h(0x100b, an=40) + q),
+        ("random-4000", bytes(rnd.getrandbits(8) for _ in range(4000))),
+    ]
+    out = [(c, "udp", m) for c, m in udp]
+    # over TCP the same messages, properly framed, and broken framing
+    out += [(c, "tcp", struct.pack("!H", len(m)) + m) for c, m in udp if c != "empty"]
+    out += [("tcp-len-0", "tcp", b"\x00\x00"),
+            ("tcp-short-message", "tcp", struct.pack("!H", 100) + h(0x1010) + q[:4]),
+            ("tcp-70000-bytes", "tcp", b"\xff\xff" + bytes(rnd.getrandbits(8)
+                                                           for _ in range(70000)))]
+    return out
+
+
+def garbage_one(server, port, case, transport, data, timeout):
+    d = base("dns-garbage", case=case, transport=transport, sent=len(data), answered=False,
+             closed=False, rcode=None, qr=None)
+    if transport == "udp":
+        r = D.exchange_udp(server, data, port, timeout)
+    else:
+        r = D.exchange_tcp(server, data, port, timeout, prefix=False)
+    if r.get("stage") in ("socket", "connect", "send") and r["errno"]:
+        d["stage"] = r["stage"]
+        d["errno"], d["err"] = r["errno"], r["err"]
+        if r["stage"] == "send":  # the server hung up on (or stopped reading) a long write
+            d["ok"] = True
+            d["closed"] = r["errno"] in (E.ECONNRESET, E.EPIPE)
+        emit(d)
+        return
+    D.summarize(r)
+    d["ok"] = True
+    d["answered"] = r["answered"]
+    d["closed"] = r.get("closed", False)
+    for k in ("rcode", "qr", "tc", "reply_len", "parse_error", "source"):
+        if r.get(k) is not None:
+            d[k] = r[k]
+    if not r["answered"]:
+        d["err"] = r["err"]
+    emit(d)
+
+
+def cmd_dns_garbage(a):
+    for case, transport, data in garbage_cases(a.name):
+        garbage_one(a.server, a.port, case, transport, data, a.timeout)
+    # clients that stall mid-message must not block the others
+    stalled = []
+    for i in range(4):
+        try:
+            s = socket.create_connection((a.server, a.port), timeout=2)
+            s.send(b"\x00" if i % 2 else b"\x00\x20" + D.header(0x2000 + i))
+            stalled.append(s)
+        except OSError:
+            pass
+    for tcp in (False, True):
+        q = D.query(a.server, "ok.test", "A", port=a.port, tcp=tcp, timeout=a.timeout * 4)
+        r = dns_result("dns-garbage-final", q, a.server, a.port)
+        r["stalled_clients"] = len(stalled)
+        r["ok"] = r["ok"] and r.get("rcode") == "NOERROR" and bool(r.get("addresses"))
+        emit(r)
+    for s in stalled:
+        s.close()
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="probe.py", description="egress-fence test client",
                                  epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -436,7 +670,48 @@ def main(argv=None):
     p.add_argument("--interval-ms", type=int, default=200)
     p.add_argument("--stop-file")
 
+    p = sub.add_parser("resolve")
+    p.add_argument("name")
+    p.add_argument("--family", choices=["4", "6", "any"], default="any")
+    p.add_argument("--server", default=DEFAULT_SERVER)
+    p.add_argument("--port", type=int, default=53, help="the resolver's port")
+    p.add_argument("--tcp", action="store_true")
+    p.add_argument("--timeout", type=float, default=2.0)
+
+    p = sub.add_parser("dns-query")
+    p.add_argument("names", nargs="+")
+    p.add_argument("--server", default=DEFAULT_SERVER)
+    p.add_argument("--port", type=int, default=53)
+    p.add_argument("--tcp", action="store_true")
+    p.add_argument("--type", default="A")
+    p.add_argument("--connected", action="store_true", help="connect() the UDP socket")
+    p.add_argument("--edns", type=int, help="advertise this UDP payload size (EDNS0)")
+    p.add_argument("--timeout", type=float, default=2.0)
+
+    p = sub.add_parser("resolve-connect")
+    p.add_argument("name")
+    p.add_argument("port", type=int)
+    p.add_argument("--server", default=DEFAULT_SERVER)
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--names-from-synth", metavar="CIDR")
+    p.add_argument("--timeout", type=float, default=1.0, help="connect timeout")
+    p.add_argument("--dns-timeout", type=float, default=2.0)
+
+    p = sub.add_parser("dns-garbage")
+    p.add_argument("--server", default=DEFAULT_SERVER)
+    p.add_argument("--port", type=int, default=53)
+    p.add_argument("--name", default="garbage.test", help="the name in the hostile questions")
+    p.add_argument("--timeout", type=float, default=0.5)
+
     a = ap.parse_args(argv)
+    if a.cmd == "resolve":
+        return cmd_resolve(a)
+    if a.cmd == "dns-query":
+        return cmd_dns_query(a)
+    if a.cmd == "resolve-connect":
+        return cmd_resolve_connect(a)
+    if a.cmd == "dns-garbage":
+        return cmd_dns_garbage(a)
     if a.cmd == "connect":
         ts = targets_from(a.args, a.udp)
         rs = [do_connect(h, p_, pr, timeout=a.timeout, echo=not a.no_echo, role=a.role)

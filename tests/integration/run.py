@@ -407,6 +407,16 @@ class Daemon:
         self.write_policy(name, doc)
         return name
 
+    def set_config(self, doc):
+        """Write doc (a dict, dumped as JSON) as this daemon's config file
+        (<tmp>/egressd.json) and pass it with --config from the next start()
+        on. Returns the path."""
+        path = os.path.join(self.tmp, "egressd.json")
+        with open(path, "w") as f:
+            f.write(json.dumps(doc, indent=2) + "\n")
+        self.config = path
+        return path
+
     def write_policy(self, name, doc):
         """doc: a dict (dumped as JSON) or raw text. Returns the path."""
         path = os.path.join(self.policy_dir, name + ".json")
@@ -775,12 +785,15 @@ class Ctx:
         return "%s-%d-%s" % (re.sub("[^a-z0-9]+", "-", self.name.lower())[:40], self._jobs,
                              secrets.token_hex(2))
 
-    def daemon(self, policies=None, start=True, label=None, env=None, extra=()):
-        """A fresh Daemon; policies: {name: dict(allow=..., deny=..., ...)}."""
+    def daemon(self, policies=None, start=True, label=None, env=None, extra=(), config=None):
+        """A fresh Daemon; policies: {name: dict(allow=..., deny=..., ...)};
+        config: a dict for Daemon.set_config (the egressd.json)."""
         d = Daemon(self, label or "d%d" % (len(self.daemons) + 1))
         self.daemons.append(d)
         for name, p in (policies or {}).items():
             d.policy(name, **p)
+        if config is not None:
+            d.set_config(config)
         if start:
             d.start(extra=extra, env=env)
         return d

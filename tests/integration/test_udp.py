@@ -7,12 +7,12 @@ from run import test, pol, allowed, denied, expect, check, eq
 
 @test
 def test_udp_sendto_allow_deny(ctx):
-    d = ctx.daemon({"u": pol(allow=["198.18.1.5:9999/udp", "[2001:db8:1::5]:53/udp",
+    d = ctx.daemon({"u": pol(allow=["198.18.1.5:9999/udp", "[2001:db8:1::5]:123/udp",
                                     "198.18.1.5:443"])})
     cases = [("198.18.1.5", 9999, True), ("198.18.1.6", 9999, False),
-             ("198.18.1.5", 53, False),  # port not allowed
+             ("198.18.1.5", 123, False),  # port not allowed
              ("198.18.1.5", 443, False),  # the 443 rule is tcp only
-             ("2001:db8:1::5", 53, True), ("2001:db8:1::5", 9999, False)]
+             ("2001:db8:1::5", 123, True), ("2001:db8:1::5", 9999, False)]
     for host, port, ok in cases:
         r = d.probe("u", "sendto", host, port)
         (x,) = r.lines

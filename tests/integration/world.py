@@ -7,10 +7,44 @@ Two network namespaces joined by a veth pair, and no route anywhere else:
   198.18.0.1/24  2001:db8::1/64  <-->   198.18.0.2/24  2001:db8::2/64
   routes: 198.18.0.0/15,                extra addresses: 198.18.1.1-9,
           169.254.169.254/32,           198.18.2.1-5, 169.254.169.254,
-          2001:db8::/32,                2001:db8:1::1-5, fd00:ec2::254
-          fd00:ec2::254/128             servers (hostd.py): TCP echo on
-          via the hosts side            22 80 443 8080 9000, UDP echo on
-                                        53 123 9999, IPv4 and IPv6
+          10.11.12.13/32,               10.11.12.13, 2001:db8:1::1-5,
+          2001:db8::/32,                fd00:ec2::254, fd00::1234
+          fd00:ec2::254/128,            DNS: 198.18.0.53, 2001:db8::53
+          fd00::1234/128                AnyIP (local routes on lo, every
+          via the hosts side            address answers): 198.18.3.0/24,
+                                        198.18.128.0/17
+                                        servers (hostd.py): TCP echo on
+                                        22 80 443 8080 9000, UDP echo on
+                                        123 9999, IPv4 and IPv6, on every
+                                        address above; dnsmasq on port 53
+                                        of the two DNS addresses only
+
+DNS: a real dnsmasq (Debian dnsmasq-base) in the hosts ns, listening on
+198.18.0.53 and [2001:db8::53] port 53, UDP and TCP. Authoritative data only:
+no upstream, nothing is ever forwarded; other names under .test get NXDOMAIN
+(--local=/test/), names elsewhere get REFUSED. Every query is logged
+(World.dns_queries()). TTL 300 s unless said otherwise. The records
+(DNS_ZONE below):
+
+  ok.test            A 198.18.1.1, AAAA 2001:db8:1::1
+  v6only.test        AAAA 2001:db8:1::2 (no A)
+  wild.test          A 198.18.1.3 (the apex of *.wild.test)
+  a.wild.test        A 198.18.1.2
+  x.y.z.wild.test    A 198.18.1.2
+  alias.test         CNAME target.other.test (a name no policy lists)
+  target.other.test  A 198.18.1.4
+  ttl.test           A 198.18.2.3, TTL 2 s
+  secret.test        A 198.18.2.4 (for "unlisted, never reaches upstream")
+  rebind.test        A 10.11.12.13, AAAA fd00::1234 (private answers)
+  rebind-ok.test     A 198.18.2.5 (the public contrast)
+  job1.test          A 198.18.2.1
+  job2.test          A 198.18.2.2
+  big.test           60 x A 198.18.3.1 .. 198.18.3.60: over UDP without EDNS
+                     the answer does not fit in 512 bytes, dnsmasq sends 30 of
+                     them with TC set; over TCP (or with EDNS) all 60
+  D-D-D-D.race.test  synthesized (--synth-domain=race.test,198.18.128.0/17):
+                     198-18-130-7.race.test -> A 198.18.130.7 for every
+                     address of 198.18.128.0/17 (synth_name(ip) builds one)
 
 Commands enter the fence with `nsenter --net=/run/netns/NAME`, never
 `ip netns exec` (which remounts /sys and hides the cgroup2 and bpffs mounts).
@@ -19,12 +53,14 @@ One World per test run. Teardown (kill the servers by pid, delete both
 namespaces) runs at exit and on SIGTERM/SIGHUP/SIGINT, and is idempotent.
 
     python3 world.py selftest   build the world, probe every server unfenced,
-                                tear down, check nothing is left
+                                query every DNS record, tear down, check
+                                nothing is left
     python3 world.py up         build it and wait for Ctrl-C (for debugging)
 """
 import atexit
 import json
 import os
+import re
 import secrets
 import select
 import shutil
@@ -36,19 +72,83 @@ import time
 
 PY = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import dnsmsg  # noqa: E402
 PROBE = os.path.join(HERE, "probe.py")
 HOSTD = os.path.join(HERE, "hostd.py")
 
 FENCE_V4, HOSTS_V4 = "198.18.0.1", "198.18.0.2"
 FENCE_V6, HOSTS_V6 = "2001:db8::1", "2001:db8::2"
+REBIND_V4, REBIND_V6 = "10.11.12.13", "fd00::1234"  # private addresses rebind.test names
 HOSTS_EXTRA_V4 = (["198.18.1.%d" % i for i in range(1, 10)]
-                  + ["198.18.2.%d" % i for i in range(1, 6)] + ["169.254.169.254"])
-HOSTS_EXTRA_V6 = ["2001:db8:1::%d" % i for i in range(1, 6)] + ["fd00:ec2::254"]
-FENCE_ROUTES_V4 = ["198.18.0.0/15", "169.254.169.254/32"]
-FENCE_ROUTES_V6 = ["2001:db8::/32", "fd00:ec2::254/128"]
+                  + ["198.18.2.%d" % i for i in range(1, 6)] + ["169.254.169.254", REBIND_V4])
+HOSTS_EXTRA_V6 = ["2001:db8:1::%d" % i for i in range(1, 6)] + ["fd00:ec2::254", REBIND_V6]
+FENCE_ROUTES_V4 = ["198.18.0.0/15", "169.254.169.254/32", REBIND_V4 + "/32"]
+FENCE_ROUTES_V6 = ["2001:db8::/32", "fd00:ec2::254/128", REBIND_V6 + "/128"]
 TCP_PORTS = [22, 80, 443, 8080, 9000]
-UDP_PORTS = [53, 123, 9999]
+UDP_PORTS = [123, 9999]  # not 53: DNS is dnsmasq's
 METADATA_V4, METADATA_V6 = "169.254.169.254", "fd00:ec2::254"
+
+# -- DNS (dnsmasq in the hosts ns) ---------------------------------------------
+DNS_V4, DNS_V6 = "198.18.0.53", "2001:db8::53"
+DNS_TTL = 300  # of every record but ttl.test
+BIG_NET = "198.18.3.0/24"  # big.test's addresses; AnyIP in the hosts ns
+RACE_DOMAIN, RACE_NET = "race.test", "198.18.128.0/17"  # synthesized names; AnyIP too
+ANYIP_V4 = [BIG_NET, RACE_NET]
+DNS_ZONE = {
+    "ok.test": {"A": ["198.18.1.1"], "AAAA": ["2001:db8:1::1"]},
+    "v6only.test": {"AAAA": ["2001:db8:1::2"]},
+    "wild.test": {"A": ["198.18.1.3"]},
+    "a.wild.test": {"A": ["198.18.1.2"]},
+    "x.y.z.wild.test": {"A": ["198.18.1.2"]},
+    "alias.test": {"CNAME": "target.other.test"},
+    "target.other.test": {"A": ["198.18.1.4"]},
+    "ttl.test": {"A": ["198.18.2.3"], "ttl": 2},
+    "secret.test": {"A": ["198.18.2.4"]},
+    "rebind.test": {"A": [REBIND_V4], "AAAA": [REBIND_V6]},
+    "rebind-ok.test": {"A": ["198.18.2.5"]},
+    "job1.test": {"A": ["198.18.2.1"]},
+    "job2.test": {"A": ["198.18.2.2"]},
+    "big.test": {"A": ["198.18.3.%d" % i for i in range(1, 61)]},
+}
+
+
+def synth_name(ip):
+    """The name dnsmasq 2.90 synthesizes for an address of RACE_NET:
+    198.18.130.7 -> '198-18-130-7.race.test'."""
+    return dnsmsg.synth_name(ip, RACE_DOMAIN)
+
+
+def synth_names(n, net=RACE_NET):
+    """n distinct (name, address) pairs of net, skipping .0 and .255."""
+    return dnsmsg.synth_names(n, net, RACE_DOMAIN)
+
+
+def dnsmasq_args():
+    """dnsmasq's command line arguments for DNS_ZONE (without paths)."""
+    a = []
+    for name, rr in DNS_ZONE.items():
+        ttl = [str(rr["ttl"])] if "ttl" in rr else []
+        if "CNAME" in rr:
+            a.append("--cname=%s,%s" % (name, rr["CNAME"]))
+            continue
+        v4, v6 = list(rr.get("A", [])), list(rr.get("AAAA", []))
+        while v4 or v6:  # one host-record per address pair: several give several RRs
+            addrs = ([v4.pop(0)] if v4 else []) + ([v6.pop(0)] if v6 else [])
+            a.append("--host-record=" + ",".join([name] + addrs + ttl))
+    a.append("--synth-domain=%s,%s" % (RACE_DOMAIN, RACE_NET))
+    return a
+
+
+class DnsMark:
+    """A point in dnsmasq's log (World.dns_mark()), finer than its 1 s timestamps."""
+
+    def __init__(self, offset):
+        self.offset = offset
+
+
+DNS_LOG_RE = re.compile(r"^(\w{3} [ \d]\d \d\d:\d\d:\d\d) dnsmasq\[(\d+)\]: "
+                        r"query\[(\w+)\] (\S+) from (\S+)$")
 
 
 class WorldError(Exception):
@@ -269,6 +369,8 @@ class World:
         self.dir = None
         self.hostd = None
         self.hostd_log = None
+        self.dnsmasq = None
+        self.dns_log_path = None
         self.created = []  # netns names made by this world
         self.log = log or (lambda msg: None)
         self.is_up = False
@@ -338,10 +440,12 @@ class World:
             self._ip("addr", "add", v4 + "/24", "dev", dev, ns=ns)
             self._ip("-6", "addr", "add", v6 + "/64", "dev", dev, "nodad", ns=ns)
             self._ip("link", "set", dev, "up", ns=ns)
-        for a in HOSTS_EXTRA_V4:
+        for a in HOSTS_EXTRA_V4 + [DNS_V4]:
             self._ip("addr", "add", a + "/32", "dev", self.veth_hosts, ns=H)
-        for a in HOSTS_EXTRA_V6:
+        for a in HOSTS_EXTRA_V6 + [DNS_V6]:
             self._ip("-6", "addr", "add", a + "/128", "dev", self.veth_hosts, "nodad", ns=H)
+        for net in ANYIP_V4:  # every address of these answers (hostd listens on [::])
+            self._ip("route", "add", "local", net, "dev", "lo", ns=H)
         for r in FENCE_ROUTES_V4:
             self._ip("route", "add", r, "via", HOSTS_V4, "dev", self.veth_fence, ns=F)
         for r in FENCE_ROUTES_V6:
@@ -353,6 +457,7 @@ class World:
         if r.returncode != 0:
             raise WorldError("cannot set ping_group_range in the fence ns: " + r.stderr.strip())
         self._start_hostd(timeout)
+        self._start_dnsmasq(timeout)
 
     def _start_hostd(self, timeout):
         self.hostd_log = os.path.join(self.dir, "hostd.jsonl")
@@ -381,10 +486,70 @@ class World:
             raise WorldError("hostd.py did not become ready in %ss (exit %s): %s" % (
                 timeout, self.hostd.poll(), tail.strip() or line.decode(errors="replace")))
 
+    def _start_dnsmasq(self, timeout):
+        exe = tool("dnsmasq")
+        if not exe:
+            raise WorldError("the test world needs dnsmasq (Debian: apt-get install dnsmasq-base)")
+        self.dns_log_path = os.path.join(self.dir, "dnsmasq.log")
+        open(self.dns_log_path, "w").close()
+        argv = [exe, "--keep-in-foreground", "--conf-file=/dev/null", "--pid-file=",
+                "--user=root", "--group=root", "--no-resolv", "--no-poll", "--no-hosts",
+                "--bind-interfaces", "--listen-address=" + DNS_V4, "--listen-address=" + DNS_V6,
+                "--port=53", "--local=/test/", "--local-ttl=%d" % DNS_TTL, "--log-queries",
+                "--log-facility=" + self.dns_log_path] + dnsmasq_args()
+        err = open(os.path.join(self.dir, "dnsmasq.stderr"), "w")
+        # C locale: dns_log() parses the English month names of its log stamps
+        # (local time, as time.mktime reads them: same TZ if one is set)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+        if "TZ" in os.environ:
+            env["TZ"] = os.environ["TZ"]
+        self.dnsmasq = subprocess.Popen(self.hosts_argv(argv), stdin=subprocess.DEVNULL,
+                                        stdout=err, stderr=err, env=env)
+        ledger().add("pid", self.dnsmasq.pid)
+        err.close()
+        deadline = time.time() + timeout
+        last = "no answer"
+        while time.time() < deadline:
+            if self.dnsmasq.poll() is not None:
+                break
+            r = self.in_fence([PY, PROBE, "dns-query", "ok.test", "--server", DNS_V4,
+                               "--timeout", "0.3"], timeout=10)
+            try:
+                (res,) = parse_lines(r.stdout, r)
+            except (AssertionError, ValueError) as e:
+                last = str(e)
+                res = {}
+            if res.get("rcode") == "NOERROR":
+                return
+            last = res.get("err") or res.get("rcode") or last
+            time.sleep(0.1)
+        with open(os.path.join(self.dir, "dnsmasq.stderr")) as f:
+            tail = f.read()[-2000:]
+        with open(self.dns_log_path) as f:
+            tail += f.read()[-2000:]
+        raise WorldError("dnsmasq did not answer in %ss (exit %s; last: %s): %s" % (
+            timeout, self.dnsmasq.poll(), last, tail.strip()))
+
     def down(self):
         """Idempotent; kills only what this world started, by pid."""
         if self in _live:
             _live.remove(self)
+        p, self.dnsmasq = self.dnsmasq, None
+        if p is not None:
+            # dnsmasq forks a child per TCP connection: those first, by pid
+            for child in children_of(p.pid):
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except OSError:
+                    pass
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(3)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(3)
+            ledger().drop("pid", p.pid)
         p, self.hostd = self.hostd, None
         if p is not None:
             if p.poll() is None:
@@ -420,6 +585,45 @@ class World:
                  if os.path.exists("/run/netns/" + n)]
         return left
 
+    def dns_mark(self):
+        """The current end of dnsmasq's log, for dns_queries(since=mark)."""
+        try:
+            return DnsMark(os.path.getsize(self.dns_log_path))
+        except (OSError, TypeError):
+            return DnsMark(0)
+
+    def dns_log(self, since=None):
+        """The queries dnsmasq logged: [{"t", "type", "name", "from", "pid"}].
+        since: a DnsMark (exact), or a time.time() value: dnsmasq stamps
+        whole seconds, so every query logged in that second or later counts."""
+        off = since.offset if isinstance(since, DnsMark) else 0
+        out = []
+        try:
+            with open(self.dns_log_path, "rb") as f:
+                f.seek(off)
+                data = f.read()
+        except (OSError, TypeError):
+            return out
+        year = time.localtime().tm_year
+        for line in data.decode(errors="replace").splitlines():
+            m = DNS_LOG_RE.match(line)
+            if not m:
+                continue
+            stamp, pid, qtype, name, src = m.groups()
+            t = time.mktime(time.strptime("%d %s" % (year, stamp), "%Y %b %d %H:%M:%S"))
+            if t > time.time() + 86400:  # logged last December
+                t = time.mktime(time.strptime("%d %s" % (year - 1, stamp), "%Y %b %d %H:%M:%S"))
+            if since is not None and not isinstance(since, DnsMark) and t < int(since):
+                continue
+            out.append({"t": t, "type": qtype, "name": name.rstrip(".").lower(), "from": src,
+                        "pid": int(pid)})
+        return out
+
+    def dns_queries(self, since=None):
+        """The names dnsmasq was asked (lowercase, no trailing dot, in order;
+        one entry per query). since: as for dns_log()."""
+        return [e["name"] for e in self.dns_log(since)]
+
     def host_log(self):
         """Connections and datagrams the hosts' servers saw (list of dicts)."""
         try:
@@ -433,6 +637,21 @@ class World:
 
     def __exit__(self, *exc):
         self.down()
+
+
+def children_of(pid):
+    """pids whose parent is pid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
 
 
 def pid_alive(pid):
@@ -475,7 +694,8 @@ def selftest():
     w = World(log=print)
     with w:
         tcp_hosts = ["198.18.1.1", "198.18.2.5", "169.254.169.254", "2001:db8:1::1",
-                     "fd00:ec2::254", "198.18.0.2", "2001:db8::2"]
+                     "fd00:ec2::254", "198.18.0.2", "2001:db8::2", REBIND_V4, REBIND_V6,
+                     "198.18.3.1", "198.18.3.60", "198.18.130.7", "198.18.255.254"]
         targets = ["%s:%d" % ("[%s]" % h if ":" in h else h, p) for h in tcp_hosts for p in TCP_PORTS]
         for r in w.probe_unfenced("connect", *targets):
             check(r["ok"] and r["echo"], "tcp %s %s" % (r["target"], r["err"]))
@@ -489,8 +709,8 @@ def selftest():
                   "sendto %s x50: sent %d replies %d" % (h, r["sent"], r["replies"]))
         (r,) = w.probe_unfenced("connect-mapped", "198.18.1.1", "443")
         check(r["ok"] and r["echo"] and r["family"] == "ipv6", "mapped tcp ::ffff:198.18.1.1")
-        (r,) = w.probe_unfenced("connect-mapped", "198.18.1.5", "53", "--udp")
-        check(r["ok"] and r["echo"], "mapped udp ::ffff:198.18.1.5:53")
+        (r,) = w.probe_unfenced("connect-mapped", "198.18.1.5", "123", "--udp")
+        check(r["ok"] and r["echo"], "mapped udp ::ffff:198.18.1.5:123")
         (r,) = w.probe_unfenced("connect", "198.18.1.1", "1")
         check(not r["ok"] and r["err"] == "ECONNREFUSED", "closed port refused: " + r["err"])
         # documentation addresses (TEST-NET-3, 3fff::/20): no route, nothing is sent
@@ -569,11 +789,108 @@ def selftest():
         check(recs[0]["op"] == "hold-open" and recs[0]["ok"] and len(pings) >= 5 and
               all(p["ok"] for p in pings) and len(conns) >= 10 and all(c["ok"] for c in conns),
               "hold: %d pings, %d connects" % (len(pings), len(conns)))
+        selftest_dns(w, check)
+        dnsmasq_pid = w.dnsmasq.pid
     left = w.leftovers()
     check(not left, "nothing left after teardown: %s" % left)
     check(w.hostd is None, "hostd stopped")
+    check(w.dnsmasq is None and not pid_alive(dnsmasq_pid), "dnsmasq stopped")
     print("%d failed" % len(fails))
     return 1 if fails else 0
+
+
+def selftest_dns(w, check):
+    """dnsmasq answers every record of DNS_ZONE as documented, from the
+    address asked, over UDP and TCP, and logs the queries."""
+    mark = w.dns_mark()
+    names = sorted(DNS_ZONE)
+    expect_names = []
+    for server in (DNS_V4, DNS_V6):
+        for qtype in ("A", "AAAA"):
+            extra = ["--tcp"] if server == DNS_V6 and qtype == "A" else []
+            lines = w.probe_unfenced("dns-query", "--server", server, "--type", qtype,
+                                     *(extra + names))
+            expect_names += names
+            for name, r in zip(names, lines):
+                rr = DNS_ZONE[name]
+                want = DNS_ZONE.get(rr.get("CNAME"), rr).get(qtype, [])
+                what = "dns %s %s @%s/%s" % (qtype, name, server, r.get("transport"))
+                if name == "big.test" and qtype == "A" and not extra:  # UDP, no EDNS: truncated
+                    check(r["ok"] and r["tc"] and 0 < len(r["addresses"]) < 60 and
+                          set(r["addresses"]) <= set(want),
+                          "%s: TC and part of the answer (tc %s, %d addresses)" % (
+                              what, r["tc"], len(r["addresses"])))
+                    continue
+                check(r["ok"] and r["source_ok"] and r["rcode"] == "NOERROR" and
+                      sorted(r["addresses"]) == sorted(want) and not r["tc"] and
+                      r["cnames"] == ([rr["CNAME"]] if "CNAME" in rr else []) and
+                      all(t == rr.get("ttl", DNS_TTL) for t in r["ttls"]),
+                      "%s: %s %s %s ttls %s source %s %s" % (
+                          what, r["rcode"], r["addresses"][:4], r["cnames"], r["ttls"][:4],
+                          r["source"], r["err"]))
+    # the big answer: whole over TCP and with EDNS, TC over UDP
+    (r,) = w.probe_unfenced("dns-query", "big.test", "--server", DNS_V4, "--tcp")
+    check(r["ok"] and len(set(r["addresses"])) == 60 and not r["tc"],
+          "big.test over TCP: %d addresses" % len(r["addresses"]))
+    (r,) = w.probe_unfenced("dns-query", "big.test", "--server", DNS_V4, "--edns", "4096")
+    check(r["ok"] and len(set(r["addresses"])) == 60 and not r["tc"],
+          "big.test over UDP with EDNS 4096: %d addresses" % len(r["addresses"]))
+    (r,) = w.probe_unfenced("resolve", "big.test", "--family", "4")
+    check(r["ok"] and r["udp_tc"] and r["fallback"] and len(set(r["addresses"])) == 60,
+          "resolve big.test: TC, then TCP: %d addresses" % len(r["addresses"]))
+    expect_names += ["big.test"] * 4
+    # synthesized names
+    ips = ["198.18.128.1", "198.18.130.7", "198.18.255.254"]
+    lines = w.probe_unfenced("dns-query", "--server", DNS_V4, *[synth_name(i) for i in ips])
+    for ip, r in zip(ips, lines):
+        check(r["ok"] and r["addresses"] == [ip], "synth %s -> %s" % (synth_name(ip),
+                                                                     r["addresses"]))
+    # no records: NXDOMAIN under .test, REFUSED (nothing forwarded) elsewhere
+    lines = w.probe_unfenced("dns-query", "--server", DNS_V4, "nope.test", "198-18-127-1.race.test",
+                             "outside.invalid")
+    check([r["rcode"] for r in lines] == ["NXDOMAIN", "NXDOMAIN", "REFUSED"],
+          "unknown names: %s" % [r["rcode"] for r in lines])
+    expect_names += [synth_name(i) for i in ips] + ["nope.test", "198-18-127-1.race.test",
+                                                    "outside.invalid"]
+    # connected UDP, and resolve (A + AAAA) over IPv6
+    (r,) = w.probe_unfenced("dns-query", "ok.test", "--server", DNS_V6, "--connected")
+    check(r["ok"] and r["source_ok"] and r["peer"] == DNS_V6 and r["peer_after"] == DNS_V6,
+          "connected UDP query: source %s peer %s" % (r["source"], r["peer"]))
+    (r,) = w.probe_unfenced("resolve", "ok.test", "--server", DNS_V6)
+    check(r["ok"] and r["source_ok"] and sorted(r["addresses"]) == ["198.18.1.1", "2001:db8:1::1"],
+          "resolve ok.test @%s: %s" % (DNS_V6, r["addresses"]))
+    expect_names += ["ok.test"] * 3
+    # nothing but dnsmasq answers port 53, and only on its own addresses
+    (r,) = w.probe_unfenced("dns-query", "ok.test", "--server", "198.18.1.9", "--timeout", "0.5")
+    check(not r["answered"], "no DNS server on 198.18.1.9: %s" % r["err"])
+    # every query above reached dnsmasq's log, in order
+    got = []
+    for _ in range(50):
+        got = w.dns_queries(since=mark)
+        if len(got) >= len(expect_names):
+            break
+        time.sleep(0.1)
+    check(got == expect_names, "dnsmasq logged the %d queries (%d logged%s)" % (
+        len(expect_names), len(got), "" if got == expect_names else
+        ", first difference at %d" % next((i for i, (a, b) in enumerate(zip(got, expect_names))
+                                            if a != b), min(len(got), len(expect_names)))))
+    check(w.dns_queries(since=time.time() + 5) == [], "dns_queries(since=<future>) is empty")
+    # resolve-then-connect over synthesized names (AnyIP hosts: connected or refused)
+    (r,) = w.probe_unfenced("resolve-connect", "-", "81", "--count", "300",
+                            "--names-from-synth", RACE_NET)
+    check(r["ok"] and r["allowed"] == 300 and r["wrong_answer"] == 0,
+          "resolve-connect x300: %s in %ss" % (r["outcomes"], r.get("elapsed_s")))
+    # hostile input: dnsmasq still answers afterwards
+    lines = w.probe_unfenced("dns-garbage", "--server", DNS_V4, timeout=120)
+    final = [r for r in lines if r["op"] == "dns-garbage-final"]
+    check(len(lines) > 20 and all(r["ok"] for r in lines) and len(final) == 2,
+          "dns-garbage ran %d cases: %s" % (len(lines), [r.get("case") for r in lines
+                                                           if not r["ok"]]))
+    check(not any(r.get("case") == "qr-set" and r["transport"] == "udp" and r["answered"]
+                  for r in lines), "dnsmasq does not answer a response (QR set) over UDP")
+    check(all(r["ok"] and r["stalled_clients"] == 4 for r in final),
+          "dnsmasq answers ok.test after the garbage, with 4 stalled TCP clients: %s" % [
+              (r["transport"], r["rcode"], r["err"]) for r in final])
 
 
 def main(argv):
@@ -587,7 +904,8 @@ def main(argv):
         w = World(log=print).up()
         print("fence: nsenter --net=/run/netns/%s   hosts: nsenter --net=/run/netns/%s" % (
             w.fence, w.hosts))
-        print("hostd log: %s; Ctrl-C to tear down" % w.hostd_log)
+        print("hostd log: %s; dnsmasq (%s, %s) log: %s; Ctrl-C to tear down" % (
+            w.hostd_log, DNS_V4, DNS_V6, w.dns_log_path))
         try:
             while True:
                 time.sleep(3600)
