@@ -34,10 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include "egressd.h"
 #include "dnsmsg.h"
 #include "dnsproxy.h"
 #include "util.h"
+#include "fence.skel.h"
 
 #define QUERY_MAX 4096		/* longest query taken from a job */
 #define ANSWER_MAX 65535	/* longest answer (TCP) */
@@ -225,6 +229,18 @@ int ef_dns_job_start(struct ef_daemon *d, struct ef_job_rec *j, uint16_t want_po
 		free(dj);
 		return ret;
 	}
+	{
+		__u16 port = dj->port;
+
+		if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_dns_ports), &port,
+					&j->cgroup_id, BPF_ANY)) {
+			ret = -errno;
+			log_err("job %s: registering its DNS proxy port: %s", j->id, strerror(-ret));
+			listeners_close(d, dj);
+			free(dj);
+			return ret;
+		}
+	}
 	j->dns = dj;
 	log_debug("job %s: DNS proxy on port %u%s", j->id, dj->port, dj->v6 ? " (v4+v6)" : "");
 	return 0;
@@ -383,6 +399,130 @@ static void reply_error(struct ef_daemon *d, const struct ef_dns_client *cl,
 
 /* ---- queries from the job ---- */
 
+/* ---- upstream UDP sockets ----
+ *
+ * One connected UDP socket per upstream server carries many queries,
+ * answers matched by a random id unique among the queries in flight (and
+ * the kernel drops datagrams from any other source). The socket is
+ * replaced after POOL_USES queries or POOL_AGE_NS, so the source port keeps
+ * changing (RFC 5452); a replaced socket closes when its last query ends.
+ * A socket per query would cost five system calls more per query.
+ */
+#define POOL_USES 1000
+#define POOL_AGE_NS (30ull * 1000000000ull)
+
+struct ef_dns_upsock {
+	int kind; /* EF_EPK_DNS_UPSOCK */
+	int fd;
+	struct ef_dns_upsock *next;
+	struct sockaddr_storage sa;
+	socklen_t len;
+	uint32_t refs, uses;
+	uint64_t born_ns;
+	uint64_t srtt_ns; /* smoothed round trip of its answers, 0: none yet */
+	bool retired;
+};
+
+static void upsock_free(void *p)
+{
+	free(p);
+}
+
+static void upsock_put(struct ef_daemon *d, struct ef_dns_upsock *u)
+{
+	if (--u->refs || !u->retired)
+		return;
+	for (struct ef_dns_upsock **pp = &d->dns_upsocks; *pp; pp = &(*pp)->next) {
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	}
+	close_fd(d, &u->fd);
+	defer_free(u, upsock_free);
+}
+
+static struct ef_dns_upsock *upsock_get(struct ef_daemon *d, const struct ef_upstream *srv,
+					int *err)
+{
+	uint64_t now = mono_ns(), srtt = 0;
+	struct ef_dns_upsock *u;
+
+	for (u = d->dns_upsocks; u; u = u->next) {
+		if (u->retired || u->len != srv->len || memcmp(&u->sa, &srv->sa, srv->len))
+			continue;
+		if (u->uses < POOL_USES && now - u->born_ns < POOL_AGE_NS)
+			break;
+		srtt = u->srtt_ns;
+		u->retired = true;
+		if (!u->refs) {
+			u->refs = 1;
+			upsock_put(d, u);
+		}
+		u = NULL;
+		break;
+	}
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		if (!u) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		u->kind = EF_EPK_DNS_UPSOCK;
+		u->fd = socket(srv->sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (u->fd < 0 || connect(u->fd, (const struct sockaddr *)&srv->sa, srv->len) < 0 ||
+		    ep_add(d, u->fd, EPOLLIN, u)) {
+			*err = -errno;
+			if (u->fd >= 0)
+				close(u->fd);
+			free(u);
+			return NULL;
+		}
+		memcpy(&u->sa, &srv->sa, srv->len);
+		u->len = srv->len;
+		u->born_ns = now;
+		u->srtt_ns = srtt;
+		u->next = d->dns_upsocks;
+		d->dns_upsocks = u;
+	}
+	u->refs++;
+	u->uses++;
+	return u;
+}
+
+/* A random id no query in flight uses. */
+static int id_claim(struct ef_daemon *d, struct ef_dns_pending *p)
+{
+	if (!d->dns_by_id && !(d->dns_by_id = calloc(65536, sizeof(*d->dns_by_id))))
+		return -ENOMEM;
+	for (int i = 0; i < 64; i++) {
+		uint16_t id;
+
+		ef_random_bytes(&id, sizeof(id));
+		if (!d->dns_by_id[id]) {
+			d->dns_by_id[id] = p;
+			p->up_id = id;
+			p->id_claimed = true;
+			return 0;
+		}
+	}
+	return -EBUSY;
+}
+
+/* End the current attempt: release its socket and id. */
+static void attempt_stop(struct ef_daemon *d, struct ef_dns_pending *p)
+{
+	close_fd(d, &p->fd);
+	if (p->id_claimed) {
+		d->dns_by_id[p->up_id] = NULL;
+		p->id_claimed = false;
+	}
+	if (p->us) {
+		upsock_put(d, p->us);
+		p->us = NULL;
+	}
+}
+
 static void pending_free(void *p)
 {
 	struct ef_dns_pending *q = p;
@@ -395,7 +535,7 @@ static void pending_free(void *p)
 static void pending_end(struct ef_daemon *d, struct ef_dns_pending *p)
 {
 	p->done = true;
-	close_fd(d, &p->fd);
+	attempt_stop(d, p);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -433,7 +573,7 @@ static void attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const 
 	size_t n;
 
 	servers(d, p->pol, &n);
-	close_fd(d, &p->fd);
+	attempt_stop(d, p);
 	p->tcp_up = false;
 	p->tlen = p->texp = p->toff = 0;
 	snprintf(p->error, sizeof(p->error), "%s", why);
@@ -444,23 +584,34 @@ static void attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const 
 	pending_end(d, p);
 }
 
-/* Open a socket to the attempt's server and send (UDP) or start
- * connecting (TCP). */
+/* Send over the server's pooled UDP socket, or open a TCP connection and
+ * start connecting. */
 static int send_attempt(struct ef_daemon *d, struct ef_dns_pending *p)
 {
 	const struct ef_upstream *up;
 	size_t n;
-	int fd;
+	int fd, ret;
 
 	up = servers(d, p->pol, &n);
 	if (!n)
 		return -ENOENT;
 	p->server = &up[p->attempt % n];
 	snprintf(p->server_text, sizeof(p->server_text), "%s", p->server->text);
-	ef_random_bytes(&p->up_id, sizeof(p->up_id));
+	ret = id_claim(d, p);
+	if (ret)
+		return ret;
 	ef_dns_set_id(p->query, p->up_id);
-	fd = socket(p->server->sa.ss_family,
-		    (p->tcp_up ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	p->deadline_ns = mono_ns() + (uint64_t)d->cfg.dns.timeout_ms * 1000000ull;
+	if (!p->tcp_up) {
+		p->us = upsock_get(d, p->server, &ret);
+		if (!p->us)
+			return ret;
+		if (send(p->us->fd, p->query, p->qlen, 0) < 0)
+			return -errno;
+		p->sent_ns = mono_ns();
+		return 0;
+	}
+	fd = socket(p->server->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (const struct sockaddr *)&p->server->sa, p->server->len) < 0 &&
@@ -471,20 +622,9 @@ static int send_attempt(struct ef_daemon *d, struct ef_dns_pending *p)
 		return ret;
 	}
 	p->fd = fd;
-	p->deadline_ns = mono_ns() + (uint64_t)d->cfg.dns.timeout_ms * 1000000ull;
-	if (p->tcp_up) {
-		/* length prefix and query go out once connected */
-		p->tbuf_out = true;
-		return ep_add(d, fd, EPOLLOUT, p);
-	}
-	if (send(fd, p->query, p->qlen, 0) < 0) {
-		int ret = -errno;
-
-		close(fd);
-		p->fd = -1;
-		return ret;
-	}
-	return ep_add(d, fd, EPOLLIN, p);
+	/* length prefix and query go out once connected */
+	p->tbuf_out = true;
+	return ep_add(d, fd, EPOLLOUT, p);
 }
 
 /* The upstream answered: learn, then release the answer to the job. */
@@ -537,7 +677,7 @@ static void on_answer(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *ms
 		return;
 	}
 	if (a->tc && !p->tcp_up) {
-		close_fd(d, &p->fd);
+		attempt_stop(d, p);
 		p->tcp_up = true;
 		if (send_attempt(d, p))
 			attempt_failed(d, p, "TCP retry after truncation failed");
@@ -546,23 +686,36 @@ static void on_answer(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *ms
 	answered(d, p, msg, len, a);
 }
 
-static void upstream_udp_io(struct ef_daemon *d, struct ef_dns_pending *p)
+/* Answers on a pooled socket, each to the query its id names. */
+static void upsock_io(struct ef_daemon *d, struct ef_dns_upsock *u)
 {
 	uint8_t buf[ANSWER_MAX];
 
-	for (;;) {
-		ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
+	u->refs++; /* attempts below may drop the last reference */
+	for (int i = 0; i < UDP_BATCH && u->fd >= 0; i++) {
+		ssize_t n = recv(u->fd, buf, sizeof(buf), 0);
+		struct ef_dns_pending *p;
 
 		if (n < 0) {
 			if (errno == EAGAIN)
-				return;
-			attempt_failed(d, p, strerror(errno)); /* e.g. ECONNREFUSED */
-			return;
+				break;
+			/* ECONNREFUSED and the like: every attempt on it fails */
+			for (p = d->dns_pending; p; p = p->next)
+				if (p->us == u && !p->done)
+					attempt_failed(d, p, strerror(errno));
+			continue;
 		}
-		on_answer(d, p, buf, n);
-		if (p->done || p->tcp_up)
-			return;
+		if (n < 12 || !d->dns_by_id)
+			continue;
+		p = d->dns_by_id[(buf[0] << 8) | buf[1]];
+		if (p && p->us == u && !p->done) {
+			uint64_t rtt = mono_ns() - p->sent_ns;
+
+			u->srtt_ns = u->srtt_ns ? (7 * u->srtt_ns + rtt) / 8 : rtt;
+			on_answer(d, p, buf, n);
+		}
 	}
+	upsock_put(d, u);
 }
 
 static void upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p, uint32_t events)
@@ -642,6 +795,29 @@ static struct ef_dns_pending *pending_new(struct ef_daemon *d, struct ef_dns_job
 	return p;
 }
 
+/*
+ * With an upstream that answers within microseconds (a caching resolver on
+ * the host), sleeping in epoll_wait between the query and its answer costs
+ * more than the answer takes: two wakeups instead of none. So for a server
+ * whose smoothed round trip is under busy_poll_us, egressd polls the socket
+ * for up to twice that before going back to epoll. Bounded; 0 disables.
+ */
+static void busy_poll(struct ef_daemon *d, struct ef_dns_pending *p)
+{
+	struct ef_dns_upsock *u = p->us;
+	uint64_t budget, start;
+
+	if (!u || !d->cfg.dns.busy_poll_us || !u->srtt_ns ||
+	    u->srtt_ns > (uint64_t)d->cfg.dns.busy_poll_us * 1000)
+		return;
+	budget = 2 * u->srtt_ns;
+	start = p->sent_ns;
+	u->refs++;
+	while (!p->done && p->us == u && u->fd >= 0 && mono_ns() - start < budget)
+		upsock_io(d, u);
+	upsock_put(d, u);
+}
+
 /* One query from a job, over UDP (conn NULL) or TCP. */
 static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_client *cl,
 		     const uint8_t *msg, size_t len)
@@ -702,6 +878,8 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 	if (ret)
 		attempt_failed(d, p, ret == -ENOENT ? "no upstream DNS server configured"
 						    : strerror(-ret));
+	else
+		busy_poll(d, p); /* p stays allocated until ef_dns_reap() */
 }
 
 static void udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
@@ -792,12 +970,15 @@ void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events)
 	case EF_EPK_DNS_UP: {
 		struct ef_dns_pending *p = tag;
 
-		if (p->fd < 0 || p->done)
-			break;
-		if (p->tcp_up)
+		if (p->fd >= 0 && !p->done && p->tcp_up)
 			upstream_tcp_io(d, p, events);
-		else
-			upstream_udp_io(d, p);
+		break;
+	}
+	case EF_EPK_DNS_UPSOCK: {
+		struct ef_dns_upsock *u = tag;
+
+		if (u->fd >= 0)
+			upsock_io(d, u);
 		break;
 	}
 	default:
@@ -812,7 +993,7 @@ void ef_dns_tick(struct ef_daemon *d)
 
 	for (struct ef_dns_pending *p = d->dns_pending, *next; p; p = next) {
 		next = p->next;
-		if (!p->done && p->fd >= 0 && now >= p->deadline_ns)
+		if (!p->done && (p->fd >= 0 || p->us) && now >= p->deadline_ns)
 			attempt_failed(d, p, "timed out");
 	}
 	for (struct ef_job_rec *j = d->jobs; j; j = j->next) {
@@ -838,7 +1019,10 @@ size_t ef_dns_n_pending(struct ef_daemon *d)
 
 static void dj_free(void *p)
 {
-	free(p);
+	struct ef_dns_job *dj = p;
+
+	ef_dns_mirror_free(dj->mirror);
+	free(dj);
 }
 
 void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
@@ -857,6 +1041,14 @@ void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
 	while (dj->conns)
 		conn_close(d, dj->conns);
 	listeners_close(d, dj);
+	{
+		__u16 port = dj->port;
+		__u64 owner;
+
+		if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_dns_ports), &port, &owner) &&
+		    owner == j->cgroup_id)
+			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_dns_ports), &port);
+	}
 	ef_dns_forget_job(d, j->cgroup_id);
 	j->dns = NULL;
 	defer_free(dj, dj_free);
@@ -880,6 +1072,15 @@ void ef_dns_close(struct ef_daemon *d)
 		j->dns = NULL;
 		defer_free(dj, dj_free);
 	}
+	while (d->dns_upsocks) {
+		struct ef_dns_upsock *u = d->dns_upsocks;
+
+		d->dns_upsocks = u->next;
+		close_fd(d, &u->fd);
+		free(u);
+	}
+	free(d->dns_by_id);
+	d->dns_by_id = NULL;
 	ef_dns_reap(d);
 	ef_name_cache_free(d);
 }

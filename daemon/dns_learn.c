@@ -100,7 +100,8 @@ static int cfg_uint(const cJSON *o, const char *key, uint32_t lo, uint32_t hi, u
 int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 {
 	static const char *const known[] = { "upstream", "resolv_conf", "ttl_floor_seconds",
-					     "ttl_grace_seconds", "timeout_ms", "attempts", NULL };
+					     "ttl_grace_seconds", "timeout_ms", "attempts",
+					     "busy_poll_us", NULL };
 	struct ef_dns_cfg *c = &d->cfg.dns;
 	const cJSON *it, *up, *rc;
 	int ret;
@@ -110,6 +111,7 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 	c->ttl_grace_s = 30;
 	c->timeout_ms = 2000;
 	c->attempts = 2;
+	c->busy_poll_us = 250;
 	c->n_up = 0;
 	if (!sec)
 		return 0;
@@ -155,7 +157,8 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 	if ((ret = cfg_uint(sec, "ttl_floor_seconds", 0, 86400, &c->ttl_floor_s, path)) ||
 	    (ret = cfg_uint(sec, "ttl_grace_seconds", 0, 86400, &c->ttl_grace_s, path)) ||
 	    (ret = cfg_uint(sec, "timeout_ms", 10, 60000, &c->timeout_ms, path)) ||
-	    (ret = cfg_uint(sec, "attempts", 1, 10, &c->attempts, path)))
+	    (ret = cfg_uint(sec, "attempts", 1, 10, &c->attempts, path)) ||
+	    (ret = cfg_uint(sec, "busy_poll_us", 0, 1000, &c->busy_poll_us, path)))
 		return ret;
 	return 0;
 bad_up:
@@ -291,6 +294,108 @@ static void ports_merge(struct ef_ports *dst, const struct ef_ports *old)
 	}
 }
 
+/* ---- what this job's ef_learned entries hold ----
+ *
+ * egressd is the only writer of ef_learned, so it can remember what it
+ * wrote and skip the lookup and update when a repeated answer would not
+ * change the entry (same name and ranges, deadline moved by less than a
+ * quarter of its life). Only a cache: dropped whole when it grows large.
+ */
+#define MIRROR_BUCKETS 4096
+#define MIRROR_MAX 100000
+
+struct ef_mirror_ent {
+	struct ef_mirror_ent *next;
+	__u32 family;
+	__u8 addr[16];
+	uint64_t expires, name_id, ports_hash;
+};
+
+struct ef_learn_mirror {
+	struct ef_mirror_ent *b[MIRROR_BUCKETS];
+	size_t n;
+};
+
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= ((const uint8_t *)p)[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static size_t mirror_slot(const struct ef_learn_key *k)
+{
+	return hash_bytes(k->addr, sizeof(k->addr), 0xcbf29ce484222325ull + k->family) &
+	       (MIRROR_BUCKETS - 1);
+}
+
+void ef_dns_mirror_free(struct ef_learn_mirror *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < MIRROR_BUCKETS; i++) {
+		while (m->b[i]) {
+			struct ef_mirror_ent *e = m->b[i];
+
+			m->b[i] = e->next;
+			free(e);
+		}
+	}
+	free(m);
+}
+
+static struct ef_mirror_ent *mirror_find(struct ef_learn_mirror *m, const struct ef_learn_key *k)
+{
+	if (!m)
+		return NULL;
+	for (struct ef_mirror_ent *e = m->b[mirror_slot(k)]; e; e = e->next)
+		if (e->family == k->family && !memcmp(e->addr, k->addr, sizeof(e->addr)))
+			return e;
+	return NULL;
+}
+
+static void mirror_put(struct ef_dns_job *dj, const struct ef_learn_key *k,
+		       const struct ef_learn_val *v)
+{
+	struct ef_mirror_ent *e = mirror_find(dj->mirror, k);
+
+	if (!e) {
+		size_t slot = mirror_slot(k);
+
+		if (dj->mirror && dj->mirror->n >= MIRROR_MAX) {
+			ef_dns_mirror_free(dj->mirror);
+			dj->mirror = NULL;
+		}
+		if (!dj->mirror && !(dj->mirror = calloc(1, sizeof(*dj->mirror))))
+			return;
+		if (!(e = calloc(1, sizeof(*e))))
+			return;
+		e->family = k->family;
+		memcpy(e->addr, k->addr, sizeof(e->addr));
+		e->next = dj->mirror->b[slot];
+		dj->mirror->b[slot] = e;
+		dj->mirror->n++;
+	}
+	e->expires = v->expires_boot_ns;
+	e->name_id = v->name_id;
+	e->ports_hash = hash_bytes(&v->ports, sizeof(v->ports), 0xcbf29ce484222325ull);
+}
+
+/* The entry would not change: same name and ranges, alive, and the new
+ * deadline is not much later. */
+static bool mirror_unchanged(struct ef_dns_job *dj, const struct ef_learn_key *k,
+			     const struct ef_learn_val *v, uint64_t now, uint64_t life_ns)
+{
+	struct ef_mirror_ent *e = mirror_find(dj->mirror, k);
+	uint64_t slack = life_ns / 4 > 1000000000ull ? life_ns / 4 : 1000000000ull;
+
+	return e && e->expires > now && e->name_id == v->name_id &&
+	       e->expires + slack >= v->expires_boot_ns &&
+	       e->ports_hash == hash_bytes(&v->ports, sizeof(v->ports), 0xcbf29ce484222325ull);
+}
+
 int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		 const struct ef_dns_answer *a, char not_learned[][48], size_t *n_not)
 {
@@ -334,6 +439,8 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		v.name_id = name_id;
 		if (p->dec.verdict == EF_V_ALLOW)
 			v.ports = p->dec.ports;
+		if (mirror_unchanged(p->dj, &k, &v, now, life * 1000000000ull))
+			continue;
 		if (!bpf_map_lookup_elem(fd_l, &k, &old) && old.expires_boot_ns > now) {
 			if (old.expires_boot_ns > v.expires_boot_ns)
 				v.expires_boot_ns = old.expires_boot_ns;
@@ -341,6 +448,7 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		}
 		if (bpf_map_update_elem(fd_l, &k, &v, BPF_ANY))
 			return -errno;
+		mirror_put(p->dj, &k, &v);
 	}
 	return 0;
 }

@@ -4,6 +4,9 @@
  * it enforces). ldns decodes every name; the fixed fields around them are
  * read here so that RDLENGTH frames each record exactly.
  */
+/* before ldns: without it ldns/common.h makes bool a signed char, and the
+ * structs of dnsmsg.h would differ between this file and its callers */
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,6 +12,7 @@
 #include "dnsmsg.h"
 
 struct ef_dns_job;
+struct ef_learn_mirror;
 
 /* A proxy socket: UDP, or a TCP listener. First member: enum ef_ep_kind. */
 struct ef_dns_sock {
@@ -42,6 +43,7 @@ struct ef_dns_job {
 	struct ef_dns_sock udp4, tcp4, udp6, tcp6;
 	struct ef_dns_conn *conns;
 	int n_conns, n_pending;
+	struct ef_learn_mirror *mirror; /* what this job's ef_learned entries hold */
 };
 
 /* Where an answer goes: a UDP peer of a proxy socket, or a TCP connection. */
@@ -74,6 +76,8 @@ struct ef_dns_pending {
 	uint8_t *query; /* as the job sent it; the id is replaced per attempt */
 	size_t qlen;
 	uint16_t up_id;
+	bool id_claimed;
+	struct ef_dns_upsock *us; /* UDP attempt: the pooled socket it went out on */
 	size_t attempt;
 	const struct ef_upstream *server;
 	char server_text[64];
@@ -81,6 +85,7 @@ struct ef_dns_pending {
 	uint8_t *tbuf; /* TCP answer: 2-byte length + message */
 	size_t tlen, texp, toff;
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+	uint64_t sent_ns;     /* CLOCK_MONOTONIC, UDP attempt sent */
 	uint64_t start_real_ns;
 	char error[96];
 	struct ef_dns_answer answer;
@@ -99,6 +104,7 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 		   const struct ef_dns_answer *a, int rcode, char not_learned[][48], size_t n_not);
 void ef_dns_sweep(struct ef_daemon *d, bool now);
 void ef_dns_forget_job(struct ef_daemon *d, uint64_t cgroup_id);
+void ef_dns_mirror_free(struct ef_learn_mirror *m);
 void ef_dns_resolv_refresh(struct ef_daemon *d);
 
 #endif /* EF_DNSPROXY_H */

@@ -27,6 +27,7 @@ struct ef_client;
 struct ef_dns_job;
 struct ef_name_cache;
 struct ef_dns_pending;
+struct ef_dns_upsock;
 
 /* A DNS server the proxy forwards to. */
 #define EF_DNS_MAX_UPSTREAMS 4
@@ -79,6 +80,7 @@ struct ef_dns_cfg {
 	uint32_t ttl_grace_s;  /* ...plus this, after the record's TTL */
 	uint32_t timeout_ms;   /* per attempt */
 	uint32_t attempts;     /* per upstream server */
+	uint32_t busy_poll_us; /* poll, not sleep, for upstreams faster than this; 0: never */
 };
 
 struct ef_config_file {
@@ -128,6 +130,8 @@ struct ef_daemon {
 
 	/* DNS proxy (dns.c) */
 	struct ef_dns_pending *dns_pending; /* every query waiting for an upstream */
+	struct ef_dns_pending **dns_by_id;  /* [65536]: UDP attempts in flight by id */
+	struct ef_dns_upsock *dns_upsocks;  /* pooled UDP sockets to upstream servers */
 	struct ef_upstream resolv_up[EF_DNS_MAX_UPSTREAMS]; /* from resolv_conf */
 	size_t n_resolv_up;
 	int64_t resolv_mtime_ns;
@@ -161,6 +165,7 @@ int ef_pol_get(struct ef_daemon *d, const char *text, size_t len, const char *fi
 void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p);
 int ef_pol_restore(struct ef_daemon *d);
 struct ef_pol_rec *ef_pol_by_id(struct ef_daemon *d, uint32_t id);
+void ef_pols_free(struct ef_daemon *d);
 
 /* jobs.c */
 int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t peer_uid,
@@ -220,7 +225,8 @@ enum ef_ep_kind {
 	EF_EPK_DNS_UDP = 0x4e44,   /* a proxy's UDP socket */
 	EF_EPK_DNS_LISTEN,	   /* a proxy's TCP listener */
 	EF_EPK_DNS_CONN,	   /* a job's TCP connection to its proxy */
-	EF_EPK_DNS_UP,		   /* a query's socket to an upstream server */
+	EF_EPK_DNS_UP,		   /* a query's TCP connection to an upstream server */
+	EF_EPK_DNS_UPSOCK,	   /* a pooled UDP socket to an upstream server */
 };
 #define EF_EP_RING ((void *)1)
 #define EF_EP_SIG ((void *)2)

@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "util.h"
 #include "fence.skel.h"
+#include "dnsproxy.h"
 
 /* With no --policy and no <policy-dir>/default.json: deny everything but
  * loopback. A job is never left unfenced for want of a policy. */
@@ -623,6 +624,10 @@ cJSON *ef_jobs_json(struct ef_daemon *d)
 		cJSON_AddNumberToObject(o, "started", (double)(j->start_ns / 1000000000ull));
 		cJSON_AddNumberToObject(o, "decisions", (double)j->n_decisions);
 		cJSON_AddNumberToObject(o, "denied", (double)j->n_denied);
+		cJSON_AddNumberToObject(o, "dns_queries", (double)j->n_dns_queries);
+		cJSON_AddNumberToObject(o, "dns_denied", (double)j->n_dns_denied);
+		if (j->dns)
+			cJSON_AddNumberToObject(o, "dns_port", j->dns->port);
 		if (j->command)
 			cJSON_AddStringToObject(o, "command", j->command);
 		if (!ef_cgroup_pids(j->cgroup, &pl, &n))
@@ -643,12 +648,5 @@ void ef_jobs_free(struct ef_daemon *d)
 		d->jobs = j->next;
 		job_free(j);
 	}
-	while (d->pols) {
-		struct ef_pol_rec *p = d->pols;
-
-		d->pols = p->next;
-		ef_policy_free(p->pol);
-		free(p->origin);
-		free(p);
-	}
+	ef_pols_free(d);
 }

@@ -232,6 +232,17 @@ void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p)
 	rec_free(p);
 }
 
+/* At exit: the versions stay in the maps for the jobs that outlive egressd. */
+void ef_pols_free(struct ef_daemon *d)
+{
+	while (d->pols) {
+		struct ef_pol_rec *p = d->pols;
+
+		d->pols = p->next;
+		rec_free(p);
+	}
+}
+
 struct ef_pol_rec *ef_pol_by_id(struct ef_daemon *d, uint32_t id)
 {
 	for (struct ef_pol_rec *p = d->pols; p; p = p->next)

@@ -6,6 +6,9 @@
  * are built by hand (for exact control) or by ldns (for real compression).
  * Also prints what a query parse plus an answer parse costs.
  */
+/* before ldns: without it ldns/common.h makes bool a signed char, and the
+ * structs of dnsmsg.h would differ between this file and its callers */
+#include <stdbool.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
