@@ -107,6 +107,9 @@ static void status_msg(struct ef_span *s, const struct ef_event *e, const char *
 	case EF_R_NO_JOB:
 		snprintf(msg, sizeof(msg), "socket used outside a live job");
 		break;
+	case EF_R_DNS_PROXY:
+		snprintf(msg, sizeof(msg), "port %u is another job's DNS proxy", e->port);
+		break;
 	case EF_R_DNS_EXPIRED:
 		snprintf(msg, sizeof(msg), "the DNS answer that allowed %s has expired", addr);
 		break;

@@ -29,8 +29,9 @@ const char *ef_reason_name(int r)
 		[EF_R_LOOPBACK] = "loopback",
 		[EF_R_DNS_EXPIRED] = "dns_expired",
 		[EF_R_DNS_UNLISTED] = "dns_unlisted",
+		[EF_R_DNS_PROXY] = "dns_proxy",
 	};
-	_Static_assert(EF_R__MAX == 11, "add the new reason's name here");
+	_Static_assert(EF_R__MAX == 12, "add the new reason's name here");
 	return r >= 0 && r < EF_R__MAX && n[r] ? n[r] : "unknown";
 }
 

@@ -51,9 +51,12 @@ def main():
     pol = os.path.join(tmp, "policies")
     os.makedirs(pol)
     shutil.copy(os.path.join(HERE, "policies", "demo-agent.json"), pol)
+    cfg = os.path.join(tmp, "egressd.json")
+    with open(cfg, "w") as f:  # the world's resolver; the host's is never used
+        json.dump({"dns": {"upstream": [W.DNS_V4]}}, f)
     dirs = ["--policy-dir", pol, "--state-dir", tmp + "/state", "--run-dir", tmp + "/run",
             "--cgroup-root", os.path.join(W.cgroup2_mount(), "ef-demo-" + world.tag),
-            "--bpffs-dir", "/sys/fs/bpf/ef-demo-" + world.tag]
+            "--bpffs-dir", "/sys/fs/bpf/ef-demo-" + world.tag, "--config", cfg]
     sock = tmp + "/run/control.sock"
     daemon = None
     try:
@@ -75,16 +78,20 @@ def main():
                 break
             time.sleep(0.2)
         print("decisions recorded by egressd (%s/state/journal, OTLP/JSON spans):" % tmp)
-        print("  %-10s %-14s %-28s %-11s %s" % ("DECISION", "SPAN", "DESTINATION", "REASON",
+        print("  %-10s %-14s %-36s %-12s %s" % ("DECISION", "SPAN", "DESTINATION", "REASON",
                                                 "RULE / PROCESS"))
         for sp, a in spans(tmp + "/state"):
             if sp["name"] == "egress.job":
                 continue
-            dest = ("%s:%s/%s" % (a.get("network.peer.address"), a.get("network.peer.port"),
-                                  a.get("network.transport"))
-                    if "network.peer.address" in a else
-                    "socket(%s, %s)" % (a.get("egress.socket.family"), a.get("egress.socket.type")))
-            print("  %-10s %-14s %-28s %-11s %s" % (a.get("egress.decision"), sp["name"], dest,
+            if sp["name"] == "egress.dns":
+                dest = "%s? %s" % (a.get("egress.dns.type"), a.get("dns.question.name"))
+            elif "network.peer.address" in a:
+                dest = "%s:%s/%s" % (a.get("server.address"), a.get("network.peer.port"),
+                                     a.get("network.transport"))
+            else:
+                dest = "socket(%s, %s)" % (a.get("egress.socket.family"),
+                                           a.get("egress.socket.type"))
+            print("  %-10s %-14s %-36s %-12s %s" % (a.get("egress.decision"), sp["name"], dest,
                                                     a.get("egress.reason"),
                                                     a.get("egress.rule") or "pid %s %s" % (
                                                         a.get("process.pid"),

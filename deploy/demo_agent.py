@@ -17,6 +17,18 @@ def tcp(addr, port):
             pass
     return go
 
+def name(host, port):
+    """getaddrinfo through the job's resolv.conf (taken to the fence's DNS
+    proxy whatever it names), then connect to the first address"""
+    def go():
+        try:
+            ai = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)
+        except socket.gaierror as e:
+            raise OSError(errno.ENOENT, "%s: %s" % (host, e.strerror)) from None
+        with socket.create_connection(ai[0][4], timeout=3):
+            pass
+    return go
+
 def udp(addr, port):
     def go():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -29,7 +41,10 @@ def sock(*args):
     return go
 
 print("demo agent (pid %d) in job %s:" % (os.getpid(), os.environ.get("EGRESS_FENCE_JOB_ID")))
-attempt("call the model API        198.18.1.1:443", tcp("198.18.1.1", 443))
+attempt("call the model API        api.anthropic.com:443", name("api.anthropic.com", 443))
+attempt("fetch a release  objects.githubusercontent.com:443",
+        name("objects.githubusercontent.com", 443))
+attempt("look up a paste site      paste.example.com (unlisted)", name("paste.example.com", 443))
 attempt("push to the code host     198.18.1.2:443", tcp("198.18.1.2", 443))
 attempt("ssh to the code host      198.18.1.2:22 (deny rule)", tcp("198.18.1.2", 22))
 attempt("exfiltrate to a paste site 198.18.2.1:443", tcp("198.18.2.1", 443))

@@ -59,6 +59,7 @@ enum ef_reason {
 	EF_R_LOOPBACK = 8,   /* loopback, fenced because the policy says loopback: false */
 	EF_R_DNS_EXPIRED = 9, /* learned through DNS, but the record's TTL (+ grace) ran out */
 	EF_R_DNS_UNLISTED = 10, /* DNS: no rule names the host name (egress.dns spans only) */
+	EF_R_DNS_PROXY = 11,  /* another job's DNS proxy port on loopback */
 	EF_R__MAX,
 };
 

@@ -3,7 +3,8 @@
  * Judging a destination (connect, sendmsg). Precedence, in order:
  *   1. the caller belongs to no live job: deny (fail closed), EF_R_NO_JOB;
  *   2. loopback (127.0.0.0/8, ::1, ::ffff:127.x) with policy loopback on:
- *      not fenced and not recorded;
+ *      not fenced and not recorded, except the DNS proxy port of another
+ *      job (EF_R_DNS_PROXY: its policy is not this job's);
  *   3. exact-address entry of the job's policy, else longest-prefix entry;
  *      its ranges decide per ef_judge_ports() (deny rule > allow rule >
  *      metadata > no rule). No entry: EF_R_NO_RULE;
@@ -170,6 +171,17 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 		return ef_dns_redirect6(ctx, c.job, d->family == EF_FAM_V4);
 	}
 	loopback = ef_dest_is_loopback(d);
+	if (loopback && d->port != c.job->dns_port) {
+		__u16 port = d->port;
+		const __u64 *owner = bpf_map_lookup_elem(&ef_dns_ports, &port);
+
+		if (owner && *owner != c.cgroup_id) {
+			verdict = c.pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
+			ef_emit(&c, kind, verdict, EF_R_DNS_PROXY, EF_RULE_NONE, d->family, d->addr,
+				d->port, d->protocol, d->sock_type, cookie, 0);
+			return verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
+		}
+	}
 	if (loopback && (c.pol->flags & EF_PF_LOOPBACK))
 		return EF_ALLOW;
 	if (kind == EF_K_SEND) {

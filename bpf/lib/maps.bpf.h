@@ -82,6 +82,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_learned SEC(".maps");
 
+/* DNS proxy port (host order) -> the job cgroup it serves: a job may not
+ * send its queries through another job's proxy (and its policy) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EF_MAX_JOBS);
+	__type(key, __u16);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_dns_ports SEC(".maps");
+
 /* name id -> DNS name; only egressd reads it (records carry the id) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

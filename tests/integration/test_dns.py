@@ -330,10 +330,15 @@ def test_dns_jobs_learn_separately(ctx):
     wait_until(lambda: os.path.exists(ready) or bg.proc.poll() is not None, 30,
                what="job 1 to resolve")
     check(bg.proc.poll() is None, "job 1 ended early: %r" % (bg.output(),))
+    # job 1's proxy, on loopback, is not job 2's to use (its policy is job 1's)
+    j1 = d.job(bg.job) or {}
+    check(isinstance(j1.get("dns_port"), int), "dns_port of job 1 in `jobs --json`: %r" % j1)
     # meanwhile job 2, other policy, resolves both as well
     r2 = job(d, "job2", ("resolve", "job1.test", "--family", "4"),
              ("resolve", "job2.test", "--family", "4"),
-             ("connect", "198.18.2.1:80", "198.18.2.2:80"))
+             ("connect", "198.18.2.1:80", "198.18.2.2:80"),
+             ("dns-query", "job1.test", "--server", "127.0.0.1", "--port", str(j1["dns_port"]),
+              "--timeout", "0.5"))
     # and job 3 has job 1's policy but asked nothing: learning is per job
     r3 = d.probe("job1", "connect", "198.18.2.1:80")
     open(go, "w").close()
@@ -354,6 +359,11 @@ def test_dns_jobs_learn_separately(ctx):
     denied(r2.get("198.18.2.1:80"))  # learned by job 1 only
     allowed(r2.get("198.18.2.2:80"))
     denied(r3.get("198.18.2.1:80"))  # same policy as job 1, but this job never asked
+    x = one(r2, "dns-query", name="job1.test")
+    check(not x.get("ok") and x.get("err") in ("EPERM", "EACCES"),
+          "job 2 querying job 1's proxy directly: %r" % x)
+    s = d.wait_spans("egress.send", r2.job, where={"network.peer.port": j1["dns_port"]})[0]
+    expect(s, decision="deny", reason="dns_proxy")
     expect(dns_spans(d, r2.job, "job1.test")[0], decision="deny", reason="dns_unlisted")
     expect(d.decision(r2.job, "198.18.2.1", 80), decision="deny", reason="no_rule")
     expect(d.decision(r3.job, "198.18.2.1", 80), decision="deny", reason="no_rule")
@@ -502,3 +512,49 @@ def test_dns_garbage_proxy_keeps_serving(ctx):
     r = job(d, "g", ("resolve", "ok.test"), ("connect", "[2001:db8:1::1]:80"))
     answered(one(r, "resolve"), "NOERROR", ["198.18.1.1", "2001:db8:1::1"])
     allowed(r.get("[2001:db8:1::1]:80"))
+
+
+@test
+def test_dns_upstream_failures(ctx):
+    """A dead upstream (no server: refused) and a silent one (packets
+    dropped: timeout) are skipped for the next server; with none left the
+    job gets SERVFAIL, and the proxy keeps serving."""
+    silent = "198.18.7.7"  # routed to the hosts ns, which has no such host
+    d = dns_daemon(ctx, {"two": pol(allow=["ok.test:80"], dns={"upstream": [silent, UPSTREAM]}),
+                         "dead": pol(allow=["ok.test:80"], dns={"upstream": [ANY_V4]}),
+                         "ok": pol(allow=["ok.test:80"])},
+                   timeout_ms=300, attempts=1)
+    r = job(d, "two", ("resolve", "ok.test", "--family", "4", "--timeout", "3"),
+            ("connect", "198.18.1.1:80"))
+    answered(one(r, "resolve", name="ok.test"), "NOERROR", ["198.18.1.1"])
+    allowed(r.get("198.18.1.1:80"))
+    s = d.wait_spans("egress.dns", r.job, where={"dns.question.name": "ok.test"})[0]
+    eq(s.get("egress.dns.upstream"), UPSTREAM + ":53", "upstream that answered")
+    r = job(d, "dead", ("resolve", "ok.test", "--family", "4", "--timeout", "3"),
+            ("connect", "198.18.1.1:80"))
+    eq(one(r, "resolve", name="ok.test").get("rcode"), "SERVFAIL", "rcode with no live upstream")
+    denied(r.get("198.18.1.1:80"))
+    s = d.wait_spans("egress.dns", r.job, where={"dns.question.name": "ok.test"})[0]
+    eq(s.get("egress.dns.rcode"), "SERVFAIL", "rcode in the span")
+    eq(s.status_code, 2, "status of a failed lookup")
+    r = job(d, "ok", ("resolve", "ok.test", "--family", "4"))
+    answered(one(r, "resolve", name="ok.test"), "NOERROR", ["198.18.1.1"])
+
+
+@test
+def test_dns_config_errors(ctx):
+    """A bad dns section stops egressd at start with a message naming it."""
+    for dns, want in (({"upstream": ["not-an-address"]}, "dns.upstream"),
+                      ({"upstream": "1.1.1.1"}, "dns.upstream"),
+                      ({"ttl_floor_seconds": -1}, "dns.ttl_floor_seconds"),
+                      ({"timeout_ms": "fast"}, "dns.timeout_ms"),
+                      ({"busy_poll_us": 5000}, "dns.busy_poll_us"),
+                      ({"bogus": 1}, "dns.bogus")):
+        d = ctx.daemon(start=False)
+        d.set_config({"dns": dns})
+        try:
+            d.start(timeout=10)
+        except AssertionError as e:
+            check(want in str(e), "config %r: message %s does not name %s" % (dns, e, want))
+            continue
+        raise AssertionError("egressd started with dns config %r" % (dns,))

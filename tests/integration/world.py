@@ -110,6 +110,10 @@ DNS_ZONE = {
     "job1.test": {"A": ["198.18.2.1"]},
     "job2.test": {"A": ["198.18.2.2"]},
     "big.test": {"A": ["198.18.3.%d" % i for i in range(1, 61)]},
+    # for `make demo`: what a coding agent looks up
+    "api.anthropic.com": {"A": ["198.18.1.5"], "AAAA": ["2001:db8:1::5"]},
+    "objects.githubusercontent.com": {"A": ["198.18.1.6"]},
+    "paste.example.com": {"A": ["198.18.2.1"]},
 }
 
 
