@@ -91,11 +91,14 @@ def main():
             else:
                 dest = "socket(%s, %s)" % (a.get("egress.socket.family"),
                                            a.get("egress.socket.type"))
+            if a.get("egress.rule"):
+                last = a["egress.rule"]
+            elif sp["name"] == "egress.dns":  # the proxy answered: no process
+                last = "answered %s, never sent upstream" % a.get("egress.dns.rcode")
+            else:
+                last = "pid %s %s" % (a.get("process.pid"), a.get("process.executable.path"))
             print("  %-10s %-14s %-36s %-12s %s" % (a.get("egress.decision"), sp["name"], dest,
-                                                    a.get("egress.reason"),
-                                                    a.get("egress.rule") or "pid %s %s" % (
-                                                        a.get("process.pid"),
-                                                        a.get("process.executable.path"))))
+                                                    a.get("egress.reason"), last))
         job = [a for sp, a in spans(tmp + "/state") if sp["name"] == "egress.job"]
         if job:
             print("\njob span: %s decisions, %s denied, trace %s" % (
