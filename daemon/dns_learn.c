@@ -482,6 +482,22 @@ void ef_dns_sweep(struct ef_daemon *d, bool force)
 	}
 	if (n)
 		log_debug("dns: %zu learned addresses expired", n);
+
+	/* proxy ports of jobs that ended while egressd was away */
+	fd = bpf_map__fd(d->skel->maps.ef_dns_ports);
+	{
+		__u16 port, nport;
+		__u64 owner;
+
+		first = true;
+		while (!bpf_map_get_next_key(fd, first ? NULL : &port, &nport)) {
+			if (!bpf_map_lookup_elem(fd, &nport, &owner) && !ef_job_by_cgroup(d, owner) &&
+			    !bpf_map_delete_elem(fd, &nport))
+				continue;
+			first = false;
+			port = nport;
+		}
+	}
 }
 
 void ef_dns_forget_job(struct ef_daemon *d, uint64_t cgroup_id)
