@@ -102,6 +102,8 @@ def main():
     ap.add_argument("--sends", type=int, default=20000)
     ap.add_argument("--rules", type=int, default=100000)
     ap.add_argument("--queries", type=int, default=2000, help="DNS queries per run")
+    ap.add_argument("--busy-poll-us", type=int, default=None,
+                    help="egressd's dns.busy_poll_us (default: egressd's own)")
     ap.add_argument("--no-dns", action="store_true",
                     help="skip the DNS section (an egressd without the DNS proxy)")
     args = ap.parse_args()
@@ -122,7 +124,10 @@ def main():
     if not args.no_dns:
         # the fence's DNS proxy forwards to the world's dnsmasq
         with open(tmp + "/egressd.json", "w") as f:
-            json.dump({"dns": {"upstream": [W.DNS_V4], "timeout_ms": DNS_TIMEOUT_MS}}, f)
+            dns = {"upstream": [W.DNS_V4], "timeout_ms": DNS_TIMEOUT_MS}
+            if args.busy_poll_us is not None:
+                dns["busy_poll_us"] = args.busy_poll_us
+            json.dump({"dns": dns}, f)
         dirs += ["--config", tmp + "/egressd.json"]
     sock = tmp + "/run/control.sock"
     procs = []
