@@ -558,3 +558,37 @@ def test_dns_config_errors(ctx):
             check(want in str(e), "config %r: message %s does not name %s" % (dns, e, want))
             continue
         raise AssertionError("egressd started with dns config %r" % (dns,))
+
+
+@test
+def test_dns_restart_keeps_proxy_and_learned(ctx):
+    """egressd killed and restarted: the adopted job's proxy comes back on
+    the same port, what it learned still opens its connects, and it resolves
+    again through the new egressd."""
+    d = dns_daemon(ctx, {"k": pol(allow=["ok.test:80", "job1.test:80"])})
+    ready, go = ctx.path("ready"), ctx.path("go")
+    bg = d.spawn("k", sh(("resolve", "ok.test", "--family", "4"),
+                         "touch %s" % shlex.quote(ready),
+                         "i=0; while [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.05; "
+                         "i=$((i+1)); done" % shlex.quote(go),
+                         ("connect", "198.18.1.1:80"),
+                         ("resolve", "job1.test", "--family", "4"),
+                         ("connect", "198.18.2.1:80")))
+    wait_until(lambda: os.path.exists(ready) or bg.proc.poll() is not None, 30,
+               what="the job to resolve")
+    port = (d.job(bg.job) or {}).get("dns_port")
+    check(isinstance(port, int), "dns_port before the restart: %r" % port)
+    d.kill9()
+    d.start()
+    j = wait_until(lambda: d.job(bg.job), 10, what="the adopted job")
+    eq(j.get("dns_port"), port, "DNS proxy port of the adopted job")
+    open(go, "w").close()
+    eq(bg.wait(30), 0, "job exit status")
+    out, _err = bg.output()
+    lines = W.parse_lines(out)
+    answered([x for x in lines if x.get("name") == "job1.test"][0], "NOERROR", ["198.18.2.1"])
+    for tgt in ("198.18.1.1:80/tcp", "198.18.2.1:80/tcp"):
+        (x,) = [x for x in lines if x.get("target") == tgt]
+        allowed(x)
+    expect(d.decision(bg.job, "198.18.1.1", 80), decision="allow",
+           **{"server.address": "ok.test"})
