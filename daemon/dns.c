@@ -575,7 +575,7 @@ static void attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const 
 	servers(d, p->pol, &n);
 	attempt_stop(d, p);
 	p->tcp_up = false;
-	p->tlen = p->texp = p->toff = 0;
+	p->tlen = p->texp = 0;
 	snprintf(p->error, sizeof(p->error), "%s", why);
 	if (n && ++p->attempt < n * d->cfg.dns.attempts && send_attempt(d, p) == 0)
 		return;
@@ -718,7 +718,7 @@ static void upsock_io(struct ef_daemon *d, struct ef_dns_upsock *u)
 	upsock_put(d, u);
 }
 
-static void upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p, uint32_t events)
+static void upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p)
 {
 	if (p->tbuf_out) {
 		uint8_t hdr[2] = { p->qlen >> 8, p->qlen & 0xff };
@@ -764,7 +764,6 @@ static void upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p, uint3
 			return;
 		}
 	}
-	(void)events;
 }
 
 static struct ef_dns_pending *pending_new(struct ef_daemon *d, struct ef_dns_job *dj,
@@ -851,7 +850,7 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 		d->dns_malformed++;
 		return;
 	}
-	ef_dns_decide(d, dj->job, &q, &dec);
+	ef_dns_decide(dj->job, &q, &dec);
 	if (dec.verdict == EF_V_DENY) {
 		struct ef_dns_pending tmp = { .dj = dj, .pol = dj->job->pol, .q = q, .dec = dec,
 					      .client = *cl };
@@ -971,7 +970,7 @@ void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events)
 		struct ef_dns_pending *p = tag;
 
 		if (p->fd >= 0 && !p->done && p->tcp_up)
-			upstream_tcp_io(d, p, events);
+			upstream_tcp_io(d, p);
 		break;
 	}
 	case EF_EPK_DNS_UPSOCK: {
@@ -1025,53 +1024,44 @@ static void dj_free(void *p)
 	free(dj);
 }
 
-void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
+/* The job's proxy sockets and queries; what it put in the maps stays. */
+static void proxy_close(struct ef_daemon *d, struct ef_job_rec *j)
 {
 	struct ef_dns_job *dj = j->dns;
 
-	if (!dj)
-		return;
 	for (struct ef_dns_pending *p = d->dns_pending, *next; p; p = next) {
 		next = p->next;
-		if (p->dj == dj) {
-			p->done = true;
+		if (p->dj == dj)
 			pending_end(d, p);
-		}
 	}
 	while (dj->conns)
 		conn_close(d, dj->conns);
 	listeners_close(d, dj);
-	{
-		__u16 port = dj->port;
-		__u64 owner;
-
-		if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_dns_ports), &port, &owner) &&
-		    owner == j->cgroup_id)
-			bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_dns_ports), &port);
-	}
-	ef_dns_forget_job(d, j->cgroup_id);
 	j->dns = NULL;
 	defer_free(dj, dj_free);
 }
 
+void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
+{
+	int fd_ports = bpf_map__fd(d->skel->maps.ef_dns_ports);
+	__u16 port;
+	__u64 owner;
+
+	if (!j->dns)
+		return;
+	port = j->dns->port;
+	proxy_close(d, j);
+	if (!bpf_map_lookup_elem(fd_ports, &port, &owner) && owner == j->cgroup_id)
+		bpf_map_delete_elem(fd_ports, &port);
+	ef_dns_forget_job(d, j->cgroup_id);
+}
+
 void ef_dns_close(struct ef_daemon *d)
 {
-	for (struct ef_job_rec *j = d->jobs; j; j = j->next) {
-		struct ef_dns_job *dj = j->dns;
-
-		if (!dj)
-			continue;
-		/* the learned addresses stay: the jobs outlive egressd */
-		while (d->dns_pending) {
-			d->dns_pending->done = true;
-			pending_end(d, d->dns_pending);
-		}
-		while (dj->conns)
-			conn_close(d, dj->conns);
-		listeners_close(d, dj);
-		j->dns = NULL;
-		defer_free(dj, dj_free);
-	}
+	/* ports and learned addresses stay in the maps: the jobs outlive egressd */
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
+		if (j->dns)
+			proxy_close(d, j);
 	while (d->dns_upsocks) {
 		struct ef_dns_upsock *u = d->dns_upsocks;
 

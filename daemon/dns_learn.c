@@ -64,20 +64,28 @@ static void upstream_fill(struct ef_upstream *u, __u8 family, const __u8 addr[16
 	}
 }
 
+/* Append the server s ("1.1.1.1", "[2606:4700::1111]:53") to out. */
+static int upstream_add(const char *s, struct ef_upstream *out, size_t *n_out)
+{
+	__u8 fam, addr[16];
+	__u16 port;
+
+	if (ef_upstream_parse(s, &fam, addr, &port))
+		return -EINVAL;
+	if (*n_out == EF_DNS_MAX_UPSTREAMS)
+		return -E2BIG;
+	upstream_fill(&out[(*n_out)++], fam, addr, port);
+	return 0;
+}
+
 static int upstreams_parse(char *const *v, size_t n, struct ef_upstream *out, size_t *n_out)
 {
-	*n_out = 0;
-	for (size_t i = 0; i < n; i++) {
-		__u8 fam, addr[16];
-		__u16 port;
+	int ret = 0;
 
-		if (ef_upstream_parse(v[i], &fam, addr, &port))
-			return -EINVAL;
-		if (*n_out == EF_DNS_MAX_UPSTREAMS)
-			return -E2BIG;
-		upstream_fill(&out[(*n_out)++], fam, addr, port);
-	}
-	return 0;
+	*n_out = 0;
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = upstream_add(v[i], out, n_out);
+	return ret;
 }
 
 static int cfg_uint(const cJSON *o, const char *key, uint32_t lo, uint32_t hi, uint32_t *out,
@@ -103,7 +111,7 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 					     "ttl_grace_seconds", "timeout_ms", "attempts",
 					     "busy_poll_us", NULL };
 	struct ef_dns_cfg *c = &d->cfg.dns;
-	const cJSON *it, *up, *rc;
+	const cJSON *up, *rc;
 	int ret;
 
 	snprintf(c->resolv_conf, sizeof(c->resolv_conf), "/etc/resolv.conf");
@@ -119,31 +127,18 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 		log_err("%s: \"dns\" must be an object", path);
 		return -EINVAL;
 	}
-	cJSON_ArrayForEach(it, sec) {
-		bool ok = false;
-
-		for (int i = 0; known[i]; i++)
-			ok |= !strcmp(it->string, known[i]);
-		if (!ok) {
-			log_err("%s: unknown key \"dns.%s\"", path, it->string);
-			return -EINVAL;
-		}
-	}
+	ret = ef_json_known_keys(sec, known, "dns.", path);
+	if (ret)
+		return ret;
 	up = cJSON_GetObjectItem(sec, "upstream");
 	if (up) {
 		const cJSON *u;
 
 		if (!cJSON_IsArray(up))
 			goto bad_up;
-		cJSON_ArrayForEach(u, up) {
-			__u8 fam, addr[16];
-			__u16 port;
-
-			if (!cJSON_IsString(u) || ef_upstream_parse(u->valuestring, &fam, addr, &port) ||
-			    c->n_up == EF_DNS_MAX_UPSTREAMS)
+		cJSON_ArrayForEach(u, up)
+			if (!cJSON_IsString(u) || upstream_add(u->valuestring, c->up, &c->n_up))
 				goto bad_up;
-			upstream_fill(&c->up[c->n_up++], fam, addr, port);
-		}
 	}
 	rc = cJSON_GetObjectItem(sec, "resolv_conf");
 	if (rc) {
@@ -203,16 +198,11 @@ void ef_dns_resolv_refresh(struct ef_daemon *d)
 		return;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char kw[16], addr[80];
-		__u8 fam, a[16];
-		__u16 port;
 
 		if (sscanf(line, " %15s %79s", kw, addr) != 2 || strcmp(kw, "nameserver"))
 			continue;
 		addr[strcspn(addr, "%")] = '\0'; /* fe80::1%eth0: scope ids are not kept */
-		if (ef_upstream_parse(addr, &fam, a, &port) ||
-		    d->n_resolv_up == EF_DNS_MAX_UPSTREAMS)
-			continue;
-		upstream_fill(&d->resolv_up[d->n_resolv_up++], fam, a, port);
+		upstream_add(addr, d->resolv_up, &d->n_resolv_up); /* others are skipped */
 	}
 	free(text);
 	if (!d->n_resolv_up)
@@ -222,7 +212,7 @@ void ef_dns_resolv_refresh(struct ef_daemon *d)
 
 /* ---- decisions ---- */
 
-void ef_dns_decide(struct ef_daemon *d, const struct ef_job_rec *j, const struct ef_dns_query *q,
+void ef_dns_decide(const struct ef_job_rec *j, const struct ef_dns_query *q,
 		   struct ef_dns_decision *dec)
 {
 	const struct ef_ports *v = NULL;
@@ -246,24 +236,16 @@ void ef_dns_decide(struct ef_daemon *d, const struct ef_job_rec *j, const struct
 	}
 	dec->reason = reason;
 	dec->rule_id = rule_id;
-	(void)d;
 }
 
-/* An allow rule of the policy covers the address on some port. */
-static bool rule_covers(const struct ef_policy *p, __u8 family, const __u8 addr[16])
+/* An allow rule of the policy covers the address on some port. Over the
+ * rules, not the compiled entries: those are dropped once in the maps, and
+ * this only runs for the rare internal address in an answer. */
+static bool allow_rule_covers(const struct ef_policy *p, __u8 family, const __u8 addr[16])
 {
-	for (size_t i = 0; i < p->n_rules; i++) {
-		const struct ef_rule *r = &p->rules[i];
-		unsigned bits = r->prefixlen, full = bits / 8;
-
-		if (r->deny || r->kind != EF_DEST_CIDR || r->family != family)
-			continue;
-		if (memcmp(r->addr, addr, full))
-			continue;
-		if (bits % 8 && (r->addr[full] ^ addr[full]) & (0xff00 >> (bits % 8)))
-			continue;
-		return true;
-	}
+	for (size_t i = 0; i < p->n_rules; i++)
+		if (!p->rules[i].deny && ef_rule_covers(&p->rules[i], family, addr))
+			return true;
 	return false;
 }
 
@@ -316,18 +298,9 @@ struct ef_learn_mirror {
 	size_t n;
 };
 
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= ((const uint8_t *)p)[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static size_t mirror_slot(const struct ef_learn_key *k)
 {
-	return hash_bytes(k->addr, sizeof(k->addr), 0xcbf29ce484222325ull + k->family) &
+	return ef_fnv1a(k->addr, sizeof(k->addr), EF_FNV1A_INIT + k->family) &
 	       (MIRROR_BUCKETS - 1);
 }
 
@@ -380,7 +353,7 @@ static void mirror_put(struct ef_dns_job *dj, const struct ef_learn_key *k,
 	}
 	e->expires = v->expires_boot_ns;
 	e->name_id = v->name_id;
-	e->ports_hash = hash_bytes(&v->ports, sizeof(v->ports), 0xcbf29ce484222325ull);
+	e->ports_hash = ef_fnv1a(&v->ports, sizeof(v->ports), EF_FNV1A_INIT);
 }
 
 /* The entry would not change: same name and ranges, alive, and the new
@@ -393,7 +366,7 @@ static bool mirror_unchanged(struct ef_dns_job *dj, const struct ef_learn_key *k
 
 	return e && e->expires > now && e->name_id == v->name_id &&
 	       e->expires + slack >= v->expires_boot_ns &&
-	       e->ports_hash == hash_bytes(&v->ports, sizeof(v->ports), 0xcbf29ce484222325ull);
+	       e->ports_hash == ef_fnv1a(&v->ports, sizeof(v->ports), EF_FNV1A_INIT);
 }
 
 int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
@@ -425,7 +398,7 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		struct ef_learn_val v = { 0 }, old;
 		uint64_t life;
 
-		if (ef_addr_internal(fam, x->addr) && !rule_covers(p->pol->pol, fam, x->addr)) {
+		if (ef_addr_internal(fam, x->addr) && !allow_rule_covers(p->pol->pol, fam, x->addr)) {
 			addr_text(fam, x->addr, not_learned[*n_not], 48);
 			(*n_not)++;
 			continue;

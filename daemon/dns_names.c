@@ -26,12 +26,8 @@ struct ef_name_cache {
  * which means "no name" in a record. */
 uint64_t ef_name_id(const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = ef_fnv1a(name, strlen(name), EF_FNV1A_INIT);
 
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
 	return h ? h : 1;
 }
 

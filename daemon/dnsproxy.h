@@ -83,7 +83,7 @@ struct ef_dns_pending {
 	char server_text[64];
 	bool tcp_up, tbuf_out, done;
 	uint8_t *tbuf; /* TCP answer: 2-byte length + message */
-	size_t tlen, texp, toff;
+	size_t tlen, texp;
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
 	uint64_t sent_ns;     /* CLOCK_MONOTONIC, UDP attempt sent */
 	uint64_t start_real_ns;
@@ -96,7 +96,7 @@ void ef_dns_reply(struct ef_daemon *d, const struct ef_dns_client *cl, const uin
 		  size_t len);
 
 /* dns_learn.c */
-void ef_dns_decide(struct ef_daemon *d, const struct ef_job_rec *j, const struct ef_dns_query *q,
+void ef_dns_decide(const struct ef_job_rec *j, const struct ef_dns_query *q,
 		   struct ef_dns_decision *dec);
 int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		 const struct ef_dns_answer *a, char not_learned[][48], size_t *n_not);

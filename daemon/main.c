@@ -79,7 +79,7 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 					     "service_name", "log_level", "dns", NULL };
 	const char *path = o->config ? o->config : "/etc/egress-fence/egressd.json";
 	char *text = NULL, def_root[EF_PATH_MAX + 32];
-	cJSON *c = NULL, *it;
+	cJSON *c = NULL;
 	int ret;
 
 	ret = ef_read_file(path, 1 << 20, &text, NULL);
@@ -95,17 +95,9 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 			ret = -EINVAL;
 			goto out;
 		}
-		cJSON_ArrayForEach(it, c) {
-			bool ok = false;
-
-			for (int i = 0; known[i]; i++)
-				ok |= !strcmp(it->string, known[i]);
-			if (!ok) {
-				log_err("%s: unknown key \"%s\"", path, it->string);
-				ret = -EINVAL;
-				goto out;
-			}
-		}
+		ret = ef_json_known_keys(c, known, "", path);
+		if (ret)
+			goto out;
 		snprintf(d->config_path, sizeof(d->config_path), "%s", path);
 	}
 	d->cfg.journal_max_file_bytes = 16u << 20;

@@ -20,15 +20,6 @@
 #include "util.h"
 #include "fence.skel.h"
 
-static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static void state_path(struct ef_daemon *d, uint32_t id, char *out, size_t len)
 {
 	snprintf(out, len, "%s/policies/%u.json", d->state_dir, id);
@@ -164,7 +155,7 @@ int ef_pol_get(struct ef_daemon *d, const char *text, size_t len, const char *fi
 	ret = ef_policy_parse(text, len, file, &pol, err, errlen);
 	if (ret)
 		return ret;
-	h = fnv1a(text, len, 0xcbf29ce484222325ull);
+	h = ef_fnv1a(text, len, EF_FNV1A_INIT);
 	for (p = d->pols; p; p = p->next) {
 		if (p->hash == h && !strcmp(p->pol->source, pol->source) &&
 		    !strcmp(p->origin, origin)) {
@@ -299,7 +290,7 @@ int ef_pol_restore(struct ef_daemon *d)
 			goto next;
 		p->id = (uint32_t)id->valuedouble;
 		p->origin = strdup(origin->valuestring);
-		p->hash = fnv1a(src->valuestring, strlen(src->valuestring), 0xcbf29ce484222325ull);
+		p->hash = ef_fnv1a(src->valuestring, strlen(src->valuestring), EF_FNV1A_INIT);
 		if (!p->origin || ef_policy_parse(src->valuestring, strlen(src->valuestring),
 						  file->valuestring, &p->pol, err, sizeof(err))) {
 			log_warn("ignoring policy state %s: %s", path, err);

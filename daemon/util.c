@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 
 #include "util.h"
 
@@ -227,5 +228,23 @@ int ef_rm_rf(const char *path)
 {
 	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+int ef_json_known_keys(const cJSON *o, const char *const *known, const char *prefix,
+		       const char *path)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, o) {
+		bool ok = false;
+
+		for (int i = 0; known[i] && !ok; i++)
+			ok = !strcmp(it->string, known[i]);
+		if (!ok) {
+			log_err("%s: unknown key \"%s%s\"", path, prefix, it->string);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }

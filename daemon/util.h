@@ -29,6 +29,12 @@ int ef_rm_rf(const char *path);
 /* Write a short string to an existing file (cgroup and proc knobs). */
 int ef_write_str(const char *path, const char *s);
 
+struct cJSON;
+/* Every key of JSON object o is in the NULL-terminated list known; else
+ * logs "PATH: unknown key "PREFIXKEY"" and returns -EINVAL. */
+int ef_json_known_keys(const struct cJSON *o, const char *const *known, const char *prefix,
+		       const char *path);
+
 uint64_t ef_now_realtime_ns(void);
 uint64_t ef_now_boot_ns(void);
 void ef_random_bytes(void *buf, size_t len);

@@ -478,7 +478,7 @@ int ef_compiled_covers(const struct ef_compiled *c, __u8 family, const __u8 addr
 	return 0;
 }
 
-static bool rule_covers(const struct ef_rule *r, __u8 family, const __u8 addr[16])
+bool ef_rule_covers(const struct ef_rule *r, __u8 family, const __u8 addr[16])
 {
 	__u8 a[16], n[16];
 
@@ -517,7 +517,7 @@ int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 add
 	for (i = 0; i < p->n_rules; i++) {
 		const struct ef_rule *r = &p->rules[i];
 
-		if (!rule_covers(r, family, a) || !rule_ports(r, port, proto_bit))
+		if (!ef_rule_covers(r, family, a) || !rule_ports(r, port, proto_bit))
 			continue;
 		if (r->deny) {
 			*reason = EF_R_DENY_RULE;

@@ -222,6 +222,14 @@ bool ef_addr_internal(__u8 family, const __u8 addr[16]);
  */
 int ef_compiled_covers(const struct ef_compiled *c, __u8 family, const __u8 addr[16]);
 
+/* The address is inside the CIDR rule's prefix (any port; false for name
+ * rules). */
+bool ef_rule_covers(const struct ef_rule *r, __u8 family, const __u8 addr[16]);
+
+/* FNV-1a 64 over n bytes, continuing from h (EF_FNV1A_INIT to start). */
+#define EF_FNV1A_INIT 0xcbf29ce484222325ull
+__u64 ef_fnv1a(const void *p, size_t n, __u64 h);
+
 /*
  * Parse a dns.upstream entry ("1.1.1.1", "1.1.1.1:5353", "2606:4700::1111",
  * "[2606:4700::1111]:53") into family/addr (IPv4 in addr[0..3]) and port

@@ -847,7 +847,7 @@ bool ef_rule_same(const struct ef_rule *a, const struct ef_rule *b)
 	return na == nb && !memcmp(pa, pb, (size_t)na * sizeof(*pa));
 }
 
-static __u64 fnv(__u64 h, const void *p, size_t n)
+__u64 ef_fnv1a(const void *p, size_t n, __u64 h)
 {
 	const unsigned char *c = p;
 
@@ -860,17 +860,17 @@ __u64 ef_rule_hash(const struct ef_rule *r)
 {
 	struct ef_port_spec ps[EF_MAX_PORT_SPECS];
 	__u8 hdr[3] = { (__u8)r->kind, r->deny, r->protos };
-	__u64 h = fnv(0xcbf29ce484222325ull, hdr, sizeof(hdr));
+	__u64 h = ef_fnv1a(hdr, sizeof(hdr), EF_FNV1A_INIT);
 	int n = ef_rule_canon_ports(r, ps);
 
 	if (r->kind == EF_DEST_CIDR) {
-		h = fnv(h, &r->family, 1);
-		h = fnv(h, &r->prefixlen, 1);
-		h = fnv(h, r->addr, sizeof(r->addr));
+		h = ef_fnv1a(&r->family, 1, h);
+		h = ef_fnv1a(&r->prefixlen, 1, h);
+		h = ef_fnv1a(r->addr, sizeof(r->addr), h);
 	} else {
-		h = fnv(h, r->name, strlen(r->name));
+		h = ef_fnv1a(r->name, strlen(r->name), h);
 	}
-	return fnv(h, ps, (size_t)n * sizeof(*ps));
+	return ef_fnv1a(ps, (size_t)n * sizeof(*ps), h);
 }
 
 void ef_rule_dest_str(const struct ef_rule *r, char *buf, size_t len)
