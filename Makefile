@@ -39,7 +39,8 @@ endif
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CWARN := -Wno-format-truncation
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) $(CWARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ipolicy -Idaemon -I$(BUILD) -MMD -MP $(SANFLAGS)
+CFLAGS += $(WARN) $(CWARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ipolicy -Idaemon -I$(BUILD) \
+	-I$(BUILD)/otlp -MMD -MP $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-address-of-packed-member \
 	-I$(BUILD) -Iinclude -Ibpf
@@ -60,7 +61,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 LIBS_POLICY := -lcjson
-LIBS_DAEMON := -lbpf -lelf -lz -lcjson -lldns
+LIBS_DAEMON := -lbpf -lelf -lz -lcjson -lldns -lcurl -lprotobuf-c -lpthread -lm
 LIBS_CLI := -lcjson
 
 BPF_OBJ := $(BUILD)/fence.bpf.o
@@ -69,7 +70,7 @@ VMLINUX := $(BUILD)/vmlinux.h
 
 .PHONY: all deps test test-unit test-integration fuzz fuzz-smoke bench format lint clean demo
 
-all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS)
+all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 
 # Debian packages: build, runtime and test dependencies. Why each:
 #  clang/llvm, libbpf-dev, bpftool: BPF objects, CO-RE, skeletons
@@ -78,9 +79,14 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS)
 #  iproute2, dnsmasq-base, python3: the integration test world
 #  libclang-rt-14-dev: libFuzzer and sanitizer runtimes for clang
 #  libldns-dev: the DNS proxy parses hostile messages with a proven decoder, not its own
+#  libcurl4-openssl-dev: OTLP/HTTP export (HTTPS, keep-alive, timeouts) without our own client
+#  libprotobuf-c-dev, protobuf-c-compiler: OTLP/protobuf encoding from the official schema
+#  curl, ca-certificates: fetch that schema (see OTLP_PROTO_* below)
+#  protobuf-compiler, python3-protobuf: the test receiver decodes with the same official schema
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
-	libldns-dev
+	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
+	ca-certificates protobuf-compiler python3-protobuf
 # installs only what is missing, so `make test` and `make demo` stay quick
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -92,6 +98,47 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$$missing >/dev/null; \
 	fi
+
+# The OTLP schema. Debian packages no opentelemetry-proto and only Debian and
+# npm can be reached here, so the official .proto files (opentelemetry-proto
+# v1.7.0) come from an npm package that vendors them verbatim, imports
+# flattened: dd-trace 6.21.0, packages/dd-trace/src/opentelemetry/otlp/.
+# Pinned by checksum; fetched once into build/otlp-proto (shared by every
+# build), then compiled to C (protoc-c) for egressd and to Python (protoc) for
+# the test receiver.
+OTLP_PROTO_URL := https://registry.npmjs.org/dd-trace/-/dd-trace-6.21.0.tgz
+OTLP_PROTO_SHA256 := fa6d74a613af044ed1c93a3b6b00aaf9038db0135eee110acc2c150458ceac65
+OTLP_PROTO_DIR := build/otlp-proto
+OTLP_PROTOS := common resource trace trace_service
+OTLP_PB_C := $(OTLP_PROTOS:%=$(BUILD)/otlp/%.pb-c.c)
+OTLP_PB_OBJS := $(OTLP_PB_C:%.c=%.o)
+OTLP_PB_H := $(OTLP_PROTOS:%=$(BUILD)/otlp/%.pb-c.h)
+OTLP_PY := $(OTLP_PROTOS:%=$(OTLP_PROTO_DIR)/py/%_pb2.py)
+
+$(OTLP_PROTO_DIR)/.fetched:
+	@mkdir -p $(@D)
+	$(call msg,FETCH,$(OTLP_PROTO_URL))
+	$(Q)curl -fsSL --retry 3 --max-time 300 -o $(@D)/pkg.tgz $(OTLP_PROTO_URL)
+	$(Q)echo "$(OTLP_PROTO_SHA256)  $(@D)/pkg.tgz" | sha256sum --quiet -c
+	$(Q)tar -xzf $(@D)/pkg.tgz -C $(@D) --strip-components=6 \
+		$(OTLP_PROTOS:%=package/packages/dd-trace/src/opentelemetry/otlp/%.proto)
+	$(Q)rm -f $(@D)/pkg.tgz
+	@touch $@
+
+$(OTLP_PB_C) $(OTLP_PB_H) &: $(OTLP_PROTO_DIR)/.fetched
+	@mkdir -p $(BUILD)/otlp
+	$(call msg,PROTOC-C,$(BUILD)/otlp)
+	$(Q)protoc-c --c_out=$(BUILD)/otlp -I$(OTLP_PROTO_DIR) $(OTLP_PROTOS:%=$(OTLP_PROTO_DIR)/%.proto)
+
+$(OTLP_PY) &: $(OTLP_PROTO_DIR)/.fetched
+	@mkdir -p $(OTLP_PROTO_DIR)/py
+	$(call msg,PROTOC,$(OTLP_PROTO_DIR)/py)
+	$(Q)protoc --python_out=$(OTLP_PROTO_DIR)/py -I$(OTLP_PROTO_DIR) \
+		$(OTLP_PROTOS:%=$(OTLP_PROTO_DIR)/%.proto)
+
+$(BUILD)/otlp/%.pb-c.o: $(BUILD)/otlp/%.pb-c.c $(OTLP_PB_H)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(VMLINUX):
 	@mkdir -p $(@D)
@@ -115,9 +162,9 @@ $(BUILD)/%.o: %.c
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # the daemon includes the skeleton; dnsmsg.o does not, so test_dns builds without BPF
-$(filter-out $(DNSMSG_OBJ),$(DAEMON_OBJS)) $(BUILD)/daemon/main.o: | $(SKEL)
+$(filter-out $(DNSMSG_OBJ),$(DAEMON_OBJS)) $(BUILD)/daemon/main.o: | $(SKEL) $(OTLP_PB_H)
 
-$(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS)
+$(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS) $(OTLP_PB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_DAEMON)
 

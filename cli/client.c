@@ -103,6 +103,34 @@ static void print_json(const cJSON *o)
 	free(s);
 }
 
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void print_export(const cJSON *e)
+{
+	const char *err = cJSON_GetStringValue(cJSON_GetObjectItem(e, "last_error"));
+	const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(e, "state"));
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(e, "enabled"))) {
+		printf("%-14s off (no OTLP endpoint: the journal is the record)\n", "export");
+		return;
+	}
+	printf("%-14s %s %s to %s: %s\n", "export",
+	       cJSON_GetStringValue(cJSON_GetObjectItem(e, "protocol")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(e, "compression")),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(e, "endpoint")), state ? state : "?");
+	printf("%-14s %.0f spans exported, %.0f requests, %.0f retries, %.0f rejected, "
+	       "%.0f partially rejected, %.0f dropped by the journal bound\n", "",
+	       num(e, "exported_spans"), num(e, "requests"), num(e, "retries"),
+	       num(e, "rejected_spans"), num(e, "partially_rejected_spans"), num(e, "dropped_spans"));
+	if (err && state && strcmp(state, "ok"))
+		printf("%-14s %s\n", "export error", err);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	cJSON *r;
@@ -128,6 +156,7 @@ int cmd_status(int argc, char **argv)
 			else if (cJSON_IsBool(it))
 				printf("%-14s %s\n", it->string, cJSON_IsTrue(it) ? "yes" : "no");
 		}
+		print_export(cJSON_GetObjectItem(r, "export"));
 		if (cJSON_IsFalse(cJSON_GetObjectItem(r, "bpf_lsm")))
 			printf("warning: BPF LSM is off: AF_PACKET and non-inet families are not "
 			       "refused to jobs\n");

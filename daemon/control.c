@@ -174,8 +174,10 @@ static cJSON *status_json(struct ef_daemon *d)
 		cJSON_AddStringToObject(j, "dir", d->journal.dir);
 		cJSON_AddNumberToObject(j, "lines", (double)d->journal.lines);
 		cJSON_AddNumberToObject(j, "dropped_files", (double)d->journal.dropped_files);
+		cJSON_AddNumberToObject(j, "spans", (double)d->journal.spans);
 		cJSON_AddNumberToObject(j, "write_errors", (double)d->journal.write_errors);
 	}
+	ef_export_status(d, o);
 	return o;
 }
 

@@ -12,6 +12,7 @@
 
 #include "ef_abi.h"
 #include "policy.h"
+#include "export.h"
 #include "journal.h"
 #include "span.h"
 
@@ -27,6 +28,7 @@ struct ef_client;
 struct ef_dns_job;
 struct ef_name_cache;
 struct ef_dns_pending;
+struct ef_exporter;
 struct ef_dns_upsock;
 
 /* A DNS server the proxy forwards to. */
@@ -85,6 +87,7 @@ struct ef_dns_cfg {
 
 struct ef_config_file {
 	struct ef_dns_cfg dns;
+	struct ef_export_cfg otlp;
 	uint64_t journal_max_file_bytes;
 	unsigned journal_max_files;
 	bool record_command_line;
@@ -115,6 +118,7 @@ struct ef_daemon {
 	struct ef_client *clients;
 
 	struct ef_journal journal;
+	struct ef_exporter *exporter; /* NULL when export is off */
 	struct ef_resource res;
 	struct ef_proc_cache *procs;
 

@@ -50,7 +50,7 @@ void ef_spans_flush(struct ef_daemon *d)
 	if (d->out.oom)
 		log_err("out of memory encoding %zu spans; they are lost", d->n_spans);
 	else
-		ef_journal_append(&d->journal, d->out.p, d->out.len);
+		ef_journal_append(&d->journal, d->out.p, d->out.len, d->n_spans);
 	d->n_spans = 0;
 }
 

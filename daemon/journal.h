@@ -4,12 +4,22 @@
  * ExportTraceServiceRequest per line (what the Collector's otlpjsonfile
  * receiver reads). Rotated by size; the oldest file goes when there are
  * more than max_files, and what it held is counted as dropped.
+ *
+ * The journal is also the exporter's spool. The writer (the ring-buffer
+ * consumer, egressd's main thread) only appends and publishes how far the
+ * files are complete; a reader (the exporter thread) follows behind with
+ * struct ef_journal_reader and never makes the writer wait for it. What the
+ * bound drops ahead of the reader is counted as undelivered.
  */
 #ifndef EF_JOURNAL_H
 #define EF_JOURNAL_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define EF_JOURNAL_COUNTS 64 /* files whose span counts the writer remembers */
 
 struct ef_journal {
 	char dir[4096];
@@ -19,15 +29,62 @@ struct ef_journal {
 	uint64_t max_file_bytes;
 	unsigned max_files;
 	uint64_t lines;	   /* lines written by this process */
+	uint64_t spans;	   /* spans written by this process */
 	uint64_t dropped_files;
 	uint64_t write_errors;
+	struct {
+		uint64_t seq, spans;
+	} counts[EF_JOURNAL_COUNTS]; /* spans per file written by this process */
+
+	/* shared with the reader, under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	  /* signalled on every append and on stop */
+	uint64_t pub_seq, pub_size; /* complete lines end here */
+	bool has_reader;
+	uint64_t reader_seq;	  /* file the reader has open (it survives unlink) */
+	uint64_t dropped_undelivered; /* spans in files dropped before the reader got there */
+	bool stop;
 };
 
 int ef_journal_open(struct ef_journal *j, const char *state_dir, uint64_t max_file_bytes,
 		    unsigned max_files);
-/* Append one complete line. Returns 0 or -errno (counted, logged once). */
-int ef_journal_append(struct ef_journal *j, const char *line, size_t len);
+/* Append one complete line holding n_spans spans. Returns 0 or -errno
+ * (counted, logged once). */
+int ef_journal_append(struct ef_journal *j, const char *line, size_t len, unsigned n_spans);
 void ef_journal_sync(struct ef_journal *j);
 void ef_journal_close(struct ef_journal *j);
+/* Spans in one journal line or file: occurrences of "spanId":" (an escaped
+ * string can never contain it). */
+size_t ef_journal_count_spans(const char *p, size_t len);
+
+/* A reader position: the byte after the last line consumed. */
+struct ef_journal_pos {
+	uint64_t seq, off;
+};
+
+struct ef_journal_reader {
+	struct ef_journal *j;
+	int fd;
+	struct ef_journal_pos pos;  /* after the last line returned */
+	uint64_t file_off;	    /* file offset of buf[0] */
+	char *buf;
+	size_t cap, len, start;	    /* buf[start..len) not yet returned */
+	size_t max_line;
+	uint64_t skipped_lines;	    /* longer than max_line */
+};
+
+/* Start at pos (from a cursor; {0, 0} for the oldest file). */
+int ef_journal_reader_init(struct ef_journal_reader *r, struct ef_journal *j,
+			   struct ef_journal_pos pos, size_t max_line);
+/* The next complete line (without its '\n'), valid until the next call.
+ * Returns 1 with a line, 0 when nothing complete is there yet, -errno on an
+ * I/O error. Moves to the next file when the writer has finished one. */
+int ef_journal_reader_next(struct ef_journal_reader *r, const char **line, size_t *len);
+void ef_journal_reader_fini(struct ef_journal_reader *r);
+
+/* The exporter's cursor, <state-dir>/cursors/NAME.json: written with a
+ * rename, so a crash leaves the old or the new one, never half. */
+int ef_cursor_load(const char *state_dir, const char *name, struct ef_journal_pos *pos);
+int ef_cursor_save(const char *state_dir, const char *name, struct ef_journal_pos pos);
 
 #endif /* EF_JOURNAL_H */

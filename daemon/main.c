@@ -18,6 +18,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include <curl/curl.h>
 
 #include "egressd.h"
 #include "cgroup.h"
@@ -76,7 +77,7 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 {
 	static const char *const known[] = { "policy_dir", "state_dir", "run_dir", "cgroup_root",
 					     "bpffs_dir", "journal", "record_command_line",
-					     "service_name", "log_level", "dns", NULL };
+					     "service_name", "log_level", "dns", "otlp", NULL };
 	const char *path = o->config ? o->config : "/etc/egress-fence/egressd.json";
 	char *text = NULL, def_root[EF_PATH_MAX + 32];
 	cJSON *c = NULL;
@@ -125,6 +126,9 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 	}
 
 	ret = ef_dns_config(d, cJSON_GetObjectItem(c, "dns"), path);
+	if (ret)
+		goto out;
+	ret = ef_export_config(&d->cfg.otlp, cJSON_GetObjectItem(c, "otlp"), path);
 	if (ret)
 		goto out;
 	ret = ef_cgroup2_mount(d->cgroup_mount, sizeof(d->cgroup_mount));
@@ -322,6 +326,11 @@ int main(int argc, char **argv)
 		free(d);
 		return 2;
 	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		log_err("libcurl would not initialise");
+		free(d);
+		return 1;
+	}
 	if (geteuid() != 0) {
 		log_err("egressd must run as root (it loads BPF programs and owns cgroups)");
 		free(d);
@@ -359,6 +368,11 @@ int main(int argc, char **argv)
 		log_err("opening the journal in %s: %s", d->state_dir, strerror(errno));
 		goto cleanup;
 	}
+	/* after the signals are blocked (setup_loop): the thread inherits the mask */
+	if (ef_export_start(d)) {
+		log_err("starting the OTLP exporter: %s", strerror(errno));
+		goto cleanup;
+	}
 	if (ef_resource_init(&d->res, d->cfg.service_name) || !(d->procs = ef_proc_cache_new()))
 		goto cleanup;
 	if (ef_pol_restore(d) || ef_events_setup(d))
@@ -386,6 +400,7 @@ int main(int argc, char **argv)
 		 d->lsm ? "BPF LSM" : "cgroup/sock_create (inet only)");
 	run_loop(d);
 	ef_events_drain(d);
+	ef_spans_flush(d);
 	ef_events_check_drops(d);
 	log_info("stopping; the fence stays in place (pinned in %s)", d->bpffs_dir);
 	ret = 0;
@@ -394,7 +409,10 @@ cleanup:
 	ef_dns_close(d);
 	if (d->rb)
 		ef_events_close(d);
+	/* the exporter gets a moment to send what the last drain wrote */
+	ef_export_stop(d);
 	ef_journal_close(&d->journal);
+	ef_export_config_free(&d->cfg.otlp);
 	ef_resource_fini(&d->res);
 	ef_proc_cache_free(d->procs);
 	ef_jobs_free(d);
@@ -411,5 +429,6 @@ cleanup:
 	if (lockfd >= 0)
 		close(lockfd);
 	free(d);
+	curl_global_cleanup();
 	return ret;
 }

@@ -184,6 +184,18 @@ void ef_buf_add(struct ef_buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+char *ef_buf_extend(struct ef_buf *b, size_t n)
+{
+	char *p;
+
+	if (!buf_grow(b, n))
+		return NULL;
+	p = b->p + b->len;
+	b->len += n;
+	b->p[b->len] = '\0';
+	return p;
+}
+
 void ef_buf_puts(struct ef_buf *b, const char *s)
 {
 	ef_buf_add(b, s, strlen(s));

@@ -70,6 +70,7 @@ void ef_buf_reset(struct ef_buf *b);
 void ef_buf_free(struct ef_buf *b);
 void ef_buf_add(struct ef_buf *b, const char *s, size_t n);
 void ef_buf_puts(struct ef_buf *b, const char *s);
+char *ef_buf_extend(struct ef_buf *b, size_t n); /* n more bytes to fill in; NULL: out of memory */
 void ef_buf_printf(struct ef_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ef_buf_json_str(struct ef_buf *b, const char *s); /* quoted, escaped */
 

@@ -22,11 +22,14 @@ void ef_log(int level, const char *fmt, ...)
 
 	if (level > ef_log_level)
 		return;
+	/* one line at a time: the exporter thread logs too */
+	flockfile(stderr);
 	fprintf(stderr, "egress-fence: %s: ", tag[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 int ef_read_file(const char *path, size_t max, char **out, size_t *len)

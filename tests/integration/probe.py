@@ -29,6 +29,8 @@ Subcommands:
                                                   keep a connection open and
                                                   retry new connects, logging
   info                                            print pid, exe, cgroup
+  connect-many TARGET [--count N]                 N TCP connects, one line with
+                                                  their latency (p50_us, p99_us)
 
 DNS (raw queries by hand, dnsmsg.py; never getaddrinfo, never resolv.conf:
 every query goes to --server, default 198.18.0.53, port 53):
@@ -617,6 +619,30 @@ def cmd_dns_garbage(a):
     return 0
 
 
+def cmd_connect_many(a):
+    host, port, proto = parse_target(a.target)
+    fam = family_of(host)
+    lat, errors = [], 0
+    for _ in range(a.count):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        t = time.perf_counter()
+        try:
+            s.connect((host, port))
+            lat.append(time.perf_counter() - t)
+        except OSError:
+            errors += 1
+        finally:
+            s.close()
+    lat.sort()
+    d = base("connect-many", target=fmt_target(host, port, proto), ok=bool(lat), n=len(lat),
+             errors=errors)
+    if lat:
+        d["p50_us"] = lat[len(lat) // 2] * 1e6
+        d["p99_us"] = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e6
+    emit(d)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="probe.py", description="egress-fence test client",
                                  epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -669,6 +695,10 @@ def main(argv=None):
     p.add_argument("--retry", action="append", default=[])
     p.add_argument("--interval-ms", type=int, default=200)
     p.add_argument("--stop-file")
+
+    p = sub.add_parser("connect-many")
+    p.add_argument("target")
+    p.add_argument("--count", type=int, default=100)
 
     p = sub.add_parser("resolve")
     p.add_argument("name")
@@ -744,6 +774,8 @@ def main(argv=None):
         return cmd_nested_cgroup([parse_target(t) for t in a.targets], a.name)
     if a.cmd == "hold":
         return cmd_hold(a)
+    if a.cmd == "connect-many":
+        return cmd_connect_many(a)
     return 2
 
 

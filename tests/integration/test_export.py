@@ -1,0 +1,278 @@
+"""OTLP/HTTP export: every journal span reaches a receiver that decodes with
+the official OpenTelemetry schema, in protobuf and JSON, and survives
+backend outages, throttling, rejections and a SIGKILLed daemon."""
+import gzip
+import json
+import os
+import signal
+import time
+
+import otlp
+from run import test, pol, allowed, denied, check, eq, expect, wait_until
+
+POLICY = pol(allow=["198.18.1.1:443", "[2001:db8:1::1]:443"], deny=["198.18.2.0/24:*"])
+FAST = {"OTEL_BSP_SCHEDULE_DELAY": "50"}
+
+
+def exporting(r, **more):
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": r.base}
+    env.update(FAST)
+    env.update(more)
+    return env
+
+
+def config(**otlp_cfg):
+    """A config whose retries are quick enough for a test."""
+    c = {"retry_initial_ms": 200, "retry_max_ms": 1000, "schedule_delay_ms": 50}
+    c.update(otlp_cfg)
+    return {"otlp": c}
+
+
+def job_spans(d, job, n_decisions):
+    """The job's decision spans and its job span, from the journal."""
+    js = d.job_span(job)
+    dec = d.wait_spans(job=job, n=n_decisions + 1)
+    return js, [s for s in dec if s.name != "egress.job"]
+
+
+def same_span(got, want):
+    """A decoded span equals the journal's: ids, name, kind, times, status,
+    every attribute with its type."""
+    for a in ("trace_id", "span_id", "parent_id", "name", "kind", "start", "end",
+              "status_code", "status_message"):
+        eq(getattr(got, a), getattr(want, a), "%s %s (received vs journal)" % (want.name, a))
+    eq(got.attrs, want.attrs, "%s attributes (received vs journal)" % want.name)
+    for k, v in want.attrs.items():
+        eq(type(got.attrs[k]), type(v), "type of %s" % k)
+
+
+def journal_ids(d):
+    return {s.span_id for s in d.spans()}
+
+
+@test
+def test_export_protobuf_every_span(ctx):
+    r = otlp.Receiver(ctx).start()
+    env = exporting(r, OTEL_EXPORTER_OTLP_HEADERS="x-honeycomb-team=s3cr%3Dt, x-other = two",
+                    OTEL_SERVICE_NAME="ci-fence",
+                    OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test,host.arch=amd64")
+    d = ctx.daemon({"sa": POLICY}, env=env)
+    job = ctx.job_id()
+    res = d.probe("sa", "connect", "198.18.1.1:443", "198.18.2.1:443", "198.18.1.3:443",
+                  "[2001:db8:1::1]:443", job_id=job, attrs={"gen_ai.agent.name": "claude"})
+    allowed(res.get("198.18.1.1:443"))
+    denied(res.get("198.18.2.1:443"))
+    js, dec = job_spans(d, job, 4)
+    want = [js] + dec
+    got = {s.span_id: s for s in r.wait_spans([s.span_id for s in want])}
+    for s in want:
+        same_span(got[s.span_id], s)
+    # structure: decisions are children of the job span, in its trace
+    for s in dec:
+        eq(got[s.span_id].trace_id, js.trace_id, "decision trace id")
+        eq(got[s.span_id].parent_id, js.span_id, "decision parent")
+    check(not got[js.span_id].parent_id, "the job span is a root without a traceparent")
+    deny = [got[s.span_id] for s in dec if s.get("egress.decision") == "deny"]
+    eq(len(deny), 2, "denied decisions received")
+    for s in deny:
+        eq(s.status_code, 2, "a denial's status (ERROR)")
+        eq(s.get("gen_ai.agent.name"), "claude", "--attr copied to decisions")
+    # resource and request details
+    rs = got[js.span_id].resource
+    eq(rs.get("service.name"), "ci-fence", "service.name from OTEL_SERVICE_NAME")
+    eq(rs.get("deployment.environment"), "test", "OTEL_RESOURCE_ATTRIBUTES")
+    eq(rs.get("host.arch"), "amd64", "OTEL_RESOURCE_ATTRIBUTES")
+    check(rs.get("host.name") and rs.get("service.version"), "host.name, service.version: %s" % rs)
+    reqs = [q for q in r.requests() if q["n_spans"]]
+    for q in reqs:
+        eq(q["path"], "/v1/traces", "path appended to OTEL_EXPORTER_OTLP_ENDPOINT")
+        eq(q["content_type"], "application/x-protobuf", "default protocol")
+        eq(q["encoding"], "", "no compression unless asked")
+        eq(q["headers"].get("x-honeycomb-team"), "s3cr=t", "OTEL_EXPORTER_OTLP_HEADERS, %-decoded")
+        eq(q["headers"].get("x-other"), "two", "OTEL_EXPORTER_OTLP_HEADERS, trimmed")
+        check(q["headers"].get("user-agent", "").startswith("egress-fence/"), "User-Agent")
+        check(q["error"] is None, "decode error: %s" % q["error"])
+    st = d.status()["export"]
+    check(st["enabled"] and st["exported_spans"] >= len(want), "status export: %s" % st)
+    eq(st["rejected_spans"], 0, "rejected spans")
+
+
+@test
+def test_export_json_gzip(ctx):
+    r = otlp.Receiver(ctx).start()
+    path_ep = r.base + "/custom/traces"
+    d = ctx.daemon({"sa": POLICY}, env={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": path_ep,
+                                        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1",
+                                        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+                                        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", **FAST})
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", "198.18.1.3:443", job_id=job)
+    js, dec = job_spans(d, job, 2)
+    got = {s.span_id: s for s in r.wait_spans([s.span_id for s in [js] + dec])}
+    for s in [js] + dec:
+        same_span(got[s.span_id], s)
+    for q in [q for q in r.requests() if q["n_spans"]]:
+        eq(q["path"], "/custom/traces", "a signal endpoint is used as is")
+        eq(q["content_type"], "application/json", "http/json")
+        eq(q["encoding"], "gzip", "OTEL_EXPORTER_OTLP_COMPRESSION")
+
+
+@test
+def test_export_config_file(ctx):
+    """The same settings from egressd.json, the environment winning."""
+    r = otlp.Receiver(ctx).start()
+    d = ctx.daemon({"sa": POLICY}, config=config(
+        endpoint=r.base, protocol="http/json", headers={"authorization": "Bearer t0k"},
+        compression="gzip"), env={"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+    js, dec = job_spans(d, job, 1)
+    r.wait_spans([js.span_id] + [s.span_id for s in dec])
+    for q in [q for q in r.requests() if q["n_spans"]]:
+        eq(q["content_type"], "application/x-protobuf", "the environment's protocol wins")
+        eq(q["encoding"], "gzip", "compression from the config file")
+        eq(q["headers"].get("authorization"), "Bearer t0k", "headers from the config file")
+
+
+@test
+def test_export_receiver_down_then_up(ctx):
+    r = otlp.Receiver(ctx).start()
+    r.stop()  # keep the port, refuse connections
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base))
+    jobs = [ctx.job_id() for _ in range(3)]
+    for job in jobs:
+        d.probe("sa", "connect", "198.18.1.1:443", "198.18.1.3:443", job_id=job)
+    for job in jobs:
+        d.job_span(job)
+    wait_until(lambda: d.status()["export"]["retries"] >= 2, 15, what="export retries")
+    st = d.status()["export"]
+    eq(st["state"], "retrying", "export state while the receiver is down")
+    check("127.0.0.1" in st.get("last_error", ""), "last_error names the endpoint: %s" % st)
+    time.sleep(1)
+    r.start()
+    got = r.wait_spans(journal_ids(d), timeout=20)
+    check(len(got) >= 9, "3 jobs x (2 decisions + job span) delivered, got %d" % len(got))
+    wait_until(lambda: d.status()["export"]["state"] == "ok", 10, what="export state ok")
+
+
+@test
+def test_export_retry_after(ctx):
+    """503 with Retry-After: the exporter waits that long, then sends again."""
+    r = otlp.Receiver(ctx).start()
+    r.answer(script=[{"status": 503, "retry_after": "3"}])
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base))
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+    d.job_span(job)
+    r.wait_spans(journal_ids(d), timeout=20)
+    reqs = r.requests()
+    eq(reqs[0]["status"], 503, "first answer")
+    gap = reqs[1]["t"] - reqs[0]["t"]
+    check(2.8 <= gap <= 6, "retried %.2f s after a 503 with Retry-After: 3 (want ~3 s; the "
+          "backoff alone is 0.2 s)" % gap)
+    eq(reqs[1]["n_spans"], reqs[0]["n_spans"], "the same batch sent again")
+
+
+@test
+def test_export_throttled_and_gateway_errors_retried(ctx):
+    r = otlp.Receiver(ctx).start()
+    r.answer(script=[{"status": 429}, {"status": 502}, {"status": 504}])
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base))
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+    d.job_span(job)
+    r.wait_spans(journal_ids(d), timeout=20)
+    eq([q["status"] for q in r.requests()][:4], [429, 502, 504, 200], "answers in order")
+    eq(d.status()["export"]["retries"], 3, "retries counted")
+
+
+@test
+def test_export_400_not_retried(ctx):
+    r = otlp.Receiver(ctx).start()
+    r.answer(status=400)
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base))
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+    d.job_span(job)
+    n = len(journal_ids(d))
+    wait_until(lambda: d.status()["export"]["rejected_spans"] >= n, 10, what="spans rejected")
+    time.sleep(1.5)  # several backoff periods: nothing is sent again
+    sent = sum(q["n_spans"] for q in r.requests())
+    eq(sent, n, "spans sent once each (a 400 is never retried)")
+    check("400" in open(d.log_path).read(), "the rejection is logged")
+    # the exporter goes on with what comes next
+    r.answer(status=200)
+    job2 = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job2)
+    js2 = d.job_span(job2)
+    r.wait_spans([js2.span_id])
+
+
+@test
+def test_export_partial_success_not_retried(ctx):
+    r = otlp.Receiver(ctx).start()
+    r.answer(partial={"rejected": 1, "message": "attribute too long"})
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base))
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+    d.job_span(job)
+    wait_until(lambda: d.status()["export"]["partially_rejected_spans"] >= 1, 10,
+               what="partial success counted")
+    time.sleep(1)
+    eq(sum(q["n_spans"] for q in r.requests()), len(journal_ids(d)), "nothing sent twice")
+    check("attribute too long" in open(d.log_path).read(), "the partial success is logged")
+
+
+@test(timeout=180)
+def test_export_sigkill_during_outage(ctx):
+    """Receiver down, spans written, egressd SIGKILLed, restarted, receiver
+    up: every span written before the kill arrives."""
+    r = otlp.Receiver(ctx).start()
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base))
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+    d.job_span(job)
+    r.wait_spans(journal_ids(d))  # some delivered before the outage
+    before = len(r.requests())
+    r.stop()
+    jobs = [ctx.job_id() for _ in range(4)]
+    for j in jobs:
+        d.probe("sa", "connect", "198.18.1.1:443", "198.18.1.3:443", "198.18.2.1:443", job_id=j)
+        d.job_span(j)
+    ids = journal_ids(d)
+    d.kill9()
+    r.start()
+    time.sleep(0.5)
+    eq(len(r.requests()), before, "nothing could be delivered with egressd dead")
+    d.start()
+    got = r.wait_spans(ids, timeout=30)
+    eq(len({s.span_id for s in got}), len(ids), "every span written before the kill")
+
+
+@test(timeout=180)
+def test_export_slow_receiver_does_not_slow_enforcement(ctx):
+    r = otlp.Receiver(ctx).start()
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base, timeout_ms=20000))
+    n = 200
+
+    def timed():
+        res = d.probe("sa", "connect-many", "198.18.1.1:443", "--count", n, job_id=ctx.job_id())
+        return res.lines[-1]
+
+    fast = timed()
+    r.answer(delay=8)
+    # the exporter now sits in a request for 8 s at a time
+    wait_until(lambda: len(r.requests()) >= 1, 10, what="a request to the slow receiver")
+    t0 = time.time()
+    slow = timed()
+    elapsed = time.time() - t0
+    ratio = slow["p50_us"] / max(fast["p50_us"], 1)
+    ctx.note("connect p50 %.0f us fast receiver, %.0f us slow receiver (x%.2f)" % (
+        fast["p50_us"], slow["p50_us"], ratio))
+    check(ratio < 1.5, "connect p50 x%.2f with a slow receiver (want < 1.5)" % ratio)
+    check(elapsed < 8, "the job took %.1f s: it waited for the exporter" % elapsed)
+    # and the consumer kept journaling meanwhile
+    t = time.time()
+    res = d.probe("sa", "connect", "198.18.1.3:443", job_id=ctx.job_id())
+    d.decision(res.job, "198.18.1.3", 443, timeout=3)
+    check(time.time() - t < 5, "a decision took %.1f s to reach the journal" % (time.time() - t))
