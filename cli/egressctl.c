@@ -24,8 +24,9 @@ static const struct ctl_cmd cmds[] = {
 	  "run CMD fenced; exits with its status, 125 if the fence cannot be set up" },
 	{ "jobs", cmd_jobs, "jobs [--json]", "list running jobs" },
 	{ "policy", cmd_policy, "policy list | show NAME | validate FILE...", "inspect policies" },
-	{ "audit", cmd_audit, "audit [--job ID] [--denied] [--flagged] [--since DURATION] [--json]",
-	  "query the decision journal" },
+	{ "audit", cmd_audit,
+	  "audit [--job ID] [--denied] [--flagged] [--since DURATION] [--state-dir DIR] [--json]",
+	  "query the decision journal; works without egressd (DURATION: 30s, 15m, 2h, 1d, 1h30m)" },
 	{ 0 }
 };
 

@@ -147,10 +147,3 @@ int cmd_policy(int argc, char **argv)
 	fprintf(stderr, "egressctl policy: unknown subcommand \"%s\"\n", argv[i]);
 	return 2;
 }
-
-int cmd_audit(int argc, char **argv)
-{
-	fprintf(stderr, "egressctl audit: not in this version yet; the decisions are in "
-			"<state-dir>/journal/*.jsonl (OTLP/JSON, one request per line)\n");
-	return 2;
-}

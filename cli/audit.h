@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * egressctl audit, split along the seam between reading and rendering:
+ * audit.c finds, reads, checks and filters the journal's spans;
+ * audit_out.c renders those that pass as a table or as JSON Lines.
+ */
+#ifndef EF_AUDIT_H
+#define EF_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+/* One OTLP span of a journal line whose shape was checked. Points into the
+ * line's cJSON tree: valid until the next line is read. */
+struct audit_span {
+	const cJSON *span;
+	const cJSON *attrs;    /* the span's "attributes" array, or NULL */
+	const cJSON *resource; /* its resource's "attributes" array, or NULL */
+	const char *name;
+	uint64_t start_ns, end_ns;
+};
+
+/* The OTLP AnyValue object of attribute key, or NULL. */
+const cJSON *audit_attr(const cJSON *attrs, const char *key);
+/* Typed views of an attribute; NULL / false when absent or of another type. */
+const char *audit_attr_str(const struct audit_span *s, const char *key);
+bool audit_attr_int(const struct audit_span *s, const char *key, int64_t *ret);
+bool audit_attr_true(const struct audit_span *s, const char *key);
+/* An OTLP int64 (JSON string or number) as a C integer. */
+bool audit_otlp_int(const cJSON *v, int64_t *ret);
+/* egress.decision is deny or would_deny (what --denied selects). */
+bool audit_is_denied(const struct audit_span *s);
+
+/* "30s", "15m", "2h", "1d", "1h30m" ... into nanoseconds. 0 or -EINVAL/-ERANGE. */
+int audit_parse_duration(const char *s, uint64_t *ret_ns);
+
+struct audit_out;
+int audit_out_new(bool json, struct audit_out **ret);
+/* Render one span (the table buffers its first rows to size its columns).
+ * 0 or -errno. */
+int audit_out_span(struct audit_out *o, const struct audit_span *s);
+/* Print what is still buffered; 0 or -errno (a failed write to stdout). */
+int audit_out_finish(struct audit_out *o);
+void audit_out_free(struct audit_out *o);
+
+#endif /* EF_AUDIT_H */
