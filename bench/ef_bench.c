@@ -11,6 +11,8 @@
  *                                send() to the matching reply (same id, QR set,
  *                                NOERROR with an answer); a query unanswered
  *                                within TIMEOUT_MS (default 1000) is a timeout
+ *   ef_bench storm ADDR PORT S   connect()s as fast as one thread can for S
+ *                                seconds; prints {"connects","errors","seconds"}
  * Prints one JSON line: {"n":N,"p50_ns":..,"p99_ns":..,"mean_ns":..}; dns
  * adds "timeouts" and "bad" (wrong or failed answers), and n counts the
  * answered queries the figures are over. connect and sendto time only
@@ -219,6 +221,32 @@ static int serve(int port)
 	}
 }
 
+/* As many connects as one thread can make in `seconds` (fresh socket each,
+ * RST close): every one is a decision the fence records. */
+static int storm(const struct sockaddr_storage *ss, socklen_t sl, double seconds)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(seconds * 1e9), n = 0, errs = 0, now;
+
+	do {
+		for (int k = 0; k < 64; k++) {
+			int fd = socket(ss->ss_family, SOCK_STREAM, 0);
+
+			if (fd < 0)
+				return 1;
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			if (connect(fd, (const struct sockaddr *)ss, sl) < 0)
+				errs++;
+			n++;
+			close(fd);
+		}
+		now = now_ns();
+	} while (now < end);
+	printf("{\"connects\": %llu, \"errors\": %llu, \"seconds\": %.3f}\n",
+	       (unsigned long long)n, (unsigned long long)errs, (now - t0) / 1e9);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -228,10 +256,12 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]));
+	if (argc == 5 && !strcmp(argv[1], "storm") && !parse_addr(argv[2], atoi(argv[3]), &ss, &sl))
+		return storm(&ss, sl, atof(argv[4]));
 	if (argc < 5 || parse_addr(argv[2], atoi(argv[3]), &ss, &sl) || (n = atoi(argv[4])) <= 0 ||
 	    (!strcmp(argv[1], "dns") ? argc != 6 && argc != 7 : argc != 5)) {
 		fprintf(stderr, "usage: ef_bench serve PORT | connect|sendto ADDR PORT N |"
-				" dns ADDR PORT N NAME [TIMEOUT_MS]\n");
+				" dns ADDR PORT N NAME [TIMEOUT_MS] | storm ADDR PORT SECONDS\n");
 		return 2;
 	}
 	t = calloc(n, sizeof(*t));

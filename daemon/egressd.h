@@ -131,6 +131,7 @@ struct ef_daemon {
 	struct ef_span *span_pool; /* EF_SPAN_BATCH spans waiting for the journal */
 	size_t n_spans;
 	struct ef_buf out;
+	struct ef_buf pb_out; /* the same spans in protobuf, for the exporter */
 
 	/* DNS proxy (dns.c) */
 	struct ef_dns_pending *dns_pending; /* every query waiting for an upstream */

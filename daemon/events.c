@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "otlp_pb.h"
 #include "util.h"
 #include "fence.skel.h"
 
@@ -40,6 +41,7 @@ struct ef_span *ef_span_new(struct ef_daemon *d)
 void ef_spans_flush(struct ef_daemon *d)
 {
 	const struct ef_span *ptrs[EF_SPAN_BATCH];
+	bool enc;
 
 	if (!d->n_spans)
 		return;
@@ -47,10 +49,19 @@ void ef_spans_flush(struct ef_daemon *d)
 		ptrs[i] = &d->span_pool[i];
 	ef_buf_reset(&d->out);
 	ef_otlp_json_request(&d->out, &d->res, ptrs, d->n_spans);
+	/* the exporter's protobuf, encoded now from the spans in hand rather
+	 * than parsed back from the line later */
+	enc = d->journal.queue_on;
+	if (enc) {
+		ef_buf_reset(&d->pb_out);
+		for (size_t i = 0; i < d->n_spans && enc; i++)
+			enc = !ef_pb_span_append(&d->pb_out, ptrs[i]);
+	}
 	if (d->out.oom)
 		log_err("out of memory encoding %zu spans; they are lost", d->n_spans);
 	else
-		ef_journal_append(&d->journal, d->out.p, d->out.len, d->n_spans);
+		ef_journal_append(&d->journal, d->out.p, d->out.len, d->n_spans,
+				  enc ? d->pb_out.p : NULL, d->pb_out.len);
 	d->n_spans = 0;
 }
 
@@ -226,6 +237,7 @@ void ef_events_close(struct ef_daemon *d)
 	free(d->span_pool);
 	d->span_pool = NULL;
 	ef_buf_free(&d->out);
+	ef_buf_free(&d->pb_out);
 }
 
 /* Records lost to a full ring are reported, never silent: a root span and a

@@ -49,7 +49,11 @@ struct ef_exporter {
 	CURL *curl;
 	struct curl_slist *hdrs;
 	struct ef_journal_reader rd;
-	struct ef_pb_batch *pb;
+	struct ef_pb_batch *pb;	      /* a batch parsed back from journal lines */
+	struct ef_buf spans;	      /* a batch of spans the consumer encoded */
+	struct ef_buf env_res, env_scope; /* their resource and scope, packed once */
+	enum { SRC_NONE, SRC_FILE, SRC_QUEUE } src;
+	struct ef_journal_entry *held; /* taken from the queue, for the next batch */
 	struct ef_buf body, gz;
 	char resp[RESP_MAX];
 	size_t resp_len;
@@ -371,6 +375,8 @@ static void batch_reset(struct ef_exporter *x)
 {
 	if (x->pb)
 		ef_pb_batch_reset(x->pb);
+	ef_buf_reset(&x->spans);
+	x->src = SRC_NONE;
 	ef_buf_reset(&x->body);
 	if (x->cfg->json)
 		ef_buf_add(&x->body, json_head, sizeof(json_head) - 1);
@@ -418,6 +424,31 @@ static int add_line(struct ef_exporter *x, const char *line, size_t len)
 	return (int)ef_journal_count_spans(line, len);
 }
 
+/* The next line, from the queue when the consumer encoded it already. A
+ * batch holds lines from one source only (they are wrapped differently).
+ * Returns 1 when the line was added, 0 when the batch must end first. */
+static int take_queued(struct ef_exporter *x)
+{
+	struct ef_journal_entry *e = x->held;
+
+	if (!e && x->j->queue_on)
+		e = ef_journal_take(x->j, x->rd.pos.seq, x->rd.pos.off);
+	if (!e)
+		return x->src == SRC_QUEUE ? 0 : -1; /* -1: read the file */
+	if (x->src == SRC_FILE) {
+		x->held = e;
+		return 0;
+	}
+	x->held = NULL;
+	x->src = SRC_QUEUE;
+	ef_buf_add(&x->spans, e->data, e->len);
+	x->batch_spans += e->n_spans;
+	ef_journal_reader_seek(&x->rd, e->seq, e->end);
+	x->batch_end = x->rd.pos;
+	free(e);
+	return x->spans.oom ? -ENOMEM : 1;
+}
+
 /* Reads lines until the batch is full or the journal has nothing complete.
  * Returns 1 if the journal ran dry, 0 if the batch filled, -errno. */
 static int fill(struct ef_exporter *x)
@@ -426,12 +457,21 @@ static int fill(struct ef_exporter *x)
 	       (!x->cfg->json || x->body.len < MAX_JSON_BODY)) {
 		const char *line;
 		size_t len;
-		int ret = ef_journal_reader_next(&x->rd, &line, &len);
+		int ret = take_queued(x);
 
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret == 1)
+			continue;
+		if (ret == 0)
+			return x->held ? 0 : 1;
+		ret = ef_journal_reader_next(&x->rd, &line, &len);
 		if (ret < 0)
 			return ret;
 		if (ret == 0)
 			return 1;
+		if (!x->cfg->json)
+			x->src = SRC_FILE;
 		ret = add_line(x, line, len);
 		if (ret < 0)
 			return ret;
@@ -449,6 +489,9 @@ static int encode(struct ef_exporter *x)
 		ef_buf_add(&x->body, json_tail, sizeof(json_tail) - 1);
 		if (x->body.oom)
 			ret = -ENOMEM;
+	} else if (x->src == SRC_QUEUE) {
+		ef_buf_reset(&x->body);
+		ret = ef_pb_wrap(&x->body, &x->env_res, &x->env_scope, x->spans.p, x->spans.len);
 	} else {
 		ef_buf_reset(&x->body);
 		ret = ef_pb_batch_pack(x->pb, &x->body);
@@ -476,6 +519,8 @@ static int rewind_reader(struct ef_exporter *x)
 {
 	struct ef_journal_pos at = x->cursor;
 
+	free(x->held);
+	x->held = NULL;
 	ef_journal_reader_fini(&x->rd);
 	return ef_journal_reader_init(&x->rd, x->j, at, MAX_LINE);
 }
@@ -566,8 +611,15 @@ int ef_export_start(struct ef_daemon *d)
 	}
 	pthread_mutex_unlock(&d->journal.lock);
 	x->cursor = pos;
-	if (!x->cfg->json && !(x->pb = ef_pb_batch_new()))
-		return -ENOMEM;
+	if (!x->cfg->json) {
+		x->pb = ef_pb_batch_new();
+		if (!x->pb ||
+		    ef_pb_envelope(d->res.json, "egress-fence", EF_VERSION, &x->env_res, &x->env_scope))
+			return -ENOMEM;
+		/* the consumer encodes what it writes; a reader that keeps up uses that */
+		d->journal.q_max = 64u << 20;
+		d->journal.queue_on = true;
+	}
 	ret = ef_journal_reader_init(&x->rd, x->j, pos, MAX_LINE);
 	if (ret)
 		return ret;
@@ -578,6 +630,7 @@ int ef_export_start(struct ef_daemon *d)
 	if (ret)
 		return -ret;
 	x->started = true;
+	pthread_setname_np(x->th, "ef-export");
 	log_info("export: OTLP %s%s to %s (from %s), batches of %u spans",
 		 x->cfg->json ? "http/json" : "http/protobuf", x->cfg->gzip ? " gzip" : "",
 		 x->cfg->url, x->cfg->url_from ? x->cfg->url_from : "config", x->cfg->batch_max_spans);
@@ -603,6 +656,10 @@ void ef_export_stop(struct ef_daemon *d)
 		curl_easy_cleanup(x->curl);
 	curl_slist_free_all(x->hdrs);
 	ef_pb_batch_free(x->pb);
+	free(x->held);
+	ef_buf_free(&x->spans);
+	ef_buf_free(&x->env_res);
+	ef_buf_free(&x->env_scope);
 	ef_buf_free(&x->body);
 	ef_buf_free(&x->gz);
 	pthread_mutex_destroy(&x->st_lock);

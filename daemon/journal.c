@@ -127,19 +127,21 @@ static int open_seq(struct ef_journal *j, uint64_t seq)
 	return 0;
 }
 
-static uint64_t file_spans(struct ef_journal *j, uint64_t seq, const char *path)
+/* Spans in a file from byte `from` on. */
+static uint64_t file_spans(struct ef_journal *j, uint64_t seq, const char *path, uint64_t from)
 {
 	uint64_t n = 0;
 	char *text = NULL;
 	size_t len = 0;
 
-	for (int i = 0; i < EF_JOURNAL_COUNTS; i++)
-		if (j->counts[i].seq == seq)
-			return j->counts[i].spans;
-	/* written before this process started: count it (rare: only when the
-	 * bound drops a file the exporter has not reached) */
-	if (!ef_read_file(path, (size_t)j->max_file_bytes * 2 + 4096, &text, &len))
-		n = ef_journal_count_spans(text, len);
+	if (!from)
+		for (int i = 0; i < EF_JOURNAL_COUNTS; i++)
+			if (j->counts[i].seq == seq)
+				return j->counts[i].spans;
+	/* written before this process started, or partly read: count (rare:
+	 * only when the bound drops a file the exporter has not finished) */
+	if (!ef_read_file(path, (size_t)j->max_file_bytes * 2 + 4096, &text, &len) && from < len)
+		n = ef_journal_count_spans(text + from, len - from);
 	free(text);
 	return n;
 }
@@ -151,15 +153,19 @@ static void enforce_bound(struct ef_journal *j)
 
 	while (n > j->max_files && lo < j->seq) {
 		char path[4200];
-		uint64_t spans = 0;
+		uint64_t spans = 0, from = 0;
 		bool ahead;
 
 		seq_path(j->dir, lo, path, sizeof(path));
+		/* what the reader has not read, and cannot read once unlinked
+		 * (a file it holds open it can still finish) */
 		pthread_mutex_lock(&j->lock);
-		ahead = j->has_reader && lo > j->reader_seq;
+		ahead = j->has_reader && (lo > j->reader_seq || (lo == j->reader_seq && !j->reader_fd));
+		if (ahead && lo == j->reader_seq)
+			from = j->reader_off;
 		pthread_mutex_unlock(&j->lock);
 		if (ahead)
-			spans = file_spans(j, lo, path);
+			spans = file_spans(j, lo, path, from);
 		if (unlink(path) == 0) {
 			j->dropped_files++;
 			if (ahead) {
@@ -212,9 +218,73 @@ static void count_spans(struct ef_journal *j, unsigned n)
 	j->spans += n;
 }
 
-int ef_journal_append(struct ef_journal *j, const char *line, size_t len, unsigned n_spans)
+static void queue_push(struct ef_journal *j, uint64_t start, unsigned n_spans, const void *enc,
+		       size_t enc_len)
+{
+	struct ef_journal_entry *e;
+
+	if (!j->queue_on || !enc)
+		return;
+	e = malloc(sizeof(*e) + enc_len);
+	if (!e)
+		return; /* the reader will parse the file */
+	e->next = NULL;
+	e->seq = j->seq;
+	e->start = start;
+	e->end = j->size;
+	e->n_spans = n_spans;
+	e->len = enc_len;
+	memcpy(e->data, enc, enc_len);
+	if (j->q_tail)
+		j->q_tail->next = e;
+	else
+		j->q_head = e;
+	j->q_tail = e;
+	j->q_bytes += enc_len;
+	/* a reader that fell behind (a backend outage) reads the file instead */
+	while (j->q_bytes > j->q_max && j->q_head) {
+		struct ef_journal_entry *old = j->q_head;
+
+		j->q_head = old->next;
+		if (!j->q_head)
+			j->q_tail = NULL;
+		j->q_bytes -= old->len;
+		j->q_missed++;
+		free(old);
+	}
+}
+
+static bool before(const struct ef_journal_entry *e, uint64_t seq, uint64_t off)
+{
+	return e->seq < seq || (e->seq == seq && e->start < off);
+}
+
+struct ef_journal_entry *ef_journal_take(struct ef_journal *j, uint64_t seq, uint64_t off)
+{
+	struct ef_journal_entry *e, *got = NULL;
+
+	pthread_mutex_lock(&j->lock);
+	while ((e = j->q_head) && before(e, seq, off)) {
+		j->q_head = e->next;
+		j->q_bytes -= e->len;
+		free(e);
+	}
+	if (e && e->seq == seq && e->start == off) {
+		j->q_head = e->next;
+		j->q_bytes -= e->len;
+		got = e;
+	}
+	if (!j->q_head)
+		j->q_tail = NULL;
+	pthread_mutex_unlock(&j->lock);
+	return got;
+}
+
+int ef_journal_append(struct ef_journal *j, const char *line, size_t len, unsigned n_spans,
+		      const void *enc, size_t enc_len)
 {
 	size_t off = 0;
+	uint64_t start;
 
 	if (j->fd < 0)
 		return -EBADF;
@@ -242,10 +312,14 @@ int ef_journal_append(struct ef_journal *j, const char *line, size_t len, unsign
 		}
 		off += w;
 	}
+	start = j->size;
 	j->size += len;
 	j->lines++;
 	count_spans(j, n_spans);
+	/* the entry and the new end in one step: a reader that sees the line
+	 * complete also finds its entry (unless the queue dropped it) */
 	pthread_mutex_lock(&j->lock);
+	queue_push(j, start, n_spans, enc, enc_len);
 	j->pub_seq = j->seq;
 	j->pub_size = j->size;
 	pthread_cond_signal(&j->cond);
@@ -268,6 +342,14 @@ void ef_journal_close(struct ef_journal *j)
 	j->fd = -1;
 	pthread_mutex_lock(&j->lock);
 	j->stop = true;
+	while (j->q_head) {
+		struct ef_journal_entry *e = j->q_head;
+
+		j->q_head = e->next;
+		free(e);
+	}
+	j->q_tail = NULL;
+	j->q_bytes = 0;
 	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }
@@ -289,6 +371,8 @@ int ef_journal_reader_init(struct ef_journal_reader *r, struct ef_journal *j,
 	pthread_mutex_lock(&j->lock);
 	j->has_reader = true;
 	j->reader_seq = pos.seq;
+	j->reader_off = pos.off;
+	j->reader_fd = false;
 	pthread_mutex_unlock(&j->lock);
 	return 0;
 }
@@ -305,6 +389,23 @@ void ef_journal_reader_fini(struct ef_journal_reader *r)
 		r->j->has_reader = false;
 		pthread_mutex_unlock(&r->j->lock);
 	}
+}
+
+void ef_journal_reader_seek(struct ef_journal_reader *r, uint64_t seq, uint64_t off)
+{
+	if (r->fd >= 0 && seq != r->pos.seq) {
+		close(r->fd);
+		r->fd = -1;
+	}
+	r->pos.seq = seq;
+	r->pos.off = off;
+	r->file_off = off;
+	r->len = r->start = 0;
+	pthread_mutex_lock(&r->j->lock);
+	r->j->reader_seq = seq;
+	r->j->reader_off = off;
+	r->j->reader_fd = r->fd >= 0;
+	pthread_mutex_unlock(&r->j->lock);
 }
 
 /* Open the file at r->pos.seq, or the next one present after it. Under the
@@ -343,6 +444,8 @@ static int reader_open(struct ef_journal_reader *r)
 	}
 	if (r->fd >= 0) {
 		j->reader_seq = r->pos.seq;
+		j->reader_off = r->pos.off;
+		j->reader_fd = true;
 		r->file_off = r->pos.off;
 		r->len = r->start = 0;
 	}
@@ -439,6 +542,11 @@ int ef_journal_reader_next(struct ef_journal_reader *r, const char **line, size_
 			r->fd = -1;
 			r->pos.seq++;
 			r->pos.off = 0;
+			pthread_mutex_lock(&j->lock);
+			j->reader_seq = r->pos.seq;
+			j->reader_off = 0;
+			j->reader_fd = false;
+			pthread_mutex_unlock(&j->lock);
 			continue;
 		}
 		return 0;

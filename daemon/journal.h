@@ -21,6 +21,18 @@
 
 #define EF_JOURNAL_COUNTS 64 /* files whose span counts the writer remembers */
 
+/* The same line, already encoded for the reader (the exporter's protobuf),
+ * so that a reader keeping up never parses the file back. Only a shortcut:
+ * the file stays the record, and an entry the bounded queue dropped is
+ * simply read from the file. */
+struct ef_journal_entry {
+	struct ef_journal_entry *next;
+	uint64_t seq, start, end; /* the line's place in the journal */
+	unsigned n_spans;
+	size_t len;
+	char data[];
+};
+
 struct ef_journal {
 	char dir[4096];
 	int fd;
@@ -41,16 +53,27 @@ struct ef_journal {
 	pthread_cond_t cond;	  /* signalled on every append and on stop */
 	uint64_t pub_seq, pub_size; /* complete lines end here */
 	bool has_reader;
-	uint64_t reader_seq;	  /* file the reader has open (it survives unlink) */
+	uint64_t reader_seq, reader_off; /* where the reader is */
+	bool reader_fd;		  /* with that file open (which survives an unlink) */
 	uint64_t dropped_undelivered; /* spans in files dropped before the reader got there */
 	bool stop;
+	/* the live queue: on when the reader wants it */
+	bool queue_on;
+	struct ef_journal_entry *q_head, *q_tail;
+	size_t q_bytes, q_max;
+	uint64_t q_missed; /* entries dropped to stay under q_max: read from the file */
 };
 
 int ef_journal_open(struct ef_journal *j, const char *state_dir, uint64_t max_file_bytes,
 		    unsigned max_files);
-/* Append one complete line holding n_spans spans. Returns 0 or -errno
+/* Append one complete line holding n_spans spans, and (if the queue is on
+ * and enc is not NULL) its encoded form for the reader. Returns 0 or -errno
  * (counted, logged once). */
-int ef_journal_append(struct ef_journal *j, const char *line, size_t len, unsigned n_spans);
+int ef_journal_append(struct ef_journal *j, const char *line, size_t len, unsigned n_spans,
+		      const void *enc, size_t enc_len);
+/* Reader side: the queued entry for the line that starts at `at`, removed
+ * from the queue (free() it), or NULL; entries before `at` are discarded. */
+struct ef_journal_entry *ef_journal_take(struct ef_journal *j, uint64_t seq, uint64_t off);
 void ef_journal_sync(struct ef_journal *j);
 void ef_journal_close(struct ef_journal *j);
 /* Spans in one journal line or file: occurrences of "spanId":" (an escaped
@@ -81,6 +104,8 @@ int ef_journal_reader_init(struct ef_journal_reader *r, struct ef_journal *j,
  * I/O error. Moves to the next file when the writer has finished one. */
 int ef_journal_reader_next(struct ef_journal_reader *r, const char **line, size_t *len);
 void ef_journal_reader_fini(struct ef_journal_reader *r);
+/* Continue after a line consumed from the queue instead of the file. */
+void ef_journal_reader_seek(struct ef_journal_reader *r, uint64_t seq, uint64_t off);
 
 /* The exporter's cursor, <state-dir>/cursors/NAME.json: written with a
  * rename, so a crash leaves the old or the new one, never half. */

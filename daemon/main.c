@@ -368,13 +368,15 @@ int main(int argc, char **argv)
 		log_err("opening the journal in %s: %s", d->state_dir, strerror(errno));
 		goto cleanup;
 	}
-	/* after the signals are blocked (setup_loop): the thread inherits the mask */
-	if (ef_export_start(d)) {
-		log_err("starting the OTLP exporter: %s", strerror(errno));
-		goto cleanup;
-	}
 	if (ef_resource_init(&d->res, d->cfg.service_name) || !(d->procs = ef_proc_cache_new()))
 		goto cleanup;
+	/* after the signals are blocked (setup_loop): the thread inherits the mask */
+	ret = ef_export_start(d);
+	if (ret) {
+		log_err("starting the OTLP exporter: %s", strerror(-ret));
+		ret = 1;
+		goto cleanup;
+	}
 	if (ef_pol_restore(d) || ef_events_setup(d))
 		goto cleanup;
 	{

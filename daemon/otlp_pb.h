@@ -37,4 +37,18 @@ int ef_pb_batch_pack(struct ef_pb_batch *b, struct ef_buf *out);
 int ef_otlp_partial_success(const void *body, size_t len, int json, int64_t *rejected,
 			    char *msg, size_t msglen);
 
+/*
+ * The live path. The consumer encodes each span once, as a ScopeSpans.spans
+ * element (field 2, tagged and sized), straight from struct ef_span; the
+ * exporter wraps a run of them in one ResourceSpans whose resource and
+ * scope it packed at start (ef_pb_envelope). Same content as the journal
+ * line the same spans were written as, without parsing it back.
+ */
+int ef_pb_span_append(struct ef_buf *out, const struct ef_span *s);
+int ef_pb_envelope(const char *resource_json, const char *scope_name, const char *scope_version,
+		   struct ef_buf *res, struct ef_buf *scope);
+/* Appends ExportTraceServiceRequest{ResourceSpans{res, ScopeSpans{scope, spans}}}. */
+int ef_pb_wrap(struct ef_buf *out, const struct ef_buf *res, const struct ef_buf *scope,
+	       const char *spans, size_t spans_len);
+
 #endif /* EF_OTLP_PB_H */

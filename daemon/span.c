@@ -175,7 +175,7 @@ static bool buf_grow(struct ef_buf *b, size_t extra)
 	return true;
 }
 
-void ef_buf_add(struct ef_buf *b, const char *s, size_t n)
+void ef_buf_add_slow(struct ef_buf *b, const char *s, size_t n)
 {
 	if (!buf_grow(b, n))
 		return;
@@ -218,16 +218,25 @@ void ef_buf_printf(struct ef_buf *b, const char *fmt, ...)
 }
 
 /* JSON string with escapes; bytes that are not valid UTF-8 become U+FFFD so
- * that a hostile process name cannot break the journal line. */
+ * that a hostile process name cannot break the journal line. Runs of plain
+ * ASCII are copied in one go: this is most of what the consumer writes. */
 void ef_buf_json_str(struct ef_buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	ef_buf_add(b, "\"", 1);
 	while (*p) {
-		unsigned char c = *p;
+		const unsigned char *run = p;
+		unsigned char c;
 		int len = 0;
 
+		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p > run)
+			ef_buf_add(b, (const char *)run, p - run);
+		c = *p;
+		if (!c)
+			break;
 		if (c == '"' || c == '\\') {
 			char e[2] = { '\\', (char)c };
 
@@ -236,12 +245,10 @@ void ef_buf_json_str(struct ef_buf *b, const char *s)
 			continue;
 		}
 		if (c < 0x20) {
-			ef_buf_printf(b, "\\u%04x", c);
-			p++;
-			continue;
-		}
-		if (c < 0x80) {
-			ef_buf_add(b, (const char *)p, 1);
+			static const char hx[] = "0123456789abcdef";
+			char e[6] = { '\\', 'u', '0', '0', hx[c >> 4], hx[c & 15] };
+
+			ef_buf_add(b, e, 6);
 			p++;
 			continue;
 		}
@@ -258,25 +265,60 @@ void ef_buf_json_str(struct ef_buf *b, const char *s)
 			ef_buf_add(b, (const char *)p, len);
 			p += len;
 		} else {
-			ef_buf_puts(b, "\\ufffd");
+			EF_BUF_LIT(b, "\\ufffd");
 			p++;
 		}
 	}
 	ef_buf_add(b, "\"", 1);
 }
 
+/* "123" with the quotes (OTLP/JSON writes 64-bit integers as strings);
+ * no printf on the consumer's path */
+static void buf_u64(struct ef_buf *b, uint64_t v, bool neg, bool quoted)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+
+	if (quoted)
+		*--p = '"';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		*--p = '-';
+	if (quoted)
+		*--p = '"';
+	ef_buf_add(b, p, tmp + sizeof(tmp) - p);
+}
+
+static void buf_i64(struct ef_buf *b, int64_t v)
+{
+	buf_u64(b, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0, true);
+}
+
+static void buf_hex(struct ef_buf *b, const uint8_t *id, size_t n)
+{
+	char hex[33];
+
+	ef_hex(id, n, hex);
+	ef_buf_add(b, "\"", 1);
+	ef_buf_add(b, hex, 2 * n);
+	ef_buf_add(b, "\"", 1);
+}
+
 static void json_attr(struct ef_buf *b, const char *key, const struct ef_attr *a)
 {
-	ef_buf_puts(b, "{\"key\":");
+	EF_BUF_LIT(b, "{\"key\":");
 	ef_buf_json_str(b, key);
-	ef_buf_puts(b, ",\"value\":{");
+	EF_BUF_LIT(b, ",\"value\":{");
 	switch (a->type) {
 	case EF_AT_STR:
-		ef_buf_puts(b, "\"stringValue\":");
+		EF_BUF_LIT(b, "\"stringValue\":");
 		ef_buf_json_str(b, a->s);
 		break;
 	case EF_AT_INT:
-		ef_buf_printf(b, "\"intValue\":\"%lld\"", (long long)a->i);
+		EF_BUF_LIT(b, "\"intValue\":");
+		buf_i64(b, a->i);
 		break;
 	case EF_AT_BOOL:
 		ef_buf_puts(b, a->b ? "\"boolValue\":true" : "\"boolValue\":false");
@@ -284,57 +326,60 @@ static void json_attr(struct ef_buf *b, const char *key, const struct ef_attr *a
 	case EF_AT_STRS: {
 		const char *p = a->s;
 
-		ef_buf_puts(b, "\"arrayValue\":{\"values\":[");
+		EF_BUF_LIT(b, "\"arrayValue\":{\"values\":[");
 		for (int i = 0; i < a->n; i++) {
 			ef_buf_puts(b, i ? ",{\"stringValue\":" : "{\"stringValue\":");
 			ef_buf_json_str(b, p);
 			ef_buf_add(b, "}", 1);
 			p += strlen(p) + 1;
 		}
-		ef_buf_puts(b, "]}");
+		EF_BUF_LIT(b, "]}");
 		break;
 	}
 	}
-	ef_buf_puts(b, "}}");
+	EF_BUF_LIT(b, "}}");
 }
 
 static void json_span(struct ef_buf *b, const struct ef_span *s)
 {
-	char hex[33];
-
-	ef_hex(s->trace_id, 16, hex);
-	ef_buf_printf(b, "{\"traceId\":\"%s\",", hex);
-	ef_hex(s->span_id, 8, hex);
-	ef_buf_printf(b, "\"spanId\":\"%s\",", hex);
+	EF_BUF_LIT(b, "{\"traceId\":");
+	buf_hex(b, s->trace_id, 16);
+	EF_BUF_LIT(b, ",\"spanId\":");
+	buf_hex(b, s->span_id, 8);
 	if (s->has_parent) {
-		ef_hex(s->parent_id, 8, hex);
-		ef_buf_printf(b, "\"parentSpanId\":\"%s\",", hex);
+		EF_BUF_LIT(b, ",\"parentSpanId\":");
+		buf_hex(b, s->parent_id, 8);
 	}
-	ef_buf_puts(b, "\"name\":");
+	EF_BUF_LIT(b, ",\"name\":");
 	ef_buf_json_str(b, s->name);
-	ef_buf_printf(b, ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
-		      s->kind, (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
-	ef_buf_puts(b, ",\"attributes\":[");
+	EF_BUF_LIT(b, ",\"kind\":");
+	buf_u64(b, (uint64_t)s->kind, false, false);
+	EF_BUF_LIT(b, ",\"startTimeUnixNano\":");
+	buf_u64(b, s->start_ns, false, true);
+	EF_BUF_LIT(b, ",\"endTimeUnixNano\":");
+	buf_u64(b, s->end_ns, false, true);
+	EF_BUF_LIT(b, ",\"attributes\":[");
 	for (int i = 0; i < s->n_attrs; i++) {
 		if (i)
 			ef_buf_add(b, ",", 1);
 		json_attr(b, s->attrs[i].key, &s->attrs[i]);
 	}
-	ef_buf_puts(b, "],\"status\":{");
+	EF_BUF_LIT(b, "],\"status\":{");
 	if (s->status != EF_STATUS_UNSET) {
-		ef_buf_printf(b, "\"code\":%d", s->status);
+		EF_BUF_LIT(b, "\"code\":");
+		buf_u64(b, (uint64_t)s->status, false, false);
 		if (s->status_msg) {
-			ef_buf_puts(b, ",\"message\":");
+			EF_BUF_LIT(b, ",\"message\":");
 			ef_buf_json_str(b, s->status_msg);
 		}
 	}
-	ef_buf_puts(b, "}}");
+	EF_BUF_LIT(b, "}}");
 }
 
 void ef_otlp_json_request(struct ef_buf *b, const struct ef_resource *r,
 			  const struct ef_span *const *spans, size_t n)
 {
-	ef_buf_puts(b, "{\"resourceSpans\":[{\"resource\":");
+	EF_BUF_LIT(b, "{\"resourceSpans\":[{\"resource\":");
 	ef_buf_puts(b, r->json);
 	ef_buf_puts(b, ",\"scopeSpans\":[{\"scope\":{\"name\":\"egress-fence\",\"version\":\"" EF_VERSION
 		       "\"},\"spans\":[");
@@ -343,7 +388,7 @@ void ef_otlp_json_request(struct ef_buf *b, const struct ef_resource *r,
 			ef_buf_add(b, ",", 1);
 		json_span(b, spans[i]);
 	}
-	ef_buf_puts(b, "]}]}]}\n");
+	EF_BUF_LIT(b, "]}]}]}\n");
 }
 
 /* OTEL_RESOURCE_ATTRIBUTES: key1=value1,key2=value2 with %XX escapes (W3C
@@ -390,7 +435,7 @@ int ef_resource_init(struct ef_resource *r, const char *service_name_default)
 	bool first = true, have_svc_attr = false;
 
 	gethostname(host, sizeof(host) - 1);
-	ef_buf_puts(&b, "{\"attributes\":[");
+	EF_BUF_LIT(&b, "{\"attributes\":[");
 	if (env) {
 		copy = strdup(env);
 		for (char *kv = copy ? strtok_r(copy, ",", &save) : NULL; kv;
@@ -417,24 +462,24 @@ int ef_resource_init(struct ef_resource *r, const char *service_name_default)
 			if (!first)
 				ef_buf_add(&b, ",", 1);
 			first = false;
-			ef_buf_puts(&b, "{\"key\":");
+			EF_BUF_LIT(&b, "{\"key\":");
 			ef_buf_json_str(&b, k);
-			ef_buf_puts(&b, ",\"value\":{\"stringValue\":");
+			EF_BUF_LIT(&b, ",\"value\":{\"stringValue\":");
 			ef_buf_json_str(&b, v);
-			ef_buf_puts(&b, "}}");
+			EF_BUF_LIT(&b, "}}");
 		}
 	}
 	if (!have_svc_attr) {
 		if (!first)
 			ef_buf_add(&b, ",", 1);
-		ef_buf_puts(&b, "{\"key\":\"service.name\",\"value\":{\"stringValue\":");
+		EF_BUF_LIT(&b, "{\"key\":\"service.name\",\"value\":{\"stringValue\":");
 		ef_buf_json_str(&b, svc && *svc ? svc : service_name_default);
-		ef_buf_puts(&b, "}}");
+		EF_BUF_LIT(&b, "}}");
 	}
 	ef_buf_puts(&b, ",{\"key\":\"service.version\",\"value\":{\"stringValue\":\"" EF_VERSION
 			"\"}},{\"key\":\"host.name\",\"value\":{\"stringValue\":");
 	ef_buf_json_str(&b, host);
-	ef_buf_puts(&b, "}}]}");
+	EF_BUF_LIT(&b, "}}]}");
 	free(copy);
 	if (b.oom) {
 		ef_buf_free(&b);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define EF_SPAN_MAX_ATTRS 64
 #define EF_SPAN_ARENA 4096
@@ -68,8 +69,20 @@ struct ef_buf {
 };
 void ef_buf_reset(struct ef_buf *b);
 void ef_buf_free(struct ef_buf *b);
-void ef_buf_add(struct ef_buf *b, const char *s, size_t n);
+void ef_buf_add_slow(struct ef_buf *b, const char *s, size_t n);
+/* the consumer adds a few bytes at a time: the common case inline */
+static inline void ef_buf_add(struct ef_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 <= b->cap) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+		b->p[b->len] = '\0';
+		return;
+	}
+	ef_buf_add_slow(b, s, n);
+}
 void ef_buf_puts(struct ef_buf *b, const char *s);
+#define EF_BUF_LIT(b, lit) ef_buf_add((b), "" lit, sizeof(lit) - 1)
 char *ef_buf_extend(struct ef_buf *b, size_t n); /* n more bytes to fill in; NULL: out of memory */
 void ef_buf_printf(struct ef_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ef_buf_json_str(struct ef_buf *b, const char *s); /* quoted, escaped */

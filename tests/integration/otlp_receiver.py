@@ -22,6 +22,10 @@ What to answer is read from the --ctl file (JSON) before each request:
    "status": 200, "delay": 0.0, "partial": {"rejected": 2, "message": "..."}}
 The script's entries are used first; the rest of the keys hold afterwards.
 A changed ctl file starts its script again.
+
+With --count-only (the benchmark's receiver) a request is decoded the same
+way but recorded as counts: "jobs" {egress.job.id: new spans}, "names"
+{span name: new spans}, "dups" (span ids seen before).
 """
 import argparse
 import base64
@@ -75,6 +79,7 @@ class State:
         self.ctl = {}
         self.step = 0
         self.out = open(args.out, "a", buffering=1)
+        self.seen = set()
 
     def plan(self):
         """What to answer to the next request."""
@@ -100,6 +105,25 @@ class State:
     def record(self, rec):
         with self.lock:
             self.out.write(json.dumps(rec) + "\n")
+
+
+def count(state, msg, rec):
+    jobs, names, dups = {}, {}, 0
+    with state.lock:
+        for rs in msg.resource_spans:
+            for ss in rs.scope_spans:
+                for sp in ss.spans:
+                    if sp.span_id in state.seen:
+                        dups += 1
+                        continue
+                    state.seen.add(sp.span_id)
+                    names[sp.name] = names.get(sp.name, 0) + 1
+                    for kv in sp.attributes:
+                        if kv.key == "egress.job.id":
+                            j = kv.value.string_value
+                            jobs[j] = jobs.get(j, 0) + 1
+                            break
+    rec.update(jobs=jobs, names=names, dups=dups)
 
 
 def make_handler(state, pb, json_format):
@@ -152,11 +176,14 @@ def make_handler(state, pb, json_format):
                     json_format.ParseDict(doc, msg, ignore_unknown_fields=False)
                 else:
                     raise ValueError("unsupported Content-Type %r" % ctype)
-                d = json_format.MessageToDict(msg, use_integers_for_enums=True)
-                ids(d, b64_to_hex)
-                rec["request"] = d
                 rec["n_spans"] = sum(len(ss.spans) for rs in msg.resource_spans
                                      for ss in rs.scope_spans)
+                if state.args.count_only:
+                    count(state, msg, rec)
+                else:
+                    d = json_format.MessageToDict(msg, use_integers_for_enums=True)
+                    ids(d, b64_to_hex)
+                    rec["request"] = d
             except (ValueError, OSError, EOFError, zlib.error,
                     json_format.ParseError) as e:
                 rec["error"] = "%s: %s" % (type(e).__name__, e)
@@ -194,6 +221,7 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--ctl")
+    ap.add_argument("--count-only", action="store_true")
     args = ap.parse_args()
     pb, json_format = load_schema(args.proto_py)
     state = State(args)
