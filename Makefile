@@ -173,6 +173,12 @@ $(BUILD)/egressctl: $(CLI_OBJS) $(POLICY_OBJS) $(BUILD)/daemon/ctl_proto.o $(BUI
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_CLI)
 
+# test_export: the exporter's settings and both protobuf encoders
+EXPORT_UNIT_OBJS := $(BUILD)/daemon/export_cfg.o $(BUILD)/daemon/otlp_pb.o $(BUILD)/daemon/span.o \
+	$(BUILD)/daemon/util.o $(OTLP_PB_OBJS)
+$(BUILD)/tests/test_export: $(EXPORT_UNIT_OBJS) | $(OTLP_PB_H)
+$(BUILD)/tests/test_export: LIBS_TEST := -lcurl -lprotobuf-c -lm
+
 # test_dns tests the DNS message layer, on top of what every unit test links
 $(BUILD)/tests/test_dns: $(DNSMSG_OBJ)
 $(BUILD)/tests/test_dns: LIBS_TEST := -lldns
@@ -200,6 +206,14 @@ $(BUILD)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c daemon/dnsmsg.c
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ -lldns
+
+# fuzz_otlp: the exporter's parser of journal lines and of export responses
+$(BUILD)/fuzz/fuzz_otlp: tests/fuzz/fuzz_otlp.c daemon/otlp_pb.c daemon/span.c daemon/util.c \
+		$(OTLP_PB_C) | $(OTLP_PB_H)
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon -I$(BUILD)/otlp $(filter %.c,$^) -o $@ -lcjson \
+		-lprotobuf-c -lm
 
 fuzz: $(FUZZ_BINS)
 

@@ -254,10 +254,11 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t pe
 		const cJSON *a;
 
 		cJSON_ArrayForEach(a, attrs) {
+			/* keys go into spans as they are: they must be UTF-8 */
 			if (!cJSON_IsString(a) || !a->string[0] || strlen(a->string) > 128 ||
-			    strlen(a->valuestring) > 1024) {
-				snprintf(err, errlen, "attribute \"%.64s\": must be a non-empty key "
-						      "(<= 128) with a string value (<= 1024)", a->string);
+			    strlen(a->valuestring) > 1024 || !ef_utf8_valid(a->string)) {
+				snprintf(err, errlen, "attribute \"%.64s\": must be a non-empty UTF-8 "
+						      "key (<= 128) with a string value (<= 1024)", a->string);
 				ret = -EINVAL;
 				goto fail;
 			}

@@ -168,6 +168,19 @@ static void enforce_bound(struct ef_journal *j)
 			spans = file_spans(j, lo, path, from);
 		if (unlink(path) == 0) {
 			j->dropped_files++;
+			/* a queued copy of a dropped line must not be sent after all:
+			 * it is counted as dropped */
+			pthread_mutex_lock(&j->lock);
+			while (j->q_head && j->q_head->seq <= lo) {
+				struct ef_journal_entry *e = j->q_head;
+
+				j->q_head = e->next;
+				j->q_bytes -= e->len;
+				free(e);
+			}
+			if (!j->q_head)
+				j->q_tail = NULL;
+			pthread_mutex_unlock(&j->lock);
 			if (ahead) {
 				pthread_mutex_lock(&j->lock);
 				j->dropped_undelivered += spans;

@@ -101,6 +101,11 @@ struct ef_pb_batch *ef_pb_batch_new(void)
 
 void ef_pb_batch_reset(struct ef_pb_batch *b)
 {
+	/* the growable arrays first: the messages holding them are in the arena */
+	for (size_t i = 0; i < b->n_rss; i++)
+		free(b->rss[i].rs->scope_spans);
+	for (size_t i = 0; i < b->n_sss; i++)
+		free(b->sss[i].ss->spans);
 	while (b->chunks) {
 		struct chunk *c = b->chunks;
 
@@ -109,10 +114,6 @@ void ef_pb_batch_reset(struct ef_pb_batch *b)
 	}
 	for (size_t i = 0; i < b->n_roots; i++)
 		cJSON_Delete(b->roots[i]);
-	for (size_t i = 0; i < b->n_rss; i++)
-		free(b->rss[i].rs->scope_spans);
-	for (size_t i = 0; i < b->n_sss; i++)
-		free(b->sss[i].ss->spans);
 	b->n_roots = b->n_rss = b->n_sss = b->n_spans = 0;
 	b->cur_res = b->cur_scope = NULL;
 }

@@ -40,17 +40,72 @@ void ef_span_init(struct ef_span *s, const char *name, int kind)
 	memcpy(s->span_id, &id, sizeof(s->span_id));
 }
 
+/* Length of the valid UTF-8 sequence at p, 0 if it is not one. */
+static int utf8_len(const unsigned char *p)
+{
+	unsigned char c = *p;
+	int len = 0;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0 && c >= 0xc2)
+		len = 2;
+	else if ((c & 0xf0) == 0xe0)
+		len = 3;
+	else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
+		len = 4;
+	for (int i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+bool ef_utf8_valid(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+
+	while (*p) {
+		int n = utf8_len(p);
+
+		if (!n)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+/* Strings in spans are valid UTF-8, as OTLP requires of a protobuf string
+ * (a receiver may refuse the whole request otherwise): bytes that are not
+ * become U+FFFD here, once, so both encoders write the same text. Process
+ * names and command lines are the job's to choose. */
 const char *ef_span_strdup(struct ef_span *s, const char *v)
 {
-	size_t n = strlen(v) + 1;
-	char *p;
+	const unsigned char *p = (const unsigned char *)v;
+	char *out = s->arena + s->arena_used, *o = out;
+	char *end = s->arena + sizeof(s->arena);
 
-	if (s->arena_used + n > sizeof(s->arena))
+	while (*p) {
+		int n = utf8_len(p);
+
+		if (n) {
+			if (o + n >= end)
+				return NULL;
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		} else {
+			if (o + 3 >= end)
+				return NULL;
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		}
+	}
+	if (o >= end)
 		return NULL;
-	p = s->arena + s->arena_used;
-	memcpy(p, v, n);
-	s->arena_used += n;
-	return p;
+	*o++ = '\0';
+	s->arena_used = o - s->arena;
+	return out;
 }
 
 static struct ef_attr *attr_new(struct ef_span *s, const char *key)
@@ -90,19 +145,16 @@ void ef_span_str_dupkey(struct ef_span *s, const char *key, const char *value)
 void ef_span_strs(struct ef_span *s, const char *key, const char *const *v, int n)
 {
 	struct ef_attr *a = attr_new(s, key);
-	size_t need = 0, used = s->arena_used;
+	size_t used = s->arena_used;
 
 	if (!a)
 		return;
-	for (int i = 0; i < n; i++)
-		need += strlen(v[i]) + 1;
-	if (used + need > sizeof(s->arena))
-		return;
+	/* back to back in the arena: each copy starts where the last ended */
 	for (int i = 0; i < n; i++) {
-		size_t l = strlen(v[i]) + 1;
-
-		memcpy(s->arena + s->arena_used, v[i], l);
-		s->arena_used += l;
+		if (!ef_span_strdup(s, v[i])) {
+			s->arena_used = used;
+			return;
+		}
 	}
 	a->type = EF_AT_STRS;
 	a->s = s->arena + used;

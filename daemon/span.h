@@ -59,7 +59,8 @@ void ef_span_str_dupkey(struct ef_span *s, const char *key, const char *value);
 void ef_span_strs(struct ef_span *s, const char *key, const char *const *v, int n);
 void ef_span_int(struct ef_span *s, const char *key, int64_t v);
 void ef_span_bool(struct ef_span *s, const char *key, bool v);
-const char *ef_span_strdup(struct ef_span *s, const char *v);
+const char *ef_span_strdup(struct ef_span *s, const char *v); /* as UTF-8 (U+FFFD for bad bytes) */
+bool ef_utf8_valid(const char *v);
 const struct ef_attr *ef_span_find(const struct ef_span *s, const char *key);
 
 struct ef_buf {

@@ -276,3 +276,103 @@ def test_export_slow_receiver_does_not_slow_enforcement(ctx):
     res = d.probe("sa", "connect", "198.18.1.3:443", job_id=ctx.job_id())
     d.decision(res.job, "198.18.1.3", 443, timeout=3)
     check(time.time() - t < 5, "a decision took %.1f s to reach the journal" % (time.time() - t))
+
+
+@test(timeout=180)
+def test_export_journal_bound_counts_what_it_drops(ctx):
+    """A long outage with a small journal: the oldest undelivered files go,
+    and every span is either delivered or counted as dropped."""
+    r = otlp.Receiver(ctx).start()
+    r.stop()
+    cfg = config(endpoint=r.base)
+    cfg["journal"] = {"max_file_bytes": 65536, "max_files": 3}
+    d = ctx.daemon({"sa": POLICY}, config=cfg)
+    jobs = [ctx.job_id() for _ in range(4)]
+    for j in jobs:
+        d.probe("sa", "connect-many", "198.18.1.1:443", "--count", 150, job_id=j)
+        d.job_span(j)
+    st = d.status()
+    written = st["journal"]["spans"]
+    check(st["journal"]["dropped_files"] > 0, "the bound dropped no file: %s" % st["journal"])
+    dropped = st["export"]["dropped_spans"]
+    check(dropped > 0, "nothing counted as dropped: %s" % st["export"])
+    r.start()
+    wait_until(lambda: d.status()["export"]["exported_spans"] + dropped >= written, 30,
+               what="export caught up")
+    got = {s.span_id for s in r.spans()}
+    eq(len(got) + dropped, written, "spans delivered + dropped vs written")
+    out = d.ctl("status")
+    check("dropped" in out.stdout, "`egressctl status` reports the drop: %s" % out.stdout)
+    check("not yet exported" in open(d.log_path).read(), "the drop is logged")
+
+
+@test
+def test_export_traceparent_parentage(ctx):
+    """A job started with a traceparent is a child of the caller's span at
+    the backend, and its decisions are in the caller's trace."""
+    r = otlp.Receiver(ctx).start()
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base))
+    trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", "198.18.1.3:443", job_id=job,
+            env={"TRACEPARENT": "00-%s-%s-01" % (trace, parent)})
+    js, dec = job_spans(d, job, 2)
+    got = {s.span_id: s for s in r.wait_spans([js.span_id] + [s.span_id for s in dec])}
+    eq(got[js.span_id].trace_id, trace, "job span trace id (TRACEPARENT)")
+    eq(got[js.span_id].parent_id, parent, "job span parent (TRACEPARENT)")
+    for s in dec:
+        eq(got[s.span_id].trace_id, trace, "decision trace id")
+        eq(got[s.span_id].parent_id, js.span_id, "decision parent")
+
+
+@test
+def test_export_disabled(ctx):
+    """OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none: the journal
+    only, said so in status."""
+    r = otlp.Receiver(ctx).start()
+    for env in ({"OTEL_SDK_DISABLED": "true"}, {"OTEL_TRACES_EXPORTER": "none"}):
+        d = ctx.daemon({"sa": POLICY}, env=dict(exporting(r), **env))
+        job = ctx.job_id()
+        d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+        d.job_span(job)
+        time.sleep(0.5)
+        eq(d.status()["export"]["enabled"], False, "export with %s" % env)
+        check("off" in d.ctl("status").stdout, "`egressctl status` says export is off")
+        d.stop()
+    eq(r.requests(), [], "requests with export disabled")
+
+
+@test
+def test_export_bad_settings(ctx):
+    """A setting egressd cannot honour stops it at start, naming the setting."""
+    cases = [
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, None, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/xml"}, None,
+         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+        ({"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, None, "OTEL_EXPORTER_OTLP_COMPRESSION"),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "10s"}, None, "OTEL_EXPORTER_OTLP_TIMEOUT"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"}, None, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ({"OTEL_EXPORTER_OTLP_HEADERS": "novalue"}, None, "OTEL_EXPORTER_OTLP_HEADERS"),
+        ({"OTEL_EXPORTER_OTLP_HEADERS": "x-a=b%0d%0aInjected: 1"}, None,
+         "OTEL_EXPORTER_OTLP_HEADERS"),
+        ({"OTEL_EXPORTER_OTLP_HEADERS": "bad name=1"}, None, "OTEL_EXPORTER_OTLP_HEADERS"),
+        ({"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "0"}, None, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+        ({}, {"otlp": {"endpoint": 4318}}, "otlp.endpoint"),
+        ({}, {"otlp": {"endpoint": "ftp://x"}}, "otlp.endpoint"),
+        ({}, {"otlp": {"protocol": "grpc", "endpoint": "http://127.0.0.1:1"}}, "grpc"),
+        ({}, {"otlp": {"timeout_ms": -1}}, "otlp.timeout_ms"),
+        ({}, {"otlp": {"headers": ["a"]}}, "otlp.headers"),
+        ({}, {"otlp": {"headers": {"a": 1}}}, "otlp.headers.a"),
+        ({}, {"otlp": {"enabled": "yes"}}, "otlp.enabled"),
+        ({}, {"otlp": {"endpont": "http://127.0.0.1:1"}}, "endpont"),
+        ({}, {"otlp": []}, "otlp"),
+    ]
+    for env, cfg, want in cases:
+        d = ctx.daemon({}, start=False, config=cfg)
+        try:
+            d.start(env=env, timeout=10)
+        except AssertionError as e:
+            check(want in str(e), "egressd with %s %s: the error does not name %r: %s" % (
+                env, cfg, want, e))
+        else:
+            raise AssertionError("egressd started with %s %s" % (env, cfg))
