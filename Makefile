@@ -234,6 +234,7 @@ test: deps
 bench: deps
 	$(MAKE) all
 	$(PYTHON) bench/run.py --build $(BUILD)
+	$(PYTHON) bench/export.py --build $(BUILD)
 
 # The README's demo command: a demo agent job fenced with the defaults.
 demo: deps

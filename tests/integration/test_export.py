@@ -251,31 +251,39 @@ def test_export_sigkill_during_outage(ctx):
 
 @test(timeout=180)
 def test_export_slow_receiver_does_not_slow_enforcement(ctx):
+    """A receiver that takes 8 s per request: the exporter thread sits in it,
+    while jobs connect as fast as before and decisions keep reaching the
+    journal and the control socket keeps answering."""
+    import statistics
     r = otlp.Receiver(ctx).start()
     d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base, timeout_ms=20000))
-    n = 200
+    n = 300
 
-    def timed():
+    def p50():
         res = d.probe("sa", "connect-many", "198.18.1.1:443", "--count", n, job_id=ctx.job_id())
-        return res.lines[-1]
+        return res.lines[-1]["p50_us"]
 
-    fast = timed()
+    fast = statistics.median(p50() for _ in range(3))
     r.answer(delay=8)
-    # the exporter now sits in a request for 8 s at a time
-    wait_until(lambda: len(r.requests()) >= 1, 10, what="a request to the slow receiver")
+    wait_until(lambda: len(r.requests()) >= 1 or d.status()["export"]["requests"] > 0, 10,
+               what="a request to the slow receiver")
     t0 = time.time()
-    slow = timed()
+    slow = statistics.median(p50() for _ in range(3))
     elapsed = time.time() - t0
-    ratio = slow["p50_us"] / max(fast["p50_us"], 1)
-    ctx.note("connect p50 %.0f us fast receiver, %.0f us slow receiver (x%.2f)" % (
-        fast["p50_us"], slow["p50_us"], ratio))
-    check(ratio < 1.5, "connect p50 x%.2f with a slow receiver (want < 1.5)" % ratio)
-    check(elapsed < 8, "the job took %.1f s: it waited for the exporter" % elapsed)
-    # and the consumer kept journaling meanwhile
+    ratio = slow / max(fast, 1)
+    ctx.note("connect p50 %.0f us fast receiver, %.0f us slow receiver (x%.2f; medians of 3)" % (
+        fast, slow, ratio))
+    # enforcement is in the kernel: only CPU noise can move this
+    check(ratio < 2.0, "connect p50 x%.2f with a slow receiver (want < 2)" % ratio)
+    check(elapsed < 8, "3 jobs took %.1f s: they waited for the exporter" % elapsed)
+    # the consumer kept journaling meanwhile, and the control socket answers
     t = time.time()
     res = d.probe("sa", "connect", "198.18.1.3:443", job_id=ctx.job_id())
     d.decision(res.job, "198.18.1.3", 443, timeout=3)
     check(time.time() - t < 5, "a decision took %.1f s to reach the journal" % (time.time() - t))
+    t = time.time()
+    d.status()
+    check(time.time() - t < 2, "egressctl status took %.1f s" % (time.time() - t))
 
 
 @test(timeout=180)
@@ -376,3 +384,21 @@ def test_export_bad_settings(ctx):
                 env, cfg, want, e))
         else:
             raise AssertionError("egressd started with %s %s" % (env, cfg))
+
+
+@test
+def test_export_example_config(ctx):
+    """deploy/egressd.json is a config egressd takes; with its otlp section
+    turned on it exports."""
+    import run
+    with open(os.path.join(run.REPO, "deploy", "egressd.json")) as f:
+        cfg = json.load(f)
+    r = otlp.Receiver(ctx).start()
+    d = ctx.daemon({"sa": POLICY}, config=cfg)
+    eq(d.status()["export"]["enabled"], False, "export in the example config (off)")
+    d.stop()
+    cfg["otlp"].update(enabled=True, endpoint=r.base, schedule_delay_ms=50)
+    d = ctx.daemon({"sa": POLICY}, config=cfg)
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+    r.wait_spans([d.job_span(job).span_id])
