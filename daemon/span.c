@@ -85,8 +85,20 @@ const char *ef_span_strdup(struct ef_span *s, const char *v)
 	char *end = s->arena + sizeof(s->arena);
 
 	while (*p) {
-		int n = utf8_len(p);
+		const unsigned char *run = p;
+		int n;
 
+		/* plain ASCII, the usual case, in one copy */
+		while (*p && *p < 0x80)
+			p++;
+		if (p > run) {
+			if (o + (p - run) >= end)
+				return NULL;
+			memcpy(o, run, p - run);
+			o += p - run;
+			continue;
+		}
+		n = utf8_len(p);
 		if (n) {
 			if (o + n >= end)
 				return NULL;
