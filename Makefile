@@ -70,6 +70,17 @@ VMLINUX := $(BUILD)/vmlinux.h
 
 .PHONY: all deps test test-unit test-integration fuzz fuzz-smoke bench format lint clean demo
 
+# the OTLP schema's files and what is generated from them (see "The OTLP schema" below;
+# defined before the first rule that names them: prerequisites expand when read)
+OTLP_PROTO_URL := https://registry.npmjs.org/dd-trace/-/dd-trace-6.21.0.tgz
+OTLP_PROTO_SHA256 := fa6d74a613af044ed1c93a3b6b00aaf9038db0135eee110acc2c150458ceac65
+OTLP_PROTO_DIR := build/otlp-proto
+OTLP_PROTOS := common resource trace trace_service
+OTLP_PB_C := $(OTLP_PROTOS:%=$(BUILD)/otlp/%.pb-c.c)
+OTLP_PB_OBJS := $(OTLP_PB_C:%.c=%.o)
+OTLP_PB_H := $(OTLP_PROTOS:%=$(BUILD)/otlp/%.pb-c.h)
+OTLP_PY := $(OTLP_PROTOS:%=$(OTLP_PROTO_DIR)/py/%_pb2.py)
+
 all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 
 # Debian packages: build, runtime and test dependencies. Why each:
@@ -106,14 +117,6 @@ deps:
 # Pinned by checksum; fetched once into build/otlp-proto (shared by every
 # build), then compiled to C (protoc-c) for egressd and to Python (protoc) for
 # the test receiver.
-OTLP_PROTO_URL := https://registry.npmjs.org/dd-trace/-/dd-trace-6.21.0.tgz
-OTLP_PROTO_SHA256 := fa6d74a613af044ed1c93a3b6b00aaf9038db0135eee110acc2c150458ceac65
-OTLP_PROTO_DIR := build/otlp-proto
-OTLP_PROTOS := common resource trace trace_service
-OTLP_PB_C := $(OTLP_PROTOS:%=$(BUILD)/otlp/%.pb-c.c)
-OTLP_PB_OBJS := $(OTLP_PB_C:%.c=%.o)
-OTLP_PB_H := $(OTLP_PROTOS:%=$(BUILD)/otlp/%.pb-c.h)
-OTLP_PY := $(OTLP_PROTOS:%=$(OTLP_PROTO_DIR)/py/%_pb2.py)
 
 $(OTLP_PROTO_DIR)/.fetched:
 	@mkdir -p $(@D)
