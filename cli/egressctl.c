@@ -17,16 +17,17 @@
 const char *ctl_socket_path = "/run/egress-fence/control.sock";
 
 static const struct ctl_cmd cmds[] = {
-	{ "status", cmd_status, "status [--json]", "show the daemon's state and counters" },
+	{ "status", cmd_status, "status [--json]", "show the daemon's state and counters", NULL },
 	{ "run", cmd_run,
 	  "run [--policy NAME|FILE] [--job-id ID] [--attr KEY=VALUE]... [--traceparent TP] -- CMD "
 	  "[ARG...]",
-	  "run CMD fenced; exits with its status, 125 if the fence cannot be set up" },
-	{ "jobs", cmd_jobs, "jobs [--json]", "list running jobs" },
-	{ "policy", cmd_policy, "policy list | show NAME | validate FILE...", "inspect policies" },
+	  "run CMD fenced; exits with its status, 125 if the fence cannot be set up", cmd_run_help },
+	{ "jobs", cmd_jobs, "jobs [--json]", "list running jobs", NULL },
+	{ "policy", cmd_policy, "policy list | show NAME | validate FILE...", "inspect policies", NULL },
 	{ "audit", cmd_audit,
 	  "audit [--job ID] [--denied] [--flagged] [--since DURATION] [--state-dir DIR] [--json]",
-	  "query the decision journal; works without egressd (DURATION: 30s, 15m, 2h, 1d, 1h30m)" },
+	  "query the decision journal; works without egressd (DURATION: 30s, 15m, 2h, 1d, 1h30m)",
+	  NULL },
 	{ 0 }
 };
 
@@ -86,8 +87,11 @@ int main(int argc, char **argv)
 	for (const struct ctl_cmd *c = cmds; c->name; c++) {
 		if (strcmp(argv[i], c->name))
 			continue;
-		if (ctl_wants_help(argc - i, argv + i, c->usage, c->summary))
+		if (ctl_wants_help(argc - i, argv + i, c->usage, c->summary)) {
+			if (c->help)
+				printf("\n%s", c->help);
 			return 0;
+		}
 		return c->fn(argc - i, argv + i);
 	}
 	fprintf(stderr, "egressctl: unknown command \"%s\"\n", argv[i]);

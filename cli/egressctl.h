@@ -10,6 +10,7 @@ struct ctl_cmd {
 	int (*fn)(int argc, char **argv); /* argv[0] is the command name */
 	const char *usage;
 	const char *summary;
+	const char *help; /* printed after the summary by COMMAND --help, or NULL */
 };
 
 extern const char *ctl_socket_path;
@@ -21,6 +22,7 @@ cJSON *ctl_request(cJSON *req, int *fd_out);
 int cmd_status(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+extern const char cmd_run_help[];
 int cmd_policy(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 

@@ -15,11 +15,33 @@
 
 #include "egressctl.h"
 #include "cgroup.h"
+#include "ci_env.h"
 #include "policy.h"
 #include "seccomp.h"
 #include "util.h"
 
 #define EXIT_FENCE 125
+
+const char cmd_run_help[] =
+	"options:\n"
+	"  --policy NAME|FILE   <policy-dir>/NAME.json, or a file (a '/' or .json), validated first;\n"
+	"                       default: <policy-dir>/default.json, else deny all but loopback\n"
+	"  --job-id ID          the job's id ([A-Za-z0-9._-], at most 64); default: a generated one\n"
+	"  --attr KEY=VALUE     a string attribute on the job's span and on every decision span\n"
+	"                       of the job; repeatable, the last one of a KEY wins\n"
+	"  --traceparent TP     W3C traceparent the job's span is a child of; TRACEPARENT in the\n"
+	"                       environment counts as this (the option wins). A malformed one\n"
+	"                       is ignored: the job's trace is a new root.\n"
+	"\n"
+	"CI variables are read: in GitHub Actions (GITHUB_ACTIONS=true) and GitLab CI\n"
+	"(GITLAB_CI=true) the runner's variables become OpenTelemetry attributes of the job\n"
+	"(cicd.pipeline.*, cicd.worker.*, vcs.*, enduser.id; see the README, \"CI attributes\").\n"
+	"An --attr of the same key wins; values over 1024 bytes are cut. gen_ai.agent.name\n"
+	"is never derived: pass it with --attr.\n"
+	"\n"
+	"The command gets EGRESS_FENCE_JOB_ID, and TRACEPARENT naming the job's span.\n"
+	"Exit status: the command's; 125 if the fence cannot be set up (the command is then\n"
+	"not run), 126 or 127 if it cannot be executed.\n";
 
 static bool is_file_arg(const char *p)
 {
@@ -63,17 +85,52 @@ static int add_policy(cJSON *req, const char *arg)
 static int add_attr(cJSON *attrs, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
-	char key[129];
+	char key[EF_ATTR_KEY_MAX + 1];
 
-	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+	if (!eq || eq == kv) {
 		fprintf(stderr, "egressctl run: --attr wants KEY=VALUE, got \"%s\"\n", kv);
+		return -EINVAL;
+	}
+	if ((size_t)(eq - kv) >= sizeof(key)) {
+		fprintf(stderr, "egressctl run: --attr: a key has at most %d bytes, got %d\n",
+			EF_ATTR_KEY_MAX, (int)(eq - kv));
 		return -EINVAL;
 	}
 	memcpy(key, kv, eq - kv);
 	key[eq - kv] = '\0';
-	cJSON_DeleteItemFromObject(attrs, key); /* the last one wins */
+	/* the last one wins; keys are case-sensitive */
+	cJSON_DeleteItemFromObjectCaseSensitive(attrs, key);
 	cJSON_AddStringToObject(attrs, key, eq + 1);
 	return 0;
+}
+
+/*
+ * W3C Trace Context: VERSION-TRACEID-PARENTID-FLAGS in lowercase hex, ids
+ * not all zero, version ff invalid; a later version may append "-..." after
+ * the flags, version 00 may not. Checked here so that a malformed value is
+ * dropped whole and the job's trace is a new root, never a half-parsed id.
+ */
+static bool traceparent_valid(const char *tp)
+{
+	static const int width[] = { 2, 32, 16, 2 };
+	const char *p = tp;
+
+	for (int f = 0; f < 4; f++) {
+		bool nonzero = false;
+
+		for (int k = 0; k < width[f]; k++, p++) {
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+				return false; /* also stops at the end of a short string */
+			nonzero |= *p != '0';
+		}
+		if ((f == 1 || f == 2) && !nonzero)
+			return false;
+		if (f < 3 && *p++ != '-')
+			return false;
+	}
+	if (!strncmp(tp, "ff", 2))
+		return false;
+	return *p == '\0' || (strncmp(tp, "00", 2) && *p == '-');
 }
 
 /* egressd asks for the seccomp fallback when BPF LSM cannot refuse
@@ -134,6 +191,16 @@ int cmd_run(int argc, char **argv)
 	}
 	if (i >= argc) {
 		fprintf(stderr, "egressctl run: no command given (egressctl run [options] -- CMD)\n");
+		goto out;
+	}
+	if (tp && *tp && !traceparent_valid(tp)) {
+		fprintf(stderr, "egressctl run: ignoring malformed traceparent \"%.64s\"; the job's "
+				"trace starts a new root\n", tp);
+		tp = NULL;
+	}
+	/* after the options: an --attr of the same key wins over the runner's */
+	if (ef_ci_env_attrs(attrs)) {
+		fprintf(stderr, "egressctl run: out of memory reading CI variables\n");
 		goto out;
 	}
 	cJSON_AddStringToObject(req, "op", "run");

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef EF_CI_ENV_H
+#define EF_CI_ENV_H
+
+#include <cjson/cJSON.h>
+
+/* egressd refuses a job whose attribute breaks these limits (ef_job_start in
+ * daemon/jobs.c): keep in sync. */
+#define EF_ATTR_KEY_MAX 128
+#define EF_ATTR_VALUE_MAX 1024
+
+/*
+ * Adds to attrs what the CI runner's environment says about the job:
+ * OpenTelemetry cicd.*, vcs.* and enduser.id attributes for GitHub Actions
+ * (GITHUB_ACTIONS=true) or GitLab CI (GITLAB_CI=true). A key already in
+ * attrs is left alone, so an explicit --attr wins. Unset or empty variables
+ * add nothing; a value over EF_ATTR_VALUE_MAX bytes is cut at a UTF-8
+ * character boundary so a long variable never fails the job.
+ * Returns 0 or -ENOMEM.
+ */
+int ef_ci_env_attrs(cJSON *attrs);
+
+#endif
