@@ -94,10 +94,11 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  libprotobuf-c-dev, protobuf-c-compiler: OTLP/protobuf encoding from the official schema
 #  curl, ca-certificates: fetch that schema (see OTLP_PROTO_* below)
 #  protobuf-compiler, python3-protobuf: the test receiver decodes with the same official schema
+#  python3-yaml: the tests check the OpenTelemetry Collector configs in deploy/otelcol/
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
-	ca-certificates protobuf-compiler python3-protobuf
+	ca-certificates protobuf-compiler python3-protobuf python3-yaml
 # installs only what is missing, so `make test` and `make demo` stay quick
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -75,14 +75,15 @@ void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j)
 			ef_span_str(s, a->string, a->valuestring);
 }
 
-/* Trace context and the job's attributes, common to every span of a job. */
+/* Trace context and the job id, common to every span of a job. The job's
+ * attributes go on last (ef_span_job_attrs), after the span's own: long
+ * --attr values may run out of room, never the decision's own fields. */
 void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef_job_rec *j)
 {
 	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
 	memcpy(s->parent_id, j->span_id, sizeof(s->parent_id));
 	s->has_parent = true;
 	ef_span_str(s, "egress.job.id", j->id);
-	ef_span_job_attrs(s, j);
 }
 
 static void fmt_addr(const struct ef_event *e, char *out, size_t len)
@@ -205,6 +206,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		ef_span_str(s, "process.executable.path", exe_path);
 	if (e->verdict == EF_V_DENY)
 		status_msg(s, e, name ? name : addr, rule);
+	if (j)
+		ef_span_job_attrs(s, j);
 	return 0;
 }
 

@@ -131,10 +131,11 @@ static void job_watch(struct ef_daemon *d, struct ef_job_rec *j)
 }
 
 /* W3C traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags> */
-static int parse_traceparent(const char *tp, uint8_t trace[16], uint8_t parent[8])
+static int parse_traceparent(const char *tp, uint8_t ret_trace[16], uint8_t ret_parent[8])
 {
 	char t[33], p[17];
 	static const uint8_t zero[16];
+	uint8_t trace[16], parent[8];
 
 	if (strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' ||
 	    (tp[0] == 'f' && tp[1] == 'f'))
@@ -147,6 +148,9 @@ static int parse_traceparent(const char *tp, uint8_t trace[16], uint8_t parent[8
 		return -EINVAL;
 	if (!memcmp(trace, zero, 16) || !memcmp(parent, zero, 8))
 		return -EINVAL;
+	/* only a valid one replaces the job's own trace id */
+	memcpy(ret_trace, trace, 16);
+	memcpy(ret_parent, parent, 8);
 	return 0;
 }
 
