@@ -178,7 +178,8 @@ $(BUILD)/egressctl: $(CLI_OBJS) $(POLICY_OBJS) $(BUILD)/daemon/ctl_proto.o $(BUI
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_CLI)
 
 # test_export: the exporter's settings and both protobuf encoders
-EXPORT_UNIT_OBJS := $(BUILD)/daemon/export_cfg.o $(BUILD)/daemon/otlp_pb.o $(BUILD)/daemon/span.o \
+EXPORT_UNIT_OBJS := $(BUILD)/daemon/export_cfg.o $(BUILD)/daemon/otlp_pb.o \
+	$(BUILD)/daemon/otlp_span_pb.o $(BUILD)/daemon/span.o \
 	$(BUILD)/daemon/util.o $(OTLP_PB_OBJS)
 $(BUILD)/tests/test_export: $(EXPORT_UNIT_OBJS) | $(OTLP_PB_H)
 $(BUILD)/tests/test_export: LIBS_TEST := -lcurl -lprotobuf-c -lm
