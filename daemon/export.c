@@ -617,7 +617,9 @@ int ef_export_start(struct ef_daemon *d)
 		    ef_pb_envelope(d->res.json, "egress-fence", EF_VERSION, &x->env_res, &x->env_scope))
 			return -ENOMEM;
 		/* the consumer encodes what it writes; a reader that keeps up uses that */
-		d->journal.q_max = 64u << 20;
+		/* ~200k spans: a backend slower than the jobs for a while (or a
+		 * short outage) is caught up from memory, not by parsing */
+		d->journal.q_max = 128u << 20;
 		d->journal.queue_on = true;
 	}
 	ret = ef_journal_reader_init(&x->rd, x->j, pos, MAX_LINE);

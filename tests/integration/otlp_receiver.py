@@ -118,7 +118,13 @@ def count(state, msg, rec):
                         continue
                     state.seen.add(sp.span_id)
                     names[sp.name] = names.get(sp.name, 0) + 1
-                    for kv in sp.attributes:
+                    # egressd puts the job id first; look further only if not
+                    attrs = sp.attributes
+                    if attrs and attrs[0].key == "egress.job.id":
+                        j = attrs[0].value.string_value
+                        jobs[j] = jobs.get(j, 0) + 1
+                        continue
+                    for kv in attrs:
                         if kv.key == "egress.job.id":
                             j = kv.value.string_value
                             jobs[j] = jobs.get(j, 0) + 1
