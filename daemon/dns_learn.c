@@ -88,22 +88,6 @@ static int upstreams_parse(char *const *v, size_t n, struct ef_upstream *out, si
 	return ret;
 }
 
-static int cfg_uint(const cJSON *o, const char *key, uint32_t lo, uint32_t hi, uint32_t *out,
-		    const char *path)
-{
-	const cJSON *v = cJSON_GetObjectItem(o, key);
-
-	if (!v)
-		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
-	    v->valuedouble != (double)(uint32_t)v->valuedouble) {
-		log_err("%s: dns.%s must be an integer from %u to %u", path, key, lo, hi);
-		return -EINVAL;
-	}
-	*out = (uint32_t)v->valuedouble;
-	return 0;
-}
-
 /* The config file's "dns" section (NULL: defaults). */
 int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 {
@@ -149,11 +133,11 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 		}
 		snprintf(c->resolv_conf, sizeof(c->resolv_conf), "%s", rc->valuestring);
 	}
-	if ((ret = cfg_uint(sec, "ttl_floor_seconds", 0, 86400, &c->ttl_floor_s, path)) ||
-	    (ret = cfg_uint(sec, "ttl_grace_seconds", 0, 86400, &c->ttl_grace_s, path)) ||
-	    (ret = cfg_uint(sec, "timeout_ms", 10, 60000, &c->timeout_ms, path)) ||
-	    (ret = cfg_uint(sec, "attempts", 1, 10, &c->attempts, path)) ||
-	    (ret = cfg_uint(sec, "busy_poll_us", 0, 1000, &c->busy_poll_us, path)))
+	if ((ret = ef_json_u32(sec, "dns", "ttl_floor_seconds", 0, 86400, &c->ttl_floor_s, path)) ||
+	    (ret = ef_json_u32(sec, "dns", "ttl_grace_seconds", 0, 86400, &c->ttl_grace_s, path)) ||
+	    (ret = ef_json_u32(sec, "dns", "timeout_ms", 10, 60000, &c->timeout_ms, path)) ||
+	    (ret = ef_json_u32(sec, "dns", "attempts", 1, 10, &c->attempts, path)) ||
+	    (ret = ef_json_u32(sec, "dns", "busy_poll_us", 0, 1000, &c->busy_poll_us, path)))
 		return ret;
 	return 0;
 bad_up:

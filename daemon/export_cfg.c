@@ -73,25 +73,6 @@ int ef_otlp_traces_url(const char *base, const char *signal, char *out, size_t l
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static void trim(char **s)
-{
-	char *e;
-
-	while (**s == ' ' || **s == '\t')
-		(*s)++;
-	e = *s + strlen(*s);
-	while (e > *s && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-}
-
 /* RFC 7230 token */
 static bool header_name_ok(const char *s)
 {
@@ -152,7 +133,7 @@ int ef_otlp_parse_headers(const char *s, char **out, int *n, int max, char *err,
 	if (!copy)
 		return -ENOMEM;
 	for (char *kv = strtok_r(copy, ",", &save); kv && !ret; kv = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(kv, '='), *k = kv, *val, *v, *o;
+		char *eq = strchr(kv, '='), *k = kv, *val;
 
 		if (!eq) {
 			snprintf(err, errlen, "\"%.64s\" is not key=value", kv);
@@ -161,18 +142,9 @@ int ef_otlp_parse_headers(const char *s, char **out, int *n, int max, char *err,
 		}
 		*eq = '\0';
 		val = eq + 1;
-		trim(&k);
-		trim(&val);
-		/* values are percent-encoded (W3C Baggage octets) */
-		for (o = v = val; *v; v++) {
-			if (*v == '%' && hexv(v[1]) >= 0 && hexv(v[2]) >= 0) {
-				*o++ = (char)(hexv(v[1]) << 4 | hexv(v[2]));
-				v += 2;
-			} else {
-				*o++ = *v;
-			}
-		}
-		*o = '\0';
+		ef_trim(&k);
+		ef_trim(&val);
+		ef_pct_decode(val); /* values are percent-encoded (W3C Baggage octets) */
 		ret = put_header(out, n, max, k, val, err, errlen);
 	}
 	free(copy);
@@ -197,22 +169,6 @@ long ef_retry_after_parse(const char *v, long now)
 	if (t < 0)
 		return -1;
 	return t > now ? (long)(t - now) : 0;
-}
-
-static int u32_key(const cJSON *sec, const char *key, uint32_t lo, uint32_t hi, uint32_t *out,
-		   const char *path)
-{
-	const cJSON *v = cJSON_GetObjectItem(sec, key);
-
-	if (!v)
-		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
-	    v->valuedouble != (double)(uint32_t)v->valuedouble) {
-		log_err("%s: otlp.%s must be a whole number from %u to %u", path, key, lo, hi);
-		return -EINVAL;
-	}
-	*out = (uint32_t)v->valuedouble;
-	return 0;
 }
 
 static int u32_env(const char *name, const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -328,12 +284,12 @@ int ef_export_config(struct ef_export_cfg *c, const cJSON *sec, const char *path
 		    str_key(sec, "certificate", c->ca_file, sizeof(c->ca_file), path) ||
 		    str_key(sec, "client_certificate", c->client_cert, sizeof(c->client_cert), path) ||
 		    str_key(sec, "client_key", c->client_key, sizeof(c->client_key), path) ||
-		    u32_key(sec, "timeout_ms", 1, 600000, &c->timeout_ms, path) ||
-		    u32_key(sec, "max_export_batch_size", 1, 65536, &c->batch_max_spans, path) ||
-		    u32_key(sec, "schedule_delay_ms", 0, 600000, &c->delay_ms, path) ||
-		    u32_key(sec, "retry_initial_ms", 1, 3600000, &c->retry_initial_ms, path) ||
-		    u32_key(sec, "retry_max_ms", 1, 3600000, &c->retry_max_ms, path) ||
-		    u32_key(sec, "retry_after_max_seconds", 1, 86400, &c->retry_after_max_s, path))
+		    ef_json_u32(sec, "otlp", "timeout_ms", 1, 600000, &c->timeout_ms, path) ||
+		    ef_json_u32(sec, "otlp", "max_export_batch_size", 1, 65536, &c->batch_max_spans, path) ||
+		    ef_json_u32(sec, "otlp", "schedule_delay_ms", 0, 600000, &c->delay_ms, path) ||
+		    ef_json_u32(sec, "otlp", "retry_initial_ms", 1, 3600000, &c->retry_initial_ms, path) ||
+		    ef_json_u32(sec, "otlp", "retry_max_ms", 1, 3600000, &c->retry_max_ms, path) ||
+		    ef_json_u32(sec, "otlp", "retry_after_max_seconds", 1, 86400, &c->retry_after_max_s, path))
 			return -EINVAL;
 		if ((*proto && set_protocol(c, proto, path)) ||
 		    (*comp && set_compression(c, comp, path)))

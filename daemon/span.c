@@ -316,15 +316,7 @@ void ef_buf_json_str(struct ef_buf *b, const char *s)
 			p++;
 			continue;
 		}
-		if ((c & 0xe0) == 0xc0 && c >= 0xc2)
-			len = 2;
-		else if ((c & 0xf0) == 0xe0)
-			len = 3;
-		else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
-			len = 4;
-		for (int i = 1; i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				len = 0;
+		len = utf8_len(p);
 		if (len) {
 			ef_buf_add(b, (const char *)p, len);
 			p += len;
@@ -457,38 +449,6 @@ void ef_otlp_json_request(struct ef_buf *b, const struct ef_resource *r,
 
 /* OTEL_RESOURCE_ATTRIBUTES: key1=value1,key2=value2 with %XX escapes (W3C
  * Baggage octets). Malformed entries are skipped with a warning. */
-static void pct_decode(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (*s == '%' && s[1] && s[2]) {
-			char h[3] = { s[1], s[2], 0 };
-			char *end;
-			long v = strtol(h, &end, 16);
-
-			if (!*end) {
-				*o++ = (char)v;
-				s += 2;
-				continue;
-			}
-		}
-		*o++ = *s;
-	}
-	*o = '\0';
-}
-
-static void trim(char **s)
-{
-	char *e;
-
-	while (**s == ' ' || **s == '\t')
-		(*s)++;
-	e = *s + strlen(*s);
-	while (e > *s && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-}
-
 int ef_resource_init(struct ef_resource *r, const char *service_name_default)
 {
 	const char *env = getenv("OTEL_RESOURCE_ATTRIBUTES");
@@ -512,9 +472,9 @@ int ef_resource_init(struct ef_resource *r, const char *service_name_default)
 			}
 			*eq = '\0';
 			v = eq + 1;
-			trim(&k);
-			trim(&v);
-			pct_decode(v);
+			ef_trim(&k);
+			ef_trim(&v);
+			ef_pct_decode(v);
 			if (!*k)
 				continue;
 			/* OTEL_SERVICE_NAME wins over service.name here */

@@ -222,6 +222,48 @@ int ef_unhex(const char *in, uint8_t *out, size_t n)
 	return 0;
 }
 
+void ef_trim(char **s)
+{
+	char *e;
+
+	while (**s == ' ' || **s == '\t')
+		(*s)++;
+	e = *s + strlen(*s);
+	while (e > *s && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+}
+
+void ef_pct_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			*o++ = (char)(hexval(s[1]) << 4 | hexval(s[2]));
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+int ef_json_u32(const struct cJSON *o, const char *section, const char *key, uint32_t lo,
+		uint32_t hi, uint32_t *out, const char *path)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+	    v->valuedouble != (double)(uint32_t)v->valuedouble) {
+		log_err("%s: %s.%s must be a whole number from %u to %u", path, section, key, lo, hi);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v->valuedouble;
+	return 0;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path) < 0 && errno != ENOENT ? -1 : 0;

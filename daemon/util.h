@@ -35,6 +35,15 @@ struct cJSON;
 int ef_json_known_keys(const struct cJSON *o, const char *const *known, const char *prefix,
 		       const char *path);
 
+/* A number in [lo, hi] at o.key, if present; else logs
+ * "PATH: SECTION.KEY must be a whole number from LO to HI", -EINVAL. */
+int ef_json_u32(const struct cJSON *o, const char *section, const char *key, uint32_t lo,
+		uint32_t hi, uint32_t *out, const char *path);
+/* Leading and trailing blanks off, in place. */
+void ef_trim(char **s);
+/* %XX escapes decoded in place (W3C Baggage octets, as the OTEL_* lists use). */
+void ef_pct_decode(char *s);
+
 uint64_t ef_now_realtime_ns(void);
 uint64_t ef_now_boot_ns(void);
 void ef_random_bytes(void *buf, size_t len);
