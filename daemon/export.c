@@ -73,14 +73,6 @@ struct ef_exporter {
 	uint64_t last_ok_ns;
 };
 
-static uint64_t now_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static bool stopping(struct ef_exporter *x)
 {
 	bool s;
@@ -167,7 +159,7 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	struct ef_exporter *x = arg;
 
 	/* at stop, a request in flight may finish within the drain time */
-	return stopping(x) && now_mono_ns() > x->stop_deadline_ns;
+	return stopping(x) && ef_now_boot_ns() > x->stop_deadline_ns;
 }
 
 static int http_setup(struct ef_exporter *x)
@@ -324,7 +316,7 @@ static bool deliver(struct ef_exporter *x)
 			on_sent(x);
 			if (x->failing_since_ns) {
 				log_info("export: %s reachable again after %.1f s, %u retries",
-					 x->cfg->url, (now_mono_ns() - x->failing_since_ns) / 1e9,
+					 x->cfg->url, (ef_now_boot_ns() - x->failing_since_ns) / 1e9,
 					 attempt);
 				pthread_mutex_lock(&x->st_lock);
 				x->failing_since_ns = 0;
@@ -353,7 +345,7 @@ static bool deliver(struct ef_exporter *x)
 		}
 		if (!x->failing_since_ns) {
 			pthread_mutex_lock(&x->st_lock);
-			x->failing_since_ns = now_mono_ns();
+			x->failing_since_ns = ef_now_boot_ns();
 			log_warn("export: %s; retrying in %.1f s (spans wait in the journal)",
 				 x->last_error, wait / 1e3);
 			pthread_mutex_unlock(&x->st_lock);
@@ -534,7 +526,7 @@ static void *exporter_main(void *arg)
 		bool dry, stop = stopping(x);
 		int ret;
 
-		if (stop && now_mono_ns() > x->stop_deadline_ns)
+		if (stop && ef_now_boot_ns() > x->stop_deadline_ns)
 			break;
 		ret = fill(x);
 		if (ret < 0) {
@@ -556,7 +548,7 @@ static void *exporter_main(void *arg)
 		}
 		/* a partial batch waits a little for company, unless stopping */
 		if (dry && !stop && x->cfg->delay_ms) {
-			if (nap(x, x->cfg->delay_ms, false) && now_mono_ns() > x->stop_deadline_ns)
+			if (nap(x, x->cfg->delay_ms, false) && ef_now_boot_ns() > x->stop_deadline_ns)
 				break;
 			if (fill(x) < 0)
 				continue;
@@ -619,8 +611,7 @@ int ef_export_start(struct ef_daemon *d)
 		/* the consumer encodes what it writes; a reader that keeps up uses that */
 		/* ~200k spans: a backend slower than the jobs for a while (or a
 		 * short outage) is caught up from memory, not by parsing */
-		d->journal.q_max = 128u << 20;
-		d->journal.queue_on = true;
+		ef_journal_queue_on(&d->journal, 128u << 20);
 	}
 	ret = ef_journal_reader_init(&x->rd, x->j, pos, MAX_LINE);
 	if (ret)
@@ -647,7 +638,7 @@ void ef_export_stop(struct ef_daemon *d)
 		return;
 	if (x->started) {
 		pthread_mutex_lock(&d->journal.lock);
-		x->stop_deadline_ns = now_mono_ns() + (uint64_t)DRAIN_MS * 1000000;
+		x->stop_deadline_ns = ef_now_boot_ns() + (uint64_t)DRAIN_MS * 1000000;
 		x->stop = true;
 		pthread_cond_broadcast(&d->journal.cond);
 		pthread_mutex_unlock(&d->journal.lock);
@@ -674,12 +665,13 @@ void ef_export_status(struct ef_daemon *d, cJSON *o)
 	struct ef_exporter *x = d->exporter;
 	const struct ef_export_cfg *c = &d->cfg.otlp;
 	cJSON *e = cJSON_AddObjectToObject(o, "export");
-	uint64_t dropped;
+	uint64_t dropped, reparsed;
 
 	if (!e)
 		return;
 	pthread_mutex_lock(&d->journal.lock);
 	dropped = d->journal.dropped_undelivered;
+	reparsed = d->journal.q_missed;
 	pthread_mutex_unlock(&d->journal.lock);
 	cJSON_AddBoolToObject(e, "enabled", x != NULL);
 	if (!x)
@@ -695,6 +687,8 @@ void ef_export_status(struct ef_daemon *d, cJSON *o)
 	cJSON_AddNumberToObject(e, "rejected_spans", (double)x->rejected);
 	cJSON_AddNumberToObject(e, "partially_rejected_spans", (double)x->partial_rejected);
 	cJSON_AddNumberToObject(e, "malformed_lines", (double)x->malformed);
+	/* lines the queue could not hold, so the exporter parses them back */
+	cJSON_AddNumberToObject(e, "reparsed_lines", (double)reparsed);
 	cJSON_AddNumberToObject(e, "dropped_spans", (double)dropped);
 	cJSON_AddNumberToObject(e, "cursor_file", (double)x->cursor.seq);
 	cJSON_AddNumberToObject(e, "cursor_offset", (double)x->cursor.off);

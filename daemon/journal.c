@@ -267,6 +267,14 @@ static void queue_push(struct ef_journal *j, uint64_t start, unsigned n_spans, c
 	}
 }
 
+void ef_journal_queue_on(struct ef_journal *j, size_t max_bytes)
+{
+	pthread_mutex_lock(&j->lock);
+	j->q_max = max_bytes;
+	j->queue_on = true;
+	pthread_mutex_unlock(&j->lock);
+}
+
 static bool before(const struct ef_journal_entry *e, uint64_t seq, uint64_t off)
 {
 	return e->seq < seq || (e->seq == seq && e->start < off);
@@ -354,7 +362,6 @@ void ef_journal_close(struct ef_journal *j)
 	}
 	j->fd = -1;
 	pthread_mutex_lock(&j->lock);
-	j->stop = true;
 	while (j->q_head) {
 		struct ef_journal_entry *e = j->q_head;
 

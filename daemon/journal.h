@@ -50,13 +50,12 @@ struct ef_journal {
 
 	/* shared with the reader, under lock */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	  /* signalled on every append and on stop */
+	pthread_cond_t cond;	  /* signalled on every append */
 	uint64_t pub_seq, pub_size; /* complete lines end here */
 	bool has_reader;
 	uint64_t reader_seq, reader_off; /* where the reader is */
 	bool reader_fd;		  /* with that file open (which survives an unlink) */
 	uint64_t dropped_undelivered; /* spans in files dropped before the reader got there */
-	bool stop;
 	/* the live queue: on when the reader wants it */
 	bool queue_on;
 	struct ef_journal_entry *q_head, *q_tail;
@@ -71,6 +70,9 @@ int ef_journal_open(struct ef_journal *j, const char *state_dir, uint64_t max_fi
  * (counted, logged once). */
 int ef_journal_append(struct ef_journal *j, const char *line, size_t len, unsigned n_spans,
 		      const void *enc, size_t enc_len);
+/* Before the reader starts: queue the encoded form of each line, at most
+ * max_bytes of it (the oldest entries go first). */
+void ef_journal_queue_on(struct ef_journal *j, size_t max_bytes);
 /* Reader side: the queued entry for the line that starts at `at`, removed
  * from the queue (free() it), or NULL; entries before `at` are discarded. */
 struct ef_journal_entry *ef_journal_take(struct ef_journal *j, uint64_t seq, uint64_t off);

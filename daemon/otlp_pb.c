@@ -513,6 +513,8 @@ static bool same(const cJSON *a, const cJSON *b)
 /* One line's spans, checked whole before anything is added to the batch. */
 struct staged {
 	const cJSON *res, *scope;
+	pb_resource *pres; /* res and scope, converted while checking */
+	pb_scope *pscope;
 	pb_span *span;
 };
 
@@ -523,7 +525,7 @@ static int commit(struct ef_pb_batch *b, struct conv *c, struct staged *st, size
 		struct ss_ent *se;
 
 		if (!b->n_rss || !same(b->cur_res, st[i].res)) {
-			pb_resource *r = conv_resource(c, st[i].res);
+			pb_resource *r = st[i].pres ? st[i].pres : conv_resource(c, st[i].res);
 			pb_rs *rs = c_alloc(c, sizeof(*rs));
 
 			if (!r || !rs || !grow((void **)&b->rss, &b->cap_rss, b->n_rss + 1,
@@ -537,7 +539,7 @@ static int commit(struct ef_pb_batch *b, struct conv *c, struct staged *st, size
 		}
 		re = &b->rss[b->n_rss - 1];
 		if (!re->rs->n_scope_spans || !same(b->cur_scope, st[i].scope)) {
-			pb_scope *sc = conv_scope(c, st[i].scope);
+			pb_scope *sc = st[i].pscope;
 			pb_ss *ss = c_alloc(c, sizeof(*ss));
 
 			if (!sc || !ss ||
@@ -583,26 +585,24 @@ int ef_pb_batch_add(struct ef_pb_batch *b, const char *line, size_t len, char *e
 	}
 	cJSON_ArrayForEach(rs, rss) {
 		const cJSON *res = field(rs, "resource"), *sss = field(rs, "scopeSpans"), *ss;
+		pb_resource *pres = NULL;
 
 		if (!cJSON_IsObject(rs) || (sss && !cJSON_IsArray(sss))) {
 			fail(&c, "a resourceSpans entry is not {\"resource\", \"scopeSpans\": [...]}");
 			break;
 		}
 		/* a resource like the previous one was checked when it was converted */
-		if (!same(b->cur_res, res)) {
-			pb_resource *r = conv_resource(&c, res);
-
-			if (!r)
-				break;
-		}
+		if (!same(b->cur_res, res) && !(pres = conv_resource(&c, res)))
+			break;
 		cJSON_ArrayForEach(ss, sss) {
 			const cJSON *scope = field(ss, "scope"), *spans = field(ss, "spans"), *sp;
+			pb_scope *pscope;
 
 			if (!cJSON_IsObject(ss) || (spans && !cJSON_IsArray(spans))) {
 				fail(&c, "a scopeSpans entry is not {\"scope\", \"spans\": [...]}");
 				break;
 			}
-			if (!conv_scope(&c, scope))
+			if (!(pscope = conv_scope(&c, scope)))
 				break;
 			cJSON_ArrayForEach(sp, spans) {
 				pb_span *ps = c_alloc(&c, sizeof(*ps));
@@ -613,7 +613,8 @@ int ef_pb_batch_add(struct ef_pb_batch *b, const char *line, size_t len, char *e
 					c.oom = true;
 					break;
 				}
-				st[n++] = (struct staged){ .res = res, .scope = scope, .span = ps };
+				st[n++] = (struct staged){ .res = res, .scope = scope, .pres = pres,
+							    .pscope = pscope, .span = ps };
 			}
 			if (c.why || c.oom)
 				break;
