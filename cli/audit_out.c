@@ -70,17 +70,23 @@ static const cJSON *item(const cJSON *o, const char *key)
 
 /* ---- JSON Lines ----------------------------------------------------- */
 
-static void fmt_rfc3339(uint64_t ns, char *out, size_t len)
+/* RFC 3339 UTC with nanoseconds (JSON), or local time to the millisecond
+ * (the table); the raw number if the time cannot be broken down. */
+static void fmt_time(uint64_t ns, bool utc, char *out, size_t len)
 {
 	time_t t = (time_t)(ns / NS_PER_SEC);
 	struct tm tm;
 	size_t n;
 
-	if (!gmtime_r(&t, &tm) || !(n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm))) {
+	if (!(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)) ||
+	    !(n = strftime(out, len, utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm))) {
 		snprintf(out, len, "%" PRIu64, ns);
 		return;
 	}
-	snprintf(out + n, len - n, ".%09uZ", (unsigned)(ns % NS_PER_SEC));
+	if (utc)
+		snprintf(out + n, len - n, ".%09uZ", (unsigned)(ns % NS_PER_SEC));
+	else
+		snprintf(out + n, len - n, ".%03u", (unsigned)(ns % NS_PER_SEC / 1000000));
 }
 
 static cJSON *flat_attrs(const cJSON *attrs);
@@ -199,9 +205,9 @@ static int json_span(const struct audit_span *s)
 	code = enum_name(item(st, "code"), codes, 3, "STATUS_CODE_");
 	if (!ok)
 		goto cleanup;
-	fmt_rfc3339(s->end_ns, t, sizeof(t));
+	fmt_time(s->end_ns, true, t, sizeof(t));
 	ok &= put(o, "time", cJSON_CreateString(t));
-	fmt_rfc3339(s->start_ns, t, sizeof(t));
+	fmt_time(s->start_ns, true, t, sizeof(t));
 	ok &= put(o, "start_time", cJSON_CreateString(t));
 	ok &= put(o, "trace_id", hex_id(s->span, "traceId"));
 	ok &= put(o, "span_id", hex_id(s->span, "spanId"));
@@ -312,19 +318,6 @@ static const char *tail(const char *s, int n)
 	return s + head_bytes(s, ucols(s) - n);
 }
 
-static void fmt_local(uint64_t ns, char *out, size_t len)
-{
-	time_t t = (time_t)(ns / NS_PER_SEC);
-	struct tm tm;
-	size_t n;
-
-	if (!localtime_r(&t, &tm) || !(n = strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm))) {
-		snprintf(out, len, "%" PRIu64, ns);
-		return;
-	}
-	snprintf(out + n, len - n, ".%03u", (unsigned)(ns % NS_PER_SEC / 1000000));
-}
-
 static void dest_cell(char *dst, const struct audit_span *s)
 {
 	const char *addr = audit_attr_str(s, "server.address"), *tr;
@@ -380,7 +373,7 @@ static void row_build(struct row *r, const struct audit_span *s)
 	char t[48];
 	int64_t pid, n, d;
 
-	fmt_local(s->end_ns, t, sizeof(t));
+	fmt_time(s->end_ns, false, t, sizeof(t));
 	cell(r->c[C_TIME], t);
 	cell(r->c[C_JOB], audit_attr_str(s, "egress.job.id"));
 	cell(r->c[C_SPAN], strncmp(s->name, "egress.", 7) ? s->name : s->name + 7);
