@@ -23,8 +23,6 @@ unfenced, for the rate ratio. Reports:
 import argparse
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import world as W  # noqa: E402
+import benchlib as B  # noqa: E402
 
 PORT = 7000
 TICK = os.sysconf("SC_CLK_TCK")
@@ -94,21 +93,14 @@ def main():
     tag = world.tag
     cg = os.path.join(W.cgroup2_mount(), "ef-bench-x-" + tag)
     bpffs = "/sys/fs/bpf/ef-bench-x-" + tag
-    os.makedirs(tmp + "/policies")
-    dirs = ["--policy-dir", tmp + "/policies", "--state-dir", tmp + "/state",
-            "--run-dir", tmp + "/run", "--cgroup-root", cg, "--bpffs-dir", bpffs,
-            "--config", tmp + "/egressd.json"]
+    dirs = B.fence_dirs(tmp, cg, bpffs) + ["--config", tmp + "/egressd.json"]
     with open(tmp + "/policies/storm.json", "w") as f:
         json.dump({"name": "storm", "mode": "enforce", "allow": ["198.18.0.0/16:%d" % PORT]}, f)
     sock = tmp + "/run/control.sock"
     ctl = [egressctl, "--socket", sock]
     procs = []
     try:
-        server = subprocess.Popen(world.hosts_argv([bench, "serve", str(PORT)]),
-                                  stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        procs.append(server)
-        if server.stdout.readline().strip() != b"READY":
-            raise RuntimeError("bench server did not start")
+        B.start_server(world, bench, PORT, procs)
         out = tmp + "/received.jsonl"
         port_file = tmp + "/otlp.port"
         rcv = subprocess.Popen(world.fence_argv([
@@ -126,17 +118,8 @@ def main():
         with open(tmp + "/egressd.json", "w") as f:
             json.dump({"otlp": {"endpoint": "http://127.0.0.1:%d" % port,
                                 "protocol": args.protocol}}, f)
-        log = open(tmp + "/egressd.log", "w")
-        daemon = subprocess.Popen(world.fence_argv([egressd] + dirs), stdout=log, stderr=log,
-                                  stdin=subprocess.DEVNULL)
-        procs.append(daemon)
-        for _ in range(100):
-            if os.path.exists(sock) or daemon.poll() is not None:
-                break
-            time.sleep(0.1)
+        daemon = B.start_daemon(world, egressd, dirs, tmp, procs)
         time.sleep(0.5)
-        if daemon.poll() is not None:
-            raise RuntimeError("egressd exited: " + open(tmp + "/egressd.log").read()[-1500:])
         # egressd runs under nsenter: find the daemon itself
         dpid = int(subprocess.run(["pgrep", "-P", str(daemon.pid)], capture_output=True,
                                   text=True).stdout.split()[0]) if os.path.basename(
@@ -202,18 +185,7 @@ def main():
                   st1["export"]["dropped_spans"], st1["export"]["retries"],
                   st1["export"]["rejected_spans"]))
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        subprocess.run([egressd, "--reset", "--force"] + dirs, capture_output=True)
-        world.down()
-        shutil.rmtree(tmp, ignore_errors=True)
-
+        B.teardown(procs, egressd, dirs, world, tmp)
 
 if __name__ == "__main__":
     main()

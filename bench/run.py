@@ -25,8 +25,6 @@ import ipaddress
 import json
 import os
 import random
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import world as W  # noqa: E402
+import benchlib as B  # noqa: E402
 
 TARGET_V4 = W.HOSTS_V4  # 198.18.0.2, covered by 198.18.0.0/16
 PORT = 7000
@@ -118,9 +117,7 @@ def main():
     tag = world.tag
     cg = os.path.join(W.cgroup2_mount(), "ef-bench-" + tag)
     bpffs = "/sys/fs/bpf/ef-bench-" + tag
-    dirs = ["--policy-dir", tmp + "/policies", "--state-dir", tmp + "/state",
-            "--run-dir", tmp + "/run", "--cgroup-root", cg, "--bpffs-dir", bpffs]
-    os.makedirs(tmp + "/policies")
+    dirs = B.fence_dirs(tmp, cg, bpffs)
     if not args.no_dns:
         # the fence's DNS proxy forwards to the world's dnsmasq
         with open(tmp + "/egressd.json", "w") as f:
@@ -136,24 +133,9 @@ def main():
         n_rules = gen_policy(tmp + "/policies/bench.json", args.rules, args.rules)
         print("policy: %d rules (%d CIDR, %d exact) written in %.1fs" %
               (n_rules, args.rules, args.rules, time.time() - t0))
-        server = subprocess.Popen(world.hosts_argv([bench, "serve", str(PORT)]),
-                                  stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        procs.append(server)
-        if server.stdout.readline().strip() != b"READY":
-            raise RuntimeError("bench server did not start")
-        log = open(tmp + "/egressd.log", "w")
-        daemon = subprocess.Popen(world.fence_argv([egressd] + dirs), stdout=log, stderr=log,
-                                  stdin=subprocess.DEVNULL)
-        procs.append(daemon)
-        for _ in range(100):
-            if os.path.exists(sock) or daemon.poll() is not None:
-                break
-            time.sleep(0.1)
-        if daemon.poll() is not None:
-            with open(tmp + "/egressd.log") as f:
-                raise RuntimeError("egressd exited with status %s%s: %s" % (
-                    daemon.returncode, "" if args.no_dns else
-                    " (it needs the DNS proxy: --no-dns runs without it)", f.read()[-1500:]))
+        B.start_server(world, bench, PORT, procs)
+        B.start_daemon(world, egressd, dirs, tmp, procs, "" if args.no_dns else
+                       " (it needs the DNS proxy: --no-dns runs without it)")
         ctl = [egressctl, "--socket", sock]
         # a holder job keeps the 200k-entry policy loaded between measured jobs
         t0 = time.time()
@@ -270,18 +252,7 @@ def main():
                                                   before["ringbuf_drops"],
                                                   after["records"] - before["records"]))
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        subprocess.run([egressd, "--reset", "--force"] + dirs, capture_output=True)
-        world.down()
-        shutil.rmtree(tmp, ignore_errors=True)
-
+        B.teardown(procs, egressd, dirs, world, tmp)
 
 if __name__ == "__main__":
     main()
