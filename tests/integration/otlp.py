@@ -66,9 +66,10 @@ class Receiver:
     def url(self):
         return self.base + "/v1/traces"
 
-    def answer(self, status=200, script=(), delay=0, partial=None):
+    def answer(self, status=200, script=(), delay=0, partial=None, body=None):
         """What to answer: `script` entries first (one per request), then status."""
-        doc = {"status": status, "script": list(script), "delay": delay, "partial": partial}
+        doc = {"status": status, "script": list(script), "delay": delay, "partial": partial,
+               "body": body}
         tmp = self.ctl + ".tmp"
         with open(tmp, "w") as f:
             json.dump(doc, f)

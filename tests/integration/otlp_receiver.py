@@ -19,7 +19,8 @@ strings, enums as integers)}.
 
 What to answer is read from the --ctl file (JSON) before each request:
   {"script": [{"status": 503, "retry_after": "2"}, ...],   one per request, in order
-   "status": 200, "delay": 0.0, "partial": {"rejected": 2, "message": "..."}}
+   "status": 200, "delay": 0.0, "partial": {"rejected": 2, "message": "..."},
+   "body": "..." (the response body as is, instead of an ExportTraceServiceResponse)}
 The script's entries are used first; the rest of the keys hold afterwards.
 A changed ctl file starts its script again.
 
@@ -202,7 +203,9 @@ def make_handler(state, pb, json_format):
             if plan.get("retry_after") is not None and status != 200:
                 extra["Retry-After"] = str(plan["retry_after"])
             json_req = ctype == "application/json"
-            if status // 100 == 2:
+            if status // 100 == 2 and plan.get("body") is not None:
+                self.answer(status, plan["body"].encode(), ctype, extra)  # as told, garbage too
+            elif status // 100 == 2:
                 resp = Resp()
                 part = plan.get("partial")
                 if part:

@@ -402,3 +402,56 @@ def test_export_example_config(ctx):
     job = ctx.job_id()
     d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
     r.wait_spans([d.job_span(job).span_id])
+
+
+@test
+def test_export_garbage_responses(ctx):
+    """A Retry-After that is not a number or a date falls back to the backoff;
+    a 2xx whose body is not an ExportTraceServiceResponse still delivers (the
+    status decides), once; egressd keeps going."""
+    r = otlp.Receiver(ctx).start()
+    r.answer(script=[{"status": 503, "retry_after": "whenever"},
+                     {"status": 200, "body": "\x00\xffnot protobuf"}])
+    d = ctx.daemon({"sa": POLICY}, config=config(endpoint=r.base))
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", job_id=job)
+    d.job_span(job)
+    n = len(journal_ids(d))
+    wait_until(lambda: d.status()["export"]["exported_spans"] >= n, 15, what="spans exported")
+    reqs = r.requests()
+    gap = reqs[1]["t"] - reqs[0]["t"]
+    check(gap < 2.5, "a bad Retry-After was waited on for %.1f s (the backoff is 0.1-1 s)" % gap)
+    time.sleep(1)
+    eq(reqs[1]["n_spans"], reqs[0]["n_spans"], "the 503'd batch sent again")
+    ok = [sp.span_id for sp in r.spans()]
+    eq(len(ok), len(set(ok)), "spans delivered more than once after a garbage 2xx body")
+    check(d.alive(), "egressd died")
+
+
+@test
+def test_export_hostile_journal_lines(ctx):
+    """Lines in the journal that are not ExportTraceServiceRequests (someone
+    wrote to the state dir) are skipped and counted; the spans around them
+    are delivered; a torn last line is cut when egressd starts."""
+    r = otlp.Receiver(ctx).start()
+    d = ctx.daemon({"sa": POLICY})
+    job = ctx.job_id()
+    d.probe("sa", "connect", "198.18.1.1:443", "198.18.1.3:443", job_id=job)
+    d.job_span(job)
+    ids = journal_ids(d)
+    d.stop()
+    path = d.journal_files()[-1]
+    with open(path, "a") as f:
+        f.write("not json at all\n")
+        f.write('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz","spanId":"00"}]}]}]}\n')
+        f.write('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"00112233445566778899aab')
+    d.start(env=exporting(r))
+    got = r.wait_spans(ids)
+    eq(len(got), len(ids), "spans delivered around the bad lines")
+    wait_until(lambda: d.status()["export"]["malformed_lines"] == 2, 10,
+               what="2 malformed lines counted")
+    with open(path, "rb") as f:
+        check(f.read().endswith(b"\n"), "the torn last line is still there")
+    log = open(d.log_path).read()
+    check("torn last line" in log and "line skipped" in log, "the repairs are logged")
+    eq(r.errors(), [], "decode errors at the receiver")
