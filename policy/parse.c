@@ -367,13 +367,13 @@ static int do_dns(struct pctx *c, const cJSON *v, __u32 tok)
 /* ---- "probe" ---- */
 
 static int want_threshold(struct pctx *c, const cJSON *v, __u32 tok, const char *what,
-			  __u32 *out)
+			  __u32 max, __u32 *out)
 {
 	double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
 
-	if (!cJSON_IsNumber(v) || d < 1 || d >= 1e6 || d != (double)(__u32)d)
-		return perr(c, tok_off(c, tok), "\"probe.%s\" must be an integer from 1 to 999999",
-			    what);
+	if (!cJSON_IsNumber(v) || d < 1 || d > max || d != (double)(__u32)d)
+		return perr(c, tok_off(c, tok), "\"probe.%s\" must be an integer from 1 to %u",
+			    what, max);
 	*out = (__u32)d;
 	return 0;
 }
@@ -395,29 +395,29 @@ static int do_probe_action(struct pctx *c, const cJSON *v, __u32 tok)
 		    "\"probe.action\" must be \"alert\", \"freeze\" or \"kill\"");
 }
 
-static int do_probe_dests(struct pctx *c, const cJSON *v, __u32 tok)
-{
-	return want_threshold(c, v, tok, "denied_dests", &c->p->probe.denied_dests);
-}
-
-static int do_probe_names(struct pctx *c, const cJSON *v, __u32 tok)
-{
-	return want_threshold(c, v, tok, "denied_names", &c->p->probe.denied_names);
-}
-
-static int do_probe_ports(struct pctx *c, const cJSON *v, __u32 tok)
-{
-	return want_threshold(c, v, tok, "ports_per_host", &c->p->probe.ports_per_host);
-}
+#define PROBE_COUNT(key)                                                                 \
+	static int do_probe_##key(struct pctx *c, const cJSON *v, __u32 tok)              \
+	{                                                                                  \
+		return want_threshold(c, v, tok, #key, EF_PROBE_MAX_COUNT, &c->p->probe.key); \
+	}
+PROBE_COUNT(denied_dests)
+PROBE_COUNT(denied_names)
+PROBE_COUNT(ports_per_host)
+PROBE_COUNT(names_per_parent)
+PROBE_COUNT(tunnel_names)
 
 static int do_probe_window(struct pctx *c, const cJSON *v, __u32 tok)
 {
-	return want_threshold(c, v, tok, "window_s", &c->p->probe.window_s);
+	return want_threshold(c, v, tok, "window_s", EF_PROBE_MAX_WINDOW_S, &c->p->probe.window_s);
 }
 
 static const struct key probe_keys[] = {
-	{ "action", do_probe_action },	       { "denied_dests", do_probe_dests },
-	{ "denied_names", do_probe_names },    { "ports_per_host", do_probe_ports },
+	{ "action", do_probe_action },
+	{ "denied_dests", do_probe_denied_dests },
+	{ "denied_names", do_probe_denied_names },
+	{ "ports_per_host", do_probe_ports_per_host },
+	{ "names_per_parent", do_probe_names_per_parent },
+	{ "tunnel_names", do_probe_tunnel_names },
 	{ "window_s", do_probe_window },
 };
 

@@ -46,14 +46,26 @@ struct ef_rule {
 	struct ef_port_spec ports[EF_MAX_PORT_SPECS];
 };
 
+/* The "probe" section: probe detection for the policy's jobs (daemon/probe.c).
+ * Thresholds count distinct things within the sliding window. */
 struct ef_probe_cfg {
 	int action; /* EF_PROBE_ALERT (default), _FREEZE, _KILL */
-	/* thresholds: 0 means "use the default" */
-	__u32 denied_dests;	 /* distinct denied destinations in window */
-	__u32 denied_names;	 /* denied DNS names in window */
-	__u32 ports_per_host;	 /* distinct ports on one host in window */
-	__u32 window_s;		 /* detection window, seconds */
+	/* 0 means "use the default" (EF_PROBE_DEF_*) */
+	__u32 denied_dests;	 /* distinct denied hosts */
+	__u32 denied_names;	 /* distinct denied (or NXDOMAIN) DNS names */
+	__u32 ports_per_host;	 /* distinct denied ports on one host */
+	__u32 names_per_parent;	 /* distinct names under one registrable domain */
+	__u32 tunnel_names;	 /* distinct names with tunnel-shaped labels */
+	__u32 window_s;		 /* the window, seconds */
 };
+#define EF_PROBE_DEF_WINDOW_S 60
+#define EF_PROBE_DEF_DENIED_DESTS 10
+#define EF_PROBE_DEF_DENIED_NAMES 20
+#define EF_PROBE_DEF_PORTS_PER_HOST 10
+#define EF_PROBE_DEF_NAMES_PER_PARENT 40
+#define EF_PROBE_DEF_TUNNEL_NAMES 5
+#define EF_PROBE_MAX_COUNT 10000 /* a threshold; larger would only cost memory */
+#define EF_PROBE_MAX_WINDOW_S 86400
 enum { EF_PROBE_ALERT = 0, EF_PROBE_FREEZE = 1, EF_PROBE_KILL = 2 };
 
 struct ef_policy {
@@ -204,14 +216,29 @@ int ef_name_judge(const struct ef_ports *v, __u8 *reason, __u32 *rule_id);
 int ef_name_lookup_naive(const struct ef_policy *p, const char *qname, struct ef_ports *out);
 
 /*
- * Addresses a public name must not point at (DNS rebinding): 0.0.0.0/8,
- * 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.168/16,
- * 224/4, 240/4 (255.255.255.255 included); ::, ::1, fc00::/7, fe80::/10,
- * fec0::/10, ff00::/8, and the metadata addresses. NOT 198.18.0.0/15 or
- * 2001:db8::/32 (the test world uses them as public hosts). `family` is
- * EF_FAM_V4 (IPv4 in addr[0..3]) or EF_FAM_V6; an IPv4-mapped IPv6 address
- * is judged as its IPv4 address. Any other family is internal.
+ * What kind of address this is. Special ranges: 0.0.0.0/8, 10/8,
+ * 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.168/16, 224/4,
+ * 240/4 (255.255.255.255 included); ::, ::1, fc00::/7, fe80::/10,
+ * fec0::/10, ff00::/8; and the cloud metadata addresses 169.254.169.254,
+ * fd00:ec2::254, 169.254.170.2 (ECS) and 100.100.100.200 (Alibaba).
+ * NOT 198.18.0.0/15 or 2001:db8::/32 (the test world uses them as public
+ * hosts). `family` is EF_FAM_V4 (IPv4 in addr[0..3]) or EF_FAM_V6; an
+ * IPv4-mapped IPv6 address is judged as its IPv4 address. Any other
+ * family is EF_AC_RESERVED.
  */
+enum ef_addr_cls {
+	EF_AC_PUBLIC = 0,
+	EF_AC_METADATA,
+	EF_AC_LOOPBACK,
+	EF_AC_LINK_LOCAL,
+	EF_AC_PRIVATE, /* RFC 1918, carrier-grade NAT, unique local, site-local */
+	EF_AC_MULTICAST,
+	EF_AC_RESERVED,
+};
+enum ef_addr_cls ef_addr_class(__u8 family, const __u8 addr[16]);
+const char *ef_addr_class_name(enum ef_addr_cls c);
+/* Addresses a public name must not point at (DNS rebinding): every class
+ * but EF_AC_PUBLIC. */
 bool ef_addr_internal(__u8 family, const __u8 addr[16]);
 
 /*

@@ -740,32 +740,37 @@ int ef_upstream_parse(const char *s, __u8 *family, __u8 addr[16], __u16 *port)
 	return 0;
 }
 
-/* One prefix of ef_addr_internal()'s table. */
+/* One prefix of ef_addr_class()'s table. */
 struct net {
 	__u8 family, len;
 	__u8 addr[16];
+	__u8 cls; /* enum ef_addr_cls */
 };
 
-static const struct net internal_nets[] = {
-	{ EF_FAM_V4, 8, { 0 } },		 /* "this network", 0.0.0.0 */
-	{ EF_FAM_V4, 8, { 10 } },		 /* private */
-	{ EF_FAM_V4, 10, { 100, 64 } },		 /* carrier-grade NAT */
-	{ EF_FAM_V4, 8, { 127 } },		 /* loopback */
-	{ EF_FAM_V4, 16, { 169, 254 } },	 /* link-local, metadata */
-	{ EF_FAM_V4, 12, { 172, 16 } },		 /* private */
-	{ EF_FAM_V4, 24, { 192, 0, 0 } },	 /* IETF protocol assignments */
-	{ EF_FAM_V4, 16, { 192, 168 } },	 /* private */
-	{ EF_FAM_V4, 4, { 224 } },		 /* multicast */
-	{ EF_FAM_V4, 4, { 240 } },		 /* reserved, broadcast */
-	{ EF_FAM_V6, 128, { 0 } },		 /* :: */
-	{ EF_FAM_V6, 128, { [15] = 1 } },	 /* ::1 */
-	{ EF_FAM_V6, 7, { 0xfc } },		 /* unique local, fd00:ec2::254 */
-	{ EF_FAM_V6, 10, { 0xfe, 0x80 } },	 /* link-local */
-	{ EF_FAM_V6, 10, { 0xfe, 0xc0 } },	 /* site-local (deprecated) */
-	{ EF_FAM_V6, 8, { 0xff } },		 /* multicast */
+/* Longest prefixes first where they nest (the metadata addresses inside
+ * link-local and unique-local, Alibaba's inside carrier-grade NAT). */
+static const struct net special_nets[] = {
+	{ EF_FAM_V4, 32, { 169, 254, 170, 2 }, EF_AC_METADATA },	 /* AWS ECS task metadata */
+	{ EF_FAM_V4, 32, { 100, 100, 100, 200 }, EF_AC_METADATA }, /* Alibaba Cloud */
+	{ EF_FAM_V4, 8, { 0 }, EF_AC_RESERVED },		 /* "this network", 0.0.0.0 */
+	{ EF_FAM_V4, 8, { 10 }, EF_AC_PRIVATE },
+	{ EF_FAM_V4, 10, { 100, 64 }, EF_AC_PRIVATE },		 /* carrier-grade NAT */
+	{ EF_FAM_V4, 8, { 127 }, EF_AC_LOOPBACK },
+	{ EF_FAM_V4, 16, { 169, 254 }, EF_AC_LINK_LOCAL },
+	{ EF_FAM_V4, 12, { 172, 16 }, EF_AC_PRIVATE },
+	{ EF_FAM_V4, 24, { 192, 0, 0 }, EF_AC_RESERVED },	 /* IETF protocol assignments */
+	{ EF_FAM_V4, 16, { 192, 168 }, EF_AC_PRIVATE },
+	{ EF_FAM_V4, 4, { 224 }, EF_AC_MULTICAST },
+	{ EF_FAM_V4, 4, { 240 }, EF_AC_RESERVED },		 /* and 255.255.255.255 */
+	{ EF_FAM_V6, 128, { 0 }, EF_AC_RESERVED },		 /* :: */
+	{ EF_FAM_V6, 128, { [15] = 1 }, EF_AC_LOOPBACK },	 /* ::1 */
+	{ EF_FAM_V6, 7, { 0xfc }, EF_AC_PRIVATE },		 /* unique local */
+	{ EF_FAM_V6, 10, { 0xfe, 0x80 }, EF_AC_LINK_LOCAL },
+	{ EF_FAM_V6, 10, { 0xfe, 0xc0 }, EF_AC_PRIVATE },	 /* site-local (deprecated) */
+	{ EF_FAM_V6, 8, { 0xff }, EF_AC_MULTICAST },
 };
 
-bool ef_addr_internal(__u8 family, const __u8 addr[16])
+enum ef_addr_cls ef_addr_class(__u8 family, const __u8 addr[16])
 {
 	__u8 a[16] = { 0 };
 	size_t i;
@@ -779,13 +784,12 @@ bool ef_addr_internal(__u8 family, const __u8 addr[16])
 	} else if (family == EF_FAM_V6) {
 		memcpy(a, addr, 16);
 	} else {
-		return true; /* cannot be judged: refuse it */
+		return EF_AC_RESERVED; /* cannot be judged */
 	}
-	/* both are inside the table's ranges; named so that they stay in */
 	if (!memcmp(a, family == EF_FAM_V4 ? ef_meta_v4 : ef_meta_v6, 16))
-		return true;
-	for (i = 0; i < sizeof(internal_nets) / sizeof(internal_nets[0]); i++) {
-		const struct net *n = &internal_nets[i];
+		return EF_AC_METADATA;
+	for (i = 0; i < sizeof(special_nets) / sizeof(special_nets[0]); i++) {
+		const struct net *n = &special_nets[i];
 		__u8 m[16];
 
 		if (n->family != family)
@@ -793,9 +797,26 @@ bool ef_addr_internal(__u8 family, const __u8 addr[16])
 		memcpy(m, a, 16);
 		ef_addr_mask(m, n->len);
 		if (!memcmp(m, n->addr, 16))
-			return true;
+			return n->cls;
 	}
-	return false;
+	return EF_AC_PUBLIC;
+}
+
+const char *ef_addr_class_name(enum ef_addr_cls c)
+{
+	static const char *const names[] = {
+		[EF_AC_PUBLIC] = "public",	   [EF_AC_METADATA] = "metadata",
+		[EF_AC_LOOPBACK] = "loopback",	   [EF_AC_LINK_LOCAL] = "link_local",
+		[EF_AC_PRIVATE] = "private",	   [EF_AC_MULTICAST] = "multicast",
+		[EF_AC_RESERVED] = "reserved",
+	};
+
+	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
+}
+
+bool ef_addr_internal(__u8 family, const __u8 addr[16])
+{
+	return ef_addr_class(family, addr) != EF_AC_PUBLIC;
 }
 
 int ef_rule_canon_ports(const struct ef_rule *r, struct ef_port_spec out[EF_MAX_PORT_SPECS])
