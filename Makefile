@@ -61,7 +61,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 LIBS_POLICY := -lcjson
-LIBS_DAEMON := -lbpf -lelf -lz -lcjson -lldns -lcurl -lprotobuf-c -lpthread -lm
+LIBS_DAEMON := -lbpf -lelf -lz -lcjson -lldns -lcurl -lprotobuf-c -lmnl -lpsl -lpthread -lm
 LIBS_CLI := -lcjson
 
 BPF_OBJ := $(BUILD)/fence.bpf.o
@@ -95,10 +95,12 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  curl, ca-certificates: fetch that schema (see OTLP_PROTO_* below)
 #  protobuf-compiler, python3-protobuf: the test receiver decodes with the same official schema
 #  python3-yaml: the tests check the OpenTelemetry Collector configs in deploy/otelcol/
+#  libmnl-dev: the runner's own addresses (probe detection) from rtnetlink, dump and updates
+#  libpsl-dev: the registrable domain of a DNS name (Public Suffix List), for DNS fan-out
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
-	ca-certificates protobuf-compiler python3-protobuf python3-yaml
+	ca-certificates protobuf-compiler python3-protobuf python3-yaml libmnl-dev libpsl-dev
 # installs only what is missing, so `make test` and `make demo` stay quick
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -183,6 +185,10 @@ EXPORT_UNIT_OBJS := $(BUILD)/daemon/export_cfg.o $(BUILD)/daemon/otlp_pb.o \
 	$(BUILD)/daemon/util.o $(OTLP_PB_OBJS)
 $(BUILD)/tests/test_export: $(EXPORT_UNIT_OBJS) | $(OTLP_PB_H)
 $(BUILD)/tests/test_export: LIBS_TEST := -lcurl -lprotobuf-c -lm
+
+# test_probe: the probe detectors, pure (no BPF, no daemon)
+$(BUILD)/tests/test_probe: $(BUILD)/daemon/probe_detect.o
+$(BUILD)/tests/test_probe: LIBS_TEST := -lpsl -lm
 
 # test_dns tests the DNS message layer, on top of what every unit test links
 $(BUILD)/tests/test_dns: $(DNSMSG_OBJ)

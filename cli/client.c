@@ -184,20 +184,78 @@ int cmd_jobs(int argc, char **argv)
 		print_json(o);
 		cJSON_Delete(o);
 	} else {
-		printf("%-20s %-16s %-8s %6s %9s %7s  %s\n", "JOB", "POLICY", "MODE", "PIDS",
-		       "DECISIONS", "DENIED", "COMMAND");
+		printf("%-20s %-16s %-8s %-8s %6s %9s %7s  %-24s %s\n", "JOB", "POLICY", "MODE",
+		       "STATE", "PIDS", "DECISIONS", "DENIED", "FLAGGED", "COMMAND");
 		cJSON_ArrayForEach(j, jobs) {
 			const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItem(j, "command"));
+			const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(j, "state"));
+			const cJSON *rs = cJSON_GetObjectItem(j, "probe_reasons"), *x;
+			char flags[256] = "-";
 
-			printf("%-20s %-16s %-8s %6d %9.0f %7.0f  %s\n",
+			if (cJSON_GetArraySize(rs) > 0) {
+				size_t l = 0;
+
+				flags[0] = '\0';
+				cJSON_ArrayForEach(x, rs)
+					if (cJSON_IsString(x) && l < sizeof(flags))
+						l += snprintf(flags + l, sizeof(flags) - l, "%s%s",
+							      l ? "," : "", x->valuestring);
+			}
+			printf("%-20s %-16s %-8s %-8s %6d %9.0f %7.0f  %-24s %s\n",
 			       cJSON_GetStringValue(cJSON_GetObjectItem(j, "id")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(j, "policy")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(j, "mode")),
+			       cJSON_GetStringValue(cJSON_GetObjectItem(j, "mode")), st ? st : "?",
 			       cJSON_GetArraySize(cJSON_GetObjectItem(j, "pids")),
 			       cJSON_GetNumberValue(cJSON_GetObjectItem(j, "decisions")),
-			       cJSON_GetNumberValue(cJSON_GetObjectItem(j, "denied")), cmd ? cmd : "");
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(j, "denied")), flags,
+			       cmd ? cmd : "");
 		}
 	}
+	cJSON_Delete(r);
+	return 0;
+}
+
+/* freeze, thaw, kill JOB [--json] */
+int cmd_job_control(int argc, char **argv)
+{
+	const char *job = NULL;
+	bool json = false;
+	cJSON *req, *r;
+	const cJSON *ok;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (argv[i][0] != '-' && !job) {
+			job = argv[i];
+		} else {
+			fprintf(stderr, "egressctl %s: unexpected argument \"%s\"\n", argv[0], argv[i]);
+			return 2;
+		}
+	}
+	if (!job) {
+		fprintf(stderr, "egressctl %s: which job? (egressctl jobs lists them)\n", argv[0]);
+		return 2;
+	}
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", argv[0]);
+	cJSON_AddStringToObject(req, "job_id", job);
+	r = ctl_request(req, NULL);
+	cJSON_Delete(req);
+	if (!r)
+		return 1;
+	ok = cJSON_GetObjectItem(r, "ok");
+	if (!cJSON_IsTrue(ok)) {
+		const cJSON *e = cJSON_GetObjectItem(r, "error");
+
+		fprintf(stderr, "egressctl: %s\n", cJSON_IsString(e) ? e->valuestring : "error");
+		cJSON_Delete(r);
+		return 1;
+	}
+	if (json)
+		print_json(r);
+	else
+		printf("job %s: %s\n", job, cJSON_GetStringValue(cJSON_GetObjectItem(r, "state")));
 	cJSON_Delete(r);
 	return 0;
 }

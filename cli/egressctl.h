@@ -21,6 +21,7 @@ cJSON *ctl_request(cJSON *req, int *fd_out);
 
 int cmd_status(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
+int cmd_job_control(int argc, char **argv); /* freeze, thaw, kill */
 int cmd_run(int argc, char **argv);
 extern const char cmd_run_help[];
 int cmd_policy(int argc, char **argv);

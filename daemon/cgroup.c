@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -195,5 +196,72 @@ int ef_cgroup_of_pid(pid_t pid, char *out, size_t len)
 		break;
 	}
 	free(buf);
+	return ret;
+}
+
+int ef_cgroup_freeze(const char *path, bool freeze)
+{
+	char f[4096];
+
+	snprintf(f, sizeof(f), "%s/cgroup.freeze", path);
+	return ef_write_str(f, freeze ? "1\n" : "0\n");
+}
+
+int ef_cgroup_state(const char *path)
+{
+	char f[4096], *buf = NULL;
+	bool want = false;
+	int ret;
+
+	snprintf(f, sizeof(f), "%s/cgroup.freeze", path);
+	ret = ef_read_file(f, 64, &buf, NULL);
+	if (ret)
+		return ret;
+	want = buf[0] == '1';
+	free(buf);
+	buf = NULL;
+	if (!want)
+		return EF_CG_RUNNING;
+	snprintf(f, sizeof(f), "%s/cgroup.events", path);
+	ret = ef_read_file(f, 4096, &buf, NULL);
+	if (ret)
+		return ret;
+	ret = strstr(buf, "frozen 1") ? EF_CG_FROZEN : EF_CG_FREEZING;
+	free(buf);
+	return ret;
+}
+
+const char *ef_cgroup_state_name(int state)
+{
+	switch (state) {
+	case EF_CG_RUNNING:
+		return "running";
+	case EF_CG_FREEZING:
+		return "freezing";
+	case EF_CG_FROZEN:
+		return "frozen";
+	}
+	return "unknown";
+}
+
+int ef_cgroup_kill(const char *path)
+{
+	char f[4096];
+	pid_t *pids = NULL;
+	size_t n = 0;
+	int ret;
+
+	snprintf(f, sizeof(f), "%s/cgroup.kill", path);
+	ret = ef_write_str(f, "1\n");
+	if (ret != -ENOENT)
+		return ret;
+	/* before Linux 5.14: freeze so nothing forks, SIGKILL each, thaw */
+	ef_cgroup_freeze(path, true);
+	ret = ef_cgroup_pids(path, &pids, &n);
+	for (size_t i = 0; i < n; i++)
+		if (kill(pids[i], SIGKILL) < 0 && errno != ESRCH && !ret)
+			ret = -errno;
+	free(pids);
+	ef_cgroup_freeze(path, false);
 	return ret;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* cgroup2 plumbing: find the mount, ids, levels, moving and removing. */
+/* cgroup2 plumbing: find the mount, ids, levels, moving, removing, freezing, killing. */
 #ifndef EF_CGROUP_H
 #define EF_CGROUP_H
 
@@ -24,5 +24,13 @@ int ef_cgroup_remove_tree(const char *path);
 int ef_cgroup_pids(const char *path, pid_t **out, size_t *n);
 /* The cgroup2 path of a process relative to the mount ("/a/b"). */
 int ef_cgroup_of_pid(pid_t pid, char *out, size_t len);
+/* cgroup.freeze: the cgroup and everything below it stop (or go on). */
+int ef_cgroup_freeze(const char *path, bool freeze);
+/* EF_CG_RUNNING, _FREEZING (asked, not every task stopped yet), _FROZEN, or -errno. */
+enum { EF_CG_RUNNING = 0, EF_CG_FREEZING = 1, EF_CG_FROZEN = 2 };
+int ef_cgroup_state(const char *path);
+const char *ef_cgroup_state_name(int state);
+/* SIGKILL every process of the cgroup and below (cgroup.kill; frozen ones too). */
+int ef_cgroup_kill(const char *path);
 
 #endif /* EF_CGROUP_H */

@@ -230,6 +230,17 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 			reply = error_reply(err[0] ? err : "cannot start the job");
 			log_warn("run from pid %d uid %u refused: %s", c->cred.pid, c->cred.uid, err);
 		}
+	} else if (!strcmp(op->valuestring, "freeze") || !strcmp(op->valuestring, "thaw") ||
+		   !strcmp(op->valuestring, "kill")) {
+		reply = cJSON_CreateObject();
+		cJSON_AddBoolToObject(reply, "ok", true);
+		if (ef_job_control(d, op->valuestring, req, c->cred.pid, c->cred.uid, reply, err,
+				   sizeof(err))) {
+			cJSON_Delete(reply);
+			reply = error_reply(err);
+			log_warn("%s from pid %d uid %u refused: %s", op->valuestring, c->cred.pid,
+				 c->cred.uid, err);
+		}
 	} else {
 		char msg[160];
 

@@ -534,6 +534,9 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 		snprintf(msg, sizeof(msg), "upstream: %s", p->error);
 		s->status_msg = ef_span_strdup(s, msg);
 	}
-	if (p->dj)
+	if (p->dj) {
 		ef_span_job_attrs(s, p->dj->job);
+		/* after the span is complete: a flag adds a span of its own */
+		ef_probe_dns(d, p->dj->job, p, a, rcode);
+	}
 }

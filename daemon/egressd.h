@@ -30,6 +30,10 @@ struct ef_name_cache;
 struct ef_dns_pending;
 struct ef_exporter;
 struct ef_dns_upsock;
+struct ef_hostaddrs;
+struct ef_pdet;
+struct ef_dns_answer;
+struct ef_event;
 
 /* A DNS server the proxy forwards to. */
 #define EF_DNS_MAX_UPSTREAMS 4
@@ -71,6 +75,13 @@ struct ef_job_rec {
 	uint64_t n_decisions, n_denied;
 	struct ef_dns_job *dns; /* the job's DNS proxy */
 	uint64_t n_dns_queries, n_dns_denied;
+	struct {
+		struct ef_pdet *det;		   /* the detectors, made at the first refusal */
+		const struct ef_pol_rec *det_pol;  /* the policy version their limits are from */
+		uint32_t mask;			   /* 1 << enum ef_probe_reason: what fired */
+		uint32_t fires;			   /* egress.probe spans written */
+		int action;			   /* the strongest action taken; -1: none */
+	} probe;
 };
 
 /* DNS proxy settings: config file "dns" section. */
@@ -121,6 +132,7 @@ struct ef_daemon {
 	struct ef_exporter *exporter; /* NULL when export is off */
 	struct ef_resource res;
 	struct ef_proc_cache *procs;
+	struct ef_hostaddrs *host; /* the runner's own addresses (probe.c) */
 
 	struct ef_job_rec *jobs;
 	struct ef_pol_rec *pols;
@@ -180,6 +192,8 @@ int ef_jobs_restore(struct ef_daemon *d);
 void ef_jobs_check(struct ef_daemon *d);
 void ef_jobs_on_inotify(struct ef_daemon *d);
 struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id);
+struct ef_job_rec *ef_job_by_id(struct ef_daemon *d, const char *id);
+int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j); /* <state-dir>/jobs/<id>.json */
 cJSON *ef_jobs_json(struct ef_daemon *d);
 void ef_jobs_free(struct ef_daemon *d);
 
@@ -210,6 +224,22 @@ int ef_name_remember(struct ef_daemon *d, uint64_t id, const char *name);
 const char *ef_name_get(struct ef_daemon *d, uint64_t id);
 void ef_name_cache_free(struct ef_daemon *d);
 
+/* probe.c: probe detection, its actions, and freeze/thaw/kill */
+int ef_probe_setup(struct ef_daemon *d);
+void ef_probe_netlink_io(struct ef_daemon *d);
+void ef_probe_close(struct ef_daemon *d);
+void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_event *e);
+void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_dns_pending *q,
+		  const struct ef_dns_answer *a, int rcode);
+void ef_probe_tick(struct ef_daemon *d);
+void ef_probe_job_free(struct ef_job_rec *j);
+void ef_probe_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
+void ef_probe_job_json(cJSON *o, const struct ef_job_rec *j);
+void ef_probe_job_save(cJSON *o, const struct ef_job_rec *j);
+void ef_probe_job_load(const cJSON *o, struct ef_job_rec *j);
+int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req, pid_t peer_pid,
+		   uid_t peer_uid, cJSON *reply, char *err, size_t errlen);
+
 /* control.c */
 int ef_control_setup(struct ef_daemon *d);
 void ef_control_accept(struct ef_daemon *d);
@@ -238,5 +268,6 @@ enum ef_ep_kind {
 #define EF_EP_TIMER ((void *)3)
 #define EF_EP_INOTIFY ((void *)4)
 #define EF_EP_LISTEN ((void *)5)
+#define EF_EP_NETLINK ((void *)6)
 
 #endif /* EF_EGRESSD_H */

@@ -208,6 +208,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		status_msg(s, e, name ? name : addr, rule);
 	if (j)
 		ef_span_job_attrs(s, j);
+	/* the span is complete: probe detection may add its own after it */
+	if (j && e->verdict != EF_V_ALLOW)
+		ef_probe_event(d, j, e);
 	return 0;
 }
 

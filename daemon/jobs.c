@@ -55,7 +55,7 @@ struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id)
 	return NULL;
 }
 
-static struct ef_job_rec *job_by_id(struct ef_daemon *d, const char *id)
+struct ef_job_rec *ef_job_by_id(struct ef_daemon *d, const char *id)
 {
 	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
 		if (!strcmp(j->id, id))
@@ -67,6 +67,7 @@ static void job_free(struct ef_job_rec *j)
 {
 	if (!j)
 		return;
+	ef_probe_job_free(j);
 	free(j->cgroup);
 	free(j->command);
 	free(j->command_line);
@@ -79,7 +80,7 @@ static void job_state_path(struct ef_daemon *d, const char *id, char *out, size_
 	snprintf(out, len, "%s/jobs/%s.json", d->state_dir, id);
 }
 
-static int job_persist(struct ef_daemon *d, const struct ef_job_rec *j)
+int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j)
 {
 	char path[EF_PATH_MAX + 128], hex[33], *s;
 	cJSON *o = cJSON_CreateObject();
@@ -109,6 +110,7 @@ static int job_persist(struct ef_daemon *d, const struct ef_job_rec *j)
 	if (j->command_line)
 		cJSON_AddStringToObject(o, "command_line", j->command_line);
 	cJSON_AddItemToObject(o, "attrs", cJSON_Duplicate(j->attrs, true));
+	ef_probe_job_save(o, j);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -230,6 +232,7 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t pe
 	if (!j)
 		return -ENOMEM;
 	j->wd = -1;
+	j->probe.action = -1;
 	if (jid) {
 		if (!valid_job_id(jid->valuestring)) {
 			snprintf(err, errlen, "invalid job id \"%.80s\": use [A-Za-z0-9._-], at most %d",
@@ -237,7 +240,7 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t pe
 			ret = -EINVAL;
 			goto fail;
 		}
-		if (job_by_id(d, jid->valuestring)) {
+		if (ef_job_by_id(d, jid->valuestring)) {
 			snprintf(err, errlen, "job %s is already running", jid->valuestring);
 			ret = -EEXIST;
 			goto fail;
@@ -345,7 +348,7 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t pe
 		goto fail;
 	}
 	in_map = true;
-	ret = job_persist(d, j);
+	ret = ef_job_save(d, j);
 	if (ret) {
 		snprintf(err, errlen, "saving job state: %s", strerror(-ret));
 		goto fail;
@@ -435,6 +438,7 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 		ef_span_str(s, "process.command", j->command);
 	if (j->command_line)
 		ef_span_str(s, "process.command_line", j->command_line);
+	ef_probe_job_attrs(s, j);
 	ef_span_job_attrs(s, j);
 }
 
@@ -463,8 +467,9 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 		log_warn("job %s: removing %s: %s", j->id, j->cgroup, strerror(-ret));
 	job_state_path(d, j->id, p, sizeof(p));
 	unlink(p);
-	log_info("job %s ended: %llu decisions, %llu denied", j->id,
-		 (unsigned long long)j->n_decisions, (unsigned long long)j->n_denied);
+	log_info("job %s ended: %llu decisions, %llu denied%s", j->id,
+		 (unsigned long long)j->n_decisions, (unsigned long long)j->n_denied,
+		 j->probe.mask ? ", flagged" : "");
 	ef_pol_put(d, j->pol);
 	job_free(j);
 }
@@ -525,6 +530,7 @@ static struct ef_job_rec *job_from_state(struct ef_daemon *d, const cJSON *o)
 	}
 	if (cJSON_IsString(par) && !ef_unhex(par->valuestring, j->parent_id, 8))
 		j->has_parent = true;
+	ef_probe_job_load(o, j);
 	return j;
 }
 
@@ -635,6 +641,7 @@ cJSON *ef_jobs_json(struct ef_daemon *d)
 			cJSON_AddNumberToObject(o, "dns_port", j->dns->port);
 		if (j->command)
 			cJSON_AddStringToObject(o, "command", j->command);
+		ef_probe_job_json(o, j);
 		if (!ef_cgroup_pids(j->cgroup, &pl, &n))
 			for (size_t i = 0; i < n; i++)
 				cJSON_AddItemToArray(pids, cJSON_CreateNumber(pl[i]));

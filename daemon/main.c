@@ -240,6 +240,7 @@ static void on_tick(struct ef_daemon *d)
 		return;
 	ef_events_check_drops(d);
 	ef_jobs_check(d);
+	ef_probe_tick(d);
 	ef_journal_sync(&d->journal);
 }
 
@@ -263,6 +264,8 @@ static void run_loop(struct ef_daemon *d)
 				on_tick(d);
 			} else if (tag == EF_EP_INOTIFY) {
 				ef_jobs_on_inotify(d);
+			} else if (tag == EF_EP_NETLINK) {
+				ef_probe_netlink_io(d);
 			} else if (tag == EF_EP_LISTEN) {
 				ef_control_accept(d);
 			} else if (tag == EF_EP_SIG) {
@@ -380,6 +383,15 @@ int main(int argc, char **argv)
 	if (ef_pol_restore(d) || ef_events_setup(d))
 		goto cleanup;
 	{
+		int err = ef_probe_setup(d);
+
+		if (err) {
+			log_err("probe detection: listening for this host's addresses: %s",
+				strerror(-err));
+			goto cleanup;
+		}
+	}
+	{
 		char *s = NULL;
 		char p[EF_PATH_MAX + 32];
 
@@ -409,6 +421,7 @@ int main(int argc, char **argv)
 cleanup:
 	ef_control_close(d);
 	ef_dns_close(d);
+	ef_probe_close(d);
 	if (d->rb)
 		ef_events_close(d);
 	/* the exporter gets a moment to send what the last drain wrote */

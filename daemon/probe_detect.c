@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The probe detectors of one job. Each counts distinct targets in a
+ * sliding window (policy "probe.window_s"): a set of 64-bit target hashes
+ * with the time each was last seen, optionally grouped (ports by host,
+ * names by registrable domain). A reason fires when its count reaches its
+ * threshold, at most once per window: after firing, its count starts over
+ * and it stays quiet until the window has passed.
+ *
+ * Only what the fence refused counts, and not all of that:
+ *  - a connected-UDP connect() to an address the job's DNS proxy just gave
+ *    it is glibc's getaddrinfo sorting the answer (RFC 6724: it connects a
+ *    UDP socket to each address and never sends), not a probe;
+ *  - an address whose learned DNS answer expired is a stale cache;
+ *  - a denied name that is an allowed name with a search domain appended
+ *    (resolv.conf "search"), and single-label names, are the resolver's own
+ *    tries.
+ * Memory is bounded: a set holds at most SET_MAX targets in its window.
+ */
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpsl.h>
+
+#include "probe.h"
+
+#define SET_MAX (1u << 16)
+#define SAMPLE_RING 32
+
+struct pent {
+	uint64_t key, group, seen; /* key 0: empty slot */
+};
+
+struct gent {
+	uint64_t group;
+	uint32_t n;
+};
+
+/* Distinct keys last seen within the window, open addressing. */
+struct pset {
+	struct pent *e;
+	uint32_t cap, n; /* n counts entries not yet pruned (some may be stale) */
+	struct gent *g;	 /* group counts, cap slots too (NULL: not grouped) */
+	bool grouped;
+};
+
+struct sample {
+	uint64_t group;
+	char text[EF_PROBE_TARGET_LEN];
+};
+
+struct detector {
+	struct pset set;
+	uint64_t last_fire; /* 0: never */
+	struct sample ring[SAMPLE_RING];
+	unsigned ring_next;
+};
+
+struct ef_pdet {
+	struct ef_probe_limits lim;
+	uint64_t window_ns;
+	struct detector det[EF_PR__MAX];
+	struct pset answered; /* addresses the job's DNS proxy answered with */
+};
+
+static const psl_ctx_t *psl(void)
+{
+	static const psl_ctx_t *ctx;
+	static bool tried;
+
+	if (!tried) {
+		/* the system's list (package publicsuffix) if newer, else the built-in */
+		ctx = psl_latest(NULL);
+		if (!ctx)
+			ctx = psl_builtin();
+		tried = true;
+	}
+	return ctx;
+}
+
+const char *ef_probe_reason_name(int r)
+{
+	static const char *const names[] = {
+		[EF_PR_DEST_SCAN] = "dest_scan",     [EF_PR_PORT_SCAN] = "port_scan",
+		[EF_PR_DNS_SWEEP] = "dns_sweep",     [EF_PR_DNS_TUNNEL] = "dns_tunnel",
+		[EF_PR_DNS_FANOUT] = "dns_fanout",   [EF_PR_METADATA] = "metadata",
+		[EF_PR_HOST_ADDRESS] = "host_address", [EF_PR_LINK_LOCAL] = "link_local",
+		[EF_PR_PRIVATE] = "private_address",
+	};
+
+	return r >= 0 && r < EF_PR__MAX ? names[r] : "unknown";
+}
+
+const char *ef_probe_action_name(int a)
+{
+	switch (a) {
+	case EF_PROBE_FREEZE:
+		return "freeze";
+	case EF_PROBE_KILL:
+		return "kill";
+	}
+	return "alert";
+}
+
+void ef_probe_limits_of(const struct ef_probe_cfg *c, struct ef_probe_limits *l)
+{
+#define PICK(f, def) l->f = c && c->f ? c->f : (def)
+	PICK(window_s, EF_PROBE_DEF_WINDOW_S);
+	PICK(denied_dests, EF_PROBE_DEF_DENIED_DESTS);
+	PICK(denied_names, EF_PROBE_DEF_DENIED_NAMES);
+	PICK(ports_per_host, EF_PROBE_DEF_PORTS_PER_HOST);
+	PICK(names_per_parent, EF_PROBE_DEF_NAMES_PER_PARENT);
+	PICK(tunnel_names, EF_PROBE_DEF_TUNNEL_NAMES);
+#undef PICK
+}
+
+/* ---- sets ---- */
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h ? h : 1;
+}
+
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+	return mix(ef_fnv1a(p, n, EF_FNV1A_INIT ^ seed));
+}
+
+static struct pent *pset_slot(struct pset *s, uint64_t key)
+{
+	uint32_t mask = s->cap - 1, i = (uint32_t)key & mask;
+
+	while (s->e[i].key && s->e[i].key != key)
+		i = (i + 1) & mask;
+	return &s->e[i];
+}
+
+static struct gent *gset_slot(struct pset *s, uint64_t group)
+{
+	uint32_t mask = s->cap - 1, i = (uint32_t)group & mask;
+
+	while (s->g[i].group && s->g[i].group != group)
+		i = (i + 1) & mask;
+	return &s->g[i];
+}
+
+static void pset_clear(struct pset *s)
+{
+	free(s->e);
+	free(s->g);
+	s->e = NULL;
+	s->g = NULL;
+	s->cap = s->n = 0;
+}
+
+/* Rebuild into cap slots, keeping what was seen at or after `since`. */
+static int pset_rebuild(struct pset *s, uint32_t cap, uint64_t since)
+{
+	struct pset t = { .cap = cap, .grouped = s->grouped };
+
+	t.e = calloc(cap, sizeof(*t.e));
+	if (s->grouped)
+		t.g = calloc(cap, sizeof(*t.g));
+	if (!t.e || (s->grouped && !t.g)) {
+		free(t.e);
+		free(t.g);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->cap; i++) {
+		const struct pent *e = &s->e[i];
+
+		if (!e->key || e->seen < since)
+			continue;
+		*pset_slot(&t, e->key) = *e;
+		t.n++;
+		if (t.grouped) {
+			struct gent *g = gset_slot(&t, e->group);
+
+			g->group = e->group;
+			g->n++;
+		}
+	}
+	pset_clear(s);
+	*s = t;
+	return 0;
+}
+
+static uint64_t since_of(uint64_t now, uint64_t window)
+{
+	return now > window ? now - window : 0;
+}
+
+/*
+ * Add key (in group) seen at now. Returns the number of distinct keys in
+ * the window, of the group when grouped; stale entries are pruned before
+ * a count is returned that reaches `threshold`, so that count is exact.
+ */
+static uint32_t pset_add(struct pset *s, uint64_t key, uint64_t group, uint64_t now,
+			 uint64_t window, uint32_t threshold)
+{
+	uint64_t since = since_of(now, window);
+	struct pent *e;
+	uint32_t count;
+
+	if (!s->cap && pset_rebuild(s, 64, since))
+		return 0;
+	e = pset_slot(s, key);
+	if (!e->key) {
+		if ((s->n + 1) * 2 > s->cap) {
+			/* full enough: prune, and grow if that was not enough */
+			uint32_t live = 0;
+
+			for (uint32_t i = 0; i < s->cap; i++)
+				live += s->e[i].key && s->e[i].seen >= since;
+			if (live + 1 > SET_MAX)
+				return 0; /* saturated: the count stays where it is */
+			if (pset_rebuild(s, (live + 1) * 2 > s->cap ? s->cap * 2 : s->cap, since))
+				return 0;
+			e = pset_slot(s, key);
+		}
+		e->key = key;
+		e->group = group;
+		s->n++;
+		if (s->grouped) {
+			struct gent *g = gset_slot(s, group);
+
+			g->group = group;
+			g->n++;
+		}
+	}
+	e->seen = now;
+	count = s->grouped ? gset_slot(s, group)->n : s->n;
+	if (count >= threshold) {
+		/* some may have gone stale: count again over the window */
+		if (pset_rebuild(s, s->cap, since))
+			return 0;
+		count = s->grouped ? gset_slot(s, group)->n : s->n;
+	}
+	return count;
+}
+
+static bool pset_has(struct pset *s, uint64_t key, uint64_t now, uint64_t window)
+{
+	const struct pent *e;
+
+	if (!s->cap)
+		return false;
+	e = pset_slot(s, key);
+	return e->key == key && e->seen >= since_of(now, window);
+}
+
+/* ---- detectors ---- */
+
+struct ef_pdet *ef_pdet_new(const struct ef_probe_limits *l)
+{
+	struct ef_pdet *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->det[EF_PR_PORT_SCAN].set.grouped = true;
+	p->det[EF_PR_DNS_FANOUT].set.grouped = true;
+	ef_pdet_set_limits(p, l);
+	return p;
+}
+
+void ef_pdet_set_limits(struct ef_pdet *p, const struct ef_probe_limits *l)
+{
+	p->lim = *l;
+	p->window_ns = (uint64_t)l->window_s * 1000000000ull;
+}
+
+void ef_pdet_free(struct ef_pdet *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < EF_PR__MAX; i++)
+		pset_clear(&p->det[i].set);
+	pset_clear(&p->answered);
+	free(p);
+}
+
+void ef_pdet_expire(struct ef_pdet *p, uint64_t now_ns)
+{
+	uint64_t since = since_of(now_ns, p->window_ns);
+
+	for (int i = 0; i < EF_PR__MAX; i++) {
+		struct pset *s = &p->det[i].set;
+
+		if (s->n == 0 && s->cap)
+			pset_clear(s);
+		else if (s->cap)
+			pset_rebuild(s, s->cap > 64 && s->n * 8 < s->cap ? s->cap / 2 : s->cap, since);
+	}
+	if (p->answered.cap)
+		pset_rebuild(&p->answered, p->answered.cap, since);
+}
+
+size_t ef_pdet_entries(const struct ef_pdet *p)
+{
+	size_t n = p->answered.n;
+
+	for (int i = 0; i < EF_PR__MAX; i++)
+		n += p->det[i].set.n;
+	return n;
+}
+
+static void remember(struct detector *d, uint64_t group, const char *text)
+{
+	/* the same target again only moves up */
+	for (unsigned i = 0; i < SAMPLE_RING; i++) {
+		struct sample *s = &d->ring[i];
+
+		if (s->text[0] && s->group == group && !strcmp(s->text, text)) {
+			s->text[0] = '\0';
+			break;
+		}
+	}
+	d->ring[d->ring_next].group = group;
+	snprintf(d->ring[d->ring_next].text, sizeof(d->ring[0].text), "%s", text);
+	d->ring_next = (d->ring_next + 1) % SAMPLE_RING;
+}
+
+static bool quiet(const struct ef_pdet *p, const struct detector *d, uint64_t now)
+{
+	return d->last_fire && now - d->last_fire < p->window_ns;
+}
+
+/* Fire reason r: evidence from its ring (of `group` when grouped). */
+static int fire(struct ef_pdet *p, int r, uint64_t now, uint32_t count, uint32_t threshold,
+		bool by_group, uint64_t group, const char *subject, struct ef_probe_fire *out)
+{
+	struct detector *d = &p->det[r];
+
+	memset(out, 0, sizeof(*out));
+	out->reason = r;
+	out->count = count;
+	out->threshold = threshold;
+	if (subject)
+		snprintf(out->subject, sizeof(out->subject), "%s", subject);
+	for (unsigned k = 1; k <= SAMPLE_RING && out->n_targets < EF_PROBE_SAMPLES; k++) {
+		const struct sample *s = &d->ring[(d->ring_next + SAMPLE_RING - k) % SAMPLE_RING];
+
+		if (s->text[0] && (!by_group || s->group == group))
+			snprintf(out->targets[out->n_targets++], EF_PROBE_TARGET_LEN, "%s", s->text);
+	}
+	d->last_fire = now;
+	pset_clear(&d->set);
+	memset(d->ring, 0, sizeof(d->ring));
+	d->ring_next = 0;
+	return 1;
+}
+
+/* A counting detector: add the target, fire at the threshold. */
+static int count(struct ef_pdet *p, int r, uint64_t key, uint64_t group, uint64_t now,
+		 uint32_t threshold, const char *text, const char *subject,
+		 struct ef_probe_fire *out)
+{
+	struct detector *d = &p->det[r];
+	uint32_t n;
+
+	n = pset_add(&d->set, key, group, now, p->window_ns, threshold);
+	remember(d, group, text);
+	if (n < threshold || quiet(p, d, now))
+		return 0;
+	return fire(p, r, now, n, threshold, d->set.grouped, group, subject, out);
+}
+
+static int first_touch(struct ef_pdet *p, int r, uint64_t now, const char *text,
+		       struct ef_probe_fire *out)
+{
+	struct detector *d = &p->det[r];
+
+	if (quiet(p, d, now))
+		return 0;
+	remember(d, 0, text);
+	return fire(p, r, now, 1, 1, false, 0, NULL, out);
+}
+
+static uint64_t addr_key(uint8_t family, const uint8_t *addr)
+{
+	uint8_t b[17];
+
+	b[0] = family;
+	memcpy(b + 1, addr, 16);
+	return hash_bytes(b, sizeof(b), 0);
+}
+
+static void host_text(uint8_t family, const uint8_t *addr, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == EF_FAM_V4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+	snprintf(out, len, family == EF_FAM_V4 ? "%s" : "[%s]", a);
+}
+
+int ef_pdet_conn(struct ef_pdet *p, const struct ef_probe_conn *c, struct ef_probe_fire *out)
+{
+	char host[INET6_ADDRSTRLEN + 2], tgt[EF_PROBE_TARGET_LEN];
+	uint64_t hk, pk;
+	uint8_t pb[19];
+	int n = 0, cls;
+
+	if (c->verdict == EF_V_ALLOW || c->reason == EF_R_DNS_EXPIRED)
+		return 0;
+	hk = addr_key(c->family, c->addr);
+	/* getaddrinfo's RFC 6724 sort: connect(), never send */
+	if (c->connect && c->ipproto == IPPROTO_UDP &&
+	    (c->learned || pset_has(&p->answered, hk, c->now_ns, p->window_ns)))
+		return 0;
+	host_text(c->family, c->addr, host, sizeof(host));
+	snprintf(tgt, sizeof(tgt), "%s:%u/%s", host, c->port,
+		 c->ipproto == IPPROTO_UDP ? "udp" : "tcp");
+
+	cls = ef_addr_class(c->family, c->addr);
+	if (cls == EF_AC_METADATA || c->reason == EF_R_METADATA)
+		n += first_touch(p, EF_PR_METADATA, c->now_ns, tgt, out + n);
+	else if (c->host_address)
+		n += first_touch(p, EF_PR_HOST_ADDRESS, c->now_ns, tgt, out + n);
+	else if (cls == EF_AC_LINK_LOCAL)
+		n += first_touch(p, EF_PR_LINK_LOCAL, c->now_ns, tgt, out + n);
+	else if (cls == EF_AC_PRIVATE)
+		n += first_touch(p, EF_PR_PRIVATE, c->now_ns, tgt, out + n);
+
+	n += count(p, EF_PR_DEST_SCAN, hk, 0, c->now_ns, p->lim.denied_dests,
+		   c->server ? c->server : host, NULL, out + n);
+	pb[0] = c->family;
+	memcpy(pb + 1, c->addr, 16);
+	memcpy(pb + 17, &c->port, 2);
+	pk = hash_bytes(pb, sizeof(pb), 1);
+	snprintf(tgt, sizeof(tgt), "%u/%s", c->port, c->ipproto == IPPROTO_UDP ? "udp" : "tcp");
+	n += count(p, EF_PR_PORT_SCAN, pk, hk, c->now_ns, p->lim.ports_per_host, tgt,
+		   c->server ? c->server : host, out + n);
+	return n;
+}
+
+double ef_probe_entropy(const char *s, size_t n)
+{
+	unsigned cnt[256] = { 0 };
+	double h = 0;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		cnt[(unsigned char)s[i]]++;
+	for (int i = 0; i < 256; i++) {
+		if (cnt[i]) {
+			double q = (double)cnt[i] / (double)n;
+
+			h -= q * log2(q);
+		}
+	}
+	return h;
+}
+
+bool ef_probe_tunnel_shaped(const char *name, const char *registrable)
+{
+	size_t below = strlen(name);
+	const char *l = name;
+
+	if (registrable) {
+		size_t rl = strlen(registrable);
+
+		below = below > rl ? below - rl : 0;
+	}
+	if (below > 100)
+		return true;
+	while (*l) {
+		const char *dot = strchr(l, '.');
+		size_t n = dot ? (size_t)(dot - l) : strlen(l);
+
+		if (n >= 40)
+			return true;
+		if (n >= 24 && !memchr(l, '-', n) && ef_probe_entropy(l, n) >= 3.8)
+			return true;
+		if (!dot)
+			break;
+		l = dot + 1;
+	}
+	return false;
+}
+
+/* "api.github.com.corp.example" when "api.github.com" is allowed: the
+ * resolver tried a search domain. Up to three labels off the end. */
+static bool search_expansion(const struct ef_compiled *names, const char *name)
+{
+	char buf[EF_PROBE_TARGET_LEN];
+	int labels = 0;
+
+	if (!names || strlen(name) >= sizeof(buf))
+		return false;
+	strcpy(buf, name);
+	for (char *dot; labels < 3 && (dot = strrchr(buf, '.')); labels++) {
+		*dot = '\0';
+		if (strchr(buf, '.') && ef_name_lookup(names, buf, NULL))
+			return true;
+	}
+	return false;
+}
+
+int ef_pdet_dns(struct ef_pdet *p, const struct ef_probe_dns *q, struct ef_probe_fire *out)
+{
+	const char *reg;
+	uint64_t nk;
+	int n = 0;
+
+	for (size_t i = 0; i < q->n_addrs; i++)
+		pset_add(&p->answered, addr_key(q->families[i], q->addrs[i]), 0, q->now_ns,
+			 p->window_ns, SET_MAX);
+	if (!q->name[0])
+		return 0;
+	nk = hash_bytes(q->name, strlen(q->name), 2);
+	reg = psl() ? psl_registrable_domain(psl(), q->name) : NULL;
+
+	if (q->verdict != EF_V_ALLOW || q->rcode == 3 /* NXDOMAIN */) {
+		if (strchr(q->name, '.') && !search_expansion(q->names, q->name))
+			n += count(p, EF_PR_DNS_SWEEP, nk, 0, q->now_ns, p->lim.denied_names,
+				   q->name, NULL, out + n);
+	}
+	if (ef_probe_tunnel_shaped(q->name, reg))
+		n += count(p, EF_PR_DNS_TUNNEL, nk, 0, q->now_ns, p->lim.tunnel_names, q->name,
+			   NULL, out + n);
+	if (reg && strcmp(reg, q->name)) {
+		uint64_t gk = hash_bytes(reg, strlen(reg), 3);
+
+		n += count(p, EF_PR_DNS_FANOUT, nk, gk, q->now_ns, p->lim.names_per_parent,
+			   q->name, reg, out + n);
+	}
+	return n;
+}
