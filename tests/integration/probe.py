@@ -57,6 +57,10 @@ every query goes to --server, default 198.18.0.53, port 53):
                                                   NAME is ignored: N distinct
                                                   names 198-18-X-Y.race.test of
                                                   CIDR, each resolved once
+  gai NAME PORT [--server ADDR]                   getaddrinfo's pattern by hand: A
+                                                  and AAAA, a UDP connect() to each
+                                                  address (RFC 6724 sorting, nothing
+                                                  sent), then TCP to the first
   dns-garbage --server ADDR [--name N]            hostile queries over UDP and
                                                   TCP, one line each (answered?
                                                   rcode?), then with stalled TCP
@@ -538,6 +542,32 @@ def cmd_resolve_connect(a):
     return 0
 
 
+def cmd_gai(a):
+    """What glibc's getaddrinfo() and a client do, without the system
+    resolver: A and AAAA from the server, then (RFC 6724 sorting) a UDP
+    socket connect()ed to each address on the port, nothing sent, then a TCP
+    connect to the first address."""
+    d = base("gai", name=a.name, port=a.port, addresses=[], sort_probes={}, connect=None)
+    for qt in ("A", "AAAA"):
+        q = D.query(a.server, a.name, qt, timeout=2.0)
+        d["addresses"] += q.get("addresses") or []
+    for addr in d["addresses"]:
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        try:
+            s.connect((addr, a.port))
+            d["sort_probes"][addr] = "ok"
+        except OSError as e:
+            d["sort_probes"][addr] = E.errorcode.get(e.errno, str(e.errno))
+        finally:
+            s.close()
+    if d["addresses"]:
+        d["connect"] = nb_connect(d["addresses"][0], a.port, 1.0)
+    d["ok"] = d["connect"] in ("connected", "ECONNREFUSED")
+    emit(d)
+    return 0
+
+
 def garbage_cases(name):
     """(case, transport, bytes to send) of hostile DNS input."""
     rnd = random.Random(53)
@@ -727,6 +757,11 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=1.0, help="connect timeout")
     p.add_argument("--dns-timeout", type=float, default=2.0)
 
+    p = sub.add_parser("gai")
+    p.add_argument("name")
+    p.add_argument("port", type=int)
+    p.add_argument("--server", default=DEFAULT_SERVER)
+
     p = sub.add_parser("dns-garbage")
     p.add_argument("--server", default=DEFAULT_SERVER)
     p.add_argument("--port", type=int, default=53)
@@ -742,6 +777,8 @@ def main(argv=None):
         return cmd_resolve_connect(a)
     if a.cmd == "dns-garbage":
         return cmd_dns_garbage(a)
+    if a.cmd == "gai":
+        return cmd_gai(a)
     if a.cmd == "connect":
         ts = targets_from(a.args, a.udp)
         rs = [do_connect(h, p_, pr, timeout=a.timeout, echo=not a.no_echo, role=a.role)
