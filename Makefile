@@ -226,6 +226,12 @@ $(BUILD)/fuzz/fuzz_otlp: tests/fuzz/fuzz_otlp.c daemon/otlp_pb.c daemon/span.c d
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon -I$(BUILD)/otlp $(filter %.c,$^) -o $@ -lcjson \
 		-lprotobuf-c -lm
 
+# fuzz_probe: the probe detectors, on top of the policy library (names, address classes)
+$(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c daemon/probe_detect.c $(POLICY_SRCS)
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lpsl -lm
+
 fuzz: $(FUZZ_BINS)
 
 test-unit: $(UNIT_BINS)

@@ -36,21 +36,48 @@ struct pent {
 };
 
 struct gent {
-	uint64_t group;
+	uint64_t group; /* 0: empty slot */
 	uint32_t n;
 };
 
-/* Distinct keys last seen within the window, open addressing. */
+struct fent {
+	uint64_t key, t; /* t: when the key was seen as of this item */
+};
+
+/*
+ * Distinct keys seen within the window, counted exactly at O(1) amortized
+ * per event: a hash (open addressing, linear probing, backward-shift
+ * deletion) plus a FIFO of (key, time) in arrival order that holds each
+ * key once. Expiry pops the FIFO front while it is older than the window:
+ * a key not seen since is deleted; a key seen again since goes to the back
+ * with its newer time.
+ */
 struct pset {
 	struct pent *e;
-	uint32_t cap, n; /* n counts entries not yet pruned (some may be stale) */
-	struct gent *g;	 /* group counts, cap slots too (NULL: not grouped) */
+	uint32_t cap, n; /* slots (a power of 2), keys */
+	struct gent *g;	 /* group counts, cap slots (grouped sets only) */
 	bool grouped;
+	struct fent *q;	 /* FIFO ring, cap items */
+	uint32_t qhead;
+};
+
+/* A target as seen: formatted only if it ends up in evidence. */
+enum { T_NAME, T_HOST, T_HOSTPORT, T_PORT };
+struct tgt {
+	int how;	  /* T_*: what the evidence shows */
+	const char *name; /* T_NAME: the name; else the DNS name of the host, or NULL */
+	uint8_t family, ipproto;
+	uint16_t port;
+	const uint8_t *addr;
 };
 
 struct sample {
-	uint64_t group;
-	char text[EF_PROBE_TARGET_LEN];
+	uint64_t group, key, t;
+	bool used;
+	uint8_t how, family, ipproto;
+	uint16_t port;
+	uint8_t addr[16];
+	char name[EF_PROBE_TARGET_LEN]; /* "" if none */
 };
 
 struct detector {
@@ -135,7 +162,7 @@ static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
 	return mix(ef_fnv1a(p, n, EF_FNV1A_INIT ^ seed));
 }
 
-static struct pent *pset_slot(struct pset *s, uint64_t key)
+static struct pent *pset_slot(const struct pset *s, uint64_t key)
 {
 	uint32_t mask = s->cap - 1, i = (uint32_t)key & mask;
 
@@ -144,7 +171,7 @@ static struct pent *pset_slot(struct pset *s, uint64_t key)
 	return &s->e[i];
 }
 
-static struct gent *gset_slot(struct pset *s, uint64_t group)
+static struct gent *gset_slot(const struct pset *s, uint64_t group)
 {
 	uint32_t mask = s->cap - 1, i = (uint32_t)group & mask;
 
@@ -157,31 +184,72 @@ static void pset_clear(struct pset *s)
 {
 	free(s->e);
 	free(s->g);
+	free(s->q);
 	s->e = NULL;
 	s->g = NULL;
-	s->cap = s->n = 0;
+	s->q = NULL;
+	s->cap = s->n = s->qhead = 0;
 }
 
-/* Rebuild into cap slots, keeping what was seen at or after `since`. */
-static int pset_rebuild(struct pset *s, uint32_t cap, uint64_t since)
+/* Knuth's deletion for linear probing: later entries of the run move up. */
+#define BACKSHIFT(arr, mask, hole, keyf)                                                 \
+	do {                                                                             \
+		uint32_t j_ = (hole);                                                    \
+		for (;;) {                                                               \
+			uint32_t home_;                                                  \
+			j_ = (j_ + 1) & (mask);                                          \
+			if (!(arr)[j_].keyf)                                             \
+				break;                                                   \
+			home_ = (uint32_t)(arr)[j_].keyf & (mask);                        \
+			if (((j_ - home_) & (mask)) >= ((j_ - (hole)) & (mask))) {       \
+				(arr)[hole] = (arr)[j_];                                 \
+				(hole) = j_;                                             \
+			}                                                                \
+		}                                                                        \
+		memset(&(arr)[hole], 0, sizeof((arr)[hole]));                          \
+	} while (0)
+
+static void pset_del(struct pset *s, struct pent *e)
+{
+	uint32_t mask = s->cap - 1, hole = (uint32_t)(e - s->e);
+
+	if (s->grouped) {
+		struct gent *g = gset_slot(s, e->group);
+		uint32_t gh = (uint32_t)(g - s->g);
+
+		if (g->group && --g->n == 0)
+			BACKSHIFT(s->g, mask, gh, group);
+	}
+	BACKSHIFT(s->e, mask, hole, key);
+	s->n--;
+}
+
+static void fifo_push(struct pset *s, uint64_t key, uint64_t t)
+{
+	s->q[(s->qhead + s->n - 1) & (s->cap - 1)] = (struct fent){ key, t };
+}
+
+/* Into cap slots (more than twice the keys): same keys, FIFO order kept. */
+static int pset_resize(struct pset *s, uint32_t cap)
 {
 	struct pset t = { .cap = cap, .grouped = s->grouped };
 
 	t.e = calloc(cap, sizeof(*t.e));
+	t.q = calloc(cap, sizeof(*t.q));
 	if (s->grouped)
 		t.g = calloc(cap, sizeof(*t.g));
-	if (!t.e || (s->grouped && !t.g)) {
+	if (!t.e || !t.q || (s->grouped && !t.g)) {
 		free(t.e);
+		free(t.q);
 		free(t.g);
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < s->cap; i++) {
-		const struct pent *e = &s->e[i];
+	for (uint32_t i = 0; i < s->n; i++) {
+		const struct fent *f = &s->q[(s->qhead + i) & (s->cap - 1)];
+		const struct pent *e = pset_slot(s, f->key);
 
-		if (!e->key || e->seen < since)
-			continue;
+		t.q[i] = *f;
 		*pset_slot(&t, e->key) = *e;
-		t.n++;
 		if (t.grouped) {
 			struct gent *g = gset_slot(&t, e->group);
 
@@ -189,6 +257,7 @@ static int pset_rebuild(struct pset *s, uint32_t cap, uint64_t since)
 			g->n++;
 		}
 	}
+	t.n = s->n;
 	pset_clear(s);
 	*s = t;
 	return 0;
@@ -199,37 +268,58 @@ static uint64_t since_of(uint64_t now, uint64_t window)
 	return now > window ? now - window : 0;
 }
 
+/* Forget the keys not seen at or after `since`. */
+static void pset_expire(struct pset *s, uint64_t since)
+{
+	while (s->n) {
+		struct fent f = s->q[s->qhead];
+		struct pent *e;
+
+		if (f.t >= since)
+			break;
+		s->qhead = (s->qhead + 1) & (s->cap - 1);
+		e = pset_slot(s, f.key);
+		if (e->seen < since) {
+			pset_del(s, e);
+		} else {
+			/* seen again since: to the back, with that time */
+			s->q[(s->qhead + s->n - 1) & (s->cap - 1)] = (struct fent){ f.key, e->seen };
+		}
+	}
+	if (!s->n && s->cap > 64)
+		pset_clear(s);
+	else if (s->cap > 64 && s->n * 8 < s->cap)
+		pset_resize(s, s->cap / 2);
+}
+
 /*
- * Add key (in group) seen at now. Returns the number of distinct keys in
- * the window, of the group when grouped; stale entries are pruned before
- * a count is returned that reaches `threshold`, so that count is exact.
+ * Add key (in group) seen at now; returns the number of distinct keys in
+ * the window (of the group, when grouped). A set holds at most SET_MAX
+ * keys: beyond that new keys are not added (the count stays, exact as far
+ * as it goes).
  */
 static uint32_t pset_add(struct pset *s, uint64_t key, uint64_t group, uint64_t now,
-			 uint64_t window, uint32_t threshold)
+			 uint64_t window)
 {
-	uint64_t since = since_of(now, window);
 	struct pent *e;
-	uint32_t count;
 
-	if (!s->cap && pset_rebuild(s, 64, since))
+	if (s->cap)
+		pset_expire(s, since_of(now, window));
+	if (!s->cap && pset_resize(s, 64))
 		return 0;
 	e = pset_slot(s, key);
 	if (!e->key) {
+		if (s->n >= SET_MAX)
+			goto out;
 		if ((s->n + 1) * 2 > s->cap) {
-			/* full enough: prune, and grow if that was not enough */
-			uint32_t live = 0;
-
-			for (uint32_t i = 0; i < s->cap; i++)
-				live += s->e[i].key && s->e[i].seen >= since;
-			if (live + 1 > SET_MAX)
-				return 0; /* saturated: the count stays where it is */
-			if (pset_rebuild(s, (live + 1) * 2 > s->cap ? s->cap * 2 : s->cap, since))
-				return 0;
+			if (pset_resize(s, s->cap * 2))
+				goto out;
 			e = pset_slot(s, key);
 		}
 		e->key = key;
 		e->group = group;
 		s->n++;
+		fifo_push(s, key, now);
 		if (s->grouped) {
 			struct gent *g = gset_slot(s, group);
 
@@ -238,17 +328,16 @@ static uint32_t pset_add(struct pset *s, uint64_t key, uint64_t group, uint64_t 
 		}
 	}
 	e->seen = now;
-	count = s->grouped ? gset_slot(s, group)->n : s->n;
-	if (count >= threshold) {
-		/* some may have gone stale: count again over the window */
-		if (pset_rebuild(s, s->cap, since))
-			return 0;
-		count = s->grouped ? gset_slot(s, group)->n : s->n;
+out:
+	if (s->grouped) {
+		const struct gent *g = gset_slot(s, group);
+
+		return g->group ? g->n : 0;
 	}
-	return count;
+	return s->n;
 }
 
-static bool pset_has(struct pset *s, uint64_t key, uint64_t now, uint64_t window)
+static bool pset_has(const struct pset *s, uint64_t key, uint64_t now, uint64_t window)
 {
 	const struct pent *e;
 
@@ -292,16 +381,11 @@ void ef_pdet_expire(struct ef_pdet *p, uint64_t now_ns)
 {
 	uint64_t since = since_of(now_ns, p->window_ns);
 
-	for (int i = 0; i < EF_PR__MAX; i++) {
-		struct pset *s = &p->det[i].set;
-
-		if (s->n == 0 && s->cap)
-			pset_clear(s);
-		else if (s->cap)
-			pset_rebuild(s, s->cap > 64 && s->n * 8 < s->cap ? s->cap / 2 : s->cap, since);
-	}
+	for (int i = 0; i < EF_PR__MAX; i++)
+		if (p->det[i].set.cap)
+			pset_expire(&p->det[i].set, since);
 	if (p->answered.cap)
-		pset_rebuild(&p->answered, p->answered.cap, since);
+		pset_expire(&p->answered, since);
 }
 
 size_t ef_pdet_entries(const struct ef_pdet *p)
@@ -313,19 +397,64 @@ size_t ef_pdet_entries(const struct ef_pdet *p)
 	return n;
 }
 
-static void remember(struct detector *d, uint64_t group, const char *text)
+static void host_text(uint8_t family, const uint8_t *addr, char *out, size_t len)
 {
-	/* the same target again only moves up */
-	for (unsigned i = 0; i < SAMPLE_RING; i++) {
-		struct sample *s = &d->ring[i];
+	char a[INET6_ADDRSTRLEN];
 
-		if (s->text[0] && s->group == group && !strcmp(s->text, text)) {
-			s->text[0] = '\0';
-			break;
-		}
+	inet_ntop(family == EF_FAM_V4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+	snprintf(out, len, family == EF_FAM_V4 ? "%s" : "[%s]", a);
+}
+
+/* What the evidence shows of a sample; `host` only: the host part. */
+static void sample_text(const struct sample *s, bool host, char *out, size_t len)
+{
+	char h[INET6_ADDRSTRLEN + 2];
+	const char *proto = s->ipproto == IPPROTO_UDP ? "udp" : "tcp";
+
+	if (s->how == T_NAME || (s->name[0] && (host || s->how == T_HOST))) {
+		snprintf(out, len, "%s", s->name);
+		return;
 	}
-	d->ring[d->ring_next].group = group;
-	snprintf(d->ring[d->ring_next].text, sizeof(d->ring[0].text), "%s", text);
+	host_text(s->family, s->addr, h, sizeof(h));
+	if (host || s->how == T_HOST)
+		snprintf(out, len, "%s", h);
+	else if (s->how == T_PORT)
+		snprintf(out, len, "%u/%s", s->port, proto);
+	else
+		snprintf(out, len, "%s:%u/%s", h, s->port, proto);
+}
+
+static void remember(struct detector *d, uint64_t key, uint64_t group, const struct tgt *t,
+		     uint64_t now)
+{
+	struct sample *last = &d->ring[(d->ring_next + SAMPLE_RING - 1) % SAMPLE_RING], *s;
+
+	if (last->used && last->key == key) {
+		last->t = now; /* the same target again: already the most recent */
+		return;
+	}
+	/* an older copy of it goes: each target once in the evidence */
+	for (unsigned i = 0; i < SAMPLE_RING; i++)
+		if (d->ring[i].key == key)
+			d->ring[i].used = false;
+	s = &d->ring[d->ring_next];
+	s->used = true;
+	s->key = key;
+	s->group = group;
+	s->t = now;
+	s->how = (uint8_t)t->how;
+	s->family = t->family;
+	s->ipproto = t->ipproto;
+	s->port = t->port;
+	if (t->addr)
+		memcpy(s->addr, t->addr, 16);
+	s->name[0] = '\0';
+	if (t->name) {
+		size_t n = strnlen(t->name, sizeof(s->name) - 1);
+
+		memcpy(s->name, t->name, n);
+		s->name[n] = '\0';
+	}
 	d->ring_next = (d->ring_next + 1) % SAMPLE_RING;
 }
 
@@ -349,8 +478,12 @@ static int fire(struct ef_pdet *p, int r, uint64_t now, uint32_t count, uint32_t
 	for (unsigned k = 1; k <= SAMPLE_RING && out->n_targets < EF_PROBE_SAMPLES; k++) {
 		const struct sample *s = &d->ring[(d->ring_next + SAMPLE_RING - k) % SAMPLE_RING];
 
-		if (s->text[0] && (!by_group || s->group == group))
-			snprintf(out->targets[out->n_targets++], EF_PROBE_TARGET_LEN, "%s", s->text);
+		/* only what is in the window is evidence */
+		if (!s->used || (by_group && s->group != group) || s->t < since_of(now, p->window_ns))
+			continue;
+		if (!out->subject[0] && r == EF_PR_PORT_SCAN)
+			sample_text(s, true, out->subject, sizeof(out->subject));
+		sample_text(s, false, out->targets[out->n_targets++], EF_PROBE_TARGET_LEN);
 	}
 	d->last_fire = now;
 	pset_clear(&d->set);
@@ -361,27 +494,27 @@ static int fire(struct ef_pdet *p, int r, uint64_t now, uint32_t count, uint32_t
 
 /* A counting detector: add the target, fire at the threshold. */
 static int count(struct ef_pdet *p, int r, uint64_t key, uint64_t group, uint64_t now,
-		 uint32_t threshold, const char *text, const char *subject,
+		 uint32_t threshold, const struct tgt *t, const char *subject,
 		 struct ef_probe_fire *out)
 {
 	struct detector *d = &p->det[r];
 	uint32_t n;
 
-	n = pset_add(&d->set, key, group, now, p->window_ns, threshold);
-	remember(d, group, text);
+	n = pset_add(&d->set, key, group, now, p->window_ns);
+	remember(d, key, group, t, now);
 	if (n < threshold || quiet(p, d, now))
 		return 0;
 	return fire(p, r, now, n, threshold, d->set.grouped, group, subject, out);
 }
 
-static int first_touch(struct ef_pdet *p, int r, uint64_t now, const char *text,
+static int first_touch(struct ef_pdet *p, int r, uint64_t now, uint64_t key, const struct tgt *t,
 		       struct ef_probe_fire *out)
 {
 	struct detector *d = &p->det[r];
 
 	if (quiet(p, d, now))
 		return 0;
-	remember(d, 0, text);
+	remember(d, key, 0, t, now);
 	return fire(p, r, now, 1, 1, false, 0, NULL, out);
 }
 
@@ -394,20 +527,13 @@ static uint64_t addr_key(uint8_t family, const uint8_t *addr)
 	return hash_bytes(b, sizeof(b), 0);
 }
 
-static void host_text(uint8_t family, const uint8_t *addr, char *out, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	inet_ntop(family == EF_FAM_V4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
-	snprintf(out, len, family == EF_FAM_V4 ? "%s" : "[%s]", a);
-}
-
 int ef_pdet_conn(struct ef_pdet *p, const struct ef_probe_conn *c, struct ef_probe_fire *out)
 {
-	char host[INET6_ADDRSTRLEN + 2], tgt[EF_PROBE_TARGET_LEN];
+	struct tgt t = { .how = T_HOSTPORT, .family = c->family, .ipproto = c->ipproto,
+			 .port = c->port, .addr = c->addr };
 	uint64_t hk, pk;
 	uint8_t pb[19];
-	int n = 0, cls;
+	int n = 0, cls, sens = -1;
 
 	if (c->verdict == EF_V_ALLOW || c->reason == EF_R_DNS_EXPIRED)
 		return 0;
@@ -416,29 +542,29 @@ int ef_pdet_conn(struct ef_pdet *p, const struct ef_probe_conn *c, struct ef_pro
 	if (c->connect && c->ipproto == IPPROTO_UDP &&
 	    (c->learned || pset_has(&p->answered, hk, c->now_ns, p->window_ns)))
 		return 0;
-	host_text(c->family, c->addr, host, sizeof(host));
-	snprintf(tgt, sizeof(tgt), "%s:%u/%s", host, c->port,
-		 c->ipproto == IPPROTO_UDP ? "udp" : "tcp");
-
-	cls = ef_addr_class(c->family, c->addr);
-	if (cls == EF_AC_METADATA || c->reason == EF_R_METADATA)
-		n += first_touch(p, EF_PR_METADATA, c->now_ns, tgt, out + n);
-	else if (c->host_address)
-		n += first_touch(p, EF_PR_HOST_ADDRESS, c->now_ns, tgt, out + n);
-	else if (cls == EF_AC_LINK_LOCAL)
-		n += first_touch(p, EF_PR_LINK_LOCAL, c->now_ns, tgt, out + n);
-	else if (cls == EF_AC_PRIVATE)
-		n += first_touch(p, EF_PR_PRIVATE, c->now_ns, tgt, out + n);
-
-	n += count(p, EF_PR_DEST_SCAN, hk, 0, c->now_ns, p->lim.denied_dests,
-		   c->server ? c->server : host, NULL, out + n);
 	pb[0] = c->family;
 	memcpy(pb + 1, c->addr, 16);
 	memcpy(pb + 17, &c->port, 2);
 	pk = hash_bytes(pb, sizeof(pb), 1);
-	snprintf(tgt, sizeof(tgt), "%u/%s", c->port, c->ipproto == IPPROTO_UDP ? "udp" : "tcp");
-	n += count(p, EF_PR_PORT_SCAN, pk, hk, c->now_ns, p->lim.ports_per_host, tgt,
-		   c->server ? c->server : host, out + n);
+
+	cls = ef_addr_class(c->family, c->addr);
+	if (cls == EF_AC_METADATA || c->reason == EF_R_METADATA)
+		sens = EF_PR_METADATA;
+	else if (c->host_address)
+		sens = EF_PR_HOST_ADDRESS;
+	else if (cls == EF_AC_LINK_LOCAL)
+		sens = EF_PR_LINK_LOCAL;
+	else if (cls == EF_AC_PRIVATE)
+		sens = EF_PR_PRIVATE;
+	if (sens >= 0)
+		n += first_touch(p, sens, c->now_ns, pk, &t, out + n);
+
+	t.name = c->server;
+	t.how = T_HOST;
+	n += count(p, EF_PR_DEST_SCAN, hk, 0, c->now_ns, p->lim.denied_dests, &t, NULL, out + n);
+	t.how = T_PORT;
+	n += count(p, EF_PR_PORT_SCAN, pk, hk, c->now_ns, p->lim.ports_per_host, &t, NULL,
+		   out + n);
 	return n;
 }
 
@@ -508,13 +634,14 @@ static bool search_expansion(const struct ef_compiled *names, const char *name)
 
 int ef_pdet_dns(struct ef_pdet *p, const struct ef_probe_dns *q, struct ef_probe_fire *out)
 {
+	struct tgt t = { .how = T_NAME, .name = q->name };
 	const char *reg;
 	uint64_t nk;
 	int n = 0;
 
 	for (size_t i = 0; i < q->n_addrs; i++)
 		pset_add(&p->answered, addr_key(q->families[i], q->addrs[i]), 0, q->now_ns,
-			 p->window_ns, SET_MAX);
+			 p->window_ns);
 	if (!q->name[0])
 		return 0;
 	nk = hash_bytes(q->name, strlen(q->name), 2);
@@ -523,16 +650,16 @@ int ef_pdet_dns(struct ef_pdet *p, const struct ef_probe_dns *q, struct ef_probe
 	if (q->verdict != EF_V_ALLOW || q->rcode == 3 /* NXDOMAIN */) {
 		if (strchr(q->name, '.') && !search_expansion(q->names, q->name))
 			n += count(p, EF_PR_DNS_SWEEP, nk, 0, q->now_ns, p->lim.denied_names,
-				   q->name, NULL, out + n);
+				   &t, NULL, out + n);
 	}
 	if (ef_probe_tunnel_shaped(q->name, reg))
-		n += count(p, EF_PR_DNS_TUNNEL, nk, 0, q->now_ns, p->lim.tunnel_names, q->name,
-			   NULL, out + n);
+		n += count(p, EF_PR_DNS_TUNNEL, nk, 0, q->now_ns, p->lim.tunnel_names, &t, NULL,
+			   out + n);
 	if (reg && strcmp(reg, q->name)) {
 		uint64_t gk = hash_bytes(reg, strlen(reg), 3);
 
 		n += count(p, EF_PR_DNS_FANOUT, nk, gk, q->now_ns, p->lim.names_per_parent,
-			   q->name, reg, out + n);
+			   &t, reg, out + n);
 	}
 	return n;
 }
