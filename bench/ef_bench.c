@@ -11,8 +11,11 @@
  *                                send() to the matching reply (same id, QR set,
  *                                NOERROR with an answer); a query unanswered
  *                                within TIMEOUT_MS (default 1000) is a timeout
- *   ef_bench storm ADDR PORT S   connect()s as fast as one thread can for S
- *                                seconds; prints {"connects","errors","seconds"}
+ *   ef_bench storm ADDR PORT S [SPREAD]
+ *                                connect()s as fast as one thread can for S
+ *                                seconds; prints {"connects","errors","seconds"};
+ *                                with SPREAD (IPv4 only) the destination walks
+ *                                SPREAD consecutive addresses from ADDR (a scan)
  * Prints one JSON line: {"n":N,"p50_ns":..,"p99_ns":..,"mean_ns":..}; dns
  * adds "timeouts" and "bad" (wrong or failed answers), and n counts the
  * answered queries the figures are over. connect and sendto time only
@@ -223,10 +226,12 @@ static int serve(int port)
 
 /* As many connects as one thread can make in `seconds` (fresh socket each,
  * RST close): every one is a decision the fence records. */
-static int storm(const struct sockaddr_storage *ss, socklen_t sl, double seconds)
+static int storm(struct sockaddr_storage *ss, socklen_t sl, double seconds, unsigned spread)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(seconds * 1e9), n = 0, errs = 0, now;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	uint32_t base = ntohl(a4->sin_addr.s_addr);
 
 	do {
 		for (int k = 0; k < 64; k++) {
@@ -234,6 +239,8 @@ static int storm(const struct sockaddr_storage *ss, socklen_t sl, double seconds
 
 			if (fd < 0)
 				return 1;
+			if (spread > 1 && ss->ss_family == AF_INET)
+				a4->sin_addr.s_addr = htonl(base + (uint32_t)(n % spread));
 			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 			if (connect(fd, (const struct sockaddr *)ss, sl) < 0)
 				errs++;
@@ -256,12 +263,13 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]));
-	if (argc == 5 && !strcmp(argv[1], "storm") && !parse_addr(argv[2], atoi(argv[3]), &ss, &sl))
-		return storm(&ss, sl, atof(argv[4]));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "storm") &&
+	    !parse_addr(argv[2], atoi(argv[3]), &ss, &sl))
+		return storm(&ss, sl, atof(argv[4]), argc == 6 ? (unsigned)atoi(argv[5]) : 1);
 	if (argc < 5 || parse_addr(argv[2], atoi(argv[3]), &ss, &sl) || (n = atoi(argv[4])) <= 0 ||
 	    (!strcmp(argv[1], "dns") ? argc != 6 && argc != 7 : argc != 5)) {
 		fprintf(stderr, "usage: ef_bench serve PORT | connect|sendto ADDR PORT N |"
-				" dns ADDR PORT N NAME [TIMEOUT_MS] | storm ADDR PORT SECONDS\n");
+				" dns ADDR PORT N NAME [TIMEOUT_MS] | storm ADDR PORT SECONDS [SPREAD]\n");
 		return 2;
 	}
 	t = calloc(n, sizeof(*t));

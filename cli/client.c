@@ -157,6 +157,16 @@ int cmd_status(int argc, char **argv)
 				printf("%-14s %s\n", it->string, cJSON_IsTrue(it) ? "yes" : "no");
 		}
 		print_export(cJSON_GetObjectItem(r, "export"));
+		{
+			const cJSON *p = cJSON_GetObjectItem(r, "probe");
+
+			if (p)
+				printf("%-14s %.0f refusals and DNS queries examined (%.0f ns each), "
+				       "%.0f flags raised, %.0f targets tracked, %.0f host addresses\n",
+				       "probe", num(p, "examined"), num(p, "ns_per_examined"),
+				       num(p, "flags"), num(p, "tracked_targets"),
+				       num(p, "host_addresses"));
+		}
 		if (cJSON_IsFalse(cJSON_GetObjectItem(r, "bpf_lsm")))
 			printf("warning: BPF LSM is off: AF_PACKET and non-inet families are not "
 			       "refused to jobs\n");

@@ -178,6 +178,7 @@ static cJSON *status_json(struct ef_daemon *d)
 		cJSON_AddNumberToObject(j, "write_errors", (double)d->journal.write_errors);
 	}
 	ef_export_status(d, o);
+	ef_probe_status(d, o);
 	return o;
 }
 

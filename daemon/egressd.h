@@ -133,6 +133,7 @@ struct ef_daemon {
 	struct ef_resource res;
 	struct ef_proc_cache *procs;
 	struct ef_hostaddrs *host; /* the runner's own addresses (probe.c) */
+	uint64_t probe_examined, probe_ns, probe_flags; /* refusals and queries judged, time, flags */
 
 	struct ef_job_rec *jobs;
 	struct ef_pol_rec *pols;
@@ -232,6 +233,7 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_dns_pending *q,
 		  const struct ef_dns_answer *a, int rcode);
 void ef_probe_tick(struct ef_daemon *d);
+void ef_probe_status(struct ef_daemon *d, cJSON *o);
 void ef_probe_job_free(struct ef_job_rec *j);
 void ef_probe_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_probe_job_json(cJSON *o, const struct ef_job_rec *j);

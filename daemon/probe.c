@@ -297,6 +297,7 @@ static void flag(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_prob
 	done = act(j, want, aerr, sizeof(aerr));
 	j->probe.mask |= 1u << f->reason;
 	j->probe.fires++;
+	d->probe_flags++;
 	if (j->probe.action < done)
 		j->probe.action = done;
 	if (j->probe.action < 0)
@@ -361,16 +362,20 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 		.learned = e->name_id != 0,
 	};
 	struct ef_pdet *p;
+	uint64_t t0;
 	int n;
 
 	if (e->kind == EF_K_SOCKET || e->verdict == EF_V_ALLOW)
 		return;
+	t0 = ef_now_boot_ns();
 	p = detectors(j);
 	if (!p)
 		return;
 	c.host_address = host_has(d->host, e->family, e->addr);
 	c.server = e->name_id ? ef_name_get(d, e->name_id) : NULL;
 	n = ef_pdet_conn(p, &c, fires);
+	d->probe_examined++;
+	d->probe_ns += ef_now_boot_ns() - t0;
 	for (int i = 0; i < n; i++)
 		flag(d, j, &fires[i], e);
 }
@@ -389,6 +394,7 @@ void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_dns
 		.addrs = (const uint8_t (*)[16])addrs,
 		.families = fams,
 	};
+	uint64_t t0 = ef_now_boot_ns();
 	struct ef_pdet *p = detectors(j);
 	int n;
 
@@ -400,6 +406,8 @@ void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_dns
 		in.n_addrs++;
 	}
 	n = ef_pdet_dns(p, &in, fires);
+	d->probe_examined++;
+	d->probe_ns += ef_now_boot_ns() - t0;
 	for (int i = 0; i < n; i++)
 		flag(d, j, &fires[i], NULL);
 }
@@ -411,6 +419,24 @@ void ef_probe_tick(struct ef_daemon *d)
 	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
 		if (j->probe.det)
 			ef_pdet_expire(j->probe.det, now);
+}
+
+void ef_probe_status(struct ef_daemon *d, cJSON *o)
+{
+	cJSON *p = cJSON_AddObjectToObject(o, "probe");
+	size_t entries = 0;
+
+	if (!p)
+		return;
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
+		if (j->probe.det)
+			entries += ef_pdet_entries(j->probe.det);
+	cJSON_AddNumberToObject(p, "examined", (double)d->probe_examined);
+	cJSON_AddNumberToObject(p, "flags", (double)d->probe_flags);
+	cJSON_AddNumberToObject(p, "ns_per_examined",
+				d->probe_examined ? (double)(d->probe_ns / d->probe_examined) : 0);
+	cJSON_AddNumberToObject(p, "tracked_targets", (double)entries);
+	cJSON_AddNumberToObject(p, "host_addresses", d->host ? (double)d->host->n : 0);
 }
 
 void ef_probe_job_free(struct ef_job_rec *j)

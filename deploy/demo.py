@@ -24,6 +24,13 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import world as W  # noqa: E402
 
 
+def value(v):
+    """An OTLP/JSON AnyValue as Python (arrays of strings as lists)."""
+    if "arrayValue" in v:
+        return [value(x) for x in v["arrayValue"].get("values", [])]
+    return list(v.values())[0]
+
+
 def spans(state):
     out = []
     jdir = os.path.join(state, "journal")
@@ -33,7 +40,7 @@ def spans(state):
                 for rs in json.loads(line)["resourceSpans"]:
                     for ss in rs["scopeSpans"]:
                         for sp in ss["spans"]:
-                            a = {x["key"]: list(x["value"].values())[0] for x in sp["attributes"]}
+                            a = {x["key"]: value(x["value"]) for x in sp["attributes"]}
                             out.append((sp, a))
     return out
 
@@ -83,6 +90,11 @@ def main():
         for sp, a in spans(tmp + "/state"):
             if sp["name"] == "egress.job":
                 continue
+            if sp["name"] == "egress.probe":
+                print("  %-10s %-14s %-36s %-12s %s" % (
+                    "FLAGGED", sp["name"], ",".join(a.get("egress.probe.targets") or []),
+                    a.get("egress.probe.reason"), "action: %s" % a.get("egress.probe.action")))
+                continue
             if sp["name"] == "egress.dns":
                 dest = "%s? %s" % (a.get("egress.dns.type"), a.get("dns.question.name"))
             elif "network.peer.address" in a:
@@ -101,8 +113,9 @@ def main():
                                                     a.get("egress.reason"), last))
         job = [a for sp, a in spans(tmp + "/state") if sp["name"] == "egress.job"]
         if job:
-            print("\njob span: %s decisions, %s denied, trace %s" % (
+            print("\njob span: %s decisions, %s denied, flagged: %s, trace %s" % (
                 job[0].get("egress.decisions"), job[0].get("egress.denied"),
+                job[0].get("egress.probe.reason") or "no",
                 [sp for sp, _ in spans(tmp + "/state") if sp["name"] == "egress.job"][0]["traceId"]))
     finally:
         if daemon and daemon.poll() is None:
