@@ -98,10 +98,12 @@ def main():
             return json.loads(subprocess.run(world.fence_argv(ctl + ["status", "--json"]),
                                              capture_output=True, text=True).stdout)
 
-        def storm_job(job, scan):
-            argv = [bench, "storm", SCAN_BASE if scan else W.HOSTS_V4,
-                    str(PORT + 1 if scan else PORT), str(args.seconds)]
-            if scan:
+        def storm_job(job, kind):
+            """kind: "allow" (one allowed destination), "deny" (one denied
+            destination, over and over), "scan" (a new denied one each time)"""
+            argv = [bench, "storm", SCAN_BASE if kind != "allow" else W.HOSTS_V4,
+                    str(PORT + 1 if kind != "allow" else PORT), str(args.seconds)]
+            if kind == "scan":
                 argv.append(str(SCAN_SPREAD))
             s0, c0 = status(), cpu_ticks(dpid)
             p = subprocess.Popen(world.fence_argv(ctl + ["run", "--policy", "storm", "--job-id",
@@ -128,27 +130,31 @@ def main():
                     - s0["probe"]["ns_per_examined"] * s0["probe"]["examined"],
                     "rate": json.loads(out)["connects"] / json.loads(out)["seconds"]}
 
-        storm_job("warm", False)
-        allow, scan = [], []
+        storm_job("warm", "allow")
+        res = {"allow": [], "deny": [], "scan": []}
         for i in range(args.rounds):
-            for kind in ((False, True) if i % 2 == 0 else (True, False)):
-                (scan if kind else allow).append(storm_job("r%d-%s" % (i, "scan" if kind else
-                                                                        "allow"), kind))
+            order = ["allow", "deny", "scan"]
+            for kind in order[i % 3:] + order[:i % 3]:
+                res[kind].append(storm_job("r%d-%s" % (i, kind), kind))
+        allow, deny, scan = res["allow"], res["deny"], res["scan"]
         med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
         det_ns = statistics.median(x["ns_total"] / max(x["examined"], 1) for x in scan)
         share = statistics.median(x["ns_total"] / 1e3 / max(x["cpu_us"] * x["decisions"], 1)
                                   for x in scan)
         print("probe detection under a scan (%d interleaved rounds of %.0f s jobs, medians):" % (
             args.rounds, args.seconds))
-        print("  egressd CPU per decision   allowed storm %.2f us, scan (every decision a new "
-              "denied address) %.2f us: ratio %.3f" % (
-                  med(allow, "cpu_us"), med(scan, "cpu_us"),
+        print("  egressd CPU per decision   allowed storm %.2f us; denied, one address %.2f us "
+              "(ratio %.3f); scan, every decision a new denied address %.2f us (ratio %.3f)" % (
+                  med(allow, "cpu_us"), med(deny, "cpu_us"),
+                  med(deny, "cpu_us") / med(allow, "cpu_us"), med(scan, "cpu_us"),
                   med(scan, "cpu_us") / med(allow, "cpu_us")))
-        print("  detectors per refusal      %.0f ns (%.1f%% of egressd's CPU during the scan)" % (
+        print("  detectors per refusal, one denied address  %.0f ns" % statistics.median(
+            x["ns_total"] / max(x["examined"], 1) for x in deny))
+        print("  detectors per refusal, scan                %.0f ns (%.1f%% of egressd's CPU)" % (
             det_ns, share * 100))
-        print("  decisions per scan job     %.0f (%.0f/s; the allowed storm %.0f/s); every one "
-              "examined: %s" % (med(scan, "decisions"), med(scan, "rate"), med(allow, "rate"),
-                                all(x["examined"] == x["decisions"] for x in scan)))
+        print("  connects per second        allowed %.0f, denied %.0f, scan %.0f; every refusal "
+              "examined: %s" % (med(allow, "rate"), med(deny, "rate"), med(scan, "rate"),
+                                all(x["examined"] == x["decisions"] for x in scan + deny)))
         print("  flags per scan job         %s (dest_scan once per 60 s window)" %
               sorted({x["flags"] for x in scan}))
         print("  targets tracked mid-scan   max %d (bounded by the window and 65536 per set)" %
