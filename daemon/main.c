@@ -385,11 +385,11 @@ int main(int argc, char **argv)
 	{
 		int err = ef_probe_setup(d);
 
-		if (err) {
-			log_err("probe detection: listening for this host's addresses: %s",
-				strerror(-err));
-			goto cleanup;
-		}
+		/* the fence does not depend on it: go on without host_address */
+		if (err)
+			log_warn("probe detection: cannot list this host's addresses (%s): "
+				 "touching them is not flagged as host_address",
+				 strerror(-err));
 	}
 	{
 		char *s = NULL;

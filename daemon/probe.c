@@ -167,15 +167,25 @@ int ef_probe_setup(struct ef_daemon *d)
 	h->ev = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!h->ev || mnl_socket_bind(h->ev, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
 				      MNL_SOCKET_AUTOPID) < 0)
-		return -errno;
+		goto fail;
 	fd = mnl_socket_get_fd(h->ev);
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
+		goto fail;
 	ret = host_dump(h);
-	if (ret)
-		return ret;
+	if (ret) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+		errno = -ret;
+		goto fail;
+	}
 	log_info("probe detection: %zu addresses of this host are sensitive targets", h->n);
 	return 0;
+fail:
+	ret = -errno;
+	if (h->ev)
+		mnl_socket_close(h->ev);
+	h->ev = NULL;
+	h->n = 0;
+	return ret;
 }
 
 void ef_probe_netlink_io(struct ef_daemon *d)
@@ -183,6 +193,8 @@ void ef_probe_netlink_io(struct ef_daemon *d)
 	struct ef_hostaddrs *h = d->host;
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 
+	if (!h || !h->ev)
+		return;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(h->ev, buf, sizeof(buf));
 
