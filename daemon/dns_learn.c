@@ -233,11 +233,6 @@ static bool allow_rule_covers(const struct ef_policy *p, __u8 family, const __u8
 	return false;
 }
 
-static void addr_text(__u8 family, const __u8 *addr, char *out, size_t len)
-{
-	inet_ntop(family == EF_FAM_V4 ? AF_INET : AF_INET6, addr, out, len);
-}
-
 /* Union of the ranges of an entry still alive and the new ones, the new
  * first; what does not fit is dropped from the old (logged). */
 static void ports_merge(struct ef_ports *dst, const struct ef_ports *old)
@@ -383,7 +378,7 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		uint64_t life;
 
 		if (ef_addr_internal(fam, x->addr) && !allow_rule_covers(p->pol->pol, fam, x->addr)) {
-			addr_text(fam, x->addr, not_learned[*n_not], 48);
+			ef_addr_str(fam, x->addr, not_learned[*n_not], 48);
 			(*n_not)++;
 			continue;
 		}
@@ -501,7 +496,7 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	ef_span_str(s, "egress.dns.transport", p->client.conn ? "tcp" : "udp");
 	if (a) {
 		for (size_t i = 0; i < a->n_addrs && n < EF_DNS_MAX_ADDRS; i++) {
-			addr_text(a->addrs[i].family == 4 ? EF_FAM_V4 : EF_FAM_V6, a->addrs[i].addr,
+			ef_addr_str(a->addrs[i].family == 4 ? EF_FAM_V4 : EF_FAM_V6, a->addrs[i].addr,
 				  texts[n], sizeof(texts[n]));
 			answers[n] = texts[n];
 			n++;

@@ -86,14 +86,6 @@ void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef
 	ef_span_str(s, "egress.job.id", j->id);
 }
 
-static void fmt_addr(const struct ef_event *e, char *out, size_t len)
-{
-	if (e->family == EF_FAM_V4)
-		inet_ntop(AF_INET, e->addr, out, len);
-	else
-		inet_ntop(AF_INET6, e->addr, out, len);
-}
-
 static void status_msg(struct ef_span *s, const struct ef_event *e, const char *addr,
 		       const char *rule)
 {
@@ -183,7 +175,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		ef_span_str(s, "egress.socket.type", ef_socktype_name(e->sock_type));
 		ef_span_int(s, "egress.socket.protocol", e->protocol);
 	} else {
-		fmt_addr(e, addr, sizeof(addr));
+		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
 		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));
 		ef_span_str(s, "network.type", e->family == EF_FAM_V4 ? "ipv4" : "ipv6");
 		ef_span_str(s, "network.peer.address", addr);

@@ -238,8 +238,10 @@ static struct ef_pdet *detectors(struct ef_job_rec *j)
 	return j->probe.det;
 }
 
-static void describe(const struct ef_probe_fire *f, uint32_t window_s, char *out, size_t len)
+static void describe(const struct ef_probe_fire *f, char *out, size_t len)
 {
+	uint32_t window_s = f->window_s;
+
 	switch (f->reason) {
 	case EF_PR_DEST_SCAN:
 		snprintf(out, len, "%u distinct denied hosts within %u s", f->count, window_s);
@@ -301,11 +303,9 @@ static void flag(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_prob
 	int want = audit ? EF_PROBE_ALERT : pol->probe.action, done;
 	const char *targets[EF_PROBE_SAMPLES];
 	char what[400], aerr[128] = "", msg[640];
-	struct ef_probe_limits l;
 	struct ef_span *s;
 
-	ef_probe_limits_of(&pol->probe, &l);
-	describe(f, l.window_s, what, sizeof(what));
+	describe(f, what, sizeof(what));
 	done = act(j, want, aerr, sizeof(aerr));
 	j->probe.mask |= 1u << f->reason;
 	j->probe.fires++;
@@ -328,7 +328,7 @@ static void flag(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_prob
 		ef_span_str(s, "egress.probe.action_error", aerr);
 	ef_span_int(s, "egress.probe.count", f->count);
 	ef_span_int(s, "egress.probe.threshold", f->threshold);
-	ef_span_int(s, "egress.probe.window_s", l.window_s);
+	ef_span_int(s, "egress.probe.window_s", f->window_s);
 	if (f->subject[0])
 		ef_span_str(s, "egress.probe.subject", f->subject);
 	for (int i = 0; i < f->n_targets; i++)
@@ -377,7 +377,8 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 	uint64_t t0;
 	int n;
 
-	if (e->kind == EF_K_SOCKET || e->verdict == EF_V_ALLOW)
+	/* the consumer passes refusals only */
+	if (e->kind == EF_K_SOCKET)
 		return;
 	t0 = ef_now_boot_ns();
 	p = detectors(j);

@@ -45,6 +45,7 @@ struct ef_probe_fire {
 	int reason;		/* enum ef_probe_reason */
 	uint32_t count;		/* distinct targets seen in the window */
 	uint32_t threshold;
+	uint32_t window_s;	/* the window it was counted in */
 	char subject[EF_PROBE_TARGET_LEN]; /* the host of a port scan, the domain of a
 					    * fan-out; else "" */
 	int n_targets;

@@ -401,8 +401,8 @@ static void host_text(uint8_t family, const uint8_t *addr, char *out, size_t len
 {
 	char a[INET6_ADDRSTRLEN];
 
-	inet_ntop(family == EF_FAM_V4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
-	snprintf(out, len, family == EF_FAM_V4 ? "%s" : "[%s]", a);
+	snprintf(out, len, family == EF_FAM_V4 ? "%s" : "[%s]",
+		 ef_addr_str(family, addr, a, sizeof(a)));
 }
 
 /* What the evidence shows of a sample; `host` only: the host part. */
@@ -473,6 +473,7 @@ static int fire(struct ef_pdet *p, int r, uint64_t now, uint32_t count, uint32_t
 	out->reason = r;
 	out->count = count;
 	out->threshold = threshold;
+	out->window_s = p->lim.window_s;
 	if (subject)
 		snprintf(out->subject, sizeof(out->subject), "%s", subject);
 	for (unsigned k = 1; k <= SAMPLE_RING && out->n_targets < EF_PROBE_SAMPLES; k++) {

@@ -237,6 +237,9 @@ enum ef_addr_cls {
 };
 enum ef_addr_cls ef_addr_class(__u8 family, const __u8 addr[16]);
 const char *ef_addr_class_name(enum ef_addr_cls c);
+/* The address as text ("198.18.0.1", "2001:db8::1"; no brackets), in out
+ * (INET6_ADDRSTRLEN is enough); returns out. */
+const char *ef_addr_str(__u8 family, const __u8 addr[16], char *out, size_t len);
 /* Addresses a public name must not point at (DNS rebinding): every class
  * but EF_AC_PUBLIC. */
 bool ef_addr_internal(__u8 family, const __u8 addr[16]);

@@ -814,6 +814,13 @@ const char *ef_addr_class_name(enum ef_addr_cls c)
 	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
 }
 
+const char *ef_addr_str(__u8 family, const __u8 addr[16], char *out, size_t len)
+{
+	if (!inet_ntop(family == EF_FAM_V4 ? AF_INET : AF_INET6, addr, out, (socklen_t)len) && len)
+		out[0] = '\0';
+	return out;
+}
+
 bool ef_addr_internal(__u8 family, const __u8 addr[16])
 {
 	return ef_addr_class(family, addr) != EF_AC_PUBLIC;

@@ -224,6 +224,7 @@ static void test_dest_scan(void **state)
 		f = only(out, n, EF_PR_DEST_SCAN, "dest_scan at threshold");
 		assert_int_equal(f->count, EF_PROBE_DEF_DENIED_DESTS);
 		assert_int_equal(f->threshold, EF_PROBE_DEF_DENIED_DESTS);
+		assert_int_equal(f->window_s, EF_PROBE_DEF_WINDOW_S);
 		assert_string_equal(f->subject, "");
 		assert_int_equal(f->n_targets, EF_PROBE_DEF_DENIED_DESTS);
 		for (int k = 0; k < f->n_targets; k++)
@@ -293,6 +294,7 @@ static void test_dest_scan(void **state)
 		f = only(out, n, EF_PR_DEST_SCAN, "custom threshold");
 		assert_int_equal(f->count, l.denied_dests);
 		assert_int_equal(f->threshold, l.denied_dests);
+		assert_int_equal(f->window_s, l.window_s);
 		assert_int_equal(f->n_targets, EF_PROBE_SAMPLES);
 		for (int k = 0; k < f->n_targets; k++) {
 			unsigned j = l.denied_dests - (unsigned)k;
@@ -958,6 +960,20 @@ static void test_evidence_window(void **state)
 
 /* ---- memory ---- */
 
+/* A refused TCP connect to the IPv6 address in a (filled in per call). */
+static struct ef_probe_conn denied_v6(const uint8_t *a)
+{
+	return (struct ef_probe_conn){
+		.family = EF_FAM_V6,
+		.addr = a,
+		.port = 443,
+		.ipproto = IPPROTO_TCP,
+		.connect = true,
+		.verdict = EF_V_DENY,
+		.reason = EF_R_NO_RULE,
+	};
+}
+
 static void v6_of(uint32_t i, uint8_t a[16])
 {
 	/* 2001:db8::/32, public in the test world */
@@ -979,15 +995,7 @@ static void test_memory(void **state)
 	struct timespec t0;
 	const uint32_t total = 100000;
 	uint8_t a[16];
-	struct ef_probe_conn c = {
-		.family = EF_FAM_V6,
-		.addr = a,
-		.port = 443,
-		.ipproto = IPPROTO_TCP,
-		.connect = true,
-		.verdict = EF_V_DENY,
-		.reason = EF_R_NO_RULE,
-	};
+	struct ef_probe_conn c = denied_v6(a);
 	size_t most = 0;
 	unsigned fires = 0;
 	struct ef_pdet *p;
@@ -1042,15 +1050,7 @@ static void test_memory_saturated(void **state)
 	struct timespec t0, tl;
 	const uint32_t total = 200000;
 	uint8_t a[16];
-	struct ef_probe_conn c = {
-		.family = EF_FAM_V6,
-		.addr = a,
-		.port = 443,
-		.ipproto = IPPROTO_TCP,
-		.connect = true,
-		.verdict = EF_V_DENY,
-		.reason = EF_R_NO_RULE,
-	};
+	struct ef_probe_conn c = denied_v6(a);
 	size_t most = 0;
 	struct ef_pdet *p;
 	double secs;
