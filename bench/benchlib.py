@@ -5,7 +5,40 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
+from types import SimpleNamespace
+
+
+def setup(build, label):
+    """Root checked, the binaries of BUILD, the test world up, a scratch dir
+    and the fence's directories named after LABEL ("ef-bench-LABEL-TAG").
+    Returns a namespace: build, egressd, egressctl, bench, world, tmp, cg,
+    bpffs, dirs."""
+    import world as W  # tests/integration, on the caller's path
+    if os.geteuid() != 0:
+        sys.exit("bench: must run as root (BPF, cgroups, network namespaces)")
+    build = os.path.abspath(build)
+    W.ensure_bpffs()
+    world = W.World(log=lambda m: print("world:", m, file=sys.stderr)).up()
+    name = "ef-bench-%s-%s" % (label, world.tag) if label else "ef-bench-" + world.tag
+    tmp = tempfile.mkdtemp(prefix=name + "-")
+    cg = os.path.join(W.cgroup2_mount(), name)
+    bpffs = "/sys/fs/bpf/" + name
+    return SimpleNamespace(build=build, egressd=os.path.join(build, "egressd"),
+                           egressctl=os.path.join(build, "egressctl"),
+                           bench=os.path.join(build, "bench", "ef_bench"), world=world,
+                           tmp=tmp, cg=cg, bpffs=bpffs, dirs=fence_dirs(tmp, cg, bpffs))
+
+
+def daemon_pid(daemon):
+    """egressd's own pid: start_daemon runs it under nsenter, which may or
+    may not exec it."""
+    if os.path.basename(os.readlink("/proc/%d/exe" % daemon.pid)) == "egressd":
+        return daemon.pid
+    return int(subprocess.run(["pgrep", "-P", str(daemon.pid)], capture_output=True,
+                              text=True).stdout.split()[0])
 
 
 def fence_dirs(tmp, cgroup_root, bpffs):

@@ -25,7 +25,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -81,19 +80,10 @@ def main():
     ap.add_argument("--unfenced-seconds", type=float, default=15)
     ap.add_argument("--protocol", default="http/protobuf")
     args = ap.parse_args()
-    build = os.path.abspath(args.build)
-    egressd, egressctl = os.path.join(build, "egressd"), os.path.join(build, "egressctl")
-    bench = os.path.join(build, "bench", "ef_bench")
     proto_py = os.path.join(ROOT, "build", "otlp-proto", "py")
-    if os.geteuid() != 0:
-        sys.exit("bench: must run as root (BPF, cgroups, network namespaces)")
-    W.ensure_bpffs()
-    world = W.World(log=lambda m: print("world:", m, file=sys.stderr)).up()
-    tmp = tempfile.mkdtemp(prefix="ef-bench-export-")
-    tag = world.tag
-    cg = os.path.join(W.cgroup2_mount(), "ef-bench-x-" + tag)
-    bpffs = "/sys/fs/bpf/ef-bench-x-" + tag
-    dirs = B.fence_dirs(tmp, cg, bpffs) + ["--config", tmp + "/egressd.json"]
+    S = B.setup(args.build, "x")
+    egressd, egressctl, bench, world, tmp = S.egressd, S.egressctl, S.bench, S.world, S.tmp
+    dirs = S.dirs + ["--config", tmp + "/egressd.json"]
     with open(tmp + "/policies/storm.json", "w") as f:
         json.dump({"name": "storm", "mode": "enforce", "allow": ["198.18.0.0/16:%d" % PORT]}, f)
     sock = tmp + "/run/control.sock"
@@ -121,9 +111,7 @@ def main():
         daemon = B.start_daemon(world, egressd, dirs, tmp, procs)
         time.sleep(0.5)
         # egressd runs under nsenter: find the daemon itself
-        dpid = int(subprocess.run(["pgrep", "-P", str(daemon.pid)], capture_output=True,
-                                  text=True).stdout.split()[0]) if os.path.basename(
-            os.readlink("/proc/%d/exe" % daemon.pid)) != "egressd" else daemon.pid
+        dpid = B.daemon_pid(daemon)
         exp_tid = thread_named(dpid, "ef-export")
 
         def status():

@@ -23,7 +23,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,18 +65,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--trials", type=int, default=9)
     args = ap.parse_args()
-    build = os.path.abspath(args.build)
-    egressd, egressctl = os.path.join(build, "egressd"), os.path.join(build, "egressctl")
-    bench = os.path.join(build, "bench", "ef_bench")
-    if os.geteuid() != 0:
-        sys.exit("bench: must run as root (BPF, cgroups, network namespaces)")
-    W.ensure_bpffs()
-    world = W.World(log=lambda m: print("world:", m, file=sys.stderr)).up()
-    tmp = tempfile.mkdtemp(prefix="ef-bench-probe-")
-    tag = world.tag
-    cg = os.path.join(W.cgroup2_mount(), "ef-bench-p-" + tag)
-    bpffs = "/sys/fs/bpf/ef-bench-p-" + tag
-    dirs = B.fence_dirs(tmp, cg, bpffs)
+    S = B.setup(args.build, "p")
+    egressd, egressctl, bench, world = S.egressd, S.egressctl, S.bench, S.world
+    tmp, cg, dirs = S.tmp, S.cg, S.dirs
     with open(tmp + "/policies/storm.json", "w") as f:
         json.dump({"name": "storm", "allow": ["198.18.0.0/16:%d" % PORT]}, f)
     with open(tmp + "/policies/frz.json", "w") as f:
@@ -88,10 +78,7 @@ def main():
         B.start_server(world, bench, PORT, procs)
         daemon = B.start_daemon(world, egressd, dirs, tmp, procs)
         time.sleep(0.5)
-        dpid = daemon.pid
-        if os.path.basename(os.readlink("/proc/%d/exe" % dpid)) != "egressd":
-            dpid = int(subprocess.run(["pgrep", "-P", str(dpid)], capture_output=True,
-                                      text=True).stdout.split()[0])
+        dpid = B.daemon_pid(daemon)
         hz = os.sysconf("SC_CLK_TCK")
 
         def status():

@@ -28,7 +28,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,18 +105,9 @@ def main():
     ap.add_argument("--no-dns", action="store_true",
                     help="skip the DNS section (an egressd without the DNS proxy)")
     args = ap.parse_args()
-    build = os.path.abspath(args.build)
-    egressd, egressctl = os.path.join(build, "egressd"), os.path.join(build, "egressctl")
-    bench = os.path.join(build, "bench", "ef_bench")
-    if os.geteuid() != 0:
-        sys.exit("bench: must run as root (BPF, cgroups, network namespaces)")
-    W.ensure_bpffs()
-    world = W.World(log=lambda m: print("world:", m, file=sys.stderr)).up()
-    tmp = tempfile.mkdtemp(prefix="ef-bench-")
-    tag = world.tag
-    cg = os.path.join(W.cgroup2_mount(), "ef-bench-" + tag)
-    bpffs = "/sys/fs/bpf/ef-bench-" + tag
-    dirs = B.fence_dirs(tmp, cg, bpffs)
+    S = B.setup(args.build, "")
+    egressd, egressctl, bench = S.egressd, S.egressctl, S.bench
+    world, tmp, bpffs, dirs = S.world, S.tmp, S.bpffs, S.dirs
     if not args.no_dns:
         # the fence's DNS proxy forwards to the world's dnsmasq
         with open(tmp + "/egressd.json", "w") as f:
