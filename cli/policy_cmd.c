@@ -137,8 +137,10 @@ int cmd_policy(int argc, char **argv)
 		}
 		return show(dir, argv[i + 1]);
 	}
+	if (!strcmp(argv[i], "suggest"))
+		return cmd_policy_suggest(argc - i, argv + i);
 	if (!strcmp(argv[i], "apply") || !strcmp(argv[i], "add") || !strcmp(argv[i], "remove") ||
-	    !strcmp(argv[i], "diff") || !strcmp(argv[i], "suggest")) {
+	    !strcmp(argv[i], "diff")) {
 		fprintf(stderr, "egressctl policy %s: not in this version yet; edit "
 				"<policy-dir>/NAME.json and check it with 'egressctl policy validate'\n",
 			argv[i]);
