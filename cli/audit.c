@@ -40,21 +40,12 @@ static const char usage_line[] =
 	"usage: egressctl audit [--job ID] [--denied] [--flagged] [--since DURATION] "
 	"[--state-dir DIR] [--json]\n";
 
+/* egressctl audit's filters and output; the reading is audit_read()'s */
 struct audit {
-	/* filters */
 	const char *job;
-	size_t job_len;
-	bool job_prefilter;
-	bool denied, flagged, since;
-	uint64_t cutoff_ns;
-
-	char dir[4200]; /* the journal dir */
+	bool denied, flagged;
 	struct audit_out *out;
-
-	/* what was read */
 	uint64_t n_spans, n_denied;
-	uint64_t n_lines_ok, n_lines_bad;
-	unsigned n_files, n_unreadable;
 };
 
 struct jfile {
@@ -205,8 +196,6 @@ int audit_parse_duration(const char *s, uint64_t *ret_ns)
 
 static bool wanted(const struct audit *a, const struct audit_span *s)
 {
-	if (a->since && s->end_ns < a->cutoff_ns)
-		return false;
 	if (a->job) {
 		const char *j = audit_attr_str(s, "egress.job.id");
 
@@ -272,7 +261,7 @@ static const char *span_view(const cJSON *sp, const cJSON *res_attrs, struct aud
  * only checks the shape, so that a line is shown whole or skipped whole.
  * Returns 0, -EBADMSG with *why set, or an output error. Empty lists may be
  * left out (proto3 JSON omits them). */
-static int walk(struct audit *a, const cJSON *root, bool emit, const char **why)
+static int walk(struct audit_reader *a, const cJSON *root, bool emit, const char **why)
 {
 	const cJSON *rss = item(root, "resourceSpans"), *rs;
 
@@ -307,13 +296,11 @@ static int walk(struct audit *a, const cJSON *root, bool emit, const char **why)
 				*why = span_view(sp, res_attrs, &v);
 				if (*why)
 					return -EBADMSG;
-				if (!emit || !wanted(a, &v))
+				if (!emit || (a->since && v.end_ns < a->cutoff_ns))
 					continue;
-				ret = audit_out_span(a->out, &v);
+				ret = a->fn(a->ctx, &v);
 				if (ret)
 					return ret;
-				a->n_spans++;
-				a->n_denied += audit_is_denied(&v);
 			}
 		}
 	}
@@ -328,9 +315,20 @@ static bool blank(const char *p, size_t len)
 	return true;
 }
 
+/* A line holds one of the needles (or there are none). */
+static bool has_needle(const struct audit_reader *a, const char *line, size_t len)
+{
+	if (!a->n_needles)
+		return true;
+	for (size_t i = 0; i < a->n_needles; i++)
+		if (memmem(line, len, a->needles[i], strlen(a->needles[i])))
+			return true;
+	return false;
+}
+
 /* One complete line (without its '\n'). 0, -EBADMSG with *why set, or an
  * output error. */
-static int read_line(struct audit *a, const char *line, size_t len, const char **why)
+static int read_line(struct audit_reader *a, const char *line, size_t len, const char **why)
 {
 	const char *end = NULL;
 	cJSON *root;
@@ -340,9 +338,9 @@ static int read_line(struct audit *a, const char *line, size_t len, const char *
 		return 0;
 	a->n_lines_ok++;
 	/* A job's spans name it verbatim (job ids need no JSON escaping, see
-	 * job_prefilter), so a line without the id is skipped unparsed: this
-	 * keeps --job fast on a large journal. Such lines are not checked. */
-	if (a->job_prefilter && !memmem(line, len, a->job, a->job_len))
+	 * audit_json_verbatim), so a line without the id is skipped unparsed:
+	 * this keeps --job fast on a large journal. Such lines are not checked. */
+	if (!has_needle(a, line, len))
 		return 0;
 	root = cJSON_ParseWithLengthOpts(line, len, &end, false);
 	if (!root || !blank(end, len - (size_t)(end - line))) {
@@ -364,7 +362,7 @@ cleanup:
 
 /* ---- files ---------------------------------------------------------- */
 
-static int read_file(struct audit *a, const struct jfile *jf)
+static int read_file(struct audit_reader *a, const struct jfile *jf)
 {
 	const char *why = NULL, *first_why = NULL;
 	unsigned long lineno = 0, first_bad = 0, n_bad = 0;
@@ -381,7 +379,7 @@ static int read_file(struct audit *a, const struct jfile *jf)
 		/* rotated away since the listing: what it held is gone, not unreadable */
 		if (errno == ENOENT)
 			return 0;
-		fprintf(stderr, "egressctl audit: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "%s: %s: %s\n", a->prog, path, strerror(errno));
 		a->n_unreadable++;
 		return 0;
 	}
@@ -410,14 +408,14 @@ static int read_file(struct audit *a, const struct jfile *jf)
 			goto cleanup;
 	}
 	if (ferror(f)) {
-		fprintf(stderr, "egressctl audit: reading %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "%s: reading %s: %s\n", a->prog, path, strerror(errno));
 		a->n_unreadable++;
 	}
 cleanup:
 	/* once per file: a damaged file must not bury the output in messages */
 	if (n_bad)
-		fprintf(stderr, "egressctl audit: %s:%lu: %s; skipped %lu malformed line%s in this file\n",
-			path, first_bad, first_why, n_bad, n_bad == 1 ? "" : "s");
+		fprintf(stderr, "%s: %s:%lu: %s; skipped %lu malformed line%s in this file\n",
+			a->prog, path, first_bad, first_why, n_bad, n_bad == 1 ? "" : "s");
 	free(line);
 	fclose(f);
 	return ret;
@@ -494,14 +492,29 @@ static int list_journal(const char *dir, struct jfile **ret_files, size_t *ret_n
 	return 0;
 }
 
-/* ---- where the journal is ------------------------------------------- */
+int audit_read(struct audit_reader *a)
+{
+	struct jfile *files = NULL;
+	size_t n_files = 0;
+	int ret;
 
-enum dir_source { FROM_FLAG, FROM_DAEMON, FROM_DEFAULT };
+	a->listed = false;
+	ret = list_journal(a->dir, &files, &n_files);
+	if (ret)
+		return ret;
+	a->listed = true;
+	for (size_t i = 0; !ret && i < n_files; i++)
+		ret = read_file(a, &files[i]);
+	free(files);
+	return ret;
+}
+
+/* ---- where the journal is ------------------------------------------- */
 
 /* --state-dir, else what the running egressd says, else the default. A
  * daemon that is not running is the normal case for a post-mortem audit,
  * so that fallback is quiet; the journal dir's path is in every message. */
-static enum dir_source state_dir(const char *flag, char *out, size_t len)
+enum audit_dir_source audit_state_dir(const char *prog, const char *flag, char *out, size_t len)
 {
 	const char *d = NULL;
 	cJSON *req, *r = NULL;
@@ -509,12 +522,12 @@ static enum dir_source state_dir(const char *flag, char *out, size_t len)
 
 	if (flag) {
 		snprintf(out, len, "%s", flag);
-		return FROM_FLAG;
+		return AUDIT_DIR_FLAG;
 	}
 	fd = ef_ctl_connect(ctl_socket_path);
 	if (fd < 0) {
 		snprintf(out, len, "%s", DEFAULT_STATE_DIR);
-		return FROM_DEFAULT;
+		return AUDIT_DIR_DEFAULT;
 	}
 	close(fd);
 	req = cJSON_CreateObject();
@@ -524,16 +537,15 @@ static enum dir_source state_dir(const char *flag, char *out, size_t len)
 	if (cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")))
 		d = cJSON_GetStringValue(cJSON_GetObjectItem(r, "state_dir"));
 	if (!d || !*d) {
-		fprintf(stderr, "egressctl audit: egressd at %s did not say where its state is; "
-				"reading %s\n",
-			ctl_socket_path, DEFAULT_STATE_DIR);
+		fprintf(stderr, "%s: egressd at %s did not say where its state is; reading %s\n",
+			prog, ctl_socket_path, DEFAULT_STATE_DIR);
 		snprintf(out, len, "%s", DEFAULT_STATE_DIR);
 		cJSON_Delete(r);
-		return FROM_DEFAULT;
+		return AUDIT_DIR_DEFAULT;
 	}
 	snprintf(out, len, "%s", d);
 	cJSON_Delete(r);
-	return FROM_DAEMON;
+	return AUDIT_DIR_DAEMON;
 }
 
 /* ---- the command ---------------------------------------------------- */
@@ -571,7 +583,7 @@ static int usage_error(const char *fmt, const char *arg)
  * non-ASCII bytes; only then can memmem() on the raw line stand in for a
  * match on the parsed attribute. egressd's job ids ([A-Za-z0-9._-]) always
  * qualify. */
-static bool json_verbatim(const char *s)
+bool audit_json_verbatim(const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
@@ -579,14 +591,28 @@ static bool json_verbatim(const char *s)
 	return true;
 }
 
+static int audit_span(void *ctx, const struct audit_span *s)
+{
+	struct audit *a = ctx;
+	int ret;
+
+	if (!wanted(a, s))
+		return 0;
+	ret = audit_out_span(a->out, s);
+	if (ret)
+		return ret;
+	a->n_spans++;
+	a->n_denied += audit_is_denied(s);
+	return 0;
+}
+
 int cmd_audit(int argc, char **argv)
 {
 	const char *since = NULL, *state_flag = NULL, *val;
 	struct audit a = { 0 };
-	struct jfile *files = NULL;
-	enum dir_source src;
-	size_t n_files = 0;
-	char state[4096];
+	struct audit_reader r = { .prog = "egressctl audit", .fn = audit_span, .ctx = &a };
+	enum audit_dir_source src;
+	char state[4096], dir[4200];
 	bool json = false;
 	int ret, rc = 1;
 
@@ -625,28 +651,28 @@ int cmd_audit(int argc, char **argv)
 			return usage_error("bad --since \"%s\": want NUMBER UNIT... with units ms, "
 					   "s, m, h, d, w (30s, 15m, 2h, 1d, 1h30m)",
 					   since);
-		a.since = true;
-		a.cutoff_ns = dur < now ? now - dur : 0;
+		r.since = true;
+		r.cutoff_ns = dur < now ? now - dur : 0;
 	}
-	if (a.job) {
-		a.job_len = strlen(a.job);
-		a.job_prefilter = json_verbatim(a.job);
+	if (a.job && audit_json_verbatim(a.job)) {
+		r.needles = &a.job;
+		r.n_needles = 1;
 	}
 
-	src = state_dir(state_flag, state, sizeof(state));
-	snprintf(a.dir, sizeof(a.dir), "%s/journal", state);
-	ret = list_journal(a.dir, &files, &n_files);
-	if (ret) {
-		fprintf(stderr, "egressctl audit: no journal at %s: %s", a.dir, strerror(-ret));
-		if (src == FROM_DEFAULT)
+	src = audit_state_dir(r.prog, state_flag, state, sizeof(state));
+	snprintf(dir, sizeof(dir), "%s/journal", state);
+	r.dir = dir;
+	ret = audit_out_new(json, &a.out);
+	if (!ret)
+		ret = audit_read(&r);
+	if (ret && !r.listed && a.out) {
+		fprintf(stderr, "egressctl audit: no journal at %s: %s", r.dir, strerror(-ret));
+		if (src == AUDIT_DIR_DEFAULT)
 			fprintf(stderr, " (egressd is not answering at %s; pass --state-dir DIR)",
 				ctl_socket_path);
 		fprintf(stderr, "\n");
 		goto cleanup;
 	}
-	ret = audit_out_new(json, &a.out);
-	for (size_t i = 0; !ret && i < n_files; i++)
-		ret = read_file(&a, &files[i]);
 	if (!ret)
 		ret = audit_out_finish(a.out);
 	if (ret) {
@@ -656,15 +682,14 @@ int cmd_audit(int argc, char **argv)
 	/* --json keeps stdout and stderr for data and trouble: no summary */
 	if (!json)
 		fprintf(stderr, "%" PRIu64 " span%s (%" PRIu64 " denied) in %u journal file%s under %s\n",
-			a.n_spans, a.n_spans == 1 ? "" : "s", a.n_denied, a.n_files,
-			a.n_files == 1 ? "" : "s", a.dir);
-	if (!a.n_lines_ok && (a.n_lines_bad || a.n_unreadable)) {
-		fprintf(stderr, "egressctl audit: nothing in %s could be read\n", a.dir);
+			a.n_spans, a.n_spans == 1 ? "" : "s", a.n_denied, r.n_files,
+			r.n_files == 1 ? "" : "s", r.dir);
+	if (!r.n_lines_ok && (r.n_lines_bad || r.n_unreadable)) {
+		fprintf(stderr, "egressctl audit: nothing in %s could be read\n", r.dir);
 		goto cleanup;
 	}
 	rc = 0;
 cleanup:
 	audit_out_free(a.out);
-	free(files);
 	return rc;
 }

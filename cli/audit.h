@@ -35,6 +35,46 @@ bool audit_is_denied(const struct audit_span *s);
 /* "30s", "15m", "2h", "1d", "1h30m" ... into nanoseconds. 0 or -EINVAL/-ERANGE. */
 int audit_parse_duration(const char *s, uint64_t *ret_ns);
 
+/* ---- reading the journal (also egressctl policy suggest's input) ---- */
+
+/* Called for every span of every well-formed line, in journal order; a
+ * non-zero return stops the read and audit_read() returns it. */
+typedef int (*audit_span_fn)(void *ctx, const struct audit_span *s);
+
+struct audit_reader {
+	/* set by the caller */
+	const char *prog; /* prefix of messages: "egressctl audit" */
+	const char *dir;  /* the journal dir: <state-dir>/journal */
+	/* since: only spans that ended at cutoff_ns or later (realtime ns);
+	 * files last written well before it are not read */
+	bool since;
+	uint64_t cutoff_ns;
+	/* lines holding none of the needles are skipped unparsed (and
+	 * unchecked); each must be audit_json_verbatim() */
+	const char *const *needles;
+	size_t n_needles;
+	audit_span_fn fn;
+	void *ctx;
+	/* what was read */
+	bool listed; /* the dir could be listed */
+	uint64_t n_lines_ok, n_lines_bad;
+	unsigned n_files, n_unreadable;
+};
+
+/* Streams the journal's files, oldest first, a line at a time. A malformed
+ * line is reported once per file and skipped; an unterminated last line is
+ * skipped silently. 0, -errno of listing the dir (listed false), or fn's
+ * error. */
+int audit_read(struct audit_reader *r);
+
+enum audit_dir_source { AUDIT_DIR_FLAG, AUDIT_DIR_DAEMON, AUDIT_DIR_DEFAULT };
+/* The state dir: flag (--state-dir), else what the running egressd says,
+ * else /var/lib/egress-fence. */
+enum audit_dir_source audit_state_dir(const char *prog, const char *flag, char *out, size_t len);
+/* s is its own JSON string encoding (no '"', '\\', control or non-ASCII
+ * bytes), so that it can be a needle. */
+bool audit_json_verbatim(const char *s);
+
 struct audit_out;
 int audit_out_new(bool json, struct audit_out **ret);
 /* Render one span (the table buffers its first rows to size its columns).
