@@ -62,7 +62,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 LIBS_POLICY := -lcjson
 LIBS_DAEMON := -lbpf -lelf -lz -lcjson -lldns -lcurl -lprotobuf-c -lmnl -lpsl -lpthread -lm
-LIBS_CLI := -lcjson
+LIBS_CLI := -lcjson -lpsl
 
 BPF_OBJ := $(BUILD)/fence.bpf.o
 SKEL := $(BUILD)/fence.skel.h
@@ -193,6 +193,10 @@ $(BUILD)/tests/test_probe: LIBS_TEST := -lpsl -lm
 # test_dns tests the DNS message layer, on top of what every unit test links
 $(BUILD)/tests/test_dns: $(DNSMSG_OBJ)
 $(BUILD)/tests/test_dns: LIBS_TEST := -lldns
+
+# test_suggest: the pure half of egressctl policy suggest (decisions in, rules out)
+$(BUILD)/tests/test_suggest: $(BUILD)/cli/suggest_rules.o
+$(BUILD)/tests/test_suggest: LIBS_TEST := -lpsl
 
 $(BUILD)/tests/%: tests/unit/%.c $(POLICY_OBJS)
 	@mkdir -p $(@D)
