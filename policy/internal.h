@@ -57,6 +57,116 @@ void ef_msg_quote(char *dst, size_t dstlen, const char *src, size_t n);
 void ef_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ef_vfmt(char *buf, size_t len, const char *fmt, va_list ap);
 
+/* Linux AF_* name of an address family as "sockets.families" spells it
+ * ("vsock"), or NULL if it has none there. (parse.c) */
+const char *ef_sock_family_name(unsigned int af);
+
+/* ---- rindex.c: a policy's rules by meaning and by destination ---- */
+
+/*
+ * A destination as looked up. CIDR: family, len and addr (masked to len);
+ * NAME / WILDCARD: name[0..name_len), lowercase, without "*." (it may be a
+ * suffix of a longer name, hence not NUL-terminated).
+ */
+struct ef_dkey {
+	bool deny; /* the list looked in */
+	__u8 kind; /* enum ef_dest_kind */
+	__u8 family, len;
+	__u8 addr[16];
+	const char *name;
+	size_t name_len;
+};
+
+struct ef_rx_slot {
+	__u32 hash;
+	__u32 rule; /* index in p->rules + 1; 0: empty */
+};
+
+struct ef_rx_cidr {
+	__u8 family, len;
+	__u8 addr[16]; /* masked to len */
+	__u32 rule;
+};
+
+struct ef_rx_name {
+	char *rev; /* the name reversed byte by byte, "moc.buhtig" */
+	__u32 rule;
+};
+
+/*
+ * The rules of one policy indexed three ways, built in O(n log n):
+ *   - by meaning (ef_rule_same()), to find the same rule in another policy;
+ *   - by exact destination, both lists: a covering query is one probe per
+ *     label of a name, or per prefix length in use for an address;
+ *   - allow rules sorted (CIDRs by address, names by reversed name), so
+ *     that what lies inside a CIDR or below a wildcard is one range.
+ * Rules ef_rule_usable() refuses are in none of them. Read-only once built.
+ */
+struct ef_rindex {
+	const struct ef_policy *p;
+	struct ef_rx_slot *same, *dest; /* open addressing, 2^k slots, at most half used */
+	__u32 same_mask, dest_mask;
+	bool lens[2][2][129];		/* [deny][family is v6][len]: a CIDR rule of that length */
+	struct ef_rx_cidr *cidr;	/* allow CIDRs by (family, addr, len) */
+	size_t n_cidr;
+	struct ef_rx_name *names;	/* allow NAME and WILDCARD rules by rev */
+	size_t n_names;
+	/* the ports of every allow name rule merged, [0] TCP, [1] UDP */
+	struct ef_port_spec *name_ports[2];
+	size_t n_name_ports[2];
+};
+
+/* The rule can be reasoned about: a known kind, a name for name kinds, a
+ * family and a prefix length in range for CIDRs. Parsed rules always are. */
+bool ef_rule_usable(const struct ef_rule *r);
+/* The destination of a usable rule as a key of its own list. */
+void ef_dkey_of(const struct ef_rule *r, struct ef_dkey *k);
+/* A CIDR key or rule naming a metadata address at full length. */
+bool ef_dkey_is_meta(const struct ef_dkey *k);
+
+int ef_rindex_build(struct ef_rindex *ix, const struct ef_policy *p);
+void ef_rindex_free(struct ef_rindex *ix);
+
+/* Index of a rule of ix->p with the same meaning as r (same list,
+ * destination, protocols and port set), or -1. */
+long ef_rindex_same(const struct ef_rindex *ix, const struct ef_rule *r);
+
+/* Called per rule found; a nonzero return stops the walk and is returned. */
+typedef int (*ef_rx_fn)(void *arg, __u32 rule);
+
+/* Every rule of list k->deny with exactly destination k. */
+int ef_rindex_exact(const struct ef_rindex *ix, const struct ef_dkey *k, ef_rx_fn fn, void *arg);
+/*
+ * Every rule of list k->deny whose destination contains k's: the same
+ * name, or a wildcard over it (*.b.com contains a.b.com, *.a.b.com and
+ * *.b.com itself, never b.com); an address rule of the same family whose
+ * prefix contains k's. With `meta_exact` and k naming a metadata address
+ * at full length, only rules naming that address count (a wider prefix
+ * does not open it).
+ */
+int ef_rindex_covering(const struct ef_rindex *ix, const struct ef_dkey *k, bool meta_exact,
+		       ef_rx_fn fn, void *arg);
+/*
+ * Every allow rule whose destination shares something with k's: those
+ * containing it (as above) and those inside it (names below a wildcard,
+ * prefixes inside a prefix). Name rules are not looked at for an address
+ * key: the caller decides what names may resolve to.
+ */
+int ef_rindex_overlapping(const struct ef_rindex *ix, const struct ef_dkey *k, bool meta_exact,
+			  ef_rx_fn fn, void *arg);
+
+/* ---- port sets (rindex.c) ---- */
+
+/* Sort and merge ranges in place (overlapping and adjacent ones become one);
+ * returns the new count. */
+size_t ef_ports_merge(struct ef_port_spec *r, size_t n);
+/* Every range of a[0..na) lies inside one of u[0..nu) (u merged). */
+bool ef_ports_inside(const struct ef_port_spec *a, size_t na, const struct ef_port_spec *u,
+		     size_t nu);
+/* Some port is in both (both merged). */
+bool ef_ports_meet(const struct ef_port_spec *a, size_t na, const struct ef_port_spec *b,
+		   size_t nb);
+
 /* ---- compile.c ---- */
 
 /*

@@ -472,6 +472,18 @@ static const struct {
 
 #define EF_AF_PACKET 17
 
+const char *ef_sock_family_name(unsigned int af)
+{
+	size_t k;
+
+	if (af == EF_AF_PACKET)
+		return "packet";
+	for (k = 0; k < sizeof(families) / sizeof(families[0]); k++)
+		if ((unsigned int)families[k].af == af)
+			return families[k].name;
+	return NULL;
+}
+
 static int do_sock_families(struct pctx *c, const cJSON *v, __u32 tok)
 {
 	const cJSON *it;
