@@ -60,7 +60,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-LIBS_POLICY := -lcjson
+LIBS_POLICY := -lcjson -lpsl
 LIBS_DAEMON := -lbpf -lelf -lz -lcjson -lldns -lcurl -lprotobuf-c -lmnl -lpsl -lpthread -lm
 LIBS_CLI := -lcjson -lpsl
 

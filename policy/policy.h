@@ -2,8 +2,8 @@
 /*
  * policy/: parse, validate and compile egress-fence policy files.
  *
- * A pure C library (libc + cJSON, no libbpf): the daemon, egressctl and the
- * fuzz targets link it. Functions return 0 or -errno; on a user error they
+ * A pure C library (libc + cJSON + libpsl, no libbpf): the daemon, egressctl
+ * and the fuzz targets link it. Functions return 0 or -errno; on a user error they
  * fill `err` with "FILE:LINE:COL: message" (1-based line and column of the
  * offending JSON token, or of the character inside a rule string).
  */
@@ -96,6 +96,45 @@ void ef_policy_free(struct ef_policy *p);
  * relative to the rule. Exposed for the CLI (policy add) and the unit tests. */
 int ef_rule_parse(const char *s, bool deny, struct ef_rule *out, char *err, size_t errlen);
 void ef_rule_clear(struct ef_rule *r);
+
+/* ---- whole-policy checks: lint.c, weaker.c, diff.c, edit.c ---- */
+
+/*
+ * What an operator must confirm (egressctl --force) before an enforce-mode
+ * policy goes in; an audit-mode policy has none. In rule order, per rule:
+ *   - an allow rule that opens everything or nearly: an IPv4 prefix
+ *     shorter than /8, an IPv6 prefix shorter than /16, a wildcard over a
+ *     public suffix of the ICANN section of the Public Suffix List (*.com,
+ *     *.co.uk, *.uk; libpsl, the system's list if newer than the built-in
+ *     one) or over a single label (*.internal);
+ *   - a rule repeating an earlier rule of its list (same destination,
+ *     protocols and ports; the parser refuses these, hand-built policies
+ *     may have them);
+ *   - an allow rule one deny rule fully shadows, so it never takes effect:
+ *     the deny's destination contains the allow's (same name, a wildcard
+ *     over it, a prefix of the same family containing it), its ports and
+ *     protocols include the allow's. Names are not compared with
+ *     addresses (what a name resolves to is not known here), and several
+ *     deny rules covering an allow only together are not reported.
+ * Messages are "FILE:LINE:COL: message" at the rule, naming the other
+ * rule's position where there is one, and end with what to do:
+ *   c.json:3:5: "*.com:443" opens every name under the public suffix "com";
+ *   name the hosts, or pass --force
+ * Cost: O(n) hash probes (one per label of a name, one per prefix length
+ * in use for an address), whatever the number of deny rules; at most 256
+ * deny rules containing an allow rule are compared with it (a miss is only
+ * a missed hint).
+ */
+
+/* The first problem in `err`: returns 0 (none) or -EINVAL; -ENOMEM. */
+int ef_policy_lint(const struct ef_policy *p, char *err, size_t errlen);
+/* Up to `max` problems, '\n'-joined (no trailing newline) in `out`, cut at
+ * outlen. Returns how many were written (0: lint clean), or -ENOMEM. */
+int ef_policy_lint_all(const struct ef_policy *p, unsigned int max, char *out, size_t outlen);
+/* Every problem to `fn` with its rule and message; a nonzero return from
+ * fn stops the walk. Returns the number of calls made, or -ENOMEM. */
+typedef int (*ef_lint_fn)(void *arg, const struct ef_rule *r, const char *msg);
+int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
 
 /* The map entries of one policy version. */
 struct ef_lpm_entry {
