@@ -136,6 +136,49 @@ int ef_policy_lint_all(const struct ef_policy *p, unsigned int max, char *out, s
 typedef int (*ef_lint_fn)(void *arg, const struct ef_rule *r, const char *msg);
 int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
 
+/*
+ * 1 if policy `a` allows nothing that policy `b` denies, so a job assigned
+ * `b` may be given `a`; 0 otherwise, with a one-line reason in `why`
+ * naming the first setting or rule found, e.g.
+ *   "api.evil.com:443" is not allowed by policy ci-agent
+ * -ENOMEM on allocation failure. Conservative: 0 means "not proven", never
+ * a wrong 1. Settings are compared first, then rules:
+ *   - b in audit mode denies nothing: 1. Else a in audit mode: 0;
+ *   - loopback, socket switches (raw, packet, icmp, other_protocols) and
+ *     address families of a must be within b's;
+ *   - dns.upstream: a's list must be empty when b's is, else a subset of
+ *     b's (addresses and ports compared; a resolver of the job's choosing
+ *     could point allowed names anywhere);
+ *   - every allow rule of a is the same as an allow rule of b, or lies
+ *     within the allow rules of b whose destination contains its own (a
+ *     name: the same name or a wildcard over it at any depth; a wildcard:
+ *     the same or a shorter wildcard; an address: a prefix of the same
+ *     family containing it), taken together: per protocol, its ports lie
+ *     in the union of theirs. A rule naming a metadata address
+ *     (169.254.169.254, fd00:ec2::254) needs rules of b naming that exact
+ *     address; a wider prefix of a does not open it, so it needs none;
+ *   - every deny rule of b is the same as a deny rule of a, or lies within
+ *     a's deny rules containing its destination (as above, together), or
+ *     shares nothing with a's allow rules: for a name deny, no allow name
+ *     rule of a over the same names with a common port and protocol; for
+ *     an address deny, no allow prefix of a overlapping it with a common
+ *     port and protocol, and no allow name rule of a with a common port
+ *     and protocol (names may resolve to any address, and address deny
+ *     rules judge learned addresses too);
+ *   - unless both have the same name rules: every name a's DNS proxy
+ *     answers, b's answers too, checked for one query per name rule of
+ *     either policy (the name, or one just below the wildcard). The proxy
+ *     answers while an allow range is left that no single deny range
+ *     holds whole, so this is not implied by the rule checks above.
+ * Not proven (0): a destination covered only by several rules of b
+ * together (two /9s for a /8), an address covered by a name rule, or more
+ * than ~16 million comparisons (100,000-rule policies take well under a
+ * second). Probe settings are not compared.
+ * ef_policy_no_weaker(p, p) is 1 for every policy the parser accepts.
+ */
+int ef_policy_no_weaker(const struct ef_policy *a, const struct ef_policy *b, char *why,
+			size_t whylen);
+
 /* The map entries of one policy version. */
 struct ef_lpm_entry {
 	struct ef_lpm_key key;
