@@ -179,6 +179,40 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
 int ef_policy_no_weaker(const struct ef_policy *a, const struct ef_policy *b, char *why,
 			size_t whylen);
 
+/* One rule in one policy and not the other (see ef_policy_diff()). */
+struct ef_rule_change {
+	char *text;	/* the rule as written in its policy */
+	bool deny;	/* from the "deny" list */
+	bool added;	/* in the new policy only; false: in the old one only */
+	int line, col;	/* its position in the policy it is in */
+};
+
+/* What changed from one policy to another. */
+struct ef_policy_change {
+	/* removed rules (old file order), then added ones (new file order) */
+	struct ef_rule_change *rules;
+	size_t n_rules;
+	/* changed settings in this order: name, mode, loopback, sockets.raw,
+	 * .packet, .icmp, .other_protocols, .families, dns.upstream,
+	 * probe.action and each threshold; e.g. "mode: audit -> enforce",
+	 * "sockets.families: +vsock -can", "dns.upstream: default -> 1.1.1.1",
+	 * "probe.window_s: 60 -> 120" (thresholds as in force, defaults
+	 * filled in) */
+	char **settings;
+	size_t n_settings;
+};
+
+/*
+ * The rule-level difference between two policies: a rule counts as the
+ * same in both when it is in the same list with the same destination,
+ * protocols and port set, however spelled ("API.github.com.:443/tcp" is
+ * "api.github.com:443"). Returns 0 or -ENOMEM (out is then empty). Free
+ * with ef_policy_change_free(); it holds copies, so it outlives both.
+ */
+int ef_policy_diff(const struct ef_policy *old_p, const struct ef_policy *new_p,
+		   struct ef_policy_change *out);
+void ef_policy_change_free(struct ef_policy_change *c);
+
 /* The map entries of one policy version. */
 struct ef_lpm_entry {
 	struct ef_lpm_key key;
