@@ -213,6 +213,36 @@ int ef_policy_diff(const struct ef_policy *old_p, const struct ef_policy *new_p,
 		   struct ef_policy_change *out);
 void ef_policy_change_free(struct ef_policy_change *c);
 
+/*
+ * egressctl policy add/remove: `text` (a whole policy file, which must be
+ * valid: else its "FILE:LINE:COL: message") with the rule strings
+ * remove[0..n_remove) taken out of the "allow" list ("deny" if `deny`),
+ * then add[0..n_add) appended to it, written to *out (malloc'd,
+ * NUL-terminated) as canonical text:
+ *   - every key, in its order, with its value, 2-space indent, a trailing
+ *     newline; objects and arrays of objects one member per line, arrays
+ *     of plain values on one line, except "allow" and "deny": one rule per
+ *     line, as written; strings re-escaped minimally;
+ *   - a list that was absent and gets rules is placed after "allow" (for
+ *     "deny"), before "deny" (for "allow"), else after "name",
+ *     "description" or "mode", whichever comes last;
+ *   - a rule to remove matches the rule of the list with the same meaning
+ *     (ef_policy_diff()'s sense), however spelled. Errors (-EINVAL, *out
+ *     NULL): a rule string ef_rule_parse() refuses, as "RULE:COL: message";
+ *     removing one that is not in the list ("FILE: \"RULE\" is not in
+ *     \"allow\""), adding one that already is ("FILE:LINE:COL: \"RULE\" is
+ *     already in \"allow\" as \"TEXT\"") or twice; a result the parser
+ *     refuses (e.g. too large: -EFBIG).
+ * Returns 0, -EINVAL, -EFBIG or -ENOMEM.
+ */
+int ef_policy_edit(const char *text, size_t len, const char *file, const char *const *add,
+		   size_t n_add, const char *const *remove, size_t n_remove, bool deny, char **out,
+		   char *err, size_t errlen);
+/* The canonical text of a valid policy (ef_policy_edit() with no change);
+ * -EINVAL without a message for an invalid one: use ef_policy_parse() or
+ * ef_policy_edit() for that. */
+int ef_policy_format(const char *text, size_t len, char **out);
+
 /* The map entries of one policy version. */
 struct ef_lpm_entry {
 	struct ef_lpm_key key;
