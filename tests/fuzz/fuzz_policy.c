@@ -8,7 +8,15 @@
  *     the edges of every CIDR rule and at the metadata addresses;
  *   - the name table answers like the naive name matcher for every name
  *     rule, a name below it, its apex and each of its suffixes.
- * The input is also tried as a single rule string.
+ *   - ef_policy_lint() and ef_policy_lint_all() agree, with positioned
+ *     messages; ef_policy_no_weaker(p, p) is 1 and ef_policy_diff(p, p)
+ *     is empty;
+ *   - ef_policy_format() output parses to the same policy (an empty diff)
+ *     and formats to itself;
+ *   - taking an allow rule out, or adding a deny rule, with
+ *     ef_policy_edit() gives a policy no weaker than p.
+ * The input is also tried as a single rule string, and as a rule added to
+ * a small policy.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -96,6 +104,136 @@ static void check_names(const struct ef_policy *p, const struct ef_compiled *c)
 	}
 }
 
+static void check_lint(const struct ef_policy *p)
+{
+	char err[EF_ERR_LEN], all[4 * EF_ERR_LEN];
+	int one = ef_policy_lint(p, err, sizeof(err));
+	int n = ef_policy_lint_all(p, 4, all, sizeof(all));
+
+	if (one == -ENOMEM || n == -ENOMEM)
+		return;
+	if ((one == 0) != (n == 0) || n < 0 || n > 4 || (one != 0 && one != -EINVAL))
+		abort();
+	if (one && (strncmp(err, "fuzz.json:", 10) || strncmp(all, err, strlen(err))))
+		abort();
+	if (p->mode == EF_MODE_AUDIT && n)
+		abort();
+}
+
+static bool no_change(const struct ef_policy *a, const struct ef_policy *b)
+{
+	struct ef_policy_change c;
+	bool none;
+
+	if (ef_policy_diff(a, b, &c))
+		return true; /* out of memory: nothing to say */
+	none = !c.n_rules && !c.n_settings;
+	ef_policy_change_free(&c);
+	return none;
+}
+
+static void check_whole(const struct ef_policy *p, const uint8_t *data, size_t size)
+{
+	char why[EF_ERR_LEN], err[EF_ERR_LEN], *out = NULL, *again = NULL;
+	struct ef_policy *q = NULL;
+	size_t i;
+	int ret;
+
+	check_lint(p);
+	ret = ef_policy_no_weaker(p, p, why, sizeof(why));
+	if (ret != 1 && ret != -ENOMEM) {
+		fprintf(stderr, "no_weaker(p, p) = %d: %s\n", ret, why);
+		abort();
+	}
+	if (!no_change(p, p))
+		abort();
+
+	ret = ef_policy_format((const char *)data, size, &out);
+	if (ret == -ENOMEM || ret == -EFBIG)
+		return;
+	if (ret || ef_policy_parse(out, strlen(out), "fuzz.json", &q, err, sizeof(err)))
+		abort();
+	if (!no_change(p, q) || q->n_rules != p->n_rules)
+		abort();
+	ef_policy_free(q);
+	q = NULL;
+	if (ef_policy_format(out, strlen(out), &again) == 0 && strcmp(out, again))
+		abort();
+	free(again);
+	free(out);
+	out = NULL;
+
+	/* one allow rule out, or one deny rule in: never weaker */
+	for (i = 0; i < p->n_rules && i < 4; i++) {
+		const char *text = p->rules[i].text;
+		bool deny = p->rules[i].deny;
+
+		if (deny)
+			continue;
+		ret = ef_policy_edit((const char *)data, size, "fuzz.json", NULL, 0, &text, 1,
+				     false, &out, err, sizeof(err));
+		if (ret == -ENOMEM || ret == -EFBIG)
+			continue;
+		if (ret || ef_policy_parse(out, strlen(out), "fuzz.json", &q, err, sizeof(err)))
+			abort();
+		ret = ef_policy_no_weaker(q, p, why, sizeof(why));
+		if (ret == 0) {
+			fprintf(stderr, "without \"%s\": %s\n", text, why);
+			abort();
+		}
+		/* it was there: adding it again must be refused */
+		if (ef_policy_edit((const char *)data, size, "fuzz.json", &text, 1, NULL, 0, false,
+				   &again, err, sizeof(err)) != -EINVAL || again)
+			abort();
+		ef_policy_free(q);
+		q = NULL;
+		free(out);
+		out = NULL;
+	}
+	{
+		const char *add = "203.0.113.7:1-1024/any";
+
+		ret = ef_policy_edit((const char *)data, size, "fuzz.json", &add, 1, NULL, 0, true,
+				     &out, err, sizeof(err));
+		if (ret == 0) {
+			if (ef_policy_parse(out, strlen(out), "fuzz.json", &q, err, sizeof(err)))
+				abort();
+			if (ef_policy_no_weaker(q, p, why, sizeof(why)) == 0) {
+				fprintf(stderr, "with deny %s: %s\n", add, why);
+				abort();
+			}
+			ef_policy_free(q);
+			free(out);
+		} else if (ret != -EINVAL && ret != -ENOMEM && ret != -EFBIG) {
+			abort();
+		}
+	}
+}
+
+/* The input as a rule added to, then removed from, a small policy. */
+static void check_edit_rule(const char *s)
+{
+	static const char base[] = "{\"name\": \"f\", \"allow\": [\"a.example.com:443\"]}";
+	char err[EF_ERR_LEN], *out = NULL, *back = NULL;
+	int ret;
+
+	ret = ef_policy_edit(base, sizeof(base) - 1, "f.json", &s, 1, NULL, 0, false, &out, err,
+			     sizeof(err));
+	if (ret) {
+		if (out || (ret != -EINVAL && ret != -ENOMEM))
+			abort();
+		return;
+	}
+	ret = ef_policy_edit(out, strlen(out), "f.json", NULL, 0, &s, 1, false, &back, err,
+			     sizeof(err));
+	if (ret == 0 && !strstr(back, "\"a.example.com:443\"\n  ]"))
+		abort();
+	if (ret && ret != -ENOMEM)
+		abort();
+	free(back);
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[EF_ERR_LEN], *s;
@@ -121,6 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else if (c || ret != -E2BIG)
 			abort();
 		ef_compiled_free(c);
+		check_whole(p, data, size);
 		ef_policy_free(p);
 	}
 
@@ -132,6 +271,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s[size] = '\0';
 		if (ef_rule_parse(s, size & 1, &r, err, sizeof(err)) == 0)
 			ef_rule_clear(&r);
+		if (size < 1100)
+			check_edit_rule(s);
 		free(s);
 	}
 	return 0;
