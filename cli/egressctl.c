@@ -31,7 +31,11 @@ static const struct ctl_cmd cmds[] = {
 	  NULL },
 	{ "kill", cmd_job_control, "kill JOB [--json]",
 	  "SIGKILL every process of the job, frozen or not (root or the job's owner)", NULL },
-	{ "policy", cmd_policy, "policy list | show NAME | validate FILE...", "inspect policies", NULL },
+	{ "policy", cmd_policy,
+	  "policy list | show NAME | validate FILE... | diff FILE | apply FILE | add NAME RULE... | "
+	  "remove NAME RULE... | suggest ...",
+	  "inspect, check, change and suggest policies; changes apply to running jobs at once",
+	  cmd_policy_help },
 	{ "audit", cmd_audit,
 	  "audit [--job ID] [--denied] [--flagged] [--since DURATION] [--state-dir DIR] [--json]",
 	  "query the decision journal; works without egressd (DURATION: 30s, 15m, 2h, 1d, 1h30m)",
@@ -95,6 +99,9 @@ int main(int argc, char **argv)
 	for (const struct ctl_cmd *c = cmds; c->name; c++) {
 		if (strcmp(argv[i], c->name))
 			continue;
+		/* policy suggest has options and help of its own */
+		if (!strcmp(c->name, "policy") && i + 1 < argc && !strcmp(argv[i + 1], "suggest"))
+			return c->fn(argc - i, argv + i);
 		if (ctl_wants_help(argc - i, argv + i, c->usage, c->summary)) {
 			if (c->help)
 				printf("\n%s", c->help);

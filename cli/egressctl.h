@@ -25,6 +25,7 @@ int cmd_job_control(int argc, char **argv); /* freeze, thaw, kill */
 int cmd_run(int argc, char **argv);
 extern const char cmd_run_help[];
 int cmd_policy(int argc, char **argv);
+extern const char cmd_policy_help[];
 int cmd_audit(int argc, char **argv);
 /* cli/suggest.c: egressctl policy suggest; argv[0] is "suggest" */
 int cmd_policy_suggest(int argc, char **argv);

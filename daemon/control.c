@@ -4,7 +4,8 @@
  * main loop without blocking it: a slow or hostile client can hold only its
  * own buffers. The caller is identified by SO_PEERCRED, never by what it
  * says: "run" moves the calling process itself into the new job.
- * Any local user may fence itself; nothing here loosens a fence.
+ * Who may do what beyond that is access.c's (the config's "access"
+ * section); the socket's mode and group come from there too.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ struct ef_client {
 	struct ef_client *next;
 	int fd;
 	struct ucred cred;
+	struct ef_peer peer;
 	char *in;
 	size_t in_len, in_cap;
 	struct ef_buf out;
@@ -67,7 +69,12 @@ int ef_control_setup(struct ef_daemon *d)
 		close(fd);
 		return ret;
 	}
-	chmod(d->socket_path, 0666);
+	ret = ef_access_socket(d, d->socket_path);
+	if (ret) {
+		log_err("setting the mode or group of %s: %s", d->socket_path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
 	d->listenfd = fd;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
@@ -118,6 +125,14 @@ void ef_control_accept(struct ef_daemon *d)
 			free(c);
 			continue;
 		}
+		c->peer.pid = c->cred.pid;
+		c->peer.uid = c->cred.uid;
+		c->peer.gid = c->cred.gid;
+		sl = sizeof(c->peer.groups);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->peer.groups, &sl) == 0)
+			c->peer.n_groups = (int)(sl / sizeof(gid_t));
+		else
+			c->peer.n_groups = 0; /* more than we keep: only the primary group counts */
 		ev.data.ptr = c;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
@@ -179,6 +194,7 @@ static cJSON *status_json(struct ef_daemon *d)
 	}
 	ef_export_status(d, o);
 	ef_probe_status(d, o);
+	ef_policy_ops_status(o);
 	return o;
 }
 
@@ -226,7 +242,7 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 	} else if (!strcmp(op->valuestring, "run")) {
 		reply = cJSON_CreateObject();
 		cJSON_AddBoolToObject(reply, "ok", true);
-		if (ef_job_start(d, req, c->cred.pid, c->cred.uid, reply, err, sizeof(err))) {
+		if (ef_job_start(d, req, &c->peer, reply, err, sizeof(err))) {
 			cJSON_Delete(reply);
 			reply = error_reply(err[0] ? err : "cannot start the job");
 			log_warn("run from pid %d uid %u refused: %s", c->cred.pid, c->cred.uid, err);
@@ -235,8 +251,16 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 		   !strcmp(op->valuestring, "kill")) {
 		reply = cJSON_CreateObject();
 		cJSON_AddBoolToObject(reply, "ok", true);
-		if (ef_job_control(d, op->valuestring, req, c->cred.pid, c->cred.uid, reply, err,
-				   sizeof(err))) {
+		if (ef_job_control(d, op->valuestring, req, &c->peer, reply, err, sizeof(err))) {
+			cJSON_Delete(reply);
+			reply = error_reply(err);
+			log_warn("%s from pid %d uid %u refused: %s", op->valuestring, c->cred.pid,
+				 c->cred.uid, err);
+		}
+	} else if (!strncmp(op->valuestring, "policy_", 7)) {
+		reply = cJSON_CreateObject();
+		cJSON_AddBoolToObject(reply, "ok", true);
+		if (ef_policy_op(d, op->valuestring, req, &c->peer, reply, err, sizeof(err))) {
 			cJSON_Delete(reply);
 			reply = error_reply(err);
 			log_warn("%s from pid %d uid %u refused: %s", op->valuestring, c->cred.pid,

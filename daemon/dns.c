@@ -546,6 +546,7 @@ static void pending_end(struct ef_daemon *d, struct ef_dns_pending *p)
 		p->dj->n_pending--;
 	if (p->client.conn)
 		conn_put(p->client.conn);
+	ef_pol_put(d, p->pol); /* retired versions outlive this call (policies.c) */
 	defer_free(p, pending_free);
 }
 
@@ -782,6 +783,7 @@ static struct ef_dns_pending *pending_new(struct ef_daemon *d, struct ef_dns_job
 	p->fd = -1;
 	p->dj = dj;
 	p->pol = dj->job->pol;
+	p->pol->refs++; /* the job may change policy while the query is out */
 	p->client = *cl;
 	if (cl->conn)
 		cl->conn->refs++;

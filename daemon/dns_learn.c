@@ -355,10 +355,20 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 	int fd_n = bpf_map__fd(d->skel->maps.ef_names);
 	const struct ef_dns_cfg *cfg = &d->cfg.dns;
 	uint64_t now = ef_now_boot_ns(), name_id;
+	const struct ef_pol_rec *pol;
+	struct ef_dns_decision dec;
 	struct ef_name_val nv;
 
 	*n_not = 0;
-	if (!p->dj || !a->n_addrs || p->dec.verdict == EF_V_DENY)
+	if (!p->dj || !a->n_addrs)
+		return 0;
+	/* The job may have been switched to a new policy version while the
+	 * query was out: learn for the version it is judged by now. */
+	pol = p->dj->job->pol;
+	dec = p->dec;
+	if (pol != p->pol)
+		ef_dns_decide(p->dj->job, &p->q, &dec);
+	if (dec.verdict == EF_V_DENY)
 		return 0;
 	name_id = ef_name_id(p->q.name);
 	/* a name in the cache is in ef_names (an LRU of 65536: a name evicted
@@ -377,20 +387,21 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		struct ef_learn_val v = { 0 }, old;
 		uint64_t life;
 
-		if (ef_addr_internal(fam, x->addr) && !allow_rule_covers(p->pol->pol, fam, x->addr)) {
+		if (ef_addr_internal(fam, x->addr) && !allow_rule_covers(pol->pol, fam, x->addr)) {
 			ef_addr_str(fam, x->addr, not_learned[*n_not], 48);
 			(*n_not)++;
 			continue;
 		}
 		k.cgroup_id = p->dj->job->cgroup_id;
+		k.policy_id = pol->id;
 		k.family = fam;
 		memcpy(k.addr, x->addr, fam == EF_FAM_V4 ? 4 : 16);
 		life = (uint64_t)(x->ttl > cfg->ttl_floor_s ? x->ttl : cfg->ttl_floor_s) +
 		       cfg->ttl_grace_s;
 		v.expires_boot_ns = now + life * 1000000000ull;
 		v.name_id = name_id;
-		if (p->dec.verdict == EF_V_ALLOW)
-			v.ports = p->dec.ports;
+		if (dec.verdict == EF_V_ALLOW)
+			v.ports = dec.ports;
 		if (mirror_unchanged(p->dj, &k, &v, now, life * 1000000000ull))
 			continue;
 		if (!bpf_map_lookup_elem(fd_l, &k, &old) && old.expires_boot_ns > now) {
@@ -423,7 +434,11 @@ void ef_dns_sweep(struct ef_daemon *d, bool force)
 		bool drop = false;
 
 		if (!bpf_map_lookup_elem(fd, &next, &v))
-			drop = v.expires_boot_ns <= now || !ef_job_by_cgroup(d, next.cgroup_id);
+		{
+			const struct ef_job_rec *j = ef_job_by_cgroup(d, next.cgroup_id);
+
+			drop = v.expires_boot_ns <= now || !j || j->pol->id != next.policy_id;
+		}
 		if (drop && !bpf_map_delete_elem(fd, &next)) {
 			n++;
 			/* next is gone: continue from the key before it */
@@ -533,5 +548,87 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 		ef_span_job_attrs(s, p->dj->job);
 		/* after the span is complete: a flag adds a span of its own */
 		ef_probe_dns(d, p->dj->job, p, a, rcode);
+	}
+}
+
+/* ---- policy changes ---- */
+
+/*
+ * Rewrite job j's learned addresses of version `old` for version `np`,
+ * before the job is switched to it: each keeps its deadline and gets the
+ * ranges np's name rules give the name it was learned from. An address
+ * whose name np no longer allows (enforce mode), whose name is no longer
+ * known, or that np's rebinding check refuses, is not carried over: it is
+ * forgotten. The entries of `old` stay until ef_dns_forget_version().
+ * An address learned through several names keeps only the ranges of the
+ * last one (the entry records one name).
+ */
+int ef_dns_relearn(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_pol_rec *old,
+		   const struct ef_pol_rec *np, size_t *carried, size_t *forgotten)
+{
+	int fd = bpf_map__fd(d->skel->maps.ef_learned);
+	struct ef_learn_key k, next;
+	struct ef_learn_val v;
+	bool first = true;
+	int ret = 0;
+
+	*carried = *forgotten = 0;
+	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
+		struct ef_learn_key nk;
+		struct ef_learn_val nv;
+		const struct ef_ports *ports = NULL;
+		const char *name;
+		__u8 reason;
+		__u32 rule;
+		int allow;
+
+		first = false;
+		k = next;
+		if (next.cgroup_id != j->cgroup_id || next.policy_id != old->id ||
+		    bpf_map_lookup_elem(fd, &next, &v))
+			continue;
+		name = ef_name_get(d, v.name_id);
+		if (name && np->names)
+			ports = ef_name_lookup(np->names, name, NULL);
+		allow = name ? ef_name_judge(ports, &reason, &rule) : 0;
+		if (!name || (!allow && np->pol->mode != EF_MODE_AUDIT) ||
+		    (ef_addr_internal(next.family, next.addr) &&
+		     !allow_rule_covers(np->pol, next.family, next.addr))) {
+			(*forgotten)++;
+			continue;
+		}
+		nk = next;
+		nk.policy_id = np->id;
+		nv = v;
+		memset(&nv.ports, 0, sizeof(nv.ports));
+		if (allow)
+			nv.ports = *ports;
+		if (bpf_map_update_elem(fd, &nk, &nv, BPF_ANY)) {
+			ret = -errno;
+			break;
+		}
+		(*carried)++;
+	}
+	if (j->dns) {
+		/* the mirror's entries are keyed without the version */
+		ef_dns_mirror_free(j->dns->mirror);
+		j->dns->mirror = NULL;
+	}
+	return ret;
+}
+
+/* Drop job `cgroup_id`'s learned addresses of one policy version. */
+void ef_dns_forget_version(struct ef_daemon *d, uint64_t cgroup_id, uint32_t policy_id)
+{
+	int fd = bpf_map__fd(d->skel->maps.ef_learned);
+	struct ef_learn_key k, next;
+	bool first = true;
+
+	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
+		if (next.cgroup_id == cgroup_id && next.policy_id == policy_id &&
+		    !bpf_map_delete_elem(fd, &next))
+			continue;
+		first = false;
+		k = next;
 	}
 }

@@ -54,7 +54,10 @@ struct ef_pol_rec {
 	struct ef_upstream up[EF_DNS_MAX_UPSTREAMS]; /* its dns.upstream, if any */
 	size_t n_up;
 	char *origin; /* the NAME or FILE the job asked for */
+	uint64_t retired_ns; /* boot clock: when its last user let go (pols_retired) */
 };
+/* How long a retired policy version stays in the maps (see policies.c). */
+#define EF_POL_RETIRE_NS 2000000000ull
 
 struct ef_job_rec {
 	struct ef_job_rec *next;
@@ -96,6 +99,40 @@ struct ef_dns_cfg {
 	uint32_t busy_poll_us; /* poll, not sleep, for upstreams faster than this; 0: never */
 };
 
+/* Who is calling, from SO_PEERCRED and SO_PEERGROUPS. */
+#define EF_PEER_MAX_GROUPS 256
+struct ef_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int n_groups;
+	gid_t groups[EF_PEER_MAX_GROUPS];
+};
+
+/* Users and groups named in the config file's "access" section. */
+struct ef_principals {
+	unsigned *uids, *gids;
+	size_t n_uids, n_gids;
+	bool any; /* "*" */
+};
+
+struct ef_run_grant {
+	struct ef_principals who;
+	char policy[EF_NAME_MAX + 1]; /* assigned: the default, and the weakest allowed */
+	char **policies;	      /* may also be chosen by name */
+	size_t n_policies;
+};
+
+struct ef_access {
+	bool configured; /* the section is there */
+	int socket_mode;
+	bool has_socket_gid;
+	gid_t socket_gid;
+	struct ef_principals admins; /* may change policies and act on any job */
+	struct ef_run_grant *run;
+	size_t n_run;
+};
+
 struct ef_config_file {
 	struct ef_dns_cfg dns;
 	struct ef_export_cfg otlp;
@@ -103,6 +140,7 @@ struct ef_config_file {
 	unsigned journal_max_files;
 	bool record_command_line;
 	char service_name[128];
+	struct ef_access access;
 };
 
 struct ef_daemon {
@@ -137,6 +175,7 @@ struct ef_daemon {
 
 	struct ef_job_rec *jobs;
 	struct ef_pol_rec *pols;
+	struct ef_pol_rec *pols_retired; /* no user left; unloaded by ef_pols_tick() */
 	uint64_t next_serial;
 	uint32_t next_policy_id;
 	int64_t boot_to_real_ns; /* add to boot-clock ns to get unix epoch ns */
@@ -184,10 +223,17 @@ void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p);
 int ef_pol_restore(struct ef_daemon *d);
 struct ef_pol_rec *ef_pol_by_id(struct ef_daemon *d, uint32_t id);
 void ef_pols_free(struct ef_daemon *d);
+void ef_pols_tick(struct ef_daemon *d, bool all);
 
 /* jobs.c */
-int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t peer_uid,
+int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
 		 cJSON *reply, char *err, size_t errlen);
+/* Point the job at another policy version (live policy change): its learned
+ * addresses are rewritten for the new version first, then its ef_jobs
+ * entry. Takes a reference on np; the caller keeps the old version's until
+ * it has revoked. */
+int ef_job_set_policy(struct ef_daemon *d, struct ef_job_rec *j, struct ef_pol_rec *np,
+		      size_t *forgotten);
 void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j);
 int ef_jobs_restore(struct ef_daemon *d);
 void ef_jobs_check(struct ef_daemon *d);
@@ -239,8 +285,30 @@ void ef_probe_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_probe_job_json(cJSON *o, const struct ef_job_rec *j);
 void ef_probe_job_save(cJSON *o, const struct ef_job_rec *j);
 void ef_probe_job_load(const cJSON *o, struct ef_job_rec *j);
-int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req, pid_t peer_pid,
-		   uid_t peer_uid, cJSON *reply, char *err, size_t errlen);
+int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req,
+		   const struct ef_peer *peer, cJSON *reply, char *err, size_t errlen);
+
+/* access.c: who may do what (config "access") */
+int ef_access_config(struct ef_access *a, const cJSON *sec, const char *path);
+void ef_access_free(struct ef_access *a);
+bool ef_access_admin(const struct ef_daemon *d, const struct ef_peer *peer);
+int ef_access_policy_change(const struct ef_daemon *d, const struct ef_peer *peer, char *err,
+			    size_t errlen);
+/* May peer start a job with this policy? asked: the NAME asked for (NULL
+ * for a file, or none); text: the policy's text (NULL: none asked).
+ * *assigned: the policy a job of peer gets when it asks for none (NULL: the
+ * default). 0 or -EPERM with the reason in err. */
+int ef_access_run(const struct ef_daemon *d, const struct ef_peer *peer, const char *asked,
+		  const char *text, size_t len, const char **assigned, char *err, size_t errlen);
+int ef_access_socket(const struct ef_daemon *d, const char *path);
+const char *ef_peer_name(const struct ef_peer *peer, char *out, size_t len);
+
+/* policy_ops.c: egressctl policy apply|add|remove */
+int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const struct ef_peer *peer,
+		 cJSON *reply, char *err, size_t errlen);
+void ef_policy_ops_tick(struct ef_daemon *d);
+void ef_policy_ops_free(struct ef_daemon *d);
+void ef_policy_ops_status(cJSON *o);
 
 /* control.c */
 int ef_control_setup(struct ef_daemon *d);

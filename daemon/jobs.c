@@ -156,11 +156,14 @@ static int parse_traceparent(const char *tp, uint8_t ret_trace[16], uint8_t ret_
 	return 0;
 }
 
-static int read_policy_text(struct ef_daemon *d, const cJSON *req, char **text, size_t *len,
-			    char *file, size_t filelen, char *origin, size_t originlen, char *err,
-			    size_t errlen)
+/* The policy the job asked for: a file's text, a NAME, else the caller's
+ * assigned policy (access.run), else default. */
+static int read_policy_text(struct ef_daemon *d, const cJSON *req, const char *assigned,
+			    char **text, size_t *len, char *file, size_t filelen, char *origin,
+			    size_t originlen, char *err, size_t errlen)
 {
 	const cJSON *name = cJSON_GetObjectItem(req, "policy");
+	cJSON *assigned_name = NULL;
 	const cJSON *ptext = cJSON_GetObjectItem(req, "policy_text");
 	const cJSON *pfile = cJSON_GetObjectItem(req, "policy_file");
 	int ret;
@@ -176,6 +179,8 @@ static int read_policy_text(struct ef_daemon *d, const cJSON *req, char **text, 
 		snprintf(err, errlen, "\"policy\" must be a string");
 		return -EINVAL;
 	}
+	if (!name && assigned)
+		name = assigned_name = cJSON_CreateString(assigned);
 	if (!name) {
 		snprintf(file, filelen, "%s/default.json", d->policy_dir);
 		snprintf(origin, originlen, "default");
@@ -195,6 +200,7 @@ static int read_policy_text(struct ef_daemon *d, const cJSON *req, char **text, 
 		snprintf(origin, originlen, "%s", name->valuestring);
 		ret = ef_read_file(file, EF_POLICY_MAX_BYTES, text, len);
 	}
+	cJSON_Delete(assigned_name);
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", file,
 			 ret == -ENOENT ? "no such policy" : strerror(-ret));
@@ -203,9 +209,14 @@ static int read_policy_text(struct ef_daemon *d, const cJSON *req, char **text, 
 	return 0;
 }
 
-int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t peer_uid,
+int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
 		 cJSON *reply, char *err, size_t errlen)
 {
+	const cJSON *asked_name = cJSON_GetObjectItem(req, "policy");
+	const cJSON *asked_text = cJSON_GetObjectItem(req, "policy_text");
+	pid_t peer_pid = peer->pid;
+	uid_t peer_uid = peer->uid;
+	const char *assigned = NULL;
 	char file[EF_PATH_MAX], origin[EF_PATH_MAX], hex[33];
 	const cJSON *jid = cJSON_GetObjectItem(req, "job_id");
 	const cJSON *attrs = cJSON_GetObjectItem(req, "attrs");
@@ -304,10 +315,21 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, pid_t peer_pid, uid_t pe
 	j->start_ns = ef_now_realtime_ns();
 	j->serial = d->next_serial++;
 
-	ret = read_policy_text(d, req, &text, &len, file, sizeof(file), origin, sizeof(origin), err,
-			       errlen);
+	/* who may run, and with which policy (access.c) */
+	ret = ef_access_run(d, peer, NULL, NULL, 0, &assigned, err, errlen);
 	if (ret)
 		goto fail;
+	ret = read_policy_text(d, req, assigned, &text, &len, file, sizeof(file), origin,
+			       sizeof(origin), err, errlen);
+	if (ret)
+		goto fail;
+	if (cJSON_IsString(asked_text) || cJSON_IsString(asked_name)) {
+		ret = ef_access_run(d, peer,
+				    cJSON_IsString(asked_text) ? NULL : asked_name->valuestring,
+				    text, len, &assigned, err, errlen);
+		if (ret)
+			goto fail;
+	}
 	ret = ef_pol_get(d, text, len, file, origin, &j->pol, err, errlen);
 	if (ret)
 		goto fail;
@@ -661,4 +683,45 @@ void ef_jobs_free(struct ef_daemon *d)
 		job_free(j);
 	}
 	ef_pols_free(d);
+}
+
+int ef_job_set_policy(struct ef_daemon *d, struct ef_job_rec *j, struct ef_pol_rec *np,
+		      size_t *forgotten)
+{
+	int fd = bpf_map__fd(d->skel->maps.ef_jobs);
+	struct ef_pol_rec *old = j->pol;
+	struct ef_job v;
+	size_t carried = 0;
+	int ret;
+
+	*forgotten = 0;
+	if (old == np)
+		return 0;
+	/* 1. the learned addresses for the new version, while the job still
+	 * reads the old one's */
+	ret = ef_dns_relearn(d, j, old, np, &carried, forgotten);
+	if (ret) {
+		ef_dns_forget_version(d, j->cgroup_id, np->id);
+		return ret;
+	}
+	/* 2. one map update switches every later decision of the job */
+	if (bpf_map_lookup_elem(fd, &j->cgroup_id, &v)) {
+		ret = -errno;
+		ef_dns_forget_version(d, j->cgroup_id, np->id);
+		return ret;
+	}
+	v.policy_id = np->id;
+	if (bpf_map_update_elem(fd, &j->cgroup_id, &v, BPF_EXIST)) {
+		ret = -errno;
+		ef_dns_forget_version(d, j->cgroup_id, np->id);
+		return ret;
+	}
+	np->refs++;
+	j->pol = np; /* the caller holds the job's reference on old */
+	ret = ef_job_save(d, j);
+	if (ret)
+		log_warn("job %s: saving its state: %s", j->id, strerror(-ret));
+	log_info("job %s: policy %s now version %u (was %u); %zu learned addresses kept, %zu "
+		 "forgotten", j->id, np->pol->name, np->id, old->id, carried, *forgotten);
+	return 0;
 }

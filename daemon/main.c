@@ -77,7 +77,7 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 {
 	static const char *const known[] = { "policy_dir", "state_dir", "run_dir", "cgroup_root",
 					     "bpffs_dir", "journal", "record_command_line",
-					     "service_name", "log_level", "dns", "otlp", NULL };
+					     "service_name", "log_level", "dns", "otlp", "access", NULL };
 	const char *path = o->config ? o->config : "/etc/egress-fence/egressd.json";
 	char *text = NULL, def_root[EF_PATH_MAX + 32];
 	cJSON *c = NULL;
@@ -129,6 +129,9 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 	if (ret)
 		goto out;
 	ret = ef_export_config(&d->cfg.otlp, cJSON_GetObjectItem(c, "otlp"), path);
+	if (ret)
+		goto out;
+	ret = ef_access_config(&d->cfg.access, cJSON_GetObjectItem(c, "access"), path);
 	if (ret)
 		goto out;
 	ret = ef_cgroup2_mount(d->cgroup_mount, sizeof(d->cgroup_mount));
@@ -241,6 +244,8 @@ static void on_tick(struct ef_daemon *d)
 	ef_events_check_drops(d);
 	ef_jobs_check(d);
 	ef_probe_tick(d);
+	ef_policy_ops_tick(d);
+	ef_pols_tick(d, false);
 	ef_journal_sync(&d->journal);
 }
 
@@ -428,6 +433,8 @@ cleanup:
 	ef_export_stop(d);
 	ef_journal_close(&d->journal);
 	ef_export_config_free(&d->cfg.otlp);
+	ef_access_free(&d->cfg.access);
+	ef_policy_ops_free(d);
 	ef_resource_fini(&d->res);
 	ef_proc_cache_free(d->procs);
 	ef_jobs_free(d);

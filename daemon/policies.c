@@ -3,8 +3,12 @@
  * Policy versions in the maps. A policy version gets an id; its destination
  * entries are written under that id first, its ef_policies value last, and
  * only then does a job point at it: a job never sees a half-loaded policy.
- * Identical sources share one id. A version is unloaded when its last job
- * ends. Each loaded version is kept in <state-dir>/policies/<id>.json so a
+ * Identical sources share one id. A version is retired when its last user
+ * (a job, a DNS query in flight) lets go of it, and unloaded from the maps
+ * EF_POL_RETIRE_NS later: a BPF program that read a job's old policy id
+ * just before egressd switched the job to a new version still finds every
+ * entry of the old one, and so do its records still in the ring buffer.
+ * Each loaded version is kept in <state-dir>/policies/<id>.json so a
  * restarted egressd knows the rule texts behind the ids in the maps.
  */
 #include <dirent.h>
@@ -200,19 +204,11 @@ fail:
 	return ret;
 }
 
-void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p)
+static void unload(struct ef_daemon *d, struct ef_pol_rec *p)
 {
 	struct ef_compiled *c = NULL;
 	char path[EF_PATH_MAX + 64], err[EF_ERR_LEN];
 
-	if (p->refs > 0 && --p->refs > 0)
-		return;
-	for (struct ef_pol_rec **pp = &d->pols; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	}
 	if (!ef_policy_compile(p->pol, p->id, &c, err, sizeof(err))) {
 		map_unload(d, c);
 		ef_compiled_free(c);
@@ -223,9 +219,43 @@ void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p)
 	rec_free(p);
 }
 
-/* At exit: the versions stay in the maps for the jobs that outlive egressd. */
+void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p)
+{
+	if (p->refs > 0 && --p->refs > 0)
+		return;
+	for (struct ef_pol_rec **pp = &d->pols; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	p->retired_ns = ef_now_boot_ns();
+	p->next = d->pols_retired;
+	d->pols_retired = p;
+}
+
+/* On the timer: unload the versions retired long enough ago. */
+void ef_pols_tick(struct ef_daemon *d, bool all)
+{
+	uint64_t now = ef_now_boot_ns();
+
+	for (struct ef_pol_rec **pp = &d->pols_retired; *pp;) {
+		struct ef_pol_rec *p = *pp;
+
+		if (!all && now - p->retired_ns < EF_POL_RETIRE_NS) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		unload(d, p);
+	}
+}
+
+/* At exit: the versions stay in the maps for the jobs that outlive egressd;
+ * those no job uses leave. */
 void ef_pols_free(struct ef_daemon *d)
 {
+	ef_pols_tick(d, true);
 	while (d->pols) {
 		struct ef_pol_rec *p = d->pols;
 
@@ -234,9 +264,14 @@ void ef_pols_free(struct ef_daemon *d)
 	}
 }
 
+/* Retired versions too: records of their decisions may still be in the
+ * ring buffer. */
 struct ef_pol_rec *ef_pol_by_id(struct ef_daemon *d, uint32_t id)
 {
 	for (struct ef_pol_rec *p = d->pols; p; p = p->next)
+		if (p->id == id)
+			return p;
+	for (struct ef_pol_rec *p = d->pols_retired; p; p = p->next)
 		if (p->id == id)
 			return p;
 	return NULL;

@@ -542,8 +542,8 @@ void ef_probe_job_load(const cJSON *o, struct ef_job_rec *j)
 
 /* ---- operators: freeze, thaw, kill ---- */
 
-int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req, pid_t peer_pid,
-		   uid_t peer_uid, cJSON *reply, char *err, size_t errlen)
+int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req,
+		   const struct ef_peer *peer, cJSON *reply, char *err, size_t errlen)
 {
 	const cJSON *jid = cJSON_GetObjectItem(req, "job_id");
 	struct ef_job_rec *j;
@@ -559,11 +559,12 @@ int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req, pid_t 
 		snprintf(err, errlen, "no running job \"%.80s\"", jid->valuestring);
 		return -ENOENT;
 	}
-	/* a job's owner may stop it; only root may let a flagged job go on */
-	if (peer_uid != 0 && (peer_uid != j->uid || !strcmp(op, "thaw"))) {
+	/* a job's owner may stop it; only root and the policy admins may let
+	 * a flagged job go on */
+	if (!ef_access_admin(d, peer) && (peer->uid != j->uid || !strcmp(op, "thaw"))) {
 		snprintf(err, errlen, "%s job %s: permission denied (%s)", op, j->id,
-			 !strcmp(op, "thaw") ? "only root may thaw a job"
-					      : "only root or the job's owner");
+			 !strcmp(op, "thaw") ? "only root or a policy admin may thaw a job"
+					      : "only root, a policy admin or the job's owner");
 		return -EPERM;
 	}
 	if (!strcmp(op, "freeze"))
@@ -581,11 +582,11 @@ int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req, pid_t 
 	ef_span_job_context(d, s, j);
 	s->start_ns = s->end_ns = ef_now_realtime_ns();
 	ef_span_str(s, "egress.control.op", op);
-	ef_span_int(s, "egress.control.uid", peer_uid);
-	ef_span_int(s, "egress.control.pid", peer_pid);
+	ef_span_int(s, "egress.control.uid", peer->uid);
+	ef_span_int(s, "egress.control.pid", peer->pid);
 	ef_span_job_attrs(s, j);
 	ef_spans_flush(d);
-	log_info("job %s: %s by uid %u (pid %d)", j->id, op, peer_uid, peer_pid);
+	log_info("job %s: %s by uid %u (pid %d)", j->id, op, peer->uid, peer->pid);
 	st = ef_cgroup_state(j->cgroup);
 	cJSON_AddStringToObject(reply, "job_id", j->id);
 	cJSON_AddStringToObject(reply, "state", st >= 0 ? ef_cgroup_state_name(st) : "gone");

@@ -13,7 +13,7 @@
 #define EF_ABI_H
 
 /* Bumped whenever a pinned map's key or value layout changes. */
-#define EF_ABI_VERSION 2
+#define EF_ABI_VERSION 3
 
 #define EF_MAX_RANGES 16	/* port ranges judged per destination entry */
 #define EF_RULE_NONE 0xffffffffu
@@ -189,12 +189,14 @@ _Static_assert(sizeof(struct ef_sent_val) == 4, "ef_sent_val layout");
 
 /* ef_learned hash: addresses a job learned through its DNS proxy. The key
  * holds the job's cgroup id: one job's lookups never open anything for
- * another. */
+ * another; and the policy version they were judged by, so that when a
+ * policy changes egressd writes the job's entries for the new version
+ * before switching the job to it (ABI 3). */
 struct ef_learn_key {
 	__u64 cgroup_id;
 	__u32 family; /* enum ef_family */
 	__u8 addr[16];
-	__u32 pad;
+	__u32 policy_id;
 };
 _Static_assert(sizeof(struct ef_learn_key) == 32, "ef_learn_key layout");
 

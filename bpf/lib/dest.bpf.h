@@ -121,6 +121,7 @@ static __always_inline int ef_learned_judge(const struct ef_ctx *c, const struct
 	const struct ef_learn_val *v;
 
 	k.cgroup_id = c->cgroup_id;
+	k.policy_id = c->policy_id;
 	k.family = d->family;
 	__builtin_memcpy(k.addr, d->addr, sizeof(k.addr));
 	v = bpf_map_lookup_elem(&ef_learned, &k);
@@ -187,13 +188,13 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	if (kind == EF_K_SEND) {
 		const struct ef_sent_val *sv;
 
-		ef_sent_key_fill(&sk, cookie, c.job->policy_id, d);
+		ef_sent_key_fill(&sk, cookie, c.policy_id, d);
 		sv = bpf_map_lookup_elem(&ef_sent, &sk);
 		if (sv)
 			return sv->verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
 	}
 
-	if (ef_dest_lookup(c.job->policy_id, d, &reason, &rule_id) ||
+	if (ef_dest_lookup(c.policy_id, d, &reason, &rule_id) ||
 	    (reason == EF_R_NO_RULE && ef_learned_judge(&c, d, &reason, &rule_id, &name_id)))
 		verdict = EF_V_ALLOW;
 	else

@@ -52,7 +52,7 @@ static __always_inline void ef_emit(const struct ef_ctx *c, __u8 kind, __u8 verd
 	e->cgroup_id = c->cgroup_id;
 	e->job_serial = c->job ? c->job->serial : 0;
 	e->cookie = cookie;
-	e->policy_id = c->job ? c->job->policy_id : 0;
+	e->policy_id = c->policy_id;
 	e->rule_id = rule_id;
 	e->kind = kind;
 	e->verdict = verdict;

@@ -13,6 +13,7 @@ const volatile __u32 ef_job_level = 0;
 
 struct ef_ctx {
 	__u64 cgroup_id;
+	__u32 policy_id; /* read once: a decision sees one policy version, never a mix */
 	const struct ef_job *job;
 	const struct ef_policy_val *pol;
 };
@@ -24,12 +25,18 @@ static __always_inline int ef_ctx_load(struct ef_ctx *c)
 	__u32 pid;
 
 	c->cgroup_id = bpf_get_current_ancestor_cgroup_id(ef_job_level);
+	c->policy_id = 0;
 	c->job = bpf_map_lookup_elem(&ef_jobs, &c->cgroup_id);
 	if (!c->job) {
 		c->pol = NULL;
 		return -1;
 	}
-	pid = c->job->policy_id;
+	/* egressd switches a job to another policy version by rewriting its
+	 * ef_jobs entry: copy the id once, so that the policy value, the
+	 * destination entries, the learned addresses and the record all come
+	 * from the same version even if the entry changes meanwhile. */
+	pid = *(volatile const __u32 *)&c->job->policy_id;
+	c->policy_id = pid;
 	c->pol = bpf_map_lookup_elem(&ef_policies, &pid);
 	return c->pol ? 0 : -1;
 }

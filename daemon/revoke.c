@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Revocation: when a policy changes under running jobs, their open
+ * connections that the new version denies are torn down.
+ *
+ * The sockets are listed with sock_diag (NETLINK_SOCK_DIAG, libmnl): TCP and
+ * UDP, IPv4 and IPv6, each with the id of the cgroup it was created in
+ * (INET_DIAG_CGROUP_ID). Those created in a job's cgroup or below it are
+ * judged, in user space, the way the BPF programs judge a connect: loopback,
+ * the exact and CIDR entries of the compiled policy, then the addresses the
+ * job learned through its DNS proxy for that version (their TTL is not
+ * looked at: connections already open are never cut by expiry). A socket is
+ * destroyed (SOCK_DESTROY: a TCP peer gets a RST, the job's calls fail with
+ * ECONNABORTED) when the new version denies its peer and the old one did
+ * not: what the old version already refused was let through by something
+ * that is no longer there (an expired name), not by the rule that changed.
+ *
+ * Which sockets: connected ones (TCP in any state but LISTEN, TIME_WAIT and
+ * CLOSE; UDP with a peer), except TCP connections accepted by a listener of
+ * the same namespace (the fence judges what a job opens, not what it
+ * accepts). sock_diag lists the sockets of one network namespace: jobs in
+ * another namespace are revoked from inside it (setns to the namespace of
+ * the job's first process).
+ *
+ * A connect that passed the old version's check a moment before the switch
+ * may not be in the socket tables yet when the first pass lists them, so
+ * egressd runs a second pass once the old version retires (policy_ops.c):
+ * it judges by the new version alone the sockets the first pass did not see.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <libmnl/libmnl.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "egressd.h"
+#include "cgroup.h"
+#include "dnsproxy.h"
+#include "revoke.h"
+#include "util.h"
+#include "ef_verdict.h"
+#include "fence.skel.h"
+
+/* TCP states (include/net/tcp_states.h): not exported to user space. */
+enum { ST_ESTABLISHED = 1, ST_TIME_WAIT = 6, ST_CLOSE = 7, ST_LISTEN = 10 };
+
+struct cg_ent {
+	uint64_t id;
+	size_t job; /* index in the request */
+};
+
+struct sock_ent {
+	uint8_t family, proto; /* AF_INET/AF_INET6, IPPROTO_TCP/UDP */
+	uint8_t state;
+	struct inet_diag_sockid id;
+	uint64_t cgroup;
+};
+
+struct pass {
+	struct ef_daemon *d;
+	struct ef_revoke_job *jobs;
+	size_t n_jobs;
+	struct cg_ent *cg;
+	size_t n_cg, cap_cg;
+	struct sock_ent *socks;
+	size_t n_socks, cap_socks;
+	uint16_t *listen; /* local ports with a listener in the namespace */
+	size_t n_listen, cap_listen;
+	uint8_t cur_family, cur_proto;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t nc;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 64;
+	while (nc < need)
+		nc *= 2;
+	np = realloc(*p, nc * size);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = nc;
+	return 0;
+}
+
+/* ---- which cgroups belong to which job ---- */
+
+static struct pass *walk_pass;
+static size_t walk_job;
+
+static int walk_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	struct pass *ps = walk_pass;
+	uint64_t id;
+
+	(void)st;
+	(void)ftw;
+	if (flag != FTW_D || ef_cgroup_id(path, &id))
+		return 0;
+	if (grow((void **)&ps->cg, &ps->cap_cg, ps->n_cg + 1, sizeof(*ps->cg)))
+		return -1;
+	ps->cg[ps->n_cg].id = id;
+	ps->cg[ps->n_cg].job = walk_job;
+	ps->n_cg++;
+	return 0;
+}
+
+static int collect_cgroups(struct pass *ps, size_t job)
+{
+	walk_pass = ps;
+	walk_job = job;
+	/* the job cgroup and every cgroup the job made below it */
+	if (nftw(ps->jobs[job].j->cgroup, walk_one, 16, FTW_PHYS) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 0;
+}
+
+static const struct cg_ent *cg_find(const struct pass *ps, uint64_t id)
+{
+	for (size_t i = 0; i < ps->n_cg; i++)
+		if (ps->cg[i].id == id)
+			return &ps->cg[i];
+	return NULL;
+}
+
+/* ---- listing sockets ---- */
+
+static int on_sock(const struct nlmsghdr *nlh, void *data)
+{
+	struct pass *ps = data;
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	uint64_t cgroup = 0;
+	bool have_cg = false;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return MNL_CB_ERROR;
+	if (m->idiag_state == ST_LISTEN) {
+		if (ps->cur_proto == IPPROTO_TCP &&
+		    !grow((void **)&ps->listen, &ps->cap_listen, ps->n_listen + 1,
+			  sizeof(*ps->listen)))
+			ps->listen[ps->n_listen++] = ntohs(m->id.idiag_sport);
+		return MNL_CB_OK;
+	}
+	mnl_attr_for_each(a, nlh, sizeof(*m)) {
+		if (mnl_attr_get_type(a) == INET_DIAG_CGROUP_ID &&
+		    mnl_attr_get_payload_len(a) >= sizeof(uint64_t)) {
+			memcpy(&cgroup, mnl_attr_get_payload(a), sizeof(cgroup));
+			have_cg = true;
+		}
+	}
+	if (!have_cg || !cg_find(ps, cgroup))
+		return MNL_CB_OK;
+	if (m->idiag_state == ST_TIME_WAIT || m->idiag_state == ST_CLOSE)
+		return MNL_CB_OK;
+	if (grow((void **)&ps->socks, &ps->cap_socks, ps->n_socks + 1, sizeof(*ps->socks)))
+		return MNL_CB_ERROR;
+	ps->socks[ps->n_socks++] = (struct sock_ent){
+		.family = m->idiag_family,
+		.proto = ps->cur_proto,
+		.state = m->idiag_state,
+		.id = m->id,
+		.cgroup = cgroup,
+	};
+	return MNL_CB_OK;
+}
+
+static int dump(struct mnl_socket *nl, struct pass *ps, uint8_t family, uint8_t proto)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct inet_diag_req_v2 *r;
+	unsigned int seq = (unsigned int)ef_now_boot_ns(), portid = mnl_socket_get_portid(nl);
+	int ret;
+
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
+	r->sdiag_family = family;
+	r->sdiag_protocol = proto;
+	r->idiag_states = ~0u;
+	ps->cur_family = family;
+	ps->cur_proto = proto;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, n, seq, portid, on_sock, ps);
+		if (ret == MNL_CB_STOP)
+			return 0;
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+	}
+}
+
+static int destroy(struct mnl_socket *nl, const struct sock_ent *s)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct inet_diag_req_v2 *r;
+	unsigned int seq = (unsigned int)ef_now_boot_ns() ^ 0x5a5a, portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+
+	nlh->nlmsg_type = SOCK_DESTROY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
+	r->sdiag_family = s->family;
+	r->sdiag_protocol = s->proto;
+	r->idiag_states = ~0u;
+	r->id = s->id;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if (mnl_cb_run(buf, n, seq, portid, NULL, NULL) < 0)
+		return errno == ENOENT ? 0 : -errno; /* closed meanwhile: done */
+	return 0;
+}
+
+/* ---- judging ---- */
+
+static void peer_of(const struct sock_ent *s, uint8_t *family, uint8_t addr[16], uint16_t *port)
+{
+	memset(addr, 0, 16);
+	*port = ntohs(s->id.idiag_dport);
+	if (s->family == AF_INET) {
+		*family = EF_FAM_V4;
+		memcpy(addr, &s->id.idiag_dst[0], 4);
+		return;
+	}
+	if (!s->id.idiag_dst[0] && !s->id.idiag_dst[1] && s->id.idiag_dst[2] == htonl(0xffff)) {
+		*family = EF_FAM_V4;
+		memcpy(addr, &s->id.idiag_dst[3], 4);
+		return;
+	}
+	*family = EF_FAM_V6;
+	memcpy(addr, s->id.idiag_dst, 16);
+}
+
+static bool is_loopback(uint8_t family, const uint8_t addr[16])
+{
+	static const uint8_t one[16] = { [15] = 1 };
+
+	return family == EF_FAM_V4 ? addr[0] == 127 : !memcmp(addr, one, 16);
+}
+
+static bool is_unset(uint8_t family, const uint8_t addr[16])
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(addr, zero, family == EF_FAM_V4 ? 4 : 16);
+}
+
+int ef_revoke_verdict(struct ef_daemon *d, const struct ef_job_rec *j, const struct ef_pol_rec *pr,
+		      const struct ef_compiled *c, uint8_t family, const uint8_t addr[16],
+		      uint16_t port, uint8_t proto_bit)
+{
+	struct ef_learn_key k = { 0 };
+	struct ef_learn_val v;
+	__u8 reason;
+	__u32 rule;
+
+	if (is_loopback(family, addr)) {
+		if (j->dns && port == j->dns->port)
+			return EF_V_ALLOW;
+		if (pr->pol->flags & EF_PF_LOOPBACK)
+			return EF_V_ALLOW;
+	}
+	if (ef_compiled_match(c, family, addr, port, proto_bit, &reason, &rule))
+		return EF_V_ALLOW;
+	if (reason == EF_R_NO_RULE) {
+		k.cgroup_id = j->cgroup_id;
+		k.policy_id = pr->id;
+		k.family = family;
+		memcpy(k.addr, addr, 16);
+		if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_learned), &k, &v) &&
+		    v.ports.n && ef_judge_ports(&v.ports, port, proto_bit, &reason, &rule))
+			return EF_V_ALLOW;
+	}
+	return pr->pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
+}
+
+static bool cookie_seen(const struct ef_revoke_seen *seen, uint64_t cookie)
+{
+	for (size_t i = 0; seen && i < seen->n; i++)
+		if (seen->cookie[i] == cookie)
+			return true;
+	return false;
+}
+
+static uint64_t sock_cookie(const struct sock_ent *s)
+{
+	return (uint64_t)s->id.idiag_cookie[0] | (uint64_t)s->id.idiag_cookie[1] << 32;
+}
+
+static void judge_all(struct pass *ps, struct mnl_socket *nl, struct ef_revoke_seen *seen,
+		      bool second, struct ef_revoke_res *res)
+{
+	for (size_t i = 0; i < ps->n_socks; i++) {
+		const struct sock_ent *s = &ps->socks[i];
+		const struct cg_ent *cg = cg_find(ps, s->cgroup);
+		struct ef_revoke_job *rj;
+		uint8_t family, addr[16], bit;
+		uint16_t port;
+		bool inbound = false;
+		char a[INET6_ADDRSTRLEN];
+		int vnew, vold, ret;
+
+		if (!cg)
+			continue;
+		rj = &ps->jobs[cg->job];
+		peer_of(s, &family, addr, &port);
+		if (is_unset(family, addr) || !port)
+			continue; /* unconnected UDP: each datagram is judged */
+		if (s->proto == IPPROTO_TCP)
+			for (size_t k = 0; k < ps->n_listen && !inbound; k++)
+				inbound = ps->listen[k] == ntohs(s->id.idiag_sport);
+		if (inbound)
+			continue;
+		if (second && cookie_seen(seen, sock_cookie(s)))
+			continue;
+		if (!second && seen &&
+		    !grow((void **)&seen->cookie, &seen->cap, seen->n + 1, sizeof(*seen->cookie)))
+			seen->cookie[seen->n++] = sock_cookie(s);
+		res->examined++;
+		bit = s->proto == IPPROTO_TCP ? EF_PROTO_TCP : EF_PROTO_UDP;
+		vnew = ef_revoke_verdict(ps->d, rj->j, rj->new_pol, rj->new_c, family, addr, port,
+					 bit);
+		if (vnew != EF_V_DENY)
+			continue;
+		if (!second && rj->old_c) {
+			vold = ef_revoke_verdict(ps->d, rj->j, rj->old_pol, rj->old_c, family, addr,
+						 port, bit);
+			if (vold == EF_V_DENY)
+				continue;
+		}
+		ef_addr_str(family, addr, a, sizeof(a));
+		ret = destroy(nl, s);
+		if (ret) {
+			res->failed++;
+			log_warn("job %s: cannot close its %s connection to %s port %u: %s",
+				 rj->j->id, s->proto == IPPROTO_TCP ? "tcp" : "udp", a, port,
+				 strerror(-ret));
+			continue;
+		}
+		res->closed++;
+		rj->closed++;
+		log_info("job %s: closed its %s connection to %s port %u (policy %s changed)",
+			 rj->j->id, s->proto == IPPROTO_TCP ? "tcp" : "udp", a, port,
+			 rj->new_pol->pol->name);
+	}
+}
+
+/* The network namespace of the job's first process: its inode, and an fd
+ * to enter it (-1 when it is egressd's own). */
+static int job_netns(const struct ef_job_rec *j, ino_t self, ino_t *ino, int *fd)
+{
+	char path[64];
+	pid_t *pids = NULL;
+	size_t n = 0;
+	struct stat st;
+
+	*fd = -1;
+	*ino = self;
+	if (ef_cgroup_pids(j->cgroup, &pids, &n) || !n) {
+		free(pids);
+		return -ESRCH;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pids[0]);
+	free(pids);
+	if (stat(path, &st) < 0)
+		return -errno;
+	*ino = st.st_ino;
+	if (st.st_ino != self && (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int revoke_in_ns(struct ef_daemon *d, struct ef_revoke_job *jobs, size_t n_jobs,
+			const bool *in_ns, struct ef_revoke_seen *seen, bool second,
+			struct ef_revoke_res *res)
+{
+	static const uint8_t fams[] = { AF_INET, AF_INET6 }, protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	struct pass ps = { .d = d, .jobs = jobs, .n_jobs = n_jobs };
+	struct mnl_socket *nl;
+	int ret = 0;
+
+	for (size_t i = 0; i < n_jobs && !ret; i++)
+		if (in_ns[i])
+			ret = collect_cgroups(&ps, i);
+	if (ret || !ps.n_cg)
+		goto out;
+	nl = mnl_socket_open(NETLINK_SOCK_DIAG);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		if (nl)
+			mnl_socket_close(nl);
+		goto out;
+	}
+	for (size_t f = 0; f < 2 && !ret; f++)
+		for (size_t p = 0; p < 2 && !ret; p++)
+			ret = dump(nl, &ps, fams[f], protos[p]);
+	if (!ret)
+		judge_all(&ps, nl, seen, second, res);
+	mnl_socket_close(nl);
+out:
+	free(ps.cg);
+	free(ps.socks);
+	free(ps.listen);
+	return ret;
+}
+
+int ef_revoke(struct ef_daemon *d, struct ef_revoke_job *jobs, size_t n_jobs,
+	      struct ef_revoke_seen *seen, bool second, struct ef_revoke_res *res)
+{
+	struct stat self_st;
+	ino_t *ino = calloc(n_jobs ? n_jobs : 1, sizeof(*ino));
+	int *fds = calloc(n_jobs ? n_jobs : 1, sizeof(*fds));
+	bool *in_ns = calloc(n_jobs ? n_jobs : 1, sizeof(*in_ns)), *done = calloc(n_jobs ? n_jobs : 1, 1);
+	int self_fd = -1, ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (!ino || !fds || !in_ns || !done) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (stat("/proc/self/ns/net", &self_st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < n_jobs; i++) {
+		fds[i] = -1;
+		if (job_netns(jobs[i].j, self_st.st_ino, &ino[i], &fds[i]))
+			done[i] = true; /* no process left: nothing open */
+	}
+	for (size_t i = 0; i < n_jobs; i++) {
+		int r;
+
+		if (done[i])
+			continue;
+		for (size_t k = 0; k < n_jobs; k++)
+			in_ns[k] = !done[k] && ino[k] == ino[i];
+		if (ino[i] != self_st.st_ino) {
+			if (self_fd < 0)
+				self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+			if (self_fd < 0 || setns(fds[i], CLONE_NEWNET) < 0) {
+				r = -errno;
+				log_warn("revoking in the network namespace of job %s: %s",
+					 jobs[i].j->id, strerror(-r));
+				ret = ret ? ret : r;
+				for (size_t k = 0; k < n_jobs; k++)
+					done[k] = done[k] || in_ns[k];
+				continue;
+			}
+		}
+		r = revoke_in_ns(d, jobs, n_jobs, in_ns, seen, second, res);
+		if (ino[i] != self_st.st_ino && setns(self_fd, CLONE_NEWNET) < 0)
+			log_err("cannot return to egressd's network namespace: %s", strerror(errno));
+		if (r) {
+			log_warn("revoking connections: %s", strerror(-r));
+			ret = ret ? ret : r;
+		}
+		for (size_t k = 0; k < n_jobs; k++)
+			done[k] = done[k] || in_ns[k];
+	}
+out:
+	for (size_t i = 0; fds && i < n_jobs; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (self_fd >= 0)
+		close(self_fd);
+	free(ino);
+	free(fds);
+	free(in_ns);
+	free(done);
+	return ret;
+}
+
+void ef_revoke_seen_free(struct ef_revoke_seen *s)
+{
+	free(s->cookie);
+	memset(s, 0, sizeof(*s));
+}
