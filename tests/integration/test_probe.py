@@ -480,7 +480,7 @@ def test_probe_job_control_authz(ctx):
     eq(r.returncode, 0, "owner freezes: %s" % r.stderr)
     wait_until(lambda: job_entry(d, job)["state"] == "frozen", timeout=10, what="frozen")
     r = as_nobody(d, "thaw", job)
-    check(r.returncode == 1 and "only root may thaw" in r.stderr, "owner thaws: %r" % r.stderr)
+    check(r.returncode == 1 and "may thaw" in r.stderr, "owner thaws: %r" % r.stderr)
     eq(job_entry(d, job)["state"], "frozen", "still frozen")
     r = as_nobody(d, "kill", job)
     eq(r.returncode, 0, "owner kills: %s" % r.stderr)
