@@ -550,26 +550,6 @@ enum audit_dir_source audit_state_dir(const char *prog, const char *flag, char *
 
 /* ---- the command ---------------------------------------------------- */
 
-/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with *ret_val set (and
- * *i on the value), 0 if argv[*i] is another option, -EINVAL if the value
- * is missing. */
-static int opt_arg(int argc, char **argv, int *i, const char *name, const char **ret_val)
-{
-	size_t l = strlen(name);
-
-	if (strncmp(argv[*i], name, l))
-		return 0;
-	if (argv[*i][l] == '=') {
-		*ret_val = argv[*i] + l + 1;
-		return **ret_val ? 1 : -EINVAL;
-	}
-	if (argv[*i][l])
-		return 0;
-	if (*i + 1 >= argc || !*argv[*i + 1])
-		return -EINVAL;
-	*ret_val = argv[++*i];
-	return 1;
-}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -625,16 +605,16 @@ int cmd_audit(int argc, char **argv)
 			a.flagged = true;
 		} else if (!strcmp(arg, "--json")) {
 			json = true;
-		} else if ((ret = opt_arg(argc, argv, &i, "--job", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--job", &val))) {
 			if (ret < 0)
 				return usage_error("%s needs a job id", "--job");
 			a.job = val;
-		} else if ((ret = opt_arg(argc, argv, &i, "--since", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--since", &val))) {
 			if (ret < 0)
 				return usage_error("%s needs a duration such as 30s, 15m, 2h, 1d or 1h30m",
 						   "--since");
 			since = val;
-		} else if ((ret = opt_arg(argc, argv, &i, "--state-dir", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--state-dir", &val))) {
 			if (ret < 0)
 				return usage_error("%s needs a directory", "--state-dir");
 			state_flag = val;

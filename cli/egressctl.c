@@ -53,6 +53,24 @@ static void usage(FILE *f)
 		ctl_socket_path);
 }
 
+int ctl_opt_arg(int argc, char **argv, int *i, const char *opt, const char **ret_val)
+{
+	size_t l = strlen(opt);
+
+	if (strncmp(argv[*i], opt, l))
+		return 0;
+	if (argv[*i][l] == '=') {
+		*ret_val = argv[*i] + l + 1;
+		return **ret_val ? 1 : -EINVAL;
+	}
+	if (argv[*i][l])
+		return 0;
+	if (*i + 1 >= argc || !*argv[*i + 1])
+		return -EINVAL;
+	*ret_val = argv[++*i];
+	return 1;
+}
+
 bool ctl_wants_help(int argc, char **argv, const char *usage_line, const char *summary)
 {
 	for (int i = 1; i < argc; i++) {

@@ -15,6 +15,10 @@ struct ctl_cmd {
 
 extern const char *ctl_socket_path;
 
+/* "--opt VALUE" or "--opt=VALUE" at argv[*i]: 1 with *ret_val set (and *i
+ * on the value), 0 if argv[*i] is another option, -EINVAL if the value is
+ * missing or empty. */
+int ctl_opt_arg(int argc, char **argv, int *i, const char *opt, const char **ret_val);
 bool ctl_wants_help(int argc, char **argv, const char *usage_line, const char *summary);
 /* One request, one reply. Prints why on failure and returns NULL. */
 cJSON *ctl_request(cJSON *req, int *fd_out);

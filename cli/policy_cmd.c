@@ -172,24 +172,17 @@ static int send_change(cJSON *req, bool json, const char *verb)
 		const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(r, "error"));
 
 		fprintf(stderr, "egressctl policy %s: %s\n", verb, e ? e : "refused");
-		if (json) {
-			char *s = cJSON_PrintUnformatted(r);
-
-			if (s)
-				puts(s);
-			free(s);
-		}
 	} else {
-		if (json) {
-			char *s = cJSON_PrintUnformatted(r);
-
-			if (s)
-				puts(s);
-			free(s);
-		} else {
-			print_change(r, !strcmp(verb, "apply") ? "applied" : "changed");
-		}
 		ret = 0;
+	}
+	if (json) {
+		char *s = cJSON_PrintUnformatted(r);
+
+		if (s)
+			puts(s);
+		free(s);
+	} else if (!ret) {
+		print_change(r, !strcmp(verb, "apply") ? "applied" : "changed");
 	}
 	cJSON_Delete(r);
 	return ret;

@@ -159,26 +159,6 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
-/* "--opt VALUE" or "--opt=VALUE" at argv[*i]: 1 with *ret_val set (and *i
- * on the value), 0 if argv[*i] is another option, -EINVAL if the value is
- * missing or empty. */
-static int opt_arg(int argc, char **argv, int *i, const char *opt, const char **ret_val)
-{
-	size_t l = strlen(opt);
-
-	if (strncmp(argv[*i], opt, l))
-		return 0;
-	if (argv[*i][l] == '=') {
-		*ret_val = argv[*i] + l + 1;
-		return **ret_val ? 1 : -EINVAL;
-	}
-	if (argv[*i][l])
-		return 0;
-	if (*i + 1 >= argc || !*argv[*i + 1])
-		return -EINVAL;
-	*ret_val = argv[++*i];
-	return 1;
-}
 
 struct opts {
 	const char *since, *name, *state_dir, *against;
@@ -196,33 +176,33 @@ static int parse_opts(int argc, char **argv, struct cmd *c, struct opts *o)
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
 			fputs(suggest_help, stdout);
 			return 1;
-		} else if ((ret = opt_arg(argc, argv, &i, "--job", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--job", &val))) {
 			if (ret < 0)
 				return usage_error("%s needs a job id", "--job");
 			c->jobs[c->n_jobs++] = val;
-		} else if ((ret = opt_arg(argc, argv, &i, "--policy", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--policy", &val))) {
 			if (ret < 0 || !ef_policy_name_valid(val))
 				return usage_error("%s needs " NAME_RULE, "--policy");
 			c->policy = val;
-		} else if ((ret = opt_arg(argc, argv, &i, "--since", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--since", &val))) {
 			if (ret < 0)
 				return usage_error("%s needs a duration such as 30s, 15m, 2h, 1d "
 						   "or 1h30m",
 						   "--since");
 			o->since = val;
-		} else if ((ret = opt_arg(argc, argv, &i, "--name", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--name", &val))) {
 			if (ret < 0 || !ef_policy_name_valid(val))
 				return usage_error("%s needs " NAME_RULE, "--name");
 			o->name = val;
-		} else if ((ret = opt_arg(argc, argv, &i, "--state-dir", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--state-dir", &val))) {
 			if (ret < 0)
 				return usage_error("%s needs a directory", "--state-dir");
 			o->state_dir = val;
-		} else if ((ret = opt_arg(argc, argv, &i, "--against", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--against", &val))) {
 			if (ret < 0)
 				return usage_error("%s needs a policy file", "--against");
 			o->against = val;
-		} else if ((ret = opt_arg(argc, argv, &i, "--wildcard-min", &val))) {
+		} else if ((ret = ctl_opt_arg(argc, argv, &i, "--wildcard-min", &val))) {
 			char *end;
 			unsigned long n;
 

@@ -119,6 +119,9 @@ struct ef_rindex {
 /* The rule can be reasoned about: a known kind, a name for name kinds, a
  * family and a prefix length in range for CIDRs. Parsed rules always are. */
 bool ef_rule_usable(const struct ef_rule *r);
+/* The rule as written, quoted for a message (its destination if it has no
+ * text); returns buf. */
+const char *ef_rule_quote(const struct ef_rule *r, char *buf, size_t len);
 /* The destination of a usable rule as a key of its own list. */
 void ef_dkey_of(const struct ef_rule *r, struct ef_dkey *k);
 /* A CIDR key or rule naming a metadata address at full length. */

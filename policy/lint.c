@@ -59,22 +59,6 @@ static const char *file_of(const struct ef_policy *p)
 	return p->file ? p->file : "<policy>";
 }
 
-/* The rule as written, quoted for a message; its destination if it has
- * no text (hand-built). */
-static const char *rule_q(const struct ef_rule *r, char *buf, size_t len)
-{
-	char d[EF_HOSTNAME_MAX + 8];
-
-	if (r->text) {
-		ef_msg_quote(buf, len, r->text, SIZE_MAX);
-	} else if (ef_rule_usable(r)) {
-		ef_rule_dest_str(r, d, sizeof(d));
-		ef_msg_quote(buf, len, d, SIZE_MAX);
-	} else {
-		ef_fmt(buf, len, "?");
-	}
-	return buf;
-}
 
 static void report(struct lint *l, const struct ef_rule *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -105,11 +89,11 @@ static void lint_cidr(struct lint *l, const struct ef_rule *r)
 		return;
 	if (r->prefixlen == 0)
 		report(l, r, "\"%s\" opens every %s address; name the networks, or pass --force",
-		       rule_q(r, q, sizeof(q)), fam);
+		       ef_rule_quote(r, q, sizeof(q)), fam);
 	else
 		report(l, r,
 		       "\"%s\" opens 1/%llu of all %s addresses (a /%u, wider than /%u); name the networks, or pass --force",
-		       rule_q(r, q, sizeof(q)), 1ull << r->prefixlen, fam, r->prefixlen, widest);
+		       ef_rule_quote(r, q, sizeof(q)), 1ull << r->prefixlen, fam, r->prefixlen, widest);
 }
 
 static void lint_wildcard(struct lint *l, const struct ef_rule *r)
@@ -122,11 +106,11 @@ static void lint_wildcard(struct lint *l, const struct ef_rule *r)
 	    psl_is_public_suffix2(lint_psl, r->name, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE))
 		report(l, r,
 		       "\"%s\" opens every name under the public suffix \"%s\"; name the hosts, or pass --force",
-		       rule_q(r, q, sizeof(q)), n);
+		       ef_rule_quote(r, q, sizeof(q)), n);
 	else if (!strchr(r->name, '.'))
 		report(l, r,
 		       "\"%s\" opens every name under the single label \"%s\"; name the hosts, or pass --force",
-		       rule_q(r, q, sizeof(q)), n);
+		       ef_rule_quote(r, q, sizeof(q)), n);
 }
 
 /* One deny rule containing the allow rule's destination: does it take
@@ -174,8 +158,8 @@ static void lint_shadow(struct lint *l, const struct ef_rule *r)
 	if (l->shadow < 0)
 		return;
 	d = &l->p->rules[l->shadow];
-	rule_q(r, q, sizeof(q));
-	rule_q(d, qd, sizeof(qd));
+	ef_rule_quote(r, q, sizeof(q));
+	ef_rule_quote(d, qd, sizeof(qd));
 	if (same_meaning(r, d))
 		report(l, r,
 		       "allow \"%s\" is also denied (\"%s\" at %d:%d), so it never takes effect; remove one, or pass --force",
@@ -198,7 +182,7 @@ static void lint_repeat(struct lint *l, size_t i)
 		return;
 	o = &l->p->rules[first];
 	report(l, r, "\"%s\" repeats \"%s\" at %d:%d; remove one, or pass --force",
-	       rule_q(r, q, sizeof(q)), rule_q(o, qo, sizeof(qo)), o->line, o->col);
+	       ef_rule_quote(r, q, sizeof(q)), ef_rule_quote(o, qo, sizeof(qo)), o->line, o->col);
 }
 
 int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg)

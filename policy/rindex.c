@@ -14,6 +14,7 @@
  *     sorted by their reversed spelling ("moc.b.a" follows "moc.b.").
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -485,4 +486,21 @@ int ef_rindex_overlapping(const struct ef_rindex *ix, const struct ef_dkey *k, b
 			return ret;
 	}
 	return 0;
+}
+
+/* The rule as written, quoted for a message; its destination if it has
+ * no text (hand-built). */
+const char *ef_rule_quote(const struct ef_rule *r, char *buf, size_t len)
+{
+	char d[EF_HOSTNAME_MAX + 8];
+
+	if (r->text) {
+		ef_msg_quote(buf, len, r->text, SIZE_MAX);
+	} else if (ef_rule_usable(r)) {
+		ef_rule_dest_str(r, d, sizeof(d));
+		ef_msg_quote(buf, len, d, SIZE_MAX);
+	} else {
+		ef_fmt(buf, len, "?");
+	}
+	return buf;
 }

@@ -60,20 +60,6 @@ static const char *pname(const struct ef_policy *p)
 	return p->file ? p->file : "<policy>";
 }
 
-static const char *rule_q(const struct ef_rule *r, char *buf, size_t len)
-{
-	char d[EF_HOSTNAME_MAX + 8];
-
-	if (r->text) {
-		ef_msg_quote(buf, len, r->text, SIZE_MAX);
-	} else if (ef_rule_usable(r)) {
-		ef_rule_dest_str(r, d, sizeof(d));
-		ef_msg_quote(buf, len, d, SIZE_MAX);
-	} else {
-		ef_fmt(buf, len, "?");
-	}
-	return buf;
-}
 
 static bool spend(struct cmp *c)
 {
@@ -187,7 +173,7 @@ static int allow_ok(struct cmp *c, const struct ef_rule *r)
 	if (ret < 0)
 		return too_much(c);
 	if (!ret)
-		return fail(c, "\"%s\" is not allowed by policy %s", rule_q(r, q, sizeof(q)),
+		return fail(c, "\"%s\" is not allowed by policy %s", ef_rule_quote(r, q, sizeof(q)),
 			    pname(c->b));
 	return 1;
 }
@@ -257,7 +243,7 @@ static int deny_ok(struct cmp *c, const struct ef_rule *d)
 		return 1; /* denies nothing */
 	if (!ef_rule_usable(d))
 		return fail(c, "policy %s denies \"%s\", which policy %s does not",
-			    pname(c->b), rule_q(d, q, sizeof(q)), pname(c->a));
+			    pname(c->b), ef_rule_quote(d, q, sizeof(q)), pname(c->a));
 	ret = within(c, &c->ia, d, false);
 	if (ret < 0)
 		return too_much(c);
@@ -274,15 +260,15 @@ static int deny_ok(struct cmp *c, const struct ef_rule *d)
 		return too_much(c);
 	if (c->hit >= 0)
 		return fail(c, "policy %s denies \"%s\", which \"%s\" allows", pname(c->b),
-			    rule_q(d, q, sizeof(q)), rule_q(&c->a->rules[c->hit], qa, sizeof(qa)));
+			    ef_rule_quote(d, q, sizeof(q)), ef_rule_quote(&c->a->rules[c->hit], qa, sizeof(qa)));
 	/* learned addresses: never the metadata ones (their entry decides) */
 	if (d->kind == EF_DEST_CIDR && !meta && names_meet(c, d)) {
 		long i = first_name_meeting(c, d);
 
 		return fail(c,
 			    "policy %s denies \"%s\", which names allowed by \"%s\" may resolve to",
-			    pname(c->b), rule_q(d, q, sizeof(q)),
-			    i >= 0 ? rule_q(&c->a->rules[i], qa, sizeof(qa)) : "?");
+			    pname(c->b), ef_rule_quote(d, q, sizeof(q)),
+			    i >= 0 ? ef_rule_quote(&c->a->rules[i], qa, sizeof(qa)) : "?");
 	}
 	return 1;
 }

@@ -412,3 +412,44 @@ def test_policy_cli_edits_and_diff(ctx):
     eq(len(ok), 5, "successful changes recorded (add --deny, add, apply, remove, remove)")
     eq([s.get("egress.policy.change") for s in ok], ["add", "add", "apply", "remove", "remove"],
        "changes in order")
+
+
+@test(timeout=60)
+def test_policy_bad_control_messages(ctx):
+    """Raw policy requests with missing or mistyped fields get a clear error;
+    nothing is written and egressd stays up."""
+    import socket
+    d = ctx.daemon({"p": pol(allow=[A])}, config={"dns": DNS})
+    path = os.path.join(d.policy_dir, "p.json")
+    with open(path) as f:
+        before = f.read()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(d.sock)
+    cases = [({"op": "policy_add"}, "name"),
+             ({"op": "policy_add", "name": 7, "rules": [A2]}, "name"),
+             ({"op": "policy_add", "name": "../p", "rules": [A2]}, "name"),
+             ({"op": "policy_add", "name": "p"}, "rules"),
+             ({"op": "policy_add", "name": "p", "rules": A2}, "rules"),
+             ({"op": "policy_add", "name": "p", "rules": [1]}, "rules"),
+             ({"op": "policy_add", "name": "p", "rules": []}, "rules"),
+             ({"op": "policy_remove", "name": "p", "rules": [None]}, "rules"),
+             ({"op": "policy_apply"}, "text"),
+             ({"op": "policy_apply", "text": 5}, "text"),
+             ({"op": "policy_apply", "text": "{\"name\": \"p\", \"allow\": [\"x\"]}"}, "port"),
+             ({"op": "policy_bogus", "name": "p"}, "unknown op")]
+    for req, want in cases:
+        s.sendall((json.dumps(req) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(4096)
+            check(chunk, "egressd closed the connection after %s" % req)
+            buf += chunk
+        rep = json.loads(buf)
+        check(rep["ok"] is False and want in rep["error"], "%s -> %s" % (req, rep))
+    s.close()
+    check(d.alive(), "egressd died")
+    with open(path) as f:
+        eq(f.read(), before, "the policy file after bad requests")
+    eq(d.status()["ok"], True, "status after bad requests")
+    eq(d.status()["policy_changes"]["applied"], 0, "changes applied")
