@@ -166,6 +166,12 @@ int cmd_status(int argc, char **argv)
 				       "probe", num(p, "examined"), num(p, "ns_per_examined"),
 				       num(p, "flags"), num(p, "tracked_targets"),
 				       num(p, "host_addresses"));
+			p = cJSON_GetObjectItem(r, "policy_changes");
+			if (p)
+				printf("%-14s %.0f applied, %.0f refused; %.0f connections closed, "
+				       "%.0f learned addresses forgotten\n", "policy changes",
+				       num(p, "applied"), num(p, "refused"), num(p, "connections_closed"),
+				       num(p, "addresses_forgotten"));
 		}
 		if (cJSON_IsFalse(cJSON_GetObjectItem(r, "bpf_lsm")))
 			printf("warning: BPF LSM is off: AF_PACKET and non-inet families are not "
