@@ -17,7 +17,8 @@
  *
  * Which sockets: connected ones (TCP in any state but LISTEN, TIME_WAIT and
  * CLOSE; UDP with a peer), except TCP connections accepted by a listener of
- * the same namespace (the fence judges what a job opens, not what it
+ * the jobs (an accepted socket is in its listener's cgroup, and has the
+ * listener's local port; the fence judges what a job opens, not what it
  * accepts). sock_diag lists the sockets of one network namespace: jobs in
  * another namespace are revoked from inside it (setns to the namespace of
  * the job's first process).
@@ -150,13 +151,6 @@ static int on_sock(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 		return MNL_CB_ERROR;
-	if (m->idiag_state == ST_LISTEN) {
-		if (ps->cur_proto == IPPROTO_TCP &&
-		    !grow((void **)&ps->listen, &ps->cap_listen, ps->n_listen + 1,
-			  sizeof(*ps->listen)))
-			ps->listen[ps->n_listen++] = ntohs(m->id.idiag_sport);
-		return MNL_CB_OK;
-	}
 	mnl_attr_for_each(a, nlh, sizeof(*m)) {
 		if (mnl_attr_get_type(a) == INET_DIAG_CGROUP_ID &&
 		    mnl_attr_get_payload_len(a) >= sizeof(uint64_t)) {
@@ -166,6 +160,14 @@ static int on_sock(const struct nlmsghdr *nlh, void *data)
 	}
 	if (!have_cg || !cg_find(ps, cgroup))
 		return MNL_CB_OK;
+	/* a connection a job's listener accepted is in the listener's cgroup */
+	if (m->idiag_state == ST_LISTEN) {
+		if (ps->cur_proto == IPPROTO_TCP &&
+		    !grow((void **)&ps->listen, &ps->cap_listen, ps->n_listen + 1,
+			  sizeof(*ps->listen)))
+			ps->listen[ps->n_listen++] = ntohs(m->id.idiag_sport);
+		return MNL_CB_OK;
+	}
 	if (m->idiag_state == ST_TIME_WAIT || m->idiag_state == ST_CLOSE)
 		return MNL_CB_OK;
 	if (grow((void **)&ps->socks, &ps->cap_socks, ps->n_socks + 1, sizeof(*ps->socks)))
