@@ -24,6 +24,7 @@
  * then a second revocation pass judges the sockets the first did not see.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,6 +518,15 @@ int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const st
 	ret = ef_mkdir_p(d->policy_dir, 0755);
 	if (!ret)
 		ret = ef_write_file_atomic(path, text, strlen(text), 0644);
+	if (!ret) {
+		/* the rename survives a crash once the directory is synced */
+		int dfd = open(d->policy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
 	if (ret) {
 		snprintf(err, errlen, "writing %s: %s", path, strerror(-ret));
 		if (ver)
