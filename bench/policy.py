@@ -124,9 +124,10 @@ def main():
             swaps, len(swapping) * args.connects))
 
         # apply cost, with and without a job under the policy
-        res = {}
+        res, flip = {}, [0]
         for name in ("small", "large"):
             holder = None
+            flip[0] = 0  # the installed file is version 0
             for trial in range(args.trials):
                 for running in ((False, True) if trial % 2 == 0 else (True, False)):
                     if running and holder is None:
@@ -141,7 +142,8 @@ def main():
                         holder.wait(10)
                         holder = None
                         time.sleep(0.3)
-                    dt, rep = apply(files[(name, trial % 2 ^ 1)])
+                    flip[0] ^= 1  # every apply changes the policy
+                    dt, rep = apply(files[(name, flip[0])])
                     if running and rep["jobs"] != 1:
                         raise RuntimeError("apply with a job switched %s jobs" % rep["jobs"])
                     res.setdefault((name, running), []).append(dt)
