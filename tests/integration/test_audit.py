@@ -27,24 +27,30 @@ def no_sanitizer_report(r, what):
         check(m not in r.stderr, "%s: sanitizer report: %s" % (what, r.stderr[-1500:]))
 
 
-def audit(ctx, *args, state_dir=None, d=None, rc=0):
-    """`egressctl audit ARGS`: through daemon d's socket (in the fence ns) when
-    given, else with a socket nobody serves. Asserts the exit status."""
-    a = ["audit"] + (["--state-dir", state_dir] if state_dir else []) + list(args)
+def egressctl(ctx, a, d=None, rc=0):
+    """`egressctl A...`: through daemon d's socket (in the fence ns) when
+    given, else with a socket nobody serves. Asserts the exit status
+    (rc=None: any) and that no sanitizer spoke. Shared with test_suggest."""
     if d is not None:
         r = d.ctl(*a, timeout=60)
     else:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EGRESSCTL_")}
         argv = [os.path.join(ctx.build, "egressctl"), "--socket",
-                os.path.join(ctx.tmp, "nobody.sock")] + a
+                os.path.join(ctx.tmp, "nobody.sock")] + list(a)
         r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env,
                            stdin=subprocess.DEVNULL)
     what = "`egressctl %s`" % " ".join(a)
     no_sanitizer_report(r, what)
     if rc is not None:
-        check(r.returncode == rc, "%s exited %d, want %d; stderr: %s" % (
-            what, r.returncode, rc, r.stderr.strip()[-800:]))
+        check(r.returncode == rc, "%s exited %d, want %d; stdout %r stderr %r" % (
+            what, r.returncode, rc, r.stdout[-600:], r.stderr.strip()[-800:]))
     return r
+
+
+def audit(ctx, *args, state_dir=None, d=None, rc=0):
+    """`egressctl audit ARGS` (see egressctl())."""
+    return egressctl(ctx, ["audit"] + (["--state-dir", state_dir] if state_dir else [])
+                     + list(args), d=d, rc=rc)
 
 
 def audit_json(ctx, *args, **kw):

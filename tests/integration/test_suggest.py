@@ -9,11 +9,11 @@ CNAME), and the synthesized D-D-D-D.race.test names (three of them make a
 import json
 import os
 import secrets
-import subprocess
 import time
 
-from run import test, pol, allowed, check, eq, SANITIZER_MARKS
+from run import test, pol, allowed, check, eq
 from test_dns import dns_config, sh
+from test_audit import egressctl
 
 RACE = ["198-18-130-%d.race.test" % i for i in (7, 8, 9)]
 DIRECT_V4, DIRECT_V6, DIRECT_UDP = "198.18.1.7:8080", "[2001:db8:1::3]:443", "198.18.1.8:9999/udp"
@@ -47,30 +47,9 @@ def check_agent(r, what):
         allowed(r.get(tgt))
 
 
-def no_sanitizer_report(r, what):
-    for m in SANITIZER_MARKS:
-        check(m not in r.stderr, "%s: sanitizer report: %s" % (what, r.stderr[-1500:]))
-
-
 def suggest(ctx, *args, d=None, rc=0):
-    """`egressctl policy suggest ARGS`: through daemon d's socket (egressd says
-    where the journal is), else with a socket nobody serves. Asserts the exit
-    status (rc=None: any)."""
-    a = ["policy", "suggest"] + list(args)
-    if d is not None:
-        r = d.ctl(*a, timeout=60)
-    else:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EGRESSCTL_")}
-        argv = [os.path.join(ctx.build, "egressctl"), "--socket",
-                os.path.join(ctx.tmp, "nobody.sock")] + a
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env,
-                           stdin=subprocess.DEVNULL)
-    what = "`egressctl %s`" % " ".join(a)
-    no_sanitizer_report(r, what)
-    if rc is not None:
-        check(r.returncode == rc, "%s exited %d, want %d; stdout %r stderr %r" % (
-            what, r.returncode, rc, r.stdout[-600:], r.stderr.strip()[-800:]))
-    return r
+    """`egressctl policy suggest ARGS` (see test_audit.egressctl())."""
+    return egressctl(ctx, ["policy", "suggest"] + list(args), d=d, rc=rc)
 
 
 def policy_of(r, what):

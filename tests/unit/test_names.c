@@ -21,6 +21,7 @@
 
 #include "policy.h"
 #include "ef_verdict.h"
+#include "rng.h"
 
 /* ---- helpers ---- */
 
@@ -376,21 +377,6 @@ static void test_hand_built(void **state)
 }
 
 /* ---- randomized: table against the naive scan ---- */
-
-static __u64 rng = 0x2545f4914f6cdd1dull;
-
-static __u64 rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static unsigned int rndn(unsigned int n)
-{
-	return (unsigned int)(rnd() % n);
-}
 
 /* Few labels, so that names, wildcards and queries overlap a lot. */
 static void rand_name(char *buf, size_t len, int min_labels, int max_labels)

@@ -20,6 +20,8 @@
 
 #include "policy.h"
 #include "ef_verdict.h"
+#define TEST_RNG_SEED 0x9e3779b97f4a7c15ull
+#include "rng.h"
 
 /* ---- helpers ---- */
 
@@ -795,21 +797,6 @@ static void test_compile_overflow(void **state)
 }
 
 /* ---- randomized: compiled lookup against the naive matcher ---- */
-
-static __u64 rng = 0x9e3779b97f4a7c15ull;
-
-static __u64 rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static unsigned int rndn(unsigned int n)
-{
-	return (unsigned int)(rnd() % n);
-}
 
 #define N_ANCHORS 24
 

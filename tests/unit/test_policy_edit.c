@@ -20,6 +20,7 @@
 
 #include "policy.h"
 #include "ef_verdict.h"
+#include "rng.h"
 
 /* ---- helpers ---- */
 
@@ -558,21 +559,6 @@ static void test_weaker_speed(void **state)
 }
 
 /* ---- no_weaker against the naive matchers, on random policies ---- */
-
-static __u64 rng = 0x2545f4914f6cdd1dull;
-
-static __u64 rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static unsigned int rndn(unsigned int n)
-{
-	return (unsigned int)(rnd() % n);
-}
 
 static const char *const r_ports[] = { "22",     "80",     "81",      "80-81", "443",
 					"80,443", "1-1024", "440-450", "*" };
