@@ -271,12 +271,22 @@ static bool names(const struct ef_principals *p, const struct ef_peer *peer)
 	return false;
 }
 
-const char *ef_peer_name(const struct ef_peer *peer, char *out, size_t len)
+const char *ef_peer_user(const struct ef_peer *peer, char *out, size_t len)
 {
 	struct passwd *pw = getpwuid(peer->uid);
 
-	if (pw)
-		snprintf(out, len, "uid %u (%s)", peer->uid, pw->pw_name);
+	if (!pw)
+		return NULL;
+	snprintf(out, len, "%s", pw->pw_name);
+	return out;
+}
+
+const char *ef_peer_name(const struct ef_peer *peer, char *out, size_t len)
+{
+	char user[64];
+
+	if (ef_peer_user(peer, user, sizeof(user)))
+		snprintf(out, len, "uid %u (%s)", peer->uid, user);
 	else
 		snprintf(out, len, "uid %u", peer->uid);
 	return out;
@@ -310,30 +320,35 @@ static int load_named(const struct ef_daemon *d, const char *name, struct ef_pol
 	return ef_policy_load(path, out, err, errlen);
 }
 
-int ef_access_run(const struct ef_daemon *d, const struct ef_peer *peer, const char *asked,
-		  const char *text, size_t len, const char **assigned, char *err, size_t errlen)
+int ef_access_run_grant(const struct ef_daemon *d, const struct ef_peer *peer,
+			const struct ef_run_grant **ret_g, char *err, size_t errlen)
 {
 	const struct ef_access *a = &d->cfg.access;
-	const struct ef_run_grant *g = NULL;
+	char who[96];
+
+	*ret_g = NULL;
+	if (peer->uid == 0 || !a->configured)
+		return 0;
+	for (size_t i = 0; i < a->n_run; i++) {
+		if (names(&a->run[i].who, peer)) {
+			*ret_g = &a->run[i];
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "permission denied: %s may not start jobs (no access.run entry of "
+			      "the config file names it)", ef_peer_name(peer, who, sizeof(who)));
+	return -EPERM;
+}
+
+int ef_access_run_policy(const struct ef_daemon *d, const struct ef_peer *peer,
+			 const struct ef_run_grant *g, const char *asked, const char *text,
+			 size_t len, char *err, size_t errlen)
+{
 	struct ef_policy *mine = NULL, *base = NULL;
 	char who[96], why[EF_ERR_LEN], perr[EF_ERR_LEN];
 	int ret;
 
-	*assigned = NULL;
-	if (peer->uid == 0 || !a->configured)
-		return 0;
-	for (size_t i = 0; i < a->n_run && !g; i++)
-		if (names(&a->run[i].who, peer))
-			g = &a->run[i];
 	ef_peer_name(peer, who, sizeof(who));
-	if (!g) {
-		snprintf(err, errlen, "permission denied: %s may not start jobs (no access.run "
-				      "entry of the config file names it)", who);
-		return -EPERM;
-	}
-	*assigned = g->policy;
-	if (!text)
-		return 0; /* the assigned policy itself, or the caller asked for it */
 	if (asked && !strcmp(asked, g->policy))
 		return 0;
 	for (size_t i = 0; asked && i < g->n_policies; i++)

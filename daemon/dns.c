@@ -852,7 +852,7 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 		d->dns_malformed++;
 		return;
 	}
-	ef_dns_decide(dj->job, &q, &dec);
+	ef_dns_decide(dj->job->pol, q.name, &dec);
 	if (dec.verdict == EF_V_DENY) {
 		struct ef_dns_pending tmp = { .dj = dj, .pol = dj->job->pol, .q = q, .dec = dec,
 					      .client = *cl };

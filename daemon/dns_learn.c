@@ -196,17 +196,16 @@ void ef_dns_resolv_refresh(struct ef_daemon *d)
 
 /* ---- decisions ---- */
 
-void ef_dns_decide(const struct ef_job_rec *j, const struct ef_dns_query *q,
-		   struct ef_dns_decision *dec)
+void ef_dns_decide(const struct ef_pol_rec *pol, const char *name, struct ef_dns_decision *dec)
 {
 	const struct ef_ports *v = NULL;
-	int mode = j->pol->pol->mode;
+	int mode = pol->pol->mode;
 	__u8 reason;
 	__u32 rule_id;
 
 	memset(dec, 0, sizeof(*dec));
-	if (j->pol->names)
-		v = ef_name_lookup(j->pol->names, q->name, NULL);
+	if (pol->names)
+		v = ef_name_lookup(pol->names, name, NULL);
 	if (v) {
 		dec->named = true;
 		dec->ports = *v;
@@ -231,6 +230,13 @@ static bool allow_rule_covers(const struct ef_policy *p, __u8 family, const __u8
 		if (!p->rules[i].deny && ef_rule_covers(&p->rules[i], family, addr))
 			return true;
 	return false;
+}
+
+/* DNS rebinding: an internal address is learned only if an allow rule of
+ * the version covers it. */
+static bool learnable(const struct ef_pol_rec *pol, __u8 family, const __u8 addr[16])
+{
+	return !ef_addr_internal(family, addr) || allow_rule_covers(pol->pol, family, addr);
 }
 
 /* Union of the ranges of an entry still alive and the new ones, the new
@@ -367,7 +373,7 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 	pol = p->dj->job->pol;
 	dec = p->dec;
 	if (pol != p->pol)
-		ef_dns_decide(p->dj->job, &p->q, &dec);
+		ef_dns_decide(pol, p->q.name, &dec);
 	if (dec.verdict == EF_V_DENY)
 		return 0;
 	name_id = ef_name_id(p->q.name);
@@ -387,7 +393,7 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		struct ef_learn_val v = { 0 }, old;
 		uint64_t life;
 
-		if (ef_addr_internal(fam, x->addr) && !allow_rule_covers(pol->pol, fam, x->addr)) {
+		if (!learnable(pol, fam, x->addr)) {
 			ef_addr_str(fam, x->addr, not_learned[*n_not], 48);
 			(*n_not)++;
 			continue;
@@ -574,26 +580,21 @@ int ef_dns_relearn(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_po
 
 	*carried = *forgotten = 0;
 	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
+		struct ef_dns_decision dec;
 		struct ef_learn_key nk;
 		struct ef_learn_val nv;
-		const struct ef_ports *ports = NULL;
 		const char *name;
-		__u8 reason;
-		__u32 rule;
-		int allow;
 
 		first = false;
 		k = next;
 		if (next.cgroup_id != j->cgroup_id || next.policy_id != old->id ||
 		    bpf_map_lookup_elem(fd, &next, &v))
 			continue;
+		/* judged as ef_dns_learn() would judge a fresh answer */
 		name = ef_name_get(d, v.name_id);
-		if (name && np->names)
-			ports = ef_name_lookup(np->names, name, NULL);
-		allow = name ? ef_name_judge(ports, &reason, &rule) : 0;
-		if (!name || (!allow && np->pol->mode != EF_MODE_AUDIT) ||
-		    (ef_addr_internal(next.family, next.addr) &&
-		     !allow_rule_covers(np->pol, next.family, next.addr))) {
+		if (name)
+			ef_dns_decide(np, name, &dec);
+		if (!name || dec.verdict == EF_V_DENY || !learnable(np, next.family, next.addr)) {
 			(*forgotten)++;
 			continue;
 		}
@@ -601,8 +602,8 @@ int ef_dns_relearn(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_po
 		nk.policy_id = np->id;
 		nv = v;
 		memset(&nv.ports, 0, sizeof(nv.ports));
-		if (allow)
-			nv.ports = *ports;
+		if (dec.verdict == EF_V_ALLOW)
+			nv.ports = dec.ports;
 		if (bpf_map_update_elem(fd, &nk, &nv, BPF_ANY)) {
 			ret = -errno;
 			break;

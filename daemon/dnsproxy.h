@@ -96,7 +96,7 @@ void ef_dns_reply(struct ef_daemon *d, const struct ef_dns_client *cl, const uin
 		  size_t len);
 
 /* dns_learn.c */
-void ef_dns_decide(const struct ef_job_rec *j, const struct ef_dns_query *q,
+void ef_dns_decide(const struct ef_pol_rec *pol, const char *name,
 		   struct ef_dns_decision *dec);
 int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 		 const struct ef_dns_answer *a, char not_learned[][48], size_t *n_not);

@@ -294,14 +294,18 @@ void ef_access_free(struct ef_access *a);
 bool ef_access_admin(const struct ef_daemon *d, const struct ef_peer *peer);
 int ef_access_policy_change(const struct ef_daemon *d, const struct ef_peer *peer, char *err,
 			    size_t errlen);
-/* May peer start a job with this policy? asked: the NAME asked for (NULL
- * for a file, or none); text: the policy's text (NULL: none asked).
- * *assigned: the policy a job of peer gets when it asks for none (NULL: the
- * default). 0 or -EPERM with the reason in err. */
-int ef_access_run(const struct ef_daemon *d, const struct ef_peer *peer, const char *asked,
-		  const char *text, size_t len, const char **assigned, char *err, size_t errlen);
+/* May peer start jobs? 0 with *g the access.run entry that applies (NULL:
+ * no restriction: root, or no access section), or -EPERM with the reason. */
+int ef_access_run_grant(const struct ef_daemon *d, const struct ef_peer *peer,
+			const struct ef_run_grant **g, char *err, size_t errlen);
+/* May a job of entry g run under the policy it chose (asked: the NAME, or
+ * NULL for a file; text: the policy's text)? 0 or -EPERM with the reason. */
+int ef_access_run_policy(const struct ef_daemon *d, const struct ef_peer *peer,
+			 const struct ef_run_grant *g, const char *asked, const char *text,
+			 size_t len, char *err, size_t errlen);
 int ef_access_socket(const struct ef_daemon *d, const char *path);
-const char *ef_peer_name(const struct ef_peer *peer, char *out, size_t len);
+const char *ef_peer_name(const struct ef_peer *peer, char *out, size_t len); /* "uid N (name)" */
+const char *ef_peer_user(const struct ef_peer *peer, char *out, size_t len); /* name or NULL */
 
 /* policy_ops.c: egressctl policy apply|add|remove */
 int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const struct ef_peer *peer,

@@ -216,7 +216,7 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	const cJSON *asked_text = cJSON_GetObjectItem(req, "policy_text");
 	pid_t peer_pid = peer->pid;
 	uid_t peer_uid = peer->uid;
-	const char *assigned = NULL;
+	const struct ef_run_grant *grant;
 	char file[EF_PATH_MAX], origin[EF_PATH_MAX], hex[33];
 	const cJSON *jid = cJSON_GetObjectItem(req, "job_id");
 	const cJSON *attrs = cJSON_GetObjectItem(req, "attrs");
@@ -316,17 +316,17 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	j->serial = d->next_serial++;
 
 	/* who may run, and with which policy (access.c) */
-	ret = ef_access_run(d, peer, NULL, NULL, 0, &assigned, err, errlen);
+	ret = ef_access_run_grant(d, peer, &grant, err, errlen);
 	if (ret)
 		goto fail;
-	ret = read_policy_text(d, req, assigned, &text, &len, file, sizeof(file), origin,
-			       sizeof(origin), err, errlen);
+	ret = read_policy_text(d, req, grant ? grant->policy : NULL, &text, &len, file,
+			       sizeof(file), origin, sizeof(origin), err, errlen);
 	if (ret)
 		goto fail;
-	if (cJSON_IsString(asked_text) || cJSON_IsString(asked_name)) {
-		ret = ef_access_run(d, peer,
-				    cJSON_IsString(asked_text) ? NULL : asked_name->valuestring,
-				    text, len, &assigned, err, errlen);
+	if (grant && (cJSON_IsString(asked_text) || cJSON_IsString(asked_name))) {
+		ret = ef_access_run_policy(d, peer, grant,
+					   cJSON_IsString(asked_text) ? NULL : asked_name->valuestring,
+					   text, len, err, errlen);
 		if (ret)
 			goto fail;
 	}

@@ -61,22 +61,12 @@ static void span_who(struct ef_span *s, const struct ef_peer *peer)
 	char path[64], comm[32] = "";
 	FILE *f;
 
+	char user[64];
+
 	ef_span_int(s, "process.pid", peer->pid);
 	ef_span_int(s, "process.user.id", peer->uid);
-	{
-		char who[96];
-		const char *p;
-
-		ef_peer_name(peer, who, sizeof(who));
-		/* "uid N (name)": the name is enduser.id */
-		p = strchr(who, '(');
-		if (p) {
-			char name[64];
-
-			snprintf(name, sizeof(name), "%.*s", (int)(strcspn(p + 1, ")")), p + 1);
-			ef_span_str(s, "enduser.id", ef_span_strdup(s, name));
-		}
-	}
+	if (ef_peer_user(peer, user, sizeof(user)))
+		ef_span_str(s, "enduser.id", ef_span_strdup(s, user));
 	snprintf(path, sizeof(path), "/proc/%d/comm", peer->pid);
 	f = fopen(path, "re");
 	if (f) {
@@ -114,39 +104,33 @@ static void span_refused(struct ef_daemon *d, struct ef_span *s, const char *typ
 	n_refused++;
 }
 
-/* The rule texts of one side of the change, on the span and in the reply. */
-static void list_rules(struct ef_span *s, cJSON *reply, const char *key, const char *reply_key,
-		       const struct ef_policy_change *ch, bool added)
+/* The rule texts of one side of the change: all in the reply, the first
+ * SPAN_MAX_RULES and the count on the span. */
+static void list_rules(struct ef_span *s, cJSON *reply, const char *key, const char *count_key,
+		       const char *reply_key, const struct ef_policy_change *ch, bool added)
 {
 	const char *v[SPAN_MAX_RULES];
 	cJSON *arr = cJSON_AddArrayToObject(reply, reply_key);
-	int n = 0;
+	char buf[SPAN_MAX_RULES][300], more[300];
 	size_t total = 0;
-	char buf[SPAN_MAX_RULES][300];
+	int n = 0;
 
 	for (size_t i = 0; i < ch->n_rules; i++) {
 		const struct ef_rule_change *r = &ch->rules[i];
+		char *t = n < SPAN_MAX_RULES ? buf[n] : more;
 
 		if (r->added != added)
 			continue;
 		total++;
-		snprintf(buf[n < SPAN_MAX_RULES ? n : 0], sizeof(buf[0]), "%s %s",
-			 r->deny ? "deny" : "allow", r->text);
+		snprintf(t, sizeof(more), "%s %s", r->deny ? "deny" : "allow", r->text);
 		if (arr)
-			cJSON_AddItemToArray(arr, cJSON_CreateString(buf[n < SPAN_MAX_RULES ? n : 0]));
-		if (n < SPAN_MAX_RULES) {
-			v[n] = buf[n];
-			n++;
-		}
+			cJSON_AddItemToArray(arr, cJSON_CreateString(t));
+		if (n < SPAN_MAX_RULES)
+			v[n++] = t;
 	}
 	if (n)
 		ef_span_strs(s, key, v, n);
-	{
-		char ck[64];
-
-		snprintf(ck, sizeof(ck), "%s_count", key);
-		ef_span_int(s, ef_span_strdup(s, ck), (int64_t)total);
-	}
+	ef_span_int(s, count_key, (int64_t)total);
 }
 
 static void describe(struct ef_span *s, cJSON *reply, const struct ef_policy *old,
@@ -171,8 +155,10 @@ static void describe(struct ef_span *s, cJSON *reply, const struct ef_policy *ol
 		ef_span_bool(s, "egress.policy.diff_failed", true);
 		return;
 	}
-	list_rules(s, reply, "egress.policy.rules.added", "added", &ch, true);
-	list_rules(s, reply, "egress.policy.rules.removed", "removed", &ch, false);
+	list_rules(s, reply, "egress.policy.rules.added", "egress.policy.rules.added_count",
+		   "added", &ch, true);
+	list_rules(s, reply, "egress.policy.rules.removed", "egress.policy.rules.removed_count",
+		   "removed", &ch, false);
 	arr = cJSON_AddArrayToObject(reply, "settings");
 	if (ch.n_settings) {
 		const char *v[SPAN_MAX_RULES];
@@ -189,11 +175,24 @@ static void describe(struct ef_span *s, cJSON *reply, const struct ef_policy *ol
 	ef_policy_change_free(&ch);
 }
 
-/* The text to install: the file given (apply), or the installed one
- * edited (add, remove). */
-static int new_text(struct ef_daemon *d, const char *op, const cJSON *req, const char *path,
-		    const char *old_text, size_t old_len, char **out, char *label, size_t labellen,
-		    char *err, size_t errlen)
+/* <policy-dir>/NAME.json and its text (NULL if there is none yet). */
+static int read_installed(struct ef_daemon *d, const char *name, char *path, size_t pathlen,
+			  char **text, size_t *len, char *err, size_t errlen)
+{
+	int ret;
+
+	snprintf(path, pathlen, "%s/%s.json", d->policy_dir, name);
+	ret = ef_read_file(path, EF_POLICY_MAX_BYTES, text, len);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+	return ret;
+}
+
+/* add, remove: the installed text edited. */
+static int edited_text(const char *op, const cJSON *req, const char *path, const char *old_text,
+		       size_t old_len, char **out, char *err, size_t errlen)
 {
 	const cJSON *rules = cJSON_GetObjectItem(req, "rules"), *r;
 	bool deny = cJSON_IsTrue(cJSON_GetObjectItem(req, "deny"));
@@ -201,20 +200,6 @@ static int new_text(struct ef_daemon *d, const char *op, const cJSON *req, const
 	size_t n = 0;
 	int ret;
 
-	(void)d;
-	if (!strcmp(op, "policy_apply")) {
-		const cJSON *text = cJSON_GetObjectItem(req, "text");
-		const cJSON *file = cJSON_GetObjectItem(req, "file");
-
-		if (!cJSON_IsString(text)) {
-			snprintf(err, errlen, "malformed apply request: \"text\" must be a string");
-			return -EINVAL;
-		}
-		snprintf(label, labellen, "%s", cJSON_IsString(file) ? file->valuestring : "policy");
-		*out = strdup(text->valuestring);
-		return *out ? 0 : -ENOMEM;
-	}
-	snprintf(label, labellen, "%s", path);
 	if (!old_text) {
 		snprintf(err, errlen, "%s: no such policy; create it with 'egressctl policy apply "
 				      "FILE'", path);
@@ -253,13 +238,15 @@ static void late_free(struct late_pass *lp)
 	free(lp);
 }
 
-/* Switch the jobs running under policy `name` to version np, revoke. */
+/* Switch the jobs running under policy `name` to version np and revoke.
+ * *ncp: np's compiled entries; taken (set to NULL) if a second pass needs
+ * them. */
 static int switch_jobs(struct ef_daemon *d, const char *name, struct ef_pol_rec *np,
-		       size_t *n_jobs, struct ef_revoke_res *res, size_t *forgotten, char *err,
-		       size_t errlen)
+		       struct ef_compiled **ncp, size_t *n_jobs, struct ef_revoke_res *res,
+		       size_t *forgotten, char *err, size_t errlen)
 {
 	struct ef_revoke_job *rj = NULL;
-	struct ef_compiled *nc = NULL, **oc = NULL;
+	struct ef_compiled *nc = *ncp, **oc = NULL;
 	struct late_pass *lp = NULL;
 	size_t n = 0, cap = 0;
 	int ret = 0;
@@ -278,9 +265,6 @@ static int switch_jobs(struct ef_daemon *d, const char *name, struct ef_pol_rec 
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = ef_policy_compile(np->pol, np->id, &nc, err, errlen);
-	if (ret)
-		goto out;
 	for (struct ef_job_rec *j = d->jobs; j && n < cap; j = j->next) {
 		struct ef_pol_rec *old = j->pol;
 		size_t f = 0;
@@ -328,7 +312,7 @@ static int switch_jobs(struct ef_daemon *d, const char *name, struct ef_pol_rec 
 		lp->np = np;
 		np->refs++;
 		lp->nc = nc;
-		nc = NULL;
+		*ncp = NULL;
 		lp->due_ns = ef_now_boot_ns() + EF_POL_RETIRE_NS / 2;
 		lp->next = late;
 		late = lp;
@@ -341,7 +325,6 @@ out:
 	}
 	free(oc);
 	free(rj);
-	ef_compiled_free(nc);
 	if (lp)
 		late_free(lp);
 	return ret;
@@ -412,11 +395,12 @@ int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const st
 {
 	const cJSON *jname = cJSON_GetObjectItem(req, "name");
 	bool force = cJSON_IsTrue(cJSON_GetObjectItem(req, "force"));
-	char path[EF_PATH_MAX + 80], label[EF_PATH_MAX + 80], name[EF_NAME_MAX + 1] = "";
+	char path[EF_PATH_MAX + 80], name[EF_NAME_MAX + 1] = "";
 	char *old_text = NULL, *text = NULL;
 	size_t old_len = 0, n_jobs = 0, forgotten = 0;
 	struct ef_policy *old = NULL, *np = NULL;
 	struct ef_pol_rec *ver = NULL;
+	struct ef_compiled *nc = NULL;
 	struct ef_revoke_res res = { 0 };
 	struct ef_span *s;
 	int ret;
@@ -441,54 +425,51 @@ int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const st
 		return ret;
 	}
 
-	/* 2. the new text, checked */
-	if (name[0]) {
-		snprintf(path, sizeof(path), "%s/%s.json", d->policy_dir, name);
-		ret = ef_read_file(path, EF_POLICY_MAX_BYTES, &old_text, &old_len);
-		if (ret && ret != -ENOENT) {
-			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+	/* 2. the new text, checked: the file given (apply, named by its
+	 * "name"), or the installed one edited (add, remove) */
+	if (!strcmp(op, "policy_apply")) {
+		const cJSON *jtext = cJSON_GetObjectItem(req, "text");
+		const cJSON *file = cJSON_GetObjectItem(req, "file");
+
+		if (!cJSON_IsString(jtext)) {
+			snprintf(err, errlen, "malformed apply request: \"text\" must be a string");
+			ret = -EINVAL;
 			goto refused;
 		}
-	}
-	ret = new_text(d, op, req, path, old_text, old_len, &text, label, sizeof(label), err,
-		       errlen);
-	if (ret)
-		goto refused;
-	ret = ef_policy_parse(text, strlen(text), label, &np, err, errlen);
-	if (ret)
-		goto refused;
-	if (!name[0]) {
+		ret = ef_policy_parse(jtext->valuestring, strlen(jtext->valuestring),
+				      cJSON_IsString(file) ? file->valuestring : "policy", &np, err,
+				      errlen);
+		if (ret)
+			goto refused;
 		snprintf(name, sizeof(name), "%s", np->name);
 		ef_span_str(s, "egress.policy.name", ef_span_strdup(s, name));
-		snprintf(path, sizeof(path), "%s/%s.json", d->policy_dir, name);
-		ret = ef_read_file(path, EF_POLICY_MAX_BYTES, &old_text, &old_len);
-		if (ret && ret != -ENOENT) {
-			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		ret = read_installed(d, name, path, sizeof(path), &old_text, &old_len, err, errlen);
+		if (ret)
+			goto refused;
+		text = strdup(jtext->valuestring);
+		if (!text) {
+			ret = -ENOMEM;
 			goto refused;
 		}
-	} else if (strcmp(np->name, name)) {
-		snprintf(err, errlen, "%s: the policy's \"name\" is \"%s\", not \"%s\"", label,
-			 np->name, name);
-		ret = -EINVAL;
-		goto refused;
-	}
-	if (!force) {
-		ret = ef_policy_lint(np, err, errlen);
-		if (ret) {
-			size_t l = strlen(err);
-
-			snprintf(err + l, errlen - l, " (pass --force to apply it anyway)");
-			goto refused;
-		}
-	}
-	{
-		struct ef_compiled *c = NULL;
-
-		ret = ef_policy_compile(np, 0, &c, err, errlen);
-		ef_compiled_free(c);
+	} else {
+		ret = read_installed(d, name, path, sizeof(path), &old_text, &old_len, err, errlen);
+		if (!ret)
+			ret = edited_text(op, req, path, old_text, old_len, &text, err, errlen);
+		if (!ret)
+			ret = ef_policy_parse(text, strlen(text), path, &np, err, errlen);
 		if (ret)
 			goto refused;
 	}
+	if (!force) {
+		ret = ef_policy_lint(np, err, errlen); /* the message says "or pass --force" */
+		if (ret)
+			goto refused;
+	}
+	/* compiled once: proves it fits the maps, then judges the jobs'
+	 * connections (a compiled policy's id only names its entries) */
+	ret = ef_policy_compile(np, 0, &nc, err, errlen);
+	if (ret)
+		goto refused;
 	if (old_text) {
 		char e2[EF_ERR_LEN];
 
@@ -500,7 +481,7 @@ int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const st
 			cJSON_AddStringToObject(reply, "path", path);
 			cJSON_AddBoolToObject(reply, "changed", false);
 			ret = 0;
-			goto out_nospan;
+			goto unchanged;
 		}
 	}
 
@@ -536,7 +517,7 @@ int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const st
 
 	/* 5, 6. the jobs */
 	if (ver) {
-		ret = switch_jobs(d, name, ver, &n_jobs, &res, &forgotten, err, errlen);
+		ret = switch_jobs(d, name, ver, &nc, &n_jobs, &res, &forgotten, err, errlen);
 		ef_pol_put(d, ver); /* the jobs hold it now */
 		if (ret)
 			log_warn("policy %s: %s", name, err);
@@ -579,13 +560,14 @@ int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const st
 refused:
 	span_refused(d, s, ret == -EPERM ? "permission_denied" : "invalid_policy", err);
 	goto out;
-out_nospan:
-	/* nothing changed: the span slot goes back unused */
+unchanged:
+	/* the same text again: recorded, nothing done */
 	s->end_ns = ef_now_realtime_ns();
 	s->status = EF_STATUS_OK;
 	ef_span_bool(s, "egress.policy.unchanged", true);
 	ef_spans_flush(d);
 out:
+	ef_compiled_free(nc);
 	ef_policy_free(old);
 	ef_policy_free(np);
 	free(old_text);
