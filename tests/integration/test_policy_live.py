@@ -457,3 +457,17 @@ def test_policy_bad_control_messages(ctx):
         eq(f.read(), before, "the policy file after bad requests")
     eq(d.status()["ok"], True, "status after bad requests")
     eq(d.status()["policy_changes"]["applied"], 0, "changes applied")
+
+
+@test(timeout=60)
+def test_policy_span_lists_many_rules(ctx):
+    """A change of 40 rules: the reply lists all 40, the span the first 32 in
+    order and the exact count."""
+    d = ctx.daemon({"many": pol(allow=[A])}, config={"dns": DNS})
+    rules = ["198.18.1.%d:%d" % (1 + i % 9, 1000 + i) for i in range(40)]
+    rep = ctl_json(d, "policy", "add", "many", *rules)
+    eq(rep["added"], ["allow " + r for r in rules], "reply: every rule added")
+    s = policy_spans(d, "many")[-1]
+    eq(s.get("egress.policy.rules.added"), ["allow " + r for r in rules[:32]],
+       "span: the first 32 rules, in order")
+    eq(s.get("egress.policy.rules.added_count"), 40, "span: the count")
