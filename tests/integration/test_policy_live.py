@@ -471,3 +471,42 @@ def test_policy_span_lists_many_rules(ctx):
     eq(s.get("egress.policy.rules.added"), ["allow " + r for r in rules[:32]],
        "span: the first 32 rules, in order")
     eq(s.get("egress.policy.rules.added_count"), 40, "span: the count")
+
+
+@test(timeout=180)
+def test_policy_access_bad_config(ctx):
+    """An access section egressd cannot honour stops it at start, naming the
+    setting; nothing is left half set up."""
+    cases = [
+        ({"access": []}, "\"access\" must be an object"),
+        ({"access": {"admins": {}}}, "admins"),
+        ({"access": {"socket_mode": 660}}, "access.socket_mode"),
+        ({"access": {"socket_mode": "0066"}}, "access.socket_mode"),
+        ({"access": {"socket_mode": "rw"}}, "access.socket_mode"),
+        ({"access": {"socket_group": "no-such-group-ef"}}, "access.socket_group"),
+        ({"access": {"policy_admins": ["root"]}}, "access.policy_admins"),
+        ({"access": {"policy_admins": {"users": "root"}}}, "access.policy_admins.users"),
+        ({"access": {"policy_admins": {"users": ["no-such-user-ef"]}}}, "no such user"),
+        ({"access": {"policy_admins": {"groups": [-1]}}}, "access.policy_admins.groups"),
+        ({"access": {"policy_admins": {"user": []}}}, "user"),
+        ({"access": {"run": {}}}, "access.run"),
+        ({"access": {"run": [5]}}, "access.run[0]"),
+        ({"access": {"run": [{"policy": "base"}]}}, "names no user or group"),
+        ({"access": {"run": [{"users": ["*"]}]}}, "access.run[0].policy"),
+        ({"access": {"run": [{"users": ["*"], "policy": "../etc"}]}}, "access.run[0].policy"),
+        ({"access": {"run": [{"users": ["*"], "policy": "a", "policies": "b"}]}},
+         "access.run[0].policies"),
+        ({"access": {"run": [{"users": ["*"], "policy": "a", "policies": ["B/"]}]}},
+         "access.run[0].policies"),
+        ({"access": {"run": [{"users": ["*"], "policy": "a", "extra": 1}]}}, "extra"),
+    ]
+    for cfg, want in cases:
+        d = ctx.daemon({}, start=False, config=dict(cfg, dns=DNS))
+        try:
+            d.start(timeout=10)
+        except AssertionError as e:
+            check(want in str(e), "egressd with %s: the error does not name %r: %s" % (
+                cfg, want, e))
+        else:
+            raise AssertionError("egressd started with %s" % cfg)
+        check(not os.path.exists(d.sock), "control socket left by a refused start (%s)" % cfg)
