@@ -19,14 +19,7 @@
 #include <string.h>
 
 #include "dnsmsg.h"
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzz.h"
 
 static void check_name(const char *name)
 {

@@ -34,14 +34,7 @@
 
 #include "policy.h"
 #include "probe.h"
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "fuzz.h"
 
 #define SEC 1000000000ull
 #define SET_MAX 65536 /* probe_detect.c's bound on one set */
