@@ -22,6 +22,7 @@
 
 #include "egressd.h"
 #include "cgroup.h"
+#include "sdnotify.h"
 #include "util.h"
 
 #define TICK_MS 100 /* upper bound on how long an allow record waits */
@@ -417,7 +418,11 @@ int main(int argc, char **argv)
 	log_info("ready: cgroup root %s (job level %d), pins %s, socket %s, socket hook %s",
 		 d->cgroup_root, d->job_level, d->bpffs_dir, d->socket_path,
 		 d->lsm ? "BPF LSM" : "cgroup/sock_create (inet only)");
+	/* fence loaded, jobs adopted, control socket listening: ready */
+	ef_sd_notifyf("READY=1\nSTATUS=fencing jobs under %s; control socket %s",
+		      d->cgroup_root, d->socket_path);
 	run_loop(d);
+	ef_sd_notify("STOPPING=1\nSTATUS=stopping; the fence stays in place");
 	ef_events_drain(d);
 	ef_spans_flush(d);
 	ef_events_check_drops(d);
