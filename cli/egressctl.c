@@ -16,6 +16,22 @@
 
 const char *ctl_socket_path = "/run/egress-fence/control.sock";
 
+static const char audit_help[] =
+	"Print the spans of the span journal (<state-dir>/journal/*.jsonl), oldest first.\n"
+	"The files are read directly: egressd need not run.\n"
+	"\n"
+	"  --job ID          spans of this job (egress.job.id)\n"
+	"  --denied          decisions deny or would_deny\n"
+	"  --flagged         egress.probe spans, and spans with egress.flagged true (the\n"
+	"                    egress.job span of a flagged job)\n"
+	"  --since DURATION  spans that ended within it (30s, 15m, 2h, 1d, 1w, 500ms, 1h30m)\n"
+	"  --state-dir DIR   read DIR/journal; default: the state dir of the egressd at\n"
+	"                    --socket, else /var/lib/egress-fence\n"
+	"  --json            JSON Lines, one span per line, nothing else on stdout\n"
+	"\n"
+	"Filters combine with AND. A summary line goes to stderr. Exit status: 0; 1 if the\n"
+	"journal is missing or nothing in it could be read; 2 for a usage error.\n";
+
 static const struct ctl_cmd cmds[] = {
 	{ "status", cmd_status, "status [--json]", "show the daemon's state and counters", NULL },
 	{ "run", cmd_run,
@@ -39,7 +55,7 @@ static const struct ctl_cmd cmds[] = {
 	{ "audit", cmd_audit,
 	  "audit [--job ID] [--denied] [--flagged] [--since DURATION] [--state-dir DIR] [--json]",
 	  "query the decision journal; works without egressd (DURATION: 30s, 15m, 2h, 1d, 1h30m)",
-	  NULL },
+	  audit_help },
 	{ 0 }
 };
 
