@@ -66,6 +66,10 @@ LIBS_CLI := -lcjson -lpsl
 
 BPF_OBJ := $(BUILD)/fence.bpf.o
 SKEL := $(BUILD)/fence.skel.h
+# tamper resistance (lsm/): its own object, so that a kernel refusing BPF LSM
+# programs cannot keep the fence itself from loading
+TAMPER_OBJ := $(BUILD)/tamper.bpf.o
+TAMPER_SKEL := $(BUILD)/tamper.skel.h
 VMLINUX := $(BUILD)/vmlinux.h
 
 .PHONY: all deps test test-unit test-integration fuzz fuzz-smoke bench format lint clean demo
@@ -159,6 +163,14 @@ $(SKEL): $(BPF_OBJ)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name fence_bpf > $@
 
+$(TAMPER_OBJ): lsm/tamper.bpf.c $(VMLINUX) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $@.d -c $< -o $@
+
+$(TAMPER_SKEL): $(TAMPER_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tamper_bpf > $@
+
 $(BUILD):
 	@mkdir -p $@
 
@@ -168,7 +180,7 @@ $(BUILD)/%.o: %.c
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # the daemon includes the skeleton; dnsmsg.o does not, so test_dns builds without BPF
-$(filter-out $(DNSMSG_OBJ),$(DAEMON_OBJS)) $(BUILD)/daemon/main.o: | $(SKEL) $(OTLP_PB_H)
+$(filter-out $(DNSMSG_OBJ),$(DAEMON_OBJS)) $(BUILD)/daemon/main.o: | $(SKEL) $(TAMPER_SKEL) $(OTLP_PB_H)
 
 $(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS) $(OTLP_PB_OBJS)
 	$(call msg,LINK,$@)

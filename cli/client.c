@@ -173,9 +173,21 @@ int cmd_status(int argc, char **argv)
 				       num(p, "applied"), num(p, "refused"), num(p, "connections_closed"),
 				       num(p, "addresses_forgotten"));
 		}
-		if (cJSON_IsFalse(cJSON_GetObjectItem(r, "bpf_lsm")))
-			printf("warning: BPF LSM is off: AF_PACKET and non-inet families are not "
-			       "refused to jobs\n");
+		{
+			const cJSON *t = cJSON_GetObjectItem(r, "tamper_protection");
+
+			if (cJSON_IsTrue(cJSON_GetObjectItem(t, "bpf_lsm")))
+				printf("%-14s BPF LSM hooks; %.0f attempts refused\n", "tamper",
+				       num(t, "refused"));
+			else if (t)
+				printf("%-14s guard of egressctl run (seccomp, read-only mounts, "
+				       "capabilities), %s; %.0f attempts refused\n"
+				       "warning: BPF LSM unavailable: %s\n", "tamper",
+				       cJSON_IsTrue(cJSON_GetObjectItem(t, "attempts_recorded"))
+					       ? "attempts recorded" : "ATTEMPTS NOT RECORDED",
+				       num(t, "refused"),
+				       cJSON_GetStringValue(cJSON_GetObjectItem(t, "why")) ?: "?");
+		}
 	}
 	cJSON_Delete(r);
 	return 0;

@@ -17,6 +17,7 @@
 #include "cgroup.h"
 #include "ci_env.h"
 #include "policy.h"
+#include "guard.h"
 #include "seccomp.h"
 #include "util.h"
 
@@ -238,6 +239,16 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "egressctl: this process is not in the job cgroup %s; not running "
 				"%s unfenced\n", cJSON_IsString(cg) ? cg->valuestring : "?", argv[i]);
 		goto out;
+	}
+	/* without BPF LSM: the guard keeps the job's hands off the fence */
+	if (cJSON_GetObjectItem(reply, "guard")) {
+		char gerr[512];
+
+		if (ef_guard_apply(cJSON_GetObjectItem(reply, "guard"), gerr, sizeof(gerr))) {
+			fprintf(stderr, "egressctl: the tamper guard: %s; not running %s unfenced\n",
+				gerr, argv[i]);
+			goto out;
+		}
 	}
 	if (install_seccomp(reply))
 		goto out;

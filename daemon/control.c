@@ -195,6 +195,7 @@ static cJSON *status_json(struct ef_daemon *d)
 	ef_export_status(d, o);
 	ef_probe_status(d, o);
 	ef_policy_ops_status(o);
+	ef_tamper_status(d, o);
 	return o;
 }
 
@@ -207,11 +208,17 @@ static cJSON *error_reply(const char *msg)
 	return o;
 }
 
+static bool read_only_op(const char *op)
+{
+	return !strcmp(op, "status") || !strcmp(op, "ping") || !strcmp(op, "jobs");
+}
+
 static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line, size_t len)
 {
 	cJSON *req = NULL, *reply = NULL;
 	const cJSON *op;
 	char err[EF_ERR_LEN] = "";
+	struct ef_job_rec *fenced;
 
 	/* cJSON takes control bytes, NUL included, for white space: JSON does not */
 	for (size_t i = 0; i < len; i++) {
@@ -230,6 +237,15 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 	op = cJSON_GetObjectItem(req, "op");
 	if (!cJSON_IsString(op)) {
 		reply = error_reply("malformed request: missing \"op\"");
+	} else if (!read_only_op(op->valuestring) && (fenced = ef_job_of_pid(d, c->cred.pid))) {
+		/* a fenced job, even as root, may look but not touch: a nested run
+		 * would move it out of its cgroup, a policy change would widen its
+		 * own fence */
+		snprintf(err, sizeof(err), "refused: pid %d is fenced (job %s); a fenced job may "
+			 "not make \"%.32s\" requests", c->cred.pid, fenced->id, op->valuestring);
+		log_warn("%s", err);
+		ef_tamper_control(d, fenced, &c->peer, op->valuestring);
+		reply = error_reply(err);
 	} else if (!strcmp(op->valuestring, "status")) {
 		reply = status_json(d);
 	} else if (!strcmp(op->valuestring, "ping")) {

@@ -22,6 +22,7 @@
 #define EF_SPAN_BATCH 256
 
 struct fence_bpf;
+struct tamper_bpf;
 struct ring_buffer;
 struct ef_proc_cache;
 struct ef_client;
@@ -84,6 +85,8 @@ struct ef_job_rec {
 		uint32_t mask;			   /* 1 << enum ef_probe_reason: what fired */
 		uint32_t fires;			   /* egress.probe spans written */
 		int action;			   /* the strongest action taken; -1: none */
+		uint32_t tamper_mask;		   /* 1 << (EF_R_TAMPER_* - EF_R_TAMPER_BPF) flagged */
+		uint32_t tamper_count;		   /* tamper attempts recorded */
 	} probe;
 };
 
@@ -160,6 +163,14 @@ struct ef_daemon {
 
 	struct fence_bpf *skel;
 	bool lsm; /* socket_create judged through BPF LSM (every family) */
+	/* tamper resistance (lsm/tamper.bpf.c): BPF LSM hooks refuse, or, where
+	 * the kernel will not run them, egressctl run's guard refuses and
+	 * tracepoints record; tamper_why says why BPF LSM is not in use */
+	struct tamper_bpf *tskel;
+	bool tamper_lsm;
+	bool tamper_recorded; /* the fallback's recorders are attached */
+	char tamper_why[200];
+	uint64_t tamper_refused; /* egress.tamper spans written */
 	bool adopted; /* programs and maps were already pinned at start */
 	struct ring_buffer *rb;
 
@@ -213,6 +224,21 @@ const char *ef_transport_name(int ipproto);
 /* loader.c */
 int ef_bpf_setup(struct ef_daemon *d);
 void ef_bpf_close(struct ef_daemon *d);
+/* Writes egressd's thread ids into ef_guard_pids (and into out, a JSON
+ * array, if given); returns how many. */
+int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out);
+
+/* tamper.c */
+struct ef_span;
+void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_event *e,
+		    const char *detail);
+void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
+		       const char *op);
+void ef_tamper_status(struct ef_daemon *d, cJSON *o);
+/* events.c: a record egressd writes itself, through the consumer's path */
+void ef_event_record(struct ef_daemon *d, const struct ef_event *e, const char *detail);
+/* jobs.c: the job whose cgroup (or one below it) holds pid, or NULL */
+struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid);
 int ef_bpf_reset(struct ef_daemon *d, bool force);
 uint64_t ef_bpf_stat(struct ef_daemon *d, int idx);
 

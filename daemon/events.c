@@ -27,6 +27,8 @@ static const char *span_name(int kind)
 		return "egress.send";
 	case EF_K_SOCKET:
 		return "egress.socket";
+	case EF_K_TAMPER:
+		return "egress.tamper";
 	}
 	return "egress.unknown";
 }
@@ -125,20 +127,15 @@ static void status_msg(struct ef_span *s, const struct ef_event *e, const char *
 	s->status_msg = ef_span_strdup(s, msg);
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+/* One decision record to its span (detail: egressd's own tamper records) */
+static void record(struct ef_daemon *d, const struct ef_event *e, const char *detail)
 {
-	struct ef_daemon *d = ctx;
-	const struct ef_event *e = data;
 	const char *rule = NULL, *exe_path, *name = NULL;
 	struct ef_pol_rec *pol;
 	struct ef_job_rec *j;
 	struct ef_span *s;
 	char addr[INET6_ADDRSTRLEN] = "", exe[EF_EXE_LEN + 1], comm[EF_COMM_LEN + 1];
 
-	if (size < sizeof(*e)) {
-		log_warn("short ring-buffer record (%zu bytes); ABI mismatch?", size);
-		return 0;
-	}
 	d->events++;
 	j = ef_job_by_cgroup(d, e->cgroup_id);
 	/* the job's own policy version, unless the record predates a switch */
@@ -147,7 +144,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		rule = pol->pol->rules[e->rule_id].text;
 
 	s = ef_span_new(d);
-	ef_span_init(s, span_name(e->kind), e->kind == EF_K_SOCKET ? EF_KIND_INTERNAL : EF_KIND_CLIENT);
+	ef_span_init(s, span_name(e->kind),
+		     e->kind == EF_K_SOCKET || e->kind == EF_K_TAMPER ? EF_KIND_INTERNAL
+								      : EF_KIND_CLIENT);
 	if (j) {
 		ef_span_job_context(d, s, j);
 		j->n_decisions++;
@@ -174,6 +173,8 @@ static int on_event(void *ctx, void *data, size_t size)
 			ef_span_int(s, "egress.socket.family", e->family);
 		ef_span_str(s, "egress.socket.type", ef_socktype_name(e->sock_type));
 		ef_span_int(s, "egress.socket.protocol", e->protocol);
+	} else if (e->kind == EF_K_TAMPER) {
+		ef_tamper_span(d, s, e, detail);
 	} else {
 		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
 		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));
@@ -196,14 +197,32 @@ static int on_event(void *ctx, void *data, size_t size)
 	exe_path = ef_proc_exe(d->procs, e->pid, e->start_boot_ns, exe);
 	if (exe_path)
 		ef_span_str(s, "process.executable.path", exe_path);
-	if (e->verdict == EF_V_DENY)
+	if (e->verdict == EF_V_DENY && e->kind != EF_K_TAMPER)
 		status_msg(s, e, name ? name : addr, rule);
 	if (j)
 		ef_span_job_attrs(s, j);
 	/* the span is complete: probe detection may add its own after it */
 	if (j && e->verdict != EF_V_ALLOW)
 		ef_probe_event(d, j, e);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct ef_daemon *d = ctx;
+
+	if (size < sizeof(struct ef_event)) {
+		log_warn("short ring-buffer record (%zu bytes); ABI mismatch?", size);
+		return 0;
+	}
+	record(d, data, NULL);
 	return 0;
+}
+
+void ef_event_record(struct ef_daemon *d, const struct ef_event *e, const char *detail)
+{
+	d->boot_to_real_ns = (int64_t)(ef_now_realtime_ns() - ef_now_boot_ns());
+	record(d, e, detail);
+	ef_spans_flush(d);
 }
 
 int ef_events_setup(struct ef_daemon *d)

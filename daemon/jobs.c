@@ -47,6 +47,22 @@ static bool valid_job_id(const char *s)
 	return true;
 }
 
+struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid)
+{
+	char cg[EF_PATH_MAX], abs[2 * EF_PATH_MAX];
+
+	if (ef_cgroup_of_pid(pid, cg, sizeof(cg)))
+		return NULL;
+	snprintf(abs, sizeof(abs), "%s%s", d->cgroup_mount, cg);
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next) {
+		size_t n = strlen(j->cgroup);
+
+		if (!strncmp(abs, j->cgroup, n) && (abs[n] == '\0' || abs[n] == '/'))
+			return j;
+	}
+	return NULL;
+}
+
 struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id)
 {
 	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
@@ -410,6 +426,22 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 				cJSON_AddItemToArray(fams, cJSON_CreateNumber(f));
 		}
 	}
+	/* Without BPF LSM, egressctl puts the job under its guard (cli/guard.c):
+	 * egressd's threads may not be signalled or traced, the job's own
+	 * cgroup stays writable for nested cgroups. */
+	if (!d->tamper_lsm) {
+		cJSON *g = cJSON_AddObjectToObject(reply, "guard"), *pids;
+
+		pids = g ? cJSON_AddArrayToObject(g, "pids") : NULL;
+		if (pids)
+			ef_guard_pids_refresh(d, pids);
+		if (g) {
+			cJSON_AddStringToObject(g, "job_cgroup", j->cgroup);
+			cJSON_AddStringToObject(g, "why", d->tamper_why);
+		}
+	} else {
+		ef_guard_pids_refresh(d, NULL);
+	}
 	cJSON_AddStringToObject(reply, "mode", ef_mode_name(j->pol->pol->mode));
 	log_info("job %s started: pid %d uid %u policy %s (%s) cgroup %s", j->id, peer_pid,
 		 peer_uid, j->pol->pol->name, ef_mode_name(j->pol->pol->mode), j->cgroup);
@@ -450,6 +482,7 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	ef_span_str(s, "egress.job.id", j->id);
 	ef_span_str(s, "egress.policy.name", j->pol->pol->name);
 	ef_span_str(s, "egress.mode", ef_mode_name(j->pol->pol->mode));
+	ef_span_str(s, "egress.tamper_protection", d->tamper_lsm ? "bpf_lsm" : "guard");
 	ef_span_int(s, "egress.decisions", (int64_t)j->n_decisions);
 	ef_span_int(s, "egress.denied", (int64_t)j->n_denied);
 	ef_span_int(s, "egress.dns.queries", (int64_t)j->n_dns_queries);

@@ -26,6 +26,7 @@
 #include "cgroup.h"
 #include "util.h"
 #include "fence.skel.h"
+#include "tamper.skel.h"
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -90,7 +91,10 @@ static void link_path(struct ef_daemon *d, const struct bpf_program *p, char *ou
 
 static int attach_or_adopt(struct ef_daemon *d, struct bpf_program *prog, int cgfd)
 {
-	bool cgroup_prog = bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT;
+	enum bpf_prog_type type = bpf_program__type(prog);
+	bool cgroup_prog = type != BPF_PROG_TYPE_TRACEPOINT &&
+			   !(type == BPF_PROG_TYPE_LSM &&
+			     bpf_program__expected_attach_type(prog) == BPF_LSM_MAC);
 	struct bpf_link *old, *link = NULL;
 	char path[EF_PATH_MAX];
 	int ret = 0;
@@ -171,6 +175,151 @@ static int load(struct ef_daemon *d, bool with_lsm)
 	return 0;
 }
 
+/* ---- tamper resistance (lsm/tamper.bpf.c) ---- */
+
+static bool is_lsm_hook(const struct bpf_program *p)
+{
+	return bpf_program__type(p) == BPF_PROG_TYPE_LSM;
+}
+
+static int tamper_load(struct ef_daemon *d, bool with_lsm)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = d->bpffs_dir);
+	struct bpf_program *p;
+	struct tamper_bpf *t;
+	int ret;
+
+	t = tamper_bpf__open_opts(&opts);
+	if (!t)
+		return -errno;
+	t->rodata->ef_job_level = d->job_level;
+	bpf_object__for_each_program(p, t->obj)
+		bpf_program__set_autoload(p, is_lsm_hook(p) == with_lsm);
+	ret = tamper_bpf__load(t);
+	if (ret) {
+		tamper_bpf__destroy(t);
+		return ret;
+	}
+	d->tskel = t;
+	return 0;
+}
+
+/* egressd's own threads: jobs may not signal or trace them. Refreshed at
+ * every job start (threads started since are included); the list goes to
+ * egressctl run for the guard's seccomp filter as well. */
+int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out)
+{
+	__u32 key, next, one = 1;
+	int fd, n = 0;
+	DIR *dir;
+	struct dirent *de;
+
+	if (!d->tskel)
+		return 0;
+	fd = bpf_map__fd(d->tskel->maps.ef_guard_pids);
+	dir = opendir("/proc/self/task");
+	if (!dir)
+		return -errno;
+	/* drop what is gone (an earlier egressd's threads, ended threads) */
+	for (int more = bpf_map_get_next_key(fd, NULL, &key) == 0; more;) {
+		char p[64];
+
+		more = bpf_map_get_next_key(fd, &key, &next) == 0;
+		snprintf(p, sizeof(p), "/proc/self/task/%u", key);
+		if (access(p, F_OK) != 0)
+			bpf_map_delete_elem(fd, &key);
+		key = next;
+	}
+	while ((de = readdir(dir))) {
+		char *end;
+		unsigned long tid = strtoul(de->d_name, &end, 10);
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end)
+			continue;
+		key = (__u32)tid;
+		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY) == 0)
+			n++;
+		if (out)
+			cJSON_AddItemToArray(out, cJSON_CreateNumber(tid));
+	}
+	closedir(dir);
+	return n;
+}
+
+static void tamper_setup(struct ef_daemon *d)
+{
+	bool active = bpf_lsm_active();
+	struct bpf_program *p;
+	int ret = -ENOTSUP;
+
+	d->tamper_lsm = false;
+	d->tamper_recorded = false;
+	if (active) {
+		ret = tamper_load(d, true);
+		if (ret)
+			snprintf(d->tamper_why, sizeof(d->tamper_why),
+				 "this kernel refuses BPF LSM programs (%s)", strerror(-ret));
+	} else {
+		snprintf(d->tamper_why, sizeof(d->tamper_why),
+			 "BPF LSM is not active (no \"bpf\" in /sys/kernel/security/lsm; boot with "
+			 "lsm=...,bpf)");
+	}
+	if (!ret) {
+		d->tamper_lsm = true;
+		d->tamper_why[0] = '\0';
+	} else {
+		ret = tamper_load(d, false);
+		if (ret) {
+			log_warn("tamper resistance: cannot load the recorders (%s): the guard of "
+				 "egressctl run still refuses, but attempts are not recorded",
+				 strerror(-ret));
+			return;
+		}
+	}
+	if (!d->tamper_lsm && access("/sys/kernel/tracing/events", F_OK) != 0)
+		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
+	bpf_object__for_each_program(p, d->tskel->obj) {
+		if (is_lsm_hook(p) != d->tamper_lsm) {
+			drop_stale(d, p);
+			continue;
+		}
+		ret = attach_or_adopt(d, p, -1);
+		if (ret && d->tamper_lsm) {
+			/* half the hooks would be a false promise: take none */
+			log_warn("tamper resistance: attaching %s failed; falling back to the guard",
+				 bpf_program__name(p));
+			snprintf(d->tamper_why, sizeof(d->tamper_why),
+				 "attaching the BPF LSM program %s failed (%s)", bpf_program__name(p),
+				 strerror(-ret));
+			bpf_object__for_each_program(p, d->tskel->obj)
+				drop_stale(d, p);
+			tamper_bpf__destroy(d->tskel);
+			d->tskel = NULL;
+			d->tamper_lsm = false;
+			if (tamper_load(d, false))
+				return;
+			bpf_object__for_each_program(p, d->tskel->obj)
+				if (!is_lsm_hook(p))
+					attach_or_adopt(d, p, -1);
+			break;
+		}
+		/* a syscall this architecture does not have: nothing to record */
+		if (ret)
+			log_debug("tamper recorder %s not attached: %s", bpf_program__name(p),
+				  strerror(-ret));
+	}
+	d->tamper_recorded = !d->tamper_lsm;
+	ef_guard_pids_refresh(d, NULL);
+	if (d->tamper_lsm)
+		log_info("tamper resistance: BPF LSM hooks refuse bpf(), leaving the job's cgroup, "
+			 "signals and ptrace to egressd, and changes to the pins and mounts");
+	else
+		log_warn("tamper resistance: BPF LSM unavailable: %s. Fenced jobs run under "
+			 "egressctl run's guard instead (seccomp filter, read-only cgroup, bpf and "
+			 "sysfs mounts in a mount namespace, capabilities dropped for root jobs); "
+			 "see docs/threat-model.md", d->tamper_why);
+}
+
 int ef_bpf_setup(struct ef_daemon *d)
 {
 	struct bpf_program *progs[12];
@@ -232,6 +381,8 @@ int ef_bpf_setup(struct ef_daemon *d)
 		if (ret)
 			break;
 	}
+	if (!ret)
+		tamper_setup(d);
 	if (!ret && d->lsm) {
 		drop_stale(d, d->skel->progs.ef_sock_create);
 		drop_stale(d, d->skel->progs.ef_sock_refused);
@@ -245,6 +396,8 @@ int ef_bpf_setup(struct ef_daemon *d)
 void ef_bpf_close(struct ef_daemon *d)
 {
 	/* Links and maps stay pinned: the fence holds without egressd. */
+	tamper_bpf__destroy(d->tskel);
+	d->tskel = NULL;
 	fence_bpf__destroy(d->skel);
 	d->skel = NULL;
 }

@@ -30,8 +30,13 @@ const char *ef_reason_name(int r)
 		[EF_R_DNS_EXPIRED] = "dns_expired",
 		[EF_R_DNS_UNLISTED] = "dns_unlisted",
 		[EF_R_DNS_PROXY] = "dns_proxy",
+		[EF_R_TAMPER_BPF] = "tamper_bpf", [EF_R_TAMPER_CGROUP] = "tamper_cgroup",
+		[EF_R_TAMPER_SIGNAL] = "tamper_signal", [EF_R_TAMPER_PTRACE] = "tamper_ptrace",
+		[EF_R_TAMPER_PIN] = "tamper_pin", [EF_R_TAMPER_MOUNT] = "tamper_mount",
+		[EF_R_TAMPER_NS] = "tamper_ns", [EF_R_TAMPER_KERNEL] = "tamper_kernel",
+		[EF_R_TAMPER_CONTROL] = "tamper_control",
 	};
-	_Static_assert(EF_R__MAX == 12, "add the new reason's name here");
+	_Static_assert(EF_R__MAX == 21, "add the new reason's name here");
 	return r >= 0 && r < EF_R__MAX && n[r] ? n[r] : "unknown";
 }
 

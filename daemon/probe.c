@@ -274,6 +274,9 @@ static void describe(const struct ef_probe_fire *f, char *out, size_t len)
 	case EF_PR_PRIVATE:
 		snprintf(out, len, "tried the private address %s", f->targets[0]);
 		break;
+	case EF_PR_TAMPER:
+		snprintf(out, len, "went for the fence itself (%s)", f->targets[0]);
+		break;
 	default:
 		snprintf(out, len, "?");
 	}
@@ -359,6 +362,29 @@ static void flag(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_prob
 	ef_job_save(d, j);
 }
 
+/* Any attempt on the fence is a probe, at the first try: each kind of
+ * attempt (bpf, cgroup, signal, ...) flags the job once, and the policy's
+ * probe action applies. */
+static void tamper_flag(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_event *e)
+{
+	struct ef_probe_fire f = {
+		.reason = EF_PR_TAMPER,
+		.threshold = 1,
+		.n_targets = 1,
+	};
+	uint32_t bit = e->reason - EF_R_TAMPER_BPF;
+
+	j->probe.tamper_count++;
+	if (bit < 32 && (j->probe.tamper_mask & (1u << bit)))
+		return;
+	if (bit < 32)
+		j->probe.tamper_mask |= 1u << bit;
+	f.count = j->probe.tamper_count;
+	snprintf(f.subject, sizeof(f.subject), "%s", ef_reason_name(e->reason));
+	snprintf(f.targets[0], sizeof(f.targets[0]), "%s", ef_reason_name(e->reason));
+	flag(d, j, &f, e);
+}
+
 void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_event *e)
 {
 	struct ef_probe_fire fires[EF_PR__MAX];
@@ -380,6 +406,10 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 	/* the consumer passes refusals only */
 	if (e->kind == EF_K_SOCKET)
 		return;
+	if (e->kind == EF_K_TAMPER) {
+		tamper_flag(d, j, e);
+		return;
+	}
 	t0 = ef_now_boot_ns();
 	p = detectors(j);
 	if (!p)

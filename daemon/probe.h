@@ -25,6 +25,7 @@ enum ef_probe_reason {
 	EF_PR_HOST_ADDRESS,  /* ... of one of the runner's own addresses */
 	EF_PR_LINK_LOCAL,    /* ... of a link-local address */
 	EF_PR_PRIVATE,	     /* ... of a private address (RFC 1918, CGNAT, ULA) */
+	EF_PR_TAMPER,	     /* an attempt on the fence itself (each kind flags once) */
 	EF_PR__MAX,
 };
 const char *ef_probe_reason_name(int r);

@@ -116,7 +116,7 @@ const char *ef_probe_reason_name(int r)
 		[EF_PR_DNS_SWEEP] = "dns_sweep",     [EF_PR_DNS_TUNNEL] = "dns_tunnel",
 		[EF_PR_DNS_FANOUT] = "dns_fanout",   [EF_PR_METADATA] = "metadata",
 		[EF_PR_HOST_ADDRESS] = "host_address", [EF_PR_LINK_LOCAL] = "link_local",
-		[EF_PR_PRIVATE] = "private_address",
+		[EF_PR_PRIVATE] = "private_address", [EF_PR_TAMPER] = "tamper",
 	};
 
 	return r >= 0 && r < EF_PR__MAX ? names[r] : "unknown";

@@ -60,6 +60,18 @@ enum ef_reason {
 	EF_R_DNS_EXPIRED = 9, /* learned through DNS, but the record's TTL (+ grace) ran out */
 	EF_R_DNS_UNLISTED = 10, /* DNS: no rule names the host name (egress.dns spans only) */
 	EF_R_DNS_PROXY = 11,  /* another job's DNS proxy port on loopback */
+	/* Tamper attempts (EF_K_TAMPER): a fenced job went for the fence itself. */
+	EF_R_TAMPER_BPF = 12,	  /* bpf() */
+	EF_R_TAMPER_CGROUP = 13,  /* writing the cgroup tree outside its own job cgroup */
+	EF_R_TAMPER_SIGNAL = 14,  /* a signal to egressd (or to every process: kill -1) */
+	EF_R_TAMPER_PTRACE = 15,  /* ptrace or process_vm_* on egressd */
+	EF_R_TAMPER_PIN = 16,	  /* deleting, renaming or creating on a bpf filesystem */
+	EF_R_TAMPER_MOUNT = 17,	  /* mount/umount/move_mount (the fence's mounts, or any
+				   * without BPF LSM) */
+	EF_R_TAMPER_NS = 18,	  /* setns() (without BPF LSM) */
+	EF_R_TAMPER_KERNEL = 19,  /* writing kernel settings: /proc/sys, sysfs (without BPF LSM) */
+	EF_R_TAMPER_CONTROL = 20, /* egressd's control socket: a nested run, a policy change,
+				   * freeze/thaw/kill from inside a job */
 	EF_R__MAX,
 };
 
@@ -68,6 +80,10 @@ enum ef_kind {
 	EF_K_CONNECT = 0, /* connect(): TCP, connected UDP */
 	EF_K_SEND = 1,	  /* sendmsg() with an address: unconnected UDP */
 	EF_K_SOCKET = 2,  /* socket() refused */
+	EF_K_TAMPER = 3,  /* an attempt on the fence itself refused (reason EF_R_TAMPER_*);
+			   * protocol: the syscall number (host ABI, -1 for a control
+			   * request), cookie: the target pid or bpf() command, port: the
+			   * signal */
 	EF_K__MAX,
 };
 
@@ -244,6 +260,10 @@ struct ef_event {
 	__u64 name_id;	  /* ef_names key if the address was learned through DNS, else 0 */
 };
 _Static_assert(sizeof(struct ef_event) == 184, "ef_event layout");
+
+/* ef_guard_pids hash: thread id -> 1 for every thread of egressd. Jobs
+ * may not signal or trace these. */
+#define EF_MAX_GUARD_PIDS 256
 
 /* ef_stats per-CPU array indices. */
 enum ef_stat {

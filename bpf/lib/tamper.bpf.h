@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Tamper resistance: what a fenced job, even as root, may not do to the
+ * fence itself, and the record of each attempt (EF_K_TAMPER).
+ *
+ * With BPF LSM (lsm/tamper.bpf.c, the lsm/ hooks) the kernel refuses:
+ *   - bpf() of any command;
+ *   - signals to egressd, and ptrace attach to it;
+ *   - writes to the cgroup tree outside the job's own cgroup subtree
+ *     (cgroup.procs of another cgroup, mkdir/rmdir there, every cgroup v1
+ *     hierarchy);
+ *   - unlinking, renaming or creating anything on a bpf filesystem (pins);
+ *   - unmounting, or mounting onto or moving, a bpf, cgroup or sysfs mount.
+ * Without BPF LSM, egressctl run puts the job under a guard instead (a
+ * seccomp filter, read-only mounts of the same filesystems in a mount
+ * namespace of the job, capabilities dropped: cli/guard.c) and the
+ * sys_exit tracepoints here record what the guard refused.
+ *
+ * Only a process of a live job (its cgroup's ancestor at ef_job_level is in
+ * ef_jobs) is judged; everything else passes untouched.
+ */
+#ifndef EF_TAMPER_BPF_H
+#define EF_TAMPER_BPF_H
+
+#define EF_EPERM 1
+#define EF_EROFS 30
+
+#define EF_CGROUP2_MAGIC 0x63677270
+#define EF_CGROUP_MAGIC 0x27e0eb
+#define EF_BPFFS_MAGIC 0xcafe4a11
+#define EF_SYSFS_MAGIC 0x62656572
+#define EF_PROC_MAGIC 0x9fa0
+
+#define EF_FMODE_WRITE 0x2
+#define EF_PTRACE_MODE_ATTACH 0x02
+
+/* protocol of a record that came from an LSM hook, not a syscall's exit */
+#define EF_TAMPER_VIA_LSM 0xffff
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EF_MAX_GUARD_PIDS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_guard_pids SEC(".maps");
+
+static __always_inline bool ef_guarded_pid(__s64 pid)
+{
+	__u32 k = (__u32)pid;
+
+	if (pid <= 0)
+		return false;
+	return bpf_map_lookup_elem(&ef_guard_pids, &k) != NULL;
+}
+
+/* Records the attempt if the caller is in a live job; returns 1 then (the
+ * caller refuses), 0 for a process outside every job. */
+static __always_inline int ef_tamper(__u8 reason, __u16 nr, __u64 target, __u16 sig)
+{
+	struct ef_ctx c;
+
+	if (ef_ctx_load(&c) < 0 && !c.job)
+		return 0;
+	ef_emit(&c, EF_K_TAMPER, EF_V_DENY, reason, EF_RULE_NONE, 0, NULL, sig, nr, 0, target, 0);
+	return 1;
+}
+
+/* Is the caller in a live job? (no record) */
+static __always_inline bool ef_in_job(__u64 *job_cg)
+{
+	struct ef_ctx c;
+
+	if (ef_ctx_load(&c) < 0 && !c.job)
+		return false;
+	*job_cg = c.cgroup_id;
+	return true;
+}
+
+/* kernfs_node.parent became __parent in 6.15 */
+struct kernfs_node___new {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *ef_kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(struct kernfs_node___new, __parent))
+		return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/* A cgroup2 directory's kernfs id is its cgroup id: is kn the job's cgroup
+ * or one below it? Nesting deeper than 16 levels below the job is refused. */
+static __always_inline bool ef_kn_in_job(struct kernfs_node *kn, __u64 job_cg)
+{
+	for (int i = 0; i < 16 && kn; i++) {
+		if (BPF_CORE_READ(kn, id) == job_cg)
+			return true;
+		kn = ef_kn_parent(kn);
+	}
+	return false;
+}
+
+static __always_inline __u64 ef_sb_magic(struct super_block *sb)
+{
+	return BPF_CORE_READ(sb, s_magic);
+}
+
+/* A change of the directory dir (mkdir, rmdir, unlink, rename, create):
+ * the reason to refuse it, or 0. */
+static __always_inline __u8 ef_dir_change(struct inode *dir)
+{
+	__u64 magic = ef_sb_magic(BPF_CORE_READ(dir, i_sb)), job_cg;
+
+	if (magic != EF_BPFFS_MAGIC && magic != EF_CGROUP2_MAGIC && magic != EF_CGROUP_MAGIC)
+		return 0;
+	if (!ef_in_job(&job_cg))
+		return 0;
+	if (magic == EF_BPFFS_MAGIC)
+		return EF_R_TAMPER_PIN;
+	if (magic == EF_CGROUP2_MAGIC &&
+	    ef_kn_in_job((struct kernfs_node *)BPF_CORE_READ(dir, i_private), job_cg))
+		return 0;
+	return EF_R_TAMPER_CGROUP;
+}
+
+/* Opening a file for writing: cgroup control files outside the job's own
+ * subtree, and anything on a bpf filesystem. */
+static __always_inline __u8 ef_open_write(struct file *f)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u64 magic, job_cg;
+	struct kernfs_node *kn;
+
+	if (!(BPF_CORE_READ(f, f_mode) & EF_FMODE_WRITE))
+		return 0;
+	magic = ef_sb_magic(BPF_CORE_READ(inode, i_sb));
+	if (magic != EF_BPFFS_MAGIC && magic != EF_CGROUP2_MAGIC && magic != EF_CGROUP_MAGIC)
+		return 0;
+	if (!ef_in_job(&job_cg))
+		return 0;
+	if (magic == EF_BPFFS_MAGIC)
+		return EF_R_TAMPER_PIN;
+	if (magic == EF_CGROUP2_MAGIC) {
+		/* a control file's node; its parent is the cgroup's directory */
+		kn = (struct kernfs_node *)BPF_CORE_READ(inode, i_private);
+		if (kn && ef_kn_in_job(ef_kn_parent(kn), job_cg))
+			return 0;
+	}
+	return EF_R_TAMPER_CGROUP;
+}
+
+/* The filesystems a job may not unmount, mount onto or move. */
+static __always_inline bool ef_fence_fs(struct super_block *sb)
+{
+	__u64 m = ef_sb_magic(sb);
+
+	return m == EF_BPFFS_MAGIC || m == EF_CGROUP2_MAGIC || m == EF_CGROUP_MAGIC ||
+	       m == EF_SYSFS_MAGIC;
+}
+
+/* ---- the fallback's records: syscalls that returned the guard's error ---- */
+
+static __always_inline __u64 ef_sys_arg(int i)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+
+#if defined(__TARGET_ARCH_x86)
+	switch (i) {
+	case 0:
+		return BPF_CORE_READ(regs, di);
+	case 1:
+		return BPF_CORE_READ(regs, si);
+	case 2:
+		return BPF_CORE_READ(regs, dx);
+	}
+#elif defined(__TARGET_ARCH_arm64)
+	switch (i) {
+	case 0:
+		return BPF_CORE_READ(regs, orig_x0);
+	case 1:
+		return BPF_CORE_READ(regs, regs[1]);
+	case 2:
+		return BPF_CORE_READ(regs, regs[2]);
+	}
+#endif
+	return 0;
+}
+
+static __always_inline bool ef_prefix(const char *p, const char *lit, int n)
+{
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		if (i >= n)
+			break;
+		if (p[i] != lit[i])
+			return false;
+	}
+	return true;
+}
+#define EF_PREFIX(p, lit) ef_prefix(p, lit, sizeof(lit) - 1)
+
+/* Which guarded filesystem a refused path was on: by its absolute prefix,
+ * or, for a relative path, by the filesystem of the working directory.
+ * (A path relative to another directory fd is refused all the same, but
+ * not recorded.) */
+static __always_inline __u8 ef_path_reason(const char *upath, __s64 dfd)
+{
+	char p[24] = {};
+	struct task_struct *t;
+	__u64 magic;
+
+	if (bpf_probe_read_user_str(p, sizeof(p), upath) <= 0)
+		return 0;
+	if (p[0] == '/') {
+		if (EF_PREFIX(p, "/sys/fs/cgroup"))
+			return EF_R_TAMPER_CGROUP;
+		if (EF_PREFIX(p, "/sys/fs/bpf"))
+			return EF_R_TAMPER_PIN;
+		if (EF_PREFIX(p, "/sys/") || EF_PREFIX(p, "/proc/sys/"))
+			return EF_R_TAMPER_KERNEL;
+		return 0;
+	}
+	if (dfd != -100 /* AT_FDCWD */)
+		return 0;
+	t = bpf_get_current_task_btf();
+	magic = BPF_CORE_READ(t, fs, pwd.dentry, d_sb, s_magic);
+	if (magic == EF_CGROUP2_MAGIC || magic == EF_CGROUP_MAGIC)
+		return EF_R_TAMPER_CGROUP;
+	if (magic == EF_BPFFS_MAGIC)
+		return EF_R_TAMPER_PIN;
+	if (magic == EF_SYSFS_MAGIC || magic == EF_PROC_MAGIC)
+		return EF_R_TAMPER_KERNEL;
+	return 0;
+}
+
+/* How a syscall's exit is judged. */
+enum ef_tamper_exit {
+	EF_TX_EPERM,	 /* refused with EPERM: always an attempt (reason given) */
+	EF_TX_PID0,	 /* EPERM, and args[0] is a guarded pid */
+	EF_TX_PID01,	 /* EPERM, and args[0] or args[1] is a guarded pid */
+	EF_TX_PID1,	 /* EPERM, and args[1] is a guarded pid */
+	EF_TX_KILL,	 /* kill(): EPERM, and the pid is guarded, -1, or a guarded group */
+	EF_TX_PATH0,	 /* EROFS, path in args[0] */
+	EF_TX_PATH1,	 /* EROFS, path in args[1], relative to the fd in args[0] */
+};
+
+static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, int how,
+					  __u8 reason, int sig_arg)
+{
+	__s64 ret = ctx->ret, a0, a1;
+	__u16 nr = (__u16)ctx->id, sig = 0;
+	__u64 target = 0;
+
+	if (ret != -EF_EPERM && ret != -EF_EROFS)
+		return 0;
+	switch (how) {
+	case EF_TX_EPERM:
+		if (ret != -EF_EPERM)
+			return 0;
+		target = ef_sys_arg(0);
+		break;
+	case EF_TX_PID0:
+	case EF_TX_PID01:
+	case EF_TX_PID1:
+		if (ret != -EF_EPERM)
+			return 0;
+		a0 = (__s32)ef_sys_arg(0);
+		a1 = (__s32)ef_sys_arg(1);
+		if (how != EF_TX_PID1 && ef_guarded_pid(a0))
+			target = a0;
+		else if (how != EF_TX_PID0 && ef_guarded_pid(a1))
+			target = a1;
+		else
+			return 0;
+		break;
+	case EF_TX_KILL:
+		if (ret != -EF_EPERM)
+			return 0;
+		a0 = (__s32)ef_sys_arg(0);
+		if (a0 != -1 && !ef_guarded_pid(a0) && !ef_guarded_pid(-a0))
+			return 0;
+		target = (__u64)a0;
+		break;
+	case EF_TX_PATH0:
+	case EF_TX_PATH1:
+		if (ret != -EF_EROFS)
+			return 0;
+		if (how == EF_TX_PATH0)
+			reason = ef_path_reason((const char *)ef_sys_arg(0), -100);
+		else
+			reason = ef_path_reason((const char *)ef_sys_arg(1), (__s32)ef_sys_arg(0));
+		if (!reason)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	if (sig_arg >= 0)
+		sig = (__u16)ef_sys_arg(sig_arg);
+	ef_tamper(reason, nr, target, sig);
+	return 0;
+}
+
+#endif /* EF_TAMPER_BPF_H */

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The guard: tamper resistance where the kernel will not run BPF LSM
+ * programs (egressd says so in its reply to "run"). Set up by egressctl run
+ * in the job's first process, just before exec, and inherited by every
+ * descendant; none of it can be undone from inside:
+ *
+ *   - a seccomp filter refusing (EPERM) bpf(), every mount-changing call
+ *     (mount, umount2, move_mount, open_tree, fsopen, fsmount, fspick,
+ *     mount_setattr, pivot_root), setns(), signals to egressd's threads
+ *     (kill, also kill(-1) and kill(-pgid); tkill, tgkill, rt_*sigqueueinfo,
+ *     pidfd_open) and ptrace/process_vm_* on them, and syscalls of another
+ *     ABI;
+ * and, when the job starts as root:
+ *   - a mount namespace of its own (slave: the host's mounts still reach
+ *     it) where every cgroup, cgroup2, bpf and sysfs mount and /proc/sys are
+ *     read-only, but for the job's own cgroup (nested cgroups keep working);
+ *     egressd's /proc/<tid> entries are covered (no pidfd from /proc, no
+ *     /proc/<pid>/mem, root, fd);
+ *   - capabilities that would reach around all of this dropped from the
+ *     bounding set: CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE,
+ *     CAP_SYS_BOOT (kexec), CAP_BPF, CAP_PERFMON, CAP_MAC_ADMIN,
+ *     CAP_MAC_OVERRIDE. sudo keeps working, with that smaller root.
+ * A job started by an unprivileged user gets no_new_privs instead (the
+ * kernel demands it for the filter): it can never become root, and the
+ * file permissions of the cgroup tree, the pins and egressd protect them.
+ *
+ * The fence's tracepoints (lsm/tamper.bpf.c) record what was refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include "guard.h"
+
+#if defined(__x86_64__)
+#define EF_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define EF_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "guard: add this architecture's AUDIT_ARCH"
+#endif
+
+#define MAX_PIDS 64
+#define MAX_INSNS 2048
+
+/* ---- the seccomp filter ---- */
+
+struct prog {
+	struct sock_filter f[MAX_INSNS];
+	int n;
+	bool full;
+};
+
+static void emit(struct prog *p, struct sock_filter ins)
+{
+	if (p->n >= MAX_INSNS) {
+		p->full = true;
+		return;
+	}
+	p->f[p->n++] = ins;
+}
+
+#define LD_NR() BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
+/* the low 32 bits of an argument (little-endian): pids are ints */
+#define LD_ARG(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]))
+#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
+#define DENY SECCOMP_RET_ERRNO | EPERM
+
+/* nr refused outright */
+static void refuse(struct prog *p, int nr)
+{
+	emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1));
+	emit(p, (struct sock_filter)RET(DENY));
+}
+
+/*
+ * nr refused when one of the listed arguments is one of the pids (or, with
+ * negated, minus one of them), or, with minus_one, is -1. Layout:
+ *   JEQ nr ? next : skip-block
+ *   (LD arg; JEQ v -> deny)...   RET ALLOW   deny: RET ERRNO
+ * The accumulator holds nr again after the block (the skip jumps past it;
+ * inside it the block returns).
+ */
+static void refuse_pids(struct prog *p, int nr, const int *args, int n_args, const unsigned *pids,
+			int n, bool negated, bool minus_one)
+{
+	int per_arg = n * (negated ? 2 : 1) + (minus_one ? 1 : 0);
+	int body = n_args * (1 + per_arg) + 2; /* + RET ALLOW + deny */
+	int start, deny;
+
+	if (body > 250) { /* jump offsets are 8 bits */
+		p->full = true;
+		return;
+	}
+	emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, body));
+	start = p->n;
+	deny = start + body - 1;
+	for (int a = 0; a < n_args; a++) {
+		emit(p, (struct sock_filter)LD_ARG(args[a]));
+		for (int k = 0; k < n; k++) {
+			emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, pids[k],
+							     deny - p->n - 1, 0));
+			if (negated)
+				emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+								     (unsigned)-(int)pids[k],
+								     deny - p->n - 1, 0));
+		}
+		if (minus_one)
+			emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu,
+							     deny - p->n - 1, 0));
+	}
+	emit(p, (struct sock_filter)RET(SECCOMP_RET_ALLOW));
+	emit(p, (struct sock_filter)RET(DENY));
+}
+
+static int install_filter(const unsigned *pids, int n)
+{
+	static const int mount_calls[] = {
+		__NR_mount, __NR_umount2, __NR_move_mount, __NR_open_tree, __NR_fsopen,
+		__NR_fsmount, __NR_fspick, __NR_mount_setattr, __NR_pivot_root, __NR_setns,
+		__NR_bpf,
+	};
+	static const int a0[] = { 0 }, a1[] = { 1 }, a01[] = { 0, 1 };
+	struct prog *p = calloc(1, sizeof(*p));
+	struct sock_fprog fp;
+	int ret = 0;
+
+	if (!p)
+		return -ENOMEM;
+	emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					     offsetof(struct seccomp_data, arch)));
+	emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EF_AUDIT_ARCH, 1, 0));
+	emit(p, (struct sock_filter)RET(DENY));
+	emit(p, (struct sock_filter)LD_NR());
+#ifdef __x86_64__
+	emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1));
+	emit(p, (struct sock_filter)RET(DENY));
+#endif
+	for (size_t i = 0; i < sizeof(mount_calls) / sizeof(mount_calls[0]); i++)
+		refuse(p, mount_calls[i]);
+	refuse_pids(p, __NR_kill, a0, 1, pids, n, true, true);
+	refuse_pids(p, __NR_tkill, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_tgkill, a01, 2, pids, n, false, false);
+	refuse_pids(p, __NR_rt_sigqueueinfo, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_rt_tgsigqueueinfo, a01, 2, pids, n, false, false);
+	refuse_pids(p, __NR_pidfd_open, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_ptrace, a1, 1, pids, n, false, false);
+	refuse_pids(p, __NR_process_vm_readv, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_process_vm_writev, a0, 1, pids, n, false, false);
+	emit(p, (struct sock_filter)RET(SECCOMP_RET_ALLOW));
+	if (p->full) {
+		free(p);
+		return -E2BIG;
+	}
+	fp.len = p->n;
+	fp.filter = p->f;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) != 0) {
+		ret = -errno;
+		/* without CAP_SYS_ADMIN the kernel requires no_new_privs */
+		if (errno == EACCES && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) == 0)
+			ret = 0;
+		else if (ret == -EACCES)
+			ret = -errno;
+	}
+	free(p);
+	return ret;
+}
+
+/* ---- the mount namespace ---- */
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* the per-mount flags a bind remount must repeat */
+static unsigned long mount_flags(const char *opts)
+{
+	unsigned long f = 0;
+	char *dup = strdup(opts), *save = NULL;
+
+	if (!dup)
+		return 0;
+	for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(t, "nosuid"))
+			f |= MS_NOSUID;
+		else if (!strcmp(t, "nodev"))
+			f |= MS_NODEV;
+		else if (!strcmp(t, "noexec"))
+			f |= MS_NOEXEC;
+		else if (!strcmp(t, "noatime"))
+			f |= MS_NOATIME;
+		else if (!strcmp(t, "nodiratime"))
+			f |= MS_NODIRATIME;
+		else if (!strcmp(t, "relatime"))
+			f |= MS_RELATIME;
+	}
+	free(dup);
+	return f;
+}
+
+static int remount_ro(const char *target, unsigned long flags, char *err, size_t errlen)
+{
+	if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, NULL) == 0)
+		return 0;
+	snprintf(err, errlen, "making %s read-only: %s", target, strerror(errno));
+	return -errno;
+}
+
+static int bind_ro(const char *path, char *err, size_t errlen)
+{
+	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "bind-mounting %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return remount_ro(path, MS_NOSUID | MS_NODEV | MS_NOEXEC, err, errlen);
+}
+
+static int read_only_fence(const char *job_cgroup, const unsigned *pids, int n, char *err,
+			   size_t errlen)
+{
+	char *line = NULL, mp[4096], opts[1024], fstype[64], path[64];
+	unsigned long job_flags = 0;
+	size_t cap = 0;
+	FILE *f;
+	int ret = 0;
+
+	if (unshare(CLONE_NEWNS) != 0) {
+		snprintf(err, errlen, "a mount namespace for the job: %s", strerror(errno));
+		return -errno;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) {
+		snprintf(err, errlen, "making the job's mounts slaves: %s", strerror(errno));
+		return -errno;
+	}
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f) {
+		snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
+		return -errno;
+	}
+	while (!ret && getline(&line, &cap, f) > 0) {
+		/* id parent maj:min root mountpoint opts [optional...] - fstype source super */
+		char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) != 2 ||
+		    sscanf(sep + 3, "%63s", fstype) != 1)
+			continue;
+		if (strcmp(fstype, "cgroup2") && strcmp(fstype, "cgroup") && strcmp(fstype, "bpf") &&
+		    strcmp(fstype, "sysfs"))
+			continue;
+		unescape(mp);
+		if (!strcmp(fstype, "cgroup2") && job_cgroup &&
+		    !strncmp(job_cgroup, mp, strlen(mp)))
+			job_flags = mount_flags(opts);
+		ret = remount_ro(mp, mount_flags(opts), err, errlen);
+		/* a mount hidden under another one cannot be reached: nothing to do */
+		if (ret == -EINVAL || ret == -ENOENT)
+			ret = 0;
+	}
+	free(line);
+	fclose(f);
+	if (!ret)
+		ret = bind_ro("/proc/sys", err, errlen);
+	if (!ret)
+		ret = bind_ro("/proc/sysrq-trigger", err, errlen);
+	/* the job's own cgroup stays writable: nested cgroups below it */
+	if (!ret && job_cgroup) {
+		if (mount(job_cgroup, job_cgroup, NULL, MS_BIND, NULL) != 0 ||
+		    mount(NULL, job_cgroup, NULL, MS_REMOUNT | MS_BIND | job_flags, NULL) != 0) {
+			snprintf(err, errlen, "keeping %s writable: %s", job_cgroup, strerror(errno));
+			ret = -errno;
+		}
+	}
+	/* egressd's /proc entries: an empty, read-only directory over each */
+	for (int i = 0; !ret && i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%u", pids[i]);
+		if (mount("none", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "size=4k,mode=000") != 0 && errno != ENOENT) {
+			snprintf(err, errlen, "covering %s: %s", path, strerror(errno));
+			ret = -errno;
+		}
+	}
+	return ret;
+}
+
+/* ---- capabilities ---- */
+
+static int drop_caps(char *err, size_t errlen)
+{
+	static const int caps[] = {
+		CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_BOOT, CAP_BPF,
+		CAP_PERFMON, CAP_MAC_ADMIN, CAP_MAC_OVERRIDE,
+	};
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) != 0 && errno != EINVAL) {
+			snprintf(err, errlen, "dropping capability %d: %s", caps[i], strerror(errno));
+			return -errno;
+		}
+	}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capget, &h, d) != 0) {
+		snprintf(err, errlen, "capget: %s", strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		unsigned w = caps[i] / 32, bit = 1u << (caps[i] % 32);
+
+		d[w].effective &= ~bit;
+		d[w].permitted &= ~bit;
+		d[w].inheritable &= ~bit;
+	}
+	if (syscall(SYS_capset, &h, d) != 0) {
+		snprintf(err, errlen, "capset: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int ef_guard_apply(const cJSON *guard, char *err, size_t errlen)
+{
+	const cJSON *pl = cJSON_GetObjectItem(guard, "pids"), *v;
+	const char *job_cgroup = cJSON_GetStringValue(cJSON_GetObjectItem(guard, "job_cgroup"));
+	unsigned pids[MAX_PIDS];
+	int n = 0, ret;
+
+	cJSON_ArrayForEach(v, pl) {
+		if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 4194304 ||
+		    n >= MAX_PIDS) {
+			snprintf(err, errlen, "egressd sent a malformed guard (pids)");
+			return -EINVAL;
+		}
+		pids[n++] = (unsigned)v->valuedouble;
+	}
+	if (geteuid() == 0) {
+		ret = read_only_fence(job_cgroup, pids, n, err, errlen);
+		if (!ret)
+			ret = drop_caps(err, errlen);
+		if (ret)
+			return ret;
+	}
+	ret = install_filter(pids, n);
+	if (ret)
+		snprintf(err, errlen, "installing the seccomp filter: %s", strerror(-ret));
+	return ret;
+}

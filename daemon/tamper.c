@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Tamper attempts: the egress.tamper span of a record (from the BPF LSM
+ * hooks or the guard's recorders, lsm/tamper.bpf.c), the records egressd
+ * writes itself for control requests a job may not make, and the status.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "egressd.h"
+#include "span.h"
+#include "util.h"
+
+/* protocol of a record: a syscall number, or where it came from */
+#define VIA_LSM 0xffff
+#define VIA_CONTROL 0xfffe
+
+static const char *syscall_name(unsigned nr)
+{
+	static const struct {
+		unsigned nr;
+		const char *name;
+	} t[] = {
+#define S(x) { __NR_##x, #x }
+		S(bpf), S(mount), S(umount2), S(move_mount), S(open_tree), S(fsopen), S(fsmount),
+		S(fspick), S(mount_setattr), S(pivot_root), S(setns), S(kill), S(tkill), S(tgkill),
+		S(rt_sigqueueinfo), S(rt_tgsigqueueinfo), S(pidfd_open), S(ptrace),
+		S(process_vm_readv), S(process_vm_writev), S(openat), S(openat2), S(mkdirat),
+		S(unlinkat), S(renameat), S(renameat2),
+#ifdef __NR_open
+		S(open), S(creat), S(mkdir), S(rmdir), S(unlink), S(rename),
+#endif
+#undef S
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].nr == nr)
+			return t[i].name;
+	return NULL;
+}
+
+static const char *what(int reason)
+{
+	switch (reason) {
+	case EF_R_TAMPER_BPF:
+		return "bpf() is refused to fenced jobs";
+	case EF_R_TAMPER_CGROUP:
+		return "a fenced job may not change the cgroup tree outside its own cgroup";
+	case EF_R_TAMPER_SIGNAL:
+		return "a fenced job may not signal egressd";
+	case EF_R_TAMPER_PTRACE:
+		return "a fenced job may not trace egressd";
+	case EF_R_TAMPER_PIN:
+		return "a fenced job may not change the bpf filesystem (the fence's pins)";
+	case EF_R_TAMPER_MOUNT:
+		return "a fenced job may not change the fence's mounts";
+	case EF_R_TAMPER_NS:
+		return "a fenced job may not enter other namespaces";
+	case EF_R_TAMPER_KERNEL:
+		return "a fenced job may not change kernel settings (/proc/sys, sysfs)";
+	case EF_R_TAMPER_CONTROL:
+		return "a fenced job may not start jobs, change policies or control jobs";
+	}
+	return "refused";
+}
+
+void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_event *e,
+		    const char *detail)
+{
+	const char *sys = NULL;
+	char msg[320];
+
+	if (e->protocol == VIA_LSM) {
+		ef_span_str(s, "egress.tamper.via", "bpf_lsm");
+	} else if (e->protocol == VIA_CONTROL) {
+		ef_span_str(s, "egress.tamper.via", "control_socket");
+	} else {
+		ef_span_str(s, "egress.tamper.via", "guard");
+		sys = syscall_name(e->protocol);
+		if (sys)
+			ef_span_str(s, "egress.tamper.syscall", sys);
+		else
+			ef_span_int(s, "egress.tamper.syscall_nr", e->protocol);
+	}
+	switch (e->reason) {
+	case EF_R_TAMPER_SIGNAL:
+		ef_span_int(s, "egress.tamper.target.pid", (int32_t)e->cookie);
+		if (e->port)
+			ef_span_int(s, "egress.tamper.signal", e->port);
+		break;
+	case EF_R_TAMPER_PTRACE:
+		ef_span_int(s, "egress.tamper.target.pid", (int32_t)e->cookie);
+		break;
+	case EF_R_TAMPER_BPF:
+		ef_span_int(s, "egress.tamper.bpf_command", (int64_t)e->cookie);
+		break;
+	}
+	if (detail && *detail)
+		ef_span_str(s, "egress.tamper.request", detail);
+	snprintf(msg, sizeof(msg), "%s%s%s%s", what(e->reason), sys ? " (" : "", sys ? sys : "",
+		 sys ? ")" : "");
+	s->status = EF_STATUS_ERROR;
+	s->status_msg = ef_span_strdup(s, msg);
+	d->tamper_refused++;
+}
+
+/* A control request a job may not make: recorded like the kernel's
+ * records, so that it becomes the same span and counts as a probe. */
+void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
+		       const char *op)
+{
+	struct ef_event e = { 0 };
+	char p[64], *comm = NULL, exe[PATH_MAX];
+	ssize_t n;
+
+	e.ts_boot_ns = ef_now_boot_ns();
+	e.cgroup_id = j->cgroup_id;
+	e.job_serial = j->serial;
+	e.pid = e.tid = peer->pid;
+	e.uid = peer->uid;
+	e.policy_id = j->pol->id;
+	e.rule_id = EF_RULE_NONE;
+	e.kind = EF_K_TAMPER;
+	e.verdict = EF_V_DENY;
+	e.reason = EF_R_TAMPER_CONTROL;
+	e.protocol = VIA_CONTROL;
+	snprintf(p, sizeof(p), "/proc/%d/comm", peer->pid);
+	if (ef_read_file(p, 64, &comm, NULL) == 0) {
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(e.comm, sizeof(e.comm), "%s", comm);
+	}
+	free(comm);
+	snprintf(p, sizeof(p), "/proc/%d/exe", peer->pid);
+	n = readlink(p, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(e.exe, sizeof(e.exe), "%s", strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
+	}
+	ef_event_record(d, &e, op);
+}
+
+void ef_tamper_status(struct ef_daemon *d, cJSON *o)
+{
+	cJSON *t = cJSON_AddObjectToObject(o, "tamper_protection");
+
+	if (!t)
+		return;
+	cJSON_AddBoolToObject(t, "bpf_lsm", d->tamper_lsm);
+	cJSON_AddStringToObject(t, "mode", d->tamper_lsm ? "bpf_lsm" : "guard");
+	if (!d->tamper_lsm) {
+		cJSON_AddStringToObject(t, "why", d->tamper_why);
+		cJSON_AddStringToObject(t, "guard", "egressctl run: seccomp filter, read-only "
+					"cgroup/bpf/sysfs mounts in a mount namespace, "
+					"capabilities dropped for root jobs");
+		cJSON_AddBoolToObject(t, "attempts_recorded", d->tamper_recorded);
+	}
+	cJSON_AddNumberToObject(t, "refused", (double)d->tamper_refused);
+}

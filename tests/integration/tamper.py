@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Run inside a fenced job (as root): try each way of taking the fence down
+and print one JSON line per attempt: {"op", "ok", "errno"}. Every attempt
+is harmless if it were to succeed by mistake: signals are 0 (a permission
+check), the kernel setting written is its current value, the cgroup write
+moves this process back to where it is... (see each op).
+
+usage: tamper.py EGRESSD_PID CGROUP2_MOUNT CGROUP_ROOT BPFFS_DIR
+"""
+import ctypes
+import errno
+import json
+import os
+import platform
+import sys
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+if platform.machine() == "x86_64":
+    NR = {"bpf": 321, "pidfd_open": 434, "pidfd_send_signal": 424, "setns": 308,
+          "process_vm_readv": 310, "finit_module": 313, "tgkill": 234, "tkill": 200,
+          "ptrace": 101, "umount2": 166, "mount": 165}
+else:  # aarch64
+    NR = {"bpf": 280, "pidfd_open": 434, "pidfd_send_signal": 424, "setns": 268,
+          "process_vm_readv": 270, "finit_module": 273, "tgkill": 131, "tkill": 130,
+          "ptrace": 117, "umount2": 39, "mount": 40}
+
+
+def out(op, ok, err=0, **kw):
+    d = {"op": op, "ok": ok, "errno": errno.errorcode.get(err, str(err)) if err else ""}
+    d.update(kw)
+    print(json.dumps(d), flush=True)
+
+
+def sysc(op, name, *args):
+    r = libc.syscall(ctypes.c_long(NR[name]), *[ctypes.c_long(a) for a in args])
+    e = ctypes.get_errno() if r < 0 else 0
+    out(op, r >= 0, e)
+    return r
+
+
+def py(op, fn):
+    try:
+        fn()
+        out(op, True)
+    except OSError as e:
+        out(op, False, e.errno)
+
+
+def write(path, data, relative_to=None):
+    def go():
+        if relative_to:
+            os.chdir(relative_to)
+        try:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, data.encode())
+            finally:
+                os.close(fd)
+        finally:
+            if relative_to:
+                os.chdir("/")
+    return go
+
+
+def main():
+    egressd, cg2, cgroot, bpffs = sys.argv[1:5]
+    rel = [x for x in open("/proc/self/cgroup").read().splitlines() if x.startswith("0::")]
+    jobcg = cg2 + rel[0][3:]
+    egressd = int(egressd)
+    me = str(os.getpid())
+
+    # bpf(): BPF_MAP_CREATE with an empty attribute buffer, BPF_OBJ_GET of a pin
+    attr = ctypes.create_string_buffer(128)
+    sysc("bpf_map_create", "bpf", 0, ctypes.addressof(attr), 128)
+    path = ctypes.create_string_buffer((bpffs + "/ef_jobs").encode())
+    ctypes.memmove(attr, ctypes.byref(ctypes.c_uint64(ctypes.addressof(path))), 8)
+    sysc("bpf_obj_get", "bpf", 7, ctypes.addressof(attr), 128)
+
+    # leaving the job's cgroup: to the cgroup2 root, to the fence's root
+    # (moving this very process, which is where it already belongs if refused)
+    py("cgroup_procs_root", write(os.path.join(cg2, "cgroup.procs"), me))
+    py("cgroup_procs_fence_root", write(os.path.join(cgroot, "cgroup.procs"), me))
+    py("cgroup_procs_relative", write("cgroup.procs", me, relative_to=cg2))
+    py("cgroup_mkdir_fence_root", lambda: os.mkdir(os.path.join(cgroot, "evil-" + me)))
+    # changing the fence's cgroups: thawing/freezing the fence root
+    py("cgroup_freeze_fence_root", write(os.path.join(cgroot, "cgroup.freeze"), "0"))
+    # the job's own cgroup stays usable: a nested cgroup
+    nested = os.path.join(jobcg, "nest-" + me)
+    py("cgroup_mkdir_nested", lambda: os.mkdir(nested))
+    py("cgroup_rmdir_nested", lambda: os.rmdir(nested))
+
+    # the fence's pins
+    link = os.path.join(bpffs, "link_ef_connect4")
+    py("pin_unlink", lambda: os.unlink(link))
+    py("pin_rename", lambda: os.rename(link, link + ".x"))
+    py("pin_mkdir", lambda: os.mkdir(os.path.join(bpffs, "evil")))
+    # on paths that are no mount point / do not exist: were the call let
+    # through by mistake, it fails (EINVAL, ENOENT) instead of harming the host
+    mnt = ctypes.create_string_buffer(bpffs.encode())
+    sysc("umount_bpffs", "umount2", ctypes.addressof(mnt), 0)
+    over = ctypes.create_string_buffer((bpffs + "/no-such-dir").encode())
+    tmpfs = ctypes.create_string_buffer(b"tmpfs")
+    sysc("mount_over_bpffs", "mount", ctypes.addressof(tmpfs), ctypes.addressof(over),
+         ctypes.addressof(tmpfs), 0, 0)
+    cgm = ctypes.create_string_buffer(cg2.encode())
+    sysc("remount_cgroup_rw", "mount", 0, ctypes.addressof(cgm), 0, 32 | 4096 | 0, 0)  # REMOUNT|BIND
+
+    # signals to egressd (signal 0: a permission check only)
+    py("kill_egressd", lambda: os.kill(egressd, 0))
+    py("kill_every_process", lambda: os.kill(-1, 0))
+    sysc("tgkill_egressd", "tgkill", egressd, egressd, 0)
+    sysc("tkill_egressd", "tkill", egressd, 0)
+    fd = sysc("pidfd_open_egressd", "pidfd_open", egressd, 0)
+    if fd >= 0:
+        os.close(fd)
+
+    def proc_dir_pidfd():
+        fd = os.open("/proc/%d" % egressd, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if libc.syscall(ctypes.c_long(NR["pidfd_send_signal"]), ctypes.c_long(fd),
+                            ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0)) < 0:
+                raise OSError(ctypes.get_errno(), "pidfd_send_signal")
+        finally:
+            os.close(fd)
+    py("pidfd_send_signal_proc_dir", proc_dir_pidfd)
+
+    # ptrace and memory of egressd
+    sysc("ptrace_attach_egressd", "ptrace", 16, egressd, 0, 0)  # PTRACE_ATTACH
+    sysc("ptrace_seize_egressd", "ptrace", 0x4206, egressd, 0, 0)  # PTRACE_SEIZE
+    buf = ctypes.create_string_buffer(8)
+    iov = (ctypes.c_uint64 * 2)(ctypes.addressof(buf), 8)
+    riov = (ctypes.c_uint64 * 2)(0x400000, 8)
+    sysc("process_vm_readv_egressd", "process_vm_readv", egressd, ctypes.addressof(iov), 1,
+         ctypes.addressof(riov), 1, 0)
+    py("open_egressd_mem", lambda: os.close(os.open("/proc/%d/mem" % egressd, os.O_RDWR)))
+
+    # other namespaces: the host's mount namespace through pid 1
+    def setns_host():
+        fd = os.open("/proc/1/ns/mnt", os.O_RDONLY)
+        try:
+            if libc.syscall(ctypes.c_long(NR["setns"]), ctypes.c_long(fd), ctypes.c_long(0)) < 0:
+                raise OSError(ctypes.get_errno(), "setns")
+        finally:
+            os.close(fd)
+    py("setns_host_mnt", setns_host)
+
+    # kernel settings: core_pattern runs a program outside every cgroup
+    # (written with its current value)
+    cur = open("/proc/sys/kernel/core_pattern").read()
+    py("write_core_pattern", write("/proc/sys/kernel/core_pattern", cur))
+    # loading a kernel module (CAP_SYS_MODULE dropped: EPERM before the fd)
+    sysc("finit_module", "finit_module", -1, 0, 0)
+
+
+main()
