@@ -98,11 +98,12 @@ else
 fi
 
 printf '%s: the fence is up on runner %s\n' "$prog" "$runner"
-printf '  egressd          %s, pid %s, up %ss\n' "$(get version)" "$(get pid)" "$(get uptime_s)"
-printf '  running jobs     %s\n' "$(get jobs)"
-printf '  socket checks    %s\n' "$sockets"
-printf '  tamper protection %s\n' "$tamper"
-printf '  span export      %s\n' "$export_line"
+printf '  %-18s %s\n' \
+	egressd "$(get version), pid $(get pid), up $(get uptime_s)s" \
+	"running jobs" "$(get jobs)" \
+	"socket checks" "$sockets" \
+	"tamper protection" "$tamper" \
+	"span export" "$export_line"
 
 if [[ ${EGRESS_FENCE_REQUIRE_BPF_LSM:-} == true && $v != true ]]; then
 	fail "tamper protection on runner $runner: $tamper, and EGRESS_FENCE_REQUIRE_BPF_LSM=true."

@@ -62,8 +62,11 @@ def step_env(ctx, d, ci, extra=None):
 
 
 def run_script(ctx, d, argv, env, timeout=60):
+    """bash SCRIPT ARGS in the fence's namespace; the job-start check as
+    GitHub runs a hook, with bash -e."""
     ctx.log("step: " + " ".join(argv))
-    return subprocess.run(d.world.fence_argv(["/bin/bash"] + argv), capture_output=True,
+    bash = ["/bin/bash", "-e"] if argv[0] == CHECK else ["/bin/bash"]
+    return subprocess.run(d.world.fence_argv(bash + argv), capture_output=True,
                           text=True, timeout=timeout, env=d._env(env), stdin=subprocess.DEVNULL)
 
 
