@@ -72,7 +72,8 @@ TAMPER_OBJ := $(BUILD)/tamper.bpf.o
 TAMPER_SKEL := $(BUILD)/tamper.skel.h
 VMLINUX := $(BUILD)/vmlinux.h
 
-.PHONY: all deps test test-unit test-integration fuzz fuzz-smoke bench format lint clean demo
+.PHONY: all deps test test-unit test-integration fuzz fuzz-smoke bench format lint clean demo \
+	install uninstall
 
 # the OTLP schema's files and what is generated from them (see "The OTLP schema" below;
 # defined before the first rule that names them: prerequisites expand when read)
@@ -101,10 +102,14 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  python3-yaml: the tests check the OpenTelemetry Collector configs in deploy/otelcol/
 #  libmnl-dev: the runner's own addresses (probe detection) from rtnetlink, dump and updates
 #  libpsl-dev: the registrable domain of a DNS name (Public Suffix List), for DNS fan-out
+#  man-db (with groff-base): the tests render the man pages and fail on any groff warning
+#  systemd: the tests check the installed unit (systemd-analyze verify) and tmpfiles.d
+#    file (systemd-tmpfiles); nothing needs systemd running
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
-	ca-certificates protobuf-compiler python3-protobuf python3-yaml libmnl-dev libpsl-dev
+	ca-certificates protobuf-compiler python3-protobuf python3-yaml libmnl-dev libpsl-dev \
+	man-db groff-base systemd
 # installs only what is missing, so `make test` and `make demo` stay quick
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -275,6 +280,79 @@ bench: deps
 demo: deps
 	$(MAKE) all
 	$(PYTHON) deploy/demo.py --build $(BUILD)
+
+# Installing on a runner host (README, "Installing on a runner host"):
+#   make && sudo make install [PREFIX=/usr/local] [DESTDIR=]
+#   make uninstall (same PREFIX, DESTDIR)
+# Builds the two binaries first if needed (as whoever runs make: root is not
+# needed to build, nor to install into a DESTDIR one may write to). Config
+# goes to SYSCONFDIR, /etc whatever PREFIX is: /etc/egress-fence is where
+# egressd looks without --config (with another SYSCONFDIR the unit passes
+# --config). Config files, egressd.json and the example policies, are
+# installed only where absent: a reinstall never overwrites one, and says
+# so when its file differs from the shipped one; uninstall removes them
+# only if unchanged. State (/var/lib/egress-fence, with the span journal)
+# is never touched.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+TMPFILES_DIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR ?= /etc
+INSTALL ?= install
+CONF_DIR := $(SYSCONFDIR)/egress-fence
+EGRESSD_ARGS := $(if $(filter /etc,$(SYSCONFDIR)),, --config $(CONF_DIR)/egressd.json)
+INSTALL_POLICIES := ci-agent coding-agent package-build
+MAN_PAGES := deploy/man/egressctl.1 deploy/man/egress-fence-policy.5 deploy/man/egressd.8
+# (the config's own paths first, so that a SYSCONFDIR put in is not matched again)
+SUBST := sed -e 's|/etc/egress-fence/|$(CONF_DIR)/|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EGRESSD_ARGS@|$(EGRESSD_ARGS)|g'
+# CONF_FILES: "SOURCE:INSTALLED" pairs, each passed through SUBST
+CONF_FILES := deploy/egressd.json:$(CONF_DIR)/egressd.json \
+	$(foreach p,$(INSTALL_POLICIES),deploy/policies/$(p).json:$(CONF_DIR)/policies/$(p).json)
+
+install: $(BUILD)/egressd $(BUILD)/egressctl
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX) $(DESTDIR)$(CONF_DIR))
+	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(TMPFILES_DIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(CONF_DIR)/policies
+	$(Q)$(INSTALL) -m 0755 $(BUILD)/egressd $(DESTDIR)$(SBINDIR)/egressd
+	$(Q)$(INSTALL) -m 0755 $(BUILD)/egressctl $(DESTDIR)$(BINDIR)/egressctl
+	$(Q)for m in $(MAN_PAGES); do \
+		$(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	done
+	$(Q)set -e; tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; \
+	$(SUBST) deploy/systemd/egressd.service.in > "$$tmp"; \
+	$(INSTALL) -m 0644 "$$tmp" $(DESTDIR)$(SYSTEMD_UNIT_DIR)/egressd.service; \
+	$(SUBST) deploy/systemd/egress-fence.conf.in > "$$tmp"; \
+	$(INSTALL) -m 0644 "$$tmp" $(DESTDIR)$(TMPFILES_DIR)/egress-fence.conf; \
+	for pair in $(CONF_FILES); do \
+		src=$${pair%%:*}; dst=$(DESTDIR)$${pair#*:}; \
+		$(SUBST) "$$src" > "$$tmp"; \
+		if [ ! -e "$$dst" ]; then $(INSTALL) -m 0644 "$$tmp" "$$dst"; \
+		elif ! cmp -s "$$tmp" "$$dst"; then \
+			echo "  KEEP     $$dst: changed here, not overwritten (the shipped one: $$src)"; \
+		fi; \
+	done
+
+uninstall:
+	$(call msg,REMOVE,$(DESTDIR)$(PREFIX) $(DESTDIR)$(CONF_DIR))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/egressd $(DESTDIR)$(BINDIR)/egressctl \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)/egressd.service \
+		$(DESTDIR)$(TMPFILES_DIR)/egress-fence.conf \
+		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	$(Q)set -e; tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; \
+	for pair in $(CONF_FILES); do \
+		src=$${pair%%:*}; dst=$(DESTDIR)$${pair#*:}; \
+		[ -e "$$dst" ] || continue; \
+		$(SUBST) "$$src" > "$$tmp"; \
+		if cmp -s "$$tmp" "$$dst"; then rm -f "$$dst"; \
+		else echo "  KEEP     $$dst: changed here, not removed"; fi; \
+	done; \
+	for d in $(DESTDIR)$(CONF_DIR)/policies $(DESTDIR)$(CONF_DIR); do \
+		if [ -d "$$d" ] && [ -z "$$(ls -A "$$d")" ]; then rmdir "$$d"; fi; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
