@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 
 from run import test, pol, allowed, denied, check, eq, wait_until, REPO, PY, PROBE
 from test_ci import (GITHUB, GITHUB_WANT, GITLAB, GITLAB_WANT, ci_env, check_ci, new_tp)
@@ -452,3 +451,47 @@ def test_deploy_ci_files(ctx):
         eq(r.returncode, 0, "shellcheck:\n" + r.stdout[-2000:])
     else:
         ctx.note("shellcheck is not installed: deploy/ci/*.sh checked with bash -n only")
+
+
+DOCS = [os.path.join(REPO, "docs", n) for n in ("ci.md", "export.md")]
+# where the project's own variables, commands and options are defined
+SOURCES = (glob.glob(os.path.join(REPO, "daemon", "*.c")) +
+           glob.glob(os.path.join(REPO, "cli", "*.c"))
+           + ci_files("sh", "env", "toml", "yml"))
+
+
+@test
+def test_deploy_ci_docs_name_what_exists(ctx):
+    """docs/ci.md and docs/export.md name only variables, egressctl
+    commands, step-script options and files that exist."""
+    text = {}
+    for path in SOURCES:
+        with open(path, errors="replace") as f:
+            text[path] = f.read()
+    src = "\n".join(text.values())
+    with open(os.path.join(REPO, "cli", "egressctl.c")) as f:
+        commands = set(re.findall(r'^\t\{ "([a-z]+)", cmd_', f.read(), re.M))
+    with open(STEP) as f:
+        options = set(re.findall(r"^\t(--[a-z-]+)\)", f.read(), re.M))
+    for doc in DOCS:
+        check(os.path.exists(doc), "%s is missing" % doc)
+        with open(doc) as f:
+            body = f.read()
+        name = os.path.basename(doc)
+        ours = r"\b(?:OTEL|EGRESS|EGRESSCTL|FENCE_INPUT|ACTIONS_RUNNER_HOOK)_[A-Z_]*[A-Z]\b"
+        for var in sorted(set(re.findall(ours, body))):
+            check(re.search(r"\b%s\b" % var, src), "%s names %s, which no source defines" % (
+                name, var))
+        for cmd in sorted(set(re.findall(r"`egressctl ([a-z]+)", body))):
+            check(cmd in commands, "%s names `egressctl %s`, not a command (%s)" % (
+                name, cmd, sorted(commands)))
+        if name == "ci.md":
+            for opt in sorted(set(re.findall(r"`(--[a-z-]+)", body))):
+                check(opt in options, "ci.md names step option %s; the "
+                      "script has %s" % (opt, sorted(options)))
+        for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", body):
+            check(os.path.exists(os.path.join(os.path.dirname(doc), link)),
+                  "%s links to %s, which does not exist" % (name, link))
+        for rel in re.findall(r"`(deploy/[^`\s]+)`", body):
+            check(os.path.exists(os.path.join(REPO, rel)), "%s names %s, which does not "
+                                                           "exist" % (name, rel))
