@@ -95,7 +95,7 @@ cmd=()
 attrs=()
 
 add_attrs_text() {
-	local line n=0 key
+	local line n=0 key value
 
 	while IFS= read -r line || [[ -n $line ]]; do
 		n=$((n + 1))
@@ -109,7 +109,8 @@ add_attrs_text() {
 		if [[ $line != *=* || -z $key ]]; then
 			not_run "attrs line $n: want KEY=VALUE, got \"$line\"."
 		fi
-		attrs+=("$key=${line#*=}")
+		value=${line#*=}
+		attrs+=("$key=${value#"${value%%[![:space:]]*}"}")
 	done <<<"$1"
 }
 
@@ -192,6 +193,7 @@ fi
 if [[ -n $script ]]; then
 	[[ ${#cmd[@]} -eq 0 ]] || not_run "give --script FILE (or --run TEXT) or -- CMD, not both."
 	[[ -r $script ]] || not_run "cannot read the script $script."
+	[[ $script == /* ]] || script=$PWD/$script # --working-directory comes next
 	case $shell_arg in
 	bash) cmd=(bash --noprofile --norc -e -o pipefail "$script") ;;
 	sh) cmd=(sh -e "$script") ;;

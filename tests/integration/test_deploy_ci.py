@@ -60,13 +60,14 @@ def step_env(ctx, d, ci, extra=None):
     return env
 
 
-def run_script(ctx, d, argv, env, timeout=60):
+def run_script(ctx, d, argv, env, timeout=60, cwd=None):
     """bash SCRIPT ARGS in the fence's namespace; the job-start check as
     GitHub runs a hook, with bash -e."""
     ctx.log("step: " + " ".join(argv))
     bash = ["/bin/bash", "-e"] if argv[0] == CHECK else ["/bin/bash"]
     return subprocess.run(d.world.fence_argv(bash + argv), capture_output=True,
-                          text=True, timeout=timeout, env=d._env(env), stdin=subprocess.DEVNULL)
+                          text=True, timeout=timeout, env=d._env(env), stdin=subprocess.DEVNULL,
+                          cwd=cwd)
 
 
 def github_step(ctx, d, run, policy="ci", attrs="", extra_env=None, **inputs):
@@ -127,7 +128,7 @@ def test_deploy_ci_github_step_attributes_and_exit_status(ctx):
     d = ctx.daemon({"ci": POLICY})
     tp, tid, sid = new_tp()
     run = PROBE_CMD + "\nexit 7\n"
-    p, job = github_step(ctx, d, run, attrs="gen_ai.agent.name=claude-code\n\n# a comment\n",
+    p, job = github_step(ctx, d, run, attrs=" gen_ai.agent.name = claude-code \n\n# a comment\n",
                          extra_env={"TRACEPARENT": tp})
     eq(p.returncode, 7, "the step's exit status is the script's (%s)" % describe(p))
     check(ERROR_GH not in p.stdout, "an error annotation for the script's own status: " +
@@ -252,6 +253,15 @@ def test_deploy_ci_gitlab_step(ctx):
     # --run, as a multi-line job script does it
     p = run_script(ctx, d, [STEP, "--policy", "ci", "--run", "echo one\nfalse\necho two"], env)
     eq((p.returncode, p.stdout), (1, "one\n"), "--run under bash -e: " + describe(p))
+    # a relative --script is the caller's, --working-directory the command's
+    wd = ctx.path("wd")
+    os.mkdir(wd)
+    with open(ctx.path("rel.sh"), "w") as f:
+        f.write('echo "$PWD"\n')
+    p = run_script(ctx, d, [STEP, "--policy", "ci", "--working-directory", wd, "--script",
+                            "rel.sh"], env, cwd=ctx.tmp)
+    eq((p.returncode, p.stdout), (0, wd + "\n"), "--script with --working-directory: " +
+       describe(p))
     # exec failures, as egressctl's: 127 not found, 126 not executable
     p = run_script(ctx, d, [STEP, "--policy", "ci", "--", ctx.path("nope")], env)
     eq(p.returncode, 127, "a command not found: " + describe(p))
