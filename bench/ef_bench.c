@@ -16,6 +16,11 @@
  *                                seconds; prints {"connects","errors","seconds"};
  *                                with SPREAD (IPv4 only) the destination walks
  *                                SPREAD consecutive addresses from ADDR (a scan)
+ *   ef_bench syscalls N          time N each of getppid(), open()+close() of
+ *                                /dev/null, kill(self, 0): the syscalls the
+ *                                tamper guard's seccomp filter and recorders
+ *                                see; prints {"getppid_ns","open_ns","kill0_ns"}
+ *                                (medians)
  * Prints one JSON line: {"n":N,"p50_ns":..,"p99_ns":..,"mean_ns":..}; dns
  * adds "timeouts" and "bad" (wrong or failed answers), and n counts the
  * answered queries the figures are over. connect and sendto time only
@@ -24,6 +29,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -254,6 +261,44 @@ static int storm(struct sockaddr_storage *ss, socklen_t sl, double seconds, unsi
 	return 0;
 }
 
+static uint64_t median_of(uint64_t *t, int n)
+{
+	qsort(t, n, sizeof(*t), cmp_u64);
+	return t[n / 2];
+}
+
+static int syscalls(int n)
+{
+	uint64_t *t = calloc(n, sizeof(*t)), m[3];
+	pid_t me = getpid();
+
+	if (!t)
+		return 1;
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < n; i++) {
+			uint64_t t0 = now_ns();
+
+			if (k == 0) {
+				(void)getppid();
+			} else if (k == 1) {
+				int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+				if (fd < 0)
+					return 1;
+				close(fd);
+			} else if (kill(me, 0) < 0) {
+				return 1;
+			}
+			t[i] = now_ns() - t0;
+		}
+		m[k] = median_of(t, n);
+	}
+	printf("{\"n\":%d,\"getppid_ns\":%llu,\"open_ns\":%llu,\"kill0_ns\":%llu}\n", n,
+	       (unsigned long long)m[0], (unsigned long long)m[1], (unsigned long long)m[2]);
+	free(t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -261,6 +306,8 @@ int main(int argc, char **argv)
 	uint64_t *t;
 	int n, fd;
 
+	if (argc == 3 && !strcmp(argv[1], "syscalls") && atoi(argv[2]) > 0)
+		return syscalls(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]));
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "storm") &&
