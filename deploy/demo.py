@@ -100,6 +100,8 @@ def main():
             elif "network.peer.address" in a:
                 dest = "%s:%s/%s" % (a.get("server.address"), a.get("network.peer.port"),
                                      a.get("network.transport"))
+            elif sp["name"] == "egress.tamper":
+                dest = a.get("egress.tamper.syscall") or a.get("egress.tamper.via")
             else:
                 dest = "socket(%s, %s)" % (a.get("egress.socket.family"),
                                            a.get("egress.socket.type"))

@@ -52,6 +52,27 @@ attempt("read cloud credentials    169.254.169.254:80", tcp("169.254.169.254", 8
 attempt("UDP to an unlisted host   198.18.2.2:9999", udp("198.18.2.2", 9999))
 attempt("open a raw socket", sock(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
 attempt("open a packet socket", sock(17, socket.SOCK_RAW, 0))
+
+
+def leave_cgroup():
+    """write its own pid into the cgroup2 root's cgroup.procs: out of the job"""
+    cg = [l.split()[1] for l in open("/proc/self/mounts") if l.split()[2] == "cgroup2"][0]
+    with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+
+
+def bpf_syscall():
+    """bpf(BPF_MAP_CREATE): the first step of rewriting the fence's maps"""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(128)
+    nr = 321 if os.uname().machine == "x86_64" else 280
+    if libc.syscall(nr, 0, ctypes.addressof(attr), 128) < 0:
+        raise OSError(ctypes.get_errno(), "bpf")
+
+
+attempt("as root: leave the job's cgroup", leave_cgroup)
+attempt("as root: bpf() to detach the fence", bpf_syscall)
 if os.fork() == 0:
     attempt("child: IPv6 to an unlisted host [2001:db8:1::1]:443", tcp("2001:db8:1::1", 443))
     os._exit(0)
