@@ -109,35 +109,14 @@ static __always_inline __u64 ef_sb_magic(struct super_block *sb)
 	return BPF_CORE_READ(sb, s_magic);
 }
 
-/* A change of the directory dir (mkdir, rmdir, unlink, rename, create):
- * the reason to refuse it, or 0. */
-static __always_inline __u8 ef_dir_change(struct inode *dir)
+/* A job writing on a filesystem of the fence: the reason to refuse it, or
+ * 0. inode: the directory changed, or (file) the file opened for writing;
+ * on cgroup2 the job's own cgroup and those below it stay writable. */
+static __always_inline __u8 ef_fs_write(struct inode *inode, bool file)
 {
-	__u64 magic = ef_sb_magic(BPF_CORE_READ(dir, i_sb)), job_cg;
-
-	if (magic != EF_BPFFS_MAGIC && magic != EF_CGROUP2_MAGIC && magic != EF_CGROUP_MAGIC)
-		return 0;
-	if (!ef_in_job(&job_cg))
-		return 0;
-	if (magic == EF_BPFFS_MAGIC)
-		return EF_R_TAMPER_PIN;
-	if (magic == EF_CGROUP2_MAGIC &&
-	    ef_kn_in_job((struct kernfs_node *)BPF_CORE_READ(dir, i_private), job_cg))
-		return 0;
-	return EF_R_TAMPER_CGROUP;
-}
-
-/* Opening a file for writing: cgroup control files outside the job's own
- * subtree, and anything on a bpf filesystem. */
-static __always_inline __u8 ef_open_write(struct file *f)
-{
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	__u64 magic, job_cg;
+	__u64 magic = ef_sb_magic(BPF_CORE_READ(inode, i_sb)), job_cg;
 	struct kernfs_node *kn;
 
-	if (!(BPF_CORE_READ(f, f_mode) & EF_FMODE_WRITE))
-		return 0;
-	magic = ef_sb_magic(BPF_CORE_READ(inode, i_sb));
 	if (magic != EF_BPFFS_MAGIC && magic != EF_CGROUP2_MAGIC && magic != EF_CGROUP_MAGIC)
 		return 0;
 	if (!ef_in_job(&job_cg))
@@ -145,12 +124,27 @@ static __always_inline __u8 ef_open_write(struct file *f)
 	if (magic == EF_BPFFS_MAGIC)
 		return EF_R_TAMPER_PIN;
 	if (magic == EF_CGROUP2_MAGIC) {
-		/* a control file's node; its parent is the cgroup's directory */
 		kn = (struct kernfs_node *)BPF_CORE_READ(inode, i_private);
-		if (kn && ef_kn_in_job(ef_kn_parent(kn), job_cg))
+		/* a control file's node: its parent is the cgroup's directory */
+		if (file && kn)
+			kn = ef_kn_parent(kn);
+		if (kn && ef_kn_in_job(kn, job_cg))
 			return 0;
 	}
 	return EF_R_TAMPER_CGROUP;
+}
+
+/* mkdir, rmdir, unlink, rename in dir */
+static __always_inline __u8 ef_dir_change(struct inode *dir)
+{
+	return ef_fs_write(dir, false);
+}
+
+static __always_inline __u8 ef_open_write(struct file *f)
+{
+	if (!(BPF_CORE_READ(f, f_mode) & EF_FMODE_WRITE))
+		return 0;
+	return ef_fs_write(BPF_CORE_READ(f, f_inode), true);
 }
 
 /* The filesystems a job may not unmount, mount onto or move. */
