@@ -294,10 +294,14 @@ demo: deps
 # installed only where absent: a reinstall never overwrites one, and says
 # so when its file differs from the shipped one; uninstall removes them
 # only if unchanged. State (/var/lib/egress-fence, with the span journal)
-# is never touched.
+# is never touched. The CI scripts (deploy/ci/, docs/ci.md) go to
+# LIBEXECDIR/egress-fence, the GitHub composite action to
+# PREFIX/share/egress-fence/github/fence: its fence.sh is told LIBEXECDIR, so
+# that a copy of it in a repository's .github/actions/ finds the step script.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 TMPFILES_DIR ?= $(PREFIX)/lib/tmpfiles.d
@@ -307,9 +311,14 @@ CONF_DIR := $(SYSCONFDIR)/egress-fence
 EGRESSD_ARGS := $(if $(filter /etc,$(SYSCONFDIR)),, --config $(CONF_DIR)/egressd.json)
 INSTALL_POLICIES := ci-agent coding-agent package-build
 MAN_PAGES := deploy/man/egressctl.1 deploy/man/egress-fence-policy.5 deploy/man/egressd.8
+CI_SCRIPTS := egress-fence-step.sh egress-fence-check.sh
+CI_SCRIPT_DIR := $(LIBEXECDIR)/egress-fence
+SHARE_DIR := $(PREFIX)/share/egress-fence
+ACTION_DIR := $(SHARE_DIR)/github/fence
 # (the config's own paths first, so that a SYSCONFDIR put in is not matched again)
 SUBST := sed -e 's|/etc/egress-fence/|$(CONF_DIR)/|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
-	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EGRESSD_ARGS@|$(EGRESSD_ARGS)|g'
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@EGRESSD_ARGS@|$(EGRESSD_ARGS)|g' \
+	-e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
 # CONF_FILES: "SOURCE:INSTALLED" pairs, each passed through SUBST
 CONF_FILES := deploy/egressd.json:$(CONF_DIR)/egressd.json \
 	$(foreach p,$(INSTALL_POLICIES),deploy/policies/$(p).json:$(CONF_DIR)/policies/$(p).json)
@@ -318,9 +327,12 @@ install: $(BUILD)/egressd $(BUILD)/egressctl
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX) $(DESTDIR)$(CONF_DIR))
 	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(TMPFILES_DIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(CONF_DIR)/policies
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(CONF_DIR)/policies \
+		$(DESTDIR)$(CI_SCRIPT_DIR) $(DESTDIR)$(ACTION_DIR)
 	$(Q)$(INSTALL) -m 0755 $(BUILD)/egressd $(DESTDIR)$(SBINDIR)/egressd
 	$(Q)$(INSTALL) -m 0755 $(BUILD)/egressctl $(DESTDIR)$(BINDIR)/egressctl
+	$(Q)$(INSTALL) -m 0755 $(CI_SCRIPTS:%=deploy/ci/%) $(DESTDIR)$(CI_SCRIPT_DIR)/
+	$(Q)$(INSTALL) -m 0644 deploy/ci/github/fence/action.yml $(DESTDIR)$(ACTION_DIR)/action.yml
 	$(Q)for m in $(MAN_PAGES); do \
 		$(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
 	done
@@ -329,6 +341,8 @@ install: $(BUILD)/egressd $(BUILD)/egressctl
 	$(INSTALL) -m 0644 "$$tmp" $(DESTDIR)$(SYSTEMD_UNIT_DIR)/egressd.service; \
 	$(SUBST) deploy/systemd/egress-fence.conf.in > "$$tmp"; \
 	$(INSTALL) -m 0644 "$$tmp" $(DESTDIR)$(TMPFILES_DIR)/egress-fence.conf; \
+	$(SUBST) deploy/ci/github/fence/fence.sh > "$$tmp"; \
+	$(INSTALL) -m 0755 "$$tmp" $(DESTDIR)$(ACTION_DIR)/fence.sh; \
 	for pair in $(CONF_FILES); do \
 		src=$${pair%%:*}; dst=$(DESTDIR)$${pair#*:}; \
 		$(SUBST) "$$src" > "$$tmp"; \
@@ -343,7 +357,9 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/egressd $(DESTDIR)$(BINDIR)/egressctl \
 		$(DESTDIR)$(SYSTEMD_UNIT_DIR)/egressd.service \
 		$(DESTDIR)$(TMPFILES_DIR)/egress-fence.conf \
-		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+		$(CI_SCRIPTS:%=$(DESTDIR)$(CI_SCRIPT_DIR)/%) $(DESTDIR)$(ACTION_DIR)/action.yml \
+		$(DESTDIR)$(ACTION_DIR)/fence.sh
 	$(Q)set -e; tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; \
 	for pair in $(CONF_FILES); do \
 		src=$${pair%%:*}; dst=$(DESTDIR)$${pair#*:}; \
@@ -352,7 +368,8 @@ uninstall:
 		if cmp -s "$$tmp" "$$dst"; then rm -f "$$dst"; \
 		else echo "  KEEP     $$dst: changed here, not removed"; fi; \
 	done; \
-	for d in $(DESTDIR)$(CONF_DIR)/policies $(DESTDIR)$(CONF_DIR); do \
+	for d in $(DESTDIR)$(CONF_DIR)/policies $(DESTDIR)$(CONF_DIR) $(DESTDIR)$(CI_SCRIPT_DIR) \
+		$(DESTDIR)$(ACTION_DIR) $(DESTDIR)$(SHARE_DIR)/github $(DESTDIR)$(SHARE_DIR); do \
 		if [ -d "$$d" ] && [ -z "$$(ls -A "$$d")" ]; then rmdir "$$d"; fi; \
 	done
 

@@ -5,7 +5,9 @@ the tmpfiles.d file (systemd-tmpfiles), the man pages (groff warnings, and
 every command, option and key documented), the installed config and example
 policies as egressd takes them, and egressd's readiness notification
 (sd_notify: READY=1 once the control socket answers, STOPPING=1 on SIGTERM)
-that the unit's Type=notify waits for.
+that the unit's Type=notify waits for. The CI scripts and the GitHub
+composite action are installed too, and the installed action's fence.sh (or
+a copy of it in a repository) runs the installed step script.
 
 Every tool these tests need is in the Makefile's DEB_PKGS (`make deps`);
 a missing one is a failure, not a skip."""
@@ -26,6 +28,9 @@ from run import test, pol, allowed, denied, check, eq, wait_until, REPO
 ALLOW, DENY = "198.18.1.1:443", "198.18.2.1:443"
 POLICIES = ("ci-agent", "coding-agent", "package-build")
 MAN_PAGES = ("man1/egressctl.1", "man5/egress-fence-policy.5", "man8/egressd.8")
+CI_SCRIPTS = ("egress-fence-step.sh", "egress-fence-check.sh")
+# the GitHub composite action, relative to PREFIX
+ACTION = "share/egress-fence/github/fence"
 # what `make install DESTDIR=D PREFIX=/usr` puts in D, and the mode of each
 TREE_USR = dict({
     "usr/sbin/egressd": 0o755,
@@ -33,11 +38,15 @@ TREE_USR = dict({
     "usr/lib/systemd/system/egressd.service": 0o644,
     "usr/lib/tmpfiles.d/egress-fence.conf": 0o644,
     "etc/egress-fence/egressd.json": 0o644,
+    "usr/%s/action.yml" % ACTION: 0o644,
+    "usr/%s/fence.sh" % ACTION: 0o755,
 }, **{"usr/share/man/" + m: 0o644 for m in MAN_PAGES},
+    **{"usr/libexec/egress-fence/" + s: 0o755 for s in CI_SCRIPTS},
     **{"etc/egress-fence/policies/%s.json" % p: 0o644 for p in POLICIES})
 # variables of the Makefile's install section that the environment must not set
-MAKE_VARS = ("PREFIX", "DESTDIR", "BINDIR", "SBINDIR", "MANDIR", "SYSTEMD_UNIT_DIR",
-             "TMPFILES_DIR", "SYSCONFDIR", "INSTALL", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+MAKE_VARS = ("PREFIX", "DESTDIR", "BINDIR", "SBINDIR", "LIBEXECDIR", "MANDIR",
+             "SYSTEMD_UNIT_DIR", "TMPFILES_DIR", "SYSCONFDIR", "INSTALL", "MAKEFLAGS", "MFLAGS",
+             "MAKELEVEL")
 # unit options that give the service a mount namespace of its own (its
 # bpffs and pins would die with it) or take away what egressd does
 SANDBOX_OPTIONS = ("ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
@@ -179,6 +188,17 @@ def test_install_tree_modes_and_paths(ctx):
         check(not left, "%s: left unsubstituted: %s" % (rel, sorted(set(left))))
     eq(read(os.path.join(dest, "etc/egress-fence/egressd.json")),
        read(os.path.join(REPO, "deploy/egressd.json")), "installed egressd.json")
+    # the CI scripts and action.yml as they are; fence.sh told where the step script is
+    for s in CI_SCRIPTS:
+        eq(read(os.path.join(dest, "usr/libexec/egress-fence", s)),
+           read(os.path.join(REPO, "deploy/ci", s)), "installed %s" % s)
+    eq(read(os.path.join(dest, "usr", ACTION, "action.yml")),
+       read(os.path.join(REPO, "deploy/ci/github/fence/action.yml")), "installed action.yml")
+    fence_sh = read(os.path.join(REPO, "deploy/ci/github/fence/fence.sh"))
+    check("'@LIBEXECDIR@/egress-fence'" in fence_sh,
+          "deploy/ci/github/fence/fence.sh no longer has '@LIBEXECDIR@/egress-fence'")
+    eq(read(os.path.join(dest, "usr", ACTION, "fence.sh")),
+       fence_sh.replace("@LIBEXECDIR@", "/usr/libexec"), "installed fence.sh")
     for p in POLICIES:
         eq(read(os.path.join(dest, "etc/egress-fence/policies/%s.json" % p)),
            read(os.path.join(REPO, "deploy/policies/%s.json" % p)), "installed %s.json" % p)
@@ -362,6 +382,102 @@ def test_install_sysconfdir_elsewhere_passes_config(ctx):
     check(sysconf + "/egress-fence/policies " in tmpfiles,
           "tmpfiles.d does not create %s/egress-fence/policies:\n%s" % (sysconf, tmpfiles))
     verify_unit(ctx, unit_path, os.path.join(prefix, "share/man"))
+
+
+# a stand-in egressctl: writes its arguments, and the command line of the
+# process that ran it (the step script's bash), one per line; exits 0
+STANDIN_EGRESSCTL = """#!/bin/sh
+printf '%s\\n' "$@" > "$STANDIN_OUT.args"
+tr '\\0' '\\n' < /proc/$PPID/cmdline > "$STANDIN_OUT.parent"
+exit 0
+"""
+
+
+def run_action(ctx, fence_sh, bindir, what):
+    """bash FENCE_SH as the action's step runs it (GitHub Actions, inputs in
+    FENCE_INPUT_*), egressctl the stand-in in bindir. Returns (process,
+    the stand-in's arguments or None, its parent's argv or None, the job
+    id written to GITHUB_OUTPUT or None)."""
+    out = ctx.path("standin-%s" % what)
+    gh_out = ctx.path("github-output-%s" % what)
+    temp = ctx.path("runner-temp")
+    os.makedirs(temp, exist_ok=True)
+    open(gh_out, "w").close()
+    path = bindir + ":/usr/bin:/bin"
+    check(shutil.which("egress-fence-step.sh", path=path) is None,
+          "egress-fence-step.sh is in PATH=%s: the test could not tell where fence.sh "
+          "found it" % path)
+    env = {"PATH": path, "HOME": ctx.tmp, "LC_ALL": "C.UTF-8", "RUNNER_TEMP": temp,
+           "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": gh_out, "GITHUB_RUN_ID": "4242",
+           "GITHUB_RUN_ATTEMPT": "1", "GITHUB_JOB": "agent", "RUNNER_NAME": "runner-1",
+           "STANDIN_OUT": out, "FENCE_INPUT_RUN": "echo fenced", "FENCE_INPUT_POLICY": "ci-agent",
+           "FENCE_INPUT_ATTRS": "gen_ai.agent.name=claude-code", "FENCE_INPUT_SHELL": "bash"}
+    ctx.log("action: bash " + fence_sh)
+    p = subprocess.run(["/bin/bash", fence_sh], capture_output=True, text=True, timeout=60,
+                       env=env, stdin=subprocess.DEVNULL, cwd=ctx.tmp)
+    got = []
+    for suffix in (".args", ".parent"):
+        got.append(read(out + suffix).splitlines() if os.path.exists(out + suffix) else None)
+    ids = re.findall(r"^job-id=(.*)$", read(gh_out), re.M)
+    return p, got[0], got[1], ids[-1] if ids else None
+
+
+@test
+def test_install_fence_action_runs_installed_step_script(ctx):
+    """The installed action's fence.sh runs the installed
+    egress-fence-step.sh (LIBEXECDIR/egress-fence, which make install wrote
+    into it), from where it is installed and from a copy in a repository's
+    .github/actions/ (how a workflow uses it: `uses: ./PATH` must be in the
+    workspace): the step script runs egressctl (a stand-in) with the
+    action's inputs, and the job id goes to GITHUB_OUTPUT. After make
+    uninstall the copy finds no step script: exit 125, an error annotation
+    naming where it looked, egressctl not run. (PREFIX in the test's
+    directory, no DESTDIR: a DESTDIR tree's fence.sh names the final
+    LIBEXECDIR, as it must.)"""
+    prefix, sysconf = ctx.path("prefix"), ctx.path("etc")
+    make(ctx, "install", "PREFIX=" + prefix, "SYSCONFDIR=" + sysconf)
+    step = os.path.join(prefix, "libexec/egress-fence/egress-fence-step.sh")
+    action = os.path.join(prefix, ACTION)
+    check(os.access(step, os.X_OK), "%s is not installed executable" % step)
+    bindir = ctx.path("bin")
+    os.mkdir(bindir)
+    write(os.path.join(bindir, "egressctl"), STANDIN_EGRESSCTL)
+    os.chmod(os.path.join(bindir, "egressctl"), 0o755)
+    ws = ctx.path("workspace")
+    copy = os.path.join(ws, ".github/actions/egress-fence")
+    shutil.copytree(action, copy)
+
+    for what, fence_sh in (("installed", os.path.join(action, "fence.sh")),
+                           ("copy", os.path.join(copy, "fence.sh"))):
+        p, args, parent, job = run_action(ctx, fence_sh, bindir, what)
+        desc = "%s fence.sh: exit %d, stdout %r, stderr %r" % (
+            what, p.returncode, p.stdout[-600:], p.stderr[-600:])
+        eq(p.returncode, 0, desc)
+        check(args is not None and parent is not None, "the stand-in egressctl did not run: "
+              + desc)
+        eq(parent[:2], ["bash", step], "%s fence.sh: the command line that ran egressctl "
+           "(the step script's)" % what)
+        check(job and re.match(r"^gh-4242-1-agent-[0-9a-f]{6}$", job),
+              "%s fence.sh: job id in GITHUB_OUTPUT: %r" % (what, job))
+        check("--" in args, "%s fence.sh: egressctl args without --: %s" % (what, args))
+        opts, cmd = args[:args.index("--")], args[args.index("--") + 1:]
+        eq(opts, ["run", "--job-id", job, "--policy", "ci-agent", "--attr",
+                  "gen_ai.agent.name=claude-code"], "%s fence.sh: egressctl's options" % what)
+        check(len(cmd) > 7 and cmd[-7:-1] == ["bash", "--noprofile", "--norc", "-e", "-o",
+                                              "pipefail"] and cmd[-1].endswith("/step"),
+              "%s fence.sh: the fenced command: %s" % (what, cmd))
+
+    make(ctx, "uninstall", "PREFIX=" + prefix, "SYSCONFDIR=" + sysconf)
+    for d in ("libexec/egress-fence", "share/egress-fence"):
+        check(not os.path.exists(os.path.join(prefix, d)),
+              "make uninstall left %s/%s" % (prefix, d))
+    p, args, parent, job = run_action(ctx, os.path.join(copy, "fence.sh"), bindir, "gone")
+    desc = "exit %d, stdout %r, stderr %r" % (p.returncode, p.stdout[-600:], p.stderr[-600:])
+    eq(p.returncode, 125, "the copied fence.sh with the step script uninstalled: " + desc)
+    check(p.stdout.startswith("::error title=egress-fence::egress-fence-step.sh is not in ")
+          and os.path.dirname(step) + "/" in p.stdout,
+          "no error annotation naming %s/: %s" % (os.path.dirname(step), desc))
+    check(args is None, "egressctl ran with no step script: %s" % args)
 
 
 # --------------------------------------------------------------------------

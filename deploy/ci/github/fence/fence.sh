@@ -4,20 +4,37 @@
 # The egress-fence composite action's step (action.yml): the action's inputs
 # arrive in FENCE_INPUT_* variables (never pasted into shell text, so a
 # value cannot inject commands) and are handed to the shared step script,
-# ../../egress-fence-step.sh, else egress-fence-step.sh in PATH (installed on
-# the runner host). Outside GitHub, set the same variables to test it.
+# egress-fence-step.sh, the first found of:
+#   ../../egress-fence-step.sh   this repository's layout (deploy/ci/), also
+#                                as GitHub checks out OWNER/egress-fence@REF
+#   LIBEXECDIR/egress-fence/     where `make install` put it on the runner
+#                                host (the path is filled in at install, so
+#                                a copy of the installed action in a
+#                                repository's .github/actions/ finds it)
+#   PATH
+# Outside GitHub, set the same variables to test it.
 #
 #   FENCE_INPUT_POLICY, FENCE_INPUT_RUN, FENCE_INPUT_SHELL, FENCE_INPUT_JOB_ID,
 #   FENCE_INPUT_ATTRS, FENCE_INPUT_WORKING_DIRECTORY
 set -u
 
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-step=$here/../../egress-fence-step.sh
-if [[ ! -f $step ]]; then
+# filled in by make install (LIBEXECDIR); not a path here, in the repository
+installed='@LIBEXECDIR@/egress-fence'
+places=("$here/../..")
+[[ $installed == /* ]] && places+=("$installed")
+step=
+for d in "${places[@]}"; do
+	if [[ -f $d/egress-fence-step.sh ]]; then
+		step=$d/egress-fence-step.sh
+		break
+	fi
+done
+if [[ -z $step ]]; then
 	step=$(command -v egress-fence-step.sh) || {
-		echo "::error title=egress-fence::egress-fence-step.sh is neither beside the action" \
-			"($here/../../) nor in PATH on runner ${RUNNER_NAME:-$HOSTNAME}." \
-			"The step's command did not run."
+		printf -v where '%s/, ' "${places[@]}"
+		echo "::error title=egress-fence::egress-fence-step.sh is not in ${where}nor in" \
+			"PATH on runner ${RUNNER_NAME:-$HOSTNAME}. The step's command did not run."
 		exit 125
 	}
 fi
