@@ -6,9 +6,11 @@
 # saying why, rather than minutes later at the first fenced step.
 #
 #   GitHub Actions runner (.env in the runner's directory):
-#     ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/egress-fence/ci/egress-fence-check.sh
+#     ACTIONS_RUNNER_HOOK_JOB_STARTED=/usr/local/libexec/egress-fence/egress-fence-check.sh
 #   GitLab Runner (config.toml, [[runners]]):
-#     pre_build_script = "/opt/egress-fence/ci/egress-fence-check.sh"
+#     pre_build_script = "/usr/local/libexec/egress-fence/egress-fence-check.sh"
+# (where `make install` puts it: LIBEXECDIR/egress-fence, PREFIX/libexec by
+# default)
 #
 # EGRESSCTL names the egressctl binary (default: egressctl in PATH);
 # EGRESSCTL_SOCKET, if set, is egressctl's control socket.

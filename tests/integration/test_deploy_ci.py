@@ -7,7 +7,8 @@ cannot be set up the step fails with an error annotation and 125 and the
 command never runs. The job-start check (GitHub's job-started hook, GitLab's
 pre_build_script) passes with egressd up and stops the job when it is not.
 Every YAML file under deploy/ci parses, the action has the structure GitHub
-runs, and the shell scripts pass bash -n and shellcheck."""
+runs, and the shell scripts pass bash -n and shellcheck. The docs and
+examples name the CI scripts and the action where `make install` puts them."""
 import glob
 import json
 import os
@@ -505,3 +506,43 @@ def test_deploy_ci_docs_name_what_exists(ctx):
         for rel in re.findall(r"`(deploy/[^`\s]+)`", body):
             check(os.path.exists(os.path.join(REPO, rel)), "%s names %s, which does not "
                                                            "exist" % (name, rel))
+
+
+# where `make install` puts deploy/ci's files with the default PREFIX (the
+# tree itself is checked by test_install.py): directory -> (its source in
+# the repository, the files installed there)
+INSTALLED_CI = {
+    "/usr/local/libexec/egress-fence/": (
+        "deploy/ci/", ("egress-fence-step.sh", "egress-fence-check.sh")),
+    "/usr/local/share/egress-fence/github/fence/": (
+        "deploy/ci/github/fence/", ("action.yml", "fence.sh")),
+}
+
+
+@test
+def test_deploy_ci_docs_name_installed_paths(ctx):
+    """The README, docs/ci.md and the files under deploy/ci name the CI
+    scripts and the action where `make install` puts them (default PREFIX),
+    files that make install installs; no longer /opt/egress-fence."""
+    paths = DOCS + [os.path.join(REPO, "README.md")] + ci_files("sh", "env", "toml", "yml")
+    named = 0
+    for path in paths:
+        with open(path, errors="replace") as f:
+            body = f.read()
+        rel = os.path.relpath(path, REPO)
+        check("/opt/egress-fence" not in body, "%s still names /opt/egress-fence" % rel)
+        for p in re.findall(r"/usr/local/(?:libexec|share)/egress-fence[\w./-]*", body):
+            p = p.rstrip(".")
+            d = p if p.endswith("/") else p + "/"
+            where = [k for k in INSTALLED_CI if d.startswith(k) or p.startswith(k)]
+            check(where, "%s names %s, not where make install puts deploy/ci's files (%s)" % (
+                rel, p, sorted(INSTALLED_CI)))
+            src, files = INSTALLED_CI[where[0]]
+            name = p[len(where[0]):] if p.startswith(where[0]) else ""
+            check(name in ("",) + files, "%s names %s: make install puts no %s there (%s)" % (
+                rel, p, name, files))
+            if name:
+                check(os.path.exists(os.path.join(REPO, src, name)), "%s names %s, whose "
+                      "source %s%s does not exist" % (rel, p, src, name))
+            named += 1
+    check(named >= 6, "the docs and examples name the installed CI files %d times" % named)
