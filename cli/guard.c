@@ -45,46 +45,22 @@
 #include <linux/seccomp.h>
 
 #include "guard.h"
-
-#if defined(__x86_64__)
-#define EF_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define EF_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#else
-#error "guard: add this architecture's AUDIT_ARCH"
-#endif
+#include "seccomp.h"
 
 #define MAX_PIDS 64
-#define MAX_INSNS 2048
 
-/* ---- the seccomp filter ---- */
+/* ---- the seccomp filter (built with seccomp.c's ef_sf_*) ---- */
 
-struct prog {
-	struct sock_filter f[MAX_INSNS];
-	int n;
-	bool full;
-};
-
-static void emit(struct prog *p, struct sock_filter ins)
-{
-	if (p->n >= MAX_INSNS) {
-		p->full = true;
-		return;
-	}
-	p->f[p->n++] = ins;
-}
-
-#define LD_NR() BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
 /* the low 32 bits of an argument (little-endian): pids are ints */
 #define LD_ARG(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]))
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 #define DENY SECCOMP_RET_ERRNO | EPERM
 
 /* nr refused outright */
-static void refuse(struct prog *p, int nr)
+static void refuse(struct ef_sf *p, int nr)
 {
-	emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1));
-	emit(p, (struct sock_filter)RET(DENY));
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1));
+	ef_sf_emit(p, (struct sock_filter)RET(DENY));
 }
 
 /*
@@ -95,7 +71,7 @@ static void refuse(struct prog *p, int nr)
  * The accumulator holds nr again after the block (the skip jumps past it;
  * inside it the block returns).
  */
-static void refuse_pids(struct prog *p, int nr, const int *args, int n_args, const unsigned *pids,
+static void refuse_pids(struct ef_sf *p, int nr, const int *args, int n_args, const unsigned *pids,
 			int n, bool negated, bool minus_one)
 {
 	int per_arg = n * (negated ? 2 : 1) + (minus_one ? 1 : 0);
@@ -106,28 +82,28 @@ static void refuse_pids(struct prog *p, int nr, const int *args, int n_args, con
 		p->full = true;
 		return;
 	}
-	emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, body));
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, body));
 	start = p->n;
 	deny = start + body - 1;
 	for (int a = 0; a < n_args; a++) {
-		emit(p, (struct sock_filter)LD_ARG(args[a]));
+		ef_sf_emit(p, (struct sock_filter)LD_ARG(args[a]));
 		for (int k = 0; k < n; k++) {
-			emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, pids[k],
+			ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, pids[k],
 							     deny - p->n - 1, 0));
 			if (negated)
-				emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+				ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
 								     (unsigned)-(int)pids[k],
 								     deny - p->n - 1, 0));
 		}
 		if (minus_one)
-			emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu,
+			ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu,
 							     deny - p->n - 1, 0));
 	}
-	emit(p, (struct sock_filter)RET(SECCOMP_RET_ALLOW));
-	emit(p, (struct sock_filter)RET(DENY));
+	ef_sf_emit(p, (struct sock_filter)RET(SECCOMP_RET_ALLOW));
+	ef_sf_emit(p, (struct sock_filter)RET(DENY));
 }
 
-static int install_filter(const unsigned *pids, int n)
+static void add_rules(struct ef_sf *p, const unsigned *pids, int n)
 {
 	static const int mount_calls[] = {
 		__NR_mount, __NR_umount2, __NR_move_mount, __NR_open_tree, __NR_fsopen,
@@ -135,21 +111,7 @@ static int install_filter(const unsigned *pids, int n)
 		__NR_bpf,
 	};
 	static const int a0[] = { 0 }, a1[] = { 1 }, a01[] = { 0, 1 };
-	struct prog *p = calloc(1, sizeof(*p));
-	struct sock_fprog fp;
-	int ret = 0;
 
-	if (!p)
-		return -ENOMEM;
-	emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-					     offsetof(struct seccomp_data, arch)));
-	emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EF_AUDIT_ARCH, 1, 0));
-	emit(p, (struct sock_filter)RET(DENY));
-	emit(p, (struct sock_filter)LD_NR());
-#ifdef __x86_64__
-	emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1));
-	emit(p, (struct sock_filter)RET(DENY));
-#endif
 	for (size_t i = 0; i < sizeof(mount_calls) / sizeof(mount_calls[0]); i++)
 		refuse(p, mount_calls[i]);
 	refuse_pids(p, __NR_kill, a0, 1, pids, n, true, true);
@@ -161,24 +123,6 @@ static int install_filter(const unsigned *pids, int n)
 	refuse_pids(p, __NR_ptrace, a1, 1, pids, n, false, false);
 	refuse_pids(p, __NR_process_vm_readv, a0, 1, pids, n, false, false);
 	refuse_pids(p, __NR_process_vm_writev, a0, 1, pids, n, false, false);
-	emit(p, (struct sock_filter)RET(SECCOMP_RET_ALLOW));
-	if (p->full) {
-		free(p);
-		return -E2BIG;
-	}
-	fp.len = p->n;
-	fp.filter = p->f;
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) != 0) {
-		ret = -errno;
-		/* without CAP_SYS_ADMIN the kernel requires no_new_privs */
-		if (errno == EACCES && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) == 0)
-			ret = 0;
-		else if (ret == -EACCES)
-			ret = -errno;
-	}
-	free(p);
-	return ret;
 }
 
 /* ---- the mount namespace ---- */
@@ -348,7 +292,7 @@ static int drop_caps(char *err, size_t errlen)
 	return 0;
 }
 
-int ef_guard_apply(const cJSON *guard, char *err, size_t errlen)
+int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errlen)
 {
 	const cJSON *pl = cJSON_GetObjectItem(guard, "pids"), *v;
 	const char *job_cgroup = cJSON_GetStringValue(cJSON_GetObjectItem(guard, "job_cgroup"));
@@ -370,8 +314,6 @@ int ef_guard_apply(const cJSON *guard, char *err, size_t errlen)
 		if (ret)
 			return ret;
 	}
-	ret = install_filter(pids, n);
-	if (ret)
-		snprintf(err, errlen, "installing the seccomp filter: %s", strerror(-ret));
-	return ret;
+	add_rules(sf, pids, n);
+	return 0;
 }

@@ -4,9 +4,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "seccomp.h"
+
 /* Puts this process (about to exec the job's command) under the guard
- * egressd asked for (its reply's "guard": pids, job_cgroup). 0, or a
- * negative errno with err saying what failed. See guard.c. */
-int ef_guard_apply(const cJSON *guard, char *err, size_t errlen);
+ * egressd asked for (its reply's "guard": pids, job_cgroup): the mount
+ * namespace and capabilities now, and the guard's rules into sf, the
+ * filter installed last. 0, or a negative errno with err saying what
+ * failed. See guard.c. */
+int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errlen);
 
 #endif

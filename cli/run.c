@@ -134,22 +134,49 @@ static bool traceparent_valid(const char *tp)
 	return *p == '\0' || (strncmp(tp, "00", 2) && *p == '-');
 }
 
-/* egressd asks for the seccomp fallback when BPF LSM cannot refuse
- * socket families on this kernel. */
-static int install_seccomp(const cJSON *reply)
+/*
+ * Without BPF LSM, egressd's reply asks for fallbacks, set up just before
+ * exec: the tamper guard ("guard": a mount namespace and capabilities, and
+ * seccomp rules) and the refusal of socket families ("seccomp_families").
+ * Their seccomp rules go into one filter, installed last (it refuses the
+ * mount calls the guard makes). 0, or -1 having said why.
+ */
+static int install_fallbacks(const cJSON *reply, const char *cmd)
 {
+	const cJSON *guard = cJSON_GetObjectItem(reply, "guard");
 	const cJSON *fams = cJSON_GetObjectItem(reply, "seccomp_families"), *f;
-	int allowed[64], n = 0, ret;
+	int allowed[64], n = 0, ret = 0;
+	char err[512] = "";
+	struct ef_sf *sf;
 
-	if (!fams)
+	if (!guard && !fams)
 		return 0;
-	cJSON_ArrayForEach(f, fams)
-		if (cJSON_IsNumber(f) && n < 64)
-			allowed[n++] = (int)f->valuedouble;
-	ret = ef_seccomp_refuse_families(allowed, n);
-	if (ret)
-		fprintf(stderr, "egressctl: installing the socket-family filter: %s\n",
-			strerror(-ret));
+	sf = calloc(1, sizeof(*sf));
+	if (!sf) {
+		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
+		return -1;
+	}
+	ef_sf_prologue(sf);
+	if (guard && ef_guard_apply(guard, sf, err, sizeof(err))) {
+		fprintf(stderr, "egressctl: the tamper guard: %s; not running %s unfenced\n", err,
+			cmd);
+		ret = -1;
+		goto out;
+	}
+	if (fams) {
+		cJSON_ArrayForEach(f, fams)
+			if (cJSON_IsNumber(f) && n < 64)
+				allowed[n++] = (int)f->valuedouble;
+		ef_sf_refuse_families(sf, allowed, n);
+	}
+	ret = ef_sf_install(sf);
+	if (ret) {
+		fprintf(stderr, "egressctl: installing the seccomp filter: %s; not running %s "
+				"unfenced\n", strerror(-ret), cmd);
+		ret = -1;
+	}
+out:
+	free(sf);
 	return ret;
 }
 
@@ -240,17 +267,7 @@ int cmd_run(int argc, char **argv)
 				"%s unfenced\n", cJSON_IsString(cg) ? cg->valuestring : "?", argv[i]);
 		goto out;
 	}
-	/* without BPF LSM: the guard keeps the job's hands off the fence */
-	if (cJSON_GetObjectItem(reply, "guard")) {
-		char gerr[512];
-
-		if (ef_guard_apply(cJSON_GetObjectItem(reply, "guard"), gerr, sizeof(gerr))) {
-			fprintf(stderr, "egressctl: the tamper guard: %s; not running %s unfenced\n",
-				gerr, argv[i]);
-			goto out;
-		}
-	}
-	if (install_seccomp(reply))
+	if (install_fallbacks(reply, argv[i]))
 		goto out;
 	/* the command's own spans nest under the job's span */
 	if (cJSON_IsString(jid))
