@@ -69,6 +69,16 @@ static int start_ticks(uint32_t pid, uint64_t *out)
 	return 0;
 }
 
+int ef_proc_start_ns(const struct ef_proc_cache *c, uint32_t pid, uint64_t *out)
+{
+	uint64_t t;
+	int ret = start_ticks(pid, &t);
+
+	if (!ret)
+		*out = t * c->ns_per_tick;
+	return ret;
+}
+
 static const char *base(const char *p)
 {
 	const char *s = strrchr(p, '/');

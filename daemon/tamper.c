@@ -5,7 +5,6 @@
  * writes itself for control requests a job may not make, and the status.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +114,9 @@ void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct e
 		       const char *op)
 {
 	struct ef_event e = { 0 };
-	char p[64], *comm = NULL, exe[PATH_MAX];
-	ssize_t n;
+	const char *exe, *slash;
+	char p[64], *comm = NULL;
+	uint64_t start;
 
 	e.ts_boot_ns = ef_now_boot_ns();
 	e.cgroup_id = j->cgroup_id;
@@ -135,11 +135,11 @@ void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct e
 		snprintf(e.comm, sizeof(e.comm), "%s", comm);
 	}
 	free(comm);
-	snprintf(p, sizeof(p), "/proc/%d/exe", peer->pid);
-	n = readlink(p, exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(e.exe, sizeof(e.exe), "%s", strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
+	/* the executable as the consumer finds it for kernel records (cached) */
+	if (ef_proc_start_ns(d->procs, peer->pid, &start) == 0 &&
+	    (exe = ef_proc_exe(d->procs, peer->pid, e.start_boot_ns = start, ""))) {
+		slash = strrchr(exe, '/');
+		snprintf(e.exe, sizeof(e.exe), "%s", slash ? slash + 1 : exe);
 	}
 	ef_event_record(d, &e, op);
 }

@@ -139,6 +139,10 @@ def test_job_cannot_use_the_control_socket_against_the_fence(ctx):
     spans = d.wait_spans("egress.tamper", r.job, n=2, where={"egress.reason": "tamper_control"})
     reqs = sorted(s.get("egress.tamper.request") for s in spans)
     eq(reqs, ["policy_add", "run"], "egress.tamper.request of the control refusals")
+    for s in spans:
+        eq(s.get("process.executable.name"), "egressctl", "process.executable.name")
+        eq(s.get("process.executable.path"), os.path.realpath(d.egressctl),
+           "process.executable.path of a control refusal")
     d.wait_spans("egress.probe", r.job, where={"egress.probe.reason": "tamper"})
 
 
