@@ -208,6 +208,33 @@ static cJSON *error_reply(const char *msg)
 	return o;
 }
 
+static cJSON *ok_reply(void)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "ok", true);
+	return o;
+}
+
+/* The reply of a request that changes something: as the handler filled it,
+ * or, if it refused (ret != 0), its error, logged with who asked. */
+static cJSON *checked(const struct ef_client *c, const char *op, cJSON *reply, int ret,
+		      const char *err)
+{
+	char generic[128];
+	const char *why = err;
+
+	if (!ret)
+		return reply;
+	if (!err[0]) { /* a handler that failed without saying why (out of memory...) */
+		snprintf(generic, sizeof(generic), "%s failed: %s", op, strerror(ret < 0 ? -ret : ret));
+		why = generic;
+	}
+	cJSON_Delete(reply);
+	log_warn("%s from pid %d uid %u refused: %s", op, c->cred.pid, c->cred.uid, why);
+	return error_reply(why);
+}
+
 static bool read_only_op(const char *op)
 {
 	return !strcmp(op, "status") || !strcmp(op, "ping") || !strcmp(op, "jobs");
@@ -249,39 +276,25 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 	} else if (!strcmp(op->valuestring, "status")) {
 		reply = status_json(d);
 	} else if (!strcmp(op->valuestring, "ping")) {
-		reply = cJSON_CreateObject();
-		cJSON_AddBoolToObject(reply, "ok", true);
+		reply = ok_reply();
 	} else if (!strcmp(op->valuestring, "jobs")) {
-		reply = cJSON_CreateObject();
-		cJSON_AddBoolToObject(reply, "ok", true);
+		reply = ok_reply();
 		cJSON_AddItemToObject(reply, "jobs", ef_jobs_json(d));
 	} else if (!strcmp(op->valuestring, "run")) {
-		reply = cJSON_CreateObject();
-		cJSON_AddBoolToObject(reply, "ok", true);
-		if (ef_job_start(d, req, &c->peer, reply, err, sizeof(err))) {
-			cJSON_Delete(reply);
-			reply = error_reply(err[0] ? err : "cannot start the job");
-			log_warn("run from pid %d uid %u refused: %s", c->cred.pid, c->cred.uid, err);
-		}
+		reply = ok_reply();
+		reply = checked(c, op->valuestring, reply,
+				ef_job_start(d, req, &c->peer, reply, err, sizeof(err)), err);
 	} else if (!strcmp(op->valuestring, "freeze") || !strcmp(op->valuestring, "thaw") ||
 		   !strcmp(op->valuestring, "kill")) {
-		reply = cJSON_CreateObject();
-		cJSON_AddBoolToObject(reply, "ok", true);
-		if (ef_job_control(d, op->valuestring, req, &c->peer, reply, err, sizeof(err))) {
-			cJSON_Delete(reply);
-			reply = error_reply(err);
-			log_warn("%s from pid %d uid %u refused: %s", op->valuestring, c->cred.pid,
-				 c->cred.uid, err);
-		}
+		reply = ok_reply();
+		reply = checked(c, op->valuestring, reply,
+				ef_job_control(d, op->valuestring, req, &c->peer, reply, err,
+					       sizeof(err)), err);
 	} else if (!strncmp(op->valuestring, "policy_", 7)) {
-		reply = cJSON_CreateObject();
-		cJSON_AddBoolToObject(reply, "ok", true);
-		if (ef_policy_op(d, op->valuestring, req, &c->peer, reply, err, sizeof(err))) {
-			cJSON_Delete(reply);
-			reply = error_reply(err);
-			log_warn("%s from pid %d uid %u refused: %s", op->valuestring, c->cred.pid,
-				 c->cred.uid, err);
-		}
+		reply = ok_reply();
+		reply = checked(c, op->valuestring, reply,
+				ef_policy_op(d, op->valuestring, req, &c->peer, reply, err,
+					     sizeof(err)), err);
 	} else {
 		char msg[160];
 
