@@ -429,18 +429,15 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	/* Without BPF LSM, egressctl puts the job under its guard (cli/guard.c):
 	 * egressd's threads may not be signalled or traced, the job's own
 	 * cgroup stays writable for nested cgroups. */
-	if (!d->tamper_lsm) {
-		cJSON *g = cJSON_AddObjectToObject(reply, "guard"), *pids;
+	{
+		cJSON *g = d->tamper_lsm ? NULL : cJSON_AddObjectToObject(reply, "guard");
 
-		pids = g ? cJSON_AddArrayToObject(g, "pids") : NULL;
-		if (pids)
-			ef_guard_pids_refresh(d, pids);
 		if (g) {
 			cJSON_AddStringToObject(g, "job_cgroup", j->cgroup);
 			cJSON_AddStringToObject(g, "why", d->tamper_why);
 		}
-	} else {
-		ef_guard_pids_refresh(d, NULL);
+		/* threads started since the last job are protected too */
+		ef_guard_pids_refresh(d, g ? cJSON_AddArrayToObject(g, "pids") : NULL);
 	}
 	cJSON_AddStringToObject(reply, "mode", ef_mode_name(j->pol->pol->mode));
 	log_info("job %s started: pid %d uid %u policy %s (%s) cgroup %s", j->id, peer_pid,

@@ -246,48 +246,31 @@ int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out)
 	return n;
 }
 
-static void tamper_setup(struct ef_daemon *d)
+/* Loads and attaches one set of tamper programs (the BPF LSM hooks, or the
+ * recorders), dropping links of the other set left from an earlier run.
+ * The hooks attach all or none: half of them would be a false promise. A
+ * recorder that does not attach is a syscall this architecture lacks. */
+static int tamper_attach(struct ef_daemon *d, bool lsm)
 {
-	bool active = bpf_lsm_active();
 	struct bpf_program *p;
-	int ret = -ENOTSUP;
+	int ret = tamper_load(d, lsm);
 
-	d->tamper_lsm = false;
-	d->tamper_recorded = false;
-	if (active) {
-		ret = tamper_load(d, true);
-		if (ret)
+	if (ret) {
+		if (lsm)
 			snprintf(d->tamper_why, sizeof(d->tamper_why),
 				 "this kernel refuses BPF LSM programs (%s)", strerror(-ret));
-	} else {
-		snprintf(d->tamper_why, sizeof(d->tamper_why),
-			 "BPF LSM is not active (no \"bpf\" in /sys/kernel/security/lsm; boot with "
-			 "lsm=...,bpf)");
+		return ret;
 	}
-	if (!ret) {
-		d->tamper_lsm = true;
-		d->tamper_why[0] = '\0';
-	} else {
-		ret = tamper_load(d, false);
-		if (ret) {
-			log_warn("tamper resistance: cannot load the recorders (%s): the guard of "
-				 "egressctl run still refuses, but attempts are not recorded",
-				 strerror(-ret));
-			return;
-		}
-	}
-	if (!d->tamper_lsm && access("/sys/kernel/tracing/events", F_OK) != 0)
+	/* libbpf finds tracepoints in tracefs */
+	if (!lsm && access("/sys/kernel/tracing/events", F_OK) != 0)
 		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
 	bpf_object__for_each_program(p, d->tskel->obj) {
-		if (is_lsm_hook(p) != d->tamper_lsm) {
+		if (is_lsm_hook(p) != lsm) {
 			drop_stale(d, p);
 			continue;
 		}
 		ret = attach_or_adopt(d, p, -1);
-		if (ret && d->tamper_lsm) {
-			/* half the hooks would be a false promise: take none */
-			log_warn("tamper resistance: attaching %s failed; falling back to the guard",
-				 bpf_program__name(p));
+		if (ret && lsm) {
 			snprintf(d->tamper_why, sizeof(d->tamper_why),
 				 "attaching the BPF LSM program %s failed (%s)", bpf_program__name(p),
 				 strerror(-ret));
@@ -295,29 +278,40 @@ static void tamper_setup(struct ef_daemon *d)
 				drop_stale(d, p);
 			tamper_bpf__destroy(d->tskel);
 			d->tskel = NULL;
-			d->tamper_lsm = false;
-			if (tamper_load(d, false))
-				return;
-			bpf_object__for_each_program(p, d->tskel->obj)
-				if (!is_lsm_hook(p))
-					attach_or_adopt(d, p, -1);
-			break;
+			return ret;
 		}
-		/* a syscall this architecture does not have: nothing to record */
 		if (ret)
 			log_debug("tamper recorder %s not attached: %s", bpf_program__name(p),
 				  strerror(-ret));
 	}
-	d->tamper_recorded = !d->tamper_lsm;
-	ef_guard_pids_refresh(d, NULL);
-	if (d->tamper_lsm)
+	return 0;
+}
+
+static void tamper_setup(struct ef_daemon *d)
+{
+	d->tamper_why[0] = '\0';
+	d->tamper_lsm = false;
+	d->tamper_recorded = false;
+	if (!bpf_lsm_active())
+		snprintf(d->tamper_why, sizeof(d->tamper_why),
+			 "BPF LSM is not active (no \"bpf\" in /sys/kernel/security/lsm; boot with "
+			 "lsm=...,bpf)");
+	else
+		d->tamper_lsm = tamper_attach(d, true) == 0;
+	if (d->tamper_lsm) {
 		log_info("tamper resistance: BPF LSM hooks refuse bpf(), leaving the job's cgroup, "
 			 "signals and ptrace to egressd, and changes to the pins and mounts");
-	else
+	} else {
+		d->tamper_recorded = tamper_attach(d, false) == 0;
 		log_warn("tamper resistance: BPF LSM unavailable: %s. Fenced jobs run under "
 			 "egressctl run's guard instead (seccomp filter, read-only cgroup, bpf and "
 			 "sysfs mounts in a mount namespace, capabilities dropped for root jobs); "
 			 "see docs/threat-model.md", d->tamper_why);
+		if (!d->tamper_recorded)
+			log_warn("tamper resistance: cannot load the recorders: the guard still "
+				 "refuses, but attempts are not recorded");
+	}
+	ef_guard_pids_refresh(d, NULL);
 }
 
 int ef_bpf_setup(struct ef_daemon *d)
