@@ -41,23 +41,6 @@ def cpu_ticks(pid):
     return int(parts[11]) + int(parts[12])  # utime + stime
 
 
-def journal_spans(state):
-    out = []
-    jdir = os.path.join(state, "journal")
-    for name in sorted(os.listdir(jdir)):
-        with open(os.path.join(jdir, name)) as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break
-                for rs in json.loads(line)["resourceSpans"]:
-                    for ss in rs["scopeSpans"]:
-                        for sp in ss["spans"]:
-                            a = {x["key"]: list(x["value"].values())[0]
-                                 for x in sp["attributes"]}
-                            out.append((sp, a))
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build/normal")
@@ -172,7 +155,7 @@ def main():
             if frozen_at is None:
                 raise RuntimeError("job %s never froze" % job)
             time.sleep(0.3)
-            sp = journal_spans(tmp + "/state")
+            sp = W.journal_spans(tmp + "/state")
             dec = [int(s["startTimeUnixNano"]) for s, a in sp if s["name"] == "egress.connect"
                    and a.get("egress.job.id") == job]
             prb = [int(s["startTimeUnixNano"]) for s, a in sp if s["name"] == "egress.probe"

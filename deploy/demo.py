@@ -24,27 +24,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import world as W  # noqa: E402
 
 
-def value(v):
-    """An OTLP/JSON AnyValue as Python (arrays of strings as lists)."""
-    if "arrayValue" in v:
-        return [value(x) for x in v["arrayValue"].get("values", [])]
-    return list(v.values())[0]
-
-
-def spans(state):
-    out = []
-    jdir = os.path.join(state, "journal")
-    for name in sorted(os.listdir(jdir)):
-        with open(os.path.join(jdir, name)) as f:
-            for line in f:
-                for rs in json.loads(line)["resourceSpans"]:
-                    for ss in rs["scopeSpans"]:
-                        for sp in ss["spans"]:
-                            a = {x["key"]: value(x["value"]) for x in sp["attributes"]}
-                            out.append((sp, a))
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build/normal")
@@ -81,13 +60,13 @@ def main():
                                              W.PY, os.path.join(HERE, "demo_agent.py")]))
         print("(exit status %d)\n" % r.returncode)
         for _ in range(50):
-            if any(sp["name"] == "egress.job" for sp, _ in spans(tmp + "/state")):
+            if any(sp["name"] == "egress.job" for sp, _ in W.journal_spans(tmp + "/state")):
                 break
             time.sleep(0.2)
         print("decisions recorded by egressd (%s/state/journal, OTLP/JSON spans):" % tmp)
         print("  %-10s %-14s %-36s %-12s %s" % ("DECISION", "SPAN", "DESTINATION", "REASON",
                                                 "RULE / PROCESS"))
-        for sp, a in spans(tmp + "/state"):
+        for sp, a in W.journal_spans(tmp + "/state"):
             if sp["name"] == "egress.job":
                 continue
             if sp["name"] == "egress.probe":
@@ -113,12 +92,12 @@ def main():
                 last = "pid %s %s" % (a.get("process.pid"), a.get("process.executable.path"))
             print("  %-10s %-14s %-36s %-12s %s" % (a.get("egress.decision"), sp["name"], dest,
                                                     a.get("egress.reason"), last))
-        job = [a for sp, a in spans(tmp + "/state") if sp["name"] == "egress.job"]
+        job = [a for sp, a in W.journal_spans(tmp + "/state") if sp["name"] == "egress.job"]
         if job:
             print("\njob span: %s decisions, %s denied, flagged: %s, trace %s" % (
                 job[0].get("egress.decisions"), job[0].get("egress.denied"),
                 job[0].get("egress.probe.reason") or "no",
-                [sp for sp, _ in spans(tmp + "/state") if sp["name"] == "egress.job"][0]["traceId"]))
+                [sp for sp, _ in W.journal_spans(tmp + "/state") if sp["name"] == "egress.job"][0]["traceId"]))
     finally:
         if daemon and daemon.poll() is None:
             daemon.send_signal(signal.SIGTERM)

@@ -13,7 +13,7 @@ import time
 
 from run import test, pol, allowed, check, eq
 from test_dns import dns_config, sh
-from test_audit import egressctl
+from test_audit import egressctl, state
 
 RACE = ["198-18-130-%d.race.test" % i for i in (7, 8, 9)]
 DIRECT_V4, DIRECT_V6, DIRECT_UDP = "198.18.1.7:8080", "[2001:db8:1::3]:443", "198.18.1.8:9999/udp"
@@ -253,15 +253,6 @@ def conn(job, server, port, peer=None, transport="tcp", mode="audit", policy="au
         "egress.reason": "no_rule", "egress.policy.name": policy, "egress.mode": mode,
         "network.transport": transport, "network.peer.address": peer or server,
         "network.peer.port": port, "server.address": server, "server.port": port}, end=end)
-
-
-def state(ctx, files, name="state"):
-    sd = ctx.path(name)
-    os.makedirs(os.path.join(sd, "journal"))
-    for fname, text in files.items():
-        with open(os.path.join(sd, "journal", fname), "w") as f:
-            f.write(text)
-    return sd
 
 
 @test

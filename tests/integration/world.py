@@ -643,6 +643,32 @@ class World:
         self.down()
 
 
+def otlp_value(v):
+    """An OTLP/JSON AnyValue as Python (arrays as lists)."""
+    if "arrayValue" in v:
+        return [otlp_value(x) for x in v["arrayValue"].get("values", [])]
+    return list(v.values())[0]
+
+
+def journal_spans(state):
+    """Every span in <state>/journal/*, oldest file first, as (span, attrs)
+    pairs; a torn last line (egressd still writing) ends a file. For the
+    demo and the benchmarks; the tests read the journal through run.py."""
+    out = []
+    jdir = os.path.join(state, "journal")
+    for name in sorted(os.listdir(jdir)):
+        with open(os.path.join(jdir, name)) as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break
+                for rs in json.loads(line)["resourceSpans"]:
+                    for ss in rs["scopeSpans"]:
+                        for sp in ss["spans"]:
+                            out.append((sp, {x["key"]: otlp_value(x["value"])
+                                             for x in sp["attributes"]}))
+    return out
+
+
 def children_of(pid):
     """pids whose parent is pid."""
     out = []
