@@ -299,6 +299,10 @@ int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errle
 	unsigned pids[MAX_PIDS];
 	int n = 0, ret;
 
+	if (!cJSON_IsArray(pl)) {
+		snprintf(err, errlen, "egressd sent a malformed guard (pids)");
+		return -EINVAL;
+	}
 	cJSON_ArrayForEach(v, pl) {
 		if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 4194304 ||
 		    n >= MAX_PIDS) {

@@ -196,3 +196,64 @@ def test_missing_bpf_lsm_is_reported_not_silent(ctx):
     js = d.job_span(r.job)
     eq(js.get("egress.tamper_protection"), "guard", "egress.job egress.tamper_protection")
     wait_until(lambda: d.alive(), 1, what="egressd")
+
+
+
+@test(timeout=120)
+def test_malformed_guard_in_reply_never_runs_the_command(ctx):
+    """A stand-in egressd answers `run` as egressd would (ok, the caller's
+    own cgroup) but with a broken "guard": egressctl must exit 125, say why,
+    and never run the command."""
+    import socket
+    import struct
+    import subprocess
+    import threading
+
+    egressctl = os.path.join(ctx.build, "egressctl")
+    sock_path = ctx.path("fake.sock")
+    marker = ctx.path("ran")
+    bad = [
+        ({"pids": ["12"]}, "malformed guard"),
+        ({"pids": [0]}, "malformed guard"),
+        ({"pids": [-5]}, "malformed guard"),
+        ({"pids": [1e12]}, "malformed guard"),
+        ({"pids": list(range(100, 200))}, "malformed guard"),
+        ({"pids": "1"}, "malformed guard"),
+        ({"pids": [1], "job_cgroup": ctx.path("no-such-cgroup")}, "writable"),
+    ]
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(4)
+    replies = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with c:
+                c.recv(65536)
+                pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                        12))[0]
+                cg = [x[3:] for x in open("/proc/%d/cgroup" % pid).read().splitlines()
+                      if x.startswith("0::")][0]
+                reply = {"ok": True, "job_id": "fake", "cgroup": cg,
+                         "traceparent": "00-%s-%s-01" % ("1" * 32, "2" * 16),
+                         "policy": "t", "mode": "enforce", "guard": replies.pop(0)}
+                c.sendall((json.dumps(reply) + "\n").encode())
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        for guard, why in bad:
+            replies.append(guard)
+            p = subprocess.run([egressctl, "--socket", sock_path, "run", "--", "/usr/bin/touch",
+                                marker], capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            check(p.returncode == 125, "guard %s: egressctl exited %d (want 125): %s" % (
+                guard, p.returncode, p.stderr))
+            check(why in p.stderr and "not running /usr/bin/touch unfenced" in p.stderr,
+                  "guard %s: the message does not say why (%r): %s" % (guard, why, p.stderr))
+            check(not os.path.exists(marker), "guard %s: the command ran" % guard)
+    finally:
+        srv.close()
