@@ -29,6 +29,12 @@ static const char *span_name(int kind)
 		return "egress.socket";
 	case EF_K_TAMPER:
 		return "egress.tamper";
+	case EF_K_PACKET:
+		return "egress.packet";
+	case EF_K_SOCKOPT:
+		return "egress.sockopt";
+	case EF_K_INBOUND:
+		return "egress.inbound";
 	}
 	return "egress.unknown";
 }

@@ -35,8 +35,10 @@ const char *ef_reason_name(int r)
 		[EF_R_TAMPER_PIN] = "tamper_pin", [EF_R_TAMPER_MOUNT] = "tamper_mount",
 		[EF_R_TAMPER_NS] = "tamper_ns", [EF_R_TAMPER_KERNEL] = "tamper_kernel",
 		[EF_R_TAMPER_CONTROL] = "tamper_control",
+		[EF_R_REROUTE] = "reroute",	[EF_R_IO_URING] = "io_uring",
+		[EF_R_DNS_MALFORMED] = "dns_malformed", [EF_R_DNS_LIMIT] = "dns_limit",
 	};
-	_Static_assert(EF_R__MAX == 21, "add the new reason's name here");
+	_Static_assert(EF_R__MAX == 25, "add the new reason's name here");
 	return r >= 0 && r < EF_R__MAX && n[r] ? n[r] : "unknown";
 }
 

@@ -13,7 +13,7 @@
 #define EF_ABI_H
 
 /* Bumped whenever a pinned map's key or value layout changes. */
-#define EF_ABI_VERSION 3
+#define EF_ABI_VERSION 4
 
 #define EF_MAX_RANGES 16	/* port ranges judged per destination entry */
 #define EF_RULE_NONE 0xffffffffu
@@ -72,6 +72,15 @@ enum ef_reason {
 	EF_R_TAMPER_KERNEL = 19,  /* writing kernel settings: /proc/sys, sysfs (without BPF LSM) */
 	EF_R_TAMPER_CONTROL = 20, /* egressd's control socket: a nested run, a policy change,
 				   * freeze/thaw/kill from inside a job */
+	/* Issue 15: what leaves the job is what the fence judged. */
+	EF_R_REROUTE = 21,	  /* a socket option that re-routes packets (IPv6 routing
+				   * header, IPv4 source route, next hop) refused */
+	EF_R_IO_URING = 22,	  /* io_uring_setup() refused (it could create sockets past
+				   * the seccomp family filter) */
+	EF_R_DNS_MALFORMED = 23,  /* DNS proxy: a query it cannot parse, or bytes that are not
+				   * DNS at all, sent to port 53 */
+	EF_R_DNS_LIMIT = 24,	  /* DNS proxy: over the job's limit of queries forwarded
+				   * upstream; answered locally (REFUSED), not relayed */
 	EF_R__MAX,
 };
 
@@ -84,17 +93,37 @@ enum ef_kind {
 			   * protocol: the syscall number (host ABI, -1 for a control
 			   * request), cookie: the target pid or bpf() command, port: the
 			   * signal */
+	EF_K_PACKET = 4,  /* wire check (cgroup_skb/egress): a packet whose on-wire
+			   * destination (addr, port) is not the one judged for its
+			   * socket (addr2, port2; family2 0 if none was) and that the
+			   * policy does not allow either; dropped */
+	EF_K_SOCKOPT = 5, /* setsockopt() refused (EF_R_REROUTE): protocol = level,
+			   * port = optname */
+	EF_K_INBOUND = 6, /* a connection to a job's listener (cgroup_skb/ingress,
+			   * TCP SYN): addr/port = the peer, addr2/port2 = the local
+			   * address and port it asked for */
 	EF_K__MAX,
 };
 
 /* Per-policy flags (struct ef_policy_val.flags). */
 enum ef_policy_flags {
-	EF_PF_LOOPBACK = 1 << 0,   /* loopback traffic is not fenced */
+	EF_PF_LOOPBACK = 1 << 0,   /* "loopback": true: any local listener, each connection
+				    * recorded */
 	EF_PF_RAW = 1 << 1,	   /* SOCK_RAW in AF_INET/AF_INET6 allowed */
 	EF_PF_PACKET = 1 << 2,	   /* AF_PACKET allowed */
 	EF_PF_ICMP = 1 << 3,	   /* ICMP datagram ("ping") sockets allowed */
 	EF_PF_OTHER_PROTO = 1 << 4, /* SCTP, MPTCP and other inet protocols allowed */
+	EF_PF_LOOPBACK_OWN = 1 << 5, /* "loopback": "own" (the default): the job's own
+				      * listeners freely; one outside the job only
+				      * through a rule naming its address and port.
+				      * Neither LOOPBACK bit ("loopback": false): rules
+				      * only. */
 };
+
+/* Inbound rules ("inbound": [...] in a policy) live in ef_exact/ef_cidr
+ * beside the outbound ones, under family | EF_FAM_INBOUND: PEER addresses,
+ * with the job's LOCAL port ranges. Outbound lookups never see them. */
+#define EF_FAM_INBOUND 0x100
 
 /* Per-entry flags (struct ef_ports.flags). */
 enum ef_entry_flags {
@@ -258,8 +287,42 @@ struct ef_event {
 	char exe[EF_EXE_LEN]; /* basename of the executable */
 	__u32 pad2;
 	__u64 name_id;	  /* ef_names key if the address was learned through DNS, else 0 */
+	/* A second endpoint, by kind: EF_K_PACKET the destination judged for the
+	 * socket, EF_K_INBOUND the local address asked for. family2 0: none. */
+	__u8 addr2[16];
+	__u16 port2;	  /* host byte order */
+	__u8 family2;	  /* enum ef_family, 0 if none */
+	__u8 pad3;
+	__u32 pad4;
 };
-_Static_assert(sizeof(struct ef_event) == 184, "ef_event layout");
+_Static_assert(sizeof(struct ef_event) == 208, "ef_event layout");
+
+/* ef_sk socket storage (BPF_F_CLONE: an accepted socket inherits its
+ * listener's): the job a socket belongs to, and the one destination the
+ * fence judged and allowed for it, which the wire check (cgroup_skb/egress)
+ * compares each packet with. Written by the connect/sendmsg programs after
+ * an allow (after the DNS rewrite: the proxy's address), and by the wire
+ * check when its slow path allows a packet's own destination. */
+struct ef_sk {
+	__u64 job_cgroup;  /* job cgroup id the socket was created in; 0: unknown */
+	__u32 policy_id;   /* the version the destination was judged by */
+	__u8 family;	   /* enum ef_family of the judged destination; 0: none yet */
+	__u8 flags;	   /* enum ef_sk_flags */
+	__u16 port;	   /* judged destination port, host order */
+	__u8 addr[16];	   /* judged destination (IPv4 in addr[0..3]) */
+	__u8 wire_addr[16]; /* the last on-wire destination denied and recorded, so a
+			     * retransmitting socket is recorded once, not per packet */
+	__u16 wire_port;
+	__u8 wire_family;
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct ef_sk) == 56, "ef_sk layout");
+
+enum ef_sk_flags {
+	EF_SKF_LISTENER = 1 << 0, /* listen()ed or accepted: inbound rules apply to its peer */
+	EF_SKF_INBOUND_OK = 1 << 1, /* an accepted connection whose peer an inbound rule
+				     * (or loopback) allowed */
+};
 
 /* ef_guard_pids hash: thread id -> 1 for every thread of egressd. Jobs
  * may not signal or trace these. */
@@ -270,6 +333,7 @@ enum ef_stat {
 	EF_S_RB_DROPS = 0, /* records lost because the ring buffer was full */
 	EF_S_DECISIONS = 1,
 	EF_S_DENIED = 2,
+	EF_S_WIRE_DROPS = 3, /* packets the wire check dropped */
 	EF_S__MAX,
 };
 

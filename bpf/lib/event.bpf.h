@@ -65,6 +65,11 @@ static __always_inline void ef_emit(const struct ef_ctx *c, __u8 kind, __u8 verd
 	e->pad1 = 0;
 	e->pad2 = 0;
 	e->name_id = name_id;
+	__builtin_memset(e->addr2, 0, sizeof(e->addr2));
+	e->port2 = 0;
+	e->family2 = 0;
+	e->pad3 = 0;
+	e->pad4 = 0;
 	if (addr)
 		__builtin_memcpy(e->addr, addr, sizeof(e->addr));
 	else

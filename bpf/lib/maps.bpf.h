@@ -71,6 +71,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_dns_sk SEC(".maps");
 
+/* socket -> its job and the destination judged for it (include/ef_abi.h);
+ * cloned to accepted sockets */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct ef_sk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_sk SEC(".maps");
+
 /* (job, address) -> learned through the job's DNS proxy; written by egressd
  * before the answer is released, so a connect right after it never races */
 struct {
