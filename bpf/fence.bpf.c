@@ -18,6 +18,7 @@
 #include "lib/event.bpf.h"
 #include "lib/dns.bpf.h"
 #include "lib/dest.bpf.h"
+#include "lib/inbound.bpf.h"
 #include "lib/sock.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
