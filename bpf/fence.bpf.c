@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * egress-fence: the programs attached to the fence's cgroup root. Entry
- * points stay thin; the rules they enforce are stated in lib/dest.bpf.h and
- * lib/sock.bpf.h.
+ * points stay thin; the rules they enforce are stated in lib/dest.bpf.h,
+ * lib/sock.bpf.h, lib/wire.bpf.h and lib/sockopt.bpf.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -17,9 +17,12 @@
 #include "lib/job.bpf.h"
 #include "lib/event.bpf.h"
 #include "lib/dns.bpf.h"
+#include "lib/judged.bpf.h"
 #include "lib/dest.bpf.h"
 #include "lib/inbound.bpf.h"
 #include "lib/sock.bpf.h"
+#include "lib/wire.bpf.h"
+#include "lib/sockopt.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -86,6 +89,21 @@ int ef_getpeername6(struct bpf_sock_addr *ctx)
 {
 	ef_dns_restore6(ctx);
 	return 1;
+}
+
+/* The wire check: each packet of a job's socket as it leaves, after the
+ * host's netfilter (1 pass, 0 drop). */
+SEC("cgroup_skb/egress")
+int ef_wire(struct __sk_buff *skb)
+{
+	return ef_wire_check(skb);
+}
+
+/* Socket options that re-route packets are refused where they are set. */
+SEC("cgroup/setsockopt")
+int ef_setsockopt(struct bpf_sockopt *ctx)
+{
+	return ef_sockopt_decide(ctx);
 }
 
 /* Every family, via BPF LSM scoped to the fence's cgroups. */

@@ -316,7 +316,7 @@ static void tamper_setup(struct ef_daemon *d)
 
 int ef_bpf_setup(struct ef_daemon *d)
 {
-	struct bpf_program *progs[12];
+	struct bpf_program *progs[16];
 	int cgfd = -1, ret, n = 0;
 
 	libbpf_set_print(libbpf_log);
@@ -354,6 +354,10 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_recvmsg6;
 	progs[n++] = d->skel->progs.ef_getpeername4;
 	progs[n++] = d->skel->progs.ef_getpeername6;
+	/* the wire check and the re-routing socket options (lib/wire.bpf.h,
+	 * lib/sockopt.bpf.h) */
+	progs[n++] = d->skel->progs.ef_wire;
+	progs[n++] = d->skel->progs.ef_setsockopt;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
 	} else {

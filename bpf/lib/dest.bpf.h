@@ -17,7 +17,9 @@
  * DNS proxy (lib/dns.bpf.h) and not recorded here.
  * Unconnected UDP is judged once per (socket, policy version, destination)
  * and recorded then; later datagrams reuse the verdict from ef_sent.
- * IPv4-mapped IPv6 destinations are judged as the IPv4 address. The cost is
+ * IPv4-mapped IPv6 destinations are judged as the IPv4 address. Every exit
+ * that lets the call through records what it let through in the socket's
+ * ef_sk storage (ef_judged_set, lib/judged.bpf.h) for the wire check. The cost is
  * one hash lookup plus at most one trie lookup, whatever the rule count.
  */
 #ifndef EF_DEST_BPF_H
@@ -168,8 +170,9 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	}
 	if (d->port == EF_DNS_PORT && d->proto_bit && c.job->dns_port) {
 		if (!v6)
-			return ef_dns_redirect4(ctx, c.job);
-		return ef_dns_redirect6(ctx, c.job, d->family == EF_FAM_V4);
+			return ef_judged_set(ctx, &c, v6, ef_dns_redirect4(ctx, c.job));
+		return ef_judged_set(ctx, &c, v6,
+				     ef_dns_redirect6(ctx, c.job, d->family == EF_FAM_V4));
 	}
 	loopback = ef_dest_is_loopback(d);
 	if (loopback && d->port != c.job->dns_port) {
@@ -180,18 +183,19 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 			verdict = c.pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
 			ef_emit(&c, kind, verdict, EF_R_DNS_PROXY, EF_RULE_NONE, d->family, d->addr,
 				d->port, d->protocol, d->sock_type, cookie, 0);
-			return verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
+			return verdict == EF_V_DENY ? EF_DROP : ef_judged_set(ctx, &c, v6, EF_ALLOW);
 		}
 	}
 	if (loopback && (c.pol->flags & EF_PF_LOOPBACK))
-		return EF_ALLOW;
+		return ef_judged_set(ctx, &c, v6, EF_ALLOW);
 	if (kind == EF_K_SEND) {
 		const struct ef_sent_val *sv;
 
 		ef_sent_key_fill(&sk, cookie, c.policy_id, d);
 		sv = bpf_map_lookup_elem(&ef_sent, &sk);
 		if (sv)
-			return sv->verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
+			return sv->verdict == EF_V_DENY ? EF_DROP
+							: ef_judged_set(ctx, &c, v6, EF_ALLOW);
 	}
 
 	if (ef_dest_lookup(c.policy_id, d, &reason, &rule_id) ||
@@ -209,7 +213,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	}
 	ef_emit(&c, kind, verdict, reason, rule_id, d->family, d->addr, d->port, d->protocol,
 		d->sock_type, cookie, name_id);
-	return verdict == EF_V_DENY ? EF_DROP : EF_ALLOW;
+	return verdict == EF_V_DENY ? EF_DROP : ef_judged_set(ctx, &c, v6, EF_ALLOW);
 }
 
 #endif /* EF_DEST_BPF_H */

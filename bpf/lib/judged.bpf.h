@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The destination the fence judged for a socket (ef_sk socket storage,
+ * include/ef_abi.h), which the wire check (lib/wire.bpf.h) compares every
+ * packet of the socket with. connect4|6 and sendmsg4|6 write it at each of
+ * their allow exits, after the DNS rewrite: what is stored is what the
+ * kernel will put in the packet's header (the proxy's 127.0.0.1/::1 and
+ * port; an IPv4-mapped destination as IPv4, since an IPv6 socket sends it
+ * as an IPv4 packet).
+ */
+#ifndef EF_JUDGED_BPF_H
+#define EF_JUDGED_BPF_H
+
+/* The socket's address after every rewrite, read back from ctx. */
+static __always_inline void ef_judged_from_ctx(struct bpf_sock_addr *ctx, int v6, __u8 *family,
+					       __u32 a[4])
+{
+	if (!v6) {
+		*family = EF_FAM_V4;
+		a[0] = ctx->user_ip4;
+		a[1] = a[2] = a[3] = 0;
+		return;
+	}
+	a[0] = ctx->user_ip6[0];
+	a[1] = ctx->user_ip6[1];
+	a[2] = ctx->user_ip6[2];
+	a[3] = ctx->user_ip6[3];
+	if (a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff)) {
+		*family = EF_FAM_V4;
+		a[0] = a[3];
+		a[1] = a[2] = a[3] = 0;
+	} else {
+		*family = EF_FAM_V6;
+	}
+}
+
+/*
+ * Called where a connect or sendmsg is let through (ret EF_ALLOW); returns
+ * ret. Writes only what changed, so a socket sending to one destination
+ * keeps its storage's cache line clean. A storage that cannot be had
+ * (memory) is not fatal here: the wire check then finds nothing judged and
+ * judges the packet itself.
+ */
+static __always_inline int ef_judged_set(struct bpf_sock_addr *ctx, const struct ef_ctx *c, int v6,
+					 int ret)
+{
+	struct ef_sk *s;
+	__u32 a[4], *w;
+	__u8 family;
+	__u16 port;
+
+	if (ret != EF_ALLOW)
+		return ret;
+	s = bpf_sk_storage_get(&ef_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return ret;
+	ef_judged_from_ctx(ctx, v6, &family, a);
+	port = bpf_ntohs((__u16)ctx->user_port);
+	w = (__u32 *)s->addr;
+	if (s->family == family && s->port == port && s->policy_id == c->policy_id &&
+	    w[0] == a[0] && w[1] == a[1] && w[2] == a[2] && w[3] == a[3])
+		return ret;
+	s->job_cgroup = c->cgroup_id;
+	s->policy_id = c->policy_id;
+	w[0] = a[0];
+	w[1] = a[1];
+	w[2] = a[2];
+	w[3] = a[3];
+	s->port = port;
+	s->family = family;
+	return ret;
+}
+
+#endif /* EF_JUDGED_BPF_H */
