@@ -164,6 +164,8 @@ static cJSON *status_json(struct ef_daemon *d)
 	cJSON_AddNumberToObject(o, "decisions", (double)ef_bpf_stat(d, EF_S_DECISIONS));
 	cJSON_AddNumberToObject(o, "denied", (double)ef_bpf_stat(d, EF_S_DENIED));
 	cJSON_AddNumberToObject(o, "ringbuf_drops", (double)ef_bpf_stat(d, EF_S_RB_DROPS));
+	/* packets the wire check dropped (bpf/lib/wire.bpf.h) */
+	cJSON_AddNumberToObject(o, "wire_drops", (double)ef_bpf_stat(d, EF_S_WIRE_DROPS));
 	cJSON_AddNumberToObject(o, "records", (double)d->events);
 	{
 		cJSON *dns = cJSON_AddObjectToObject(o, "dns");

@@ -17,6 +17,7 @@
 #include "otlp_pb.h"
 #include "util.h"
 #include "fence.skel.h"
+#include "wire.h"
 
 static const char *span_name(int kind)
 {
@@ -99,6 +100,8 @@ static void status_msg(struct ef_span *s, const struct ef_event *e, const char *
 {
 	char msg[256];
 
+	if (ef_wire_status_msg(e, addr, msg, sizeof(msg)))
+		goto done;
 	switch (e->reason) {
 	case EF_R_DENY_RULE:
 		snprintf(msg, sizeof(msg), "denied by rule %s", rule ? rule : "?");
@@ -129,6 +132,7 @@ static void status_msg(struct ef_span *s, const struct ef_event *e, const char *
 		snprintf(msg, sizeof(msg), "no rule allows %s port %u/%s", addr, e->port,
 			 ef_transport_name(e->protocol));
 	}
+done:
 	s->status = EF_STATUS_ERROR;
 	s->status_msg = ef_span_strdup(s, msg);
 }
@@ -151,8 +155,9 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 
 	s = ef_span_new(d);
 	ef_span_init(s, span_name(e->kind),
-		     e->kind == EF_K_SOCKET || e->kind == EF_K_TAMPER ? EF_KIND_INTERNAL
-								      : EF_KIND_CLIENT);
+		     e->kind == EF_K_SOCKET || e->kind == EF_K_TAMPER || e->kind == EF_K_SOCKOPT
+			     ? EF_KIND_INTERNAL
+			     : EF_KIND_CLIENT);
 	if (j) {
 		ef_span_job_context(d, s, j);
 		j->n_decisions++;
@@ -181,6 +186,8 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 		ef_span_int(s, "egress.socket.protocol", e->protocol);
 	} else if (e->kind == EF_K_TAMPER) {
 		ef_tamper_span(d, s, e, detail);
+	} else if (e->kind == EF_K_SOCKOPT) {
+		ef_sockopt_span(s, e);
 	} else {
 		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
 		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));
@@ -190,6 +197,14 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 		name = ef_name_get(d, e->name_id);
 		ef_span_str(s, "server.address", name ? name : addr);
 		ef_span_int(s, "server.port", e->port);
+		if (e->kind == EF_K_PACKET)
+			ef_wire_span(s, e);
+	}
+	if (e->kind == EF_K_PACKET && !e->pid) {
+		/* sent from softirq or a timer: no process is known */
+		ef_span_str(s, "egress.wire.process", "unknown");
+		ef_span_int(s, "process.user.id", e->uid);
+		goto process_done;
 	}
 	memcpy(exe, e->exe, EF_EXE_LEN);
 	exe[EF_EXE_LEN] = '\0';
@@ -203,6 +218,7 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 	exe_path = ef_proc_exe(d->procs, e->pid, e->start_boot_ns, exe);
 	if (exe_path)
 		ef_span_str(s, "process.executable.path", exe_path);
+process_done:
 	if (e->verdict == EF_V_DENY && e->kind != EF_K_TAMPER)
 		status_msg(s, e, name ? name : addr, rule);
 	if (j)

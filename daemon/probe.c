@@ -403,8 +403,11 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 	uint64_t t0;
 	int n;
 
-	/* the consumer passes refusals only */
-	if (e->kind == EF_K_SOCKET)
+	/* the consumer passes refusals only. A refused socket option names no
+	 * destination; a dropped packet (EF_K_PACKET) counts as a denied
+	 * destination like a connect (.connect stays false: it is no
+	 * getaddrinfo sort) */
+	if (e->kind == EF_K_SOCKET || e->kind == EF_K_SOCKOPT)
 		return;
 	if (e->kind == EF_K_TAMPER) {
 		tamper_flag(d, j, e);
