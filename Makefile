@@ -106,11 +106,13 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  systemd: the tests check the installed unit (systemd-analyze verify) and tmpfiles.d
 #    file (systemd-tmpfiles); nothing needs systemd running
 #  shellcheck: tests/integration/test_deploy_ci.py lints the CI scripts (deploy/ci/**.sh)
+#  nftables: tests/integration/test_wire.py rewrites destinations with a DNAT rule after the
+#    connect hook, as a host's netfilter would, to prove the wire check judges the rewrite
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
 	ca-certificates protobuf-compiler python3-protobuf python3-yaml libmnl-dev libpsl-dev \
-	man-db groff-base systemd shellcheck
+	man-db groff-base systemd shellcheck nftables
 # installs only what is missing, so `make test` and `make demo` stay quick
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -245,7 +245,8 @@ def cmd_raw6_rthdr(typ, hop, dst, port, tag):
         udp = struct.pack("!HHHH", 40000, int(port), 8 + len(payload), 0) + payload
         pseudo = a6(dst) + a6(src) + struct.pack("!I3xB", len(udp), 17)
         udp = udp[:6] + struct.pack("!H", csum(pseudo + udp)) + udp[8:]
-        rh = rthdr(int(typ), [dst])
+        # type 4 lists every segment, the first hop included; type 0 the hops after it
+        rh = rthdr(4, [hop, dst]) if int(typ) == 4 else rthdr(int(typ), [dst])
         rh = bytes([17]) + rh[1:]
         body = rh + udp
         ip6 = struct.pack("!IHBB16s16s", 6 << 28, len(body), 43, 64, a6(src), a6(hop))
