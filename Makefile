@@ -278,6 +278,7 @@ test: deps
 bench: deps
 	$(MAKE) all
 	$(PYTHON) bench/run.py --build $(BUILD)
+	$(PYTHON) bench/wire.py --build $(BUILD)
 	$(PYTHON) bench/export.py --build $(BUILD)
 	$(PYTHON) bench/probe.py --build $(BUILD)
 	$(PYTHON) bench/policy.py --build $(BUILD)

@@ -21,6 +21,17 @@
  *                                tamper guard's seccomp filter and recorders
  *                                see; prints {"getppid_ns","open_ns","kill0_ns"}
  *                                (medians)
+ *   ef_bench sink PORT           TCP sink: accepts connections one at a time, reads
+ *                                each to its end, then closes it (for upload)
+ *   ef_bench upload ADDR PORT MB one TCP connection writing MB megabytes in 64 KiB
+ *                                writes, then a half close, timed until the sink
+ *                                has read it all and closed; prints
+ *                                {"bytes","seconds","mbit_s"}
+ *   ef_bench alternate ADDR ADDR2 PORT N
+ *                                N unconnected UDP sendto()s alternating between
+ *                                two destinations: every packet differs from the
+ *                                socket's last judged destination, so the wire
+ *                                check takes its slow path each time
  * Prints one JSON line: {"n":N,"p50_ns":..,"p99_ns":..,"mean_ns":..}; dns
  * adds "timeouts" and "bad" (wrong or failed answers), and n counts the
  * answered queries the figures are over. connect and sendto time only
@@ -299,6 +310,92 @@ static int syscalls(int n)
 	return 0;
 }
 
+static int sink(int port)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				  .sin6_addr = IN6ADDR_ANY_INIT };
+	int one = 1, zero = 0, t;
+	static char buf[1 << 16];
+
+	t = socket(AF_INET6, SOCK_STREAM, 0);
+	if (t < 0)
+		return 1;
+	setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(t, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(t, (struct sockaddr *)&a, sizeof(a)) || listen(t, 64)) {
+		perror("ef_bench sink");
+		return 1;
+	}
+	printf("READY\n");
+	fflush(stdout);
+	for (;;) {
+		int c = accept(t, NULL, NULL);
+
+		if (c < 0)
+			continue;
+		while (read(c, buf, sizeof(buf)) > 0)
+			;
+		close(c);
+	}
+}
+
+static int upload(const struct sockaddr_storage *ss, socklen_t sl, long mb)
+{
+	static char buf[1 << 16];
+	uint64_t total = (uint64_t)mb << 20, sent = 0, t0;
+	double secs;
+	int fd;
+
+	memset(buf, 'u', sizeof(buf));
+	fd = socket(ss->ss_family, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (const struct sockaddr *)ss, sl) < 0) {
+		fprintf(stderr, "upload: connect: %s\n", strerror(errno));
+		return 1;
+	}
+	t0 = now_ns();
+	while (sent < total) {
+		ssize_t w = write(fd, buf, sizeof(buf));
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "upload: write: %s\n", strerror(errno));
+			return 1;
+		}
+		sent += (uint64_t)w;
+	}
+	shutdown(fd, SHUT_WR);
+	while (read(fd, buf, sizeof(buf)) > 0) /* the sink's close: all of it was read */
+		;
+	secs = (double)(now_ns() - t0) / 1e9;
+	close(fd);
+	printf("{\"bytes\":%llu,\"seconds\":%.6f,\"mbit_s\":%.1f}\n", (unsigned long long)sent,
+	       secs, (double)sent * 8 / secs / 1e6);
+	return 0;
+}
+
+static int alternate(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
+		     socklen_t sl, int n, uint64_t *t)
+{
+	int fd = socket(a->ss_family, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		const struct sockaddr_storage *to = i & 1 ? b : a;
+		uint64_t t0 = now_ns();
+
+		if (sendto(fd, "x", 1, 0, (const struct sockaddr *)to, sl) < 0) {
+			fprintf(stderr, "sendto: %s\n", strerror(errno));
+			return 1;
+		}
+		t[i] = now_ns() - t0;
+	}
+	close(fd);
+	report(t, n, -1, 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -310,13 +407,34 @@ int main(int argc, char **argv)
 		return syscalls(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "sink"))
+		return sink(atoi(argv[2]));
+	if (argc == 5 && !strcmp(argv[1], "upload") && !parse_addr(argv[2], atoi(argv[3]), &ss, &sl) &&
+	    atol(argv[4]) > 0)
+		return upload(&ss, sl, atol(argv[4]));
+	if (argc == 6 && !strcmp(argv[1], "alternate") && (n = atoi(argv[5])) > 0 &&
+	    !parse_addr(argv[2], atoi(argv[4]), &ss, &sl)) {
+		struct sockaddr_storage ss2;
+		socklen_t sl2;
+		int ret;
+
+		if (parse_addr(argv[3], atoi(argv[4]), &ss2, &sl2) || sl2 != sl)
+			return 2;
+		t = calloc(n, sizeof(*t));
+		if (!t)
+			return 1;
+		ret = alternate(&ss, &ss2, sl, n, t);
+		free(t);
+		return ret;
+	}
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "storm") &&
 	    !parse_addr(argv[2], atoi(argv[3]), &ss, &sl))
 		return storm(&ss, sl, atof(argv[4]), argc == 6 ? (unsigned)atoi(argv[5]) : 1);
 	if (argc < 5 || parse_addr(argv[2], atoi(argv[3]), &ss, &sl) || (n = atoi(argv[4])) <= 0 ||
 	    (!strcmp(argv[1], "dns") ? argc != 6 && argc != 7 : argc != 5)) {
 		fprintf(stderr, "usage: ef_bench serve PORT | connect|sendto ADDR PORT N |"
-				" dns ADDR PORT N NAME [TIMEOUT_MS] | storm ADDR PORT SECONDS [SPREAD]\n");
+				" dns ADDR PORT N NAME [TIMEOUT_MS] | storm ADDR PORT SECONDS [SPREAD] |"
+				" sink PORT | upload ADDR PORT MB | alternate ADDR ADDR2 PORT N\n");
 		return 2;
 	}
 	t = calloc(n, sizeof(*t));
