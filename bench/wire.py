@@ -32,7 +32,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
 import world as W  # noqa: E402
 import benchlib as B  # noqa: E402
-import run as R  # noqa: E402  (gen_policy, run_json)
+import importlib.util  # noqa: E402
+
+# bench/run.py (gen_policy, run_json), by path: tests/integration has a run.py too
+_spec = importlib.util.spec_from_file_location("bench_run", os.path.join(HERE, "run.py"))
+R = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(R)
 
 PORT, SINK = R.PORT, R.PORT + 1
 OTHER_V4 = "198.18.1.1"  # a second allowed destination (198.18.0.0/16), routed via the hosts
