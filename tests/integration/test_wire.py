@@ -331,7 +331,8 @@ def test_wire_corked_udp(ctx):
 @test
 def test_wire_fast_path_unchanged(ctx):
     """Allowed traffic of every kind passes, untouched and unrecorded by the
-    wire check: TCP and UDP, IPv4, IPv6, IPv4-mapped, DNS through the proxy."""
+    wire check: TCP and UDP, IPv4, IPv6, IPv4-mapped, TCP Fast Open, UDP GSO,
+    DNS through the proxy."""
     d = ctx.daemon({"t": pol(allow=["198.18.1.1:443", "198.18.1.1:9999/udp",
                                     "[2001:db8:1::1]:443", "[2001:db8:1::1]:9999/udp",
                                     "ok.test:443"])},
@@ -345,6 +346,22 @@ def test_wire_fast_path_unchanged(ctx):
                         ("udpc", "2001:db8:1::1", 9999), ("udpc", "::ffff:198.18.1.1", 9999)):
             r, lines = vec(d, "t", v, h, p, tag, user=user)
             eq(lines[0].get("result"), tag, "%s %s %s:%d echo" % (user, v, h, p))
+            jobs.append(r.job)
+        for h in ("198.18.1.1", "2001:db8:1::1"):
+            r, lines = vec(d, "t", "tfo", h, 443, tag, user=user)
+            eq(lines[0].get("result"), tag, "%s TFO %s echo (%s)" % (user, h, lines))
+            jobs.append(r.job)
+            gtag = "gso-%s-%d" % (user, time.time_ns() % 10**9)
+            t0 = time.time()
+            with Capture(ctx) as cap:
+                r, lines = vec(d, "t", "gso", h, 9999, gtag, user=user)
+            check(lines[0]["ok"], "%s GSO send to %s: %s" % (user, h, lines))
+            check(cap.packets(gtag), "%s GSO send to %s: nothing on the wire" % (user, h))
+            # veth may carry it as one GSO frame: count what the server received
+            wait_until(lambda: len([e for e in ctx.world.host_log() if e["t"] >= t0
+                                    and e["proto"] == "udp" and e["lport"] == 9999
+                                    and e["local"] == h]) >= 3,
+                       5, what="three GSO datagrams received at %s:9999" % h)
             jobs.append(r.job)
         r = d.probe("t", "resolve-connect", "ok.test", "443")
         jobs.append(r.job)

@@ -17,6 +17,8 @@ Vectors (Linux constants spelled out: Python's socket module lacks some):
   tcp HOST PORT TAG          connect, send TAG, read the echo
   udp HOST PORT TAG          unconnected sendto
   udpc HOST PORT TAG         connected UDP, send, read the echo
+  tfo HOST PORT TAG          TCP Fast Open: sendto MSG_FASTOPEN, read the echo
+  gso HOST PORT TAG          UDP_SEGMENT: one sendto, three 100-byte datagrams
   cork A B PORT TAG          UDP_CORK, sendto A then B, uncork
   more A B PORT TAG          sendto A with MSG_MORE, then B
   listen PORT SECONDS        accept one TCP connection, send "job-says-hello"
@@ -39,6 +41,8 @@ IPV6_V6ONLY, IPV6_HDRINCL = 26, 36
 UDP_CORK = 1
 SO_ATTACH_FILTER = 26
 MSG_MORE = 0x8000
+MSG_FASTOPEN = 0x20000000
+UDP_SEGMENT = 103
 
 
 def out(**kw):
@@ -183,6 +187,27 @@ def cmd_udpc(host, port, tag):
     attempt("udpc", go, target="%s:%s" % (host, port))
 
 
+def cmd_tfo(host, port, tag):
+    """TCP Fast Open: the destination goes in with the data (sendto
+    MSG_FASTOPEN); the connect hook judges it there."""
+    def go():
+        s = sockfor(host, socket.SOCK_STREAM)
+        s.sendto(tag.encode(), MSG_FASTOPEN, (host, int(port)))  # blocking: no EINPROGRESS
+        s.settimeout(3)
+        return s.recv(100).decode(errors="replace")
+    attempt("tfo", go, target="%s:%s" % (host, port))
+
+
+def cmd_gso(host, port, tag):
+    """UDP GSO: one send, several datagrams of 100 bytes on the wire."""
+    def go():
+        s = sockfor(host)
+        s.setsockopt(SOL_UDP, UDP_SEGMENT, 100)
+        payload = (tag.encode() + b"-" * 100)[:100] * 3
+        return s.sendto(payload, (host, int(port)))
+    attempt("gso", go, target="%s:%s" % (host, port))
+
+
 def cmd_cork(how, a, b, port, tag):
     s = sockfor(a)
     port = int(port)
@@ -271,6 +296,10 @@ def main(argv):
         cmd_udp(*a)
     elif v == "udpc":
         cmd_udpc(*a)
+    elif v == "tfo":
+        cmd_tfo(*a)
+    elif v == "gso":
+        cmd_gso(*a)
     elif v in ("cork", "more"):
         cmd_cork(v, *a)
     elif v == "listen":
