@@ -263,7 +263,7 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 	struct ef_dest d;
 	struct ef_sk *s;
 	__u32 pid;
-	int ok = 0, nothing_judged;
+	int ok = 0, nothing_judged, listener;
 
 	sk = skb->sk;
 	if (!sk)
@@ -280,10 +280,13 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 	} else {
 		return 1; /* not IP: cannot leave through an inet route */
 	}
-	/* A listener's storage is cloned into every socket it accepts: it
-	 * never holds a judged destination. */
-	s = bpf_sk_storage_get(&ef_sk, sk, NULL,
-			       sk->state == EF_BPF_TCP_LISTEN ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+	/* A listener's storage is cloned into every socket it accepts (after
+	 * its SYN-ACK): it must hold no judged destination, not even one left
+	 * by a connect() that failed before listen(). */
+	listener = sk->state == EF_BPF_TCP_LISTEN;
+	s = bpf_sk_storage_get(&ef_sk, sk, NULL, listener ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+	if (s && listener)
+		s->family = 0;
 	nothing_judged = !s || !s->family;
 
 	c.cgroup_id = bpf_skb_ancestor_cgroup_id(skb, ef_job_level);
@@ -327,7 +330,7 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 		}
 	}
 	if (ok) {
-		if (s && sk->state != EF_BPF_TCP_LISTEN) {
+		if (s && !listener) {
 			s->job_cgroup = c.cgroup_id;
 			s->policy_id = c.policy_id;
 			__builtin_memcpy(s->addr, w.addr, sizeof(s->addr));
