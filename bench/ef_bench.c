@@ -27,11 +27,6 @@
  *                                writes, then a half close, timed until the sink
  *                                has read it all and closed; prints
  *                                {"bytes","seconds","mbit_s"}
- *   ef_bench alternate ADDR ADDR2 PORT N
- *                                N unconnected UDP sendto()s alternating between
- *                                two destinations: every packet differs from the
- *                                socket's last judged destination, so the wire
- *                                check takes its slow path each time
  * Prints one JSON line: {"n":N,"p50_ns":..,"p99_ns":..,"mean_ns":..}; dns
  * adds "timeouts" and "bad" (wrong or failed answers), and n counts the
  * answered queries the figures are over. connect and sendto time only
@@ -374,28 +369,6 @@ static int upload(const struct sockaddr_storage *ss, socklen_t sl, long mb)
 	return 0;
 }
 
-static int alternate(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
-		     socklen_t sl, int n, uint64_t *t)
-{
-	int fd = socket(a->ss_family, SOCK_DGRAM, 0);
-
-	if (fd < 0)
-		return 1;
-	for (int i = 0; i < n; i++) {
-		const struct sockaddr_storage *to = i & 1 ? b : a;
-		uint64_t t0 = now_ns();
-
-		if (sendto(fd, "x", 1, 0, (const struct sockaddr *)to, sl) < 0) {
-			fprintf(stderr, "sendto: %s\n", strerror(errno));
-			return 1;
-		}
-		t[i] = now_ns() - t0;
-	}
-	close(fd);
-	report(t, n, -1, 0);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -412,21 +385,6 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "upload") && !parse_addr(argv[2], atoi(argv[3]), &ss, &sl) &&
 	    atol(argv[4]) > 0)
 		return upload(&ss, sl, atol(argv[4]));
-	if (argc == 6 && !strcmp(argv[1], "alternate") && (n = atoi(argv[5])) > 0 &&
-	    !parse_addr(argv[2], atoi(argv[4]), &ss, &sl)) {
-		struct sockaddr_storage ss2;
-		socklen_t sl2;
-		int ret;
-
-		if (parse_addr(argv[3], atoi(argv[4]), &ss2, &sl2) || sl2 != sl)
-			return 2;
-		t = calloc(n, sizeof(*t));
-		if (!t)
-			return 1;
-		ret = alternate(&ss, &ss2, sl, n, t);
-		free(t);
-		return ret;
-	}
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "storm") &&
 	    !parse_addr(argv[2], atoi(argv[3]), &ss, &sl))
 		return storm(&ss, sl, atof(argv[4]), argc == 6 ? (unsigned)atoi(argv[5]) : 1);
@@ -434,7 +392,7 @@ int main(int argc, char **argv)
 	    (!strcmp(argv[1], "dns") ? argc != 6 && argc != 7 : argc != 5)) {
 		fprintf(stderr, "usage: ef_bench serve PORT | connect|sendto ADDR PORT N |"
 				" dns ADDR PORT N NAME [TIMEOUT_MS] | storm ADDR PORT SECONDS [SPREAD] |"
-				" sink PORT | upload ADDR PORT MB | alternate ADDR ADDR2 PORT N\n");
+				" sink PORT | upload ADDR PORT MB\n");
 		return 2;
 	}
 	t = calloc(n, sizeof(*t));
