@@ -259,6 +259,13 @@ $(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c daemon/probe_detect.c $(POLICY
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lpsl -lm
 
+# fuzz_wire: the span attributes of egress.packet / egress.sockopt records
+$(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c daemon/wire.c daemon/span.c daemon/util.c \
+		$(POLICY_SRCS)
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lm
+
 fuzz: $(FUZZ_BINS)
 
 test-unit: $(UNIT_BINS)
