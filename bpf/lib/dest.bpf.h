@@ -170,8 +170,8 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	}
 	if (d->port == EF_DNS_PORT && d->proto_bit && c.job->dns_port) {
 		if (!v6)
-			return ef_judged_set(ctx, &c, v6, ef_dns_redirect4(ctx, c.job));
-		return ef_judged_set(ctx, &c, v6,
+			return ef_judged_set(ctx, &c, v6, kind, ef_dns_redirect4(ctx, c.job));
+		return ef_judged_set(ctx, &c, v6, kind,
 				     ef_dns_redirect6(ctx, c.job, d->family == EF_FAM_V4));
 	}
 	loopback = ef_dest_is_loopback(d);
@@ -183,11 +183,11 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 			verdict = c.pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
 			ef_emit(&c, kind, verdict, EF_R_DNS_PROXY, EF_RULE_NONE, d->family, d->addr,
 				d->port, d->protocol, d->sock_type, cookie, 0);
-			return verdict == EF_V_DENY ? EF_DROP : ef_judged_set(ctx, &c, v6, EF_ALLOW);
+			return verdict == EF_V_DENY ? EF_DROP : ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
 		}
 	}
 	if (loopback && (c.pol->flags & EF_PF_LOOPBACK))
-		return ef_judged_set(ctx, &c, v6, EF_ALLOW);
+		return ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
 	if (kind == EF_K_SEND) {
 		const struct ef_sent_val *sv;
 
@@ -195,7 +195,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 		sv = bpf_map_lookup_elem(&ef_sent, &sk);
 		if (sv)
 			return sv->verdict == EF_V_DENY ? EF_DROP
-							: ef_judged_set(ctx, &c, v6, EF_ALLOW);
+							: ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
 	}
 
 	if (ef_dest_lookup(c.policy_id, d, &reason, &rule_id) ||
@@ -213,7 +213,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	}
 	ef_emit(&c, kind, verdict, reason, rule_id, d->family, d->addr, d->port, d->protocol,
 		d->sock_type, cookie, name_id);
-	return verdict == EF_V_DENY ? EF_DROP : ef_judged_set(ctx, &c, v6, EF_ALLOW);
+	return verdict == EF_V_DENY ? EF_DROP : ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
 }
 
 #endif /* EF_DEST_BPF_H */

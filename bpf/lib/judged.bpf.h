@@ -7,6 +7,14 @@
  * kernel will put in the packet's header (the proxy's 127.0.0.1/::1 and
  * port; an IPv4-mapped destination as IPv4, since an IPv6 socket sends it
  * as an IPv4 packet).
+ *
+ * sendmsg creates the storage; connect only updates one the socket already
+ * has. A TCP or UDP socket's connected peer is the destination its connect
+ * was judged with (the kernel takes it from the hook's rewritten address),
+ * and the wire check reads it from the socket itself while the socket has
+ * no storage: creating a storage costs an allocation (about 1 us by
+ * bpf_stats, more than the rest of the connect program), and most
+ * connections never need one.
  */
 #ifndef EF_JUDGED_BPF_H
 #define EF_JUDGED_BPF_H
@@ -35,14 +43,14 @@ static __always_inline void ef_judged_from_ctx(struct bpf_sock_addr *ctx, int v6
 }
 
 /*
- * Called where a connect or sendmsg is let through (ret EF_ALLOW); returns
- * ret. Writes only what changed, so a socket sending to one destination
+ * Called where a connect or sendmsg (kind) is let through (ret EF_ALLOW);
+ * returns ret. Writes only what changed, so a socket sending to one destination
  * keeps its storage's cache line clean. A storage that cannot be had
  * (memory) is not fatal here: the wire check then finds nothing judged and
  * judges the packet itself.
  */
 static __always_inline int ef_judged_set(struct bpf_sock_addr *ctx, const struct ef_ctx *c, int v6,
-					 int ret)
+					 __u8 kind, int ret)
 {
 	struct ef_sk *s;
 	__u32 a[4], *w;
@@ -51,7 +59,8 @@ static __always_inline int ef_judged_set(struct bpf_sock_addr *ctx, const struct
 
 	if (ret != EF_ALLOW)
 		return ret;
-	s = bpf_sk_storage_get(&ef_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&ef_sk, ctx->sk, NULL,
+			       kind == EF_K_SEND ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 	if (!s)
 		return ret;
 	ef_judged_from_ctx(ctx, v6, &family, a);

@@ -55,6 +55,7 @@ struct ef_wire {
 	__u8 proto;
 	__u8 proto_bit; /* EF_PROTO_TCP/UDP; EF_PROTO_ANY for a protocol without ports */
 	__u8 reroute;	/* a source route: hops past the first are not judged */
+	__u32 l4off;	/* offset of the TCP/UDP header; 0: none */
 };
 
 static __always_inline void ef_wire_ports(struct __sk_buff *skb, struct ef_wire *w, __u32 off)
@@ -66,6 +67,7 @@ static __always_inline void ef_wire_ports(struct __sk_buff *skb, struct ef_wire 
 		return;
 	}
 	w->proto_bit = w->proto == EF_IPPROTO_TCP ? EF_PROTO_TCP : EF_PROTO_UDP;
+	w->l4off = off;
 	if (bpf_skb_load_bytes(skb, off, p, sizeof(p)) == 0) {
 		w->sport = bpf_ntohs(p[0]);
 		w->port = bpf_ntohs(p[1]);
@@ -189,6 +191,16 @@ static __always_inline int ef_wire_parse6(struct __sk_buff *skb, struct ef_wire 
 	return 0;
 }
 
+/* TCP flags SYN and ACK both set. The L4 offset: see ef_wire_parse*. */
+static __always_inline int ef_wire_synack(struct __sk_buff *skb, const struct ef_wire *w)
+{
+	__u8 f = 0;
+
+	if (!w->l4off || bpf_skb_load_bytes(skb, w->l4off + 13, &f, 1) < 0)
+		return 0;
+	return (f & 0x12) == 0x12;
+}
+
 static __always_inline int ef_wire_is_loopback(const struct ef_wire *w)
 {
 	if (w->family == EF_FAM_V4)
@@ -244,6 +256,35 @@ static __always_inline void ef_wire_emit(struct __sk_buff *skb, const struct ef_
 	bpf_ringbuf_submit(e, verdict == EF_V_DENY ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
+/* A TCP or UDP socket (no other protocol: raw sockets connect without a
+ * hook) whose connected peer is the destination its connect() was judged
+ * with. */
+static __always_inline int ef_wire_inet_conn(const struct bpf_sock *sk)
+{
+	return ((sk->type == EF_SOCK_STREAM && sk->protocol == EF_IPPROTO_TCP) ||
+		(sk->type == EF_SOCK_DGRAM && sk->protocol == EF_IPPROTO_UDP)) &&
+	       sk->dst_port != 0 && sk->state != EF_BPF_TCP_LISTEN;
+}
+
+/* The peer a socket without storage was judged with at its connect(). */
+static __always_inline void ef_wire_peer(const struct bpf_sock *sk, const struct ef_wire *w,
+					 struct ef_sk *j)
+{
+	__u32 *a = (__u32 *)j->addr;
+
+	j->port = bpf_ntohs(sk->dst_port);
+	if (w->family == EF_FAM_V4) {
+		a[0] = sk->dst_ip4;
+		a[1] = a[2] = a[3] = 0;
+	} else {
+		a[0] = sk->dst_ip6[0];
+		a[1] = sk->dst_ip6[1];
+		a[2] = sk->dst_ip6[2];
+		a[3] = sk->dst_ip6[3];
+	}
+	j->family = w->family;
+}
+
 static __always_inline int ef_wire_same(const struct ef_sk *s, const struct ef_wire *w)
 {
 	const __u32 *a = (const __u32 *)s->wire_addr, *b = (const __u32 *)w->addr;
@@ -263,7 +304,7 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 	struct ef_dest d;
 	struct ef_sk *s;
 	__u32 pid;
-	int ok = 0, nothing_judged, listener;
+	int ok = 0, nothing_judged, listener, synack, fresh;
 
 	sk = skb->sk;
 	if (!sk)
@@ -280,13 +321,34 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 	} else {
 		return 1; /* not IP: cannot leave through an inet route */
 	}
-	/* A listener's storage is cloned into every socket it accepts (after
-	 * its SYN-ACK): it must hold no judged destination, not even one left
-	 * by a connect() that failed before listen(). */
+	/*
+	 * A listener's storage is cloned into every socket it accepts (after
+	 * its SYN-ACK): it must have one, holding no judged destination, not
+	 * even one left by a connect() that failed before listen(). A socket
+	 * sending a SYN-ACK without storage is a Fast Open child, created
+	 * before its SYN-ACK: nothing judged either. Every other socket
+	 * without storage is a connected TCP/UDP client whose peer is what its
+	 * connect() judged (the fast path compares with it), or a socket that
+	 * never had a judged destination. Without storage (memory) a listener
+	 * or a SYN-ACK does not pass: accepted sockets would then carry none
+	 * and look like judged clients.
+	 */
 	listener = sk->state == EF_BPF_TCP_LISTEN;
-	s = bpf_sk_storage_get(&ef_sk, sk, NULL, listener ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
-	if (s && listener)
+	synack = w.proto == EF_IPPROTO_TCP && ef_wire_synack(skb, &w);
+	s = bpf_sk_storage_get(&ef_sk, sk, NULL, 0);
+	fresh = !s;
+	if (!s)
+		s = bpf_sk_storage_get(&ef_sk, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s && (listener || synack)) {
+		ef_stat_inc(EF_S_WIRE_DROPS);
+		return 0;
+	}
+	if (s && listener) {
 		s->family = 0;
+		s->flags |= EF_SKF_LISTENER;
+	} else if (s && fresh && !synack && ef_wire_inet_conn(sk)) {
+		ef_wire_peer(sk, &w, s);
+	}
 	nothing_judged = !s || !s->family;
 
 	c.cgroup_id = bpf_skb_ancestor_cgroup_id(skb, ef_job_level);
@@ -359,9 +421,13 @@ unreadable:
 	return 0;
 }
 
-/* Fast path: the packet goes where the fence judged. Direct packet access
- * on the linear head; anything else (options, extension headers, a port
- * outside the head) is the slow path's. */
+/*
+ * Fast path: the packet goes where the fence judged: the destination in the
+ * socket's storage, or, for a TCP/UDP socket without storage, its connected
+ * peer (lib/judged.bpf.h says why). Direct packet access on the linear
+ * head; anything else (options, extension headers, a port outside the
+ * head, a SYN-ACK from a socket without storage) is the slow path's.
+ */
 static __always_inline int ef_wire_check(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
@@ -371,38 +437,69 @@ static __always_inline int ef_wire_check(struct __sk_buff *skb)
 	if (!sk)
 		return 1;
 	s = bpf_sk_storage_get(&ef_sk, sk, NULL, 0);
-	if (!s)
-		return ef_wire_slow(skb);
 	if (skb->protocol == bpf_htons(EF_ETH_P_IP)) {
 		struct iphdr *ip = data;
 		__u16 *p = data + sizeof(*ip);
+		__u8 *flags = data + sizeof(*ip) + 13;
 
-		if ((void *)(p + 2) > end || s->family != EF_FAM_V4 || ip->ihl != 5 ||
-		    ip->daddr != *(const __u32 *)s->addr || (ip->frag_off & bpf_htons(0x1fff)))
+		if ((void *)(p + 2) > end || ip->ihl != 5 || (ip->frag_off & bpf_htons(0x1fff)))
 			return ef_wire_slow(skb);
-		if (ip->protocol == EF_IPPROTO_TCP || ip->protocol == EF_IPPROTO_UDP) {
-			if (p[1] == bpf_htons(s->port))
+		if (s) {
+			if (s->family != EF_FAM_V4 || ip->daddr != *(const __u32 *)s->addr)
+				return ef_wire_slow(skb);
+			if (ip->protocol == EF_IPPROTO_TCP || ip->protocol == EF_IPPROTO_UDP) {
+				if (p[1] == bpf_htons(s->port))
+					return 1;
+			} else if (s->port == 0) {
 				return 1;
-		} else if (s->port == 0) {
-			return 1;
+			}
+			return ef_wire_slow(skb);
 		}
+		/* no storage: the connected peer, never for a SYN-ACK (a Fast
+		 * Open child) */
+		sk = bpf_sk_fullsock(sk);
+		if (!sk || ip->protocol != sk->protocol || !ef_wire_inet_conn(sk) ||
+		    ip->daddr != sk->dst_ip4 || p[1] != sk->dst_port)
+			return ef_wire_slow(skb);
+		if (ip->protocol == EF_IPPROTO_TCP &&
+		    ((void *)(flags + 1) > end || (*flags & 0x12) == 0x12))
+			return ef_wire_slow(skb);
+		return 1;
 	} else {
 		struct ipv6hdr *ip = data;
 		__u16 *p = data + sizeof(*ip);
-		const __u32 *a = (const __u32 *)s->addr;
+		__u8 *flags = data + sizeof(*ip) + 13;
+		const __u32 *a;
 
-		if ((void *)(p + 2) > end || s->family != EF_FAM_V6 ||
-		    ip->daddr.in6_u.u6_addr32[0] != a[0] || ip->daddr.in6_u.u6_addr32[1] != a[1] ||
-		    ip->daddr.in6_u.u6_addr32[2] != a[2] || ip->daddr.in6_u.u6_addr32[3] != a[3])
+		if ((void *)(p + 2) > end)
 			return ef_wire_slow(skb);
-		if (ip->nexthdr == EF_IPPROTO_TCP || ip->nexthdr == EF_IPPROTO_UDP) {
-			if (p[1] == bpf_htons(s->port))
+		if (s) {
+			a = (const __u32 *)s->addr;
+			if (s->family != EF_FAM_V6 || ip->daddr.in6_u.u6_addr32[0] != a[0] ||
+			    ip->daddr.in6_u.u6_addr32[1] != a[1] ||
+			    ip->daddr.in6_u.u6_addr32[2] != a[2] ||
+			    ip->daddr.in6_u.u6_addr32[3] != a[3])
+				return ef_wire_slow(skb);
+			if (ip->nexthdr == EF_IPPROTO_TCP || ip->nexthdr == EF_IPPROTO_UDP) {
+				if (p[1] == bpf_htons(s->port))
+					return 1;
+			} else if (ip->nexthdr == EF_IPPROTO_ICMPV6 && s->port == 0) {
 				return 1;
-		} else if (ip->nexthdr == EF_IPPROTO_ICMPV6 && s->port == 0) {
-			return 1;
+			}
+			return ef_wire_slow(skb);
 		}
+		sk = bpf_sk_fullsock(sk);
+		if (!sk || ip->nexthdr != sk->protocol || !ef_wire_inet_conn(sk) ||
+		    ip->daddr.in6_u.u6_addr32[0] != sk->dst_ip6[0] ||
+		    ip->daddr.in6_u.u6_addr32[1] != sk->dst_ip6[1] ||
+		    ip->daddr.in6_u.u6_addr32[2] != sk->dst_ip6[2] ||
+		    ip->daddr.in6_u.u6_addr32[3] != sk->dst_ip6[3] || p[1] != sk->dst_port)
+			return ef_wire_slow(skb);
+		if (ip->nexthdr == EF_IPPROTO_TCP &&
+		    ((void *)(flags + 1) > end || (*flags & 0x12) == 0x12))
+			return ef_wire_slow(skb);
+		return 1;
 	}
-	return ef_wire_slow(skb);
 }
 
 #endif /* EF_WIRE_BPF_H */
