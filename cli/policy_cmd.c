@@ -286,7 +286,8 @@ static int diff(int argc, char **argv, const char *name_flag, const char *pdir_f
 	for (size_t i = 0; i < ch.n_settings; i++)
 		printf("~ %s\n", ch.settings[i]);
 	for (size_t i = 0; i < ch.n_rules; i++)
-		printf("%c %s %s\n", ch.rules[i].added ? '+' : '-', ch.rules[i].deny ? "deny" : "allow",
+		printf("%c %s %s\n", ch.rules[i].added ? '+' : '-',
+		       ch.rules[i].inbound ? "inbound" : ch.rules[i].deny ? "deny" : "allow",
 		       ch.rules[i].text);
 	ret = ch.n_settings || ch.n_rules ? 1 : 0;
 	ef_policy_change_free(&ch);

@@ -122,7 +122,8 @@ static void list_rules(struct ef_span *s, cJSON *reply, const char *key, const c
 		if (r->added != added)
 			continue;
 		total++;
-		snprintf(t, sizeof(more), "%s %s", r->deny ? "deny" : "allow", r->text);
+		snprintf(t, sizeof(more), "%s %s",
+			 r->inbound ? "inbound" : r->deny ? "deny" : "allow", r->text);
 		if (arr)
 			cJSON_AddItemToArray(arr, cJSON_CreateString(t));
 		if (n < SPAN_MAX_RULES)

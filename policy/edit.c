@@ -395,7 +395,7 @@ static void put_member_key(struct sb *b, const char *key, bool first)
 	sb_str(b, ": ");
 }
 
-/* The top-level object: "allow" and "deny" one rule per line, the edited
+/* The top-level object: "allow", "deny" and "inbound" one rule per line, the edited
  * list from `e` (NULL: no edit). */
 static void put_policy(struct sb *b, const cJSON *root, const struct edit *e)
 {
@@ -421,7 +421,8 @@ static void put_policy(struct sb *b, const cJSON *root, const struct edit *e)
 			put_list(b, e);
 		else
 			put_value(b, it, INDENT,
-				  !strcmp(it->string, "allow") || !strcmp(it->string, "deny"));
+				  !strcmp(it->string, "allow") || !strcmp(it->string, "deny") ||
+					  !strcmp(it->string, "inbound"));
 	}
 	if (i == pos) {
 		put_member_key(b, e->list, first);
