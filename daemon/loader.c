@@ -316,7 +316,7 @@ static void tamper_setup(struct ef_daemon *d)
 
 int ef_bpf_setup(struct ef_daemon *d)
 {
-	struct bpf_program *progs[12];
+	struct bpf_program *progs[16];
 	int cgfd = -1, ret, n = 0;
 
 	libbpf_set_print(libbpf_log);
@@ -354,6 +354,9 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_recvmsg6;
 	progs[n++] = d->skel->progs.ef_getpeername4;
 	progs[n++] = d->skel->progs.ef_getpeername6;
+	/* ownership for loopback, and the inbound hook: in both modes */
+	progs[n++] = d->skel->progs.ef_sock_owner;
+	progs[n++] = d->skel->progs.ef_ingress;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
 	} else {
