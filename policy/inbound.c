@@ -6,7 +6,9 @@
  * read with the same parser, then held to one more condition: PEER is an
  * address or a CIDR. A host name is refused, because a SYN carries an
  * address and nothing in the fence resolves peers (a reverse lookup is the
- * peer's own claim).
+ * peer's own claim). And the protocol is TCP: UDP datagrams are not judged
+ * on arrival (what a job sends back is judged as outbound), so a "/udp"
+ * inbound rule would promise what nothing enforces.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +25,14 @@ int ef_inbound_rule_parse_col(const char *s, struct ef_rule *out, size_t *ret_co
 	err = ef_rule_parse_col(s, false, out, ret_col, msg, msglen);
 	if (err)
 		return err;
+	if (out->kind == EF_DEST_CIDR && out->protos != EF_PROTO_TCP) {
+		ef_fmt(msg, msglen,
+		       "inbound rules are for TCP connections: UDP datagrams are not judged on arrival (what the job sends back is judged as outbound); drop \"%s\"",
+		       strrchr(s, '/'));
+		*ret_col = (size_t)(strrchr(s, '/') - s) + 1;
+		ef_rule_clear(out);
+		return -EINVAL;
+	}
 	if (out->kind == EF_DEST_CIDR)
 		return 0;
 	n = strcspn(s, ":");

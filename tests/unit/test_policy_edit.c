@@ -376,8 +376,8 @@ static const struct weaker_case weaker_cases[] = {
 	  "inbound \"10.1.0.5:8080\" is not allowed by policy b" },
 	{ "", "", "\"inbound\": [\"10.1.0.5:8080\"]", "", "",
 	  "\"inbound\": [\"10.1.0.0/24:8000-9000\"]", 1, NULL },
-	{ "", "", "\"inbound\": [\"10.1.0.5:8080/udp\"]", "", "",
-	  "\"inbound\": [\"10.1.0.0/24:8000-9000\"]", 0, "inbound \"10.1.0.5:8080/udp\"" },
+	{ "", "", "\"inbound\": [\"10.1.0.5:7000\"]", "", "",
+	  "\"inbound\": [\"10.1.0.0/24:8000-9000\"]", 0, "inbound \"10.1.0.5:7000\"" },
 	{ "", "", "", "", "", "\"inbound\": [\"10.1.0.5:8080\"]", 1, NULL },
 	/* an outbound rule never stands in for an inbound one, nor the reverse */
 	{ "", "", "\"inbound\": [\"10.1.0.5:8080\"]", "\"10.1.0.5:8080\"", "", "", 0,

@@ -98,8 +98,8 @@ static void test_inbound_parse(void **state)
 
 	(void)state;
 	p = parse_ok("{\"name\": \"a\", \"inbound\": [\"198.51.100.7:8080\","
-		     " \"10.1.0.0/24:8000-8100,9000/any\", \"[2001:db8::5]:22\","
-		     " \"[::ffff:192.0.2.1]:80/udp\"], \"allow\": [\"x.com:443\"]}");
+		     " \"10.1.0.0/24:8000-8100,9000/TCP\", \"[2001:db8::5]:22\","
+		     " \"[::ffff:192.0.2.1]:80/tcp\"], \"allow\": [\"x.com:443\"]}");
 	assert_int_equal(p->n_rules, 1);
 	assert_int_equal(p->n_inbound, 4);
 	assert_int_equal(p->inbound[0].kind, EF_DEST_CIDR);
@@ -107,12 +107,12 @@ static void test_inbound_parse(void **state)
 	assert_int_equal(p->inbound[0].protos, EF_PROTO_TCP);
 	assert_false(p->inbound[0].deny);
 	assert_int_equal(p->inbound[1].prefixlen, 24);
-	assert_int_equal(p->inbound[1].protos, EF_PROTO_ANY);
+	assert_int_equal(p->inbound[1].protos, EF_PROTO_TCP);
 	assert_int_equal(p->inbound[1].n_ports, 2);
 	assert_int_equal(p->inbound[2].family, EF_FAM_V6);
 	/* a mapped peer is an IPv4 one */
 	assert_int_equal(p->inbound[3].family, EF_FAM_V4);
-	assert_int_equal(p->inbound[3].protos, EF_PROTO_UDP);
+	assert_int_equal(p->inbound[3].protos, EF_PROTO_TCP);
 	assert_int_equal(p->inbound[0].line, 1);
 	assert_int_equal(p->inbound[0].col, 27);
 	assert_ptr_equal(ef_policy_rule_by_id(p, 0), &p->rules[0]);
@@ -144,6 +144,10 @@ static void test_inbound_bad(void **state)
 		{ "\"10.0.0.1:0\"", "port 0 out of range 1-65535" },
 		{ "\"10.0.0.1:70000\"", "out of range 1-65535" },
 		{ "\"10.0.0.1:80/sctp\"", "unknown protocol \"sctp\"" },
+		/* UDP is not judged on arrival: no rule may pretend it is */
+		{ "\"10.0.0.1:80/udp\"",
+		  "t.json:2:27: inbound rules are for TCP connections: UDP datagrams are not judged on arrival" },
+		{ "\"10.0.0.0/8:80/any\"", "drop \"/any\"" },
 		{ "\"10.0.0.1/33:80\"", "prefix length 33 out of range 0-32" },
 		{ "\"10.0.0.1/24:80\"", "host bits set: did you mean 10.0.0.0/24?" },
 		{ "\"2001:db8::1:80\"", "ipv6 addresses need brackets" },
@@ -197,7 +201,7 @@ static void test_compile_separate(void **state)
 	(void)state;
 	p = parse_ok("{\"name\": \"a\", \"allow\": [\"0.0.0.0/0:443\", \"10.1.0.5:22\","
 		     " \"[::]/0:443\"], \"deny\": [\"10.1.0.0/16:*\"],"
-		     " \"inbound\": [\"10.1.0.5:8080\", \"10.2.0.0/16:9000-9010/any\","
+		     " \"inbound\": [\"10.1.0.5:8080\", \"10.2.0.0/16:9000-9010\","
 		     " \"0.0.0.0/0:7000\", \"[2001:db8::/32]:8443\"]}");
 	assert_int_equal(ef_policy_compile(p, 7, &c, err, sizeof(err)), 0);
 	assert_int_equal(c->pval.flags & EF_PF_LOOPBACK_OWN, EF_PF_LOOPBACK_OWN);
@@ -229,7 +233,7 @@ static void test_compile_separate(void **state)
 	addr4(a, "10.2.0.1");
 	assert_int_equal(ef_compiled_match(c, EF_FAM_V4, a, 9000, EF_PROTO_TCP, &reason, &rule), 0);
 	assert_int_equal(reason, EF_R_NO_RULE);
-	assert_int_equal(ef_compiled_match_inbound(c, EF_FAM_V4, a, 9005, EF_PROTO_UDP, &reason,
+	assert_int_equal(ef_compiled_match_inbound(c, EF_FAM_V4, a, 9005, EF_PROTO_TCP, &reason,
 						   &rule), 1);
 	assert_int_equal(rule, p->n_rules + 1);
 	/* inbound 1.2.3.4:443 is not opened by the outbound /0 on 443 */
