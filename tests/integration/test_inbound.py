@@ -1,0 +1,213 @@
+"""Inbound connections (issue 15, item 3): a job's listener refuses peers no
+"inbound" rule allows, before any byte flows, and each attempt is recorded
+(egress.inbound). Evidence on the far side: a client in the HOSTS namespace
+(a real TCP stack, its own source addresses) gets no connection and no byte;
+the job's server logs no accepted connection."""
+import errno
+import os
+import subprocess
+import time
+
+import world as W
+from run import test, pol, check, eq, expect, wait_until, read_jsonl
+
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py")
+PORT = 7100
+SECRET = "hello-secret-from-job"
+DENIED_V4, ALLOWED_V4 = "198.18.1.7", "198.18.1.8"
+DENIED_V6, ALLOWED_V6 = "2001:db8:1::3", "2001:db8:1::4"
+
+
+def start_server(ctx, d, policy, port=PORT):
+    """A fenced job listening on 0.0.0.0:port and [::]:port."""
+    log = ctx.path("server-%d.jsonl" % port)
+    bg = d.spawn(policy, [W.PY, PEER, "serve", "--host", "0.0.0.0", "--host", "::",
+                          "--port", str(port), "--log", log, "--greeting", SECRET + "\n",
+                          "--seconds", "40"])
+
+    def ready():
+        out, _ = bg.output()
+        return out.startswith("READY")
+    wait_until(ready, timeout=15, what="the fenced server to listen")
+    return bg, log
+
+
+def client(ctx, host, bind, port=PORT, timeout=3.0, send="from-peer"):
+    """Connect from the hosts ns, from source address `bind`."""
+    argv = ctx.world.hosts_argv([W.PY, PEER, "connect", host, str(port), "--bind", bind,
+                                 "--timeout", str(timeout), "--send", send])
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 20)
+    (r,) = W.parse_lines(p.stdout, p)
+    return r
+
+
+def no_connection(r, what):
+    check(not r.get("connected"), "%s: the peer got a connection: %s" % (what, r))
+    check(not r.get("data"), "%s: the peer received bytes: %r" % (what, r.get("data")))
+
+
+def stop(bg):
+    try:
+        bg.proc.terminate()
+    except OSError:
+        pass
+    bg.wait(20)
+
+
+def accepted_peers(log):
+    return [e["peer"].replace("::ffff:", "") for e in read_jsonl(log)]
+
+
+@test(timeout=180)
+def test_inbound_denied_by_default_v4_v6(ctx):
+    d = ctx.daemon({"srv": pol(allow=[])})
+    bg, log = start_server(ctx, d, "srv")
+    r4 = client(ctx, W.FENCE_V4, DENIED_V4, timeout=2)
+    r6 = client(ctx, W.FENCE_V6, DENIED_V6, timeout=2)
+    no_connection(r4, "IPv4 peer, no inbound rule")
+    no_connection(r6, "IPv6 peer, no inbound rule")
+    s = d.wait_spans("egress.inbound", bg.job, where={"network.peer.address": DENIED_V4})
+    expect(s[0], decision="deny", reason="no_rule", **{
+        "server.port": PORT, "server.address": W.FENCE_V4, "network.transport": "tcp",
+        "network.type": "ipv4"})
+    eq(s[0].status_code, 2, "status code of an inbound denial")
+    s = d.wait_spans("egress.inbound", bg.job, where={"network.peer.address": DENIED_V6})
+    expect(s[0], decision="deny", reason="no_rule", **{
+        "server.port": PORT, "server.address": W.FENCE_V6, "network.type": "ipv6"})
+    stop(bg)
+    eq(accepted_peers(log), [], "connections the fenced server accepted")
+
+
+@test(timeout=180)
+def test_inbound_rule_allows_named_peer_only(ctx):
+    rules = ["%s:%d" % (ALLOWED_V4, PORT), "[%s]:%d" % (ALLOWED_V6, PORT)]
+    d = ctx.daemon({"srv": pol(allow=[], inbound=rules)})
+    bg, log = start_server(ctx, d, "srv")
+    ok4 = client(ctx, W.FENCE_V4, ALLOWED_V4)
+    ok6 = client(ctx, W.FENCE_V6, ALLOWED_V6)
+    bad4 = client(ctx, W.FENCE_V4, DENIED_V4, timeout=2)
+    bad6 = client(ctx, W.FENCE_V6, DENIED_V6, timeout=2)
+    check(ok4["ok"] and SECRET in ok4.get("data", ""), "allowed IPv4 peer: %s" % ok4)
+    check(ok6["ok"] and SECRET in ok6.get("data", ""), "allowed IPv6 peer: %s" % ok6)
+    no_connection(bad4, "IPv4 peer with no rule")
+    no_connection(bad6, "IPv6 peer with no rule")
+    s = d.wait_spans("egress.inbound", bg.job, where={"network.peer.address": ALLOWED_V4})
+    expect(s[0], decision="allow", reason="rule", rule=rules[0], **{"server.port": PORT})
+    s = d.wait_spans("egress.inbound", bg.job, where={"network.peer.address": ALLOWED_V6})
+    expect(s[0], decision="allow", reason="rule", rule=rules[1])
+    expect(d.wait_spans("egress.inbound", bg.job,
+                        where={"network.peer.address": DENIED_V4})[0], decision="deny")
+    stop(bg)
+    peers = accepted_peers(log)
+    check(DENIED_V4 not in peers and DENIED_V6 not in peers,
+          "the server accepted a denied peer: %s" % peers)
+    check(ALLOWED_V4 in peers and ALLOWED_V6 in peers, "allowed peers not accepted: %s" % peers)
+
+
+@test(timeout=180)
+def test_inbound_rule_is_per_local_port(ctx):
+    # a rule for another local port, or a CIDR around the peer on this one
+    d = ctx.daemon({"srv": pol(allow=[], inbound=["%s:%d" % (ALLOWED_V4, PORT + 1),
+                                                  "198.18.1.0/29:%d" % PORT])})
+    bg, log = start_server(ctx, d, "srv")
+    inside = client(ctx, W.FENCE_V4, "198.18.1.5")  # in the /29
+    outside = client(ctx, W.FENCE_V4, ALLOWED_V4, timeout=2)  # .8: not in it
+    check(inside["ok"] and SECRET in inside.get("data", ""), "peer in the /29: %s" % inside)
+    no_connection(outside, "peer allowed on another local port only")
+    expect(d.wait_spans("egress.inbound", bg.job,
+                        where={"network.peer.address": "198.18.1.5"})[0],
+           decision="allow", rule="198.18.1.0/29:%d" % PORT)
+    stop(bg)
+
+
+@test(timeout=180)
+def test_inbound_outbound_rules_do_not_open_inbound(ctx):
+    # an outbound allow of the peer (and of everything) is not an inbound rule
+    d = ctx.daemon({"srv": pol(allow=["0.0.0.0/0:*", "%s:*" % DENIED_V4])})
+    bg, log = start_server(ctx, d, "srv")
+    r = client(ctx, W.FENCE_V4, DENIED_V4, timeout=2)
+    no_connection(r, "peer allowed outbound only")
+    stop(bg)
+    eq(accepted_peers(log), [], "connections the fenced server accepted")
+
+
+@test(timeout=180)
+def test_inbound_retransmitted_syn_recorded_once(ctx):
+    d = ctx.daemon({"srv": pol(allow=[])})
+    bg, log = start_server(ctx, d, "srv")
+    # a 5 s connect: the peer's stack retransmits its SYN at 1 s and 3 s
+    r = client(ctx, W.FENCE_V4, DENIED_V4, timeout=5)
+    no_connection(r, "retransmitting peer")
+    d.wait_spans("egress.inbound", bg.job, where={"network.peer.address": DENIED_V4})
+    time.sleep(1.5)  # let later records drain
+    got = d.find("egress.inbound", bg.job, where={"network.peer.address": DENIED_V4})
+    eq(len(got), 1, "egress.inbound spans for one peer retrying one port")
+    stop(bg)
+
+
+@test(timeout=180)
+def test_inbound_audit_mode_would_deny(ctx):
+    d = ctx.daemon({"srv": pol(allow=[], mode="audit")})
+    bg, log = start_server(ctx, d, "srv")
+    r = client(ctx, W.FENCE_V4, DENIED_V4)
+    check(r["ok"] and SECRET in r.get("data", ""), "audit mode lets the peer in: %s" % r)
+    expect(d.wait_spans("egress.inbound", bg.job,
+                        where={"network.peer.address": DENIED_V4})[0],
+           decision="would_deny", reason="no_rule")
+    stop(bg)
+
+
+@test(timeout=180)
+def test_inbound_policy_switch_cuts_accepted(ctx):
+    # an accepted connection the new version no longer allows is torn down
+    rule = "%s:%d" % (ALLOWED_V4, PORT)
+    d = ctx.daemon({"srv": pol(allow=[], inbound=[rule])})
+    bg, log = start_server(ctx, d, "srv")
+    hold = subprocess.Popen(ctx.world.hosts_argv(
+        [W.PY, PEER, "connect", W.FENCE_V4, str(PORT), "--bind", ALLOWED_V4, "--timeout", "20",
+         "--send", "never-echoed"]), stdout=subprocess.PIPE, text=True)
+    ctx.procs.append(hold)
+    d.wait_spans("egress.inbound", bg.job, where={"network.peer.address": ALLOWED_V4})
+    time.sleep(0.5)
+    f = ctx.path("srv-v2.json")
+    with open(f, "w") as fh:
+        fh.write('{"name": "srv", "allow": []}\n')
+    r = d.ctl("policy", "apply", f)
+    check(r.returncode == 0, "policy apply: %s %s" % (r.stdout, r.stderr))
+    out, _ = hold.communicate(timeout=30)
+    (res,) = W.parse_lines(out, hold)
+    check(res.get("connected"), "the held connection was made: %s" % res)
+    # cut: a reset (or EOF) long before the client's own 20 s timeout
+    check(res["elapsed"] < 15, "the held connection was not cut: %s" % res)
+    check(not res["ok"] and res["errno"] in (errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE)
+          or res["ok"] and res.get("data") == SECRET + "\n",
+          "the held connection: %s" % res)
+    stop(bg)
+
+
+@test(timeout=120)
+def test_inbound_bad_input_validate(ctx):
+    d = ctx.daemon({}, start=False)
+    cases = [
+        ('{"name": "x", "inbound": ["ci.example.com:22"]}', "inbound peers are addresses"),
+        ('{"name": "x", "inbound": ["10.0.0.1"]}', "missing port"),
+        ('{"name": "x", "inbound": ["10.0.0.1:22/udp"]}', "inbound rules are for TCP"),
+        ('{"name": "x", "inbound": [22]}', "a rule must be a string"),
+        ('{"name": "x", "inbound": "10.0.0.1:22"}', "must be an array"),
+        ('{"name": "x", "loopback": "yes"}', '"loopback" must be "own", true or false'),
+        ('{"name": "x", "loopback": 1}', '"loopback" must be "own", true or false'),
+    ]
+    for i, (text, want) in enumerate(cases):
+        path = ctx.path("bad-%d.json" % i)
+        with open(path, "w") as f:
+            f.write(text)
+        r = d.ctl("policy", "validate", path, sock=False)
+        check(r.returncode != 0, "validate accepted %s" % text)
+        check(want in r.stderr and path + ":1:" in r.stderr,
+              "validate %s: want %r with a position, got %r" % (text, want, r.stderr))
+    good = ctx.path("good.json")
+    with open(good, "w") as f:
+        f.write('{"name": "x", "loopback": "own", "allow": ["127.0.0.1:5432"],'
+                ' "inbound": ["198.18.1.8:7100", "[2001:db8:1::4]:7100"]}')
+    r = d.ctl("policy", "validate", good, sock=False)
+    check(r.returncode == 0, "validate refused a good policy: %s" % r.stderr)
