@@ -1,0 +1,198 @@
+"""Loopback that leads out (issue 15, item 4). A relay listening on the
+runner's loopback OUTSIDE the job (an open proxy, a published container
+port: here an unfenced process in the fence ns forwarding to a test host)
+must not carry a job's data out unrecorded:
+  - "loopback": "own" (the default): refused, recorded (reason loopback);
+    allowed, and recorded, with a rule naming its address and port;
+  - "loopback": true: allowed, recorded (reason loopback);
+  - "loopback": false: refused unless a rule names it;
+  - the job's own listeners (same cgroup, or a cgroup nested in the job)
+    are reached freely and unrecorded; another job's are not "own".
+Evidence on the far side: the test host's own log (did the relay's
+forwarded connection reach 198.18.1.1:80?) and the relay's log."""
+import os
+import subprocess
+import time
+
+import world as W
+from run import test, pol, check, eq, expect, wait_until, read_jsonl, EPERM
+
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py")
+TARGET = ("198.18.1.1", 80)  # hostd echo: what the relay forwards to
+SECRET = "token-ghp_0123456789"
+
+
+class Relay:
+    """An open relay on loopback, unfenced, in the fence ns."""
+
+    def __init__(self, ctx, host):
+        self.log = ctx.path("relay-%s.jsonl" % host.replace(":", "_"))
+        self.out = ctx.path("relay-%s.out" % host.replace(":", "_"))
+        with open(self.out, "wb") as fo:
+            self.proc = subprocess.Popen(ctx.world.fence_argv(
+                [W.PY, PEER, "relay", "--listen", host, "--to", "%s:%d" % TARGET,
+                 "--log", self.log, "--seconds", "100"]), stdout=fo, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL)
+        ctx.procs.append(self.proc)
+        W.ledger().add("pid", self.proc.pid)
+
+        def ready():
+            with open(self.out) as f:
+                return f.read().startswith("READY")
+        wait_until(ready, timeout=10, what="the relay to listen")
+        with open(self.out) as f:
+            self.port = int(f.read().split()[1])
+        self.host = host
+
+    def used(self):
+        return read_jsonl(self.log)
+
+
+def job_connect(d, policy, host, port, job_id=None):
+    r = d.run(policy, [W.PY, PEER, "connect", host, str(port), "--send", SECRET,
+                       "--timeout", "3"], job_id=job_id)
+    (res,) = W.parse_lines(r.out, r)
+    return r.job, res
+
+
+def reached_target(ctx):
+    return ctx.reached(*TARGET)
+
+
+def through(res, what):
+    check(res["ok"] and SECRET in res.get("data", ""),
+          "%s: expected the relay to carry the data (echoed back), got %s" % (what, res))
+
+
+def refused(res, what):
+    check(not res["ok"] and res["errno"] == EPERM, "%s: expected EPERM, got %s" % (what, res))
+
+
+def loop_spans(d, job, host, port):
+    return d.find("egress.connect", job, where={"network.peer.address": host,
+                                                 "network.peer.port": port})
+
+
+@test(timeout=180)
+def test_loopback_relay_refused_by_default(ctx):
+    r4, r6 = Relay(ctx, "127.0.0.1"), Relay(ctx, "::1")
+    d = ctx.daemon({"t": pol(allow=["198.18.1.2:443"])})  # no "loopback": "own"
+    job, res = job_connect(d, "t", "127.0.0.1", r4.port)
+    refused(res, "relay on 127.0.0.1, default policy")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="deny", reason="loopback")
+    job6, res = job_connect(d, "t", "::1", r6.port)
+    refused(res, "relay on [::1], default policy")
+    expect(d.decision(job6, "::1", r6.port), decision="deny", reason="loopback")
+    # the other loopback spellings of the same relay
+    job_m, res = job_connect(d, "t", "::ffff:127.0.0.1", r4.port)
+    refused(res, "relay through ::ffff:127.0.0.1")
+    job_o, res = job_connect(d, "t", "127.0.0.2", r4.port)
+    refused(res, "127.0.0.2 (the relay is not there, but no rule names it either)")
+    time.sleep(0.5)
+    eq(r4.used() + r6.used(), [], "connections the relays accepted")
+    check(not reached_target(ctx), "the relay's target was reached")
+
+
+@test(timeout=180)
+def test_loopback_rule_names_the_listener(ctx):
+    r4, r6 = Relay(ctx, "127.0.0.1"), Relay(ctx, "::1")
+    rules = ["127.0.0.1:%d" % r4.port, "[::1]:%d" % r6.port]
+    d = ctx.daemon({"t": pol(allow=rules)})
+    job, res = job_connect(d, "t", "127.0.0.1", r4.port)
+    through(res, "relay named by a rule")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="allow", reason="rule",
+           rule=rules[0])
+    job6, res = job_connect(d, "t", "::1", r6.port)
+    through(res, "IPv6 relay named by a rule")
+    expect(d.decision(job6, "::1", r6.port), decision="allow", reason="rule", rule=rules[1])
+    # the rule names one port: another outside listener stays shut
+    other = Relay(ctx, "127.0.0.1")
+    job2, res = job_connect(d, "t", "127.0.0.1", other.port)
+    refused(res, "an outside listener on a port no rule names")
+    expect(d.decision(job2, "127.0.0.1", other.port), decision="deny", reason="loopback")
+    check(reached_target(ctx), "the allowed relay did not reach its target")
+
+
+@test(timeout=180)
+def test_loopback_true_allows_and_records(ctx):
+    r4 = Relay(ctx, "127.0.0.1")
+    d = ctx.daemon({"t": pol(allow=[], loopback=True),
+                    "tdeny": pol(allow=[], deny=["127.0.0.1:%d" % r4.port], loopback=True)})
+    job, res = job_connect(d, "t", "127.0.0.1", r4.port)
+    through(res, "loopback: true")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="allow", reason="loopback")
+    # a deny rule still wins over "loopback": true
+    job2, res = job_connect(d, "tdeny", "127.0.0.1", r4.port)
+    refused(res, "loopback: true with a deny rule naming the listener")
+    expect(d.decision(job2, "127.0.0.1", r4.port), decision="deny", reason="deny_rule")
+
+
+@test(timeout=180)
+def test_loopback_false_needs_a_rule(ctx):
+    r4 = Relay(ctx, "127.0.0.1")
+    d = ctx.daemon({"off": pol(allow=[], loopback=False),
+                    "offr": pol(allow=["127.0.0.1:%d" % r4.port], loopback=False)})
+    job, res = job_connect(d, "off", "127.0.0.1", r4.port)
+    refused(res, "loopback: false")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="deny", reason="loopback")
+    job, res = job_connect(d, "offr", "127.0.0.1", r4.port)
+    through(res, "loopback: false with a rule")
+    # false means false: even the job's own listener needs a rule
+    r = d.run("off", [W.PY, PEER, "own"])
+    for x in W.parse_lines(r.out, r):
+        refused(x, "own listener under loopback: false (%s)" % x.get("target"))
+
+
+@test(timeout=180)
+def test_loopback_own_listener_free_and_unrecorded(ctx):
+    d = ctx.daemon({"t": pol(allow=[])})
+    for args, what in ((["own"], "same cgroup"), (["own", "--udp"], "same cgroup, UDP"),
+                       (["own", "--nested", "deeper"], "a nested cgroup of the job")):
+        r = d.run("t", [W.PY, PEER] + args)
+        lines = W.parse_lines(r.out, r)
+        eq(len(lines), 2, "own-listener results (%s)" % what)
+        for x in lines:
+            check(x["ok"], "own listener, %s: %s should work: %s" % (what, x.get("target"), x))
+        if "--nested" in args:
+            check(all(x["cgroup"].endswith("/deeper") for x in lines),
+                  "the client ran in the nested cgroup: %s" % lines)
+        time.sleep(0.5)
+        spans = [s for s in d.find(None, r.job) if s.name in ("egress.connect", "egress.send")]
+        eq(spans, [], "decision spans for the job's own listeners (%s)" % what)
+
+
+@test(timeout=180)
+def test_loopback_other_jobs_listener_is_not_own(ctx):
+    d = ctx.daemon({"t": pol(allow=[])})
+    log = ctx.path("srv-a.jsonl")
+    a = d.spawn("t", [W.PY, PEER, "serve", "--host", "127.0.0.1", "--port", "0", "--log", log,
+                      "--seconds", "30"])
+
+    def ready():
+        return a.output()[0].startswith("READY")
+    wait_until(ready, timeout=15, what="job A's listener")
+    port = int(a.output()[0].split()[1])
+    job_b, res = job_connect(d, "t", "127.0.0.1", port)
+    refused(res, "job B to job A's listener")
+    expect(d.decision(job_b, "127.0.0.1", port), decision="deny", reason="loopback")
+    a.proc.terminate()
+    a.wait(20)
+    eq(read_jsonl(log), [], "connections job A's server accepted")
+
+
+@test(timeout=180)
+def test_loopback_policy_validate_and_lint(ctx):
+    d = ctx.daemon({}, start=False)
+    f = ctx.path("lo-true.json")
+    with open(f, "w") as fh:
+        fh.write('{"name": "x", "loopback": true}')
+    r = d.ctl("policy", "validate", f, sock=False)
+    check(r.returncode != 0 and '"loopback": true lets the job reach every local listener'
+          in r.stderr and "--force" in r.stderr, "lint of loopback: true: %r" % r.stderr)
+    r = d.ctl("policy", "validate", "--force", f, sock=False)
+    check(r.returncode == 0, "validate --force of loopback: true: %r" % r.stderr)
+    f2 = ctx.path("old.json")
+    with open(f2, "w") as fh:
+        fh.write('{"name": "x", "loopback": false, "allow": ["127.0.0.1:5432"]}')
+    r = d.ctl("policy", "validate", f2, sock=False)
+    check(r.returncode == 0, "an old file with loopback: false: %r" % r.stderr)
