@@ -44,8 +44,11 @@ static int validate(int argc, char **argv, bool force)
 				continue;
 			}
 		}
-		printf("%s: ok (policy %s, %s, %zu rules)\n", argv[i], p->name,
+		printf("%s: ok (policy %s, %s, %zu rules", argv[i], p->name,
 		       p->mode == EF_MODE_AUDIT ? "audit" : "enforce", p->n_rules);
+		if (p->n_inbound)
+			printf(", %zu inbound", p->n_inbound);
+		printf(")\n");
 		ef_policy_free(p);
 	}
 	return bad ? 1 : 0;
