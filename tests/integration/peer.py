@@ -12,6 +12,8 @@ connection to --log ({"peer", "pport", "lport", "got"}: what it received).
         is forwarded to HOST:PORT both ways
   connect HOST PORT [--bind SRC] [--timeout T] [--send DATA]
         TCP connect (from SRC if given), send DATA, read until EOF/timeout
+  bulk HOST PORT [--mb N] [--no-echo] [--bind SRC]
+        send N MiB to an echo server and read them back
   own [--nested NAME] [--udp]
         a listener of its own on 127.0.0.1 and [::1] (or bound UDP sockets),
         then connect to it: from this process, or from a child that moved
@@ -84,7 +86,10 @@ def cmd_serve(a):
             except OSError:
                 data = b""
             if data:
-                conns[s]["got"] += data.decode(errors="replace")
+                if a.discard:
+                    conns[s]["bytes"] = conns[s].get("bytes", 0) + len(data)
+                else:
+                    conns[s]["got"] += data.decode(errors="replace")
                 continue
             log.write(json.dumps(conns.pop(s)) + "\n")
             log.flush()
@@ -179,6 +184,54 @@ def cmd_connect(a):
     return 0
 
 
+def cmd_bulk(a):
+    """Send --mb MiB to an echo server and read it all back (or, with
+    --no-echo, only send them and wait for the server to close)."""
+    d = res("bulk", target="%s:%s" % (a.host, a.port))
+    total = int(a.mb * 1024 * 1024)
+    chunk = b"x" * 65536
+    s = socket.socket(fam_of(a.host), socket.SOCK_STREAM)
+    s.settimeout(10)
+    t0 = time.time()
+    try:
+        if a.bind:
+            s.bind((a.bind, 0))
+        s.connect((a.host, a.port))
+        sent = got = 0
+        if a.no_echo:
+            while sent < total:
+                sent += s.send(chunk[:min(len(chunk), total - sent)])
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+            got = sent
+        s.setblocking(False)
+        while got < total:
+            want_w = [s] if sent < total else []
+            rd, wr, _ = select.select([s], want_w, [], 10)
+            if not rd and not wr:
+                raise OSError("stalled at %d/%d" % (got, total))
+            if wr:
+                try:
+                    sent += s.send(chunk[:min(len(chunk), total - sent)])
+                except BlockingIOError:
+                    pass
+            if rd:
+                data = s.recv(262144)
+                if not data:
+                    break
+                got += len(data)
+        d["ok"] = got >= total
+        d["bytes"] = got
+    except OSError as e:
+        set_err(d, e)
+    finally:
+        s.close()
+    d["elapsed"] = round(time.time() - t0, 3)
+    emit(d)
+    return 0
+
+
 def own_cgroup():
     with open("/proc/self/cgroup") as f:
         for line in f:
@@ -258,6 +311,7 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--log", required=True)
     p.add_argument("--greeting", default="hello-from-job\n")
+    p.add_argument("--discard", action="store_true", help="count bytes, keep none")
     p.add_argument("--seconds", type=float, default=60)
     p = sub.add_parser("relay")
     p.add_argument("--listen", required=True)
@@ -271,12 +325,18 @@ def main():
     p.add_argument("--bind")
     p.add_argument("--timeout", type=float, default=3)
     p.add_argument("--send", default="")
+    p = sub.add_parser("bulk")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("--mb", type=float, default=64)
+    p.add_argument("--no-echo", action="store_true")
+    p.add_argument("--bind")
     p = sub.add_parser("own")
     p.add_argument("--nested")
     p.add_argument("--udp", action="store_true")
     a = ap.parse_args()
     return {"serve": cmd_serve, "relay": cmd_relay, "connect": cmd_connect,
-            "own": cmd_own}[a.cmd](a)
+            "own": cmd_own, "bulk": cmd_bulk}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -211,3 +211,74 @@ def test_inbound_bad_input_validate(ctx):
                 ' "inbound": ["198.18.1.8:7100", "[2001:db8:1::4]:7100"]}')
     r = d.ctl("policy", "validate", good, sock=False)
     check(r.returncode == 0, "validate refused a good policy: %s" % r.stderr)
+
+
+BPF_ENABLE_STATS, BPF_STATS_RUN_TIME = 32, 0
+
+
+def enable_bpf_stats():
+    """BPF_ENABLE_STATS: run_time_ns/run_cnt are kept while the fd is open
+    (no global sysctl left changed if the test dies)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(128)  # union bpf_attr, enable_stats.type = 0
+    fd = libc.syscall(321, BPF_ENABLE_STATS, attr, ctypes.c_uint(128))  # x86_64 bpf
+    if fd < 0:
+        raise AssertionError("BPF_ENABLE_STATS failed: errno %d" % ctypes.get_errno())
+    return fd
+
+
+def prog_stats(d, name):
+    import json
+    r = subprocess.run(["bpftool", "--json", "link", "show", "pinned",
+                        os.path.join(d.bpffs_dir, "link_" + name)], capture_output=True,
+                       text=True)
+    check(r.returncode == 0, "bpftool link show %s: %s" % (name, r.stderr))
+    pid = json.loads(r.stdout)["prog_id"]
+    r = subprocess.run(["bpftool", "--json", "prog", "show", "id", str(pid)],
+                       capture_output=True, text=True)
+    j = json.loads(r.stdout)
+    return j.get("run_cnt", 0), j.get("run_time_ns", 0)
+
+
+@test(timeout=240)
+def test_inbound_established_packets_stay_cheap(ctx):
+    """The ingress hook on packets of an accepted connection (the fast
+    path: one socket-state read) costs little per packet by the kernel's
+    own bpf_stats; the figure is printed. 256 MiB from an allowed peer in
+    the hosts ns to a fenced sink."""
+    import platform
+    check(platform.machine() == "x86_64", "this test calls bpf(2) by its x86_64 number")
+    d = ctx.daemon({"srv": pol(allow=[], inbound=["%s:%d" % (ALLOWED_V4, PORT)])})
+    log = ctx.path("sink.jsonl")
+    bg = d.spawn("srv", [W.PY, PEER, "serve", "--host", "0.0.0.0", "--port", str(PORT),
+                         "--log", log, "--discard", "--seconds", "60"])
+    wait_until(lambda: bg.output()[0].startswith("READY"), timeout=15,
+               what="the fenced sink to listen")
+    fd = enable_bpf_stats()
+    try:
+        c0, t0 = prog_stats(d, "ef_ingress")
+        p = subprocess.run(ctx.world.hosts_argv(
+            [W.PY, PEER, "bulk", W.FENCE_V4, str(PORT), "--mb", "256", "--no-echo",
+             "--bind", ALLOWED_V4]),
+            capture_output=True, text=True, timeout=120)
+        (res,) = W.parse_lines(p.stdout, p)
+        c1, t1 = prog_stats(d, "ef_ingress")
+    finally:
+        os.close(fd)
+    stop(bg)
+    check(res["ok"], "bulk transfer through the fence: %s" % res)
+    n, ns = c1 - c0, t1 - t0
+    check(n > 1000, "the ingress program ran %d times for 256 MiB received" % n)
+    per = ns / n
+    ctx.note("ef_ingress on established packets: %d runs, %.1f ns per packet (bpf_stats)"
+             % (n, per))
+    print("    ef_ingress: %d runs, %.1f ns/packet, 256 MiB received in %.2f s" % (
+        n, per, res["elapsed"]), flush=True)
+    # veth GRO hands TCP ~64 KB at a time: a run is a large skb, and what
+    # matters is the share of the transfer's time spent in the program
+    share = ns / (res["elapsed"] * 1e9)
+    ctx.note("ef_ingress: %.3f%% of the transfer's wall time" % (100 * share))
+    check(per < 1000, "ef_ingress costs %.1f ns per established packet (want < 1000)" % per)
+    check(share < 0.01, "ef_ingress took %.2f%% of the transfer's time (want < 1%%)" % (
+        100 * share))
