@@ -29,6 +29,8 @@
 #ifndef EF_DEST_BPF_H
 #define EF_DEST_BPF_H
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 struct ef_dest {
 	__u32 family; /* enum ef_family */
 	__u8 addr[16];
@@ -97,7 +99,9 @@ static __always_inline int ef_dest_is_loopback(const struct ef_dest *d)
  * ef_sock_owner (cloned to accepted sockets). A listener of a nested
  * cgroup of the job is the job's; another job's, or one outside the fence,
  * is not. The lookup is the kernel's own (same netns), so it finds what
- * the connection would find, dual-stack [::] listeners included.
+ * the connection would find, dual-stack [::] listeners included. A socket
+ * in a SO_REUSEPORT group is never own: the kernel may hand the connection
+ * to another member, outside the job.
  */
 static __always_inline int ef_loopback_own(struct bpf_sock_addr *ctx, const struct ef_dest *d,
 					   __u64 job)
@@ -127,6 +131,15 @@ static __always_inline int ef_loopback_own(struct bpf_sock_addr *ctx, const stru
 		return 0;
 	s = bpf_sk_storage_get(&ef_sk, sk, 0, 0);
 	own = s && s->job_cgroup && s->job_cgroup == job;
+	/* a port shared through SO_REUSEPORT may hand the connection to
+	 * another member of the group (a relay outside the job, same user):
+	 * such a listener is never "own" */
+	if (own) {
+		struct sock *ks = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+
+		if (BPF_CORE_READ_BITFIELD(&ks->__sk_common, skc_reuseport))
+			own = 0;
+	}
 	bpf_sk_release(sk);
 	return own;
 }

@@ -7,14 +7,14 @@ connection to --log ({"peer", "pport", "lport", "got"}: what it received).
 
   serve --host H [--host H2] --port P --log FILE [--greeting G] [--seconds S]
         accept on each H:P; send G to each peer at once, keep what it sends
-  relay --listen H --port P --to HOST:PORT --log FILE [--seconds S]
+  relay --listen H --port P --to HOST:PORT --log FILE [--seconds S] [--reuseport]
         an open relay (a proxy, a published container port): each connection
         is forwarded to HOST:PORT both ways
   connect HOST PORT [--bind SRC] [--timeout T] [--send DATA]
         TCP connect (from SRC if given), send DATA, read until EOF/timeout
   bulk HOST PORT [--mb N] [--no-echo] [--bind SRC]
         send N MiB to an echo server and read them back
-  own [--nested NAME] [--udp]
+  own [--nested NAME] [--udp] [--port P] [--reuseport]
         a listener of its own on 127.0.0.1 and [::1] (or bound UDP sockets),
         then connect to it: from this process, or from a child that moved
         into a new child cgroup NAME of its own cgroup first
@@ -52,9 +52,11 @@ def fam_of(host):
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def listen(host, port, udp=False):
+def listen(host, port, udp=False, reuseport=False):
     s = socket.socket(fam_of(host), socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if ":" in host:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     s.bind((host, port))
@@ -123,7 +125,7 @@ def pump(a, b):
 
 
 def cmd_relay(a):
-    srv = listen(a.listen, a.port)
+    srv = listen(a.listen, a.port, reuseport=a.reuseport)
     print("READY %d" % srv.getsockname()[1], flush=True)
     host, port = a.to.rsplit(":", 1)
     host = host.strip("[]")
@@ -268,7 +270,7 @@ def try_own(host, port, udp):
 
 
 def cmd_own(a):
-    lsn = [listen(h, 0, a.udp) for h in ("127.0.0.1", "::1")]
+    lsn = [listen(h, a.port, a.udp, a.reuseport) for h in ("127.0.0.1", "::1")]
     targets = [(h, s.getsockname()[1]) for h, s in zip(("127.0.0.1", "::1"), lsn)]
     if not a.nested:
         for h, p in targets:
@@ -317,6 +319,7 @@ def main():
     p.add_argument("--listen", required=True)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--to", required=True)
+    p.add_argument("--reuseport", action="store_true")
     p.add_argument("--log", required=True)
     p.add_argument("--seconds", type=float, default=60)
     p = sub.add_parser("connect")
@@ -334,6 +337,8 @@ def main():
     p = sub.add_parser("own")
     p.add_argument("--nested")
     p.add_argument("--udp", action="store_true")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--reuseport", action="store_true")
     a = ap.parse_args()
     return {"serve": cmd_serve, "relay": cmd_relay, "connect": cmd_connect,
             "own": cmd_own, "bulk": cmd_bulk}[a.cmd](a)

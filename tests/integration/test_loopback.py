@@ -25,14 +25,15 @@ SECRET = "token-ghp_0123456789"
 class Relay:
     """An open relay on loopback, unfenced, in the fence ns."""
 
-    def __init__(self, ctx, host):
-        self.log = ctx.path("relay-%s.jsonl" % host.replace(":", "_"))
-        self.out = ctx.path("relay-%s.out" % host.replace(":", "_"))
+    def __init__(self, ctx, host, extra=()):
+        tag = "%s-%d" % (host.replace(":", "_"), len(ctx.procs))
+        self.log = ctx.path("relay-%s.jsonl" % tag)
+        self.out = ctx.path("relay-%s.out" % tag)
         with open(self.out, "wb") as fo:
             self.proc = subprocess.Popen(ctx.world.fence_argv(
                 [W.PY, PEER, "relay", "--listen", host, "--to", "%s:%d" % TARGET,
-                 "--log", self.log, "--seconds", "100"]), stdout=fo, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
+                 "--log", self.log, "--seconds", "100"] + list(extra)), stdout=fo,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         ctx.procs.append(self.proc)
         W.ledger().add("pid", self.proc.pid)
 
@@ -196,3 +197,22 @@ def test_loopback_policy_validate_and_lint(ctx):
         fh.write('{"name": "x", "loopback": false, "allow": ["127.0.0.1:5432"]}')
     r = d.ctl("policy", "validate", f2, sock=False)
     check(r.returncode == 0, "an old file with loopback: false: %r" % r.stderr)
+
+
+@test(timeout=180)
+def test_loopback_reuseport_shared_with_relay_is_not_own(ctx):
+    """A relay outside the job and the job's own listener share a port
+    through SO_REUSEPORT (same user): the kernel may hand the job's
+    connection to either, so a listener in a reuseport group is never
+    "own"; the connect is judged by the rules (none: refused)."""
+    relay = Relay(ctx, "127.0.0.1", extra=["--port", "0", "--reuseport"])
+    d = ctx.daemon({"t": pol(allow=[])})
+    r = d.run("t", [W.PY, PEER, "own", "--port", str(relay.port), "--reuseport"])
+    lines = W.parse_lines(r.out, r)
+    v4 = [x for x in lines if x.get("target", "").startswith("127.0.0.1:")]
+    eq(len(v4), 1, "results for 127.0.0.1 (%s)" % lines)
+    refused(v4[0], "own listener sharing its port with a relay")
+    expect(d.decision(r.job, "127.0.0.1", relay.port), decision="deny", reason="loopback")
+    time.sleep(0.5)
+    eq(relay.used(), [], "connections the relay accepted")
+    check(not reached_target(ctx), "the relay's target was reached")
