@@ -303,7 +303,11 @@ int ef_revoke_verdict(struct ef_daemon *d, const struct ef_job_rec *j, const str
 	__u32 rule;
 
 	if (loopback) {
-		if (j->dns && port == j->dns->port)
+		static const uint8_t lo4[16] = { 127, 0, 0, 1 }, lo6[16] = { [15] = 1 };
+
+		/* the job's own DNS proxy, where it listens (as the BPF side) */
+		if (j->dns && port == j->dns->port &&
+		    !memcmp(addr, family == EF_FAM_V4 ? lo4 : lo6, 16))
 			return EF_V_ALLOW;
 		if (own && (pr->pol->flags & (EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN)))
 			return EF_V_ALLOW;

@@ -272,12 +272,15 @@ static __always_inline int ef_inbound_decide(struct __sk_buff *skb)
 	ef_in_unmap(&p);
 	if (!p.local_port)
 		p.local_port = (__u16)sk->src_port;
-	if (ef_in_peer_loopback(&p))
-		return 1;
-	/* the wire check tells accepted sockets by this flag (cloned to them) */
+	/* the wire check tells accepted sockets by this flag: set on the
+	 * listener before its first child exists, so every child clones it */
 	s = bpf_sk_storage_get(&ef_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (s && !(s->flags & EF_SKF_LISTENER))
 		s->flags |= EF_SKF_LISTENER;
+	/* a loopback source cannot come from outside the host: the stack drops
+	 * 127/8 and ::1 arriving on other interfaces as martians */
+	if (ef_in_peer_loopback(&p))
+		return 1;
 
 	cgroup_id = bpf_skb_ancestor_cgroup_id(skb, ef_job_level);
 	job = bpf_map_lookup_elem(&ef_jobs, &cgroup_id);
