@@ -147,7 +147,11 @@ const struct ef_rule *ef_policy_rule_by_id(const struct ef_policy *p, __u32 rule
  *     over it, a prefix of the same family containing it), its ports and
  *     protocols include the allow's. Names are not compared with
  *     addresses (what a name resolves to is not known here), and several
- *     deny rules covering an allow only together are not reported.
+ *     deny rules covering an allow only together are not reported;
+ *   - "loopback": true (at the "loopback" value): every local listener,
+ *     and through a relay anywhere;
+ *   - an inbound rule whose peer prefix is wider than /24 (IPv4) or /64
+ *     (IPv6).
  * Messages are "FILE:LINE:COL: message" at the rule, naming the other
  * rule's position where there is one, and end with what to do:
  *   c.json:3:5: "*.com:443" opens every name under the public suffix "com";
@@ -176,8 +180,9 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
  * -ENOMEM on allocation failure. Conservative: 0 means "not proven", never
  * a wrong 1. Settings are compared first, then rules:
  *   - b in audit mode denies nothing: 1. Else a in audit mode: 0;
- *   - loopback, socket switches (raw, packet, icmp, other_protocols) and
- *     address families of a must be within b's;
+ *   - loopback: a's rank (false < "own" < true) at most b's; socket
+ *     switches (raw, packet, icmp, other_protocols) and address families
+ *     of a must be within b's;
  *   - dns.upstream: a's list must be empty when b's is, else a subset of
  *     b's (addresses and ports compared; a resolver of the job's choosing
  *     could point allowed names anywhere);
@@ -202,6 +207,13 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
  *     either policy (the name, or one just below the wildcard). The proxy
  *     answers while an allow range is left that no single deny range
  *     holds whole, so this is not implied by the rule checks above.
+ *   - loopback rules: an allow rule of a inside loopback is within b when
+ *     b has "loopback": true; a deny rule of b meeting loopback must be
+ *     within a's deny rules when a has "loopback": true (deny rules judge
+ *     loopback then);
+ *   - every inbound rule of a lies within b's inbound rules, as for allow
+ *     rules (inbound and outbound rules are never compared with each
+ *     other).
  * Not proven (0): a destination covered only by several rules of b
  * together (two /9s for a /8), an address covered by a name rule, or more
  * than ~16 million comparisons (100,000-rule policies take well under a
@@ -328,7 +340,10 @@ struct ef_compiled {
 
 /*
  * Compile the CIDR rules of `p` into map entries for `policy_id`, and its
- * host-name rules into the name table (see ef_name_lookup()).
+ * host-name rules into the name table (see ef_name_lookup()). The inbound
+ * rules get entries of their own, under family | EF_FAM_INBOUND, built
+ * the same way over the inbound rules alone (range rule ids n_rules + i):
+ * no outbound entry inherits from an inbound prefix, nor the reverse.
  * Addresses of full length (/32, /128) go to the exact hash, others to the
  * LPM trie. Every entry carries its own ranges plus those of every shorter
  * prefix of the same family covering it, so one longest-prefix lookup

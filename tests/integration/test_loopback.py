@@ -216,3 +216,34 @@ def test_loopback_reuseport_shared_with_relay_is_not_own(ctx):
     time.sleep(0.5)
     eq(relay.used(), [], "connections the relay accepted")
     check(not reached_target(ctx), "the relay's target was reached")
+
+
+@test(timeout=180)
+def test_loopback_suggest_names_the_outside_listener(ctx):
+    """An audit run that used a relay outside the job and a listener of its
+    own: suggest names the relay by address and port, never "loopback":
+    true, and the job's own listener not at all (it was never recorded);
+    the suggested policy then lets the job through, nothing else."""
+    from test_audit import egressctl
+    import json
+    r4 = Relay(ctx, "127.0.0.1")
+    d = ctx.daemon({"au": pol(allow=[], mode="audit")})
+    job, res = job_connect(d, "au", "127.0.0.1", r4.port)
+    through(res, "audit mode")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="would_deny", reason="loopback")
+    r = d.run("au", [W.PY, PEER, "own"], job_id=None)
+    check(all(x["ok"] for x in W.parse_lines(r.out, r)), "own listener in audit mode")
+    time.sleep(0.5)
+    s = egressctl(ctx, ["policy", "suggest", "--job", job, "--job", r.job], d=d)
+    doc = json.loads(s.stdout)
+    eq(doc["allow"], ["127.0.0.1:%d" % r4.port], "suggested rules")
+    check("loopback" not in doc, "suggest wrote a loopback setting: %s" % doc)
+    path = d.write_policy("enf", s.stdout.replace('"name": "au"', '"name": "enf"'))
+    v = d.ctl("policy", "validate", path)
+    check(v.returncode == 0, "validate the suggested policy: %s" % v.stderr)
+    job2, res = job_connect(d, "enf", "127.0.0.1", r4.port)
+    through(res, "the suggested policy")
+    expect(d.decision(job2, "127.0.0.1", r4.port), decision="allow", reason="rule")
+    other = Relay(ctx, "127.0.0.1")
+    job3, res = job_connect(d, "enf", "127.0.0.1", other.port)
+    refused(res, "another outside listener under the suggested policy")
