@@ -10,6 +10,10 @@ connection to --log ({"peer", "pport", "lport", "got"}: what it received).
   relay --listen H --port P --to HOST:PORT --log FILE [--seconds S] [--reuseport]
         an open relay (a proxy, a published container port): each connection
         is forwarded to HOST:PORT both ways
+  udp-sink --host H [--port P] --log FILE [--seconds S]
+        a UDP socket that logs what it receives
+  sendto HOST PORT [--send DATA]
+        one unconnected UDP datagram
   connect HOST PORT [--bind SRC] [--timeout T] [--send DATA]
         TCP connect (from SRC if given), send DATA, read until EOF/timeout
   bulk HOST PORT [--mb N] [--no-echo] [--bind SRC]
@@ -148,6 +152,35 @@ def cmd_relay(a):
         log.write(json.dumps(entry) + "\n")
         log.flush()
         c.close()
+    return 0
+
+
+def cmd_udp_sink(a):
+    s = listen(a.host, a.port, udp=True)
+    print("READY %d" % s.getsockname()[1], flush=True)
+    log = open(a.log, "a")
+    end = time.time() + a.seconds
+    while time.time() < end:
+        rd, _, _ = select.select([s], [], [], 0.2)
+        if rd:
+            data, peer = s.recvfrom(65536)
+            log.write(json.dumps({"peer": peer[0], "pport": peer[1],
+                                  "got": data.decode(errors="replace")}) + "\n")
+            log.flush()
+    return 0
+
+
+def cmd_sendto(a):
+    d = res("sendto", target="%s:%s" % (a.host, a.port))
+    s = socket.socket(fam_of(a.host), socket.SOCK_DGRAM)
+    try:
+        s.sendto(a.send.encode(), (a.host, a.port))
+        d["ok"] = True
+    except OSError as e:
+        set_err(d, e)
+    finally:
+        s.close()
+    emit(d)
     return 0
 
 
@@ -328,6 +361,15 @@ def main():
     p.add_argument("--bind")
     p.add_argument("--timeout", type=float, default=3)
     p.add_argument("--send", default="")
+    p = sub.add_parser("udp-sink")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--log", required=True)
+    p.add_argument("--seconds", type=float, default=60)
+    p = sub.add_parser("sendto")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("--send", default="datagram")
     p = sub.add_parser("bulk")
     p.add_argument("host")
     p.add_argument("port", type=int)
@@ -341,7 +383,8 @@ def main():
     p.add_argument("--reuseport", action="store_true")
     a = ap.parse_args()
     return {"serve": cmd_serve, "relay": cmd_relay, "connect": cmd_connect,
-            "own": cmd_own, "bulk": cmd_bulk}[a.cmd](a)
+            "own": cmd_own, "bulk": cmd_bulk, "udp-sink": cmd_udp_sink,
+            "sendto": cmd_sendto}[a.cmd](a)
 
 
 if __name__ == "__main__":

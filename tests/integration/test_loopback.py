@@ -247,3 +247,40 @@ def test_loopback_suggest_names_the_outside_listener(ctx):
     other = Relay(ctx, "127.0.0.1")
     job3, res = job_connect(d, "enf", "127.0.0.1", other.port)
     refused(res, "another outside listener under the suggested policy")
+
+
+@test(timeout=180)
+def test_loopback_udp_outside_socket(ctx):
+    """UDP too: a datagram to a socket outside the job on loopback (a
+    forwarder, a metrics agent that relays) is refused and recorded unless
+    a rule names it; IPv4 and IPv6."""
+    socks = {}
+    for host in ("127.0.0.1", "::1"):
+        log = ctx.path("udp-%s.jsonl" % host.replace(":", "_"))
+        out = ctx.path("udp-%s.out" % host.replace(":", "_"))
+        with open(out, "wb") as fo:
+            p = subprocess.Popen(ctx.world.fence_argv(
+                [W.PY, PEER, "udp-sink", "--host", host, "--log", log, "--seconds", "60"]),
+                stdout=fo, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        ctx.procs.append(p)
+        W.ledger().add("pid", p.pid)
+        wait_until(lambda: open(out).read().startswith("READY"), timeout=10,
+                   what="the UDP socket outside the job")
+        socks[host] = (int(open(out).read().split()[1]), log)
+    p4, p6 = socks["127.0.0.1"][0], socks["::1"][0]
+    d = ctx.daemon({"t": pol(allow=[]),
+                    "r": pol(allow=["127.0.0.1:%d/udp" % p4, "[::1]:%d/udp" % p6])})
+    for host, (port, log) in socks.items():
+        r = d.run("t", [W.PY, PEER, "sendto", host, str(port), "--send", SECRET])
+        (x,) = W.parse_lines(r.out, r)
+        refused(x, "datagram to %s:%d outside the job" % (host, port))
+        expect(d.decision(r.job, host, port, "udp", name="egress.send"), decision="deny",
+               reason="loopback")
+        time.sleep(0.3)
+        eq(read_jsonl(log), [], "datagrams the socket outside the job got")
+        r = d.run("r", [W.PY, PEER, "sendto", host, str(port), "--send", SECRET])
+        (x,) = W.parse_lines(r.out, r)
+        check(x["ok"], "datagram named by a rule: %s" % x)
+        expect(d.decision(r.job, host, port, "udp", name="egress.send"), decision="allow",
+               reason="rule")
+        wait_until(lambda: read_jsonl(log), timeout=5, what="the allowed datagram")
