@@ -6,6 +6,7 @@ servers print "READY <port>" once bound and log one JSON line per accepted
 connection to --log ({"peer", "pport", "lport", "got"}: what it received).
 
   serve --host H [--host H2] --port P --log FILE [--greeting G] [--seconds S]
+        [--discard] [--dual]
         accept on each H:P; send G to each peer at once, keep what it sends
   relay --listen H --port P --to HOST:PORT --log FILE [--seconds S] [--reuseport]
         an open relay (a proxy, a published container port): each connection
@@ -56,13 +57,13 @@ def fam_of(host):
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def listen(host, port, udp=False, reuseport=False):
+def listen(host, port, udp=False, reuseport=False, dual=False):
     s = socket.socket(fam_of(host), socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuseport:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if ":" in host:
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual else 1)
     s.bind((host, port))
     if not udp:
         s.listen(16)
@@ -70,7 +71,7 @@ def listen(host, port, udp=False, reuseport=False):
 
 
 def cmd_serve(a):
-    socks = [listen(h, a.port) for h in a.host]
+    socks = [listen(h, a.port, dual=a.dual) for h in a.host]
     port = socks[0].getsockname()[1]
     print("READY %d" % port, flush=True)
     log = open(a.log, "a")
@@ -347,6 +348,7 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--greeting", default="hello-from-job\n")
     p.add_argument("--discard", action="store_true", help="count bytes, keep none")
+    p.add_argument("--dual", action="store_true", help="[::] takes IPv4 too")
     p.add_argument("--seconds", type=float, default=60)
     p = sub.add_parser("relay")
     p.add_argument("--listen", required=True)

@@ -18,12 +18,13 @@ DENIED_V4, ALLOWED_V4 = "198.18.1.7", "198.18.1.8"
 DENIED_V6, ALLOWED_V6 = "2001:db8:1::3", "2001:db8:1::4"
 
 
-def start_server(ctx, d, policy, port=PORT):
-    """A fenced job listening on 0.0.0.0:port and [::]:port."""
+def start_server(ctx, d, policy, port=PORT, dual=False):
+    """A fenced job listening on 0.0.0.0:port and [::]:port (dual: one
+    dual-stack [::] socket taking both)."""
     log = ctx.path("server-%d.jsonl" % port)
-    bg = d.spawn(policy, [W.PY, PEER, "serve", "--host", "0.0.0.0", "--host", "::",
-                          "--port", str(port), "--log", log, "--greeting", SECRET + "\n",
-                          "--seconds", "40"])
+    hosts = ["--host", "::", "--dual"] if dual else ["--host", "0.0.0.0", "--host", "::"]
+    bg = d.spawn(policy, [W.PY, PEER, "serve"] + hosts + [
+        "--port", str(port), "--log", log, "--greeting", SECRET + "\n", "--seconds", "40"])
 
     def ready():
         out, _ = bg.output()
@@ -118,6 +119,25 @@ def test_inbound_rule_is_per_local_port(ctx):
                         where={"network.peer.address": "198.18.1.5"})[0],
            decision="allow", rule="198.18.1.0/29:%d" % PORT)
     stop(bg)
+
+
+@test(timeout=180)
+def test_inbound_dual_stack_listener(ctx):
+    # an IPv4 peer reaching a dual-stack [::] listener is judged as IPv4
+    d = ctx.daemon({"srv": pol(allow=[], inbound=["%s:%d" % (ALLOWED_V4, PORT)])})
+    bg, log = start_server(ctx, d, "srv", dual=True)
+    ok = client(ctx, W.FENCE_V4, ALLOWED_V4)
+    bad = client(ctx, W.FENCE_V4, DENIED_V4, timeout=2)
+    bad6 = client(ctx, W.FENCE_V6, DENIED_V6, timeout=2)
+    check(ok["ok"] and SECRET in ok.get("data", ""), "allowed IPv4 peer, dual-stack: %s" % ok)
+    no_connection(bad, "IPv4 peer with no rule, dual-stack listener")
+    no_connection(bad6, "IPv6 peer with no rule, dual-stack listener")
+    s = d.wait_spans("egress.inbound", bg.job, where={"network.peer.address": DENIED_V4})
+    expect(s[0], decision="deny", reason="no_rule", **{"network.type": "ipv4",
+                                                       "server.address": W.FENCE_V4})
+    stop(bg)
+    peers = accepted_peers(log)
+    check(DENIED_V4 not in peers and DENIED_V6 not in peers, "accepted: %s" % peers)
 
 
 @test(timeout=180)
