@@ -6,7 +6,7 @@ servers print "READY <port>" once bound and log one JSON line per accepted
 connection to --log ({"peer", "pport", "lport", "got"}: what it received).
 
   serve --host H [--host H2] --port P --log FILE [--greeting G] [--seconds S]
-        [--discard] [--dual]
+        [--discard] [--dual] [--nested NAME]
         accept on each H:P; send G to each peer at once, keep what it sends
   relay --listen H --port P --to HOST:PORT --log FILE [--seconds S] [--reuseport]
         an open relay (a proxy, a published container port): each connection
@@ -70,7 +70,16 @@ def listen(host, port, udp=False, reuseport=False, dual=False):
     return s
 
 
+def enter_nested(name):
+    child = os.path.join(cgroup2_mount() + own_cgroup().rstrip("/"), name)
+    os.mkdir(child)
+    with open(os.path.join(child, "cgroup.procs"), "w") as f:
+        f.write("%d\n" % os.getpid())
+
+
 def cmd_serve(a):
+    if a.nested:
+        enter_nested(a.nested)
     socks = [listen(h, a.port, dual=a.dual) for h in a.host]
     port = socks[0].getsockname()[1]
     print("READY %d" % port, flush=True)
@@ -349,6 +358,7 @@ def main():
     p.add_argument("--greeting", default="hello-from-job\n")
     p.add_argument("--discard", action="store_true", help="count bytes, keep none")
     p.add_argument("--dual", action="store_true", help="[::] takes IPv4 too")
+    p.add_argument("--nested", help="listen from a new child cgroup NAME of its own")
     p.add_argument("--seconds", type=float, default=60)
     p = sub.add_parser("relay")
     p.add_argument("--listen", required=True)

@@ -18,11 +18,13 @@ DENIED_V4, ALLOWED_V4 = "198.18.1.7", "198.18.1.8"
 DENIED_V6, ALLOWED_V6 = "2001:db8:1::3", "2001:db8:1::4"
 
 
-def start_server(ctx, d, policy, port=PORT, dual=False):
+def start_server(ctx, d, policy, port=PORT, dual=False, nested=None):
     """A fenced job listening on 0.0.0.0:port and [::]:port (dual: one
     dual-stack [::] socket taking both)."""
     log = ctx.path("server-%d.jsonl" % port)
     hosts = ["--host", "::", "--dual"] if dual else ["--host", "0.0.0.0", "--host", "::"]
+    if nested:
+        hosts += ["--nested", nested]
     bg = d.spawn(policy, [W.PY, PEER, "serve"] + hosts + [
         "--port", str(port), "--log", log, "--greeting", SECRET + "\n", "--seconds", "40"])
 
@@ -138,6 +140,22 @@ def test_inbound_dual_stack_listener(ctx):
     stop(bg)
     peers = accepted_peers(log)
     check(DENIED_V4 not in peers and DENIED_V6 not in peers, "accepted: %s" % peers)
+
+
+@test(timeout=180)
+def test_inbound_listener_in_nested_cgroup(ctx):
+    # the job is found from the socket's cgroup, however deep below the job
+    d = ctx.daemon({"srv": pol(allow=[], inbound=["%s:%d" % (ALLOWED_V4, PORT)])})
+    bg, log = start_server(ctx, d, "srv", nested="inner")
+    bad = client(ctx, W.FENCE_V4, DENIED_V4, timeout=2)
+    ok = client(ctx, W.FENCE_V4, ALLOWED_V4)
+    no_connection(bad, "peer with no rule, listener in a nested cgroup")
+    check(ok["ok"] and SECRET in ok.get("data", ""), "allowed peer, nested listener: %s" % ok)
+    expect(d.wait_spans("egress.inbound", bg.job,
+                        where={"network.peer.address": DENIED_V4})[0], decision="deny")
+    expect(d.wait_spans("egress.inbound", bg.job,
+                        where={"network.peer.address": ALLOWED_V4})[0], decision="allow")
+    stop(bg)
 
 
 @test(timeout=180)
