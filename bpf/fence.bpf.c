@@ -97,28 +97,6 @@ int BPF_PROG(ef_lsm_sock, int family, int type, int protocol, int kern)
 	return ef_sock_decide(family, type, protocol);
 }
 
-/*
- * Ownership, in both socket-hook modes: every inet socket a job creates is
- * marked with its job (ef_sk.job_cgroup; accepted sockets inherit it,
- * BPF_F_CLONE), so that a loopback connect can tell the job's own
- * listeners from the others (lib/dest.bpf.h). Decides nothing.
- */
-SEC("cgroup/sock_create")
-int ef_sock_owner(struct bpf_sock *sk)
-{
-	__u64 job = bpf_get_current_ancestor_cgroup_id(ef_job_level);
-	struct ef_sk *s;
-
-	if (sk->family != EF_AF_INET && sk->family != EF_AF_INET6)
-		return EF_ALLOW;
-	if (!bpf_map_lookup_elem(&ef_jobs, &job))
-		return EF_ALLOW; /* ef_sock_create / the LSM program decide */
-	s = bpf_sk_storage_get(&ef_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (s)
-		s->job_cgroup = job;
-	return EF_ALLOW;
-}
-
 /* Connections to a job's listeners (lib/inbound.bpf.h). */
 SEC("cgroup_skb/ingress")
 int ef_ingress(struct __sk_buff *skb)

@@ -354,8 +354,7 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_recvmsg6;
 	progs[n++] = d->skel->progs.ef_getpeername4;
 	progs[n++] = d->skel->progs.ef_getpeername6;
-	/* ownership for loopback, and the inbound hook: in both modes */
-	progs[n++] = d->skel->progs.ef_sock_owner;
+	/* the inbound hook, in both socket-hook modes */
 	progs[n++] = d->skel->progs.ef_ingress;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;

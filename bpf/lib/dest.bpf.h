@@ -6,7 +6,8 @@
  *      another job is refused (EF_R_DNS_PROXY: its policy is not this
  *      job's); the job's own proxy port passes unrecorded. Then, unless
  *      "loopback" is false, a listener (TCP) or bound socket (UDP) of the
- *      job itself, found with bpf_sk_lookup_*() and owned per ef_sk, passes
+ *      job itself (found with bpf_sk_lookup_*(), created in the job's
+ *      cgroup or one nested in it, in no SO_REUSEPORT group) passes
  *      unrecorded. Any other local listener goes on to step 3 and is
  *      recorded: a rule naming it (127.0.0.1:5432) allows it; without one,
  *      EF_R_LOOPBACK, allowed with "loopback": true (a deny rule still
@@ -94,21 +95,38 @@ static __always_inline int ef_dest_is_loopback(const struct ef_dest *d)
 }
 
 /*
+ * The job a socket was created in: the ancestor at ef_job_level of its
+ * cgroup (sk_cgrp_data, fixed when the socket is made; the same the kernel
+ * gives bpf_skb_ancestor_cgroup_id() and sock_diag). 0 if it is in none.
+ * Read through BTF, so no mark is needed on every socket a job creates.
+ */
+static __always_inline __u64 ef_sk_job(struct bpf_sock *sk)
+{
+	struct sock *ks = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+	struct cgroup *cg = ks->sk_cgrp_data.cgroup, *anc = NULL;
+	__u32 lvl = ef_job_level;
+
+	if (!cg || lvl > 64 || BPF_CORE_READ(cg, level) < (int)lvl)
+		return 0;
+	if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[lvl]) < 0 || !anc)
+		return 0;
+	return BPF_CORE_READ(anc, kn, id);
+}
+
+/*
  * The socket a loopback destination would reach (a TCP listener, a bound
- * UDP socket) belongs to job `job`: its ef_sk owner, set at creation by
- * ef_sock_owner (cloned to accepted sockets). A listener of a nested
- * cgroup of the job is the job's; another job's, or one outside the fence,
- * is not. The lookup is the kernel's own (same netns), so it finds what
- * the connection would find, dual-stack [::] listeners included. A socket
- * in a SO_REUSEPORT group is never own: the kernel may hand the connection
- * to another member, outside the job.
+ * UDP socket) belongs to job `job`: created in the job's cgroup or one
+ * nested in it (a socket made outside and passed in is not the job's).
+ * The lookup is the kernel's own (same netns), so it finds what the
+ * connection would find, dual-stack [::] listeners included. A socket in a
+ * SO_REUSEPORT group is never own: the kernel may hand the connection to
+ * another member, outside the job.
  */
 static __always_inline int ef_loopback_own(struct bpf_sock_addr *ctx, const struct ef_dest *d,
 					   __u64 job)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
-	struct ef_sk *s;
 	__u32 size;
 	int own;
 
@@ -129,11 +147,7 @@ static __always_inline int ef_loopback_own(struct bpf_sock_addr *ctx, const stru
 		return 0;
 	if (!sk)
 		return 0;
-	s = bpf_sk_storage_get(&ef_sk, sk, 0, 0);
-	own = s && s->job_cgroup && s->job_cgroup == job;
-	/* a port shared through SO_REUSEPORT may hand the connection to
-	 * another member of the group (a relay outside the job, same user):
-	 * such a listener is never "own" */
+	own = job && ef_sk_job(sk) == job;
 	if (own) {
 		struct sock *ks = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
 

@@ -285,30 +285,3 @@ def test_loopback_udp_outside_socket(ctx):
                reason="rule")
         wait_until(lambda: read_jsonl(log), timeout=5, what="the allowed datagram")
 
-
-@test(timeout=180)
-def test_loopback_owner_mark_cost(ctx):
-    """ef_sock_owner (cgroup/sock_create: marks each inet socket with its
-    job) by the kernel's bpf_stats over 5000 socket() calls; printed."""
-    from test_inbound import enable_bpf_stats, prog_stats
-    import platform
-    check(platform.machine() == "x86_64", "this test calls bpf(2) by its x86_64 number")
-    d = ctx.daemon({"t": pol(allow=[])})
-    code = ("import socket\n"
-            "for i in range(5000):\n"
-            "    socket.socket(socket.AF_INET6 if i % 2 else socket.AF_INET,"
-            " socket.SOCK_STREAM if i % 3 else socket.SOCK_DGRAM).close()\n")
-    fd = enable_bpf_stats()
-    try:
-        c0, t0 = prog_stats(d, "ef_sock_owner")
-        r = d.run("t", [W.PY, "-c", code])
-        c1, t1 = prog_stats(d, "ef_sock_owner")
-    finally:
-        os.close(fd)
-    check(r.rc == 0, "the job: %s" % r.err[-500:])
-    n = c1 - c0
-    check(n >= 5000, "ef_sock_owner ran %d times for 5000 sockets" % n)
-    per = (t1 - t0) / n
-    ctx.note("ef_sock_owner: %d runs, %.1f ns per socket (bpf_stats)" % (n, per))
-    print("    ef_sock_owner: %d runs, %.1f ns per socket" % (n, per), flush=True)
-    check(per < 2000, "ef_sock_owner costs %.1f ns per socket (want < 2000)" % per)
