@@ -285,3 +285,29 @@ def test_loopback_udp_outside_socket(ctx):
                reason="rule")
         wait_until(lambda: read_jsonl(log), timeout=5, what="the allowed datagram")
 
+
+
+@test(timeout=180)
+def test_loopback_own_dns_proxy_port_elsewhere_is_not_own(ctx):
+    """The job's own DNS proxy passes unrecorded only where it listens
+    (127.0.0.1, ::1): a relay on 127.0.0.2 at the same port is judged like
+    any other outside listener."""
+    import shlex
+    d = ctx.daemon({"t": pol(allow=[])})
+    portfile, go = ctx.path("port"), ctx.path("go")
+    script = ("i=0; while [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
+              "exec %s %s connect 127.0.0.2 \"$(cat %s)\" --send %s --timeout 3" % (
+                  shlex.quote(go), W.PY, PEER, shlex.quote(portfile), SECRET))
+    bg = d.spawn("t", ["/bin/sh", "-c", script])
+    wait_until(lambda: (d.job(bg.job) or {}).get("dns_port"), timeout=15,
+               what="the job's DNS proxy port")
+    port = d.job(bg.job)["dns_port"]
+    relay = Relay(ctx, "127.0.0.2", extra=["--port", str(port)])
+    with open(portfile, "w") as f:
+        f.write(str(port))
+    open(go, "w").close()
+    eq(bg.wait(30), 0, "job exit status")
+    (res,) = W.parse_lines(bg.output()[0])
+    refused(res, "relay on 127.0.0.2 at the job's DNS proxy port")
+    expect(d.decision(bg.job, "127.0.0.2", port), decision="deny", reason="loopback")
+    eq(relay.used(), [], "connections the relay accepted")
