@@ -19,6 +19,8 @@ connection to --log ({"peer", "pport", "lport", "got"}: what it received).
         TCP connect (from SRC if given), send DATA, read until EOF/timeout
   bulk HOST PORT [--mb N] [--no-echo] [--bind SRC]
         send N MiB to an echo server and read them back
+  own-hold [--host H] [--seconds S]
+        a listener of its own and a connection to it, pinged for S seconds
   own [--nested NAME] [--udp] [--port P] [--reuseport]
         a listener of its own on 127.0.0.1 and [::1] (or bound UDP sockets),
         then connect to it: from this process, or from a child that moved
@@ -348,6 +350,39 @@ def cmd_own(a):
     return 0
 
 
+def cmd_own_hold(a):
+    """A listener of its own and a connection to it, pinged every 100 ms
+    for --seconds; READY once connected; one result line at the end."""
+    import threading
+    srv = listen(a.host, 0)
+    port = srv.getsockname()[1]
+
+    def echo():
+        c, _ = srv.accept()
+        while True:
+            data = c.recv(4096)
+            if not data:
+                return
+            c.sendall(data)
+    threading.Thread(target=echo, daemon=True).start()
+    d = res("own-hold", target="%s:%d" % (a.host, port), pings=0)
+    try:
+        s = socket.create_connection((a.host, port), timeout=2)
+        print("READY %d" % port, flush=True)
+        end = time.time() + a.seconds
+        while time.time() < end:
+            s.sendall(b"ping")
+            if s.recv(16) != b"ping":
+                raise OSError("no echo")
+            d["pings"] += 1
+            time.sleep(0.1)
+        d["ok"] = True
+    except OSError as e:
+        set_err(d, e)
+    emit(d)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -382,6 +417,9 @@ def main():
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("--send", default="datagram")
+    p = sub.add_parser("own-hold")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--seconds", type=float, default=5)
     p = sub.add_parser("bulk")
     p.add_argument("host")
     p.add_argument("port", type=int)
@@ -396,7 +434,7 @@ def main():
     a = ap.parse_args()
     return {"serve": cmd_serve, "relay": cmd_relay, "connect": cmd_connect,
             "own": cmd_own, "bulk": cmd_bulk, "udp-sink": cmd_udp_sink,
-            "sendto": cmd_sendto}[a.cmd](a)
+            "sendto": cmd_sendto, "own-hold": cmd_own_hold}[a.cmd](a)
 
 
 if __name__ == "__main__":

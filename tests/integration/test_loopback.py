@@ -311,3 +311,51 @@ def test_loopback_own_dns_proxy_port_elsewhere_is_not_own(ctx):
     refused(res, "relay on 127.0.0.2 at the job's DNS proxy port")
     expect(d.decision(bg.job, "127.0.0.2", port), decision="deny", reason="loopback")
     eq(relay.used(), [], "connections the relay accepted")
+
+
+@test(timeout=180)
+def test_loopback_rule_removed_cuts_the_relay_connection(ctx):
+    """Removing the rule that named an outside listener tears down the open
+    connection to it (revocation judges loopback as the BPF side does);
+    under "loopback": true the same connection stays."""
+    from test_policy_live import hold, rounds_after, finish, ctl_json
+    from test_policy_live import ECONNABORTED, ECONNRESET, EPIPE
+    relay = Relay(ctx, "127.0.0.1")
+    rule = "127.0.0.1:%d" % relay.port
+    d = ctx.daemon({"own": pol(allow=[rule]), "any": pol(allow=[rule], loopback=True)})
+    bg, log, stop = hold(ctx, d, "own", held=rule, retry=())
+    bg2, log2, stop2 = hold(ctx, d, "any", held=rule, retry=())
+    rep = ctl_json(d, "policy", "remove", "own", rule)
+    check(rep["connections_closed"] >= 1, "no connection closed: %s" % rep)
+    # "loopback": true is a lint finding: every change to such a policy needs --force
+    rep2 = ctl_json(d, "policy", "remove", "--force", "any", rule)
+    eq(rep2["connections_closed"], 0, "connections closed under loopback: true")
+    t1 = time.time()
+    pings = rounds_after(log, t1, op="hold-ping", n=2)
+    check(not pings[0]["ok"] and pings[0]["errno"] in (ECONNABORTED, ECONNRESET, EPIPE),
+          "the held relay connection after the remove: %s" % pings[0])
+    for r in rounds_after(log2, t1, op="hold-ping", n=3):
+        check(r["ok"], "the loopback: true job's relay connection broke: %s" % r)
+    finish(bg, stop)
+    finish(bg2, stop2)
+
+
+@test(timeout=180)
+def test_loopback_policy_change_keeps_own_connections(ctx):
+    """A policy change under a job never cuts its connections to its own
+    listeners (nor the accepted ends of them): revocation finds the
+    listener in the same socket dump, as the BPF side finds it."""
+    from test_policy_live import ctl_json
+    d = ctx.daemon({"own": pol(allow=["198.18.1.1:443"])})
+    bgs = [d.spawn("own", [W.PY, PEER, "own-hold", "--host", h, "--seconds", "6"])
+           for h in ("127.0.0.1", "::1")]
+    for bg in bgs:
+        wait_until(lambda: bg.output()[0].startswith("READY"), timeout=15,
+                   what="the job's own connection")
+    rep = ctl_json(d, "policy", "remove", "own", "198.18.1.1:443")
+    eq(rep["connections_closed"], 0, "connections closed by the change")
+    for bg in bgs:
+        eq(bg.wait(30), 0, "job exit status")
+        lines = W.parse_lines(bg.output()[0].split("\n", 1)[1])
+        check(lines and lines[-1]["ok"] and lines[-1]["pings"] >= 30,
+              "the job's own connection after the change: %s" % lines)
