@@ -285,6 +285,14 @@ void ef_policy_change_free(struct ef_policy_change *c);
 int ef_policy_edit(const char *text, size_t len, const char *file, const char *const *add,
 		   size_t n_add, const char *const *remove, size_t n_remove, bool deny, char **out,
 		   char *err, size_t errlen);
+/* The lists ef_policy_edit_list() edits. */
+enum ef_edit_list { EF_EDIT_ALLOW = 0, EF_EDIT_DENY = 1, EF_EDIT_INBOUND = 2 };
+/* ef_policy_edit() of any list: "inbound" rules are parsed as
+ * ef_inbound_rule_parse() parses them, and an absent "inbound" list goes
+ * after "deny" or "allow", whichever comes last, else as for "deny". */
+int ef_policy_edit_list(const char *text, size_t len, const char *file, const char *const *add,
+			size_t n_add, const char *const *remove, size_t n_remove,
+			enum ef_edit_list list, char **out, char *err, size_t errlen);
 /* The canonical text of a valid policy (ef_policy_edit() with no change);
  * -EINVAL without a message for an invalid one: use ef_policy_parse() or
  * ef_policy_edit() for that. */

@@ -14,7 +14,8 @@
  *   - ef_policy_format() output parses to the same policy (an empty diff)
  *     and formats to itself;
  *   - taking an allow rule out, or adding a deny rule, with
- *     ef_policy_edit() gives a policy no weaker than p.
+ *     ef_policy_edit() gives a policy no weaker than p; so does taking an
+ *     inbound rule out (ef_policy_edit_list()).
  * The input is also tried as a single rule string, and as a rule added to
  * a small policy.
  */
@@ -213,6 +214,29 @@ static void check_whole(const struct ef_policy *p, const uint8_t *data, size_t s
 	free(again);
 	free(out);
 	out = NULL;
+
+	/* one inbound rule out: never weaker, and it may not be added twice */
+	for (i = 0; i < p->n_inbound && i < 2; i++) {
+		const char *text = p->inbound[i].text;
+
+		ret = ef_policy_edit_list((const char *)data, size, "fuzz.json", NULL, 0, &text, 1,
+					  EF_EDIT_INBOUND, &out, err, sizeof(err));
+		if (ret == -ENOMEM || ret == -EFBIG)
+			continue;
+		if (ret || ef_policy_parse(out, strlen(out), "fuzz.json", &q, err, sizeof(err)))
+			abort();
+		if (q->n_inbound != p->n_inbound - 1 || q->n_rules != p->n_rules ||
+		    ef_policy_no_weaker(q, p, why, sizeof(why)) == 0)
+			abort();
+		if (ef_policy_edit_list((const char *)data, size, "fuzz.json", &text, 1, NULL, 0,
+					EF_EDIT_INBOUND, &again, err, sizeof(err)) != -EINVAL ||
+		    again)
+			abort();
+		ef_policy_free(q);
+		q = NULL;
+		free(out);
+		out = NULL;
+	}
 
 	/* one allow rule out, or one deny rule in: never weaker */
 	for (i = 0; i < p->n_rules && i < 4; i++) {

@@ -386,6 +386,67 @@ static void test_format_keeps_inbound(void **state)
 	free(out);
 }
 
+static void test_edit_inbound(void **state)
+{
+	static const char text[] = "{\"name\": \"a\", \"allow\": [\"x.com:443\"],"
+				   " \"mode\": \"enforce\"}";
+	const char *add[] = { "10.0.0.1:8080", "[2001:db8::1]:22" };
+	const char *rm[] = { "10.0.0.1:8080/TCP" };
+	const char *bad[] = { "ci.example.com:22" };
+	const char *udp[] = { "10.0.0.2:53/udp" };
+	char err[EF_ERR_LEN], *out = NULL, *out2 = NULL;
+	struct ef_policy *p;
+
+	(void)state;
+	/* an absent "inbound" list goes right after the outbound lists */
+	assert_int_equal(ef_policy_edit_list(text, strlen(text), "e.json", add, 2, NULL, 0,
+					     EF_EDIT_INBOUND, &out, err, sizeof(err)), 0);
+	assert_string_equal(out, "{\n  \"name\": \"a\",\n  \"allow\": [\n    \"x.com:443\"\n  ],\n"
+				 "  \"inbound\": [\n    \"10.0.0.1:8080\",\n    \"[2001:db8::1]:22\"\n"
+				 "  ],\n  \"mode\": \"enforce\"\n}\n");
+	p = parse_ok(out);
+	assert_int_equal(p->n_inbound, 2);
+	assert_int_equal(p->n_rules, 1);
+	ef_policy_free(p);
+	/* removed however spelled; the outbound list untouched */
+	assert_int_equal(ef_policy_edit_list(out, strlen(out), "e.json", NULL, 0, rm, 1,
+					     EF_EDIT_INBOUND, &out2, err, sizeof(err)), 0);
+	p = parse_ok(out2);
+	assert_int_equal(p->n_inbound, 1);
+	assert_string_equal(p->inbound[0].text, "[2001:db8::1]:22");
+	assert_int_equal(p->n_rules, 1);
+	ef_policy_free(p);
+	free(out2);
+	/* a rule of the outbound list is not in "inbound", nor the reverse */
+	assert_int_equal(ef_policy_edit_list(out, strlen(out), "e.json", NULL, 0,
+					     (const char *[]){ "x.com:443" }, 1, EF_EDIT_INBOUND,
+					     &out2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "inbound peers are addresses"));
+	assert_int_equal(ef_policy_edit_list(out, strlen(out), "e.json", NULL, 0,
+					     (const char *[]){ "10.9.9.9:443" }, 1, EF_EDIT_INBOUND,
+					     &out2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is not in \"inbound\""));
+	assert_int_equal(ef_policy_edit_list(out, strlen(out), "e.json", NULL, 0, add, 1,
+					     EF_EDIT_ALLOW, &out2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is not in \"allow\""));
+	/* bad inbound rules */
+	assert_int_equal(ef_policy_edit_list(out, strlen(out), "e.json", bad, 1, NULL, 0,
+					     EF_EDIT_INBOUND, &out2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "inbound peers are addresses"));
+	assert_int_equal(ef_policy_edit_list(out, strlen(out), "e.json", udp, 1, NULL, 0,
+					     EF_EDIT_INBOUND, &out2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "inbound rules are for TCP"));
+	assert_int_equal(ef_policy_edit_list(out, strlen(out), "e.json", add, 1, NULL, 0,
+					     EF_EDIT_INBOUND, &out2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is already in \"inbound\""));
+	free(out);
+	/* no outbound list: where "deny" would go (after name/mode) */
+	assert_int_equal(ef_policy_edit_list("{\"name\": \"b\"}", 13, "e.json", add, 1, NULL, 0,
+					     EF_EDIT_INBOUND, &out, err, sizeof(err)), 0);
+	assert_string_equal(out, "{\n  \"name\": \"b\",\n  \"inbound\": [\n    \"10.0.0.1:8080\"\n  ]\n}\n");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,7 +455,7 @@ int main(void)
 		cmocka_unit_test(test_inbound_rule_api), cmocka_unit_test(test_compile_separate),
 		cmocka_unit_test(test_compile_no_inbound), cmocka_unit_test(test_compile_inherit),
 		cmocka_unit_test(test_lint),		 cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_format_keeps_inbound),
+		cmocka_unit_test(test_format_keeps_inbound), cmocka_unit_test(test_edit_inbound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
