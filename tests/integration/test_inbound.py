@@ -320,3 +320,35 @@ def test_inbound_established_packets_stay_cheap(ctx):
     check(per < 1000, "ef_ingress costs %.1f ns per established packet (want < 1000)" % per)
     check(share < 0.01, "ef_ingress took %.2f%% of the transfer's time (want < 1%%)" % (
         100 * share))
+
+
+@test(timeout=180)
+def test_inbound_policy_add_remove_live(ctx):
+    """egressctl policy add --inbound opens a peer for a running job's
+    listener at once; remove --inbound closes it again (and the connection
+    it had is torn down)."""
+    from test_policy_live import ctl_json
+    d = ctx.daemon({"srv": pol(allow=[])})
+    bg, log = start_server(ctx, d, "srv")
+    no_connection(client(ctx, W.FENCE_V4, ALLOWED_V4, timeout=2), "before the add")
+    rule = "%s:%d" % (ALLOWED_V4, PORT)
+    rep = ctl_json(d, "policy", "add", "--inbound", "srv", rule)
+    eq(rep["added"], ["inbound " + rule], "reply: added")
+    ok = client(ctx, W.FENCE_V4, ALLOWED_V4)
+    check(ok["ok"] and SECRET in ok.get("data", ""), "after the add: %s" % ok)
+    expect(d.wait_spans("egress.inbound", bg.job, where={"network.peer.address": ALLOWED_V4,
+                                                          "egress.decision": "allow"})[0],
+           rule=rule)
+    with open(os.path.join(d.policy_dir, "srv.json")) as f:
+        doc = f.read()
+    check('"inbound": [\n    "%s"\n  ]' % rule in doc, "the installed file: %s" % doc)
+    r = d.ctl("policy", "add", "--inbound", "srv", "ci.example.com:22")
+    check(r.returncode != 0 and "inbound peers are addresses" in r.stderr,
+          "a name as an inbound peer: %r" % r.stderr)
+    r = d.ctl("policy", "add", "--inbound", "--deny", "srv", "10.0.0.1:22")
+    check(r.returncode == 2 and "inbound rules are allow rules" in r.stderr,
+          "--deny --inbound: %r" % r.stderr)
+    rep = ctl_json(d, "policy", "remove", "--inbound", "srv", rule)
+    eq(rep["removed"], ["inbound " + rule], "reply: removed")
+    no_connection(client(ctx, W.FENCE_V4, ALLOWED_V4, timeout=2), "after the remove")
+    stop(bg)
