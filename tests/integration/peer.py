@@ -21,7 +21,7 @@ connection to --log ({"peer", "pport", "lport", "got"}: what it received).
         send N MiB to an echo server and read them back
   own-hold [--host H] [--seconds S]
         a listener of its own and a connection to it, pinged for S seconds
-  own [--nested NAME] [--udp] [--port P] [--reuseport]
+  own [--nested NAME] [--udp] [--port P] [--reuseport] [--mapped]
         a listener of its own on 127.0.0.1 and [::1] (or bound UDP sockets),
         then connect to it: from this process, or from a child that moved
         into a new child cgroup NAME of its own cgroup first
@@ -317,6 +317,8 @@ def try_own(host, port, udp):
 def cmd_own(a):
     lsn = [listen(h, a.port, a.udp, a.reuseport) for h in ("127.0.0.1", "::1")]
     targets = [(h, s.getsockname()[1]) for h, s in zip(("127.0.0.1", "::1"), lsn)]
+    if a.mapped:  # the IPv4 listener through an AF_INET6 socket
+        targets.append(("::ffff:127.0.0.1", targets[0][1]))
     if not a.nested:
         for h, p in targets:
             emit(try_own(h, p, a.udp))
@@ -431,6 +433,7 @@ def main():
     p.add_argument("--udp", action="store_true")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--reuseport", action="store_true")
+    p.add_argument("--mapped", action="store_true")
     a = ap.parse_args()
     return {"serve": cmd_serve, "relay": cmd_relay, "connect": cmd_connect,
             "own": cmd_own, "bulk": cmd_bulk, "udp-sink": cmd_udp_sink,
