@@ -88,18 +88,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_in_seen SEC(".maps");
 
-#define EF_ETH_P_IP 0x0800
+#define EF_ETH_P_IP   0x0800
 #define EF_ETH_P_IPV6 0x86DD
-#define EF_TCP_SYN 0x02
-#define EF_TCP_ACK 0x10
+#define EF_TCP_SYN    0x02
+#define EF_TCP_ACK    0x10
 
 struct ef_in_pkt {
 	__u32 family;
 	__u8 peer[16];
 	__u8 local[16];
-	__u16 peer_port;  /* host order; 0 if the TCP header was not found */
+	__u16 peer_port; /* host order; 0 if the TCP header was not found */
 	__u16 local_port;
-	__u8 flags;	  /* TCP flags; 0 if not found */
+	__u8 flags; /* TCP flags; 0 if not found */
 };
 
 static __always_inline int ef_in_parse4(struct __sk_buff *skb, struct ef_in_pkt *p)
@@ -185,7 +185,7 @@ static __always_inline int ef_in_peer_loopback(const struct ef_in_pkt *p)
 
 /* Recorded already in this window? Marks it recorded if not. */
 static __always_inline int ef_in_seen_recently(__u64 cgroup_id, const struct ef_in_pkt *p,
-					      __u8 verdict)
+					       __u8 verdict)
 {
 	struct ef_in_key k = {};
 	__u64 now = bpf_ktime_get_boot_ns(), *last;
