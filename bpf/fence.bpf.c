@@ -115,6 +115,13 @@ int BPF_PROG(ef_lsm_sock, int family, int type, int protocol, int kern)
 	return ef_sock_decide(family, type, protocol);
 }
 
+/* Connections to a job's listeners (lib/inbound.bpf.h). */
+SEC("cgroup_skb/ingress")
+int ef_ingress(struct __sk_buff *skb)
+{
+	return ef_inbound_decide(skb);
+}
+
 /* Fallback where BPF LSM is off: sees AF_INET/AF_INET6 sockets only, so raw
  * inet sockets are still refused but AF_PACKET and other families are not;
  * egressd reports the gap. */

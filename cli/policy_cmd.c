@@ -44,8 +44,11 @@ static int validate(int argc, char **argv, bool force)
 				continue;
 			}
 		}
-		printf("%s: ok (policy %s, %s, %zu rules)\n", argv[i], p->name,
+		printf("%s: ok (policy %s, %s, %zu rules", argv[i], p->name,
 		       p->mode == EF_MODE_AUDIT ? "audit" : "enforce", p->n_rules);
+		if (p->n_inbound)
+			printf(", %zu inbound", p->n_inbound);
+		printf(")\n");
 		ef_policy_free(p);
 	}
 	return bad ? 1 : 0;
@@ -129,8 +132,8 @@ static const char usage_text[] =
 	"       egressctl policy validate [--force] FILE...\n"
 	"       egressctl policy diff FILE [--name NAME]\n"
 	"       egressctl policy apply [--force] [--json] FILE\n"
-	"       egressctl policy add [--deny] [--force] [--json] NAME RULE...\n"
-	"       egressctl policy remove [--deny] [--force] [--json] NAME RULE...\n"
+	"       egressctl policy add [--deny|--inbound] [--force] [--json] NAME RULE...\n"
+	"       egressctl policy remove [--deny|--inbound] [--force] [--json] NAME RULE...\n"
 	"       egressctl policy suggest [OPTIONS] (see 'egressctl policy suggest --help')\n";
 
 /* Print the change egressd made. */
@@ -221,12 +224,18 @@ static int apply(int argc, char **argv, bool force, bool json)
 	return send_change(req, json, "apply");
 }
 
-static int edit(const char *op, int argc, char **argv, bool deny, bool force, bool json)
+static int edit(const char *op, int argc, char **argv, bool deny, bool inbound, bool force,
+		bool json)
 {
 	cJSON *req, *rules;
 
 	if (argc < 2) {
 		fprintf(stderr, "egressctl policy %s: give NAME and at least one RULE\n", op);
+		return 2;
+	}
+	if (deny && inbound) {
+		fprintf(stderr, "egressctl policy %s: --deny and --inbound together: inbound rules "
+				"are allow rules\n", op);
 		return 2;
 	}
 	req = cJSON_CreateObject();
@@ -236,6 +245,8 @@ static int edit(const char *op, int argc, char **argv, bool deny, bool force, bo
 	for (int i = 1; i < argc; i++)
 		cJSON_AddItemToArray(rules, cJSON_CreateString(argv[i]));
 	cJSON_AddBoolToObject(req, "deny", deny);
+	if (inbound)
+		cJSON_AddBoolToObject(req, "inbound", true);
 	cJSON_AddBoolToObject(req, "force", force);
 	return send_change(req, json, op);
 }
@@ -286,7 +297,8 @@ static int diff(int argc, char **argv, const char *name_flag, const char *pdir_f
 	for (size_t i = 0; i < ch.n_settings; i++)
 		printf("~ %s\n", ch.settings[i]);
 	for (size_t i = 0; i < ch.n_rules; i++)
-		printf("%c %s %s\n", ch.rules[i].added ? '+' : '-', ch.rules[i].deny ? "deny" : "allow",
+		printf("%c %s %s\n", ch.rules[i].added ? '+' : '-',
+		       ch.rules[i].inbound ? "inbound" : ch.rules[i].deny ? "deny" : "allow",
 		       ch.rules[i].text);
 	ret = ch.n_settings || ch.n_rules ? 1 : 0;
 	ef_policy_change_free(&ch);
@@ -299,7 +311,7 @@ out:
 int cmd_policy(int argc, char **argv)
 {
 	const char *pdir_flag = NULL, *name_flag = NULL, *sub = NULL;
-	bool force = false, deny = false, json = false;
+	bool force = false, deny = false, inbound = false, json = false;
 	char **pos, dir[4096];
 	int n = 0, i = 1;
 
@@ -333,6 +345,8 @@ int cmd_policy(int argc, char **argv)
 			force = true;
 		else if (!strcmp(argv[i], "--deny"))
 			deny = true;
+		else if (!strcmp(argv[i], "--inbound"))
+			inbound = true;
 		else if (!strcmp(argv[i], "--json"))
 			json = true;
 		else if (argv[i][0] == '-' && argv[i][1]) {
@@ -356,7 +370,7 @@ int cmd_policy(int argc, char **argv)
 		else if (!strcmp(sub, "apply"))
 			ret = apply(n - 1, pos + 1, force, json);
 		else if (!strcmp(sub, "add") || !strcmp(sub, "remove"))
-			ret = edit(sub, n - 1, pos + 1, deny, force, json);
+			ret = edit(sub, n - 1, pos + 1, deny, inbound, force, json);
 		else if (!strcmp(sub, "diff"))
 			ret = diff(n - 1, pos + 1, name_flag, pdir_flag);
 		else if (!strcmp(sub, "list") || !strcmp(sub, "show")) {
@@ -386,7 +400,8 @@ const char cmd_policy_help[] =
 	"                       (0.0.0.0/0, *.com) and contradictory rules are errors unless --force\n"
 	"  diff FILE            rule by rule, what applying FILE would change (exit 1 if anything)\n"
 	"  apply FILE           install FILE as <policy-dir>/NAME.json (NAME: its \"name\")\n"
-	"  add NAME RULE...     add allow rules (--deny: deny rules) to an installed policy\n"
+	"  add NAME RULE...     add allow rules (--deny: deny rules; --inbound: inbound\n"
+	"                       peers, PEER:LOCALPORTS) to an installed policy\n"
 	"  remove NAME RULE...  remove them\n"
 	"  suggest ...          a policy from what audit-mode jobs did\n"
 	"\n"
@@ -394,6 +409,6 @@ const char cmd_policy_help[] =
 	"access.policy_admins may use them. The file is replaced atomically; jobs running\n"
 	"under the policy switch to the new version at once, and their open connections\n"
 	"that it no longer allows are closed. Each change is an egress.policy span.\n"
-	"Options: --force (accept rules that open everything or contradict), --deny,\n"
+	"Options: --force (accept rules that open everything or contradict), --deny, --inbound,\n"
 	"--json (egressd's reply), --policy-dir DIR (list, show, diff without egressd),\n"
 	"--name NAME (diff against another installed policy).\n";

@@ -26,7 +26,7 @@
 const char cmd_run_help[] =
 	"options:\n"
 	"  --policy NAME|FILE   <policy-dir>/NAME.json, or a file (a '/' or .json), validated first;\n"
-	"                       default: <policy-dir>/default.json, else deny all but loopback\n"
+	"                       default: <policy-dir>/default.json, else deny all but the job's own listeners\n"
 	"  --job-id ID          the job's id ([A-Za-z0-9._-], at most 64); default: a generated one\n"
 	"  --attr KEY=VALUE     a string attribute on the job's span and on every decision span\n"
 	"                       of the job; repeatable, the last one of a KEY wins\n"

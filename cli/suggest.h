@@ -62,7 +62,7 @@ struct suggest_result {
 	char **denied; /* with against: "DEST:PORT/PROTO (deny rule \"RULE\")", sorted */
 	size_t n_denied;
 	size_t n_sort_probes; /* NAME:PORT pairs whose UDP connects were getaddrinfo's sorting */
-	size_t n_loopback;    /* loopback destinations skipped */
+	size_t n_loopback;    /* loopback addresses given rules (listeners outside the job) */
 };
 
 /*

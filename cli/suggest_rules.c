@@ -5,10 +5,14 @@
  * What the jobs did is a set of observations (job, destination, address,
  * port, protocol), deduplicated as they come. suggest_rules() then:
  *
- *  1. skips loopback (the policy's loopback default covers it) and leaves
- *     out every other non-public address (cloud metadata, link-local,
- *     private, multicast, reserved), also when a DNS name led there: such
- *     a destination is a person's decision, not a heuristic's;
+ *  1. names each loopback listener it saw by its exact address and port
+ *     ("127.0.0.1:5432"): under the default "loopback": "own" a job's own
+ *     listeners are never recorded, so what is seen is a listener outside
+ *     the job (a service container, a proxy), which needs a rule; never
+ *     "loopback": true, which would open every local listener. A DNS name
+ *     that led to loopback is left out, like every other non-public
+ *     address (cloud metadata, link-local, private, multicast, reserved):
+ *     such a destination is a person's decision, not a heuristic's;
  *  2. drops a UDP connect() to NAME:PORT when the same job made a TCP
  *     connect to NAME:PORT: that is glibc's getaddrinfo sorting its answers
  *     (RFC 6724), which sends nothing;
@@ -144,8 +148,7 @@ static int set_take(struct suggest_set *set, char ***ret, size_t *ret_n)
 /* ---- observations ----------------------------------------------------- */
 
 enum obs_state {
-	ST_KEEP,     /* needs a rule */
-	ST_LOOPBACK, /* the policy's loopback default */
+	ST_KEEP,     /* needs a rule (a loopback address too: a listener outside the job) */
 	ST_LEFT,     /* a non-public address: left out, said on stderr */
 	ST_PROBE,    /* getaddrinfo's UDP sorting connect */
 	ST_COVERED,  /* the policy compared against allows it */
@@ -377,6 +380,8 @@ static const char *class_text(enum ef_addr_cls c)
 		return "private address";
 	case EF_AC_MULTICAST:
 		return "multicast address";
+	case EF_AC_LOOPBACK:
+		return "loopback address";
 	default:
 		return "reserved address";
 	}
@@ -796,8 +801,8 @@ static int classify(struct suggest *sg, size_t *n_loopback)
 		struct obs *o = &sg->obs[i];
 		enum ef_addr_cls c = o->has_addr ? ef_addr_class(o->family, o->addr) : EF_AC_PUBLIC;
 
-		o->st = c == EF_AC_PUBLIC ? ST_KEEP : c == EF_AC_LOOPBACK ? ST_LOOPBACK : ST_LEFT;
-		if (o->st == ST_LOOPBACK)
+		o->st = c == EF_AC_PUBLIC || (c == EF_AC_LOOPBACK && !o->name) ? ST_KEEP : ST_LEFT;
+		if (c == EF_AC_LOOPBACK && !o->name)
 			ret = suggest_set_add(&lo, o->dest, NULL);
 	}
 	*n_loopback = lo.n;
@@ -815,7 +820,7 @@ static int drop_sort_probes(struct suggest *sg, size_t *n_probes)
 	for (size_t i = 0; !ret && i < sg->n_obs; i++) {
 		const struct obs *o = &sg->obs[i];
 
-		if (!o->name || o->send || o->proto != EF_PROTO_TCP || o->st == ST_LOOPBACK)
+		if (!o->name || o->send || o->proto != EF_PROTO_TCP)
 			continue;
 		if (asprintf(&k, "%s\n%s\n%u", o->job, o->dest, o->port) < 0)
 			ret = -ENOMEM;

@@ -128,7 +128,17 @@ static void status_msg(struct ef_span *s, const struct ef_event *e, const char *
 	case EF_R_DNS_EXPIRED:
 		snprintf(msg, sizeof(msg), "the DNS answer that allowed %s has expired", addr);
 		break;
+	case EF_R_LOOPBACK:
+		snprintf(msg, sizeof(msg),
+			 "%s port %u/%s is a local listener outside the job that no rule names",
+			 addr, e->port, ef_transport_name(e->protocol));
+		break;
 	default:
+		if (e->kind == EF_K_INBOUND) {
+			snprintf(msg, sizeof(msg), "no inbound rule allows %s to connect to port %u",
+				 addr, e->port2);
+			break;
+		}
 		snprintf(msg, sizeof(msg), "no rule allows %s port %u/%s", addr, e->port,
 			 ef_transport_name(e->protocol));
 	}
@@ -150,14 +160,15 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 	j = ef_job_by_cgroup(d, e->cgroup_id);
 	/* the job's own policy version, unless the record predates a switch */
 	pol = j && j->pol->id == e->policy_id ? j->pol : ef_pol_by_id(d, e->policy_id);
-	if (pol && e->rule_id < pol->pol->n_rules)
-		rule = pol->pol->rules[e->rule_id].text;
+	if (pol && ef_policy_rule_by_id(pol->pol, e->rule_id))
+		rule = ef_policy_rule_by_id(pol->pol, e->rule_id)->text;
 
 	s = ef_span_new(d);
 	ef_span_init(s, span_name(e->kind),
 		     e->kind == EF_K_SOCKET || e->kind == EF_K_TAMPER || e->kind == EF_K_SOCKOPT
 			     ? EF_KIND_INTERNAL
-			     : EF_KIND_CLIENT);
+		     : e->kind == EF_K_INBOUND ? EF_KIND_SERVER
+					       : EF_KIND_CLIENT);
 	if (j) {
 		ef_span_job_context(d, s, j);
 		j->n_decisions++;
@@ -188,6 +199,24 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 		ef_tamper_span(d, s, e, detail);
 	} else if (e->kind == EF_K_SOCKOPT) {
 		ef_sockopt_span(s, e);
+	} else if (e->kind == EF_K_INBOUND) {
+		char local[INET6_ADDRSTRLEN] = "";
+
+		/* a SYN from outside: the peer is the client, the job the server */
+		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
+		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));
+		ef_span_str(s, "network.type", e->family == EF_FAM_V4 ? "ipv4" : "ipv6");
+		ef_span_str(s, "network.peer.address", addr);
+		ef_span_int(s, "network.peer.port", e->port);
+		ef_span_str(s, "client.address", addr);
+		ef_span_int(s, "client.port", e->port);
+		if (e->family2) {
+			ef_addr_str(e->family2, e->addr2, local, sizeof(local));
+			ef_span_str(s, "network.local.address", local);
+			ef_span_str(s, "server.address", local);
+		}
+		ef_span_int(s, "network.local.port", e->port2);
+		ef_span_int(s, "server.port", e->port2);
 	} else {
 		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
 		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));
@@ -206,6 +235,9 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 		ef_span_int(s, "process.user.id", e->uid);
 		goto process_done;
 	}
+	/* an inbound record is written in softirq context: no process asked */
+	if (e->kind == EF_K_INBOUND)
+		goto process_done;
 	memcpy(exe, e->exe, EF_EXE_LEN);
 	exe[EF_EXE_LEN] = '\0';
 	memcpy(comm, e->comm, EF_COMM_LEN);
@@ -223,8 +255,9 @@ process_done:
 		status_msg(s, e, name ? name : addr, rule);
 	if (j)
 		ef_span_job_attrs(s, j);
-	/* the span is complete: probe detection may add its own after it */
-	if (j && e->verdict != EF_V_ALLOW)
+	/* the span is complete: probe detection may add its own after it.
+	 * Inbound denials are what others try on the job, not its probing. */
+	if (j && e->verdict != EF_V_ALLOW && e->kind != EF_K_INBOUND)
 		ef_probe_event(d, j, e);
 }
 

@@ -28,7 +28,8 @@
 #include "dnsproxy.h"
 
 /* With no --policy and no <policy-dir>/default.json: deny everything but
- * loopback. A job is never left unfenced for want of a policy. */
+ * the job's own listeners on loopback ("loopback": "own", the default). A
+ * job is never left unfenced for want of a policy. */
 static const char default_policy[] = "{\"name\": \"default\", \"mode\": \"enforce\", \"allow\": []}\n";
 
 static bool valid_job_id(const char *s)

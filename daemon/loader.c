@@ -358,6 +358,8 @@ int ef_bpf_setup(struct ef_daemon *d)
 	 * lib/sockopt.bpf.h) */
 	progs[n++] = d->skel->progs.ef_wire;
 	progs[n++] = d->skel->progs.ef_setsockopt;
+	/* the inbound hook, in both socket-hook modes */
+	progs[n++] = d->skel->progs.ef_ingress;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
 	} else {

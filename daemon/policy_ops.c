@@ -122,7 +122,8 @@ static void list_rules(struct ef_span *s, cJSON *reply, const char *key, const c
 		if (r->added != added)
 			continue;
 		total++;
-		snprintf(t, sizeof(more), "%s %s", r->deny ? "deny" : "allow", r->text);
+		snprintf(t, sizeof(more), "%s %s",
+			 r->inbound ? "inbound" : r->deny ? "deny" : "allow", r->text);
 		if (arr)
 			cJSON_AddItemToArray(arr, cJSON_CreateString(t));
 		if (n < SPAN_MAX_RULES)
@@ -196,6 +197,8 @@ static int edited_text(const char *op, const cJSON *req, const char *path, const
 {
 	const cJSON *rules = cJSON_GetObjectItem(req, "rules"), *r;
 	bool deny = cJSON_IsTrue(cJSON_GetObjectItem(req, "deny"));
+	bool inbound = cJSON_IsTrue(cJSON_GetObjectItem(req, "inbound"));
+	enum ef_edit_list list = inbound ? EF_EDIT_INBOUND : deny ? EF_EDIT_DENY : EF_EDIT_ALLOW;
 	const char **v;
 	size_t n = 0;
 	int ret;
@@ -222,10 +225,18 @@ static int edited_text(const char *op, const cJSON *req, const char *path, const
 		}
 		v[n++] = r->valuestring;
 	}
+	if (deny && inbound) {
+		free(v);
+		snprintf(err, errlen, "malformed %s request: \"deny\" and \"inbound\" together "
+				      "(inbound rules are allow rules)", op_verb(op));
+		return -EINVAL;
+	}
 	if (!strcmp(op, "policy_add"))
-		ret = ef_policy_edit(old_text, old_len, path, v, n, NULL, 0, deny, out, err, errlen);
+		ret = ef_policy_edit_list(old_text, old_len, path, v, n, NULL, 0, list, out, err,
+					  errlen);
 	else
-		ret = ef_policy_edit(old_text, old_len, path, NULL, 0, v, n, deny, out, err, errlen);
+		ret = ef_policy_edit_list(old_text, old_len, path, NULL, 0, v, n, list, out, err,
+					  errlen);
 	free(v);
 	return ret;
 }

@@ -6,8 +6,11 @@
  * The sockets are listed with sock_diag (NETLINK_SOCK_DIAG, libmnl): TCP and
  * UDP, IPv4 and IPv6, each with the id of the cgroup it was created in
  * (INET_DIAG_CGROUP_ID). Those created in a job's cgroup or below it are
- * judged, in user space, the way the BPF programs judge a connect: loopback,
- * the exact and CIDR entries of the compiled policy, then the addresses the
+ * judged, in user space, the way the BPF programs judge a connect: loopback
+ * (the job's own listeners, seen in the same socket dump, are reached
+ * freely unless "loopback" is false; "loopback": true lets any other local
+ * listener through unless a deny rule names it; else rules decide), the
+ * exact and CIDR entries of the compiled policy, then the addresses the
  * job learned through its DNS proxy for that version (their TTL is not
  * looked at: connections already open are never cut by expiry). A socket is
  * destroyed (SOCK_DESTROY: a TCP peer gets a RST, the job's calls fail with
@@ -16,10 +19,11 @@
  * that is no longer there (an expired name), not by the rule that changed.
  *
  * Which sockets: connected ones (TCP in any state but LISTEN, TIME_WAIT and
- * CLOSE; UDP with a peer), except TCP connections accepted by a listener of
- * the jobs (an accepted socket is in its listener's cgroup, and has the
- * listener's local port; the fence judges what a job opens, not what it
- * accepts). sock_diag lists the sockets of one network namespace: jobs in
+ * CLOSE; UDP with a peer). A TCP connection accepted by a listener of the
+ * jobs (an accepted socket is in its listener's cgroup, and has the
+ * listener's local port) is judged as the inbound hook judges its SYN: a
+ * loopback peer always passes, any other needs an "inbound" rule for the
+ * local port. sock_diag lists the sockets of one network namespace: jobs in
  * another namespace are revoked from inside it (setns to the namespace of
  * the job's first process).
  *
@@ -76,7 +80,13 @@ struct pass {
 	size_t n_cg, cap_cg;
 	struct sock_ent *socks;
 	size_t n_socks, cap_socks;
-	uint16_t *listen; /* local ports with a listener in the namespace */
+	/* local ports with a listener (TCP) or a bound unconnected socket (UDP)
+	 * of one of the jobs */
+	struct listen_ent {
+		uint16_t port;
+		uint8_t proto;
+		size_t job;
+	} *listen;
 	size_t n_listen, cap_listen;
 	uint8_t cur_family, cur_proto;
 };
@@ -145,6 +155,7 @@ static int on_sock(const struct nlmsghdr *nlh, void *data)
 {
 	struct pass *ps = data;
 	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	const struct cg_ent *cg;
 	const struct nlattr *a;
 	uint64_t cgroup = 0;
 	bool have_cg = false;
@@ -158,16 +169,23 @@ static int on_sock(const struct nlmsghdr *nlh, void *data)
 			have_cg = true;
 		}
 	}
-	if (!have_cg || !cg_find(ps, cgroup))
+	if (!have_cg || !(cg = cg_find(ps, cgroup)))
 		return MNL_CB_OK;
-	/* a connection a job's listener accepted is in the listener's cgroup */
-	if (m->idiag_state == ST_LISTEN) {
-		if (ps->cur_proto == IPPROTO_TCP &&
-		    !grow((void **)&ps->listen, &ps->cap_listen, ps->n_listen + 1,
+	/* a connection a job's listener accepted is in the listener's cgroup;
+	 * an unconnected UDP socket is CLOSE, a listener of its own */
+	if ((m->idiag_state == ST_LISTEN && ps->cur_proto == IPPROTO_TCP) ||
+	    (m->idiag_state == ST_CLOSE && ps->cur_proto == IPPROTO_UDP)) {
+		if (!grow((void **)&ps->listen, &ps->cap_listen, ps->n_listen + 1,
 			  sizeof(*ps->listen)))
-			ps->listen[ps->n_listen++] = ntohs(m->id.idiag_sport);
+			ps->listen[ps->n_listen++] = (struct listen_ent){
+				.port = ntohs(m->id.idiag_sport),
+				.proto = ps->cur_proto,
+				.job = cg->job,
+			};
 		return MNL_CB_OK;
 	}
+	if (m->idiag_state == ST_LISTEN)
+		return MNL_CB_OK;
 	if (m->idiag_state == ST_TIME_WAIT || m->idiag_state == ST_CLOSE)
 		return MNL_CB_OK;
 	if (grow((void **)&ps->socks, &ps->cap_socks, ps->n_socks + 1, sizeof(*ps->socks)))
@@ -276,20 +294,28 @@ static bool is_unset(uint8_t family, const uint8_t addr[16])
 
 int ef_revoke_verdict(struct ef_daemon *d, const struct ef_job_rec *j, const struct ef_pol_rec *pr,
 		      const struct ef_compiled *c, uint8_t family, const uint8_t addr[16],
-		      uint16_t port, uint8_t proto_bit)
+		      uint16_t port, uint8_t proto_bit, bool own)
 {
 	struct ef_learn_key k = { 0 };
 	struct ef_learn_val v;
+	bool loopback = is_loopback(family, addr);
 	__u8 reason;
 	__u32 rule;
 
-	if (is_loopback(family, addr)) {
-		if (j->dns && port == j->dns->port)
+	if (loopback) {
+		static const uint8_t lo4[16] = { 127, 0, 0, 1 }, lo6[16] = { [15] = 1 };
+
+		/* the job's own DNS proxy, where it listens (as the BPF side) */
+		if (j->dns && port == j->dns->port &&
+		    !memcmp(addr, family == EF_FAM_V4 ? lo4 : lo6, 16))
 			return EF_V_ALLOW;
-		if (pr->pol->flags & EF_PF_LOOPBACK)
+		if (own && (pr->pol->flags & (EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN)))
 			return EF_V_ALLOW;
 	}
 	if (ef_compiled_match(c, family, addr, port, proto_bit, &reason, &rule))
+		return EF_V_ALLOW;
+	/* "loopback": true: any local listener no deny rule names */
+	if (loopback && reason != EF_R_DENY_RULE && (pr->pol->flags & EF_PF_LOOPBACK))
 		return EF_V_ALLOW;
 	if (reason == EF_R_NO_RULE) {
 		k.cgroup_id = j->cgroup_id;
@@ -301,6 +327,29 @@ int ef_revoke_verdict(struct ef_daemon *d, const struct ef_job_rec *j, const str
 			return EF_V_ALLOW;
 	}
 	return pr->pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
+}
+
+/* An accepted connection's peer, as the inbound hook judges its SYN. */
+static int inbound_verdict(const struct ef_pol_rec *pr, const struct ef_compiled *c,
+			   uint8_t family, const uint8_t addr[16], uint16_t local_port)
+{
+	__u8 reason;
+	__u32 rule;
+
+	if (is_loopback(family, addr) ||
+	    ef_compiled_match_inbound(c, family, addr, local_port, EF_PROTO_TCP, &reason, &rule))
+		return EF_V_ALLOW;
+	return pr->pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
+}
+
+/* The destination is a listener (TCP) or bound socket (UDP) of job `job`. */
+static bool own_listener(const struct pass *ps, size_t job, uint8_t proto, uint16_t port)
+{
+	for (size_t k = 0; k < ps->n_listen; k++)
+		if (ps->listen[k].job == job && ps->listen[k].proto == proto &&
+		    ps->listen[k].port == port)
+			return true;
+	return false;
 }
 
 static bool cookie_seen(const struct ef_revoke_seen *seen, uint64_t cookie)
@@ -325,7 +374,7 @@ static void judge_all(struct pass *ps, struct mnl_socket *nl, struct ef_revoke_s
 		struct ef_revoke_job *rj;
 		uint8_t family, addr[16], bit;
 		uint16_t port;
-		bool inbound = false;
+		bool inbound, own;
 		char a[INET6_ADDRSTRLEN];
 		int vnew, vold, ret;
 
@@ -335,11 +384,9 @@ static void judge_all(struct pass *ps, struct mnl_socket *nl, struct ef_revoke_s
 		peer_of(s, &family, addr, &port);
 		if (is_unset(family, addr) || !port)
 			continue; /* unconnected UDP: each datagram is judged */
-		if (s->proto == IPPROTO_TCP)
-			for (size_t k = 0; k < ps->n_listen && !inbound; k++)
-				inbound = ps->listen[k] == ntohs(s->id.idiag_sport);
-		if (inbound)
-			continue;
+		inbound = s->proto == IPPROTO_TCP &&
+			  own_listener(ps, cg->job, IPPROTO_TCP, ntohs(s->id.idiag_sport));
+		own = !inbound && own_listener(ps, cg->job, s->proto, port);
 		if (second && cookie_seen(seen, sock_cookie(s)))
 			continue;
 		if (!second && seen &&
@@ -347,13 +394,21 @@ static void judge_all(struct pass *ps, struct mnl_socket *nl, struct ef_revoke_s
 			seen->cookie[seen->n++] = sock_cookie(s);
 		res->examined++;
 		bit = s->proto == IPPROTO_TCP ? EF_PROTO_TCP : EF_PROTO_UDP;
-		vnew = ef_revoke_verdict(ps->d, rj->j, rj->new_pol, rj->new_c, family, addr, port,
-					 bit);
+		if (inbound)
+			vnew = inbound_verdict(rj->new_pol, rj->new_c, family, addr,
+					       ntohs(s->id.idiag_sport));
+		else
+			vnew = ef_revoke_verdict(ps->d, rj->j, rj->new_pol, rj->new_c, family,
+						 addr, port, bit, own);
 		if (vnew != EF_V_DENY)
 			continue;
 		if (!second && rj->old_c) {
-			vold = ef_revoke_verdict(ps->d, rj->j, rj->old_pol, rj->old_c, family, addr,
-						 port, bit);
+			if (inbound)
+				vold = inbound_verdict(rj->old_pol, rj->old_c, family, addr,
+						       ntohs(s->id.idiag_sport));
+			else
+				vold = ef_revoke_verdict(ps->d, rj->j, rj->old_pol, rj->old_c,
+							 family, addr, port, bit, own);
 			if (vold == EF_V_DENY)
 				continue;
 		}

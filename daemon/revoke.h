@@ -47,9 +47,10 @@ void ef_revoke_seen_free(struct ef_revoke_seen *s);
 
 /* enum ef_verdict of a connection from job j to the peer under version pr
  * (c: its compiled address entries), as the BPF programs would decide a
- * connect, except that learned addresses do not expire. */
+ * connect, except that learned addresses do not expire. `own`: the peer is
+ * a listener (or bound UDP socket) of the job itself. */
 int ef_revoke_verdict(struct ef_daemon *d, const struct ef_job_rec *j, const struct ef_pol_rec *pr,
 		      const struct ef_compiled *c, uint8_t family, const uint8_t addr[16],
-		      uint16_t port, uint8_t proto_bit);
+		      uint16_t port, uint8_t proto_bit, bool own);
 
 #endif /* EF_REVOKE_H */

@@ -253,25 +253,24 @@ static int check_rule(const struct ef_policy *p, size_t i, char *err, size_t err
 	return -EINVAL;
 }
 
-int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_compiled **out,
-		      char *err, size_t errlen)
+/*
+ * The entries of one rule set: the CIDR rules of p->rules (fam_bits 0, the
+ * metadata addresses added), or of the inbound rules (p a shallow copy
+ * whose rules are the inbound ones, fam_bits EF_FAM_INBOUND, rule ids
+ * offset by rule_off). Appended to c->exact and c->lpm. The two sets never
+ * meet: their keys differ in the family word, which both the exact hash
+ * and the trie compare whole (the trie's fixed 64 bits), and each set's
+ * covering-prefix sweep only ever sees its own prefixes.
+ */
+static int compile_set(const struct ef_policy *p, struct ef_compiled *c, __u32 fam_bits,
+		       bool meta, __u32 rule_off, char *err, size_t errlen)
 {
 	struct open_pfx stack[130];
-	struct ef_compiled *c;
 	struct item *it = NULL;
 	__u32 *ids = NULL;
 	size_t n_it = 0, i, g, n_full = 0, n_part = 0;
-	int depth = 0, ret;
-
-	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->policy_id = policy_id;
-	c->pval.mode = (__u32)p->mode;
-	/* p->loopback is what the file said; flags follow it */
-	c->pval.flags = (p->flags & ~(__u32)EF_PF_LOOPBACK) | (p->loopback ? EF_PF_LOOPBACK : 0);
-	c->pval.families = p->families;
+	int depth = 0, ret = 0;
+	void *nx;
 
 	it = calloc(p->n_rules + 2, sizeof(*it));
 	ids = calloc(p->n_rules + 2, sizeof(*ids));
@@ -283,7 +282,7 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 		const struct ef_rule *r = &p->rules[i];
 
 		if (r->kind != EF_DEST_CIDR)
-			continue; /* names go to the name table below */
+			continue; /* names go to the name table */
 		ret = check_rule(p, i, err, errlen);
 		if (ret)
 			goto out;
@@ -294,14 +293,16 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 		it[n_it++].rule = (__u32)i;
 	}
 	/* the metadata addresses get an entry even when no rule names them */
-	it[n_it].family = EF_FAM_V4;
-	it[n_it].len = 32;
-	memcpy(it[n_it].addr, ef_meta_v4, 16);
-	it[n_it++].rule = EF_RULE_NONE;
-	it[n_it].family = EF_FAM_V6;
-	it[n_it].len = 128;
-	memcpy(it[n_it].addr, ef_meta_v6, 16);
-	it[n_it++].rule = EF_RULE_NONE;
+	if (meta) {
+		it[n_it].family = EF_FAM_V4;
+		it[n_it].len = 32;
+		memcpy(it[n_it].addr, ef_meta_v4, 16);
+		it[n_it++].rule = EF_RULE_NONE;
+		it[n_it].family = EF_FAM_V6;
+		it[n_it].len = 128;
+		memcpy(it[n_it].addr, ef_meta_v6, 16);
+		it[n_it++].rule = EF_RULE_NONE;
+	}
 	qsort(it, n_it, sizeof(*it), cmp_item);
 	/* the rule indices of a prefix group, as ef_ports_build() takes them */
 	for (i = 0; i < n_it; i++)
@@ -315,12 +316,18 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 		else
 			n_part++;
 	}
-	c->exact = calloc(n_full ? n_full : 1, sizeof(*c->exact));
-	c->lpm = calloc(n_part ? n_part : 1, sizeof(*c->lpm));
-	if (!c->exact || !c->lpm) {
+	nx = realloc(c->exact, (c->n_exact + n_full + 1) * sizeof(*c->exact));
+	if (!nx) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	c->exact = nx;
+	nx = realloc(c->lpm, (c->n_lpm + n_part + 1) * sizeof(*c->lpm));
+	if (!nx) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	c->lpm = nx;
 
 	for (g = 0; g < n_it; g = i) {
 		const struct item *x = &it[g];
@@ -333,16 +340,18 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 		if (x->len == full_len(x->family)) {
 			struct ef_exact_entry *e = &c->exact[c->n_exact++];
 
-			e->key.policy_id = policy_id;
-			e->key.family = x->family;
+			memset(e, 0, sizeof(*e));
+			e->key.policy_id = c->policy_id;
+			e->key.family = x->family | fam_bits;
 			memcpy(e->key.addr, x->addr, 16);
 			val = &e->val;
 		} else {
 			struct ef_lpm_entry *e = &c->lpm[c->n_lpm++];
 
+			memset(e, 0, sizeof(*e));
 			e->key.prefixlen = EF_LPM_FIXED_BITS + x->len;
-			e->key.policy_id = policy_id;
-			e->key.family = x->family;
+			e->key.policy_id = c->policy_id;
+			e->key.family = x->family | fam_bits;
 			memcpy(e->key.addr, x->addr, 16);
 			val = &e->val;
 		}
@@ -358,13 +367,56 @@ int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_comp
 			stack[depth++].val = val;
 		}
 	}
-	/* ef_compiled_match() binary-searches both arrays */
-	qsort(c->exact, c->n_exact, sizeof(*c->exact), cmp_exact);
-	qsort(c->lpm, c->n_lpm, sizeof(*c->lpm), cmp_lpm);
-	ret = ef_names_compile(p, &c->names, err, errlen);
+	/* the stack points into the arrays, so ids are offset only now */
+	if (rule_off) {
+		for (i = 0; i < c->n_exact; i++)
+			if (c->exact[i].key.family & fam_bits)
+				for (g = 0; g < c->exact[i].val.n && g < EF_MAX_RANGES; g++)
+					c->exact[i].val.r[g].rule_id += rule_off;
+		for (i = 0; i < c->n_lpm; i++)
+			if (c->lpm[i].key.family & fam_bits)
+				for (g = 0; g < c->lpm[i].val.n && g < EF_MAX_RANGES; g++)
+					c->lpm[i].val.r[g].rule_id += rule_off;
+	}
 out:
 	free(ids);
 	free(it);
+	return ret;
+}
+
+int ef_policy_compile(const struct ef_policy *p, __u32 policy_id, struct ef_compiled **out,
+		      char *err, size_t errlen)
+{
+	struct ef_compiled *c;
+	struct ef_policy in;
+	int ret;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->policy_id = policy_id;
+	c->pval.mode = (__u32)p->mode;
+	/* p->loopback is what the file said; flags follow it */
+	c->pval.flags = (p->flags & ~(__u32)(EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN)) |
+			ef_loopback_flags(p->loopback);
+	c->pval.families = p->families;
+
+	ret = compile_set(p, c, 0, true, 0, err, errlen);
+	if (!ret && p->n_inbound) {
+		/* the inbound rules, judged alone: a shallow copy whose rule
+		 * list is theirs, so messages and merges index them */
+		in = *p;
+		in.rules = p->inbound;
+		in.n_rules = p->n_inbound;
+		ret = compile_set(&in, c, EF_FAM_INBOUND, false, (__u32)p->n_rules, err, errlen);
+	}
+	if (!ret) {
+		/* ef_compiled_match() binary-searches both arrays */
+		qsort(c->exact, c->n_exact, sizeof(*c->exact), cmp_exact);
+		qsort(c->lpm, c->n_lpm, sizeof(*c->lpm), cmp_lpm);
+		ret = ef_names_compile(p, &c->names, err, errlen);
+	}
 	if (ret) {
 		if (ret == -ENOMEM)
 			ef_fmt(err, errlen, "%s: out of memory", p->file ? p->file : "<policy>");
@@ -415,8 +467,8 @@ static int no_rule(__u8 *reason, __u32 *rule_id)
 
 /* The entry deciding for an address, as the BPF programs find it: the
  * exact hash, else the longest prefix. NULL if none. */
-static const struct ef_ports *find_entry(const struct ef_compiled *c, __u8 family,
-					 const __u8 addr[16])
+static const struct ef_ports *find_entry_fam(const struct ef_compiled *c, __u8 family,
+					     const __u8 addr[16], __u32 fam_bits)
 {
 	struct ef_exact_entry ek = { .key = { .policy_id = c->policy_id } };
 	const struct ef_exact_entry *e;
@@ -426,11 +478,11 @@ static const struct ef_ports *find_entry(const struct ef_compiled *c, __u8 famil
 
 	if (!norm_dest(&family, addr, ek.key.addr))
 		return NULL;
-	ek.key.family = family;
+	ek.key.family = family | fam_bits;
 	e = c->n_exact ? bsearch(&ek, c->exact, c->n_exact, sizeof(*c->exact), cmp_exact) : NULL;
 	if (e)
 		return &e->val;
-	lk.family = family;
+	lk.family = family | fam_bits;
 	for (len = (int)full_len(family); len >= 0; len--) {
 		memcpy(lk.addr, ek.key.addr, 16);
 		ef_addr_mask(lk.addr, (unsigned int)len);
@@ -448,6 +500,22 @@ static const struct ef_ports *find_entry(const struct ef_compiled *c, __u8 famil
 		}
 	}
 	return NULL;
+}
+
+static const struct ef_ports *find_entry(const struct ef_compiled *c, __u8 family,
+					 const __u8 addr[16])
+{
+	return find_entry_fam(c, family, addr, 0);
+}
+
+int ef_compiled_match_inbound(const struct ef_compiled *c, __u8 family, const __u8 addr[16],
+			      __u16 port, __u8 proto_bit, __u8 *reason, __u32 *rule_id)
+{
+	const struct ef_ports *v = find_entry_fam(c, family, addr, EF_FAM_INBOUND);
+
+	if (!v)
+		return no_rule(reason, rule_id);
+	return ef_judge_ports(v, port, proto_bit, reason, rule_id);
 }
 
 int ef_compiled_match(const struct ef_compiled *c, __u8 family, const __u8 addr[16], __u16 port,

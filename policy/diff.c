@@ -17,7 +17,7 @@ struct dctx {
 	bool oom;
 };
 
-static void add_rule(struct dctx *d, const struct ef_rule *r, bool added)
+static void add_rule(struct dctx *d, const struct ef_rule *r, bool added, bool inbound)
 {
 	struct ef_policy_change *c = d->out;
 	struct ef_rule_change *rc;
@@ -48,6 +48,7 @@ static void add_rule(struct dctx *d, const struct ef_rule *r, bool added)
 		return;
 	}
 	rc->deny = r->deny;
+	rc->inbound = inbound;
 	rc->added = added;
 	rc->line = r->line;
 	rc->col = r->col;
@@ -87,8 +88,8 @@ static void setting(struct dctx *d, const char *fmt, ...)
 }
 
 /* Rules of `from` with no rule of the same meaning in `other`. */
-static int rules_only_in(struct dctx *d, const struct ef_policy *from,
-			 const struct ef_policy *other, bool added)
+static int rules_only_in_list(struct dctx *d, const struct ef_policy *from,
+			      const struct ef_policy *other, bool added, bool inbound)
 {
 	struct ef_rindex ix;
 	size_t i;
@@ -97,9 +98,26 @@ static int rules_only_in(struct dctx *d, const struct ef_policy *from,
 		return -ENOMEM;
 	for (i = 0; i < from->n_rules && !d->oom; i++)
 		if (ef_rindex_same(&ix, &from->rules[i]) < 0)
-			add_rule(d, &from->rules[i], added);
+			add_rule(d, &from->rules[i], added, inbound);
 	ef_rindex_free(&ix);
 	return d->oom ? -ENOMEM : 0;
+}
+
+/* Outbound rules, then inbound ones: the inbound list compared as a
+ * policy of its own (shallow copies whose rules are the inbound ones). */
+static int rules_only_in(struct dctx *d, const struct ef_policy *from,
+			 const struct ef_policy *other, bool added)
+{
+	struct ef_policy fi = *from, oi = *other;
+	int ret = rules_only_in_list(d, from, other, added, false);
+
+	if (ret)
+		return ret;
+	fi.rules = from->inbound;
+	fi.n_rules = from->n_inbound;
+	oi.rules = other->inbound;
+	oi.n_rules = other->n_inbound;
+	return rules_only_in_list(d, &fi, &oi, added, true);
 }
 
 static const char *onoff(bool b)
@@ -247,7 +265,8 @@ int ef_policy_diff(const struct ef_policy *old_p, const struct ef_policy *new_p,
 		setting(&d, "mode: %s -> %s", old_p->mode == EF_MODE_AUDIT ? "audit" : "enforce",
 			new_p->mode == EF_MODE_AUDIT ? "audit" : "enforce");
 	if (old_p->loopback != new_p->loopback)
-		setting(&d, "loopback: %s -> %s", onoff(old_p->loopback), onoff(new_p->loopback));
+		setting(&d, "loopback: %s -> %s", ef_loopback_name(old_p->loopback),
+			ef_loopback_name(new_p->loopback));
 	flag_change(&d, old_p, new_p, EF_PF_RAW, "sockets.raw");
 	flag_change(&d, old_p, new_p, EF_PF_PACKET, "sockets.packet");
 	flag_change(&d, old_p, new_p, EF_PF_ICMP, "sockets.icmp");

@@ -221,8 +221,9 @@ struct item {
 
 struct edit {
 	const char *file;
-	const char *list; /* "allow" or "deny" */
+	const char *list; /* "allow", "deny" or "inbound" */
 	bool deny;
+	bool inbound;
 	char *err;
 	size_t errlen;
 	struct item *it;
@@ -270,7 +271,10 @@ static int parse_arg(struct edit *e, const char *s, struct ef_rule *r)
 	size_t col = 1;
 	int ret;
 
-	ret = ef_rule_parse_col(s, e->deny, r, &col, msg, sizeof(msg));
+	if (e->inbound)
+		ret = ef_inbound_rule_parse_col(s, r, &col, msg, sizeof(msg));
+	else
+		ret = ef_rule_parse_col(s, e->deny, r, &col, msg, sizeof(msg));
 	if (ret == -ENOMEM) {
 		ef_fmt(e->err, e->errlen, "out of memory");
 		return ret;
@@ -369,11 +373,23 @@ static bool list_empty(const struct edit *e)
 }
 
 /* Where a list the file did not have goes, as an index among the keys. */
-static int insert_pos(const cJSON *root, bool deny)
+static int insert_pos(const cJSON *root, bool deny, bool inbound)
 {
 	const cJSON *it;
 	int i = 0, after = -1;
 
+	if (inbound) {
+		/* after the outbound lists, whichever is last */
+		cJSON_ArrayForEach(it, root) {
+			if (!strcmp(it->string, "allow") || !strcmp(it->string, "deny"))
+				after = i;
+			i++;
+		}
+		if (after >= 0)
+			return after + 1;
+		deny = true; /* no outbound list: where "deny" would go */
+		i = 0;
+	}
 	cJSON_ArrayForEach(it, root) {
 		if (!deny && !strcmp(it->string, "deny"))
 			return i;
@@ -395,7 +411,7 @@ static void put_member_key(struct sb *b, const char *key, bool first)
 	sb_str(b, ": ");
 }
 
-/* The top-level object: "allow" and "deny" one rule per line, the edited
+/* The top-level object: "allow", "deny" and "inbound" one rule per line, the edited
  * list from `e` (NULL: no edit). */
 static void put_policy(struct sb *b, const cJSON *root, const struct edit *e)
 {
@@ -406,7 +422,7 @@ static void put_policy(struct sb *b, const cJSON *root, const struct edit *e)
 	if (e) {
 		have = cJSON_GetObjectItemCaseSensitive(root, e->list) != NULL;
 		if (!have && !list_empty(e))
-			pos = insert_pos(root, e->deny);
+			pos = insert_pos(root, e->deny, e->inbound);
 	}
 	sb_put(b, "{", 1);
 	cJSON_ArrayForEach(it, root) {
@@ -421,7 +437,8 @@ static void put_policy(struct sb *b, const cJSON *root, const struct edit *e)
 			put_list(b, e);
 		else
 			put_value(b, it, INDENT,
-				  !strcmp(it->string, "allow") || !strcmp(it->string, "deny"));
+				  !strcmp(it->string, "allow") || !strcmp(it->string, "deny") ||
+					  !strcmp(it->string, "inbound"));
 	}
 	if (i == pos) {
 		put_member_key(b, e->list, first);
@@ -434,10 +451,12 @@ static void put_policy(struct sb *b, const cJSON *root, const struct edit *e)
 static int edit_init(struct edit *e, const struct ef_policy *p, const cJSON *root, size_t n_add)
 {
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, e->list), *s;
+	const struct ef_rule *rules = e->inbound ? p->inbound : p->rules;
+	size_t n_rules = e->inbound ? p->n_inbound : p->n_rules;
 	size_t n_list = 0, i, k = 0, cap = 16;
 
-	for (i = 0; i < p->n_rules; i++)
-		n_list += p->rules[i].deny == e->deny;
+	for (i = 0; i < n_rules; i++)
+		n_list += rules[i].deny == e->deny;
 	e->cap = n_list + n_add;
 	e->it = calloc(e->cap + 1, sizeof(*e->it));
 	e->added = calloc(n_add + 1, sizeof(*e->added));
@@ -450,12 +469,12 @@ static int edit_init(struct edit *e, const struct ef_policy *p, const cJSON *roo
 	/* the strings of the array are the rules of the list, in order */
 	i = 0;
 	cJSON_ArrayForEach(s, arr) {
-		while (i < p->n_rules && p->rules[i].deny != e->deny)
+		while (i < n_rules && rules[i].deny != e->deny)
 			i++;
-		if (i == p->n_rules || !cJSON_IsString(s) || k == n_list)
+		if (i == n_rules || !cJSON_IsString(s) || k == n_list)
 			return -EINVAL; /* cannot be: the parser read the same text */
 		e->it[k].text = s->valuestring;
-		e->it[k].r = &p->rules[i++];
+		e->it[k].r = &rules[i++];
 		tab_put(e, k++);
 	}
 	if (k != n_list)
@@ -479,8 +498,19 @@ int ef_policy_edit(const char *text, size_t len, const char *file, const char *c
 		   size_t n_add, const char *const *remove, size_t n_remove, bool deny, char **out,
 		   char *err, size_t errlen)
 {
-	struct edit e = { .file = file ? file : "<policy>", .list = deny ? "deny" : "allow",
-			  .deny = deny, .err = err, .errlen = errlen };
+	return ef_policy_edit_list(text, len, file, add, n_add, remove, n_remove,
+				   deny ? EF_EDIT_DENY : EF_EDIT_ALLOW, out, err, errlen);
+}
+
+int ef_policy_edit_list(const char *text, size_t len, const char *file, const char *const *add,
+			size_t n_add, const char *const *remove, size_t n_remove,
+			enum ef_edit_list list, char **out, char *err, size_t errlen)
+{
+	static const char *const names[] = { "allow", "deny", "inbound" };
+	struct edit e = { .file = file ? file : "<policy>",
+			  .list = names[list <= EF_EDIT_INBOUND ? list : EF_EDIT_ALLOW],
+			  .deny = list == EF_EDIT_DENY, .inbound = list == EF_EDIT_INBOUND,
+			  .err = err, .errlen = errlen };
 	struct ef_policy *p = NULL, *check = NULL;
 	struct sb b = { 0 };
 	cJSON *root = NULL;

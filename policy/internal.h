@@ -29,6 +29,10 @@ extern const __u8 ef_meta_v6[16];
 int ef_rule_parse_col(const char *s, bool deny, struct ef_rule *out, size_t *ret_col, char *msg,
 		      size_t msglen);
 
+/* ef_inbound_rule_parse() with the position apart, as above. (inbound.c) */
+int ef_inbound_rule_parse_col(const char *s, struct ef_rule *out, size_t *ret_col, char *msg,
+			      size_t msglen);
+
 /* A DNS upstream: IPv4 or IPv6 address, bracketed IPv6, optional :port.
  * Same error convention as ef_rule_parse_col(). */
 int ef_upstream_check(const char *s, size_t *ret_col, char *msg, size_t msglen);

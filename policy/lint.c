@@ -27,6 +27,10 @@
 
 #define V4_WIDEST 8
 #define V6_WIDEST 16
+/* Inbound peers are a handful of hosts (a CI controller, a test harness);
+ * wider than a /24 (IPv4) or a /64 (IPv6) lets strangers in. */
+#define IN_V4_WIDEST 24
+#define IN_V6_WIDEST 64
 
 static const psl_ctx_t *lint_psl;
 static pthread_once_t lint_psl_once = PTHREAD_ONCE_INIT;
@@ -185,6 +189,35 @@ static void lint_repeat(struct lint *l, size_t i)
 	       ef_rule_quote(r, q, sizeof(q)), ef_rule_quote(o, qo, sizeof(qo)), o->line, o->col);
 }
 
+static void lint_inbound(struct lint *l, const struct ef_rule *r)
+{
+	unsigned int widest = r->family == EF_FAM_V4 ? IN_V4_WIDEST : IN_V6_WIDEST;
+	char q[160];
+
+	if (r->kind != EF_DEST_CIDR || r->prefixlen >= widest)
+		return;
+	report(l, r,
+	       "inbound \"%s\" lets %s connect to the job's listeners (a /%u, wider than /%u); name the peers, or pass --force",
+	       ef_rule_quote(r, q, sizeof(q)),
+	       r->prefixlen == 0 ? (r->family == EF_FAM_V4 ? "every ipv4 address" :
+							     "every ipv6 address") :
+				   "a whole network",
+	       r->prefixlen, widest);
+}
+
+/* "loopback": true reaches every local listener: a proxy, a cache or a
+ * published container port then relays the job's data anywhere (each
+ * connection is recorded, but not stopped). */
+static void lint_loopback(struct lint *l)
+{
+	struct ef_rule at = { .line = l->p->loopback_line, .col = l->p->loopback_col };
+
+	if (l->p->loopback != EF_LOOPBACK_ANY)
+		return;
+	report(l, &at,
+	       "\"loopback\": true lets the job reach every local listener, and through a relay anywhere; use \"own\" with rules naming the listeners it needs (e.g. \"127.0.0.1:5432\"), or pass --force");
+}
+
 int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg)
 {
 	struct lint l = { .p = p, .fn = fn, .arg = arg };
@@ -194,6 +227,7 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg)
 		return 0;
 	if (ef_rindex_build(&l.ix, p))
 		return -ENOMEM;
+	lint_loopback(&l);
 	for (i = 0; i < p->n_rules && !l.stop; i++) {
 		const struct ef_rule *r = &p->rules[i];
 
@@ -207,6 +241,8 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg)
 		if (!r->deny && r->protos && r->n_ports)
 			lint_shadow(&l, r);
 	}
+	for (i = 0; i < p->n_inbound && !l.stop; i++)
+		lint_inbound(&l, &p->inbound[i]);
 	ef_rindex_free(&l.ix);
 	return l.n;
 }

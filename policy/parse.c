@@ -37,7 +37,7 @@ struct pctx {
 	char *err;
 	size_t errlen;
 	struct ef_policy *p;
-	struct rule_list lists[2]; /* [0] allow, [1] deny */
+	struct rule_list lists[3]; /* [0] allow, [1] deny, [2] inbound */
 	bool have_name;
 };
 
@@ -243,9 +243,18 @@ static int do_mode(struct pctx *c, const cJSON *v, __u32 tok)
 	return 0;
 }
 
+/* true and false keep the meaning they had before "own" existed, except
+ * that true now records each connection. */
 static int do_loopback(struct pctx *c, const cJSON *v, __u32 tok)
 {
-	return want_bool(c, v, tok, "loopback", &c->p->loopback);
+	ef_json_pos(&c->d, tok_off(c, tok), &c->p->loopback_line, &c->p->loopback_col);
+	if (cJSON_IsBool(v))
+		c->p->loopback = cJSON_IsTrue(v) ? EF_LOOPBACK_ANY : EF_LOOPBACK_OFF;
+	else if (cJSON_IsString(v) && !strcmp(v->valuestring, "own"))
+		c->p->loopback = EF_LOOPBACK_OWN;
+	else
+		return perr(c, tok_off(c, tok), "\"loopback\" must be \"own\", true or false");
+	return 0;
 }
 
 /* Returns the index of an earlier equal rule of the list, or -1 after
@@ -264,10 +273,13 @@ static long dup_check(struct rule_list *l, size_t idx)
 	return -1;
 }
 
-static int do_rules(struct pctx *c, const cJSON *v, __u32 tok, bool deny)
+/* list: 0 allow, 1 deny, 2 inbound */
+static int do_rules(struct pctx *c, const cJSON *v, __u32 tok, int list)
 {
-	struct rule_list *l = &c->lists[deny];
-	const char *what = deny ? "deny" : "allow";
+	static const char *const whats[] = { "allow", "deny", "inbound" };
+	struct rule_list *l = &c->lists[list];
+	const char *what = whats[list];
+	bool deny = list == 1;
 	char msg[EF_ERR_LEN];
 	size_t n, cap = 16;
 	const cJSON *it;
@@ -292,10 +304,15 @@ static int do_rules(struct pctx *c, const cJSON *v, __u32 tok, bool deny)
 		long first;
 
 		if (!cJSON_IsString(it))
-			return perr(c, off,
-				    "%s[%zu]: a rule must be a string such as \"api.example.com:443\"",
-				    what, l->n);
-		err = ef_rule_parse_col(it->valuestring, deny, r, &col, msg, sizeof(msg));
+			return perr(c, off, "%s[%zu]: a rule must be a string such as \"%s\"",
+				    what, l->n,
+				    list == 2 ? "198.51.100.7:8080" : "api.example.com:443");
+		if (list == 2)
+			err = ef_inbound_rule_parse_col(it->valuestring, r, &col, msg,
+							sizeof(msg));
+		else
+			err = ef_rule_parse_col(it->valuestring, deny, r, &col, msg,
+						sizeof(msg));
 		if (err == -ENOMEM)
 			return oom(c);
 		if (err)
@@ -313,12 +330,17 @@ static int do_rules(struct pctx *c, const cJSON *v, __u32 tok, bool deny)
 
 static int do_allow(struct pctx *c, const cJSON *v, __u32 tok)
 {
-	return do_rules(c, v, tok, false);
+	return do_rules(c, v, tok, 0);
 }
 
 static int do_deny(struct pctx *c, const cJSON *v, __u32 tok)
 {
-	return do_rules(c, v, tok, true);
+	return do_rules(c, v, tok, 1);
+}
+
+static int do_inbound(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	return do_rules(c, v, tok, 2);
 }
 
 /* ---- "dns" ---- */
@@ -543,7 +565,7 @@ static const struct key top_keys[] = {
 	{ "mode", do_mode },	   { "allow", do_allow },
 	{ "deny", do_deny },	   { "loopback", do_loopback },
 	{ "dns", do_dns },	   { "probe", do_probe },
-	{ "sockets", do_sockets },
+	{ "sockets", do_sockets }, { "inbound", do_inbound },
 };
 
 /* Allow rules first, then deny rules: the order policy.h promises and the
@@ -567,6 +589,17 @@ static int join_rules(struct pctx *c)
 	return 0;
 }
 
+static int take_inbound(struct pctx *c)
+{
+	struct rule_list *l = &c->lists[2];
+
+	c->p->inbound = l->r;
+	c->p->n_inbound = l->n;
+	l->r = NULL;
+	l->n = 0;
+	return 0;
+}
+
 int ef_policy_parse(const char *text, size_t len, const char *file, struct ef_policy **out,
 		    char *err, size_t errlen)
 {
@@ -586,7 +619,7 @@ int ef_policy_parse(const char *text, size_t len, const char *file, struct ef_po
 		return oom(&c);
 	c.p = p;
 	p->mode = EF_MODE_ENFORCE;
-	p->loopback = true;
+	p->loopback = EF_LOOPBACK_OWN;
 	p->families = EF_FAMILIES_BASE;
 	p->file = strdup(c.file);
 	if (!p->file) {
@@ -640,12 +673,13 @@ int ef_policy_parse(const char *text, size_t len, const char *file, struct ef_po
 		goto out;
 	}
 	ret = join_rules(&c);
+	if (!ret)
+		ret = take_inbound(&c);
 	if (ret)
 		goto out;
-	if (p->loopback)
-		p->flags |= EF_PF_LOOPBACK;
+	p->flags |= ef_loopback_flags(p->loopback);
 out:
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		size_t k;
 
 		for (k = 0; k < c.lists[i].n; k++)
@@ -733,6 +767,9 @@ void ef_policy_free(struct ef_policy *p)
 	for (i = 0; i < p->n_rules; i++)
 		ef_rule_clear(&p->rules[i]);
 	free(p->rules);
+	for (i = 0; i < p->n_inbound; i++)
+		ef_rule_clear(&p->inbound[i]);
+	free(p->inbound);
 	for (i = 0; i < p->n_dns_upstream; i++)
 		free(p->dns_upstream[i]);
 	free(p->dns_upstream);

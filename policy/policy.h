@@ -68,14 +68,39 @@ struct ef_probe_cfg {
 #define EF_PROBE_MAX_WINDOW_S 86400
 enum { EF_PROBE_ALERT = 0, EF_PROBE_FREEZE = 1, EF_PROBE_KILL = 2 };
 
+/*
+ * The "loopback" setting: which local listeners a job reaches on loopback
+ * (127.0.0.0/8, ::1, ::ffff:127.x). Values are not ordered by strength:
+ * use ef_loopback_rank() to compare. A hand-built policy that sets
+ * p->loopback = true gets EF_LOOPBACK_ANY, as before "own" existed.
+ */
+enum ef_loopback {
+	EF_LOOPBACK_OFF = 0, /* false: none without a rule naming it */
+	EF_LOOPBACK_ANY = 1, /* true: any local listener, each connection recorded */
+	EF_LOOPBACK_OWN = 2, /* "own" (the default): the job's own listeners freely; one
+			      * outside the job only through a rule naming it */
+};
+/* 0 (false) < 1 ("own") < 2 (true): a higher rank opens more. */
+int ef_loopback_rank(int loopback);
+/* "false", "\"own\"" or "true", as written in a policy file. */
+const char *ef_loopback_name(int loopback);
+/* The EF_PF_LOOPBACK* bits of a loopback setting. */
+__u32 ef_loopback_flags(int loopback);
+
 struct ef_policy {
 	char name[EF_NAME_MAX + 1];
 	int mode;	/* EF_MODE_ENFORCE / EF_MODE_AUDIT */
-	bool loopback;	/* default true */
+	int loopback;	/* enum ef_loopback; default EF_LOOPBACK_OWN */
+	int loopback_line, loopback_col; /* of the "loopback" value; 0 if absent */
 	__u32 flags;	/* EF_PF_* (loopback included) as stored in ef_policy_val */
 	__u64 families; /* allowed AF_* bits; AF_UNIX, AF_INET, AF_INET6, AF_NETLINK always */
 	struct ef_rule *rules; /* allow rules first, then deny rules, in file order */
 	size_t n_rules;
+	/* "inbound": peers (address or CIDR) that may connect to the job's
+	 * listeners, with the job's LOCAL ports; kind always EF_DEST_CIDR,
+	 * deny false. In records their rule id is n_rules + index. */
+	struct ef_rule *inbound;
+	size_t n_inbound;
 	char **dns_upstream;   /* "1.1.1.1", "[2606:4700::1111]:53", ...; may be empty */
 	size_t n_dns_upstream;
 	struct ef_probe_cfg probe;
@@ -96,6 +121,13 @@ void ef_policy_free(struct ef_policy *p);
  * relative to the rule. Exposed for the CLI (policy add) and the unit tests. */
 int ef_rule_parse(const char *s, bool deny, struct ef_rule *out, char *err, size_t errlen);
 void ef_rule_clear(struct ef_rule *r);
+/* An "inbound" rule string, "PEER:LOCALPORTS[/PROTO]": PEER an address or
+ * CIDR (a host name is refused: inbound peers are judged by address, and
+ * nothing resolves them). Same error convention as ef_rule_parse(). */
+int ef_inbound_rule_parse(const char *s, struct ef_rule *out, char *err, size_t errlen);
+/* The rule a record's rule id names: an allow or deny rule (id < n_rules)
+ * or an inbound one (n_rules <= id < n_rules + n_inbound); NULL if none. */
+const struct ef_rule *ef_policy_rule_by_id(const struct ef_policy *p, __u32 rule_id);
 
 /* ---- whole-policy checks: lint.c, weaker.c, diff.c, edit.c ---- */
 
@@ -115,7 +147,11 @@ void ef_rule_clear(struct ef_rule *r);
  *     over it, a prefix of the same family containing it), its ports and
  *     protocols include the allow's. Names are not compared with
  *     addresses (what a name resolves to is not known here), and several
- *     deny rules covering an allow only together are not reported.
+ *     deny rules covering an allow only together are not reported;
+ *   - "loopback": true (at the "loopback" value): every local listener,
+ *     and through a relay anywhere;
+ *   - an inbound rule whose peer prefix is wider than /24 (IPv4) or /64
+ *     (IPv6).
  * Messages are "FILE:LINE:COL: message" at the rule, naming the other
  * rule's position where there is one, and end with what to do:
  *   c.json:3:5: "*.com:443" opens every name under the public suffix "com";
@@ -144,8 +180,9 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
  * -ENOMEM on allocation failure. Conservative: 0 means "not proven", never
  * a wrong 1. Settings are compared first, then rules:
  *   - b in audit mode denies nothing: 1. Else a in audit mode: 0;
- *   - loopback, socket switches (raw, packet, icmp, other_protocols) and
- *     address families of a must be within b's;
+ *   - loopback: a's rank (false < "own" < true) at most b's; socket
+ *     switches (raw, packet, icmp, other_protocols) and address families
+ *     of a must be within b's;
  *   - dns.upstream: a's list must be empty when b's is, else a subset of
  *     b's (addresses and ports compared; a resolver of the job's choosing
  *     could point allowed names anywhere);
@@ -170,6 +207,13 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
  *     either policy (the name, or one just below the wildcard). The proxy
  *     answers while an allow range is left that no single deny range
  *     holds whole, so this is not implied by the rule checks above.
+ *   - loopback rules: an allow rule of a inside loopback is within b when
+ *     b has "loopback": true; a deny rule of b meeting loopback must be
+ *     within a's deny rules when a has "loopback": true (deny rules judge
+ *     loopback then);
+ *   - every inbound rule of a lies within b's inbound rules, as for allow
+ *     rules (inbound and outbound rules are never compared with each
+ *     other).
  * Not proven (0): a destination covered only by several rules of b
  * together (two /9s for a /8), an address covered by a name rule, or more
  * than ~16 million comparisons (100,000-rule policies take well under a
@@ -185,14 +229,17 @@ struct ef_rule_change {
 	bool deny;	/* from the "deny" list */
 	bool added;	/* in the new policy only; false: in the old one only */
 	int line, col;	/* its position in the policy it is in */
+	bool inbound;	/* from the "inbound" list (deny is then false) */
 };
 
 /* What changed from one policy to another. */
 struct ef_policy_change {
-	/* removed rules (old file order), then added ones (new file order) */
+	/* removed rules (old file order: allow and deny, then inbound), then
+	 * added ones (new file order, likewise) */
 	struct ef_rule_change *rules;
 	size_t n_rules;
-	/* changed settings in this order: name, mode, loopback, sockets.raw,
+	/* changed settings in this order: name, mode, loopback ("loopback:
+	 * \"own\" -> true"), sockets.raw,
 	 * .packet, .icmp, .other_protocols, .families, dns.upstream,
 	 * probe.action and each threshold; e.g. "mode: audit -> enforce",
 	 * "sockets.families: +vsock -can", "dns.upstream: default -> 1.1.1.1",
@@ -221,7 +268,7 @@ void ef_policy_change_free(struct ef_policy_change *c);
  * NUL-terminated) as canonical text:
  *   - every key, in its order, with its value, 2-space indent, a trailing
  *     newline; objects and arrays of objects one member per line, arrays
- *     of plain values on one line, except "allow" and "deny": one rule per
+ *     of plain values on one line, except "allow", "deny" and "inbound": one rule per
  *     line, as written; strings re-escaped minimally;
  *   - a list that was absent and gets rules is placed after "allow" (for
  *     "deny"), before "deny" (for "allow"), else after "name",
@@ -238,6 +285,14 @@ void ef_policy_change_free(struct ef_policy_change *c);
 int ef_policy_edit(const char *text, size_t len, const char *file, const char *const *add,
 		   size_t n_add, const char *const *remove, size_t n_remove, bool deny, char **out,
 		   char *err, size_t errlen);
+/* The lists ef_policy_edit_list() edits. */
+enum ef_edit_list { EF_EDIT_ALLOW = 0, EF_EDIT_DENY = 1, EF_EDIT_INBOUND = 2 };
+/* ef_policy_edit() of any list: "inbound" rules are parsed as
+ * ef_inbound_rule_parse() parses them, and an absent "inbound" list goes
+ * after "deny" or "allow", whichever comes last, else as for "deny". */
+int ef_policy_edit_list(const char *text, size_t len, const char *file, const char *const *add,
+			size_t n_add, const char *const *remove, size_t n_remove,
+			enum ef_edit_list list, char **out, char *err, size_t errlen);
 /* The canonical text of a valid policy (ef_policy_edit() with no change);
  * -EINVAL without a message for an invalid one: use ef_policy_parse() or
  * ef_policy_edit() for that. */
@@ -293,7 +348,10 @@ struct ef_compiled {
 
 /*
  * Compile the CIDR rules of `p` into map entries for `policy_id`, and its
- * host-name rules into the name table (see ef_name_lookup()).
+ * host-name rules into the name table (see ef_name_lookup()). The inbound
+ * rules get entries of their own, under family | EF_FAM_INBOUND, built
+ * the same way over the inbound rules alone (range rule ids n_rules + i):
+ * no outbound entry inherits from an inbound prefix, nor the reverse.
  * Addresses of full length (/32, /128) go to the exact hash, others to the
  * LPM trie. Every entry carries its own ranges plus those of every shorter
  * prefix of the same family covering it, so one longest-prefix lookup
@@ -317,6 +375,16 @@ void ef_compiled_free(struct ef_compiled *c);
  */
 int ef_compiled_match(const struct ef_compiled *c, __u8 family, const __u8 addr[16], __u16 port,
 		      __u8 proto_bit, __u8 *reason, __u32 *rule_id);
+
+/*
+ * The same for an inbound connection: `family`/`addr` the PEER, `port` the
+ * job's LOCAL port (entries under family | EF_FAM_INBOUND, which no
+ * outbound lookup ever reaches, nor an inbound one an outbound entry).
+ * Loopback peers are not special-cased here (the BPF side allows them
+ * before looking). rule_id is n_rules + index of the inbound rule.
+ */
+int ef_compiled_match_inbound(const struct ef_compiled *c, __u8 family, const __u8 addr[16],
+			      __u16 port, __u8 proto_bit, __u8 *reason, __u32 *rule_id);
 
 /* Naive reference over the rules themselves (for tests): deny rule covering
  * wins, else allow rule covering, metadata special case as above. */

@@ -161,6 +161,34 @@ static int too_much(struct cmp *c)
 	return fail(c, "too many overlapping rules to compare with policy %s", pname(c->b));
 }
 
+/* The CIDR rule lies inside loopback (127.0.0.0/8, ::1). */
+static bool inside_loopback(const struct ef_rule *r)
+{
+	static const __u8 one[16] = { [15] = 1 };
+
+	if (r->kind != EF_DEST_CIDR)
+		return false;
+	if (r->family == EF_FAM_V4)
+		return r->prefixlen >= 8 && r->addr[0] == 127;
+	return r->family == EF_FAM_V6 && r->prefixlen == 128 && !memcmp(r->addr, one, 16);
+}
+
+/* The CIDR rule shares an address with loopback. */
+static bool meets_loopback(const struct ef_rule *r)
+{
+	static const __u8 one[16] = { [15] = 1 };
+	__u8 a[16];
+
+	if (r->kind != EF_DEST_CIDR)
+		return false;
+	if (r->family == EF_FAM_V4)
+		return r->prefixlen < 8 ? ((r->addr[0] ^ 127) >> (8 - r->prefixlen)) == 0 :
+					  r->addr[0] == 127;
+	memcpy(a, one, 16);
+	ef_addr_mask(a, r->prefixlen);
+	return r->family == EF_FAM_V6 && !memcmp(a, r->addr, 16);
+}
+
 /* An allow rule of a, against b's allow rules. */
 static int allow_ok(struct cmp *c, const struct ef_rule *r)
 {
@@ -168,6 +196,10 @@ static int allow_ok(struct cmp *c, const struct ef_rule *r)
 	int ret;
 
 	if (ef_rindex_same(&c->ib, r) >= 0)
+		return 1;
+	/* b ("loopback": true) reaches every local listener its deny rules
+	 * leave; those are checked against a by deny_ok() */
+	if (c->b->loopback == EF_LOOPBACK_ANY && inside_loopback(r))
 		return 1;
 	ret = ef_rule_usable(r) ? within(c, &c->ib, r, true) : 0;
 	if (ret < 0)
@@ -249,6 +281,11 @@ static int deny_ok(struct cmp *c, const struct ef_rule *d)
 		return too_much(c);
 	if (ret)
 		return 1;
+	/* "loopback": true opens what the rule denies on loopback, unless a
+	 * denies it too (deny rules still judge loopback then) */
+	if (c->a->loopback == EF_LOOPBACK_ANY && meets_loopback(d))
+		return fail(c, "policy %s denies \"%s\" on loopback, which \"loopback\": true of policy %s allows",
+			    pname(c->b), ef_rule_quote(d, q, sizeof(q)), pname(c->a));
 	/* not denied by a: a must allow none of it */
 	ef_dkey_of(d, &k);
 	meta = ef_dkey_is_meta(&k);
@@ -495,16 +532,19 @@ static const struct {
 static int settings_ok(struct cmp *c)
 {
 	const struct ef_policy *a = c->a, *b = c->b;
-	__u32 extra = (a->flags & ~b->flags) & ~(__u32)EF_PF_LOOPBACK;
+	__u32 extra = (a->flags & ~b->flags) & ~(__u32)(EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN);
 	__u64 fam = a->families & ~b->families;
 	size_t i;
 
 	if (a->mode == EF_MODE_AUDIT)
 		return fail(c, "mode audit lets through what policy %s (enforce) denies",
 			    pname(b));
-	if (a->loopback && !b->loopback)
-		return fail(c, "\"loopback\": true leaves loopback open; policy %s fences it",
-			    pname(b));
+	if (ef_loopback_rank(a->loopback) > ef_loopback_rank(b->loopback))
+		return fail(c, "\"loopback\": %s %s; policy %s has %s",
+			    ef_loopback_name(a->loopback),
+			    a->loopback == EF_LOOPBACK_ANY ? "reaches every local listener" :
+							     "reaches the job's own listeners",
+			    pname(b), ef_loopback_name(b->loopback));
 	for (i = 0; i < sizeof(sock_flags) / sizeof(sock_flags[0]); i++)
 		if (extra & sock_flags[i].flag)
 			return fail(c, "\"%s\": true is not allowed by policy %s",
@@ -522,6 +562,38 @@ static int settings_ok(struct cmp *c)
 		return fail(c, "address family %zu is not allowed by policy %s", i, pname(b));
 	}
 	return upstream_ok(c);
+}
+
+/* Every inbound rule of a is one of b's, or lies within b's inbound rules
+ * containing its peers, taken together (inbound has no deny rules). */
+static int inbound_ok(struct cmp *c)
+{
+	struct ef_policy bi = *c->b;
+	struct ef_rindex ix;
+	char q[160];
+	size_t i;
+	int ret = 1;
+
+	if (!c->a->n_inbound)
+		return 1;
+	bi.rules = c->b->inbound;
+	bi.n_rules = c->b->n_inbound;
+	if (ef_rindex_build(&ix, &bi))
+		return -ENOMEM;
+	for (i = 0; i < c->a->n_inbound && ret == 1; i++) {
+		const struct ef_rule *r = &c->a->inbound[i];
+
+		if (ef_rindex_same(&ix, r) >= 0)
+			continue;
+		ret = ef_rule_usable(r) ? within(c, &ix, r, false) : 0;
+		if (ret < 0)
+			ret = too_much(c);
+		else if (!ret)
+			ret = fail(c, "inbound \"%s\" is not allowed by policy %s",
+				   ef_rule_quote(r, q, sizeof(q)), pname(c->b));
+	}
+	ef_rindex_free(&ix);
+	return ret;
 }
 
 int ef_policy_no_weaker(const struct ef_policy *a, const struct ef_policy *b, char *why,
@@ -551,6 +623,8 @@ int ef_policy_no_weaker(const struct ef_policy *a, const struct ef_policy *b, ch
 			ret = deny_ok(&c, &b->rules[i]);
 	if (ret == 1)
 		ret = dns_ok(&c);
+	if (ret == 1)
+		ret = inbound_ok(&c);
 out:
 	if (ret == -ENOMEM)
 		ef_fmt(why, whylen, "out of memory");

@@ -2,9 +2,16 @@
 /*
  * Judging a destination (connect, sendmsg). Precedence, in order:
  *   1. the caller belongs to no live job: deny (fail closed), EF_R_NO_JOB;
- *   2. loopback (127.0.0.0/8, ::1, ::ffff:127.x) with policy loopback on:
- *      not fenced and not recorded, except the DNS proxy port of another
- *      job (EF_R_DNS_PROXY: its policy is not this job's);
+ *   2. loopback (127.0.0.0/8, ::1, ::ffff:127.x): the DNS proxy port of
+ *      another job is refused (EF_R_DNS_PROXY: its policy is not this
+ *      job's); the job's own proxy port passes unrecorded. Then, unless
+ *      "loopback" is false, a listener (TCP) or bound socket (UDP) of the
+ *      job itself (found with bpf_sk_lookup_*(), created in the job's
+ *      cgroup or one nested in it, in no SO_REUSEPORT group) passes
+ *      unrecorded. Any other local listener goes on to step 3 and is
+ *      recorded: a rule naming it (127.0.0.1:5432) allows it; without one,
+ *      EF_R_LOOPBACK, allowed with "loopback": true (a deny rule still
+ *      wins), denied with "own" or false;
  *   3. exact-address entry of the job's policy, else longest-prefix entry;
  *      its ranges decide per ef_judge_ports() (deny rule > allow rule >
  *      metadata > no rule). No entry: EF_R_NO_RULE;
@@ -24,6 +31,8 @@
  */
 #ifndef EF_DEST_BPF_H
 #define EF_DEST_BPF_H
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 struct ef_dest {
 	__u32 family; /* enum ef_family */
@@ -85,6 +94,83 @@ static __always_inline int ef_dest_is_loopback(const struct ef_dest *d)
 		if (d->addr[i])
 			return 0;
 	return d->addr[15] == 1;
+}
+
+/*
+ * The job a socket was created in: the ancestor at ef_job_level of its
+ * cgroup (sk_cgrp_data, fixed when the socket is made; the same the kernel
+ * gives bpf_skb_ancestor_cgroup_id() and sock_diag). 0 if it is in none.
+ * Read through BTF, so no mark is needed on every socket a job creates.
+ */
+static __always_inline __u64 ef_sk_job(struct bpf_sock *sk)
+{
+	struct sock *ks = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+	struct cgroup *cg = ks->sk_cgrp_data.cgroup, *anc = NULL;
+	__u32 lvl = ef_job_level;
+
+	if (!cg || lvl > 64 || BPF_CORE_READ(cg, level) < (int)lvl)
+		return 0;
+	if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[lvl]) < 0 || !anc)
+		return 0;
+	return BPF_CORE_READ(anc, kn, id);
+}
+
+/*
+ * The socket a loopback destination would reach (a TCP listener, a bound
+ * UDP socket) belongs to job `job`: created in the job's cgroup or one
+ * nested in it (a socket made outside and passed in is not the job's).
+ * The lookup is the kernel's own (same netns), so it finds what the
+ * connection would find, dual-stack [::] listeners included. A socket in a
+ * SO_REUSEPORT group is never own: the kernel may hand the connection to
+ * another member, outside the job.
+ */
+static __always_inline int ef_loopback_own(struct bpf_sock_addr *ctx, const struct ef_dest *d,
+					   __u64 job)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 size;
+	int own;
+
+	if (d->family == EF_FAM_V4) {
+		__builtin_memcpy(&t.ipv4.daddr, d->addr, 4);
+		t.ipv4.dport = bpf_htons(d->port);
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.daddr, d->addr, 16);
+		t.ipv6.dport = bpf_htons(d->port);
+		size = sizeof(t.ipv6);
+	}
+	if (d->proto_bit == EF_PROTO_TCP)
+		sk = bpf_sk_lookup_tcp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+	else if (d->proto_bit == EF_PROTO_UDP)
+		sk = bpf_sk_lookup_udp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+	else
+		return 0;
+	if (!sk)
+		return 0;
+	own = job && ef_sk_job(sk) == job;
+	if (own) {
+		struct sock *ks = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+
+		if (BPF_CORE_READ_BITFIELD(&ks->__sk_common, skc_reuseport))
+			own = 0;
+	}
+	bpf_sk_release(sk);
+	return own;
+}
+
+/* 127.0.0.1 or ::1, where egressd's DNS proxies listen */
+static __always_inline int ef_dest_is_lo1(const struct ef_dest *d)
+{
+	__u32 a;
+
+	if (d->family == EF_FAM_V4) {
+		/* one word: byte loads could be folded into loads from ctx */
+		__builtin_memcpy(&a, d->addr, 4);
+		return a == bpf_htonl(0x7f000001);
+	}
+	return ef_dest_is_loopback(d);
 }
 
 /* Returns 1 allow, 0 deny. */
@@ -175,7 +261,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 				     ef_dns_redirect6(ctx, c.job, d->family == EF_FAM_V4));
 	}
 	loopback = ef_dest_is_loopback(d);
-	if (loopback && d->port != c.job->dns_port) {
+	if (loopback) {
 		__u16 port = d->port;
 		const __u64 *owner = bpf_map_lookup_elem(&ef_dns_ports, &port);
 
@@ -185,9 +271,15 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 				d->port, d->protocol, d->sock_type, cookie, 0);
 			return verdict == EF_V_DENY ? EF_DROP : ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
 		}
+		/* the fence's own resolver for this job, judged by its policy;
+		 * only where it listens (127.0.0.1, ::1): the same port on
+		 * another loopback address could be anyone's */
+		if (owner && ef_dest_is_lo1(d))
+			return ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
+		if ((c.pol->flags & (EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN)) &&
+		    ef_loopback_own(ctx, d, c.cgroup_id))
+			return ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
 	}
-	if (loopback && (c.pol->flags & EF_PF_LOOPBACK))
-		return ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
 	if (kind == EF_K_SEND) {
 		const struct ef_sent_val *sv;
 
@@ -203,8 +295,12 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 		verdict = EF_V_ALLOW;
 	else
 		verdict = c.pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
-	if (loopback && reason == EF_R_NO_RULE)
+	if (loopback && reason == EF_R_NO_RULE) {
+		/* a local listener outside the job that no rule names */
 		reason = EF_R_LOOPBACK;
+		if (c.pol->flags & EF_PF_LOOPBACK)
+			verdict = EF_V_ALLOW;
+	}
 
 	if (kind == EF_K_SEND) {
 		struct ef_sent_val sv = { .verdict = verdict };

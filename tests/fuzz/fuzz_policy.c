@@ -14,7 +14,8 @@
  *   - ef_policy_format() output parses to the same policy (an empty diff)
  *     and formats to itself;
  *   - taking an allow rule out, or adding a deny rule, with
- *     ef_policy_edit() gives a policy no weaker than p.
+ *     ef_policy_edit() gives a policy no weaker than p; so does taking an
+ *     inbound rule out (ef_policy_edit_list()).
  * The input is also tried as a single rule string, and as a rule added to
  * a small policy.
  */
@@ -68,6 +69,57 @@ static void check_compiled(const struct ef_policy *p, const struct ef_compiled *
 	}
 	check_same(p, c, EF_FAM_V4, meta4, 80);
 	check_same(p, c, EF_FAM_V6, meta6, 443);
+}
+
+/* Inbound entries decide like the naive matcher over the inbound rules
+ * alone (ids offset by n_rules), and outbound lookups of the same peer
+ * are untouched by them (checked by check_compiled above: the naive
+ * outbound matcher never sees the inbound rules). The metadata special
+ * case is outbound only, so those addresses are not probed here. */
+static void check_inbound_one(const struct ef_policy *p, const struct ef_compiled *c, __u8 fam,
+			      const __u8 addr[16], __u16 port)
+{
+	static const __u8 protos[] = { EF_PROTO_TCP, EF_PROTO_UDP };
+	struct ef_policy in = *p;
+
+	in.rules = p->inbound;
+	in.n_rules = p->n_inbound;
+	for (size_t i = 0; i < sizeof(protos); i++) {
+		__u8 r1, r2;
+		__u32 id1, id2;
+		int v1 = ef_compiled_match_inbound(c, fam, addr, port, protos[i], &r1, &id1);
+		int v2 = ef_policy_match_naive(&in, fam, addr, port, protos[i], &r2, &id2);
+
+		if (r2 == EF_R_METADATA)
+			continue;
+		if (id2 != EF_RULE_NONE)
+			id2 += (__u32)p->n_rules;
+		if (v1 != v2 || r1 != r2 || id1 != id2) {
+			fprintf(stderr, "inbound compiled %d/%u/%u, naive %d/%u/%u at port %u\n",
+				v1, r1, id1, v2, r2, id2, port);
+			abort();
+		}
+	}
+}
+
+static void check_inbound(const struct ef_policy *p, const struct ef_compiled *c)
+{
+	size_t i, n = p->n_inbound < 64 ? p->n_inbound : 64;
+
+	for (i = 0; i < n; i++) {
+		const struct ef_rule *r = &p->inbound[i];
+		unsigned int b, full = r->family == EF_FAM_V4 ? 32 : 128;
+		__u8 last[16];
+
+		if (r->kind != EF_DEST_CIDR || !r->n_ports)
+			abort(); /* the parser takes addresses only */
+		memcpy(last, r->addr, 16);
+		for (b = r->prefixlen; b < full; b++)
+			last[b / 8] |= (__u8)(0x80 >> (b % 8));
+		check_inbound_one(p, c, r->family, r->addr, r->ports[0].lo);
+		check_inbound_one(p, c, r->family, last, r->ports[0].hi);
+		check_inbound_one(p, c, r->family, last, (__u16)(r->ports[0].hi + 1));
+	}
 }
 
 
@@ -163,6 +215,29 @@ static void check_whole(const struct ef_policy *p, const uint8_t *data, size_t s
 	free(out);
 	out = NULL;
 
+	/* one inbound rule out: never weaker, and it may not be added twice */
+	for (i = 0; i < p->n_inbound && i < 2; i++) {
+		const char *text = p->inbound[i].text;
+
+		ret = ef_policy_edit_list((const char *)data, size, "fuzz.json", NULL, 0, &text, 1,
+					  EF_EDIT_INBOUND, &out, err, sizeof(err));
+		if (ret == -ENOMEM || ret == -EFBIG)
+			continue;
+		if (ret || ef_policy_parse(out, strlen(out), "fuzz.json", &q, err, sizeof(err)))
+			abort();
+		if (q->n_inbound != p->n_inbound - 1 || q->n_rules != p->n_rules ||
+		    ef_policy_no_weaker(q, p, why, sizeof(why)) == 0)
+			abort();
+		if (ef_policy_edit_list((const char *)data, size, "fuzz.json", &text, 1, NULL, 0,
+					EF_EDIT_INBOUND, &again, err, sizeof(err)) != -EINVAL ||
+		    again)
+			abort();
+		ef_policy_free(q);
+		q = NULL;
+		free(out);
+		out = NULL;
+	}
+
 	/* one allow rule out, or one deny rule in: never weaker */
 	for (i = 0; i < p->n_rules && i < 4; i++) {
 		const char *text = p->rules[i].text;
@@ -255,6 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ret == 0) {
 			check_compiled(p, c);
 			check_names(p, c);
+			check_inbound(p, c);
 		}
 		else if (c || ret != -E2BIG)
 			abort();

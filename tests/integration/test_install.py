@@ -599,8 +599,9 @@ def test_install_man_pages_render_and_match_the_tools(ctx):
               "egressctl(1) has no paragraph for `egressctl %s`" % c)
     src = roff_text(os.path.join(man, "egressctl.1"))
     for opt in ("--socket", "--json", "--policy", "--job-id", "--attr", "--traceparent",
-                "--force", "--deny", "--policy-dir", "--state-dir", "--since", "--denied",
-                "--flagged", "--job", "--against", "--wildcard-min", "EGRESSCTL_SOCKET"):
+                "--force", "--deny", "--inbound", "--policy-dir", "--state-dir", "--since",
+                "--denied", "--flagged", "--job", "--against", "--wildcard-min",
+                "EGRESSCTL_SOCKET"):
         check(documented(opt, src), "egressctl(1) does not mention %s" % opt)
 
     # egressd(8): options and config keys

@@ -278,7 +278,7 @@ static const struct json_case json_cases[] = {
 	{ "{\n  \"name\": \"x\",\n  \"allow\": \"a.com:443\"\n}", "t.json:3:12: ",
 	  "\"allow\" must be an array of rule strings" },
 	{ "{\n  \"name\": \"x\",\n  \"loopback\": \"yes\"\n}", "t.json:3:15: ",
-	  "\"loopback\" must be true or false" },
+	  "\"loopback\" must be \"own\", true or false" },
 	{ "", "t.json:1:1: ", "empty file" },
 	{ " \n\t ", "t.json:1:1: ", "empty file" },
 	{ "{\"name\": \"x\"}\n}", "t.json:2:1: ", "after the end of the JSON value" },
@@ -494,8 +494,9 @@ static void test_defaults_and_order(void **state)
 
 	assert_int_equal(ef_policy_parse(text, strlen(text), NULL, &p, err, sizeof(err)), 0);
 	assert_int_equal(p->mode, EF_MODE_ENFORCE);
-	assert_true(p->loopback);
-	assert_int_equal(p->flags, EF_PF_LOOPBACK);
+	assert_int_equal(p->loopback, EF_LOOPBACK_OWN);
+	assert_int_equal(p->flags, EF_PF_LOOPBACK_OWN);
+	assert_int_equal(p->n_inbound, 0);
 	assert_int_equal(p->families, (1ull << 1) | (1ull << 2) | (1ull << 10) | (1ull << 16));
 	assert_int_equal(p->probe.action, EF_PROBE_ALERT);
 	assert_int_equal(p->n_dns_upstream, 0);

@@ -195,7 +195,7 @@ static void test_lint_audit_and_clean(void **state)
 	lint_first("{\"name\": \"ci-agent\", \"mode\": \"enforce\","
 		   " \"allow\": [\"api.anthropic.com:443\", \"140.82.112.0/20:22,443\","
 		   " \"[2606:50c0::]/32:443\", \"time.google.com:123/udp\"],"
-		   " \"deny\": [\"140.82.112.9:*\"], \"loopback\": true}",
+		   " \"deny\": [\"140.82.112.9:*\"], \"loopback\": \"own\"}",
 		   err, sizeof(err));
 	assert_string_equal(err, "");
 	lint_first("{\"name\": \"claude-code\", \"allow\": [\"api.anthropic.com:443\","
@@ -227,7 +227,7 @@ static void test_lint_repeat(void **state)
 		p->rules[i].col = 3;
 	}
 	p->n_rules = 4;
-	p->loopback = true;
+	p->loopback = EF_LOOPBACK_OWN;
 	assert_int_equal(ef_policy_lint_all(p, 10, all, sizeof(all)), 2);
 	assert_string_equal(all,
 			    "<policy>:3:3: allow \"10.0.0.0/8:22\" is also denied (\"10.0.0.0/8:22\" "
@@ -309,7 +309,7 @@ static struct ef_policy *big_policy(size_t n, bool with_shadows)
 		k++;
 	}
 	p->n_rules = k;
-	p->loopback = true;
+	p->loopback = EF_LOOPBACK_OWN;
 	p->file = strdup("big.json");
 	strcpy(p->name, "big");
 	return p;
@@ -354,8 +354,36 @@ static const struct weaker_case weaker_cases[] = {
 	  NULL },
 	{ "", "", "\"mode\": \"audit\"", "", "", "\"mode\": \"audit\"", 1, NULL },
 	{ "", "", "", "", "", "\"loopback\": false", 0,
-	  "\"loopback\": true leaves loopback open; policy b fences it" },
+	  "\"loopback\": \"own\" reaches the job's own listeners; policy b has false" },
+	{ "", "", "\"loopback\": true", "", "", "", 0,
+	  "\"loopback\": true reaches every local listener; policy b has \"own\"" },
+	{ "", "", "\"loopback\": true", "", "", "\"loopback\": false", 0,
+	  "\"loopback\": true reaches every local listener; policy b has false" },
 	{ "", "", "\"loopback\": false", "", "", "", 1, NULL },
+	{ "", "", "", "", "", "\"loopback\": true", 1, NULL },
+	{ "", "", "\"loopback\": \"own\"", "", "", "\"loopback\": true", 1, NULL },
+	/* a loopback rule: within b's "loopback": true, not within b's "own" */
+	{ "\"127.0.0.1:5432\"", "", "", "", "", "\"loopback\": true", 1, NULL },
+	{ "\"127.0.0.1:5432\"", "", "", "", "", "", 0,
+	  "\"127.0.0.1:5432\" is not allowed by policy b" },
+	/* b's deny rule on loopback holds under its true; a's true ignores it */
+	{ "", "", "\"loopback\": true", "", "\"127.0.0.1:6379\"", "\"loopback\": true", 0,
+	  "policy b denies \"127.0.0.1:6379\" on loopback" },
+	{ "", "\"127.0.0.1:6379\"", "\"loopback\": true", "", "\"127.0.0.1:6379\"",
+	  "\"loopback\": true", 1, NULL },
+	/* inbound rules */
+	{ "", "", "\"inbound\": [\"10.1.0.5:8080\"]", "", "", "", 0,
+	  "inbound \"10.1.0.5:8080\" is not allowed by policy b" },
+	{ "", "", "\"inbound\": [\"10.1.0.5:8080\"]", "", "",
+	  "\"inbound\": [\"10.1.0.0/24:8000-9000\"]", 1, NULL },
+	{ "", "", "\"inbound\": [\"10.1.0.5:7000\"]", "", "",
+	  "\"inbound\": [\"10.1.0.0/24:8000-9000\"]", 0, "inbound \"10.1.0.5:7000\"" },
+	{ "", "", "", "", "", "\"inbound\": [\"10.1.0.5:8080\"]", 1, NULL },
+	/* an outbound rule never stands in for an inbound one, nor the reverse */
+	{ "", "", "\"inbound\": [\"10.1.0.5:8080\"]", "\"10.1.0.5:8080\"", "", "", 0,
+	  "inbound \"10.1.0.5:8080\"" },
+	{ "\"10.1.0.5:8080\"", "", "", "", "", "\"inbound\": [\"10.1.0.5:8080\"]", 0,
+	  "\"10.1.0.5:8080\" is not allowed by policy b" },
 	{ "", "", "\"sockets\": {\"raw\": true}", "", "", "", 0,
 	  "\"sockets.raw\": true is not allowed by policy b" },
 	{ "", "", "\"sockets\": {\"icmp\": true}", "", "", "\"sockets\": {\"raw\": true}", 0,
@@ -867,7 +895,7 @@ static void test_diff(void **state)
 		static const char *const want[] = {
 			"name: claude-code -> cc2",
 			"mode: enforce -> audit",
-			"loopback: false -> true",
+			"loopback: false -> \"own\"",
 			"sockets.raw: true -> false",
 			"sockets.packet: false -> true",
 			"sockets.families: +xdp -can -qipcrtr",

@@ -1,0 +1,362 @@
+"""Loopback that leads out (issue 15, item 4). A relay listening on the
+runner's loopback OUTSIDE the job (an open proxy, a published container
+port: here an unfenced process in the fence ns forwarding to a test host)
+must not carry a job's data out unrecorded:
+  - "loopback": "own" (the default): refused, recorded (reason loopback);
+    allowed, and recorded, with a rule naming its address and port;
+  - "loopback": true: allowed, recorded (reason loopback);
+  - "loopback": false: refused unless a rule names it;
+  - the job's own listeners (same cgroup, or a cgroup nested in the job)
+    are reached freely and unrecorded; another job's are not "own".
+Evidence on the far side: the test host's own log (did the relay's
+forwarded connection reach 198.18.1.1:80?) and the relay's log."""
+import os
+import subprocess
+import time
+
+import world as W
+from run import test, pol, check, eq, expect, wait_until, read_jsonl, EPERM
+
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py")
+TARGET = ("198.18.1.1", 80)  # hostd echo: what the relay forwards to
+SECRET = "token-ghp_0123456789"
+
+
+class Relay:
+    """An open relay on loopback, unfenced, in the fence ns."""
+
+    def __init__(self, ctx, host, extra=()):
+        tag = "%s-%d" % (host.replace(":", "_"), len(ctx.procs))
+        self.log = ctx.path("relay-%s.jsonl" % tag)
+        self.out = ctx.path("relay-%s.out" % tag)
+        with open(self.out, "wb") as fo:
+            self.proc = subprocess.Popen(ctx.world.fence_argv(
+                [W.PY, PEER, "relay", "--listen", host, "--to", "%s:%d" % TARGET,
+                 "--log", self.log, "--seconds", "100"] + list(extra)), stdout=fo,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        ctx.procs.append(self.proc)
+        W.ledger().add("pid", self.proc.pid)
+
+        def ready():
+            with open(self.out) as f:
+                return f.read().startswith("READY")
+        wait_until(ready, timeout=10, what="the relay to listen")
+        with open(self.out) as f:
+            self.port = int(f.read().split()[1])
+        self.host = host
+
+    def used(self):
+        return read_jsonl(self.log)
+
+
+def job_connect(d, policy, host, port, job_id=None):
+    r = d.run(policy, [W.PY, PEER, "connect", host, str(port), "--send", SECRET,
+                       "--timeout", "3"], job_id=job_id)
+    (res,) = W.parse_lines(r.out, r)
+    return r.job, res
+
+
+def reached_target(ctx):
+    return ctx.reached(*TARGET)
+
+
+def through(res, what):
+    check(res["ok"] and SECRET in res.get("data", ""),
+          "%s: expected the relay to carry the data (echoed back), got %s" % (what, res))
+
+
+def refused(res, what):
+    check(not res["ok"] and res["errno"] == EPERM, "%s: expected EPERM, got %s" % (what, res))
+
+
+def loop_spans(d, job, host, port):
+    return d.find("egress.connect", job, where={"network.peer.address": host,
+                                                 "network.peer.port": port})
+
+
+@test(timeout=180)
+def test_loopback_relay_refused_by_default(ctx):
+    r4, r6 = Relay(ctx, "127.0.0.1"), Relay(ctx, "::1")
+    d = ctx.daemon({"t": pol(allow=["198.18.1.2:443"])})  # no "loopback": "own"
+    job, res = job_connect(d, "t", "127.0.0.1", r4.port)
+    refused(res, "relay on 127.0.0.1, default policy")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="deny", reason="loopback")
+    job6, res = job_connect(d, "t", "::1", r6.port)
+    refused(res, "relay on [::1], default policy")
+    expect(d.decision(job6, "::1", r6.port), decision="deny", reason="loopback")
+    # the other loopback spellings of the same relay
+    job_m, res = job_connect(d, "t", "::ffff:127.0.0.1", r4.port)
+    refused(res, "relay through ::ffff:127.0.0.1")
+    job_o, res = job_connect(d, "t", "127.0.0.2", r4.port)
+    refused(res, "127.0.0.2 (the relay is not there, but no rule names it either)")
+    time.sleep(0.5)
+    eq(r4.used() + r6.used(), [], "connections the relays accepted")
+    check(not reached_target(ctx), "the relay's target was reached")
+
+
+@test(timeout=180)
+def test_loopback_rule_names_the_listener(ctx):
+    r4, r6 = Relay(ctx, "127.0.0.1"), Relay(ctx, "::1")
+    rules = ["127.0.0.1:%d" % r4.port, "[::1]:%d" % r6.port]
+    d = ctx.daemon({"t": pol(allow=rules)})
+    job, res = job_connect(d, "t", "127.0.0.1", r4.port)
+    through(res, "relay named by a rule")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="allow", reason="rule",
+           rule=rules[0])
+    job6, res = job_connect(d, "t", "::1", r6.port)
+    through(res, "IPv6 relay named by a rule")
+    expect(d.decision(job6, "::1", r6.port), decision="allow", reason="rule", rule=rules[1])
+    # the rule names one port: another outside listener stays shut
+    other = Relay(ctx, "127.0.0.1")
+    job2, res = job_connect(d, "t", "127.0.0.1", other.port)
+    refused(res, "an outside listener on a port no rule names")
+    expect(d.decision(job2, "127.0.0.1", other.port), decision="deny", reason="loopback")
+    check(reached_target(ctx), "the allowed relay did not reach its target")
+
+
+@test(timeout=180)
+def test_loopback_true_allows_and_records(ctx):
+    r4 = Relay(ctx, "127.0.0.1")
+    d = ctx.daemon({"t": pol(allow=[], loopback=True),
+                    "tdeny": pol(allow=[], deny=["127.0.0.1:%d" % r4.port], loopback=True)})
+    job, res = job_connect(d, "t", "127.0.0.1", r4.port)
+    through(res, "loopback: true")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="allow", reason="loopback")
+    # a deny rule still wins over "loopback": true
+    job2, res = job_connect(d, "tdeny", "127.0.0.1", r4.port)
+    refused(res, "loopback: true with a deny rule naming the listener")
+    expect(d.decision(job2, "127.0.0.1", r4.port), decision="deny", reason="deny_rule")
+
+
+@test(timeout=180)
+def test_loopback_false_needs_a_rule(ctx):
+    r4 = Relay(ctx, "127.0.0.1")
+    d = ctx.daemon({"off": pol(allow=[], loopback=False),
+                    "offr": pol(allow=["127.0.0.1:%d" % r4.port], loopback=False)})
+    job, res = job_connect(d, "off", "127.0.0.1", r4.port)
+    refused(res, "loopback: false")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="deny", reason="loopback")
+    job, res = job_connect(d, "offr", "127.0.0.1", r4.port)
+    through(res, "loopback: false with a rule")
+    # false means false: even the job's own listener needs a rule
+    r = d.run("off", [W.PY, PEER, "own"])
+    for x in W.parse_lines(r.out, r):
+        refused(x, "own listener under loopback: false (%s)" % x.get("target"))
+
+
+@test(timeout=180)
+def test_loopback_own_listener_free_and_unrecorded(ctx):
+    d = ctx.daemon({"t": pol(allow=[])})
+    for args, what in ((["own", "--mapped"], "same cgroup"),
+                       (["own", "--udp", "--mapped"], "same cgroup, UDP"),
+                       (["own", "--nested", "deeper"], "a nested cgroup of the job")):
+        r = d.run("t", [W.PY, PEER] + args)
+        lines = W.parse_lines(r.out, r)
+        eq(len(lines), 3 if "--mapped" in args else 2, "own-listener results (%s)" % what)
+        for x in lines:
+            check(x["ok"], "own listener, %s: %s should work: %s" % (what, x.get("target"), x))
+        if "--nested" in args:
+            check(all(x["cgroup"].endswith("/deeper") for x in lines),
+                  "the client ran in the nested cgroup: %s" % lines)
+        time.sleep(0.5)
+        spans = [s for s in d.find(None, r.job) if s.name in ("egress.connect", "egress.send")]
+        eq(spans, [], "decision spans for the job's own listeners (%s)" % what)
+
+
+@test(timeout=180)
+def test_loopback_other_jobs_listener_is_not_own(ctx):
+    d = ctx.daemon({"t": pol(allow=[])})
+    log = ctx.path("srv-a.jsonl")
+    a = d.spawn("t", [W.PY, PEER, "serve", "--host", "127.0.0.1", "--port", "0", "--log", log,
+                      "--seconds", "30"])
+
+    def ready():
+        return a.output()[0].startswith("READY")
+    wait_until(ready, timeout=15, what="job A's listener")
+    port = int(a.output()[0].split()[1])
+    job_b, res = job_connect(d, "t", "127.0.0.1", port)
+    refused(res, "job B to job A's listener")
+    expect(d.decision(job_b, "127.0.0.1", port), decision="deny", reason="loopback")
+    a.proc.terminate()
+    a.wait(20)
+    eq(read_jsonl(log), [], "connections job A's server accepted")
+
+
+@test(timeout=180)
+def test_loopback_policy_validate_and_lint(ctx):
+    d = ctx.daemon({}, start=False)
+    f = ctx.path("lo-true.json")
+    with open(f, "w") as fh:
+        fh.write('{"name": "x", "loopback": true}')
+    r = d.ctl("policy", "validate", f, sock=False)
+    check(r.returncode != 0 and '"loopback": true lets the job reach every local listener'
+          in r.stderr and "--force" in r.stderr, "lint of loopback: true: %r" % r.stderr)
+    r = d.ctl("policy", "validate", "--force", f, sock=False)
+    check(r.returncode == 0, "validate --force of loopback: true: %r" % r.stderr)
+    f2 = ctx.path("old.json")
+    with open(f2, "w") as fh:
+        fh.write('{"name": "x", "loopback": false, "allow": ["127.0.0.1:5432"]}')
+    r = d.ctl("policy", "validate", f2, sock=False)
+    check(r.returncode == 0, "an old file with loopback: false: %r" % r.stderr)
+
+
+@test(timeout=180)
+def test_loopback_reuseport_shared_with_relay_is_not_own(ctx):
+    """A relay outside the job and the job's own listener share a port
+    through SO_REUSEPORT (same user): the kernel may hand the job's
+    connection to either, so a listener in a reuseport group is never
+    "own"; the connect is judged by the rules (none: refused)."""
+    relay = Relay(ctx, "127.0.0.1", extra=["--port", "0", "--reuseport"])
+    d = ctx.daemon({"t": pol(allow=[])})
+    r = d.run("t", [W.PY, PEER, "own", "--port", str(relay.port), "--reuseport"])
+    lines = W.parse_lines(r.out, r)
+    v4 = [x for x in lines if x.get("target", "").startswith("127.0.0.1:")]
+    eq(len(v4), 1, "results for 127.0.0.1 (%s)" % lines)
+    refused(v4[0], "own listener sharing its port with a relay")
+    expect(d.decision(r.job, "127.0.0.1", relay.port), decision="deny", reason="loopback")
+    time.sleep(0.5)
+    eq(relay.used(), [], "connections the relay accepted")
+    check(not reached_target(ctx), "the relay's target was reached")
+
+
+@test(timeout=180)
+def test_loopback_suggest_names_the_outside_listener(ctx):
+    """An audit run that used a relay outside the job and a listener of its
+    own: suggest names the relay by address and port, never "loopback":
+    true, and the job's own listener not at all (it was never recorded);
+    the suggested policy then lets the job through, nothing else."""
+    from test_audit import egressctl
+    import json
+    r4 = Relay(ctx, "127.0.0.1")
+    d = ctx.daemon({"au": pol(allow=[], mode="audit")})
+    job, res = job_connect(d, "au", "127.0.0.1", r4.port)
+    through(res, "audit mode")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="would_deny", reason="loopback")
+    r = d.run("au", [W.PY, PEER, "own"], job_id=None)
+    check(all(x["ok"] for x in W.parse_lines(r.out, r)), "own listener in audit mode")
+    time.sleep(0.5)
+    s = egressctl(ctx, ["policy", "suggest", "--job", job, "--job", r.job], d=d)
+    doc = json.loads(s.stdout)
+    eq(doc["allow"], ["127.0.0.1:%d" % r4.port], "suggested rules")
+    check("loopback" not in doc, "suggest wrote a loopback setting: %s" % doc)
+    path = d.write_policy("enf", s.stdout.replace('"name": "au"', '"name": "enf"'))
+    v = d.ctl("policy", "validate", path)
+    check(v.returncode == 0, "validate the suggested policy: %s" % v.stderr)
+    job2, res = job_connect(d, "enf", "127.0.0.1", r4.port)
+    through(res, "the suggested policy")
+    expect(d.decision(job2, "127.0.0.1", r4.port), decision="allow", reason="rule")
+    other = Relay(ctx, "127.0.0.1")
+    job3, res = job_connect(d, "enf", "127.0.0.1", other.port)
+    refused(res, "another outside listener under the suggested policy")
+
+
+@test(timeout=180)
+def test_loopback_udp_outside_socket(ctx):
+    """UDP too: a datagram to a socket outside the job on loopback (a
+    forwarder, a metrics agent that relays) is refused and recorded unless
+    a rule names it; IPv4 and IPv6."""
+    socks = {}
+    for host in ("127.0.0.1", "::1"):
+        log = ctx.path("udp-%s.jsonl" % host.replace(":", "_"))
+        out = ctx.path("udp-%s.out" % host.replace(":", "_"))
+        with open(out, "wb") as fo:
+            p = subprocess.Popen(ctx.world.fence_argv(
+                [W.PY, PEER, "udp-sink", "--host", host, "--log", log, "--seconds", "60"]),
+                stdout=fo, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        ctx.procs.append(p)
+        W.ledger().add("pid", p.pid)
+        wait_until(lambda: open(out).read().startswith("READY"), timeout=10,
+                   what="the UDP socket outside the job")
+        socks[host] = (int(open(out).read().split()[1]), log)
+    p4, p6 = socks["127.0.0.1"][0], socks["::1"][0]
+    d = ctx.daemon({"t": pol(allow=[]),
+                    "r": pol(allow=["127.0.0.1:%d/udp" % p4, "[::1]:%d/udp" % p6])})
+    for host, (port, log) in socks.items():
+        r = d.run("t", [W.PY, PEER, "sendto", host, str(port), "--send", SECRET])
+        (x,) = W.parse_lines(r.out, r)
+        refused(x, "datagram to %s:%d outside the job" % (host, port))
+        expect(d.decision(r.job, host, port, "udp", name="egress.send"), decision="deny",
+               reason="loopback")
+        time.sleep(0.3)
+        eq(read_jsonl(log), [], "datagrams the socket outside the job got")
+        r = d.run("r", [W.PY, PEER, "sendto", host, str(port), "--send", SECRET])
+        (x,) = W.parse_lines(r.out, r)
+        check(x["ok"], "datagram named by a rule: %s" % x)
+        expect(d.decision(r.job, host, port, "udp", name="egress.send"), decision="allow",
+               reason="rule")
+        wait_until(lambda: read_jsonl(log), timeout=5, what="the allowed datagram")
+
+
+
+@test(timeout=180)
+def test_loopback_own_dns_proxy_port_elsewhere_is_not_own(ctx):
+    """The job's own DNS proxy passes unrecorded only where it listens
+    (127.0.0.1, ::1): a relay on 127.0.0.2 at the same port is judged like
+    any other outside listener."""
+    import shlex
+    d = ctx.daemon({"t": pol(allow=[])})
+    portfile, go = ctx.path("port"), ctx.path("go")
+    script = ("i=0; while [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
+              "exec %s %s connect 127.0.0.2 \"$(cat %s)\" --send %s --timeout 3" % (
+                  shlex.quote(go), W.PY, PEER, shlex.quote(portfile), SECRET))
+    bg = d.spawn("t", ["/bin/sh", "-c", script])
+    wait_until(lambda: (d.job(bg.job) or {}).get("dns_port"), timeout=15,
+               what="the job's DNS proxy port")
+    port = d.job(bg.job)["dns_port"]
+    relay = Relay(ctx, "127.0.0.2", extra=["--port", str(port)])
+    with open(portfile, "w") as f:
+        f.write(str(port))
+    open(go, "w").close()
+    eq(bg.wait(30), 0, "job exit status")
+    (res,) = W.parse_lines(bg.output()[0])
+    refused(res, "relay on 127.0.0.2 at the job's DNS proxy port")
+    expect(d.decision(bg.job, "127.0.0.2", port), decision="deny", reason="loopback")
+    eq(relay.used(), [], "connections the relay accepted")
+
+
+@test(timeout=180)
+def test_loopback_rule_removed_cuts_the_relay_connection(ctx):
+    """Removing the rule that named an outside listener tears down the open
+    connection to it (revocation judges loopback as the BPF side does);
+    under "loopback": true the same connection stays."""
+    from test_policy_live import hold, rounds_after, finish, ctl_json
+    from test_policy_live import ECONNABORTED, ECONNRESET, EPIPE
+    relay = Relay(ctx, "127.0.0.1")
+    rule = "127.0.0.1:%d" % relay.port
+    d = ctx.daemon({"own": pol(allow=[rule]), "any": pol(allow=[rule], loopback=True)})
+    bg, log, stop = hold(ctx, d, "own", held=rule, retry=())
+    bg2, log2, stop2 = hold(ctx, d, "any", held=rule, retry=())
+    rep = ctl_json(d, "policy", "remove", "own", rule)
+    check(rep["connections_closed"] >= 1, "no connection closed: %s" % rep)
+    # "loopback": true is a lint finding: every change to such a policy needs --force
+    rep2 = ctl_json(d, "policy", "remove", "--force", "any", rule)
+    eq(rep2["connections_closed"], 0, "connections closed under loopback: true")
+    t1 = time.time()
+    pings = rounds_after(log, t1, op="hold-ping", n=2)
+    check(not pings[0]["ok"] and pings[0]["errno"] in (ECONNABORTED, ECONNRESET, EPIPE),
+          "the held relay connection after the remove: %s" % pings[0])
+    for r in rounds_after(log2, t1, op="hold-ping", n=3):
+        check(r["ok"], "the loopback: true job's relay connection broke: %s" % r)
+    finish(bg, stop)
+    finish(bg2, stop2)
+
+
+@test(timeout=180)
+def test_loopback_policy_change_keeps_own_connections(ctx):
+    """A policy change under a job never cuts its connections to its own
+    listeners (nor the accepted ends of them): revocation finds the
+    listener in the same socket dump, as the BPF side finds it."""
+    from test_policy_live import ctl_json
+    d = ctx.daemon({"own": pol(allow=["198.18.1.1:443"])})
+    bgs = [d.spawn("own", [W.PY, PEER, "own-hold", "--host", h, "--seconds", "6"])
+           for h in ("127.0.0.1", "::1")]
+    for bg in bgs:
+        wait_until(lambda: bg.output()[0].startswith("READY"), timeout=15,
+                   what="the job's own connection")
+    rep = ctl_json(d, "policy", "remove", "own", "198.18.1.1:443")
+    eq(rep["connections_closed"], 0, "connections closed by the change")
+    for bg in bgs:
+        eq(bg.wait(30), 0, "job exit status")
+        lines = W.parse_lines(bg.output()[0].split("\n", 1)[1])
+        check(lines and lines[-1]["ok"] and lines[-1]["pings"] >= 30,
+              "the job's own connection after the change: %s" % lines)
