@@ -57,13 +57,22 @@ struct ef_probe_cfg {
 	__u32 names_per_parent;	 /* distinct names under one registrable domain */
 	__u32 tunnel_names;	 /* distinct names with tunnel-shaped labels */
 	__u32 window_s;		 /* the window, seconds */
+	__u32 dns_label_bytes;	 /* bytes below one registrable domain, of distinct names
+				  * the proxy forwarded */
 };
+/* The DNS proxy's per-job limit on queries forwarded upstream (a token
+ * bucket): an npm install of a few hundred packages stays well inside. */
+#define EF_DNS_DEF_QUERY_RATE 100
+#define EF_DNS_DEF_QUERY_BURST 1000
+#define EF_DNS_MAX_QUERY_RATE 100000
 #define EF_PROBE_DEF_WINDOW_S 60
 #define EF_PROBE_DEF_DENIED_DESTS 10
 #define EF_PROBE_DEF_DENIED_NAMES 20
 #define EF_PROBE_DEF_PORTS_PER_HOST 10
 #define EF_PROBE_DEF_NAMES_PER_PARENT 40
 #define EF_PROBE_DEF_TUNNEL_NAMES 5
+#define EF_PROBE_DEF_DNS_LABEL_BYTES 1024
+#define EF_PROBE_MAX_BYTES 1000000 /* a byte threshold */
 #define EF_PROBE_MAX_COUNT 10000 /* a threshold; larger would only cost memory */
 #define EF_PROBE_MAX_WINDOW_S 86400
 enum { EF_PROBE_ALERT = 0, EF_PROBE_FREEZE = 1, EF_PROBE_KILL = 2 };
@@ -78,6 +87,8 @@ struct ef_policy {
 	size_t n_rules;
 	char **dns_upstream;   /* "1.1.1.1", "[2606:4700::1111]:53", ...; may be empty */
 	size_t n_dns_upstream;
+	__u32 dns_query_rate;  /* queries a second forwarded upstream per job; 0: default */
+	__u32 dns_query_burst; /* ... and in a burst; 0: default */
 	struct ef_probe_cfg probe;
 	char *source;	       /* the file text as parsed (NUL-terminated) */
 	char *file;	       /* file name used in messages */

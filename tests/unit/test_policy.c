@@ -305,6 +305,20 @@ static const struct json_case json_cases[] = {
 	  "\"probe.tunnel_names\" must be an integer from 1 to 10000" },
 	{ "{\"name\": \"x\", \"probe\": {\"denied_names\": null}}", "t.json:1:41: ",
 	  "\"probe.denied_names\" must be an integer from 1 to 10000" },
+	{ "{\"name\": \"x\", \"probe\": {\"dns_label_bytes\": 0}}", "t.json:1:44: ",
+	  "\"probe.dns_label_bytes\" must be an integer from 1 to 1000000" },
+	{ "{\"name\": \"x\", \"probe\": {\"dns_label_bytes\": 1000001}}", "t.json:1:44: ",
+	  "\"probe.dns_label_bytes\" must be an integer from 1 to 1000000" },
+	{ "{\"name\": \"x\", \"probe\": {\"dns_label_bytes\": 512.5}}", "t.json:1:44: ",
+	  "must be an integer" },
+	{ "{\"name\": \"x\", \"dns\": {\"query_rate\": 0}}", "t.json:1:37: ",
+	  "\"dns.query_rate\" must be an integer from 1 to 100000" },
+	{ "{\"name\": \"x\", \"dns\": {\"query_rate\": \"100\"}}", "t.json:1:37: ",
+	  "\"dns.query_rate\" must be an integer from 1 to 100000" },
+	{ "{\"name\": \"x\", \"dns\": {\"query_burst\": 100001}}", "t.json:1:38: ",
+	  "\"dns.query_burst\" must be an integer from 1 to 100000" },
+	{ "{\"name\": \"x\", \"dns\": {\"query_burst\": -1}}", "t.json:1:38: ",
+	  "\"dns.query_burst\" must be an integer from 1 to 100000" },
 	{ "{\"name\": \"x\", \"probe\": {\"entropy\": 3}}", "t.json:1:",
 	  "unknown key" },
 	{ "{\"name\": \"x\", \"probe\": [1]}", "t.json:1:", "" },
@@ -413,9 +427,10 @@ static const char full_policy[] =
 	"  ],\n"
 	"  \"deny\": [\"169.254.169.254:*\"],\n"
 	"  \"loopback\": false,\n"
-	"  \"dns\": { \"upstream\": [\"1.1.1.1\", \"[2606:4700::1111]:53\"] },\n"
+	"  \"dns\": { \"upstream\": [\"1.1.1.1\", \"[2606:4700::1111]:53\"],\n"
+	"           \"query_rate\": 20, \"query_burst\": 200 },\n"
 	"  \"probe\": { \"action\": \"freeze\", \"denied_dests\": 20, \"denied_names\": 30,\n"
-	"             \"ports_per_host\": 10, \"window_s\": 60 },\n"
+	"             \"ports_per_host\": 10, \"window_s\": 60, \"dns_label_bytes\": 700 },\n"
 	"  \"sockets\": { \"raw\": true, \"packet\": false, \"icmp\": true,\n"
 	"               \"other_protocols\": true, \"families\": [\"vsock\", \"can\", 42] }\n"
 	"}\n";
@@ -442,6 +457,9 @@ static void test_full_policy(void **state)
 	assert_int_equal(p->n_dns_upstream, 2);
 	assert_string_equal(p->dns_upstream[0], "1.1.1.1");
 	assert_string_equal(p->dns_upstream[1], "[2606:4700::1111]:53");
+	assert_int_equal(p->dns_query_rate, 20);
+	assert_int_equal(p->dns_query_burst, 200);
+	assert_int_equal(p->probe.dns_label_bytes, 700);
 	assert_int_equal(p->probe.action, EF_PROBE_FREEZE);
 	assert_int_equal(p->probe.denied_dests, 20);
 	assert_int_equal(p->probe.denied_names, 30);
