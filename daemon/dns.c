@@ -672,8 +672,13 @@ static void on_answer(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *ms
 	int ret;
 
 	ret = ef_dns_answer_parse(msg, len, &p->q, p->up_id, a);
+	if (!ret)
+		ret = ef_dns_answer_spelling(msg, len, p->sent_name, p->sent_len, p->q.qwire);
 	if (ret) {
-		/* not an answer to this query: ignore it (spoofing, or late) */
+		/* not an answer to this query: ignore it (spoofing, or late); a
+		 * question spelt otherwise than sent is a guess at the id */
+		if (ret == -EPROTO && a->id == p->up_id)
+			d->dns_spoofed++;
 		log_debug("dns: ignoring a message from %s: %s", p->server_text, strerror(-ret));
 		return;
 	}
@@ -767,18 +772,39 @@ static void upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p)
 	}
 }
 
+/*
+ * What goes upstream is the proxy's own query for the question (dnsmsg.h,
+ * ef_dns_query_build): the job's bytes never leave the host. The name is
+ * spelt in a case drawn at random per query, which the answer must echo.
+ */
 static struct ef_dns_pending *pending_new(struct ef_daemon *d, struct ef_dns_job *dj,
-					  const struct ef_dns_client *cl, const uint8_t *msg,
-					  size_t len)
+					  const struct ef_dns_client *cl,
+					  const struct ef_dns_query *q)
 {
 	struct ef_dns_pending *p = calloc(1, sizeof(*p));
+	size_t cap = EF_DNS_NAME_MAX + 64;
+	uint8_t bits[32];
+	ssize_t n;
 
-	if (!p || !(p->query = malloc(len))) {
+	if (!p || !(p->query = malloc(cap))) {
 		free(p);
 		return NULL;
 	}
-	memcpy(p->query, msg, len);
-	p->qlen = len;
+	memcpy(p->sent_name, q->qwire, q->qwire_len);
+	p->sent_len = q->qwire_len;
+	if (d->cfg.dns.case_random) {
+		ef_random_bytes(bits, sizeof(bits));
+		ef_dns_name_case(p->sent_name, p->sent_len, bits, sizeof(bits));
+	} else {
+		ef_dns_name_case(p->sent_name, p->sent_len, NULL, 0);
+	}
+	n = ef_dns_query_build(q, p->sent_name, p->sent_len, 0, p->query, cap);
+	if (n < 0) {
+		free(p->query);
+		free(p);
+		return NULL;
+	}
+	p->qlen = (size_t)n;
 	p->kind = EF_EPK_DNS_UP;
 	p->fd = -1;
 	p->dj = dj;
@@ -868,7 +894,7 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 		reply_error(d, cl, &q, true, EF_DNS_RCODE_SERVFAIL);
 		return;
 	}
-	p = pending_new(d, dj, cl, msg, len);
+	p = pending_new(d, dj, cl, &q);
 	if (!p) {
 		reply_error(d, cl, &q, true, EF_DNS_RCODE_SERVFAIL);
 		return;

@@ -93,7 +93,7 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 {
 	static const char *const known[] = { "upstream", "resolv_conf", "ttl_floor_seconds",
 					     "ttl_grace_seconds", "timeout_ms", "attempts",
-					     "busy_poll_us", NULL };
+					     "busy_poll_us", "case_randomization", NULL };
 	struct ef_dns_cfg *c = &d->cfg.dns;
 	const cJSON *up, *rc;
 	int ret;
@@ -104,6 +104,7 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 	c->timeout_ms = 2000;
 	c->attempts = 2;
 	c->busy_poll_us = 250;
+	c->case_random = true;
 	c->n_up = 0;
 	if (!sec)
 		return 0;
@@ -123,6 +124,14 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 		cJSON_ArrayForEach(u, up)
 			if (!cJSON_IsString(u) || upstream_add(u->valuestring, c->up, &c->n_up))
 				goto bad_up;
+	}
+	rc = cJSON_GetObjectItem(sec, "case_randomization");
+	if (rc) {
+		if (!cJSON_IsBool(rc)) {
+			log_err("%s: dns.case_randomization must be true or false", path);
+			return -EINVAL;
+		}
+		c->case_random = cJSON_IsTrue(rc);
 	}
 	rc = cJSON_GetObjectItem(sec, "resolv_conf");
 	if (rc) {

@@ -73,8 +73,11 @@ struct ef_dns_pending {
 	struct ef_dns_client client;
 	struct ef_dns_query q;
 	struct ef_dns_decision dec;
-	uint8_t *query; /* as the job sent it; the id is replaced per attempt */
+	uint8_t *query; /* as the proxy rebuilt it (ef_dns_query_build); the id is
+			 * replaced per attempt */
 	size_t qlen;
+	uint8_t sent_name[255]; /* the question's name as spelt upstream (0x20) */
+	size_t sent_len;
 	uint16_t up_id;
 	bool id_claimed;
 	struct ef_dns_upsock *us; /* UDP attempt: the pooled socket it went out on */
