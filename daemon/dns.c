@@ -852,30 +852,35 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 	struct ef_dns_decision dec;
 	struct ef_dns_query q;
 	struct ef_dns_pending *p;
+	bool tcp = cl->conn != NULL;
 	int rcode = 0, ret;
 
 	d->dns_queries++;
 	dj->job->n_dns_queries++;
 	memset(&q, 0, sizeof(q));
 	if (len > QUERY_MAX) {
-		if (len < 12 || (msg[2] & 0x80)) {
-			d->dns_malformed++;
+		if (msg[2] & 0x80) {
+			ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, NULL, -1, tcp, "a response, not a query");
 			return;
 		}
 		q.id = (msg[0] << 8) | msg[1];
 		q.rd = msg[2] & 0x01;
-		d->dns_malformed++;
 		reply_error(d, cl, &q, false, EF_DNS_RCODE_FORMERR);
+		ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, NULL, EF_DNS_RCODE_FORMERR, tcp,
+			       "longer than 4096 bytes");
 		return;
 	}
 	ret = ef_dns_query_parse(msg, len, &q, &rcode);
 	if (ret == -EPROTO) {
-		d->dns_malformed++;
 		reply_error(d, cl, &q, q.has_question, rcode);
+		ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, &q, rcode, tcp,
+			       rcode == EF_DNS_RCODE_NOTIMP ? "not a standard query (opcode)"
+							    : "not a well-formed standard query");
 		return;
 	}
 	if (ret) {
-		d->dns_malformed++;
+		ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, NULL, -1, tcp,
+			       len < 12 ? "shorter than a DNS header" : "a response, not a query");
 		return;
 	}
 	ef_dns_decide(dj->job->pol, q.name, &dec);
@@ -889,9 +894,19 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 		ef_dns_record(d, &tmp, NULL, EF_DNS_RCODE_NXDOMAIN, NULL, 0);
 		return;
 	}
+	if (!ef_dns_admit(dj)) {
+		ef_dns_refused(d, dj, EF_R_DNS_LIMIT, &q, EF_DNS_RCODE_REFUSED, tcp,
+			       "over the query rate");
+		if (dj->job->pol->pol->mode != EF_MODE_AUDIT) {
+			reply_error(d, cl, &q, true, EF_DNS_RCODE_REFUSED);
+			return;
+		}
+	}
 	if (dj->n_pending >= MAX_PENDING_PER_JOB) {
 		d->dns_dropped++;
 		reply_error(d, cl, &q, true, EF_DNS_RCODE_SERVFAIL);
+		ef_dns_refused(d, dj, EF_R_DNS_LIMIT, &q, EF_DNS_RCODE_SERVFAIL, tcp,
+			       "too many queries waiting upstream");
 		return;
 	}
 	p = pending_new(d, dj, cl, &q);
@@ -947,6 +962,10 @@ static void conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
+			/* a frame cut short by the job never reached anyone; recorded */
+			if (c->rlen)
+				ef_dns_refused(d, c->dj, EF_R_DNS_MALFORMED, NULL, -1, true,
+					       "TCP connection closed inside a message");
 			conn_close(d, c);
 			return;
 		}
@@ -954,8 +973,11 @@ static void conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
 		if (!c->rexp && c->rlen == 2) {
 			c->rexp = (c->rbuf[0] << 8) | c->rbuf[1];
 			if (c->rexp < 12 || c->rexp > QUERY_MAX) {
-				/* no query is that short or that long: drop the peer */
-				d->dns_malformed++;
+				/* no query is that short or that long (or not DNS at
+				 * all: "GE" of "GET" reads as 18245): drop the peer */
+				ef_dns_refused(d, c->dj, EF_R_DNS_MALFORMED, NULL, -1, true,
+					       c->rexp < 12 ? "TCP frame shorter than a DNS header"
+							    : "TCP frame longer than 4096 bytes");
 				conn_close(d, c);
 				return;
 			}
@@ -1028,9 +1050,14 @@ void ef_dns_tick(struct ef_daemon *d)
 			continue;
 		for (struct ef_dns_conn *c = j->dns->conns, *next; c; c = next) {
 			next = c->next;
-			if (now - c->last_ns > CONN_IDLE_NS && c->woff == c->wlen)
+			if (now - c->last_ns > CONN_IDLE_NS && c->woff == c->wlen) {
+				if (c->rlen)
+					ef_dns_refused(d, j->dns, EF_R_DNS_MALFORMED, NULL, -1, true,
+						       "TCP message left unfinished");
 				conn_close(d, c);
+			}
 		}
+		ef_dns_fold_tick(d, j->dns, false);
 	}
 	ef_dns_sweep(d, false);
 }
@@ -1069,6 +1096,12 @@ static void proxy_close(struct ef_daemon *d, struct ef_job_rec *j)
 	defer_free(dj, dj_free);
 }
 
+void ef_dns_job_flush(struct ef_daemon *d, struct ef_job_rec *j)
+{
+	if (j->dns)
+		ef_dns_fold_tick(d, j->dns, true);
+}
+
 void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
 {
 	int fd_ports = bpf_map__fd(d->skel->maps.ef_dns_ports);
@@ -1077,6 +1110,7 @@ void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
 
 	if (!j->dns)
 		return;
+	ef_dns_fold_tick(d, j->dns, true);
 	port = j->dns->port;
 	proxy_close(d, j);
 	if (!bpf_map_lookup_elem(fd_ports, &port, &owner) && owner == j->cgroup_id)

@@ -287,6 +287,8 @@ void ef_events_check_drops(struct ef_daemon *d);
 int ef_dns_config(struct ef_daemon *d, const cJSON *section, const char *path);
 int ef_dns_job_start(struct ef_daemon *d, struct ef_job_rec *j, uint16_t want_port);
 void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j);
+/* The job's folded DNS refusals not yet written (before its job span). */
+void ef_dns_job_flush(struct ef_daemon *d, struct ef_job_rec *j);
 void ef_dns_job_value(const struct ef_job_rec *j, struct ef_job *v); /* dns_port, dns_flags */
 void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events);
 void ef_dns_tick(struct ef_daemon *d);
