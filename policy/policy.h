@@ -380,9 +380,12 @@ int ef_name_lookup_naive(const struct ef_policy *p, const char *qname, struct ef
  * fd00:ec2::254, 169.254.170.2 (ECS) and 100.100.100.200 (Alibaba).
  * NOT 198.18.0.0/15 or 2001:db8::/32 (the test world uses them as public
  * hosts). `family` is EF_FAM_V4 (IPv4 in addr[0..3]) or EF_FAM_V6; an
- * IPv4-mapped IPv6 address is judged as its IPv4 address. Any other
+ * IPv4-mapped IPv6 address is judged as its IPv4 address, and so is a
+ * NAT64 one (64:ff9b::/96; 64:ff9b:1::/48 in any RFC 6052 layout). Any other
  * family is EF_AC_RESERVED.
  */
+/* The order is the sensitivity (a NAT64 address with several candidate
+ * embeddings takes the lowest non-public one): keep it. */
 enum ef_addr_cls {
 	EF_AC_PUBLIC = 0,
 	EF_AC_METADATA,
@@ -400,6 +403,10 @@ const char *ef_addr_str(__u8 family, const __u8 addr[16], char *out, size_t len)
 /* Addresses a public name must not point at (DNS rebinding): every class
  * but EF_AC_PUBLIC. */
 bool ef_addr_internal(__u8 family, const __u8 addr[16]);
+/* The cloud metadata address a policy must name exactly to open:
+ * 169.254.169.254, fd00:ec2::254, and 169.254.169.254 through NAT64
+ * (64:ff9b::a9fe:a9fe, 64:ff9b:1::a9fe:a9fe). */
+bool ef_addr_is_meta(__u8 family, const __u8 addr[16]);
 
 /*
  * 1 if an allow rule of the compiled policy covers the address on some

@@ -631,9 +631,10 @@ static void test_compile_entries(void **state)
 	assert_int_equal(c->pval.mode, EF_MODE_AUDIT);
 	assert_int_equal(c->pval.flags, 0);
 	assert_int_equal(c->pval.families, p->families);
-	/* /0, /8, /16 and the v6 /32; 10.1.2.3 and the two metadata addresses */
+	/* /0, /8, /16 and the v6 /32; 10.1.2.3 and the four metadata addresses
+	 * (IPv4, IPv6, and the IPv4 one through the two NAT64 prefixes) */
 	assert_int_equal(c->n_lpm, 4);
-	assert_int_equal(c->n_exact, 3);
+	assert_int_equal(c->n_exact, 5);
 
 	l = find_lpm(c, EF_FAM_V4, "0.0.0.0", 0);
 	assert_non_null(l);
@@ -681,6 +682,12 @@ static void test_compile_entries(void **state)
 	assert_non_null(e);
 	assert_int_equal(e->val.flags, EF_EF_METADATA);
 	assert_int_equal(e->val.n, 0);
+	e = find_exact(c, EF_FAM_V6, "64:ff9b::169.254.169.254");
+	assert_non_null(e);
+	assert_int_equal(e->val.flags, EF_EF_METADATA);
+	e = find_exact(c, EF_FAM_V6, "64:ff9b:1::a9fe:a9fe");
+	assert_non_null(e);
+	assert_int_equal(e->val.flags, EF_EF_METADATA);
 
 	ef_compiled_free(c);
 	ef_policy_free(p);
@@ -733,6 +740,10 @@ static void test_metadata(void **state)
 		{ "169.254.169.253", 80, EF_PROTO_TCP, 1, EF_R_RULE, 0 },
 		{ "fd00:ec2::254", 443, EF_PROTO_UDP, 0, EF_R_METADATA, EF_RULE_NONE },
 		{ "fd00:ec2::253", 443, EF_PROTO_UDP, 1, EF_R_RULE, 1 },
+		/* the IPv4 metadata address through NAT64 */
+		{ "64:ff9b::a9fe:a9fe", 80, EF_PROTO_TCP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "64:ff9b:1::a9fe:a9fe", 443, EF_PROTO_UDP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "64:ff9b::a9fe:a9fd", 80, EF_PROTO_TCP, 1, EF_R_RULE, 1 },
 		{ "10.9.9.9", 22, EF_PROTO_TCP, 0, EF_R_DENY_RULE, 2 },
 		{ "2001:db8::1", 22, EF_PROTO_TCP, 1, EF_R_RULE, 1 },
 	};

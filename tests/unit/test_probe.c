@@ -1286,6 +1286,23 @@ static void test_addr_class(void **state)
 		{ "::ffff:169.254.169.254", EF_AC_METADATA },
 		{ "::ffff:127.0.0.1", EF_AC_LOOPBACK },
 		{ "::ffff:8.8.8.8", EF_AC_PUBLIC },
+		/* NAT64: the IPv4 address it embeds (RFC 6052, RFC 8215) */
+		{ "64:ff9b::a9fe:a9fe", EF_AC_METADATA },
+		{ "64:ff9b::10.1.2.3", EF_AC_PRIVATE },
+		{ "64:ff9b::127.0.0.1", EF_AC_LOOPBACK },
+		{ "64:ff9b::169.254.1.1", EF_AC_LINK_LOCAL },
+		{ "64:ff9b::192.168.0.1", EF_AC_PRIVATE },
+		{ "64:ff9b::8.8.8.8", EF_AC_PUBLIC },
+		{ "64:ff9b::1:8.8.8.8", EF_AC_PUBLIC }, /* not the /96 */
+		{ "64:ff9b:1::10.0.0.1", EF_AC_PRIVATE },   /* /96 in the local-use /48 */
+		{ "64:ff9b:1:a9fe:a9:fe00::", EF_AC_METADATA }, /* /48: a9 fe, u, a9 fe */
+		{ "64:ff9b:1:a:0:101::", EF_AC_PRIVATE },	/* /56: 10, u, 0 1 1 */
+		{ "64:ff9b:1:0:7f:1:100::", EF_AC_LOOPBACK },	/* /64: u, 7f 0 1 1 */
+		{ "64:ff9b:1:a9fe:1a9:fe00::", EF_AC_RESERVED }, /* u octet set: /96 only, 0.0.0.0 */
+		{ "64:ff9b:1:a9fe:1a9:fe00:808:808", EF_AC_PUBLIC }, /* ... 8.8.8.8 */
+		{ "64:ff9b:1::8.8.8.8", EF_AC_PUBLIC },
+		{ "64:ff9b:2::10.0.0.1", EF_AC_PUBLIC }, /* outside both prefixes */
+		{ "64:ff9a::10.0.0.1", EF_AC_PUBLIC },
 	};
 	uint8_t fam, a[16];
 
