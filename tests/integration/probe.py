@@ -436,8 +436,10 @@ def dns_result(op, q, server, port):
     en = q.pop("errno", 0)
     d.update(q)
     d["errno"] = en
-    d["source_ok"] = bool(q.get("answered")) and q.get("source") == D.unmap(
-        str(ipaddress.ip_address(server))) and q.get("source_port") == port
+    ip = ipaddress.ip_address(server)
+    want = str(ip.ipv4_mapped) if ip.version == 6 and ip.ipv4_mapped else str(ip)
+    d["source_ok"] = bool(q.get("answered")) and q.get("source") == want and \
+        q.get("source_port") == port
     d["ok"] = bool(q.get("answered")) and q.get("id_ok", False) and \
         q.get("question_ok", False) and "parse_error" not in q
     return d

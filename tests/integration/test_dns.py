@@ -592,3 +592,30 @@ def test_dns_restart_keeps_proxy_and_learned(ctx):
         allowed(x)
     expect(d.decision(bg.job, "198.18.1.1", 80), decision="allow",
            **{"server.address": "ok.test"})
+
+
+@test
+def test_dns_mapped_v6_socket_source(ctx):
+    """An AF_INET6 socket asking [::ffff:a.b.c.d]:53 (what a dual-stack
+    resolver library does with an IPv4 nameserver) gets its answer from that
+    very address and port, as recvfrom and getpeername show it, over UDP
+    (connected or not) and TCP."""
+    d = dns_daemon(ctx, {"n": pol(allow=["ok.test:80"])})
+    mapped = "::ffff:" + ANY_V4
+    r = job(d, "n", ("dns-query", "ok.test", "--server", mapped),
+            ("dns-query", "ok.test", "--server", mapped, "--connected"),
+            ("dns-query", "ok.test", "--server", mapped, "--tcp"),
+            ("dns-query", "ok.test", "--server", "::ffff:" + W.DNS_V4))
+    got = lines_of(r, "dns-query")
+    eq(len(got), 4, "dns-query results")
+    for res in got:
+        what = "query to [%s]:53 (%s%s)" % (res["server"], res["transport"],
+                                           ", connected" if res.get("connected") else "")
+        check(res.get("answered"), what + ": no answer: %s" % res.get("err"))
+        # the exact sockaddr the job saw: the mapped address itself, port 53
+        eq(res.get("source_raw"), res["server"], what + ": recvfrom source address")
+        eq(res.get("source_port"), 53, what + ": recvfrom source port")
+        answered(res, "NOERROR", ["198.18.1.1"], server=res["server"], what=what)
+        if res["transport"] == "tcp" or res.get("connected"):
+            eq(res.get("peer_raw"), res["server"], what + ": getpeername")
+            eq(res.get("peer_port"), 53, what + ": getpeername port")
