@@ -619,3 +619,115 @@ def test_dns_mapped_v6_socket_source(ctx):
         if res["transport"] == "tcp" or res.get("connected"):
             eq(res.get("peer_raw"), res["server"], what + ": getpeername")
             eq(res.get("peer_port"), 53, what + ": getpeername port")
+
+
+# -- what reaches the upstream: a recording stand-in (dnsup.py) ---------------
+DNSUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsup.py")
+
+
+def stand_in_upstream(ctx, mode, port=5399):
+    """dnsup.py on 127.0.0.1:port in the fence ns; returns its log path."""
+    import subprocess
+    log = ctx.path("dnsup-%s.jsonl" % mode)
+    p = subprocess.Popen(ctx.world.fence_argv([W.PY, DNSUP, "127.0.0.1", str(port), log, mode]),
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ctx.procs.append(p)
+    W.ledger().add("pid", p.pid)
+    check(p.stdout.readline().strip() == "ready", "dnsup.py did not start")
+    return log
+
+
+def hostile_query(qid, name):
+    """RD, CD, AD and a Z bit; EDNS0 with DO, Z bits and three options
+    (client subnet, a cookie, an unknown code carrying bytes)."""
+    import struct
+    opts = (struct.pack("!HHI", 8, 8, 0x00011800) + bytes([10, 11, 12, 0]) +
+            struct.pack("!HH", 10, 8) + b"leaked!!" + struct.pack("!HH", 65001, 5) + b"tok3n")
+    q = struct.pack("!HHHHHH", qid, 0x0170, 1, 0, 0, 1)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\x00" + struct.pack("!HH", 1, 1)
+    q += b"\x00" + struct.pack("!HHIH", 41, 4096, 0x8000 | 0x1234, len(opts)) + opts
+    return q
+
+
+def wire_name(name):
+    return b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\x00"
+
+
+@test
+def test_dns_upstream_gets_only_what_the_proxy_chose(ctx):
+    """The job's query never leaves as it was sent: the upstream sees a
+    query the proxy built (RD and CD, the question, an option-less OPT
+    with DO), the name in a random case per query; the job gets its own
+    spelling back, and the answer is learned."""
+    log = stand_in_upstream(ctx, "echo")
+    d = dns_daemon(ctx, {"n": pol(allow=["*.ok.test:80"])}, upstream=["127.0.0.1:5399"])
+    name = "SeCrEt-DaTa.Ok.TeSt"
+    qs = [hostile_query(0xbe00 + i, name).hex() for i in range(2)]
+    r = job(d, "n", ("dns-raw", qs[0], "--server", ANY_V4),
+            ("dns-raw", qs[1], "--server", ANY_V4, "--tcp"),
+            ("dns-query", *(["abcdefghijklmnop.ok.test"] * 8), "--server", ANY_V4),
+            ("connect", "198.18.1.1:80"))
+    raws = lines_of(r, "dns-raw")
+    eq(len(raws), 2, "dns-raw results")
+    for i, res in enumerate(raws):
+        what = "the hostile query over %s" % res["transport"]
+        check(res["answered"], what + ": no answer (%s)" % res.get("err"))
+        rep = bytes.fromhex(res["reply_hex"])
+        eq(rep[:2], bytes.fromhex(qs[i])[:2], what + ": id")
+        wn = wire_name(name)
+        eq(rep[12:12 + len(wn)], wn, what + ": the question as the job spelt it")
+        check(bytes([198, 18, 1, 1]) in rep, what + ": the answer's address")
+    allowed(r.get("198.18.1.1:80"))
+    sent = [bytes.fromhex(x["hex"]) for x in read_jsonl(log)]
+    eq(len(sent), 10, "queries the upstream got")
+    spellings = set()
+    for q in sent:
+        qn = q[12:q.index(b"\x00", 12) + 1]
+        # header: RD and CD only; one question; no answer/authority; one OPT
+        eq(q[2], 0x01, "flags byte 2 upstream (RD alone)")
+        check(q[3] in (0x00, 0x10), "flags byte 3 upstream: %#x (CD alone at most)" % q[3])
+        eq(q[4:12].hex(), "0001000000000001" if len(q) > 12 + len(qn) + 4 else
+           "0001000000000000", "counts upstream")
+        rest = q[12 + len(qn) + 4:]
+        if rest:
+            # root, OPT, 1232, ext rcode 0, version 0, DO alone, no options
+            eq(rest.hex(), "00002904d000008000" + "0000", "the OPT record upstream")
+        check(qn.lower() in (wire_name(name.lower()), wire_name("abcdefghijklmnop.ok.test")),
+              "the name upstream: %r" % qn)
+        if qn.lower() == wire_name("abcdefghijklmnop.ok.test"):
+            spellings.add(qn)
+    for bad in (b"leaked!!", b"tok3n", bytes([10, 11, 12])):
+        check(not any(bad in q for q in sent), "%r reached the upstream" % bad)
+    check(len(spellings) >= 6, "8 queries of one name went out in only %d spellings: %s" % (
+        len(spellings), spellings))
+    check(wire_name("abcdefghijklmnop.ok.test") not in spellings or len(spellings) > 1,
+          "the name went out lowercase every time")
+
+
+@test
+def test_dns_answer_spelt_otherwise_is_dropped(ctx):
+    """An answer whose question is not spelt as the proxy sent it (0x20) is
+    not an answer: the job gets SERVFAIL, nothing is learned. With
+    case_randomization off the proxy asks in lowercase, which that upstream
+    echoes."""
+    log = stand_in_upstream(ctx, "lower")
+    d = dns_daemon(ctx, {"n": pol(allow=["*.ok.test:80"])}, upstream=["127.0.0.1:5399"],
+                   timeout_ms=300, attempts=1)
+    r = job(d, "n", ("dns-query", "abcdefghijklmnopqrst.ok.test", "--server", ANY_V4,
+                     "--timeout", "3"),
+            ("connect", "198.18.1.1:80"))
+    res = one(r, "dns-query")
+    eq(res.get("rcode"), "SERVFAIL", "rcode when the answers are spelt otherwise")
+    denied(r.get("198.18.1.1:80"))
+    check(len(read_jsonl(log)) >= 1, "the upstream was never asked")
+    eq(d.status().get("dns", {}).get("spoofed", 0) >= 1, True, "status dns.spoofed")
+    d2 = dns_daemon(ctx, {"n": pol(allow=["*.ok.test:80"])}, upstream=["127.0.0.1:5399"],
+                    case_randomization=False)
+    r = job(d2, "n", ("dns-query", "AbCdEfGhIjKlMnOpQrSt.ok.test", "--server", ANY_V4),
+            ("connect", "198.18.1.1:80"))
+    answered(one(r, "dns-query"), "NOERROR", ["198.18.1.1"], server=ANY_V4)
+    allowed(r.get("198.18.1.1:80"))
+    q = bytes.fromhex(read_jsonl(log)[-1]["hex"])
+    check(wire_name("abcdefghijklmnopqrst.ok.test") in q, "not lowercase upstream: %r" % q)
