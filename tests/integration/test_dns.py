@@ -12,6 +12,7 @@ same job, so most tests run several probe.py steps in one `egressctl run`
 """
 import os
 import shlex
+import time
 
 import world as W
 from run import (test, pol, allowed, denied, expect, check, eq, wait_until, read_jsonl,
@@ -731,3 +732,106 @@ def test_dns_answer_spelt_otherwise_is_dropped(ctx):
     allowed(r.get("198.18.1.1:80"))
     q = bytes.fromhex(read_jsonl(log)[-1]["hex"])
     check(wire_name("abcdefghijklmnopqrst.ok.test") in q, "not lowercase upstream: %r" % q)
+
+
+def refusal_spans(d, job, reason):
+    return d.find("egress.dns", job, where={"egress.reason": reason})
+
+
+@test
+def test_dns_query_limit(ctx):
+    """dns.query_rate/query_burst: past the bucket a query is answered
+    REFUSED here and never relayed; the refusals are folded into egress.dns
+    spans (reason dns_limit, egress.count) whose counts add up, and the job
+    span counts them. In audit mode they are relayed and recorded
+    would_deny."""
+    d = dns_daemon(ctx, {"lim": pol(allow=["ok.test:80"],
+                                    dns={"query_rate": 2, "query_burst": 10}),
+                         "aud": pol(allow=["ok.test:80"], mode="audit",
+                                    dns={"query_rate": 2, "query_burst": 10})})
+    mark = ctx.world.dns_mark()
+    r = job(d, "lim", ("dns-query", *(["ok.test"] * 60), "--server", ANY_V4),
+            ("dns-query", *(["ok.test"] * 20), "--server", ANY_V4, "--tcp"))
+    got = lines_of(r, "dns-query")
+    eq(len(got), 80, "answers")
+    rc = [x.get("rcode") for x in got]
+    ok, refused = rc.count("NOERROR"), rc.count("REFUSED")
+    eq(ok + refused, 80, "every query answered NOERROR or REFUSED (%s)" % sorted(set(rc)))
+    check(10 <= ok <= 10 + 2 * 10, "%d of 80 forwarded with a bucket of 10 + 2/s" % ok)
+    check(all(x["source_ok"] for x in got), "REFUSED answers come from the address asked")
+    time.sleep(1)
+    up = ctx.world.dns_queries(since=mark).count("ok.test")
+    eq(up, ok, "queries dnsmasq saw (the refused ones were never relayed)")
+    js = d.job_span(r.job, timeout=20)
+    eq(js.get("egress.dns.limited"), refused, "egress.dns.limited on the job span")
+    spans = refusal_spans(d, r.job, "dns_limit")
+    check(spans, "no dns_limit span")
+    eq(sum(s.get("egress.count") for s in spans), refused, "egress.count over the dns_limit spans")
+    check(len(spans) <= 4, "%d dns_limit spans for %d refusals (not folded)" % (len(spans),
+                                                                              refused))
+    for s in spans:
+        expect(s, decision="deny", reason="dns_limit",
+               **{"egress.dns.rcode": "REFUSED", "dns.question.name": "ok.test"})
+        eq(s.status_code, 2, "dns_limit span status")
+    # audit: relayed, recorded would_deny
+    mark = ctx.world.dns_mark()
+    r = job(d, "aud", ("dns-query", *(["ok.test"] * 30), "--server", ANY_V4))
+    eq([x.get("rcode") for x in lines_of(r, "dns-query")], ["NOERROR"] * 30, "audit answers")
+    time.sleep(1)
+    eq(ctx.world.dns_queries(since=mark).count("ok.test"), 30, "audit: all relayed")
+    js = d.job_span(r.job, timeout=20)
+    spans = refusal_spans(d, r.job, "dns_limit")
+    check(spans and all(s.get("egress.decision") == "would_deny" for s in spans),
+          "audit dns_limit spans: %s" % spans)
+    eq(sum(s.get("egress.count") for s in spans), js.get("egress.dns.limited"),
+       "audit: egress.count against the job span")
+    check(js.get("egress.dns.limited") >= 10, "audit: over-limit queries counted")
+
+
+@test
+def test_dns_malformed_recorded_folded(ctx):
+    """Malformed queries and bytes that are not DNS at all, over UDP and TCP,
+    are refused (never relayed) and recorded: egress.dns spans with reason
+    dns_malformed whose egress.count adds up to every message, a handful of
+    spans, not one per message."""
+    d = dns_daemon(ctx, {"g": pol(allow=["ok.test:80"])})
+    mark = ctx.world.dns_mark()
+    t0 = time.time()
+    r = job(d, "g", ("dns-garbage", "--server", UPSTREAM), timeout=180)
+    took = time.time() - t0
+    cases = lines_of(r, "dns-garbage")
+    check(len(cases) >= 35, "dns-garbage ran %d cases" % len(cases))
+    js = d.job_span(r.job, timeout=30)
+    # every case once, and the four clients left stalled mid-message
+    want = len(cases) + 4
+    eq(js.get("egress.dns.malformed"), want, "egress.dns.malformed on the job span")
+    spans = refusal_spans(d, r.job, "dns_malformed")
+    eq(sum(s.get("egress.count") for s in spans), want, "egress.count over dns_malformed spans")
+    check(1 <= len(spans) <= 2 + took / 10,
+          "%d dns_malformed spans for %d messages" % (len(spans), want))
+    for s in spans:
+        expect(s, decision="deny", reason="dns_malformed")
+        check(s.get("egress.dns.transport") in ("udp", "tcp"), "transport of %s" % s)
+    time.sleep(1)
+    check("garbage.test" not in ctx.world.dns_queries(since=mark), "garbage reached upstream")
+    check(d.alive(), "egressd died")
+
+
+@test
+def test_dns_expired_recorded_as_such(ctx):
+    """A connect after a learned answer ran out (TTL 2 s, floor and grace 0),
+    even after the 10 s sweep, is recorded dns_expired naming the host, and
+    is not counted as a scan of an unknown host."""
+    d = dns_daemon(ctx, {"t": pol(allow=["ttl.test:80"], probe={"denied_dests": 2})},
+                   ttl_floor_seconds=0, ttl_grace_seconds=0)
+    r = job(d, "t", ("resolve", "ttl.test", "--family", "4"), "sleep 13",
+            ("connect", "198.18.2.3:80"), "sleep 1", ("connect", "198.18.2.3:80"),
+            timeout=60)
+    answered(one(r, "resolve", name="ttl.test"), "NOERROR", ["198.18.2.3"])
+    tries = [x for x in r.lines if x.get("op") == "connect"]
+    eq([x.get("errno") for x in tries], [EPERM, EPERM], "connects after the TTL")
+    spans = d.wait_spans("egress.connect", r.job, n=2, where={"network.peer.address": "198.18.2.3"})
+    for s in spans:
+        expect(s, decision="deny", reason="dns_expired", **{"server.address": "ttl.test"})
+    d.job_span(r.job, timeout=20)
+    eq(d.find("egress.probe", r.job), [], "probe spans for a stale DNS cache")
