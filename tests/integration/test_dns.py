@@ -424,7 +424,10 @@ def test_dns_audit_forwards_unlisted(ctx):
 def test_dns_connect_right_after_resolve(ctx):
     """The proxy learns the answer before the job sees it: a connect issued
     the moment the answer arrives is never refused (10,000 distinct names)."""
-    d = dns_daemon(ctx, {"race": pol(allow=["*.race.test:81", "ok.test:81"])})
+    # as fast as the proxy answers: far past the default per-job query limit
+    d = dns_daemon(ctx, {"race": pol(allow=["*.race.test:81", "ok.test:81"],
+                                     dns={"query_rate": 100000, "query_burst": 100000},
+                                     probe={"dns_label_bytes": 1000000})})
     # port 81: nothing listens, the host answers RST (ECONNREFUSED: not fenced)
     mark = ctx.world.dns_mark()
     r = d.probe("race", "resolve-connect", "ok.test", 81, "--count", 200, timeout=300)
