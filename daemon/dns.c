@@ -894,6 +894,15 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 		ef_dns_record(d, &tmp, NULL, EF_DNS_RCODE_NXDOMAIN, NULL, 0);
 		return;
 	}
+	if (q.qclass != EF_DNS_CLASS_IN || !ef_dns_type_forwardable(q.qtype)) {
+		/* 32 bits a query of the job's choosing, and nothing a resolver
+		 * library asks: not forwarded, whatever the mode */
+		reply_error(d, cl, &q, true, EF_DNS_RCODE_REFUSED);
+		ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, &q, EF_DNS_RCODE_REFUSED, tcp,
+			       q.qclass != EF_DNS_CLASS_IN ? "a class other than IN"
+							   : "a type the proxy does not forward");
+		return;
+	}
 	if (!ef_dns_admit(dj)) {
 		ef_dns_refused(d, dj, EF_R_DNS_LIMIT, &q, EF_DNS_RCODE_REFUSED, tcp,
 			       "over the query rate");

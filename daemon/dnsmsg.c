@@ -642,6 +642,30 @@ int ef_dns_answer_spelling(uint8_t *pkt, size_t len, const uint8_t *sent, size_t
 	return 0;
 }
 
+bool ef_dns_type_forwardable(uint16_t t)
+{
+	switch (t) {
+	case LDNS_RR_TYPE_ANY:
+		return true;
+	case LDNS_RR_TYPE_OPT:
+	case LDNS_RR_TYPE_TSIG:
+	case LDNS_RR_TYPE_TKEY:
+	case LDNS_RR_TYPE_AXFR:
+	case LDNS_RR_TYPE_IXFR:
+	case LDNS_RR_TYPE_MAILA:
+	case LDNS_RR_TYPE_MAILB:
+	case 0:
+		return false;
+	}
+	/* ldns_rr_descript() answers a placeholder for unknown types below its
+	 * table's end: a descriptor counts only if it names this type */
+	{
+		const ldns_rr_descriptor *d = ldns_rr_descript(t);
+
+		return d && d->_type == t && d->_name;
+	}
+}
+
 void ef_dns_set_id(uint8_t *pkt, uint16_t id)
 {
 	LDNS_ID_SET(pkt, id);

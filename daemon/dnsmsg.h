@@ -213,6 +213,15 @@ void ef_dns_name_case(uint8_t *wire, size_t len, const uint8_t *bits, size_t rle
 int ef_dns_answer_spelling(uint8_t *pkt, size_t len, const uint8_t *sent, size_t sent_len,
 			   const uint8_t *orig);
 
+/*
+ * Whether the proxy forwards a question of this type: a type ldns has a
+ * descriptor for (the registered RR types, A to TLSA, HTTPS, CAA, ...) or
+ * ANY; not OPT, TSIG, TKEY, AXFR, IXFR, MAILA, MAILB (never asked over a
+ * stub's path). Unassigned and private-use types carry nothing a job's
+ * resolver asks for, only 16 bits of the job's choosing.
+ */
+bool ef_dns_type_forwardable(uint16_t t);
+
 /* Overwrite the message id in place (len >= 2). */
 void ef_dns_set_id(uint8_t *pkt, uint16_t id);
 

@@ -669,12 +669,20 @@ def test_dns_upstream_gets_only_what_the_proxy_chose(ctx):
     d = dns_daemon(ctx, {"n": pol(allow=["*.ok.test:80"])}, upstream=["127.0.0.1:5399"])
     name = "SeCrEt-DaTa.Ok.TeSt"
     qs = [hostile_query(0xbe00 + i, name).hex() for i in range(2)]
+    import struct
+    chaos = (struct.pack("!HHHHHH", 0x7777, 0x0100, 1, 0, 0, 0) + wire_name("x.ok.test") +
+             struct.pack("!HH", 16, 3)).hex()  # TXT in class CH
     r = job(d, "n", ("dns-raw", qs[0], "--server", ANY_V4),
             ("dns-raw", qs[1], "--server", ANY_V4, "--tcp"),
             ("dns-query", *(["abcdefghijklmnop.ok.test"] * 8), "--server", ANY_V4),
+            ("dns-query", "x.ok.test", "--server", ANY_V4, "--type", "TYPE65280"),
+            ("dns-raw", chaos, "--server", ANY_V4),
             ("connect", "198.18.1.1:80"))
-    raws = lines_of(r, "dns-raw")
-    eq(len(raws), 2, "dns-raw results")
+    # 32 bits of the job's choosing a query, nothing a resolver asks: refused here
+    eq(one(r, "dns-query", name="x.ok.test").get("rcode"), "REFUSED", "a private-use type")
+    ch = [x for x in lines_of(r, "dns-raw") if x["sent"] == len(bytes.fromhex(chaos))][0]
+    eq(bytes.fromhex(ch["reply_hex"])[3] & 15, 5, "rcode to a class CH query (REFUSED)")
+    raws = lines_of(r, "dns-raw")[:2]
     for i, res in enumerate(raws):
         what = "the hostile query over %s" % res["transport"]
         check(res["answered"], what + ": no answer (%s)" % res.get("err"))
@@ -685,7 +693,9 @@ def test_dns_upstream_gets_only_what_the_proxy_chose(ctx):
         check(bytes([198, 18, 1, 1]) in rep, what + ": the answer's address")
     allowed(r.get("198.18.1.1:80"))
     sent = [bytes.fromhex(x["hex"]) for x in read_jsonl(log)]
-    eq(len(sent), 10, "queries the upstream got")
+    eq(len(sent), 10, "queries the upstream got (not the type 65280 or class CH ones)")
+    js = d.job_span(r.job, timeout=20)
+    eq(js.get("egress.dns.malformed"), 2, "the two refused queries recorded")
     spellings = set()
     for q in sent:
         qn = q[12:q.index(b"\x00", 12) + 1]

@@ -1010,6 +1010,26 @@ static void test_query_build(void **state)
 	free(m);
 }
 
+static void test_type_forwardable(void **state)
+{
+	static const uint16_t yes[] = { 1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 43, 48, 52, 64, 65,
+					255, 256, 257 };
+	static const uint16_t no[] = { 0, 41, 249, 250, 251, 252, 253, 254, 258, 1000, 32768,
+				       65280, 65534, 65535 };
+	unsigned n = 0;
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!ef_dns_type_forwardable(yes[i]))
+			fail_msg("type %u not forwarded", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (ef_dns_type_forwardable(no[i]))
+			fail_msg("type %u forwarded", no[i]);
+	for (unsigned t = 0; t < 65536; t++)
+		n += ef_dns_type_forwardable((uint16_t)t);
+	/* some 70 registered types: about 6 bits a query, not 16 */
+	assert_in_range(n, 50, 100);
+}
+
 static void test_answer_spelling(void **state)
 {
 	struct msg *m = msg_new(), *job = msg_new();
@@ -1678,6 +1698,7 @@ int main(void)
 		cmocka_unit_test(test_reply_error),
 		cmocka_unit_test(test_query_build),
 		cmocka_unit_test(test_answer_spelling),
+		cmocka_unit_test(test_type_forwardable),
 		cmocka_unit_test(test_answer_simple),
 		cmocka_unit_test(test_answer_cname_in_order),
 		cmocka_unit_test(test_answer_cname_out_of_order),
