@@ -12,9 +12,12 @@ owner points at the question, the question spelt per MODE:
   echo   as received (what dnsmasq and most resolvers do)
   lower  lowercased (an upstream that does not keep case, or a spoofer who
          guessed the id but not the 0x20 spelling)
+  aaaa=ADDR  as received; an AAAA question gets AAAA ADDR (a DNS64 answer,
+         say) instead of the A record
 
 Prints "ready" on stdout once both sockets listen. Python 3 stdlib only.
 """
+import ipaddress
 import json
 import select
 import socket
@@ -40,7 +43,12 @@ def answer(q, mode):
     if mode == "lower":
         name = bytes(c + 32 if 65 <= c <= 90 else c for c in name)
     hdr = q[:2] + struct.pack("!HHHHH", 0x8180 | (q[2] & 0x01) << 8, 1, 1, 0, 0)
-    rr = struct.pack("!HHHIH", 0xc00c, 1, 1, 300, 4) + bytes([198, 18, 1, 1])
+    qtype = struct.unpack("!H", q[end - 4:end - 2])[0]
+    if mode.startswith("aaaa=") and qtype == 28:
+        rr = struct.pack("!HHHIH", 0xc00c, 28, 1, 300, 16) + \
+            ipaddress.IPv6Address(mode[5:]).packed
+    else:
+        rr = struct.pack("!HHHIH", 0xc00c, 1, 1, 300, 4) + bytes([198, 18, 1, 1])
     return hdr + name + q[end - 4:end] + rr
 
 

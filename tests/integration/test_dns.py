@@ -10,6 +10,7 @@ addresses belong to one job: resolving and connecting must happen in the
 same job, so most tests run several probe.py steps in one `egressctl run`
 (sh(...) below).
 """
+import ipaddress
 import os
 import shlex
 import time
@@ -632,7 +633,7 @@ DNSUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsup.py")
 def stand_in_upstream(ctx, mode, port=5399):
     """dnsup.py on 127.0.0.1:port in the fence ns; returns its log path."""
     import subprocess
-    log = ctx.path("dnsup-%s.jsonl" % mode)
+    log = ctx.path("dnsup-%s.jsonl" % mode.replace(":", "_"))
     p = subprocess.Popen(ctx.world.fence_argv([W.PY, DNSUP, "127.0.0.1", str(port), log, mode]),
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ctx.procs.append(p)
@@ -848,3 +849,33 @@ def test_dns_expired_recorded_as_such(ctx):
         expect(s, decision="deny", reason="dns_expired", **{"server.address": "ttl.test"})
     d.job_span(r.job, timeout=20)
     eq(d.find("egress.probe", r.job), [], "probe spans for a stale DNS cache")
+
+
+@test
+def test_dns_nat64_answers_judged_as_ipv4(ctx):
+    """A DNS64 answer embedding a private or metadata IPv4 address
+    (64:ff9b::/96, 64:ff9b:1::/48) is rebinding like the IPv4 address:
+    released, not learned. And 64:ff9b::a9fe:a9fe is the metadata address:
+    a rule for all of 64:ff9b::/96 does not open it."""
+    for addr, port in (("64:ff9b::a9fe:a9fe", 5391), ("64:ff9b::10.11.12.13", 5392),
+                       ("64:ff9b:1::192.168.7.7", 5393)):
+        log = stand_in_upstream(ctx, "aaaa=" + addr, port=port)
+        d = dns_daemon(ctx, {"n": pol(allow=["nat.ok.test:80"])},
+                       upstream=["127.0.0.1:%d" % port])
+        r = job(d, "n", ("dns-query", "nat.ok.test", "--type", "AAAA", "--server", ANY_V4),
+                ("connect", "[%s]:80" % addr))
+        res = one(r, "dns-query")
+        answered(res, "NOERROR", [str(ipaddress.ip_address(addr))], server=ANY_V4)
+        s = dns_spans(d, r.job, "nat.ok.test", "AAAA")[0]
+        eq([norm_addr(x) for x in s.get("egress.dns.not_learned") or []], [norm_addr(addr)],
+           "%s: egress.dns.not_learned" % addr)
+        denied(r.get("[%s]:80" % addr))
+        check(read_jsonl(log), "the stand-in upstream was not asked")
+    # a rule for the whole NAT64 prefix does not open the metadata address
+    d = ctx.daemon({"wide": pol(allow=["[64:ff9b::]/96:*", "[64:ff9b:1::]/48:*"])})
+    r = d.probe("wide", "connect", "[64:ff9b::a9fe:a9fe]:80", "[64:ff9b:1::a9fe:a9fe]:80",
+                "[64:ff9b::a9fe:a9fd]:80")
+    for a in ("64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe"):
+        denied(r.get("[%s]:80" % a))
+        expect(d.decision(r.job, a, 80), decision="deny", reason="metadata")
+    expect(d.decision(r.job, "64:ff9b::a9fe:a9fd", 80), decision="allow")
