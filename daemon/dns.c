@@ -376,6 +376,8 @@ static void conn_accept(struct ef_daemon *d, struct ef_dns_sock *ls)
 		if (dj->n_conns >= MAX_CONNS_PER_JOB) {
 			d->dns_dropped++;
 			close(fd);
+			ef_dns_refused(d, dj, EF_R_DNS_LIMIT, NULL, -1, true,
+				       "more than 32 TCP connections to the proxy");
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -678,6 +680,8 @@ static void answered(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg
 		return;
 	}
 	ef_dns_set_id(msg, p->q.id);
+	/* RD went up set whatever the job's said (dnsmsg.h): its own back */
+	msg[2] = (uint8_t)((msg[2] & ~0x01) | (p->q.rd ? 0x01 : 0));
 	if (!p->client.conn && len > p->q.udp_size) {
 		/* too big for the job's UDP buffer: say so, it asks again over TCP */
 		uint8_t tc[EF_DNS_NAME_MAX + 64];

@@ -591,7 +591,9 @@ ssize_t ef_dns_query_build(const struct ef_dns_query *q, const uint8_t *qname, s
 		return -ENOSPC;
 	memset(out, 0, HDR_LEN);
 	LDNS_ID_SET(out, id);
-	out[2] = q->rd ? LDNS_RD_MASK : 0; /* QR 0, opcode QUERY, AA/TC 0 */
+	/* RD always (a stub's query without it is no use to a resolver, and the
+	 * job's choice would be one more bit upstream); QR 0, opcode QUERY */
+	out[2] = LDNS_RD_MASK;
 	out[3] = q->cd ? LDNS_CD_MASK : 0; /* RA, Z, AD 0, rcode 0 */
 	ldns_write_uint16(out + LDNS_QDCOUNT_OFF, 1);
 	memcpy(out + o, qname, qname_len);

@@ -175,8 +175,8 @@ int ef_dns_answer_parse(const uint8_t *pkt, size_t len, const struct ef_dns_quer
 
 /*
  * The query the proxy sends upstream for q: never the job's bytes. A
- * header with the given id, opcode QUERY and only RD and CD taken from q
- * (AD and Z, which a job could set freely, are clear); the one question
+ * header with the given id, opcode QUERY, RD set and only CD taken from q
+ * (RD, AD and Z, which a job could set freely, are not its to choose); the one question
  * with the name as `qname` spells it (wire form, qname_len bytes, as
  * ef_dns_name_case() left it); and, when the job sent EDNS0, an OPT record
  * of the proxy's own: UDP size EF_DNS_EDNS_SIZE, version 0, the DO bit

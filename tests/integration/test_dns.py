@@ -673,16 +673,21 @@ def test_dns_upstream_gets_only_what_the_proxy_chose(ctx):
     import struct
     chaos = (struct.pack("!HHHHHH", 0x7777, 0x0100, 1, 0, 0, 0) + wire_name("x.ok.test") +
              struct.pack("!HH", 16, 3)).hex()  # TXT in class CH
+    nord = (struct.pack("!HHHHHH", 0x7778, 0x0000, 1, 0, 0, 0) + wire_name("norec.ok.test") +
+            struct.pack("!HH", 1, 1)).hex()  # RD clear
     r = job(d, "n", ("dns-raw", qs[0], "--server", ANY_V4),
             ("dns-raw", qs[1], "--server", ANY_V4, "--tcp"),
             ("dns-query", *(["abcdefghijklmnop.ok.test"] * 8), "--server", ANY_V4),
             ("dns-query", "x.ok.test", "--server", ANY_V4, "--type", "TYPE65280"),
             ("dns-raw", chaos, "--server", ANY_V4),
+            ("dns-raw", nord, "--server", ANY_V4),
             ("connect", "198.18.1.1:80"))
     # 32 bits of the job's choosing a query, nothing a resolver asks: refused here
     eq(one(r, "dns-query", name="x.ok.test").get("rcode"), "REFUSED", "a private-use type")
     ch = [x for x in lines_of(r, "dns-raw") if x["sent"] == len(bytes.fromhex(chaos))][0]
     eq(bytes.fromhex(ch["reply_hex"])[3] & 15, 5, "rcode to a class CH query (REFUSED)")
+    nr = [x for x in lines_of(r, "dns-raw") if x["sent"] == len(bytes.fromhex(nord))][0]
+    eq(bytes.fromhex(nr["reply_hex"])[2] & 1, 0, "RD in the answer to a query without it")
     raws = lines_of(r, "dns-raw")[:2]
     for i, res in enumerate(raws):
         what = "the hostile query over %s" % res["transport"]
@@ -694,14 +699,14 @@ def test_dns_upstream_gets_only_what_the_proxy_chose(ctx):
         check(bytes([198, 18, 1, 1]) in rep, what + ": the answer's address")
     allowed(r.get("198.18.1.1:80"))
     sent = [bytes.fromhex(x["hex"]) for x in read_jsonl(log)]
-    eq(len(sent), 10, "queries the upstream got (not the type 65280 or class CH ones)")
+    eq(len(sent), 11, "queries the upstream got (not the type 65280 or class CH ones)")
     js = d.job_span(r.job, timeout=20)
     eq(js.get("egress.dns.malformed"), 2, "the two refused queries recorded")
     spellings = set()
     for q in sent:
         qn = q[12:q.index(b"\x00", 12) + 1]
         # header: RD and CD only; one question; no answer/authority; one OPT
-        eq(q[2], 0x01, "flags byte 2 upstream (RD alone)")
+        eq(q[2], 0x01, "flags byte 2 upstream (RD alone, also for a query without it)")
         check(q[3] in (0x00, 0x10), "flags byte 3 upstream: %#x (CD alone at most)" % q[3])
         eq(q[4:12].hex(), "0001000000000001" if len(q) > 12 + len(qn) + 4 else
            "0001000000000000", "counts upstream")
@@ -709,7 +714,8 @@ def test_dns_upstream_gets_only_what_the_proxy_chose(ctx):
         if rest:
             # root, OPT, 1232, ext rcode 0, version 0, DO alone, no options
             eq(rest.hex(), "00002904d000008000" + "0000", "the OPT record upstream")
-        check(qn.lower() in (wire_name(name.lower()), wire_name("abcdefghijklmnop.ok.test")),
+        check(qn.lower() in (wire_name(name.lower()), wire_name("abcdefghijklmnop.ok.test"),
+                             wire_name("norec.ok.test")),
               "the name upstream: %r" % qn)
         if qn.lower() == wire_name("abcdefghijklmnop.ok.test"):
             spellings.add(qn)

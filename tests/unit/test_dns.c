@@ -943,6 +943,13 @@ static void test_query_build(void **state)
 					 -ENOSPC);
 	}
 
+	/* RD goes up set whatever the job said: not a bit of its choosing */
+	q.rd = false;
+	q.cd = false;
+	assert_true(ef_dns_query_build(&q, name, q.qwire_len, 1, out, sizeof(out)) > 0);
+	assert_int_equal(out[2], 0x01);
+	assert_int_equal(out[3], 0x00);
+
 	/* not one well-formed uncompressed name: refused */
 	{
 		static const struct {
