@@ -892,7 +892,8 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 	memset(&q, 0, sizeof(q));
 	if (len > QUERY_MAX) {
 		if (msg[2] & 0x80) {
-			ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, NULL, -1, tcp, "a response, not a query");
+			ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, NULL, -1, tcp,
+				       "a response, not a query");
 			return;
 		}
 		q.id = (msg[0] << 8) | msg[1];

@@ -95,13 +95,15 @@ static void fold_emit(struct ef_daemon *d, struct ef_dns_job *dj, struct ef_dns_
 		ef_span_str(s, "egress.dns.rcode", ef_dns_rcode_name(f->rcode, tbuf, sizeof(tbuf)));
 	ef_span_str(s, "egress.dns.transport", f->tcp ? "tcp" : "udp");
 	if (reason == EF_R_DNS_LIMIT) {
-		snprintf(msg, sizeof(msg), "%llu queries over the job's DNS limit (%u/s, burst %u)%s",
+		snprintf(msg, sizeof(msg),
+			 "%llu queries over the job's DNS limit (%u/s, burst %u)%s",
 			 (unsigned long long)f->count,
 			 pol->dns_query_rate ? pol->dns_query_rate : EF_DNS_DEF_QUERY_RATE,
 			 pol->dns_query_burst ? pol->dns_query_burst : EF_DNS_DEF_QUERY_BURST,
 			 audit ? ", forwarded (audit mode)" : ", answered here");
 	} else {
-		snprintf(msg, sizeof(msg), "%llu malformed or non-DNS messages to port 53 (last: %s)",
+		snprintf(msg, sizeof(msg),
+			 "%llu malformed or non-DNS messages to port 53 (last: %s)",
 			 (unsigned long long)f->count, f->why);
 	}
 	s->status = EF_STATUS_ERROR;

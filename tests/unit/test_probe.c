@@ -900,8 +900,8 @@ static void test_dns_label_bytes(void **state)
 	 * names a minute is below names_per_parent; the bytes fire */
 	p = det_new(NULL);
 	for (i = 0; i < 60; i++) {
-		snprintf(name, sizeof(name), "mfrggzdf%07u.nbswy3dpeb3w64t.mmqqq2ldfnrxa%02u.t.example.com",
-			 i, i % 100);
+		snprintf(name, sizeof(name),
+			 "mfrggzdf%07u.nbswy3dpeb3w64t.mmqqq2ldfnrxa%02u.t.example.com", i, i % 100);
 		n = dns_q(p, T0 + 2 * i * SEC, name, EF_V_ALLOW, 0, out);
 		sent += (unsigned)ef_probe_label_bytes(name, "example.com");
 		if (sent < th) {
@@ -927,7 +927,8 @@ static void test_dns_label_bytes(void **state)
 
 		/* 30 hex digits of i, spelt a digit a label */
 		for (unsigned k = 0; k < 30; k++)
-			o += sprintf(o, "%c.", "0123456789abcdef"[(i * 2654435761u >> (k % 8 * 4)) % 16]);
+			o += sprintf(o, "%c.",
+				     "0123456789abcdef"[(i * 2654435761u >> (k % 8 * 4)) % 16]);
 		strcpy(o, "d.example.net");
 		n = dns_q(p, T0 + i * SEC / 4, name, EF_V_ALLOW, 0, out);
 	}
