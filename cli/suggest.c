@@ -115,6 +115,14 @@ static int on_span(void *ctx, const struct audit_span *s)
 	}
 	if (!dns && !send && strcmp(s->name, "egress.connect"))
 		return 0;
+	if (dns) {
+		const char *why = audit_attr_str(s, "egress.reason");
+
+		/* the proxy's folded refusals (a count, the last question at most)
+		 * say nothing about which names the job needs */
+		if (why && (!strcmp(why, "dns_malformed") || !strcmp(why, "dns_limit")))
+			return 0;
+	}
 	if (!mode || strcmp(mode, "audit")) {
 		/* what a job did under enforce was shaped by that policy: only
 		 * when asked for by name */

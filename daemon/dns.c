@@ -58,6 +58,34 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/*
+ * Random bytes for ids and 0x20 spellings, from getrandom() 4 KiB at a
+ * time: a getrandom() call costs more (~1.4 us) than the rest of a query's
+ * parsing and building, and a query needs 34 bytes.
+ */
+static void dns_random(void *buf, size_t len)
+{
+	static uint8_t pool[4096];
+	static size_t left;
+	uint8_t *out = buf;
+
+	while (len) {
+		size_t n;
+
+		if (!left) {
+			ef_random_bytes(pool, sizeof(pool));
+			left = sizeof(pool);
+		}
+		n = len < left ? len : left;
+		memcpy(out, pool + sizeof(pool) - left, n);
+		/* each byte is handed out once */
+		memset(pool + sizeof(pool) - left, 0, n);
+		left -= n;
+		out += n;
+		len -= n;
+	}
+}
+
 /* ---- objects freed after the epoll batch ---- */
 
 static struct ef_dns_dead {
@@ -348,6 +376,8 @@ static void conn_accept(struct ef_daemon *d, struct ef_dns_sock *ls)
 		if (dj->n_conns >= MAX_CONNS_PER_JOB) {
 			d->dns_dropped++;
 			close(fd);
+			ef_dns_refused(d, dj, EF_R_DNS_LIMIT, NULL, -1, true,
+				       "more than 32 TCP connections to the proxy");
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -498,7 +528,7 @@ static int id_claim(struct ef_daemon *d, struct ef_dns_pending *p)
 	for (int i = 0; i < 64; i++) {
 		uint16_t id;
 
-		ef_random_bytes(&id, sizeof(id));
+		dns_random(&id, sizeof(id));
 		if (!d->dns_by_id[id]) {
 			d->dns_by_id[id] = p;
 			p->up_id = id;
@@ -650,6 +680,8 @@ static void answered(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg
 		return;
 	}
 	ef_dns_set_id(msg, p->q.id);
+	/* RD went up set whatever the job's said (dnsmsg.h): its own back */
+	msg[2] = (uint8_t)((msg[2] & ~0x01) | (p->q.rd ? 0x01 : 0));
 	if (!p->client.conn && len > p->q.udp_size) {
 		/* too big for the job's UDP buffer: say so, it asks again over TCP */
 		uint8_t tc[EF_DNS_NAME_MAX + 64];
@@ -672,8 +704,13 @@ static void on_answer(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *ms
 	int ret;
 
 	ret = ef_dns_answer_parse(msg, len, &p->q, p->up_id, a);
+	if (!ret)
+		ret = ef_dns_answer_spelling(msg, len, p->sent_name, p->sent_len, p->q.qwire);
 	if (ret) {
-		/* not an answer to this query: ignore it (spoofing, or late) */
+		/* not an answer to this query: ignore it (spoofing, or late); a
+		 * question spelt otherwise than sent is a guess at the id */
+		if (ret == -EPROTO && a->id == p->up_id)
+			d->dns_spoofed++;
 		log_debug("dns: ignoring a message from %s: %s", p->server_text, strerror(-ret));
 		return;
 	}
@@ -767,18 +804,39 @@ static void upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p)
 	}
 }
 
+/*
+ * What goes upstream is the proxy's own query for the question (dnsmsg.h,
+ * ef_dns_query_build): the job's bytes never leave the host. The name is
+ * spelt in a case drawn at random per query, which the answer must echo.
+ */
 static struct ef_dns_pending *pending_new(struct ef_daemon *d, struct ef_dns_job *dj,
-					  const struct ef_dns_client *cl, const uint8_t *msg,
-					  size_t len)
+					  const struct ef_dns_client *cl,
+					  const struct ef_dns_query *q)
 {
 	struct ef_dns_pending *p = calloc(1, sizeof(*p));
+	size_t cap = EF_DNS_NAME_MAX + 64;
+	uint8_t bits[32];
+	ssize_t n;
 
-	if (!p || !(p->query = malloc(len))) {
+	if (!p || !(p->query = malloc(cap))) {
 		free(p);
 		return NULL;
 	}
-	memcpy(p->query, msg, len);
-	p->qlen = len;
+	memcpy(p->sent_name, q->qwire, q->qwire_len);
+	p->sent_len = q->qwire_len;
+	if (d->cfg.dns.case_random) {
+		dns_random(bits, sizeof(bits));
+		ef_dns_name_case(p->sent_name, p->sent_len, bits, sizeof(bits));
+	} else {
+		ef_dns_name_case(p->sent_name, p->sent_len, NULL, 0);
+	}
+	n = ef_dns_query_build(q, p->sent_name, p->sent_len, 0, p->query, cap);
+	if (n < 0) {
+		free(p->query);
+		free(p);
+		return NULL;
+	}
+	p->qlen = (size_t)n;
 	p->kind = EF_EPK_DNS_UP;
 	p->fd = -1;
 	p->dj = dj;
@@ -826,30 +884,36 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 	struct ef_dns_decision dec;
 	struct ef_dns_query q;
 	struct ef_dns_pending *p;
+	bool tcp = cl->conn != NULL;
 	int rcode = 0, ret;
 
 	d->dns_queries++;
 	dj->job->n_dns_queries++;
 	memset(&q, 0, sizeof(q));
 	if (len > QUERY_MAX) {
-		if (len < 12 || (msg[2] & 0x80)) {
-			d->dns_malformed++;
+		if (msg[2] & 0x80) {
+			ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, NULL, -1, tcp,
+				       "a response, not a query");
 			return;
 		}
 		q.id = (msg[0] << 8) | msg[1];
 		q.rd = msg[2] & 0x01;
-		d->dns_malformed++;
 		reply_error(d, cl, &q, false, EF_DNS_RCODE_FORMERR);
+		ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, NULL, EF_DNS_RCODE_FORMERR, tcp,
+			       "longer than 4096 bytes");
 		return;
 	}
 	ret = ef_dns_query_parse(msg, len, &q, &rcode);
 	if (ret == -EPROTO) {
-		d->dns_malformed++;
 		reply_error(d, cl, &q, q.has_question, rcode);
+		ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, &q, rcode, tcp,
+			       rcode == EF_DNS_RCODE_NOTIMP ? "not a standard query (opcode)"
+							    : "not a well-formed standard query");
 		return;
 	}
 	if (ret) {
-		d->dns_malformed++;
+		ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, NULL, -1, tcp,
+			       len < 12 ? "shorter than a DNS header" : "a response, not a query");
 		return;
 	}
 	ef_dns_decide(dj->job->pol, q.name, &dec);
@@ -863,12 +927,31 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 		ef_dns_record(d, &tmp, NULL, EF_DNS_RCODE_NXDOMAIN, NULL, 0);
 		return;
 	}
+	if (q.qclass != EF_DNS_CLASS_IN || !ef_dns_type_forwardable(q.qtype)) {
+		/* 32 bits a query of the job's choosing, and nothing a resolver
+		 * library asks: not forwarded, whatever the mode */
+		reply_error(d, cl, &q, true, EF_DNS_RCODE_REFUSED);
+		ef_dns_refused(d, dj, EF_R_DNS_MALFORMED, &q, EF_DNS_RCODE_REFUSED, tcp,
+			       q.qclass != EF_DNS_CLASS_IN ? "a class other than IN"
+							   : "a type the proxy does not forward");
+		return;
+	}
+	if (!ef_dns_admit(dj)) {
+		ef_dns_refused(d, dj, EF_R_DNS_LIMIT, &q, EF_DNS_RCODE_REFUSED, tcp,
+			       "over the query rate");
+		if (dj->job->pol->pol->mode != EF_MODE_AUDIT) {
+			reply_error(d, cl, &q, true, EF_DNS_RCODE_REFUSED);
+			return;
+		}
+	}
 	if (dj->n_pending >= MAX_PENDING_PER_JOB) {
 		d->dns_dropped++;
 		reply_error(d, cl, &q, true, EF_DNS_RCODE_SERVFAIL);
+		ef_dns_refused(d, dj, EF_R_DNS_LIMIT, &q, EF_DNS_RCODE_SERVFAIL, tcp,
+			       "too many queries waiting upstream");
 		return;
 	}
-	p = pending_new(d, dj, cl, msg, len);
+	p = pending_new(d, dj, cl, &q);
 	if (!p) {
 		reply_error(d, cl, &q, true, EF_DNS_RCODE_SERVFAIL);
 		return;
@@ -921,6 +1004,10 @@ static void conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
+			/* a frame cut short by the job never reached anyone; recorded */
+			if (c->rlen)
+				ef_dns_refused(d, c->dj, EF_R_DNS_MALFORMED, NULL, -1, true,
+					       "TCP connection closed inside a message");
 			conn_close(d, c);
 			return;
 		}
@@ -928,8 +1015,11 @@ static void conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
 		if (!c->rexp && c->rlen == 2) {
 			c->rexp = (c->rbuf[0] << 8) | c->rbuf[1];
 			if (c->rexp < 12 || c->rexp > QUERY_MAX) {
-				/* no query is that short or that long: drop the peer */
-				d->dns_malformed++;
+				/* no query is that short or that long (or not DNS at
+				 * all: "GE" of "GET" reads as 18245): drop the peer */
+				ef_dns_refused(d, c->dj, EF_R_DNS_MALFORMED, NULL, -1, true,
+					       c->rexp < 12 ? "TCP frame shorter than a DNS header"
+							    : "TCP frame longer than 4096 bytes");
 				conn_close(d, c);
 				return;
 			}
@@ -1002,9 +1092,14 @@ void ef_dns_tick(struct ef_daemon *d)
 			continue;
 		for (struct ef_dns_conn *c = j->dns->conns, *next; c; c = next) {
 			next = c->next;
-			if (now - c->last_ns > CONN_IDLE_NS && c->woff == c->wlen)
+			if (now - c->last_ns > CONN_IDLE_NS && c->woff == c->wlen) {
+				if (c->rlen)
+					ef_dns_refused(d, j->dns, EF_R_DNS_MALFORMED, NULL, -1, true,
+						       "TCP message left unfinished");
 				conn_close(d, c);
+			}
 		}
+		ef_dns_fold_tick(d, j->dns, false);
 	}
 	ef_dns_sweep(d, false);
 }
@@ -1043,6 +1138,12 @@ static void proxy_close(struct ef_daemon *d, struct ef_job_rec *j)
 	defer_free(dj, dj_free);
 }
 
+void ef_dns_job_flush(struct ef_daemon *d, struct ef_job_rec *j)
+{
+	if (j->dns)
+		ef_dns_fold_tick(d, j->dns, true);
+}
+
 void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
 {
 	int fd_ports = bpf_map__fd(d->skel->maps.ef_dns_ports);
@@ -1051,6 +1152,7 @@ void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j)
 
 	if (!j->dns)
 		return;
+	ef_dns_fold_tick(d, j->dns, true);
 	port = j->dns->port;
 	proxy_close(d, j);
 	if (!bpf_map_lookup_elem(fd_ports, &port, &owner) && owner == j->cgroup_id)

@@ -34,6 +34,10 @@
 #include "fence.skel.h"
 
 #define SWEEP_NS (10ull * 1000000000ull)
+/* An expired entry stays this long, so that a connect made after the
+ * answer ran out is recorded dns_expired (a stale cache, which probe
+ * detection does not count), not no_rule; unless the map is half full. */
+#define EXPIRED_KEEP_NS (600ull * 1000000000ull)
 #define RESOLV_CHECK_NS (1000000000ull)
 
 /* ---- configuration ---- */
@@ -93,7 +97,7 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 {
 	static const char *const known[] = { "upstream", "resolv_conf", "ttl_floor_seconds",
 					     "ttl_grace_seconds", "timeout_ms", "attempts",
-					     "busy_poll_us", NULL };
+					     "busy_poll_us", "case_randomization", NULL };
 	struct ef_dns_cfg *c = &d->cfg.dns;
 	const cJSON *up, *rc;
 	int ret;
@@ -104,6 +108,7 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 	c->timeout_ms = 2000;
 	c->attempts = 2;
 	c->busy_poll_us = 250;
+	c->case_random = true;
 	c->n_up = 0;
 	if (!sec)
 		return 0;
@@ -123,6 +128,14 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 		cJSON_ArrayForEach(u, up)
 			if (!cJSON_IsString(u) || upstream_add(u->valuestring, c->up, &c->n_up))
 				goto bad_up;
+	}
+	rc = cJSON_GetObjectItem(sec, "case_randomization");
+	if (rc) {
+		if (!cJSON_IsBool(rc)) {
+			log_err("%s: dns.case_randomization must be true or false", path);
+			return -EINVAL;
+		}
+		c->case_random = cJSON_IsTrue(rc);
 	}
 	rc = cJSON_GetObjectItem(sec, "resolv_conf");
 	if (rc) {
@@ -422,37 +435,44 @@ int ef_dns_learn(struct ef_daemon *d, const struct ef_dns_pending *p,
 	return 0;
 }
 
-/* Expired entries, and entries of jobs that are gone, leave the map. The
- * BPF programs check the deadline themselves: this only reclaims space. */
+/* Entries expired EXPIRED_KEEP_NS ago (at once when the map was half
+ * full at the last sweep), and entries of jobs or policy versions that are
+ * gone, leave the map. The BPF programs check the deadline themselves:
+ * this only reclaims space. */
 void ef_dns_sweep(struct ef_daemon *d, bool force)
 {
+	static size_t last_total;
 	int fd = bpf_map__fd(d->skel->maps.ef_learned);
-	uint64_t now = ef_now_boot_ns();
+	uint64_t now = ef_now_boot_ns(), keep;
 	struct ef_learn_key k, next;
 	struct ef_learn_val v;
 	bool first = true;
-	size_t n = 0;
+	size_t n = 0, total = 0;
 
 	if (!force && now - d->dns_sweep_ns < SWEEP_NS)
 		return;
 	d->dns_sweep_ns = now;
+	keep = EXPIRED_KEEP_NS;
+	if (last_total > bpf_map__max_entries(d->skel->maps.ef_learned) / 2)
+		keep = 0;
 	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
 		bool drop = false;
 
-		if (!bpf_map_lookup_elem(fd, &next, &v))
-		{
+		if (!bpf_map_lookup_elem(fd, &next, &v)) {
 			const struct ef_job_rec *j = ef_job_by_cgroup(d, next.cgroup_id);
 
-			drop = v.expires_boot_ns <= now || !j || j->pol->id != next.policy_id;
+			drop = v.expires_boot_ns + keep <= now || !j || j->pol->id != next.policy_id;
 		}
 		if (drop && !bpf_map_delete_elem(fd, &next)) {
 			n++;
 			/* next is gone: continue from the key before it */
 			continue;
 		}
+		total++;
 		first = false;
 		k = next;
 	}
+	last_total = total;
 	if (n)
 		log_debug("dns: %zu learned addresses expired", n);
 

@@ -138,6 +138,14 @@ static bool name_eq(const ldns_rdf *a, const ldns_rdf *b)
 	return true;
 }
 
+static bool wire_eq_fold(const uint8_t *x, const uint8_t *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower(x[i]) != ascii_lower(y[i]))
+			return false;
+	return true;
+}
+
 /* The wire form of a presentation name, through ldns's own reader of its escapes. */
 static int name_wire(const char *name, uint8_t out[LDNS_MAX_DOMAINLEN], size_t *ret_len)
 {
@@ -178,11 +186,14 @@ static int get_question(const uint8_t *pkt, size_t len, size_t *pos, struct ef_d
 	if (ret)
 		return ret;
 	ret = name_str(d, name);
+	if (ret || ldns_rdf_size(d) > sizeof(q->qwire) || len - *pos < Q_FIXED) {
+		ldns_rdf_deep_free(d);
+		return ret ? ret : -EBADMSG;
+	}
+	/* uncompressed (above): the bytes ldns decoded are the job's own spelling */
+	memcpy(q->qwire, ldns_rdf_data(d), ldns_rdf_size(d));
+	q->qwire_len = (uint8_t)ldns_rdf_size(d);
 	ldns_rdf_deep_free(d);
-	if (ret)
-		return ret;
-	if (len - *pos < Q_FIXED)
-		return -EBADMSG;
 	q->qtype = ldns_read_uint16(pkt + *pos);
 	q->qclass = ldns_read_uint16(pkt + *pos + 2);
 	*pos += Q_FIXED;
@@ -251,6 +262,7 @@ static int get_opt(const uint8_t *pkt, size_t len, size_t *pos, struct ef_dns_qu
 		}
 	}
 	q->has_edns = true;
+	q->dnssec_ok = rr.ttl & 0x8000;
 	/* RFC 6891 6.2.3: a size below 512 is read as 512 */
 	q->udp_size = rr.rclass < EF_DNS_UDP_MIN ? EF_DNS_UDP_MIN : rr.rclass;
 out:
@@ -265,6 +277,7 @@ int ef_dns_query_parse(const uint8_t *pkt, size_t len, struct ef_dns_query *q, i
 
 	memset(q, 0, offsetof(struct ef_dns_query, name));
 	q->name[0] = '\0';
+	q->qwire_len = 0;
 	q->udp_size = EF_DNS_UDP_MIN;
 	*rcode = EF_DNS_RCODE_NOERROR;
 	if (len < HDR_LEN || len > EF_DNS_MSG_MAX || LDNS_QR_WIRE(pkt))
@@ -316,6 +329,9 @@ ssize_t ef_dns_reply_error(const struct ef_dns_query *q, bool has_question, int 
 		ret = name_wire(q->name, name, &nlen);
 		if (ret)
 			return ret;
+		/* the job's own spelling back, when it is this name */
+		if (q->qwire_len == nlen && wire_eq_fold(q->qwire, name, nlen))
+			memcpy(name, q->qwire, nlen);
 		need += nlen + Q_FIXED;
 	}
 	if (q->has_edns)
@@ -547,6 +563,109 @@ out:
 		free(rrs);
 	ldns_rdf_deep_free(qname);
 	return ret;
+}
+
+/* One well-formed uncompressed wire name filling exactly len bytes. */
+static bool wire_name_ok(const uint8_t *w, size_t len)
+{
+	size_t i = 0;
+
+	if (!len || len > LDNS_MAX_DOMAINLEN)
+		return false;
+	while (i < len && w[i]) {
+		if (w[i] > LDNS_MAX_LABELLEN)
+			return false;
+		i += w[i] + 1u;
+	}
+	return i == len - 1;
+}
+
+ssize_t ef_dns_query_build(const struct ef_dns_query *q, const uint8_t *qname, size_t qname_len,
+			   uint16_t id, uint8_t *out, size_t outlen)
+{
+	size_t need = HDR_LEN + qname_len + Q_FIXED + (q->has_edns ? OPT_LEN : 0), o = HDR_LEN;
+
+	if (!wire_name_ok(qname, qname_len))
+		return -EINVAL;
+	if (outlen < need)
+		return -ENOSPC;
+	memset(out, 0, HDR_LEN);
+	LDNS_ID_SET(out, id);
+	/* RD always (a stub's query without it is no use to a resolver, and the
+	 * job's choice would be one more bit upstream); QR 0, opcode QUERY */
+	out[2] = LDNS_RD_MASK;
+	out[3] = q->cd ? LDNS_CD_MASK : 0; /* RA, Z, AD 0, rcode 0 */
+	ldns_write_uint16(out + LDNS_QDCOUNT_OFF, 1);
+	memcpy(out + o, qname, qname_len);
+	o += qname_len;
+	ldns_write_uint16(out + o, q->qtype);
+	ldns_write_uint16(out + o + 2, q->qclass);
+	o += Q_FIXED;
+	if (q->has_edns) {
+		ldns_write_uint16(out + LDNS_ARCOUNT_OFF, 1);
+		memset(out + o, 0, OPT_LEN);
+		ldns_write_uint16(out + o + 1, EF_DNS_TYPE_OPT);
+		ldns_write_uint16(out + o + 3, EF_DNS_EDNS_SIZE);
+		if (q->dnssec_ok)
+			out[o + 7] = 0x80; /* TTL bytes: ext rcode, version, DO|Z, Z */
+		o += OPT_LEN;
+	}
+	return (ssize_t)o;
+}
+
+void ef_dns_name_case(uint8_t *wire, size_t len, const uint8_t *bits, size_t rlen)
+{
+	size_t i = 0, k = 0;
+
+	while (i < len && wire[i] && wire[i] <= LDNS_MAX_LABELLEN) {
+		size_t end = i + 1u + wire[i];
+
+		for (i++; i < end && i < len; i++) {
+			uint8_t c = ascii_lower(wire[i]);
+
+			if (c < 'a' || c > 'z')
+				continue;
+			if (k / 8 < rlen && (bits[k / 8] >> (k % 8)) & 1)
+				c = (uint8_t)(c - ('a' - 'A'));
+			wire[i] = c;
+			k++;
+		}
+	}
+}
+
+int ef_dns_answer_spelling(uint8_t *pkt, size_t len, const uint8_t *sent, size_t sent_len,
+			   const uint8_t *orig)
+{
+	if (len < HDR_LEN || len - HDR_LEN < sent_len)
+		return -EBADMSG;
+	if (memcmp(pkt + HDR_LEN, sent, sent_len))
+		return -EPROTO;
+	memcpy(pkt + HDR_LEN, orig, sent_len);
+	return 0;
+}
+
+bool ef_dns_type_forwardable(uint16_t t)
+{
+	switch (t) {
+	case LDNS_RR_TYPE_ANY:
+		return true;
+	case LDNS_RR_TYPE_OPT:
+	case LDNS_RR_TYPE_TSIG:
+	case LDNS_RR_TYPE_TKEY:
+	case LDNS_RR_TYPE_AXFR:
+	case LDNS_RR_TYPE_IXFR:
+	case LDNS_RR_TYPE_MAILA:
+	case LDNS_RR_TYPE_MAILB:
+	case 0:
+		return false;
+	}
+	/* ldns_rr_descript() answers a placeholder for unknown types below its
+	 * table's end: a descriptor counts only if it names this type */
+	{
+		const ldns_rr_descriptor *d = ldns_rr_descript(t);
+
+		return d && d->_type == t && d->_name;
+	}
 }
 
 void ef_dns_set_id(uint8_t *pkt, uint16_t id)

@@ -84,8 +84,11 @@ struct ef_dns_query {
 	bool rd, cd;
 	bool has_question; /* name, qtype, qclass are filled */
 	bool has_edns;
+	bool dnssec_ok;		    /* the DO bit of its OPT record */
 	uint16_t udp_size;	    /* largest UDP answer the client takes: 512 or its EDNS0 size */
 	char name[EF_DNS_NAME_MAX]; /* lowercase, no trailing dot; "" for the root */
+	uint8_t qwire_len;	    /* the question's name in wire form, as the job spelt it */
+	uint8_t qwire[255];	    /* (0 when has_question is false) */
 };
 
 /*
@@ -114,7 +117,8 @@ int ef_dns_query_parse(const uint8_t *pkt, size_t len, struct ef_dns_query *q, i
  * Write into out an answer to q with no records and the given rcode (0..15:
  * NXDOMAIN, SERVFAIL, FORMERR, NOTIMP, REFUSED, or NOERROR for an empty
  * answer): id, opcode and RD, CD copied from q, QR and RA set, AA, TC, AD
- * clear. With has_question, q->name/qtype/qclass are echoed as the question;
+ * clear. With has_question, q->name/qtype/qclass are echoed as the question
+ * (spelt as the job spelt it, q->qwire, when that is the same name);
  * without, the question section is empty (what a stub accepts only with
  * FORMERR). When q had EDNS0 the reply carries an OPT record advertising
  * EF_DNS_EDNS_SIZE, as a resolver's own answers do; so an NXDOMAIN looks like
@@ -168,6 +172,55 @@ struct ef_dns_answer {
  */
 int ef_dns_answer_parse(const uint8_t *pkt, size_t len, const struct ef_dns_query *q,
 			uint16_t expect_id, struct ef_dns_answer *a);
+
+/*
+ * The query the proxy sends upstream for q: never the job's bytes. A
+ * header with the given id, opcode QUERY, RD set and only CD taken from q
+ * (RD, AD and Z, which a job could set freely, are not its to choose); the one question
+ * with the name as `qname` spells it (wire form, qname_len bytes, as
+ * ef_dns_name_case() left it); and, when the job sent EDNS0, an OPT record
+ * of the proxy's own: UDP size EF_DNS_EDNS_SIZE, version 0, the DO bit
+ * copied, no options. So nothing the job put in its query reaches the
+ * upstream unless the proxy parsed and chose it: no EDNS options (client
+ * subnet, cookies, padding, or any unknown code), no other additional
+ * records, no flag bits, no case pattern.
+ * Returns the length written, -ENOSPC, or -EINVAL for a qname that is not
+ * one well-formed uncompressed wire name.
+ */
+ssize_t ef_dns_query_build(const struct ef_dns_query *q, const uint8_t *qname, size_t qname_len,
+			   uint16_t id, uint8_t *out, size_t outlen);
+
+/*
+ * Set the case of the ASCII letters of a wire name (in place): letter i
+ * (counting letters only) upper case when bit i of bits (bits[i / 8] >>
+ * (i % 8)) is set, else lower; rlen bytes of bits (32 cover any name).
+ * With random bits this is DNS 0x20 (draft-vixie-dnsext-dns0x20): an
+ * upstream's answer must echo the spelling, which a spoofer cannot guess,
+ * and the job's own spelling never leaves the host. Letters past
+ * 8 * rlen are lowered. Length bytes are never changed.
+ */
+void ef_dns_name_case(uint8_t *wire, size_t len, const uint8_t *bits, size_t rlen);
+
+/*
+ * An upstream answer already accepted by ef_dns_answer_parse(): check that
+ * its question spells the name exactly as sent (sent, sent_len: wire form)
+ * and, when it does, write the job's spelling `orig` (same length, as
+ * ef_dns_query_parse() kept it in q->qwire) over it in place, so the job
+ * sees its own question back (and the answer records whose owner points at
+ * it). -EPROTO when the spelling differs (a spoof, or an upstream that
+ * does not keep case), -EBADMSG when pkt is too short to hold it.
+ */
+int ef_dns_answer_spelling(uint8_t *pkt, size_t len, const uint8_t *sent, size_t sent_len,
+			   const uint8_t *orig);
+
+/*
+ * Whether the proxy forwards a question of this type: a type ldns has a
+ * descriptor for (the registered RR types, A to TLSA, HTTPS, CAA, ...) or
+ * ANY; not OPT, TSIG, TKEY, AXFR, IXFR, MAILA, MAILB (never asked over a
+ * stub's path). Unassigned and private-use types carry nothing a job's
+ * resolver asks for, only 16 bits of the job's choosing.
+ */
+bool ef_dns_type_forwardable(uint16_t t);
 
 /* Overwrite the message id in place (len >= 2). */
 void ef_dns_set_id(uint8_t *pkt, uint16_t id);

@@ -36,8 +36,23 @@ struct ef_dns_conn {
 	size_t wlen, woff, wcap;
 };
 
+/* Refusals of one reason, folded into one span per window (dns_guard.c). */
+struct ef_dns_fold {
+	uint64_t count;	       /* since the last span */
+	uint64_t first_real_ns; /* the first of them */
+	uint64_t last_emit_ns;	/* CLOCK_MONOTONIC; 0: never */
+	char name[EF_DNS_NAME_MAX]; /* the last one's question, "" if none */
+	uint16_t qtype;
+	bool has_type, tcp;
+	int rcode; /* what it was answered, -1: nothing */
+	char why[64];
+};
+
 struct ef_dns_job {
 	struct ef_job_rec *job;
+	double tokens;	    /* the query bucket (dns_guard.c) */
+	uint64_t bucket_ns; /* CLOCK_MONOTONIC of its last refill; 0: full */
+	struct ef_dns_fold fold[2]; /* dns_limit, dns_malformed */
 	uint16_t port;
 	bool v6;
 	struct ef_dns_sock udp4, tcp4, udp6, tcp6;
@@ -73,8 +88,11 @@ struct ef_dns_pending {
 	struct ef_dns_client client;
 	struct ef_dns_query q;
 	struct ef_dns_decision dec;
-	uint8_t *query; /* as the job sent it; the id is replaced per attempt */
+	uint8_t *query; /* as the proxy rebuilt it (ef_dns_query_build); the id is
+			 * replaced per attempt */
 	size_t qlen;
+	uint8_t sent_name[255]; /* the question's name as spelt upstream (0x20) */
+	size_t sent_len;
 	uint16_t up_id;
 	bool id_claimed;
 	struct ef_dns_upsock *us; /* UDP attempt: the pooled socket it went out on */
@@ -94,6 +112,12 @@ struct ef_dns_pending {
 /* dns.c */
 void ef_dns_reply(struct ef_daemon *d, const struct ef_dns_client *cl, const uint8_t *msg,
 		  size_t len);
+
+/* dns_guard.c */
+bool ef_dns_admit(struct ef_dns_job *dj);
+void ef_dns_refused(struct ef_daemon *d, struct ef_dns_job *dj, int reason,
+		    const struct ef_dns_query *q, int rcode, bool tcp, const char *why);
+void ef_dns_fold_tick(struct ef_daemon *d, struct ef_dns_job *dj, bool flush);
 
 /* dns_learn.c */
 void ef_dns_decide(const struct ef_pol_rec *pol, const char *name,

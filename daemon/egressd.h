@@ -79,6 +79,7 @@ struct ef_job_rec {
 	uint64_t n_decisions, n_denied;
 	struct ef_dns_job *dns; /* the job's DNS proxy */
 	uint64_t n_dns_queries, n_dns_denied;
+	uint64_t n_dns_limited, n_dns_malformed; /* answered here: over the rate, or not DNS */
 	struct {
 		struct ef_pdet *det;		   /* the detectors, made at the first refusal */
 		const struct ef_pol_rec *det_pol;  /* the policy version their limits are from */
@@ -100,6 +101,7 @@ struct ef_dns_cfg {
 	uint32_t timeout_ms;   /* per attempt */
 	uint32_t attempts;     /* per upstream server */
 	uint32_t busy_poll_us; /* poll, not sleep, for upstreams faster than this; 0: never */
+	bool case_random;      /* DNS 0x20 on the question sent upstream (else lowercase) */
 };
 
 /* Who is calling, from SO_PEERCRED and SO_PEERGROUPS. */
@@ -207,6 +209,7 @@ struct ef_daemon {
 	struct ef_name_cache *names;
 	uint64_t dns_sweep_ns;
 	uint64_t dns_queries, dns_malformed, dns_dropped, dns_learn_failed;
+	uint64_t dns_limited, dns_spoofed; /* over the job's rate; answers spelt otherwise */
 
 	uint64_t events, rb_drops_reported;
 	uint64_t started_ns;
@@ -284,6 +287,8 @@ void ef_events_check_drops(struct ef_daemon *d);
 int ef_dns_config(struct ef_daemon *d, const cJSON *section, const char *path);
 int ef_dns_job_start(struct ef_daemon *d, struct ef_job_rec *j, uint16_t want_port);
 void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j);
+/* The job's folded DNS refusals not yet written (before its job span). */
+void ef_dns_job_flush(struct ef_daemon *d, struct ef_job_rec *j);
 void ef_dns_job_value(const struct ef_job_rec *j, struct ef_job *v); /* dns_port, dns_flags */
 void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events);
 void ef_dns_tick(struct ef_daemon *d);

@@ -485,6 +485,8 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	ef_span_int(s, "egress.denied", (int64_t)j->n_denied);
 	ef_span_int(s, "egress.dns.queries", (int64_t)j->n_dns_queries);
 	ef_span_int(s, "egress.dns.denied", (int64_t)j->n_dns_denied);
+	ef_span_int(s, "egress.dns.limited", (int64_t)j->n_dns_limited);
+	ef_span_int(s, "egress.dns.malformed", (int64_t)j->n_dns_malformed);
 	ef_span_int(s, "process.pid", j->pid);
 	ef_span_int(s, "process.user.id", j->uid);
 	if (j->command)
@@ -502,6 +504,7 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 
 	/* every decision record of the job first, then its span */
 	ef_events_drain(d);
+	ef_dns_job_flush(d, j);
 	job_span(d, j);
 	ef_spans_flush(d);
 
@@ -690,6 +693,8 @@ cJSON *ef_jobs_json(struct ef_daemon *d)
 		cJSON_AddNumberToObject(o, "denied", (double)j->n_denied);
 		cJSON_AddNumberToObject(o, "dns_queries", (double)j->n_dns_queries);
 		cJSON_AddNumberToObject(o, "dns_denied", (double)j->n_dns_denied);
+		cJSON_AddNumberToObject(o, "dns_limited", (double)j->n_dns_limited);
+		cJSON_AddNumberToObject(o, "dns_malformed", (double)j->n_dns_malformed);
 		if (j->dns)
 			cJSON_AddNumberToObject(o, "dns_port", j->dns->port);
 		if (j->command)

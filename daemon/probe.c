@@ -262,6 +262,10 @@ static void describe(const struct ef_probe_fire *f, char *out, size_t len)
 		snprintf(out, len, "%u distinct DNS names under %s within %u s", f->count,
 			 f->subject, window_s);
 		break;
+	case EF_PR_DNS_LABEL_BYTES:
+		snprintf(out, len, "%u bytes of distinct DNS names below %s sent upstream "
+			 "within %u s", f->count, f->subject, window_s);
+		break;
 	case EF_PR_METADATA:
 		snprintf(out, len, "tried the cloud metadata address %s", f->targets[0]);
 		break;

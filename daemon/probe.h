@@ -26,6 +26,8 @@ enum ef_probe_reason {
 	EF_PR_LINK_LOCAL,    /* ... of a link-local address */
 	EF_PR_PRIVATE,	     /* ... of a private address (RFC 1918, CGNAT, ULA) */
 	EF_PR_TAMPER,	     /* an attempt on the fence itself (each kind flags once) */
+	EF_PR_DNS_LABEL_BYTES, /* bytes of distinct forwarded names below one registrable
+				* domain >= dns_label_bytes ("dns_tunnel_bytes") */
 	EF_PR__MAX,
 };
 const char *ef_probe_reason_name(int r);
@@ -35,6 +37,7 @@ const char *ef_probe_action_name(int a);
 struct ef_probe_limits {
 	uint32_t window_s;
 	uint32_t denied_dests, denied_names, ports_per_host, names_per_parent, tunnel_names;
+	uint32_t dns_label_bytes;
 };
 void ef_probe_limits_of(const struct ef_probe_cfg *c, struct ef_probe_limits *l);
 
@@ -101,6 +104,19 @@ size_t ef_pdet_entries(const struct ef_pdet *p);
  * registrable domain. Exposed for the tests.
  */
 bool ef_probe_tunnel_shaped(const char *name, const char *registrable);
+
+/*
+ * What a name can carry to the upstream past its registrable domain: the
+ * bytes of its labels below it, dots between them included
+ * ("a.b.example.com" under "example.com": 3). 0 for the domain itself, or
+ * when registrable is NULL or not a suffix of name at a label boundary.
+ * The dns_tunnel_bytes detector sums this over the distinct names a job had
+ * forwarded under one registrable domain in the window: repeating a name
+ * tells the upstream nothing new, and counting whole names (not distinct
+ * labels) leaves no room for data in new combinations of labels already
+ * counted. It is an upper bound on the data, whatever the encoding.
+ */
+size_t ef_probe_label_bytes(const char *name, const char *registrable);
 double ef_probe_entropy(const char *s, size_t n);
 
 #endif /* EF_PROBE_H */

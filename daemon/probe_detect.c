@@ -33,11 +33,12 @@
 
 struct pent {
 	uint64_t key, group, seen; /* key 0: empty slot */
+	uint32_t w;		   /* what the key adds to its group's count */
 };
 
 struct gent {
 	uint64_t group; /* 0: empty slot */
-	uint32_t n;
+	uint32_t n;	/* the weights of its keys (1 each, unless pset_add_w) */
 };
 
 struct fent {
@@ -117,6 +118,7 @@ const char *ef_probe_reason_name(int r)
 		[EF_PR_DNS_FANOUT] = "dns_fanout",   [EF_PR_METADATA] = "metadata",
 		[EF_PR_HOST_ADDRESS] = "host_address", [EF_PR_LINK_LOCAL] = "link_local",
 		[EF_PR_PRIVATE] = "private_address", [EF_PR_TAMPER] = "tamper",
+		[EF_PR_DNS_LABEL_BYTES] = "dns_tunnel_bytes",
 	};
 
 	return r >= 0 && r < EF_PR__MAX ? names[r] : "unknown";
@@ -142,6 +144,7 @@ void ef_probe_limits_of(const struct ef_probe_cfg *c, struct ef_probe_limits *l)
 	PICK(ports_per_host, EF_PROBE_DEF_PORTS_PER_HOST);
 	PICK(names_per_parent, EF_PROBE_DEF_NAMES_PER_PARENT);
 	PICK(tunnel_names, EF_PROBE_DEF_TUNNEL_NAMES);
+	PICK(dns_label_bytes, EF_PROBE_DEF_DNS_LABEL_BYTES);
 #undef PICK
 }
 
@@ -217,8 +220,11 @@ static void pset_del(struct pset *s, struct pent *e)
 		struct gent *g = gset_slot(s, e->group);
 		uint32_t gh = (uint32_t)(g - s->g);
 
-		if (g->group && --g->n == 0)
-			BACKSHIFT(s->g, mask, gh, group);
+		if (g->group) {
+			g->n -= g->n < e->w ? g->n : e->w;
+			if (!g->n)
+				BACKSHIFT(s->g, mask, gh, group);
+		}
 	}
 	BACKSHIFT(s->e, mask, hole, key);
 	s->n--;
@@ -254,7 +260,7 @@ static int pset_resize(struct pset *s, uint32_t cap)
 			struct gent *g = gset_slot(&t, e->group);
 
 			g->group = e->group;
-			g->n++;
+			g->n += e->w;
 		}
 	}
 	t.n = s->n;
@@ -293,13 +299,14 @@ static void pset_expire(struct pset *s, uint64_t since)
 }
 
 /*
- * Add key (in group) seen at now; returns the number of distinct keys in
- * the window (of the group, when grouped). A set holds at most SET_MAX
- * keys: beyond that new keys are not added (the count stays, exact as far
- * as it goes).
+ * Add key (in group, weighing w) seen at now; returns the number of
+ * distinct keys in the window, or of a grouped set the sum of the weights
+ * of the group's keys. A key's weight is the one it was first added with.
+ * A set holds at most SET_MAX keys: beyond that new keys are not added
+ * (the count stays, exact as far as it goes).
  */
-static uint32_t pset_add(struct pset *s, uint64_t key, uint64_t group, uint64_t now,
-			 uint64_t window)
+static uint32_t pset_add_w(struct pset *s, uint64_t key, uint64_t group, uint64_t now,
+			   uint64_t window, uint32_t w)
 {
 	struct pent *e;
 
@@ -318,13 +325,14 @@ static uint32_t pset_add(struct pset *s, uint64_t key, uint64_t group, uint64_t 
 		}
 		e->key = key;
 		e->group = group;
+		e->w = w;
 		s->n++;
 		fifo_push(s, key, now);
 		if (s->grouped) {
 			struct gent *g = gset_slot(s, group);
 
 			g->group = group;
-			g->n++;
+			g->n = g->n > UINT32_MAX - w ? UINT32_MAX : g->n + w;
 		}
 	}
 	e->seen = now;
@@ -335,6 +343,12 @@ out:
 		return g->group ? g->n : 0;
 	}
 	return s->n;
+}
+
+static uint32_t pset_add(struct pset *s, uint64_t key, uint64_t group, uint64_t now,
+			 uint64_t window)
+{
+	return pset_add_w(s, key, group, now, window, 1);
 }
 
 static bool pset_has(const struct pset *s, uint64_t key, uint64_t now, uint64_t window)
@@ -357,6 +371,7 @@ struct ef_pdet *ef_pdet_new(const struct ef_probe_limits *l)
 		return NULL;
 	p->det[EF_PR_PORT_SCAN].set.grouped = true;
 	p->det[EF_PR_DNS_FANOUT].set.grouped = true;
+	p->det[EF_PR_DNS_LABEL_BYTES].set.grouped = true;
 	ef_pdet_set_limits(p, l);
 	return p;
 }
@@ -493,19 +508,26 @@ static int fire(struct ef_pdet *p, int r, uint64_t now, uint32_t count, uint32_t
 	return 1;
 }
 
-/* A counting detector: add the target, fire at the threshold. */
-static int count(struct ef_pdet *p, int r, uint64_t key, uint64_t group, uint64_t now,
-		 uint32_t threshold, const struct tgt *t, const char *subject,
-		 struct ef_probe_fire *out)
+/* A counting detector: add the target (weighing w in its group), fire at the threshold. */
+static int count_w(struct ef_pdet *p, int r, uint64_t key, uint64_t group, uint32_t w,
+		   uint64_t now, uint32_t threshold, const struct tgt *t, const char *subject,
+		   struct ef_probe_fire *out)
 {
 	struct detector *d = &p->det[r];
 	uint32_t n;
 
-	n = pset_add(&d->set, key, group, now, p->window_ns);
+	n = pset_add_w(&d->set, key, group, now, p->window_ns, w);
 	remember(d, key, group, t, now);
 	if (n < threshold || quiet(p, d, now))
 		return 0;
 	return fire(p, r, now, n, threshold, d->set.grouped, group, subject, out);
+}
+
+static int count(struct ef_pdet *p, int r, uint64_t key, uint64_t group, uint64_t now,
+		 uint32_t threshold, const struct tgt *t, const char *subject,
+		 struct ef_probe_fire *out)
+{
+	return count_w(p, r, key, group, 1, now, threshold, t, subject, out);
 }
 
 static int first_touch(struct ef_pdet *p, int r, uint64_t now, uint64_t key, const struct tgt *t,
@@ -588,6 +610,16 @@ double ef_probe_entropy(const char *s, size_t n)
 	return h;
 }
 
+size_t ef_probe_label_bytes(const char *name, const char *registrable)
+{
+	size_t n = strlen(name), r = registrable ? strlen(registrable) : n;
+
+	/* "x.example.com" below "example.com": "x", the dot before it not counted */
+	if (r >= n || name[n - r - 1] != '.' || strcmp(name + n - r, registrable))
+		return 0;
+	return n - r - 1;
+}
+
 bool ef_probe_tunnel_shaped(const char *name, const char *registrable)
 {
 	size_t below = strlen(name);
@@ -658,9 +690,15 @@ int ef_pdet_dns(struct ef_pdet *p, const struct ef_probe_dns *q, struct ef_probe
 			   out + n);
 	if (reg && strcmp(reg, q->name)) {
 		uint64_t gk = hash_bytes(reg, strlen(reg), 3);
+		size_t below = ef_probe_label_bytes(q->name, reg);
 
 		n += count(p, EF_PR_DNS_FANOUT, nk, gk, q->now_ns, p->lim.names_per_parent,
 			   &t, reg, out + n);
+		/* what reached the upstream: a name answered here told it nothing */
+		if (q->verdict != EF_V_DENY && below)
+			n += count_w(p, EF_PR_DNS_LABEL_BYTES, nk, gk,
+				     below > UINT32_MAX ? UINT32_MAX : (uint32_t)below, q->now_ns,
+				     p->lim.dns_label_bytes, &t, reg, out + n);
 	}
 	return n;
 }

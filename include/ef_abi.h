@@ -152,7 +152,7 @@ enum ef_job_dns_flags {
  * before it was taken to the job's proxy, so recvmsg/getpeername can give
  * the resolver library the address it asked. As the caller wrote it. */
 struct ef_dns_orig {
-	__u32 addr[4];	   /* user_ip4 in addr[0], or user_ip6 (network order) */
+	__u32 addr[4];	   /* user_ip6, or user_ip4 as ::ffff:a.b.c.d (network order) */
 	__u16 port;	   /* network order */
 	__u16 proxy_port;  /* network order: the proxy port the socket was sent to */
 	__u32 pad;

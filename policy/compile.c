@@ -58,7 +58,7 @@ static unsigned int full_len(__u8 family)
 
 static bool is_meta(__u8 family, const __u8 addr[16])
 {
-	return !memcmp(addr, family == EF_FAM_V4 ? ef_meta_v4 : ef_meta_v6, 16);
+	return ef_addr_is_meta(family, addr);
 }
 
 static int cmp_item(const void *a, const void *b)
@@ -272,8 +272,8 @@ static int compile_set(const struct ef_policy *p, struct ef_compiled *c, __u32 f
 	int depth = 0, ret = 0;
 	void *nx;
 
-	it = calloc(p->n_rules + 2, sizeof(*it));
-	ids = calloc(p->n_rules + 2, sizeof(*ids));
+	it = calloc(p->n_rules + 2 + EF_META_NAT64_N, sizeof(*it));
+	ids = calloc(p->n_rules + 2 + EF_META_NAT64_N, sizeof(*ids));
 	if (!it || !ids) {
 		ret = -ENOMEM;
 		goto out;
@@ -302,6 +302,12 @@ static int compile_set(const struct ef_policy *p, struct ef_compiled *c, __u32 f
 		it[n_it].len = 128;
 		memcpy(it[n_it].addr, ef_meta_v6, 16);
 		it[n_it++].rule = EF_RULE_NONE;
+		for (i = 0; i < EF_META_NAT64_N; i++) {
+			it[n_it].family = EF_FAM_V6;
+			it[n_it].len = 128;
+			memcpy(it[n_it].addr, ef_meta_nat64[i], 16);
+			it[n_it++].rule = EF_RULE_NONE;
+		}
 	}
 	qsort(it, n_it, sizeof(*it), cmp_item);
 	/* the rule indices of a prefix group, as ef_ports_build() takes them */

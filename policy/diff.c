@@ -233,6 +233,8 @@ static void probe_change(struct dctx *d, const struct ef_probe_cfg *o, const str
 		{ "names_per_parent", o->names_per_parent, n->names_per_parent,
 		  EF_PROBE_DEF_NAMES_PER_PARENT },
 		{ "tunnel_names", o->tunnel_names, n->tunnel_names, EF_PROBE_DEF_TUNNEL_NAMES },
+		{ "dns_label_bytes", o->dns_label_bytes, n->dns_label_bytes,
+		  EF_PROBE_DEF_DNS_LABEL_BYTES },
 	};
 	size_t i;
 
@@ -273,6 +275,16 @@ int ef_policy_diff(const struct ef_policy *old_p, const struct ef_policy *new_p,
 	flag_change(&d, old_p, new_p, EF_PF_OTHER_PROTO, "sockets.other_protocols");
 	families_change(&d, old_p->families, new_p->families);
 	upstream_change(&d, old_p, new_p);
+	if (or_default(old_p->dns_query_rate, EF_DNS_DEF_QUERY_RATE) !=
+	    or_default(new_p->dns_query_rate, EF_DNS_DEF_QUERY_RATE))
+		setting(&d, "dns.query_rate: %u -> %u",
+			or_default(old_p->dns_query_rate, EF_DNS_DEF_QUERY_RATE),
+			or_default(new_p->dns_query_rate, EF_DNS_DEF_QUERY_RATE));
+	if (or_default(old_p->dns_query_burst, EF_DNS_DEF_QUERY_BURST) !=
+	    or_default(new_p->dns_query_burst, EF_DNS_DEF_QUERY_BURST))
+		setting(&d, "dns.query_burst: %u -> %u",
+			or_default(old_p->dns_query_burst, EF_DNS_DEF_QUERY_BURST),
+			or_default(new_p->dns_query_burst, EF_DNS_DEF_QUERY_BURST));
 	probe_change(&d, &old_p->probe, &new_p->probe);
 	if (!d.oom)
 		return 0;

@@ -17,6 +17,8 @@
 /* The metadata addresses; policy.h documents why they are special. */
 extern const __u8 ef_meta_v4[16];
 extern const __u8 ef_meta_v6[16];
+#define EF_META_NAT64_N 2
+extern const __u8 ef_meta_nat64[EF_META_NAT64_N][16];
 
 /* ---- rule.c ---- */
 

@@ -377,8 +377,31 @@ static int do_dns_upstream(struct pctx *c, const cJSON *v, __u32 tok)
 	return 0;
 }
 
+static int want_rate(struct pctx *c, const cJSON *v, __u32 tok, const char *what, __u32 *out)
+{
+	double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+
+	if (!cJSON_IsNumber(v) || d < 1 || d > EF_DNS_MAX_QUERY_RATE || d != (double)(__u32)d)
+		return perr(c, tok_off(c, tok), "\"dns.%s\" must be an integer from 1 to %u", what,
+			    EF_DNS_MAX_QUERY_RATE);
+	*out = (__u32)d;
+	return 0;
+}
+
+static int do_dns_query_rate(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	return want_rate(c, v, tok, "query_rate", &c->p->dns_query_rate);
+}
+
+static int do_dns_query_burst(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	return want_rate(c, v, tok, "query_burst", &c->p->dns_query_burst);
+}
+
 static const struct key dns_keys[] = {
 	{ "upstream", do_dns_upstream },
+	{ "query_rate", do_dns_query_rate },
+	{ "query_burst", do_dns_query_burst },
 };
 
 static int do_dns(struct pctx *c, const cJSON *v, __u32 tok)
@@ -428,6 +451,12 @@ PROBE_COUNT(ports_per_host)
 PROBE_COUNT(names_per_parent)
 PROBE_COUNT(tunnel_names)
 
+static int do_probe_dns_label_bytes(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	return want_threshold(c, v, tok, "dns_label_bytes", EF_PROBE_MAX_BYTES,
+			      &c->p->probe.dns_label_bytes);
+}
+
 static int do_probe_window(struct pctx *c, const cJSON *v, __u32 tok)
 {
 	return want_threshold(c, v, tok, "window_s", EF_PROBE_MAX_WINDOW_S, &c->p->probe.window_s);
@@ -440,6 +469,7 @@ static const struct key probe_keys[] = {
 	{ "ports_per_host", do_probe_ports_per_host },
 	{ "names_per_parent", do_probe_names_per_parent },
 	{ "tunnel_names", do_probe_tunnel_names },
+	{ "dns_label_bytes", do_probe_dns_label_bytes },
 	{ "window_s", do_probe_window },
 };
 

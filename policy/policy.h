@@ -57,13 +57,22 @@ struct ef_probe_cfg {
 	__u32 names_per_parent;	 /* distinct names under one registrable domain */
 	__u32 tunnel_names;	 /* distinct names with tunnel-shaped labels */
 	__u32 window_s;		 /* the window, seconds */
+	__u32 dns_label_bytes;	 /* bytes below one registrable domain, of distinct names
+				  * the proxy forwarded */
 };
+/* The DNS proxy's per-job limit on queries forwarded upstream (a token
+ * bucket): an npm install of a few hundred packages stays well inside. */
+#define EF_DNS_DEF_QUERY_RATE 100
+#define EF_DNS_DEF_QUERY_BURST 1000
+#define EF_DNS_MAX_QUERY_RATE 100000
 #define EF_PROBE_DEF_WINDOW_S 60
 #define EF_PROBE_DEF_DENIED_DESTS 10
 #define EF_PROBE_DEF_DENIED_NAMES 20
 #define EF_PROBE_DEF_PORTS_PER_HOST 10
 #define EF_PROBE_DEF_NAMES_PER_PARENT 40
 #define EF_PROBE_DEF_TUNNEL_NAMES 5
+#define EF_PROBE_DEF_DNS_LABEL_BYTES 1024
+#define EF_PROBE_MAX_BYTES 1000000 /* a byte threshold */
 #define EF_PROBE_MAX_COUNT 10000 /* a threshold; larger would only cost memory */
 #define EF_PROBE_MAX_WINDOW_S 86400
 enum { EF_PROBE_ALERT = 0, EF_PROBE_FREEZE = 1, EF_PROBE_KILL = 2 };
@@ -103,6 +112,8 @@ struct ef_policy {
 	size_t n_inbound;
 	char **dns_upstream;   /* "1.1.1.1", "[2606:4700::1111]:53", ...; may be empty */
 	size_t n_dns_upstream;
+	__u32 dns_query_rate;  /* queries a second forwarded upstream per job; 0: default */
+	__u32 dns_query_burst; /* ... and in a burst; 0: default */
 	struct ef_probe_cfg probe;
 	char *source;	       /* the file text as parsed (NUL-terminated) */
 	char *file;	       /* file name used in messages */
@@ -437,9 +448,12 @@ int ef_name_lookup_naive(const struct ef_policy *p, const char *qname, struct ef
  * fd00:ec2::254, 169.254.170.2 (ECS) and 100.100.100.200 (Alibaba).
  * NOT 198.18.0.0/15 or 2001:db8::/32 (the test world uses them as public
  * hosts). `family` is EF_FAM_V4 (IPv4 in addr[0..3]) or EF_FAM_V6; an
- * IPv4-mapped IPv6 address is judged as its IPv4 address. Any other
+ * IPv4-mapped IPv6 address is judged as its IPv4 address, and so is a
+ * NAT64 one (64:ff9b::/96; 64:ff9b:1::/48 in any RFC 6052 layout). Any other
  * family is EF_AC_RESERVED.
  */
+/* The order is the sensitivity (a NAT64 address with several candidate
+ * embeddings takes the lowest non-public one): keep it. */
 enum ef_addr_cls {
 	EF_AC_PUBLIC = 0,
 	EF_AC_METADATA,
@@ -457,6 +471,10 @@ const char *ef_addr_str(__u8 family, const __u8 addr[16], char *out, size_t len)
 /* Addresses a public name must not point at (DNS rebinding): every class
  * but EF_AC_PUBLIC. */
 bool ef_addr_internal(__u8 family, const __u8 addr[16]);
+/* The cloud metadata address a policy must name exactly to open:
+ * 169.254.169.254, fd00:ec2::254, and 169.254.169.254 through NAT64
+ * (64:ff9b::a9fe:a9fe, 64:ff9b:1::a9fe:a9fe). */
+bool ef_addr_is_meta(__u8 family, const __u8 addr[16]);
 
 /*
  * 1 if an allow rule of the compiled policy covers the address on some

@@ -59,7 +59,7 @@ void ef_dkey_of(const struct ef_rule *r, struct ef_dkey *k)
 bool ef_dkey_is_meta(const struct ef_dkey *k)
 {
 	return k->kind == EF_DEST_CIDR && k->len == full_len(k->family) &&
-	       !memcmp(k->addr, k->family == EF_FAM_V4 ? ef_meta_v4 : ef_meta_v6, 16);
+	       ef_addr_is_meta(k->family, k->addr);
 }
 
 static __u32 dkey_hash(const struct ef_dkey *k)

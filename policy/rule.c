@@ -16,6 +16,25 @@
 
 const __u8 ef_meta_v4[16] = { 169, 254, 169, 254 };
 const __u8 ef_meta_v6[16] = { 0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54 };
+/* 169.254.169.254 through a NAT64 gateway: the well-known prefix
+ * 64:ff9b::/96 (RFC 6052) and the local-use 64:ff9b:1::/48 (RFC 8215) in
+ * its /96 form, the one DNS64 resolvers synthesize */
+const __u8 ef_meta_nat64[EF_META_NAT64_N][16] = {
+	{ 0, 0x64, 0xff, 0x9b, [12] = 169, 254, 169, 254 },
+	{ 0, 0x64, 0xff, 0x9b, 0, 1, [12] = 169, 254, 169, 254 },
+};
+
+bool ef_addr_is_meta(__u8 family, const __u8 addr[16])
+{
+	if (family == EF_FAM_V4)
+		return !memcmp(addr, ef_meta_v4, 16);
+	if (!memcmp(addr, ef_meta_v6, 16))
+		return true;
+	for (size_t i = 0; i < EF_META_NAT64_N; i++)
+		if (!memcmp(addr, ef_meta_nat64[i], 16))
+			return true;
+	return false;
+}
 
 #define EF_NAME_LEN_MAX 253 /* RFC 1035, without the trailing dot */
 #define EF_LABEL_LEN_MAX 63
@@ -770,7 +789,75 @@ static const struct net special_nets[] = {
 	{ EF_FAM_V6, 8, { 0xff }, EF_AC_MULTICAST },
 };
 
+/*
+ * The IPv4 addresses an IPv6 address may stand for through NAT64 (RFC
+ * 6052 2.2): in 64:ff9b::/96 the last 32 bits. In the local-use
+ * 64:ff9b:1::/48 the operator picks the prefix length (48, 56, 64 or 96
+ * fit in it): each layout whose "u" octet (bits 64..71) and suffix are zero,
+ * as RFC 6052 requires, is a candidate. Returns their number.
+ */
+static bool zero(const __u8 *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+static int nat64_embedded(const __u8 a[16], __u8 out[4][16])
+{
+	static const __u8 wkp[12] = { 0, 0x64, 0xff, 0x9b };
+	static const __u8 local[6] = { 0, 0x64, 0xff, 0x9b, 0, 1 };
+	int n = 0;
+
+	memset(out, 0, 4 * 16);
+	if (!memcmp(a, wkp, sizeof(wkp))) {
+		memcpy(out[n++], a + 12, 4);
+		return n;
+	}
+	if (memcmp(a, local, sizeof(local)))
+		return 0;
+	memcpy(out[n++], a + 12, 4); /* /96 */
+	if (a[8])
+		return n;
+	if (zero(a + 13, 3)) { /* /64 */
+		memcpy(out[n++], a + 9, 4);
+	}
+	if (zero(a + 12, 4)) { /* /56 */
+		out[n][0] = a[7];
+		memcpy(&out[n++][1], a + 9, 3);
+	}
+	if (zero(a + 11, 5)) { /* /48 */
+		memcpy(out[n], a + 6, 2);
+		memcpy(&out[n++][2], a + 9, 2);
+	}
+	return n;
+}
+
+static enum ef_addr_cls addr_class(__u8 family, const __u8 addr[16]);
+
 enum ef_addr_cls ef_addr_class(__u8 family, const __u8 addr[16])
+{
+	__u8 v4[4][16];
+	int n;
+
+	/* what a NAT64 gateway connects to is the IPv4 address it embeds */
+	if (family == EF_FAM_V6 && (n = nat64_embedded(addr, v4)) > 0) {
+		enum ef_addr_cls worst = EF_AC_PUBLIC;
+
+		/* of several layouts, the most sensitive class (the enum's order) */
+		for (int i = 0; i < n; i++) {
+			enum ef_addr_cls c = addr_class(EF_FAM_V4, v4[i]);
+
+			if (c != EF_AC_PUBLIC && (worst == EF_AC_PUBLIC || c < worst))
+				worst = c;
+		}
+		return worst;
+	}
+	return addr_class(family, addr);
+}
+
+static enum ef_addr_cls addr_class(__u8 family, const __u8 addr[16])
 {
 	__u8 a[16] = { 0 };
 	size_t i;

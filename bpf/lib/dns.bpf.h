@@ -8,6 +8,13 @@
  * in place of the proxy's, so the resolver library sees its answers come
  * from the server it asked (glibc and musl check the source).
  *
+ * The asked address is kept as IPv6, an IPv4 one mapped (::ffff:a.b.c.d):
+ * an AF_INET6 socket sending to [::ffff:a.b.c.d]:53 unconnected passes the
+ * sendmsg4 hook (udpv6_sendmsg hands mapped destinations to udp_sendmsg),
+ * but its answers pass recvmsg6, which must give back the mapped address,
+ * not an IPv4 one spread over an IPv6 one (that was c612:109:: for
+ * 198.18.1.9).
+ *
  * The rewrite is not a decision: it is not recorded. The proxy records one
  * egress.dns span per query. A job without a proxy yet (dns_port 0) is
  * judged like any other destination.
@@ -38,8 +45,9 @@ static __always_inline int ef_dns_redirect4(struct bpf_sock_addr *ctx, const str
 
 	if (!o)
 		return EF_DROP;
-	o->addr[0] = ctx->user_ip4;
-	o->addr[1] = o->addr[2] = o->addr[3] = 0;
+	o->addr[0] = o->addr[1] = 0;
+	o->addr[2] = bpf_htonl(0xffff);
+	o->addr[3] = ctx->user_ip4;
 	ctx->user_ip4 = bpf_htonl(EF_LO4);
 	ctx->user_port = o->proxy_port;
 	return EF_ALLOW;
@@ -80,7 +88,9 @@ static __always_inline void ef_dns_restore4(struct bpf_sock_addr *ctx)
 	o = bpf_sk_storage_get(&ef_dns_sk, ctx->sk, NULL, 0);
 	if (!o || (__u16)ctx->user_port != o->proxy_port)
 		return;
-	ctx->user_ip4 = o->addr[0];
+	/* addr[0]: what an egressd before the mapped form kept (sockets of
+	 * jobs that outlived its restart) */
+	ctx->user_ip4 = o->addr[2] == bpf_htonl(0xffff) ? o->addr[3] : o->addr[0];
 	ctx->user_port = o->port;
 }
 

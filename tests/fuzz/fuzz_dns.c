@@ -10,7 +10,10 @@
  *     512 bytes, which parses back as an answer to that very query (when it
  *     echoes the question) with the rcode it was given and no addresses;
  *   - an answer's lists stay within their bounds and hold only what the
- *     bounds allow.
+ *     bounds allow;
+ *   - the query the proxy builds upstream for a parsed query (any case
+ *     pattern) parses back as the same question, carries no more than an
+ *     option-less OPT, and its spelling is checked and restored exactly.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -51,6 +54,32 @@ static void check_answer(int ret, const struct ef_dns_answer *a)
 		check_name(a->cnames[i]);
 }
 
+/* What the proxy sends upstream for q, spelt with bits from the input. */
+static void upstream_query(const struct ef_dns_query *q, const uint8_t *data, size_t size)
+{
+	uint8_t name[255], out[EF_DNS_NAME_MAX + 64], ans[EF_DNS_NAME_MAX + 64];
+	struct ef_dns_query back;
+	int rcode;
+	ssize_t n;
+
+	CHECK(q->qwire_len >= 1);
+	memcpy(name, q->qwire, q->qwire_len);
+	ef_dns_name_case(name, q->qwire_len, data, size < 32 ? size : 32);
+	n = ef_dns_query_build(q, name, q->qwire_len, 0x4242, out, sizeof(out));
+	CHECK(n > 12);
+	CHECK(ef_dns_query_parse(out, (size_t)n, &back, &rcode) == 0);
+	CHECK(!strcmp(back.name, q->name) && back.qtype == q->qtype && back.qclass == q->qclass);
+	CHECK(back.has_edns == q->has_edns && back.dnssec_ok == q->dnssec_ok);
+	CHECK(back.qwire_len == q->qwire_len && !memcmp(back.qwire, name, q->qwire_len));
+	CHECK((size_t)n == 12u + q->qwire_len + 4 + (q->has_edns ? 11 : 0));
+	CHECK((out[2] & ~0x01) == 0 && (out[3] & ~0x10) == 0);
+	/* an answer that echoes it is restored to the job's spelling */
+	memcpy(ans, out, (size_t)n);
+	ans[2] |= 0x80;
+	CHECK(ef_dns_answer_spelling(ans, (size_t)n, name, q->qwire_len, q->qwire) == 0);
+	CHECK(!memcmp(ans + 12, q->qwire, q->qwire_len));
+}
+
 static void as_query(const uint8_t *data, size_t size)
 {
 	static struct ef_dns_answer a;
@@ -71,6 +100,8 @@ static void as_query(const uint8_t *data, size_t size)
 	check_name(q.name);
 	if (!q.has_question)
 		CHECK(q.name[0] == '\0');
+	if (ret == 0)
+		upstream_query(&q, data, size);
 
 	/* the deny path: the rcode the proxy would use, or NXDOMAIN for a good query */
 	n = ef_dns_reply_error(&q, q.has_question, ret ? rcode : EF_DNS_RCODE_NXDOMAIN, out,
@@ -107,6 +138,25 @@ static void as_answer(const uint8_t *data, size_t size)
 	check_answer(ret, &a);
 	if (size >= 12 && ret == 0)
 		CHECK(a.id == id);
+	if (ret == 0) {
+		/* sent as "wWw.ExAmple.cOm", the job asked "WWW.example.com" */
+		static const uint8_t sent[] = "\x03wWw\x07" "ExAmple\x03" "cOm";
+		static const uint8_t orig[] = "\x03WWW\x07" "example\x03" "com";
+		uint8_t *c = malloc(size);
+
+		if (!c)
+			return;
+		memcpy(c, data, size);
+		ret = ef_dns_answer_spelling(c, size, sent, sizeof(sent), orig);
+		CHECK(ret == 0 || ret == -EPROTO);
+		if (ret == 0) {
+			CHECK(!memcmp(c + 12, orig, sizeof(orig)));
+			CHECK(ef_dns_answer_parse(c, size, &q, id, &a) == 0);
+		} else {
+			CHECK(!memcmp(c, data, size));
+		}
+		free(c);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -113,6 +113,7 @@ static void limits(struct in *in, struct ef_probe_limits *l)
 	l->ports_per_host = small(in);
 	l->names_per_parent = small(in);
 	l->tunnel_names = small(in);
+	l->dns_label_bytes = small(in) * 16;
 }
 
 static const struct ef_compiled *policy_names(void)
@@ -167,7 +168,7 @@ static void check_fires(struct state *st, const struct ef_probe_fire *out, int n
 		CHECK(terminated(f->subject));
 		for (int k = 0; k < f->n_targets; k++)
 			CHECK(terminated(f->targets[k]));
-		if (f->reason >= EF_PR_METADATA) {
+		if (f->reason >= EF_PR_METADATA && f->reason <= EF_PR_TAMPER) { /* first touch */
 			CHECK(f->count == 1 && f->threshold == 1);
 			CHECK(f->n_targets == 1);
 		}
@@ -259,6 +260,13 @@ static void op_dns(struct state *st, struct in *in)
 	/* the shape helpers on the same name, with and without a registrable domain */
 	(void)ef_probe_tunnel_shaped(name, NULL);
 	(void)ef_probe_tunnel_shaped(name, sfx[0] ? sfx + 1 : "");
+	{
+		size_t lb = ef_probe_label_bytes(name, sfx[0] ? sfx + 1 : "");
+
+		CHECK(lb == 0 || lb < strlen(name));
+		CHECK(ef_probe_label_bytes(name, NULL) == 0);
+		CHECK(ef_probe_label_bytes(name, name) == 0);
+	}
 	h = ef_probe_entropy(name, strlen(name));
 	CHECK(h >= 0.0 && h <= 8.0 + 1e-9 && !isnan(h));
 }

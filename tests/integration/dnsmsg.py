@@ -234,6 +234,7 @@ def exchange_udp(server, msg, port=53, timeout=2.0, connected=False, expect_id=N
                 s.connect((server, port))
                 d["peer"] = unmap(s.getpeername()[0])
                 d["peer_port"] = s.getpeername()[1]
+                d["peer_raw"] = s.getpeername()[0]
                 s.send(msg)
             else:
                 s.sendto(msg, (server, port))
@@ -257,6 +258,7 @@ def exchange_udp(server, msg, port=53, timeout=2.0, connected=False, expect_id=N
         d["answered"] = True
         d["reply"] = data
         d["source"], d["source_port"] = unmap(src[0]), src[1]
+        d["source_raw"] = src[0]  # as recvfrom gave it (an IPv6 socket: ::ffff:a.b.c.d)
         if connected:
             try:  # after the reply too: the fence must keep showing the address asked
                 d["peer_after"] = unmap(s.getpeername()[0])
@@ -285,6 +287,7 @@ def exchange_tcp(server, msg, port=53, timeout=2.0, prefix=True):
             s.connect((server, port))
             pn = s.getpeername()
             d["peer"], d["peer_port"] = unmap(pn[0]), pn[1]
+            d["peer_raw"] = d["source_raw"] = pn[0]
             d["source"], d["source_port"] = d["peer"], d["peer_port"]
             s.sendall(struct.pack("!H", len(msg)) + msg if prefix else msg)
         except OSError as e:

@@ -61,6 +61,8 @@ every query goes to --server, default 198.18.0.53, port 53):
                                                   and AAAA, a UDP connect() to each
                                                   address (RFC 6724 sorting, nothing
                                                   sent), then TCP to the first
+  dns-raw HEX... [--server ADDR] [--tcp]          each message as given, one line
+                                                  each: reply_hex, source
   dns-garbage --server ADDR [--name N]            hostile queries over UDP and
                                                   TCP, one line each (answered?
                                                   rcode?), then with stalled TCP
@@ -436,8 +438,10 @@ def dns_result(op, q, server, port):
     en = q.pop("errno", 0)
     d.update(q)
     d["errno"] = en
-    d["source_ok"] = bool(q.get("answered")) and q.get("source") == D.unmap(
-        str(ipaddress.ip_address(server))) and q.get("source_port") == port
+    ip = ipaddress.ip_address(server)
+    want = str(ip.ipv4_mapped) if ip.version == 6 and ip.ipv4_mapped else str(ip)
+    d["source_ok"] = bool(q.get("answered")) and q.get("source") == want and \
+        q.get("source_port") == port
     d["ok"] = bool(q.get("answered")) and q.get("id_ok", False) and \
         q.get("question_ok", False) and "parse_error" not in q
     return d
@@ -588,11 +592,17 @@ def garbage_cases(name):
         ("opcode-5", h(0x100a, opcode=5) + q),
         ("ancount-lies", h(0x100b, an=40) + q),
         ("random-4000", bytes(rnd.getrandbits(8) for _ in range(4000))),
+        ("http-get", b"GET / HTTP/1.1\r\nHost: garbage.test\r\n\r\n"),
+        ("tls-hello", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(32)),
+        ("compression-loop-2", h(0x100c) + b"\x01a\xc0\x0e" + struct.pack("!HH", 1, 1)),
+        ("huge-counts", h(0x100d, qd=1, an=65535) + q),
     ]
     out = [(c, "udp", m) for c, m in udp]
     # over TCP the same messages, properly framed, and broken framing
     out += [(c, "tcp", struct.pack("!H", len(m)) + m) for c, m in udp if c != "empty"]
     out += [("tcp-len-0", "tcp", b"\x00\x00"),
+            ("tcp-http-get", "tcp", b"GET / HTTP/1.1\r\nHost: garbage.test\r\n\r\n"),
+            ("tcp-len-0-twice", "tcp", b"\x00\x00\x00\x00"),
             ("tcp-short-message", "tcp", struct.pack("!H", 100) + h(0x1010) + q[:4]),
             ("tcp-70000-bytes", "tcp", b"\xff\xff" + bytes(rnd.getrandbits(8)
                                                            for _ in range(70000)))]
@@ -624,6 +634,25 @@ def garbage_one(server, port, case, transport, data, timeout):
     if not r["answered"]:
         d["err"] = r["err"]
     emit(d)
+
+
+def cmd_dns_raw(a):
+    """Each HEX message as is (TCP: framed), one line each with the reply's
+    bytes (reply_hex) and where it came from."""
+    for h in a.hex:
+        msg = bytes.fromhex(h)
+        if a.tcp:
+            r = D.exchange_tcp(a.server, msg, a.port, a.timeout)
+        else:
+            r = D.exchange_udp(a.server, msg, a.port, a.timeout)
+        d = base("dns-raw", transport=r["transport"], sent=len(msg), answered=r["answered"],
+                 source=r.get("source"), source_port=r.get("source_port"), err=r.get("err"))
+        d["ok"] = r["answered"]
+        d["reply_hex"] = r["reply"].hex() if r.get("reply") else None
+        emit(d)
+        if a.gap_ms:
+            time.sleep(a.gap_ms / 1000.0)
+    return 0
 
 
 def cmd_dns_garbage(a):
@@ -762,6 +791,14 @@ def main(argv=None):
     p.add_argument("port", type=int)
     p.add_argument("--server", default=DEFAULT_SERVER)
 
+    p = sub.add_parser("dns-raw")
+    p.add_argument("hex", nargs="+")
+    p.add_argument("--server", default=DEFAULT_SERVER)
+    p.add_argument("--port", type=int, default=53)
+    p.add_argument("--tcp", action="store_true")
+    p.add_argument("--timeout", type=float, default=2.0)
+    p.add_argument("--gap-ms", type=int, default=0)
+
     p = sub.add_parser("dns-garbage")
     p.add_argument("--server", default=DEFAULT_SERVER)
     p.add_argument("--port", type=int, default=53)
@@ -775,6 +812,8 @@ def main(argv=None):
         return cmd_dns_query(a)
     if a.cmd == "resolve-connect":
         return cmd_resolve_connect(a)
+    if a.cmd == "dns-raw":
+        return cmd_dns_raw(a)
     if a.cmd == "dns-garbage":
         return cmd_dns_garbage(a)
     if a.cmd == "gai":

@@ -146,6 +146,63 @@ def test_probe_dns_tunnel(ctx):
     eq(len(s.get("egress.probe.targets")), 5, "tunnel evidence")
 
 
+def b32_labels(i):
+    """Three 15-character base32 labels of data (47 bytes): no label is
+    tunnel-shaped, only their amount is."""
+    import base64
+    t = base64.b32encode(os.urandom(30)).decode().lower()
+    return "%s.%s.%s%02d" % (t[:15], t[15:30], t[30:43], i % 100)
+
+
+@test
+def test_probe_dns_tunnel_bytes(ctx):
+    """A low-and-slow tunnel through an allowed wildcard: short labels,
+    fewer names than names_per_parent, none tunnel-shaped. The bytes of the
+    distinct names sent upstream under exfil.test reach 1024 at the 22nd
+    name: one dns_tunnel_bytes flag, before any other reason."""
+    d = ctx.daemon({"tb": pol(allow=["*.exfil.test:443"], probe={"denied_names": 100})},
+                   config=dns_config())
+    job = "tbytes-" + secrets.token_hex(3)
+    mark = ctx.world.dns_mark()
+    names = ["%s.exfil.test" % b32_labels(i) for i in range(30)]
+    d.probe("tb", "dns-query", *names, "--server", DNS, job_id=job)
+    s = probe_spans(d, job, "dns_tunnel_bytes")[0]
+    check_probe_span(d, job, s, "dns_tunnel_bytes", "alert", 22 * 47, 1024)
+    eq(s.get("egress.probe.subject"), "exfil.test", "the registrable domain")
+    eq(probe_reasons(d, job), ["dns_tunnel_bytes"], "reasons")
+    check(names[21] in s.get("egress.probe.targets"), "the 22nd name in the evidence")
+    # what made it fire did reach the upstream: that is what it measures
+    seen = ctx.world.dns_queries(since=mark)
+    check(all(n in seen for n in names[:22]), "the names never reached the upstream")
+
+
+@test
+def test_probe_dns_tunnel_bytes_custom_and_quiet(ctx):
+    """probe.dns_label_bytes is the threshold; names repeated (a package
+    manager resolving its registry for every download) count once, and
+    denied names (answered by the proxy, never sent) not at all."""
+    d = ctx.daemon({"q": pol(allow=["ok.test:443", "*.wild.test:443"]),
+                    "low": pol(allow=["*.exfil.test:443"],
+                               probe={"dns_label_bytes": 100, "denied_names": 100})},
+                   config=dns_config())
+    job = "quiet-" + secrets.token_hex(3)
+    names = ["ok.test", "a.wild.test", "x.y.z.wild.test", "wild.test"] * 75
+    d.probe("q", "dns-query", *names, "--server", DNS, job_id=job)
+    d.probe("q", "dns-query", *["%s.denied.test" % b32_labels(i) for i in range(30)],
+            "--server", DNS, job_id=job + "-denied")
+    d.job_span(job, timeout=20)
+    d.job_span(job + "-denied", timeout=20)
+    eq(d.find("egress.probe", job), [], "probe spans of 300 lookups of 4 names")
+    eq([s for s in d.find("egress.probe", job + "-denied")
+        if s.get("egress.probe.reason") == "dns_tunnel_bytes"], [],
+       "dns_tunnel_bytes of names never sent upstream")
+    job = "low-" + secrets.token_hex(3)
+    d.probe("low", "dns-query", *["%s.exfil.test" % b32_labels(i) for i in range(5)],
+            "--server", DNS, job_id=job)
+    s = probe_spans(d, job, "dns_tunnel_bytes")[0]
+    check_probe_span(d, job, s, "dns_tunnel_bytes", "alert", 3 * 47, 100)
+
+
 @test
 def test_probe_sensitive_targets(ctx):
     """First touch of the metadata address, of the runner's own address,

@@ -715,6 +715,10 @@ static void test_addr_internal(void **state)
 		{ "::ffff:127.0.0.1", true },	{ "::ffff:10.1.2.3", true },
 		{ "::ffff:169.254.169.254", true }, { "::ffff:8.8.8.8", false },
 		{ "::ffff:198.18.0.1", false },
+		/* NAT64 (DNS rebinding through a DNS64 resolver) */
+		{ "64:ff9b::a9fe:a9fe", true },	{ "64:ff9b::10.11.12.13", true },
+		{ "64:ff9b::127.0.0.1", true },	{ "64:ff9b::198.18.0.1", false },
+		{ "64:ff9b:1::192.168.1.1", true }, { "64:ff9b:1::8.8.8.8", false },
 	};
 	__u8 a[16] = { 0 };
 	size_t i;

@@ -305,6 +305,20 @@ static const struct json_case json_cases[] = {
 	  "\"probe.tunnel_names\" must be an integer from 1 to 10000" },
 	{ "{\"name\": \"x\", \"probe\": {\"denied_names\": null}}", "t.json:1:41: ",
 	  "\"probe.denied_names\" must be an integer from 1 to 10000" },
+	{ "{\"name\": \"x\", \"probe\": {\"dns_label_bytes\": 0}}", "t.json:1:44: ",
+	  "\"probe.dns_label_bytes\" must be an integer from 1 to 1000000" },
+	{ "{\"name\": \"x\", \"probe\": {\"dns_label_bytes\": 1000001}}", "t.json:1:44: ",
+	  "\"probe.dns_label_bytes\" must be an integer from 1 to 1000000" },
+	{ "{\"name\": \"x\", \"probe\": {\"dns_label_bytes\": 512.5}}", "t.json:1:44: ",
+	  "must be an integer" },
+	{ "{\"name\": \"x\", \"dns\": {\"query_rate\": 0}}", "t.json:1:37: ",
+	  "\"dns.query_rate\" must be an integer from 1 to 100000" },
+	{ "{\"name\": \"x\", \"dns\": {\"query_rate\": \"100\"}}", "t.json:1:37: ",
+	  "\"dns.query_rate\" must be an integer from 1 to 100000" },
+	{ "{\"name\": \"x\", \"dns\": {\"query_burst\": 100001}}", "t.json:1:38: ",
+	  "\"dns.query_burst\" must be an integer from 1 to 100000" },
+	{ "{\"name\": \"x\", \"dns\": {\"query_burst\": -1}}", "t.json:1:38: ",
+	  "\"dns.query_burst\" must be an integer from 1 to 100000" },
 	{ "{\"name\": \"x\", \"probe\": {\"entropy\": 3}}", "t.json:1:",
 	  "unknown key" },
 	{ "{\"name\": \"x\", \"probe\": [1]}", "t.json:1:", "" },
@@ -413,9 +427,10 @@ static const char full_policy[] =
 	"  ],\n"
 	"  \"deny\": [\"169.254.169.254:*\"],\n"
 	"  \"loopback\": false,\n"
-	"  \"dns\": { \"upstream\": [\"1.1.1.1\", \"[2606:4700::1111]:53\"] },\n"
+	"  \"dns\": { \"upstream\": [\"1.1.1.1\", \"[2606:4700::1111]:53\"],\n"
+	"           \"query_rate\": 20, \"query_burst\": 200 },\n"
 	"  \"probe\": { \"action\": \"freeze\", \"denied_dests\": 20, \"denied_names\": 30,\n"
-	"             \"ports_per_host\": 10, \"window_s\": 60 },\n"
+	"             \"ports_per_host\": 10, \"window_s\": 60, \"dns_label_bytes\": 700 },\n"
 	"  \"sockets\": { \"raw\": true, \"packet\": false, \"icmp\": true,\n"
 	"               \"other_protocols\": true, \"families\": [\"vsock\", \"can\", 42] }\n"
 	"}\n";
@@ -442,6 +457,9 @@ static void test_full_policy(void **state)
 	assert_int_equal(p->n_dns_upstream, 2);
 	assert_string_equal(p->dns_upstream[0], "1.1.1.1");
 	assert_string_equal(p->dns_upstream[1], "[2606:4700::1111]:53");
+	assert_int_equal(p->dns_query_rate, 20);
+	assert_int_equal(p->dns_query_burst, 200);
+	assert_int_equal(p->probe.dns_label_bytes, 700);
 	assert_int_equal(p->probe.action, EF_PROBE_FREEZE);
 	assert_int_equal(p->probe.denied_dests, 20);
 	assert_int_equal(p->probe.denied_names, 30);
@@ -614,9 +632,10 @@ static void test_compile_entries(void **state)
 	assert_int_equal(c->pval.mode, EF_MODE_AUDIT);
 	assert_int_equal(c->pval.flags, 0);
 	assert_int_equal(c->pval.families, p->families);
-	/* /0, /8, /16 and the v6 /32; 10.1.2.3 and the two metadata addresses */
+	/* /0, /8, /16 and the v6 /32; 10.1.2.3 and the four metadata addresses
+	 * (IPv4, IPv6, and the IPv4 one through the two NAT64 prefixes) */
 	assert_int_equal(c->n_lpm, 4);
-	assert_int_equal(c->n_exact, 3);
+	assert_int_equal(c->n_exact, 5);
 
 	l = find_lpm(c, EF_FAM_V4, "0.0.0.0", 0);
 	assert_non_null(l);
@@ -664,6 +683,12 @@ static void test_compile_entries(void **state)
 	assert_non_null(e);
 	assert_int_equal(e->val.flags, EF_EF_METADATA);
 	assert_int_equal(e->val.n, 0);
+	e = find_exact(c, EF_FAM_V6, "64:ff9b::169.254.169.254");
+	assert_non_null(e);
+	assert_int_equal(e->val.flags, EF_EF_METADATA);
+	e = find_exact(c, EF_FAM_V6, "64:ff9b:1::a9fe:a9fe");
+	assert_non_null(e);
+	assert_int_equal(e->val.flags, EF_EF_METADATA);
 
 	ef_compiled_free(c);
 	ef_policy_free(p);
@@ -716,6 +741,10 @@ static void test_metadata(void **state)
 		{ "169.254.169.253", 80, EF_PROTO_TCP, 1, EF_R_RULE, 0 },
 		{ "fd00:ec2::254", 443, EF_PROTO_UDP, 0, EF_R_METADATA, EF_RULE_NONE },
 		{ "fd00:ec2::253", 443, EF_PROTO_UDP, 1, EF_R_RULE, 1 },
+		/* the IPv4 metadata address through NAT64 */
+		{ "64:ff9b::a9fe:a9fe", 80, EF_PROTO_TCP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "64:ff9b:1::a9fe:a9fe", 443, EF_PROTO_UDP, 0, EF_R_METADATA, EF_RULE_NONE },
+		{ "64:ff9b::a9fe:a9fd", 80, EF_PROTO_TCP, 1, EF_R_RULE, 1 },
 		{ "10.9.9.9", 22, EF_PROTO_TCP, 0, EF_R_DENY_RULE, 2 },
 		{ "2001:db8::1", 22, EF_PROTO_TCP, 1, EF_R_RULE, 1 },
 	};

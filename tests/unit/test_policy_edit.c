@@ -867,9 +867,10 @@ static void test_diff(void **state)
 		     " \"[2606:50c0::]/32:443\", \"time.google.com:123/udp\", \"169.254.169.254:80\","
 		     " \"10.0.0.0/8:*\"],\n"
 		     " \"deny\": [\"169.254.0.0/16:22\", \"*.evil.githubusercontent.com:*/any\"],"
-		     " \"dns\": {\"upstream\": [\"1.1.1.1\"]},"
+		     " \"dns\": {\"upstream\": [\"1.1.1.1\"], \"query_rate\": 100,"
+		     " \"query_burst\": 50},"
 		     " \"probe\": {\"action\": \"kill\", \"denied_dests\": 20, \"window_s\": 120,"
-		     " \"tunnel_names\": 5},"
+		     " \"tunnel_names\": 5, \"dns_label_bytes\": 300},"
 		     " \"sockets\": {\"packet\": true, \"icmp\": true, \"families\": [\"vsock\", \"xdp\"]}}");
 	assert_int_equal(ef_policy_diff(a, b, &c), 0);
 	assert_int_equal(c.n_rules, 4);
@@ -900,8 +901,10 @@ static void test_diff(void **state)
 			"sockets.packet: false -> true",
 			"sockets.families: +xdp -can -qipcrtr",
 			"dns.upstream: 1.1.1.1, [2606:4700::1111]:53 -> 1.1.1.1",
+			"dns.query_burst: 1000 -> 50", /* query_rate 100 is the default */
 			"probe.action: freeze -> kill",
 			"probe.window_s: 60 -> 120",
+			"probe.dns_label_bytes: 1024 -> 300",
 		};
 
 		for (i = 0; i < c.n_settings; i++)

@@ -843,6 +843,153 @@ static void test_dns_fanout(void **state)
 	ef_pdet_free(p);
 }
 
+/* ---- dns_tunnel_bytes ---- */
+
+/* Everything a job sends upstream in a window, for the quiet side. */
+static int dns_any(struct ef_pdet *p, uint64_t now, const char *name, struct ef_probe_fire *out)
+{
+	int n = dns_q(p, now, name, EF_V_ALLOW, 0, out);
+
+	if (n)
+		fail_msg("%s: %s fired (count %u, subject %s)", name,
+			 ef_probe_reason_name(out[0].reason), out[0].count, out[0].subject);
+	return n;
+}
+
+static void test_dns_label_bytes(void **state)
+{
+	/* what CI jobs ask: package registries, CDNs, code hosts */
+	static const char *const busy[] = {
+		"registry.npmjs.org", "registry.yarnpkg.com", "deb.debian.org",
+		"security.debian.org", "archive.ubuntu.com", "security.ubuntu.com",
+		"pypi.org", "files.pythonhosted.org", "proxy.golang.org", "sum.golang.org",
+		"index.crates.io", "static.crates.io", "registry-1.docker.io", "auth.docker.io",
+		"production.cloudflare.docker.com", "github.com", "api.github.com",
+		"codeload.github.com", "uploads.github.com", "gist.github.com",
+		"objects.githubusercontent.com", "raw.githubusercontent.com",
+		"release-assets.githubusercontent.com", "pkg-containers.githubusercontent.com",
+		"pipelines.actions.githubusercontent.com",
+		"results-receiver.actions.githubusercontent.com", "storage.googleapis.com",
+		"oauth2.googleapis.com", "www.googleapis.com", "api.anthropic.com",
+		"statsig.anthropic.com", "my-bucket.s3.amazonaws.com",
+		"my-bucket.s3.us-east-1.amazonaws.com", "sts.amazonaws.com",
+		"ghcr.io", "pkg-containers.githubusercontent.com", "repo.maven.apache.org",
+		"repo1.maven.org", "plugins.gradle.org", "services.gradle.org",
+	};
+	struct ef_probe_fire out[EF_PR__MAX];
+	const unsigned th = EF_PROBE_DEF_DNS_LABEL_BYTES;
+	const struct ef_probe_fire *f;
+	struct ef_probe_limits l;
+	struct ef_probe_cfg cfg;
+	struct ef_pdet *p;
+	char name[300];
+	unsigned sent = 0, i;
+	int n;
+
+	/* the measure */
+	assert_int_equal(ef_probe_label_bytes("a.b.example.com", "example.com"), 3);
+	assert_int_equal(ef_probe_label_bytes("example.com", "example.com"), 0);
+	assert_int_equal(ef_probe_label_bytes("xexample.com", "example.com"), 0);
+	assert_int_equal(ef_probe_label_bytes("x.example.com", NULL), 0);
+	assert_int_equal(ef_probe_label_bytes("x.example.com", "other.com"), 0);
+	assert_int_equal(ef_probe_label_bytes("", "example.com"), 0);
+	assert_int_equal(ef_probe_label_bytes("registry.npmjs.org", "npmjs.org"), 8);
+
+	/* the issue's low-and-slow tunnel: every 2 s a name of three 15-byte base32
+	 * labels (47 bytes, ~1.4 KB a minute): no label is tunnel-shaped, 30
+	 * names a minute is below names_per_parent; the bytes fire */
+	p = det_new(NULL);
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name),
+			 "mfrggzdf%07u.nbswy3dpeb3w64t.mmqqq2ldfnrxa%02u.t.example.com", i, i % 100);
+		n = dns_q(p, T0 + 2 * i * SEC, name, EF_V_ALLOW, 0, out);
+		sent += (unsigned)ef_probe_label_bytes(name, "example.com");
+		if (sent < th) {
+			no_fire(out, n, "tunnel below the byte threshold");
+			continue;
+		}
+		f = only(out, n, EF_PR_DNS_LABEL_BYTES, "low-and-slow tunnel");
+		assert_int_equal(f->count, sent);
+		assert_int_equal(f->threshold, th);
+		assert_string_equal(f->subject, "example.com");
+		assert_string_equal(f->targets[0], name);
+		assert_true(2 * i < 60); /* within the first minute */
+		break;
+	}
+	assert_true(i < 60);
+	ef_pdet_free(p);
+
+	/* new combinations of labels already sent count in full: one-character
+	 * labels spelling data */
+	p = det_new(NULL);
+	for (i = 0, n = 0; i < 200 && !n; i++) {
+		char *o = name;
+
+		/* 30 hex digits of i, spelt a digit a label */
+		for (unsigned k = 0; k < 30; k++)
+			o += sprintf(o, "%c.",
+				     "0123456789abcdef"[(i * 2654435761u >> (k % 8 * 4)) % 16]);
+		strcpy(o, "d.example.net");
+		n = dns_q(p, T0 + i * SEC / 4, name, EF_V_ALLOW, 0, out);
+	}
+	f = only(out, n, EF_PR_DNS_LABEL_BYTES, "single-character labels");
+	assert_true(i <= th / 60 + 1);
+	ef_pdet_free(p);
+
+	/* names answered here (denied in enforce mode) never reached the upstream */
+	p = det_new(NULL);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "mfrggzdf%07u.nbswy3dpeb3w64t.t.example.com", i);
+		n = dns_q(p, T0 + i * SEC / 2, name, EF_V_DENY, 3, out);
+		assert_null(find(out, n, EF_PR_DNS_LABEL_BYTES));
+	}
+	ef_pdet_free(p);
+
+	/* CI traffic over five windows: an npm install of 200 packages asks the
+	 * registry A and AAAA for each (node does not cache), apt and pip their
+	 * mirrors, 30 hash-named CloudFront hosts (each its own registrable
+	 * domain in the PSL), github's hosts: nothing fires */
+	p = det_new(NULL);
+	for (unsigned w = 0; w < 5; w++) {
+		uint64_t t = T0 + w * WIN;
+
+		for (i = 0; i < 400; i++)
+			dns_any(p, t + i * SEC / 10, "registry.npmjs.org", out);
+		for (i = 0; i < sizeof(busy) / sizeof(busy[0]); i++)
+			dns_any(p, t + 41 * SEC + i * SEC / 10, busy[i], out);
+		for (i = 0; i < 30; i++) {
+			snprintf(name, sizeof(name), "d%013x.cloudfront.net", 0x1a2b3c4du * (i + 1));
+			dns_any(p, t + 50 * SEC + i * SEC / 10, name, out);
+		}
+		/* 30 of YouTube's cache hosts, under one domain: 16 bytes each */
+		for (i = 0; i < 30; i++) {
+			snprintf(name, sizeof(name), "r%u---sn-5hne6n%02u.googlevideo.com", i % 9, i);
+			dns_any(p, t + 55 * SEC + i * SEC / 10, name, out);
+		}
+	}
+	ef_pdet_free(p);
+
+	/* the policy's threshold is the one used */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_label_bytes = 100;
+	ef_probe_limits_of(&cfg, &l);
+	assert_int_equal(l.dns_label_bytes, 100);
+	p = det_new(&l);
+	no_fire(out, dns_q(p, T0, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x.example.org",
+			   EF_V_ALLOW, 0, out), "51 bytes");
+	no_fire(out, dns_q(p, T0 + SEC, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x.example.org",
+			   EF_V_ALLOW, 0, out), "the same name again");
+	n = dns_q(p, T0 + 2 * SEC, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.x.example.org",
+		  EF_V_WOULD_DENY, 0, out); /* audit mode forwards it */
+	f = only(out, n, EF_PR_DNS_LABEL_BYTES, "custom threshold");
+	assert_int_equal(f->count, 102);
+	assert_int_equal(f->threshold, 100);
+	/* quiet for the window after firing, then counting again */
+	no_fire(out, dns_q(p, T0 + 3 * SEC, "cccccccccccccccccccccccccccccccccccccccccccccccccc.example.org",
+			   EF_V_ALLOW, 0, out), "quiet after the fire");
+	ef_pdet_free(p);
+}
+
 /* ---- limits and names ---- */
 
 static void test_limits_names(void **state)
@@ -863,6 +1010,7 @@ static void test_limits_names(void **state)
 		assert_int_equal(l.ports_per_host, EF_PROBE_DEF_PORTS_PER_HOST);
 		assert_int_equal(l.names_per_parent, EF_PROBE_DEF_NAMES_PER_PARENT);
 		assert_int_equal(l.tunnel_names, EF_PROBE_DEF_TUNNEL_NAMES);
+		assert_int_equal(l.dns_label_bytes, EF_PROBE_DEF_DNS_LABEL_BYTES);
 	}
 	cfg = (struct ef_probe_cfg){ .action = EF_PROBE_KILL, .denied_dests = 3, .denied_names = 4,
 				     .ports_per_host = 5, .names_per_parent = 6,
@@ -1139,6 +1287,23 @@ static void test_addr_class(void **state)
 		{ "::ffff:169.254.169.254", EF_AC_METADATA },
 		{ "::ffff:127.0.0.1", EF_AC_LOOPBACK },
 		{ "::ffff:8.8.8.8", EF_AC_PUBLIC },
+		/* NAT64: the IPv4 address it embeds (RFC 6052, RFC 8215) */
+		{ "64:ff9b::a9fe:a9fe", EF_AC_METADATA },
+		{ "64:ff9b::10.1.2.3", EF_AC_PRIVATE },
+		{ "64:ff9b::127.0.0.1", EF_AC_LOOPBACK },
+		{ "64:ff9b::169.254.1.1", EF_AC_LINK_LOCAL },
+		{ "64:ff9b::192.168.0.1", EF_AC_PRIVATE },
+		{ "64:ff9b::8.8.8.8", EF_AC_PUBLIC },
+		{ "64:ff9b::1:8.8.8.8", EF_AC_PUBLIC }, /* not the /96 */
+		{ "64:ff9b:1::10.0.0.1", EF_AC_PRIVATE },   /* /96 in the local-use /48 */
+		{ "64:ff9b:1:a9fe:a9:fe00::", EF_AC_METADATA }, /* /48: a9 fe, u, a9 fe */
+		{ "64:ff9b:1:a:0:101::", EF_AC_PRIVATE },	/* /56: 10, u, 0 1 1 */
+		{ "64:ff9b:1:0:7f:1:100::", EF_AC_LOOPBACK },	/* /64: u, 7f 0 1 1 */
+		{ "64:ff9b:1:a9fe:1a9:fe00::", EF_AC_RESERVED }, /* u octet set: /96 only, 0.0.0.0 */
+		{ "64:ff9b:1:a9fe:1a9:fe00:808:808", EF_AC_PUBLIC }, /* ... 8.8.8.8 */
+		{ "64:ff9b:1::8.8.8.8", EF_AC_PUBLIC },
+		{ "64:ff9b:2::10.0.0.1", EF_AC_PUBLIC }, /* outside both prefixes */
+		{ "64:ff9a::10.0.0.1", EF_AC_PUBLIC },
 	};
 	uint8_t fam, a[16];
 
@@ -1171,6 +1336,7 @@ int main(void)
 		cmocka_unit_test(test_dns_sweep),
 		cmocka_unit_test(test_dns_tunnel),
 		cmocka_unit_test(test_dns_fanout),
+		cmocka_unit_test(test_dns_label_bytes),
 		cmocka_unit_test(test_limits_names),
 		cmocka_unit_test(test_evidence_window),
 		cmocka_unit_test(test_memory),
