@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "fold.h"
 #include "otlp_pb.h"
 #include "util.h"
 #include "fence.skel.h"
@@ -133,37 +134,61 @@ static void status_msg(struct ef_span *s, const struct ef_event *e, const char *
 	s->status_msg = ef_span_strdup(s, msg);
 }
 
-/* One decision record to its span (detail: egressd's own tamper records) */
-static void record(struct ef_daemon *d, const struct ef_event *e, const char *detail)
+static void fold_attrs(struct ef_daemon *d, struct ef_span *s, const struct ef_fold_sum *fs)
+{
+	const char *sample[EF_FOLD_DESTS];
+	char text[EF_FOLD_DESTS][INET6_ADDRSTRLEN + 16];
+
+	s->start_ns = fs->first_ns + d->boot_to_real_ns;
+	s->end_ns = fs->last_ns + d->boot_to_real_ns;
+	ef_span_int(s, "egress.count", fs->count);
+	ef_span_str(s, "egress.fold", fs->by_job ? "job" : "repeat");
+	if (!fs->by_job)
+		return;
+	for (int i = 0; i < fs->n_sample; i++) {
+		char a[INET6_ADDRSTRLEN] = "";
+
+		ef_addr_str(fs->sample[i].family, fs->sample[i].addr, a, sizeof(a));
+		snprintf(text[i], sizeof(text[i]), fs->sample[i].family == EF_FAM_V6 ? "[%s]:%u/%s"
+										   : "%s:%u/%s",
+			 a, fs->sample[i].port, ef_transport_name(fs->sample[i].protocol));
+		sample[i] = text[i];
+	}
+	ef_span_int(s, "egress.fold.destinations", fs->n_dests);
+	ef_span_int(s, "egress.fold.processes", fs->n_pids);
+	if (fs->n_sample && fs->e.kind != EF_K_SOCKET && fs->e.kind != EF_K_TAMPER)
+		ef_span_strs(s, "egress.fold.sample", sample, fs->n_sample);
+}
+
+/* One decision record (or fold of them, fs) to its span (detail: egressd's
+ * own tamper records) */
+static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_job_rec *j,
+		       const char *detail, const struct ef_fold_sum *fs)
 {
 	const char *rule = NULL, *exe_path, *name = NULL;
 	struct ef_pol_rec *pol;
-	struct ef_job_rec *j;
 	struct ef_span *s;
 	char addr[INET6_ADDRSTRLEN] = "", exe[EF_EXE_LEN + 1], comm[EF_COMM_LEN + 1];
+	bool by_job = fs && fs->by_job;
 
-	d->events++;
-	j = ef_job_by_cgroup(d, e->cgroup_id);
 	/* the job's own policy version, unless the record predates a switch */
 	pol = j && j->pol->id == e->policy_id ? j->pol : ef_pol_by_id(d, e->policy_id);
-	if (pol && e->rule_id < pol->pol->n_rules)
+	if (pol && e->rule_id < pol->pol->n_rules && !by_job)
 		rule = pol->pol->rules[e->rule_id].text;
 
 	s = ef_span_new(d);
 	ef_span_init(s, span_name(e->kind),
 		     e->kind == EF_K_SOCKET || e->kind == EF_K_TAMPER ? EF_KIND_INTERNAL
 								      : EF_KIND_CLIENT);
-	if (j) {
+	if (j)
 		ef_span_job_context(d, s, j);
-		j->n_decisions++;
-		if (e->verdict != EF_V_ALLOW)
-			j->n_denied++;
-	} else {
+	else
 		ef_random_bytes(s->trace_id, sizeof(s->trace_id));
-	}
 	s->start_ns = s->end_ns = e->ts_boot_ns + d->boot_to_real_ns;
 	ef_span_str(s, "egress.decision", ef_verdict_name(e->verdict));
 	ef_span_str(s, "egress.reason", ef_reason_name(e->reason));
+	if (fs)
+		fold_attrs(d, s, fs);
 	if (rule)
 		ef_span_str(s, "egress.rule", rule);
 	if (pol) {
@@ -173,15 +198,19 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 	if (e->kind == EF_K_SOCKET) {
 		const char *fam = ef_family_name(e->family);
 
-		if (fam)
+		if (by_job)
+			;
+		else if (fam)
 			ef_span_str(s, "egress.socket.family", fam);
 		else
 			ef_span_int(s, "egress.socket.family", e->family);
-		ef_span_str(s, "egress.socket.type", ef_socktype_name(e->sock_type));
-		ef_span_int(s, "egress.socket.protocol", e->protocol);
+		if (!by_job) {
+			ef_span_str(s, "egress.socket.type", ef_socktype_name(e->sock_type));
+			ef_span_int(s, "egress.socket.protocol", e->protocol);
+		}
 	} else if (e->kind == EF_K_TAMPER) {
 		ef_tamper_span(d, s, e, detail);
-	} else {
+	} else if (!by_job) {
 		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
 		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));
 		ef_span_str(s, "network.type", e->family == EF_FAM_V4 ? "ipv4" : "ipv6");
@@ -203,10 +232,44 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 	exe_path = ef_proc_exe(d->procs, e->pid, e->start_boot_ns, exe);
 	if (exe_path)
 		ef_span_str(s, "process.executable.path", exe_path);
-	if (e->verdict == EF_V_DENY && e->kind != EF_K_TAMPER)
+	if (by_job && e->verdict == EF_V_DENY) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%u refusals (%s) of %u destination%s folded: the job "
+			 "went over %u spans a second", fs->count, ef_reason_name(e->reason),
+			 fs->n_dests, fs->n_dests == 1 ? "" : "s", EF_FOLD_JOB_BUDGET);
+		s->status = EF_STATUS_ERROR;
+		s->status_msg = ef_span_strdup(s, msg);
+	} else if (e->verdict == EF_V_DENY && e->kind != EF_K_TAMPER) {
 		status_msg(s, e, name ? name : addr, rule);
+	}
 	if (j)
 		ef_span_job_attrs(s, j);
+}
+
+/* A fold ended (fold.c): its one span. */
+static void on_fold(void *ctx, const struct ef_fold_sum *fs)
+{
+	struct ef_daemon *d = ctx;
+
+	write_span(d, &fs->e, ef_job_by_cgroup(d, fs->e.cgroup_id), NULL, fs);
+}
+
+/* One decision record: counted, judged for probes, and written as a span
+ * unless it folds into one (fold.c); egressd's own records never fold. */
+static void record(struct ef_daemon *d, const struct ef_event *e, const char *detail)
+{
+	struct ef_job_rec *j;
+
+	d->events++;
+	j = ef_job_by_cgroup(d, e->cgroup_id);
+	if (j) {
+		j->n_decisions++;
+		if (e->verdict != EF_V_ALLOW)
+			j->n_denied++;
+	}
+	if (detail || !d->fold || !ef_fold_add(d->fold, e))
+		write_span(d, e, j, detail, NULL);
 	/* the span is complete: probe detection may add its own after it */
 	if (j && e->verdict != EF_V_ALLOW)
 		ef_probe_event(d, j, e);
@@ -236,6 +299,9 @@ int ef_events_setup(struct ef_daemon *d)
 	d->span_pool = calloc(EF_SPAN_BATCH, sizeof(*d->span_pool));
 	if (!d->span_pool)
 		return -ENOMEM;
+	d->fold = ef_fold_new(EF_FOLD_WINDOW_NS, EF_FOLD_JOB_BUDGET, EF_FOLD_CAP, on_fold, d);
+	if (!d->fold)
+		return -ENOMEM;
 	d->rb = ring_buffer__new(bpf_map__fd(d->skel->maps.ef_events), on_event, d, NULL);
 	if (!d->rb)
 		return -errno;
@@ -250,11 +316,26 @@ void ef_events_drain(struct ef_daemon *d)
 	n = ring_buffer__consume(d->rb);
 	if (n < 0)
 		log_warn("ring buffer: %s", strerror(-n));
+	ef_fold_expire(d->fold, ef_now_boot_ns());
+	ef_spans_flush(d);
+}
+
+/* Every fold of one job (job != NULL: it is ending) or of all (stopping)
+ * is written now: a job's span comes after every record of its decisions. */
+void ef_events_fold_flush(struct ef_daemon *d, const struct ef_job_rec *j)
+{
+	if (!d->fold)
+		return;
+	d->boot_to_real_ns = (int64_t)(ef_now_realtime_ns() - ef_now_boot_ns());
+	ef_fold_flush(d->fold, j ? j->cgroup_id : 0, !j);
 	ef_spans_flush(d);
 }
 
 void ef_events_close(struct ef_daemon *d)
 {
+	ef_events_fold_flush(d, NULL);
+	ef_fold_free(d->fold);
+	d->fold = NULL;
 	ring_buffer__free(d->rb);
 	d->rb = NULL;
 	free(d->span_pool);
