@@ -208,6 +208,9 @@ $(BUILD)/tests/test_export: LIBS_TEST := -lcurl -lprotobuf-c -lm
 $(BUILD)/tests/test_probe: $(BUILD)/daemon/probe_detect.o
 $(BUILD)/tests/test_probe: LIBS_TEST := -lpsl -lm
 
+# test_fold: folding repeated decisions, pure; and what egressctl run closes
+$(BUILD)/tests/test_fold: $(BUILD)/daemon/fold.o $(BUILD)/cli/inherit.o
+
 # test_dns tests the DNS message layer, on top of what every unit test links
 $(BUILD)/tests/test_dns: $(DNSMSG_OBJ)
 $(BUILD)/tests/test_dns: LIBS_TEST := -lldns
