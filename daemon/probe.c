@@ -277,6 +277,9 @@ static void describe(const struct ef_probe_fire *f, char *out, size_t len)
 	case EF_PR_TAMPER:
 		snprintf(out, len, "went for the fence itself (%s)", f->targets[0]);
 		break;
+	case EF_PR_FLOOD:
+		snprintf(out, len, "%u refusals within %u s", f->count, window_s);
+		break;
 	default:
 		snprintf(out, len, "?");
 	}
@@ -403,7 +406,10 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 	uint64_t t0;
 	int n;
 
-	/* the consumer passes refusals only */
+	/* the consumer passes refusals only; every one counts towards a flood */
+	p = detectors(j);
+	if (p && ef_pdet_flood(p, e->ts_boot_ns, fires))
+		flag(d, j, &fires[0], e);
 	if (e->kind == EF_K_SOCKET)
 		return;
 	if (e->kind == EF_K_TAMPER) {

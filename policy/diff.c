@@ -215,6 +215,7 @@ static void probe_change(struct dctx *d, const struct ef_probe_cfg *o, const str
 		{ "names_per_parent", o->names_per_parent, n->names_per_parent,
 		  EF_PROBE_DEF_NAMES_PER_PARENT },
 		{ "tunnel_names", o->tunnel_names, n->tunnel_names, EF_PROBE_DEF_TUNNEL_NAMES },
+		{ "flood", o->flood, n->flood, EF_PROBE_DEF_FLOOD },
 	};
 	size_t i;
 

@@ -57,6 +57,7 @@ struct ef_probe_cfg {
 	__u32 names_per_parent;	 /* distinct names under one registrable domain */
 	__u32 tunnel_names;	 /* distinct names with tunnel-shaped labels */
 	__u32 window_s;		 /* the window, seconds */
+	__u32 flood;		 /* refusals, repeats counted, within the window */
 };
 #define EF_PROBE_DEF_WINDOW_S 60
 #define EF_PROBE_DEF_DENIED_DESTS 10
@@ -64,7 +65,9 @@ struct ef_probe_cfg {
 #define EF_PROBE_DEF_PORTS_PER_HOST 10
 #define EF_PROBE_DEF_NAMES_PER_PARENT 40
 #define EF_PROBE_DEF_TUNNEL_NAMES 5
+#define EF_PROBE_DEF_FLOOD 1000
 #define EF_PROBE_MAX_COUNT 10000 /* a threshold; larger would only cost memory */
+#define EF_PROBE_MAX_FLOOD 100000000 /* a count, no memory: any sane number */
 #define EF_PROBE_MAX_WINDOW_S 86400
 enum { EF_PROBE_ALERT = 0, EF_PROBE_FREEZE = 1, EF_PROBE_KILL = 2 };
 

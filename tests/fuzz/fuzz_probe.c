@@ -113,6 +113,7 @@ static void limits(struct in *in, struct ef_probe_limits *l)
 	l->ports_per_host = small(in);
 	l->names_per_parent = small(in);
 	l->tunnel_names = small(in);
+	l->flood = small(in);
 }
 
 static const struct ef_compiled *policy_names(void)
@@ -167,7 +168,7 @@ static void check_fires(struct state *st, const struct ef_probe_fire *out, int n
 		CHECK(terminated(f->subject));
 		for (int k = 0; k < f->n_targets; k++)
 			CHECK(terminated(f->targets[k]));
-		if (f->reason >= EF_PR_METADATA) {
+		if (f->reason >= EF_PR_METADATA && f->reason <= EF_PR_TAMPER) {
 			CHECK(f->count == 1 && f->threshold == 1);
 			CHECK(f->n_targets == 1);
 		}
@@ -210,6 +211,10 @@ static void op_conn(struct state *st, struct in *in)
 	check_fires(st, out, n);
 	if (c.verdict == EF_V_ALLOW || c.reason == EF_R_DNS_EXPIRED)
 		CHECK(n == 0);
+	/* a refusal of any kind counts towards a flood */
+	n = ef_pdet_flood(st->p, st->now, out);
+	CHECK(n == 0 || n == 1);
+	check_fires(st, out, n);
 }
 
 static const char *const suffixes[] = {
