@@ -293,6 +293,7 @@ void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef
 void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_events_check_drops(struct ef_daemon *d);
 void ef_events_fold_flush(struct ef_daemon *d, const struct ef_job_rec *j);
+void ef_events_fold_status(struct ef_daemon *d, cJSON *o);
 
 /* dns.c: the per-job DNS proxy */
 int ef_dns_config(struct ef_daemon *d, const cJSON *section, const char *path);

@@ -47,6 +47,38 @@ struct ef_span *ef_span_new(struct ef_daemon *d)
 	return &d->span_pool[d->n_spans++];
 }
 
+/* The journal's bound evicted files: one egress.journal span says how
+ * many spans went and from when to when. Written right after the line whose
+ * rotation evicted them, so that it is never lost while its cause stays. */
+static void journal_evictions(struct ef_daemon *d)
+{
+	struct ef_journal *jr = &d->journal;
+	struct ef_span *s;
+	char msg[256];
+
+	if (!jr->ev_files || d->n_spans)
+		return;
+	s = &d->span_pool[d->n_spans++];
+	ef_span_init(s, "egress.journal", EF_KIND_INTERNAL);
+	ef_random_bytes(s->trace_id, sizeof(s->trace_id));
+	s->start_ns = s->end_ns = ef_now_realtime_ns();
+	ef_span_int(s, "egress.journal.evicted.files", (int64_t)jr->ev_files);
+	ef_span_int(s, "egress.journal.evicted.spans", (int64_t)jr->ev_spans);
+	ef_span_int(s, "egress.journal.evicted.first_ns", (int64_t)jr->ev_first);
+	ef_span_int(s, "egress.journal.evicted.last_ns", (int64_t)jr->ev_last);
+	ef_span_int(s, "egress.journal.evicted.total", (int64_t)jr->evicted_spans);
+	ef_span_int(s, "egress.journal.max_files", jr->max_files);
+	ef_span_int(s, "egress.journal.max_file_bytes", (int64_t)jr->max_file_bytes);
+	snprintf(msg, sizeof(msg), "journal full (%u files of %llu bytes): %llu spans evicted, "
+		 "recorded from %llu to %llu (unix ns)", jr->max_files,
+		 (unsigned long long)jr->max_file_bytes, (unsigned long long)jr->ev_spans,
+		 (unsigned long long)jr->ev_first, (unsigned long long)jr->ev_last);
+	s->status = EF_STATUS_ERROR;
+	s->status_msg = ef_span_strdup(s, msg);
+	jr->ev_files = jr->ev_spans = jr->ev_first = jr->ev_last = 0;
+	ef_spans_flush(d);
+}
+
 void ef_spans_flush(struct ef_daemon *d)
 {
 	const struct ef_span *ptrs[EF_SPAN_BATCH];
@@ -72,6 +104,7 @@ void ef_spans_flush(struct ef_daemon *d)
 		ef_journal_append(&d->journal, d->out.p, d->out.len, d->n_spans,
 				  enc ? d->pb_out.p : NULL, d->pb_out.len);
 	d->n_spans = 0;
+	journal_evictions(d);
 }
 
 /* The job's --attr and CI attributes, on its span and its decisions. */
@@ -329,6 +362,19 @@ void ef_events_fold_flush(struct ef_daemon *d, const struct ef_job_rec *j)
 	d->boot_to_real_ns = (int64_t)(ef_now_realtime_ns() - ef_now_boot_ns());
 	ef_fold_flush(d->fold, j ? j->cgroup_id : 0, !j);
 	ef_spans_flush(d);
+}
+
+void ef_events_fold_status(struct ef_daemon *d, cJSON *o)
+{
+	cJSON *f = d->fold ? cJSON_AddObjectToObject(o, "fold") : NULL;
+
+	if (!f)
+		return;
+	cJSON_AddNumberToObject(f, "folded", (double)ef_fold_folded(d->fold));
+	cJSON_AddNumberToObject(f, "spans", (double)ef_fold_spans(d->fold));
+	cJSON_AddNumberToObject(f, "open", ef_fold_open(d->fold));
+	cJSON_AddNumberToObject(f, "window_ms", EF_FOLD_WINDOW_NS / 1000000);
+	cJSON_AddNumberToObject(f, "job_budget", EF_FOLD_JOB_BUDGET);
 }
 
 void ef_events_close(struct ef_daemon *d)
