@@ -159,6 +159,10 @@ static void status_msg(struct ef_span *s, const struct ef_event *e, const char *
 	case EF_R_DNS_EXPIRED:
 		snprintf(msg, sizeof(msg), "the DNS answer that allowed %s has expired", addr);
 		break;
+	case EF_R_IO_URING:
+		snprintf(msg, sizeof(msg), "io_uring_setup is refused: its requests would make "
+			 "and use sockets past the fence's socket hook");
+		break;
 	default:
 		snprintf(msg, sizeof(msg), "no rule allows %s port %u/%s", addr, e->port,
 			 ef_transport_name(e->protocol));
@@ -231,13 +235,13 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 	if (e->kind == EF_K_SOCKET) {
 		const char *fam = ef_family_name(e->family);
 
-		if (by_job)
+		if (by_job || e->reason == EF_R_IO_URING)
 			;
 		else if (fam)
 			ef_span_str(s, "egress.socket.family", fam);
 		else
 			ef_span_int(s, "egress.socket.family", e->family);
-		if (!by_job) {
+		if (!by_job && e->reason != EF_R_IO_URING) {
 			ef_span_str(s, "egress.socket.type", ef_socktype_name(e->sock_type));
 			ef_span_int(s, "egress.socket.protocol", e->protocol);
 		}
