@@ -247,6 +247,8 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 		}
 	} else if (e->kind == EF_K_TAMPER) {
 		ef_tamper_span(d, s, e, detail);
+		if (fs) /* it counted one */
+			d->tamper_refused += fs->count - 1;
 	} else if (!by_job) {
 		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
 		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));

@@ -24,6 +24,7 @@
 /* Every field of the record a span shows, zero-padded for memcmp. */
 struct key {
 	uint64_t cgroup_id, start_boot_ns, name_id;
+	uint64_t cookie; /* tamper records only: their target (a pid, a bpf command) */
 	uint32_t pid, uid, policy_id, rule_id;
 	uint8_t kind, verdict, reason, family, sock_type, family2, by_job, pad;
 	uint16_t protocol, port, port2, pad2;
@@ -119,6 +120,8 @@ static void key_of(struct key *k, const struct ef_event *e, bool by_job)
 		return;
 	k->start_boot_ns = e->start_boot_ns;
 	k->name_id = e->name_id;
+	if (e->kind == EF_K_TAMPER)
+		k->cookie = e->cookie;
 	k->pid = e->pid;
 	k->uid = e->uid;
 	k->policy_id = e->policy_id;

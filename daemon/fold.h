@@ -7,7 +7,7 @@
  * is: the job, the process (pid and start time, uid, executable), the kind,
  * verdict, reason, rule and policy version, and the destination (family,
  * address, port, protocol, the DNS name it was learned from, the second
- * endpoint). The first of them is written at once, as always; the same
+ * endpoint; a tamper record's target). The first of them is written at once, as always; the same
  * decisions in the next window (EF_FOLD_WINDOW_NS from the first) are
  * counted, and written as ONE span when the window ends, with the count
  * (egress.count) and the first and last of them as its start and end.

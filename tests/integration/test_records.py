@@ -457,3 +457,80 @@ def test_seccomp_refusals_recorded(ctx):
     eq(s[0].status_code, 2, "status")
     s = d.wait_spans("egress.socket", r.job, where={"egress.reason": "family"})
     eq(len(s), 1, "egress.socket spans for one refused socketpair")
+
+
+# ---- a socket taken from a process outside the job -----------------------------
+
+# Parent outside the job (run as the user by setpriv: an exec, so it stays
+# dumpable, as a runner's shell is): holds a TCP socket to the echo host and
+# runs `egressctl run -- STEAL`. The job takes the socket with
+# pidfd_getfd() from its parent and writes a secret into it.
+STEAL_PARENT = r"""
+import json, os, socket, subprocess, sys
+argv, child = json.loads(sys.argv[1]), sys.argv[2]
+tcp = socket.create_connection(("198.18.1.1", 9000), timeout=5)
+p = subprocess.run(argv + [sys.executable, "-c", child, str(os.getpid()), str(tcp.fileno())],
+                   capture_output=True, text=True, timeout=60)
+tcp.settimeout(1.5)
+try:
+    got = tcp.recv(4096).decode(errors="replace")
+except socket.timeout:
+    got = ""
+print(json.dumps({"rc": p.returncode, "out": p.stdout, "err": p.stderr, "echo": got}))
+"""
+
+STEAL = r"""
+import ctypes, json, os, socket, sys
+ppid, fd = int(sys.argv[1]), int(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+res = {}
+pidfd = libc.syscall(434, ppid, 0)  # pidfd_open
+res["pidfd_open"] = pidfd if pidfd >= 0 else -ctypes.get_errno()
+if pidfd >= 0:
+    nfd = libc.syscall(438, pidfd, fd, 0)  # pidfd_getfd
+    res["pidfd_getfd"] = nfd if nfd >= 0 else -ctypes.get_errno()
+    if nfd >= 0:
+        try:
+            os.write(nfd, b"SECRET-stolen")
+            res["write"] = "ok"
+        except OSError as e:
+            res["write"] = -e.errno
+print(json.dumps(res))
+"""
+
+
+def steal(ctx, d, policy, uid, argv=None):
+    if uid:
+        for p in (d.tmp, d.run_dir):
+            os.chmod(p, 0o711)
+    argv = argv or d.run_argv(policy, [], ctx.job_id())
+    who = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", "--"] if uid \
+        else []
+    p = subprocess.run(ctx.world.fence_argv(who + [PY, "-c", STEAL_PARENT, json.dumps(argv),
+                                                   STEAL]),
+                       capture_output=True, text=True, timeout=90, env=d._env())
+    check(p.returncode == 0, "the parent failed: %s" % p.stderr[-800:])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+@test(timeout=120)
+def test_socket_of_parent_not_taken(ctx):
+    """pidfd_getfd() on the job's parent (outside the job, same user) would
+    hand the job a socket nobody judges: refused, and recorded."""
+    d = ctx.daemon({"t": pol(allow=["%s:%d" % ALLOW])})
+    check(not d.status()["tamper_protection"]["bpf_lsm"],
+          "this test is for the guard (BPF LSM is on here: pidfd_getfd is not refused then)")
+    for uid in (0, 65534):
+        res = steal(ctx, d, "t", uid, argv=["env", "--"])
+        check("SECRET-stolen" in res["echo"], "baseline: unfenced, uid %d could not write "
+              "through its parent's socket (%r): the test cannot tell" % (uid, res))
+        job = ctx.job_id()
+        res = steal(ctx, d, "t", uid, argv=d.run_argv("t", [], job))
+        check("SECRET" not in res["echo"], "uid %d: the job wrote through its parent's socket "
+              "(%r)" % (uid, res))
+        child = json.loads(res["out"].strip().splitlines()[-1])
+        eq(child.get("pidfd_getfd"), -1, "uid %d: pidfd_getfd in the job (-EPERM): %r" % (
+            uid, child))
+        s = d.wait_spans("egress.tamper", job, where={"egress.reason": "tamper_ptrace"})
+        eq(s[0].get("egress.tamper.syscall"), "pidfd_getfd", "the tamper span's syscall")
+        eq(s[0].get("process.user.id"), uid, "the tamper span's user")

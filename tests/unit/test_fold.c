@@ -145,15 +145,20 @@ static void differences_are_not_folded(void **state)
 	VARY(memcpy(e.exe, "curl", 4)); /* exec kept the pid */
 	VARY(e.port2 = 53);
 	assert_int_equal(written, 17);
-	/* the thread and the parent are not part of it */
+	/* the thread, the parent and (but for tamper records) the socket are not
+	 * part of it */
 	VARY(e.tid = 12);
 	VARY(e.ppid = 1);
+	VARY(e.cookie = 1234);
 	assert_int_equal(written, 17);
+	/* a tamper record's target is */
+	VARY(e.kind = EF_K_TAMPER; e.cookie = 1);
+	VARY(e.kind = EF_K_TAMPER; e.cookie = 2);
+	VARY(e.kind = EF_K_TAMPER; e.cookie = 2);
+	assert_int_equal(written, 19);
 	ef_fold_expire(f, T0 + 2 * WIN);
-	assert_int_equal(k.n, 1);
-	assert_int_equal(k.last.count, 2);
-	assert_int_equal(k.last.e.tid, 10); /* the last one's fields */
-	assert_int_equal(k.last.e.ppid, 1);
+	assert_int_equal(k.n, 2);
+	assert_int_equal(k.total, 3 + 1);
 	ef_fold_free(f);
 #undef VARY
 }
