@@ -275,8 +275,8 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "%u refusals (%s) of %u destination%s folded: the job "
-			 "went over %u spans a second", fs->count, ef_reason_name(e->reason),
-			 fs->n_dests, fs->n_dests == 1 ? "" : "s", EF_FOLD_JOB_BUDGET);
+			 "went over %u spans, then %u a second", fs->count, ef_reason_name(e->reason),
+			 fs->n_dests, fs->n_dests == 1 ? "" : "s", EF_FOLD_JOB_BURST, EF_FOLD_JOB_RATE);
 		s->status = EF_STATUS_ERROR;
 		s->status_msg = ef_span_strdup(s, msg);
 	} else if (e->verdict == EF_V_DENY && e->kind != EF_K_TAMPER) {
@@ -338,7 +338,8 @@ int ef_events_setup(struct ef_daemon *d)
 	d->span_pool = calloc(EF_SPAN_BATCH, sizeof(*d->span_pool));
 	if (!d->span_pool)
 		return -ENOMEM;
-	d->fold = ef_fold_new(EF_FOLD_WINDOW_NS, EF_FOLD_JOB_BUDGET, EF_FOLD_CAP, on_fold, d);
+	d->fold = ef_fold_new(EF_FOLD_WINDOW_NS, EF_FOLD_JOB_BURST, EF_FOLD_JOB_RATE, EF_FOLD_CAP,
+			      on_fold, d);
 	if (!d->fold)
 		return -ENOMEM;
 	d->rb = ring_buffer__new(bpf_map__fd(d->skel->maps.ef_events), on_event, d, NULL);
@@ -380,7 +381,8 @@ void ef_events_fold_status(struct ef_daemon *d, cJSON *o)
 	cJSON_AddNumberToObject(f, "spans", (double)ef_fold_spans(d->fold));
 	cJSON_AddNumberToObject(f, "open", ef_fold_open(d->fold));
 	cJSON_AddNumberToObject(f, "window_ms", EF_FOLD_WINDOW_NS / 1000000);
-	cJSON_AddNumberToObject(f, "job_budget", EF_FOLD_JOB_BUDGET);
+	cJSON_AddNumberToObject(f, "job_burst", EF_FOLD_JOB_BURST);
+	cJSON_AddNumberToObject(f, "job_rate", EF_FOLD_JOB_RATE);
 }
 
 void ef_events_close(struct ef_daemon *d)

@@ -7,8 +7,8 @@
  * expiry only looks at the head. A fold ended out of order (its job ended,
  * or a late record found its window over) leaves a hole the head skips.
  * Lookup is a chained hash over the ring's slots. Each job's budget is a
- * small open-addressing table of (cgroup id, window end, spans written),
- * whose slots are reused once their window is over, never deleted.
+ * token bucket in a small open-addressing table keyed by cgroup id, whose
+ * slots are reused once full again (nothing to remember), never deleted.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,14 +43,15 @@ struct ent {
 };
 
 struct jb {
-	uint64_t cg, win_end; /* cg 0 with win_end 0: never used */
-	uint32_t written;
+	uint64_t cg, last;  /* when tokens was last brought up to date */
+	uint64_t tokens;    /* in 1/1e9 of a span: spans * 1e9 */
 	bool used;
 };
 
 struct ef_fold {
 	uint64_t window_ns;
-	uint32_t budget, cap, nb;
+	uint64_t burst, rate; /* tokens: spans * 1e9; rate per ns in the same unit */
+	uint32_t cap, nb;
 	ef_fold_emit_fn emit;
 	void *ctx;
 	struct ent *ring;
@@ -74,7 +75,9 @@ static uint64_t hash_bytes(const void *p, size_t n)
 	return h;
 }
 
-struct ef_fold *ef_fold_new(uint64_t window_ns, uint32_t job_budget, uint32_t cap,
+#define TOKEN 1000000000ull
+
+struct ef_fold *ef_fold_new(uint64_t window_ns, uint32_t burst, uint32_t rate, uint32_t cap,
 			    ef_fold_emit_fn emit, void *ctx)
 {
 	struct ef_fold *f = calloc(1, sizeof(*f));
@@ -82,7 +85,8 @@ struct ef_fold *ef_fold_new(uint64_t window_ns, uint32_t job_budget, uint32_t ca
 	if (!f)
 		return NULL;
 	f->window_ns = window_ns;
-	f->budget = job_budget;
+	f->burst = (uint64_t)burst * TOKEN;
+	f->rate = rate; /* tokens per ns: rate spans a second */
 	f->cap = cap < 2 ? 2 : cap;
 	for (f->nb = 16; f->nb < f->cap * 2; f->nb <<= 1)
 		;
@@ -191,7 +195,22 @@ static struct ent *open_fold(struct ef_fold *f, const struct key *k, uint64_t h,
 	return x;
 }
 
-/* The job's budget window: true while it may write another span at once. */
+static void refill(const struct ef_fold *f, struct jb *b, uint64_t now)
+{
+	if (now > b->last) {
+		uint64_t dt = now - b->last;
+
+		/* dt * rate cannot overflow before the bucket is full anyway */
+		b->tokens = dt >= f->burst / (f->rate ? f->rate : 1) ? f->burst
+			    : b->tokens + dt * f->rate;
+		if (b->tokens > f->burst)
+			b->tokens = f->burst;
+		b->last = now;
+	}
+}
+
+/* The job's bucket: true (and one span spent) while it may write a span at
+ * once. A slot whose bucket is full again holds nothing worth keeping. */
 static bool spend(struct ef_fold *f, uint64_t cg, uint64_t now)
 {
 	uint32_t i = (uint32_t)hash_bytes(&cg, sizeof(cg)) & (JOB_SLOTS - 1);
@@ -204,7 +223,9 @@ static bool spend(struct ef_fold *f, uint64_t cg, uint64_t now)
 			b = s;
 			break;
 		}
-		if (!free_slot && (!s->used || s->win_end <= now))
+		if (s->used)
+			refill(f, s, now);
+		if (!free_slot && (!s->used || s->tokens == f->burst))
 			free_slot = s;
 		if (!s->used)
 			break;
@@ -215,15 +236,13 @@ static bool spend(struct ef_fold *f, uint64_t cg, uint64_t now)
 		b = free_slot;
 		b->used = true;
 		b->cg = cg;
-		b->win_end = 0;
+		b->tokens = f->burst;
+		b->last = now;
 	}
-	if (b->win_end <= now) {
-		b->win_end = now + f->window_ns;
-		b->written = 0;
-	}
-	if (b->written >= f->budget)
+	refill(f, b, now);
+	if (b->tokens < TOKEN)
 		return false;
-	b->written++;
+	b->tokens -= TOKEN;
 	return true;
 }
 

@@ -14,11 +14,13 @@
  *
  * Distinct decisions cannot be folded so, and a job that varies the port or
  * the process each time would write a span for each. So each job has a
- * budget: at most EF_FOLD_JOB_BUDGET spans written at once per window.
- * Past it, a new decision is folded by job, kind, verdict and reason only
- * (a "job" fold), its span naming the destinations seen (a sample) and how
- * many there were. A job's spans per window are then bounded by about twice
- * the budget plus one per (kind, verdict, reason), whatever it does.
+ * budget of spans written at once: a token bucket of EF_FOLD_JOB_BURST,
+ * refilled at EF_FOLD_JOB_RATE a second. Past it, a new decision is folded
+ * by job, kind, verdict and reason only (a "job" fold), its span naming the
+ * destinations seen (a sample) and how many there were. Whatever a job
+ * does, it writes at most the burst, then about twice the rate plus one per
+ * (kind, verdict, reason) a second: a flood of hours costs tens of MB, not
+ * the journal.
  *
  * A crash loses at most one window of repeats (their first was written);
  * the table is bounded (a full table ends its oldest window early). Pure:
@@ -35,7 +37,8 @@
 #include "ef_abi.h"
 
 #define EF_FOLD_WINDOW_NS 1000000000ull
-#define EF_FOLD_JOB_BUDGET 100
+#define EF_FOLD_JOB_BURST 1000 /* spans written at once, a job's bucket */
+#define EF_FOLD_JOB_RATE 20    /* ... refilled per second */
 #define EF_FOLD_CAP 8192 /* open folds, all jobs */
 #define EF_FOLD_DESTS 8	 /* destinations named by a job fold */
 
@@ -61,7 +64,7 @@ struct ef_fold_sum {
 typedef void (*ef_fold_emit_fn)(void *ctx, const struct ef_fold_sum *s);
 
 struct ef_fold;
-struct ef_fold *ef_fold_new(uint64_t window_ns, uint32_t job_budget, uint32_t cap,
+struct ef_fold *ef_fold_new(uint64_t window_ns, uint32_t burst, uint32_t rate, uint32_t cap,
 			    ef_fold_emit_fn emit, void *ctx);
 void ef_fold_free(struct ef_fold *f);
 

@@ -72,7 +72,7 @@ static struct ef_event ev(uint64_t t, uint32_t pid, uint16_t port)
 static void repeats_fold_into_one(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 100, 64, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, 100, 100, 64, on_emit, &k);
 	struct ef_event e;
 	int written = 0;
 
@@ -100,7 +100,7 @@ static void repeats_fold_into_one(void **state)
 static void single_writes_once(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 100, 64, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, 100, 100, 64, on_emit, &k);
 	struct ef_event e = ev(T0, 10, 443);
 
 	(void)state;
@@ -115,7 +115,7 @@ static void single_writes_once(void **state)
 static void differences_are_not_folded(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 100, 64, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, 100, 100, 64, on_emit, &k);
 	struct ef_event base = ev(T0, 10, 443), e;
 	int written = 0;
 
@@ -167,7 +167,7 @@ static void differences_are_not_folded(void **state)
 static void windows_restart(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 100, 64, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, 100, 100, 64, on_emit, &k);
 	int written = 0, n = 0;
 
 	(void)state;
@@ -191,7 +191,7 @@ static void windows_restart(void **state)
 static void late_record_ends_window(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 100, 64, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, 100, 100, 64, on_emit, &k);
 	struct ef_event e = ev(T0, 10, 443);
 
 	(void)state;
@@ -205,11 +205,11 @@ static void late_record_ends_window(void **state)
 	ef_fold_free(f);
 }
 
-/* a job that varies the port each time: the budget, then one job fold */
+/* a job that varies the port each time: the burst, then one job fold */
 static void budget_bounds_distinct_floods(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 100, 4096, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, 100, 10, 4096, on_emit, &k);
 	int written = 0, n = 0;
 
 	(void)state;
@@ -219,18 +219,18 @@ static void budget_bounds_distinct_floods(void **state)
 		written += !ef_fold_add(f, &e);
 		n++;
 	}
-	/* 50,000 in 0.5 s: one window */
-	assert_int_equal(written, 100);
+	/* 50,000 in 0.5 s: the burst, and 5 more the rate refilled */
+	assert_in_range(written, 104, 105);
 	ef_fold_expire(f, T0 + 2 * WIN);
 	assert_int_equal(k.n, 1);
 	assert_true(k.last.by_job);
-	assert_int_equal(k.last.count, 49900);
+	assert_int_equal(k.last.count, n - written);
 	assert_int_equal(k.last.n_dests, 32); /* the bound: 32 or more */
 	assert_int_equal(k.last.n_pids, 7);
 	assert_int_equal(k.last.n_sample, EF_FOLD_DESTS);
-	assert_int_equal(k.last.sample[0].port, 101);
+	assert_int_equal(k.last.sample[0].port, 101); /* the first past the burst */
 	assert_int_equal(written + k.total, n);
-	/* another job has a budget of its own */
+	/* another job has a bucket of its own */
 	{
 		struct ef_event e = ev(T0 + 2 * WIN + 1, 10, 9);
 
@@ -240,11 +240,12 @@ static void budget_bounds_distinct_floods(void **state)
 	ef_fold_free(f);
 }
 
-/* the bound over 10 s of any flood: spans per window stay ~2x the budget */
+/* the bound over 10 s of any flood: the burst and the rate, each at most
+ * twice (its repeats), and a job fold per reason per window */
 static void spans_bounded_over_time(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 100, 8192, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, EF_FOLD_JOB_BURST, EF_FOLD_JOB_RATE, 8192, on_emit, &k);
 	uint64_t written = 0, n = 0;
 	unsigned seed = 1;
 
@@ -260,8 +261,43 @@ static void spans_bounded_over_time(void **state)
 	}
 	ef_fold_flush(f, 0, true);
 	assert_int_equal(written + k.total, n);
-	/* 10 windows (11 with the edges): budget + its repeats + 2 job folds each */
-	assert_true(written + k.n <= 11 * (2 * 100 + 2));
+	assert_true(written <= EF_FOLD_JOB_BURST + 10 * EF_FOLD_JOB_RATE + 1);
+	assert_true(written + k.n <= 2 * written + 11 * 2);
+	ef_fold_free(f);
+}
+
+/* the bucket refills at the rate, up to the burst, and not past it */
+static void bucket_refills(void **state)
+{
+	struct sink k = { 0 };
+	struct ef_fold *f = ef_fold_new(WIN, 10, 2, 256, on_emit, &k);
+	int written = 0;
+	uint16_t port = 1;
+
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		struct ef_event e = ev(T0, 10, port++);
+
+		written += !ef_fold_add(f, &e);
+	}
+	assert_int_equal(written, 10);
+	/* 3 s later: 6 more */
+	written = 0;
+	for (int i = 0; i < 20; i++) {
+		struct ef_event e = ev(T0 + 3 * SEC, 10, port++);
+
+		written += !ef_fold_add(f, &e);
+	}
+	assert_int_equal(written, 6);
+	/* an hour later: the burst, not 7200 */
+	written = 0;
+	for (int i = 0; i < 50; i++) {
+		struct ef_event e = ev(T0 + 3603 * SEC, 10, port++);
+
+		written += !ef_fold_add(f, &e);
+	}
+	assert_int_equal(written, 10);
+	ef_fold_flush(f, 0, true);
 	ef_fold_free(f);
 }
 
@@ -269,7 +305,7 @@ static void spans_bounded_over_time(void **state)
 static void full_table_ends_oldest(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 1000, 4, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, 1000, 1000, 4, on_emit, &k);
 	int written = 0, n = 0;
 
 	(void)state;
@@ -292,7 +328,7 @@ static void full_table_ends_oldest(void **state)
 static void flush_one_job(void **state)
 {
 	struct sink k = { 0 };
-	struct ef_fold *f = ef_fold_new(WIN, 100, 64, on_emit, &k);
+	struct ef_fold *f = ef_fold_new(WIN, 100, 100, 64, on_emit, &k);
 	struct ef_event a = ev(T0, 10, 443), b = ev(T0, 10, 443);
 
 	(void)state;
@@ -367,6 +403,7 @@ int main(void)
 		cmocka_unit_test(late_record_ends_window),
 		cmocka_unit_test(budget_bounds_distinct_floods),
 		cmocka_unit_test(spans_bounded_over_time),
+		cmocka_unit_test(bucket_refills),
 		cmocka_unit_test(full_table_ends_oldest),
 		cmocka_unit_test(flush_one_job),
 		cmocka_unit_test(inherited_kinds),
