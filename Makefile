@@ -277,6 +277,8 @@ bench: deps
 	$(MAKE) all
 	$(PYTHON) bench/run.py --build $(BUILD)
 	$(PYTHON) bench/export.py --build $(BUILD)
+	$(PYTHON) bench/flood.py --build $(BUILD)
+	$(PYTHON) bench/flood.py --build $(BUILD) --spread 250
 	$(PYTHON) bench/probe.py --build $(BUILD)
 	$(PYTHON) bench/policy.py --build $(BUILD)
 	$(PYTHON) bench/tamper.py --build $(BUILD)
