@@ -210,7 +210,7 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 
 	/* the job's own policy version, unless the record predates a switch */
 	pol = j && j->pol->id == e->policy_id ? j->pol : ef_pol_by_id(d, e->policy_id);
-	if (pol && e->rule_id < pol->pol->n_rules && !by_job)
+	if (pol && e->rule_id < pol->pol->n_rules)
 		rule = pol->pol->rules[e->rule_id].text;
 
 	s = ef_span_new(d);

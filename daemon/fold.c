@@ -120,6 +120,10 @@ static void key_of(struct key *k, const struct ef_event *e, bool by_job)
 	k->verdict = e->verdict;
 	k->reason = e->reason;
 	k->by_job = by_job;
+	/* a job fold still names the rule: a job that spends its budget on
+	 * decoys cannot hide which allow rule it used (or which deny rule hit) */
+	k->policy_id = e->policy_id;
+	k->rule_id = e->rule_id;
 	if (by_job)
 		return;
 	k->start_boot_ns = e->start_boot_ns;

@@ -16,8 +16,10 @@
  * the process each time would write a span for each. So each job has a
  * budget of spans written at once: a token bucket of EF_FOLD_JOB_BURST,
  * refilled at EF_FOLD_JOB_RATE a second. Past it, a new decision is folded
- * by job, kind, verdict and reason only (a "job" fold), its span naming the
- * destinations seen (a sample) and how many there were. Whatever a job
+ * by job, kind, verdict, reason and rule only (a "job" fold), its span
+ * naming the rule, the destinations seen (a sample) and how many there
+ * were: a job that spends its budget on decoys cannot hide which rule let
+ * it through. Whatever a job
  * does, it writes at most the burst, then about twice the rate plus one per
  * (kind, verdict, reason) a second: a flood of hours costs tens of MB, not
  * the journal.

@@ -266,6 +266,35 @@ static void spans_bounded_over_time(void **state)
 	ef_fold_free(f);
 }
 
+/* over the budget, another rule is another job fold: decoys cannot hide
+ * which rule let a decision through */
+static void job_folds_keep_the_rule(void **state)
+{
+	struct sink k = { 0 };
+	struct ef_fold *f = ef_fold_new(WIN, 1, 1, 64, on_emit, &k);
+	struct ef_event e = ev(T0, 10, 1);
+
+	(void)state;
+	assert_false(ef_fold_add(f, &e)); /* the budget */
+	for (uint16_t p = 2; p < 50; p++) { /* decoys */
+		e = ev(T0 + p, 10, p);
+		e.verdict = EF_V_ALLOW;
+		e.rule_id = 4;
+		assert_true(ef_fold_add(f, &e));
+	}
+	e = ev(T0 + 100, 10, 443);
+	e.verdict = EF_V_ALLOW;
+	e.rule_id = 5;
+	assert_true(ef_fold_add(f, &e));
+	ef_fold_expire(f, T0 + 2 * WIN);
+	assert_int_equal(k.n, 2);
+	assert_true(k.last.by_job);
+	assert_int_equal(k.last.e.rule_id, 5);
+	assert_int_equal(k.last.count, 1);
+	assert_int_equal(k.last.sample[0].port, 443);
+	ef_fold_free(f);
+}
+
 /* the bucket refills at the rate, up to the burst, and not past it */
 static void bucket_refills(void **state)
 {
@@ -404,6 +433,7 @@ int main(void)
 		cmocka_unit_test(budget_bounds_distinct_floods),
 		cmocka_unit_test(spans_bounded_over_time),
 		cmocka_unit_test(bucket_refills),
+		cmocka_unit_test(job_folds_keep_the_rule),
 		cmocka_unit_test(full_table_ends_oldest),
 		cmocka_unit_test(flush_one_job),
 		cmocka_unit_test(inherited_kinds),
