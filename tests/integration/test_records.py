@@ -539,3 +539,43 @@ def test_socket_of_parent_not_taken(ctx):
         s = d.wait_spans("egress.tamper", job, where={"egress.reason": "tamper_ptrace"})
         eq(s[0].get("egress.tamper.syscall"), "pidfd_getfd", "the tamper span's syscall")
         eq(s[0].get("process.user.id"), uid, "the tamper span's user")
+
+
+DECOYS = r"""
+import json, socket, sys
+n = int(sys.argv[1])
+ok = 0
+for i in range(n):
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.connect(("198.18.%d.%d" % (130 + i // 250, 1 + i % 250), 80))
+        ok += 1
+    finally:
+        s.close()
+s = socket.create_connection(("198.18.1.1", 9000), timeout=5)
+s.sendall(b"SECRET")
+s.recv(100)
+s.close()
+print(json.dumps({"decoys": ok}))
+"""
+
+
+@test(timeout=120)
+def test_decoys_cannot_hide_the_rule_used(ctx):
+    """A job spends its span budget on 1100 allowed decoys, then connects to
+    the one destination that matters: its span (a job fold by then) still
+    names that destination's rule, and counts add up."""
+    d = ctx.daemon({"t": pol(allow=["198.18.128.0/17:80", "198.18.1.1:9000"])})
+    r = d.run("t", [PY, "-c", DECOYS, "1100"], timeout=90)
+    eq(r.rc, 0, "the job: %s" % r.err)
+    eq(json.loads(r.out)["decoys"], 1100, "decoy connects")
+    d.job_span(r.job)
+    sp = d.find("egress.connect", r.job)
+    eq(counts(sp), 1101, "decisions accounted for")
+    check(any(s.get("egress.fold") == "job" for s in sp), "the decoys went over the budget")
+    hit = [s for s in sp if s.get("egress.rule") == "198.18.1.1:9000"]
+    eq(len(hit), 1, "spans naming the rule of the connect that mattered: %r" % sp[-3:])
+    eq(hit[0].get("egress.decision"), "allow", "its decision")
+    check(hit[0].get("egress.fold") != "job" or "198.18.1.1:9000/tcp" in
+          (hit[0].get("egress.fold.sample") or []), "its destination: %r" % hit[0])
