@@ -279,6 +279,9 @@ def test_repeats_fold_into_one_span(ctx):
         eq(s.get("network.peer.address"), DENY[0], "address")
         eq(s.get("egress.decision"), "deny", "decision")
         eq(s.status_code, 2, "status")
+    # egressctl audit says how many a folded span stands for
+    a = d.ctl("audit", "--job", r.job, "--state-dir", d.state_dir)
+    check(a.returncode == 0 and "deny x49" in a.stdout, "audit: %r %r" % (a.stdout, a.stderr))
     # allowed repeats fold too
     r = d.run("t", [PY, "-c", REPEAT, ALLOW[0], str(ALLOW[1]), "20"])
     eq(json.loads(r.out)["ok"], 20, "allowed connects")
