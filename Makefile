@@ -251,6 +251,12 @@ $(BUILD)/fuzz/fuzz_otlp: tests/fuzz/fuzz_otlp.c daemon/otlp_pb.c daemon/span.c d
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon -I$(BUILD)/otlp $(filter %.c,$^) -o $@ -lcjson \
 		-lprotobuf-c -lm
 
+# fuzz_run_fds: the run request's inherited_fds (egressd's side)
+$(BUILD)/fuzz/fuzz_run_fds: tests/fuzz/fuzz_run_fds.c daemon/job_fds.c daemon/span.c daemon/util.c
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon -I$(BUILD) $(filter %.c,$^) -o $@ -lcjson -lm
+
 # fuzz_probe: the probe detectors, on top of the policy library (names, address classes)
 $(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c daemon/probe_detect.c $(POLICY_SRCS)
 	@mkdir -p $(@D)
