@@ -275,7 +275,7 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "%u refusals (%s) of %u destination%s folded: the job "
-			 "went over %u spans, then %u a second", fs->count, ef_reason_name(e->reason),
+			 "went over %d spans, then %d a second", fs->count, ef_reason_name(e->reason),
 			 fs->n_dests, fs->n_dests == 1 ? "" : "s", EF_FOLD_JOB_BURST, EF_FOLD_JOB_RATE);
 		s->status = EF_STATUS_ERROR;
 		s->status_msg = ef_span_strdup(s, msg);

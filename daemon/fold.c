@@ -16,7 +16,7 @@
 
 #include "fold.h"
 
-#define JOB_SLOTS 1024	 /* jobs with a budget window open at once */
+#define JOB_SLOTS 1024	 /* jobs with a bucket not full at once */
 #define DEST_HASHES 32	 /* distinct destinations a job fold tells apart */
 #define PID_SLOTS 16	 /* distinct processes a job fold tells apart */
 #define NIL (-1)
