@@ -406,9 +406,12 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 	uint64_t t0;
 	int n;
 
-	/* the consumer passes refusals only; every one counts towards a flood */
+	/* the consumer passes refusals only; every one counts towards a flood
+	 * but what no detector counts either: getaddrinfo's connected-UDP sort
+	 * of an answer it just got, and a stale address (dns_expired) */
 	p = detectors(j);
-	if (p && ef_pdet_flood(p, e->ts_boot_ns, fires))
+	if (p && !(e->kind == EF_K_CONNECT && e->protocol == IPPROTO_UDP && e->name_id) &&
+	    e->reason != EF_R_DNS_EXPIRED && ef_pdet_flood(p, e->ts_boot_ns, fires))
 		flag(d, j, &fires[0], e);
 	if (e->kind == EF_K_SOCKET)
 		return;
