@@ -294,6 +294,9 @@ void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_events_check_drops(struct ef_daemon *d);
 void ef_events_fold_flush(struct ef_daemon *d, const struct ef_job_rec *j);
 void ef_events_fold_status(struct ef_daemon *d, cJSON *o);
+struct ef_dns_pending;
+bool ef_events_dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
+			const struct ef_dns_pending *p, int rcode);
 
 /* dns.c: the per-job DNS proxy */
 int ef_dns_config(struct ef_daemon *d, const cJSON *section, const char *path);

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "dnsproxy.h"
 #include "fold.h"
 #include "otlp_pb.h"
 #include "util.h"
@@ -192,6 +193,8 @@ static void fold_attrs(struct ef_daemon *d, struct ef_span *s, const struct ef_f
 		sample[i] = text[i];
 	}
 	ef_span_int(s, "egress.fold.destinations", fs->n_dests);
+	if (fs->e.kind == EF_FOLD_K_DNS)
+		return; /* the proxy sees no process; names: dns_fold_span */
 	ef_span_int(s, "egress.fold.processes", fs->n_pids);
 	if (fs->n_sample && fs->e.kind != EF_K_SOCKET && fs->e.kind != EF_K_TAMPER)
 		ef_span_strs(s, "egress.fold.sample", sample, fs->n_sample);
@@ -286,12 +289,99 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 		ef_span_job_attrs(s, j);
 }
 
+/* A fold of a job's DNS queries (ef_events_dns_fold): one egress.dns span,
+ * without the answers (the first of them has its own span with them). */
+static void dns_fold_span(struct ef_daemon *d, const struct ef_fold_sum *fs,
+			  struct ef_job_rec *j)
+{
+	const struct ef_event *e = &fs->e;
+	struct ef_pol_rec *pol = ef_pol_by_id(d, e->policy_id);
+	struct ef_span *s = ef_span_new(d);
+	const char *names[EF_FOLD_DESTS];
+	char tbuf[24], msg[200];
+	int n = 0;
+
+	ef_span_init(s, "egress.dns", EF_KIND_SERVER);
+	if (j)
+		ef_span_job_context(d, s, j);
+	else
+		ef_random_bytes(s->trace_id, sizeof(s->trace_id));
+	ef_span_str(s, "egress.decision", ef_verdict_name(e->verdict));
+	ef_span_str(s, "egress.reason", ef_reason_name(e->reason));
+	fold_attrs(d, s, fs);
+	if (pol && e->rule_id < pol->pol->n_rules)
+		ef_span_str(s, "egress.rule", pol->pol->rules[e->rule_id].text);
+	if (pol) {
+		ef_span_str(s, "egress.policy.name", pol->pol->name);
+		ef_span_str(s, "egress.mode", ef_mode_name(pol->pol->mode));
+	}
+	if (!fs->by_job) {
+		ef_span_str(s, "dns.question.name", fs->name);
+		ef_span_str(s, "egress.dns.type", ef_dns_type_name(e->port, tbuf, sizeof(tbuf)));
+		ef_span_str(s, "egress.dns.rcode",
+			    ef_dns_rcode_name(e->protocol, tbuf, sizeof(tbuf)));
+		ef_span_str(s, "egress.dns.transport", e->sock_type ? "tcp" : "udp");
+	} else {
+		for (int i = 0; i < fs->n_sample; i++) {
+			uint64_t id;
+			const char *nm;
+
+			memcpy(&id, fs->sample[i].addr, sizeof(id));
+			nm = ef_name_get(d, id);
+			names[n++] = nm ? nm : "?";
+		}
+		ef_span_strs(s, "egress.fold.sample", names, n);
+	}
+	if (e->verdict == EF_V_DENY) {
+		s->status = EF_STATUS_ERROR;
+		snprintf(msg, sizeof(msg), "%u DNS queries%s%s folded (%s)", fs->count,
+			 fs->by_job ? "" : " for ", fs->by_job ? "" : fs->name,
+			 ef_reason_name(e->reason));
+		s->status_msg = ef_span_strdup(s, msg);
+	}
+	if (j)
+		ef_span_job_attrs(s, j);
+}
+
 /* A fold ended (fold.c): its one span. */
 static void on_fold(void *ctx, const struct ef_fold_sum *fs)
 {
 	struct ef_daemon *d = ctx;
+	struct ef_job_rec *j = ef_job_by_cgroup(d, fs->e.cgroup_id);
 
-	write_span(d, &fs->e, ef_job_by_cgroup(d, fs->e.cgroup_id), NULL, fs);
+	if (fs->e.kind == EF_FOLD_K_DNS)
+		dns_fold_span(d, fs, j);
+	else
+		write_span(d, &fs->e, j, NULL, fs);
+}
+
+/* A job's DNS query, decided and answered: true if it folded into a span to
+ * come (the caller writes no span), as decisions do (fold.h). */
+bool ef_events_dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
+			const struct ef_dns_pending *p, int rcode)
+{
+	struct ef_event e;
+	uint64_t id;
+
+	if (!d->fold)
+		return false;
+	memset(&e, 0, sizeof(e));
+	id = ef_name_id(p->q.name);
+	e.ts_boot_ns = ef_now_boot_ns();
+	e.cgroup_id = j->cgroup_id;
+	e.kind = EF_FOLD_K_DNS;
+	e.verdict = (uint8_t)p->dec.verdict;
+	e.reason = (uint8_t)p->dec.reason;
+	e.rule_id = p->dec.rule_id;
+	e.policy_id = p->pol->id;
+	e.name_id = id;
+	e.port = p->q.qtype;
+	e.protocol = (uint16_t)rcode;
+	e.sock_type = p->client.conn ? 1 : 0;
+	memcpy(e.addr, &id, sizeof(id));
+	/* a job fold names a sample by id: keep the name findable */
+	ef_name_remember(d, id, p->q.name);
+	return ef_fold_add_named(d->fold, &e, p->q.name);
 }
 
 /* One decision record: counted, judged for probes, and written as a span

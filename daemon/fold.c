@@ -11,6 +11,7 @@
  * slots are reused once full again (nothing to remember), never deleted.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,8 +275,11 @@ static void job_fold_note(struct ent *x, const struct ef_event *e)
 	}
 }
 
-static void fold_into(struct ef_fold *f, struct ent *x, const struct ef_event *e)
+static void fold_into(struct ef_fold *f, struct ent *x, const struct ef_event *e,
+		      const char *name)
 {
+	if (name)
+		snprintf(x->s.name, sizeof(x->s.name), "%s", name);
 	if (!x->s.count)
 		x->s.first_ns = e->ts_boot_ns;
 	if (e->ts_boot_ns > x->s.last_ns)
@@ -291,6 +295,11 @@ static void fold_into(struct ef_fold *f, struct ent *x, const struct ef_event *e
 
 bool ef_fold_add(struct ef_fold *f, const struct ef_event *e)
 {
+	return ef_fold_add_named(f, e, NULL);
+}
+
+bool ef_fold_add_named(struct ef_fold *f, const struct ef_event *e, const char *name)
+{
 	struct key k;
 	struct ent *x;
 	uint64_t h;
@@ -303,7 +312,7 @@ bool ef_fold_add(struct ef_fold *f, const struct ef_event *e)
 		x = NULL;
 	}
 	if (x) {
-		fold_into(f, x, e);
+		fold_into(f, x, e, name);
 		return true;
 	}
 	if (spend(f, e->cgroup_id, e->ts_boot_ns)) {
@@ -320,7 +329,7 @@ bool ef_fold_add(struct ef_fold *f, const struct ef_event *e)
 	}
 	if (!x)
 		x = open_fold(f, &k, h, e);
-	fold_into(f, x, e);
+	fold_into(f, x, e, name);
 	return true;
 }
 

@@ -43,6 +43,12 @@
 #define EF_FOLD_JOB_RATE 20    /* ... refilled per second */
 #define EF_FOLD_CAP 8192 /* open folds, all jobs */
 #define EF_FOLD_DESTS 8	 /* destinations named by a job fold */
+#define EF_FOLD_NAME_MAX 256
+/* Not a kind of the ABI: a DNS query of a job (egress.dns), put into a
+ * record so that it folds like a decision: name_id the name's id, port the
+ * query type, protocol the rcode, sock_type 1 over TCP, addr[0..7] the
+ * name's id again (a job fold's sample). */
+#define EF_FOLD_K_DNS 0xf0
 
 struct ef_fold_dest {
 	uint8_t family;
@@ -61,6 +67,7 @@ struct ef_fold_sum {
 	uint32_t n_pids;	   /* by_job: distinct processes (up to a bound) */
 	int n_sample;
 	struct ef_fold_dest sample[EF_FOLD_DESTS]; /* by_job: the first destinations */
+	char name[EF_FOLD_NAME_MAX]; /* the last one's DNS name (ef_fold_add_named), or "" */
 };
 
 typedef void (*ef_fold_emit_fn)(void *ctx, const struct ef_fold_sum *s);
@@ -73,6 +80,8 @@ void ef_fold_free(struct ef_fold *f);
 /* One decision: true if it was folded (no span now), false if its span is
  * to be written now. May end folds first (emit). */
 bool ef_fold_add(struct ef_fold *f, const struct ef_event *e);
+/* The same, with a name the fold's span shows (a DNS query's). */
+bool ef_fold_add_named(struct ef_fold *f, const struct ef_event *e, const char *name);
 /* End (emit) every fold whose window is over at now_ns (boot clock). */
 void ef_fold_expire(struct ef_fold *f, uint64_t now_ns);
 /* End every fold of one job (its cgroup id), or of all with all. */

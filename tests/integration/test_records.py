@@ -582,3 +582,45 @@ def test_decoys_cannot_hide_the_rule_used(ctx):
     eq(hit[0].get("egress.decision"), "allow", "its decision")
     check(hit[0].get("egress.fold") != "job" or "198.18.1.1:9000/tcp" in
           (hit[0].get("egress.fold.sample") or []), "its destination: %r" % hit[0])
+
+
+DNS_FLOOD = r"""
+import json, socket, struct, sys
+def q(i, name):
+    qn = b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+    return struct.pack(">HHHHHH", i & 0xffff, 0x0100, 1, 0, 0, 0) + qn + b"\0\1\0\1"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+n = 0
+names = ["secret.test"] * 50 + ["x%d.secret.test" % i for i in range(int(sys.argv[1]))]
+for i, name in enumerate(names):
+    s.sendto(q(i, name), ("198.18.0.53", 53))
+    s.recv(512)
+    n += 1
+print(json.dumps({"sent": n}))
+"""
+
+
+@test(timeout=120)
+def test_dns_queries_fold(ctx):
+    """A job floods its DNS proxy: repeats fold, distinct names past the
+    budget fold by job with a sample of names, and the counts add up."""
+    d = ctx.daemon({"t": pol(allow=["ok.test:443"])})
+    r = d.run("t", [PY, "-c", DNS_FLOOD, "1200"], timeout=90)
+    eq(r.rc, 0, "the job: %s" % r.err)
+    sent = json.loads(r.out)["sent"]
+    eq(sent, 1250, "queries answered")
+    d.job_span(r.job)
+    sp = d.find("egress.dns", r.job)
+    eq(counts(sp), sent, "queries the egress.dns spans account for")
+    rep = [s for s in sp if s.get("egress.fold") == "repeat"]
+    check(any(s.get("dns.question.name") == "secret.test" and s.get("egress.count") == 49
+              for s in rep), "the 49 repeats of secret.test, folded: %r" % rep[:3])
+    job = [s for s in sp if s.get("egress.fold") == "job"]
+    check(job and all(s.get("egress.fold.sample") for s in job), "job folds: %r" % job[:2])
+    check(any(n.endswith(".secret.test") for s in job for n in s.get("egress.fold.sample")),
+          "job folds name their queries: %r" % job[:2])
+    check(len(sp) <= 2 * (1000 + 20 * 10) + 20, "%d egress.dns spans for %d queries" % (
+        len(sp), sent))
+    for s in sp:
+        eq(s.get("egress.decision"), "deny", "decision of %r" % s)
