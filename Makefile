@@ -212,6 +212,8 @@ $(BUILD)/tests/test_probe: LIBS_TEST := -lpsl -lm
 
 # test_wire: the span attributes of egress.packet / egress.sockopt
 $(BUILD)/tests/test_wire: $(BUILD)/daemon/wire.o $(BUILD)/daemon/span.o $(BUILD)/daemon/util.o
+# test_fold: folding repeated decisions, pure; and what egressctl run closes
+$(BUILD)/tests/test_fold: $(BUILD)/daemon/fold.o $(BUILD)/cli/inherit.o
 
 # test_dns tests the DNS message layer, on top of what every unit test links
 $(BUILD)/tests/test_dns: $(DNSMSG_OBJ)
@@ -253,6 +255,12 @@ $(BUILD)/fuzz/fuzz_otlp: tests/fuzz/fuzz_otlp.c daemon/otlp_pb.c daemon/span.c d
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon -I$(BUILD)/otlp $(filter %.c,$^) -o $@ -lcjson \
 		-lprotobuf-c -lm
 
+# fuzz_run_fds: the run request's inherited_fds (egressd's side)
+$(BUILD)/fuzz/fuzz_run_fds: tests/fuzz/fuzz_run_fds.c daemon/job_fds.c daemon/span.c daemon/util.c
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon -I$(BUILD) $(filter %.c,$^) -o $@ -lcjson -lm
+
 # fuzz_probe: the probe detectors, on top of the policy library (names, address classes)
 $(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c daemon/probe_detect.c $(POLICY_SRCS)
 	@mkdir -p $(@D)
@@ -287,6 +295,8 @@ bench: deps
 	$(PYTHON) bench/run.py --build $(BUILD)
 	$(PYTHON) bench/wire.py --build $(BUILD)
 	$(PYTHON) bench/export.py --build $(BUILD)
+	$(PYTHON) bench/flood.py --build $(BUILD)
+	$(PYTHON) bench/flood.py --build $(BUILD) --spread 250
 	$(PYTHON) bench/probe.py --build $(BUILD)
 	$(PYTHON) bench/policy.py --build $(BUILD)
 	$(PYTHON) bench/tamper.py --build $(BUILD)

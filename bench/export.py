@@ -8,9 +8,11 @@ a local receiver that decodes each request with the official schema
 (tests/integration/otlp_receiver.py --count-only). Then the same storm
 unfenced, for the rate ratio. Reports:
 
-  spans received / decisions   the storm job's distinct decision spans at the
-                               receiver over the kernel's decision count
-                               (target 1.000: nothing lost)
+  spans received / decisions   the decisions the storm job's distinct spans
+                               at the receiver stand for (a folded span
+                               counts egress.count) over the kernel's
+                               decision count (target 1.000: nothing lost),
+                               and how many spans that took
   decisions per second         sustained over the storm, and the fenced rate
                                over the unfenced one
   egressd CPU per decision     user+system time of egressd (all threads: the
@@ -54,6 +56,7 @@ def thread_named(pid, name):
 
 def received(path):
     jobs, names, dups, reqs, bad = {}, {}, 0, 0, 0
+    received.spans = {}
     if not os.path.exists(path):
         return jobs, names, dups, reqs, bad
     with open(path) as f:
@@ -69,6 +72,8 @@ def received(path):
                 jobs[k] = jobs.get(k, 0) + v
             for k, v in (r.get("names") or {}).items():
                 names[k] = names.get(k, 0) + v
+            for k, v in (r.get("spans") or {}).items():
+                received.spans[k] = received.spans.get(k, 0) + v
             dups += r.get("dups", 0)
     return jobs, names, dups, reqs, bad
 
@@ -157,9 +162,10 @@ def main():
         print()
         print("export under a connect storm: %.0f s fenced job, OTLP %s to a local receiver "
               "decoding with the official schema" % (args.seconds, args.protocol))
-        print("  spans received / decisions   %.4f   (target 1.000)  [%d of %d; %d dups, %d "
-              "failed requests of %d]" % (got / max(decisions, 1), got, decisions, dups, bad,
-                                          reqs))
+        print("  spans received / decisions   %.4f   (target 1.000)  [%d of %d, in %d spans; "
+              "%d dups, %d failed requests of %d]" % (
+                  got / max(decisions, 1), got, decisions,
+                  received.spans.get("storm", got + 1) - 1, dups, bad, reqs))
         print("  decisions per second         %.0f fenced and exported; %.0f unfenced "
               "connects/s (ratio %.3f)" % (rate_f, rate_u, rate_f / rate_u))
         cpu = cpu1 - cpu0

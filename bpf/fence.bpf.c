@@ -139,8 +139,7 @@ int ef_sock_create(struct bpf_sock *sk)
  * family the policy refuses. inet families are judged, and recorded, by
  * ef_sock_create. Attached only in that fallback.
  */
-SEC("tracepoint/syscalls/sys_exit_socket")
-int ef_sock_refused(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int ef_sock_refused_common(struct trace_event_raw_sys_exit *ctx)
 {
 	struct task_struct *t;
 	struct pt_regs *regs;
@@ -171,5 +170,38 @@ int ef_sock_refused(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	ef_emit(&c, EF_K_SOCKET, EF_V_DENY, reason, EF_RULE_NONE, family, NULL, 0, protocol,
 		type & EF_SOCK_TYPE_MASK, 0, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_socket")
+int ef_sock_refused(struct trace_event_raw_sys_exit *ctx)
+{
+	return ef_sock_refused_common(ctx);
+}
+
+/* socketpair() takes the same first three arguments, and the filter
+ * refuses it on the same families */
+SEC("tracepoint/syscalls/sys_exit_socketpair")
+int ef_sockpair_refused(struct trace_event_raw_sys_exit *ctx)
+{
+	return ef_sock_refused_common(ctx);
+}
+
+/*
+ * The same fallback's seccomp filter refuses io_uring_setup() to every job
+ * in enforce mode (IORING_OP_SOCKET makes sockets without socket(2)); this
+ * records each refusal: an egress.socket span, reason io_uring. An EPERM in
+ * audit mode is the host's io_uring_disabled sysctl, not the fence.
+ */
+SEC("tracepoint/syscalls/sys_exit_io_uring_setup")
+int ef_uring_refused(struct trace_event_raw_sys_exit *ctx)
+{
+	struct ef_ctx c;
+
+	if (ctx->ret != -1 /* -EPERM */)
+		return 0;
+	if (ef_ctx_load(&c) < 0 || c.pol->mode != EF_MODE_ENFORCE)
+		return 0;
+	ef_emit(&c, EF_K_SOCKET, EF_V_DENY, EF_R_IO_URING, EF_RULE_NONE, 0, NULL, 0, 0, 0, 0, 0);
 	return 0;
 }

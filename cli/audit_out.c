@@ -396,12 +396,20 @@ static void row_build(struct row *r, const struct audit_span *s)
 		cell(r->c[C_DECISION], audit_attr_str(s, "egress.probe.action"));
 		why = audit_attr_str(s, "egress.probe.reason");
 		cell(r->c[C_RULE], rule);
+	} else if (audit_attr_int(s, "egress.count", &n)) {
+		/* a folded span: how many decisions it stands for */
+		cellf(r->c[C_DECISION], "%s x%" PRId64, dec ? dec : "?", n);
+		cell(r->c[C_RULE], rule);
 	} else {
 		cell(r->c[C_DECISION], dec);
 		cell(r->c[C_RULE], rule);
 	}
 	cell(r->c[C_REASON], why);
 	dest_cell(r->c[C_DEST], s);
+	/* a job fold (README, "Decisions and spans"): how many destinations */
+	if (audit_attr_int(s, "egress.fold.destinations", &n))
+		cellf(r->c[C_DEST], "%" PRId64 "%s destination%s", n, n >= 32 ? "+" : "",
+		      n == 1 ? "" : "s");
 	if (audit_attr_int(s, "process.pid", &pid))
 		cellf(r->c[C_PROC], "%s[%" PRId64 "]", exe ? exe : "?", pid);
 	else

@@ -166,6 +166,17 @@ int cmd_status(int argc, char **argv)
 				       "probe", num(p, "examined"), num(p, "ns_per_examined"),
 				       num(p, "flags"), num(p, "tracked_targets"),
 				       num(p, "host_addresses"));
+			p = cJSON_GetObjectItem(r, "journal");
+			if (p)
+				printf("%-14s %.0f spans in %.0f lines; bound %.0f files of %.0f "
+				       "bytes; %.0f spans evicted by it (%.0f files)\n", "journal",
+				       num(p, "spans"), num(p, "lines"), num(p, "max_files"),
+				       num(p, "max_file_bytes"), num(p, "evicted_spans"),
+				       num(p, "dropped_files"));
+			p = cJSON_GetObjectItem(r, "fold");
+			if (p)
+				printf("%-14s %.0f decisions folded into %.0f spans, %.0f folds open\n",
+				       "fold", num(p, "folded"), num(p, "spans"), num(p, "open"));
 			p = cJSON_GetObjectItem(r, "policy_changes");
 			if (p)
 				printf("%-14s %.0f applied, %.0f refused; %.0f connections closed, "

@@ -9,8 +9,9 @@
  *     (mount, umount2, move_mount, open_tree, fsopen, fsmount, fspick,
  *     mount_setattr, pivot_root), setns(), signals to egressd's threads
  *     (kill, also kill(-1) and kill(-pgid); tkill, tgkill, rt_*sigqueueinfo,
- *     pidfd_open) and ptrace/process_vm_* on them, and syscalls of another
- *     ABI;
+ *     pidfd_open) and ptrace/process_vm_* on them, pidfd_getfd() on any
+ *     process (a socket taken from outside the job is judged by nobody),
+ *     and syscalls of another ABI;
  * and, when the job starts as root:
  *   - a mount namespace of its own (slave: the host's mounts still reach
  *     it) where every cgroup, cgroup2, bpf and sysfs mount and /proc/sys are
@@ -123,6 +124,9 @@ static void add_rules(struct ef_sf *p, const unsigned *pids, int n)
 	refuse_pids(p, __NR_ptrace, a1, 1, pids, n, false, false);
 	refuse_pids(p, __NR_process_vm_readv, a0, 1, pids, n, false, false);
 	refuse_pids(p, __NR_process_vm_writev, a0, 1, pids, n, false, false);
+	/* a copy of any descriptor of a process outside the job (its parent's
+	 * sockets): judged by nobody */
+	refuse(p, __NR_pidfd_getfd);
 }
 
 /* ---- the mount namespace ---- */

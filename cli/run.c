@@ -18,6 +18,7 @@
 #include "ci_env.h"
 #include "policy.h"
 #include "guard.h"
+#include "inherit.h"
 #include "seccomp.h"
 #include "util.h"
 
@@ -41,6 +42,9 @@ const char cmd_run_help[] =
 	"is never derived: pass it with --attr.\n"
 	"\n"
 	"The command gets EGRESS_FENCE_JOB_ID, and TRACEPARENT naming the job's span.\n"
+	"It does not get the sockets (unix sockets on 0..2 excepted), io_uring instances,\n"
+	"pidfds, namespace, BPF and TUN descriptors egressctl inherited: they are closed\n"
+	"before exec (0..2: /dev/null), said once on stderr, and recorded on the job's span.\n"
 	"Exit status: the command's; 125 if the fence cannot be set up (the command is then\n"
 	"not run), 126 or 127 if it cannot be executed.\n";
 
@@ -132,6 +136,39 @@ static bool traceparent_valid(const char *tp)
 	if (!strncmp(tp, "ff", 2))
 		return false;
 	return *p == '\0' || (strncmp(tp, "00", 2) && *p == '-');
+}
+
+/* Close what the command must not inherit (inherit.c), say so once, and
+ * tell egressd, which records it on the job's span. */
+static int close_inherited(cJSON *req, const char *cmd)
+{
+	struct ef_inherited in;
+	char kinds[256] = "";
+	cJSON *o, *k;
+	int ret = ef_close_inherited(&in, -1);
+
+	if (ret) {
+		fprintf(stderr, "egressctl: cannot list or close inherited descriptors "
+				"(/proc/self/fd): %s; not running %s unfenced\n", strerror(-ret), cmd);
+		return ret;
+	}
+	o = cJSON_AddObjectToObject(req, "inherited_fds");
+	k = o ? cJSON_AddObjectToObject(o, "kinds") : NULL;
+	if (!k)
+		return -ENOMEM;
+	cJSON_AddNumberToObject(o, "closed", in.closed);
+	for (int i = 0; i < in.n_kinds; i++) {
+		size_t l = strlen(kinds);
+
+		cJSON_AddNumberToObject(k, in.kinds[i], in.count[i]);
+		snprintf(kinds + l, sizeof(kinds) - l, "%s%d %s", i ? ", " : "", in.count[i],
+			 in.kinds[i]);
+	}
+	if (in.closed)
+		fprintf(stderr, "egressctl: closed %d inherited descriptor%s the command must not "
+				"have (%s: fd %s%s)\n", in.closed, in.closed == 1 ? "" : "s", kinds,
+			in.fds, in.truncated ? ", ..." : "");
+	return 0;
 }
 
 /*
@@ -233,6 +270,8 @@ int cmd_run(int argc, char **argv)
 	}
 	cJSON_AddStringToObject(req, "op", "run");
 	if (policy && add_policy(req, policy))
+		goto out;
+	if (close_inherited(req, argv[i]))
 		goto out;
 	if (job_id)
 		cJSON_AddStringToObject(req, "job_id", job_id);

@@ -193,10 +193,14 @@ static cJSON *status_json(struct ef_daemon *d)
 		cJSON_AddStringToObject(j, "dir", d->journal.dir);
 		cJSON_AddNumberToObject(j, "lines", (double)d->journal.lines);
 		cJSON_AddNumberToObject(j, "dropped_files", (double)d->journal.dropped_files);
+		cJSON_AddNumberToObject(j, "evicted_spans", (double)d->journal.evicted_spans);
+		cJSON_AddNumberToObject(j, "max_files", d->journal.max_files);
+		cJSON_AddNumberToObject(j, "max_file_bytes", (double)d->journal.max_file_bytes);
 		cJSON_AddNumberToObject(j, "spans", (double)d->journal.spans);
 		cJSON_AddNumberToObject(j, "write_errors", (double)d->journal.write_errors);
 	}
 	ef_export_status(d, o);
+	ef_events_fold_status(d, o);
 	ef_probe_status(d, o);
 	ef_policy_ops_status(o);
 	ef_tamper_status(d, o);

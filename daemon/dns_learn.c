@@ -515,9 +515,15 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	const struct ef_policy *pol = p->pol->pol;
 	const char *answers[EF_DNS_MAX_ADDRS];
 	char texts[EF_DNS_MAX_ADDRS][48], tbuf[24], msg[160];
-	struct ef_span *s = ef_span_new(d);
+	struct ef_span *s;
 	int n = 0;
 
+	/* repeats, and a job over its span budget, fold (events.c, fold.h) */
+	if (p->dj && ef_events_dns_fold(d, p->dj->job, p, rcode)) {
+		ef_probe_dns(d, p->dj->job, p, a, rcode);
+		return;
+	}
+	s = ef_span_new(d);
 	ef_span_init(s, "egress.dns", EF_KIND_SERVER);
 	if (p->dj)
 		ef_span_job_context(d, s, p->dj->job);

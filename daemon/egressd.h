@@ -35,6 +35,7 @@ struct ef_hostaddrs;
 struct ef_pdet;
 struct ef_dns_answer;
 struct ef_event;
+struct ef_fold;
 
 /* A DNS server the proxy forwards to. */
 #define EF_DNS_MAX_UPSTREAMS 4
@@ -60,6 +61,8 @@ struct ef_pol_rec {
 /* How long a retired policy version stays in the maps (see policies.c). */
 #define EF_POL_RETIRE_NS 2000000000ull
 
+#define EF_FD_KINDS 16
+#define EF_FD_KIND_LEN 16
 struct ef_job_rec {
 	struct ef_job_rec *next;
 	char id[EF_JOB_ID_MAX + 1];
@@ -80,6 +83,9 @@ struct ef_job_rec {
 	struct ef_dns_job *dns; /* the job's DNS proxy */
 	uint64_t n_dns_queries, n_dns_denied;
 	uint64_t n_dns_limited, n_dns_malformed; /* answered here: over the rate, or not DNS */
+	int fds_closed;	   /* inherited descriptors egressctl closed; -1: not reported */
+	int n_fd_kinds;
+	char fd_kinds[EF_FD_KINDS][EF_FD_KIND_LEN + 1];
 	struct {
 		struct ef_pdet *det;		   /* the detectors, made at the first refusal */
 		const struct ef_pol_rec *det_pol;  /* the policy version their limits are from */
@@ -193,6 +199,7 @@ struct ef_daemon {
 	uint32_t next_policy_id;
 	int64_t boot_to_real_ns; /* add to boot-clock ns to get unix epoch ns */
 
+	struct ef_fold *fold; /* repeated decisions folded into one span (fold.c) */
 	struct ef_span *span_pool; /* EF_SPAN_BATCH spans waiting for the journal */
 	size_t n_spans;
 	struct ef_buf out;
@@ -254,6 +261,12 @@ struct ef_pol_rec *ef_pol_by_id(struct ef_daemon *d, uint32_t id);
 void ef_pols_free(struct ef_daemon *d);
 void ef_pols_tick(struct ef_daemon *d, bool all);
 
+/* job_fds.c: the inherited descriptors egressctl run closed */
+int ef_job_fds_parse(const cJSON *req, struct ef_job_rec *j, char *err, size_t errlen);
+void ef_job_fds_span(struct ef_span *s, const struct ef_job_rec *j);
+void ef_job_fds_save(cJSON *o, const struct ef_job_rec *j);
+void ef_job_fds_load(const cJSON *o, struct ef_job_rec *j);
+
 /* jobs.c */
 int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
 		 cJSON *reply, char *err, size_t errlen);
@@ -282,6 +295,11 @@ void ef_spans_flush(struct ef_daemon *d);
 void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef_job_rec *j);
 void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_events_check_drops(struct ef_daemon *d);
+void ef_events_fold_flush(struct ef_daemon *d, const struct ef_job_rec *j);
+void ef_events_fold_status(struct ef_daemon *d, cJSON *o);
+struct ef_dns_pending;
+bool ef_events_dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
+			const struct ef_dns_pending *p, int rcode);
 
 /* dns.c: the per-job DNS proxy */
 int ef_dns_config(struct ef_daemon *d, const cJSON *section, const char *path);

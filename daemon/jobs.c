@@ -128,6 +128,7 @@ int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j)
 		cJSON_AddStringToObject(o, "command_line", j->command_line);
 	cJSON_AddItemToObject(o, "attrs", cJSON_Duplicate(j->attrs, true));
 	ef_probe_job_save(o, j);
+	ef_job_fds_save(o, j);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -261,6 +262,9 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 		return -ENOMEM;
 	j->wd = -1;
 	j->probe.action = -1;
+	ret = ef_job_fds_parse(req, j, err, errlen);
+	if (ret)
+		goto fail;
 	if (jid) {
 		if (!valid_job_id(jid->valuestring)) {
 			snprintf(err, errlen, "invalid job id \"%.80s\": use [A-Za-z0-9._-], at most %d",
@@ -494,6 +498,7 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	if (j->command_line)
 		ef_span_str(s, "process.command_line", j->command_line);
 	ef_probe_job_attrs(s, j);
+	ef_job_fds_span(s, j);
 	ef_span_job_attrs(s, j);
 }
 
@@ -505,6 +510,7 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 	/* every decision record of the job first, then its span */
 	ef_events_drain(d);
 	ef_dns_job_flush(d, j);
+	ef_events_fold_flush(d, j);
 	job_span(d, j);
 	ef_spans_flush(d);
 
@@ -587,6 +593,7 @@ static struct ef_job_rec *job_from_state(struct ef_daemon *d, const cJSON *o)
 	if (cJSON_IsString(par) && !ef_unhex(par->valuestring, j->parent_id, 8))
 		j->has_parent = true;
 	ef_probe_job_load(o, j);
+	ef_job_fds_load(o, j);
 	return j;
 }
 

@@ -146,6 +146,54 @@ static uint64_t file_spans(struct ef_journal *j, uint64_t seq, const char *path,
 	return n;
 }
 
+/* The first time after key in p (a decimal string or number), or 0. */
+static uint64_t time_after(const char *p, const char *end)
+{
+	uint64_t v = 0;
+
+	if (p < end && *p == '"')
+		p++;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	return v;
+}
+
+/* What an evicted file held: its spans and their time range (the earliest
+ * start, the latest end), read from the file itself so that files of an
+ * earlier egressd are counted too. */
+static void evict_summary(struct ef_journal *j, const char *path, uint64_t *spans,
+			  uint64_t *first, uint64_t *last)
+{
+	static const char sk[] = "\"startTimeUnixNano\":", ek[] = "\"endTimeUnixNano\":";
+	char *text = NULL;
+	size_t len = 0;
+
+	*spans = 0;
+	*first = UINT64_MAX;
+	*last = 0;
+	if (ef_read_file(path, (size_t)j->max_file_bytes * 2 + (1u << 20), &text, &len))
+		return;
+	*spans = ef_journal_count_spans(text, len);
+	for (const char *p = text, *end = text + len;
+	     (p = memmem(p, end - p, sk, sizeof(sk) - 1)); ) {
+		uint64_t t = time_after(p + sizeof(sk) - 1, end);
+		const char *q;
+
+		if (t && t < *first)
+			*first = t;
+		p += sizeof(sk) - 1;
+		q = memmem(p, end - p, ek, sizeof(ek) - 1);
+		if (q) {
+			t = time_after(q + sizeof(ek) - 1, end);
+			if (t > *last)
+				*last = t;
+		}
+	}
+	free(text);
+	if (*first == UINT64_MAX)
+		*first = 0;
+}
+
 static void enforce_bound(struct ef_journal *j)
 {
 	uint64_t lo, hi, next;
@@ -153,10 +201,11 @@ static void enforce_bound(struct ef_journal *j)
 
 	while (n > j->max_files && lo < j->seq) {
 		char path[4200];
-		uint64_t spans = 0, from = 0;
+		uint64_t spans = 0, from = 0, ev_spans, ev_first, ev_last;
 		bool ahead;
 
 		seq_path(j->dir, lo, path, sizeof(path));
+		evict_summary(j, path, &ev_spans, &ev_first, &ev_last);
 		/* what the reader has not read, and cannot read once unlinked
 		 * (a file it holds open it can still finish) */
 		pthread_mutex_lock(&j->lock);
@@ -168,6 +217,18 @@ static void enforce_bound(struct ef_journal *j)
 			spans = file_spans(j, lo, path, from);
 		if (unlink(path) == 0) {
 			j->dropped_files++;
+			/* never silent: counted, and recorded by the writer's next
+			 * flush (egress.journal) */
+			j->evicted_spans += ev_spans;
+			j->ev_files++;
+			j->ev_spans += ev_spans;
+			if (ev_first && (!j->ev_first || ev_first < j->ev_first))
+				j->ev_first = ev_first;
+			if (ev_last > j->ev_last)
+				j->ev_last = ev_last;
+			log_warn("journal: over %u files of %" PRIu64 " bytes, evicted %s: %" PRIu64
+				 " spans recorded from %" PRIu64 " to %" PRIu64 " (unix ns)",
+				 j->max_files, j->max_file_bytes, path, ev_spans, ev_first, ev_last);
 			/* a queued copy of a dropped line must not be sent after all:
 			 * it is counted as dropped */
 			pthread_mutex_lock(&j->lock);

@@ -43,6 +43,10 @@ struct ef_journal {
 	uint64_t lines;	   /* lines written by this process */
 	uint64_t spans;	   /* spans written by this process */
 	uint64_t dropped_files;
+	uint64_t evicted_spans; /* spans in the files dropped, all told */
+	/* evictions not yet recorded as an egress.journal span: files, spans,
+	 * and the time range of those spans (unix ns) */
+	uint64_t ev_files, ev_spans, ev_first, ev_last;
 	uint64_t write_errors;
 	struct {
 		uint64_t seq, spans;

@@ -166,6 +166,8 @@ static int load(struct ef_daemon *d, bool with_lsm)
 	bpf_program__set_autoload(skel->progs.ef_lsm_sock, with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_create, !with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_refused, !with_lsm);
+	bpf_program__set_autoload(skel->progs.ef_uring_refused, !with_lsm);
+	bpf_program__set_autoload(skel->progs.ef_sockpair_refused, !with_lsm);
 	ret = fence_bpf__load(skel);
 	if (ret) {
 		fence_bpf__destroy(skel);
@@ -365,9 +367,13 @@ int ef_bpf_setup(struct ef_daemon *d)
 	} else {
 		progs[n++] = d->skel->progs.ef_sock_create;
 		progs[n++] = d->skel->progs.ef_sock_refused;
+		progs[n++] = d->skel->progs.ef_uring_refused;
+		progs[n++] = d->skel->progs.ef_sockpair_refused;
 	}
 	for (int i = 0; i < n; i++) {
-		bool recorder = progs[i] == d->skel->progs.ef_sock_refused;
+		bool recorder = progs[i] == d->skel->progs.ef_sock_refused ||
+				progs[i] == d->skel->progs.ef_uring_refused ||
+				progs[i] == d->skel->progs.ef_sockpair_refused;
 
 		/* libbpf finds tracepoints in tracefs */
 		if (recorder && access("/sys/kernel/tracing/events", F_OK) != 0)
@@ -386,6 +392,8 @@ int ef_bpf_setup(struct ef_daemon *d)
 	if (!ret && d->lsm) {
 		drop_stale(d, d->skel->progs.ef_sock_create);
 		drop_stale(d, d->skel->progs.ef_sock_refused);
+		drop_stale(d, d->skel->progs.ef_uring_refused);
+		drop_stale(d, d->skel->progs.ef_sockpair_refused);
 	} else if (!ret) {
 		drop_stale(d, d->skel->progs.ef_lsm_sock);
 	}

@@ -281,6 +281,9 @@ static void describe(const struct ef_probe_fire *f, char *out, size_t len)
 	case EF_PR_TAMPER:
 		snprintf(out, len, "went for the fence itself (%s)", f->targets[0]);
 		break;
+	case EF_PR_FLOOD:
+		snprintf(out, len, "%u refusals within %u s", f->count, window_s);
+		break;
 	default:
 		snprintf(out, len, "?");
 	}
@@ -407,10 +410,16 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 	uint64_t t0;
 	int n;
 
-	/* the consumer passes refusals only. A refused socket option names no
-	 * destination; a dropped packet (EF_K_PACKET) counts as a denied
-	 * destination like a connect (.connect stays false: it is no
-	 * getaddrinfo sort) */
+	/* the consumer passes refusals only; every one counts towards a flood
+	 * but what no detector counts either: getaddrinfo's connected-UDP sort
+	 * of an answer it just got, and a stale address (dns_expired) */
+	p = detectors(j);
+	if (p && !(e->kind == EF_K_CONNECT && e->protocol == IPPROTO_UDP && e->name_id) &&
+	    e->reason != EF_R_DNS_EXPIRED && ef_pdet_flood(p, e->ts_boot_ns, fires))
+		flag(d, j, &fires[0], e);
+	/* A refused socket option names no destination; a dropped packet
+	 * (EF_K_PACKET) counts as a denied destination like a connect
+	 * (.connect stays false: it is no getaddrinfo sort) */
 	if (e->kind == EF_K_SOCKET || e->kind == EF_K_SOCKOPT)
 		return;
 	if (e->kind == EF_K_TAMPER) {

@@ -28,6 +28,7 @@ enum ef_probe_reason {
 	EF_PR_TAMPER,	     /* an attempt on the fence itself (each kind flags once) */
 	EF_PR_DNS_LABEL_BYTES, /* bytes of distinct forwarded names below one registrable
 				* domain >= dns_label_bytes ("dns_tunnel_bytes") */
+	EF_PR_FLOOD,	     /* refusals, repeats counted, >= flood */
 	EF_PR__MAX,
 };
 const char *ef_probe_reason_name(int r);
@@ -38,6 +39,7 @@ struct ef_probe_limits {
 	uint32_t window_s;
 	uint32_t denied_dests, denied_names, ports_per_host, names_per_parent, tunnel_names;
 	uint32_t dns_label_bytes;
+	uint32_t flood;
 };
 void ef_probe_limits_of(const struct ef_probe_cfg *c, struct ef_probe_limits *l);
 
@@ -91,6 +93,11 @@ void ef_pdet_set_limits(struct ef_pdet *p, const struct ef_probe_limits *l);
  * EF_PR__MAX) and their number returned. */
 int ef_pdet_conn(struct ef_pdet *p, const struct ef_probe_conn *c, struct ef_probe_fire *out);
 int ef_pdet_dns(struct ef_pdet *p, const struct ef_probe_dns *q, struct ef_probe_fire *out);
+/* One refusal of any kind (connect, datagram, socket, tamper...), repeats
+ * counted: the flood detector, a count over a sliding window (two fixed
+ * halves, the older weighted by how much of it is still in the window).
+ * Returns 1 with out filled when it fires (at most once per window). */
+int ef_pdet_flood(struct ef_pdet *p, uint64_t now_ns, struct ef_probe_fire *out);
 /* Drop what fell out of the window (memory only: counts are exact anyway). */
 void ef_pdet_expire(struct ef_pdet *p, uint64_t now_ns);
 /* Memory held, for the tests. */

@@ -93,6 +93,10 @@ struct ef_pdet {
 	uint64_t window_ns;
 	struct detector det[EF_PR__MAX];
 	struct pset answered; /* addresses the job's DNS proxy answered with */
+	struct {
+		uint64_t start; /* of the current fixed window; 0: none yet */
+		uint64_t cur, prev;
+	} flood;
 };
 
 static const psl_ctx_t *psl(void)
@@ -119,6 +123,7 @@ const char *ef_probe_reason_name(int r)
 		[EF_PR_HOST_ADDRESS] = "host_address", [EF_PR_LINK_LOCAL] = "link_local",
 		[EF_PR_PRIVATE] = "private_address", [EF_PR_TAMPER] = "tamper",
 		[EF_PR_DNS_LABEL_BYTES] = "dns_tunnel_bytes",
+		[EF_PR_FLOOD] = "flood",
 	};
 
 	return r >= 0 && r < EF_PR__MAX ? names[r] : "unknown";
@@ -145,6 +150,7 @@ void ef_probe_limits_of(const struct ef_probe_cfg *c, struct ef_probe_limits *l)
 	PICK(names_per_parent, EF_PROBE_DEF_NAMES_PER_PARENT);
 	PICK(tunnel_names, EF_PROBE_DEF_TUNNEL_NAMES);
 	PICK(dns_label_bytes, EF_PROBE_DEF_DNS_LABEL_BYTES);
+	PICK(flood, EF_PROBE_DEF_FLOOD);
 #undef PICK
 }
 
@@ -701,4 +707,27 @@ int ef_pdet_dns(struct ef_pdet *p, const struct ef_probe_dns *q, struct ef_probe
 				     p->lim.dns_label_bytes, &t, reg, out + n);
 	}
 	return n;
+}
+
+int ef_pdet_flood(struct ef_pdet *p, uint64_t now_ns, struct ef_probe_fire *out)
+{
+	uint64_t w = p->window_ns ? p->window_ns : 1, est, into;
+	struct detector *d = &p->det[EF_PR_FLOOD];
+
+	if (!p->flood.start || now_ns < p->flood.start)
+		p->flood.start = now_ns;
+	if (now_ns - p->flood.start >= w) {
+		uint64_t k = (now_ns - p->flood.start) / w;
+
+		p->flood.prev = k == 1 ? p->flood.cur : 0;
+		p->flood.cur = 0;
+		p->flood.start += k * w;
+	}
+	p->flood.cur++;
+	into = now_ns - p->flood.start;
+	est = p->flood.cur + (uint64_t)((double)p->flood.prev * (double)(w - into) / (double)w);
+	if (est < p->lim.flood || quiet(p, d, now_ns))
+		return 0;
+	return fire(p, EF_PR_FLOOD, now_ns, est > UINT32_MAX ? UINT32_MAX : (uint32_t)est,
+		    p->lim.flood, false, 0, NULL, out);
 }

@@ -28,7 +28,7 @@ static const char *syscall_name(unsigned nr)
 #define S(x) { __NR_##x, #x }
 		S(bpf), S(mount), S(umount2), S(move_mount), S(open_tree), S(fsopen), S(fsmount),
 		S(fspick), S(mount_setattr), S(pivot_root), S(setns), S(kill), S(tkill), S(tgkill),
-		S(rt_sigqueueinfo), S(rt_tgsigqueueinfo), S(pidfd_open), S(ptrace),
+		S(rt_sigqueueinfo), S(rt_tgsigqueueinfo), S(pidfd_open), S(pidfd_getfd), S(ptrace),
 		S(process_vm_readv), S(process_vm_writev), S(openat), S(openat2), S(mkdirat),
 		S(unlinkat), S(renameat), S(renameat2),
 #ifdef __NR_open

@@ -235,6 +235,7 @@ static void probe_change(struct dctx *d, const struct ef_probe_cfg *o, const str
 		{ "tunnel_names", o->tunnel_names, n->tunnel_names, EF_PROBE_DEF_TUNNEL_NAMES },
 		{ "dns_label_bytes", o->dns_label_bytes, n->dns_label_bytes,
 		  EF_PROBE_DEF_DNS_LABEL_BYTES },
+		{ "flood", o->flood, n->flood, EF_PROBE_DEF_FLOOD },
 	};
 	size_t i;
 

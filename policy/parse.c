@@ -457,6 +457,11 @@ static int do_probe_dns_label_bytes(struct pctx *c, const cJSON *v, __u32 tok)
 			      &c->p->probe.dns_label_bytes);
 }
 
+static int do_probe_flood(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	return want_threshold(c, v, tok, "flood", EF_PROBE_MAX_FLOOD, &c->p->probe.flood);
+}
+
 static int do_probe_window(struct pctx *c, const cJSON *v, __u32 tok)
 {
 	return want_threshold(c, v, tok, "window_s", EF_PROBE_MAX_WINDOW_S, &c->p->probe.window_s);
@@ -466,6 +471,7 @@ static const struct key probe_keys[] = {
 	{ "action", do_probe_action },
 	{ "denied_dests", do_probe_denied_dests },
 	{ "denied_names", do_probe_denied_names },
+	{ "flood", do_probe_flood },
 	{ "ports_per_host", do_probe_ports_per_host },
 	{ "names_per_parent", do_probe_names_per_parent },
 	{ "tunnel_names", do_probe_tunnel_names },

@@ -59,6 +59,7 @@ struct ef_probe_cfg {
 	__u32 window_s;		 /* the window, seconds */
 	__u32 dns_label_bytes;	 /* bytes below one registrable domain, of distinct names
 				  * the proxy forwarded */
+	__u32 flood;		 /* refusals, repeats counted, within the window */
 };
 /* The DNS proxy's per-job limit on queries forwarded upstream (a token
  * bucket): an npm install of a few hundred packages stays well inside. */
@@ -73,7 +74,9 @@ struct ef_probe_cfg {
 #define EF_PROBE_DEF_TUNNEL_NAMES 5
 #define EF_PROBE_DEF_DNS_LABEL_BYTES 1024
 #define EF_PROBE_MAX_BYTES 1000000 /* a byte threshold */
+#define EF_PROBE_DEF_FLOOD 1000
 #define EF_PROBE_MAX_COUNT 10000 /* a threshold; larger would only cost memory */
+#define EF_PROBE_MAX_FLOOD 100000000 /* a count, no memory: any sane number */
 #define EF_PROBE_MAX_WINDOW_S 86400
 enum { EF_PROBE_ALERT = 0, EF_PROBE_FREEZE = 1, EF_PROBE_KILL = 2 };
 

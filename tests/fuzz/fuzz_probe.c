@@ -114,6 +114,7 @@ static void limits(struct in *in, struct ef_probe_limits *l)
 	l->names_per_parent = small(in);
 	l->tunnel_names = small(in);
 	l->dns_label_bytes = small(in) * 16;
+	l->flood = small(in);
 }
 
 static const struct ef_compiled *policy_names(void)
@@ -211,6 +212,10 @@ static void op_conn(struct state *st, struct in *in)
 	check_fires(st, out, n);
 	if (c.verdict == EF_V_ALLOW || c.reason == EF_R_DNS_EXPIRED)
 		CHECK(n == 0);
+	/* a refusal of any kind counts towards a flood */
+	n = ef_pdet_flood(st->p, st->now, out);
+	CHECK(n == 0 || n == 1);
+	check_fires(st, out, n);
 }
 
 static const char *const suffixes[] = {

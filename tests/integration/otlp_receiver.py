@@ -25,8 +25,9 @@ The script's entries are used first; the rest of the keys hold afterwards.
 A changed ctl file starts its script again.
 
 With --count-only (the benchmark's receiver) a request is decoded the same
-way but recorded as counts: "jobs" {egress.job.id: new spans}, "names"
-{span name: new spans}, "dups" (span ids seen before).
+way but recorded as counts: "jobs" {egress.job.id: decisions of the new
+spans (a folded span counts egress.count)}, "spans" {egress.job.id: new
+spans}, "names" {span name: new spans}, "dups" (span ids seen before).
 """
 import argparse
 import base64
@@ -109,7 +110,7 @@ class State:
 
 
 def count(state, msg, rec):
-    jobs, names, dups = {}, {}, 0
+    jobs, names, spans, dups = {}, {}, {}, 0
     with state.lock:
         for rs in msg.resource_spans:
             for ss in rs.scope_spans:
@@ -119,18 +120,17 @@ def count(state, msg, rec):
                         continue
                     state.seen.add(sp.span_id)
                     names[sp.name] = names.get(sp.name, 0) + 1
-                    # egressd puts the job id first; look further only if not
-                    attrs = sp.attributes
-                    if attrs and attrs[0].key == "egress.job.id":
-                        j = attrs[0].value.string_value
-                        jobs[j] = jobs.get(j, 0) + 1
-                        continue
-                    for kv in attrs:
+                    # a folded span stands for egress.count decisions
+                    j, n = None, 1
+                    for kv in sp.attributes:
                         if kv.key == "egress.job.id":
                             j = kv.value.string_value
-                            jobs[j] = jobs.get(j, 0) + 1
-                            break
-    rec.update(jobs=jobs, names=names, dups=dups)
+                        elif kv.key == "egress.count":
+                            n = kv.value.int_value
+                    if j is not None:
+                        jobs[j] = jobs.get(j, 0) + n
+                        spans[j] = spans.get(j, 0) + 1
+    rec.update(jobs=jobs, names=names, dups=dups, spans=spans)
 
 
 def make_handler(state, pb, json_format):

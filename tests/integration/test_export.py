@@ -296,8 +296,10 @@ def test_export_journal_bound_counts_what_it_drops(ctx):
     cfg["journal"] = {"max_file_bytes": 65536, "max_files": 3}
     d = ctx.daemon({"sa": POLICY}, config=cfg)
     jobs = [ctx.job_id() for _ in range(4)]
+    # distinct destinations: identical decisions would fold into one span
     for j in jobs:
-        d.probe("sa", "connect-many", "198.18.1.1:443", "--count", 150, job_id=j)
+        d.probe("sa", "connect", *["198.18.2.1:%d" % (1000 + i) for i in range(150)], job_id=j,
+                rc=None)
         d.job_span(j)
     st = d.status()
     written = st["journal"]["spans"]

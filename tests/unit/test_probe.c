@@ -1011,6 +1011,7 @@ static void test_limits_names(void **state)
 		assert_int_equal(l.names_per_parent, EF_PROBE_DEF_NAMES_PER_PARENT);
 		assert_int_equal(l.tunnel_names, EF_PROBE_DEF_TUNNEL_NAMES);
 		assert_int_equal(l.dns_label_bytes, EF_PROBE_DEF_DNS_LABEL_BYTES);
+		assert_int_equal(l.flood, EF_PROBE_DEF_FLOOD);
 	}
 	cfg = (struct ef_probe_cfg){ .action = EF_PROBE_KILL, .denied_dests = 3, .denied_names = 4,
 				     .ports_per_host = 5, .names_per_parent = 6,
@@ -1325,6 +1326,53 @@ static void test_addr_class(void **state)
 	assert_int_equal(ef_addr_class(10, a), EF_AC_RESERVED);
 }
 
+/* flood: every refusal counts, repeats too; a sliding window; once per window */
+static void test_flood(void **state)
+{
+	struct ef_probe_fire out[EF_PR__MAX];
+	struct ef_probe_cfg cfg = { .flood = 100, .window_s = 10 };
+	struct ef_probe_limits l;
+	struct ef_pdet *p;
+	int fired = 0, at = -1;
+
+	(void)state;
+	ef_probe_limits_of(&cfg, &l);
+	p = det_new(&l);
+	/* 99 in the window: quiet */
+	for (int i = 0; i < 99; i++)
+		assert_int_equal(ef_pdet_flood(p, T0 + i * (SEC / 10), out), 0);
+	/* the 100th fires, once, with its evidence */
+	assert_int_equal(ef_pdet_flood(p, T0 + 99 * (SEC / 10), out), 1);
+	assert_int_equal(out[0].reason, EF_PR_FLOOD);
+	assert_int_equal(out[0].count, 100);
+	assert_int_equal(out[0].threshold, 100);
+	assert_int_equal(out[0].window_s, 10);
+	assert_string_equal(ef_probe_reason_name(EF_PR_FLOOD), "flood");
+	for (int i = 0; i < 500; i++)
+		fired += ef_pdet_flood(p, T0 + 99 * (SEC / 10) + i * 1000, out);
+	assert_int_equal(fired, 0); /* quiet for the window */
+	ef_pdet_free(p);
+
+	/* a slow trickle never fires: 9 a second against 100 per 10 s */
+	p = det_new(&l);
+	for (int i = 0; i < 9 * 600; i++)
+		fired += ef_pdet_flood(p, T0 + (uint64_t)i * SEC / 9, out);
+	assert_int_equal(fired, 0);
+	ef_pdet_free(p);
+
+	/* split across the fixed halves: 60 at the end of one, 60 at the start of
+	 * the next, 2 s apart: the sliding estimate fires */
+	p = det_new(&l);
+	ef_pdet_flood(p, T0, out); /* the fixed halves start here */
+	for (int i = 0; i < 60; i++)
+		ef_pdet_flood(p, T0 + 9 * SEC + i * 1000, out);
+	for (int i = 0; i < 60 && at < 0; i++)
+		if (ef_pdet_flood(p, T0 + 11 * SEC + i * 1000, out))
+			at = i;
+	assert_true(at >= 0 && at < 59); /* before the second half alone could */
+	ef_pdet_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1339,6 +1387,7 @@ int main(void)
 		cmocka_unit_test(test_dns_label_bytes),
 		cmocka_unit_test(test_limits_names),
 		cmocka_unit_test(test_evidence_window),
+		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_memory_saturated),
 		cmocka_unit_test(test_addr_class),
