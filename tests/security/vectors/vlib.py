@@ -112,3 +112,51 @@ def main(module_globals):
     fn(token, args)
     sys.stdout.flush()
     os._exit(0)  # no lingering threads: the judge looks at what left, not at us
+
+
+# -- accomplices outside the fence (outside() of a vector) --------------------
+
+def fork_relay(st, listen, port, dest, dport, udp=False, lifetime=20):
+    """A relay outside the job: listens on (listen, port), forwards each TCP
+    connection (or each datagram) to (dest, dport), unfenced. Its pid goes
+    in st["pids"] (killed when the job ends)."""
+    fam = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    srv = socket.socket(fam, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((listen, port))
+    if not udp:
+        srv.listen(8)
+    pid = os.fork()
+    if pid:
+        srv.close()
+        st["pids"].append(pid)
+        return
+    try:
+        import select
+        import time
+        srv.settimeout(lifetime)
+        deadline = time.time() + lifetime
+        if udp:
+            while time.time() < deadline:
+                data, _peer = srv.recvfrom(65536)
+                f = socket.socket(socket.AF_INET6 if ":" in dest else socket.AF_INET,
+                                  socket.SOCK_DGRAM)
+                f.sendto(data, (dest, dport))
+                f.close()
+        while time.time() < deadline:
+            c, _ = srv.accept()
+            f = socket.create_connection((dest, dport), timeout=3)
+            pair = {c: f, f: c}
+            while pair and time.time() < deadline:
+                rd, _, _ = select.select(list(pair), [], [], 1)
+                for s in rd:
+                    data = s.recv(65536)
+                    if not data:
+                        pair = {}
+                        break
+                    pair[s].sendall(data)
+            c.close()
+            f.close()
+    except Exception:  # noqa: BLE001
+        pass
+    os._exit(0)
