@@ -160,3 +160,67 @@ def fork_relay(st, listen, port, dest, dport, udp=False, lifetime=20):
     except Exception:  # noqa: BLE001
         pass
     os._exit(0)
+
+
+# -- DNS by hand (tests/integration/dnsmsg.py) ---------------------------------
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "integration"))
+import dnsmsg  # noqa: E402
+
+SECDNS = "198.18.1.8"  # run.py's second dnsmasq: *.tun.test, nat64*.test
+
+
+def dns_raw_name(name):
+    """Wire-format name keeping the caller's case (dnsmsg.encode_name does too)."""
+    return b"".join(bytes([len(x)]) + x.encode("latin-1") for x in name.rstrip(".").split(".")) \
+        + b"\0"
+
+
+def dns_query_bytes(name, qtype=1, qid=None, an=b"", ns=b"", ar=b"", counts=(0, 0, 0)):
+    qid = qid if qid is not None else struct.unpack("!H", os.urandom(2))[0]
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, counts[0], counts[1], counts[2]) + \
+        dns_raw_name(name) + struct.pack("!HH", qtype, 1) + an + ns + ar
+
+
+def dns_udp(server, msg, port=53, timeout=1.0):
+    s = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(msg, (server, port))
+        return s.recv(4096)
+    finally:
+        s.close()
+
+
+def dns_tcp(server, msg, port=53, timeout=2.0):
+    s = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((server, port))
+        s.sendall(struct.pack("!H", len(msg)) + msg)
+        head = s.recv(2)
+        return s.recv(struct.unpack("!H", head)[0]) if len(head) == 2 else b""
+    finally:
+        s.close()
+
+
+def dns_addresses(reply):
+    try:
+        return dnsmsg.summarize({"answered": True, "reply": reply, "transport": "udp"}
+                                ).get("addresses", [])
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def case_pattern(token, name):
+    """The job's case channel: bit i of sha256(token) sets the case of letter i."""
+    import hashlib
+    bits = int.from_bytes(hashlib.sha256(token.encode()).digest(), "big")
+    out, i = [], 0
+    for ch in name.lower():
+        if ch.isalpha():
+            out.append(ch.upper() if (bits >> i) & 1 else ch)
+            i += 1
+        else:
+            out.append(ch)
+    return "".join(out)
