@@ -72,7 +72,7 @@ TAMPER_OBJ := $(BUILD)/tamper.bpf.o
 TAMPER_SKEL := $(BUILD)/tamper.skel.h
 VMLINUX := $(BUILD)/vmlinux.h
 
-.PHONY: all deps test test-unit test-integration fuzz fuzz-smoke bench format lint clean demo \
+.PHONY: all deps test test-unit test-integration test-security fuzz fuzz-smoke bench format lint clean demo \
 	install uninstall
 
 # the OTLP schema's files and what is generated from them (see "The OTLP schema" below;
@@ -106,11 +106,13 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  systemd: the tests check the installed unit (systemd-analyze verify) and tmpfiles.d
 #    file (systemd-tmpfiles); nothing needs systemd running
 #  shellcheck: tests/integration/test_deploy_ci.py lints the CI scripts (deploy/ci/**.sh)
+#  nftables: tests/security rewrites a fenced job's destination with a host DNAT rule (nft),
+#    the rewrite the wire check must catch (the capture itself is AF_PACKET in Python)
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
 	ca-certificates protobuf-compiler python3-protobuf python3-yaml libmnl-dev libpsl-dev \
-	man-db groff-base systemd shellcheck
+	man-db groff-base systemd shellcheck nftables
 # installs only what is missing, so `make test` and `make demo` stay quick
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -264,6 +266,9 @@ fuzz-smoke: $(FUZZ_BINS)
 
 test-integration: $(BUILD)/egressd $(BUILD)/egressctl
 	$(PYTHON) tests/integration/run.py --build $(BUILD)
+
+test-security: $(BUILD)/egressd $(BUILD)/egressctl
+	$(PYTHON) tests/security/run.py --build $(BUILD)
 
 # The README's test command. Prints one "N passed, N failed" line at the end.
 test: deps
