@@ -42,7 +42,13 @@ def main():
     rc = 125
     try:
         if hasattr(mod, "outside"):
-            got = mod.outside(cfg["token"], st) or {}
+            try:
+                got = mod.outside(cfg["token"], st) or {}
+            except Exception as e:  # noqa: BLE001 - a missing kernel feature, a tool
+                sys.stdout.write("CANNOT RUN: the accomplice outside the fence failed: %s: %s\n"
+                                 % (type(e).__name__, e))
+                sys.stdout.flush()
+                return 126
             fds, args = list(got.get("fds", [])), [str(a) for a in got.get("args", [])]
         argv = ([] if cfg["user"] == "root" else NOBODY) + [
             cfg["egressctl"], "--socket", cfg["socket"], "run", "--policy", cfg["policy"],
@@ -64,8 +70,8 @@ def main():
                 pass
         if hasattr(mod, "outside_cleanup"):
             mod.outside_cleanup(st)
-    sys.exit(rc)
+    return rc
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -487,7 +487,8 @@ class Suite:
         ev = Evidence(vec, user, token, job, d, self.world, self.extras,
                       self.cap.frames(cap0, cap1), t0, t1, dns_mark, secdns_mark,
                       out.decode(errors="replace"), err.decode(errors="replace"), p.returncode)
-        return judge(ev), ev.out, ev.err
+        cannot = [line for line in ev.out.splitlines() if line.startswith("CANNOT RUN")]
+        return cannot + judge(ev), ev.out, ev.err
 
 
 def read_until_ready(p, timeout):
@@ -603,6 +604,8 @@ def main(argv=None):
                 print("PASS %s" % name, flush=True)
                 if args.verbose:
                     print("    took %.1fs" % (time.time() - t0), flush=True)
+                    for line in out.strip().splitlines()[:12]:
+                        print("    | " + line[:300], flush=True)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         failed += 1

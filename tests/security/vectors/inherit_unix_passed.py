@@ -10,6 +10,9 @@ AS = ("nobody",)
 SINKS_OK = []
 DENIED = [(D4, 443, "tcp")]
 DOC = "docs/threat-model.md"
+# how the threat model would name this path (any of them)
+DOC_MARKS = ("SCM_RIGHTS", "passed over a unix socket", "over a Unix socket",
+             "passed over a Unix socket", "over a unix socket")
 
 
 def judge(ev):
@@ -19,7 +22,7 @@ def judge(ev):
     path = os.path.join(here, "..", "..", "..", DOC)
     with open(path) as f:
         text = f.read()
-    documented = "SCM_RIGHTS" in text
+    documented = any(k in text for k in DOC_MARKS)
     out = []
     if leaked and documented:
         # judge() in run.py already reported LEAK/REACHED: the docs make it the known gap
@@ -27,7 +30,7 @@ def judge(ev):
                    "the fence); not a failure" % DOC)
     elif leaked:
         out.append("UNDOCUMENTED: the token reached %s over a socket passed from outside, and "
-                   "%s does not name the path (no 'SCM_RIGHTS')" % (D4, DOC))
+                   "%s does not name the path (none of %s)" % (D4, DOC, DOC_MARKS))
     return out
 
 

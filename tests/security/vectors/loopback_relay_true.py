@@ -6,7 +6,7 @@ POLICY = {"allow": [A4 + ":443"], "loopback": True}
 AS = ("nobody",)
 SINKS_OK = [D4]  # allowed by "loopback": true; what must hold is the record
 base.LISTEN, base.PORT = "127.0.0.1", 7405
-RECORD = [("egress.connect", {"egress.decision": "allow", "network.peer.port": 7405,
+RECORD = [("*", {"egress.decision": "allow", "network.peer.port": 7405,
                               "network.peer.address": "127.0.0.1"})]
 outside, job = base.outside, base.job
 

@@ -6,8 +6,8 @@ POLICY = {"allow": [A4 + ":443", "127.0.0.1:7406"]}
 AS = ("nobody",)
 SINKS_OK = [D4B]  # what the named service forwards to is its business
 DENIED = [(D4, 443, "tcp")]
-RECORD = [("egress.connect", {"egress.decision": "allow", "network.peer.port": 7406}),
-          ("egress.connect", {"egress.decision": "deny", "network.peer.port": 7407})]
+RECORD = [("*", {"egress.decision": "allow", "network.peer.port": 7406}),
+          ("*", {"egress.decision": "deny", "network.peer.port": 7407})]
 
 
 def outside(token, st):

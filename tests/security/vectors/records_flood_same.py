@@ -46,18 +46,24 @@ def job(token, args):
     time.sleep(1)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     n = 0
+    errs = {}
     end = time.time() + SECONDS
     port = 1
     while time.time() < end:
         for _ in range(1000):
             if VARY:
                 port = port % 60000 + 1
+                if port == 53:  # port 53 is the job's DNS proxy: it connects
+                    port = 54
             try:
                 s.connect((D4, port if VARY else 443))
-            except OSError:
-                pass
+                s.close()
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            except OSError as e:
+                errs[e.errno] = errs.get(e.errno, 0) + 1
         n += 1000
-    out(step="flood", connects=n, seconds=SECONDS)
+    out(step="flood", connects=n, seconds=SECONDS,
+        errors={err_name(OSError(k, "")): v for k, v in errs.items()})
 
 
 if __name__ == "__main__":
