@@ -296,8 +296,9 @@ class Evidence:
             ok = True
             for k, v in (where or {}).items():
                 want = v if isinstance(v, tuple) else (v,)
-                if "*" in k:  # a key pattern: any attribute it matches (the fix names it)
-                    keys = [a for a in s.attrs if fnmatch.fnmatch(a, k)]
+                if "*" in k:  # key patterns, "|" between: any attribute they match
+                    keys = [a for a in s.attrs
+                            if any(fnmatch.fnmatch(a, pat) for pat in k.split("|"))]
                     got = next((s.attrs[a] for a in keys if s.attrs[a]), None)
                 else:
                     got = s.attrs.get(k)

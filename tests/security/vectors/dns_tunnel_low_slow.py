@@ -11,7 +11,10 @@ NAMES = 39
 
 
 def not_sweep_or_fanout(reason):
-    return bool(reason) and reason.startswith("dns") and reason not in ("dns_sweep", "dns_fanout")
+    """The new detector's reason (the fix names it), not one that fires on main for other
+    reasons."""
+    return bool(reason) and reason not in ("dns_sweep", "dns_fanout", "dest_scan", "port_scan",
+                                           "metadata", "private_address", "host_address")
 
 
 RECORD = [("egress.probe", {"egress.probe.reason": not_sweep_or_fanout})]

@@ -8,7 +8,7 @@ POLICY = {"allow": [A4 + ":443"]}
 AS = ("nobody", "root")
 SINKS_OK = []
 DENIED = [(D4, 443, "tcp")]
-RECORD = [("egress.job", {"egress.*inherit*": lambda v: bool(v)})]
+RECORD = [("egress.job", {"egress.*inherit*|egress.*closed*": lambda v: bool(v)})]
 
 
 def outside(token, st):

@@ -7,7 +7,7 @@ POLICY = {"allow": [A4 + ":443"]}
 AS = ("nobody",)
 SINKS_OK = []
 PORT = 7201
-RECORD = [("egress.job", {"egress.*inherit*": lambda v: bool(v)})]
+RECORD = [("egress.job", {"egress.*inherit*|egress.*closed*": lambda v: bool(v)})]
 
 
 def outside(token, st):

@@ -7,7 +7,7 @@ SINKS_OK = []
 DENIED = [(D4, 443, "tcp")]
 # egressctl run closes inherited sockets and says so on the job span (an egress.*inherit*
 # attribute: the name is the fix's)
-RECORD = [("egress.job", {"egress.*inherit*": lambda v: bool(v)})]
+RECORD = [("egress.job", {"egress.*inherit*|egress.*closed*": lambda v: bool(v)})]
 
 
 def outside(token, st):

@@ -5,7 +5,7 @@ POLICY = {"allow": [A4 + ":9999/udp"]}
 AS = ("nobody",)
 SINKS_OK = []
 DENIED = [(D4, 9999, "udp"), (D6, 9999, "udp")]
-RECORD = [("egress.job", {"egress.*inherit*": lambda v: bool(v)})]
+RECORD = [("egress.job", {"egress.*inherit*|egress.*closed*": lambda v: bool(v)})]
 
 
 def outside(token, st):

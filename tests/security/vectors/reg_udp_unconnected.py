@@ -15,6 +15,9 @@ def job(token, args):
         attempt("sendto allowed %s" % a, s.sendto, b"hello", (a, 9999))
         attempt("sendto denied %s" % d, s.sendto, payload(token, "udp"), (d, 9999))
         s.close()
+    m = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    attempt("sendto mapped ::ffff:%s" % D4, m.sendto, payload(token, "udp mapped"),
+            ("::ffff:" + D4, 9999))
 
 
 if __name__ == "__main__":

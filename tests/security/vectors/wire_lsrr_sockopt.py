@@ -19,6 +19,11 @@ def job(token, args):
     attempt("setsockopt IP_OPTIONS (connected)", c.setsockopt, socket.IPPROTO_IP, IP_OPTIONS, opt)
     attempt("connect %s" % A4, c.connect, (A4, 9999))
     attempt("send", c.send, payload(token, "srr connected"))
+    late = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    attempt("connect %s (then the option)" % A4, late.connect, (A4, 9999))
+    attempt("setsockopt IP_OPTIONS after connect", late.setsockopt, socket.IPPROTO_IP,
+            IP_OPTIONS, opt)
+    attempt("send", late.send, payload(token, "srr after connect"))
 
 
 if __name__ == "__main__":

