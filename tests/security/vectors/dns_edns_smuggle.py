@@ -11,11 +11,23 @@ def opt(code, data):
     return b"\0" + struct.pack("!HHIH", 41, 1232, 0, len(body)) + body
 
 
+VARIANTS = (("unknown option 65001", 65001, b"U"), ("cookie", 10, b"C"), ("padding", 12, b"P"))
+
+
+def judge(ev):
+    """Which of the options got through (the generic LEAK line says that some did)."""
+    leaked = []
+    for what, _code, mark in VARIANTS:
+        needle = mark + ev.token.encode()
+        if any(needle in fr for _t, ff, _i, fr in ev.parsed() if ff):
+            leaked.append(what)
+    return ["LEAK: forwarded upstream with the token: %s" % ", ".join(leaked)] if leaked else []
+
+
 def job(token, args):
     t = token.encode()
-    for what, code, data in (("unknown option 65001", 65001, t),
-                             ("cookie", 10, t[:8] + t[:24]),
-                             ("padding", 12, t)):
+    for what, code, mark in VARIANTS:
+        data = mark + t  # 26 bytes: a valid client + server cookie length too
         q = dns_query_bytes("ok.test", ar=opt(code, data), counts=(0, 0, 1))
         attempt("udp %s" % what, lambda: str(dns_addresses(dns_udp(DNS_V4, q))))
         attempt("tcp %s" % what, lambda: str(dns_addresses(dns_tcp(DNS_V4, q))))
