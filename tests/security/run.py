@@ -65,6 +65,7 @@ import capture  # noqa: E402
 
 PY = W.PY
 LAUNCH = os.path.join(HERE, "launch.py")
+FEATURES = os.path.join(HERE, "features.py")
 CAPTURE = os.path.join(HERE, "capture.py")
 
 # A second dnsmasq in the hosts ns, for records the world's has not:
@@ -103,6 +104,7 @@ class Vector:
         self.timeout = getattr(m, "TIMEOUT", 20)
         self.hosts_role = hasattr(m, "hosts")
         self.needs = list(getattr(m, "NEEDS", []))
+        self.features = list(getattr(m, "FEATURES", []))
         for key in ("POLICY",):
             if not hasattr(m, key):
                 raise RuntimeError("%s declares no %s" % (path, key))
@@ -399,6 +401,19 @@ class Suite:
         self.shared_ctx = None
         self.shared = None
         self.results = []
+        self.features = {}
+
+    def probe_features(self, vectors):
+        """{feature: None | why missing} for every FEATURES entry, probed once in the fence ns."""
+        names = sorted(set(f for v in vectors for f in v.features))
+        if not names:
+            return
+        r = subprocess.run(self.world.fence_argv([PY, FEATURES] + names), capture_output=True,
+                           text=True, timeout=30)
+        try:
+            self.features = json.loads(r.stdout)
+        except ValueError:
+            self.features = {n: "features.py failed: %s" % r.stderr.strip()[-300:] for n in names}
 
     def shared_daemon(self, vectors):
         if self.shared is None:
@@ -431,6 +446,11 @@ class Suite:
             missing = [n for n in vec.needs if not W.tool(n)]
             if missing:
                 return ["CANNOT RUN: %s not installed (make deps)" % ", ".join(missing)], "", ""
+            lacking = ["%s (%s)" % (f, self.features[f]) for f in vec.features
+                       if self.features.get(f, "not probed")]
+            if lacking:
+                return ["CANNOT RUN: the kernel lacks what the attack needs: %s" %
+                        "; ".join(lacking)], "", ""
             if hasattr(vec.mod, "setup"):
                 teardown = vec.mod.setup(self.world)
             return self.attack(vec, user, d)
@@ -577,6 +597,7 @@ def main(argv=None):
 
     cg2 = W.cgroup2_mount()
     suite = Suite(args, world, cg2, extras, cap)
+    suite.probe_features([v for v, _u in runs])
     passed, failed = 0, len(broken)
     results = []
     # vectors with a daemon of their own last: the shared one starts once

@@ -5,6 +5,7 @@ from vlib import *  # noqa: F401,F403
 import _uring as U
 
 POLICY = {"allow": [A4 + ":443"]}
+FEATURES = ["io_uring_sqpoll"]
 AS = ("nobody",)
 SINKS_OK = []
 DENIED = [(D4, 443, "tcp")]

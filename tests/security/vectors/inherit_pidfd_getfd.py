@@ -6,6 +6,7 @@ from vlib import *  # noqa: F401,F403
 import inherit_unix_passed as base
 
 POLICY = {"allow": [A4 + ":443"]}
+FEATURES = ["pidfd_getfd"]
 AS = ("nobody", "root")
 SINKS_OK = []
 # no DENIED: the accomplice outside connects to the denied host itself (unfenced, as

@@ -2,6 +2,7 @@
 from vlib import *  # noqa: F401,F403
 
 POLICY = {"allow": [A4 + ":443"]}
+FEATURES = ["mptcp"]
 AS = ("nobody", "root")
 SINKS_OK = [A4]
 DENIED = [(D4, 443, "tcp")]

@@ -2,6 +2,7 @@
 from vlib import *  # noqa: F401,F403
 
 POLICY = {"allow": [A4 + ":9999/udp"]}
+FEATURES = ["packet"]
 AS = ("nobody", "root")
 DENIED = [(D4, 9999, "udp")]
 RECORD = [("egress.socket", {"egress.decision": "deny", "egress.reason": "raw_socket"})]

@@ -2,6 +2,7 @@
 from vlib import *  # noqa: F401,F403
 
 POLICY = {"allow": [A4 + ":443"]}
+FEATURES = ["tcp_fastopen"]
 AS = ("nobody", "root")
 DENIED = [(D4, 443, "tcp"), (D6, 443, "tcp")]
 RECORD = [("egress.connect", {"egress.decision": "deny", "network.peer.address": D4}),

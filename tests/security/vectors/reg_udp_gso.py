@@ -2,6 +2,7 @@
 from vlib import *  # noqa: F401,F403
 
 POLICY = {"allow": [A4 + ":9999/udp"]}
+FEATURES = ["udp_gso"]
 AS = ("nobody",)
 DENIED = [(D4, 9999, "udp")]
 RECORD = [("egress.send", {"egress.decision": "deny", "network.peer.address": D4})]

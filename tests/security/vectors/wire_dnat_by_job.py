@@ -5,7 +5,7 @@ from vlib import *  # noqa: F401,F403
 
 POLICY = {"allow": [A4B + ":8080"]}
 AS = ("root",)
-NEEDS = ["nft"]
+FEATURES = ["nftables"]
 SINKS_OK = []
 DENIED = [(D4, 8080, "tcp")]
 TABLE = "efsec_jobdnat"

@@ -5,7 +5,7 @@ from vlib import *  # noqa: F401,F403
 
 POLICY = {"allow": [A4B + ":443"]}
 AS = ("nobody", "root")
-NEEDS = ["nft"]
+FEATURES = ["nftables"]
 SINKS_OK = []
 DENIED = [(D4, 443, "tcp")]
 RECORD = [("egress.packet", {"egress.decision": "deny", "network.peer.address": D4})]

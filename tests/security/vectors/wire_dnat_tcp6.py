@@ -4,7 +4,7 @@ from wire_dnat_tcp4 import nat_setup
 
 POLICY = {"allow": ["[%s]:443" % A6B]}
 AS = ("nobody",)
-NEEDS = ["nft"]
+FEATURES = ["nftables"]
 SINKS_OK = []
 DENIED = [(D6, 443, "tcp")]
 RECORD = [("egress.packet", {"egress.decision": "deny", "network.peer.address": D6})]

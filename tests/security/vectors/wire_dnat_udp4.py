@@ -4,7 +4,7 @@ from wire_dnat_tcp4 import nat_setup
 
 POLICY = {"allow": [A4B + ":123/udp"]}
 AS = ("nobody", "root")
-NEEDS = ["nft"]
+FEATURES = ["nftables"]
 SINKS_OK = []
 DENIED = [(D4, 9999, "udp")]
 RECORD = [("egress.packet", {"egress.decision": "deny", "network.peer.address": D4})]

@@ -2,6 +2,7 @@
 from vlib import *  # noqa: F401,F403
 
 POLICY = {"allow": [A4 + ":9999/udp"]}
+FEATURES = ["ip_srr"]
 AS = ("nobody", "root")
 SINKS_OK = [A4, A6]  # the allowed host may get it: what matters is where else it went
 # uid 65534 has no CAP_NET_RAW: the kernel refuses source routes; root gets them past

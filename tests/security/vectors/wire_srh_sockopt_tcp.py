@@ -2,6 +2,7 @@
 from vlib import *  # noqa: F401,F403
 
 POLICY = {"allow": ["[%s]:443" % A6]}
+FEATURES = ["srh"]
 AS = ("nobody",)
 SINKS_OK = [A4, A6]  # the allowed host may get it: what matters is where else it went
 RECORD = [(("egress.sockopt", "egress.packet"), {"egress.decision": "deny",
