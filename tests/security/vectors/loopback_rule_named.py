@@ -1,6 +1,5 @@
 """A rule names a loopback listener outside the job (127.0.0.1:7406, a service container the runner started): the job reaches it, and the connection is recorded; another local port (7407) stays closed."""
 from vlib import *  # noqa: F401,F403
-import loopback_relay_default as base
 
 POLICY = {"allow": [A4 + ":443", "127.0.0.1:7406"]}
 AS = ("nobody",)
