@@ -431,6 +431,13 @@ class Suite:
         return problems
 
     def run_one(self, vec, user, vectors):
+        """(problems, attacker's stdout, stderr); problems of an own daemon's cleanup
+        (a sanitizer report in its log, something left behind) count too."""
+        cleanup = []
+        problems, out, err = self._run_one(vec, user, vectors, cleanup)
+        return problems + ["cleanup: %s" % c for c in cleanup], out, err
+
+    def _run_one(self, vec, user, vectors, cleanup):
         own_ctx = None
         teardown = None
         try:
@@ -461,8 +468,7 @@ class Suite:
                 except Exception as e:  # noqa: BLE001
                     print("    teardown of %s: %r" % (vec.name, e), flush=True)
             if own_ctx is not None:
-                for p in own_ctx.close():
-                    print("    cleanup: " + p, flush=True)
+                cleanup += own_ctx.close()
 
     def attack(self, vec, user, d):
         token = "EFSEC%s" % secrets.token_hex(10).upper()
@@ -632,8 +638,10 @@ def main(argv=None):
         print("interrupted", flush=True)
         failed += 1
     finally:
-        for p in suite.close():
-            print("cleanup: " + p, flush=True)
+        problems = suite.close()
+        if problems:  # the shared egressd: a sanitizer report, something left behind
+            print("FAIL shared-daemon: %s" % " | ".join(problems), flush=True)
+            failed += 1
         cap.stop()
         extras.down()
         world.down()
