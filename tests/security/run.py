@@ -75,9 +75,14 @@ SECDNS_V4 = "198.18.1.8"
 SECDNS_ARGS = ["--address=/tun.test/198.18.1.7",
                "--host-record=nat64meta.test,64:ff9b::a9fe:a9fe",
                "--host-record=nat64priv.test,64:ff9b::a0b:c0d",
-               "--host-record=nat64ok.test,64:ff9b::c612:107"]
-NAT64_HOSTS = ["64:ff9b::a9fe:a9fe", "64:ff9b::a0b:c0d", "64:ff9b::c612:107"]
-NAT64_ROUTE = "64:ff9b::/96"
+               "--host-record=nat64ok.test,64:ff9b::c612:107",
+               # the local-use prefix 64:ff9b:1::/48, RFC 6052 layout for a /48: the IPv4
+               # address in bits 48-63 and 72-87 (bits 64-71 zero)
+               "--host-record=nat64meta48.test,64:ff9b:1:a9fe:a9:fe00::",
+               "--host-record=nat64ok48.test,64:ff9b:1:c612:1:700::"]
+NAT64_HOSTS = ["64:ff9b::a9fe:a9fe", "64:ff9b::a0b:c0d", "64:ff9b::c612:107",
+               "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1:c612:1:700::"]
+NAT64_ROUTES = ["64:ff9b::/96", "64:ff9b:1::/48"]
 
 SHARED_CONFIG = {"dns": {"upstream": [W.DNS_V4], "timeout_ms": 1000, "attempts": 2}}
 
@@ -195,8 +200,8 @@ class Extras:
         w = self.world
         for a in NAT64_HOSTS:
             w._ip("-6", "addr", "add", a + "/128", "dev", w.veth_hosts, "nodad", ns=w.hosts)
-        w._ip("-6", "route", "add", NAT64_ROUTE, "via", W.HOSTS_V6, "dev", w.veth_fence,
-              ns=w.fence)
+        for net in NAT64_ROUTES:
+            w._ip("-6", "route", "add", net, "via", W.HOSTS_V6, "dev", w.veth_fence, ns=w.fence)
         exe = W.tool("dnsmasq")
         open(self.dns_log_path, "w").close()
         argv = [exe, "--keep-in-foreground", "--conf-file=/dev/null", "--pid-file=",
