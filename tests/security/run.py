@@ -13,8 +13,9 @@ outside the job:
   - a packet capture of the hosts side of the veth (capture.py): no frame
     carrying the token may go to an address the vector does not list in
     SINKS_OK;
-  - the test hosts' own log (World.host_log()): no connection or datagram
-    to the vector's DENIED destinations while it ran;
+  - the test hosts' own log (World.host_log()): the token in no data the
+    hosts' servers received at an address not in SINKS_OK, and no
+    connection or datagram to the vector's DENIED destinations while it ran;
   - the daemon's span journal: every RECORD the vector declares is there,
     for the vector's job;
   - the vector's own judge(ev), if any (DNS: dnsmasq's query logs, the
@@ -289,6 +290,13 @@ class Evidence:
                     hits.append(e)
         return hits
 
+    def host_token_hits(self):
+        """What the test hosts' servers received with the token in it (hostd logs the first
+        bytes of each datagram and TCP read), at an address not in SINKS_OK."""
+        return [e for e in self.world.host_log()
+                if self.t0 - 0.2 <= e["t"] <= self.t1 + 0.5 and self.token in e.get("data", "")
+                and norm(e["local"]) not in self.vec.sinks_ok]
+
     def spans(self, refresh=False):
         if self._spans is None or refresh:
             self._spans = [s for s in self.daemon.spans() if s.get("egress.job.id") == self.job]
@@ -372,6 +380,11 @@ def judge(ev):
         dests = sorted(set(describe_frame(i) for _t, i in leaks))
         problems.append("LEAK: %d frame(s) carrying the token crossed the veth: %s" % (
             len(leaks), "; ".join(dests[:4])))
+    got = ev.host_token_hits()
+    if got:
+        problems.append("LEAK: the hosts received the token: %s" % "; ".join(
+            "%s %s:%d from %s" % (e["proto"], e["local"], e["lport"], e["peer"])
+            for e in got[:4]))
     hits = ev.host_hits()
     if hits:
         problems.append("REACHED: the hosts logged %s" % "; ".join(
