@@ -106,8 +106,8 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  systemd: the tests check the installed unit (systemd-analyze verify) and tmpfiles.d
 #    file (systemd-tmpfiles); nothing needs systemd running
 #  shellcheck: tests/integration/test_deploy_ci.py lints the CI scripts (deploy/ci/**.sh)
-#  nftables: tests/security rewrites a fenced job's destination with a host DNAT rule (nft),
-#    the rewrite the wire check must catch (the capture itself is AF_PACKET in Python)
+#  nftables: tests/integration/test_wire.py rewrites destinations with a DNAT rule after the
+#    connect hook, as a host's netfilter would, to prove the wire check judges the rewrite
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
@@ -267,6 +267,8 @@ fuzz-smoke: $(FUZZ_BINS)
 test-integration: $(BUILD)/egressd $(BUILD)/egressctl
 	$(PYTHON) tests/integration/run.py --build $(BUILD)
 
+# The adversarial suite alone (also part of `make test`); its DNAT vectors need nftables
+# (DEB_PKGS), its packet capture is AF_PACKET in Python.
 test-security: $(BUILD)/egressd $(BUILD)/egressctl
 	$(PYTHON) tests/security/run.py --build $(BUILD)
 
