@@ -80,9 +80,11 @@ SECDNS_ARGS = ["--address=/tun.test/198.18.1.7",
                # the local-use prefix 64:ff9b:1::/48, RFC 6052 layout for a /48: the IPv4
                # address in bits 48-63 and 72-87 (bits 64-71 zero)
                "--host-record=nat64meta48.test,64:ff9b:1:a9fe:a9:fe00::",
-               "--host-record=nat64ok48.test,64:ff9b:1:c612:1:700::"]
+               # the control: public whichever RFC 6052 layout reads it (/48 198.18.1.7,
+               # /56 18.1.7.1, /64 1.7.1.198, /96 198.18.1.7)
+               "--host-record=nat64ok48.test,64:ff9b:1:c612:1:701:c612:107"]
 NAT64_HOSTS = ["64:ff9b::a9fe:a9fe", "64:ff9b::a0b:c0d", "64:ff9b::c612:107",
-               "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1:c612:1:700::"]
+               "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1:c612:1:701:c612:107"]
 NAT64_ROUTES = ["64:ff9b::/96", "64:ff9b:1::/48"]
 
 SHARED_CONFIG = {"dns": {"upstream": [W.DNS_V4], "timeout_ms": 1000, "attempts": 2}}

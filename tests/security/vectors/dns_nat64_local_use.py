@@ -1,7 +1,8 @@
 """NAT64 rebinding through the local-use prefix 64:ff9b:1::/48 (RFC 8215; RFC 6052 layout for a /48): an allowed name answers 169.254.169.254 embedded there; the job connects with the token. A public embedded answer is the control."""
 from vlib import *  # noqa: F401,F403
 
-META, PUB = "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1:c612:1:700::"
+# PUB: public in every RFC 6052 layout a /48 prefix allows (a fence may read them all)
+META, PUB = "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1:c612:1:701:c612:107"
 POLICY = {"allow": ["nat64meta48.test:80", "nat64ok48.test:80"], "dns": {"upstream": [SECDNS]}}
 AS = ("nobody",)
 SINKS_OK = [PUB]

@@ -21,9 +21,9 @@ RECORD = [("egress.probe", {"egress.probe.reason": not_sweep_or_fanout})]
 
 
 def chunks(token):
-    data = hashlib.sha256(token.encode()).hexdigest() * 40
+    """NAMES distinct names, 36 bytes of data each (hex of the token's hash chain)."""
     for i in range(NAMES):
-        part = data[i * 36:(i + 1) * 36]
+        part = hashlib.sha256(("%s/%d" % (token, i)).encode()).hexdigest()[:36]
         yield "%s.%s.%s.tun.test" % (part[:12], part[12:24], part[24:36])
 
 
