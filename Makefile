@@ -72,7 +72,7 @@ TAMPER_OBJ := $(BUILD)/tamper.bpf.o
 TAMPER_SKEL := $(BUILD)/tamper.skel.h
 VMLINUX := $(BUILD)/vmlinux.h
 
-.PHONY: all deps test test-unit test-integration fuzz fuzz-smoke bench format lint clean demo \
+.PHONY: all deps test test-unit test-integration test-security fuzz fuzz-smoke bench format lint clean demo \
 	install uninstall
 
 # the OTLP schema's files and what is generated from them (see "The OTLP schema" below;
@@ -284,6 +284,11 @@ fuzz-smoke: $(FUZZ_BINS)
 
 test-integration: $(BUILD)/egressd $(BUILD)/egressctl
 	$(PYTHON) tests/integration/run.py --build $(BUILD)
+
+# The adversarial suite alone (also part of `make test`); its DNAT vectors need nftables
+# (DEB_PKGS), its packet capture is AF_PACKET in Python.
+test-security: $(BUILD)/egressd $(BUILD)/egressctl
+	$(PYTHON) tests/security/run.py --build $(BUILD)
 
 # The README's test command. Prints one "N passed, N failed" line at the end.
 test: deps

@@ -8,7 +8,10 @@
 #   2. tests/run-fuzz.sh BUILD ${FUZZ_SECONDS:-30}  one PASS/FAIL line per fuzz target
 #   3. tests/integration/run.py --build BUILD       one PASS/FAIL line per test (root,
 #                                                   BPF, cgroup2 needed: FAILs without)
-# and counts every "PASS ..." and "FAIL ..." line of the three. A part that exits
+#   4. tests/security/run.py --build BUILD          one PASS/FAIL line per attack vector
+#                                                   and user (the adversarial suite;
+#                                                   same needs as 3)
+# and counts every "PASS ..." and "FAIL ..." line of the four. A part that exits
 # non-zero without printing a FAIL line, or that is missing, counts as one
 # failure. The parts' own summary lines are folded into one per part, so the
 # output ends with exactly one line "N passed, N failed". Exit status 1 if
@@ -73,6 +76,12 @@ if [ -f tests/integration/run.py ]; then
 	part integration "$py" tests/integration/run.py --build "$build"
 else
 	missing integration tests/integration/run.py
+fi
+
+if [ -f tests/security/run.py ]; then
+	part security "$py" tests/security/run.py --build "$build"
+else
+	missing security tests/security/run.py
 fi
 
 echo "$total_pass passed, $total_fail failed"

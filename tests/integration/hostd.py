@@ -12,7 +12,9 @@ port 53 of its own two addresses; hostd must stay off that port.
 Prints "READY <pid>" on stdout once every socket is bound; if --log is
 given, appends one JSON line per accepted connection or received datagram
 ({"proto", "local", "lport", "peer", "pport"}), so a test can tell whether a
-packet reached the hosts at all.
+packet reached the hosts at all; datagrams carry their first bytes ("data",
+latin-1), and each TCP read is a "tcp-data" line with them (the security
+suite looks for its secret token there).
 
 Python 3 stdlib only. Started by world.py as
     nsenter --net=/run/netns/HOSTS /usr/bin/python3 hostd.py --tcp 22,80 --udp 123,9999
@@ -30,6 +32,7 @@ import time
 # Linux values; the socket module lacks some of them on older Pythons.
 IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
 IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+DATA_LOGGED = 512  # bytes of each datagram / TCP read kept in the log ("data")
 
 
 def unmap(addr):
@@ -60,10 +63,13 @@ class Hostd:
             s.setblocking(False)
             self.sel.register(s, selectors.EVENT_READ, ("udp", port))
 
-    def record(self, proto, local, lport, peer, pport):
+    def record(self, proto, local, lport, peer, pport, data=None):
         if self.log:
-            self.log.write(json.dumps({"t": time.time(), "proto": proto, "local": unmap(local),
-                                       "lport": lport, "peer": unmap(peer), "pport": pport}) + "\n")
+            e = {"t": time.time(), "proto": proto, "local": unmap(local), "lport": lport,
+                 "peer": unmap(peer), "pport": pport}
+            if data is not None:  # what arrived, so a test can look for its secret in it
+                e["data"] = data[:DATA_LOGGED].decode("latin-1")
+            self.log.write(json.dumps(e) + "\n")
 
     def on_listen(self, s, port):
         try:
@@ -86,6 +92,11 @@ class Hostd:
             self.sel.unregister(c)
             c.close()
             return
+        try:  # "tcp-data", not "tcp": tests count connections by proto "tcp"
+            local, peer = c.getsockname(), c.getpeername()
+            self.record("tcp-data", local[0], local[1], peer[0], peer[1], data)
+        except OSError:
+            pass
         try:
             c.sendall(data)  # small echoes: the send buffer never fills here
         except OSError:
@@ -108,7 +119,7 @@ class Hostd:
                     local = socket.inet_ntop(socket.AF_INET6, addr)
                     # reply from the address asked for; ifindex 0 lets routing pick
                     cmsgs = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, addr + struct.pack("@I", 0))]
-            self.record("udp", local, port, peer[0], peer[1])
+            self.record("udp", local, port, peer[0], peer[1], data)
             try:
                 s.sendmsg([data], cmsgs, 0, peer)
             except OSError:

@@ -1,0 +1,226 @@
+"""What every attacker program of tests/security/vectors/ shares.
+
+A vector file is run three ways (tests/security/run.py decides which):
+
+    python3 VECTOR.py job TOKEN [ARG...]      inside the fenced job (the attack)
+    python3 VECTOR.py hosts TOKEN [ARG...]    in the test hosts' namespace, once
+                                              the job printed READY (a peer)
+    (import) VECTOR.outside(token, st)        in the fence namespace, unfenced, as
+                                              root, before the job starts (an
+                                              accomplice: relays, inherited fds)
+
+The job prints what it saw as JSON lines, for the failure report only: the
+verdict never reads them. Python 3 stdlib only.
+"""
+import errno
+import json
+import os
+import socket
+import struct
+import sys
+
+# The test world (tests/integration/world.py)
+A4, A6 = "198.18.1.1", "2001:db8:1::1"       # allowed by the vectors' policies
+A4B, A6B = "198.18.1.2", "2001:db8:1::2"     # allowed, rewritten by a DNAT vector
+D4, D6 = "198.18.2.4", "2001:db8:1::4"       # denied: the token must never reach it
+D4B = "198.18.2.5"                           # denied, a second one
+FENCE_V4, FENCE_V6 = "198.18.0.1", "2001:db8::1"
+HOSTS_V4, HOSTS_V6 = "198.18.0.2", "2001:db8::2"
+DNS_V4, DNS_V6 = "198.18.0.53", "2001:db8::53"
+TCP_PORT, UDP_PORT = 443, 9999
+
+IPPROTO_MPTCP = 262
+UDP_SEGMENT = 103
+UDP_CORK = 1
+TCP_FASTOPEN_CONNECT = 30
+IPV6_RTHDR = 57
+IPV6_NEXTHOP = 9
+IP_OPTIONS = 4
+IP_RETOPTS = 7
+
+
+def out(**kw):
+    sys.stdout.write(json.dumps(kw, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def ready():
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+
+
+def err_name(e):
+    return errno.errorcode.get(getattr(e, "errno", None) or 0, repr(e))
+
+
+def attempt(what, fn, *a, **kw):
+    """Run one step; print what happened; never raise (the attacker goes on)."""
+    try:
+        r = fn(*a, **kw)
+        out(step=what, ok=True, result=r if isinstance(r, (int, str, type(None))) else None)
+        return r
+    except OSError as e:
+        out(step=what, ok=False, err=err_name(e))
+    except Exception as e:  # noqa: BLE001 - the report wants every failure
+        out(step=what, ok=False, err=repr(e))
+    return None
+
+
+def payload(token, what=""):
+    return ("%s %s\n" % (token, what)).encode()
+
+
+def tcp_send(host, port, token, fam=None, timeout=2.0):
+    fam = fam or (socket.AF_INET6 if ":" in host else socket.AF_INET)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((host, port))
+        s.sendall(payload(token, "tcp"))
+        try:
+            return s.recv(256).decode(errors="replace")
+        except OSError:
+            return ""
+    finally:
+        s.close()
+
+
+def udp_sendto(host, port, token, fam=None):
+    fam = fam or (socket.AF_INET6 if ":" in host else socket.AF_INET)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    try:
+        return s.sendto(payload(token, "udp"), (host, port))
+    finally:
+        s.close()
+
+
+def sockaddr_in(host, port):
+    """struct sockaddr_in / sockaddr_in6 bytes."""
+    if ":" in host:
+        return struct.pack("=HHI16sI", socket.AF_INET6, socket.htons(port), 0,
+                           socket.inet_pton(socket.AF_INET6, host), 0)
+    return struct.pack("=HH4s8x", socket.AF_INET, socket.htons(port),
+                       socket.inet_aton(host))
+
+
+def main(module_globals):
+    """Dispatch `VECTOR.py job|hosts TOKEN ARGS...` to job()/hosts()."""
+    role, token, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    fn = module_globals.get(role)
+    if fn is None:
+        sys.exit("no role %r in %s" % (role, sys.argv[0]))
+    fn(token, args)
+    sys.stdout.flush()
+    os._exit(0)  # no lingering threads: the judge looks at what left, not at us
+
+
+# -- accomplices outside the fence (outside() of a vector) --------------------
+
+def fork_relay(st, listen, port, dest, dport, udp=False, lifetime=20):
+    """A relay outside the job: listens on (listen, port), forwards each TCP
+    connection (or each datagram) to (dest, dport), unfenced. Its pid goes
+    in st["pids"] (killed when the job ends)."""
+    fam = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    srv = socket.socket(fam, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((listen, port))
+    if not udp:
+        srv.listen(8)
+    pid = os.fork()
+    if pid:
+        srv.close()
+        st["pids"].append(pid)
+        return
+    try:
+        import select
+        import time
+        srv.settimeout(lifetime)
+        deadline = time.time() + lifetime
+        if udp:
+            while time.time() < deadline:
+                data, _peer = srv.recvfrom(65536)
+                f = socket.socket(socket.AF_INET6 if ":" in dest else socket.AF_INET,
+                                  socket.SOCK_DGRAM)
+                f.sendto(data, (dest, dport))
+                f.close()
+        while time.time() < deadline:
+            c, _ = srv.accept()
+            f = socket.create_connection((dest, dport), timeout=3)
+            pair = {c: f, f: c}
+            while pair and time.time() < deadline:
+                rd, _, _ = select.select(list(pair), [], [], 1)
+                for s in rd:
+                    data = s.recv(65536)
+                    if not data:
+                        pair = {}
+                        break
+                    pair[s].sendall(data)
+            c.close()
+            f.close()
+    except Exception:  # noqa: BLE001
+        pass
+    os._exit(0)
+
+
+# -- DNS by hand (tests/integration/dnsmsg.py) ---------------------------------
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "integration"))
+import dnsmsg  # noqa: E402
+
+SECDNS = "198.18.1.8"  # run.py's second dnsmasq: *.tun.test, nat64*.test
+
+
+def dns_raw_name(name):
+    """Wire-format name keeping the caller's case (dnsmsg.encode_name does too)."""
+    return b"".join(bytes([len(x)]) + x.encode("latin-1") for x in name.rstrip(".").split(".")) \
+        + b"\0"
+
+
+def dns_query_bytes(name, qtype=1, qid=None, an=b"", ns=b"", ar=b"", counts=(0, 0, 0)):
+    qid = qid if qid is not None else struct.unpack("!H", os.urandom(2))[0]
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, counts[0], counts[1], counts[2]) + \
+        dns_raw_name(name) + struct.pack("!HH", qtype, 1) + an + ns + ar
+
+
+def dns_udp(server, msg, port=53, timeout=1.0):
+    s = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(msg, (server, port))
+        return s.recv(4096)
+    finally:
+        s.close()
+
+
+def dns_tcp(server, msg, port=53, timeout=2.0):
+    s = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((server, port))
+        s.sendall(struct.pack("!H", len(msg)) + msg)
+        head = s.recv(2)
+        return s.recv(struct.unpack("!H", head)[0]) if len(head) == 2 else b""
+    finally:
+        s.close()
+
+
+def dns_addresses(reply):
+    try:
+        return dnsmsg.summarize({"answered": True, "reply": reply, "transport": "udp"}
+                                ).get("addresses", [])
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def case_pattern(token, name):
+    """The job's case channel: bit i of sha256(token) sets the case of letter i."""
+    import hashlib
+    bits = int.from_bytes(hashlib.sha256(token.encode()).digest(), "big")
+    out, i = [], 0
+    for ch in name.lower():
+        if ch.isalpha():
+            out.append(ch.upper() if (bits >> i) & 1 else ch)
+            i += 1
+        else:
+            out.append(ch)
+    return "".join(out)
