@@ -33,6 +33,9 @@ struct key {
 	char exe[EF_EXE_LEN], comm[EF_COMM_LEN];
 };
 
+/* hashed a word at a time (key_hash) */
+_Static_assert(sizeof(struct key) % 8 == 0, "fold key: whole words");
+
 struct ent {
 	struct key k;
 	uint64_t hash, win_end;
@@ -77,6 +80,25 @@ static uint64_t hash_bytes(const void *p, size_t n)
 }
 
 #define TOKEN 1000000000ull
+
+/* The key is hashed on every record: a word at a time, not a byte. */
+static uint64_t key_hash(const struct key *k)
+{
+	const unsigned char *p = (const unsigned char *)k;
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+
+	for (size_t i = 0; i < sizeof(*k); i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
 
 struct ef_fold *ef_fold_new(uint64_t window_ns, uint32_t burst, uint32_t rate, uint32_t cap,
 			    ef_fold_emit_fn emit, void *ctx)
@@ -305,7 +327,7 @@ bool ef_fold_add_named(struct ef_fold *f, const struct ef_event *e, const char *
 	uint64_t h;
 
 	key_of(&k, e, false);
-	h = hash_bytes(&k, sizeof(k));
+	h = key_hash(&k);
 	x = lookup(f, &k, h);
 	if (x && e->ts_boot_ns >= x->win_end) {
 		end(f, x);
@@ -321,7 +343,7 @@ bool ef_fold_add_named(struct ef_fold *f, const struct ef_event *e, const char *
 		return false;
 	}
 	key_of(&k, e, true);
-	h = hash_bytes(&k, sizeof(k));
+	h = key_hash(&k);
 	x = lookup(f, &k, h);
 	if (x && e->ts_boot_ns >= x->win_end) {
 		end(f, x);
