@@ -766,6 +766,10 @@ def test_dns_answer_spelt_otherwise_is_dropped(ctx):
     eq(len(read_jsonl(log)), 3, "one query upstream without case randomization")
 
 
+def refusal_spans(d, job, reason):
+    return d.find("egress.dns", job, where={"egress.reason": reason})
+
+
 @test
 def test_dns_query_limit(ctx):
     """dns.query_rate/query_burst: past the bucket a query is answered
