@@ -176,6 +176,8 @@ static cJSON *status_json(struct ef_daemon *d)
 			cJSON_AddNumberToObject(dns, "dropped", (double)d->dns_dropped);
 			cJSON_AddNumberToObject(dns, "limited", (double)d->dns_limited);
 			cJSON_AddNumberToObject(dns, "spoofed", (double)d->dns_spoofed);
+			cJSON_AddNumberToObject(dns, "case_fallback",
+						(double)d->dns_case_fallback);
 			cJSON_AddNumberToObject(dns, "learn_failed", (double)d->dns_learn_failed);
 			cJSON_AddNumberToObject(dns, "pending", (double)ef_dns_n_pending(d));
 		}

@@ -608,6 +608,22 @@ static void attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const 
 	p->tcp_up = false;
 	p->tlen = p->texp = 0;
 	snprintf(p->error, sizeof(p->error), "%s", why);
+	if (p->case_mismatch && !p->case_lowered && n) {
+		/*
+		 * The attempt ended with only answers spelt otherwise: a spoofer,
+		 * or an upstream that does not echo the case (or answers from a
+		 * cache in an earlier spelling). The same server once more, in
+		 * lowercase, so such an upstream costs a timeout, not every
+		 * lookup; a spoofer gains nothing it could not by guessing ids.
+		 */
+		p->case_lowered = true;
+		d->dns_case_fallback++;
+		ef_dns_name_case(p->sent_name, p->sent_len, NULL, 0);
+		if (ef_dns_query_build(&p->q, p->sent_name, p->sent_len, 0, p->query,
+				       EF_DNS_NAME_MAX + 64) == (ssize_t)p->qlen &&
+		    send_attempt(d, p) == 0)
+			return;
+	}
 	if (n && ++p->attempt < n * d->cfg.dns.attempts && send_attempt(d, p) == 0)
 		return;
 	reply_error(d, &p->client, &p->q, true, EF_DNS_RCODE_SERVFAIL);
@@ -704,8 +720,10 @@ static void on_answer(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *ms
 	int ret;
 
 	ret = ef_dns_answer_parse(msg, len, &p->q, p->up_id, a);
-	if (!ret)
+	if (!ret) {
 		ret = ef_dns_answer_spelling(msg, len, p->sent_name, p->sent_len, p->q.qwire);
+		p->case_mismatch |= ret == -EPROTO;
+	}
 	if (ret) {
 		/* not an answer to this query: ignore it (spoofing, or late); a
 		 * question spelt otherwise than sent is a guess at the id */

@@ -93,6 +93,8 @@ struct ef_dns_pending {
 	size_t qlen;
 	uint8_t sent_name[255]; /* the question's name as spelt upstream (0x20) */
 	size_t sent_len;
+	bool case_mismatch; /* an answer with the right id came spelt otherwise */
+	bool case_lowered;  /* ...so the proxy asks again in lowercase */
 	uint16_t up_id;
 	bool id_claimed;
 	struct ef_dns_upsock *us; /* UDP attempt: the pooled socket it went out on */

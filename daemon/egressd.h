@@ -217,6 +217,7 @@ struct ef_daemon {
 	uint64_t dns_sweep_ns;
 	uint64_t dns_queries, dns_malformed, dns_dropped, dns_learn_failed;
 	uint64_t dns_limited, dns_spoofed; /* over the job's rate; answers spelt otherwise */
+	uint64_t dns_case_fallback;	   /* queries asked again in lowercase after that */
 
 	uint64_t events, rb_drops_reported;
 	uint64_t started_ns;
