@@ -5,16 +5,19 @@ Run inside the test hosts' namespace on the hosts side of the veth:
 
     nsenter --net=/run/netns/HOSTS python3 capture.py IFNAME FILE
 
-Appends every frame that crosses IFNAME, both directions, to FILE as records
-of  <double time><u32 length><u8 pkttype><frame>  (pkttype: the kernel's
+Keeps every frame that crosses IFNAME, both directions, as records of
+<double time><u32 length><u8 pkttype><frame>  (pkttype: the kernel's
 PACKET_HOST, PACKET_OUTGOING...: OUTGOING left the hosts, anything else came
-from the fence). Prints "READY" once bound. Each line "SYNC" on stdin drains
-what the socket holds into FILE and answers "OK <file size>", so the judge
-reads everything that crossed the wire up to that moment.
+from the fence), in its own memory and in FILE (for a person to look at:
+the judge never reads the file, which a root job could rewrite). Prints
+"READY" once bound. On stdin:
+  "SYNC"        drains what the socket holds; answers "OK <bytes kept> <drops>"
+                (drops: frames the kernel could not queue to the capture since
+                the last SYNC, PACKET_STATISTICS; the judge fails on any)
+  "DUMP A B"    answers "DATA <n>" and the n bytes kept between offsets A and B.
 
 Also the parsing the judge uses (frames(), parse()).
 """
-import os
 import select
 import socket
 import struct
@@ -24,6 +27,7 @@ import time
 ETH_P_ALL = 0x0003
 SO_RCVBUFFORCE = 33
 PACKET_OUTGOING = 4
+SOL_PACKET, PACKET_STATISTICS = 263, 6
 REC = struct.Struct("<dIB")
 
 
@@ -36,6 +40,7 @@ def serve(ifname, path):
     s.bind((ifname, 0))
     s.setblocking(False)
     f = open(path, "ab", buffering=0)
+    kept = bytearray()
 
     def drain():
         buf = []
@@ -46,9 +51,11 @@ def serve(ifname, path):
                 break
             buf.append(REC.pack(time.time(), len(data), addr[2]) + data)
             if len(buf) >= 256:
+                kept.extend(b"".join(buf))
                 f.write(b"".join(buf))
                 buf = []
         if buf:
+            kept.extend(b"".join(buf))
             f.write(b"".join(buf))
 
     sys.stdout.write("READY\n")
@@ -62,17 +69,22 @@ def serve(ifname, path):
             line = stdin.readline()
             if not line:
                 return
+            words = line.split()
+            if words and words[0] == b"DUMP":
+                a, b = int(words[1]), int(words[2])
+                chunk = bytes(kept[a:b])
+                sys.stdout.buffer.write(b"DATA %d\n" % len(chunk) + chunk)
+                sys.stdout.flush()
+                continue
             time.sleep(0.05)  # what is still between the two ends of the veth
             drain()
-            sys.stdout.write("OK %d\n" % os.fstat(f.fileno()).st_size)
+            _packets, drops = struct.unpack("=II", s.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+            sys.stdout.write("OK %d %d\n" % (len(kept), drops))
             sys.stdout.flush()
 
 
-def frames(path, start, end):
-    """[(t, pkttype, frame bytes)] of FILE between two offsets."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(end - start)
+def frames(data):
+    """[(t, pkttype, frame bytes)] of records (what DUMP answered)."""
     out, off = [], 0
     while off + REC.size <= len(data):
         t, n, pkttype = REC.unpack_from(data, off)
