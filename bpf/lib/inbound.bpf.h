@@ -50,7 +50,8 @@ static __always_inline int ef_inbound_judge(__u32 policy_id, __u32 family, const
  * accepted) take the fast path: one socket-state read.
  *
  * Decisions:
- *   - a loopback peer (127.0.0.0/8, ::1): allowed, not recorded (the
+ *   - a loopback peer (127.0.0.0/8, ::1) on the loopback device: allowed,
+ *     not recorded (the
  *     outbound side judged the connect, see lib/dest.bpf.h);
  *   - the listener's job is found from the socket's cgroup
  *     (bpf_skb_ancestor_cgroup_id), never from the task that happens to run
