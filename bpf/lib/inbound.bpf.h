@@ -51,8 +51,7 @@ static __always_inline int ef_inbound_judge(__u32 policy_id, __u32 family, const
  *
  * Decisions:
  *   - a loopback peer (127.0.0.0/8, ::1) on the loopback device: allowed,
- *     not recorded (the
- *     outbound side judged the connect, see lib/dest.bpf.h);
+ *     not recorded (the outbound side judged the connect, lib/dest.bpf.h);
  *   - the listener's job is found from the socket's cgroup
  *     (bpf_skb_ancestor_cgroup_id), never from the task that happens to run
  *     the softirq; no live job: dropped, EF_R_NO_JOB;
