@@ -32,8 +32,6 @@
 #ifndef EF_DEST_BPF_H
 #define EF_DEST_BPF_H
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
 struct ef_dest {
 	__u32 family; /* enum ef_family */
 	__u8 addr[16];
@@ -99,20 +97,36 @@ static __always_inline int ef_dest_is_loopback(const struct ef_dest *d)
 /*
  * The job a socket was created in: the ancestor at ef_job_level of its
  * cgroup (sk_cgrp_data, fixed when the socket is made; the same the kernel
- * gives bpf_skb_ancestor_cgroup_id() and sock_diag). 0 if it is in none.
- * Read through BTF, so no mark is needed on every socket a job creates.
+ * gives bpf_skb_ancestor_cgroup_id() and sock_diag), 0 if it is in none;
+ * and whether it is in a SO_REUSEPORT group. Sockets carry no mark: the
+ * head of struct sock is copied (probe read, CO-RE offsets) into per-CPU
+ * scratch, which works on any kernel with BPF CO-RE, without kfuncs.
+ * Returns 0, or -1 if the socket could not be read (then it is not own).
  */
-static __always_inline __u64 ef_sk_job(struct bpf_sock *sk)
+static __always_inline int ef_sk_owner(struct bpf_sock *sk, __u64 *job, int *reuseport)
 {
-	struct sock *ks = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
-	struct cgroup *cg = ks->sk_cgrp_data.cgroup, *anc = NULL;
+	__u32 off = bpf_core_field_offset(struct sock, sk_cgrp_data.cgroup), zero = 0;
+	struct sock_common *sc;
+	struct cgroup *cg = NULL, *anc = NULL;
 	__u32 lvl = ef_job_level;
+	__u8 *buf;
 
+	*job = 0;
+	*reuseport = 0;
+	buf = bpf_map_lookup_elem(&ef_scratch, &zero);
+	if (!buf || off > EF_SCRATCH_BYTES - sizeof(cg))
+		return -1;
+	if (bpf_probe_read_kernel(buf, off + sizeof(cg), sk) < 0)
+		return -1;
+	sc = (struct sock_common *)buf;
+	*reuseport = BPF_CORE_READ_BITFIELD(sc, skc_reuseport);
+	__builtin_memcpy(&cg, buf + off, sizeof(cg));
 	if (!cg || lvl > 64 || BPF_CORE_READ(cg, level) < (int)lvl)
 		return 0;
 	if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[lvl]) < 0 || !anc)
 		return 0;
-	return BPF_CORE_READ(anc, kn, id);
+	*job = BPF_CORE_READ(anc, kn, id);
+	return 0;
 }
 
 /*
@@ -129,8 +143,9 @@ static __always_inline int ef_loopback_own(struct bpf_sock_addr *ctx, const stru
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
+	__u64 owner;
 	__u32 size;
-	int own;
+	int own, reuseport;
 
 	if (d->family == EF_FAM_V4) {
 		__builtin_memcpy(&t.ipv4.daddr, d->addr, 4);
@@ -149,13 +164,7 @@ static __always_inline int ef_loopback_own(struct bpf_sock_addr *ctx, const stru
 		return 0;
 	if (!sk)
 		return 0;
-	own = job && ef_sk_job(sk) == job;
-	if (own) {
-		struct sock *ks = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
-
-		if (BPF_CORE_READ_BITFIELD(&ks->__sk_common, skc_reuseport))
-			own = 0;
-	}
+	own = !ef_sk_owner(sk, &owner, &reuseport) && job && owner == job && !reuseport;
 	bpf_sk_release(sk);
 	return own;
 }

@@ -50,8 +50,8 @@ static __always_inline int ef_inbound_judge(__u32 policy_id, __u32 family, const
  * accepted) take the fast path: one socket-state read.
  *
  * Decisions:
- *   - a loopback peer (127.0.0.0/8, ::1): allowed, not recorded (the
- *     outbound side judged the connect, see lib/dest.bpf.h);
+ *   - a loopback peer (127.0.0.0/8, ::1) on the loopback device: allowed,
+ *     not recorded (the outbound side judged the connect, lib/dest.bpf.h);
  *   - the listener's job is found from the socket's cgroup
  *     (bpf_skb_ancestor_cgroup_id), never from the task that happens to run
  *     the softirq; no live job: dropped, EF_R_NO_JOB;
@@ -90,6 +90,7 @@ struct {
 
 #define EF_ETH_P_IP   0x0800
 #define EF_ETH_P_IPV6 0x86DD
+#define EF_LOOPBACK_IFINDEX 1
 #define EF_TCP_SYN    0x02
 #define EF_TCP_ACK    0x10
 
@@ -277,9 +278,10 @@ static __always_inline int ef_inbound_decide(struct __sk_buff *skb)
 	s = bpf_sk_storage_get(&ef_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (s && !(s->flags & EF_SKF_LISTENER))
 		s->flags |= EF_SKF_LISTENER;
-	/* a loopback source cannot come from outside the host: the stack drops
-	 * 127/8 and ::1 arriving on other interfaces as martians */
-	if (ef_in_peer_loopback(&p))
+	/* a loopback peer, on the loopback device: the stack drops ::1 from
+	 * elsewhere, but accepts 127/8 from outside where route_localnet is
+	 * set, so the device is checked too (lo is ifindex 1 in every netns) */
+	if (ef_in_peer_loopback(&p) && skb->ingress_ifindex == EF_LOOPBACK_IFINDEX)
 		return 1;
 
 	cgroup_id = bpf_skb_ancestor_cgroup_id(skb, ef_job_level);

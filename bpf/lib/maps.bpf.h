@@ -127,6 +127,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_stats SEC(".maps");
 
+/* per-CPU scratch for reading the head of a struct sock (lib/dest.bpf.h);
+ * not pinned: nothing in it outlives one program run */
+#define EF_SCRATCH_BYTES 2048
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8[EF_SCRATCH_BYTES]);
+} ef_scratch SEC(".maps");
+
 static __always_inline void ef_stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&ef_stats, &idx);

@@ -360,3 +360,49 @@ def test_loopback_policy_change_keeps_own_connections(ctx):
         lines = W.parse_lines(bg.output()[0].split("\n", 1)[1])
         check(lines and lines[-1]["ok"] and lines[-1]["pings"] >= 30,
               "the job's own connection after the change: %s" % lines)
+
+
+@test(timeout=180)
+def test_loopback_own_check_cost(ctx):
+    """What the own-listener check (a socket lookup and a probe read of the
+    listener's head) costs in ef_connect4, by the kernel's bpf_stats: 2000
+    connects to the job's own listener against 2000 to an outside listener
+    named by a rule (rule lookup, record). Figures printed."""
+    from test_inbound import enable_bpf_stats, prog_stats
+    import platform
+    check(platform.machine() == "x86_64", "this test calls bpf(2) by its x86_64 number")
+    relay = Relay(ctx, "127.0.0.1")
+    d = ctx.daemon({"t": pol(allow=["127.0.0.1:%d" % relay.port])})
+    code = ("import socket, sys\n"
+            "own = socket.socket(); own.bind(('127.0.0.1', 0)); own.listen(4096)\n"
+            "port = own.getsockname()[1] if sys.argv[1] == 'own' else int(sys.argv[1])\n"
+            "for i in range(2000):\n"
+            "    s = socket.socket(); s.setblocking(False)\n"
+            "    try:\n"
+            "        s.connect(('127.0.0.1', port))\n"
+            "    except BlockingIOError:\n"
+            "        pass\n"
+            "    s.close()\n"
+            "    if sys.argv[1] == 'own' and i % 64 == 63:\n"
+            "        own.setblocking(False)\n"
+            "        try:\n"
+            "            while True: own.accept()[0].close()\n"
+            "        except BlockingIOError:\n"
+            "            pass\n")
+    fd = enable_bpf_stats()
+    try:
+        figures = {}
+        for what, arg in (("own", "own"), ("rule", str(relay.port))):
+            c0, t0 = prog_stats(d, "ef_connect4")
+            r = d.run("t", [W.PY, "-c", code, arg], timeout=120)
+            c1, t1 = prog_stats(d, "ef_connect4")
+            check(r.rc == 0, "%s connects: %s" % (what, r.err[-500:]))
+            check(c1 - c0 >= 2000, "%s: ef_connect4 ran %d times" % (what, c1 - c0))
+            figures[what] = (t1 - t0) / (c1 - c0)
+    finally:
+        os.close(fd)
+    msg = "ef_connect4 on loopback: own listener %.0f ns, outside listener by rule %.0f ns" % (
+        figures["own"], figures["rule"])
+    ctx.note(msg)
+    print("    " + msg, flush=True)
+    check(figures["own"] < 5000, msg)
