@@ -285,6 +285,14 @@ static __always_inline void ef_wire_peer(const struct bpf_sock *sk, const struct
 	j->family = w->family;
 }
 
+static __always_inline int ef_wire_is_judged(const struct ef_sk *s, const struct ef_wire *w)
+{
+	const __u32 *a = (const __u32 *)s->addr, *b = (const __u32 *)w->addr;
+
+	return s->family == w->family && s->port == w->port && a[0] == b[0] && a[1] == b[1] &&
+	       a[2] == b[2] && a[3] == b[3];
+}
+
 static __always_inline int ef_wire_same(const struct ef_sk *s, const struct ef_wire *w)
 {
 	const __u32 *a = (const __u32 *)s->wire_addr, *b = (const __u32 *)w->addr;
@@ -367,6 +375,11 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 		reason = EF_R_REROUTE;
 		goto judged;
 	}
+	/* the judged destination after all (a header the fast path does not
+	 * read, a first packet without storage): connect judged it, with what
+	 * only connect knows (the DNS proxy, loopback) */
+	if (s && s->family && ef_wire_is_judged(s, &w))
+		return 1;
 	/* as connect judges loopback with "loopback": true; else rules decide,
 	 * unless nothing was judged (see above) */
 	if (ef_wire_is_loopback(&w) && (nothing_judged || (c.pol->flags & EF_PF_LOOPBACK)))
