@@ -193,6 +193,16 @@ def test_wire_cmsg_source_route_dropped(ctx):
                       "egress.wire.judged.port": 9999, "network.transport": "udp"})
             eq(s.status_code, 2, "status of an egress.packet denial")
             check(wire_drops(d) > before, "wire_drops did not grow: %s" % wire_drops(d))
+    # the first hop IS the judged destination: the packet's address and port
+    # match what sendmsg judged, and it is dropped all the same (the route it
+    # names is not judged)
+    tag = "srr-self-%d" % (time.time_ns() % 10**9)
+    with Capture(ctx) as cap:
+        r, lines = vec(d, "t", "cmsg_srr", "lsrr", hop, hop, 9999, tag, user="root")
+    check(not cap.packets(tag), "LSRR through the judged host itself crossed: %s" % (
+        cap.packets(tag),))
+    expect(packet_span(d, r.job, hop, 9999), decision="deny", reason="reroute",
+           **{"egress.wire.judged.address": hop})
     # contrast: without the option the same datagram crosses
     tag = "srr-contrast-%d" % (time.time_ns() % 10**9)
     with Capture(ctx) as cap:
