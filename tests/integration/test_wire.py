@@ -278,6 +278,7 @@ def test_wire_dnat_after_the_hook(ctx):
             with Capture(ctx) as cap:
                 r, lines = vec(d, "t", "tcp", "198.18.1.1", 443, tag, user=user)
                 ru, _ = vec(d, "t", "udpc", "198.18.1.1", 9999, tag, user=user)
+                rs, _ = vec(d, "t", "udp", "198.18.1.1", 9999, tag, user=user)  # unconnected
                 r6, _ = vec(d, "t", "tcp", "2001:db8:1::1", 443, tag, user=user)
             check(not lines[0]["ok"], "%s: connect through a DNAT to a denied host: %s" % (
                 user, lines))
@@ -291,8 +292,9 @@ def test_wire_dnat_after_the_hook(ctx):
             s = packet_span(d, r.job, "198.18.2.1", 443)
             expect(s, decision="deny", reason="no_rule",
                    **{"egress.wire.judged.address": "198.18.1.1", "egress.wire.judged.port": 443})
-            packet_span(d, ru.job, "198.18.2.2", 9999,
-                        **{"egress.wire.judged.address": "198.18.1.1"})
+            for j in (ru.job, rs.job):  # connected and unconnected UDP
+                packet_span(d, j, "198.18.2.2", 9999,
+                            **{"egress.wire.judged.address": "198.18.1.1"})
             s6 = packet_span(d, r6.job, "2001:db8:1::3", 443)
             expect(s6, **{"egress.wire.judged.address": "2001:db8:1::1", "network.type": "ipv6"})
             # one record per (socket, destination): SYN retransmits are not recorded again
