@@ -110,12 +110,16 @@ int ef_wire_status_msg(const struct ef_event *e, const char *addr, char *msg, si
 	if (e->reason == EF_R_DENY_RULE || e->reason == EF_R_NO_JOB)
 		return 0;
 	if (e->family2 != EF_FAM_V4 && e->family2 != EF_FAM_V6) {
-		snprintf(msg, len, "packet to %s port %u: nothing was judged for its socket and no "
-			 "rule allows it", addr, e->port);
+		snprintf(msg, len,
+			 "packet to %s port %u: nothing was judged for its socket and no "
+			 "rule allows it",
+			 addr, e->port);
 		return 1;
 	}
 	ef_addr_str(e->family2, e->addr2, j, sizeof(j));
-	snprintf(msg, len, "packet to %s port %u, not to %s port %u judged for its socket, and "
-		 "no rule allows it", addr, e->port, j, e->port2);
+	snprintf(msg, len,
+		 "packet to %s port %u, not to %s port %u judged for its socket, and "
+		 "no rule allows it",
+		 addr, e->port, j, e->port2);
 	return 1;
 }

@@ -25,13 +25,13 @@
 #ifndef EF_SOCKOPT_BPF_H
 #define EF_SOCKOPT_BPF_H
 
-#define EF_SOL_IP 0
-#define EF_SOL_IPV6 41
-#define EF_IP_OPTIONS 4
+#define EF_SOL_IP	       0
+#define EF_SOL_IPV6	       41
+#define EF_IP_OPTIONS	       4
 #define EF_IPV6_2292PKTOPTIONS 6
-#define EF_IPV6_2292RTHDR 5
-#define EF_IPV6_NEXTHOP 9
-#define EF_IPV6_RTHDR 57
+#define EF_IPV6_2292RTHDR      5
+#define EF_IPV6_NEXTHOP	       9
+#define EF_IPV6_RTHDR	       57
 
 static __always_inline int ef_sockopt_reroutes(int level, int name, int optlen)
 {
@@ -67,8 +67,8 @@ static __always_inline int ef_sockopt_refuse(struct bpf_sockopt *ctx, int level,
 		verdict = EF_V_DENY;
 	else
 		verdict = c.pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
-	ef_emit(&c, EF_K_SOCKOPT, verdict, c.pol ? EF_R_REROUTE : EF_R_NO_JOB, EF_RULE_NONE,
-		family, NULL, (__u16)name, (__u16)level, type, 0, 0);
+	ef_emit(&c, EF_K_SOCKOPT, verdict, c.pol ? EF_R_REROUTE : EF_R_NO_JOB, EF_RULE_NONE, family,
+		NULL, (__u16)name, (__u16)level, type, 0, 0);
 	return verdict == EF_V_DENY;
 }
 

@@ -33,25 +33,25 @@
 #ifndef EF_WIRE_BPF_H
 #define EF_WIRE_BPF_H
 
-#define EF_ETH_P_IP 0x0800
-#define EF_ETH_P_IPV6 0x86DD
-#define EF_NEXTHDR_HOP 0
-#define EF_NEXTHDR_ROUTING 43
+#define EF_ETH_P_IP	    0x0800
+#define EF_ETH_P_IPV6	    0x86DD
+#define EF_NEXTHDR_HOP	    0
+#define EF_NEXTHDR_ROUTING  43
 #define EF_NEXTHDR_FRAGMENT 44
-#define EF_NEXTHDR_AH 51
-#define EF_NEXTHDR_DEST 60
+#define EF_NEXTHDR_AH	    51
+#define EF_NEXTHDR_DEST	    60
 #define EF_NEXTHDR_MOBILITY 135
-#define EF_WIRE_MAX_EXT 8 /* IPv6 extension headers walked before giving up on the port */
-#define EF_IPOPT_LSRR 0x83
-#define EF_IPOPT_SSRR 0x89
-#define EF_BPF_TCP_LISTEN 10
+#define EF_WIRE_MAX_EXT	    8 /* IPv6 extension headers walked before giving up on the port */
+#define EF_IPOPT_LSRR	    0x83
+#define EF_IPOPT_SSRR	    0x89
+#define EF_BPF_TCP_LISTEN   10
 
 /* A packet's destination as it goes on the wire. */
 struct ef_wire {
-	__u32 family;	/* enum ef_family */
+	__u32 family; /* enum ef_family */
 	__u8 addr[16];
-	__u16 port;	/* host order; 0: no port (ICMP, a later fragment...) */
-	__u16 sport;	/* host order: the LOCAL port, for inbound rules */
+	__u16 port;  /* host order; 0: no port (ICMP, a later fragment...) */
+	__u16 sport; /* host order: the LOCAL port, for inbound rules */
 	__u8 proto;
 	__u8 proto_bit; /* EF_PROTO_TCP/UDP; EF_PROTO_ANY for a protocol without ports */
 	__u8 reroute;	/* a source route: hops past the first are not judged */
@@ -285,6 +285,14 @@ static __always_inline void ef_wire_peer(const struct bpf_sock *sk, const struct
 	j->family = w->family;
 }
 
+static __always_inline int ef_wire_is_judged(const struct ef_sk *s, const struct ef_wire *w)
+{
+	const __u32 *a = (const __u32 *)s->addr, *b = (const __u32 *)w->addr;
+
+	return s->family == w->family && s->port == w->port && a[0] == b[0] && a[1] == b[1] &&
+	       a[2] == b[2] && a[3] == b[3];
+}
+
 static __always_inline int ef_wire_same(const struct ef_sk *s, const struct ef_wire *w)
 {
 	const __u32 *a = (const __u32 *)s->wire_addr, *b = (const __u32 *)w->addr;
@@ -367,6 +375,11 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 		reason = EF_R_REROUTE;
 		goto judged;
 	}
+	/* the judged destination after all (a header the fast path does not
+	 * read, a first packet without storage): connect judged it, with what
+	 * only connect knows (the DNS proxy, loopback) */
+	if (s && s->family && ef_wire_is_judged(s, &w))
+		return 1;
 	/* as connect judges loopback with "loopback": true; else rules decide,
 	 * unless nothing was judged (see above) */
 	if (ef_wire_is_loopback(&w) && (nothing_judged || (c.pol->flags & EF_PF_LOOPBACK)))

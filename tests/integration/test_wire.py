@@ -193,6 +193,16 @@ def test_wire_cmsg_source_route_dropped(ctx):
                       "egress.wire.judged.port": 9999, "network.transport": "udp"})
             eq(s.status_code, 2, "status of an egress.packet denial")
             check(wire_drops(d) > before, "wire_drops did not grow: %s" % wire_drops(d))
+    # the first hop IS the judged destination: the packet's address and port
+    # match what sendmsg judged, and it is dropped all the same (the route it
+    # names is not judged)
+    tag = "srr-self-%d" % (time.time_ns() % 10**9)
+    with Capture(ctx) as cap:
+        r, lines = vec(d, "t", "cmsg_srr", "lsrr", hop, hop, 9999, tag, user="root")
+    check(not cap.packets(tag), "LSRR through the judged host itself crossed: %s" % (
+        cap.packets(tag),))
+    expect(packet_span(d, r.job, hop, 9999), decision="deny", reason="reroute",
+           **{"egress.wire.judged.address": hop})
     # contrast: without the option the same datagram crosses
     tag = "srr-contrast-%d" % (time.time_ns() % 10**9)
     with Capture(ctx) as cap:
@@ -268,6 +278,7 @@ def test_wire_dnat_after_the_hook(ctx):
             with Capture(ctx) as cap:
                 r, lines = vec(d, "t", "tcp", "198.18.1.1", 443, tag, user=user)
                 ru, _ = vec(d, "t", "udpc", "198.18.1.1", 9999, tag, user=user)
+                rs, _ = vec(d, "t", "udp", "198.18.1.1", 9999, tag, user=user)  # unconnected
                 r6, _ = vec(d, "t", "tcp", "2001:db8:1::1", 443, tag, user=user)
             check(not lines[0]["ok"], "%s: connect through a DNAT to a denied host: %s" % (
                 user, lines))
@@ -281,8 +292,9 @@ def test_wire_dnat_after_the_hook(ctx):
             s = packet_span(d, r.job, "198.18.2.1", 443)
             expect(s, decision="deny", reason="no_rule",
                    **{"egress.wire.judged.address": "198.18.1.1", "egress.wire.judged.port": 443})
-            packet_span(d, ru.job, "198.18.2.2", 9999,
-                        **{"egress.wire.judged.address": "198.18.1.1"})
+            for j in (ru.job, rs.job):  # connected and unconnected UDP
+                packet_span(d, j, "198.18.2.2", 9999,
+                            **{"egress.wire.judged.address": "198.18.1.1"})
             s6 = packet_span(d, r6.job, "2001:db8:1::3", 443)
             expect(s6, **{"egress.wire.judged.address": "2001:db8:1::1", "network.type": "ipv6"})
             # one record per (socket, destination): SYN retransmits are not recorded again

@@ -43,8 +43,7 @@ static void test_sockopt_names(void **state)
 
 static void test_sockopt_span(void **state)
 {
-	struct ef_event e = { .kind = EF_K_SOCKOPT, .protocol = 41, .port = 57,
-			      .family = EF_FAM_V6 };
+	struct ef_event e = {.kind = EF_K_SOCKOPT, .protocol = 41, .port = 57, .family = EF_FAM_V6};
 	struct ef_span s;
 	char msg[256];
 
@@ -73,9 +72,14 @@ static void test_sockopt_span(void **state)
 
 static void test_packet_span(void **state)
 {
-	struct ef_event e = { .kind = EF_K_PACKET, .reason = EF_R_NO_RULE, .family = EF_FAM_V4,
-			      .port = 443, .family2 = EF_FAM_V4, .port2 = 8443,
-			      .addr = { 198, 18, 2, 2 }, .addr2 = { 198, 18, 1, 1 } };
+	struct ef_event e = {.kind = EF_K_PACKET,
+			     .reason = EF_R_NO_RULE,
+			     .family = EF_FAM_V4,
+			     .port = 443,
+			     .family2 = EF_FAM_V4,
+			     .port2 = 8443,
+			     .addr = {198, 18, 2, 2},
+			     .addr2 = {198, 18, 1, 1}};
 	struct ef_span s;
 	char msg[256];
 
@@ -131,9 +135,9 @@ static void test_packet_span(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sockopt_names),
-		cmocka_unit_test(test_sockopt_span),
-		cmocka_unit_test(test_packet_span),
+	    cmocka_unit_test(test_sockopt_names),
+	    cmocka_unit_test(test_sockopt_span),
+	    cmocka_unit_test(test_packet_span),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
