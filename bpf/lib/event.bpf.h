@@ -33,21 +33,41 @@ static __always_inline void ef_fill_task(struct ef_event *e)
 		e->exe[0] = '\0';
 }
 
-static __always_inline void ef_emit(const struct ef_ctx *c, __u8 kind, __u8 verdict, __u8 reason,
-				    __u32 rule_id, __u8 family, const __u8 *addr, __u16 port,
-				    __u16 protocol, __u8 sock_type, __u64 cookie, __u64 name_id)
+/* Counts a decision and reserves its record: NULL when the ring is full,
+ * and that loss is counted. Every record of the fence goes through here
+ * and ef_event_submit(). */
+static __always_inline struct ef_event *ef_event_reserve(__u8 verdict)
 {
 	struct ef_event *e;
-	__u64 flags;
 
 	ef_stat_inc(EF_S_DECISIONS);
 	if (verdict != EF_V_ALLOW)
 		ef_stat_inc(EF_S_DENIED);
 	e = bpf_ringbuf_reserve(&ef_events, sizeof(*e), 0);
-	if (!e) {
+	if (!e)
 		ef_stat_inc(EF_S_RB_DROPS);
+	return e;
+}
+
+/* A denial wakes egressd at once (it may still read /proc of the
+ * process); an allow only once a backlog has built up. */
+static __always_inline void ef_event_submit(struct ef_event *e, __u8 verdict)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (verdict == EF_V_DENY || bpf_ringbuf_query(&ef_events, BPF_RB_AVAIL_DATA) >= EF_WAKEUP_BACKLOG)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void ef_emit(const struct ef_ctx *c, __u8 kind, __u8 verdict, __u8 reason,
+				    __u32 rule_id, __u8 family, const __u8 *addr, __u16 port,
+				    __u16 protocol, __u8 sock_type, __u64 cookie, __u64 name_id)
+{
+	struct ef_event *e = ef_event_reserve(verdict);
+
+	if (!e)
 		return;
-	}
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = c->cgroup_id;
 	e->job_serial = c->job ? c->job->serial : 0;
@@ -75,12 +95,7 @@ static __always_inline void ef_emit(const struct ef_ctx *c, __u8 kind, __u8 verd
 	else
 		__builtin_memset(e->addr, 0, sizeof(e->addr));
 	ef_fill_task(e);
-
-	if (verdict == EF_V_DENY || bpf_ringbuf_query(&ef_events, BPF_RB_AVAIL_DATA) >= EF_WAKEUP_BACKLOG)
-		flags = BPF_RB_FORCE_WAKEUP;
-	else
-		flags = BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	ef_event_submit(e, verdict);
 }
 
 #endif /* EF_EVENT_BPF_H */

@@ -210,16 +210,10 @@ static __always_inline void ef_emit_inbound(__u64 cgroup_id, const struct ef_job
 					    __u8 verdict, __u8 reason, __u32 rule_id, __u64 cookie)
 {
 	struct ef_event *e;
-	__u64 flags;
 
-	ef_stat_inc(EF_S_DECISIONS);
-	if (verdict != EF_V_ALLOW)
-		ef_stat_inc(EF_S_DENIED);
-	e = bpf_ringbuf_reserve(&ef_events, sizeof(*e), 0);
-	if (!e) {
-		ef_stat_inc(EF_S_RB_DROPS);
+	e = ef_event_reserve(verdict);
+	if (!e)
 		return;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = cgroup_id;
@@ -238,8 +232,7 @@ static __always_inline void ef_emit_inbound(__u64 cgroup_id, const struct ef_job
 	__builtin_memcpy(e->addr2, p->local, sizeof(e->addr2));
 	e->port2 = p->local_port;
 	e->family2 = (__u8)p->family;
-	flags = verdict == EF_V_DENY ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	ef_event_submit(e, verdict);
 }
 
 /* Returns 1 pass, 0 drop. */

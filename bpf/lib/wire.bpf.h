@@ -220,14 +220,9 @@ static __always_inline void ef_wire_emit(struct __sk_buff *skb, const struct ef_
 {
 	struct ef_event *e;
 
-	ef_stat_inc(EF_S_DECISIONS);
-	if (verdict != EF_V_ALLOW)
-		ef_stat_inc(EF_S_DENIED);
-	e = bpf_ringbuf_reserve(&ef_events, sizeof(*e), 0);
-	if (!e) {
-		ef_stat_inc(EF_S_RB_DROPS);
+	e = ef_event_reserve(verdict);
+	if (!e)
 		return;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = c->cgroup_id;
@@ -253,7 +248,7 @@ static __always_inline void ef_wire_emit(struct __sk_buff *skb, const struct ef_
 		ef_fill_task(e);
 	else
 		e->uid = bpf_get_socket_uid(skb); /* the socket's owner, pid unknown (0) */
-	bpf_ringbuf_submit(e, verdict == EF_V_DENY ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	ef_event_submit(e, verdict);
 }
 
 /* A TCP or UDP socket (no other protocol: raw sockets connect without a
