@@ -101,11 +101,18 @@ static long ef_ipopt_step(__u64 idx, void *arg)
 		w->srr = 1;
 		return 1;
 	}
-	if (i + 1 >= w->len)
+	/* a malformed list (no room for the length, a length under 2): the
+	 * kernel never builds one for a socket, so only a raw packet can carry
+	 * it, and what follows it cannot be read: taken as a source route */
+	if (i + 1 >= w->len) {
+		w->srr = 1;
 		return 1;
+	}
 	l = w->o[(i + 1) & 63];
-	if (l < 2)
+	if (l < 2) {
+		w->srr = 1;
 		return 1;
+	}
 	w->i = i + l;
 	return 0;
 }
@@ -183,11 +190,15 @@ static __always_inline int ef_wire_parse6(struct __sk_buff *skb, struct ef_wire 
 		off += nh == EF_NEXTHDR_AH ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
 		nh = h[0];
 	}
+	/* a chain longer than we follow could hide a routing header: unreadable */
+	if (nh == EF_NEXTHDR_HOP || nh == EF_NEXTHDR_ROUTING || nh == EF_NEXTHDR_DEST ||
+	    nh == EF_NEXTHDR_FRAGMENT || nh == EF_NEXTHDR_AH || nh == EF_NEXTHDR_MOBILITY)
+		return -1;
 	w->proto = nh;
 	if (nh == EF_IPPROTO_TCP || nh == EF_IPPROTO_UDP)
 		ef_wire_ports(skb, w, off);
 	else
-		w->proto_bit = EF_PROTO_ANY; /* no ports, or a chain too long to follow */
+		w->proto_bit = EF_PROTO_ANY; /* no ports (ICMPv6, ...) */
 	return 0;
 }
 
