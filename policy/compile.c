@@ -61,6 +61,35 @@ static bool is_meta(__u8 family, const __u8 addr[16])
 	return ef_addr_is_meta(family, addr);
 }
 
+/*
+ * Loopback (127.0.0.0/8, ::1) is a barrier, as the metadata addresses are:
+ * a wide allow rule (0.0.0.0/0:443) must not open a relay listening on the
+ * runner's loopback outside the job; only rules naming an address inside
+ * it do ("loopback" in the README). Deny rules of covering prefixes still
+ * apply. Both get an entry even when no rule names them.
+ */
+static const __u8 lo_v4[16] = { 127 };
+static const __u8 lo_v6[16] = { [15] = 1 };
+
+static bool is_lo_barrier(__u8 family, unsigned int len, const __u8 addr[16])
+{
+	return (family == EF_FAM_V4 && len == 8 && !memcmp(addr, lo_v4, 16)) ||
+	       (family == EF_FAM_V6 && len == 128 && !memcmp(addr, lo_v6, 16));
+}
+
+/* a rule naming an address inside loopback (127.x/8 and longer, ::1) */
+static bool rule_inside_lo(const struct ef_rule *r)
+{
+	if (r->family == EF_FAM_V4)
+		return r->prefixlen >= 8 && r->addr[0] == 127;
+	return r->prefixlen == 128 && !memcmp(r->addr, lo_v6, 16);
+}
+
+static bool addr_is_lo(__u8 family, const __u8 addr[16])
+{
+	return family == EF_FAM_V4 ? addr[0] == 127 : !memcmp(addr, lo_v6, 16);
+}
+
 static int cmp_item(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -206,12 +235,13 @@ static int build_entry(const struct ef_policy *p, const struct item *g, const __
 		       size_t errlen)
 {
 	bool meta = g->len == full_len(g->family) && is_meta(g->family, g->addr);
+	bool barrier = meta || is_lo_barrier(g->family, g->len, g->addr);
 	size_t n_own = n;
 
-	/* the metadata marker sorts last in its group */
+	/* the metadata (or loopback) marker sorts last in its group */
 	if (n_own && g[n_own - 1].rule == EF_RULE_NONE)
 		n_own--;
-	if (ef_ports_build(p, ids, n_own, parent, meta, val))
+	if (ef_ports_build(p, ids, n_own, parent, barrier, val))
 		return overflow(p, g, n_own, parent, err, errlen);
 	val->flags = meta ? EF_EF_METADATA : 0;
 	return 0;
@@ -272,8 +302,8 @@ static int compile_set(const struct ef_policy *p, struct ef_compiled *c, __u32 f
 	int depth = 0, ret = 0;
 	void *nx;
 
-	it = calloc(p->n_rules + 2 + EF_META_NAT64_N, sizeof(*it));
-	ids = calloc(p->n_rules + 2 + EF_META_NAT64_N, sizeof(*ids));
+	it = calloc(p->n_rules + 4 + EF_META_NAT64_N, sizeof(*it));
+	ids = calloc(p->n_rules + 4 + EF_META_NAT64_N, sizeof(*ids));
 	if (!it || !ids) {
 		ret = -ENOMEM;
 		goto out;
@@ -308,6 +338,14 @@ static int compile_set(const struct ef_policy *p, struct ef_compiled *c, __u32 f
 			memcpy(it[n_it].addr, ef_meta_nat64[i], 16);
 			it[n_it++].rule = EF_RULE_NONE;
 		}
+		it[n_it].family = EF_FAM_V4;
+		it[n_it].len = 8;
+		memcpy(it[n_it].addr, lo_v4, 16);
+		it[n_it++].rule = EF_RULE_NONE;
+		it[n_it].family = EF_FAM_V6;
+		it[n_it].len = 128;
+		memcpy(it[n_it].addr, lo_v6, 16);
+		it[n_it++].rule = EF_RULE_NONE;
 	}
 	qsort(it, n_it, sizeof(*it), cmp_item);
 	/* the rule indices of a prefix group, as ef_ports_build() takes them */
@@ -581,13 +619,14 @@ int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 add
 			  __u8 proto_bit, __u8 *reason, __u32 *rule_id)
 {
 	__u32 allow = EF_RULE_NONE;
-	bool meta;
+	bool meta, lo;
 	__u8 a[16];
 	size_t i;
 
 	if (!norm_dest(&family, addr, a))
 		return no_rule(reason, rule_id);
 	meta = is_meta(family, a);
+	lo = addr_is_lo(family, a);
 	for (i = 0; i < p->n_rules; i++) {
 		const struct ef_rule *r = &p->rules[i];
 
@@ -600,6 +639,9 @@ int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 add
 		}
 		/* only a rule naming the metadata address itself opens it */
 		if (meta && r->prefixlen != full_len(family))
+			continue;
+		/* nor loopback, but by a rule naming an address inside it */
+		if (lo && !rule_inside_lo(r))
 			continue;
 		if (allow == EF_RULE_NONE)
 			allow = (__u32)i;

@@ -32,6 +32,8 @@
 #ifndef EF_DEST_BPF_H
 #define EF_DEST_BPF_H
 
+#define EF_LO4_ADDR 0x7f000001 /* 127.0.0.1, host order */
+
 struct ef_dest {
 	__u32 family; /* enum ef_family */
 	__u8 addr[16];
@@ -59,6 +61,12 @@ static __always_inline void ef_dest_from4(struct ef_dest *d, struct bpf_sock_add
 
 	__builtin_memset(d, 0, sizeof(*d));
 	d->family = EF_FAM_V4;
+	/* 0.0.0.0 is where the kernel would take 127.0.0.1: say so, so that
+	 * the judgement, the record and the packet agree */
+	if (ip == 0) {
+		ip = bpf_htonl(EF_LO4_ADDR);
+		ctx->user_ip4 = ip;
+	}
 	__builtin_memcpy(d->addr, &ip, 4);
 	d->port = bpf_ntohs((__u16)ctx->user_port);
 	ef_dest_proto(d, ctx->protocol, ctx->type);
@@ -70,6 +78,12 @@ static __always_inline void ef_dest_from6(struct ef_dest *d, struct bpf_sock_add
 	__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
 
 	__builtin_memset(d, 0, sizeof(*d));
+	/* :: (and ::ffff:0.0.0.0) is where the kernel would take ::1
+	 * (127.0.0.1): say so, as for 0.0.0.0 */
+	if (w0 == 0 && w1 == 0 && (w2 == 0 || w2 == bpf_htonl(0xffff)) && w3 == 0) {
+		w3 = w2 ? bpf_htonl(EF_LO4_ADDR) : bpf_htonl(1);
+		ctx->user_ip6[3] = w3;
+	}
 	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
 		d->family = EF_FAM_V4;
 		__builtin_memcpy(d->addr, &w3, 4);

@@ -406,3 +406,42 @@ def test_loopback_own_check_cost(ctx):
     ctx.note(msg)
     print("    " + msg, flush=True)
     check(figures["own"] < 5000, msg)
+
+
+@test(timeout=180)
+def test_loopback_wide_rules_and_unspecified_addresses(ctx):
+    """A rule over the whole address space (0.0.0.0/0:P, [::]/0:P) does not
+    name a relay on loopback, and 0.0.0.0 / :: (which the kernel takes to
+    127.0.0.1 / ::1) are loopback too: refused by default, recorded as the
+    address the connection would reach. Only a rule naming an address inside
+    loopback opens it; a wide deny rule still applies there. The job's own
+    listener through 0.0.0.0 still works."""
+    r4, r6 = Relay(ctx, "127.0.0.1"), Relay(ctx, "::1")
+    wide = ["0.0.0.0/0:%d" % r4.port, "[::]/0:%d" % r6.port]
+    d = ctx.daemon({"t": pol(allow=wide),
+                    "named": pol(allow=wide + ["127.0.0.0/8:%d" % r4.port]),
+                    "tdeny": pol(allow=[], deny=["0.0.0.0/0:%d" % r4.port], loopback=True)})
+    t_loop = time.time()  # an earlier test's relay may still be finishing
+    for host, port in (("127.0.0.1", r4.port), ("0.0.0.0", r4.port), ("::", r6.port),
+                       ("::1", r6.port), ("::ffff:0.0.0.0", r4.port)):
+        job, res = job_connect(d, "t", host, port)
+        refused(res, "relay through %s under a /0 rule" % host)
+        want = "::1" if host in ("::", "::1") else "127.0.0.1"
+        expect(d.decision(job, want, port), decision="deny", reason="loopback")
+    time.sleep(0.5)
+    eq(r4.used() + r6.used(), [], "connections the relays accepted")
+    check(not [e for e in ctx.world.host_log() if e["t"] >= t_loop and e["proto"] == "tcp"
+               and e["lport"] == TARGET[1] and e["local"] == TARGET[0]],
+          "the relays' target was reached")
+    job, res = job_connect(d, "named", "0.0.0.0", r4.port)
+    through(res, "a rule naming 127.0.0.0/8, reached through 0.0.0.0")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="allow", reason="rule")
+    job, res = job_connect(d, "tdeny", "127.0.0.1", r4.port)
+    refused(res, "loopback: true with a /0 deny rule")
+    expect(d.decision(job, "127.0.0.1", r4.port), decision="deny", reason="deny_rule")
+    r = d.run("t", [W.PY, "-c", (
+        "import socket\n"
+        "l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)\n"
+        "c = socket.create_connection(('0.0.0.0', l.getsockname()[1]), timeout=3)\n"
+        "a, _ = l.accept(); c.sendall(b'own'); print(a.recv(10).decode())\n")])
+    eq(r.out.strip(), "own", "the job's own listener through 0.0.0.0 (%s)" % r.err[-300:])

@@ -640,10 +640,21 @@ static void test_compile_entries(void **state)
 	assert_int_equal(c->pval.mode, EF_MODE_AUDIT);
 	assert_int_equal(c->pval.flags, 0);
 	assert_int_equal(c->pval.families, p->families);
-	/* /0, /8, /16 and the v6 /32; 10.1.2.3 and the four metadata addresses
-	 * (IPv4, IPv6, and the IPv4 one through the two NAT64 prefixes) */
-	assert_int_equal(c->n_lpm, 4);
-	assert_int_equal(c->n_exact, 5);
+	/* /0, /8, /16, the v6 /32 and loopback's 127.0.0.0/8; 10.1.2.3, the four
+	 * metadata addresses (IPv4, IPv6, and the IPv4 one through the two NAT64
+	 * prefixes) and ::1 */
+	assert_int_equal(c->n_lpm, 5);
+	assert_int_equal(c->n_exact, 6);
+
+	/* loopback: like metadata, only the deny of 0.0.0.0/0 is inherited */
+	l = find_lpm(c, EF_FAM_V4, "127.0.0.0", 8);
+	assert_non_null(l);
+	assert_int_equal(l->val.flags, 0);
+	assert_int_equal(l->val.n, 1);
+	check_range(&l->val.r[0], 6, 25, 25, EF_PROTO_TCP, 1);
+	e = find_exact(c, EF_FAM_V6, "::1");
+	assert_non_null(e);
+	assert_int_equal(e->val.n, 0);
 
 	l = find_lpm(c, EF_FAM_V4, "0.0.0.0", 0);
 	assert_non_null(l);
