@@ -8,7 +8,8 @@
  *                   in softirq or a timer: process.* only when the record
  *                   names a process (pid != 0), else egress.wire.process
  *                   "unknown".
- *   egress.sockopt  egress.sockopt.level / egress.sockopt.name, symbolic.
+ *   egress.sockopt  egress.sockopt.level / egress.sockopt.name, symbolic
+ *                   (re-routing options, multicast joins and filters).
  * Pure functions: the names are unit-tested (tests/unit/test_wire.c).
  */
 #include <arpa/inet.h>
@@ -44,6 +45,20 @@ const char *ef_sockopt_name(int level, int name)
 			return "IP_OPTIONS";
 		case 7:
 			return "IP_RETOPTS";
+		case 35:
+			return "IP_ADD_MEMBERSHIP";
+		case 36:
+			return "IP_DROP_MEMBERSHIP";
+		case 37:
+			return "IP_UNBLOCK_SOURCE";
+		case 38:
+			return "IP_BLOCK_SOURCE";
+		case 39:
+			return "IP_ADD_SOURCE_MEMBERSHIP";
+		case 40:
+			return "IP_DROP_SOURCE_MEMBERSHIP";
+		case 41:
+			return "IP_MSFILTER";
 		}
 	} else if (level == 41) {
 		switch (name) {
@@ -53,8 +68,35 @@ const char *ef_sockopt_name(int level, int name)
 			return "IPV6_2292PKTOPTIONS";
 		case 9:
 			return "IPV6_NEXTHOP";
+		case 20:
+			return "IPV6_ADD_MEMBERSHIP";
+		case 21:
+			return "IPV6_DROP_MEMBERSHIP";
+		case 27:
+			return "IPV6_JOIN_ANYCAST";
+		case 28:
+			return "IPV6_LEAVE_ANYCAST";
 		case 57:
 			return "IPV6_RTHDR";
+		}
+	}
+	/* the protocol-independent group options, the same at both levels */
+	if (level == 0 || level == 41) {
+		switch (name) {
+		case 42:
+			return "MCAST_JOIN_GROUP";
+		case 43:
+			return "MCAST_BLOCK_SOURCE";
+		case 44:
+			return "MCAST_UNBLOCK_SOURCE";
+		case 45:
+			return "MCAST_LEAVE_GROUP";
+		case 46:
+			return "MCAST_JOIN_SOURCE_GROUP";
+		case 47:
+			return "MCAST_LEAVE_SOURCE_GROUP";
+		case 48:
+			return "MCAST_MSFILTER";
 		}
 	}
 	return NULL;
@@ -93,12 +135,13 @@ int ef_wire_status_msg(const struct ef_event *e, const char *addr, char *msg, si
 
 	if (e->kind == EF_K_SOCKOPT) {
 		const char *n = ef_sockopt_name(e->protocol, e->port);
+		const char *what =
+		    e->reason == EF_R_MULTICAST ? "joins a multicast group" : "re-routes packets";
 
 		if (n)
-			snprintf(msg, len, "socket option %s re-routes packets", n);
+			snprintf(msg, len, "socket option %s %s", n, what);
 		else
-			snprintf(msg, len, "socket option %u/%u re-routes packets", e->protocol,
-				 e->port);
+			snprintf(msg, len, "socket option %u/%u %s", e->protocol, e->port, what);
 		return 1;
 	}
 	if (e->kind != EF_K_PACKET)

@@ -81,6 +81,8 @@ enum ef_reason {
 				   * DNS at all, sent to port 53 */
 	EF_R_DNS_LIMIT = 24,	  /* DNS proxy: over the job's limit of queries forwarded
 				   * upstream; answered locally (REFUSED), not relayed */
+	EF_R_MULTICAST = 25,	  /* a multicast group join or source filter (its reports
+				   * leave from the kernel, past the wire check) */
 	EF_R__MAX,
 };
 
@@ -97,8 +99,8 @@ enum ef_kind {
 			   * destination (addr, port) is not the one judged for its
 			   * socket (addr2, port2; family2 0 if none was) and that the
 			   * policy does not allow either; dropped */
-	EF_K_SOCKOPT = 5, /* setsockopt() refused (EF_R_REROUTE): protocol = level,
-			   * port = optname */
+	EF_K_SOCKOPT = 5, /* setsockopt() refused (EF_R_REROUTE, EF_R_MULTICAST):
+			   * protocol = level, port = optname */
 	EF_K_INBOUND = 6, /* a connection to a job's listener (cgroup_skb/ingress,
 			   * TCP SYN): addr/port = the peer, addr2/port2 = the local
 			   * address and port it asked for */
@@ -118,6 +120,7 @@ enum ef_policy_flags {
 				      * through a rule naming its address and port.
 				      * Neither LOOPBACK bit ("loopback": false): rules
 				      * only. */
+	EF_PF_MULTICAST = 1 << 6,  /* multicast group joins and source filters allowed */
 };
 
 /* Inbound rules ("inbound": [...] in a policy) live in ef_exact/ef_cidr

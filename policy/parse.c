@@ -517,6 +517,11 @@ static int do_sock_other(struct pctx *c, const cJSON *v, __u32 tok)
 	return sock_flag(c, v, tok, "sockets.other_protocols", EF_PF_OTHER_PROTO);
 }
 
+static int do_sock_multicast(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	return sock_flag(c, v, tok, "sockets.multicast", EF_PF_MULTICAST);
+}
+
 /* Linux AF_* numbers, spelled out: older libc headers lack the newest. */
 static const struct {
 	const char *name;
@@ -587,7 +592,7 @@ static int do_sock_families(struct pctx *c, const cJSON *v, __u32 tok)
 static const struct key sock_keys[] = {
 	{ "raw", do_sock_raw },		    { "packet", do_sock_packet },
 	{ "icmp", do_sock_icmp },	    { "other_protocols", do_sock_other },
-	{ "families", do_sock_families },
+	{ "multicast", do_sock_multicast }, { "families", do_sock_families },
 };
 
 static int do_sockets(struct pctx *c, const cJSON *v, __u32 tok)

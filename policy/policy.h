@@ -195,8 +195,8 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
  * a wrong 1. Settings are compared first, then rules:
  *   - b in audit mode denies nothing: 1. Else a in audit mode: 0;
  *   - loopback: a's rank (false < "own" < true) at most b's; socket
- *     switches (raw, packet, icmp, other_protocols) and address families
- *     of a must be within b's;
+ *     switches (raw, packet, icmp, other_protocols, multicast) and
+ *     address families of a must be within b's;
  *   - dns.upstream: a's list must be empty when b's is, else a subset of
  *     b's (addresses and ports compared; a resolver of the job's choosing
  *     could point allowed names anywhere);
@@ -253,8 +253,8 @@ struct ef_policy_change {
 	struct ef_rule_change *rules;
 	size_t n_rules;
 	/* changed settings in this order: name, mode, loopback ("loopback:
-	 * \"own\" -> true"), sockets.raw,
-	 * .packet, .icmp, .other_protocols, .families, dns.upstream,
+	 * \"own\" -> true"), sockets.raw, .packet, .icmp,
+	 * .other_protocols, .multicast, .families, dns.upstream,
 	 * probe.action and each threshold; e.g. "mode: audit -> enforce",
 	 * "sockets.families: +vsock -can", "dns.upstream: default -> 1.1.1.1",
 	 * "probe.window_s: 60 -> 120" (thresholds as in force, defaults

@@ -527,6 +527,7 @@ static const struct {
 	{ EF_PF_PACKET, "sockets.packet" },
 	{ EF_PF_ICMP, "sockets.icmp" },
 	{ EF_PF_OTHER_PROTO, "sockets.other_protocols" },
+	{ EF_PF_MULTICAST, "sockets.multicast" },
 };
 
 static int settings_ok(struct cmp *c)

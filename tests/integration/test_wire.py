@@ -111,7 +111,28 @@ REROUTE_OPTS = {  # vector -> (level name, option name)
     "ipopt_nop": ("SOL_IP", "IP_OPTIONS"),
 }
 ORDINARY_OPTS = ["rthdr_clear", "ipopt_clear", "reuseaddr", "v6only", "nodelay", "sndbuf",
-                 "msfilter_big"]
+                 "congestion_big"]
+MCAST_OPTS = {  # vector -> (level name, option name): joins and source filters
+    "ip_add_membership": ("SOL_IP", "IP_ADD_MEMBERSHIP"),
+    "ip_unblock_source": ("SOL_IP", "IP_UNBLOCK_SOURCE"),
+    "ip_block_source": ("SOL_IP", "IP_BLOCK_SOURCE"),
+    "ip_add_source_membership": ("SOL_IP", "IP_ADD_SOURCE_MEMBERSHIP"),
+    "ip_msfilter": ("SOL_IP", "IP_MSFILTER"),
+    "msfilter_big": ("SOL_IP", "IP_MSFILTER"),
+    "mcast_join_group": ("SOL_IP", "MCAST_JOIN_GROUP"),
+    "mcast_block_source": ("SOL_IP", "MCAST_BLOCK_SOURCE"),
+    "mcast_unblock_source": ("SOL_IP", "MCAST_UNBLOCK_SOURCE"),
+    "mcast_join_source_group": ("SOL_IP", "MCAST_JOIN_SOURCE_GROUP"),
+    "mcast_msfilter": ("SOL_IP", "MCAST_MSFILTER"),
+    "ipv6_add_membership": ("SOL_IPV6", "IPV6_ADD_MEMBERSHIP"),
+    "ipv6_join_anycast": ("SOL_IPV6", "IPV6_JOIN_ANYCAST"),
+    "mcast_join_group6": ("SOL_IPV6", "MCAST_JOIN_GROUP"),
+    "mcast_block_source6": ("SOL_IPV6", "MCAST_BLOCK_SOURCE"),
+    "mcast_unblock_source6": ("SOL_IPV6", "MCAST_UNBLOCK_SOURCE"),
+    "mcast_join_source_group6": ("SOL_IPV6", "MCAST_JOIN_SOURCE_GROUP"),
+    "mcast_msfilter6": ("SOL_IPV6", "MCAST_MSFILTER"),
+}
+MCAST_LEAVE_OPTS = ["ip_drop_membership", "mcast_leave_group", "ipv6_drop_membership"]
 
 
 @test
@@ -137,6 +158,51 @@ def test_wire_sockopt_reroute_refused(ctx):
     # SRH by setsockopt works unfenced for anyone: the fence is what refuses it
     x = unfenced(ctx, "sockopt", "rthdr4")[0]
     check(x["ok"], "unfenced IPV6_RTHDR type 4 should work on this kernel: %s" % x)
+
+
+@test
+def test_wire_sockopt_multicast_refused(ctx):
+    """Joins and source filters: the kernel's membership reports leave from
+    its own socket, past the wire check, with the job's group and source
+    addresses. Refused and recorded unless "sockets": {"multicast": true};
+    leaving is untouched."""
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"]),
+                    "m": pol(allow=["198.18.1.1:443"], sockets={"multicast": True})})
+    for user in USERS:
+        r, lines = vec(d, "t", "sockopt", *MCAST_OPTS, user=user)
+        eq(len(lines), len(MCAST_OPTS), "%s: one line per option" % user)
+        for x in lines:
+            eq((x["name"], x["ok"], x["errno"]), (x["name"], False, 1),
+               "%s: setsockopt %s in a job" % (user, x["name"]))
+        for name, (lvl, opt) in MCAST_OPTS.items():
+            s = d.wait_spans("egress.sockopt", r.job, where={"egress.sockopt.name": opt,
+                                                             "egress.sockopt.level": lvl})[0]
+            expect(s, decision="deny", reason="multicast")
+        wait_until(lambda: sum(s.get("egress.count", 1) for s in
+                               d.find("egress.sockopt", r.job)) >= len(MCAST_OPTS), 10,
+                   what="every refusal accounted for")
+        n = sum(s.get("egress.count", 1) for s in d.find("egress.sockopt", r.job))
+        eq(n, len(MCAST_OPTS), "%s: egress.sockopt refusals recorded" % user)
+        # allowed by the policy: whatever the kernel says, never the fence's
+        # EPERM (the kernel's own: an anycast join needs CAP_NET_ADMIN)
+        r, lines = vec(d, "m", "sockopt", *MCAST_OPTS, user=user)
+        eq(len(lines), len(MCAST_OPTS), "%s: one line per option" % user)
+        for x in lines:
+            check(x["errno"] != 1 or (user == "nobody" and x["name"] == "ipv6_join_anycast"),
+                  "%s: \"multicast\": true, setsockopt %s: %s" % (user, x["name"], x))
+        time.sleep(0.5)
+        check(not d.find("egress.sockopt", r.job),
+              "multicast allowed, yet recorded: %s" % d.find("egress.sockopt", r.job))
+    # leaving: exactly as unfenced, unrecorded
+    want = {x["name"]: (x["ok"], x["errno"]) for x in unfenced(ctx, "sockopt", *MCAST_LEAVE_OPTS)}
+    for user in USERS:
+        r, lines = vec(d, "t", "sockopt", *MCAST_LEAVE_OPTS, user=user)
+        for x in lines:
+            eq((x["ok"], x["errno"]), want[x["name"]],
+               "%s: setsockopt %s fenced vs unfenced" % (user, x["name"]))
+        time.sleep(0.5)
+        check(not d.find("egress.sockopt", r.job),
+              "leaving recorded: %s" % d.find("egress.sockopt", r.job))
 
 
 @test
@@ -166,6 +232,12 @@ def test_wire_sockopt_audit_records_would_deny(ctx):
     check(lines[0]["ok"], "audit mode: setsockopt IP_OPTIONS should pass: %s" % lines)
     s = d.wait_spans("egress.sockopt", r.job)[0]
     expect(s, decision="would_deny", reason="reroute", **{"egress.sockopt.name": "IP_OPTIONS"})
+    # a join: let through (the kernel's answer, never the fence's EPERM), recorded
+    r, lines = vec(d, "a", "sockopt", "mcast_join_source_group6")
+    check(lines[0]["errno"] != 1, "audit mode: MCAST_JOIN_SOURCE_GROUP refused: %s" % lines)
+    s = d.wait_spans("egress.sockopt", r.job)[0]
+    expect(s, decision="would_deny", reason="multicast",
+           **{"egress.sockopt.name": "MCAST_JOIN_SOURCE_GROUP"})
 
 
 # -- ancillary data: caught on the wire ------------------------------------------

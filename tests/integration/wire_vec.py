@@ -9,6 +9,8 @@ hosts' servers logged and what crossed the veth (wirecap.py).
 
 Vectors (Linux constants spelled out: Python's socket module lacks some):
   sockopt NAME               one setsockopt (see SOCKOPTS)
+  mcast_ssm GROUP TAG        MCAST_JOIN_SOURCE_GROUP (SOL_IPV6) to GROUP with
+                             sources spelling TAG, 16 bytes each
   cmsg_srr lsrr|ssrr HOP DST PORT [TAG]
                              UDP sendmsg to DST with an IP_RETOPTS source
                              route through HOP (the kernel sends to HOP)
@@ -38,6 +40,12 @@ SOL_IP, SOL_IPV6, SOL_UDP = 0, 41, 17
 IP_OPTIONS, IP_RETOPTS, IP_MSFILTER = 4, 7, 41
 IPV6_2292RTHDR, IPV6_2292PKTOPTIONS, IPV6_NEXTHOP, IPV6_RTHDR = 5, 6, 9, 57
 IPV6_V6ONLY, IPV6_HDRINCL = 26, 36
+IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_UNBLOCK_SOURCE, IP_BLOCK_SOURCE = 35, 36, 37, 38
+IP_ADD_SOURCE_MEMBERSHIP = 39
+MCAST_JOIN_GROUP, MCAST_BLOCK_SOURCE, MCAST_UNBLOCK_SOURCE, MCAST_LEAVE_GROUP = 42, 43, 44, 45
+MCAST_JOIN_SOURCE_GROUP, MCAST_MSFILTER = 46, 48
+IPV6_ADD_MEMBERSHIP, IPV6_DROP_MEMBERSHIP, IPV6_JOIN_ANYCAST = 20, 21, 27
+TCP_CONGESTION = 13
 UDP_CORK = 1
 SO_ATTACH_FILTER = 26
 MSG_MORE = 0x8000
@@ -79,6 +87,41 @@ def srr(kind, hops):
     return o + b"\x01" * (-len(o) % 4)  # NOP padding to a multiple of 4
 
 
+def ss(host):
+    """A struct sockaddr_storage (128 bytes) holding HOST, port 0."""
+    if ":" in host:
+        sa = struct.pack("=H2sI16sI", socket.AF_INET6, b"", 0, a6(host), 0)
+    else:
+        sa = struct.pack("=H2s4s", socket.AF_INET, b"", socket.inet_aton(host))
+    return sa + b"\0" * (128 - len(sa))
+
+
+def group_req(group, *sources):
+    """struct group_req / group_source_req: ifindex, padding, group, source."""
+    return struct.pack("=I4x", 0) + ss(group) + b"".join(ss(s) for s in sources)
+
+
+def group_filter(group, *sources):
+    return (struct.pack("=I4x", 0) + ss(group) + struct.pack("=II", 1, len(sources))
+            + b"".join(ss(s) for s in sources))
+
+
+def mreq(*addrs):
+    """struct ip_mreq / ip_mreq_source: group, interface[, source]."""
+    return b"".join(socket.inet_aton(a) for a in addrs)
+
+
+def mreq6(group):
+    return a6(group) + struct.pack("=i", 0)
+
+
+def tag_sources(tag):
+    """IPv6 addresses whose 16 bytes spell TAG."""
+    b = tag.encode()
+    b += b"\0" * (-len(b) % 16)
+    return [socket.inet_ntop(socket.AF_INET6, b[i:i + 16]) for i in range(0, len(b), 16)]
+
+
 def sockfor(host, kind=socket.SOCK_DGRAM):
     return socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
 
@@ -100,6 +143,49 @@ SOCKOPTS = {
     "ipopt_ssrr": (socket.AF_INET, SOL_IP, IP_OPTIONS, lambda: srr("ssrr", ["198.18.2.1"])),
     "ipopt_lsrr6": (socket.AF_INET6, SOL_IP, IP_OPTIONS, lambda: srr("lsrr", ["198.18.2.1"])),
     "ipopt_nop": (socket.AF_INET, SOL_IP, IP_OPTIONS, lambda: b"\x01\x01\x01\x00"),
+    # multicast joins and source filters: refused unless "multicast": true
+    "ip_add_membership": (socket.AF_INET, SOL_IP, IP_ADD_MEMBERSHIP,
+                          lambda: mreq("239.1.2.3", "0.0.0.0")),
+    "ip_unblock_source": (socket.AF_INET, SOL_IP, IP_UNBLOCK_SOURCE,
+                          lambda: mreq("239.1.2.3", "0.0.0.0", "198.18.1.1")),
+    "ip_block_source": (socket.AF_INET, SOL_IP, IP_BLOCK_SOURCE,
+                        lambda: mreq("239.1.2.3", "0.0.0.0", "198.18.1.1")),
+    "ip_add_source_membership": (socket.AF_INET, SOL_IP, IP_ADD_SOURCE_MEMBERSHIP,
+                                 lambda: mreq("232.1.2.3", "0.0.0.0", "198.18.1.1")),
+    "ip_msfilter": (socket.AF_INET, SOL_IP, IP_MSFILTER,
+                    lambda: mreq("232.1.2.3", "0.0.0.0") + struct.pack("=II", 1, 1)
+                    + socket.inet_aton("198.18.1.1")),
+    "mcast_join_group": (socket.AF_INET, SOL_IP, MCAST_JOIN_GROUP,
+                         lambda: group_req("239.1.2.3")),
+    "mcast_block_source": (socket.AF_INET, SOL_IP, MCAST_BLOCK_SOURCE,
+                           lambda: group_req("239.1.2.3", "198.18.1.1")),
+    "mcast_unblock_source": (socket.AF_INET, SOL_IP, MCAST_UNBLOCK_SOURCE,
+                             lambda: group_req("239.1.2.3", "198.18.1.1")),
+    "mcast_join_source_group": (socket.AF_INET, SOL_IP, MCAST_JOIN_SOURCE_GROUP,
+                                lambda: group_req("232.1.2.3", "198.18.1.1")),
+    "mcast_msfilter": (socket.AF_INET, SOL_IP, MCAST_MSFILTER,
+                       lambda: group_filter("232.1.2.3", "198.18.1.1")),
+    "ipv6_add_membership": (socket.AF_INET6, SOL_IPV6, IPV6_ADD_MEMBERSHIP,
+                            lambda: mreq6("ff0e::1:2:3")),
+    "ipv6_join_anycast": (socket.AF_INET6, SOL_IPV6, IPV6_JOIN_ANYCAST,
+                          lambda: mreq6("2001:db8:1::77")),
+    "mcast_join_group6": (socket.AF_INET6, SOL_IPV6, MCAST_JOIN_GROUP,
+                          lambda: group_req("ff0e::1:2:3")),
+    "mcast_block_source6": (socket.AF_INET6, SOL_IPV6, MCAST_BLOCK_SOURCE,
+                            lambda: group_req("ff0e::1:2:3", "2001:db8:1::1")),
+    "mcast_unblock_source6": (socket.AF_INET6, SOL_IPV6, MCAST_UNBLOCK_SOURCE,
+                              lambda: group_req("ff0e::1:2:3", "2001:db8:1::1")),
+    "mcast_join_source_group6": (socket.AF_INET6, SOL_IPV6, MCAST_JOIN_SOURCE_GROUP,
+                                 lambda: group_req("ff3e::1:2:3", "2001:db8:1::1")),
+    "mcast_msfilter6": (socket.AF_INET6, SOL_IPV6, MCAST_MSFILTER,
+                        lambda: group_filter("ff3e::1:2:3", "2001:db8:1::1")),
+    # leaving: untouched (nothing was joined: the kernel's own answer)
+    "ip_drop_membership": (socket.AF_INET, SOL_IP, IP_DROP_MEMBERSHIP,
+                           lambda: mreq("239.1.2.3", "0.0.0.0")),
+    "mcast_leave_group": (socket.AF_INET, SOL_IP, MCAST_LEAVE_GROUP,
+                          lambda: group_req("239.1.2.3")),
+    "ipv6_drop_membership": (socket.AF_INET6, SOL_IPV6, IPV6_DROP_MEMBERSHIP,
+                             lambda: mreq6("ff0e::1:2:3")),
     # ordinary: must behave exactly as unfenced
     "rthdr_clear": (socket.AF_INET6, SOL_IPV6, IPV6_RTHDR, lambda: b""),
     "ipopt_clear": (socket.AF_INET, SOL_IP, IP_OPTIONS, lambda: b""),
@@ -110,6 +196,9 @@ SOCKOPTS = {
     "sndbuf": (socket.AF_INET, socket.SOL_SOCKET, socket.SO_SNDBUF,
                lambda: struct.pack("i", 65536)),
     # over a page: the program never sees it whole and must pass it through
+    "congestion_big": ("tcp", socket.IPPROTO_TCP, TCP_CONGESTION,
+                       lambda: b"reno" + b"\0" * 5000),
+    # over a page, a multicast filter: refused all the same (by its name)
     "msfilter_big": (socket.AF_INET, SOL_IP, IP_MSFILTER,
                      lambda: struct.pack("=4s4sII", socket.inet_aton("239.1.2.3"),
                                          socket.inet_aton("0.0.0.0"), 1, 1200)
@@ -131,6 +220,8 @@ def cmd_sockopt(name):
             return struct.unpack("i", s.getsockopt(level, opt, 4))[0]
         if name == "sndbuf":
             return struct.unpack("i", s.getsockopt(level, opt, 4))[0]
+        if name == "congestion_big":
+            return s.getsockopt(level, opt, 16).rstrip(b"\0").decode()
         return len(v)
     attempt("sockopt", go, name=name)
 

@@ -351,6 +351,8 @@ static const struct json_case json_cases[] = {
 	  "from 0 to 63" },
 	{ "{\"name\": \"x\", \"sockets\": {\"raw\": 1}}", "t.json:1:34: ",
 	  "\"sockets.raw\" must be true or false" },
+	{ "{\"name\": \"x\", \"sockets\": {\"multicast\": \"yes\"}}", "t.json:1:40: ",
+	  "\"sockets.multicast\" must be true or false" },
 	{ "{\r\n  \"name\": \"x\",\r\n  \"bogus\": 1\r\n}", "t.json:3:3: ", "unknown key \"bogus\"" },
 	{ "{\"name\": \"x\", \"allow\": [\"10.1.2.3/8:443\"]}", "t.json:1:26: ",
 	  "host bits set: did you mean 10.0.0.0/8?" },
@@ -440,7 +442,8 @@ static const char full_policy[] =
 	"  \"probe\": { \"action\": \"freeze\", \"denied_dests\": 20, \"denied_names\": 30,\n"
 	"             \"ports_per_host\": 10, \"window_s\": 60, \"dns_label_bytes\": 700 },\n"
 	"  \"sockets\": { \"raw\": true, \"packet\": false, \"icmp\": true,\n"
-	"               \"other_protocols\": true, \"families\": [\"vsock\", \"can\", 42] }\n"
+	"               \"other_protocols\": true, \"multicast\": true,\n"
+	"               \"families\": [\"vsock\", \"can\", 42] }\n"
 	"}\n";
 
 static void test_full_policy(void **state)
@@ -459,7 +462,8 @@ static void test_full_policy(void **state)
 	assert_string_equal(p->source, full_policy);
 	assert_int_equal(p->mode, EF_MODE_AUDIT);
 	assert_false(p->loopback);
-	assert_int_equal(p->flags, EF_PF_RAW | EF_PF_ICMP | EF_PF_OTHER_PROTO);
+	assert_int_equal(p->flags,
+			 EF_PF_RAW | EF_PF_ICMP | EF_PF_OTHER_PROTO | EF_PF_MULTICAST);
 	assert_int_equal(p->families, (1ull << 1) | (1ull << 2) | (1ull << 10) | (1ull << 16) |
 					      (1ull << 40) | (1ull << 29) | (1ull << 42));
 	assert_int_equal(p->n_dns_upstream, 2);

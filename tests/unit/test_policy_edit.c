@@ -388,6 +388,8 @@ static const struct weaker_case weaker_cases[] = {
 	  "\"sockets.raw\": true is not allowed by policy b" },
 	{ "", "", "\"sockets\": {\"icmp\": true}", "", "", "\"sockets\": {\"raw\": true}", 0,
 	  "\"sockets.icmp\": true" },
+	{ "", "", "\"sockets\": {\"multicast\": true}", "", "", "", 0,
+	  "\"sockets.multicast\": true is not allowed by policy b" },
 	{ "", "", "\"sockets\": {\"packet\": true}", "", "",
 	  "\"sockets\": {\"packet\": true, \"raw\": true}", 1, NULL },
 	{ "", "", "\"sockets\": {\"families\": [\"vsock\"]}", "", "",

@@ -34,6 +34,17 @@ static void test_sockopt_names(void **state)
 	assert_string_equal(ef_sockopt_name(41, 5), "IPV6_2292RTHDR");
 	assert_string_equal(ef_sockopt_name(41, 6), "IPV6_2292PKTOPTIONS");
 	assert_string_equal(ef_sockopt_name(41, 9), "IPV6_NEXTHOP");
+	/* multicast joins and source filters (EF_R_MULTICAST) */
+	assert_string_equal(ef_sockopt_name(0, 35), "IP_ADD_MEMBERSHIP");
+	assert_string_equal(ef_sockopt_name(0, 39), "IP_ADD_SOURCE_MEMBERSHIP");
+	assert_string_equal(ef_sockopt_name(0, 41), "IP_MSFILTER");
+	assert_string_equal(ef_sockopt_name(0, 46), "MCAST_JOIN_SOURCE_GROUP");
+	assert_string_equal(ef_sockopt_name(41, 46), "MCAST_JOIN_SOURCE_GROUP");
+	assert_string_equal(ef_sockopt_name(41, 48), "MCAST_MSFILTER");
+	assert_string_equal(ef_sockopt_name(41, 20), "IPV6_ADD_MEMBERSHIP");
+	assert_string_equal(ef_sockopt_name(41, 27), "IPV6_JOIN_ANYCAST");
+	assert_null(ef_sockopt_name(41, 41));
+	assert_null(ef_sockopt_name(1, 42));
 	/* the same number at another level is another option */
 	assert_null(ef_sockopt_name(0, 57));
 	assert_null(ef_sockopt_name(41, 4));
@@ -68,6 +79,12 @@ static void test_sockopt_span(void **state)
 	assert_null(find(&s, "network.type"));
 	assert_true(ef_wire_status_msg(&e, "", msg, sizeof(msg)));
 	assert_string_equal(msg, "socket option 300/65535 re-routes packets");
+
+	e.reason = EF_R_MULTICAST;
+	e.protocol = 0;
+	e.port = 46;
+	assert_true(ef_wire_status_msg(&e, "", msg, sizeof(msg)));
+	assert_string_equal(msg, "socket option MCAST_JOIN_SOURCE_GROUP joins a multicast group");
 }
 
 static void test_packet_span(void **state)
