@@ -19,6 +19,9 @@
  * no_new_privs is set all the same, as the kernel would otherwise not
  * demand it for the seccomp filter.
  *
+ * The same step gives the job a mount namespace where the host's resolver
+ * sockets are covered (hide_resolvers() below).
+ *
  * Root jobs are not put in a namespace: root in a child namespace is not
  * root on the host's files (part 2 of the hostile-job work covers them).
  */
@@ -27,7 +30,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "userns.h"
@@ -43,6 +48,48 @@ static int write_file(const char *path, const char *text)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/*
+ * Resolver services of the host answer over unix sockets: a job that asks
+ * them has a name looked up from outside the fence, past the job's DNS
+ * proxy (no judgement, no tunnel detector, no record). In the job's own
+ * mount namespace (a slave of the host's: nothing made here goes back) each
+ * such socket is covered by /dev/null, so connecting to it is refused and
+ * glibc falls back to resolv.conf, whose queries the fence takes to the
+ * proxy. The covers are locked to the namespace: the job, without
+ * capabilities in it, cannot unmount them, nor can a namespace it makes.
+ */
+static const char *const resolver_sockets[] = {
+	"/run/systemd/resolve/io.systemd.Resolve",	   /* systemd-resolved, varlink */
+	"/run/systemd/resolve/io.systemd.Resolve.Monitor",
+	"/run/nscd/socket",				   /* nscd */
+	"/var/run/nscd/socket",
+};
+
+static int hide_resolvers(char *why, size_t len)
+{
+	struct stat st;
+
+	int e;
+
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) {
+		e = errno;
+		snprintf(why, len, "a mount namespace for the job: %s", strerror(e));
+		return -e;
+	}
+	for (size_t i = 0; i < sizeof(resolver_sockets) / sizeof(resolver_sockets[0]); i++) {
+		const char *p = resolver_sockets[i];
+
+		if (lstat(p, &st) != 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (mount("/dev/null", p, NULL, MS_BIND, NULL) != 0) {
+			e = errno;
+			snprintf(why, len, "covering %s: %s", p, strerror(e));
+			return -e;
+		}
+	}
+	return 0;
 }
 
 int ef_userns_isolate(char *why, size_t len)
@@ -75,6 +122,9 @@ int ef_userns_isolate(char *why, size_t len)
 			 strerror(-ret));
 		return ret;
 	}
+	ret = hide_resolvers(why, len);
+	if (ret)
+		return ret;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		ret = -errno;
 		snprintf(why, len, "no_new_privs: %s", strerror(errno));

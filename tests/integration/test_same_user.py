@@ -103,3 +103,88 @@ def test_same_user_process_outside_not_hijacked(ctx):
               % (call, res))
     eq(d.job_span(job).get("egress.same_user_isolation"), "userns",
        "the job span says how it was isolated")
+
+
+RESOLVER = "/run/systemd/resolve/io.systemd.Resolve"
+
+SERVE = r"""
+import os, socket, sys, time
+path, log = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+os.chmod(path, 0o666)
+s.listen(8)
+s.settimeout(30)
+print("READY", flush=True)
+try:
+    while True:
+        c, _ = s.accept()
+        with open(log, "a") as f:
+            f.write("conn %r\n" % c.recv(100))
+        c.close()
+except socket.timeout:
+    pass
+"""
+
+ASK = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+    s.sendall(b'{"method":"io.systemd.Resolve.ResolveHostname","parameters":{"name":"TOKEN.x.test"}}\0')
+    print(json.dumps({"ok": True}))
+except OSError as e:
+    print(json.dumps({"ok": False, "errno": e.errno}))
+"""
+
+
+@test(timeout=120)
+def test_same_user_resolver_socket_hidden(ctx):
+    """A resolver service of the host (systemd-resolved's varlink socket,
+    nscd) looks names up from outside the fence, past the job's DNS proxy:
+    an unprivileged job finds its socket covered (its mount namespace), so
+    the lookup is refused and glibc falls back to resolv.conf and the proxy.
+    A stand-in listens at systemd-resolved's path when the host has none."""
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    for p in (d.tmp, d.run_dir):
+        os.chmod(p, 0o711)
+    made = []
+    server = None
+    if not os.path.exists(RESOLVER):
+        for dd in ("/run/systemd", "/run/systemd/resolve"):
+            if not os.path.isdir(dd):
+                os.mkdir(dd, 0o755)
+                made.append(dd)
+        log = ctx.path("resolver.log")
+        open(log, "w").close()
+        server = subprocess.Popen([PY, "-c", SERVE, RESOLVER, log], stdout=subprocess.PIPE,
+                                  text=True)
+        check(server.stdout.readline().strip() == "READY", "the stand-in resolver did not start")
+        made.append(RESOLVER)
+    try:
+        base = subprocess.run(NOBODY + [PY, "-c", ASK, RESOLVER], capture_output=True,
+                              text=True, timeout=20)
+        check(json.loads(base.stdout)["ok"], "baseline: unfenced, nobody could not reach the "
+              "resolver socket (%s %s): the test cannot tell" % (base.stdout, base.stderr))
+        if server:
+            time.sleep(0.3)
+            with open(log) as f:
+                n_before = f.read().count("conn")
+        job = ctx.job_id()
+        r = subprocess.run(ctx.world.fence_argv(NOBODY + d.run_argv("t", [], job) + [
+            PY, "-c", ASK, RESOLVER]), capture_output=True, text=True, timeout=30, env=d._env())
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        check(not res["ok"], "a fenced job reached the host's resolver socket: %s" % res)
+        if server:
+            time.sleep(0.3)
+            with open(log) as f:
+                eq(f.read().count("conn"), n_before, "connections the resolver got from the job")
+    finally:
+        if server:
+            server.kill()
+            server.wait()
+        for p in reversed(made):
+            try:
+                os.unlink(p) if p == RESOLVER else os.rmdir(p)
+            except OSError:
+                pass
