@@ -316,6 +316,20 @@ formerr:
 	return -EPROTO;
 }
 
+/* The proxy's own OPT record as the only additional record (ARCOUNT 1):
+ * root owner, our UDP size, extended rcode and version 0, the DO bit if
+ * asked, no options. Returns its length; the caller checked the room. */
+static size_t put_opt(uint8_t *out, size_t o, bool dnssec_ok)
+{
+	ldns_write_uint16(out + LDNS_ARCOUNT_OFF, 1);
+	memset(out + o, 0, OPT_LEN);
+	ldns_write_uint16(out + o + 1, EF_DNS_TYPE_OPT);
+	ldns_write_uint16(out + o + 3, EF_DNS_EDNS_SIZE);
+	if (dnssec_ok)
+		out[o + 7] = 0x80; /* TTL bytes: ext rcode, version, DO|Z, Z */
+	return OPT_LEN;
+}
+
 ssize_t ef_dns_reply_error(const struct ef_dns_query *q, bool has_question, int rcode,
 			   uint8_t *out, size_t outlen)
 {
@@ -353,14 +367,8 @@ ssize_t ef_dns_reply_error(const struct ef_dns_query *q, bool has_question, int 
 		ldns_write_uint16(out + o + 2, q->qclass);
 		o += Q_FIXED;
 	}
-	if (q->has_edns) {
-		/* root owner, OPT, our UDP size, extended rcode/version/flags 0, no options */
-		ldns_write_uint16(out + LDNS_ARCOUNT_OFF, 1);
-		memset(out + o, 0, OPT_LEN);
-		ldns_write_uint16(out + o + 1, EF_DNS_TYPE_OPT);
-		ldns_write_uint16(out + o + 3, EF_DNS_EDNS_SIZE);
-		o += OPT_LEN;
-	}
+	if (q->has_edns)
+		o += put_opt(out, o, false);
 	return (ssize_t)o;
 }
 
@@ -601,15 +609,8 @@ ssize_t ef_dns_query_build(const struct ef_dns_query *q, const uint8_t *qname, s
 	ldns_write_uint16(out + o, q->qtype);
 	ldns_write_uint16(out + o + 2, q->qclass);
 	o += Q_FIXED;
-	if (q->has_edns) {
-		ldns_write_uint16(out + LDNS_ARCOUNT_OFF, 1);
-		memset(out + o, 0, OPT_LEN);
-		ldns_write_uint16(out + o + 1, EF_DNS_TYPE_OPT);
-		ldns_write_uint16(out + o + 3, EF_DNS_EDNS_SIZE);
-		if (q->dnssec_ok)
-			out[o + 7] = 0x80; /* TTL bytes: ext rcode, version, DO|Z, Z */
-		o += OPT_LEN;
-	}
+	if (q->has_edns)
+		o += put_opt(out, o, q->dnssec_ok);
 	return (ssize_t)o;
 }
 
