@@ -8,8 +8,8 @@ namespace, as root, outside any job).
 If the vector has an outside(token, st) function, it runs first, here,
 unfenced: the accomplice of the attack (a relay on loopback, a socket or an
 io_uring instance the job will inherit, a unix socket passing fds). It
-returns {"fds": [...], "args": [...]}: the fds the job inherits, extra
-arguments for the job; processes it forks go in st["pids"] and are killed
+returns {"fds": [...], "args": [...], "env": {...}}: the fds the job
+inherits, extra arguments for the job, variables added to its environment; processes it forks go in st["pids"] and are killed
 (by pid) when the job is over. Then
     [setpriv --reuid=65534 ...] egressctl run --policy P --job-id ID -- python3 VECTOR job T ARGS
 with the job's stdout and stderr those of this process. Exits with
@@ -38,7 +38,7 @@ def main():
     cfg = json.loads(sys.argv[1])
     mod = load(cfg["vector"])
     st = {"pids": [], "user": cfg["user"]}
-    fds, args = [], []
+    fds, args, env = [], [], None
     rc = 125
     try:
         if hasattr(mod, "outside"):
@@ -50,11 +50,12 @@ def main():
                 sys.stdout.flush()
                 return 126
             fds, args = list(got.get("fds", [])), [str(a) for a in got.get("args", [])]
+            env = dict(os.environ, **got.get("env", {}))
         argv = ([] if cfg["user"] == "root" else NOBODY) + [
             cfg["egressctl"], "--socket", cfg["socket"], "run", "--policy", cfg["policy"],
             "--job-id", cfg["job"], "--", PY, cfg["vector"], "job", cfg["token"]] + args
         try:
-            rc = subprocess.run(argv, pass_fds=fds, stdin=subprocess.DEVNULL, cwd="/",
+            rc = subprocess.run(argv, pass_fds=fds, stdin=subprocess.DEVNULL, cwd="/", env=env,
                                 timeout=cfg["timeout"]).returncode
         except subprocess.TimeoutExpired:
             sys.stderr.write("launch: job %s ran over %ss\n" % (cfg["job"], cfg["timeout"]))

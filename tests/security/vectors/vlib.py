@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 
 # The test world (tests/integration/world.py)
@@ -160,6 +161,133 @@ def fork_relay(st, listen, port, dest, dport, udp=False, lifetime=20):
     except Exception:  # noqa: BLE001
         pass
     os._exit(0)
+
+
+def host_service(st, path, dest, dport, user_dir=None, delay=0.0, lifetime=20):
+    """A stand-in for a service of the host that acts for whoever connects
+    to its unix socket at `path` (a resolver, a bus, a service manager, a
+    terminal multiplexer): it sends what it reads to (dest, dport), from
+    outside the fence. Where the host has a socket at `path` already, the
+    stand-in's is bind-mounted over it for the run; otherwise it is made
+    there, with the directories it needs; `user_dir` and what is under it
+    belong to uid 65534 (user_dir itself mode 0700, as a per-user runtime
+    directory would be). With `delay`, the socket appears that many seconds
+    after the job started (a service started later). host_service_cleanup()
+    undoes it all."""
+    import tempfile
+    import time
+    made = st.setdefault("made", [])
+    bind_over = os.path.lexists(path)
+    if bind_over:
+        tmp = tempfile.mkdtemp(prefix="ef-sec-svc-")
+        made.append(("dir", tmp))
+        sock = os.path.join(tmp, "s")
+    else:
+        parts, d = [], os.path.dirname(path)
+        while not os.path.isdir(d):
+            parts.append(d)
+            d = os.path.dirname(d)
+        for d in reversed(parts):
+            os.mkdir(d, 0o700 if d == user_dir else 0o755)
+            if user_dir and (d + "/").startswith(user_dir + "/"):
+                os.chown(d, 65534, 65534)
+            made.append(("dir", d))
+        sock = path
+    made.append(("file", sock))
+    if bind_over:
+        made.append(("mount", path))
+
+    def listen():
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(sock)
+        os.chmod(sock, 0o666)
+        srv.listen(8)
+        if bind_over:
+            subprocess.run(["mount", "--bind", sock, path], check=True)
+        return srv
+
+    srv = None if delay else listen()
+    pid = os.fork()
+    if pid:
+        if srv:
+            srv.close()
+        st["pids"].append(pid)
+        if not delay:
+            host_service_control(path)
+        return
+    try:
+        if delay:
+            time.sleep(delay)
+            srv = listen()
+        srv.settimeout(lifetime)
+        deadline = time.time() + lifetime
+        while time.time() < deadline:
+            c, _ = srv.accept()
+            c.settimeout(3)
+            data = c.recv(65536)
+            if data == b"CONTROL":
+                c.sendall(b"OK")
+            elif b"EFSEC" in data:
+                # a job's token; what else comes (glibc asking nscd for the harness's
+                # own lookups) is not the vector's
+                f = socket.create_connection((dest, dport), timeout=3)
+                f.sendall(b"relayed by a host service: " + data)
+                f.close()
+            c.close()
+    except Exception:  # noqa: BLE001
+        pass
+    os._exit(0)
+
+
+CONTROL = r"""
+import socket, sys
+u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+u.settimeout(3)
+u.connect(sys.argv[1])
+u.sendall(b"CONTROL")
+sys.stdout.write(u.recv(16).decode())
+"""
+
+
+def host_service_control(path):
+    """The control: uid 65534, outside the fence, reaches the stand-in (which
+    answers and relays nothing); else the vector would pass for nothing."""
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                        sys.executable, "-c", CONTROL, path], capture_output=True, text=True,
+                       timeout=10)
+    if r.stdout != "OK":
+        raise RuntimeError("control: uid 65534 outside the fence did not reach the stand-in "
+                           "at %s: %s %s" % (path, r.stdout, r.stderr.strip()))
+
+
+def host_service_ask(path, token, wait=0.0):
+    """The job's side: connect to a host service's socket at `path` (after
+    `wait` seconds) and hand it the token."""
+    import time
+    time.sleep(wait)
+
+    def ask():
+        u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        u.settimeout(2)
+        u.connect(path)
+        u.sendall(payload(token, "host service"))
+        time.sleep(0.5)
+        u.close()
+    attempt("ask the host service at %s" % path, ask)
+
+
+def host_service_cleanup(st):
+    import shutil
+    for kind, p in reversed(st.get("made", [])):
+        try:
+            if kind == "mount":
+                subprocess.run(["umount", p], check=False)
+            elif kind == "file":
+                os.unlink(p)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
 
 
 # -- DNS by hand (tests/integration/dnsmsg.py) ---------------------------------
