@@ -19,16 +19,18 @@
  * no_new_privs is set all the same, as the kernel would otherwise not
  * demand it for the seccomp filter.
  *
- * The same step gives the job a mount namespace where the host's resolver
- * sockets are covered (hide_resolvers() below).
+ * The same step gives the job a mount namespace where the host's services
+ * that act for whoever asks are covered (hide_host_services() below).
  *
  * Root jobs are not put in a namespace: root in a child namespace is not
  * root on the host's files (part 2 of the hostile-job work covers them).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -51,43 +53,168 @@ static int write_file(const char *path, const char *text)
 }
 
 /*
- * Resolver services of the host answer over unix sockets: a job that asks
- * them has a name looked up from outside the fence, past the job's DNS
- * proxy (no judgement, no tunnel detector, no record). In the job's own
- * mount namespace (a slave of the host's: nothing made here goes back) each
- * such socket is covered by /dev/null, so connecting to it is refused and
- * glibc falls back to resolv.conf, whose queries the fence takes to the
- * proxy. The covers are locked to the namespace: the job, without
- * capabilities in it, cannot unmount them, nor can a namespace it makes.
+ * Services of the host that act for whoever connects: a resolver looks a
+ * name up, a bus or a service manager starts a process, a terminal
+ * multiplexer types a command into a shell. What they do happens outside
+ * the fence, past the job's DNS proxy and hooks (no judgement, no tunnel
+ * detector, no record). In the job's own mount namespace (a slave of the
+ * host's: nothing made here goes back) their endpoints are covered:
+ *
+ * - sockets whose directory the job needs (systemd-resolved's sit next to
+ *   the resolv.conf that /etc/resolv.conf names) by /dev/null, so
+ *   connecting is refused and glibc falls back to resolv.conf, whose
+ *   queries the fence takes to the proxy; so is the session bus named by
+ *   DBUS_SESSION_BUS_ADDRESS (unix:path=);
+ * - directories of sockets by an empty tmpfs, which also hides a socket
+ *   made there after the job started: the D-Bus system bus (resolve1,
+ *   systemd1, and whatever else is on it), the user's runtime directory
+ *   (its session bus, its systemd --user manager, gpg-agent's dirmngr, which
+ *   fetches keys from a server the job names), tmux's and screen's
+ *   directories. The job gets a private, writable one of each it can use
+ *   (its own XDG_RUNTIME_DIR, its own tmux server).
+ *
+ * The covers are locked to the namespace: the job, without capabilities in
+ * it, cannot unmount them, nor can a namespace it makes. Not covered: a
+ * directory that did not exist when the job started, an abstract unix
+ * socket (per network namespace, which the job shares with the host), and
+ * any other socket of a same-user process (docs/threat-model.md).
  */
-static const char *const resolver_sockets[] = {
+static const char *const host_sockets[] = {
 	"/run/systemd/resolve/io.systemd.Resolve",	   /* systemd-resolved, varlink */
 	"/run/systemd/resolve/io.systemd.Resolve.Monitor",
 	"/run/nscd/socket",				   /* nscd */
 	"/var/run/nscd/socket",
 };
 
-static int hide_resolvers(char *why, size_t len)
+/* "%u": the job's uid; "%s": its user name */
+static const char *const host_dirs[] = {
+	"/run/dbus",	 /* the system bus */
+	"/var/run/dbus",
+	"/run/user/%u",	 /* XDG_RUNTIME_DIR: session bus, systemd --user, gpg-agent */
+	"/tmp/tmux-%u",	 /* tmux's server sockets */
+	"/run/screen/S-%s", /* screen's */
+	"/var/run/screen/S-%s",
+};
+
+static int cover_socket(const char *p, char *why, size_t len)
 {
 	struct stat st;
-
 	int e;
+
+	if (lstat(p, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	if (mount("/dev/null", p, NULL, MS_BIND, NULL) == 0)
+		return 0;
+	e = errno;
+	snprintf(why, len, "covering %s: %s", p, strerror(e));
+	return -e;
+}
+
+static int cover_dir(const char *p, char *why, size_t len)
+{
+	struct stat st;
+	int e;
+
+	/* lstat: a directory, not a link the user made to one elsewhere */
+	if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=10%") == 0)
+		return 0;
+	e = errno;
+	snprintf(why, len, "covering %s: %s", p, strerror(e));
+	return -e;
+}
+
+/*
+ * DBUS_SESSION_BUS_ADDRESS: addresses separated by ';', each
+ * "transport:key=value,key=value" with values %-escaped. Covers every
+ * unix:path= socket (an abstract one cannot be covered). A bad escape is
+ * left as it is: the bus library would not connect to it either.
+ */
+static int cover_session_bus(char *why, size_t len)
+{
+	const char *a = getenv("DBUS_SESSION_BUS_ADDRESS");
+	char path[4096];
+
+	while (a && *a) {
+		const char *end = strchr(a, ';');
+		size_t n = end ? (size_t)(end - a) : strlen(a);
+
+		if (n > 5 && !strncmp(a, "unix:", 5)) {
+			const char *k = a + 5, *lim = a + n;
+
+			while (k < lim) {
+				const char *ke = memchr(k, ',', (size_t)(lim - k));
+
+				if (!ke)
+					ke = lim;
+				if ((size_t)(ke - k) > 5 && !strncmp(k, "path=", 5)) {
+					size_t o = 0;
+
+					for (const char *c = k + 5; c < ke && o + 1 < sizeof(path); c++) {
+						unsigned v;
+
+						if (*c == '%' && ke - c > 2 && sscanf(c + 1, "%2x", &v) == 1) {
+							path[o++] = (char)v;
+							c += 2;
+						} else {
+							path[o++] = *c;
+						}
+					}
+					path[o] = 0;
+					if (path[0] == '/') {
+						int ret = cover_socket(path, why, len);
+
+						if (ret)
+							return ret;
+					}
+				}
+				k = ke + 1;
+			}
+		}
+		a = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static int hide_host_services(char *why, size_t len)
+{
+	char p[512], name[256] = "";
+	struct passwd pw, *got = NULL;
+	char buf[4096];
+	int ret, e;
 
 	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) {
 		e = errno;
 		snprintf(why, len, "a mount namespace for the job: %s", strerror(e));
 		return -e;
 	}
-	for (size_t i = 0; i < sizeof(resolver_sockets) / sizeof(resolver_sockets[0]); i++) {
-		const char *p = resolver_sockets[i];
+	for (size_t i = 0; i < sizeof(host_sockets) / sizeof(host_sockets[0]); i++) {
+		ret = cover_socket(host_sockets[i], why, len);
+		if (ret)
+			return ret;
+	}
+	ret = cover_session_bus(why, len);
+	if (ret)
+		return ret;
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &got) == 0 && got &&
+	    strlen(pw.pw_name) < sizeof(name) && !strchr(pw.pw_name, '/'))
+		snprintf(name, sizeof(name), "%s", pw.pw_name);
+	for (size_t i = 0; i < sizeof(host_dirs) / sizeof(host_dirs[0]); i++) {
+		const char *d = host_dirs[i], *f = strchr(d, '%');
 
-		if (lstat(p, &st) != 0 || !S_ISSOCK(st.st_mode))
+		if (f && f[1] == 'u')
+			snprintf(p, sizeof(p), "%.*s%u%s", (int)(f - d), d, (unsigned)geteuid(),
+				 f + 2);
+		else if (f && f[1] == 's' && name[0])
+			snprintf(p, sizeof(p), "%.*s%s%s", (int)(f - d), d, name, f + 2);
+		else if (f)
 			continue;
-		if (mount("/dev/null", p, NULL, MS_BIND, NULL) != 0) {
-			e = errno;
-			snprintf(why, len, "covering %s: %s", p, strerror(e));
-			return -e;
-		}
+		else
+			snprintf(p, sizeof(p), "%s", d);
+		ret = cover_dir(p, why, len);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -122,7 +249,7 @@ int ef_userns_isolate(char *why, size_t len)
 			 strerror(-ret));
 		return ret;
 	}
-	ret = hide_resolvers(why, len);
+	ret = hide_host_services(why, len);
 	if (ret)
 		return ret;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

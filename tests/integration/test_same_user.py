@@ -188,3 +188,66 @@ def test_same_user_resolver_socket_hidden(ctx):
                 os.unlink(p) if p == RESOLVER else os.rmdir(p)
             except OSError:
                 pass
+
+
+RUNTIME = "/run/user/65534"
+
+LOOK = r"""
+import json, os, sys
+d = sys.argv[1]
+out = {"listing": sorted(os.listdir(d)), "xdg": os.environ.get("XDG_RUNTIME_DIR")}
+try:
+    with open(os.path.join(d, "mine"), "w") as f:
+        f.write("x")
+    out["write"] = True
+except OSError as e:
+    out["write"] = e.errno
+print(json.dumps(out))
+"""
+
+
+@test(timeout=120)
+def test_same_user_private_runtime_dir(ctx):
+    """The user's runtime directory (its session bus, systemd --user,
+    gpg-agent) is covered by an empty tmpfs in an unprivileged job's mount
+    namespace: the job sees none of the host's entries, has a private,
+    writable one in its place, and what it writes there stays in its
+    namespace."""
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    for p in (d.tmp, d.run_dir):
+        os.chmod(p, 0o711)
+    made = []
+    try:
+        for dd in ("/run/user", RUNTIME):
+            if not os.path.isdir(dd):
+                os.mkdir(dd, 0o755)
+                made.append(dd)
+        os.chown(RUNTIME, 65534, 65534)
+        os.chmod(RUNTIME, 0o700)
+        host_file = os.path.join(RUNTIME, "host-entry")
+        open(host_file, "w").close()
+        made.append(host_file)
+        base = subprocess.run(NOBODY + [PY, "-c", LOOK, RUNTIME], capture_output=True,
+                              text=True, timeout=20)
+        check("host-entry" in json.loads(base.stdout)["listing"],
+              "baseline: nobody, unfenced, does not see the host's runtime directory: %s %s"
+              % (base.stdout, base.stderr))
+        os.unlink(os.path.join(RUNTIME, "mine"))
+        env = dict(d._env(), XDG_RUNTIME_DIR=RUNTIME)
+        r = subprocess.run(ctx.world.fence_argv(NOBODY + d.run_argv("t", [], ctx.job_id()) + [
+            PY, "-c", LOOK, RUNTIME]), capture_output=True, text=True, timeout=30, env=env)
+        check(r.returncode == 0, "the job failed: %s" % r.stderr[-600:])
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        eq(res["listing"], [], "what the job sees of the host's runtime directory")
+        eq(res["write"], True, "the job writes in its private runtime directory")
+        eq(res["xdg"], RUNTIME, "XDG_RUNTIME_DIR, unchanged")
+        check(not os.path.exists(os.path.join(RUNTIME, "mine")),
+              "what the job wrote in its runtime directory reached the host's")
+    finally:
+        for p in reversed(made):
+            try:
+                os.unlink(p) if p == host_file else os.rmdir(p)
+            except (OSError, UnboundLocalError):
+                pass
+        if RUNTIME not in made and os.path.exists(os.path.join(RUNTIME, "mine")):
+            os.unlink(os.path.join(RUNTIME, "mine"))
