@@ -215,6 +215,9 @@ $(BUILD)/tests/test_wire: $(BUILD)/daemon/wire.o $(BUILD)/daemon/span.o $(BUILD)
 # test_fold: folding repeated decisions, pure; and what egressctl run closes
 $(BUILD)/tests/test_fold: $(BUILD)/daemon/fold.o $(BUILD)/cli/inherit.o
 
+# test_bus_addr: the session bus paths egressctl run covers
+$(BUILD)/tests/test_bus_addr: $(BUILD)/cli/bus_addr.o
+
 # test_dns tests the DNS message layer, on top of what every unit test links
 $(BUILD)/tests/test_dns: $(DNSMSG_OBJ)
 $(BUILD)/tests/test_dns: LIBS_TEST := -lldns
@@ -273,6 +276,12 @@ $(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c daemon/wire.c daemon/span.c daem
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lm
+
+# fuzz_bus_addr: DBUS_SESSION_BUS_ADDRESS, as egressctl run reads it
+$(BUILD)/fuzz/fuzz_bus_addr: tests/fuzz/fuzz_bus_addr.c cli/bus_addr.c
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
 fuzz: $(FUZZ_BINS)
 

@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bus_addr.h"
 #include "userns.h"
 
 static int write_file(const char *path, const char *text)
@@ -125,54 +126,17 @@ static int cover_dir(const char *p, char *why, size_t len)
 	return -e;
 }
 
-/*
- * DBUS_SESSION_BUS_ADDRESS: addresses separated by ';', each
- * "transport:key=value,key=value" with values %-escaped. Covers every
- * unix:path= socket (an abstract one cannot be covered). A bad escape is
- * left as it is: the bus library would not connect to it either.
- */
+/* the session bus DBUS_SESSION_BUS_ADDRESS names, each unix:path= of it */
 static int cover_session_bus(char *why, size_t len)
 {
 	const char *a = getenv("DBUS_SESSION_BUS_ADDRESS");
 	char path[4096];
 
-	while (a && *a) {
-		const char *end = strchr(a, ';');
-		size_t n = end ? (size_t)(end - a) : strlen(a);
+	while (a && ef_bus_next_path(&a, path, sizeof(path))) {
+		int ret = cover_socket(path, why, len);
 
-		if (n > 5 && !strncmp(a, "unix:", 5)) {
-			const char *k = a + 5, *lim = a + n;
-
-			while (k < lim) {
-				const char *ke = memchr(k, ',', (size_t)(lim - k));
-
-				if (!ke)
-					ke = lim;
-				if ((size_t)(ke - k) > 5 && !strncmp(k, "path=", 5)) {
-					size_t o = 0;
-
-					for (const char *c = k + 5; c < ke && o + 1 < sizeof(path); c++) {
-						unsigned v;
-
-						if (*c == '%' && ke - c > 2 && sscanf(c + 1, "%2x", &v) == 1) {
-							path[o++] = (char)v;
-							c += 2;
-						} else {
-							path[o++] = *c;
-						}
-					}
-					path[o] = 0;
-					if (path[0] == '/') {
-						int ret = cover_socket(path, why, len);
-
-						if (ret)
-							return ret;
-					}
-				}
-				k = ke + 1;
-			}
-		}
-		a = end ? end + 1 : NULL;
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
