@@ -80,7 +80,8 @@ def gen_policy(path, n_cidr, n_exact, seed=7):
 def prog_stats(bpffs):
     """run_cnt and run_time_ns of the fence's programs (kernel.bpf_stats_enabled)."""
     out = {}
-    for name in ("ef_connect4", "ef_sendmsg4"):
+    names = sorted(n[len("link_"):] for n in os.listdir(bpffs) if n.startswith("link_"))
+    for name in names:
         r = subprocess.run(["bpftool", "--json", "link", "show", "pinned",
                             os.path.join(bpffs, "link_" + name)], capture_output=True, text=True)
         if r.returncode != 0:
@@ -257,6 +258,17 @@ def main():
                     unf = abs_med(m, False, key) * 1000.0
                     print("  %-8s program: %.0f ns per call over %d calls = %.3f of the "
                           "unfenced p50 (%.0f ns)" % (label, ns / cnt, cnt, ns / cnt / unf, unf))
+        others = []
+        for name in sorted(pstats1):
+            if name in ("ef_connect4", "ef_sendmsg4") or name not in pstats0:
+                continue
+            cnt = pstats1[name][0] - pstats0[name][0]
+            ns = pstats1[name][1] - pstats0[name][1]
+            if cnt:
+                others.append("%s %.0f ns x %d" % (name, ns / cnt, cnt))
+        if others:
+            print("  other programs during the rounds (connects and sendtos together; the "
+                  "packet programs run per packet): " + "; ".join(others))
         print("  decisions in the kernel during the rounds: %d; records lost (ring full): %d; "
               "records consumed by egressd: %d" % (decisions, after["ringbuf_drops"] -
                                                   before["ringbuf_drops"],
