@@ -325,6 +325,9 @@ enum ef_sk_flags {
 	EF_SKF_LISTENER = 1 << 0, /* listen()ed or accepted: inbound rules apply to its peer */
 	EF_SKF_INBOUND_OK = 1 << 1, /* an accepted connection whose peer an inbound rule
 				     * (or loopback) allowed */
+	EF_SKF_SENT_OK = 1 << 2,    /* addr/port/policy_id: a destination a sendmsg judged
+				     * by the policy and let through (and recorded): later
+				     * sendmsgs there are let through at once (lib/dest.bpf.h) */
 };
 
 /* ef_guard_pids hash: thread id -> 1 for every thread of egressd. Jobs

@@ -23,7 +23,9 @@
  * Before all this, port 53 (UDP or TCP, any address) is taken to the job's
  * DNS proxy (lib/dns.bpf.h) and not recorded here.
  * Unconnected UDP is judged once per (socket, policy version, destination)
- * and recorded then; later datagrams reuse the verdict from ef_sent.
+ * and recorded then; later datagrams reuse the verdict: from the socket's
+ * ef_sk storage when they go where its last one judged by the policy went
+ * (EF_SKF_SENT_OK), else from ef_sent.
  * IPv4-mapped IPv6 destinations are judged as the IPv4 address. Every exit
  * that lets the call through records what it let through in the socket's
  * ef_sk storage (ef_judged_set, lib/judged.bpf.h) for the wire check. The cost is
@@ -266,6 +268,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	__u32 rule_id = EF_RULE_NONE;
 	__u64 name_id = 0;
 	struct ef_sent_key sk = {};
+	struct ef_sk *s = NULL;
 	__u8 reason, verdict;
 	struct ef_ctx c;
 	__u64 cookie;
@@ -306,11 +309,18 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	if (kind == EF_K_SEND) {
 		const struct ef_sent_val *sv;
 
+		s = bpf_sk_storage_get(&ef_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+		if (s && ef_judged_sent_ok(s, &c, d->family, d->port, d->addr))
+			return EF_ALLOW;
 		ef_sent_key_fill(&sk, cookie, c.policy_id, d);
 		sv = bpf_map_lookup_elem(&ef_sent, &sk);
-		if (sv)
-			return sv->verdict == EF_V_DENY ? EF_DROP
-							: ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
+		if (sv) {
+			if (sv->verdict == EF_V_DENY)
+				return EF_DROP;
+			if (s)
+				ef_judged_write(s, ctx, &c, v6, 1);
+			return EF_ALLOW;
+		}
 	}
 
 	if (ef_dest_lookup(c.policy_id, d, &reason, &rule_id) ||
@@ -332,7 +342,14 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	}
 	ef_emit(&c, kind, verdict, reason, rule_id, d->family, d->addr, d->port, d->protocol,
 		d->sock_type, cookie, name_id);
-	return verdict == EF_V_DENY ? EF_DROP : ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
+	if (verdict == EF_V_DENY)
+		return EF_DROP;
+	if (kind == EF_K_SEND) {
+		if (s)
+			ef_judged_write(s, ctx, &c, v6, 1);
+		return EF_ALLOW;
+	}
+	return ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
 }
 
 #endif /* EF_DEST_BPF_H */

@@ -43,32 +43,24 @@ static __always_inline void ef_judged_from_ctx(struct bpf_sock_addr *ctx, int v6
 }
 
 /*
- * Called where a connect or sendmsg (kind) is let through (ret EF_ALLOW);
- * returns ret. Writes only what changed, so a socket sending to one destination
- * keeps its storage's cache line clean. A storage that cannot be had
- * (memory) is not fatal here: the wire check then finds nothing judged and
- * judges the packet itself.
+ * Writes the judged destination (read back from ctx) into s, only what
+ * changed, so a socket sending to one destination keeps its storage's cache
+ * line clean. sent_ok: a sendmsg judged it by the policy (EF_SKF_SENT_OK).
  */
-static __always_inline int ef_judged_set(struct bpf_sock_addr *ctx, const struct ef_ctx *c, int v6,
-					 __u8 kind, int ret)
+static __always_inline void ef_judged_write(struct ef_sk *s, struct bpf_sock_addr *ctx,
+					    const struct ef_ctx *c, int v6, int sent_ok)
 {
-	struct ef_sk *s;
+	__u8 family, flags;
 	__u32 a[4], *w;
-	__u8 family;
 	__u16 port;
 
-	if (ret != EF_ALLOW)
-		return ret;
-	s = bpf_sk_storage_get(&ef_sk, ctx->sk, NULL,
-			       kind == EF_K_SEND ? BPF_SK_STORAGE_GET_F_CREATE : 0);
-	if (!s)
-		return ret;
 	ef_judged_from_ctx(ctx, v6, &family, a);
 	port = bpf_ntohs((__u16)ctx->user_port);
+	flags = sent_ok ? s->flags | EF_SKF_SENT_OK : s->flags & ~EF_SKF_SENT_OK;
 	w = (__u32 *)s->addr;
 	if (s->family == family && s->port == port && s->policy_id == c->policy_id &&
-	    w[0] == a[0] && w[1] == a[1] && w[2] == a[2] && w[3] == a[3])
-		return ret;
+	    s->flags == flags && w[0] == a[0] && w[1] == a[1] && w[2] == a[2] && w[3] == a[3])
+		return;
 	s->job_cgroup = c->cgroup_id;
 	s->policy_id = c->policy_id;
 	w[0] = a[0];
@@ -77,7 +69,43 @@ static __always_inline int ef_judged_set(struct bpf_sock_addr *ctx, const struct
 	w[3] = a[3];
 	s->port = port;
 	s->family = family;
+	s->flags = flags;
+}
+
+/*
+ * Called where a connect or sendmsg (kind) is let through (ret EF_ALLOW);
+ * returns ret. A storage that cannot be had (memory) is not fatal here: the
+ * wire check then finds nothing judged and judges the packet itself.
+ */
+static __always_inline int ef_judged_set(struct bpf_sock_addr *ctx, const struct ef_ctx *c, int v6,
+					 __u8 kind, int ret)
+{
+	struct ef_sk *s;
+
+	if (ret != EF_ALLOW)
+		return ret;
+	s = bpf_sk_storage_get(&ef_sk, ctx->sk, NULL,
+			       kind == EF_K_SEND ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	if (s)
+		ef_judged_write(s, ctx, c, v6, 0);
 	return ret;
+}
+
+/*
+ * The sendmsg fast path: s says the socket's last destination judged by the
+ * policy version now in force, for the job now asking, and let through, is d (ctx was not
+ * rewritten on that path, so what s holds is d itself). The verdict ef_sent
+ * would give is the same; this costs one storage lookup instead of a hash of
+ * a 40-byte key.
+ */
+static __always_inline int ef_judged_sent_ok(const struct ef_sk *s, const struct ef_ctx *c,
+					     __u32 family, __u16 port, const __u8 addr[16])
+{
+	const __u32 *w = (const __u32 *)s->addr, *a = (const __u32 *)addr;
+
+	return (s->flags & EF_SKF_SENT_OK) && s->policy_id == c->policy_id &&
+	       s->job_cgroup == c->cgroup_id && s->family == family && s->port == port && w[0] == a[0] && w[1] == a[1] &&
+	       w[2] == a[2] && w[3] == a[3];
 }
 
 #endif /* EF_JUDGED_BPF_H */

@@ -359,7 +359,7 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 	}
 	if (s && listener) {
 		s->family = 0;
-		s->flags |= EF_SKF_LISTENER;
+		s->flags = (s->flags & ~EF_SKF_SENT_OK) | EF_SKF_LISTENER;
 	} else if (s && fresh && !synack && ef_wire_inet_conn(sk)) {
 		ef_wire_peer(sk, &w, s);
 	}
@@ -417,6 +417,7 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 			__builtin_memcpy(s->addr, w.addr, sizeof(s->addr));
 			s->port = w.port;
 			s->family = w.family;
+			s->flags &= ~EF_SKF_SENT_OK; /* judged on the wire, not by a sendmsg */
 		}
 		return 1;
 	}

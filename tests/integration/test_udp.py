@@ -77,3 +77,70 @@ def test_udp_connected(ctx):
     expect(d.decision(r.job, "198.18.1.5", 9999, "tcp"), decision="deny")
     time.sleep(1)
     eq(d.find("egress.send", r.job), [], "egress.send spans for connected UDP sends")
+
+
+SENDER = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+print("READY", flush=True)
+for line in sys.stdin:
+    host, port, data = line.split()
+    try:
+        s.sendto(data.encode(), (host, int(port)))
+        print(json.dumps({"ok": True}), flush=True)
+    except OSError as e:
+        print(json.dumps({"ok": False, "errno": e.errno}), flush=True)
+"""
+
+
+@test(timeout=120)
+def test_udp_one_socket_across_destinations_and_versions(ctx):
+    """One unconnected socket alternating between an allowed and a denied
+    destination, across a policy change: each datagram gets the verdict of
+    the policy version in force (the socket's remembered destination
+    shortcut, and the verdict cache, never carry an allow past a remove),
+    judged by what the hosts received."""
+    import json
+    import secrets
+    import subprocess
+    from run import PY
+    from test_policy_live import ctl_json
+    A, B, rule = "198.18.1.5", "198.18.1.6", "198.18.1.5:9999/udp"
+    d = ctx.daemon({"u": pol(allow=[rule])})
+    job = ctx.job_id()
+    p = subprocess.Popen(ctx.world.fence_argv(d.run_argv("u", [], job) + [PY, "-c", SENDER]),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=d._env())
+    tag = secrets.token_hex(4)
+    try:
+        check(p.stdout.readline().strip() == "READY", "the sender did not start")
+
+        def send(host, n):
+            p.stdin.write("%s 9999 m%d-%s\n" % (host, n, tag))
+            p.stdin.flush()
+            return json.loads(p.stdout.readline())
+
+        want = {}
+        for n, host, ok in ((1, A, True), (2, B, False), (3, A, True), (4, B, False),
+                            (5, A, True)):
+            r = send(host, n)
+            eq(r["ok"], ok, "datagram %d to %s: %s" % (n, host, r))
+            want[n] = ok
+        ctl_json(d, "policy", "remove", "u", rule)
+        for n in (6, 7):
+            r = send(A, n)
+            check(not r["ok"], "datagram %d to %s after the remove: %s" % (n, A, r))
+            want[n] = False
+        ctl_json(d, "policy", "add", "u", rule)
+        r = send(A, 8)
+        check(r["ok"], "datagram 8 after the rule came back: %s" % r)
+        want[8] = True
+        time.sleep(1)
+        got = " ".join(x.get("data") or "" for x in ctx.world.host_log())
+        for n, ok in sorted(want.items()):
+            eq(("m%d-%s" % (n, tag)) in got, ok, "the hosts received datagram %d" % n)
+        spans = d.wait_spans("egress.send", job, where={"network.peer.address": A,
+                                                        "egress.decision": "deny"})
+        eq(len(spans), 1, "deny records of A after the remove (one per version)")
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
