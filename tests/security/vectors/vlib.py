@@ -163,7 +163,7 @@ def fork_relay(st, listen, port, dest, dport, udp=False, lifetime=20):
     os._exit(0)
 
 
-def host_service(st, path, dest, dport, user_dir=None, delay=0.0, lifetime=20):
+def host_service(st, path, dest, dport, user_dir=None, delay=0.0, restart=0.0, lifetime=20):
     """A stand-in for a service of the host that acts for whoever connects
     to its unix socket at `path` (a resolver, a bus, a service manager, a
     terminal multiplexer): it sends what it reads to (dest, dport), from
@@ -172,8 +172,9 @@ def host_service(st, path, dest, dport, user_dir=None, delay=0.0, lifetime=20):
     there, with the directories it needs; `user_dir` and what is under it
     belong to uid 65534 (user_dir itself mode 0700, as a per-user runtime
     directory would be). With `delay`, the socket appears that many seconds
-    after the job started (a service started later). host_service_cleanup()
-    undoes it all."""
+    after the job started (a service started later); with `restart`, it is
+    deleted and made anew that many seconds after (a service restarted).
+    host_service_cleanup() undoes it all."""
     import tempfile
     import time
     made = st.setdefault("made", [])
@@ -219,10 +220,20 @@ def host_service(st, path, dest, dport, user_dir=None, delay=0.0, lifetime=20):
         if delay:
             time.sleep(delay)
             srv = listen()
-        srv.settimeout(lifetime)
         deadline = time.time() + lifetime
+        restart_at = time.time() + restart if restart else None
         while time.time() < deadline:
-            c, _ = srv.accept()
+            if restart_at and time.time() >= restart_at:
+                srv.close()
+                if bind_over:
+                    subprocess.run(["umount", path], check=False)
+                os.unlink(sock)
+                srv, restart_at = listen(), None
+            srv.settimeout(0.2 if restart_at else max(0.1, deadline - time.time()))
+            try:
+                c, _ = srv.accept()
+            except socket.timeout:
+                continue
             c.settimeout(3)
             data = c.recv(65536)
             if data == b"CONTROL":
