@@ -220,6 +220,8 @@ _Static_assert(sizeof(struct ef_lpm_key) == 28, "ef_lpm_key layout");
  * version never sees a verdict of the old one. */
 struct ef_sent_key {
 	__u64 cookie; /* socket cookie */
+	__u64 job;    /* the job asking (cgroup id): a socket passed to another job of the
+		       * same policy version is judged anew (learned names are per job) */
 	__u32 policy_id;
 	__u32 family;
 	__u16 port;
@@ -227,7 +229,7 @@ struct ef_sent_key {
 	__u8 addr[16];
 	__u32 pad2;
 };
-_Static_assert(sizeof(struct ef_sent_key) == 40, "ef_sent_key layout");
+_Static_assert(sizeof(struct ef_sent_key) == 48, "ef_sent_key layout");
 
 struct ef_sent_val {
 	__u8 verdict;

@@ -22,7 +22,7 @@
  *   5. audit mode turns a deny into would_deny and lets the call through.
  * Before all this, port 53 (UDP or TCP, any address) is taken to the job's
  * DNS proxy (lib/dns.bpf.h) and not recorded here.
- * Unconnected UDP is judged once per (socket, policy version, destination)
+ * Unconnected UDP is judged once per (socket, job, policy version, destination)
  * and recorded then; later datagrams reuse the verdict: from the socket's
  * ef_sk storage when they go where its last one judged by the policy went
  * (EF_SKF_SENT_OK), else from ef_sent.
@@ -251,11 +251,12 @@ static __always_inline int ef_learned_judge(const struct ef_ctx *c, const struct
 	return ef_judge_ports(&v->ports, d->port, d->proto_bit, reason, rule_id);
 }
 
-static __always_inline void ef_sent_key_fill(struct ef_sent_key *k, __u64 cookie, __u32 policy_id,
-					     const struct ef_dest *d)
+static __always_inline void ef_sent_key_fill(struct ef_sent_key *k, __u64 cookie,
+					     const struct ef_ctx *c, const struct ef_dest *d)
 {
 	k->cookie = cookie;
-	k->policy_id = policy_id;
+	k->job = c->cgroup_id;
+	k->policy_id = c->policy_id;
 	k->family = d->family;
 	k->port = d->port;
 	__builtin_memcpy(k->addr, d->addr, sizeof(k->addr));
@@ -312,7 +313,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 		s = bpf_sk_storage_get(&ef_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 		if (s && ef_judged_sent_ok(s, &c, d->family, d->port, d->addr))
 			return EF_ALLOW;
-		ef_sent_key_fill(&sk, cookie, c.policy_id, d);
+		ef_sent_key_fill(&sk, cookie, &c, d);
 		sv = bpf_map_lookup_elem(&ef_sent, &sk);
 		if (sv) {
 			if (sv->verdict == EF_V_DENY)

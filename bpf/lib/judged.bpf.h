@@ -46,6 +46,10 @@ static __always_inline void ef_judged_from_ctx(struct bpf_sock_addr *ctx, int v6
  * Writes the judged destination (read back from ctx) into s, only what
  * changed, so a socket sending to one destination keeps its storage's cache
  * line clean. sent_ok: a sendmsg judged it by the policy (EF_SKF_SENT_OK).
+ * The sendmsgs of one socket are serialised (the kernel runs their hook
+ * under the socket lock) but the wire check is not: the flag is cleared
+ * before the destination changes and set after it, and the fast path
+ * (ef_judged_sent_ok) reads it before and after the destination.
  */
 static __always_inline void ef_judged_write(struct ef_sk *s, struct bpf_sock_addr *ctx,
 					    const struct ef_ctx *c, int v6, int sent_ok)
@@ -59,8 +63,11 @@ static __always_inline void ef_judged_write(struct ef_sk *s, struct bpf_sock_add
 	flags = sent_ok ? s->flags | EF_SKF_SENT_OK : s->flags & ~EF_SKF_SENT_OK;
 	w = (__u32 *)s->addr;
 	if (s->family == family && s->port == port && s->policy_id == c->policy_id &&
-	    s->flags == flags && w[0] == a[0] && w[1] == a[1] && w[2] == a[2] && w[3] == a[3])
+	    s->job_cgroup == c->cgroup_id && s->flags == flags && w[0] == a[0] &&
+	    w[1] == a[1] && w[2] == a[2] && w[3] == a[3])
 		return;
+	*(volatile __u8 *)&s->flags = s->flags & ~EF_SKF_SENT_OK;
+	barrier();
 	s->job_cgroup = c->cgroup_id;
 	s->policy_id = c->policy_id;
 	w[0] = a[0];
@@ -69,7 +76,8 @@ static __always_inline void ef_judged_write(struct ef_sk *s, struct bpf_sock_add
 	w[3] = a[3];
 	s->port = port;
 	s->family = family;
-	s->flags = flags;
+	barrier();
+	*(volatile __u8 *)&s->flags = flags;
 }
 
 /*
@@ -102,10 +110,18 @@ static __always_inline int ef_judged_sent_ok(const struct ef_sk *s, const struct
 					     __u32 family, __u16 port, const __u8 addr[16])
 {
 	const __u32 *w = (const __u32 *)s->addr, *a = (const __u32 *)addr;
+	int same;
 
-	return (s->flags & EF_SKF_SENT_OK) && s->policy_id == c->policy_id &&
-	       s->job_cgroup == c->cgroup_id && s->family == family && s->port == port && w[0] == a[0] && w[1] == a[1] &&
+	if (!(*(volatile const __u8 *)&s->flags & EF_SKF_SENT_OK))
+		return 0;
+	barrier();
+	same = s->policy_id == c->policy_id && s->job_cgroup == c->cgroup_id &&
+	       s->family == family && s->port == port && w[0] == a[0] && w[1] == a[1] &&
 	       w[2] == a[2] && w[3] == a[3];
+	barrier();
+	/* the wire check may have changed the destination meanwhile: it
+	 * clears the flag first */
+	return same && (*(volatile const __u8 *)&s->flags & EF_SKF_SENT_OK);
 }
 
 #endif /* EF_JUDGED_BPF_H */

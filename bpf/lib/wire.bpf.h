@@ -412,12 +412,16 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 	}
 	if (ok) {
 		if (s && !listener) {
+			/* judged on the wire, not by a sendmsg: the flag goes first, so
+			 * that a sendmsg on another thread never takes a half-written
+			 * destination for one it judged (lib/judged.bpf.h) */
+			*(volatile __u8 *)&s->flags = s->flags & ~EF_SKF_SENT_OK;
+			barrier();
 			s->job_cgroup = c.cgroup_id;
 			s->policy_id = c.policy_id;
 			__builtin_memcpy(s->addr, w.addr, sizeof(s->addr));
 			s->port = w.port;
 			s->family = w.family;
-			s->flags &= ~EF_SKF_SENT_OK; /* judged on the wire, not by a sendmsg */
 		}
 		return 1;
 	}
