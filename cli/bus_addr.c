@@ -58,7 +58,7 @@ int ef_bus_next_path(const char **cur, char *out, size_t len)
 				if (!ke)
 					ke = lim;
 				if (ke - k > 5 && !strncmp(k, "path=", 5) &&
-				    !unescape(k + 5, ke, out, len) && out[0] == '/') {
+				    !unescape(k + 5, ke, out, len)) {
 					*cur = ke;
 					return 1;
 				}

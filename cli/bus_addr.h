@@ -7,12 +7,13 @@
 /*
  * The socket paths of a D-Bus address list (DBUS_SESSION_BUS_ADDRESS):
  * addresses separated by ';', each "transport:key=value,key=value", values
- * %-escaped. Each call puts the next unix:path= value that is an absolute
- * path (unescaped, NUL-free, shorter than len) in out, moves *cur past it
- * and returns 1; returns 0 when there is none left. Anything else (other
- * transports, unix:abstract=, a relative or too long path, a bad escape)
- * is passed over: the bus library would not connect there either, or it is
- * not a file a mount could cover.
+ * %-escaped. Each call puts the next unix:path= value (unescaped, NUL-free,
+ * not empty, shorter than len) in out, moves *cur past it and returns 1; a
+ * relative path is as given (libdbus takes it from the working directory).
+ * Returns 0 when there is none left. Anything else (other transports,
+ * unix:abstract=, a too long path, a bad escape) is passed over: the bus
+ * library would not connect there either, or it is not a file a mount
+ * could cover.
  */
 int ef_bus_next_path(const char **cur, char *out, size_t len);
 

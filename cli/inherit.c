@@ -14,7 +14,9 @@
  *   - a BPF object (map, program, link): the fence's own maps, or a
  *     program to attach elsewhere;
  *   - a TUN/TAP, vhost-net, vhost-vsock or PPP device: writes become
- *     packets on an interface outside the job, never through a socket.
+ *     packets on an interface outside the job, never through a socket;
+ *   - a directory: openat() from it resolves in the host's mount tree,
+ *     not the job's, where the host's service sockets are covered.
  * Pipes, files, terminals, other devices and event descriptors stay.
  *
  * Unix sockets are closed too (the peer outside the job may relay what it
@@ -89,6 +91,10 @@ const char *ef_fd_close_kind(const struct ef_fd_info *fi)
 			return "tun";
 		return NULL;
 	}
+	/* openat(fd, "..") walks the host's mount tree, under the covers of the
+	 * job's mount namespace (userns.c) */
+	if (S_ISDIR(fi->mode))
+		return "directory";
 	if (!strcmp(l, "anon_inode:[io_uring]"))
 		return "io_uring";
 	if (!strncmp(l, "anon_inode:bpf", 14))

@@ -221,13 +221,14 @@ out:
 /*
  * An unprivileged job gets a user namespace of its own (userns.c), so it
  * cannot ptrace or write the memory of processes of its user outside the
- * fence. Where the host refuses that, the job runs without it, said on
+ * fence, and a mount namespace where the host's services that act for
+ * whoever asks are covered. Where the host refuses that, the job runs without it, said on
  * stderr and on the job span (egress.same_user_isolation). 0, or -1 having
  * said why the command must not run.
  */
 static int isolate_same_user(cJSON *attrs, const char *cmd)
 {
-	char why[200] = "";
+	char why[512] = "";
 	int ret;
 
 	if (geteuid() == 0) {
@@ -242,7 +243,9 @@ static int isolate_same_user(cJSON *attrs, const char *cmd)
 	}
 	if (ret > 0)
 		fprintf(stderr, "egressctl: warning: %s: the job can ptrace processes of its user "
-				"outside the fence (see docs/threat-model.md)\n", why);
+				"outside the fence, and reach the host's services that act for it "
+				"there (resolvers, D-Bus, systemd --user, tmux; see "
+				"docs/threat-model.md)\n", why);
 	cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
 	cJSON_AddStringToObject(attrs, "egress.same_user_isolation", ret ? "none" : "userns");
 	return 0;

@@ -25,10 +25,12 @@
  * Root jobs are not put in a namespace: root in a child namespace is not
  * root on the host's files (part 2 of the hostile-job work covers them).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,82 +61,190 @@ static int write_file(const char *path, const char *text)
  * multiplexer types a command into a shell. What they do happens outside
  * the fence, past the job's DNS proxy and hooks (no judgement, no tunnel
  * detector, no record). In the job's own mount namespace (a slave of the
- * host's: nothing made here goes back) their endpoints are covered:
+ * host's: nothing made here goes back) their endpoints are covered.
  *
- * - sockets whose directory the job needs (systemd-resolved's sit next to
- *   the resolv.conf that /etc/resolv.conf names) by /dev/null, so
- *   connecting is refused and glibc falls back to resolv.conf, whose
- *   queries the fence takes to the proxy; so is the session bus named by
- *   DBUS_SESSION_BUS_ADDRESS (unix:path=);
- * - directories of sockets by an empty tmpfs, which also hides a socket
- *   made there after the job started: the D-Bus system bus (resolve1,
- *   systemd1, and whatever else is on it), the user's runtime directory
- *   (its session bus, its systemd --user manager, gpg-agent's dirmngr, which
- *   fetches keys from a server the job names), tmux's and screen's
- *   directories. The job gets a private, writable one of each it can use
- *   (its own XDG_RUNTIME_DIR, its own tmux server).
+ * Directories are covered by an empty tmpfs: a socket made there later
+ * stays hidden, and so does one the host deletes and makes anew (a
+ * service's restart), which would take a mount on the socket itself away
+ * with it. So the cover goes on a directory the host does not remove:
  *
- * The covers are locked to the namespace: the job, without capabilities in
- * it, cannot unmount them, nor can a namespace it makes. Not covered: a
- * directory that did not exist when the job started, an abstract unix
- * socket (per network namespace, which the job shares with the host), and
- * any other socket of a same-user process (docs/threat-model.md).
+ * - /run/dbus: the D-Bus system bus (resolve1, systemd1, ...);
+ * - /run/user, with a private, writable /run/user/UID inside: the user's
+ *   runtime directory (session bus, systemd --user, gpg-agent's dirmngr,
+ *   which fetches keys from a server the caller names); logind removes
+ *   and makes /run/user/UID at logout and login;
+ * - /run/systemd/resolve (systemd-resolved's varlink sockets), with a copy
+ *   of the resolv.conf files /etc/resolv.conf names; glibc then asks
+ *   the name servers there, and the fence takes those queries to the proxy;
+ * - /run/nscd;
+ * - tmux's and screen's directories (/tmp/tmux-UID, $TMUX_TMPDIR/tmux-UID,
+ *   /run/screen/S-USER, $SCREENDIR), XDG_RUNTIME_DIR where it is another
+ *   directory of the user's.
+ *
+ * Sockets named by the environment in directories the job needs (a bus
+ * address of DBUS_SESSION_BUS_ADDRESS or DBUS_SYSTEM_BUS_ADDRESS, the tmux
+ * server of $TMUX) are covered by /dev/null.
+ *
+ * Each cover is made on the file opened with O_PATH | O_NOFOLLOW and
+ * checked (mounted on /proc/self/fd/N), so a symlink swapped in by another
+ * process of the user does not move it. The covers are locked to the
+ * namespace: the job, without capabilities in it, cannot unmount them, nor
+ * can a namespace it makes. Afterwards the working directory is entered
+ * again by its path, so that it is not a way under a cover; egressctl run
+ * closes inherited directory descriptors for the same reason (inherit.c).
+ * Not covered: an abstract unix socket (per network namespace, which the
+ * job shares with the host), and any other socket of a same-user process
+ * (docs/threat-model.md).
  */
-static const char *const host_sockets[] = {
-	"/run/systemd/resolve/io.systemd.Resolve",	   /* systemd-resolved, varlink */
-	"/run/systemd/resolve/io.systemd.Resolve.Monitor",
-	"/run/nscd/socket",				   /* nscd */
-	"/var/run/nscd/socket",
-};
 
-/* "%u": the job's uid; "%s": its user name */
-static const char *const host_dirs[] = {
-	"/run/dbus",	 /* the system bus */
-	"/var/run/dbus",
-	"/run/user/%u",	 /* XDG_RUNTIME_DIR: session bus, systemd --user, gpg-agent */
-	"/tmp/tmux-%u",	 /* tmux's server sockets */
-	"/run/screen/S-%s", /* screen's */
-	"/var/run/screen/S-%s",
-};
+enum cover { COVER_SOCKET, COVER_DIR };
 
-static int cover_socket(const char *p, char *why, size_t len)
+/* 0 covered or nothing there to cover; -errno having said why in why */
+static int cover(const char *p, enum cover what, const char *opts, char *why, size_t len)
 {
+	char target[64];
 	struct stat st;
-	int e;
+	int fd, e = 0;
 
-	if (lstat(p, &st) != 0 || !S_ISSOCK(st.st_mode))
+	fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* not there, or not reachable by the user: nor by the job */
+	if (fstat(fd, &st) != 0 ||
+	    !(what == COVER_SOCKET ? S_ISSOCK(st.st_mode) : S_ISDIR(st.st_mode))) {
+		close(fd);
 		return 0;
-	if (mount("/dev/null", p, NULL, MS_BIND, NULL) == 0)
-		return 0;
-	e = errno;
-	snprintf(why, len, "covering %s: %s", p, strerror(e));
+	}
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	if (what == COVER_SOCKET ? mount("/dev/null", target, NULL, MS_BIND, NULL)
+				 : mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+					 opts ? opts : "mode=0700,size=10%"))
+		e = errno;
+	close(fd);
+	if (e)
+		snprintf(why, len, "covering %s: %s", p, strerror(e));
 	return -e;
 }
 
-static int cover_dir(const char *p, char *why, size_t len)
-{
-	struct stat st;
-	int e;
+/* The regular files of dir (resolv.conf and its kin), kept to be put back. */
+struct kept {
+	char name[64];
+	char *data;
+	size_t len;
+};
 
-	/* lstat: a directory, not a link the user made to one elsewhere */
-	if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+#define KEPT_MAX 8
+#define KEPT_SIZE 65536
+
+static int keep_files(const char *dir, struct kept *k)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
 		return 0;
-	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=10%") == 0)
-		return 0;
-	e = errno;
-	snprintf(why, len, "covering %s: %s", p, strerror(e));
-	return -e;
+	while ((de = readdir(d)) && n < KEPT_MAX) {
+		char path[512];
+		struct stat st;
+		ssize_t r;
+		int fd;
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(k[n].name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > KEPT_SIZE ||
+		    !(k[n].data = malloc(KEPT_SIZE))) {
+			close(fd);
+			continue;
+		}
+		r = read(fd, k[n].data, KEPT_SIZE);
+		close(fd);
+		if (r < 0) {
+			free(k[n].data);
+			continue;
+		}
+		k[n].len = (size_t)r;
+		snprintf(k[n].name, sizeof(k[n].name), "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
-/* the session bus DBUS_SESSION_BUS_ADDRESS names, each unix:path= of it */
-static int cover_session_bus(char *why, size_t len)
+static int put_back(const char *dir, struct kept *k, int n, char *why, size_t len)
 {
-	const char *a = getenv("DBUS_SESSION_BUS_ADDRESS");
-	char path[4096];
+	int ret = 0;
 
-	while (a && ef_bus_next_path(&a, path, sizeof(path))) {
-		int ret = cover_socket(path, why, len);
+	for (int i = 0; i < n; i++) {
+		char path[512];
+		int fd;
 
+		snprintf(path, sizeof(path), "%s/%s", dir, k[i].name);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (!ret && (fd < 0 || write(fd, k[i].data, k[i].len) != (ssize_t)k[i].len)) {
+			ret = -errno;
+			snprintf(why, len, "copying %s into its cover: %s", path, strerror(errno));
+		}
+		if (fd >= 0)
+			close(fd);
+		free(k[i].data);
+	}
+	return ret;
+}
+
+/* the resolver's directory: covered, its resolv.conf files copied back */
+static int cover_resolved(char *why, size_t len)
+{
+	static const char dir[] = "/run/systemd/resolve";
+	struct kept k[KEPT_MAX];
+	struct stat st;
+	int n, ret;
+
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	n = keep_files(dir, k);
+	ret = cover(dir, COVER_DIR, "mode=0755,size=1m", why, len);
+	if (ret) {
+		while (n--)
+			free(k[n].data);
+		return ret;
+	}
+	return put_back(dir, k, n, why, len);
+}
+
+/* /run/user: covered, with the job's own /run/user/UID */
+static int cover_run_user(uid_t uid, char *why, size_t len)
+{
+	char p[64];
+	int ret;
+
+	ret = cover("/run/user", COVER_DIR, "mode=0755,size=10%", why, len);
+	if (ret)
+		return ret;
+	snprintf(p, sizeof(p), "/run/user/%u", (unsigned)uid);
+	if (access("/run/user", F_OK) == 0 && mkdir(p, 0700) != 0 && errno != EEXIST) {
+		ret = -errno;
+		snprintf(why, len, "making %s: %s", p, strerror(errno));
+	}
+	return ret;
+}
+
+/* each unix:path= of a bus address list (relative: to the working directory) */
+static int cover_bus(const char *addr, const char *cwd, char *why, size_t len)
+{
+	char path[4096], full[8192];
+
+	while (addr && ef_bus_next_path(&addr, path, sizeof(path))) {
+		int ret;
+
+		if (path[0] != '/' && cwd)
+			snprintf(full, sizeof(full), "%s/%s", cwd, path);
+		else
+			snprintf(full, sizeof(full), "%s", path);
+		ret = cover(full, COVER_SOCKET, NULL, why, len);
 		if (ret)
 			return ret;
 	}
@@ -143,42 +253,67 @@ static int cover_session_bus(char *why, size_t len)
 
 static int hide_host_services(char *why, size_t len)
 {
-	char p[512], name[256] = "";
+	const char *tmux = getenv("TMUX"), *tmpdir = getenv("TMUX_TMPDIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *screendir = getenv("SCREENDIR");
+	char p[4096], cwd[4096], buf[4096];
 	struct passwd pw, *got = NULL;
-	char buf[4096];
+	uid_t uid = geteuid();
+	bool have_cwd;
+	struct stat st;
 	int ret, e;
 
+	have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
 	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) {
 		e = errno;
 		snprintf(why, len, "a mount namespace for the job: %s", strerror(e));
 		return -e;
 	}
-	for (size_t i = 0; i < sizeof(host_sockets) / sizeof(host_sockets[0]); i++) {
-		ret = cover_socket(host_sockets[i], why, len);
-		if (ret)
-			return ret;
+	/* sockets first: some live under directories covered below */
+	ret = cover_bus(getenv("DBUS_SESSION_BUS_ADDRESS"), have_cwd ? cwd : NULL, why, len);
+	if (!ret)
+		ret = cover_bus(getenv("DBUS_SYSTEM_BUS_ADDRESS"), have_cwd ? cwd : NULL, why, len);
+	if (!ret && tmux && tmux[0] == '/') {
+		/* "SOCKET,PID,SESSION" */
+		snprintf(p, sizeof(p), "%.*s", (int)strcspn(tmux, ","), tmux);
+		ret = cover(p, COVER_SOCKET, NULL, why, len);
 	}
-	ret = cover_session_bus(why, len);
+	if (!ret)
+		ret = cover("/run/dbus", COVER_DIR, NULL, why, len);
+	if (!ret)
+		ret = cover("/run/nscd", COVER_DIR, NULL, why, len);
+	if (!ret)
+		ret = cover_resolved(why, len);
+	if (!ret)
+		ret = cover_run_user(uid, why, len);
+	/* XDG_RUNTIME_DIR elsewhere: only a directory of the user's, mode 0700 as
+	 * the specification has it (not, say, a /tmp it was pointed at) */
+	if (!ret && xdg && xdg[0] == '/' && strncmp(xdg, "/run/user/", 10) &&
+	    lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid &&
+	    (st.st_mode & 0077) == 0)
+		ret = cover(xdg, COVER_DIR, NULL, why, len);
+	if (!ret) {
+		snprintf(p, sizeof(p), "/tmp/tmux-%u", (unsigned)uid);
+		ret = cover(p, COVER_DIR, NULL, why, len);
+	}
+	if (!ret && tmpdir && tmpdir[0] == '/') {
+		snprintf(p, sizeof(p), "%s/tmux-%u", tmpdir, (unsigned)uid);
+		ret = cover(p, COVER_DIR, NULL, why, len);
+	}
+	if (!ret && getpwuid_r(uid, &pw, buf, sizeof(buf), &got) == 0 && got &&
+	    !strchr(pw.pw_name, '/')) {
+		snprintf(p, sizeof(p), "/run/screen/S-%s", pw.pw_name);
+		ret = cover(p, COVER_DIR, NULL, why, len);
+	}
+	if (!ret && screendir && screendir[0] == '/')
+		ret = cover(screendir, COVER_DIR, NULL, why, len);
 	if (ret)
 		return ret;
-	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &got) == 0 && got &&
-	    strlen(pw.pw_name) < sizeof(name) && !strchr(pw.pw_name, '/'))
-		snprintf(name, sizeof(name), "%s", pw.pw_name);
-	for (size_t i = 0; i < sizeof(host_dirs) / sizeof(host_dirs[0]); i++) {
-		const char *d = host_dirs[i], *f = strchr(d, '%');
-
-		if (f && f[1] == 'u')
-			snprintf(p, sizeof(p), "%.*s%u%s", (int)(f - d), d, (unsigned)geteuid(),
-				 f + 2);
-		else if (f && f[1] == 's' && name[0])
-			snprintf(p, sizeof(p), "%.*s%s%s", (int)(f - d), d, name, f + 2);
-		else if (f)
-			continue;
-		else
-			snprintf(p, sizeof(p), "%s", d);
-		ret = cover_dir(p, why, len);
-		if (ret)
-			return ret;
+	/* the working directory, entered again by its path: never a way under a cover */
+	if (!have_cwd || chdir(cwd) != 0) {
+		e = have_cwd ? errno : ENOENT;
+		snprintf(why, len, "the working directory %s is under a covered host directory, or "
+			 "gone (%s)", have_cwd ? cwd : "(unknown)", strerror(e));
+		return -e;
 	}
 	return 0;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * DBUS_SESSION_BUS_ADDRESS as egressctl run reads it (cli/bus_addr.c): the
- * environment is the caller's. Invariants: it ends; each path is absolute,
+ * environment is the caller's. Invariants: it ends; each path is not empty,
  * NUL-terminated, shorter than the room given and NUL-free; the cursor only
  * moves forward, within the string.
  */
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cur >= was && cur <= s + strlen(s));
 		if (!got)
 			break;
-		CHECK(out[0] == '/' && memchr(out, 0, room) != NULL && strlen(out) < room);
+		CHECK(out[0] && memchr(out, 0, room) != NULL && strlen(out) < room);
 		CHECK(cur > was);
 		CHECK(++n <= size);
 	}

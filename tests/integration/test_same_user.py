@@ -251,3 +251,39 @@ def test_same_user_private_runtime_dir(ctx):
                 pass
         if RUNTIME not in made and os.path.exists(os.path.join(RUNTIME, "mine")):
             os.unlink(os.path.join(RUNTIME, "mine"))
+
+
+@test(timeout=120)
+def test_same_user_cwd_under_a_cover(ctx):
+    """The working directory is entered again by its path once the host's
+    service directories are covered: one under a cover (here in the user's
+    runtime directory, with the host's session bus next to it) is gone in
+    the job's namespace, and egressctl run refuses to start the job rather
+    than leave it a way under the cover."""
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    for p in (d.tmp, d.run_dir):
+        os.chmod(p, 0o711)
+    made = []
+    work = os.path.join(RUNTIME, "work")
+    try:
+        for dd in ("/run/user", RUNTIME, work):
+            if not os.path.isdir(dd):
+                os.mkdir(dd, 0o755)
+                made.append(dd)
+        for dd in (RUNTIME, work):
+            os.chown(dd, 65534, 65534)
+        os.chmod(RUNTIME, 0o700)
+        marker = ctx.path("ran")
+        r = subprocess.run(ctx.world.fence_argv(NOBODY + d.run_argv("t", [], ctx.job_id()) + [
+            "sh", "-c", "echo ran > " + marker]), capture_output=True, text=True, timeout=30,
+            env=d._env(), cwd=work)
+        check(r.returncode != 0, "the job started in %s: %s" % (work, r.stderr[-400:]))
+        check("working directory" in r.stderr and work in r.stderr,
+              "egressctl's message names the working directory: %r" % r.stderr[-400:])
+        check(not os.path.exists(marker), "the command ran")
+    finally:
+        for p in reversed(made):
+            try:
+                os.rmdir(p)
+            except OSError:
+                pass

@@ -408,6 +408,8 @@ static void inherited_kinds(void **state)
 	assert_string_equal(kind(5, S_IFCHR, makedev(10, 200), "/dev/net/tun", -1), "tun");
 	assert_string_equal(kind(5, S_IFCHR, makedev(10, 238), "/dev/vhost-net", -1), "tun");
 	assert_string_equal(kind(5, S_IFCHR, makedev(108, 0), "/dev/ppp", -1), "tun");
+	assert_string_equal(kind(5, S_IFDIR, 0, "/run/user/1000", -1), "directory");
+	assert_string_equal(kind(0, S_IFDIR, 0, "/", -1), "directory");
 	/* what stays */
 	assert_null(kind(5, S_IFIFO, 0, "pipe:[77]", -1));
 	assert_null(kind(5, S_IFREG, 0, "/tmp/net:[123]", -1));
