@@ -28,17 +28,45 @@
 #include "fence.skel.h"
 #include "tamper.skel.h"
 
+/*
+ * libbpf's messages, one log line each of their lines. A refused program's
+ * verifier log comes as one message of many lines, the reason at its end:
+ * its last EF_LIBBPF_TAIL lines are kept.
+ */
+#define EF_LIBBPF_TAIL 40
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[1024];
+	int lvl = level == LIBBPF_WARN ? EF_LOG_WARN : EF_LOG_DEBUG, lines = 0;
+	char *buf = NULL, *p, *nl;
 
 	if (level == LIBBPF_DEBUG && ef_log_level < EF_LOG_DEBUG)
 		return 0;
 	if (level == LIBBPF_INFO && ef_log_level < EF_LOG_DEBUG)
 		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	ef_log(level == LIBBPF_WARN ? EF_LOG_WARN : EF_LOG_DEBUG, "libbpf: %s", buf);
+	if (vasprintf(&buf, fmt, ap) < 0)
+		return 0;
+	for (p = buf; *p; p++)
+		lines += *p == '\n';
+	p = buf;
+	if (lines > EF_LIBBPF_TAIL) {
+		nl = strchr(buf, '\n');
+		ef_log(lvl, "libbpf: %.*s [... %d lines ...]", (int)(nl - buf), buf,
+		       lines - EF_LIBBPF_TAIL);
+		for (int skip = lines - EF_LIBBPF_TAIL; skip > 0 && (nl = strchr(p, '\n')); skip--)
+			p = nl + 1;
+	}
+	while (*p) {
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		if (*p)
+			ef_log(lvl, "libbpf: %s", p);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	free(buf);
 	return 0;
 }
 
@@ -163,6 +191,9 @@ static int load(struct ef_daemon *d, bool with_lsm)
 	if (!skel)
 		return -errno;
 	skel->rodata->ef_job_level = d->job_level;
+	skel->rodata->ef_skb_has_current =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB,
+					BPF_FUNC_get_current_ancestor_cgroup_id, NULL) > 0;
 	bpf_program__set_autoload(skel->progs.ef_lsm_sock, with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_create, !with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_refused, !with_lsm);
