@@ -60,7 +60,11 @@ static __always_inline int ef_tamper(__u8 reason, __u16 nr, __u64 target, __u16 
 {
 	struct ef_ctx c;
 
-	if (ef_ctx_load(&c) < 0 && !c.job)
+	/* a job whose policy is gone is still a job: only c.job is tested
+	 * (testing both lets clang merge them into "job | pol", which the 6.1
+	 * verifier refuses: "pointer |= pointer prohibited") */
+	ef_ctx_load(&c);
+	if (!c.job)
 		return 0;
 	ef_emit(&c, EF_K_TAMPER, EF_V_DENY, reason, EF_RULE_NONE, 0, NULL, sig, nr, 0, target, 0);
 	return 1;
@@ -71,7 +75,11 @@ static __always_inline bool ef_in_job(__u64 *job_cg)
 {
 	struct ef_ctx c;
 
-	if (ef_ctx_load(&c) < 0 && !c.job)
+	/* a job whose policy is gone is still a job: only c.job is tested
+	 * (testing both lets clang merge them into "job | pol", which the 6.1
+	 * verifier refuses: "pointer |= pointer prohibited") */
+	ef_ctx_load(&c);
+	if (!c.job)
 		return false;
 	*job_cg = c.cgroup_id;
 	return true;

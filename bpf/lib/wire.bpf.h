@@ -122,8 +122,15 @@ static __always_inline int ef_wire_ip4_srr(struct __sk_buff *skb, __u32 optlen)
 	struct ef_ipopt_walk w = {};
 
 	optlen &= 63;
-	if (optlen < 1 || optlen > 40)
+	if (optlen < 4 || optlen > 40)
 		return 0;
+	/* the same number, in a form whose bounds (1..64, the size of w.o) the
+	 * 6.1 verifier sees: clang knows optlen is a multiple of 4 (IHL * 4 -
+	 * 20) and tests the lower bound as "== 0", from which 6.1 learns none
+	 * and refuses the read as possibly zero-sized; barrier_var() keeps
+	 * clang from folding this back */
+	barrier_var(optlen);
+	optlen = ((optlen - 1) & 63) + 1;
 	if (bpf_skb_load_bytes(skb, 20, w.o, optlen) < 0)
 		return 1; /* options we cannot read: not judged, so not passed */
 	w.len = optlen;
@@ -255,7 +262,8 @@ static __always_inline void ef_wire_emit(struct __sk_buff *skb, const struct ef_
 		e->port2 = s->port;
 		e->family2 = s->family;
 	}
-	if (c->cgroup_id && bpf_get_current_ancestor_cgroup_id(ef_job_level) == c->cgroup_id)
+	if (ef_skb_has_current && c->cgroup_id &&
+	    bpf_get_current_ancestor_cgroup_id(ef_job_level) == c->cgroup_id)
 		ef_fill_task(e);
 	else
 		e->uid = bpf_get_socket_uid(skb); /* the socket's owner, pid unknown (0) */
