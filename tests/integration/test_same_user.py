@@ -287,3 +287,33 @@ def test_same_user_cwd_under_a_cover(ctx):
                 os.rmdir(p)
             except OSError:
                 pass
+
+
+@test(timeout=120)
+def test_same_user_garbage_service_env(ctx):
+    """The variables egressctl run reads to find the host's service sockets
+    come from whoever started it: garbage in them (relative, missing,
+    overlong, bad escapes, a path to a regular file) is passed over, and the
+    job runs as it would without them."""
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    for p in (d.tmp, d.run_dir):
+        os.chmod(p, 0o711)
+    plain = ctx.path("plain-file")
+    open(plain, "w").close()
+    os.chmod(plain, 0o644)
+    long_path = "/" + "x" * 5000
+    cases = [
+        {"TMUX": "garbage,,", "TMUX_TMPDIR": "relative", "SCREENDIR": "",
+         "XDG_RUNTIME_DIR": "/nonexistent", "DBUS_SESSION_BUS_ADDRESS": "unix:path=%zz;;x:"},
+        {"TMUX": long_path + ",1,0", "TMUX_TMPDIR": long_path, "SCREENDIR": long_path,
+         "XDG_RUNTIME_DIR": long_path, "DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + long_path},
+        {"TMUX": plain, "XDG_RUNTIME_DIR": plain, "SCREENDIR": plain,
+         "DBUS_SESSION_BUS_ADDRESS": "unix:path=%s;unix:abstract=/x;unix:path=rel%%00" % plain},
+    ]
+    for env_add in cases:
+        env = dict(d._env(), **env_add)
+        r = subprocess.run(ctx.world.fence_argv(NOBODY + d.run_argv("t", [], ctx.job_id()) + [
+            "sh", "-c", "echo job-ran"]), capture_output=True, text=True, timeout=30, env=env,
+            cwd="/")
+        eq(r.returncode, 0, "exit status with %s: %s" % (sorted(env_add), r.stderr[-400:]))
+        eq(r.stdout.strip(), "job-ran", "the job's output with %s" % sorted(env_add))
