@@ -219,6 +219,9 @@ $(BUILD)/tests/test_wire: $(BUILD)/daemon/wire.o $(BUILD)/daemon/span.o $(BUILD)
 # test_fold: folding repeated decisions, pure; and what egressctl run closes
 $(BUILD)/tests/test_fold: $(BUILD)/daemon/fold.o $(BUILD)/cli/inherit.o
 
+# test_features: what egressd decides and says from the kernel feature probes (a fake table)
+$(BUILD)/tests/test_features: $(BUILD)/daemon/kernel_features.o
+
 # test_bus_addr: the session bus paths egressctl run covers
 $(BUILD)/tests/test_bus_addr: $(BUILD)/cli/bus_addr.o
 
