@@ -199,6 +199,21 @@ int cmd_status(int argc, char **argv)
 				       num(t, "refused"),
 				       cJSON_GetStringValue(cJSON_GetObjectItem(t, "why")) ?: "?");
 		}
+		{
+			const cJSON *k = cJSON_GetObjectItem(r, "kernel"), *m;
+			const cJSON *miss = cJSON_GetObjectItem(k, "missing");
+
+			if (k)
+				printf("%-14s %s, %d feature%s missing\n", "kernel",
+				       cJSON_GetStringValue(cJSON_GetObjectItem(k, "release")) ?: "?",
+				       cJSON_GetArraySize(miss), cJSON_GetArraySize(miss) == 1 ? "" : "s");
+			cJSON_ArrayForEach(m, miss) {
+				printf("warning: kernel feature missing: %s (Linux %s+): %s\n",
+				       cJSON_GetStringValue(cJSON_GetObjectItem(m, "feature")) ?: "?",
+				       cJSON_GetStringValue(cJSON_GetObjectItem(m, "since")) ?: "?",
+				       cJSON_GetStringValue(cJSON_GetObjectItem(m, "instead")) ?: "");
+			}
+		}
 	}
 	cJSON_Delete(r);
 	return 0;

@@ -206,6 +206,7 @@ static cJSON *status_json(struct ef_daemon *d)
 	ef_probe_status(d, o);
 	ef_policy_ops_status(o);
 	ef_tamper_status(d, o);
+	ef_features_status(&d->features, o);
 	return o;
 }
 

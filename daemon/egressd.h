@@ -15,6 +15,7 @@
 #include "export.h"
 #include "journal.h"
 #include "span.h"
+#include "kernel_features.h"
 
 #define EF_PATH_MAX 4096
 #define EF_PATH_MAX_CFG 3072 /* longest configurable path */
@@ -180,6 +181,7 @@ struct ef_daemon {
 	char tamper_why[200];
 	uint64_t tamper_refused; /* egress.tamper spans written */
 	bool adopted; /* programs and maps were already pinned at start */
+	struct ef_features features; /* the kernel's, probed at start (kernel_probes.c) */
 	struct ring_buffer *rb;
 
 	int epfd, sigfd, timerfd, inofd, listenfd;
@@ -238,6 +240,42 @@ void ef_bpf_close(struct ef_daemon *d);
 /* Writes egressd's thread ids into ef_guard_pids (and into out, a JSON
  * array, if given); returns how many. */
 int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out);
+
+/* kernel_probes.c: the kernel features egressd relies on; the order of
+ * ef_kernel_features */
+enum ef_kfeat {
+	EF_KF_BTF,
+	EF_KF_SOCK_ADDR,
+	EF_KF_SKB,
+	EF_KF_SOCKOPT,
+	EF_KF_SOCK_CREATE,
+	EF_KF_CGROUP_LINK,
+	EF_KF_RINGBUF,
+	EF_KF_SK_STORAGE,
+	EF_KF_LPM,
+	EF_KF_LRU,
+	EF_KF_LOOP,
+	EF_KF_ADDR_CGROUP,
+	EF_KF_ADDR_TASK,
+	EF_KF_ADDR_STORAGE,
+	EF_KF_ADDR_LOOKUP,
+	EF_KF_BOOT_NS,
+	EF_KF_SKB_CGROUP,
+	EF_KF_PT_REGS,
+	EF_KF_SKB_CURRENT,
+	EF_KF_LSM_ACTIVE,
+	EF_KF_LSM_PROG,
+	EF_KF_LSM_CGROUP,
+	EF_KF_SYSCALL_TP,
+	EF_KF_CGROUP_FREEZE,
+	EF_KF_CGROUP_KILL,
+	EF_KF_SOCK_DESTROY,
+	EF_KF__MAX
+};
+extern const struct ef_feature ef_kernel_features[EF_KF__MAX];
+/* Probes each; logs what is missing. -ENOTSUP: a required one is: do not start. */
+int ef_features_probe(struct ef_daemon *d);
+bool ef_kfeature(const struct ef_daemon *d, enum ef_kfeat id);
 
 /* tamper.c */
 struct ef_span;

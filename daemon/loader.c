@@ -191,9 +191,7 @@ static int load(struct ef_daemon *d, bool with_lsm)
 	if (!skel)
 		return -errno;
 	skel->rodata->ef_job_level = d->job_level;
-	skel->rodata->ef_skb_has_current =
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB,
-					BPF_FUNC_get_current_ancestor_cgroup_id, NULL) > 0;
+	skel->rodata->ef_skb_has_current = ef_kfeature(d, EF_KF_SKB_CURRENT);
 	bpf_program__set_autoload(skel->progs.ef_lsm_sock, with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_create, !with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_refused, !with_lsm);

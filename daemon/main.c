@@ -370,6 +370,9 @@ int main(int argc, char **argv)
 	}
 	d->started_ns = ef_now_realtime_ns();
 	d->next_serial = 1;
+	/* before anything is loaded: refuse on a kernel without what the fence needs */
+	if (ef_features_probe(d))
+		goto cleanup;
 	if (setup_loop(d) || ef_bpf_setup(d))
 		goto cleanup;
 	if (ef_journal_open(&d->journal, d->state_dir, d->cfg.journal_max_file_bytes,
