@@ -13,8 +13,9 @@ const volatile __u32 ef_job_level = 0;
 
 /* set by egressd before load: the kernel offers the current task's helpers
  * (bpf_get_current_ancestor_cgroup_id, _pid_tgid, _uid_gid, _task_btf) to
- * cgroup_skb programs (6.2 and later; 6.1 refuses a program that calls
- * them, even where the packet is sent from the task's own context). The
+ * cgroup_skb programs (the cgroup one from 6.4, which egressd probes:
+ * EF_KF_SKB_CURRENT; 6.1 refuses a program that calls it, even where the
+ * packet is sent from the task's own context). The
  * branches that need them are dead code otherwise, which the verifier
  * drops. */
 const volatile __u8 ef_skb_has_current = 0;
