@@ -204,13 +204,15 @@ int cmd_status(int argc, char **argv)
 			const cJSON *miss = cJSON_GetObjectItem(k, "missing");
 
 			if (k)
-				printf("%-14s %s, %d feature%s missing\n", "kernel",
+				printf("%-14s %s, %d feature%s unavailable\n", "kernel",
 				       cJSON_GetStringValue(cJSON_GetObjectItem(k, "release")) ?: "?",
 				       cJSON_GetArraySize(miss), cJSON_GetArraySize(miss) == 1 ? "" : "s");
 			cJSON_ArrayForEach(m, miss) {
-				printf("warning: kernel feature missing: %s (Linux %s+): %s\n",
+				printf("warning: kernel feature unavailable: %s (Linux %s+; here: %s): "
+				       "%s\n",
 				       cJSON_GetStringValue(cJSON_GetObjectItem(m, "feature")) ?: "?",
 				       cJSON_GetStringValue(cJSON_GetObjectItem(m, "since")) ?: "?",
+				       cJSON_GetStringValue(cJSON_GetObjectItem(m, "error")) ?: "?",
 				       cJSON_GetStringValue(cJSON_GetObjectItem(m, "instead")) ?: "");
 			}
 		}
