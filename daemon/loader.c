@@ -213,6 +213,16 @@ static bool is_lsm_hook(const struct bpf_program *p)
 	return bpf_program__type(p) == BPF_PROG_TYPE_LSM;
 }
 
+/* Which tamper programs a mode runs: the BPF LSM hooks and the recorders of
+ * what the kernel refuses ahead of them (ef_tx_*), or, without BPF LSM, all
+ * the recorders (ef_tx_* and the path ones, ef_txp_*: lsm/tamper.bpf.c). */
+static bool in_mode(const struct bpf_program *p, bool lsm)
+{
+	if (is_lsm_hook(p))
+		return lsm;
+	return !lsm || strncmp(bpf_program__name(p), "ef_txp_", 7) != 0;
+}
+
 static int tamper_load(struct ef_daemon *d, bool with_lsm)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = d->bpffs_dir);
@@ -225,7 +235,7 @@ static int tamper_load(struct ef_daemon *d, bool with_lsm)
 		return -errno;
 	t->rodata->ef_job_level = d->job_level;
 	bpf_object__for_each_program(p, t->obj)
-		bpf_program__set_autoload(p, is_lsm_hook(p) == with_lsm);
+		bpf_program__set_autoload(p, in_mode(p, with_lsm));
 	ret = tamper_bpf__load(t);
 	if (ret) {
 		tamper_bpf__destroy(t);
@@ -293,15 +303,15 @@ static int tamper_attach(struct ef_daemon *d, bool lsm)
 		return ret;
 	}
 	/* libbpf finds tracepoints in tracefs */
-	if (!lsm && access("/sys/kernel/tracing/events", F_OK) != 0)
+	if (access("/sys/kernel/tracing/events", F_OK) != 0)
 		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
 	bpf_object__for_each_program(p, d->tskel->obj) {
-		if (is_lsm_hook(p) != lsm) {
+		if (!in_mode(p, lsm)) {
 			drop_stale(d, p);
 			continue;
 		}
 		ret = attach_or_adopt(d, p, -1);
-		if (ret && lsm) {
+		if (ret && is_lsm_hook(p)) {
 			snprintf(d->tamper_why, sizeof(d->tamper_why),
 				 "attaching the BPF LSM program %s failed (%s)", bpf_program__name(p),
 				 strerror(-ret));
@@ -330,13 +340,15 @@ static void tamper_setup(struct ef_daemon *d)
 	else
 		d->tamper_lsm = tamper_attach(d, true) == 0;
 	if (d->tamper_lsm) {
+		d->tamper_recorded = true;
 		log_info("tamper resistance: BPF LSM hooks refuse bpf(), leaving the job's cgroup, "
-			 "signals and ptrace to egressd, and changes to the pins and mounts");
+			 "signals to egressd, ptrace outside the job, changes to the pins, mount "
+			 "calls and writes to kernel settings");
 	} else {
 		d->tamper_recorded = tamper_attach(d, false) == 0;
 		log_warn("tamper resistance: BPF LSM unavailable: %s. Fenced jobs run under "
 			 "egressctl run's guard instead (seccomp filter, read-only cgroup, bpf and "
-			 "sysfs mounts in a mount namespace, capabilities dropped for root jobs); "
+			 "kernel-setting mounts in a mount namespace); "
 			 "see docs/threat-model.md", d->tamper_why);
 		if (!d->tamper_recorded)
 			log_warn("tamper resistance: cannot load the recorders: the guard still "

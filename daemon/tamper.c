@@ -15,9 +15,29 @@
 #include "span.h"
 #include "util.h"
 
-/* protocol of a record: a syscall number, or where it came from */
-#define VIA_LSM 0xffff
+/* protocol of a record: a syscall number, EF_TAMPER_LSM | the hook, or a
+ * control request */
 #define VIA_CONTROL 0xfffe
+
+static const char *hook_name(unsigned h)
+{
+	static const char *const t[EF_HOOK__MAX] = {
+		[EF_HOOK_BPF] = "bpf",
+		[EF_HOOK_TASK_KILL] = "task_kill",
+		[EF_HOOK_PTRACE_ACCESS_CHECK] = "ptrace_access_check",
+		[EF_HOOK_FILE_OPEN] = "file_open",
+		[EF_HOOK_INODE_MKDIR] = "inode_mkdir",
+		[EF_HOOK_INODE_RMDIR] = "inode_rmdir",
+		[EF_HOOK_INODE_UNLINK] = "inode_unlink",
+		[EF_HOOK_INODE_RENAME] = "inode_rename",
+		[EF_HOOK_SB_UMOUNT] = "sb_umount",
+		[EF_HOOK_SB_MOUNT] = "sb_mount",
+		[EF_HOOK_MOVE_MOUNT] = "move_mount",
+		[EF_HOOK_SB_PIVOTROOT] = "sb_pivotroot",
+	};
+
+	return h < EF_HOOK__MAX ? t[h] : NULL;
+}
 
 static const char *syscall_name(unsigned nr)
 {
@@ -53,15 +73,16 @@ static const char *what(int reason)
 	case EF_R_TAMPER_SIGNAL:
 		return "a fenced job may not signal egressd";
 	case EF_R_TAMPER_PTRACE:
-		return "a fenced job may not trace egressd";
+		return "a fenced job may not trace egressd or a process outside its job";
 	case EF_R_TAMPER_PIN:
 		return "a fenced job may not change the bpf filesystem (the fence's pins)";
 	case EF_R_TAMPER_MOUNT:
-		return "a fenced job may not change the fence's mounts";
+		return "a fenced job may not mount or unmount";
 	case EF_R_TAMPER_NS:
 		return "a fenced job may not enter other namespaces";
 	case EF_R_TAMPER_KERNEL:
-		return "a fenced job may not change kernel settings (/proc/sys, sysfs)";
+		return "a fenced job may not change kernel settings (/proc/sys, sysfs and the "
+		       "like)";
 	case EF_R_TAMPER_CONTROL:
 		return "a fenced job may not start jobs, change policies or control jobs";
 	}
@@ -74,12 +95,18 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 	const char *sys = NULL;
 	char msg[320];
 
-	if (e->protocol == VIA_LSM) {
+	if (e->protocol != VIA_CONTROL && (e->protocol & 0xff00) == EF_TAMPER_LSM) {
+		const char *h = hook_name(e->protocol & 0xff);
+
 		ef_span_str(s, "egress.tamper.via", "bpf_lsm");
+		if (h)
+			ef_span_str(s, "egress.tamper.hook", h);
 	} else if (e->protocol == VIA_CONTROL) {
 		ef_span_str(s, "egress.tamper.via", "control_socket");
 	} else {
-		ef_span_str(s, "egress.tamper.via", "guard");
+		/* with BPF LSM, a syscall's record is of a refusal by the kernel's
+		 * own checks, ahead of the hooks (lsm/tamper.bpf.c) */
+		ef_span_str(s, "egress.tamper.via", d->tamper_lsm ? "kernel" : "guard");
 		sys = syscall_name(e->protocol);
 		if (sys)
 			ef_span_str(s, "egress.tamper.syscall", sys);

@@ -92,9 +92,10 @@ enum ef_kind {
 	EF_K_SEND = 1,	  /* sendmsg() with an address: unconnected UDP */
 	EF_K_SOCKET = 2,  /* socket() refused */
 	EF_K_TAMPER = 3,  /* an attempt on the fence itself refused (reason EF_R_TAMPER_*);
-			   * protocol: the syscall number (host ABI, -1 for a control
-			   * request), cookie: the target pid or bpf() command, port: the
-			   * signal */
+			   * protocol: the syscall number (host ABI), EF_TAMPER_LSM |
+			   * the BPF LSM hook (enum ef_lsm_hook), or 0xfffe for a
+			   * control request; cookie: the target pid or bpf() command,
+			   * port: the signal */
 	EF_K_PACKET = 4,  /* wire check (cgroup_skb/egress): a packet whose on-wire
 			   * destination (addr, port) is not the one judged for its
 			   * socket (addr2, port2; family2 0 if none was) and that the
@@ -105,6 +106,25 @@ enum ef_kind {
 			   * TCP SYN): addr/port = the peer, addr2/port2 = the local
 			   * address and port it asked for */
 	EF_K__MAX,
+};
+
+/* The BPF LSM hook that refused a tamper attempt (EF_K_TAMPER records carry
+ * EF_TAMPER_LSM | hook as their protocol). Keep in sync with daemon/tamper.c. */
+#define EF_TAMPER_LSM 0xff00
+enum ef_lsm_hook {
+	EF_HOOK_BPF = 1,
+	EF_HOOK_TASK_KILL,
+	EF_HOOK_PTRACE_ACCESS_CHECK,
+	EF_HOOK_FILE_OPEN,
+	EF_HOOK_INODE_MKDIR,
+	EF_HOOK_INODE_RMDIR,
+	EF_HOOK_INODE_UNLINK,
+	EF_HOOK_INODE_RENAME,
+	EF_HOOK_SB_UMOUNT,
+	EF_HOOK_SB_MOUNT,
+	EF_HOOK_MOVE_MOUNT,
+	EF_HOOK_SB_PIVOTROOT,
+	EF_HOOK__MAX,
 };
 
 /* Per-policy flags (struct ef_policy_val.flags). */

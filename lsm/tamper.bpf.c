@@ -24,13 +24,59 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define EF_REFUSE(reason, target, sig) \
-	(ef_tamper(reason, EF_TAMPER_VIA_LSM, target, sig) ? -EF_EPERM : 0)
+/*
+ * With BPF LSM the syscall-exit recorders below run too (but for the path
+ * ones): an attempt that the kernel's own checks refuse ahead of these hooks
+ * (the capability and Yama LSMs come first: ptrace of a process with more
+ * capabilities, a mount call without CAP_SYS_ADMIN) reaches no hook and is
+ * recorded at the syscall's exit instead. A hook that refused marks the
+ * thread with the syscall it is in, so that its exit is not recorded twice.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);   /* pid_tgid */
+	__type(value, __u64); /* the syscall the hook refused in */
+} ef_lsm_refused SEC(".maps");
+
+static __always_inline int ef_lsm_mark(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	__u64 id = bpf_get_current_pid_tgid(), nr = 0;
+
+#if defined(__TARGET_ARCH_x86)
+	nr = BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	nr = BPF_CORE_READ(regs, syscallno);
+#endif
+	bpf_map_update_elem(&ef_lsm_refused, &id, &nr, BPF_ANY);
+	return -EF_EPERM;
+}
+
+/* Did a hook refuse (and record) this syscall of this thread? */
+static __always_inline bool ef_lsm_recorded(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), *nr;
+	bool same;
+
+	if (ctx->ret != -EF_EPERM)
+		return false;
+	nr = bpf_map_lookup_elem(&ef_lsm_refused, &id);
+	if (!nr)
+		return false;
+	same = *nr == (__u64)ctx->id;
+	bpf_map_delete_elem(&ef_lsm_refused, &id);
+	return same;
+}
+
+#define EF_REFUSE(hook, reason, target, sig) \
+	(ef_tamper(reason, EF_TAMPER_LSM | (hook), target, sig) ? ef_lsm_mark() : 0)
 
 SEC("lsm/bpf")
 int BPF_PROG(ef_lsm_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 {
-	return EF_REFUSE(EF_R_TAMPER_BPF, cmd, 0);
+	return EF_REFUSE(EF_HOOK_BPF, EF_R_TAMPER_BPF, cmd, 0);
 }
 
 SEC("lsm/task_kill")
@@ -41,23 +87,30 @@ int BPF_PROG(ef_lsm_kill, struct task_struct *p, struct kernel_siginfo *info, in
 
 	if (!ef_guarded_pid(tgid))
 		return 0;
-	return EF_REFUSE(EF_R_TAMPER_SIGNAL, tgid, sig);
+	return EF_REFUSE(EF_HOOK_TASK_KILL, EF_R_TAMPER_SIGNAL, tgid, sig);
 }
 
-/* Attaching is refused and recorded; reading egressd's /proc files that
- * need ptrace access (fd/, environ, root) is refused without a record:
- * lsof and friends touch them in passing. */
+/* Attaching to egressd is refused and recorded; reading egressd's /proc
+ * files that need ptrace access (fd/, environ, root) is refused without a
+ * record: lsof and friends touch them in passing. Attaching to any other
+ * process outside the job (ptrace, process_vm_*, /proc/<pid>/mem,
+ * pidfd_getfd) is refused and recorded: that process is fenced by nobody. */
 SEC("lsm/ptrace_access_check")
 int BPF_PROG(ef_lsm_ptrace, struct task_struct *child, unsigned int mode)
 {
 	__u32 tgid = BPF_CORE_READ(child, tgid);
 	__u64 job_cg;
+	__u8 r;
 
-	if (!ef_guarded_pid(tgid))
+	if (ef_guarded_pid(tgid)) {
+		if (mode & EF_PTRACE_MODE_ATTACH)
+			return EF_REFUSE(EF_HOOK_PTRACE_ACCESS_CHECK, EF_R_TAMPER_PTRACE, tgid, 0);
+		return ef_in_job(&job_cg) ? -EF_EPERM : 0;
+	}
+	if (!(mode & EF_PTRACE_MODE_ATTACH))
 		return 0;
-	if (mode & EF_PTRACE_MODE_ATTACH)
-		return EF_REFUSE(EF_R_TAMPER_PTRACE, tgid, 0);
-	return ef_in_job(&job_cg) ? -EF_EPERM : 0;
+	r = ef_attach_outside(child);
+	return r ? EF_REFUSE(EF_HOOK_PTRACE_ACCESS_CHECK, r, tgid, 0) : 0;
 }
 
 SEC("lsm/file_open")
@@ -65,7 +118,7 @@ int BPF_PROG(ef_lsm_open, struct file *file)
 {
 	__u8 r = ef_open_write(file);
 
-	return r ? EF_REFUSE(r, 0, 0) : 0;
+	return r ? EF_REFUSE(EF_HOOK_FILE_OPEN, r, 0, 0) : 0;
 }
 
 SEC("lsm/inode_mkdir")
@@ -73,7 +126,7 @@ int BPF_PROG(ef_lsm_mkdir, struct inode *dir, struct dentry *dentry, umode_t mod
 {
 	__u8 r = ef_dir_change(dir);
 
-	return r ? EF_REFUSE(r, 0, 0) : 0;
+	return r ? EF_REFUSE(EF_HOOK_INODE_MKDIR, r, 0, 0) : 0;
 }
 
 SEC("lsm/inode_rmdir")
@@ -81,7 +134,7 @@ int BPF_PROG(ef_lsm_rmdir, struct inode *dir, struct dentry *dentry)
 {
 	__u8 r = ef_dir_change(dir);
 
-	return r ? EF_REFUSE(r, 0, 0) : 0;
+	return r ? EF_REFUSE(EF_HOOK_INODE_RMDIR, r, 0, 0) : 0;
 }
 
 SEC("lsm/inode_unlink")
@@ -89,7 +142,7 @@ int BPF_PROG(ef_lsm_unlink, struct inode *dir, struct dentry *dentry)
 {
 	__u8 r = ef_dir_change(dir);
 
-	return r ? EF_REFUSE(r, 0, 0) : 0;
+	return r ? EF_REFUSE(EF_HOOK_INODE_UNLINK, r, 0, 0) : 0;
 }
 
 SEC("lsm/inode_rename")
@@ -100,43 +153,58 @@ int BPF_PROG(ef_lsm_rename, struct inode *old_dir, struct dentry *old_dentry,
 
 	if (!r)
 		r = ef_dir_change(new_dir);
-	return r ? EF_REFUSE(r, 0, 0) : 0;
+	return r ? EF_REFUSE(EF_HOOK_INODE_RENAME, r, 0, 0) : 0;
 }
 
+/* Every mount call of a job: its mounts would land in (or propagate to)
+ * the host's mount namespace, over files that processes outside the fence
+ * run or read. egressctl run's own mounts (cli/userns.c) are made before
+ * it joins the job's cgroup. */
 SEC("lsm/sb_umount")
 int BPF_PROG(ef_lsm_umount, struct vfsmount *mnt, int flags)
 {
-	if (!ef_fence_fs(BPF_CORE_READ(mnt, mnt_sb)))
-		return 0;
-	return EF_REFUSE(EF_R_TAMPER_MOUNT, 0, 0);
+	return EF_REFUSE(EF_HOOK_SB_UMOUNT, EF_R_TAMPER_MOUNT, 0, 0);
 }
 
-/* Mounting onto (or remounting) one of the fence's filesystems. */
 SEC("lsm/sb_mount")
 int BPF_PROG(ef_lsm_mount, const char *dev_name, const struct path *path, const char *type,
 	     unsigned long flags, void *data)
 {
-	if (!ef_fence_fs(BPF_CORE_READ(path, dentry, d_sb)))
-		return 0;
-	return EF_REFUSE(EF_R_TAMPER_MOUNT, 0, 0);
+	return EF_REFUSE(EF_HOOK_SB_MOUNT, EF_R_TAMPER_MOUNT, 0, 0);
 }
 
 SEC("lsm/move_mount")
 int BPF_PROG(ef_lsm_move_mount, const struct path *from_path, const struct path *to_path)
 {
-	if (!ef_fence_fs(BPF_CORE_READ(from_path, dentry, d_sb)) &&
-	    !ef_fence_fs(BPF_CORE_READ(to_path, dentry, d_sb)))
-		return 0;
-	return EF_REFUSE(EF_R_TAMPER_MOUNT, 0, 0);
+	return EF_REFUSE(EF_HOOK_MOVE_MOUNT, EF_R_TAMPER_MOUNT, 0, 0);
 }
 
-/* ---- without BPF LSM: records of what egressctl run's guard refused ---- */
+SEC("lsm/sb_pivotroot")
+int BPF_PROG(ef_lsm_pivotroot, const struct path *old_path, const struct path *new_path)
+{
+	return EF_REFUSE(EF_HOOK_SB_PIVOTROOT, EF_R_TAMPER_MOUNT, 0, 0);
+}
+
+/* ---- records at the syscall's exit ----
+ * Without BPF LSM: what egressctl run's guard refused (all of them). With
+ * it: what the kernel refused ahead of the hooks (the EF_TX ones; the
+ * path recorders, EF_TXP, are not loaded: no read-only mount of the guard's
+ * to tell a refusal of the fence's from any other EROFS). */
 
 #define EF_TX(sys, how, reason, sig_arg)                                     \
 	SEC("tracepoint/syscalls/sys_exit_" #sys)                            \
 	int ef_tx_##sys(struct trace_event_raw_sys_exit *ctx)                \
 	{                                                                    \
+		if (ef_lsm_recorded(ctx))                                    \
+			return 0;                                            \
 		return ef_tamper_exit(ctx, how, reason, sig_arg);            \
+	}
+
+#define EF_TXP(sys, how)                                                     \
+	SEC("tracepoint/syscalls/sys_exit_" #sys)                            \
+	int ef_txp_##sys(struct trace_event_raw_sys_exit *ctx)               \
+	{                                                                    \
+		return ef_tamper_exit(ctx, how, 0, -1);                      \
 	}
 
 EF_TX(bpf, EF_TX_EPERM, EF_R_TAMPER_BPF, -1)
@@ -160,17 +228,17 @@ EF_TX(ptrace, EF_TX_PID1, EF_R_TAMPER_PTRACE, -1)
 EF_TX(process_vm_readv, EF_TX_PID0, EF_R_TAMPER_PTRACE, -1)
 EF_TX(process_vm_writev, EF_TX_PID0, EF_R_TAMPER_PTRACE, -1)
 EF_TX(pidfd_getfd, EF_TX_EPERM, EF_R_TAMPER_PTRACE, -1)
-EF_TX(openat, EF_TX_PATH1, 0, -1)
-EF_TX(openat2, EF_TX_PATH1, 0, -1)
-EF_TX(mkdirat, EF_TX_PATH1, 0, -1)
-EF_TX(unlinkat, EF_TX_PATH1, 0, -1)
-EF_TX(renameat, EF_TX_PATH1, 0, -1)
-EF_TX(renameat2, EF_TX_PATH1, 0, -1)
+EF_TXP(openat, EF_TX_PATH1)
+EF_TXP(openat2, EF_TX_PATH1)
+EF_TXP(mkdirat, EF_TX_PATH1)
+EF_TXP(unlinkat, EF_TX_PATH1)
+EF_TXP(renameat, EF_TX_PATH1)
+EF_TXP(renameat2, EF_TX_PATH1)
 #if defined(__TARGET_ARCH_x86)
-EF_TX(open, EF_TX_PATH0, 0, -1)
-EF_TX(creat, EF_TX_PATH0, 0, -1)
-EF_TX(mkdir, EF_TX_PATH0, 0, -1)
-EF_TX(rmdir, EF_TX_PATH0, 0, -1)
-EF_TX(unlink, EF_TX_PATH0, 0, -1)
-EF_TX(rename, EF_TX_PATH0, 0, -1)
+EF_TXP(open, EF_TX_PATH0)
+EF_TXP(creat, EF_TX_PATH0)
+EF_TXP(mkdir, EF_TX_PATH0)
+EF_TXP(rmdir, EF_TX_PATH0)
+EF_TXP(unlink, EF_TX_PATH0)
+EF_TXP(rename, EF_TX_PATH0)
 #endif

@@ -10,7 +10,16 @@
  *     (cgroup.procs of another cgroup, mkdir/rmdir there, every cgroup v1
  *     hierarchy);
  *   - unlinking, renaming or creating anything on a bpf filesystem (pins);
- *   - unmounting, or mounting onto or moving, a bpf, cgroup or sysfs mount.
+ *   - every mount call of a job (mount, umount, move_mount, pivot_root): a
+ *     job's mounts would reach the host's mount namespace;
+ *   - writing kernel settings: /proc/sys (whatever procfs mount it is
+ *     reached through), /proc/sysrq-trigger, and every file of sysfs,
+ *     debugfs, tracefs, securityfs, binfmt_misc, configfs, efivarfs and
+ *     pstore (core_pattern, binfmt_misc and uevent_helper make the kernel
+ *     run a program outside every cgroup; netconsole sends from the kernel);
+ *   - ptrace attach of any process outside the job (ptrace, process_vm_*,
+ *     /proc/<pid>/mem, pidfd_getfd(): a socket copied from outside, or a
+ *     process outside made to send).
  * Without BPF LSM, egressctl run puts the job under a guard instead (a
  * seccomp filter, read-only mounts of the same filesystems in a mount
  * namespace of the job, capabilities dropped: cli/guard.c) and the
@@ -30,12 +39,16 @@
 #define EF_BPFFS_MAGIC 0xcafe4a11
 #define EF_SYSFS_MAGIC 0x62656572
 #define EF_PROC_MAGIC 0x9fa0
+#define EF_DEBUGFS_MAGIC 0x64626720
+#define EF_TRACEFS_MAGIC 0x74726163
+#define EF_SECURITYFS_MAGIC 0x73636673
+#define EF_BINFMTFS_MAGIC 0x42494e4d
+#define EF_CONFIGFS_MAGIC 0x62656570
+#define EF_EFIVARFS_MAGIC 0xde5e81e4
+#define EF_PSTOREFS_MAGIC 0x6165676c
 
 #define EF_FMODE_WRITE 0x2
 #define EF_PTRACE_MODE_ATTACH 0x02
-
-/* protocol of a record that came from an LSM hook, not a syscall's exit */
-#define EF_TAMPER_VIA_LSM 0xffff
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -117,18 +130,58 @@ static __always_inline __u64 ef_sb_magic(struct super_block *sb)
 	return BPF_CORE_READ(sb, s_magic);
 }
 
+/* Filesystems whose every file is a kernel setting (cli/guard.c makes the
+ * same list read-only without BPF LSM). */
+static __always_inline bool ef_kernel_fs(__u64 m)
+{
+	return m == EF_SYSFS_MAGIC || m == EF_DEBUGFS_MAGIC || m == EF_TRACEFS_MAGIC ||
+	       m == EF_SECURITYFS_MAGIC || m == EF_BINFMTFS_MAGIC || m == EF_CONFIGFS_MAGIC ||
+	       m == EF_EFIVARFS_MAGIC || m == EF_PSTOREFS_MAGIC;
+}
+
+/* Is d, on a procfs, /proc/sys/... or /proc/sysrq-trigger? By the name of
+ * its ancestor just below the filesystem's root, so through any mount of
+ * procfs. Sysctl paths are at most 7 deep; a deeper one is not sysctl. */
+static __always_inline bool ef_proc_kernel(struct dentry *d)
+{
+	struct dentry *p;
+	char n[16];
+
+	for (int i = 0; i < 12 && d; i++) {
+		p = BPF_CORE_READ(d, d_parent);
+		if (!p || p == d)
+			return false; /* the root itself */
+		if (BPF_CORE_READ(p, d_parent) != p) {
+			d = p;
+			continue;
+		}
+		/* d is a top-level entry of /proc */
+		__builtin_memset(n, 0, sizeof(n));
+		if (bpf_probe_read_kernel_str(n, sizeof(n), BPF_CORE_READ(d, d_name.name)) < 0)
+			return false;
+		if (n[0] != 's' || n[1] != 'y' || n[2] != 's')
+			return false;
+		return n[3] == '\0' || (n[3] == 'r' && n[4] == 'q' && n[5] == '-');
+	}
+	return false;
+}
+
 /* A job writing on a filesystem of the fence: the reason to refuse it, or
  * 0. inode: the directory changed, or (file) the file opened for writing;
  * on cgroup2 the job's own cgroup and those below it stay writable. */
 static __always_inline __u8 ef_fs_write(struct inode *inode, bool file)
 {
 	__u64 magic = ef_sb_magic(BPF_CORE_READ(inode, i_sb)), job_cg;
+	bool kernel = ef_kernel_fs(magic);
 	struct kernfs_node *kn;
 
-	if (magic != EF_BPFFS_MAGIC && magic != EF_CGROUP2_MAGIC && magic != EF_CGROUP_MAGIC)
+	if (!kernel && magic != EF_BPFFS_MAGIC && magic != EF_CGROUP2_MAGIC &&
+	    magic != EF_CGROUP_MAGIC)
 		return 0;
 	if (!ef_in_job(&job_cg))
 		return 0;
+	if (kernel)
+		return EF_R_TAMPER_KERNEL;
 	if (magic == EF_BPFFS_MAGIC)
 		return EF_R_TAMPER_PIN;
 	if (magic == EF_CGROUP2_MAGIC) {
@@ -150,18 +203,30 @@ static __always_inline __u8 ef_dir_change(struct inode *dir)
 
 static __always_inline __u8 ef_open_write(struct file *f)
 {
+	struct inode *inode;
+	__u64 job_cg;
+
 	if (!(BPF_CORE_READ(f, f_mode) & EF_FMODE_WRITE))
 		return 0;
-	return ef_fs_write(BPF_CORE_READ(f, f_inode), true);
+	inode = BPF_CORE_READ(f, f_inode);
+	if (ef_sb_magic(BPF_CORE_READ(inode, i_sb)) == EF_PROC_MAGIC)
+		return ef_in_job(&job_cg) && ef_proc_kernel(BPF_CORE_READ(f, f_path.dentry)) ?
+			       EF_R_TAMPER_KERNEL : 0;
+	return ef_fs_write(inode, true);
 }
 
-/* The filesystems a job may not unmount, mount onto or move. */
-static __always_inline bool ef_fence_fs(struct super_block *sb)
+/* ptrace attach (and what needs as much: process_vm_*, /proc/<pid>/mem,
+ * pidfd_getfd) from a job to a process outside it: the reason to refuse,
+ * or 0. A target nested deeper than 16 cgroups below the job is refused. */
+static __always_inline __u8 ef_attach_outside(struct task_struct *t)
 {
-	__u64 m = ef_sb_magic(sb);
+	__u64 job_cg;
 
-	return m == EF_BPFFS_MAGIC || m == EF_CGROUP2_MAGIC || m == EF_CGROUP_MAGIC ||
-	       m == EF_SYSFS_MAGIC;
+	if (!ef_in_job(&job_cg))
+		return 0;
+	if (ef_kn_in_job(BPF_CORE_READ(t, cgroups, dfl_cgrp, kn), job_cg))
+		return 0;
+	return EF_R_TAMPER_PTRACE;
 }
 
 /* ---- the fallback's records: syscalls that returned the guard's error ---- */
@@ -223,7 +288,7 @@ static __always_inline __u8 ef_path_reason(const char *upath, __s64 dfd)
 			return EF_R_TAMPER_CGROUP;
 		if (EF_PREFIX(p, "/sys/fs/bpf"))
 			return EF_R_TAMPER_PIN;
-		if (EF_PREFIX(p, "/sys/") || EF_PREFIX(p, "/proc/sys/"))
+		if (EF_PREFIX(p, "/sys/") || EF_PREFIX(p, "/proc/sys"))
 			return EF_R_TAMPER_KERNEL;
 		return 0;
 	}
@@ -235,7 +300,7 @@ static __always_inline __u8 ef_path_reason(const char *upath, __s64 dfd)
 		return EF_R_TAMPER_CGROUP;
 	if (magic == EF_BPFFS_MAGIC)
 		return EF_R_TAMPER_PIN;
-	if (magic == EF_SYSFS_MAGIC || magic == EF_PROC_MAGIC)
+	if (ef_kernel_fs(magic) || magic == EF_PROC_MAGIC)
 		return EF_R_TAMPER_KERNEL;
 	return 0;
 }
