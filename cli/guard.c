@@ -12,21 +12,25 @@
  *     pidfd_open) and ptrace/process_vm_* on them, pidfd_getfd() on any
  *     process (a socket taken from outside the job is judged by nobody),
  *     and syscalls of another ABI;
- * and, when the job starts as root:
- *   - a mount namespace of its own (slave: the host's mounts still reach
- *     it) where every cgroup, cgroup2, bpf and sysfs mount and /proc/sys are
- *     read-only, but for the job's own cgroup (nested cgroups keep working);
- *     egressd's /proc/<tid> entries are covered (no pidfd from /proc, no
- *     /proc/<pid>/mem, root, fd);
- *   - capabilities that would reach around all of this dropped from the
- *     bounding set: CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE,
- *     CAP_SYS_BOOT (kexec), CAP_BPF, CAP_PERFMON, CAP_MAC_ADMIN,
- *     CAP_MAC_OVERRIDE. sudo keeps working, with that smaller root.
- * A job started by an unprivileged user gets no_new_privs instead (the
- * kernel demands it for the filter): it can never become root, and the
- * file permissions of the cgroup tree, the pins and egressd protect them.
+ * and, when the job starts as root, a mount namespace of its own (slave:
+ * the host's mounts still reach it) where every cgroup, cgroup2 and bpf
+ * mount, every mount of a kernel-setting filesystem (sysfs, debugfs,
+ * tracefs, securityfs, binfmt_misc, configfs, efivarfs, pstore),
+ * /proc/sys and /proc/sysrq-trigger are read-only, but for the job's own
+ * cgroup (nested cgroups keep working); egressd's /proc/<tid> entries are
+ * covered (no pidfd from /proc, no /proc/<pid>/mem, root, fd).
  *
- * The fence's tracepoints (lsm/tamper.bpf.c) record what was refused.
+ * In both tamper modes (the guard, or BPF LSM whose hooks refuse the rest)
+ * every job gets the baseline (ef_guard_baseline): a root job loses the
+ * capabilities that reach around the fence from its bounding set
+ * (CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_BOOT (kexec),
+ * CAP_BPF, CAP_PERFMON, CAP_MAC_ADMIN, CAP_MAC_OVERRIDE; sudo keeps
+ * working, with that smaller root); a job started by an unprivileged user
+ * gets no_new_privs: it can never become root (nor regain them through a
+ * setuid program), and the file permissions of the cgroup tree, the pins
+ * and egressd protect them.
+ *
+ * The fence's tracepoints (lsm/tamper.bpf.c) record what the guard refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -193,6 +197,21 @@ static int bind_ro(const char *path, char *err, size_t errlen)
 	return remount_ro(path, MS_NOSUID | MS_NODEV | MS_NOEXEC, err, errlen);
 }
 
+/* the filesystems made read-only: the fence's own, and those whose every
+ * file is a kernel setting (bpf/lib/tamper.bpf.h's ef_kernel_fs) */
+static bool guarded_fs(const char *fstype)
+{
+	static const char *const fs[] = {
+		"cgroup2", "cgroup", "bpf", "sysfs", "debugfs", "tracefs", "securityfs",
+		"binfmt_misc", "configfs", "efivarfs", "pstore",
+	};
+
+	for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
+		if (!strcmp(fstype, fs[i]))
+			return true;
+	return false;
+}
+
 static int read_only_fence(const char *job_cgroup, const unsigned *pids, int n, char *err,
 			   size_t errlen)
 {
@@ -222,8 +241,7 @@ static int read_only_fence(const char *job_cgroup, const unsigned *pids, int n, 
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) != 2 ||
 		    sscanf(sep + 3, "%63s", fstype) != 1)
 			continue;
-		if (strcmp(fstype, "cgroup2") && strcmp(fstype, "cgroup") && strcmp(fstype, "bpf") &&
-		    strcmp(fstype, "sysfs"))
+		if (!guarded_fs(fstype))
 			continue;
 		unescape(mp);
 		if (!strcmp(fstype, "cgroup2") && job_cgroup &&
@@ -317,11 +335,20 @@ int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errle
 	}
 	if (geteuid() == 0) {
 		ret = read_only_fence(job_cgroup, pids, n, err, errlen);
-		if (!ret)
-			ret = drop_caps(err, errlen);
 		if (ret)
 			return ret;
 	}
 	add_rules(sf, pids, n);
+	return 0;
+}
+
+int ef_guard_baseline(char *err, size_t errlen)
+{
+	if (geteuid() == 0)
+		return drop_caps(err, errlen);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		snprintf(err, errlen, "no_new_privs: %s", strerror(errno));
+		return -errno;
+	}
 	return 0;
 }

@@ -173,11 +173,13 @@ static int close_inherited(cJSON *req, const char *cmd)
 }
 
 /*
- * Without BPF LSM, egressd's reply asks for fallbacks, set up just before
- * exec: the tamper guard ("guard": a mount namespace and capabilities, and
- * seccomp rules) and the refusal of socket families ("seccomp_families").
- * Their seccomp rules go into one filter, installed last (it refuses the
- * mount calls the guard makes). 0, or -1 having said why.
+ * Just before exec: the baseline every job gets (capabilities dropped for
+ * root, no_new_privs otherwise: guard.c), and, without BPF LSM, the
+ * fallbacks egressd's reply asks for: the tamper guard ("guard": a mount
+ * namespace and seccomp rules) and the refusal of socket families
+ * ("seccomp_families"). Their seccomp rules go into one filter, installed
+ * last (it refuses the mount calls the guard makes). 0, or -1 having said
+ * why.
  */
 static int install_fallbacks(const cJSON *reply, const char *cmd)
 {
@@ -187,6 +189,10 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	char err[512] = "";
 	struct ef_sf *sf;
 
+	if (ef_guard_baseline(err, sizeof(err))) {
+		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", err, cmd);
+		return -1;
+	}
 	if (!guard && !fams)
 		return 0;
 	sf = calloc(1, sizeof(*sf));
