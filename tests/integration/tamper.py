@@ -6,6 +6,10 @@ check), the kernel setting written is its current value, the cgroup write
 moves this process back to where it is... (see each op).
 
 usage: tamper.py EGRESSD_PID CGROUP2_MOUNT CGROUP_ROOT BPFFS_DIR
+                 [OUTSIDER_ROOT_PID OUTSIDER_NOBODY_PID]
+
+OUTSIDER_*: processes outside the job (root with every capability, and
+uid 65534) that the job tries to trace or take a descriptor from.
 """
 import ctypes
 import errno
@@ -20,11 +24,13 @@ libc.syscall.restype = ctypes.c_long
 if platform.machine() == "x86_64":
     NR = {"bpf": 321, "pidfd_open": 434, "pidfd_send_signal": 424, "setns": 308,
           "process_vm_readv": 310, "finit_module": 313, "tgkill": 234, "tkill": 200,
-          "ptrace": 101, "umount2": 166, "mount": 165}
+          "ptrace": 101, "umount2": 166, "mount": 165, "pidfd_getfd": 438,
+          "open_tree": 428, "move_mount": 429, "pivot_root": 155}
 else:  # aarch64
     NR = {"bpf": 280, "pidfd_open": 434, "pidfd_send_signal": 424, "setns": 268,
           "process_vm_readv": 270, "finit_module": 273, "tgkill": 131, "tkill": 130,
-          "ptrace": 117, "umount2": 39, "mount": 40}
+          "ptrace": 117, "umount2": 39, "mount": 40, "pidfd_getfd": 438,
+          "open_tree": 428, "move_mount": 429, "pivot_root": 41}
 
 
 def out(op, ok, err=0, **kw):
@@ -84,6 +90,8 @@ def main():
     py("cgroup_procs_fence_root", write(os.path.join(cgroot, "cgroup.procs"), me))
     py("cgroup_procs_relative", write("cgroup.procs", me, relative_to=cg2))
     py("cgroup_mkdir_fence_root", lambda: os.mkdir(os.path.join(cgroot, "evil-" + me)))
+    # (the fence's root has the jobs below it: EBUSY, were it let through)
+    py("cgroup_rmdir_fence_root", lambda: os.rmdir(cgroot))
     # changing the fence's cgroups: thawing/freezing the fence root
     py("cgroup_freeze_fence_root", write(os.path.join(cgroot, "cgroup.freeze"), "0"))
     # the job's own cgroup stays usable: a nested cgroup
@@ -96,16 +104,47 @@ def main():
     py("pin_unlink", lambda: os.unlink(link))
     py("pin_rename", lambda: os.rename(link, link + ".x"))
     py("pin_mkdir", lambda: os.mkdir(os.path.join(bpffs, "evil")))
-    # on paths that are no mount point / do not exist: were the call let
-    # through by mistake, it fails (EINVAL, ENOENT) instead of harming the host
-    mnt = ctypes.create_string_buffer(bpffs.encode())
-    sysc("umount_bpffs", "umount2", ctypes.addressof(mnt), 0)
-    over = ctypes.create_string_buffer((bpffs + "/no-such-dir").encode())
+    # mount calls. Were one let through by mistake, it is undone at once or
+    # harms nothing: umount2 with MNT_EXPIRE only marks the mount the first
+    # time (EAGAIN); the mounts are undone.
+    mp = bpffs
+    while not os.path.ismount(mp) and mp != "/":
+        mp = os.path.dirname(mp)
+    mnt = ctypes.create_string_buffer(mp.encode())
+    sysc("umount_bpffs", "umount2", ctypes.addressof(mnt), 4)  # MNT_EXPIRE
     tmpfs = ctypes.create_string_buffer(b"tmpfs")
-    sysc("mount_over_bpffs", "mount", ctypes.addressof(tmpfs), ctypes.addressof(over),
-         ctypes.addressof(tmpfs), 0, 0)
+    over = ctypes.create_string_buffer(bpffs.encode())
+    if sysc("mount_over_bpffs", "mount", ctypes.addressof(tmpfs), ctypes.addressof(over),
+            ctypes.addressof(tmpfs), 1, 0) >= 0:  # MS_RDONLY
+        libc.umount2(over, 2)
     cgm = ctypes.create_string_buffer(cg2.encode())
     sysc("remount_cgroup_rw", "mount", 0, ctypes.addressof(cgm), 0, 32 | 4096 | 0, 0)  # REMOUNT|BIND
+    # any mount at all: a job's mounts would reach the host's namespace
+    mine = "/tmp/ef-tamper-mnt-" + me
+    os.mkdir(mine)
+    here = ctypes.create_string_buffer(mine.encode())
+    if sysc("mount_tmpfs", "mount", ctypes.addressof(tmpfs), ctypes.addressof(here),
+            ctypes.addressof(tmpfs), 0, 0) >= 0:
+        libc.umount2(here, 2)
+    # a copy of a mount tree attached elsewhere (open_tree + move_mount)
+    there = mine + "-to"
+    os.mkdir(there)
+    fd = libc.syscall(ctypes.c_long(NR["open_tree"]), ctypes.c_long(-100),
+                      ctypes.c_char_p(mine.encode()), ctypes.c_long(1))  # OPEN_TREE_CLONE
+    if fd < 0:
+        out("move_mount_clone", False, ctypes.get_errno(), at="open_tree")
+    else:
+        to = ctypes.create_string_buffer(there.encode())
+        empty = ctypes.create_string_buffer(b"")
+        if sysc("move_mount_clone", "move_mount", fd, ctypes.addressof(empty), -100,
+                ctypes.addressof(to), 4) >= 0:  # MOVE_MOUNT_F_EMPTY_PATH
+            libc.umount2(to, 2)
+        os.close(fd)
+    # pivot_root onto a directory that is no mount point: EINVAL, were it
+    # let through (the hook runs before that check)
+    sysc("pivot_root", "pivot_root", ctypes.addressof(here), ctypes.addressof(here))
+    os.rmdir(there)
+    os.rmdir(mine)
 
     # signals to egressd (signal 0: a permission check only)
     py("kill_egressd", lambda: os.kill(egressd, 0))
@@ -147,11 +186,56 @@ def main():
     py("setns_host_mnt", setns_host)
 
     # kernel settings: core_pattern runs a program outside every cgroup
-    # (written with its current value)
+    # (written with its current value); the others are opened for writing
+    # and closed unwritten
     cur = open("/proc/sys/kernel/core_pattern").read()
     py("write_core_pattern", write("/proc/sys/kernel/core_pattern", cur))
+    for op, path in (("open_sysrq_trigger", "/proc/sysrq-trigger"),
+                     ("open_sysfs", "/sys/kernel/mm/transparent_hugepage/enabled"),
+                     ("open_tracefs", "/sys/kernel/tracing/tracing_on"),
+                     ("open_securityfs", "/sys/kernel/security/lsm")):
+        py(op, lambda path=path: os.close(os.open(path, os.O_WRONLY)))
     # loading a kernel module (CAP_SYS_MODULE dropped: EPERM before the fd)
     sysc("finit_module", "finit_module", -1, 0, 0)
+
+    if len(sys.argv) > 6:
+        outsiders(int(sys.argv[5]), int(sys.argv[6]))
+
+
+def attach(op, pid):
+    """PTRACE_ATTACH, detached at once if it worked by mistake."""
+    if sysc(op, "ptrace", 16, pid, 0, 0) >= 0:
+        os.waitpid(pid, 0x40000000)  # __WALL
+        libc.syscall(ctypes.c_long(NR["ptrace"]), ctypes.c_long(17), ctypes.c_long(pid), 0, 0)
+
+
+def outsiders(root_pid, nobody_pid):
+    """Processes outside the job are fenced by nobody: the job may not trace
+    them (and make them send) or copy a descriptor (a socket) out of them."""
+    attach("ptrace_attach_outsider", root_pid)
+    fd = libc.syscall(ctypes.c_long(NR["pidfd_open"]), ctypes.c_long(root_pid), 0)
+    if fd < 0:
+        out("pidfd_getfd_outsider", False, ctypes.get_errno())
+    else:
+        r = sysc("pidfd_getfd_outsider", "pidfd_getfd", fd, 0, 0)
+        if r >= 0:
+            os.close(r)
+        os.close(fd)
+    # as the outsider's own uid (a root job can become any uid)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.setgid(65534)
+        os.setuid(65534)
+        os.dup2(w, 1)
+        attach("ptrace_attach_outsider_same_uid", nobody_pid)
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    sys.stdout.write(os.read(r, 4096).decode())
+    sys.stdout.flush()
+    os.close(r)
 
 
 main()

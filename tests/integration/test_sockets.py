@@ -55,8 +55,22 @@ def test_icmp_datagram_refused(ctx):
 
 @test
 def test_other_families_refused(ctx):
+    """Where BPF LSM runs, the lsm_cgroup/socket_create hook refuses every
+    family by itself: the job has no seccomp filter. Elsewhere the
+    cgroup/sock_create hook sees inet only and egressctl run's seccomp
+    filter refuses the other families."""
     baseline(ctx, ["vsock", "xdp"])
     d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    hook = d.status()["socket_hook"]
+    ctx.note("socket hook: %s" % hook)
+    r = d.run("t", ["/bin/sh", "-c", "grep '^Seccomp:' /proc/self/status"], timeout=60)
+    filtered = "Seccomp:\t2" in r.out
+    if hook.startswith("lsm_cgroup/"):
+        check(not filtered, "with the lsm_cgroup hook the job still has a seccomp filter: %s"
+              % r.out)
+    else:
+        eq(hook, "cgroup/sock_create (inet only)", "status socket_hook")
+        check(filtered, "without the lsm_cgroup hook the job has no seccomp filter: %s" % r.out)
     refused_with(ctx, d, "t", "vsock")
     refused_with(ctx, d, "t", "xdp")
     # AF_UNIX, AF_NETLINK and plain TCP/UDP sockets stay available
