@@ -92,6 +92,11 @@ def main():
     py("cgroup_mkdir_fence_root", lambda: os.mkdir(os.path.join(cgroot, "evil-" + me)))
     # (the fence's root has the jobs below it: EBUSY, were it let through)
     py("cgroup_rmdir_fence_root", lambda: os.rmdir(cgroot))
+
+    def rename_back():  # renamed back at once, were it let through
+        os.rename(cgroot, cgroot + "-x")
+        os.rename(cgroot + "-x", cgroot)
+    py("cgroup_rename_fence_root", rename_back)
     # changing the fence's cgroups: thawing/freezing the fence root
     py("cgroup_freeze_fence_root", write(os.path.join(cgroot, "cgroup.freeze"), "0"))
     # the job's own cgroup stays usable: a nested cgroup

@@ -40,7 +40,8 @@ COMMON = {
 }
 # what a read-only mount refuses, and how
 WRITES = ["cgroup_procs_root", "cgroup_procs_fence_root", "cgroup_procs_relative",
-          "cgroup_mkdir_fence_root", "cgroup_rmdir_fence_root", "cgroup_freeze_fence_root", "pin_unlink", "pin_rename",
+          "cgroup_mkdir_fence_root", "cgroup_rmdir_fence_root", "cgroup_rename_fence_root",
+          "cgroup_freeze_fence_root", "pin_unlink", "pin_rename",
           "pin_mkdir", "write_core_pattern", "open_sysrq_trigger", "open_sysfs", "open_tracefs",
           "open_securityfs"]
 WANT = {
@@ -68,14 +69,18 @@ WANT = {
 
 # reason -> the least number of egress.tamper spans the attempts above make
 RECORDED = {
-    "guard": {"tamper_bpf": 2, "tamper_cgroup": 6, "tamper_pin": 3, "tamper_mount": 6,
+    "guard": {"tamper_bpf": 2, "tamper_cgroup": 7, "tamper_pin": 3, "tamper_mount": 6,
               "tamper_signal": 5, "tamper_ptrace": 4, "tamper_kernel": 4},
     # pin_rename: Debian 12's 6.1 refuses a rename on bpffs by itself (EPERM
     # without egressd, measured), ahead of the inode_rename hook: the fence
     # sees no attempt to record there
-    "bpf_lsm": {"tamper_bpf": 2, "tamper_cgroup": 6, "tamper_pin": 2, "tamper_mount": 6,
+    "bpf_lsm": {"tamper_bpf": 2, "tamper_cgroup": 7, "tamper_pin": 2, "tamper_mount": 6,
                 "tamper_signal": 4, "tamper_ptrace": 5, "tamper_kernel": 4},
 }
+
+# the BPF LSM hooks of lsm/tamper.bpf.c, each of which the attempts reach
+HOOKS = ["bpf", "task_kill", "ptrace_access_check", "file_open", "inode_mkdir", "inode_rmdir",
+         "inode_unlink", "inode_rename", "sb_umount", "sb_mount", "move_mount", "sb_pivotroot"]
 
 _expected = []
 
@@ -215,6 +220,11 @@ def test_root_job_cannot_take_the_fence_down(ctx):
     check(any(s.get("egress.tamper.target.pid") == d.pid for s in sig),
           "no signal span names egressd's pid %d: %s" % (d.pid, [s.attrs for s in sig]))
     if mode == "bpf_lsm":
+        # every hook refused something and said so
+        hooks = {s.get("egress.tamper.hook") for s in d.find("egress.tamper", r.job)}
+        missing = set(HOOKS) - hooks
+        check(not missing, "no egress.tamper span of the hooks %s (seen: %s)" % (
+            sorted(missing), sorted(h for h in hooks if h)))
         # the outsider of the job's uid passes the kernel's checks: the
         # ptrace_access_check hook refuses it (the root one the capability
         # LSM refuses first, unrecorded in both modes: no guarded pid)
