@@ -50,6 +50,10 @@ import world as W  # noqa: E402
 
 PY = W.PY
 PROBE = W.PROBE
+# EF_TEST_TIME_SCALE=N stretches the waits that depend on the machine's speed rather
+# than on the fence (egressd's start, each test's own timeout) N times: under qemu's TCG
+# (tests/vm/inside.py) egressd needs 15 s or more to load its programs.
+TIME_SCALE = max(1.0, float(os.environ.get("EF_TEST_TIME_SCALE") or 1))
 EPERM, EACCES = E.EPERM, E.EACCES
 
 # --------------------------------------------------------------------------
@@ -471,6 +475,7 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def wait_ready(self, timeout=20):
+        timeout = timeout * TIME_SCALE
         deadline = time.time() + timeout
         last = "control socket %s not there" % self.sock
         while time.time() < deadline:
@@ -918,14 +923,14 @@ def run_one(name, fn, timeout, args, world, cg2):
         raise TestTimeout()
 
     old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(timeout)
+    signal.alarm(int(timeout * TIME_SCALE))
     try:
         try:
             fn(ctx)
         finally:
             signal.alarm(0)
     except TestTimeout:
-        failure = "timed out after %ds" % timeout
+        failure = "timed out after %ds" % int(timeout * TIME_SCALE)
         details.append("at " + where_failed(sys.exc_info()[2]))
     except AssertionError as e:
         msg = str(e) or repr(e)
