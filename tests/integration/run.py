@@ -13,7 +13,7 @@ failure also prints the tail of each daemon's log) and ends with exactly one
 line "N passed, N failed"; exits 1 if anything failed. --name selects by
 exact name (a name no test has FAILS, so that a renamed test does not drop
 out of a named subset such as tests/vm/subset.py's); --json FILE writes one
-{"name", "passed", "seconds", "failure"} per test.
+{"name", "passed", "seconds", "failure", "details"} per test.
 
 Tests live in test_*.py beside this file and register with @test. Python 3
 stdlib only.
@@ -985,9 +985,9 @@ def main(argv=None):
         return 0
     results = []
 
-    def result(name, failure, seconds=0.0):
+    def result(name, failure, seconds=0.0, details=()):
         results.append({"name": name, "passed": failure is None, "seconds": round(seconds, 1),
-                        "failure": failure})
+                        "failure": failure, "details": list(details) if failure else []})
 
     def finish(passed, failed):
         if args.json:
@@ -1027,7 +1027,7 @@ def main(argv=None):
         for name, fn, timeout in selected:
             t0 = time.time()
             failure, details = run_one(name, fn, timeout, args, world, cg2)
-            result(name, failure, time.time() - t0)
+            result(name, failure, time.time() - t0, details)
             if failure:
                 failed += 1
                 print("FAIL %s: %s" % (name, failure), flush=True)

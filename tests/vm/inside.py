@@ -67,6 +67,17 @@ def smoke(build, _jdir):
                  "seconds": round(secs, 1), "failure": why}], ["smoke"]
 
 
+def whole(r):
+    """A failure on one line: a message that goes on over several lines (a list of
+    what went wrong) has them after it, not the daemons' logs or the notes."""
+    msg = r["failure"]
+    if msg and msg.endswith(":"):
+        more = [d.strip() for d in r.get("details", [])
+                if not d.startswith(("at ", "egressd[", "| ", "note: ", "cleanup: "))]
+        msg += " " + "; ".join(more)
+    return msg
+
+
 def integration(build, jdir):
     path = os.path.join(jdir, "integration.json")
     want = subset.names(subset.INTEGRATION)
@@ -78,7 +89,7 @@ def integration(build, jdir):
     if os.path.exists(path):
         with open(path) as f:
             got = [{"part": "integration", "name": r["name"], "passed": r["passed"],
-                    "seconds": r["seconds"], "failure": r["failure"]} for r in json.load(f)]
+                    "seconds": r["seconds"], "failure": whole(r)} for r in json.load(f)]
     return rc, got, want
 
 
