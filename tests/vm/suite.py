@@ -200,7 +200,7 @@ def report(want, results, order, parts, vm_failure, timing, total):
         r = results[key]
         line = "%s %s (%.1f s)" % ("PASS" if r["passed"] else "FAIL", r["name"], r["seconds"])
         if not r["passed"]:
-            line += ": " + (r["failure"] or "failed")[:600]
+            line += ": " + (r["failure"] or "failed")[:1000]
         print(line, flush=True)
     print("== vmtest time per group", flush=True)
     seen = []
