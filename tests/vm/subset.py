@@ -5,9 +5,9 @@ The subset is what depends on the kernel: the hooks and helpers the BPF
 programs use, the verifier that loads them, the LSM that enforces tamper
 resistance, socket families and options, cgroup behaviour. Policy parsing,
 the CLI, export and the journal's format are the same on every kernel and
-stay on the host. Under qemu's TCG an integration test costs 15 to 55 s
-(each starts its own egressd, which takes 12 s or more to load its
-programs), a security run 3 to 8 s (one shared egressd), so the subset is
+stay on the host. Under qemu's TCG an integration test costs 14 to 65 s
+(each starts its own egressd, which takes 10 s or more to load its
+programs), a security run 2 to 16 s (one shared egressd), so the subset is
 chosen to fit the time budget of tests/vm/README.md ("Timings").
 
 Left out on purpose:
