@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """egress-fence integration tests on the real kernel.
 
-    python3 tests/integration/run.py [--build DIR] [-k SUBSTRING]... [--list] [--keep]
+    python3 tests/integration/run.py [--build DIR] [-k SUBSTRING]... [--name NAME]...
+                                     [--list] [--keep] [-v] [--json FILE]
 
 Needs root, BTF (/sys/kernel/btf/vmlinux), a cgroup2 mount and bpffs; without
 them every test FAILS with a message that names what is missing (nothing is
@@ -9,7 +10,10 @@ skipped). Builds one test world (world.py) for the run; every test gets fresh
 daemons (class Daemon) with their own dirs, cgroup root and bpffs dir, all
 removed afterwards. Prints "PASS name" or "FAIL name: reason" per test (a
 failure also prints the tail of each daemon's log) and ends with exactly one
-line "N passed, N failed"; exits 1 if anything failed.
+line "N passed, N failed"; exits 1 if anything failed. --name selects by
+exact name (a name no test has FAILS, so that a renamed test does not drop
+out of a named subset such as tests/vm/subset.py's); --json FILE writes one
+{"name", "passed", "seconds", "failure", "details"} per test.
 
 Tests live in test_*.py beside this file and register with @test. Python 3
 stdlib only.
@@ -46,6 +50,10 @@ import world as W  # noqa: E402
 
 PY = W.PY
 PROBE = W.PROBE
+# EF_TEST_TIME_SCALE=N stretches the waits that depend on the machine's speed rather
+# than on the fence (egressd's start, each test's own timeout) N times: under qemu's TCG
+# (tests/vm/inside.py) egressd needs 15 s or more to load its programs.
+TIME_SCALE = max(1.0, float(os.environ.get("EF_TEST_TIME_SCALE") or 1))
 EPERM, EACCES = E.EPERM, E.EACCES
 
 # --------------------------------------------------------------------------
@@ -467,6 +475,7 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def wait_ready(self, timeout=20):
+        timeout = timeout * TIME_SCALE
         deadline = time.time() + timeout
         last = "control socket %s not there" % self.sock
         while time.time() < deadline:
@@ -914,14 +923,14 @@ def run_one(name, fn, timeout, args, world, cg2):
         raise TestTimeout()
 
     old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(timeout)
+    signal.alarm(int(timeout * TIME_SCALE))
     try:
         try:
             fn(ctx)
         finally:
             signal.alarm(0)
     except TestTimeout:
-        failure = "timed out after %ds" % timeout
+        failure = "timed out after %ds" % int(timeout * TIME_SCALE)
         details.append("at " + where_failed(sys.exc_info()[2]))
     except AssertionError as e:
         msg = str(e) or repr(e)
@@ -953,9 +962,12 @@ def main(argv=None):
     ap.add_argument("--build", default="build/normal", help="dir with egressd and egressctl")
     ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
                     help="run only tests whose name contains SUBSTRING (repeatable: any)")
+    ap.add_argument("--name", action="append", default=[], metavar="NAME",
+                    help="run the test of this exact name (repeatable; with -k: either)")
     ap.add_argument("--list", action="store_true", help="list test names and exit")
     ap.add_argument("--keep", action="store_true", help="keep temp dirs (logs, journals)")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--json", metavar="FILE", help="write the results here")
     args = ap.parse_args(argv)
     b = args.build
     if not os.path.isabs(b) and not os.path.isdir(b) and os.path.isdir(os.path.join(REPO, b)):
@@ -963,17 +975,38 @@ def main(argv=None):
     args.build = os.path.abspath(b)
 
     load_tests()
-    selected = [t for t in TESTS if not args.k or any(k in t[0] for k in args.k)]
+    known = {t[0] for t in TESTS}
+    unknown = [n for n in args.name if n not in known]
+    selected = [t for t in TESTS if (not args.k and not args.name) or t[0] in args.name
+                or any(k in t[0] for k in args.k)]
     if args.list:
         for name, _fn, _t in selected:
             print(name)
         return 0
-    if not selected:
-        print("no test matches %s" % args.k)
-        print("0 passed, 0 failed")
-        return 1
+    results = []
 
-    passed = failed = 0
+    def result(name, failure, seconds=0.0, details=()):
+        results.append({"name": name, "passed": failure is None, "seconds": round(seconds, 1),
+                        "failure": failure, "details": list(details) if failure else []})
+
+    def finish(passed, failed):
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        print("%d passed, %d failed" % (passed, failed), flush=True)
+        return 1 if failed else 0
+
+    for n in unknown:
+        print("FAIL %s: no test of this name (renamed or removed?)" % n, flush=True)
+        result(n, "no test of this name (renamed or removed?)")
+    if not selected:
+        if not unknown:
+            print("no test matches %s" % args.k)
+            print("0 passed, 0 failed")
+            return 1
+        return finish(0, len(unknown))
+
+    passed, failed = 0, len(unknown)
     problems = prechecks(args.build)
     world = None
     if not problems:
@@ -986,14 +1019,15 @@ def main(argv=None):
             print("precheck: " + p, flush=True)
         for name, _fn, _t in selected:
             print("FAIL %s: not run: precheck failed: %s" % (name, problems[0]), flush=True)
-        print("0 passed, %d failed" % len(selected), flush=True)
-        return 1
+            result(name, "not run: precheck failed: %s" % problems[0])
+        return finish(0, failed + len(selected))
 
     cg2 = W.cgroup2_mount()
     try:
         for name, fn, timeout in selected:
             t0 = time.time()
             failure, details = run_one(name, fn, timeout, args, world, cg2)
+            result(name, failure, time.time() - t0, details)
             if failure:
                 failed += 1
                 print("FAIL %s: %s" % (name, failure), flush=True)
@@ -1015,8 +1049,7 @@ def main(argv=None):
         left = world.leftovers()
         if left:
             print("world teardown left: %s" % left, flush=True)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 1 if failed else 0
+    return finish(passed, failed)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 """egress-fence adversarial suite: attacks run inside fenced jobs, judged by
 what reached the other side.
 
-    python3 tests/security/run.py [--build DIR] [-k SUBSTRING]... [--list] [--keep]
-                                  [-v] [--json FILE]
+    python3 tests/security/run.py [--build DIR] [-k SUBSTRING]... [--name NAME[USER]]...
+                                  [--user nobody|root] [--list] [--keep] [-v] [--json FILE]
 
 Each vector (vectors/NAME.py) is a small attacker program with a declared
 policy, run in a fenced job (`egressctl run --policy P -- python3 NAME.py job
@@ -25,6 +25,9 @@ Never by the attacker's exit status or output (printed on failure, to help).
 Prints "PASS NAME[user]" or "FAIL NAME[user]: why" per run and ends with
 exactly one line "N passed, N failed"; exits 1 if anything failed. A vector
 that cannot run (a missing kernel feature, a missing tool) fails saying so.
+--name selects by exact name: NAME[USER] one run, NAME every user the vector
+runs as; a name the suite does not have FAILS (a named subset such as
+tests/vm/subset.py's does not shrink when a vector is renamed).
 Reuses tests/integration's world (world.py) and daemon (run.py's Daemon):
 one world for the suite, one shared egressd for the vectors that allow it.
 """
@@ -584,6 +587,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="egress-fence adversarial suite")
     ap.add_argument("--build", default="build/normal")
     ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING")
+    ap.add_argument("--name", action="append", default=[], metavar="NAME[USER]",
+                    help="exact: one run NAME[USER], or every user of vector NAME (repeatable)")
     ap.add_argument("--user", choices=("nobody", "root"), help="only runs as this user")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--keep", action="store_true")
@@ -596,22 +601,42 @@ def main(argv=None):
     args.build = os.path.abspath(b)
 
     vectors = load_vectors()
+
+    def picked(name, user=None):
+        if not args.k and not args.name:
+            return True
+        return (any(k in name for k in args.k) or name in args.name
+                or (user is not None and "%s[%s]" % (name, user) in args.name))
     runs = [(v, u) for v in vectors for u in v.users
-            if (not args.k or any(k in v.name for k in args.k))
-            and (args.user is None or u == args.user)]
-    broken = [b for b in BROKEN if not args.k or any(k in b[0] for k in args.k)]
+            if picked(v.name, u) and (args.user is None or u == args.user)]
+    broken = [b for b in BROKEN if picked(b[0])
+              or any(n.startswith(b[0] + "[") for n in args.name)]
+    known = {v.name for v in vectors} | {b[0] for b in BROKEN}
+    known |= {"%s[%s]" % (v.name, u) for v in vectors for u in v.users}
+    unknown = [n for n in args.name if n not in known
+               and not any(n.startswith(b[0] + "[") for b in BROKEN)]
     if args.list:
         for name, why in broken:
             print("%s  BROKEN: %s" % (name, why))
         for v, u in runs:
             print("%s[%s]  %s" % (v.name, u, v.doc))
         return 0
+    results = []
     if broken:
         for name, why in broken:
             print("FAIL %s: the vector does not load: %s" % (name, why), flush=True)
+            results.append({"vector": name, "user": None, "seconds": 0, "leak": False,
+                            "problems": ["the vector does not load: %s" % why]})
+    for n in unknown:
+        print("FAIL %s: no vector run of this name (renamed or removed?)" % n, flush=True)
+        results.append({"vector": n, "user": None, "seconds": 0, "leak": False,
+                        "problems": ["no vector run of this name (renamed or removed?)"]})
     if not runs:
-        print("no vector matches %s" % args.k)
-        print("0 passed, 1 failed")
+        print("no vector matches %s" % (args.k + args.name))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        print("0 passed, %d failed" % max(1, len(results)))
         return 1
 
     problems = R.prechecks(args.build)
@@ -632,7 +657,12 @@ def main(argv=None):
         for v, u in runs:
             print("FAIL %s[%s]: not run: precheck failed: %s" % (v.name, u, problems[0]),
                   flush=True)
-        print("0 passed, %d failed" % len(runs), flush=True)
+            results.append({"vector": v.name, "user": u, "seconds": 0, "leak": False,
+                            "problems": ["not run: precheck failed: %s" % problems[0]]})
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        print("0 passed, %d failed" % (len(runs) + len(broken) + len(unknown)), flush=True)
         if world:
             world.down()
         return 1
@@ -640,8 +670,7 @@ def main(argv=None):
     cg2 = W.cgroup2_mount()
     suite = Suite(args, world, cg2, extras, cap)
     suite.probe_features([v for v, _u in runs])
-    passed, failed = 0, len(broken)
-    results = []
+    passed, failed = 0, len(broken) + len(unknown)
     # vectors with a daemon of their own last: the shared one starts once
     runs.sort(key=lambda r: r[0].own is not None)
     try:
@@ -677,6 +706,8 @@ def main(argv=None):
         problems = suite.close()
         if problems:  # the shared egressd: a sanitizer report, something left behind
             print("FAIL shared-daemon: %s" % " | ".join(problems), flush=True)
+            results.append({"vector": "shared-daemon", "user": None, "seconds": 0,
+                            "leak": False, "problems": problems})
             failed += 1
         cap.stop()
         extras.down()
@@ -684,6 +715,8 @@ def main(argv=None):
         left = world.leftovers()
         if left:
             print("world teardown left: %s" % left, flush=True)
+            results.append({"vector": "world-teardown", "user": None, "seconds": 0,
+                            "leak": False, "problems": ["world teardown left: %s" % left]})
             failed += 1
     if args.json:
         with open(args.json, "w") as f:
