@@ -109,6 +109,10 @@ class Vector:
         self.users = tuple(getattr(m, "AS", ("nobody",)))
         self.record = list(getattr(m, "RECORD", []))
         self.record_as = tuple(getattr(m, "RECORD_AS", self.users))  # who must leave a record
+        # where egressd runs with BPF LSM, a record of another kind may stand for
+        # one of the guard's (what the guard refuses at once, BPF LSM may let
+        # start and refuse further on)
+        self.record_lsm = list(getattr(m, "RECORD_BPF_LSM", self.record))
         self.sinks_ok = set(norm(a) for a in getattr(m, "SINKS_OK", []))
         self.denied = list(getattr(m, "DENIED", []))
         self.own = getattr(m, "DAEMON", None)  # None: the shared daemon; else its config
@@ -408,7 +412,10 @@ def judge(ev):
         problems.append("REACHED: the hosts logged %s" % "; ".join(
             "%s %s:%d from %s" % (e["proto"], e["local"], e["lport"], e["peer"])
             for e in hits[:4]))
-    for names, where in (ev.vec.record if ev.user in ev.vec.record_as else []):
+    if not hasattr(ev.daemon, "ef_bpf_lsm"):
+        ev.daemon.ef_bpf_lsm = bool(ev.daemon.status().get("bpf_lsm"))
+    records = ev.vec.record_lsm if ev.daemon.ef_bpf_lsm else ev.vec.record
+    for names, where in (records if ev.user in ev.vec.record_as else []):
         if not ev.find(names, where):
             problems.append("NO RECORD: no %s span of the job with %s (the job's spans: %s)" % (
                 names if isinstance(names, str) else "|".join(names),

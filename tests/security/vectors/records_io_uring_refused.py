@@ -1,4 +1,4 @@
-"""The job itself calls io_uring_setup() (plain and SQPOLL) and, if it gets a ring, creates a socket through it and sends the token to a denied host; the refusal must be recorded (reason io_uring)."""
+"""The job itself calls io_uring_setup() (plain and SQPOLL) and, if it gets a ring, creates a socket through it and sends the token to a denied host; the refusal must be recorded (reason io_uring; with BPF LSM, the ring's connect is refused and recorded)."""
 from vlib import *  # noqa: F401,F403
 import _uring as U
 
@@ -9,6 +9,9 @@ SINKS_OK = []
 DENIED = [(D4, 443, "tcp")]
 # any span name: the fix picks it
 RECORD = [("*", {"egress.reason": "io_uring"})]
+# with BPF LSM the ring is not refused (no seccomp filter): the socket it
+# makes is judged like any other, and its connect is refused and recorded
+RECORD_BPF_LSM = [("egress.connect", {"egress.decision": "deny", "network.peer.address": D4})]
 
 
 def through(sqpoll, token):
