@@ -68,6 +68,13 @@ static void refuse(struct ef_sf *p, int nr)
 	ef_sf_emit(p, (struct sock_filter)RET(DENY));
 }
 
+/* nr refused outright with another errno */
+static void refuse_errno(struct ef_sf *p, int nr, int err)
+{
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1));
+	ef_sf_emit(p, (struct sock_filter)RET(SECCOMP_RET_ERRNO | (unsigned)err));
+}
+
 /*
  * nr refused when one of the listed arguments is one of the pids (or, with
  * negated, minus one of them), or, with minus_one, is -1. Layout:
@@ -108,6 +115,61 @@ static void refuse_pids(struct ef_sf *p, int nr, const int *args, int n_args, co
 	ef_sf_emit(p, (struct sock_filter)RET(DENY));
 }
 
+/* nr refused (with err) when argument arg equals one of vals[]; when none
+ * does, the accumulator holds nr again after the block and the filter goes
+ * on. Layout: JEQ nr ? next : past; LD arg; (JEQ v -> deny)...; LD nr;
+ * JA past; deny: RET ERRNO */
+static void refuse_arg_eq(struct ef_sf *p, int nr, int arg, const unsigned *vals, int n_vals,
+			  int err)
+{
+	int body = n_vals + 4;
+
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, body));
+	ef_sf_emit(p, (struct sock_filter)LD_ARG(arg));
+	for (int k = 0; k < n_vals; k++)
+		ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, vals[k],
+						     (unsigned)(n_vals - k + 1), 0));
+	ef_sf_emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						    offsetof(struct seccomp_data, nr)));
+	ef_sf_emit(p, (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 1));
+	ef_sf_emit(p, (struct sock_filter)RET(SECCOMP_RET_ERRNO | (unsigned)err));
+}
+
+/*
+ * fcntl(fd, F_SETOWN, pid): the file's SIGIO (or the signal F_SETSIG names,
+ * SIGKILL included) goes to pid, or to the group -pid, whenever I/O happens
+ * on it, and the kernel checks only that the owner's uid may signal the
+ * target: a root job could so signal egressd. F_SETOWN naming one of the
+ * pids (or its group) is refused; F_SETOWN_EX, whose pid is behind a
+ * pointer, is refused outright (the job's own processes are named with
+ * F_SETOWN), and so are the ioctls that set an owner (FIOSETOWN,
+ * SIOCSPGRP), whose pid is behind a pointer too.
+ */
+static void refuse_setown(struct ef_sf *p, const unsigned *pids, int n)
+{
+	static const unsigned setown_ioctls[] = { 0x8901 /* FIOSETOWN */, 0x8902 /* SIOCSPGRP */ };
+	int body = 2 + 1 + 1 + 2 * n + 2; /* LD cmd, JEQ EX, JEQ SETOWN, LD arg2, pids, out */
+	int deny;
+
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, body));
+	deny = p->n + body - 1;
+	ef_sf_emit(p, (struct sock_filter)LD_ARG(1));
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 15 /* F_SETOWN_EX */,
+					     deny - p->n - 1, 0));
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 8 /* F_SETOWN */, 0,
+					     2 * n + 1));
+	ef_sf_emit(p, (struct sock_filter)LD_ARG(2));
+	for (int k = 0; k < n; k++) {
+		ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, pids[k],
+						     deny - p->n - 1, 0));
+		ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						     (unsigned)-(int)pids[k], deny - p->n - 1, 0));
+	}
+	ef_sf_emit(p, (struct sock_filter)RET(SECCOMP_RET_ALLOW));
+	ef_sf_emit(p, (struct sock_filter)RET(DENY));
+	refuse_arg_eq(p, __NR_ioctl, 1, setown_ioctls, 2, EPERM);
+}
+
 static void add_rules(struct ef_sf *p, const unsigned *pids, int n)
 {
 	static const int mount_calls[] = {
@@ -116,6 +178,8 @@ static void add_rules(struct ef_sf *p, const unsigned *pids, int n)
 		__NR_bpf,
 	};
 	static const int a0[] = { 0 }, a1[] = { 1 }, a01[] = { 0, 1 };
+	static const unsigned user_which[] = { 2 /* PRIO_USER */ };
+	static const unsigned ioprio_user[] = { 3 /* IOPRIO_WHO_USER */ };
 
 	for (size_t i = 0; i < sizeof(mount_calls) / sizeof(mount_calls[0]); i++)
 		refuse(p, mount_calls[i]);
@@ -131,6 +195,29 @@ static void add_rules(struct ef_sf *p, const unsigned *pids, int n)
 	/* a copy of any descriptor of a process outside the job (its parent's
 	 * sockets): judged by nobody */
 	refuse(p, __NR_pidfd_getfd);
+	/* starving or limiting egressd: its niceness, scheduling class and CPUs,
+	 * I/O priority and resource limits (a root job may lower those of any
+	 * root process: RLIMIT_CPU or RLIMIT_FSIZE would kill it, RLIMIT_NOFILE
+	 * wedge it). By pid, by process group (egressd leads its own), and by
+	 * user (every process of root, egressd among them) */
+	refuse_arg_eq(p, __NR_setpriority, 0, user_which, 1, EPERM);
+	refuse_pids(p, __NR_setpriority, a1, 1, pids, n, false, false);
+	refuse_arg_eq(p, __NR_ioprio_set, 0, ioprio_user, 1, EPERM);
+	refuse_pids(p, __NR_ioprio_set, a1, 1, pids, n, false, false);
+	refuse_pids(p, __NR_prlimit64, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_sched_setscheduler, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_sched_setparam, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_sched_setattr, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_sched_setaffinity, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_migrate_pages, a0, 1, pids, n, false, false);
+	refuse_pids(p, __NR_move_pages, a0, 1, pids, n, false, false);
+	refuse_setown(p, pids, n);
+	/* clone3(CLONE_INTO_CGROUP) starts a child in any cgroup whose directory
+	 * the job can open: the kernel checks write permission on the target's
+	 * cgroup.procs, not that the mount is read-only. Its flags are behind
+	 * a pointer, so clone3 is refused with ENOSYS, as container runtimes
+	 * do: the C library falls back to clone(), which has no such flag. */
+	refuse_errno(p, __NR_clone3, ENOSYS);
 }
 
 /* ---- the mount namespace ---- */

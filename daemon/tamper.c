@@ -34,6 +34,13 @@ static const char *hook_name(unsigned h)
 		[EF_HOOK_SB_MOUNT] = "sb_mount",
 		[EF_HOOK_MOVE_MOUNT] = "move_mount",
 		[EF_HOOK_SB_PIVOTROOT] = "sb_pivotroot",
+		[EF_HOOK_TASK_ALLOC] = "task_alloc",
+		[EF_HOOK_TASK_SETNICE] = "task_setnice",
+		[EF_HOOK_TASK_SETIOPRIO] = "task_setioprio",
+		[EF_HOOK_TASK_SETSCHEDULER] = "task_setscheduler",
+		[EF_HOOK_TASK_PRLIMIT] = "task_prlimit",
+		[EF_HOOK_TASK_MOVEMEMORY] = "task_movememory",
+		[EF_HOOK_FILE_SEND_SIGIOTASK] = "file_send_sigiotask",
 	};
 
 	return h < EF_HOOK__MAX ? t[h] : NULL;
@@ -50,7 +57,9 @@ static const char *syscall_name(unsigned nr)
 		S(fspick), S(mount_setattr), S(pivot_root), S(setns), S(kill), S(tkill), S(tgkill),
 		S(rt_sigqueueinfo), S(rt_tgsigqueueinfo), S(pidfd_open), S(pidfd_getfd), S(ptrace),
 		S(process_vm_readv), S(process_vm_writev), S(openat), S(openat2), S(mkdirat),
-		S(unlinkat), S(renameat), S(renameat2),
+		S(unlinkat), S(renameat), S(renameat2), S(clone3), S(setpriority), S(ioprio_set),
+		S(prlimit64), S(sched_setscheduler), S(sched_setparam), S(sched_setattr),
+		S(sched_setaffinity), S(migrate_pages), S(move_pages), S(fcntl), S(ioctl),
 #ifdef __NR_open
 		S(open), S(creat), S(mkdir), S(rmdir), S(unlink), S(rename),
 #endif
@@ -85,6 +94,9 @@ static const char *what(int reason)
 		       "like)";
 	case EF_R_TAMPER_CONTROL:
 		return "a fenced job may not start jobs, change policies or control jobs";
+	case EF_R_TAMPER_RESOURCE:
+		return "a fenced job may not change egressd's priority, scheduling or resource "
+		       "limits";
 	}
 	return "refused";
 }
@@ -121,6 +133,11 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 		break;
 	case EF_R_TAMPER_PTRACE:
 		ef_span_int(s, "egress.tamper.target.pid", (int32_t)e->cookie);
+		break;
+	case EF_R_TAMPER_RESOURCE:
+		/* 0: every process of a user (PRIO_USER, IOPRIO_WHO_USER) */
+		if (e->cookie)
+			ef_span_int(s, "egress.tamper.target.pid", (int32_t)e->cookie);
 		break;
 	case EF_R_TAMPER_BPF:
 		ef_span_int(s, "egress.tamper.bpf_command", (int64_t)e->cookie);

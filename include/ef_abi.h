@@ -83,6 +83,9 @@ enum ef_reason {
 				   * upstream; answered locally (REFUSED), not relayed */
 	EF_R_MULTICAST = 25,	  /* a multicast group join or source filter (its reports
 				   * leave from the kernel, past the wire check) */
+	/* Issue 17: a root job against egressd's resources. */
+	EF_R_TAMPER_RESOURCE = 26, /* egressd's niceness, scheduling, CPUs, I/O priority or
+				    * resource limits (or those of every root process) */
 	EF_R__MAX,
 };
 
@@ -124,6 +127,13 @@ enum ef_lsm_hook {
 	EF_HOOK_SB_MOUNT,
 	EF_HOOK_MOVE_MOUNT,
 	EF_HOOK_SB_PIVOTROOT,
+	EF_HOOK_TASK_ALLOC,
+	EF_HOOK_TASK_SETNICE,
+	EF_HOOK_TASK_SETIOPRIO,
+	EF_HOOK_TASK_SETSCHEDULER,
+	EF_HOOK_TASK_PRLIMIT,
+	EF_HOOK_TASK_MOVEMEMORY,
+	EF_HOOK_FILE_SEND_SIGIOTASK,
 	EF_HOOK__MAX,
 };
 

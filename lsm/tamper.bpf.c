@@ -185,6 +185,87 @@ int BPF_PROG(ef_lsm_pivotroot, const struct path *old_path, const struct path *n
 	return EF_REFUSE(EF_HOOK_SB_PIVOTROOT, EF_R_TAMPER_MOUNT, 0, 0);
 }
 
+/* egressd's niceness, scheduling class and CPUs, I/O priority, memory
+ * placement: a root job may change those of any root process (and of every
+ * one at once: PRIO_USER, IOPRIO_WHO_USER), and starve egressd so. */
+static __always_inline int ef_refuse_guarded(struct task_struct *p, __u16 hook)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	if (!ef_guarded_pid(tgid))
+		return 0;
+	return EF_REFUSE(hook, EF_R_TAMPER_RESOURCE, tgid, 0);
+}
+
+SEC("lsm/task_setnice")
+int BPF_PROG(ef_lsm_setnice, struct task_struct *p, int nice)
+{
+	return ef_refuse_guarded(p, EF_HOOK_TASK_SETNICE);
+}
+
+SEC("lsm/task_setioprio")
+int BPF_PROG(ef_lsm_setioprio, struct task_struct *p, int ioprio)
+{
+	return ef_refuse_guarded(p, EF_HOOK_TASK_SETIOPRIO);
+}
+
+/* sched_setscheduler, sched_setparam, sched_setattr and sched_setaffinity */
+SEC("lsm/task_setscheduler")
+int BPF_PROG(ef_lsm_setscheduler, struct task_struct *p)
+{
+	return ef_refuse_guarded(p, EF_HOOK_TASK_SETSCHEDULER);
+}
+
+SEC("lsm/task_movememory")
+int BPF_PROG(ef_lsm_movememory, struct task_struct *p)
+{
+	return ef_refuse_guarded(p, EF_HOOK_TASK_MOVEMEMORY);
+}
+
+/* prlimit64() on another process (RLIMIT_CPU or RLIMIT_FSIZE kill egressd,
+ * RLIMIT_NOFILE wedges it). The hook is given credentials, not the task:
+ * the target is the syscall's first argument (only prlimit64 calls it). */
+SEC("lsm/task_prlimit")
+int BPF_PROG(ef_lsm_prlimit, const struct cred *cred, const struct cred *tcred,
+	     unsigned int flags)
+{
+	__s32 pid = (__s32)ef_sys_arg(0);
+
+	if (!ef_guarded_pid(pid))
+		return 0;
+	return EF_REFUSE(EF_HOOK_TASK_PRLIMIT, EF_R_TAMPER_RESOURCE, pid, 0);
+}
+
+/* A file's owner gets SIGIO/SIGURG (or the signal F_SETSIG chose, SIGKILL
+ * included) when I/O happens on it, and the kernel checks only that the
+ * owner's uid may signal it: never to egressd. Recorded when the I/O that
+ * sends it is the job's (it may come from anyone). */
+SEC("lsm/file_send_sigiotask")
+int BPF_PROG(ef_lsm_sigio, struct task_struct *tsk, struct fown_struct *fown, int sig)
+{
+	__u32 tgid = BPF_CORE_READ(tsk, tgid);
+
+	if (!ef_guarded_pid(tgid))
+		return 0;
+	ef_tamper(EF_R_TAMPER_SIGNAL, EF_TAMPER_LSM | EF_HOOK_FILE_SEND_SIGIOTASK, tgid,
+		  (__u16)sig);
+	return -EF_EPERM;
+}
+
+/* clone3(CLONE_INTO_CGROUP) starts the child in any cgroup whose directory
+ * the job can open, past the file_open hook (the kernel checks permission
+ * on the target's cgroup.procs, opening nothing). Refused to jobs
+ * whatever the target (the flag is all the hook is given). */
+#define EF_CLONE_INTO_CGROUP 0x200000000ULL
+
+SEC("lsm/task_alloc")
+int BPF_PROG(ef_lsm_task_alloc, struct task_struct *task, unsigned long clone_flags)
+{
+	if (!((__u64)clone_flags & EF_CLONE_INTO_CGROUP))
+		return 0;
+	return EF_REFUSE(EF_HOOK_TASK_ALLOC, EF_R_TAMPER_CGROUP, 0, 0);
+}
+
 /* ---- records at the syscall's exit ----
  * Without BPF LSM: what egressctl run's guard refused (all of them). With
  * it: what the kernel refused ahead of the hooks (the EF_TX ones; the
@@ -228,6 +309,36 @@ EF_TX(ptrace, EF_TX_PID1, EF_R_TAMPER_PTRACE, -1)
 EF_TX(process_vm_readv, EF_TX_PID0, EF_R_TAMPER_PTRACE, -1)
 EF_TX(process_vm_writev, EF_TX_PID0, EF_R_TAMPER_PTRACE, -1)
 EF_TX(pidfd_getfd, EF_TX_EPERM, EF_R_TAMPER_PTRACE, -1)
+EF_TX(setpriority, EF_TX_PRIO, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(ioprio_set, EF_TX_IOPRIO, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(prlimit64, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(sched_setscheduler, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(sched_setparam, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(sched_setattr, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(sched_setaffinity, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(migrate_pages, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(move_pages, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
+EF_TX(fcntl, EF_TX_SETOWN, EF_R_TAMPER_SIGNAL, -1)
+EF_TX(ioctl, EF_TX_IOCTL_OWN, EF_R_TAMPER_SIGNAL, -1)
+
+/* clone3: the guard refuses every call (ENOSYS: the C library falls back to
+ * clone()); one that asked for CLONE_INTO_CGROUP is an attempt */
+SEC("tracepoint/syscalls/sys_exit_clone3")
+int ef_tx_clone3(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 flags = 0;
+
+	if (ctx->ret != -EF_ENOSYS && ctx->ret != -EF_EPERM)
+		return 0;
+	if (bpf_probe_read_user(&flags, sizeof(flags), (const void *)ef_sys_arg(0)) ||
+	    !(flags & EF_CLONE_INTO_CGROUP))
+		return 0;
+	if (ef_lsm_recorded(ctx))
+		return 0;
+	ef_tamper(EF_R_TAMPER_CGROUP, (__u16)ctx->id, 0, 0);
+	return 0;
+}
+
 EF_TXP(openat, EF_TX_PATH1)
 EF_TXP(openat2, EF_TX_PATH1)
 EF_TXP(mkdirat, EF_TX_PATH1)

@@ -33,6 +33,7 @@
 
 #define EF_EPERM 1
 #define EF_EROFS 30
+#define EF_ENOSYS 38
 
 #define EF_CGROUP2_MAGIC 0x63677270
 #define EF_CGROUP_MAGIC 0x27e0eb
@@ -314,6 +315,11 @@ enum ef_tamper_exit {
 	EF_TX_KILL,	 /* kill(): EPERM, and the pid is guarded, -1, or a guarded group */
 	EF_TX_PATH0,	 /* EROFS, path in args[0] */
 	EF_TX_PATH1,	 /* EROFS, path in args[1], relative to the fd in args[0] */
+	EF_TX_PRIO,	 /* setpriority: EPERM, and PRIO_USER or args[1] guarded */
+	EF_TX_IOPRIO,	 /* ioprio_set: EPERM, and IOPRIO_WHO_USER or args[1] guarded */
+	EF_TX_SETOWN,	 /* fcntl: EPERM, and F_SETOWN_EX, or F_SETOWN to a guarded
+			  * pid or group */
+	EF_TX_IOCTL_OWN, /* ioctl: EPERM, and FIOSETOWN or SIOCSPGRP */
 };
 
 static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, int how,
@@ -352,6 +358,38 @@ static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, 
 		if (a0 != -1 && !ef_guarded_pid(a0) && !ef_guarded_pid(-a0))
 			return 0;
 		target = (__u64)a0;
+		break;
+	case EF_TX_PRIO:
+	case EF_TX_IOPRIO:
+		if (ret != -EF_EPERM)
+			return 0;
+		a0 = (__s32)ef_sys_arg(0);
+		a1 = (__s32)ef_sys_arg(1);
+		if (a0 == (how == EF_TX_PRIO ? 2 /* PRIO_USER */ : 3 /* IOPRIO_WHO_USER */))
+			target = 0;
+		else if (ef_guarded_pid(a1))
+			target = a1;
+		else
+			return 0;
+		break;
+	case EF_TX_SETOWN:
+		if (ret != -EF_EPERM)
+			return 0;
+		a0 = (__s32)ef_sys_arg(1); /* the command */
+		a1 = (__s32)ef_sys_arg(2);
+		if (a0 == 15 /* F_SETOWN_EX */)
+			target = 0;
+		else if (a0 == 8 /* F_SETOWN */ && (ef_guarded_pid(a1) || ef_guarded_pid(-a1)))
+			target = (__u64)a1;
+		else
+			return 0;
+		break;
+	case EF_TX_IOCTL_OWN:
+		if (ret != -EF_EPERM)
+			return 0;
+		a0 = (__u32)ef_sys_arg(1);
+		if (a0 != 0x8901 /* FIOSETOWN */ && a0 != 0x8902 /* SIOCSPGRP */)
+			return 0;
 		break;
 	case EF_TX_PATH0:
 	case EF_TX_PATH1:

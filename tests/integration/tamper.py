@@ -25,12 +25,14 @@ if platform.machine() == "x86_64":
     NR = {"bpf": 321, "pidfd_open": 434, "pidfd_send_signal": 424, "setns": 308,
           "process_vm_readv": 310, "finit_module": 313, "tgkill": 234, "tkill": 200,
           "ptrace": 101, "umount2": 166, "mount": 165, "pidfd_getfd": 438,
-          "open_tree": 428, "move_mount": 429, "pivot_root": 155}
+          "open_tree": 428, "move_mount": 429, "pivot_root": 155, "clone3": 435,
+          "prlimit64": 302, "ioprio_set": 251, "ioprio_get": 252}
 else:  # aarch64
     NR = {"bpf": 280, "pidfd_open": 434, "pidfd_send_signal": 424, "setns": 268,
           "process_vm_readv": 270, "finit_module": 273, "tgkill": 131, "tkill": 130,
           "ptrace": 117, "umount2": 39, "mount": 40, "pidfd_getfd": 438,
-          "open_tree": 428, "move_mount": 429, "pivot_root": 41}
+          "open_tree": 428, "move_mount": 429, "pivot_root": 41, "clone3": 435,
+          "prlimit64": 261, "ioprio_set": 30, "ioprio_get": 31}
 
 
 def out(op, ok, err=0, **kw):
@@ -203,8 +205,74 @@ def main():
     # loading a kernel module (CAP_SYS_MODULE dropped: EPERM before the fd)
     sysc("finit_module", "finit_module", -1, 0, 0)
 
+    clone_into_cgroup(cg2)
+    resources(egressd)
+    sigio(egressd)
+
     if len(sys.argv) > 6:
         outsiders(int(sys.argv[5]), int(sys.argv[6]))
+
+
+def clone_into_cgroup(cg2):
+    """clone3(CLONE_INTO_CGROUP) into the cgroup2 root: a child outside the
+    job (it exits at once, were it let through)."""
+    fd = os.open(cg2, os.O_RDONLY | os.O_DIRECTORY)
+    args = (ctypes.c_uint64 * 11)()
+    args[0] = 0x200000000  # CLONE_INTO_CGROUP
+    args[4] = 17  # SIGCHLD
+    args[10] = fd
+    r = libc.syscall(ctypes.c_long(NR["clone3"]), ctypes.c_void_p(ctypes.addressof(args)),
+                     ctypes.c_long(88))
+    if r == 0:
+        os._exit(0)
+    e = ctypes.get_errno() if r < 0 else 0
+    if r > 0:
+        os.waitpid(r, 0)
+    os.close(fd)
+    out("clone3_into_cgroup_root", r > 0, e)
+
+
+def resources(egressd):
+    """egressd's priority, scheduling, CPUs, I/O priority and limits. Each
+    call sets what is already there (or only reads), were it let through."""
+    def setprio():
+        os.setpriority(os.PRIO_PROCESS, egressd, os.getpriority(os.PRIO_PROCESS, egressd))
+    py("setpriority_egressd", setprio)
+    # every process of a user at once (65534: the outsider, not egressd)
+    py("setpriority_user", lambda: os.setpriority(os.PRIO_USER, 65534, 0))
+    py("sched_setaffinity_egressd",
+       lambda: os.sched_setaffinity(egressd, range(os.cpu_count() or 1)))
+    py("sched_setscheduler_egressd",
+       lambda: os.sched_setscheduler(egressd, os.SCHED_OTHER, os.sched_param(0)))
+    old = (ctypes.c_uint64 * 2)()
+    sysc("prlimit_egressd", "prlimit64", egressd, 7, 0, ctypes.addressof(old))  # NOFILE, read
+    prio = libc.syscall(ctypes.c_long(NR["ioprio_get"]), ctypes.c_long(1), ctypes.c_long(egressd))
+    sysc("ioprio_set_egressd", "ioprio_set", 1, egressd, max(prio, 0))  # IOPRIO_WHO_PROCESS
+
+
+def sigio(egressd):
+    """A file whose owner is egressd: its SIGIO (here SIGWINCH, ignored by
+    default, were it let through) would go to egressd on each write."""
+    import fcntl
+    import socket
+    r, w = os.pipe()
+    py("fcntl_setown_egressd", lambda: fcntl.fcntl(r, fcntl.F_SETOWN, egressd))
+    owner = (ctypes.c_int * 2)(1, os.getpid())  # struct f_owner_ex: F_OWNER_PID, self
+    res = libc.fcntl(ctypes.c_int(r), ctypes.c_int(15), ctypes.c_void_p(ctypes.addressof(owner)))
+    out("fcntl_setown_ex", res >= 0, ctypes.get_errno() if res < 0 else 0)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    me = ctypes.c_int(os.getpid())
+    res = libc.ioctl(ctypes.c_int(s.fileno()), ctypes.c_ulong(0x8901),
+                     ctypes.c_void_p(ctypes.addressof(me)))  # FIOSETOWN
+    out("ioctl_fiosetown", res >= 0, ctypes.get_errno() if res < 0 else 0)
+    s.close()
+    # where F_SETOWN is not refused (BPF LSM), the signal is, when sent
+    if fcntl.fcntl(r, fcntl.F_GETOWN) == egressd:
+        fcntl.fcntl(r, 10, 28)  # F_SETSIG SIGWINCH
+        fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_ASYNC)
+        os.write(w, b"x")
+    os.close(r)
+    os.close(w)
 
 
 def attach(op, pid):

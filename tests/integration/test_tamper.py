@@ -37,6 +37,10 @@ COMMON = {
     # an outsider with every capability: the job's smaller root may not
     # trace it (capabilities, both modes), nor take its descriptors
     "ptrace_attach_outsider": "EPERM", "pidfd_getfd_outsider": "EPERM",
+    # issue 17: egressd's resources, and a child started in another cgroup
+    "setpriority_egressd": "EPERM", "sched_setaffinity_egressd": "EPERM",
+    "sched_setscheduler_egressd": "EPERM", "prlimit_egressd": "EPERM",
+    "ioprio_set_egressd": "EPERM",
 }
 # what a read-only mount refuses, and how
 WRITES = ["cgroup_procs_root", "cgroup_procs_fence_root", "cgroup_procs_relative",
@@ -52,7 +56,13 @@ WANT = {
         "pidfd_open_egressd": "EPERM",
         # an outsider of the uid the job turns into: part 2 of the hostile
         # job (issue 17) closes this in guard mode
-        "ptrace_attach_outsider_same_uid": "?"}},
+        "ptrace_attach_outsider_same_uid": "?",
+        # clone3 is refused whole (the flags are behind a pointer): the C
+        # library falls back to clone()
+        "clone3_into_cgroup_root": "ENOSYS",
+        # every process of a user; a file owner set by a pointer
+        "setpriority_user": "EPERM", "fcntl_setown_egressd": "EPERM",
+        "fcntl_setown_ex": "EPERM", "ioctl_fiosetown": "EPERM"}},
     "bpf_lsm": {**COMMON, **{op: "EPERM" for op in WRITES}, **{
         "open_sysrq_trigger": "EPERM|ENOENT",
         # no hook: a pidfd is no harm, what it is for is refused (task_kill
@@ -64,23 +74,32 @@ WANT = {
         "kill_every_process": "?",
         # the job is in the host's mount namespace already, and may not mount
         "setns_host_mnt": "?",
-        "ptrace_attach_outsider_same_uid": "EPERM"}},
+        "ptrace_attach_outsider_same_uid": "EPERM",
+        "clone3_into_cgroup_root": "EPERM",
+        # the hooks guard egressd itself: the user's other processes, and
+        # owners, may be set; the signal to egressd is refused (sigio)
+        "setpriority_user": "", "fcntl_setown_egressd": "", "fcntl_setown_ex": "",
+        "ioctl_fiosetown": ""}},
 }
 
 # reason -> the least number of egress.tamper spans the attempts above make
 RECORDED = {
-    "guard": {"tamper_bpf": 2, "tamper_cgroup": 7, "tamper_pin": 3, "tamper_mount": 6,
-              "tamper_signal": 5, "tamper_ptrace": 4, "tamper_kernel": 4},
+    "guard": {"tamper_bpf": 2, "tamper_cgroup": 8, "tamper_pin": 3, "tamper_mount": 6,
+              "tamper_signal": 8, "tamper_ptrace": 4, "tamper_kernel": 4,
+              "tamper_resource": 6},
     # pin_rename: Debian 12's 6.1 refuses a rename on bpffs by itself (EPERM
     # without egressd, measured), ahead of the inode_rename hook: the fence
     # sees no attempt to record there
-    "bpf_lsm": {"tamper_bpf": 2, "tamper_cgroup": 7, "tamper_pin": 2, "tamper_mount": 6,
-                "tamper_signal": 4, "tamper_ptrace": 5, "tamper_kernel": 4},
+    "bpf_lsm": {"tamper_bpf": 2, "tamper_cgroup": 8, "tamper_pin": 2, "tamper_mount": 6,
+                "tamper_signal": 5, "tamper_ptrace": 5, "tamper_kernel": 4,
+                "tamper_resource": 5},
 }
 
 # the BPF LSM hooks of lsm/tamper.bpf.c, each of which the attempts reach
 HOOKS = ["bpf", "task_kill", "ptrace_access_check", "file_open", "inode_mkdir", "inode_rmdir",
-         "inode_unlink", "inode_rename", "sb_umount", "sb_mount", "move_mount", "sb_pivotroot"]
+         "inode_unlink", "inode_rename", "sb_umount", "sb_mount", "move_mount", "sb_pivotroot",
+         "task_alloc", "task_setnice", "task_setioprio", "task_setscheduler", "task_prlimit",
+         "file_send_sigiotask"]
 
 _expected = []
 
