@@ -225,6 +225,56 @@ out:
 }
 
 /*
+ * A root job gets a mount namespace of its own before it joins its cgroup
+ * (userns.c ef_root_isolate): the fence's own files read-only (where they
+ * are, egressd says in its status), the host's services that start
+ * processes for root covered. 0, or -1 having said why.
+ */
+static int isolate_root(const char *cmd)
+{
+	cJSON *req = cJSON_CreateObject(), *st = NULL;
+	const char *paths[16];
+	const cJSON *pr, *p;
+	char why[512] = "";
+	int n = 0, ret = -1;
+
+	if (!req)
+		goto out;
+	cJSON_AddStringToObject(req, "op", "status");
+	st = ctl_request(req, NULL);
+	if (!st) {
+		fprintf(stderr, "egressctl: not running %s unfenced\n", cmd);
+		goto out;
+	}
+	pr = cJSON_GetObjectItem(st, "protect");
+	if (!cJSON_IsArray(pr)) {
+		fprintf(stderr, "egressctl: egressd did not say where its files are (\"protect\" in "
+				"its status); not running %s unfenced\n", cmd);
+		goto out;
+	}
+	cJSON_ArrayForEach(p, pr) {
+		if (!cJSON_IsString(p) || p->valuestring[0] != '/' || n >= 16) {
+			fprintf(stderr, "egressctl: egressd sent a malformed \"protect\" list; not "
+					"running %s unfenced\n", cmd);
+			goto out;
+		}
+		paths[n++] = p->valuestring;
+	}
+	if (ef_root_isolate(paths, n, why, sizeof(why))) {
+		fprintf(stderr, "egressctl: the root job's mount namespace: %s; not running %s "
+				"unfenced\n", why, cmd);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (!req)
+		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
+	cJSON_Delete(req);
+	cJSON_Delete(st);
+	return ret;
+}
+
+/*
  * An unprivileged job gets a user namespace of its own (userns.c), so it
  * cannot ptrace or write the memory of processes of its user outside the
  * fence, and a mount namespace where the host's services that act for
@@ -240,7 +290,7 @@ static int isolate_same_user(cJSON *attrs, const char *cmd)
 	if (geteuid() == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
 		cJSON_AddStringToObject(attrs, "egress.same_user_isolation", "root");
-		return 0;
+		return isolate_root(cmd);
 	}
 	ret = ef_userns_isolate(why, sizeof(why));
 	if (ret < 0) {

@@ -358,3 +358,44 @@ int ef_userns_isolate(char *why, size_t len)
 	}
 	return 0;
 }
+
+/* A read-only bind of path over itself (a file or a directory); 0, or
+ * -errno having said why. Nothing there: nothing to protect. */
+static int bind_ro(const char *path, char *why, size_t len)
+{
+	char target[64];
+	struct stat st;
+	int fd, e = 0;
+
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : (snprintf(why, len, "%s: %s", path, strerror(errno)),
+					      -errno);
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	if (fstat(fd, &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+		goto out;
+	/* the bind lands on top of the path: the remount names the path again
+	 * (the descriptor still points below it) */
+	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+	    mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		  NULL) != 0)
+		e = errno;
+out:
+	close(fd);
+	if (e)
+		snprintf(why, len, "making %s read-only: %s", path, strerror(e));
+	return -e;
+}
+
+int ef_root_isolate(const char *const *protect, int n, char *why, size_t len)
+{
+	int ret = hide_host_services(why, len);
+
+	/* the service manager's own socket: systemctl as root starts units
+	 * (processes outside every job) through it */
+	if (!ret)
+		ret = cover("/run/systemd/private", COVER_SOCKET, NULL, why, len);
+	for (int i = 0; !ret && i < n; i++)
+		ret = bind_ro(protect[i], why, len);
+	return ret;
+}

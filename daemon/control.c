@@ -190,6 +190,17 @@ static cJSON *status_json(struct ef_daemon *d)
 	cJSON_AddStringToObject(o, "bpffs_dir", d->bpffs_dir);
 	cJSON_AddStringToObject(o, "state_dir", d->state_dir);
 	cJSON_AddStringToObject(o, "policy_dir", d->policy_dir);
+	/* what a root job's mount namespace shows read-only (cli/userns.c):
+	 * the fence's own files; only egressctl, through egressd, changes them */
+	j = cJSON_AddArrayToObject(o, "protect");
+	if (j) {
+		const char *const paths[] = { d->config_path, d->policy_dir, d->state_dir,
+					      d->journal.dir, d->run_dir };
+
+		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+			if (paths[i][0] == '/' && paths[i][1])
+				cJSON_AddItemToArray(j, cJSON_CreateString(paths[i]));
+	}
 	j = cJSON_AddObjectToObject(o, "journal");
 	if (j) {
 		cJSON_AddStringToObject(j, "dir", d->journal.dir);

@@ -258,7 +258,7 @@ def sigio(egressd):
     r, w = os.pipe()
     py("fcntl_setown_egressd", lambda: fcntl.fcntl(r, fcntl.F_SETOWN, egressd))
     owner = (ctypes.c_int * 2)(1, os.getpid())  # struct f_owner_ex: F_OWNER_PID, self
-    res = libc.fcntl(ctypes.c_int(r), ctypes.c_int(15), ctypes.c_void_p(ctypes.addressof(owner)))
+    res = libc.fcntl(ctypes.c_int(w), ctypes.c_int(15), ctypes.c_void_p(ctypes.addressof(owner)))
     out("fcntl_setown_ex", res >= 0, ctypes.get_errno() if res < 0 else 0)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     me = ctypes.c_int(os.getpid())

@@ -439,3 +439,55 @@ def test_malformed_guard_in_reply_never_runs_the_command(ctx):
             check(not os.path.exists(marker), "guard %s: the command ran" % guard)
     finally:
         srv.close()
+
+
+FILES_JOB = r'''
+import json, os, sys
+pol, state, run = sys.argv[1:4]
+def attempt(op, fn):
+    try:
+        fn()
+        r = ""
+    except OSError as e:
+        r = os.strerror(e.errno)
+    print(json.dumps({"op": op, "error": r}), flush=True)
+def append(p):
+    with open(p, "a") as f:
+        f.write(" ")
+attempt("policy_append", lambda: append(os.path.join(pol, "t.json")))
+attempt("policy_create", lambda: open(os.path.join(pol, "evil.json"), "w").close())
+attempt("policy_rename", lambda: os.rename(os.path.join(pol, "t.json"),
+                                           os.path.join(pol, "t.old")))
+attempt("state_create", lambda: open(os.path.join(state, "evil"), "w").close())
+for dirpath, _, names in os.walk(state):
+    for n in names:
+        attempt("state_append", lambda p=os.path.join(dirpath, n): append(p))
+        break
+attempt("run_create", lambda: open(os.path.join(run, "evil"), "w").close())
+attempt("socket_unlink", lambda: os.unlink(os.path.join(run, "control.sock")))
+'''
+
+
+@test(timeout=120)
+def test_root_job_cannot_change_the_fence_files(ctx):
+    """The fence's own files (policies, state and journal, the run directory
+    with the control socket) are read-only in a root job's mount namespace,
+    in both modes: only egressctl, through egressd, changes them."""
+    d = ctx.daemon({"t": pol(allow=[ALLOW])})
+    check(os.geteuid() == 0, "the job must run as root for this test")
+    before = open(os.path.join(d.policy_dir, "t.json")).read()
+    r = d.run("t", [PY, "-c", FILES_JOB, d.policy_dir, d.state_dir, d.run_dir], timeout=60)
+    check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-1500:]))
+    res = [json.loads(x) for x in r.out.splitlines() if x.startswith("{")]
+    ops = {x["op"] for x in res}
+    check({"policy_append", "policy_create", "policy_rename", "state_create", "state_append",
+           "run_create", "socket_unlink"} <= ops, "attempts missing: %s" % res)
+    for x in res:
+        check(x["error"] == "Read-only file system",
+              "%s was not refused as read-only: %s" % (x["op"], x["error"] or "allowed"))
+    eq(open(os.path.join(d.policy_dir, "t.json")).read(), before, "the policy file")
+    check(not os.path.exists(os.path.join(d.policy_dir, "evil.json")), "a policy was created")
+    check(os.path.exists(d.sock), "the control socket is gone")
+    check(d.alive(), "egressd died: %s" % d.log_tail())
+    js = d.job_span(r.job)
+    eq(js.get("egress.same_user_isolation"), "root", "egress.same_user_isolation")
