@@ -287,12 +287,13 @@ def host_service_ask(path, token, wait=0.0):
     attempt("ask the host service at %s" % path, ask)
 
 
-def host_service_vector(path, user_dir=None, delay=0.0, restart=0.0, wait=0.0, env=None):
+def host_service_vector(path, user_dir=None, delay=0.0, restart=0.0, wait=0.0, env=None,
+                        users=("nobody",)):
     """What a host-service vector declares, for its globals(): a job (uid
     65534, policy allowing A4:443 only) hands the token to a stand-in at
     `path` (host_service(): user_dir, delay, restart as there), which sends it
     to the denied D4:443; the job asks after `wait` seconds, with `env` added
-    to its environment. Nothing may arrive."""
+    to its environment; run as each of `users`. Nothing may arrive."""
 
     def outside(token, st):
         host_service(st, path, D4, 443, user_dir=user_dir, delay=delay, restart=restart)
@@ -304,7 +305,7 @@ def host_service_vector(path, user_dir=None, delay=0.0, restart=0.0, wait=0.0, e
     def job(token, args):
         host_service_ask(args[0], token, wait=wait)
 
-    return {"POLICY": {"allow": [A4 + ":443"]}, "AS": ("nobody",), "SINKS_OK": [],
+    return {"POLICY": {"allow": [A4 + ":443"]}, "AS": tuple(users), "SINKS_OK": [],
             "DENIED": [(D4, 443, "tcp")], "PATH": path, "outside": outside,
             "outside_cleanup": outside_cleanup, "job": job}
 
