@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "guard.h"
 #include "inherit.h"
+#include "landlock.h"
 #include "userns.h"
 #include "seccomp.h"
 #include "util.h"
@@ -173,6 +174,42 @@ static int close_inherited(cJSON *req, const char *cmd)
 }
 
 /*
+ * The job's Landlock domain (landlock.c): no process outside the job can be
+ * traced, read or written through /proc by it, whatever uid it takes (and,
+ * from Landlock ABI 6, signalled, or reached through an abstract unix
+ * socket). Where Landlock is unavailable, said on stderr when it was the
+ * only guard against that (a root job without BPF LSM: the BPF LSM hook
+ * refuses tracing outsiders; an unprivileged job's user namespace does).
+ * 0, or -1 having said why.
+ */
+static int confine(const char *cmd)
+{
+	struct ef_landlock ll;
+	char why[256] = "";
+
+	if (ef_landlock_confine(&ll, why, sizeof(why))) {
+		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, cmd);
+		return -1;
+	}
+	return 0;
+}
+
+/* What the job's span says of its Landlock domain (egress.landlock): the
+ * ABI decides, found before the request (confine() enters it after). */
+static void landlock_attr(cJSON *attrs)
+{
+	int abi = ef_landlock_abi();
+
+	cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.landlock");
+	cJSON_AddStringToObject(attrs, "egress.landlock",
+				abi >= 6 ? "ptrace,signal,abstract_unix" : abi ? "ptrace" : "none");
+	if (!abi && geteuid() == 0)
+		fprintf(stderr, "egressctl: warning: Landlock is unavailable on this kernel: where "
+				"BPF LSM is missing too, a root job that takes another uid can trace "
+				"that uid's processes outside the fence (docs/threat-model.md)\n");
+}
+
+/*
  * Just before exec: the baseline every job gets (capabilities dropped for
  * root, no_new_privs otherwise: guard.c), and, without BPF LSM, the
  * fallbacks egressd's reply asks for: the tamper guard ("guard": a mount
@@ -194,7 +231,7 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 		return -1;
 	}
 	if (!guard && !fams)
-		return 0;
+		return confine(cmd);
 	sf = calloc(1, sizeof(*sf));
 	if (!sf) {
 		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
@@ -204,6 +241,12 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	if (guard && ef_guard_apply(guard, sf, err, sizeof(err))) {
 		fprintf(stderr, "egressctl: the tamper guard: %s; not running %s unfenced\n", err,
 			cmd);
+		ret = -1;
+		goto out;
+	}
+	/* after the guard's mounts: a Landlock domain that handles file access
+	 * (ABI < 6) refuses them */
+	if (confine(cmd)) {
 		ret = -1;
 		goto out;
 	}
@@ -365,6 +408,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	if (isolate_same_user(attrs, argv[i]))
 		goto out;
+	landlock_attr(attrs);
 	if (job_id)
 		cJSON_AddStringToObject(req, "job_id", job_id);
 	if (tp && *tp)

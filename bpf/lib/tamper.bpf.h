@@ -320,6 +320,8 @@ enum ef_tamper_exit {
 	EF_TX_SETOWN,	 /* fcntl: EPERM, and F_SETOWN_EX, or F_SETOWN to a guarded
 			  * pid or group */
 	EF_TX_IOCTL_OWN, /* ioctl: EPERM, and FIOSETOWN or SIOCSPGRP */
+	EF_TX_PTRACE,	 /* ptrace: EPERM, and PTRACE_ATTACH/SEIZE (of any process:
+			  * a job's own attach is let through), or a guarded pid */
 };
 
 static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, int how,
@@ -383,6 +385,16 @@ static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, 
 			target = (__u64)a1;
 		else
 			return 0;
+		break;
+	case EF_TX_PTRACE:
+		if (ret != -EF_EPERM)
+			return 0;
+		a0 = (__s32)ef_sys_arg(0);
+		a1 = (__s32)ef_sys_arg(1);
+		if (a0 != 16 /* PTRACE_ATTACH */ && a0 != 0x4206 /* PTRACE_SEIZE */ &&
+		    !ef_guarded_pid(a1))
+			return 0;
+		target = (__u64)a1;
 		break;
 	case EF_TX_IOCTL_OWN:
 		if (ret != -EF_EPERM)

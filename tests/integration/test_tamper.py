@@ -54,9 +54,9 @@ WANT = {
         "open_sysrq_trigger": "EROFS|ENOENT",
         "umount_bpffs": "EPERM", "kill_every_process": "EPERM", "setns_host_mnt": "*",
         "pidfd_open_egressd": "EPERM",
-        # an outsider of the uid the job turns into: part 2 of the hostile
-        # job (issue 17) closes this in guard mode
-        "ptrace_attach_outsider_same_uid": "?",
+        # an outsider of the uid the job turns into: the job's Landlock
+        # domain (cli/landlock.c) refuses it
+        "ptrace_attach_outsider_same_uid": "EPERM",
         # clone3 is refused whole (the flags are behind a pointer): the C
         # library falls back to clone()
         "clone3_into_cgroup_root": "ENOSYS",
