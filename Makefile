@@ -111,11 +111,15 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  qemu-system-x86, linux-image-amd64, busybox-static: make vmtest boots Debian 12's stock
 #    kernel (6.1, BPF LSM active) under qemu with this machine's filesystem as its root; the
 #    static busybox is the initramfs that loads the kernel's 9p, virtio and overlay modules
+#  gdb, strace: tests/security/vectors/tamper_ptrace_outsider.py drives a process outside the
+#    fence with gdb as an attacker would; tests/integration/test_tamper.py checks that a job
+#    still debugs its own processes (gdb, strace)
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
 	ca-certificates protobuf-compiler python3-protobuf python3-yaml libmnl-dev libpsl-dev \
-	man-db groff-base systemd shellcheck nftables qemu-system-x86 linux-image-amd64 busybox-static
+	man-db groff-base systemd shellcheck nftables qemu-system-x86 linux-image-amd64 busybox-static \
+	gdb strace
 # installs only what is missing, so `make test` and `make demo` stay quick; INITRD=No: the
 # kernel package would build an initramfs in /boot that tests/vm/ does not use (it packs its own)
 deps:

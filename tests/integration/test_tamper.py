@@ -491,3 +491,35 @@ def test_root_job_cannot_change_the_fence_files(ctx):
     check(d.alive(), "egressd died: %s" % d.log_tail())
     js = d.job_span(r.job)
     eq(js.get("egress.same_user_isolation"), "root", "egress.same_user_isolation")
+
+
+DEBUG_JOB = r'''
+strace -f -o /dev/null /bin/true && echo "strace_child=ok"
+gdb -batch -nx -ex run --args /bin/true 2>&1 | grep -q "exited normally" && echo "gdb_run=ok"
+sleep 30 & p=$!
+out=$(gdb -batch -nx -ex "set sysroot /" -p $p 2>&1)
+case "$out" in *"Operation not permitted"*) echo "gdb_attach=refused: $out";;
+  *"(process $p) detached"*) echo "gdb_attach=ok";; *) echo "gdb_attach=? $out";; esac
+timeout 2 strace -p $p -o /dev/null 2>/tmp/ef-strace-$$; grep -q "Operation not permitted" \
+  /tmp/ef-strace-$$ && echo "strace_attach=refused" || echo "strace_attach=ok"
+rm -f /tmp/ef-strace-$$
+kill $p
+'''
+
+
+@test(timeout=150)
+def test_job_debugs_its_own_processes(ctx):
+    """The fence refuses tracing what is outside the job, not debugging the
+    job itself: strace and gdb start, and attach to, the job's own
+    processes, as root and unprivileged, in both modes."""
+    d = ctx.daemon({"t": pol(allow=[ALLOW])})
+    for who, r in (("root", d.run("t", ["/bin/sh", "-c", DEBUG_JOB], timeout=60)),
+                   ("uid 65534", as_user(d, 65534, "run", "--policy", "t", "--",
+                                         "/bin/sh", "-c", DEBUG_JOB, timeout=60))):
+        rc = r.rc if hasattr(r, "rc") else r.returncode
+        out = r.out if hasattr(r, "out") else r.stdout
+        err = r.err if hasattr(r, "err") else r.stderr
+        check(rc == 0, "the %s job failed (rc %d): %s" % (who, rc, err[-800:]))
+        ctx.note("%s: %s" % (who, " ".join(out.split())))
+        for step in ("strace_child", "gdb_run", "gdb_attach", "strace_attach"):
+            check("%s=ok" % step in out, "%s as %s: %s" % (step, who, out[-800:]))
