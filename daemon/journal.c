@@ -117,6 +117,15 @@ static int open_seq(struct ef_journal *j, uint64_t seq)
 	if (fstat(j->fd, &st) == 0)
 		size = st.st_size;
 	repair_tail(j->fd, &size);
+	/* the file's blocks, reserved now (its size unchanged): a job that fills
+	 * the filesystem the journal is on cannot make the next spans fail
+	 * (ENOSPC). Where the filesystem cannot reserve, a failed write is
+	 * counted and logged (write_errors). */
+	if (j->max_file_bytes > size &&
+	    fallocate(j->fd, FALLOC_FL_KEEP_SIZE, (off_t)size, (off_t)(j->max_file_bytes - size)) &&
+	    errno != EOPNOTSUPP)
+		log_warn("journal: reserving %llu bytes for %s: %s",
+			 (unsigned long long)(j->max_file_bytes - size), path, strerror(errno));
 	pthread_mutex_lock(&j->lock);
 	j->size = size;
 	j->seq = seq;

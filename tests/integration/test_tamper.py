@@ -523,3 +523,51 @@ def test_job_debugs_its_own_processes(ctx):
         ctx.note("%s: %s" % (who, " ".join(out.split())))
         for step in ("strace_child", "gdb_run", "gdb_attach", "strace_attach"):
             check("%s=ok" % step in out, "%s as %s: %s" % (step, who, out[-800:]))
+
+
+FILL_JOB = r'''
+import os, sys
+fill = sys.argv[1]
+n = 0
+try:
+    with open(os.path.join(fill, "big"), "wb") as f:
+        while True:
+            f.write(b"\0" * (1 << 20))
+            f.flush()
+            n += 1
+except OSError as e:
+    print("filled %d MiB: %s" % (n, os.strerror(e.errno)), flush=True)
+'''
+
+
+@test(timeout=150)
+def test_root_job_filling_the_disk_loses_no_record(ctx):
+    """A root job fills the filesystem egressd's journal is on: the journal
+    reserved its file's blocks when it opened it (fallocate), so the
+    records of what the job does next are written all the same."""
+    import subprocess as sp
+    d = ctx.daemon({"t": pol(allow=[ALLOW])}, start=False,
+                   config={"journal": {"max_file_bytes": 4 << 20, "max_files": 4}})
+    fs = os.path.join(d.tmp, "fs")
+    os.mkdir(fs)
+    sp.run(["mount", "-t", "tmpfs", "-o", "size=24m", "ef-fill", fs], check=True)
+    try:
+        d.state_dir = os.path.join(fs, "state")
+        fill = os.path.join(fs, "fill")
+        os.mkdir(d.state_dir)
+        os.mkdir(fill)
+        d.reset_argv = [d.egressd, "--reset", "--force"] + d.dir_args()
+        d.start()
+        script = "%s -c '%s' %s; for p in 7001 7002 7003 7004 7005; do %s %s connect " \
+                 "198.18.2.1:$p; done" % (PY, FILL_JOB.replace("'", "'\"'\"'"), fill, PY, PROBE)
+        r = d.run("t", ["/bin/sh", "-c", script], timeout=90)
+        check("filled" in r.out and "No space left" in r.out,
+              "the job did not fill the filesystem: %s / %s" % (r.out[-600:], r.err[-600:]))
+        for p in (7001, 7002, 7003, 7004, 7005):
+            wait_until(lambda p=p: d.find("egress.connect", r.job,
+                                          where={"server.port": p}), 10,
+                       what="the denied connect to port %d recorded on a full disk" % p)
+        eq(d.status()["journal"]["write_errors"], 0, "journal.write_errors")
+    finally:
+        d.stop()
+        sp.run(["umount", "-l", fs], check=False)

@@ -94,6 +94,8 @@ INTEGRATION = [
         "root_job_keeps_no_capability_that_reaches_around_the_fence",
         "tamper_protection_mode_is_reported",
         "malformed_guard_in_reply_never_runs_the_command",
+        "root_job_cannot_change_the_fence_files",
+        "job_debugs_its_own_processes",
     ]),
     # records and spans: what the kernel side fills in (task fields, the ring buffer,
     # seccomp refusals, inherited sockets) reaching the journal
@@ -149,6 +151,10 @@ SECURITY = [
     # kernel run a program outside every cgroup (refused by file_open on BPF LSM)
     ("tamper", [
         "tamper_core_pattern[root]",
+        "tamper_clone_into_cgroup[root]",
+        "tamper_ptrace_outsider[root]",
+        "host_systemd_private[root]",
+        "host_dbus_system[root]",
     ]),
     # inbound, a loopback relay, DNS to any address
     ("inbound, loopback, dns", [
