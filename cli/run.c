@@ -177,36 +177,39 @@ static int close_inherited(cJSON *req, const char *cmd)
  * The job's Landlock domain (landlock.c): no process outside the job can be
  * traced, read or written through /proc by it, whatever uid it takes (and,
  * from Landlock ABI 6, signalled, or reached through an abstract unix
- * socket). Where Landlock is unavailable, said on stderr when it was the
- * only guard against that (a root job without BPF LSM: the BPF LSM hook
- * refuses tracing outsiders; an unprivileged job's user namespace does).
- * 0, or -1 having said why.
+ * socket). egressd's reply says whether to ("landlock": what it guards,
+ * also on the job's span): not where Landlock is missing, nor with BPF LSM
+ * before Landlock ABI 6 (a domain must then handle file access, and would
+ * refuse mounts and outside ptrace ahead of the hooks that record them;
+ * the ptrace_access_check hook refuses the same). Where Landlock is
+ * missing under the guard, said on stderr for a root job (an unprivileged
+ * job's user namespace covers it). 0, or -1 having said why.
  */
-static int confine(const char *cmd)
+static int confine(const cJSON *reply, const char *cmd)
 {
+	const char *want = cJSON_GetStringValue(cJSON_GetObjectItem(reply, "landlock"));
 	struct ef_landlock ll;
 	char why[256] = "";
 
+	if (!want) {
+		if (cJSON_GetObjectItem(reply, "guard") && geteuid() == 0)
+			fprintf(stderr, "egressctl: warning: Landlock is unavailable on this kernel and "
+					"so is BPF LSM: a root job that takes another uid can trace "
+					"that uid's processes outside the fence (docs/threat-model.md)\n");
+		return 0;
+	}
 	if (ef_landlock_confine(&ll, why, sizeof(why))) {
 		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, cmd);
 		return -1;
 	}
+	/* egressd said what the job's span claims: it must hold */
+	if (!ll.ptrace || (strstr(want, "signal") && !ll.signals)) {
+		fprintf(stderr, "egressctl: egressd expects a Landlock domain (%s) this process "
+				"could not enter (ABI %d); not running %s unfenced\n", want, ll.abi,
+			cmd);
+		return -1;
+	}
 	return 0;
-}
-
-/* What the job's span says of its Landlock domain (egress.landlock): the
- * ABI decides, found before the request (confine() enters it after). */
-static void landlock_attr(cJSON *attrs)
-{
-	int abi = ef_landlock_abi();
-
-	cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.landlock");
-	cJSON_AddStringToObject(attrs, "egress.landlock",
-				abi >= 6 ? "ptrace,signal,abstract_unix" : abi ? "ptrace" : "none");
-	if (!abi && geteuid() == 0)
-		fprintf(stderr, "egressctl: warning: Landlock is unavailable on this kernel: where "
-				"BPF LSM is missing too, a root job that takes another uid can trace "
-				"that uid's processes outside the fence (docs/threat-model.md)\n");
 }
 
 /*
@@ -231,7 +234,7 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 		return -1;
 	}
 	if (!guard && !fams)
-		return confine(cmd);
+		return confine(reply, cmd);
 	sf = calloc(1, sizeof(*sf));
 	if (!sf) {
 		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
@@ -246,7 +249,7 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	}
 	/* after the guard's mounts: a Landlock domain that handles file access
 	 * (ABI < 6) refuses them */
-	if (confine(cmd)) {
+	if (confine(reply, cmd)) {
 		ret = -1;
 		goto out;
 	}
@@ -408,7 +411,6 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	if (isolate_same_user(attrs, argv[i]))
 		goto out;
-	landlock_attr(attrs);
 	if (job_id)
 		cJSON_AddStringToObject(req, "job_id", job_id);
 	if (tp && *tp)

@@ -178,6 +178,7 @@ struct ef_daemon {
 	struct tamper_bpf *tskel;
 	bool tamper_lsm;
 	bool tamper_recorded; /* the fallback's recorders are attached */
+	int landlock_abi;     /* the kernel's Landlock ABI, 0: none (ef_landlock_scope()) */
 	char tamper_why[200];
 	uint64_t tamper_refused; /* egress.tamper spans written */
 	bool adopted; /* programs and maps were already pinned at start */
@@ -284,6 +285,11 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
 		       const char *op);
 void ef_tamper_status(struct ef_daemon *d, cJSON *o);
+/* What a job's Landlock domain (cli/landlock.c) guards against on this host:
+ * "ptrace", "ptrace,signal,abstract_unix", or NULL when egressctl run makes
+ * none (no Landlock, or BPF LSM with a Landlock that would pre-empt its hooks
+ * by handling file access: ABI < 6). */
+const char *ef_landlock_scope(const struct ef_daemon *d);
 /* events.c: a record egressd writes itself, through the consumer's path */
 void ef_event_record(struct ef_daemon *d, const struct ef_event *e, const char *detail);
 /* jobs.c: the job whose cgroup (or one below it) holds pid, or NULL */

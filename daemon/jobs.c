@@ -444,6 +444,9 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 		/* threads started since the last job are protected too */
 		ef_guard_pids_refresh(d, g ? cJSON_AddArrayToObject(g, "pids") : NULL);
 	}
+	/* the job's Landlock domain, where it adds to the rest (cli/landlock.c) */
+	if (ef_landlock_scope(d))
+		cJSON_AddStringToObject(reply, "landlock", ef_landlock_scope(d));
 	cJSON_AddStringToObject(reply, "mode", ef_mode_name(j->pol->pol->mode));
 	log_info("job %s started: pid %d uid %u policy %s (%s) cgroup %s", j->id, peer_pid,
 		 peer_uid, j->pol->pol->name, ef_mode_name(j->pol->pol->mode), j->cgroup);
@@ -485,6 +488,7 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	ef_span_str(s, "egress.policy.name", j->pol->pol->name);
 	ef_span_str(s, "egress.mode", ef_mode_name(j->pol->pol->mode));
 	ef_span_str(s, "egress.tamper_protection", d->tamper_lsm ? "bpf_lsm" : "guard");
+	ef_span_str(s, "egress.landlock", ef_landlock_scope(d) ? ef_landlock_scope(d) : "none");
 	ef_span_int(s, "egress.decisions", (int64_t)j->n_decisions);
 	ef_span_int(s, "egress.denied", (int64_t)j->n_denied);
 	ef_span_int(s, "egress.dns.queries", (int64_t)j->n_dns_queries);

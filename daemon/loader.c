@@ -9,6 +9,7 @@
  * (BPF_LINK_UPDATE): at no moment is the cgroup root without a program.
  */
 #include <errno.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -330,6 +331,10 @@ static int tamper_attach(struct ef_daemon *d, bool lsm)
 
 static void tamper_setup(struct ef_daemon *d)
 {
+	/* LANDLOCK_CREATE_RULESET_VERSION: the ABI, or an error without it */
+	long abi = syscall(444 /* __NR_landlock_create_ruleset */, NULL, 0, 1);
+
+	d->landlock_abi = abi > 0 ? (int)abi : 0;
 	d->tamper_why[0] = '\0';
 	d->tamper_lsm = false;
 	d->tamper_recorded = false;

@@ -188,6 +188,15 @@ void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct e
 	ef_event_record(d, &e, op);
 }
 
+const char *ef_landlock_scope(const struct ef_daemon *d)
+{
+	if (d->landlock_abi >= 6)
+		return "ptrace,signal,abstract_unix";
+	if (d->landlock_abi >= 1 && !d->tamper_lsm)
+		return "ptrace";
+	return NULL;
+}
+
 void ef_tamper_status(struct ef_daemon *d, cJSON *o)
 {
 	cJSON *t = cJSON_AddObjectToObject(o, "tamper_protection");
@@ -204,4 +213,6 @@ void ef_tamper_status(struct ef_daemon *d, cJSON *o)
 		cJSON_AddBoolToObject(t, "attempts_recorded", d->tamper_recorded);
 	}
 	cJSON_AddNumberToObject(t, "refused", (double)d->tamper_refused);
+	cJSON_AddNumberToObject(t, "landlock_abi", d->landlock_abi);
+	cJSON_AddStringToObject(t, "landlock", ef_landlock_scope(d) ? ef_landlock_scope(d) : "none");
 }

@@ -94,7 +94,8 @@ int BPF_PROG(ef_lsm_kill, struct task_struct *p, struct kernel_siginfo *info, in
  * files that need ptrace access (fd/, environ, root) is refused without a
  * record: lsof and friends touch them in passing. Attaching to any other
  * process outside the job (ptrace, process_vm_*, /proc/<pid>/mem,
- * pidfd_getfd) is refused and recorded: that process is fenced by nobody. */
+ * pidfd_getfd) is refused and recorded: that process is fenced by nobody;
+ * reading one is refused unrecorded, as for egressd. */
 SEC("lsm/ptrace_access_check")
 int BPF_PROG(ef_lsm_ptrace, struct task_struct *child, unsigned int mode)
 {
@@ -107,10 +108,15 @@ int BPF_PROG(ef_lsm_ptrace, struct task_struct *child, unsigned int mode)
 			return EF_REFUSE(EF_HOOK_PTRACE_ACCESS_CHECK, EF_R_TAMPER_PTRACE, tgid, 0);
 		return ef_in_job(&job_cg) ? -EF_EPERM : 0;
 	}
-	if (!(mode & EF_PTRACE_MODE_ATTACH))
-		return 0;
 	r = ef_attach_outside(child);
-	return r ? EF_REFUSE(EF_HOOK_PTRACE_ACCESS_CHECK, r, tgid, 0) : 0;
+	if (!r)
+		return 0;
+	/* reading a process outside the job (/proc/<pid>/environ, maps, fd/,
+	 * kcmp) is refused too, unrecorded: ps and friends touch them in
+	 * passing; environ holds the runner's secrets */
+	if (!(mode & EF_PTRACE_MODE_ATTACH))
+		return -EF_EPERM;
+	return EF_REFUSE(EF_HOOK_PTRACE_ACCESS_CHECK, r, tgid, 0);
 }
 
 SEC("lsm/file_open")

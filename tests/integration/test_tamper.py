@@ -128,6 +128,18 @@ def expected_mode():
     return _expected[0]
 
 
+def landlock_expected(mode):
+    """What a job's Landlock domain guards here (egress.landlock), found
+    independently of egressd: the kernel's Landlock ABI, and the mode."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    abi = libc.syscall(ctypes.c_long(444), None, ctypes.c_long(0), ctypes.c_long(1))
+    if abi >= 6:
+        return "ptrace,signal,abstract_unix"
+    return "ptrace" if abi >= 1 and mode == "guard" else "none"
+
+
 def check_mode(ctx, st):
     """egressd's tamper_protection (status) is the expected one; noted."""
     want, why = expected_mode()
@@ -259,6 +271,8 @@ def test_root_job_cannot_take_the_fence_down(ctx):
     check(set(recorded) <= subjects, "probe flags %s, want %s" % (subjects, set(recorded)))
     js = d.job_span(r.job)
     eq(js.get("egress.tamper_protection"), mode, "egress.job egress.tamper_protection")
+    eq(js.get("egress.landlock"), landlock_expected(mode), "egress.job egress.landlock")
+    ctx.note("egress.landlock: %s" % js.get("egress.landlock"))
     eq(js.get("egress.flagged"), True, "egress.job egress.flagged")
     st = d.status()["tamper_protection"]
     check(st["refused"] >= sum(recorded.values()), "status tamper_protection: %s" % st)
