@@ -170,7 +170,7 @@ static void refuse_setown(struct ef_sf *p, const unsigned *pids, int n)
 	refuse_arg_eq(p, __NR_ioctl, 1, setown_ioctls, 2, EPERM);
 }
 
-static void add_rules(struct ef_sf *p, const unsigned *pids, int n)
+static void add_rules(struct ef_sf *p, const unsigned *pids, int n, bool no_trace)
 {
 	static const int mount_calls[] = {
 		__NR_mount, __NR_umount2, __NR_move_mount, __NR_open_tree, __NR_fsopen,
@@ -183,6 +183,13 @@ static void add_rules(struct ef_sf *p, const unsigned *pids, int n)
 
 	for (size_t i = 0; i < sizeof(mount_calls) / sizeof(mount_calls[0]); i++)
 		refuse(p, mount_calls[i]);
+	/* the policy's "tracing": false: no tracing at all, the job's own
+	 * processes included */
+	if (no_trace) {
+		refuse(p, __NR_ptrace);
+		refuse(p, __NR_process_vm_readv);
+		refuse(p, __NR_process_vm_writev);
+	}
 	refuse_pids(p, __NR_kill, a0, 1, pids, n, true, true);
 	refuse_pids(p, __NR_tkill, a0, 1, pids, n, false, false);
 	refuse_pids(p, __NR_tgkill, a01, 2, pids, n, false, false);
@@ -425,7 +432,7 @@ int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errle
 		if (ret)
 			return ret;
 	}
-	add_rules(sf, pids, n);
+	add_rules(sf, pids, n, cJSON_IsFalse(cJSON_GetObjectItem(guard, "tracing")));
 	return 0;
 }
 

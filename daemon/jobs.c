@@ -440,6 +440,9 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 		if (g) {
 			cJSON_AddStringToObject(g, "job_cgroup", j->cgroup);
 			cJSON_AddStringToObject(g, "why", d->tamper_why);
+			/* the policy's "tracing": false (with BPF LSM, the hooks read it) */
+			if (j->pol->pol->flags & EF_PF_NO_TRACE)
+				cJSON_AddBoolToObject(g, "tracing", false);
 		}
 		/* threads started since the last job are protected too */
 		ef_guard_pids_refresh(d, g ? cJSON_AddArrayToObject(g, "pids") : NULL);

@@ -41,6 +41,7 @@ static const char *hook_name(unsigned h)
 		[EF_HOOK_TASK_PRLIMIT] = "task_prlimit",
 		[EF_HOOK_TASK_MOVEMEMORY] = "task_movememory",
 		[EF_HOOK_FILE_SEND_SIGIOTASK] = "file_send_sigiotask",
+		[EF_HOOK_PTRACE_TRACEME] = "ptrace_traceme",
 	};
 
 	return h < EF_HOOK__MAX ? t[h] : NULL;

@@ -134,6 +134,7 @@ enum ef_lsm_hook {
 	EF_HOOK_TASK_PRLIMIT,
 	EF_HOOK_TASK_MOVEMEMORY,
 	EF_HOOK_FILE_SEND_SIGIOTASK,
+	EF_HOOK_PTRACE_TRACEME,
 	EF_HOOK__MAX,
 };
 
@@ -151,6 +152,8 @@ enum ef_policy_flags {
 				      * Neither LOOPBACK bit ("loopback": false): rules
 				      * only. */
 	EF_PF_MULTICAST = 1 << 6,  /* multicast group joins and source filters allowed */
+	EF_PF_NO_TRACE = 1 << 7,   /* "tracing": false: the job may trace nothing, not even
+				    * its own processes (ptrace, process_vm_*) */
 };
 
 /* Inbound rules ("inbound": [...] in a policy) live in ef_exact/ef_cidr

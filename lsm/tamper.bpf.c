@@ -109,6 +109,9 @@ int BPF_PROG(ef_lsm_ptrace, struct task_struct *child, unsigned int mode)
 		return ef_in_job(&job_cg) ? -EF_EPERM : 0;
 	}
 	r = ef_attach_outside(child);
+	/* the policy's "tracing": false: the job's own processes too */
+	if (!r && (mode & EF_PTRACE_MODE_ATTACH) && ef_job_no_trace())
+		return EF_REFUSE(EF_HOOK_PTRACE_ACCESS_CHECK, EF_R_TAMPER_PTRACE, tgid, 0);
 	if (!r)
 		return 0;
 	/* reading a process outside the job (/proc/<pid>/environ, maps, fd/,
@@ -117,6 +120,16 @@ int BPF_PROG(ef_lsm_ptrace, struct task_struct *child, unsigned int mode)
 	if (!(mode & EF_PTRACE_MODE_ATTACH))
 		return -EF_EPERM;
 	return EF_REFUSE(EF_HOOK_PTRACE_ACCESS_CHECK, r, tgid, 0);
+}
+
+/* PTRACE_TRACEME (gdb and strace starting a program) under "tracing": false */
+SEC("lsm/ptrace_traceme")
+int BPF_PROG(ef_lsm_traceme, struct task_struct *parent)
+{
+	if (!ef_job_no_trace())
+		return 0;
+	return EF_REFUSE(EF_HOOK_PTRACE_TRACEME, EF_R_TAMPER_PTRACE, BPF_CORE_READ(parent, tgid),
+			 0);
 }
 
 SEC("lsm/file_open")

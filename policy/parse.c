@@ -257,6 +257,18 @@ static int do_loopback(struct pctx *c, const cJSON *v, __u32 tok)
 	return 0;
 }
 
+/* "tracing": false: the job may not trace even its own processes (true,
+ * the default: only processes outside the job are out of its reach) */
+static int do_tracing(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	bool on = true;
+	int err = want_bool(c, v, tok, "tracing", &on);
+
+	if (!err && !on)
+		c->p->flags |= EF_PF_NO_TRACE;
+	return err;
+}
+
 /* Returns the index of an earlier equal rule of the list, or -1 after
  * adding rule `idx` to the hash. */
 static long dup_check(struct rule_list *l, size_t idx)
@@ -607,6 +619,7 @@ static const struct key top_keys[] = {
 	{ "deny", do_deny },	   { "loopback", do_loopback },
 	{ "dns", do_dns },	   { "probe", do_probe },
 	{ "sockets", do_sockets }, { "inbound", do_inbound },
+	{ "tracing", do_tracing },
 };
 
 /* Allow rules first, then deny rules: the order policy.h promises and the

@@ -533,7 +533,8 @@ static const struct {
 static int settings_ok(struct cmp *c)
 {
 	const struct ef_policy *a = c->a, *b = c->b;
-	__u32 extra = (a->flags & ~b->flags) & ~(__u32)(EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN);
+	__u32 extra = (a->flags & ~b->flags) &
+		      ~(__u32)(EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN | EF_PF_NO_TRACE);
 	__u64 fam = a->families & ~b->families;
 	size_t i;
 
@@ -546,6 +547,8 @@ static int settings_ok(struct cmp *c)
 			    a->loopback == EF_LOOPBACK_ANY ? "reaches every local listener" :
 							     "reaches the job's own listeners",
 			    pname(b), ef_loopback_name(b->loopback));
+	if ((b->flags & EF_PF_NO_TRACE) && !(a->flags & EF_PF_NO_TRACE))
+		return fail(c, "\"tracing\" is on; policy %s turns it off", pname(b));
 	for (i = 0; i < sizeof(sock_flags) / sizeof(sock_flags[0]); i++)
 		if (extra & sock_flags[i].flag)
 			return fail(c, "\"%s\": true is not allowed by policy %s",

@@ -99,6 +99,18 @@ static __always_inline bool ef_in_job(__u64 *job_cg)
 	return true;
 }
 
+/* Is the caller in a live job whose policy says "tracing": false? */
+static __always_inline bool ef_job_no_trace(void)
+{
+	struct ef_ctx c;
+
+	/* c.pol is NULL outside every job (only it is tested: see ef_tamper) */
+	ef_ctx_load(&c);
+	if (!c.pol)
+		return false;
+	return c.pol->flags & EF_PF_NO_TRACE;
+}
+
 /* kernfs_node.parent became __parent in 6.15 */
 struct kernfs_node___new {
 	struct kernfs_node *__parent;
@@ -321,7 +333,8 @@ enum ef_tamper_exit {
 			  * pid or group */
 	EF_TX_IOCTL_OWN, /* ioctl: EPERM, and FIOSETOWN or SIOCSPGRP */
 	EF_TX_PTRACE,	 /* ptrace: EPERM, and PTRACE_ATTACH/SEIZE (of any process:
-			  * a job's own attach is let through), or a guarded pid */
+			  * a job's own attach is let through), PTRACE_TRACEME (refused
+			  * only under "tracing": false), or a guarded pid */
 };
 
 static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, int how,
@@ -392,7 +405,7 @@ static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, 
 		a0 = (__s32)ef_sys_arg(0);
 		a1 = (__s32)ef_sys_arg(1);
 		if (a0 != 16 /* PTRACE_ATTACH */ && a0 != 0x4206 /* PTRACE_SEIZE */ &&
-		    !ef_guarded_pid(a1))
+		    a0 != 0 /* PTRACE_TRACEME: "tracing": false */ && !ef_guarded_pid(a1))
 			return 0;
 		target = (__u64)a1;
 		break;

@@ -585,3 +585,23 @@ def test_root_job_filling_the_disk_loses_no_record(ctx):
     finally:
         d.stop()
         sp.run(["umount", "-l", fs], check=False)
+
+
+@test(timeout=150)
+def test_policy_turns_tracing_off(ctx):
+    """"tracing": false: the job may not debug even its own processes
+    (strace, gdb: refused and recorded); without it, it may (above). A job
+    may not choose a policy that turns tracing back on."""
+    d = ctx.daemon({"t": pol(allow=[ALLOW], tracing=False)})
+    r = d.run("t", ["/bin/sh", "-c", DEBUG_JOB], timeout=60)
+    ctx.note("tracing off: %s" % " ".join(r.out.split()))
+    for step in ("strace_child", "gdb_run", "gdb_attach", "strace_attach"):
+        check("%s=ok" % step not in r.out, "%s worked under \"tracing\": false: %s" % (
+            step, r.out[-800:]))
+    spans = d.wait_spans("egress.tamper", r.job, where={"egress.reason": "tamper_ptrace"})
+    check(spans, "no tamper_ptrace record")
+    # the policy file says so, and a chosen policy may not undo it
+    bad = d.write_policy("bad", {"name": "bad", "allow": [ALLOW], "tracing": "no"})
+    v = subprocess.run([d.egressctl, "policy", "validate", bad], capture_output=True, text=True)
+    check(v.returncode != 0 and "tracing" in v.stderr + v.stdout,
+          "a non-boolean \"tracing\" was not refused: %s" % (v.stdout + v.stderr))

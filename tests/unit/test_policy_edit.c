@@ -390,6 +390,12 @@ static const struct weaker_case weaker_cases[] = {
 	  "\"sockets.icmp\": true" },
 	{ "", "", "\"sockets\": {\"multicast\": true}", "", "", "", 0,
 	  "\"sockets.multicast\": true is not allowed by policy b" },
+	/* "tracing": false only takes away */
+	{ "", "", "", "", "", "\"tracing\": false", 0,
+	  "\"tracing\" is on; policy b turns it off" },
+	{ "", "", "\"tracing\": false", "", "", "", 1, NULL },
+	{ "", "", "\"tracing\": false", "", "", "\"tracing\": false", 1, NULL },
+	{ "", "", "\"tracing\": true", "", "", "\"tracing\": false", 0, NULL },
 	{ "", "", "\"sockets\": {\"packet\": true}", "", "",
 	  "\"sockets\": {\"packet\": true, \"raw\": true}", 1, NULL },
 	{ "", "", "\"sockets\": {\"families\": [\"vsock\"]}", "", "",
