@@ -6,11 +6,17 @@ under egressctl run's guard (seccomp filter, mount namespace, capabilities)
 and sys_exit tracepoints record what it refused. Two costs:
 
 1. A job's syscalls under the guard: `ef_bench syscalls` (getppid, open+close,
-   kill(self, 0): medians) in a fenced job against the same outside any job,
-   egressd running in both; interleaved rounds, medians of the medians.
+   kill(self, 0), fcntl, ioctl, posix_spawn+wait: medians) in a fenced job
+   against the same outside any job, egressd running in both; interleaved
+   rounds, medians of the medians.
 2. Every process on the host while the recorders are attached: the same
    unfenced measurement with egressd's fence loaded against after
    `egressd --reset` (nothing attached), interleaved.
+3. A build-like workload: this project's egressctl compiled from scratch
+   (`make -j2 BUILD=<tmp> <tmp>/egressctl`: clang for the BPF objects,
+   bpftool, gcc, ld) in a fenced root job against outside any job,
+   interleaved; wall time and the CPU time of the build's processes,
+   medians with their spread (min-max).
 With BPF LSM the guard is not used and (1) is about the hooks instead.
 """
 import argparse
@@ -27,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world as W  # noqa: E402
 import benchlib as B  # noqa: E402
 
-KEYS = ("getppid_ns", "open_ns", "kill0_ns")
+KEYS = ("getppid_ns", "open_ns", "kill0_ns", "fcntl_ns", "ioctl_ns", "spawn_ns")
 
 
 def main():
@@ -35,6 +41,7 @@ def main():
     ap.add_argument("--build", default="build/normal")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--n", type=int, default=200000)
+    ap.add_argument("--build-rounds", type=int, default=3)
     args = ap.parse_args()
     S = B.setup(args.build, "tamper")
     world, tmp = S.world, S.tmp
@@ -83,6 +90,29 @@ def main():
                 else:
                     reset()
                     bare.append(measure(False))
+        # a build: fenced (egressd running) against unfenced, interleaved
+        B.start_daemon(world, S.egressd, S.dirs, tmp, procs)
+
+        def build(fenced, i):
+            out = "%s/build-%s-%d" % (tmp, "fenced" if fenced else "plain", i)
+            argv = ["make", "-s", "-j2", "BUILD=" + out, out + "/egressctl"]
+            if fenced:
+                argv = ctl + ["run", "--policy", "t", "--"] + argv
+            t0 = time.monotonic()
+            p = subprocess.Popen(world.fence_argv(argv), cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+            _pid, status, ru = os.wait4(p.pid, 0)
+            wall = time.monotonic() - t0
+            p.returncode = os.waitstatus_to_exitcode(status)
+            log = p.stdout.read()
+            if p.returncode:
+                raise RuntimeError("the build (%s) failed: %s" % (
+                    "fenced" if fenced else "unfenced", log[-800:]))
+            return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime}
+        bf, bp = [], []
+        for i in range(args.build_rounds):
+            for fenced in ((True, False) if i % 2 == 0 else (False, True)):
+                (bf if fenced else bp).append(build(fenced, i))
         med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
         print("tamper protection: %s (%d interleaved rounds of %d calls each, medians)" % (
             mode, args.rounds, args.n))
@@ -94,6 +124,13 @@ def main():
         for k in KEYS:
             print("    %-10s %.3f   (%.0f vs %.0f ns)" % (
                 k[:-3], med(attached, k) / med(bare, k), med(attached, k), med(bare, k)))
+        print("  a build of egressctl from scratch, fenced root job / outside any job "
+              "(%d interleaved rounds):" % args.build_rounds)
+        for k, unit in (("wall", "s wall"), ("cpu", "s CPU")):
+            print("    %-10s %.3f   (%.1f [%.1f-%.1f] vs %.1f [%.1f-%.1f] %s)" % (
+                k, med(bf, k) / med(bp, k), med(bf, k), min(x[k] for x in bf),
+                max(x[k] for x in bf), med(bp, k), min(x[k] for x in bp),
+                max(x[k] for x in bp), unit))
     finally:
         B.teardown(procs, S.egressd, S.dirs, world, tmp)
 

@@ -135,6 +135,21 @@ static void refuse_arg_eq(struct ef_sf *p, int nr, int arg, const unsigned *vals
 	ef_sf_emit(p, (struct sock_filter)RET(SECCOMP_RET_ERRNO | (unsigned)err));
 }
 
+/* nr refused when argument arg is not 0 (a pointer given); the accumulator
+ * holds nr again after the block */
+static void refuse_arg_ne0(struct ef_sf *p, int nr, int arg)
+{
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 6));
+	/* both halves of the 64-bit argument */
+	ef_sf_emit(p, (struct sock_filter)LD_ARG(arg));
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3));
+	ef_sf_emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						    offsetof(struct seccomp_data, args[arg]) + 4));
+	ef_sf_emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1));
+	ef_sf_emit(p, (struct sock_filter)RET(SECCOMP_RET_ALLOW));
+	ef_sf_emit(p, (struct sock_filter)RET(DENY));
+}
+
 /*
  * fcntl(fd, F_SETOWN, pid): the file's SIGIO (or the signal F_SETSIG names,
  * SIGKILL included) goes to pid, or to the group -pid, whenever I/O happens
@@ -225,6 +240,11 @@ static void add_rules(struct ef_sf *p, const unsigned *pids, int n, bool no_trac
 	 * a pointer, so clone3 is refused with ENOSYS, as container runtimes
 	 * do: the C library falls back to clone(), which has no such flag. */
 	refuse_errno(p, __NR_clone3, ENOSYS);
+	/* request_key() with callout information makes the kernel run
+	 * /sbin/request-key, outside every cgroup, with what the job gave
+	 * (key.dns_resolver resolves any name it is handed: DNS past the
+	 * fence). Without callout no program runs: that stays. */
+	refuse_arg_ne0(p, __NR_request_key, 2);
 }
 
 /* ---- the mount namespace ---- */

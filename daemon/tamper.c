@@ -42,6 +42,7 @@ static const char *hook_name(unsigned h)
 		[EF_HOOK_TASK_MOVEMEMORY] = "task_movememory",
 		[EF_HOOK_FILE_SEND_SIGIOTASK] = "file_send_sigiotask",
 		[EF_HOOK_PTRACE_TRACEME] = "ptrace_traceme",
+		[EF_HOOK_KEY_ALLOC] = "key_alloc",
 	};
 
 	return h < EF_HOOK__MAX ? t[h] : NULL;
@@ -61,6 +62,7 @@ static const char *syscall_name(unsigned nr)
 		S(unlinkat), S(renameat), S(renameat2), S(clone3), S(setpriority), S(ioprio_set),
 		S(prlimit64), S(sched_setscheduler), S(sched_setparam), S(sched_setattr),
 		S(sched_setaffinity), S(migrate_pages), S(move_pages), S(fcntl), S(ioctl),
+		S(request_key),
 #ifdef __NR_open
 		S(open), S(creat), S(mkdir), S(rmdir), S(unlink), S(rename),
 #endif
@@ -92,7 +94,7 @@ static const char *what(int reason)
 		return "a fenced job may not enter other namespaces";
 	case EF_R_TAMPER_KERNEL:
 		return "a fenced job may not change kernel settings (/proc/sys, sysfs and the "
-		       "like)";
+		       "like) or have the kernel run a program for it (request-key)";
 	case EF_R_TAMPER_CONTROL:
 		return "a fenced job may not start jobs, change policies or control jobs";
 	case EF_R_TAMPER_RESOURCE:

@@ -285,6 +285,25 @@ int BPF_PROG(ef_lsm_task_alloc, struct task_struct *task, unsigned long clone_fl
 	return EF_REFUSE(EF_HOOK_TASK_ALLOC, EF_R_TAMPER_CGROUP, 0, 0);
 }
 
+/* request_key() with callout information: the kernel runs /sbin/request-key
+ * as root, outside every cgroup, with what the job gave (key.dns_resolver
+ * resolves any name: DNS past the fence). Such a construction, and only
+ * it, first allocates the authorisation key of type ".request_key_auth". */
+SEC("lsm/key_alloc")
+int BPF_PROG(ef_lsm_key_alloc, struct key *key, const struct cred *cred, unsigned long flags)
+{
+	static const char auth[] = ".request_key_auth";
+	char name[sizeof(auth)] = {};
+
+	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(key, type, name)) !=
+	    (long)sizeof(auth))
+		return 0;
+	for (int i = 0; i < (int)sizeof(auth); i++)
+		if (name[i] != auth[i])
+			return 0;
+	return EF_REFUSE(EF_HOOK_KEY_ALLOC, EF_R_TAMPER_KERNEL, 0, 0);
+}
+
 /* ---- records at the syscall's exit ----
  * Without BPF LSM: what egressctl run's guard refused (all of them). With
  * it: what the kernel refused ahead of the hooks (the EF_TX ones; the
@@ -340,6 +359,7 @@ EF_TX(sched_setaffinity, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
 EF_TX(migrate_pages, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
 EF_TX(move_pages, EF_TX_PID0, EF_R_TAMPER_RESOURCE, -1)
 EF_TX(fcntl, EF_TX_SETOWN, EF_R_TAMPER_SIGNAL, -1)
+EF_TX(request_key, EF_TX_EPERM, EF_R_TAMPER_KERNEL, -1)
 EF_TX(ioctl, EF_TX_IOCTL_OWN, EF_R_TAMPER_SIGNAL, -1)
 
 /* clone3: the guard refuses every call (ENOSYS: the C library falls back to

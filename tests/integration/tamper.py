@@ -26,13 +26,13 @@ if platform.machine() == "x86_64":
           "process_vm_readv": 310, "finit_module": 313, "tgkill": 234, "tkill": 200,
           "ptrace": 101, "umount2": 166, "mount": 165, "pidfd_getfd": 438,
           "open_tree": 428, "move_mount": 429, "pivot_root": 155, "clone3": 435,
-          "prlimit64": 302, "ioprio_set": 251, "ioprio_get": 252}
+          "prlimit64": 302, "ioprio_set": 251, "ioprio_get": 252, "request_key": 249}
 else:  # aarch64
     NR = {"bpf": 280, "pidfd_open": 434, "pidfd_send_signal": 424, "setns": 268,
           "process_vm_readv": 270, "finit_module": 273, "tgkill": 131, "tkill": 130,
           "ptrace": 117, "umount2": 39, "mount": 40, "pidfd_getfd": 438,
           "open_tree": 428, "move_mount": 429, "pivot_root": 41, "clone3": 435,
-          "prlimit64": 261, "ioprio_set": 30, "ioprio_get": 31}
+          "prlimit64": 261, "ioprio_set": 30, "ioprio_get": 31, "request_key": 218}
 
 
 def out(op, ok, err=0, **kw):
@@ -205,6 +205,14 @@ def main():
     # loading a kernel module (CAP_SYS_MODULE dropped: EPERM before the fd)
     sysc("finit_module", "finit_module", -1, 0, 0)
 
+    # a key the kernel constructs by running /sbin/request-key outside every
+    # cgroup (key.dns_resolver resolves any name it is given); "user" keys
+    # whose request-key rule, if any, runs a harmless program
+    ktype = ctypes.create_string_buffer(b"user")
+    kdesc = ctypes.create_string_buffer(("ef-tamper-%s" % me).encode())
+    callout = ctypes.create_string_buffer(b"ef-tamper")
+    sysc("request_key_callout", "request_key", ctypes.addressof(ktype), ctypes.addressof(kdesc),
+         ctypes.addressof(callout), -2)  # KEY_SPEC_PROCESS_KEYRING
     clone_into_cgroup(cg2)
     resources(egressd)
     sigio(egressd)

@@ -41,6 +41,8 @@ COMMON = {
     "setpriority_egressd": "EPERM", "sched_setaffinity_egressd": "EPERM",
     "sched_setscheduler_egressd": "EPERM", "prlimit_egressd": "EPERM",
     "ioprio_set_egressd": "EPERM",
+    # the kernel would run /sbin/request-key outside every cgroup
+    "request_key_callout": "EPERM",
 }
 # what a read-only mount refuses, and how
 WRITES = ["cgroup_procs_root", "cgroup_procs_fence_root", "cgroup_procs_relative",
@@ -85,13 +87,13 @@ WANT = {
 # reason -> the least number of egress.tamper spans the attempts above make
 RECORDED = {
     "guard": {"tamper_bpf": 2, "tamper_cgroup": 8, "tamper_pin": 3, "tamper_mount": 6,
-              "tamper_signal": 8, "tamper_ptrace": 4, "tamper_kernel": 4,
+              "tamper_signal": 8, "tamper_ptrace": 4, "tamper_kernel": 5,
               "tamper_resource": 6},
     # pin_rename: Debian 12's 6.1 refuses a rename on bpffs by itself (EPERM
     # without egressd, measured), ahead of the inode_rename hook: the fence
     # sees no attempt to record there
     "bpf_lsm": {"tamper_bpf": 2, "tamper_cgroup": 8, "tamper_pin": 2, "tamper_mount": 6,
-                "tamper_signal": 5, "tamper_ptrace": 5, "tamper_kernel": 4,
+                "tamper_signal": 5, "tamper_ptrace": 5, "tamper_kernel": 5,
                 "tamper_resource": 5},
 }
 
@@ -99,7 +101,7 @@ RECORDED = {
 HOOKS = ["bpf", "task_kill", "ptrace_access_check", "file_open", "inode_mkdir", "inode_rmdir",
          "inode_unlink", "inode_rename", "sb_umount", "sb_mount", "move_mount", "sb_pivotroot",
          "task_alloc", "task_setnice", "task_setioprio", "task_setscheduler", "task_prlimit",
-         "file_send_sigiotask"]
+         "file_send_sigiotask", "key_alloc"]
 
 _expected = []
 
