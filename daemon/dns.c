@@ -1052,20 +1052,74 @@ static void conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
 	}
 }
 
+/*
+ * A proxy socket that failed under egressd: destroyed from outside
+ * (SOCK_DESTROY, `ss -K`: a root process, or a job its policy granted
+ * CAP_NET_ADMIN), which aborts a listener (the port is freed) and reports
+ * ECONNABORTED on a UDP socket. The job's DNS must not stay broken, nor
+ * egressd spin on the error: the socket is made anew on the same port,
+ * else the four on a new one (the fence's maps follow), and it says so.
+ */
+static void revive(struct ef_daemon *d, struct ef_dns_sock *ls)
+{
+	struct ef_dns_job *dj = ls->dj;
+	bool tcp = ls->kind == EF_EPK_DNS_LISTEN, v6 = ls->v6;
+	int err = 0, ret;
+	socklen_t el = sizeof(err);
+	__u16 old = dj->port, port;
+	struct ef_job v;
+
+	getsockopt(ls->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	close_fd(d, &ls->fd);
+	ret = listen_one(d, ls, dj, v6, tcp, old, NULL);
+	if (!ret) {
+		log_warn("job %s: its DNS proxy's %s%s socket failed (%s); made anew on port %u",
+			 dj->job->id, tcp ? "TCP" : "UDP", v6 ? "6" : "4",
+			 err ? strerror(err) : "closed", old);
+		return;
+	}
+	/* the port was taken meanwhile: all four on a new one */
+	listeners_close(d, dj);
+	ret = listeners_open(d, dj, 0);
+	port = dj->port;
+	if (ret || bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_jobs), &dj->job->cgroup_id,
+				       &v)) {
+		log_err("job %s: its DNS proxy's sockets failed and cannot be made anew (%s): "
+			"its DNS queries fail", dj->job->id, strerror(ret ? -ret : errno));
+		return;
+	}
+	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_dns_ports), &old);
+	bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_dns_ports), &port,
+			    &dj->job->cgroup_id, BPF_ANY);
+	ef_dns_job_value(dj->job, &v);
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_jobs), &dj->job->cgroup_id, &v,
+				BPF_EXIST))
+		log_err("job %s: moving its DNS proxy to port %u: %s", dj->job->id, port,
+			strerror(errno));
+	else
+		log_warn("job %s: its DNS proxy's sockets failed (%s) and port %u was taken; "
+			 "made anew on port %u", dj->job->id, err ? strerror(err) : "closed", old,
+			 port);
+}
+
 void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events)
 {
 	switch (*(const int *)tag) {
 	case EF_EPK_DNS_UDP: {
 		struct ef_dns_sock *ls = tag;
 
-		if (ls->fd >= 0)
+		if (ls->fd >= 0 && (events & (EPOLLERR | EPOLLHUP)))
+			revive(d, ls);
+		else if (ls->fd >= 0)
 			udp_io(d, ls);
 		break;
 	}
 	case EF_EPK_DNS_LISTEN: {
 		struct ef_dns_sock *ls = tag;
 
-		if (ls->fd >= 0)
+		if (ls->fd >= 0 && (events & (EPOLLERR | EPOLLHUP)))
+			revive(d, ls);
+		else if (ls->fd >= 0)
 			conn_accept(d, ls);
 		break;
 	}

@@ -897,3 +897,47 @@ def test_dns_nat64_answers_judged_as_ipv4(ctx):
         denied(r.get("[%s]:80" % a))
         expect(d.decision(r.job, a, 80), decision="deny", reason="metadata")
     expect(d.decision(r.job, "64:ff9b::a9fe:a9fd", 80), decision="allow")
+
+
+@test(timeout=120)
+def test_dns_proxy_socket_destroyed_is_made_anew(ctx):
+    """A job's DNS proxy sockets destroyed under egressd (SOCK_DESTROY, `ss
+    -K`: root outside the fence, or a job whose policy grants CAP_NET_ADMIN):
+    egressd makes them anew and says so, and the job's DNS keeps working
+    over UDP and TCP; egressd does not spin on the dead socket."""
+    import subprocess
+    d = dns_daemon(ctx, {"n": pol(allow=["ok.test:80"])})
+    flag = os.path.join(d.tmp, "go")
+    jid = ctx.job_id()
+    steps = sh(("resolve", "ok.test"),
+               "while [ ! -e %s ]; do sleep 0.1; done" % shlex.quote(flag),
+               ("resolve", "ok.test"), ("resolve", "ok.test", "--tcp"))
+    p = subprocess.Popen(ctx.world.fence_argv(d.run_argv("n", steps, job_id=jid)),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: (d.job(jid) or {}).get("dns_port"), 20, what="the job's DNS port")
+        port = d.job(jid)["dns_port"]
+        time.sleep(0.5)
+        k = subprocess.run(ctx.world.fence_argv(
+            ["ss", "-K", "-n", "-a", "-t", "-u", "sport", "=", ":%d" % port]),
+            capture_output=True, text=True, timeout=10)
+        check(k.returncode == 0, "ss -K: %s" % k.stderr)
+        ctx.note("destroyed: %s" % " ".join(k.stdout.split())[:300])
+        wait_until(lambda: "made anew" in d.log_tail(200), 10,
+                   what="egressd saying it made the proxy socket anew: %s" % d.log_tail(10))
+        cpu0 = sum(int(x) for x in open("/proc/%d/stat" % d.pid).read().split()[13:15])
+        time.sleep(1)
+        cpu1 = sum(int(x) for x in open("/proc/%d/stat" % d.pid).read().split()[13:15])
+        check(cpu1 - cpu0 < 50, "egressd spent %d ticks of the last second" % (cpu1 - cpu0))
+        open(flag, "w").close()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check(p.returncode == 0, "the job failed (rc %d): %s" % (p.returncode, err[-800:]))
+    got = [x for x in W.parse_lines(out, None) if x.get("op") == "resolve"]
+    eq(len(got), 3, "resolve lines: %s" % got)
+    for res in got:
+        answered(res, "NOERROR", ["198.18.1.1", "2001:db8:1::1"])
+    check(d.alive(), "egressd died: %s" % d.log_tail())
