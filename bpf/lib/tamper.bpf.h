@@ -329,9 +329,6 @@ enum ef_tamper_exit {
 	EF_TX_PATH1,	 /* EROFS, path in args[1], relative to the fd in args[0] */
 	EF_TX_PRIO,	 /* setpriority: EPERM, and PRIO_USER or args[1] guarded */
 	EF_TX_IOPRIO,	 /* ioprio_set: EPERM, and IOPRIO_WHO_USER or args[1] guarded */
-	EF_TX_SETOWN,	 /* fcntl: EPERM, and F_SETOWN_EX, or F_SETOWN to a guarded
-			  * pid or group */
-	EF_TX_IOCTL_OWN, /* ioctl: EPERM, and FIOSETOWN or SIOCSPGRP */
 	EF_TX_PTRACE,	 /* ptrace: EPERM, and PTRACE_ATTACH/SEIZE (of any process:
 			  * a job's own attach is let through), PTRACE_TRACEME (refused
 			  * only under "tracing": false), or a guarded pid */
@@ -387,18 +384,6 @@ static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, 
 		else
 			return 0;
 		break;
-	case EF_TX_SETOWN:
-		if (ret != -EF_EPERM)
-			return 0;
-		a0 = (__s32)ef_sys_arg(1); /* the command */
-		a1 = (__s32)ef_sys_arg(2);
-		if (a0 == 15 /* F_SETOWN_EX */)
-			target = 0;
-		else if (a0 == 8 /* F_SETOWN */ && (ef_guarded_pid(a1) || ef_guarded_pid(-a1)))
-			target = (__u64)a1;
-		else
-			return 0;
-		break;
 	case EF_TX_PTRACE:
 		if (ret != -EF_EPERM)
 			return 0;
@@ -408,13 +393,6 @@ static __always_inline int ef_tamper_exit(struct trace_event_raw_sys_exit *ctx, 
 		    a0 != 0 /* PTRACE_TRACEME: "tracing": false */ && !ef_guarded_pid(a1))
 			return 0;
 		target = (__u64)a1;
-		break;
-	case EF_TX_IOCTL_OWN:
-		if (ret != -EF_EPERM)
-			return 0;
-		a0 = (__u32)ef_sys_arg(1);
-		if (a0 != 0x8901 /* FIOSETOWN */ && a0 != 0x8902 /* SIOCSPGRP */)
-			return 0;
 		break;
 	case EF_TX_PATH0:
 	case EF_TX_PATH1:

@@ -87,7 +87,7 @@ WANT = {
 # reason -> the least number of egress.tamper spans the attempts above make
 RECORDED = {
     "guard": {"tamper_bpf": 2, "tamper_cgroup": 8, "tamper_pin": 3, "tamper_mount": 6,
-              "tamper_signal": 8, "tamper_ptrace": 4, "tamper_kernel": 5,
+              "tamper_signal": 5, "tamper_ptrace": 4, "tamper_kernel": 5,
               "tamper_resource": 6},
     # pin_rename: Debian 12's 6.1 refuses a rename on bpffs by itself (EPERM
     # without egressd, measured), ahead of the inode_rename hook: the fence
