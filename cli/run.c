@@ -49,8 +49,11 @@ const char cmd_run_help[] =
 	"It does not get the sockets (unix sockets on 0..2 excepted), io_uring instances,\n"
 	"pidfds, namespace, BPF and TUN descriptors egressctl inherited: they are closed\n"
 	"before exec (0..2: /dev/null), said once on stderr, and recorded on the job's span.\n"
-	"Exit status: the command's; 125 if the fence cannot be set up (the command is then\n"
-	"not run), 126 or 127 if it cannot be executed.\n";
+	"Before exec it proves the fence: it talks only to a root listener on a root-owned\n"
+	"socket in directories only root may write, and execs only if the fence refused its\n"
+	"canary connect (UDP to 192.0.2.1:9, refused to every job whatever the policy).\n"
+	"Exit status: the command's; 125 if the fence cannot be set up or proved (the\n"
+	"command is then not run), 126 or 127 if it cannot be executed.\n";
 
 static bool is_file_arg(const char *p)
 {
