@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* status, jobs, and the request helper. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -24,6 +26,131 @@ static void set_timeout(int fd)
 		tv.tv_sec = atoi(env);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * A directory or socket of the path to egressd's control socket that is not
+ * root's, or that another user may write (a sticky directory excepted: in
+ * one only root can rename or remove what root owns, and every entry below
+ * is checked to be root's), lets someone else put another listener there.
+ * Returns 0, or -1 with why[] set.
+ */
+static int root_owned(const char *path, const struct stat *st, bool dir, char *why, size_t n)
+{
+	if (st->st_uid != 0) {
+		snprintf(why, n, "%s is owned by uid %u, not root", path, (unsigned)st->st_uid);
+		return -1;
+	}
+	if (dir && !S_ISDIR(st->st_mode)) {
+		snprintf(why, n, "%s is not a directory", path);
+		return -1;
+	}
+	if (dir && (st->st_mode & 022) && !(st->st_mode & S_ISVTX)) {
+		snprintf(why, n, "%s is writable by %s (mode %04o)", path,
+			 st->st_mode & 002 ? "anyone" : "its group", st->st_mode & 07777);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_dir(const char *path, char *why, size_t n)
+{
+	struct stat st;
+
+	if (lstat(path, &st)) {
+		snprintf(why, n, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return root_owned(path, &st, true, why, n);
+}
+
+int ctl_connect_root(char *why, size_t n)
+{
+	char dir[PATH_MAX], real[PATH_MAX], sock[PATH_MAX + 2], *slash, *base;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct stat st;
+	size_t len;
+	int fd;
+
+	if (strlen(ctl_socket_path) >= sizeof(dir)) {
+		snprintf(why, n, "%s: %s", ctl_socket_path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	strcpy(dir, ctl_socket_path);
+	slash = strrchr(dir, '/');
+	base = slash ? slash + 1 : dir;
+	if (!*base) {
+		snprintf(why, n, "%s names no socket", ctl_socket_path);
+		return -1;
+	}
+	if (slash == dir)
+		strcpy(real, "/");
+	else if (!realpath(slash ? (*slash = '\0', dir) : ".", real)) {
+		snprintf(why, n, "%s: %s", slash ? dir : ".", strerror(errno));
+		return -1;
+	}
+	/* every directory from / down, symbolic links resolved */
+	if (check_dir("/", why, n))
+		return -1;
+	len = strlen(real);
+	for (size_t i = 1; len > 1 && i <= len; i++) {
+		char c = real[i];
+		int r;
+
+		if (c != '/' && c != '\0')
+			continue;
+		real[i] = '\0';
+		r = check_dir(real, why, n);
+		real[i] = c;
+		if (r)
+			return -1;
+	}
+	snprintf(sock, sizeof(sock), "%s/%s", strcmp(real, "/") ? real : "", base);
+	if (lstat(sock, &st)) {
+		snprintf(why, n, "%s: %s", sock, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, n, "%s is not a socket", sock);
+		return -1;
+	}
+	if (root_owned(sock, &st, false, why, n))
+		return -1;
+	fd = ef_ctl_connect(sock);
+	if (fd < 0) {
+		snprintf(why, n, "cannot reach egressd at %s: %s", sock, strerror(-fd));
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		snprintf(why, n, "who listens at %s (SO_PEERCRED): %s", sock, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (cred.uid != 0) {
+		snprintf(why, n, "the listener at %s runs as uid %u, not root", sock,
+			 (unsigned)cred.uid);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+cJSON *ctl_exchange(int fd, cJSON *req)
+{
+	cJSON *reply = NULL;
+	int ret;
+
+	set_timeout(fd);
+	ret = ef_ctl_send(fd, req);
+	if (!ret)
+		ret = ef_ctl_recv(fd, &reply);
+	if (ret) {
+		fprintf(stderr, "egressctl: talking to egressd at %s: %s\n", ctl_socket_path,
+			ret == -EAGAIN ? "no reply in time (EGRESSCTL_TIMEOUT)" : strerror(-ret));
+		return NULL;
+	}
+	return reply;
 }
 
 cJSON *ctl_request(cJSON *req, int *fd_out)

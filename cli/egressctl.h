@@ -22,6 +22,13 @@ int ctl_opt_arg(int argc, char **argv, int *i, const char *opt, const char **ret
 bool ctl_wants_help(int argc, char **argv, const char *usage_line, const char *summary);
 /* One request, one reply. Prints why on failure and returns NULL. */
 cJSON *ctl_request(cJSON *req, int *fd_out);
+/* egressctl run: connect to egressd only if the control socket and every
+ * directory above it are root's and writable by no one else (sticky
+ * directories excepted), and the listener is root (SO_PEERCRED). The fd,
+ * or -1 with why[] set. */
+int ctl_connect_root(char *why, size_t n);
+/* One request, one reply on fd (not closed). Prints why on failure. */
+cJSON *ctl_exchange(int fd, cJSON *req);
 
 int cmd_status(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "egressctl.h"
 #include "cgroup.h"
@@ -47,8 +50,11 @@ const char cmd_run_help[] =
 	"It does not get the sockets (unix sockets on 0..2 excepted), io_uring instances,\n"
 	"pidfds, namespace, BPF and TUN descriptors egressctl inherited: they are closed\n"
 	"before exec (0..2: /dev/null), said once on stderr, and recorded on the job's span.\n"
-	"Exit status: the command's; 125 if the fence cannot be set up (the command is then\n"
-	"not run), 126 or 127 if it cannot be executed.\n";
+	"Before exec it proves the fence: it talks only to a root listener on a root-owned\n"
+	"socket in directories only root may write, and execs only if the fence refused its\n"
+	"canary connect (UDP to 192.0.2.1:9, refused to every job whatever the policy).\n"
+	"Exit status: the command's; 125 if the fence cannot be set up or proved (the\n"
+	"command is then not run), 126 or 127 if it cannot be executed.\n";
 
 static bool is_file_arg(const char *p)
 {
@@ -353,13 +359,56 @@ static int isolate_same_user(cJSON *attrs, const char *cmd)
 	return 0;
 }
 
+/*
+ * The canary (include/ef_abi.h): a UDP socket made in the job, so the
+ * job's connect program judges it. Made before the fallbacks so that no
+ * seccomp family rule a reply asked for can stand in for the fence's
+ * refusal. -1 having said why.
+ */
+static int canary_open(const char *cmd)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		fprintf(stderr, "egressctl: the canary socket: %s; not running %s unfenced\n",
+			strerror(errno), cmd);
+	return s;
+}
+
+/*
+ * Just before exec: connect the canary socket to the canary destination,
+ * which the fence refuses to every job whatever its policy (EF_R_CANARY);
+ * a UDP connect sends nothing, fenced or not. Only EPERM proves that this
+ * process is fenced: a control socket answered by another listener, or a
+ * cgroup without the fence, ends here. Closes s. 0, or -1 having said why.
+ */
+static int canary_refused(int s, const char *cmd)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET,
+		.sin_port = htons(EF_CANARY_PORT),
+		.sin_addr.s_addr = htonl(EF_CANARY_ADDR4),
+	};
+	char dest[INET_ADDRSTRLEN] = "?";
+	int r = connect(s, (struct sockaddr *)&sa, sizeof(sa)), e = errno;
+
+	close(s);
+	if (r < 0 && e == EPERM)
+		return 0;
+	inet_ntop(AF_INET, &sa.sin_addr, dest, sizeof(dest));
+	fprintf(stderr, "egressctl: the fence did not refuse the canary connect (%s:%d: %s): "
+			"this process is not fenced; not running %s\n", dest, EF_CANARY_PORT,
+		r < 0 ? strerror(e) : "connected", cmd);
+	return -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *tp = getenv("TRACEPARENT"), *policy = NULL, *job_id = NULL;
 	cJSON *req = cJSON_CreateObject(), *attrs = cJSON_CreateObject(), *args, *reply = NULL;
 	const cJSON *ok, *cg, *jid, *tpo;
-	char mine[4096];
-	int i, fd = -1, ret = EXIT_FENCE;
+	char mine[4096], why[PATH_MAX + 256] = "";
+	int i, fd = -1, canary = -1, ret = EXIT_FENCE;
 
 	if (!req || !attrs)
 		goto out;
@@ -409,6 +458,13 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	if (close_inherited(req, argv[i]))
 		goto out;
+	/* egressd's, and no one else's: checked before the user namespace,
+	 * where root's files and root itself would look like nobody's */
+	fd = ctl_connect_root(why, sizeof(why));
+	if (fd < 0) {
+		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, argv[i]);
+		goto out;
+	}
 	if (isolate_same_user(attrs, argv[i]))
 		goto out;
 	if (job_id)
@@ -421,7 +477,7 @@ int cmd_run(int argc, char **argv)
 	for (int k = i; k < argc && args; k++)
 		cJSON_AddItemToArray(args, cJSON_CreateString(argv[k]));
 
-	reply = ctl_request(req, &fd);
+	reply = ctl_exchange(fd, req);
 	if (!reply) {
 		fprintf(stderr, "egressctl: not running %s unfenced\n", argv[i]);
 		goto out;
@@ -434,7 +490,8 @@ int cmd_run(int argc, char **argv)
 			e ? e : "egressd refused the job", argv[i]);
 		goto out;
 	}
-	/* trust, but verify: this process must now be in the job's cgroup */
+	/* trust, but verify: this process must now be in the job's cgroup, and
+	 * (below, last) the fence must refuse it the canary */
 	cg = cJSON_GetObjectItem(reply, "cgroup");
 	jid = cJSON_GetObjectItem(reply, "job_id");
 	tpo = cJSON_GetObjectItem(reply, "traceparent");
@@ -444,8 +501,17 @@ int cmd_run(int argc, char **argv)
 				"%s unfenced\n", cJSON_IsString(cg) ? cg->valuestring : "?", argv[i]);
 		goto out;
 	}
+	canary = canary_open(argv[i]);
+	if (canary < 0)
+		goto out;
 	if (install_fallbacks(reply, argv[i]))
 		goto out;
+	ret = canary_refused(canary, argv[i]);
+	canary = -1;
+	if (ret) {
+		ret = EXIT_FENCE;
+		goto out;
+	}
 	/* the command's own spans nest under the job's span */
 	if (cJSON_IsString(jid))
 		setenv("EGRESS_FENCE_JOB_ID", jid->valuestring, 1);
@@ -460,6 +526,8 @@ int cmd_run(int argc, char **argv)
 	fprintf(stderr, "egressctl: %s: %s\n", argv[i], strerror(errno));
 	return ret;
 out:
+	if (canary >= 0)
+		close(canary);
 	if (fd >= 0)
 		close(fd);
 	cJSON_Delete(attrs);

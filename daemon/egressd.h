@@ -81,6 +81,8 @@ struct ef_job_rec {
 	char *command_line; /* only kept when the config opts in */
 	cJSON *attrs;	   /* string attributes: --attr, CI environment */
 	uint64_t n_decisions, n_denied;
+	bool canary;	   /* egressctl's canary connect was refused (ef_abi.h): the job
+			    * started fenced; part of its start, not a decision */
 	struct ef_dns_job *dns; /* the job's DNS proxy */
 	uint64_t n_dns_queries, n_dns_denied;
 	uint64_t n_dns_limited, n_dns_malformed; /* answered here: over the rate, or not DNS */

@@ -440,6 +440,16 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 
 	d->events++;
 	j = ef_job_by_cgroup(d, e->cgroup_id);
+	/* egressctl run's canary, from the process that started the job: part
+	 * of the job's start (egress.canary on its span), not one of its
+	 * decisions; never a probe. A later one is the job's own doing: a
+	 * decision, recorded, still never a probe. */
+	if (j && e->reason == EF_R_CANARY && e->kind == EF_K_CONNECT && !j->canary &&
+	    e->pid == (uint32_t)j->pid && e->verdict == EF_V_DENY) {
+		j->canary = true;
+		ef_job_save(d, j);
+		return;
+	}
 	if (j) {
 		j->n_decisions++;
 		if (e->verdict != EF_V_ALLOW)
@@ -449,7 +459,7 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 		write_span(d, e, j, detail, NULL);
 	/* the span is complete: probe detection may add its own after it.
 	 * Inbound denials are what others try on the job, not its probing. */
-	if (j && e->verdict != EF_V_ALLOW && e->kind != EF_K_INBOUND)
+	if (j && e->verdict != EF_V_ALLOW && e->kind != EF_K_INBOUND && e->reason != EF_R_CANARY)
 		ef_probe_event(d, j, e);
 }
 

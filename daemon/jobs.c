@@ -127,6 +127,7 @@ int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j)
 	if (j->command_line)
 		cJSON_AddStringToObject(o, "command_line", j->command_line);
 	cJSON_AddItemToObject(o, "attrs", cJSON_Duplicate(j->attrs, true));
+	cJSON_AddBoolToObject(o, "canary", j->canary);
 	ef_probe_job_save(o, j);
 	ef_job_fds_save(o, j);
 	s = cJSON_PrintUnformatted(o);
@@ -492,6 +493,9 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	ef_span_str(s, "egress.mode", ef_mode_name(j->pol->pol->mode));
 	ef_span_str(s, "egress.tamper_protection", d->tamper_lsm ? "bpf_lsm" : "guard");
 	ef_span_str(s, "egress.landlock", ef_landlock_scope(d) ? ef_landlock_scope(d) : "none");
+	/* how the job started: egressctl's canary connect refused, or never seen
+	 * (a client that does not make it) */
+	ef_span_str(s, "egress.canary", j->canary ? "refused" : "missing");
 	ef_span_int(s, "egress.decisions", (int64_t)j->n_decisions);
 	ef_span_int(s, "egress.denied", (int64_t)j->n_denied);
 	ef_span_int(s, "egress.dns.queries", (int64_t)j->n_dns_queries);
@@ -592,6 +596,7 @@ static struct ef_job_rec *job_from_state(struct ef_daemon *d, const cJSON *o)
 	j->command = cJSON_IsString(cmd) ? strdup(cmd->valuestring) : NULL;
 	j->command_line = cJSON_IsString(cl) ? strdup(cl->valuestring) : NULL;
 	j->attrs = cJSON_IsObject(attrs) ? cJSON_Duplicate(attrs, true) : cJSON_CreateObject();
+	j->canary = cJSON_IsTrue(cJSON_GetObjectItem(o, "canary"));
 	if (!j->cgroup || !j->pol || !j->attrs || ef_unhex(tr->valuestring, j->trace_id, 16) ||
 	    ef_unhex(sp->valuestring, j->span_id, 8)) {
 		job_free(j);
@@ -705,6 +710,7 @@ cJSON *ef_jobs_json(struct ef_daemon *d)
 		cJSON_AddNumberToObject(o, "started", (double)(j->start_ns / 1000000000ull));
 		cJSON_AddNumberToObject(o, "decisions", (double)j->n_decisions);
 		cJSON_AddNumberToObject(o, "denied", (double)j->n_denied);
+		cJSON_AddStringToObject(o, "canary", j->canary ? "refused" : "missing");
 		cJSON_AddNumberToObject(o, "dns_queries", (double)j->n_dns_queries);
 		cJSON_AddNumberToObject(o, "dns_denied", (double)j->n_dns_denied);
 		cJSON_AddNumberToObject(o, "dns_limited", (double)j->n_dns_limited);

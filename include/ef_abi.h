@@ -83,11 +83,27 @@ enum ef_reason {
 				   * upstream; answered locally (REFUSED), not relayed */
 	EF_R_MULTICAST = 25,	  /* a multicast group join or source filter (its reports
 				   * leave from the kernel, past the wire check) */
+	EF_R_CANARY = 26,	  /* the canary destination (EF_CANARY_ADDR4:EF_CANARY_PORT):
+				   * refused to every job whatever its policy or mode */
 	/* Issue 17: a root job against egressd's resources. */
-	EF_R_TAMPER_RESOURCE = 26, /* egressd's niceness, scheduling, CPUs, I/O priority or
+	EF_R_TAMPER_RESOURCE = 27, /* egressd's niceness, scheduling, CPUs, I/O priority or
 				    * resource limits (or those of every root process) */
 	EF_R__MAX,
 };
+
+/*
+ * The canary. Just before it execs the command, egressctl run connect()s a
+ * UDP socket made in the job to this destination; the connect programs
+ * refuse it to every job, whatever the policy allows and in audit mode too
+ * (EF_R_CANARY), and egressctl runs the command only if connect() failed
+ * with EPERM: the proof that this process is fenced that neither a control
+ * socket replaced by another listener nor an unfenced cgroup can give. A
+ * UDP connect sends nothing; 192.0.2.1 is TEST-NET-1 (RFC 5737), port 9
+ * discard. egressd takes the job's first canary record as part of its
+ * start (egress.canary on the job span), never as a decision of the job.
+ */
+#define EF_CANARY_ADDR4 0xc0000201u /* 192.0.2.1, host order */
+#define EF_CANARY_PORT 9
 
 /* What was decided on. Keep in sync with the span names in daemon/. */
 enum ef_kind {

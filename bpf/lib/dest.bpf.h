@@ -20,6 +20,10 @@
  *      that allowed the name, until its TTL (+ grace) runs out
  *      (EF_R_DNS_EXPIRED after that); the record names the host name;
  *   5. audit mode turns a deny into would_deny and lets the call through.
+ * The canary (EF_CANARY_ADDR4:EF_CANARY_PORT, include/ef_abi.h) is refused
+ * to every job after step 1, whatever the policy and mode say (EF_R_CANARY):
+ * egressctl run's proof that the process it execs is fenced. One compare of
+ * the port first: nothing else is paid for it.
  * Before all this, port 53 (UDP or TCP, any address) is taken to the job's
  * DNS proxy (lib/dns.bpf.h) and not recorded here.
  * Unconnected UDP is judged once per (socket, job, policy version, destination)
@@ -198,6 +202,15 @@ static __always_inline int ef_dest_is_lo1(const struct ef_dest *d)
 	return ef_dest_is_loopback(d);
 }
 
+/* EF_CANARY_ADDR4 (IPv4, or IPv4-mapped from a *6 program) */
+static __always_inline int ef_dest_is_canary(const struct ef_dest *d)
+{
+	__u32 a;
+
+	__builtin_memcpy(&a, d->addr, 4);
+	return d->family == EF_FAM_V4 && a == bpf_htonl(EF_CANARY_ADDR4);
+}
+
 /* Returns 1 allow, 0 deny. */
 static __always_inline int ef_dest_lookup(__u32 policy_id, const struct ef_dest *d, __u8 *reason,
 					  __u32 *rule_id)
@@ -286,6 +299,12 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 			return ef_judged_set(ctx, &c, v6, kind, ef_dns_redirect4(ctx, c.job));
 		return ef_judged_set(ctx, &c, v6, kind,
 				     ef_dns_redirect6(ctx, c.job, d->family == EF_FAM_V4));
+	}
+	/* the canary (ef_abi.h): refused before anything could allow it */
+	if (d->port == EF_CANARY_PORT && ef_dest_is_canary(d)) {
+		ef_emit(&c, kind, EF_V_DENY, EF_R_CANARY, EF_RULE_NONE, d->family, d->addr,
+			d->port, d->protocol, d->sock_type, cookie, 0);
+		return EF_DROP;
 	}
 	loopback = ef_dest_is_loopback(d);
 	if (loopback) {
