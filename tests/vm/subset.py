@@ -83,6 +83,7 @@ INTEGRATION = [
         "dns_any_resolver_address_answered_as_itself",
         "dns_over_tcp",
         "dns_mapped_v6_socket_source",
+        "dns_proxy_socket_destroyed_is_made_anew",
     ]),
     # tamper: all of tests/integration/test_tamper.py (BPF LSM is active on 6.1:
     # egressd's tamper mode is "bpf_lsm" there, "guard" on a host that refuses it)
@@ -96,6 +97,8 @@ INTEGRATION = [
         "malformed_guard_in_reply_never_runs_the_command",
         "root_job_cannot_change_the_fence_files",
         "job_debugs_its_own_processes",
+        "policy_turns_tracing_off",
+        "canary_part_of_the_job_start",
     ]),
     # records and spans: what the kernel side fills in (task fields, the ring buffer,
     # seccomp refusals, inherited sockets) reaching the journal
