@@ -282,7 +282,7 @@ out:
  * are, egressd says in its status), the host's services that start
  * processes for root covered. 0, or -1 having said why.
  */
-static int isolate_root(const char *cmd)
+static int isolate_root(int fd, const char *cmd)
 {
 	cJSON *req = cJSON_CreateObject(), *st = NULL;
 	const char *paths[16];
@@ -293,9 +293,16 @@ static int isolate_root(const char *cmd)
 	if (!req)
 		goto out;
 	cJSON_AddStringToObject(req, "op", "status");
-	st = ctl_request(req, NULL);
+	/* on the connection already checked to be egressd's (ctl_connect_root) */
+	st = ctl_exchange(fd, req);
 	if (!st) {
 		fprintf(stderr, "egressctl: not running %s unfenced\n", cmd);
+		goto out;
+	}
+	/* already fenced (a nested run): egressd refuses the request and
+	 * records it; no namespace to make for a command that will not run */
+	if (cJSON_IsString(cJSON_GetObjectItem(st, "caller_job"))) {
+		ret = 0;
 		goto out;
 	}
 	pr = cJSON_GetObjectItem(st, "protect");
@@ -334,7 +341,7 @@ out:
  * stderr and on the job span (egress.same_user_isolation). 0, or -1 having
  * said why the command must not run.
  */
-static int isolate_same_user(cJSON *attrs, const char *cmd)
+static int isolate_same_user(cJSON *attrs, int fd, const char *cmd)
 {
 	char why[512] = "";
 	int ret;
@@ -342,7 +349,7 @@ static int isolate_same_user(cJSON *attrs, const char *cmd)
 	if (geteuid() == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
 		cJSON_AddStringToObject(attrs, "egress.same_user_isolation", "root");
-		return isolate_root(cmd);
+		return isolate_root(fd, cmd);
 	}
 	ret = ef_userns_isolate(why, sizeof(why));
 	if (ret < 0) {
@@ -465,7 +472,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, argv[i]);
 		goto out;
 	}
-	if (isolate_same_user(attrs, argv[i]))
+	if (isolate_same_user(attrs, fd, argv[i]))
 		goto out;
 	if (job_id)
 		cJSON_AddStringToObject(req, "job_id", job_id);

@@ -297,6 +297,10 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 		reply = error_reply(err);
 	} else if (!strcmp(op->valuestring, "status")) {
 		reply = status_json(d);
+		/* a nested egressctl run skips making its mount namespace, and
+		 * asks anyway: to be refused and recorded (below) */
+		if (reply && (fenced = ef_job_of_pid(d, c->cred.pid)))
+			cJSON_AddStringToObject(reply, "caller_job", fenced->id);
 	} else if (!strcmp(op->valuestring, "ping")) {
 		reply = ok_reply();
 	} else if (!strcmp(op->valuestring, "jobs")) {
