@@ -144,17 +144,21 @@ def test_control_egressctl_does_not_hang_on_a_silent_or_full_daemon(ctx):
 FLOOD = r"""
 import socket, sys, time
 sock, n = sys.argv[1], int(sys.argv[2])
-held = []
+held, errs = [], {}
 for _ in range(n):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
     try:
-        s.connect(sock)
-    except OSError:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError as e:
+        errs[e.strerror] = errs.get(e.strerror, 0) + 1
+        continue
+    try:
+        s.connect(sock)  # blocking: waits while the listen queue is full
+    except OSError as e:
+        errs[str(e)] = errs.get(str(e), 0) + 1
         s.close()
         continue
     held.append(s)
-print("HELD %d" % len(held), flush=True)
+print("HELD %d %s" % (len(held), errs), flush=True)
 open(sys.argv[3], "w").close()
 # wait for egressd to drop them: closed (idle, or over the cap) reads as EOF
 deadline = time.time() + 40
