@@ -13,8 +13,9 @@
  * cannot be read, or that is in a job is refused (fail closed), and the
  * refusal is the job's tamper attempt (the job of its cgroup then, or at
  * accept if it has exited). A job may hold at most EF_CTL_PER_JOB
- * connections and all jobs together JOB_CLIENTS, so that one cannot wedge
- * the socket for others; a client that sends no request for
+ * connections, and all jobs together (with the callers that had exited
+ * or could not be checked at accept) JOB_CLIENTS: a job cannot wedge the
+ * socket for the callers outside; a client that sends nothing for
  * EF_CTL_IDLE_S seconds is dropped.
  * Who may do what beyond that is access.c's (the config's "access"
  * section); the socket's mode and group come from there too.
@@ -55,7 +56,8 @@ struct ef_client {
 	struct ef_peer peer; /* peer.pidfd: the connector's, -1 if none could be had */
 	bool peerpidfd;	     /* from SO_PEERPIDFD (else pidfd_open at accept) */
 	uint64_t job_cgid;   /* the job the connector was in at accept, 0: none */
-	uint64_t active_ns;  /* boot clock: accepted, or the last request */
+	bool capped;	     /* counted in n_job_clients: a job's, or unverified at accept */
+	uint64_t active_ns;  /* boot clock: accepted, or the last bytes received */
 	char *in;
 	size_t in_len, in_cap;
 	struct ef_buf out;
@@ -63,6 +65,7 @@ struct ef_client {
 };
 
 static int n_clients, n_job_clients;
+static uint64_t n_unattributed; /* refused over JOB_CLIENTS, no job known */
 
 int ef_control_setup(struct ef_daemon *d)
 {
@@ -120,7 +123,7 @@ static void client_close(struct ef_daemon *d, struct ef_client *c)
 	close(c->fd);
 	if (c->peer.pidfd >= 0)
 		close(c->peer.pidfd);
-	if (c->job_cgid)
+	if (c->capped)
 		n_job_clients--;
 	free(c->in);
 	ef_buf_free(&c->out);
@@ -184,6 +187,19 @@ static int peer_job(struct ef_daemon *d, struct ef_client *c, struct ef_job_rec 
 	return 0;
 }
 
+/* The job of a connector that has exited but not been reaped yet (its pid
+ * is its own until then), for the record only; NULL if unknown. */
+static struct ef_job_rec *exited_job(struct ef_daemon *d, struct ef_client *c)
+{
+	char cg[EF_PATH_MAX];
+	pid_t p;
+
+	if (c->peer.pidfd < 0 || (p = ef_pidfd_pid(c->peer.pidfd)) <= 0 ||
+	    ef_cgroup_of_pid(p, cg, sizeof(cg)) || ef_pidfd_pid(c->peer.pidfd) != p)
+		return NULL;
+	return ef_job_of_cgroup(d, cg);
+}
+
 static int job_conns(struct ef_daemon *d, uint64_t cgid)
 {
 	int n = 0;
@@ -200,6 +216,7 @@ void ef_control_accept(struct ef_daemon *d)
 		socklen_t sl = sizeof(struct ucred);
 		struct ef_job_rec *job = NULL;
 		struct ef_client *c;
+		bool unverified;
 		uint64_t now;
 		pid_t pid;
 		int fd;
@@ -236,12 +253,19 @@ void ef_control_accept(struct ef_daemon *d)
 		else
 			c->peer.n_groups = 0; /* more than we keep: only the primary group counts */
 		/* the connector's job, for the caps and to attribute its refusals
-		 * after it has exited */
-		if (peer_job(d, c, &job, &pid) == 0 && job) {
+		 * after it has exited. A connector gone already (or that cannot
+		 * be checked) may be a job's that connected and exited: its
+		 * connection counts with the jobs' (it may only read). */
+		unverified = peer_job(d, c, &job, &pid) != 0;
+		if (unverified) {
+			job = exited_job(d, c);
+			pid = c->cred.pid;
+		}
+		if (unverified || job) {
 			if (n_job_clients >= JOB_CLIENTS ||
-			    job_conns(d, job->cgroup_id) >= EF_CTL_PER_JOB) {
+			    (job && job_conns(d, job->cgroup_id) >= EF_CTL_PER_JOB)) {
 				/* recorded once per job, not per connection */
-				if (!job->ctl_flood_recorded) {
+				if (job && !job->ctl_flood_recorded) {
 					struct ef_peer p = c->peer;
 
 					job->ctl_flood_recorded = true;
@@ -249,6 +273,14 @@ void ef_control_accept(struct ef_daemon *d)
 					log_warn("control: job %s holds %d connections; refusing more",
 						 job->id, job_conns(d, job->cgroup_id));
 					ef_tamper_control(d, job, &p, "connections_over_cap");
+				} else if (!job && !(n_unattributed & (n_unattributed + 1))) {
+					/* 1st, 2nd, 4th...: a flood does not flood the log */
+					n_unattributed++;
+					log_warn("control: %d connections from jobs or unverified "
+						 "callers; refused %llu so far (pid %d)", n_job_clients,
+						 (unsigned long long)n_unattributed, c->cred.pid);
+				} else if (!job) {
+					n_unattributed++;
 				}
 				if (c->peer.pidfd >= 0)
 					close(c->peer.pidfd);
@@ -256,7 +288,8 @@ void ef_control_accept(struct ef_daemon *d)
 				free(c);
 				continue;
 			}
-			c->job_cgid = job->cgroup_id;
+			c->job_cgid = job ? job->cgroup_id : 0;
+			c->capped = true;
 		}
 		ev.data.ptr = c;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -269,12 +302,12 @@ void ef_control_accept(struct ef_daemon *d)
 		c->next = d->clients;
 		d->clients = c;
 		n_clients++;
-		if (c->job_cgid)
+		if (c->capped)
 			n_job_clients++;
 	}
 }
 
-/* Clients that have sent no request for EF_CTL_IDLE_S are dropped: a
+/* Clients that have sent nothing for EF_CTL_IDLE_S are dropped: a
  * connection held open holds one of MAX_CLIENTS. */
 void ef_control_tick(struct ef_daemon *d)
 {
@@ -556,10 +589,10 @@ void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events)
 			return;
 		}
 		c->in_len += r;
+		c->active_ns = ef_now_boot_ns();
 		while ((nl = memchr(c->in, '\n', c->in_len))) {
 			size_t ll = nl - c->in;
 
-			c->active_ns = ef_now_boot_ns();
 			queue_reply(d, c, handle(d, c, c->in, ll));
 			memmove(c->in, nl + 1, c->in_len - ll - 1);
 			c->in_len -= ll + 1;
