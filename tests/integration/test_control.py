@@ -70,6 +70,75 @@ def test_control_exited_connector_is_refused_and_recorded(ctx):
     d.wait_spans("egress.probe", r.job, where={"egress.probe.reason": "tamper"})
 
 
+# Run in a root job: the connector exits (reaped by the shell); the child
+# says which pid it had and waits until the test has started an outside
+# process under that very pid, then asks over the inherited connection.
+REUSED_PID = r"""
+import json, os, socket, sys, time
+sock, deny, pidfile, go = sys.argv[1:5]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock)
+connector = os.getpid()
+if os.fork():
+    os._exit(0)
+time.sleep(0.5)
+with open(pidfile + ".tmp", "w") as f:
+    f.write(str(connector))
+os.rename(pidfile + ".tmp", pidfile)
+deadline = time.time() + 40
+while not os.path.exists(go) and time.time() < deadline:
+    time.sleep(0.05)
+s.sendall(json.dumps({"op": "policy_add", "name": "t", "rules": [deny], "deny": False,
+                      "force": True}).encode() + b"\n")
+s.settimeout(10)
+print("REPLY " + s.makefile().readline().strip(), flush=True)
+"""
+
+
+def outside_process_with_pid(ctx, pid):
+    """`sleep` outside every job under pid (ns_last_pid; other forks on the
+    machine may take it first: retried)."""
+    for _ in range(200):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        p = subprocess.Popen(["sleep", "60"])
+        if p.pid == pid:
+            ctx.procs.append(p)
+            return p
+        p.kill()
+        p.wait()
+    raise AssertionError("could not start a process under pid %d" % pid)
+
+
+@test(timeout=120)
+def test_control_reused_connector_pid_is_refused(ctx):
+    d = ctx.daemon({"t": pol(allow=[ALLOW])})
+    prog, pidfile, go = ctx.path("reused.py"), ctx.path("reused.pid"), ctx.path("reused.go")
+    with open(prog, "w") as f:
+        f.write(REUSED_PID)
+    bg = d.spawn("t", ["/bin/sh", "-c", "%s %s %s %s %s %s; sleep 2" % (
+        PY, prog, d.sock, DENY, pidfile, go)])
+    deadline = time.time() + 30
+    while not os.path.exists(pidfile) and time.time() < deadline:
+        time.sleep(0.05)
+    check(os.path.exists(pidfile), "the job did not say its connector's pid")
+    pid = int(open(pidfile).read())
+    other = outside_process_with_pid(ctx, pid)
+    with open(go, "w"):
+        pass
+    eq(bg.wait(60), 0, "the job's exit status")
+    other.kill()
+    out = open(bg.out_path).read()
+    reply = [json.loads(x[6:]) for x in out.splitlines() if x.startswith("REPLY ")]
+    check(reply, "no reply in the job's output: %r" % out[-400:])
+    check(reply[0].get("ok") is False, "policy_add over a connection whose connector's pid is "
+          "now an outside process's was served: %s" % reply[0])
+    eq(open(os.path.join(d.policy_dir, "t.json")).read().count(DENY), 0,
+       "the policy file after the refused add")
+    d.wait_spans("egress.tamper", bg.job, where={"egress.reason": "tamper_control",
+                                                 "egress.tamper.request": "policy_add"})
+
+
 @test(timeout=60)
 def test_control_outside_caller_still_served(ctx):
     """The verified path serves an ordinary caller: a policy add and a job."""
