@@ -46,7 +46,7 @@
 #define MAX_CLIENTS 256
 #define JOB_CLIENTS 128	   /* connections from all jobs together */
 #define EF_CTL_PER_JOB 8   /* from one job: status and jobs need one each */
-#define EF_CTL_IDLE_S 10   /* no complete request for this long: dropped */
+#define EF_CTL_IDLE_S 10   /* nothing received for this long: dropped */
 
 struct ef_client {
 	int ep_kind; /* EF_EPK_CLIENT: first, see enum ef_ep_kind */
@@ -54,7 +54,6 @@ struct ef_client {
 	int fd;
 	struct ucred cred;
 	struct ef_peer peer; /* peer.pidfd: the connector's, -1 if none could be had */
-	bool peerpidfd;	     /* from SO_PEERPIDFD (else pidfd_open at accept) */
 	uint64_t job_cgid;   /* the job the connector was in at accept, 0: none */
 	bool capped;	     /* counted in n_job_clients: a job's, or unverified at accept */
 	uint64_t active_ns;  /* boot clock: accepted, or the last bytes received */
@@ -141,10 +140,8 @@ static int peer_pidfd(struct ef_daemon *d, struct ef_client *c, uint64_t accepte
 	uint64_t start;
 	int pidfd = -1;
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) == 0 && pidfd >= 0) {
-		c->peerpidfd = true;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) == 0 && pidfd >= 0)
 		return pidfd;
-	}
 	if (c->cred.pid <= 0)
 		return -1;
 	pidfd = (int)syscall(SYS_pidfd_open, c->cred.pid, 0);
@@ -209,6 +206,33 @@ static int job_conns(struct ef_daemon *d, uint64_t cgid)
 	return n;
 }
 
+/* A job's connection over the caps, or an unverified one over JOB_CLIENTS:
+ * true, and recorded once per job as its tamper attempt. */
+static bool over_cap(struct ef_daemon *d, const struct ef_client *c, struct ef_job_rec *job,
+		     pid_t pid, bool unverified)
+{
+	int n = job ? job_conns(d, job->cgroup_id) : 0;
+	struct ef_peer p = c->peer;
+
+	if (n_job_clients < JOB_CLIENTS && n < EF_CTL_PER_JOB)
+		return false;
+	if (job && !job->ctl_flood_recorded) {
+		job->ctl_flood_recorded = true;
+		p.pid = pid;
+		log_warn("control: job %s holds %d connections (%d from all jobs); refusing more",
+			 job->id, n, n_job_clients);
+		ef_tamper_control(d, job, &p, !unverified, "connections_over_cap");
+	} else if (!job) {
+		/* logged at the 1st, 2nd, 4th...: a flood does not flood the log */
+		if (!(n_unattributed & (n_unattributed + 1)))
+			log_warn("control: %d connections from jobs or unverified callers; "
+				 "refused %llu more so far (pid %d)", n_job_clients,
+				 (unsigned long long)n_unattributed + 1, c->cred.pid);
+		n_unattributed++;
+	}
+	return true;
+}
+
 void ef_control_accept(struct ef_daemon *d)
 {
 	for (;;) {
@@ -262,26 +286,7 @@ void ef_control_accept(struct ef_daemon *d)
 			pid = c->cred.pid;
 		}
 		if (unverified || job) {
-			if (n_job_clients >= JOB_CLIENTS ||
-			    (job && job_conns(d, job->cgroup_id) >= EF_CTL_PER_JOB)) {
-				/* recorded once per job, not per connection */
-				if (job && !job->ctl_flood_recorded) {
-					struct ef_peer p = c->peer;
-
-					job->ctl_flood_recorded = true;
-					p.pid = pid;
-					log_warn("control: job %s holds %d connections; refusing more",
-						 job->id, job_conns(d, job->cgroup_id));
-					ef_tamper_control(d, job, &p, "connections_over_cap");
-				} else if (!job && !(n_unattributed & (n_unattributed + 1))) {
-					/* 1st, 2nd, 4th...: a flood does not flood the log */
-					n_unattributed++;
-					log_warn("control: %d connections from jobs or unverified "
-						 "callers; refused %llu so far (pid %d)", n_job_clients,
-						 (unsigned long long)n_unattributed, c->cred.pid);
-				} else if (!job) {
-					n_unattributed++;
-				}
+			if (over_cap(d, c, job, pid, unverified)) {
 				if (c->peer.pidfd >= 0)
 					close(c->peer.pidfd);
 				close(fd);
@@ -470,7 +475,7 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 		log_warn("%s", err);
 		fenced = c->job_cgid ? ef_job_by_cgroup(d, c->job_cgid) : NULL;
 		if (fenced)
-			ef_tamper_control(d, fenced, &c->peer, op->valuestring);
+			ef_tamper_control(d, fenced, &c->peer, false, op->valuestring);
 		reply = error_reply(err);
 	} else if (!read_only_op(op->valuestring) && fenced) {
 		/* a fenced job, even as root, may look but not touch: a nested run
@@ -479,7 +484,7 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 		snprintf(err, sizeof(err), "refused: pid %d is fenced (job %s); a fenced job may "
 			 "not make \"%.32s\" requests", peer.pid, fenced->id, op->valuestring);
 		log_warn("%s", err);
-		ef_tamper_control(d, fenced, &peer, op->valuestring);
+		ef_tamper_control(d, fenced, &peer, true, op->valuestring);
 		reply = error_reply(err);
 	} else if (!strcmp(op->valuestring, "status")) {
 		reply = status_json(d);

@@ -285,7 +285,7 @@ struct ef_span;
 void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_event *e,
 		    const char *detail);
 void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
-		       const char *op);
+		       bool running, const char *op);
 void ef_tamper_status(struct ef_daemon *d, cJSON *o);
 /* events.c: a record egressd writes itself, through the consumer's path */
 void ef_event_record(struct ef_daemon *d, const struct ef_event *e, const char *detail);
