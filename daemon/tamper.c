@@ -157,6 +157,12 @@ void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct e
 	e.verdict = EF_V_DENY;
 	e.reason = EF_R_TAMPER_CONTROL;
 	e.protocol = VIA_CONTROL;
+	/* the fold key (fold.c) takes the cookie of a tamper record: requests
+	 * of different ops are not folded into one span that names only the
+	 * first (FNV-1a of the op) */
+	e.cookie = 0xcbf29ce484222325ull;
+	for (const char *o = op; *o; o++)
+		e.cookie = (e.cookie ^ (unsigned char)*o) * 0x100000001b3ull;
 	/* the pid of a caller that has exited may be another process's now */
 	if (!running)
 		goto record;

@@ -17,7 +17,9 @@ ALLOW, DENY = "198.18.1.1:443", "198.18.2.1:443"
 
 # Run in a root job: connects to the control socket, forks, and the
 # connecting parent exits (the shell reaps it); the child, still in the job,
-# then sends the requests over the inherited connections.
+# then sends the requests over the inherited connections. The parent waits
+# for a ping's answer first: a connector gone before egressd accepts is
+# refused the same, but its refusal cannot be tied to its job.
 EXITED_CONNECTOR = r"""
 import json, os, socket, sys, time
 sock, deny = sys.argv[1], sys.argv[2]
@@ -25,6 +27,9 @@ conns = []
 for _ in range(2):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sock)
+    # a read-only request first: egressd has accepted (and seen the job)
+    s.sendall(b'{"op": "ping"}\n')
+    s.makefile().readline()
     conns.append(s)
 if os.fork():
     os._exit(0)  # the connector is gone; its pid may be anyone's now
@@ -78,6 +83,8 @@ import json, os, socket, sys, time
 sock, deny, pidfile, go = sys.argv[1:5]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sock)
+s.sendall(b'{"op": "ping"}\n')
+s.makefile().readline()
 connector = os.getpid()
 if os.fork():
     os._exit(0)
