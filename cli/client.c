@@ -6,26 +6,181 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "egressctl.h"
 #include "ctl_proto.h"
 
-/* A daemon that accepts but never answers must not hang a CI job:
- * EGRESSCTL_TIMEOUT seconds (default 30; loading a 200k-rule policy takes
- * about a second) for the whole exchange. */
-static void set_timeout(int fd)
+/* A daemon that accepts but never answers, or whose listen queue is full,
+ * must not hang a CI job: one deadline, EGRESSCTL_TIMEOUT seconds (default
+ * 30; loading a 200k-rule policy takes about a second), for the whole
+ * exchange from connect to the reply's last byte. */
+static int timeout_s(void)
 {
 	const char *env = getenv("EGRESSCTL_TIMEOUT");
-	struct timeval tv = { .tv_sec = 30 };
 
-	if (env && atoi(env) > 0)
-		tv.tv_sec = atoi(env);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return env && atoi(env) > 0 ? atoi(env) : 30;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until the deadline: 0, or -ETIMEDOUT, -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = events };
+		int64_t left = deadline - now_ms();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&pf, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static int connect_by(const char *path, int64_t deadline)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t sl = sizeof(int);
+	int fd, ret, soerr = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* a unix connect to a full listen queue blocks, or with O_NONBLOCK
+	 * fails with EAGAIN: retried until the deadline */
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		if (errno == EINTR)
+			continue;
+		if (errno == EINPROGRESS) {
+			ret = wait_fd(fd, POLLOUT, deadline);
+			if (!ret && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
+				ret = -soerr;
+			if (ret)
+				break;
+			return fd;
+		}
+		if (errno != EAGAIN) {
+			ret = -errno;
+			break;
+		}
+		if (now_ms() >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		usleep(20000);
+	}
+	close(fd);
+	return ret;
+}
+
+static int send_by(int fd, const cJSON *msg, int64_t deadline)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	size_t n, off = 0;
+	int ret = 0;
+
+	if (!s)
+		return -ENOMEM;
+	n = strlen(s);
+	s[n] = '\n'; /* cJSON's buffer has the NUL slot we overwrite */
+	n++;
+	while (off < n) {
+		ssize_t w = send(fd, s + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w >= 0) {
+			off += w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			ret = -errno;
+			break;
+		}
+		ret = wait_fd(fd, POLLOUT, deadline);
+		if (ret)
+			break;
+	}
+	free(s);
+	return ret;
+}
+
+static int recv_by(int fd, cJSON **out, int64_t deadline)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap), *nb;
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			if (cap >= EF_CTL_MAX_MSG) {
+				ret = -EMSGSIZE;
+				goto cleanup;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			buf = nb;
+		}
+		r = recv(fd, buf + n, 1, MSG_DONTWAIT); /* byte-wise: no over-read */
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				ret = -errno;
+				goto cleanup;
+			}
+			ret = wait_fd(fd, POLLIN, deadline);
+			if (ret)
+				goto cleanup;
+			continue;
+		}
+		if (r == 0) {
+			ret = -ECONNRESET;
+			goto cleanup;
+		}
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = '\0';
+	*out = cJSON_ParseWithLength(buf, n);
+	if (!*out)
+		ret = -EBADMSG;
+cleanup:
+	free(buf);
+	return ret;
 }
 
 /*
@@ -155,22 +310,31 @@ cJSON *ctl_exchange(int fd, cJSON *req)
 
 cJSON *ctl_request(cJSON *req, int *fd_out)
 {
+	int tmo = timeout_s();
+	int64_t deadline = now_ms() + (int64_t)tmo * 1000;
 	cJSON *reply = NULL;
 	int fd, ret;
 
-	fd = ef_ctl_connect(ctl_socket_path);
+	fd = connect_by(ctl_socket_path, deadline);
 	if (fd < 0) {
-		fprintf(stderr, "egressctl: cannot reach egressd at %s: %s\n", ctl_socket_path,
-			strerror(-fd));
+		if (fd == -ETIMEDOUT)
+			fprintf(stderr, "egressctl: cannot reach egressd at %s: it did not accept the "
+				"connection within %d s (EGRESSCTL_TIMEOUT)\n", ctl_socket_path, tmo);
+		else
+			fprintf(stderr, "egressctl: cannot reach egressd at %s: %s\n",
+				ctl_socket_path, strerror(-fd));
 		return NULL;
 	}
-	set_timeout(fd);
-	ret = ef_ctl_send(fd, req);
+	ret = send_by(fd, req, deadline);
 	if (!ret)
-		ret = ef_ctl_recv(fd, &reply);
+		ret = recv_by(fd, &reply, deadline);
 	if (ret) {
-		fprintf(stderr, "egressctl: talking to egressd at %s: %s\n", ctl_socket_path,
-			ret == -EAGAIN ? "no reply in time (EGRESSCTL_TIMEOUT)" : strerror(-ret));
+		if (ret == -ETIMEDOUT)
+			fprintf(stderr, "egressctl: egressd at %s did not answer within %d s "
+				"(EGRESSCTL_TIMEOUT)\n", ctl_socket_path, tmo);
+		else
+			fprintf(stderr, "egressctl: talking to egressd at %s: %s\n",
+				ctl_socket_path, strerror(-ret));
 		close(fd);
 		return NULL;
 	}

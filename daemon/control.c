@@ -2,8 +2,21 @@
 /*
  * The control socket <run-dir>/control.sock. Clients are served from the
  * main loop without blocking it: a slow or hostile client can hold only its
- * own buffers. The caller is identified by SO_PEERCRED, never by what it
+ * own buffers. The caller is identified by the kernel, never by what it
  * says: "run" moves the calling process itself into the new job.
+ *
+ * Who is calling: the process that connected, held as a pidfd from accept
+ * on (SO_PEERPIDFD; before Linux 6.5 pidfd_open of the SO_PEERCRED pid,
+ * checked against the process's start time). A request that changes
+ * something is served only if that process is still running and outside
+ * every job when it is made: a connector that has exited, whose cgroup
+ * cannot be read, or that is in a job is refused (fail closed), and the
+ * refusal is the job's tamper attempt (the job of its cgroup then, or at
+ * accept if it has exited). A job may hold at most EF_CTL_PER_JOB
+ * connections, and all jobs together (with the callers that had exited
+ * or could not be checked at accept) JOB_CLIENTS: a job cannot wedge the
+ * socket for the callers outside; a client that sends nothing for
+ * EF_CTL_IDLE_S seconds is dropped.
  * Who may do what beyond that is access.c's (the config's "access"
  * section); the socket's mode and group come from there too.
  */
@@ -14,28 +27,44 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "egressd.h"
 #include "ctl_proto.h"
 #include "util.h"
+#include "cgroup.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 
 #define MAX_CLIENTS 256
+#define JOB_CLIENTS 128	   /* connections from all jobs together */
+#define EF_CTL_PER_JOB 8   /* from one job: status and jobs need one each */
+#define EF_CTL_IDLE_S 10   /* nothing received for this long: dropped */
 
 struct ef_client {
 	int ep_kind; /* EF_EPK_CLIENT: first, see enum ef_ep_kind */
 	struct ef_client *next;
 	int fd;
 	struct ucred cred;
-	struct ef_peer peer;
+	struct ef_peer peer; /* peer.pidfd: the connector's, -1 if none could be had */
+	uint64_t job_cgid;   /* the job the connector was in at accept, 0: none */
+	bool capped;	     /* counted in n_job_clients: a job's, or unverified at accept */
+	uint64_t active_ns;  /* boot clock: accepted, or the last bytes received */
 	char *in;
 	size_t in_len, in_cap;
 	struct ef_buf out;
 	size_t out_off;
 };
 
-static int n_clients;
+static int n_clients, n_job_clients;
+static uint64_t n_unattributed; /* refused over JOB_CLIENTS, no job known */
 
 int ef_control_setup(struct ef_daemon *d)
 {
@@ -91,10 +120,117 @@ static void client_close(struct ef_daemon *d, struct ef_client *c)
 	}
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->peer.pidfd >= 0)
+		close(c->peer.pidfd);
+	if (c->capped)
+		n_job_clients--;
 	free(c->in);
 	ef_buf_free(&c->out);
 	free(c);
 	n_clients--;
+}
+
+/* The connector's pidfd: SO_PEERPIDFD, or (before Linux 6.5) pidfd_open of
+ * the SO_PEERCRED pid, which is the connector only if it has not exited and
+ * its pid been taken since the connect: a process started after the accept
+ * is refused at least. -1 if none. */
+static int peer_pidfd(struct ef_daemon *d, struct ef_client *c, uint64_t accepted_ns)
+{
+	socklen_t sl = sizeof(int);
+	uint64_t start;
+	int pidfd = -1;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) == 0 && pidfd >= 0)
+		return pidfd;
+	if (c->cred.pid <= 0)
+		return -1;
+	pidfd = (int)syscall(SYS_pidfd_open, c->cred.pid, 0);
+	if (pidfd < 0)
+		return -1;
+	/* the start time read must be of the process the pidfd holds */
+	if (ef_proc_start_ns(d->procs, c->cred.pid, &start) || start > accepted_ns ||
+	    ef_pidfd_exited(pidfd)) {
+		close(pidfd);
+		return -1;
+	}
+	return pidfd;
+}
+
+/* The job the client's connector is in now: 0 with *job (NULL: none) and
+ * *pid; -ESRCH if it has exited, -EIO if that cannot be told. The pid is
+ * the connector's while its pidfd says it has not exited, so its cgroup is
+ * read between two looks at the pidfd. */
+static int peer_job(struct ef_daemon *d, struct ef_client *c, struct ef_job_rec **job,
+		    pid_t *pid)
+{
+	char cg[EF_PATH_MAX];
+	pid_t p;
+
+	*job = NULL;
+	*pid = 0;
+	if (c->peer.pidfd < 0)
+		return -EIO;
+	p = ef_pidfd_pid(c->peer.pidfd);
+	if (p == -1 || p == 0 || ef_pidfd_exited(c->peer.pidfd))
+		return p == 0 ? -EIO : -ESRCH;
+	if (p < 0)
+		return -EIO;
+	if (ef_cgroup_of_pid(p, cg, sizeof(cg)))
+		return ef_pidfd_exited(c->peer.pidfd) ? -ESRCH : -EIO;
+	if (ef_pidfd_exited(c->peer.pidfd) || ef_pidfd_pid(c->peer.pidfd) != p)
+		return -ESRCH;
+	*job = ef_job_of_cgroup(d, cg);
+	*pid = p;
+	return 0;
+}
+
+/* The job of a connector that has exited but not been reaped yet (its pid
+ * is its own until then), for the record only; NULL if unknown. */
+static struct ef_job_rec *exited_job(struct ef_daemon *d, struct ef_client *c)
+{
+	char cg[EF_PATH_MAX];
+	pid_t p;
+
+	if (c->peer.pidfd < 0 || (p = ef_pidfd_pid(c->peer.pidfd)) <= 0 ||
+	    ef_cgroup_of_pid(p, cg, sizeof(cg)) || ef_pidfd_pid(c->peer.pidfd) != p)
+		return NULL;
+	return ef_job_of_cgroup(d, cg);
+}
+
+static int job_conns(struct ef_daemon *d, uint64_t cgid)
+{
+	int n = 0;
+
+	for (struct ef_client *x = d->clients; x; x = x->next)
+		n += x->job_cgid == cgid;
+	return n;
+}
+
+/* A job's connection over the caps, or an unverified one over JOB_CLIENTS:
+ * true, and recorded once per job as its tamper attempt. */
+static bool over_cap(struct ef_daemon *d, const struct ef_client *c, struct ef_job_rec *job,
+		     pid_t pid, bool unverified)
+{
+	int n = job ? job_conns(d, job->cgroup_id) : 0;
+	struct ef_peer p = c->peer;
+
+	if (n_job_clients < JOB_CLIENTS && n < EF_CTL_PER_JOB)
+		return false;
+	if (job && !job->ctl_flood_recorded) {
+		job->ctl_flood_recorded = true;
+		p.pid = pid;
+		log_warn("control: job %s holds %d connections (%d from all jobs); refusing more",
+			 job->id, n, n_job_clients);
+		ef_tamper_control(d, job, &p, !unverified, "connections_over_cap");
+	} else if (!job) {
+		/* logged at the 1st, 2nd, 4th...: a flood does not flood the log */
+		if (!(n_unattributed & (n_unattributed + 1)))
+			log_warn("control: %d connections from jobs or unverified callers; "
+				 "refused %llu more so far (pid %d)", n_job_clients,
+				 (unsigned long long)n_unattributed + 1, c->cred.pid);
+		n_unattributed++;
+	}
+	return true;
 }
 
 void ef_control_accept(struct ef_daemon *d)
@@ -102,12 +238,17 @@ void ef_control_accept(struct ef_daemon *d)
 	for (;;) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 		socklen_t sl = sizeof(struct ucred);
+		struct ef_job_rec *job = NULL;
 		struct ef_client *c;
+		bool unverified;
+		uint64_t now;
+		pid_t pid;
 		int fd;
 
 		fd = accept4(d->listenfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
+		now = ef_now_boot_ns();
 		if (n_clients >= MAX_CLIENTS) {
 			log_warn("control: %d clients already connected; refusing one", n_clients);
 			close(fd);
@@ -120,6 +261,7 @@ void ef_control_accept(struct ef_daemon *d)
 		}
 		c->ep_kind = EF_EPK_CLIENT;
 		c->fd = fd;
+		c->active_ns = now;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &sl) < 0) {
 			close(fd);
 			free(c);
@@ -128,13 +270,36 @@ void ef_control_accept(struct ef_daemon *d)
 		c->peer.pid = c->cred.pid;
 		c->peer.uid = c->cred.uid;
 		c->peer.gid = c->cred.gid;
+		c->peer.pidfd = peer_pidfd(d, c, now);
 		sl = sizeof(c->peer.groups);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->peer.groups, &sl) == 0)
 			c->peer.n_groups = (int)(sl / sizeof(gid_t));
 		else
 			c->peer.n_groups = 0; /* more than we keep: only the primary group counts */
+		/* the connector's job, for the caps and to attribute its refusals
+		 * after it has exited. A connector gone already (or that cannot
+		 * be checked) may be a job's that connected and exited: its
+		 * connection counts with the jobs' (it may only read). */
+		unverified = peer_job(d, c, &job, &pid) != 0;
+		if (unverified) {
+			job = exited_job(d, c);
+			pid = c->cred.pid;
+		}
+		if (unverified || job) {
+			if (over_cap(d, c, job, pid, unverified)) {
+				if (c->peer.pidfd >= 0)
+					close(c->peer.pidfd);
+				close(fd);
+				free(c);
+				continue;
+			}
+			c->job_cgid = job ? job->cgroup_id : 0;
+			c->capped = true;
+		}
 		ev.data.ptr = c;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			if (c->peer.pidfd >= 0)
+				close(c->peer.pidfd);
 			close(fd);
 			free(c);
 			continue;
@@ -142,6 +307,25 @@ void ef_control_accept(struct ef_daemon *d)
 		c->next = d->clients;
 		d->clients = c;
 		n_clients++;
+		if (c->capped)
+			n_job_clients++;
+	}
+}
+
+/* Clients that have sent nothing for EF_CTL_IDLE_S are dropped: a
+ * connection held open holds one of MAX_CLIENTS. */
+void ef_control_tick(struct ef_daemon *d)
+{
+	uint64_t now = ef_now_boot_ns();
+	struct ef_client *c = d->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (now - c->active_ns > EF_CTL_IDLE_S * 1000000000ull) {
+			log_debug("control: dropping a client (pid %d) idle for %d s", c->cred.pid,
+				  EF_CTL_IDLE_S);
+			client_close(d, c);
+		}
 	}
 }
 
@@ -267,7 +451,9 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 	cJSON *req = NULL, *reply = NULL;
 	const cJSON *op;
 	char err[EF_ERR_LEN] = "";
-	struct ef_job_rec *fenced;
+	struct ef_job_rec *fenced = NULL;
+	struct ef_peer peer = c->peer; /* pid: the verified one */
+	int ret;
 
 	/* cJSON takes control bytes, NUL included, for white space: JSON does not */
 	for (size_t i = 0; i < len; i++) {
@@ -286,14 +472,30 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 	op = cJSON_GetObjectItem(req, "op");
 	if (!cJSON_IsString(op)) {
 		reply = error_reply("malformed request: missing \"op\"");
-	} else if (!read_only_op(op->valuestring) && (fenced = ef_job_of_pid(d, c->cred.pid))) {
+	} else if (!read_only_op(op->valuestring) &&
+		   (ret = peer_job(d, c, &fenced, &peer.pid)) != 0) {
+		/* fail closed: who is asking cannot be told */
+		if (ret == -ESRCH)
+			snprintf(err, sizeof(err), "refused: the process that connected (pid %d) "
+				 "has exited; \"%.32s\" is served only to a caller that is still "
+				 "running", c->cred.pid, op->valuestring);
+		else
+			snprintf(err, sizeof(err), "refused: cannot verify the process that "
+				 "connected (pid %d) is outside every job; not serving \"%.32s\"",
+				 c->cred.pid, op->valuestring);
+		log_warn("%s", err);
+		fenced = c->job_cgid ? ef_job_by_cgroup(d, c->job_cgid) : NULL;
+		if (fenced)
+			ef_tamper_control(d, fenced, &c->peer, false, op->valuestring);
+		reply = error_reply(err);
+	} else if (!read_only_op(op->valuestring) && fenced) {
 		/* a fenced job, even as root, may look but not touch: a nested run
 		 * would move it out of its cgroup, a policy change would widen its
 		 * own fence */
 		snprintf(err, sizeof(err), "refused: pid %d is fenced (job %s); a fenced job may "
-			 "not make \"%.32s\" requests", c->cred.pid, fenced->id, op->valuestring);
+			 "not make \"%.32s\" requests", peer.pid, fenced->id, op->valuestring);
 		log_warn("%s", err);
-		ef_tamper_control(d, fenced, &c->peer, op->valuestring);
+		ef_tamper_control(d, fenced, &peer, true, op->valuestring);
 		reply = error_reply(err);
 	} else if (!strcmp(op->valuestring, "status")) {
 		reply = status_json(d);
@@ -309,17 +511,17 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 	} else if (!strcmp(op->valuestring, "run")) {
 		reply = ok_reply();
 		reply = checked(c, op->valuestring, reply,
-				ef_job_start(d, req, &c->peer, reply, err, sizeof(err)), err);
+				ef_job_start(d, req, &peer, reply, err, sizeof(err)), err);
 	} else if (!strcmp(op->valuestring, "freeze") || !strcmp(op->valuestring, "thaw") ||
 		   !strcmp(op->valuestring, "kill")) {
 		reply = ok_reply();
 		reply = checked(c, op->valuestring, reply,
-				ef_job_control(d, op->valuestring, req, &c->peer, reply, err,
+				ef_job_control(d, op->valuestring, req, &peer, reply, err,
 					       sizeof(err)), err);
 	} else if (!strncmp(op->valuestring, "policy_", 7)) {
 		reply = ok_reply();
 		reply = checked(c, op->valuestring, reply,
-				ef_policy_op(d, op->valuestring, req, &c->peer, reply, err,
+				ef_policy_op(d, op->valuestring, req, &peer, reply, err,
 					     sizeof(err)), err);
 	} else {
 		char msg[160];
@@ -407,6 +609,7 @@ void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events)
 			return;
 		}
 		c->in_len += r;
+		c->active_ns = ef_now_boot_ns();
 		while ((nl = memchr(c->in, '\n', c->in_len))) {
 			size_t ll = nl - c->in;
 

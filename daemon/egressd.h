@@ -98,6 +98,7 @@ struct ef_job_rec {
 		uint32_t tamper_mask;		   /* 1 << (EF_R_TAMPER_* - EF_R_TAMPER_BPF) flagged */
 		uint32_t tamper_count;		   /* tamper attempts recorded */
 	} probe;
+	bool ctl_flood_recorded; /* its control connections over the cap (control.c) */
 };
 
 /* DNS proxy settings: config file "dns" section. */
@@ -116,7 +117,9 @@ struct ef_dns_cfg {
 /* Who is calling, from SO_PEERCRED and SO_PEERGROUPS. */
 #define EF_PEER_MAX_GROUPS 256
 struct ef_peer {
-	pid_t pid;
+	pid_t pid;	/* verified by control.c: alive, outside every job, for a request
+			 * that changes something */
+	int pidfd;	/* of that process; -1 if none */
 	uid_t uid;
 	gid_t gid;
 	int n_groups;
@@ -285,7 +288,7 @@ struct ef_span;
 void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_event *e,
 		    const char *detail);
 void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
-		       const char *op);
+		       bool running, const char *op);
 void ef_tamper_status(struct ef_daemon *d, cJSON *o);
 /* What a job's Landlock domain (cli/landlock.c) guards against on this host:
  * "ptrace", "ptrace,signal,abstract_unix", or NULL when egressctl run makes
@@ -296,6 +299,8 @@ const char *ef_landlock_scope(const struct ef_daemon *d);
 void ef_event_record(struct ef_daemon *d, const struct ef_event *e, const char *detail);
 /* jobs.c: the job whose cgroup (or one below it) holds pid, or NULL */
 struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid);
+/* the same for a cgroup path as /proc/PID/cgroup gives it */
+struct ef_job_rec *ef_job_of_cgroup(struct ef_daemon *d, const char *cg);
 int ef_bpf_reset(struct ef_daemon *d, bool force);
 uint64_t ef_bpf_stat(struct ef_daemon *d, int idx);
 
@@ -413,6 +418,7 @@ void ef_policy_ops_status(cJSON *o);
 /* control.c */
 int ef_control_setup(struct ef_daemon *d);
 void ef_control_accept(struct ef_daemon *d);
+void ef_control_tick(struct ef_daemon *d); /* drops idle clients */
 void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events);
 void ef_control_close(struct ef_daemon *d);
 

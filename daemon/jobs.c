@@ -48,12 +48,10 @@ static bool valid_job_id(const char *s)
 	return true;
 }
 
-struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid)
+struct ef_job_rec *ef_job_of_cgroup(struct ef_daemon *d, const char *cg)
 {
-	char cg[EF_PATH_MAX], abs[2 * EF_PATH_MAX];
+	char abs[2 * EF_PATH_MAX];
 
-	if (ef_cgroup_of_pid(pid, cg, sizeof(cg)))
-		return NULL;
 	snprintf(abs, sizeof(abs), "%s%s", d->cgroup_mount, cg);
 	for (struct ef_job_rec *j = d->jobs; j; j = j->next) {
 		size_t n = strlen(j->cgroup);
@@ -62,6 +60,15 @@ struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid)
 			return j;
 	}
 	return NULL;
+}
+
+struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid)
+{
+	char cg[EF_PATH_MAX];
+
+	if (ef_cgroup_of_pid(pid, cg, sizeof(cg)))
+		return NULL;
+	return ef_job_of_cgroup(d, cg);
 }
 
 struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id)
@@ -401,6 +408,14 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	if (ret) {
 		snprintf(err, errlen, "moving pid %d into %s: %s", peer_pid, j->cgroup,
 			 strerror(-ret));
+		goto fail;
+	}
+	/* the pid moved was the caller's only if the caller is still there
+	 * (control.c verified it just before; its pidfd pins the number) */
+	if (peer->pidfd < 0 || ef_pidfd_exited(peer->pidfd)) {
+		snprintf(err, errlen, "the calling process (pid %d) exited while it was moved "
+			 "into its job", peer_pid);
+		ret = -ESRCH;
 		goto fail;
 	}
 	job_watch(d, j);

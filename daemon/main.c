@@ -246,6 +246,7 @@ static void on_tick(struct ef_daemon *d)
 	ef_jobs_check(d);
 	ef_probe_tick(d);
 	ef_policy_ops_tick(d);
+	ef_control_tick(d);
 	ef_pols_tick(d, false);
 	ef_journal_sync(&d->journal);
 }

@@ -156,9 +156,10 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 }
 
 /* A control request a job may not make: recorded like the kernel's
- * records, so that it becomes the same span and counts as a probe. */
+ * records, so that it becomes the same span and counts as a probe. The
+ * caller's name and executable are looked up only while it is running. */
 void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
-		       const char *op)
+		       bool running, const char *op)
 {
 	struct ef_event e = { 0 };
 	const char *exe, *slash;
@@ -176,6 +177,15 @@ void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct e
 	e.verdict = EF_V_DENY;
 	e.reason = EF_R_TAMPER_CONTROL;
 	e.protocol = VIA_CONTROL;
+	/* the fold key (fold.c) takes the cookie of a tamper record: requests
+	 * of different ops are not folded into one span that names only the
+	 * first (FNV-1a of the op) */
+	e.cookie = 0xcbf29ce484222325ull;
+	for (const char *o = op; *o; o++)
+		e.cookie = (e.cookie ^ (unsigned char)*o) * 0x100000001b3ull;
+	/* the pid of a caller that has exited may be another process's now */
+	if (!running)
+		goto record;
 	snprintf(p, sizeof(p), "/proc/%d/comm", peer->pid);
 	if (ef_read_file(p, 64, &comm, NULL) == 0) {
 		comm[strcspn(comm, "\n")] = '\0';
@@ -188,6 +198,7 @@ void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct e
 		slash = strrchr(exe, '/');
 		snprintf(e.exe, sizeof(e.exe), "%s", slash ? slash + 1 : exe);
 	}
+record:
 	ef_event_record(d, &e, op);
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,4 +293,30 @@ int ef_json_known_keys(const cJSON *o, const char *const *known, const char *pre
 		}
 	}
 	return 0;
+}
+
+pid_t ef_pidfd_pid(int pidfd)
+{
+	char p[64], *buf = NULL, *l;
+	pid_t pid = -ENOENT;
+
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", pidfd);
+	if (ef_read_file(p, 1 << 14, &buf, NULL))
+		return -errno;
+	for (l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, "Pid:", 4)) {
+			pid = (pid_t)strtol(l + 4, NULL, 10);
+			break;
+		}
+	}
+	free(buf);
+	return pid;
+}
+
+bool ef_pidfd_exited(int pidfd)
+{
+	struct pollfd pf = { .fd = pidfd, .events = POLLIN };
+
+	/* readable once the process has exited; an error is taken for gone */
+	return poll(&pf, 1, 0) != 0;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define EF_VERSION "0.1.0"
 
@@ -43,6 +44,12 @@ int ef_json_u32(const struct cJSON *o, const char *section, const char *key, uin
 void ef_trim(char **s);
 /* %XX escapes decoded in place (W3C Baggage octets, as the OTEL_* lists use). */
 void ef_pct_decode(char *s);
+
+/* A pidfd's process: its pid as /proc/self/fdinfo shows it (0 or -1: reaped,
+ * or outside this pid namespace; -errno: unreadable), and whether it has
+ * exited (a zombie has). Its pid names no other process while it has not. */
+pid_t ef_pidfd_pid(int pidfd);
+bool ef_pidfd_exited(int pidfd);
 
 uint64_t ef_now_realtime_ns(void);
 uint64_t ef_now_boot_ns(void);
