@@ -272,9 +272,13 @@ int ctl_connect_root(char *why, size_t n)
 	}
 	if (root_owned(sock, &st, false, why, n))
 		return -1;
-	fd = ef_ctl_connect(sock);
+	fd = connect_by(sock, now_ms() + (int64_t)timeout_s() * 1000);
 	if (fd < 0) {
-		snprintf(why, n, "cannot reach egressd at %s: %s", sock, strerror(-fd));
+		if (fd == -ETIMEDOUT)
+			snprintf(why, n, "cannot reach egressd at %s: it did not accept the "
+				 "connection within %d s (EGRESSCTL_TIMEOUT)", sock, timeout_s());
+		else
+			snprintf(why, n, "cannot reach egressd at %s: %s", sock, strerror(-fd));
 		return -1;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
@@ -291,50 +295,58 @@ int ctl_connect_root(char *why, size_t n)
 	return fd;
 }
 
-cJSON *ctl_exchange(int fd, cJSON *req)
+/* One request and its reply on fd, before the deadline; NULL having said why. */
+static cJSON *exchange(int fd, cJSON *req, int64_t deadline, int tmo)
 {
 	cJSON *reply = NULL;
-	int ret;
+	int ret = send_by(fd, req, deadline);
 
-	set_timeout(fd);
-	ret = ef_ctl_send(fd, req);
 	if (!ret)
-		ret = ef_ctl_recv(fd, &reply);
-	if (ret) {
+		ret = recv_by(fd, &reply, deadline);
+	if (!ret)
+		return reply;
+	if (ret == -ETIMEDOUT)
+		fprintf(stderr, "egressctl: egressd at %s did not answer within %d s "
+			"(EGRESSCTL_TIMEOUT)\n", ctl_socket_path, tmo);
+	else
 		fprintf(stderr, "egressctl: talking to egressd at %s: %s\n", ctl_socket_path,
-			ret == -EAGAIN ? "no reply in time (EGRESSCTL_TIMEOUT)" : strerror(-ret));
-		return NULL;
-	}
-	return reply;
+			strerror(-ret));
+	return NULL;
+}
+
+static void say_unreachable(int err, int tmo)
+{
+	if (err == -ETIMEDOUT)
+		fprintf(stderr, "egressctl: cannot reach egressd at %s: it did not accept the "
+			"connection within %d s (EGRESSCTL_TIMEOUT)\n", ctl_socket_path, tmo);
+	else
+		fprintf(stderr, "egressctl: cannot reach egressd at %s: %s\n", ctl_socket_path,
+			strerror(-err));
+}
+
+/* On a connection of ctl_connect_root(): each request has its own
+ * EGRESSCTL_TIMEOUT. */
+cJSON *ctl_exchange(int fd, cJSON *req)
+{
+	int tmo = timeout_s();
+
+	return exchange(fd, req, now_ms() + (int64_t)tmo * 1000, tmo);
 }
 
 cJSON *ctl_request(cJSON *req, int *fd_out)
 {
 	int tmo = timeout_s();
 	int64_t deadline = now_ms() + (int64_t)tmo * 1000;
-	cJSON *reply = NULL;
-	int fd, ret;
+	cJSON *reply;
+	int fd;
 
 	fd = connect_by(ctl_socket_path, deadline);
 	if (fd < 0) {
-		if (fd == -ETIMEDOUT)
-			fprintf(stderr, "egressctl: cannot reach egressd at %s: it did not accept the "
-				"connection within %d s (EGRESSCTL_TIMEOUT)\n", ctl_socket_path, tmo);
-		else
-			fprintf(stderr, "egressctl: cannot reach egressd at %s: %s\n",
-				ctl_socket_path, strerror(-fd));
+		say_unreachable(fd, tmo);
 		return NULL;
 	}
-	ret = send_by(fd, req, deadline);
-	if (!ret)
-		ret = recv_by(fd, &reply, deadline);
-	if (ret) {
-		if (ret == -ETIMEDOUT)
-			fprintf(stderr, "egressctl: egressd at %s did not answer within %d s "
-				"(EGRESSCTL_TIMEOUT)\n", ctl_socket_path, tmo);
-		else
-			fprintf(stderr, "egressctl: talking to egressd at %s: %s\n",
-				ctl_socket_path, strerror(-ret));
+	reply = exchange(fd, req, deadline, tmo);
+	if (!reply) {
 		close(fd);
 		return NULL;
 	}
