@@ -99,6 +99,9 @@ INTEGRATION = [
         "job_debugs_its_own_processes",
         "policy_turns_tracing_off",
         "canary_part_of_the_job_start",
+        # the control socket without SO_PEERPIDFD (6.1): pidfd_open at accept
+        "control_exited_connector_is_refused_and_recorded",
+        "control_reused_connector_pid_is_refused",
     ]),
     # records and spans: what the kernel side fills in (task fields, the ring buffer,
     # seccomp refusals, inherited sockets) reaching the journal
