@@ -91,6 +91,9 @@ def main():
     py("cgroup_procs_root", write(os.path.join(cg2, "cgroup.procs"), me))
     py("cgroup_procs_fence_root", write(os.path.join(cgroot, "cgroup.procs"), me))
     py("cgroup_procs_relative", write("cgroup.procs", me, relative_to=cg2))
+    # through the root of a process outside the job: its mount namespace,
+    # where the cgroup tree is writable (ptrace access to pid 1 needed)
+    py("cgroup_procs_via_proc1_root", write("/proc/1/root" + cg2 + "/cgroup.procs", me))
     py("cgroup_mkdir_fence_root", lambda: os.mkdir(os.path.join(cgroot, "evil-" + me)))
     # (the fence's root has the jobs below it: EBUSY, were it let through)
     py("cgroup_rmdir_fence_root", lambda: os.rmdir(cgroot))

@@ -43,6 +43,8 @@ COMMON = {
     "ioprio_set_egressd": "EPERM",
     # the kernel would run /sbin/request-key outside every cgroup
     "request_key_callout": "EPERM",
+    # pid 1's mount namespace through /proc/1/root: no ptrace access to it
+    "cgroup_procs_via_proc1_root": "*",
 }
 # what a read-only mount refuses, and how
 WRITES = ["cgroup_procs_root", "cgroup_procs_fence_root", "cgroup_procs_relative",
