@@ -173,13 +173,15 @@ static int close_inherited(cJSON *req, const char *cmd)
 }
 
 /*
- * Just before exec: the baseline every job gets (capabilities dropped for
- * root, no_new_privs otherwise: guard.c), and, without BPF LSM, the
- * fallbacks egressd's reply asks for: the tamper guard ("guard": a mount
- * namespace and seccomp rules) and the refusal of socket families
- * ("seccomp_families"). Their seccomp rules go into one filter, installed
- * last (it refuses the mount calls the guard makes). 0, or -1 having said
- * why.
+ * Just before exec: without BPF LSM, the fallbacks egressd's reply asks
+ * for: the tamper guard ("guard": a mount namespace and seccomp rules) and
+ * the refusal of socket families ("seccomp_families"). Their seccomp rules
+ * go into one filter, installed after the mount namespace (it refuses the
+ * mount calls the guard makes). Last, the baseline every job gets
+ * (guard.c): a root job keeps only the capabilities the reply names
+ * ("capabilities"), after the mount namespace and the filter, which need
+ * CAP_SYS_ADMIN (without it the kernel would want no_new_privs for the
+ * filter); no_new_privs otherwise. 0, or -1 having said why.
  */
 static int install_fallbacks(const cJSON *reply, const char *cmd)
 {
@@ -187,14 +189,10 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	const cJSON *fams = cJSON_GetObjectItem(reply, "seccomp_families"), *f;
 	int allowed[64], n = 0, ret = 0;
 	char err[512] = "";
-	struct ef_sf *sf;
+	struct ef_sf *sf = NULL;
 
-	if (ef_guard_baseline(err, sizeof(err))) {
-		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", err, cmd);
-		return -1;
-	}
 	if (!guard && !fams)
-		return 0;
+		goto baseline;
 	sf = calloc(1, sizeof(*sf));
 	if (!sf) {
 		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
@@ -217,6 +215,12 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	if (ret) {
 		fprintf(stderr, "egressctl: installing the seccomp filter: %s; not running %s "
 				"unfenced\n", strerror(-ret), cmd);
+		ret = -1;
+		goto out;
+	}
+baseline:
+	if (ef_guard_baseline(cJSON_GetObjectItem(reply, "capabilities"), err, sizeof(err))) {
+		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", err, cmd);
 		ret = -1;
 	}
 out:
