@@ -83,8 +83,22 @@ enum ef_reason {
 				   * upstream; answered locally (REFUSED), not relayed */
 	EF_R_MULTICAST = 25,	  /* a multicast group join or source filter (its reports
 				   * leave from the kernel, past the wire check) */
+	EF_R_TAMPER_CAP = 26,	  /* a capability check refused a job (EF_K_TAMPER, protocol
+				   * EF_TAMPER_CAP, cookie: the CAP_* number): one of those
+				   * that reach outside the job (EF_CAPS_RECORDED) */
 	EF_R__MAX,
 };
+
+/* EF_K_TAMPER records of a capability check (capability/cap_capable) carry
+ * this protocol; no syscall has that number. */
+#define EF_TAMPER_CAP 0xfffd
+/* Capabilities whose refusal to a job is recorded: they reach outside the
+ * job (policy/caps.c, EF_CAP_OUTSIDE, keeps the names). CAP_NET_ADMIN 12,
+ * NET_RAW 13, SYS_MODULE 16, SYS_RAWIO 17, SYS_PTRACE 19, SYS_ADMIN 21,
+ * SYS_BOOT 22, SYS_TIME 25, PERFMON 38, BPF 39. */
+#define EF_CAPS_RECORDED                                                              \
+	((1ull << 12) | (1ull << 13) | (1ull << 16) | (1ull << 17) | (1ull << 19) |    \
+	 (1ull << 21) | (1ull << 22) | (1ull << 25) | (1ull << 38) | (1ull << 39))
 
 /* What was decided on. Keep in sync with the span names in daemon/. */
 enum ef_kind {
