@@ -98,17 +98,10 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 	const char *sys = NULL, *cap = NULL;
 	char msg[320];
 
-	if (e->protocol != VIA_CONTROL && (e->protocol & 0xff00) == EF_TAMPER_LSM) {
-		const char *h = hook_name(e->protocol & 0xff);
-
-		ef_span_str(s, "egress.tamper.via", "bpf_lsm");
-		if (h)
-			ef_span_str(s, "egress.tamper.hook", h);
-	} else if (e->protocol == VIA_CONTROL) {
-		ef_span_str(s, "egress.tamper.via", "control_socket");
-	} else if (e->protocol == EF_TAMPER_CAP) {
+	if (e->protocol == EF_TAMPER_CAP) {
 		/* a capability the job lacks (cli/guard.c drops it), seen at the
-		 * kernel's check (capability/cap_capable) */
+		 * kernel's check (capability/cap_capable); the protocol is in
+		 * EF_TAMPER_LSM's range, so it is tested first */
 		const struct ef_cap_info *ci = ef_cap_by_number((int)e->cookie);
 		char name[40];
 
@@ -116,6 +109,14 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 		ef_span_str(s, "egress.tamper.via", "capability");
 		ef_span_str(s, "egress.tamper.capability", name);
 		cap = ci ? ci->name : NULL;
+	} else if (e->protocol != VIA_CONTROL && (e->protocol & 0xff00) == EF_TAMPER_LSM) {
+		const char *h = hook_name(e->protocol & 0xff);
+
+		ef_span_str(s, "egress.tamper.via", "bpf_lsm");
+		if (h)
+			ef_span_str(s, "egress.tamper.hook", h);
+	} else if (e->protocol == VIA_CONTROL) {
+		ef_span_str(s, "egress.tamper.via", "control_socket");
 	} else {
 		/* with BPF LSM, a syscall's record is of a refusal by the kernel's
 		 * own checks, ahead of the hooks (lsm/tamper.bpf.c) */

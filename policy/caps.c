@@ -33,25 +33,25 @@ static const struct ef_cap_info caps[] = {
 	{ 9, "LINUX_IMMUTABLE", 0, "set immutable and append-only flags on the runner's files" },
 	{ 10, "NET_BIND_SERVICE", EF_CAP_DEFAULT, NULL },
 	{ 11, "NET_BROADCAST", 0, "send broadcasts and join multicast groups as root" },
-	{ 12, "NET_ADMIN", EF_CAP_OUTSIDE,
+	{ 12, "NET_ADMIN", EF_CAP_RECORDED,
 	  "reconfigure the runner's network: interfaces, routes, tunnels, and nft rules that outlive the job (a DNAT of its allowed destinations elsewhere), and destroy other processes' sockets" },
-	{ 13, "NET_RAW", EF_CAP_OUTSIDE,
+	{ 13, "NET_RAW", EF_CAP_RECORDED,
 	  "send raw and packet-socket frames; prefer \"sockets\": {\"raw\": true}, which grants it with the fence's judgement of raw sockets" },
 	{ 14, "IPC_LOCK", 0, "lock unlimited memory" },
 	{ 15, "IPC_OWNER", 0, "use any System V IPC object of the runner's processes" },
-	{ 16, "SYS_MODULE", EF_CAP_OUTSIDE | EF_CAP_NEVER, NULL },
-	{ 17, "SYS_RAWIO", EF_CAP_OUTSIDE | EF_CAP_NEVER, NULL },
+	{ 16, "SYS_MODULE", EF_CAP_RECORDED | EF_CAP_NEVER, NULL },
+	{ 17, "SYS_RAWIO", EF_CAP_RECORDED | EF_CAP_NEVER, NULL },
 	{ 18, "SYS_CHROOT", EF_CAP_DEFAULT, NULL },
-	{ 19, "SYS_PTRACE", EF_CAP_OUTSIDE | EF_CAP_NEVER, NULL },
+	{ 19, "SYS_PTRACE", EF_CAP_NEVER, NULL },
 	{ 20, "SYS_PACCT", 0, "switch process accounting on the runner" },
-	{ 21, "SYS_ADMIN", EF_CAP_OUTSIDE,
+	{ 21, "SYS_ADMIN", 0,
 	  "mount, set host names, use namespaces' setns and much of the kernel's administration: the fence's guard still refuses its mount and bpf calls, but little else on the runner is out of reach" },
-	{ 22, "SYS_BOOT", EF_CAP_OUTSIDE | EF_CAP_NEVER, NULL },
-	{ 23, "SYS_NICE", EF_CAP_OUTSIDE,
+	{ 22, "SYS_BOOT", EF_CAP_RECORDED | EF_CAP_NEVER, NULL },
+	{ 23, "SYS_NICE", 0,
 	  "raise its priority and real-time scheduling over the runner's processes, egressd's included" },
-	{ 24, "SYS_RESOURCE", EF_CAP_OUTSIDE,
+	{ 24, "SYS_RESOURCE", 0,
 	  "exceed resource limits and quotas the runner sets" },
-	{ 25, "SYS_TIME", EF_CAP_OUTSIDE,
+	{ 25, "SYS_TIME", EF_CAP_RECORDED,
 	  "set the runner's clock (certificate checks, logs and records of every job)" },
 	{ 26, "SYS_TTY_CONFIG", 0, "reconfigure the runner's terminals" },
 	{ 27, "MKNOD", EF_CAP_DEFAULT, NULL },
@@ -65,8 +65,8 @@ static const struct ef_cap_info caps[] = {
 	{ 35, "WAKE_ALARM", 0, "set alarms that wake the runner" },
 	{ 36, "BLOCK_SUSPEND", 0, "keep the runner from suspending" },
 	{ 37, "AUDIT_READ", 0, "read the runner's audit log" },
-	{ 38, "PERFMON", EF_CAP_OUTSIDE | EF_CAP_NEVER, NULL },
-	{ 39, "BPF", EF_CAP_OUTSIDE | EF_CAP_NEVER, NULL },
+	{ 38, "PERFMON", EF_CAP_RECORDED | EF_CAP_NEVER, NULL },
+	{ 39, "BPF", EF_CAP_RECORDED | EF_CAP_NEVER, NULL },
 	{ 40, "CHECKPOINT_RESTORE", 0, "choose pids and restore processes' state" },
 };
 
@@ -107,9 +107,9 @@ __u64 ef_caps_never(void)
 	return mask_of(EF_CAP_NEVER);
 }
 
-__u64 ef_caps_outside(void)
+__u64 ef_caps_recorded(void)
 {
-	return mask_of(EF_CAP_OUTSIDE);
+	return mask_of(EF_CAP_RECORDED);
 }
 
 __u64 ef_policy_caps(const struct ef_policy *p)

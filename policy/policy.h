@@ -130,7 +130,8 @@ struct ef_policy {
 enum {
 	EF_CAP_DEFAULT = 1 << 0, /* a root job keeps it (Docker's default set) */
 	EF_CAP_NEVER = 1 << 1,	 /* reaches around the fence: never granted */
-	EF_CAP_OUTSIDE = 1 << 2, /* reaches outside the job: a refusal is recorded */
+	EF_CAP_RECORDED = 1 << 2, /* a refusal to a job is recorded (EF_CAPS_RECORDED,
+				   * which the BPF side reads, must equal these) */
 };
 struct ef_cap_info {
 	int cap;	  /* CAP_* */
@@ -143,7 +144,7 @@ const struct ef_cap_info *ef_cap_by_name(const char *name);
 const struct ef_cap_info *ef_cap_by_number(int cap);
 __u64 ef_caps_default(void);
 __u64 ef_caps_never(void);
-__u64 ef_caps_outside(void);
+__u64 ef_caps_recorded(void);
 /* The capabilities a root job under p keeps: the default set, CAP_NET_RAW
  * with "sockets": {"raw": true}, and p's grants; never one of
  * ef_caps_never(). */
@@ -221,6 +222,7 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
  * -ENOMEM on allocation failure. Conservative: 0 means "not proven", never
  * a wrong 1. Settings are compared first, then rules:
  *   - b in audit mode denies nothing: 1. Else a in audit mode: 0;
+ *   - every capability a grants ("capabilities") is in b's set;
  *   - loopback: a's rank (false < "own" < true) at most b's; socket
  *     switches (raw, packet, icmp, other_protocols, multicast) and
  *     address families of a must be within b's;
@@ -281,7 +283,8 @@ struct ef_policy_change {
 	size_t n_rules;
 	/* changed settings in this order: name, mode, loopback ("loopback:
 	 * \"own\" -> true"), sockets.raw, .packet, .icmp,
-	 * .other_protocols, .multicast, .families, dns.upstream,
+	 * .other_protocols, .multicast, .families, capabilities
+	 * ("capabilities: +NET_ADMIN -SYS_NICE"), dns.upstream,
 	 * probe.action and each threshold; e.g. "mode: audit -> enforce",
 	 * "sockets.families: +vsock -can", "dns.upstream: default -> 1.1.1.1",
 	 * "probe.window_s: 60 -> 120" (thresholds as in force, defaults

@@ -543,7 +543,7 @@ static int settings_ok(struct cmp *c)
 	for (i = 0; i < 64; i++) {
 		const struct ef_cap_info *ci = ef_cap_by_number((int)i);
 
-		if (((ef_policy_caps(a) & ~ef_policy_caps(b)) >> i) & 1)
+		if (((a->caps & ~ef_policy_caps(b)) >> i) & 1)
 			return fail(c, "\"capabilities\": CAP_%s is not granted by policy %s",
 				    ci ? ci->name : "?", pname(b));
 	}
