@@ -23,7 +23,8 @@ static const struct ef_cap_info caps[] = {
 	{ 0, "CHOWN", EF_CAP_DEFAULT, NULL },
 	{ 1, "DAC_OVERRIDE", EF_CAP_DEFAULT, NULL },
 	{ 2, "DAC_READ_SEARCH", 0,
-	  "open any file by handle (open_by_handle_at), reaching files outside the job's mounts" },
+	  "open any file by handle (open_by_handle_at), reaching files outside the "
+	  "job's mounts" },
 	{ 3, "FOWNER", EF_CAP_DEFAULT, NULL },
 	{ 4, "FSETID", EF_CAP_DEFAULT, NULL },
 	{ 5, "KILL", EF_CAP_DEFAULT, NULL },
@@ -34,9 +35,12 @@ static const struct ef_cap_info caps[] = {
 	{ 10, "NET_BIND_SERVICE", EF_CAP_DEFAULT, NULL },
 	{ 11, "NET_BROADCAST", 0, "send broadcasts and join multicast groups as root" },
 	{ 12, "NET_ADMIN", EF_CAP_RECORDED,
-	  "reconfigure the runner's network: interfaces, routes, tunnels, and nft rules that outlive the job (a DNAT of its allowed destinations elsewhere), and destroy other processes' sockets" },
+	  "reconfigure the runner's network: interfaces, routes, tunnels, and nft rules "
+	  "that outlive the job (a DNAT of its allowed destinations elsewhere), and "
+	  "destroy other processes' sockets" },
 	{ 13, "NET_RAW", EF_CAP_RECORDED,
-	  "send raw and packet-socket frames; prefer \"sockets\": {\"raw\": true}, which grants it with the fence's judgement of raw sockets" },
+	  "send raw packets and forge source routes; prefer \"sockets\": {\"raw\": true}, "
+	  "which grants it with the fence's judgement of raw sockets" },
 	{ 14, "IPC_LOCK", 0, "lock unlimited memory" },
 	{ 15, "IPC_OWNER", 0, "use any System V IPC object of the runner's processes" },
 	{ 16, "SYS_MODULE", EF_CAP_RECORDED | EF_CAP_NEVER, NULL },
@@ -45,10 +49,13 @@ static const struct ef_cap_info caps[] = {
 	{ 19, "SYS_PTRACE", EF_CAP_NEVER, NULL },
 	{ 20, "SYS_PACCT", 0, "switch process accounting on the runner" },
 	{ 21, "SYS_ADMIN", 0,
-	  "mount, set host names, use namespaces' setns and much of the kernel's administration: the fence's guard still refuses its mount and bpf calls, but little else on the runner is out of reach" },
+	  "administer much of the kernel (namespaces, host names, keyrings, quotas, "
+	  "devices): the fence's guard still refuses its mount and bpf calls, but "
+	  "little else on the runner is out of reach" },
 	{ 22, "SYS_BOOT", EF_CAP_RECORDED | EF_CAP_NEVER, NULL },
 	{ 23, "SYS_NICE", 0,
-	  "raise its priority and real-time scheduling over the runner's processes, egressd's included" },
+	  "raise its priority and real-time scheduling over the runner's processes, "
+	  "egressd's included" },
 	{ 24, "SYS_RESOURCE", 0,
 	  "exceed resource limits and quotas the runner sets" },
 	{ 25, "SYS_TIME", EF_CAP_RECORDED,
