@@ -146,8 +146,8 @@ __u64 ef_caps_default(void);
 __u64 ef_caps_never(void);
 __u64 ef_caps_recorded(void);
 /* The capabilities a root job under p keeps: the default set, CAP_NET_RAW
- * with "sockets": {"raw": true}, and p's grants; never one of
- * ef_caps_never(). */
+ * with "sockets": {"raw": true} or in audit mode, and p's grants; never
+ * one of ef_caps_never(). */
 __u64 ef_policy_caps(const struct ef_policy *p);
 
 /* Parse and validate a policy. `file` is only used in messages. */

@@ -579,3 +579,72 @@ def test_malformed_guard_in_reply_never_runs_the_command(ctx):
             check(not os.path.exists(marker), "guard %s: the command ran" % guard)
     finally:
         srv.close()
+
+
+@test(timeout=120)
+def test_tamper_capability_set_comes_from_the_reply_only(ctx):
+    """egressctl keeps exactly the capabilities egressd's reply names, never
+    one that reaches around the fence (even if the reply names it), and the
+    default set when the reply names none or sends something else (a
+    stand-in egressd answers; no policy file is read)."""
+    import socket
+    import struct
+    import threading
+
+    egressctl = os.path.join(ctx.build, "egressctl")
+    sock_path = ctx.path("fake.sock")
+    default = sorted(DEFAULT_CAPS)
+    never = {16, 17, 19, 22, 32, 33, 38, 39}
+    cases = [
+        (None, default),
+        ("NET_ADMIN", default),
+        ([12, "x"], default),
+        ([12, 1.5], default),
+        ([12, 64], default),
+        ([0, 12], [0, 12]),
+        (list(range(41)), sorted(set(range(41)) - never)),
+    ]
+    # what this runner itself has: a job cannot keep more
+    own = int([x for x in open("/proc/self/status").read().splitlines()
+               if x.startswith("CapBnd:")][0].split()[1], 16)
+    cases = [(caps, [b for b in want if own >> b & 1]) for caps, want in cases]
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(4)
+    replies = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with c:
+                c.recv(65536)
+                pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                        12))[0]
+                cg = [x[3:] for x in open("/proc/%d/cgroup" % pid).read().splitlines()
+                      if x.startswith("0::")][0]
+                reply = {"ok": True, "job_id": "fake", "cgroup": cg,
+                         "traceparent": "00-%s-%s-01" % ("1" * 32, "2" * 16),
+                         "policy": "t", "mode": "enforce"}
+                caps = replies.pop(0)
+                if caps is not None:
+                    reply["capabilities"] = caps
+                c.sendall((json.dumps(reply) + "\n").encode())
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        for caps, want in cases:
+            replies.append(caps)
+            p = subprocess.run([egressctl, "--socket", sock_path, "run", "--", "/bin/grep",
+                                "^Cap", "/proc/self/status"], capture_output=True, text=True,
+                               timeout=30, stdin=subprocess.DEVNULL)
+            check(p.returncode == 0, "reply capabilities %r: egressctl exited %d: %s" % (
+                caps, p.returncode, p.stderr))
+            sets = {k: int(v, 16) for k, v in (x.split(":\t", 1) for x in p.stdout.splitlines())}
+            for k in ("CapBnd", "CapEff", "CapPrm"):
+                eq(cap_bits(sets[k]), want, "%s with reply capabilities %r" % (k, caps))
+            eq(sets["CapAmb"], 0, "CapAmb with reply capabilities %r" % (caps,))
+    finally:
+        srv.close()
