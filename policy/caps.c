@@ -8,8 +8,8 @@
  * The default is the default set of container runtimes (Docker's): nothing
  * that configures interfaces, routes, tunnels or netfilter, destroys other
  * processes' sockets, loads modules or BPF, traces other processes or sets
- * the clock. CAP_NET_RAW is added when the policy allows raw sockets
- * ("sockets": {"raw": true}) or is in audit mode (which lets them through
+ * the clock. CAP_NET_RAW is added when the policy allows raw or packet
+ * sockets ("sockets": {"raw": true} or {"packet": true}) or is in audit mode (which lets them through
  * and records them). A policy may grant more by name; the ones
  * that reach around the fence itself can never be granted.
  */
@@ -124,9 +124,9 @@ __u64 ef_policy_caps(const struct ef_policy *p)
 {
 	__u64 m = ef_caps_default() | p->caps;
 
-	/* raw sockets are the policy's switch, judged by the fence; audit mode
-	 * lets them through (recorded would_deny) */
-	if ((p->flags & EF_PF_RAW) || p->mode == EF_MODE_AUDIT)
+	/* raw and packet sockets are the policy's switches, judged by the
+	 * fence; audit mode lets them through (recorded would_deny) */
+	if ((p->flags & (EF_PF_RAW | EF_PF_PACKET)) || p->mode == EF_MODE_AUDIT)
 		m |= 1ull << 13; /* CAP_NET_RAW */
 	return m & ~ef_caps_never();
 }

@@ -146,7 +146,7 @@ __u64 ef_caps_default(void);
 __u64 ef_caps_never(void);
 __u64 ef_caps_recorded(void);
 /* The capabilities a root job under p keeps: the default set, CAP_NET_RAW
- * with "sockets": {"raw": true} or in audit mode, and p's grants; never
+ * with sockets.raw or sockets.packet or in audit mode, and p's grants; never
  * one of ef_caps_never(). */
 __u64 ef_policy_caps(const struct ef_policy *p);
 

@@ -610,6 +610,9 @@ static void test_capabilities(void **state)
 	p = parse_ok("{\"name\": \"c\", \"sockets\": {\"raw\": true}}");
 	assert_true(ef_policy_caps(p) == (def | 1ull << 13));
 	ef_policy_free(p);
+	p = parse_ok("{\"name\": \"c\", \"sockets\": {\"packet\": true}}");
+	assert_true(ef_policy_caps(p) == (def | 1ull << 13));
+	ef_policy_free(p);
 	/* by name, any case, with or without CAP_; lint names each, in audit mode too */
 	p = parse_ok("{\"name\": \"c\", \"mode\": \"audit\",\n"
 		     " \"capabilities\": [\"net_admin\", \"CAP_SYS_NICE\", \"chown\"]}");
