@@ -1,4 +1,5 @@
 """A root job tries to install its own nftables DNAT in the fence namespace (the runner's network: netlink, CAP_NET_ADMIN) rewriting an allowed destination to a denied one, then connects to the allowed one. The job lacks CAP_NET_ADMIN (cli/guard.c keeps the container runtimes' default set): the rules never go in, and the refusal is recorded (tamper_capability, CAP_NET_ADMIN). Were they in, the wire check would drop the rewritten packets (egress.packet deny)."""
+import os
 import subprocess
 
 from vlib import *  # noqa: F401,F403
@@ -9,8 +10,10 @@ FEATURES = ["nftables"]
 SINKS_OK = [A4B]  # the allowed destination: the token may go there
 DENIED = [(D4, 8080, "tcp")]
 TABLE = "efsec_jobdnat"
+# recorded where the kernel has the capability/cap_capable tracepoint (6.13+)
 RECORD = [("egress.tamper", {"egress.decision": "deny", "egress.reason": "tamper_capability",
-                             "egress.tamper.capability": "CAP_NET_ADMIN"})]
+                             "egress.tamper.capability": "CAP_NET_ADMIN"})] if os.path.exists(
+    "/sys/kernel/tracing/events/capability/cap_capable") else []
 
 
 def setup(world):
