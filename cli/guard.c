@@ -21,11 +21,16 @@
  * covered (no pidfd from /proc, no /proc/<pid>/mem, root, fd).
  *
  * In both tamper modes (the guard, or BPF LSM whose hooks refuse the rest)
- * every job gets the baseline (ef_guard_baseline): a root job loses the
- * capabilities that reach around the fence from its bounding set
- * (CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_BOOT (kexec),
- * CAP_BPF, CAP_PERFMON, CAP_MAC_ADMIN, CAP_MAC_OVERRIDE; sudo keeps
- * working, with that smaller root); a job started by an unprivileged user
+ * every job gets the baseline (ef_guard_baseline), applied last, after the
+ * mount namespace and the seccomp filter (which need CAP_SYS_ADMIN): a
+ * root job keeps only the capabilities egressd's reply names, the default
+ * set of container runtimes plus the policy's grants (policy/caps.c), and
+ * loses every other one from its bounding, permitted, effective,
+ * inheritable and ambient sets: it cannot configure interfaces, routes,
+ * tunnels or netfilter, destroy other processes' sockets, send raw packets
+ * (unless the policy allows raw sockets), load modules or BPF, trace other
+ * processes (sudo keeps working, with that smaller root); a job started by
+ * an unprivileged user
  * gets no_new_privs: it can never become root (nor regain them through a
  * setuid program), and the file permissions of the cgroup tree, the pins
  * and egressd protect them.
@@ -50,6 +55,7 @@
 #include <linux/seccomp.h>
 
 #include "guard.h"
+#include "policy.h"
 #include "seccomp.h"
 
 #define MAX_PIDS 64
@@ -394,32 +400,57 @@ static int read_only_fence(const char *job_cgroup, const unsigned *pids, int n, 
 
 /* ---- capabilities ---- */
 
-static int drop_caps(char *err, size_t errlen)
+/* The set egressd's reply names ("capabilities": CAP_* numbers), or, if it
+ * names none or sends something else, the default set: fail closed. Never
+ * one of those that reach around the fence, whatever the reply says. */
+static __u64 keep_set(const cJSON *caps)
 {
-	static const int caps[] = {
-		CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_BOOT, CAP_BPF,
-		CAP_PERFMON, CAP_MAC_ADMIN, CAP_MAC_OVERRIDE,
-	};
+	const cJSON *v;
+	__u64 m = 0;
+
+	if (!cJSON_IsArray(caps))
+		return ef_caps_default();
+	cJSON_ArrayForEach(v, caps) {
+		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 63 ||
+		    v->valuedouble != (double)(int)v->valuedouble)
+			return ef_caps_default();
+		m |= 1ull << (int)v->valuedouble;
+	}
+	return m & ~ef_caps_never();
+}
+
+/* Everything not in keep leaves the bounding set (so no exec, setuid
+ * program or file capability brings it back), and the permitted,
+ * effective, inheritable and ambient sets. */
+static int drop_caps(__u64 keep, char *err, size_t errlen)
+{
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2];
 
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) != 0 && errno != EINVAL) {
-			snprintf(err, errlen, "dropping capability %d: %s", caps[i], strerror(errno));
+	for (int cap = 0; cap < 64; cap++) {
+		if ((keep >> cap) & 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+			if (errno == EINVAL) /* past the kernel's last capability */
+				break;
+			snprintf(err, errlen, "dropping capability %d: %s", cap, strerror(errno));
 			return -errno;
 		}
 	}
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+		snprintf(err, errlen, "clearing ambient capabilities: %s", strerror(errno));
+		return -errno;
+	}
 	if (syscall(SYS_capget, &h, d) != 0) {
 		snprintf(err, errlen, "capget: %s", strerror(errno));
 		return -errno;
 	}
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		unsigned w = caps[i] / 32, bit = 1u << (caps[i] % 32);
+	for (int w = 0; w < 2; w++) {
+		__u32 k = (__u32)(keep >> (32 * w));
 
-		d[w].effective &= ~bit;
-		d[w].permitted &= ~bit;
-		d[w].inheritable &= ~bit;
+		d[w].effective &= k;
+		d[w].permitted &= k;
+		d[w].inheritable &= k;
 	}
 	if (syscall(SYS_capset, &h, d) != 0) {
 		snprintf(err, errlen, "capset: %s", strerror(errno));
@@ -456,10 +487,10 @@ int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errle
 	return 0;
 }
 
-int ef_guard_baseline(char *err, size_t errlen)
+int ef_guard_baseline(const cJSON *caps, char *err, size_t errlen)
 {
 	if (geteuid() == 0)
-		return drop_caps(err, errlen);
+		return drop_caps(keep_set(caps), err, errlen);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		snprintf(err, errlen, "no_new_privs: %s", strerror(errno));
 		return -errno;

@@ -13,11 +13,12 @@
  * failed. See guard.c. */
 int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errlen);
 
-/* What every job gets, with BPF LSM or the guard: a root job loses the
- * capabilities that reach around the fence (module loading, raw I/O,
- * ptrace, kexec, bpf, perf, MAC) from its bounding set; an unprivileged
- * job gets no_new_privs (no sudo, no setuid). 0, or a negative errno with
- * err saying what failed. */
-int ef_guard_baseline(char *err, size_t errlen);
+/* What every job gets, with BPF LSM or the guard, applied last: a root job
+ * keeps only the capabilities in caps (egressd's reply's "capabilities",
+ * CAP_* numbers; missing or malformed: the default set of policy/caps.c)
+ * and loses every other one from its bounding, permitted, effective,
+ * inheritable and ambient sets; an unprivileged job gets no_new_privs (no
+ * sudo, no setuid). 0, or a negative errno with err saying what failed. */
+int ef_guard_baseline(const cJSON *caps, char *err, size_t errlen);
 
 #endif

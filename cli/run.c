@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -197,6 +198,14 @@ static int confine(const cJSON *reply, const char *cmd)
 	struct ef_landlock ll;
 	char why[256] = "";
 
+	/* an unprivileged job enters it with no_new_privs (the baseline sets
+	 * it too, later): where its user namespace was refused, it has no
+	 * CAP_SYS_ADMIN to do without */
+	if (want && geteuid() != 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		fprintf(stderr, "egressctl: no_new_privs: %s; not running %s unfenced\n",
+			strerror(errno), cmd);
+		return -1;
+	}
 	if (!want) {
 		if (cJSON_GetObjectItem(reply, "guard") && geteuid() == 0)
 			fprintf(stderr, "egressctl: warning: Landlock is unavailable on this kernel and "
@@ -219,13 +228,15 @@ static int confine(const cJSON *reply, const char *cmd)
 }
 
 /*
- * Just before exec: the baseline every job gets (capabilities dropped for
- * root, no_new_privs otherwise: guard.c), and, without BPF LSM, the
- * fallbacks egressd's reply asks for: the tamper guard ("guard": a mount
- * namespace and seccomp rules) and the refusal of socket families
- * ("seccomp_families"). Their seccomp rules go into one filter, installed
- * last (it refuses the mount calls the guard makes). 0, or -1 having said
- * why.
+ * Just before exec: without BPF LSM, the fallbacks egressd's reply asks
+ * for: the tamper guard ("guard": a mount namespace and seccomp rules) and
+ * the refusal of socket families ("seccomp_families"). Their seccomp rules
+ * go into one filter, installed after the mount namespace (it refuses the
+ * mount calls the guard makes). Last, the baseline every job gets
+ * (guard.c): a root job keeps only the capabilities the reply names
+ * ("capabilities"), after the mount namespace and the filter, which need
+ * CAP_SYS_ADMIN (without it the kernel would want no_new_privs for the
+ * filter); no_new_privs otherwise. 0, or -1 having said why.
  */
 static int install_fallbacks(const cJSON *reply, const char *cmd)
 {
@@ -233,14 +244,13 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	const cJSON *fams = cJSON_GetObjectItem(reply, "seccomp_families"), *f;
 	int allowed[64], n = 0, ret = 0;
 	char err[512] = "";
-	struct ef_sf *sf;
+	struct ef_sf *sf = NULL;
 
-	if (ef_guard_baseline(err, sizeof(err))) {
-		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", err, cmd);
-		return -1;
+	if (!guard && !fams) {
+		if (confine(reply, cmd))
+			return -1;
+		goto baseline;
 	}
-	if (!guard && !fams)
-		return confine(reply, cmd);
 	sf = calloc(1, sizeof(*sf));
 	if (!sf) {
 		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
@@ -269,6 +279,12 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	if (ret) {
 		fprintf(stderr, "egressctl: installing the seccomp filter: %s; not running %s "
 				"unfenced\n", strerror(-ret), cmd);
+		ret = -1;
+		goto out;
+	}
+baseline:
+	if (ef_guard_baseline(cJSON_GetObjectItem(reply, "capabilities"), err, sizeof(err))) {
+		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", err, cmd);
 		ret = -1;
 	}
 out:

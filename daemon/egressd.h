@@ -276,6 +276,7 @@ enum ef_kfeat {
 	EF_KF_CGROUP_FREEZE,
 	EF_KF_CGROUP_KILL,
 	EF_KF_SOCK_DESTROY,
+	EF_KF_CAP_TP,
 	EF_KF__MAX
 };
 extern const struct ef_feature ef_kernel_features[EF_KF__MAX];

@@ -466,6 +466,16 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	/* the job's Landlock domain, where it adds to the rest (cli/landlock.c) */
 	if (ef_landlock_scope(d))
 		cJSON_AddStringToObject(reply, "landlock", ef_landlock_scope(d));
+	/* What a root job keeps (policy/caps.c); egressctl keeps exactly
+	 * these and nothing else, and without this field the default set. */
+	{
+		cJSON *caps = cJSON_AddArrayToObject(reply, "capabilities");
+		__u64 m = ef_policy_caps(j->pol->pol);
+
+		for (int c = 0; c < 64 && caps; c++)
+			if ((m >> c) & 1)
+				cJSON_AddItemToArray(caps, cJSON_CreateNumber(c));
+	}
 	cJSON_AddStringToObject(reply, "mode", ef_mode_name(j->pol->pol->mode));
 	log_info("job %s started: pid %d uid %u policy %s (%s) cgroup %s", j->id, peer_pid,
 		 peer_uid, j->pol->pol->name, ef_mode_name(j->pol->pol->mode), j->cgroup);

@@ -300,6 +300,11 @@ const struct ef_feature ef_kernel_features[EF_KF__MAX] = {
 				 "no longer allows", "a policy change applies to new connections "
 				 "only; egressctl policy apply counts the ones it could not close",
 				 .probe = probe_sock_destroy },
+	[EF_KF_CAP_TP] = { "capability tracepoint (capability/cap_capable)", "6.13",
+			   EF_FEAT_DEGRADE, "records of the capabilities a job lacks (tamper_capability)",
+			   "capability refusals are refused but not recorded",
+			   .probe = probe_tracefs,
+			   .path = "/sys/kernel/tracing/events/capability/cap_capable" },
 };
 
 _Static_assert(EF_KF__MAX <= EF_FEAT_MAX, "one bit of ef_features.missing per feature");

@@ -100,6 +100,9 @@ static const char *what(int reason)
 	case EF_R_TAMPER_RESOURCE:
 		return "a fenced job may not change egressd's priority, scheduling or resource "
 		       "limits";
+	case EF_R_TAMPER_CAP:
+		return "a fenced job lacks the capabilities that reach outside it (network "
+		       "configuration, raw sockets, administration) unless its policy grants them";
 	}
 	return "refused";
 }
@@ -107,10 +110,21 @@ static const char *what(int reason)
 void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_event *e,
 		    const char *detail)
 {
-	const char *sys = NULL;
+	const char *sys = NULL, *cap = NULL;
 	char msg[320];
 
-	if (e->protocol != VIA_CONTROL && (e->protocol & 0xff00) == EF_TAMPER_LSM) {
+	if (e->protocol == EF_TAMPER_CAP) {
+		/* a capability the job lacks (cli/guard.c drops it), seen at the
+		 * kernel's check (capability/cap_capable); the protocol is in
+		 * EF_TAMPER_LSM's range, so it is tested first */
+		const struct ef_cap_info *ci = ef_cap_by_number((int)e->cookie);
+		char name[40];
+
+		snprintf(name, sizeof(name), "CAP_%s", ci ? ci->name : "UNKNOWN");
+		ef_span_str(s, "egress.tamper.via", "capability");
+		ef_span_str(s, "egress.tamper.capability", name);
+		cap = ci ? ci->name : NULL;
+	} else if (e->protocol != VIA_CONTROL && (e->protocol & 0xff00) == EF_TAMPER_LSM) {
 		const char *h = hook_name(e->protocol & 0xff);
 
 		ef_span_str(s, "egress.tamper.via", "bpf_lsm");
@@ -148,8 +162,11 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 	}
 	if (detail && *detail)
 		ef_span_str(s, "egress.tamper.request", detail);
-	snprintf(msg, sizeof(msg), "%s%s%s%s", what(e->reason), sys ? " (" : "", sys ? sys : "",
-		 sys ? ")" : "");
+	if (cap)
+		snprintf(msg, sizeof(msg), "%s (CAP_%s)", what(e->reason), cap);
+	else
+		snprintf(msg, sizeof(msg), "%s%s%s%s", what(e->reason), sys ? " (" : "",
+			 sys ? sys : "", sys ? ")" : "");
 	s->status = EF_STATUS_ERROR;
 	s->status_msg = ef_span_strdup(s, msg);
 	d->tamper_refused++;

@@ -88,6 +88,9 @@ enum ef_reason {
 	/* Issue 17: a root job against egressd's resources. */
 	EF_R_TAMPER_RESOURCE = 27, /* egressd's niceness, scheduling, CPUs, I/O priority or
 				    * resource limits (or those of every root process) */
+	EF_R_TAMPER_CAP = 28,	  /* a capability check refused a job (EF_K_TAMPER, protocol
+				   * EF_TAMPER_CAP, cookie: the CAP_* number): one of those
+				   * that reach outside the job (EF_CAPS_RECORDED) */
 	EF_R__MAX,
 };
 
@@ -104,6 +107,21 @@ enum ef_reason {
  */
 #define EF_CANARY_ADDR4 0xc0000201u /* 192.0.2.1, host order */
 #define EF_CANARY_PORT 9
+
+/* EF_K_TAMPER records of a capability check (capability/cap_capable) carry
+ * this protocol; no syscall has that number. */
+#define EF_TAMPER_CAP 0xfffd
+/* Capabilities whose refusal to a job is recorded (policy/caps.c's
+ * EF_CAP_RECORDED, the same set: tests/unit checks): they reach outside the
+ * job, and the kernel checks them only when asked to do what they allow:
+ * CAP_NET_ADMIN 12, NET_RAW 13, SYS_MODULE 16, SYS_RAWIO 17, SYS_BOOT 22,
+ * SYS_TIME 25, PERFMON 38, BPF 39. Not CAP_SYS_ADMIN (checked on every
+ * mmap for overcommit), CAP_SYS_PTRACE (every read of another user's
+ * /proc/<pid>/stat: ps), CAP_SYS_NICE or CAP_SYS_RESOURCE (checked on
+ * ordinary scheduling and limits): a refusal of those is not recorded. */
+#define EF_CAPS_RECORDED                                                              \
+	((1ull << 12) | (1ull << 13) | (1ull << 16) | (1ull << 17) | (1ull << 22) |    \
+	 (1ull << 25) | (1ull << 38) | (1ull << 39))
 
 /* What was decided on. Keep in sync with the span names in daemon/. */
 enum ef_kind {

@@ -395,3 +395,31 @@ EF_TXP(rmdir, EF_TX_PATH0)
 EF_TXP(unlink, EF_TX_PATH0)
 EF_TXP(rename, EF_TX_PATH0)
 #endif
+
+/* ---- capability refusals (capability/cap_capable, Linux 6.x where it
+ * exists; egressd tolerates its absence: kernel_probes.c) ----
+ * Fires on every capability check of the host: the refusal test comes
+ * first, then the capability, then the job. Only the capabilities that
+ * reach outside the job (EF_CAPS_RECORDED) are recorded; a root job lacks
+ * them (cli/guard.c) unless its policy grants them, and then the check
+ * passes. Its layout as in tracefs's format file, so that no kernel's BTF
+ * is needed for it. */
+struct ef_cap_capable_args {
+	__u64 common;
+	const void *cred;
+	const void *target_ns;
+	const void *capable_ns;
+	int cap;
+	int ret;
+};
+
+SEC("tracepoint/capability/cap_capable")
+int ef_tx_cap_capable(struct ef_cap_capable_args *ctx)
+{
+	int cap = ctx->cap;
+
+	if (ctx->ret == 0 || cap < 0 || cap > 63 || !((EF_CAPS_RECORDED >> cap) & 1))
+		return 0;
+	ef_tamper(EF_R_TAMPER_CAP, EF_TAMPER_CAP, (__u64)cap, 0);
+	return 0;
+}

@@ -279,6 +279,22 @@ int ef_policy_diff(const struct ef_policy *old_p, const struct ef_policy *new_p,
 		setting(&d, "tracing: %s -> %s", onoff(!(old_p->flags & EF_PF_NO_TRACE)),
 			onoff(!(new_p->flags & EF_PF_NO_TRACE)));
 	families_change(&d, old_p->families, new_p->families);
+	if (old_p->caps != new_p->caps) {
+		char buf[512] = "";
+		size_t used = 0;
+
+		for (int i = 0; i < 64; i++) {
+			const struct ef_cap_info *ci = ef_cap_by_number(i);
+			__u64 bit = 1ull << i;
+
+			if (!ci || !((old_p->caps ^ new_p->caps) & bit))
+				continue;
+			ef_fmt(buf + used, sizeof(buf) - used, " %c%s",
+			       (new_p->caps & bit) ? '+' : '-', ci->name);
+			used += strlen(buf + used);
+		}
+		setting(&d, "capabilities:%s", buf);
+	}
 	upstream_change(&d, old_p, new_p);
 	if (or_default(old_p->dns_query_rate, EF_DNS_DEF_QUERY_RATE) !=
 	    or_default(new_p->dns_query_rate, EF_DNS_DEF_QUERY_RATE))

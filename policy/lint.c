@@ -4,7 +4,9 @@
  * an operator must confirm them (--force). Two families, see policy.h:
  * allow rules that open everything or nearly, and rules that can never
  * take effect (repeated, or shadowed by a deny rule). Audit mode allows
- * everything anyway, so it has nothing to confirm.
+ * everything anyway, so it has nothing of those to confirm. Capabilities
+ * granted a root job beyond the default set ("capabilities") are
+ * confirmed in both modes.
  *
  * The shadow check asks the deny side of the rule index for the rules
  * containing each allow rule's destination: a handful of hash probes per
@@ -218,13 +220,32 @@ static void lint_loopback(struct lint *l)
 	       "\"loopback\": true lets the job reach every local listener, and through a relay anywhere; use \"own\" with rules naming the listeners it needs (e.g. \"127.0.0.1:5432\"), or pass --force");
 }
 
+/* Each capability granted beyond the default set, with what it lets a
+ * root job do on the runner. In audit mode too: capabilities are kept or
+ * dropped the same in both modes. */
+static void lint_caps(struct lint *l)
+{
+	struct ef_rule at = { .line = l->p->caps_line, .col = l->p->caps_col };
+	__u64 extra = l->p->caps & ~ef_caps_default();
+
+	for (int cap = 0; cap < 64 && !l->stop; cap++) {
+		const struct ef_cap_info *ci = ef_cap_by_number(cap);
+
+		if (!((extra >> cap) & 1) || !ci)
+			continue;
+		report(l, &at, "\"capabilities\": CAP_%s lets a root job %s; or pass --force",
+		       ci->name, ci->grant ? ci->grant : "reach outside the job");
+	}
+}
+
 int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg)
 {
 	struct lint l = { .p = p, .fn = fn, .arg = arg };
 	size_t i;
 
-	if (p->mode == EF_MODE_AUDIT)
-		return 0;
+	lint_caps(&l);
+	if (p->mode == EF_MODE_AUDIT || l.stop)
+		return l.n;
 	if (ef_rindex_build(&l.ix, p))
 		return -ENOMEM;
 	lint_loopback(&l);

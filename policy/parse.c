@@ -613,6 +613,38 @@ static int do_sockets(struct pctx *c, const cJSON *v, __u32 tok)
 			   "sockets");
 }
 
+/* ---- "capabilities" ---- */
+
+static int do_capabilities(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	const struct ef_cap_info *ci;
+	const cJSON *it;
+	__u32 t = tok + 1;
+	char q[40];
+
+	if (!cJSON_IsArray(v))
+		return perr(c, tok_off(c, tok),
+			    "\"capabilities\" must be an array of capability names such as \"NET_ADMIN\"");
+	ef_json_pos(&c->d, tok_off(c, tok), &c->p->caps_line, &c->p->caps_col);
+	cJSON_ArrayForEach(it, v) {
+		size_t off = tok_off(c, t);
+
+		if (!cJSON_IsString(it))
+			return perr(c, off, "a capability must be a name such as \"NET_ADMIN\"");
+		ci = ef_cap_by_name(it->valuestring);
+		ef_msg_quote(q, sizeof(q), it->valuestring, SIZE_MAX);
+		if (!ci)
+			return perr(c, off, "unknown capability \"%s\"", q);
+		if (ci->flags & EF_CAP_NEVER)
+			return perr(c, off,
+				    "capability CAP_%s can never be granted: it reaches around the fence itself",
+				    ci->name);
+		c->p->caps |= 1ull << ci->cap;
+		t = c->d.tok[t].next;
+	}
+	return 0;
+}
+
 static const struct key top_keys[] = {
 	{ "name", do_name },	   { "description", do_description },
 	{ "mode", do_mode },	   { "allow", do_allow },
@@ -620,6 +652,7 @@ static const struct key top_keys[] = {
 	{ "dns", do_dns },	   { "probe", do_probe },
 	{ "sockets", do_sockets }, { "inbound", do_inbound },
 	{ "tracing", do_tracing },
+	{ "capabilities", do_capabilities },
 };
 
 /* Allow rules first, then deny rules: the order policy.h promises and the

@@ -118,9 +118,37 @@ struct ef_policy {
 	__u32 dns_query_rate;  /* queries a second forwarded upstream per job; 0: default */
 	__u32 dns_query_burst; /* ... and in a burst; 0: default */
 	struct ef_probe_cfg probe;
+	/* "capabilities": what a root job keeps beyond the default set
+	 * (bits CAP_*; see ef_policy_caps()); position of the key, 0 if absent */
+	__u64 caps;
+	int caps_line, caps_col;
 	char *source;	       /* the file text as parsed (NUL-terminated) */
 	char *file;	       /* file name used in messages */
 };
+
+/* ---- capabilities (caps.c): the one table ---- */
+enum {
+	EF_CAP_DEFAULT = 1 << 0, /* a root job keeps it (Docker's default set) */
+	EF_CAP_NEVER = 1 << 1,	 /* reaches around the fence: never granted */
+	EF_CAP_RECORDED = 1 << 2, /* a refusal to a job is recorded (EF_CAPS_RECORDED,
+				   * which the BPF side reads, must equal these) */
+};
+struct ef_cap_info {
+	int cap;	  /* CAP_* */
+	const char *name; /* without CAP_ */
+	unsigned flags;	  /* EF_CAP_* */
+	const char *grant; /* lint: what a grant lets a root job do; NULL if never granted or default */
+};
+/* by name, "NET_ADMIN" or "cap_net_admin", any case; NULL if unknown */
+const struct ef_cap_info *ef_cap_by_name(const char *name);
+const struct ef_cap_info *ef_cap_by_number(int cap);
+__u64 ef_caps_default(void);
+__u64 ef_caps_never(void);
+__u64 ef_caps_recorded(void);
+/* The capabilities a root job under p keeps: the default set, CAP_NET_RAW
+ * with sockets.raw or sockets.packet or in audit mode, and p's grants; never
+ * one of ef_caps_never(). */
+__u64 ef_policy_caps(const struct ef_policy *p);
 
 /* Parse and validate a policy. `file` is only used in messages. */
 int ef_policy_parse(const char *text, size_t len, const char *file, struct ef_policy **out,
@@ -194,6 +222,7 @@ int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg);
  * -ENOMEM on allocation failure. Conservative: 0 means "not proven", never
  * a wrong 1. Settings are compared first, then rules:
  *   - b in audit mode denies nothing: 1. Else a in audit mode: 0;
+ *   - every capability a grants ("capabilities") is in b's set;
  *   - loopback: a's rank (false < "own" < true) at most b's; socket
  *     switches (raw, packet, icmp, other_protocols, multicast) and
  *     address families of a must be within b's;
@@ -254,7 +283,8 @@ struct ef_policy_change {
 	size_t n_rules;
 	/* changed settings in this order: name, mode, loopback ("loopback:
 	 * \"own\" -> true"), sockets.raw, .packet, .icmp,
-	 * .other_protocols, .multicast, .families, dns.upstream,
+	 * .other_protocols, .multicast, .families, capabilities
+	 * ("capabilities: +NET_ADMIN -SYS_NICE"), dns.upstream,
 	 * probe.action and each threshold; e.g. "mode: audit -> enforce",
 	 * "sockets.families: +vsock -can", "dns.upstream: default -> 1.1.1.1",
 	 * "probe.window_s: 60 -> 120" (thresholds as in force, defaults

@@ -541,6 +541,13 @@ static int settings_ok(struct cmp *c)
 	if (a->mode == EF_MODE_AUDIT)
 		return fail(c, "mode audit lets through what policy %s (enforce) denies",
 			    pname(b));
+	for (i = 0; i < 64; i++) {
+		const struct ef_cap_info *ci = ef_cap_by_number((int)i);
+
+		if (((a->caps & ~ef_policy_caps(b)) >> i) & 1)
+			return fail(c, "\"capabilities\": CAP_%s is not granted by policy %s",
+				    ci ? ci->name : "?", pname(b));
+	}
 	if (ef_loopback_rank(a->loopback) > ef_loopback_rank(b->loopback))
 		return fail(c, "\"loopback\": %s %s; policy %s has %s",
 			    ef_loopback_name(a->loopback),

@@ -28,7 +28,9 @@ def refused_with(ctx, d, policy, kind):
 def test_raw_and_packet_refused(ctx):
     kinds = ["raw", "raw6", "packet"]
     baseline(ctx, kinds)
-    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"])})
+    # CAP_NET_RAW granted: a root job lacks it by default and the kernel would
+    # refuse these sockets ahead of the fence (test_tamper's capability tests)
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"], capabilities=["NET_RAW"])})
     for k in kinds:
         refused_with(ctx, d, "t", k)
 

@@ -167,7 +167,10 @@ def test_wire_sockopt_multicast_refused(ctx):
     addresses. Refused and recorded unless "sockets": {"multicast": true};
     leaving is untouched."""
     d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"]),
-                    "m": pol(allow=["198.18.1.1:443"], sockets={"multicast": True})})
+                    # a root job keeps CAP_NET_ADMIN (an anycast join needs it)
+                    # only when granted: the fence is judged for one that has it
+                    "m": pol(allow=["198.18.1.1:443"], sockets={"multicast": True},
+                             capabilities=["NET_ADMIN"])})
     for user in USERS:
         r, lines = vec(d, "t", "sockopt", *MCAST_OPTS, user=user)
         eq(len(lines), len(MCAST_OPTS), "%s: one line per option" % user)
@@ -227,7 +230,8 @@ def test_wire_sockopt_ordinary_untouched(ctx):
 
 @test
 def test_wire_sockopt_audit_records_would_deny(ctx):
-    d = ctx.daemon({"a": pol(allow=["198.18.1.1:443"], mode="audit")})
+    # a source route needs CAP_NET_RAW, which a root job keeps only when granted
+    d = ctx.daemon({"a": pol(allow=["198.18.1.1:443"], mode="audit", capabilities=["NET_RAW"])})
     r, lines = vec(d, "a", "sockopt", "ipopt_lsrr", user="root")  # nobody: the kernel says no
     check(lines[0]["ok"], "audit mode: setsockopt IP_OPTIONS should pass: %s" % lines)
     s = d.wait_spans("egress.sockopt", r.job)[0]
@@ -249,7 +253,10 @@ def test_wire_cmsg_source_route_dropped(ctx):
     judged, so the packet is dropped all the same. nobody: the kernel itself
     refuses a source route without CAP_NET_RAW; nothing may cross either way."""
     hop = W.HOSTS_V4  # on the link: a strict route's first hop must be
-    d = ctx.daemon({"t": pol(allow=["198.18.1.1:9999/udp", hop + ":9999/udp"])})
+    # root: granted CAP_NET_RAW (a root job lacks it by default, and the
+    # kernel would refuse the source route itself, as for nobody)
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:9999/udp", hop + ":9999/udp"],
+                             capabilities=["NET_RAW"])})
     for user in USERS:
         for kind in ("lsrr", "ssrr"):
             tag = "srr-%s-%s-%d" % (user, kind, time.time_ns() % 10**9)

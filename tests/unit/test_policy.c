@@ -582,6 +582,81 @@ static struct ef_policy *parse_ok(const char *text)
 	return p;
 }
 
+/* ---- "capabilities" (policy/caps.c) ---- */
+
+static void test_capabilities(void **state)
+{
+	char err[EF_ERR_LEN], all[2048];
+	struct ef_policy *p;
+	__u64 def;
+	const char *bad;
+
+	(void)state;
+	def = ef_caps_default();
+	/* Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID
+	 * SETPCAP NET_BIND_SERVICE SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP */
+	assert_true(def == ((1ull << 0) | (1ull << 1) | (1ull << 3) | (1ull << 4) | (1ull << 5) |
+			    (1ull << 6) | (1ull << 7) | (1ull << 8) | (1ull << 10) | (1ull << 18) |
+			    (1ull << 27) | (1ull << 29) | (1ull << 31)));
+	/* the BPF side's set is the table's */
+	assert_true(ef_caps_recorded() == EF_CAPS_RECORDED);
+	assert_true(!(def & ef_caps_never()));
+
+	p = parse_ok("{\"name\": \"c\"}");
+	assert_true(ef_policy_caps(p) == def);
+	assert_int_equal(ef_policy_lint_all(p, 10, all, sizeof(all)), 0);
+	ef_policy_free(p);
+	/* raw sockets bring CAP_NET_RAW */
+	p = parse_ok("{\"name\": \"c\", \"sockets\": {\"raw\": true}}");
+	assert_true(ef_policy_caps(p) == (def | 1ull << 13));
+	ef_policy_free(p);
+	p = parse_ok("{\"name\": \"c\", \"sockets\": {\"packet\": true}}");
+	assert_true(ef_policy_caps(p) == (def | 1ull << 13));
+	ef_policy_free(p);
+	/* by name, any case, with or without CAP_; lint names each, in audit mode too */
+	p = parse_ok("{\"name\": \"c\", \"mode\": \"audit\",\n"
+		     " \"capabilities\": [\"net_admin\", \"CAP_SYS_NICE\", \"chown\"]}");
+	/* audit mode lets raw sockets through: CAP_NET_RAW */
+	assert_true(ef_policy_caps(p) == (def | 1ull << 12 | 1ull << 13 | 1ull << 23));
+	assert_int_equal(ef_policy_lint_all(p, 10, all, sizeof(all)), 2);
+	assert_non_null(strstr(all, "c.json:2:18: \"capabilities\": CAP_NET_ADMIN lets a root job "
+				    "reconfigure the runner's network"));
+	assert_non_null(strstr(all, "CAP_SYS_NICE"));
+	assert_int_equal(ef_policy_lint(p, err, sizeof(err)), -EINVAL);
+	ef_policy_free(p);
+	/* never granted, unknown, malformed: errors with their position */
+	static const struct {
+		const char *text, *want;
+	} errs[] = {
+		{ "{\"name\": \"c\", \"capabilities\": [\"BPF\"]}",
+		  "c.json:1:32: capability CAP_BPF can never be granted" },
+		{ "{\"name\": \"c\", \"capabilities\": [\"cap_sys_module\"]}",
+		  "c.json:1:32: capability CAP_SYS_MODULE can never be granted" },
+		{ "{\"name\": \"c\", \"capabilities\": [\"NET_ADMIN\", \"SYS_RAWIO\"]}",
+		  "c.json:1:45: capability CAP_SYS_RAWIO can never be granted" },
+		{ "{\"name\": \"c\", \"capabilities\": [\"SYS_BOOT\"]}", "CAP_SYS_BOOT can never" },
+		{ "{\"name\": \"c\", \"capabilities\": [\"MAC_ADMIN\"]}", "CAP_MAC_ADMIN can never" },
+		{ "{\"name\": \"c\", \"capabilities\": [\"mac_override\"]}", "CAP_MAC_OVERRIDE can never" },
+		{ "{\"name\": \"c\", \"capabilities\": [\"SYS_PTRACE\"]}", "CAP_SYS_PTRACE can never" },
+		{ "{\"name\": \"c\", \"capabilities\": [\"PERFMON\"]}", "CAP_PERFMON can never" },
+		{ "{\"name\": \"c\", \"capabilities\": [\"NET_ADMINN\"]}",
+		  "c.json:1:32: unknown capability \"NET_ADMINN\"" },
+		{ "{\"name\": \"c\", \"capabilities\": [12]}",
+		  "c.json:1:32: a capability must be a name" },
+		{ "{\"name\": \"c\", \"capabilities\": \"NET_ADMIN\"}",
+		  "c.json:1:31: \"capabilities\" must be an array" },
+	};
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		bad = errs[i].text;
+		p = NULL;
+		assert_int_equal(ef_policy_parse(bad, strlen(bad), "c.json", &p, err, sizeof(err)),
+				 -EINVAL);
+		assert_null(p);
+		if (!strstr(err, errs[i].want))
+			fail_msg("%s: got \"%s\", want \"%s\"", bad, err, errs[i].want);
+	}
+}
+
 static struct ef_compiled *compile_ok(const struct ef_policy *p, __u32 id)
 {
 	char err[EF_ERR_LEN];
@@ -1230,6 +1305,7 @@ int main(void)
 		cmocka_unit_test(test_compiled_vs_naive),
 		cmocka_unit_test(test_compiled_vs_naive_small),
 		cmocka_unit_test(test_compile_speed),
+		cmocka_unit_test(test_capabilities),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

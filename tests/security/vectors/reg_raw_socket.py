@@ -1,7 +1,10 @@
 """Raw IPv4 and IPv6 sockets (SOCK_RAW, IPPROTO_UDP and IP_HDRINCL) hand-craft a UDP datagram with the token to a denied host (regression)."""
 from vlib import *  # noqa: F401,F403
 
-POLICY = {"allow": [A4 + ":9999/udp"]}
+# CAP_NET_RAW granted: a root job lacks it by default (cli/guard.c), and the
+# kernel would refuse the socket before the fence's own check, which this
+# regression is about (test_tamper's capability test covers the default)
+POLICY = {"allow": [A4 + ":9999/udp"], "capabilities": ["NET_RAW"]}
 AS = ("nobody", "root")
 DENIED = [(D4, 9999, "udp"), (D6, 9999, "udp")]
 # uid 65534 has no CAP_NET_RAW: the kernel refuses before the fence sees it

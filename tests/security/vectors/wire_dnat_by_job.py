@@ -1,4 +1,5 @@
-"""A root job installs its own nftables DNAT in the fence namespace (netlink; the guard leaves CAP_NET_ADMIN) rewriting an allowed destination to a denied one, then connects to the allowed one."""
+"""A root job tries to install its own nftables DNAT in the fence namespace (the runner's network: netlink, CAP_NET_ADMIN) rewriting an allowed destination to a denied one, then connects to the allowed one. The job lacks CAP_NET_ADMIN (cli/guard.c keeps the container runtimes' default set): the rules never go in, and the refusal is recorded (tamper_capability, CAP_NET_ADMIN). Were they in, the wire check would drop the rewritten packets (egress.packet deny)."""
+import os
 import subprocess
 
 from vlib import *  # noqa: F401,F403
@@ -6,10 +7,13 @@ from vlib import *  # noqa: F401,F403
 POLICY = {"allow": [A4B + ":8080"]}
 AS = ("root",)
 FEATURES = ["nftables"]
-SINKS_OK = []
+SINKS_OK = [A4B]  # the allowed destination: the token may go there
 DENIED = [(D4, 8080, "tcp")]
 TABLE = "efsec_jobdnat"
-RECORD = [("egress.packet", {"egress.decision": "deny", "network.peer.address": D4})]
+# recorded where the kernel has the capability/cap_capable tracepoint (6.13+)
+RECORD = [("egress.tamper", {"egress.decision": "deny", "egress.reason": "tamper_capability",
+                             "egress.tamper.capability": "CAP_NET_ADMIN"})] if os.path.exists(
+    "/sys/kernel/tracing/events/capability/cap_capable") else []
 
 
 def setup(world):
@@ -17,6 +21,16 @@ def setup(world):
         subprocess.run(world.fence_argv(["nft", "delete", "table", "ip", TABLE]),
                        capture_output=True, timeout=10)
     return teardown
+
+
+def judge(ev):
+    """The job's table must not be in the fence namespace (the runner's)."""
+    r = subprocess.run(ev.world.fence_argv(["nft", "list", "table", "ip", TABLE]),
+                       capture_output=True, timeout=10)
+    if r.returncode == 0:
+        return ["REACHED: the job's nft table %s is in the runner's namespace: %s" % (
+            TABLE, r.stdout.decode(errors="replace")[:300])]
+    return []
 
 
 def job(token, args):

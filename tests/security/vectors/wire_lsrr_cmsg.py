@@ -1,12 +1,14 @@
 """IPv4 source routes (LSRR via a denied host, SSRR via the hosts' veth address) as IP_RETOPTS ancillary data of sendmsg() to an allowed host: the datagram leaves for the denied first hop."""
 from vlib import *  # noqa: F401,F403
 
-POLICY = {"allow": [A4 + ":9999/udp"]}
+# CAP_NET_RAW granted: a root job lacks it by default (cli/guard.c) and the
+# kernel would refuse the source route itself; the wire check is under test
+POLICY = {"allow": [A4 + ":9999/udp"], "capabilities": ["NET_RAW"]}
 FEATURES = ["ip_srr"]
 AS = ("nobody", "root")
 SINKS_OK = [A4, A6]  # the allowed host may get it: what matters is where else it went
-# uid 65534 has no CAP_NET_RAW: the kernel refuses source routes; root gets them past
-# every hook but the wire check
+# uid 65534 has no CAP_NET_RAW: the kernel refuses source routes; root (granted it)
+# gets them past every hook but the wire check
 RECORD_AS = ("root",)
 RECORD = [("egress.packet", {"egress.decision": "deny"})]
 
