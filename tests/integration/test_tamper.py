@@ -105,6 +105,15 @@ HOOKS = ["bpf", "task_kill", "ptrace_access_check", "file_open", "inode_mkdir", 
          "task_alloc", "task_setnice", "task_setioprio", "task_setscheduler", "task_prlimit",
          "file_send_sigiotask", "key_alloc"]
 
+# linux/capability.h, by number
+CAP_NAMES = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+             "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
+             "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO",
+             "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+             "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
+             "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+             "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"]
+
 _expected = []
 
 
@@ -783,15 +792,19 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
     """egressctl keeps exactly the capabilities egressd's reply names, never
     one that reaches around the fence (even if the reply names it), and the
     default set when the reply names none or sends something else (a
-    stand-in egressd answers; no policy file is read)."""
+    stand-in egressd answers; no policy file is read). The stand-in cannot
+    fence, so egressctl's canary would refuse to run anything outside a
+    fence: it runs inside a real root job whose policy grants every
+    capability that may be granted (a nested run, as the stand-in says)."""
     import socket
-    import struct
     import threading
 
     egressctl = os.path.join(ctx.build, "egressctl")
     sock_path = ctx.path("fake.sock")
     default = sorted(DEFAULT_CAPS)
     never = {16, 17, 19, 22, 32, 33, 38, 39}
+    grant = [n for b, n in enumerate(CAP_NAMES) if b not in never]
+    d = ctx.daemon({"o": pol(allow=[ALLOW], capabilities=grant)})
     cases = [
         (None, default),
         ("NET_ADMIN", default),
@@ -801,10 +814,6 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
         ([0, 12], [0, 12]),
         (list(range(41)), sorted(set(range(41)) - never)),
     ]
-    # what this runner itself has: a job cannot keep more
-    own = int([x for x in open("/proc/self/status").read().splitlines()
-               if x.startswith("CapBnd:")][0].split()[1], 16)
-    cases = [(caps, [b for b in want if own >> b & 1]) for caps, want in cases]
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock_path)
     srv.listen(4)
@@ -817,31 +826,44 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
             except OSError:
                 return
             with c:
-                c.recv(65536)
-                pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                        12))[0]
-                cg = [x[3:] for x in open("/proc/%d/cgroup" % pid).read().splitlines()
-                      if x.startswith("0::")][0]
-                reply = {"ok": True, "job_id": "fake", "cgroup": cg,
-                         "traceparent": "00-%s-%s-01" % ("1" * 32, "2" * 16),
-                         "policy": "t", "mode": "enforce"}
-                caps = replies.pop(0)
-                if caps is not None:
-                    reply["capabilities"] = caps
-                c.sendall((json.dumps(reply) + "\n").encode())
+                f = c.makefile("rwb")
+                for line in f:
+                    req = json.loads(line)
+                    if req.get("op") == "status":
+                        # a nested run: egressctl makes no mount namespace
+                        reply = {"ok": True, "caller_job": "outer", "protect": []}
+                    else:
+                        reply = {"ok": True, "job_id": "fake", "cgroup": cgroup_of(
+                            c), "traceparent": "00-%s-%s-01" % ("1" * 32, "2" * 16),
+                            "policy": "t", "mode": "enforce"}
+                        caps = replies.pop(0)
+                        if caps is not None:
+                            reply["capabilities"] = caps
+                    f.write((json.dumps(reply) + "\n").encode())
+                    f.flush()
+
+    def cgroup_of(c):
+        import struct
+        pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+        return [x[3:] for x in open("/proc/%d/cgroup" % pid).read().splitlines()
+                if x.startswith("0::")][0]
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     try:
         for caps, want in cases:
             replies.append(caps)
-            p = subprocess.run([egressctl, "--socket", sock_path, "run", "--", "/bin/grep",
-                                "^Cap", "/proc/self/status"], capture_output=True, text=True,
-                               timeout=30, stdin=subprocess.DEVNULL)
-            check(p.returncode == 0, "reply capabilities %r: egressctl exited %d: %s" % (
-                caps, p.returncode, p.stderr))
-            sets = {k: int(v, 16) for k, v in (x.split(":\t", 1) for x in p.stdout.splitlines())}
+            r = d.run("o", ["/bin/sh", "-c", 'grep "^CapBnd" /proc/self/status; exec "$@"',
+                            "sh", egressctl, "--socket", sock_path, "run", "--", "/bin/grep",
+                            "^Cap", "/proc/self/status"], timeout=30)
+            check(r.rc == 0, "reply capabilities %r: egressctl exited %d: %s" % (
+                caps, r.rc, r.err[-600:]))
+            lines = r.out.splitlines()
+            own = int(lines[0].split(":\t", 1)[1], 16)  # the outer job's: no more
+            want = [b for b in want if own >> b & 1]
+            sets = {k: int(v, 16) for k, v in (x.split(":\t", 1) for x in lines[1:])}
             for k in ("CapBnd", "CapEff", "CapPrm"):
                 eq(cap_bits(sets[k]), want, "%s with reply capabilities %r" % (k, caps))
             eq(sets["CapAmb"], 0, "CapAmb with reply capabilities %r" % (caps,))
     finally:
         srv.close()
+

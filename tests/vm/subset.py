@@ -102,6 +102,7 @@ INTEGRATION = [
         # the control socket without SO_PEERPIDFD (6.1): pidfd_open at accept
         "control_exited_connector_is_refused_and_recorded",
         "control_reused_connector_pid_is_refused",
+        "tamper_capability_root_job_cannot_change_the_network",
     ]),
     # records and spans: what the kernel side fills in (task fields, the ring buffer,
     # seccomp refusals, inherited sockets) reaching the journal
