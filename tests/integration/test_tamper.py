@@ -580,15 +580,53 @@ def test_tamper_protection_mode_is_reported(ctx):
     wait_until(lambda: d.alive(), 1, what="egressd")
 
 
+def stand_in_egressd(sock_path, status, extra):
+    """A stand-in egressd at sock_path (root's, in a thread until the
+    returned socket is closed): to "status" it answers `status`; to "run",
+    ok with the caller's own cgroup, as egressd would, plus what extra()
+    returns for that request. Several requests per connection, as egressd
+    takes them (a root egressctl asks for the status first)."""
+    import socket
+    import struct
+    import threading
+
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(4)
+
+    def cgroup_of(c):
+        pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+        return [x[3:] for x in open("/proc/%d/cgroup" % pid).read().splitlines()
+                if x.startswith("0::")][0]
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with c:
+                f = c.makefile("rwb")
+                for line in f:
+                    if json.loads(line).get("op") == "status":
+                        reply = status
+                    else:
+                        reply = {"ok": True, "job_id": "fake", "cgroup": cgroup_of(c),
+                                 "traceparent": "00-%s-%s-01" % ("1" * 32, "2" * 16),
+                                 "policy": "t", "mode": "enforce"}
+                        reply.update(extra())
+                    f.write((json.dumps(reply) + "\n").encode())
+                    f.flush()
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
 @test(timeout=120)
 def test_malformed_guard_in_reply_never_runs_the_command(ctx):
     """A stand-in egressd answers `run` as egressd would (ok, the caller's
     own cgroup) but with a broken "guard": egressctl must exit 125, say why,
     and never run the command."""
-    import socket
-    import struct
     import subprocess
-    import threading
 
     egressctl = os.path.join(ctx.build, "egressctl")
     sock_path = ctx.path("fake.sock")
@@ -602,36 +640,10 @@ def test_malformed_guard_in_reply_never_runs_the_command(ctx):
         ({"pids": "1"}, "malformed guard"),
         ({"pids": [1], "job_cgroup": ctx.path("no-such-cgroup")}, "writable"),
     ]
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock_path)
-    srv.listen(4)
     replies = []
-
-    def serve():
-        while True:
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                return
-            with c:
-                f = c.makefile("rwb")
-                # a root egressctl asks for the status first, on the same
-                # connection: nothing for its mount namespace to protect
-                if json.loads(f.readline() or b"{}").get("op") == "status":
-                    f.write(b'{"ok": true, "protect": []}\n')
-                    f.flush()
-                    f.readline()
-                pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                        12))[0]
-                cg = [x[3:] for x in open("/proc/%d/cgroup" % pid).read().splitlines()
-                      if x.startswith("0::")][0]
-                reply = {"ok": True, "job_id": "fake", "cgroup": cg,
-                         "traceparent": "00-%s-%s-01" % ("1" * 32, "2" * 16),
-                         "policy": "t", "mode": "enforce", "guard": replies.pop(0)}
-                f.write((json.dumps(reply) + "\n").encode())
-                f.flush()
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
+    # nothing for a root egressctl's mount namespace to protect
+    srv = stand_in_egressd(sock_path, {"ok": True, "protect": []},
+                           lambda: {"guard": replies.pop(0)})
     try:
         for guard, why in bad:
             replies.append(guard)
@@ -808,8 +820,6 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
     fence, so egressctl's canary would refuse to run anything outside a
     fence: it runs inside a real root job whose policy grants every
     capability that may be granted (a nested run, as the stand-in says)."""
-    import socket
-    import threading
 
     egressctl = os.path.join(ctx.build, "egressctl")
     sock_path = ctx.path("fake.sock")
@@ -826,41 +836,14 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
         ([0, 12], [0, 12]),
         (list(range(41)), sorted(set(range(41)) - never)),
     ]
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock_path)
-    srv.listen(4)
     replies = []
 
-    def serve():
-        while True:
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                return
-            with c:
-                f = c.makefile("rwb")
-                for line in f:
-                    req = json.loads(line)
-                    if req.get("op") == "status":
-                        # a nested run: egressctl makes no mount namespace
-                        reply = {"ok": True, "caller_job": "outer", "protect": []}
-                    else:
-                        reply = {"ok": True, "job_id": "fake", "cgroup": cgroup_of(
-                            c), "traceparent": "00-%s-%s-01" % ("1" * 32, "2" * 16),
-                            "policy": "t", "mode": "enforce"}
-                        caps = replies.pop(0)
-                        if caps is not None:
-                            reply["capabilities"] = caps
-                    f.write((json.dumps(reply) + "\n").encode())
-                    f.flush()
-
-    def cgroup_of(c):
-        import struct
-        pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
-        return [x[3:] for x in open("/proc/%d/cgroup" % pid).read().splitlines()
-                if x.startswith("0::")][0]
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
+    def caps_field():
+        caps = replies.pop(0)
+        return {} if caps is None else {"capabilities": caps}
+    # a nested run: egressctl makes no mount namespace
+    srv = stand_in_egressd(sock_path, {"ok": True, "caller_job": "outer", "protect": []},
+                           caps_field)
     try:
         for caps, want in cases:
             replies.append(caps)
