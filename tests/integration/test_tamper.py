@@ -862,3 +862,31 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
     finally:
         srv.close()
 
+
+
+@test(timeout=120)
+def test_malformed_protect_in_status_never_runs_the_command(ctx):
+    """A root egressctl run makes its mount namespace from egressd's status
+    ("protect": the fence's files); a stand-in that sends it broken gets
+    exit 125, a message saying so, and the command never runs."""
+    import subprocess
+    egressctl = os.path.join(ctx.build, "egressctl")
+    marker = ctx.path("ran")
+    for n, (status, why) in enumerate((
+            ({"ok": True}, "did not say where its files are"),
+            ({"ok": True, "protect": "/etc"}, "did not say where its files are"),
+            ({"ok": True, "protect": [1]}, "malformed \"protect\""),
+            ({"ok": True, "protect": ["relative/path"]}, "malformed \"protect\""),
+            ({"ok": True, "protect": ["/x"] * 17}, "malformed \"protect\""))):
+        srv = stand_in_egressd(ctx.path("fake%d.sock" % n), status, lambda: {})
+        try:
+            p = subprocess.run([egressctl, "--socket", ctx.path("fake%d.sock" % n), "run", "--",
+                                "/usr/bin/touch", marker], capture_output=True, text=True,
+                               timeout=30, stdin=subprocess.DEVNULL)
+        finally:
+            srv.close()
+        check(p.returncode == 125, "status %s: egressctl exited %d (want 125): %s" % (
+            status, p.returncode, p.stderr))
+        check(why in p.stderr and "unfenced" in p.stderr,
+              "status %s: the message does not say why (%r): %s" % (status, why, p.stderr))
+        check(not os.path.exists(marker), "status %s: the command ran" % status)
