@@ -615,8 +615,11 @@ static bool rule_ports(const struct ef_rule *r, __u16 port, __u8 proto_bit)
 	return false;
 }
 
-int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 addr[16], __u16 port,
-			  __u8 proto_bit, __u8 *reason, __u32 *rule_id)
+/* The naive reference; `outbound` adds the metadata and loopback barriers
+ * that only outbound lookups have. */
+static int match_naive(const struct ef_rule *rules, size_t n_rules, bool outbound, __u8 family,
+		       const __u8 addr[16], __u16 port, __u8 proto_bit, __u8 *reason,
+		       __u32 *rule_id)
 {
 	__u32 allow = EF_RULE_NONE;
 	bool meta, lo;
@@ -625,10 +628,10 @@ int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 add
 
 	if (!norm_dest(&family, addr, a))
 		return no_rule(reason, rule_id);
-	meta = is_meta(family, a);
-	lo = addr_is_lo(family, a);
-	for (i = 0; i < p->n_rules; i++) {
-		const struct ef_rule *r = &p->rules[i];
+	meta = outbound && is_meta(family, a);
+	lo = outbound && addr_is_lo(family, a);
+	for (i = 0; i < n_rules; i++) {
+		const struct ef_rule *r = &rules[i];
 
 		if (!ef_rule_covers(r, family, a) || !rule_ports(r, port, proto_bit))
 			continue;
@@ -654,4 +657,22 @@ int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 add
 	*reason = meta ? EF_R_METADATA : EF_R_NO_RULE;
 	*rule_id = EF_RULE_NONE;
 	return 0;
+}
+
+int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 addr[16], __u16 port,
+			  __u8 proto_bit, __u8 *reason, __u32 *rule_id)
+{
+	return match_naive(p->rules, p->n_rules, true, family, addr, port, proto_bit, reason,
+			   rule_id);
+}
+
+int ef_policy_match_inbound_naive(const struct ef_policy *p, __u8 family, const __u8 addr[16],
+				  __u16 port, __u8 proto_bit, __u8 *reason, __u32 *rule_id)
+{
+	int v = match_naive(p->inbound, p->n_inbound, false, family, addr, port, proto_bit,
+			    reason, rule_id);
+
+	if (*rule_id != EF_RULE_NONE)
+		*rule_id += (__u32)p->n_rules;
+	return v;
 }

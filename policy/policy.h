@@ -435,6 +435,13 @@ int ef_compiled_match_inbound(const struct ef_compiled *c, __u8 family, const __
 int ef_policy_match_naive(const struct ef_policy *p, __u8 family, const __u8 addr[16], __u16 port,
 			  __u8 proto_bit, __u8 *reason, __u32 *rule_id);
 
+/* The naive reference for ef_compiled_match_inbound(): the inbound rules,
+ * deny before allow, no metadata or loopback barrier (an outside peer
+ * spoofing 127/8, which route_localnet lets in, is judged by the rules);
+ * rule ids as there (n_rules + index). */
+int ef_policy_match_inbound_naive(const struct ef_policy *p, __u8 family, const __u8 addr[16],
+				  __u16 port, __u8 proto_bit, __u8 *reason, __u32 *rule_id);
+
 /* Parse "a.b.c.d" or an IPv6 address (no brackets); IPv4-mapped IPv6 is
  * returned as V4. Returns 0 or -EINVAL. */
 int ef_addr_parse(const char *s, __u8 *family, __u8 addr[16]);

@@ -226,6 +226,19 @@ static void test_compile_separate(void **state)
 	assert_int_equal(rule, p->n_rules + 2);
 	assert_int_equal(ef_compiled_match_inbound(c, EF_FAM_V4, a, 7000, EF_PROTO_UDP, &reason,
 						   &rule), 0);
+	/* inbound has no loopback barrier: an outside peer claiming 127.0.0.1
+	 * (route_localnet) is judged by the rules, and the reference agrees */
+	addr4(a, "127.0.0.1");
+	assert_int_equal(ef_compiled_match_inbound(c, EF_FAM_V4, a, 7000, EF_PROTO_TCP, &reason,
+						   &rule), 1);
+	assert_int_equal(rule, p->n_rules + 2);
+	assert_int_equal(ef_policy_match_inbound_naive(p, EF_FAM_V4, a, 7000, EF_PROTO_TCP,
+						       &reason, &rule), 1);
+	assert_int_equal(rule, p->n_rules + 2);
+	assert_int_equal(ef_policy_match_inbound_naive(p, EF_FAM_V4, a, 7001, EF_PROTO_TCP,
+						       &reason, &rule), 0);
+	assert_int_equal(rule, EF_RULE_NONE);
+	addr4(a, "10.1.0.5");
 	/* outbound: 10.1.0.5:8080 is denied (deny /16), the inbound rule does not open it */
 	assert_int_equal(ef_compiled_match(c, EF_FAM_V4, a, 8080, EF_PROTO_TCP, &reason, &rule), 0);
 	assert_int_equal(reason, EF_R_DENY_RULE);
