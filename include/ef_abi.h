@@ -189,6 +189,10 @@ enum ef_policy_flags {
 	EF_PF_MULTICAST = 1 << 6,  /* multicast group joins and source filters allowed */
 	EF_PF_NO_TRACE = 1 << 7,   /* "tracing": false: the job may trace nothing, not even
 				    * its own processes (ptrace, process_vm_*) */
+	EF_PF_HOST_WRITES = 1 << 8, /* "host_writes": true: a root job writes the host's
+				     * system directories themselves, not a private
+				     * copy-on-write layer (cli/overlay.c); no BPF
+				     * program reads it */
 };
 
 /* Inbound rules ("inbound": [...] in a policy) live in ef_exact/ef_cidr

@@ -275,6 +275,9 @@ int ef_policy_diff(const struct ef_policy *old_p, const struct ef_policy *new_p,
 	flag_change(&d, old_p, new_p, EF_PF_ICMP, "sockets.icmp");
 	flag_change(&d, old_p, new_p, EF_PF_OTHER_PROTO, "sockets.other_protocols");
 	flag_change(&d, old_p, new_p, EF_PF_MULTICAST, "sockets.multicast");
+	if ((old_p->flags ^ new_p->flags) & EF_PF_HOST_WRITES)
+		setting(&d, "host_writes: %s -> %s", old_p->flags & EF_PF_HOST_WRITES ? "true" : "false",
+			new_p->flags & EF_PF_HOST_WRITES ? "true" : "false");
 	if ((old_p->flags ^ new_p->flags) & EF_PF_NO_TRACE)
 		setting(&d, "tracing: %s -> %s", onoff(!(old_p->flags & EF_PF_NO_TRACE)),
 			onoff(!(new_p->flags & EF_PF_NO_TRACE)));

@@ -238,12 +238,25 @@ static void lint_caps(struct lint *l)
 	}
 }
 
+/* "host_writes": true takes a root job's copy-on-write layer away: what
+ * it leaves in /etc, /usr or /var runs outside the fence later. */
+static void lint_host_writes(struct lint *l)
+{
+	struct ef_rule at = { .line = l->p->host_writes_line, .col = l->p->host_writes_col };
+
+	if (!(l->p->flags & EF_PF_HOST_WRITES) || l->stop)
+		return;
+	report(l, &at,
+	       "\"host_writes\": true lets a root job leave files in the host's system directories that run outside the fence later (a cron file, a unit, a replaced binary); or pass --force");
+}
+
 int ef_policy_lint_each(const struct ef_policy *p, ef_lint_fn fn, void *arg)
 {
 	struct lint l = { .p = p, .fn = fn, .arg = arg };
 	size_t i;
 
 	lint_caps(&l);
+	lint_host_writes(&l);
 	if (p->mode == EF_MODE_AUDIT || l.stop)
 		return l.n;
 	if (ef_rindex_build(&l.ix, p))

@@ -269,6 +269,20 @@ static int do_tracing(struct pctx *c, const cJSON *v, __u32 tok)
 	return err;
 }
 
+/* "host_writes": true: a root job's writes to the system directories
+ * reach the host (false, the default: a copy-on-write layer of the job's
+ * own, gone when it ends; cli/overlay.c) */
+static int do_host_writes(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	bool on = false;
+	int err = want_bool(c, v, tok, "host_writes", &on);
+
+	ef_json_pos(&c->d, tok_off(c, tok), &c->p->host_writes_line, &c->p->host_writes_col);
+	if (!err && on)
+		c->p->flags |= EF_PF_HOST_WRITES;
+	return err;
+}
+
 /* Returns the index of an earlier equal rule of the list, or -1 after
  * adding rule `idx` to the hash. */
 static long dup_check(struct rule_list *l, size_t idx)
@@ -651,7 +665,7 @@ static const struct key top_keys[] = {
 	{ "deny", do_deny },	   { "loopback", do_loopback },
 	{ "dns", do_dns },	   { "probe", do_probe },
 	{ "sockets", do_sockets }, { "inbound", do_inbound },
-	{ "tracing", do_tracing },
+	{ "tracing", do_tracing },	   { "host_writes", do_host_writes },
 	{ "capabilities", do_capabilities },
 };
 

@@ -534,7 +534,8 @@ static int settings_ok(struct cmp *c)
 {
 	const struct ef_policy *a = c->a, *b = c->b;
 	__u32 extra = (a->flags & ~b->flags) &
-		      ~(__u32)(EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN | EF_PF_NO_TRACE);
+		      ~(__u32)(EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN | EF_PF_NO_TRACE |
+			       EF_PF_HOST_WRITES);
 	__u64 fam = a->families & ~b->families;
 	size_t i;
 
@@ -556,6 +557,9 @@ static int settings_ok(struct cmp *c)
 			    pname(b), ef_loopback_name(b->loopback));
 	if ((b->flags & EF_PF_NO_TRACE) && !(a->flags & EF_PF_NO_TRACE))
 		return fail(c, "\"tracing\" is on; policy %s turns it off", pname(b));
+	if ((a->flags & EF_PF_HOST_WRITES) && !(b->flags & EF_PF_HOST_WRITES))
+		return fail(c, "\"host_writes\": true lets a root job change the host's system "
+			    "directories; policy %s keeps them private", pname(b));
 	for (i = 0; i < sizeof(sock_flags) / sizeof(sock_flags[0]); i++)
 		if (extra & sock_flags[i].flag)
 			return fail(c, "\"%s\": true is not allowed by policy %s",

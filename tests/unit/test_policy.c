@@ -657,6 +657,41 @@ static void test_capabilities(void **state)
 	}
 }
 
+/* ---- "host_writes" (cli/overlay.c reads it through egressd) ---- */
+
+static void test_host_writes(void **state)
+{
+	char err[EF_ERR_LEN], all[2048];
+	struct ef_policy *p, *q;
+	struct ef_policy_change c;
+	const char *bad = "{\"name\": \"c\", \"host_writes\": \"yes\"}";
+
+	(void)state;
+	p = parse_ok("{\"name\": \"c\"}");
+	assert_false(p->flags & EF_PF_HOST_WRITES);
+	q = parse_ok("{\"name\": \"c\", \"mode\": \"audit\",\n \"host_writes\": true}");
+	assert_true(q->flags & EF_PF_HOST_WRITES);
+	/* a lint warning with its position, in audit mode too */
+	assert_int_equal(ef_policy_lint_all(q, 10, all, sizeof(all)), 1);
+	assert_non_null(strstr(all, "c.json:2:17: \"host_writes\": true lets a root job leave "
+				    "files in the host's system directories"));
+	assert_int_equal(ef_policy_lint(q, err, sizeof(err)), -EINVAL);
+	assert_int_equal(ef_policy_diff(p, q, &c), 0);
+	assert_int_equal(c.n_settings, 2); /* mode, host_writes */
+	ef_policy_change_free(&c);
+	ef_policy_free(q);
+	q = parse_ok("{\"name\": \"c\", \"host_writes\": false}");
+	assert_false(q->flags & EF_PF_HOST_WRITES);
+	assert_int_equal(ef_policy_lint_all(q, 10, all, sizeof(all)), 0);
+	ef_policy_free(q);
+	ef_policy_free(p);
+	p = NULL;
+	assert_int_equal(ef_policy_parse(bad, strlen(bad), "c.json", &p, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(p);
+	assert_non_null(strstr(err, "c.json:1:30: \"host_writes\" must be true or false"));
+}
+
 static struct ef_compiled *compile_ok(const struct ef_policy *p, __u32 id)
 {
 	char err[EF_ERR_LEN];
@@ -1305,7 +1340,7 @@ int main(void)
 		cmocka_unit_test(test_compiled_vs_naive),
 		cmocka_unit_test(test_compiled_vs_naive_small),
 		cmocka_unit_test(test_compile_speed),
-		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_capabilities), cmocka_unit_test(test_host_writes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -396,6 +396,13 @@ static const struct weaker_case weaker_cases[] = {
 	{ "", "", "\"tracing\": false", "", "", "", 1, NULL },
 	{ "", "", "\"tracing\": false", "", "", "\"tracing\": false", 1, NULL },
 	{ "", "", "\"tracing\": true", "", "", "\"tracing\": false", 0, NULL },
+	/* "host_writes": true only gives */
+	{ "", "", "\"host_writes\": true", "", "", "", 0,
+	  "\"host_writes\": true lets a root job change the host's system directories; "
+	  "policy b keeps them private" },
+	{ "", "", "\"host_writes\": true", "", "", "\"host_writes\": true", 1, NULL },
+	{ "", "", "", "", "", "\"host_writes\": true", 1, NULL },
+	{ "", "", "\"host_writes\": false", "", "", "", 1, NULL },
 	{ "", "", "\"sockets\": {\"packet\": true}", "", "",
 	  "\"sockets\": {\"packet\": true, \"raw\": true}", 1, NULL },
 	{ "", "", "\"sockets\": {\"families\": [\"vsock\"]}", "", "",
