@@ -374,6 +374,8 @@ static cJSON *status_json(struct ef_daemon *d)
 	cJSON_AddStringToObject(o, "bpffs_dir", d->bpffs_dir);
 	cJSON_AddStringToObject(o, "state_dir", d->state_dir);
 	cJSON_AddStringToObject(o, "policy_dir", d->policy_dir);
+	/* where egressctl run makes a root job's copy-on-write layer */
+	cJSON_AddStringToObject(o, "overlay_dir", d->overlay_dir);
 	/* what a root job's mount namespace shows read-only (cli/userns.c):
 	 * the fence's own files; only egressctl, through egressd, changes them */
 	j = cJSON_AddArrayToObject(o, "protect");
@@ -503,6 +505,8 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 		 * asks anyway: to be refused and recorded (below) */
 		if (reply && (fenced = ef_job_of_pid(d, c->cred.pid)))
 			cJSON_AddStringToObject(reply, "caller_job", fenced->id);
+		else if (reply && cJSON_IsTrue(cJSON_GetObjectItem(req, "for_run")))
+			ef_job_run_preview(d, req, &peer, reply);
 	} else if (!strcmp(op->valuestring, "ping")) {
 		reply = ok_reply();
 	} else if (!strcmp(op->valuestring, "jobs")) {

@@ -80,6 +80,8 @@ struct ef_job_rec {
 	char *command;	   /* argv[0] */
 	char *command_line; /* only kept when the config opts in */
 	cJSON *attrs;	   /* string attributes: --attr, CI environment */
+	char *overlay;	   /* a root job's copy-on-write layer (overlay.c); NULL: none */
+	cJSON *write_through; /* ... and the directories it writes to the host through it */
 	uint64_t n_decisions, n_denied;
 	bool canary;	   /* egressctl's canary connect was refused (ef_abi.h): the job
 			    * started fenced; part of its start, not a decision */
@@ -165,6 +167,7 @@ struct ef_daemon {
 	char config_path[EF_PATH_MAX];
 	char policy_dir[EF_PATH_MAX];
 	char state_dir[EF_PATH_MAX];
+	char overlay_dir[EF_PATH_MAX + 16]; /* <state_dir>/overlay (overlay.c) */
 	char run_dir[EF_PATH_MAX];
 	char cgroup_root[EF_PATH_MAX];
 	char bpffs_dir[EF_PATH_MAX];
@@ -321,6 +324,8 @@ void ef_job_fds_save(cJSON *o, const struct ef_job_rec *j);
 void ef_job_fds_load(const cJSON *o, struct ef_job_rec *j);
 
 /* jobs.c */
+void ef_job_run_preview(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
+			cJSON *reply);
 int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
 		 cJSON *reply, char *err, size_t errlen);
 /* Point the job at another policy version (live policy change): its learned

@@ -26,6 +26,7 @@
 #include "util.h"
 #include "fence.skel.h"
 #include "dnsproxy.h"
+#include "overlay.h"
 
 /* With no --policy and no <policy-dir>/default.json: deny everything but
  * the job's own listeners on loopback ("loopback": "own", the default). A
@@ -95,6 +96,8 @@ static void job_free(struct ef_job_rec *j)
 	free(j->cgroup);
 	free(j->command);
 	free(j->command_line);
+	free(j->overlay);
+	cJSON_Delete(j->write_through);
 	cJSON_Delete(j->attrs);
 	free(j);
 }
@@ -135,6 +138,15 @@ int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j)
 		cJSON_AddStringToObject(o, "command_line", j->command_line);
 	cJSON_AddItemToObject(o, "attrs", cJSON_Duplicate(j->attrs, true));
 	cJSON_AddBoolToObject(o, "canary", j->canary);
+	if (j->overlay) {
+		cJSON *ov = cJSON_AddObjectToObject(o, "overlay");
+
+		if (ov) {
+			cJSON_AddStringToObject(ov, "name", j->overlay);
+			cJSON_AddItemToObject(ov, "write_through",
+					      cJSON_Duplicate(j->write_through, true));
+		}
+	}
 	ef_probe_job_save(o, j);
 	ef_job_fds_save(o, j);
 	s = cJSON_PrintUnformatted(o);
@@ -235,6 +247,34 @@ static int read_policy_text(struct ef_daemon *d, const cJSON *req, const char *a
 	return 0;
 }
 
+/*
+ * What a root job's mount namespace needs to know of its policy before
+ * the run request (cli/run.c isolate_root: the namespace is made before
+ * the job's cgroup is joined): the policy the run request would take,
+ * chosen the same way, says whether its system writes reach the host
+ * ("host_writes"). An error goes into "run_policy_error"; the run request
+ * then says it again and fails.
+ */
+void ef_job_run_preview(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
+			cJSON *reply)
+{
+	char file[EF_PATH_MAX], origin[EF_PATH_MAX], err[512] = "";
+	const struct ef_run_grant *grant;
+	struct ef_policy *p = NULL;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!ef_access_run_grant(d, peer, &grant, err, sizeof(err)) &&
+	    !read_policy_text(d, req, grant ? grant->policy : NULL, &text, &len, file,
+			      sizeof(file), origin, sizeof(origin), err, sizeof(err)) &&
+	    !ef_policy_parse(text, len, file, &p, err, sizeof(err)))
+		cJSON_AddBoolToObject(reply, "host_writes", p->flags & EF_PF_HOST_WRITES);
+	else
+		cJSON_AddStringToObject(reply, "run_policy_error", err[0] ? err : "no policy");
+	ef_policy_free(p);
+	free(text);
+}
+
 int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
 		 cJSON *reply, char *err, size_t errlen)
 {
@@ -271,6 +311,9 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	j->wd = -1;
 	j->probe.action = -1;
 	ret = ef_job_fds_parse(req, j, err, errlen);
+	if (ret)
+		goto fail;
+	ret = ef_overlay_claim(d, j, cJSON_GetObjectItem(req, "overlay"), err, errlen);
 	if (ret)
 		goto fail;
 	if (jid) {
@@ -493,6 +536,8 @@ fail:
 		unlink(p);
 	}
 	ef_dns_job_stop(d, j);
+	/* the job never ran: nothing in its layer to keep */
+	ef_overlay_release(d, j);
 	if (j->pol)
 		ef_pol_put(d, j->pol);
 	job_free(j);
@@ -535,6 +580,7 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 		ef_span_str(s, "process.command_line", j->command_line);
 	ef_probe_job_attrs(s, j);
 	ef_job_fds_span(s, j);
+	ef_overlay_span(s, j);
 	ef_span_job_attrs(s, j);
 }
 
@@ -565,6 +611,9 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 		log_warn("job %s: removing %s: %s", j->id, j->cgroup, strerror(-ret));
 	job_state_path(d, j->id, p, sizeof(p));
 	unlink(p);
+	ef_overlay_release(d, j);
+	/* and any left by an egressctl run that failed before its job began */
+	ef_overlay_sweep(d, 60);
 	log_info("job %s ended: %llu decisions, %llu denied%s", j->id,
 		 (unsigned long long)j->n_decisions, (unsigned long long)j->n_denied,
 		 j->probe.mask ? ", flagged" : "");
@@ -621,6 +670,18 @@ static struct ef_job_rec *job_from_state(struct ef_daemon *d, const cJSON *o)
 	j->command = cJSON_IsString(cmd) ? strdup(cmd->valuestring) : NULL;
 	j->command_line = cJSON_IsString(cl) ? strdup(cl->valuestring) : NULL;
 	j->attrs = cJSON_IsObject(attrs) ? cJSON_Duplicate(attrs, true) : cJSON_CreateObject();
+	{
+		const cJSON *ov = cJSON_GetObjectItem(o, "overlay");
+		const cJSON *n = cJSON_GetObjectItem(ov, "name");
+		const cJSON *wt = cJSON_GetObjectItem(ov, "write_through");
+
+		/* an unreadable name is no claim: the sweep removes the layer */
+		if (cJSON_IsString(n) && ef_overlay_name_valid(n->valuestring)) {
+			j->overlay = strdup(n->valuestring);
+			j->write_through = cJSON_IsArray(wt) ? cJSON_Duplicate(wt, true)
+							     : cJSON_CreateArray();
+		}
+	}
 	j->canary = cJSON_IsTrue(cJSON_GetObjectItem(o, "canary"));
 	if (!j->cgroup || !j->pol || !j->attrs || ef_unhex(tr->valuestring, j->trace_id, 16) ||
 	    ef_unhex(sp->valuestring, j->span_id, 8)) {

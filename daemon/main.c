@@ -23,6 +23,7 @@
 #include "egressd.h"
 #include "cgroup.h"
 #include "sdnotify.h"
+#include "overlay.h"
 #include "util.h"
 
 #define TICK_MS 100 /* upper bound on how long an allow record waits */
@@ -365,6 +366,15 @@ int main(int argc, char **argv)
 		ef_rm_rf(p);
 		snprintf(p, sizeof(p), "%s/policies", d->state_dir);
 		ef_rm_rf(p);
+		{
+			int sfd = open(d->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			/* what root jobs wrote: never a symlink followed */
+			if (sfd >= 0) {
+				ef_overlay_remove_at(sfd, "overlay");
+				close(sfd);
+			}
+		}
 		log_info("fence reset: %s and %s removed", d->bpffs_dir, d->cgroup_root);
 		ret = 0;
 		goto cleanup;
@@ -410,8 +420,14 @@ int main(int argc, char **argv)
 			d->rb_drops_reported = strtoull(s, NULL, 10);
 		free(s);
 	}
+	if (ef_overlay_init(d)) {
+		log_err("creating %s: %s", d->overlay_dir, strerror(errno));
+		goto cleanup;
+	}
 	if (ef_jobs_restore(d))
 		goto cleanup;
+	/* layers of jobs that ended while egressd was away */
+	ef_overlay_sweep(d, 0);
 	if (epoll_add(d, ring_buffer__epoll_fd(d->rb), EF_EP_RING))
 		goto cleanup;
 	ef_events_drain(d);
