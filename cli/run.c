@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "inherit.h"
 #include "landlock.h"
+#include "overlay.h"
 #include "userns.h"
 #include "seccomp.h"
 #include "util.h"
@@ -296,19 +297,35 @@ out:
  * A root job gets a mount namespace of its own before it joins its cgroup
  * (userns.c ef_root_isolate): the fence's own files read-only (where they
  * are, egressd says in its status), the host's services that start
- * processes for root covered. 0, or -1 having said why.
+ * processes for root covered, and the system directories copy-on-write
+ * (overlay.c) unless the job's policy has "host_writes": true (which
+ * egressd says in the same status: the run request's policy fields go
+ * with it). The layer made goes into the run request ("overlay"), so that
+ * egressd records it and removes it when the job ends. 0, or -1 having
+ * said why.
  */
-static int isolate_root(int fd, const char *cmd)
+static int isolate_root(cJSON *run_req, int fd, const char *const *writes, int n_writes,
+			const char *cmd)
 {
-	cJSON *req = cJSON_CreateObject(), *st = NULL;
-	const char *paths[16];
-	const cJSON *pr, *p;
+	static const char *const pol_keys[] = { "policy", "policy_text", "policy_file" };
+	cJSON *req = cJSON_CreateObject(), *st = NULL, *ov, *wt;
+	struct ef_overlay_result *res = calloc(1, sizeof(*res));
+	struct ef_root_opts o = { .writes = writes, .n_writes = n_writes };
+	const char *paths[EF_ROOT_MAX_PROTECT];
+	const cJSON *pr, *p, *hw, *od;
 	char why[512] = "";
 	int n = 0, ret = -1;
 
-	if (!req)
+	if (!req || !res)
 		goto out;
 	cJSON_AddStringToObject(req, "op", "status");
+	cJSON_AddBoolToObject(req, "for_run", true);
+	for (size_t i = 0; i < sizeof(pol_keys) / sizeof(pol_keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItem(run_req, pol_keys[i]);
+
+		if (v)
+			cJSON_AddItemToObject(req, pol_keys[i], cJSON_Duplicate(v, true));
+	}
 	/* on the connection already checked to be egressd's (ctl_connect_root) */
 	st = ctl_exchange(fd, req);
 	if (!st) {
@@ -321,29 +338,51 @@ static int isolate_root(int fd, const char *cmd)
 		ret = 0;
 		goto out;
 	}
+	/* the run request would fail the same way */
+	if (cJSON_IsString(cJSON_GetObjectItem(st, "run_policy_error"))) {
+		fprintf(stderr, "egressctl: %s\negressctl: not running %s unfenced\n",
+			cJSON_GetObjectItem(st, "run_policy_error")->valuestring, cmd);
+		goto out;
+	}
 	pr = cJSON_GetObjectItem(st, "protect");
-	if (!cJSON_IsArray(pr)) {
-		fprintf(stderr, "egressctl: egressd did not say where its files are (\"protect\" in "
-				"its status); not running %s unfenced\n", cmd);
+	hw = cJSON_GetObjectItem(st, "host_writes");
+	od = cJSON_GetObjectItem(st, "overlay_dir");
+	if (!cJSON_IsArray(pr) || !cJSON_IsBool(hw) ||
+	    (cJSON_IsFalse(hw) && (!cJSON_IsString(od) || od->valuestring[0] != '/'))) {
+		fprintf(stderr, "egressctl: egressd did not say where its files are, or whether the "
+				"job's system directories are private (\"protect\", \"host_writes\", "
+				"\"overlay_dir\" in its status); not running %s unfenced\n", cmd);
 		goto out;
 	}
 	cJSON_ArrayForEach(p, pr) {
-		if (!cJSON_IsString(p) || p->valuestring[0] != '/' || n >= 16) {
+		if (!cJSON_IsString(p) || p->valuestring[0] != '/' || n >= EF_ROOT_MAX_PROTECT) {
 			fprintf(stderr, "egressctl: egressd sent a malformed \"protect\" list; not "
 					"running %s unfenced\n", cmd);
 			goto out;
 		}
 		paths[n++] = p->valuestring;
 	}
-	if (ef_root_isolate(paths, n, why, sizeof(why))) {
+	o.protect = paths;
+	o.n_protect = n;
+	o.overlay_dir = cJSON_IsFalse(hw) ? od->valuestring : NULL;
+	if (ef_root_isolate(&o, res, why, sizeof(why))) {
 		fprintf(stderr, "egressctl: the root job's mount namespace: %s; not running %s "
 				"unfenced\n", why, cmd);
 		goto out;
 	}
+	if (res->name[0]) {
+		ov = cJSON_AddObjectToObject(run_req, "overlay");
+		if (!ov || !cJSON_AddStringToObject(ov, "name", res->name) ||
+		    !(wt = cJSON_AddArrayToObject(ov, "write_through")))
+			goto out;
+		for (int i = 0; i < res->n_through; i++)
+			cJSON_AddItemToArray(wt, cJSON_CreateString(res->through[i]));
+	}
 	ret = 0;
 out:
-	if (!req)
+	if (!req || !res)
 		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
+	free(res);
 	cJSON_Delete(req);
 	cJSON_Delete(st);
 	return ret;
@@ -357,7 +396,8 @@ out:
  * stderr and on the job span (egress.same_user_isolation). 0, or -1 having
  * said why the command must not run.
  */
-static int isolate_same_user(cJSON *attrs, int fd, const char *cmd)
+static int isolate_same_user(cJSON *req, cJSON *attrs, int fd, const char *const *writes,
+			     int n_writes, const char *cmd)
 {
 	char why[512] = "";
 	int ret;
@@ -365,7 +405,7 @@ static int isolate_same_user(cJSON *attrs, int fd, const char *cmd)
 	if (geteuid() == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
 		cJSON_AddStringToObject(attrs, "egress.same_user_isolation", "root");
-		return isolate_root(fd, cmd);
+		return isolate_root(req, fd, writes, n_writes, cmd);
 	}
 	ret = ef_userns_isolate(why, sizeof(why));
 	if (ret < 0) {
@@ -431,7 +471,8 @@ int cmd_run(int argc, char **argv)
 	cJSON *req = cJSON_CreateObject(), *attrs = cJSON_CreateObject(), *args, *reply = NULL;
 	const cJSON *ok, *cg, *jid, *tpo;
 	char mine[4096], why[PATH_MAX + 256] = "";
-	int i, fd = -1, canary = -1, ret = EXIT_FENCE;
+	int i, fd = -1, canary = -1, ret = EXIT_FENCE, n_writes = 0;
+	const char *writes[EF_OVERLAY_MAX_THROUGH];
 
 	if (!req || !attrs)
 		goto out;
@@ -454,6 +495,14 @@ int cmd_run(int argc, char **argv)
 			job_id = argv[++i];
 		else if (!strcmp(a, "--traceparent"))
 			tp = argv[++i];
+		else if (!strcmp(a, "--write")) {
+			if (n_writes >= EF_OVERLAY_MAX_THROUGH) {
+				fprintf(stderr, "egressctl run: at most %d --write directories\n",
+					EF_OVERLAY_MAX_THROUGH);
+				goto out;
+			}
+			writes[n_writes++] = argv[++i];
+		}
 		else if (!strcmp(a, "--attr")) {
 			if (add_attr(attrs, argv[++i]))
 				goto out;
@@ -488,7 +537,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, argv[i]);
 		goto out;
 	}
-	if (isolate_same_user(attrs, fd, argv[i]))
+	if (isolate_same_user(req, attrs, fd, writes, n_writes, argv[i]))
 		goto out;
 	if (job_id)
 		cJSON_AddStringToObject(req, "job_id", job_id);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "bus_addr.h"
+#include "overlay.h"
 #include "userns.h"
 
 static int write_file(const char *path, const char *text)
@@ -359,43 +360,76 @@ int ef_userns_isolate(char *why, size_t len)
 	return 0;
 }
 
-/* A read-only bind of path over itself (a file or a directory); 0, or
- * -errno having said why. Nothing there: nothing to protect. */
-static int bind_ro(const char *path, char *why, size_t len)
+/* The host's path (opened before any overlay: fd) bound read-only on
+ * path as the namespace now shows it; 0, or -errno having said why. */
+static int bind_ro(int fd, const char *path, char *why, size_t len)
 {
-	char target[64];
+	char src[64];
 	struct stat st;
-	int fd, e = 0;
+	int e = 0;
 
-	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : (snprintf(why, len, "%s: %s", path, strerror(errno)),
-					      -errno);
-	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
 	if (fstat(fd, &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
-		goto out;
-	/* the bind lands on top of the path: the remount names the path again
-	 * (the descriptor still points below it) */
-	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+		return 0;
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	if (mount(src, path, NULL, MS_BIND | MS_REC, NULL) != 0 ||
 	    mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
 		  NULL) != 0)
 		e = errno;
-out:
-	close(fd);
 	if (e)
 		snprintf(why, len, "making %s read-only: %s", path, strerror(e));
 	return -e;
 }
 
-int ef_root_isolate(const char *const *protect, int n, char *why, size_t len)
+int ef_root_isolate(const struct ef_root_opts *o, struct ef_overlay_result *res, char *why,
+		    size_t len)
 {
-	int ret = hide_host_services(why, len);
+	int fds[EF_ROOT_MAX_PROTECT], ret, i;
+	char cwd[4096];
+	bool have_cwd;
 
+	memset(res, 0, sizeof(*res));
+	if (o->n_protect > EF_ROOT_MAX_PROTECT) {
+		snprintf(why, len, "more than %d paths to protect", EF_ROOT_MAX_PROTECT);
+		return -E2BIG;
+	}
+	ret = hide_host_services(why, len);
 	/* the service manager's own socket: systemctl as root starts units
 	 * (processes outside every job) through it */
 	if (!ret)
 		ret = cover("/run/systemd/private", COVER_SOCKET, NULL, why, len);
-	for (int i = 0; !ret && i < n; i++)
-		ret = bind_ro(protect[i], why, len);
+	if (ret)
+		return ret;
+	have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
+	/* the fence's own files as the host has them, before any overlay */
+	for (i = 0; i < o->n_protect; i++) {
+		fds[i] = open(o->protect[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fds[i] < 0 && errno != ENOENT) {
+			ret = -errno;
+			snprintf(why, len, "%s: %s", o->protect[i], strerror(errno));
+			break;
+		}
+	}
+	if (!ret && o->overlay_dir)
+		ret = ef_overlay_system(o->overlay_dir, o->writes, o->n_writes, res, why, len);
+	for (int k = 0; !ret && k < o->n_protect; k++)
+		if (fds[k] >= 0)
+			ret = bind_ro(fds[k], o->protect[k], why, len);
+	for (int k = 0; k < i; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	/* the layers themselves: not even read (another job's writes, and a
+	 * lower layer's view of an upper one) */
+	if (!ret && o->overlay_dir &&
+	    mount("tmpfs", o->overlay_dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0000,size=4k") != 0) {
+		ret = -errno;
+		snprintf(why, len, "covering %s: %s", o->overlay_dir, strerror(errno));
+	}
+	/* entered again: the working directory as the job sees it */
+	if (!ret && (!have_cwd || chdir(cwd) != 0)) {
+		ret = have_cwd ? -errno : -ENOENT;
+		snprintf(why, len, "the working directory %s: %s", have_cwd ? cwd : "(unknown)",
+			 strerror(-ret));
+	}
 	return ret;
 }

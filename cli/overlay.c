@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * A root job's copy-on-write layer over the host's system directories.
+ *
+ * A root job writes the host's files as root (`sudo apt-get install` is
+ * why it has root), so it could leave something that a process outside
+ * every job runs later: a file in /etc/cron.d or /var/spool/cron, a
+ * systemd unit, /etc/ld.so.preload, a replaced /usr/bin/git, a profile
+ * script in a home directory. In the job's own mount namespace (userns.c
+ * ef_root_isolate, made before the job joins its cgroup) each system
+ * directory is an overlay: the host's directory the lower layer, read
+ * as it is; what the job writes goes to an upper layer under egressd's
+ * <state-dir>/overlay/NAME, which no process outside the job reads and
+ * egressd removes when the job ends (daemon/overlay.c). Inside the job
+ * everything works as before (apt-get install, pip install into /usr,
+ * a config edit), and nothing of it is left behind.
+ *
+ * What is overlaid: /etc /usr /var /opt /srv /boot /root /home, and /bin
+ * /sbin /lib* where they are directories (not merged into /usr), each
+ * mount below them of a disk-like filesystem too (an overlay shows its
+ * lower layer's own directory, not what is mounted inside it), mounts of
+ * kernel filesystems (proc, sysfs, cgroup, nsfs, ...) below them put back
+ * as they were, and read-only mounts left alone (a job without
+ * CAP_SYS_ADMIN cannot make them writable).
+ *
+ * What is written through, to the host: the directories the job's work
+ * must outlive it in: the working directory, and those the CI runner
+ * names (GITHUB_WORKSPACE, RUNNER_TEMP, CI_PROJECT_DIR,
+ * BUILDKITE_BUILD_CHECKOUT_PATH, Jenkins' WORKSPACE), plus each
+ * `egressctl run --write DIR`. Never a system directory, one holding a
+ * home directory, or one of those that processes outside the job run
+ * from (/etc, /boot, /usr's programs and libraries, /var/spool, dpkg's
+ * and systemd's state): such a directory is not written through (--write
+ * of one is an error; an implicit one a warning). What the job leaves in
+ * a directory written through is the operator's to trust, as for an
+ * unprivileged job.
+ *
+ * Every directory is opened (O_PATH, O_NOFOLLOW) before the first
+ * overlay is mounted, and mounted by descriptor, so an overlay on /var
+ * does not hide /var/lib/docker's own mount from the one made after it.
+ * The mounts are locked to the namespace: the job, without CAP_SYS_ADMIN
+ * (policy "capabilities"), cannot unmount them; the guard's seccomp rules
+ * and the BPF LSM hooks refuse its mount calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "overlay.h"
+
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202
+#endif
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC 0x74726163
+#endif
+#ifndef EFIVARFS_MAGIC
+#define EFIVARFS_MAGIC 0xde5e81e4
+#endif
+#ifndef FUSE_CTL_SUPER_MAGIC
+#define FUSE_CTL_SUPER_MAGIC 0x65735543
+#endif
+
+static const char *const system_roots[] = {
+	"/etc", "/usr", "/var", "/opt", "/srv", "/boot", "/root", "/home",
+	/* a tmpfs, but the host's services read configuration from it
+	 * (/run/modprobe.d, /run/udev/rules.d, /run/systemd/system and its
+	 * generators) and listen in it (docker.sock) */
+	"/run",
+	/* not merged into /usr on older systems */
+	"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+};
+
+/* Never written through: what processes outside the job read or run. */
+static const char *const never_through[] = {
+	"/etc", "/boot", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64",
+	"/usr/libx32", "/usr/libexec", "/usr/share", "/usr/include", "/usr/local/bin",
+	"/usr/local/sbin", "/usr/local/lib", "/usr/local/etc", "/usr/local/share",
+	"/usr/local/libexec", "/var/spool", "/var/lib/dpkg", "/var/lib/systemd",
+	"/var/lib/apt", "/var/cache/apt",
+};
+
+static const char *const ci_dirs[] = {
+	"GITHUB_WORKSPACE", "RUNNER_TEMP", "CI_PROJECT_DIR", "BUILDKITE_BUILD_CHECKOUT_PATH",
+	"WORKSPACE",
+};
+
+#define MAX_TARGETS 512
+
+struct target {
+	char *path;
+	int fd;		/* O_PATH of the host's directory, opened before any overlay */
+	bool keep;	/* a kernel filesystem: put back as it was (with what is below) */
+	bool skip;	/* read-only, or below a kept one: nothing to do */
+	unsigned long flags; /* nosuid, nodev, noexec of the host's mount */
+};
+
+/* path is dir itself or below it */
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
+}
+
+static bool under_root(const char *path)
+{
+	for (size_t i = 0; i < sizeof(system_roots) / sizeof(system_roots[0]); i++)
+		if (under(path, system_roots[i]))
+			return true;
+	return false;
+}
+
+static void ov_free_targets(struct target *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (t[i].fd >= 0)
+			close(t[i].fd);
+		free(t[i].path);
+	}
+	free(t);
+}
+
+/* mountinfo's octal escapes (\040 for a space) undone in place */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+static int add_target(struct target **t, int *n, const char *path)
+{
+	struct target *nt;
+
+	for (int i = 0; i < *n; i++)
+		if (!strcmp((*t)[i].path, path))
+			return 0;
+	if (*n >= MAX_TARGETS)
+		return -E2BIG;
+	nt = realloc(*t, sizeof(**t) * (size_t)(*n + 1));
+	if (!nt)
+		return -ENOMEM;
+	*t = nt;
+	nt[*n] = (struct target){ .path = strdup(path), .fd = -1 };
+	if (!nt[*n].path)
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+static int cmp_target(const void *a, const void *b)
+{
+	return strcmp(((const struct target *)a)->path, ((const struct target *)b)->path);
+}
+
+static bool kernel_fs(long type)
+{
+	switch (type) {
+	case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case DEVPTS_SUPER_MAGIC:
+	case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case BPF_FS_MAGIC:
+	case MQUEUE_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
+	case PSTOREFS_MAGIC: case BINFMTFS_MAGIC: case EFIVARFS_MAGIC: case NSFS_MAGIC:
+	case AUTOFS_SUPER_MAGIC: case HUGETLBFS_MAGIC: case FUSE_CTL_SUPER_MAGIC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The system directories and every mount below them, opened; sorted so
+ * that a directory comes before what is below it. */
+static int collect(struct target **out, int *n_out, char *why, size_t len)
+{
+	struct target *t = NULL;
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0, ret = 0;
+
+	for (size_t i = 0; !ret && i < sizeof(system_roots) / sizeof(system_roots[0]); i++) {
+		struct stat st;
+
+		if (lstat(system_roots[i], &st) == 0 && S_ISDIR(st.st_mode))
+			ret = add_target(&t, &n, system_roots[i]);
+	}
+	f = ret ? NULL : fopen("/proc/self/mountinfo", "re");
+	if (!f && !ret) {
+		ret = -errno;
+		snprintf(why, len, "reading /proc/self/mountinfo: %s", strerror(errno));
+		goto fail;
+	}
+	while (!ret && getline(&line, &cap, f) > 0) {
+		char *save = NULL, *mp = NULL, *tok = strtok_r(line, " ", &save);
+
+		/* id parent major:minor root MOUNTPOINT ... */
+		for (int k = 0; tok && k < 4; k++)
+			tok = strtok_r(NULL, " ", &save);
+		mp = tok;
+		if (!mp)
+			continue;
+		unescape(mp);
+		if (mp[0] == '/' && under_root(mp))
+			ret = add_target(&t, &n, mp);
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	if (ret) {
+		snprintf(why, len, ret == -E2BIG ? "more than %d mounts below the system directories"
+						 : "%d: out of memory", MAX_TARGETS);
+		goto fail;
+	}
+	qsort(t, (size_t)n, sizeof(*t), cmp_target);
+	for (int i = 0; i < n; i++) {
+		struct statfs sf;
+		struct statvfs sv;
+
+		struct stat st;
+
+		t[i].fd = open(t[i].path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (t[i].fd < 0 || fstat(t[i].fd, &st) != 0) {
+			t[i].skip = true; /* gone */
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			/* a file mounted on a file (a container's /etc/hosts):
+			 * put back as it is */
+			t[i].keep = true;
+			continue;
+		}
+		if (fstatfs(t[i].fd, &sf) != 0 || fstatvfs(t[i].fd, &sv) != 0) {
+			ret = -errno;
+			snprintf(why, len, "%s: %s", t[i].path, strerror(errno));
+			goto fail;
+		}
+		t[i].keep = kernel_fs(sf.f_type);
+		t[i].skip = !t[i].keep && (sv.f_flag & ST_RDONLY);
+		t[i].flags = (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) |
+			     (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
+			     (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0);
+	}
+	/* below a kernel filesystem put back whole: nothing more to do */
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < i; k++)
+			if (t[k].keep && under(t[i].path, t[k].path))
+				t[i].skip = true;
+	*out = t;
+	*n_out = n;
+	return 0;
+fail:
+	ov_free_targets(t, n);
+	return ret;
+}
+
+/* Why path may not be written through, or NULL. */
+static const char *refused(const char *path)
+{
+	struct passwd *pw;
+	const char *why = NULL;
+
+	for (size_t i = 0; i < sizeof(system_roots) / sizeof(system_roots[0]); i++)
+		if (!strcmp(path, system_roots[i]))
+			return "a system directory";
+	for (size_t i = 0; i < sizeof(never_through) / sizeof(never_through[0]); i++)
+		if (under(path, never_through[i]) || under(never_through[i], path))
+			return "processes outside the job read or run what is there";
+	setpwent();
+	while (!why && (pw = getpwent()))
+		if (pw->pw_dir && pw->pw_dir[0] == '/' && pw->pw_dir[1] && under(pw->pw_dir, path))
+			why = "a home directory, or one holding one (its dotfiles run outside the "
+			      "job)";
+	endpwent();
+	return why;
+}
+
+struct through {
+	char path[4096];
+	int fd;
+};
+
+/* One directory to write through, if it needs it; 0, or -errno having
+ * said why (explicit) */
+static int add_through(struct through *w, int *n, int max, const char *dir, bool explicit,
+		       const char *what, char *why, size_t len)
+{
+	char real[4096];
+	const char *no;
+	struct stat st;
+
+	if (!dir || dir[0] != '/')
+		return 0;
+	if (!realpath(dir, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		if (!explicit)
+			return 0;
+		snprintf(why, len, "--write %s: not a directory (%s)", dir, strerror(errno ? errno : ENOTDIR));
+		return -ENOTDIR;
+	}
+	if (!under_root(real))
+		return 0; /* not overlaid: written to the host as it is */
+	no = refused(real);
+	if (no) {
+		if (explicit) {
+			snprintf(why, len, "--write %s: never written through to the host: %s", real,
+				 no);
+			return -EPERM;
+		}
+		fprintf(stderr, "egressctl: warning: %s (%s) is not written through to the host: "
+				"%s; what the root job changes there ends with it\n", real, what, no);
+		return 0;
+	}
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(w[i].path, real))
+			return 0;
+	if (*n >= max) {
+		snprintf(why, len, "too many directories to write through (at most %d)", max);
+		return -E2BIG;
+	}
+	snprintf(w[*n].path, sizeof(w[*n].path), "%s", real);
+	w[*n].fd = open(real, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (w[*n].fd < 0) {
+		snprintf(why, len, "%s: %s", real, strerror(errno));
+		return -errno;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* <overlay-dir>/NAME, made 0700 in a root-owned directory no one else
+ * writes; its descriptor, or -errno having said why */
+static int make_layer(const char *dir, char *name, size_t name_len, char *why, size_t len)
+{
+	unsigned long long r = 0;
+	struct stat st;
+	int dfd, lfd;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) != 0) {
+		int e = errno;
+
+		if (dfd >= 0)
+			close(dfd);
+		snprintf(why, len, "egressd's overlay directory %s: %s", dir, strerror(e));
+		return -e;
+	}
+	if (st.st_uid != 0 || (st.st_mode & 022)) {
+		close(dfd);
+		snprintf(why, len, "egressd's overlay directory %s is not root's alone", dir);
+		return -EPERM;
+	}
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		close(dfd);
+		snprintf(why, len, "getrandom: %s", strerror(errno));
+		return -EIO;
+	}
+	snprintf(name, name_len, "%d-%016llx", (int)getpid(), r);
+	if (mkdirat(dfd, name, 0700) != 0 ||
+	    (lfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		int e = errno;
+
+		close(dfd);
+		snprintf(why, len, "making %s/%s: %s", dir, name, strerror(e));
+		return -e;
+	}
+	close(dfd);
+	return lfd;
+}
+
+/* One overlay on t->path: the host's directory under, layer lfd/i over. */
+static int mount_overlay(const struct target *t, int lfd, int i, char *why, size_t len)
+{
+	char sub[32], opts[160];
+	struct stat st;
+	int e = 0;
+
+	snprintf(sub, sizeof(sub), "%d", i);
+	if (mkdirat(lfd, sub, 0700) != 0)
+		goto err;
+	snprintf(sub, sizeof(sub), "%d/u", i);
+	/* the upper layer's own directory is the merged one's: the host's
+	 * owner and mode (/root stays 0700) */
+	if (fstatat(t->fd, "", &st, AT_EMPTY_PATH) != 0 || mkdirat(lfd, sub, 0700) != 0 ||
+	    fchownat(lfd, sub, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    fchmodat(lfd, sub, st.st_mode & 07777, 0) != 0)
+		goto err;
+	snprintf(sub, sizeof(sub), "%d/w", i);
+	if (mkdirat(lfd, sub, 0700) != 0)
+		goto err;
+	snprintf(opts, sizeof(opts),
+		 "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d/%d/u,workdir=/proc/self/fd/%d/%d/w",
+		 t->fd, lfd, i, lfd, i);
+	if (mount("overlay", t->path, "overlay", t->flags, opts) != 0)
+		goto err;
+	return 0;
+err:
+	e = errno;
+	snprintf(why, len, "a copy-on-write layer over %s: %s (a policy with \"host_writes\": "
+			   "true runs root jobs without one)", t->path, strerror(e));
+	return -e;
+}
+
+int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_writes,
+		      struct ef_overlay_result *res, char *why, size_t len)
+{
+	struct through *w = calloc(EF_OVERLAY_MAX_THROUGH, sizeof(*w));
+	struct target *t = NULL;
+	char cwd[4096], src[64];
+	int n = 0, nw = 0, lfd = -1, ret = 0, layer = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (!w) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	/* what is written through, opened on the host's side first */
+	if (getcwd(cwd, sizeof(cwd)))
+		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, cwd, false,
+				  "the working directory", why, len);
+	for (size_t i = 0; !ret && i < sizeof(ci_dirs) / sizeof(ci_dirs[0]); i++)
+		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, getenv(ci_dirs[i]), false,
+				  ci_dirs[i], why, len);
+	for (int i = 0; !ret && i < n_writes; i++)
+		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, writes[i], true, "--write", why,
+				  len);
+	if (!ret)
+		ret = collect(&t, &n, why, len);
+	if (!ret) {
+		lfd = make_layer(overlay_dir, res->name, sizeof(res->name), why, len);
+		if (lfd < 0)
+			ret = lfd;
+	}
+	for (int i = 0; !ret && i < n; i++) {
+		if (t[i].skip)
+			continue;
+		if (t[i].keep) {
+			/* a kernel filesystem, with what is mounted below it */
+			snprintf(src, sizeof(src), "/proc/self/fd/%d", t[i].fd);
+			if (mount(src, t[i].path, NULL, MS_BIND | MS_REC, NULL) != 0) {
+				ret = -errno;
+				snprintf(why, len, "putting %s back: %s", t[i].path, strerror(errno));
+			}
+			continue;
+		}
+		ret = mount_overlay(&t[i], lfd, layer++, why, len);
+	}
+	/* the directories written through, the host's own, on top */
+	for (int i = 0; !ret && i < nw; i++) {
+		bool inner = false;
+
+		for (int k = 0; k < nw; k++)
+			if (k != i && under(w[i].path, w[k].path) && strcmp(w[i].path, w[k].path))
+				inner = true;
+		if (!inner) {
+			snprintf(src, sizeof(src), "/proc/self/fd/%d", w[i].fd);
+			if (mount(src, w[i].path, NULL, MS_BIND | MS_REC, NULL) != 0) {
+				ret = -errno;
+				snprintf(why, len, "writing %s through: %s", w[i].path,
+					 strerror(errno));
+				break;
+			}
+		}
+		snprintf(res->through[res->n_through++], sizeof(res->through[0]), "%s",
+			 w[i].path);
+	}
+	res->n_layers = layer;
+	if (lfd >= 0)
+		close(lfd);
+	for (int i = 0; i < nw; i++)
+		close(w[i].fd);
+	free(w);
+	ov_free_targets(t, n);
+	return ret;
+}
