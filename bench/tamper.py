@@ -17,6 +17,9 @@ and sys_exit tracepoints record what it refused. Two costs:
    bpftool, gcc, ld) in a fenced root job against outside any job,
    interleaved; wall time and the CPU time of the build's processes,
    medians with their spread (min-max).
+4. A root job's start with its copy-on-write system directories
+   (cli/overlay.c) against a policy with "host_writes": true (none):
+   `egressctl run -- true`, interleaved, median and spread.
 With BPF LSM the guard is not used and (1) is about the hooks instead.
 """
 import argparse
@@ -42,6 +45,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--n", type=int, default=200000)
     ap.add_argument("--build-rounds", type=int, default=3)
+    ap.add_argument("--start-rounds", type=int, default=21)
     args = ap.parse_args()
     S = B.setup(args.build, "tamper")
     world, tmp = S.world, S.tmp
@@ -49,6 +53,9 @@ def main():
     os.makedirs(tmp + "/policies", exist_ok=True)
     with open(tmp + "/policies/t.json", "w") as f:
         json.dump({"name": "t", "mode": "enforce", "allow": ["198.18.1.1:443"]}, f)
+    with open(tmp + "/policies/h.json", "w") as f:
+        json.dump({"name": "h", "mode": "enforce", "allow": ["198.18.1.1:443"],
+                   "host_writes": True}, f)
     procs = []
 
     def measure(fenced):
@@ -113,6 +120,17 @@ def main():
         for i in range(args.build_rounds):
             for fenced in ((True, False) if i % 2 == 0 else (False, True)):
                 (bf if fenced else bp).append(build(fenced, i))
+        def start(policy):
+            t0 = time.monotonic()
+            r = subprocess.run(world.fence_argv(ctl + ["run", "--policy", policy, "--", "true"]),
+                               capture_output=True, text=True)
+            if r.returncode:
+                raise RuntimeError("egressctl run (%s): %s" % (policy, r.stderr[-800:]))
+            return time.monotonic() - t0
+        so, sh = [], []
+        for i in range(args.start_rounds):
+            for pol in (("t", "h") if i % 2 == 0 else ("h", "t")):
+                (so if pol == "t" else sh).append(start(pol))
         med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
         print("tamper protection: %s (%d interleaved rounds of %d calls each, medians)" % (
             mode, args.rounds, args.n))
@@ -131,6 +149,13 @@ def main():
                 k, med(bf, k) / med(bp, k), med(bf, k), min(x[k] for x in bf),
                 max(x[k] for x in bf), med(bp, k), min(x[k] for x in bp),
                 max(x[k] for x in bp), unit))
+        print("  a root job's start (`egressctl run -- true`), copy-on-write system "
+              "directories / none (\"host_writes\": true), %d interleaved rounds:"
+              % args.start_rounds)
+        print("    start      %+.1f ms   (%.1f [%.1f-%.1f] vs %.1f [%.1f-%.1f] ms)" % (
+            (statistics.median(so) - statistics.median(sh)) * 1e3, statistics.median(so) * 1e3,
+            min(so) * 1e3, max(so) * 1e3, statistics.median(sh) * 1e3, min(sh) * 1e3,
+            max(sh) * 1e3))
     finally:
         B.teardown(procs, S.egressd, S.dirs, world, tmp)
 

@@ -571,14 +571,15 @@ class Daemon:
         return a + list(extra) + ["--"] + list(argv)
 
     def run(self, policy, argv, job_id=None, attrs=None, extra=(), timeout=60, env=None,
-            sock=True):
-        """`egressctl run` in the fence ns; returns a Result."""
+            sock=True, cwd=None):
+        """`egressctl run` in the fence ns (in `cwd`); returns a Result."""
         job = job_id if job_id is not None else self.ctx.job_id()
         a = self.run_argv(policy, argv, job, attrs, extra, sock)
         self.ctx.log("run: " + " ".join(a))
         try:
             p = subprocess.run(self.world.fence_argv(a), capture_output=True, text=True,
-                               timeout=timeout, env=self._env(env), stdin=subprocess.DEVNULL)
+                               timeout=timeout, env=self._env(env), stdin=subprocess.DEVNULL,
+                               cwd=cwd)
         except subprocess.TimeoutExpired as e:
             raise AssertionError("`egressctl run` (job %s) did not finish in %ss; stdout %r" % (
                 job, timeout, (e.stdout or b"")[-300:]))

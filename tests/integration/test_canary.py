@@ -40,7 +40,7 @@ while True:
     # a root egressctl asks for the status first (where egressd's files
     # are), on the same connection: nothing to protect, says the fake
     if json.loads(f.readline() or b"{}").get("op") == "status":
-        f.write(b'{"ok": true, "protect": []}\n')
+        f.write(b'{"ok": true, "protect": [], "host_writes": true}\n')
         f.flush()
         f.readline()
     f.write(json.dumps({"ok": True, "cgroup": cg, "job_id": "fake",

@@ -642,7 +642,7 @@ def test_malformed_guard_in_reply_never_runs_the_command(ctx):
     ]
     replies = []
     # nothing for a root egressctl's mount namespace to protect
-    srv = stand_in_egressd(sock_path, {"ok": True, "protect": []},
+    srv = stand_in_egressd(sock_path, {"ok": True, "protect": [], "host_writes": True},
                            lambda: {"guard": replies.pop(0)})
     try:
         for guard, why in bad:
@@ -867,17 +867,31 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
 @test(timeout=120)
 def test_malformed_protect_in_status_never_runs_the_command(ctx):
     """A root egressctl run makes its mount namespace from egressd's status
-    ("protect": the fence's files); a stand-in that sends it broken gets
+    ("protect": the fence's files; "host_writes" and "overlay_dir": the
+    copy-on-write layer); a stand-in that sends it broken gets
     exit 125, a message saying so, and the command never runs."""
     import subprocess
     egressctl = os.path.join(ctx.build, "egressctl")
     marker = ctx.path("ran")
     for n, (status, why) in enumerate((
             ({"ok": True}, "did not say where its files are"),
-            ({"ok": True, "protect": "/etc"}, "did not say where its files are"),
-            ({"ok": True, "protect": [1]}, "malformed \"protect\""),
-            ({"ok": True, "protect": ["relative/path"]}, "malformed \"protect\""),
-            ({"ok": True, "protect": ["/x"] * 17}, "malformed \"protect\""))):
+            ({"ok": True, "protect": "/etc", "host_writes": True},
+             "did not say where its files are"),
+            ({"ok": True, "protect": [1], "host_writes": True}, "malformed \"protect\""),
+            ({"ok": True, "protect": ["relative/path"], "host_writes": True},
+             "malformed \"protect\""),
+            ({"ok": True, "protect": ["/x"] * 17, "host_writes": True}, "malformed \"protect\""),
+            # whether the system directories are private, and where the layer goes
+            ({"ok": True, "protect": []}, "whether the job's system directories are private"),
+            ({"ok": True, "protect": [], "host_writes": "no"}, "are private"),
+            ({"ok": True, "protect": [], "host_writes": False}, "are private"),
+            ({"ok": True, "protect": [], "host_writes": False, "overlay_dir": "rel"},
+             "are private"),
+            # a layer directory others could write (or plant in)
+            ({"ok": True, "protect": [], "host_writes": False, "overlay_dir": "/tmp"},
+             "is not root's alone"),
+            ({"ok": True, "protect": [], "run_policy_error": "t.json: no such policy"},
+             "no such policy"))):
         srv = stand_in_egressd(ctx.path("fake%d.sock" % n), status, lambda: {})
         try:
             p = subprocess.run([egressctl, "--socket", ctx.path("fake%d.sock" % n), "run", "--",

