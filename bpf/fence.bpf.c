@@ -23,6 +23,7 @@
 #include "lib/sock.bpf.h"
 #include "lib/wire.bpf.h"
 #include "lib/sockopt.bpf.h"
+#include "lib/device.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -120,6 +121,13 @@ SEC("cgroup_skb/ingress")
 int ef_ingress(struct __sk_buff *skb)
 {
 	return ef_inbound_decide(skb);
+}
+
+/* Devices a job may not open, in both modes (lib/device.bpf.h). */
+SEC("cgroup/dev")
+int ef_dev(struct bpf_cgroup_dev_ctx *ctx)
+{
+	return ef_dev_decide(ctx);
 }
 
 /* Fallback where BPF LSM is off: sees AF_INET/AF_INET6 sockets only, so raw

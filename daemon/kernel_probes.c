@@ -272,6 +272,11 @@ const struct ef_feature ef_kernel_features[EF_KF__MAX] = {
 				EF_FEAT_DEGRADE, "the sending process in egress.packet records",
 				"those records name the socket's owner uid, not the process",
 				HELPER(CGROUP_SKB, get_current_ancestor_cgroup_id) },
+	[EF_KF_DEV_CURRENT] = { "bpf_get_current_ancestor_cgroup_id() in cgroup/dev", "6.4",
+				EF_FEAT_DEGRADE, "the process in records of refused devices",
+				"those records name the caller's own cgroup and uid: a process in "
+				"a job's nested cgroup goes unrecorded",
+				HELPER(CGROUP_DEVICE, get_current_ancestor_cgroup_id) },
 	[EF_KF_LSM_ACTIVE] = { "BPF LSM active (\"bpf\" in /sys/kernel/security/lsm)", "5.7",
 			       EF_FEAT_DEGRADE, "BPF LSM hooks (tamper resistance, the socket "
 			       "hook for every family)", GUARD_INSTEAD "; " SOCKET_HOOK_INSTEAD

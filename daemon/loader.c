@@ -193,6 +193,7 @@ static int load(struct ef_daemon *d, bool with_lsm)
 		return -errno;
 	skel->rodata->ef_job_level = d->job_level;
 	skel->rodata->ef_skb_has_current = ef_kfeature(d, EF_KF_SKB_CURRENT);
+	skel->rodata->ef_dev_has_current = ef_kfeature(d, EF_KF_DEV_CURRENT);
 	bpf_program__set_autoload(skel->progs.ef_lsm_sock, with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_create, !with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sock_refused, !with_lsm);
@@ -364,7 +365,7 @@ static void tamper_setup(struct ef_daemon *d)
 
 int ef_bpf_setup(struct ef_daemon *d)
 {
-	struct bpf_program *progs[16];
+	struct bpf_program *progs[20];
 	int cgfd = -1, ret, n = 0;
 
 	libbpf_set_print(libbpf_log);
@@ -408,6 +409,8 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_setsockopt;
 	/* the inbound hook, in both socket-hook modes */
 	progs[n++] = d->skel->progs.ef_ingress;
+	/* devices jobs may not open (lib/device.bpf.h), in both modes */
+	progs[n++] = d->skel->progs.ef_dev;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
 	} else {

@@ -103,6 +103,9 @@ static const char *what(int reason)
 	case EF_R_TAMPER_CAP:
 		return "a fenced job lacks the capabilities that reach outside it (network "
 		       "configuration, raw sockets, administration) unless its policy grants them";
+	case EF_R_TAMPER_DEVICE:
+		return "a fenced job may not open block devices, consoles, input or raw "
+		       "hardware devices";
 	}
 	return "refused";
 }
@@ -113,7 +116,16 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 	const char *sys = NULL, *cap = NULL;
 	char msg[320];
 
-	if (e->protocol == EF_TAMPER_CAP) {
+	if (e->protocol == EF_TAMPER_DEVICE) {
+		char dev[48];
+
+		snprintf(dev, sizeof(dev), "%s %u:%u", (e->cookie >> 40) == 1 ? "block" : "char",
+			 (unsigned)((e->cookie >> 20) & 0xfffff), (unsigned)(e->cookie & 0xfffff));
+		ef_span_str(s, "egress.tamper.via", "cgroup_device");
+		ef_span_str(s, "egress.tamper.device", dev);
+		ef_span_str(s, "egress.tamper.access", (e->port & 2) && (e->port & 4) ? "read,write"
+						      : (e->port & 4) ? "write" : "read");
+	} else if (e->protocol == EF_TAMPER_CAP) {
 		/* a capability the job lacks (cli/guard.c drops it), seen at the
 		 * kernel's check (capability/cap_capable); the protocol is in
 		 * EF_TAMPER_LSM's range, so it is tested first */

@@ -91,6 +91,9 @@ enum ef_reason {
 	EF_R_TAMPER_CAP = 28,	  /* a capability check refused a job (EF_K_TAMPER, protocol
 				   * EF_TAMPER_CAP, cookie: the CAP_* number): one of those
 				   * that reach outside the job (EF_CAPS_RECORDED) */
+	EF_R_TAMPER_DEVICE = 29,  /* opening a device the job may not (a block device, a
+				   * console, input, raw USB: bpf/lib/device.bpf.h); protocol
+				   * EF_TAMPER_DEVICE */
 	EF_R__MAX,
 };
 
@@ -111,6 +114,10 @@ enum ef_reason {
 /* EF_K_TAMPER records of a capability check (capability/cap_capable) carry
  * this protocol; no syscall has that number. */
 #define EF_TAMPER_CAP 0xfffd
+/* ... and those of a device refused (cgroup/dev), this one; the cookie is
+ * type << 40 | major << 20 | minor (BPF_DEVCG_DEV_*), port the access bits
+ * (BPF_DEVCG_ACC_*). */
+#define EF_TAMPER_DEVICE 0xfffc
 /* Capabilities whose refusal to a job is recorded (policy/caps.c's
  * EF_CAP_RECORDED, the same set: tests/unit checks): they reach outside the
  * job, and the kernel checks them only when asked to do what they allow:

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Devices a job may not open (cgroup/dev, attached at the fence's cgroup
+ * root: every job and its nested cgroups). A root job owns the host's
+ * device nodes (uid 0) and keeps CAP_MKNOD (the container default set), so
+ * without this it could write the disk under every filesystem (the copy-on-
+ * write layer of its system directories, cli/overlay.c, included), read
+ * other jobs' layers and the host's secrets off it, type into the host's
+ * consoles or inject input events, or talk to USB and SCSI devices raw.
+ *
+ * Refused to read and write (mknod stays allowed: a node is inert until
+ * opened, and archives and chroots carry them):
+ *   - every block device;
+ *   - /dev/mem, /dev/kmem, /dev/port (1:1, 1:2, 1:4), /dev/kmsg (1:11);
+ *   - virtual consoles and serial lines (4:*), their screens (7:*);
+ *   - input devices (13:*), framebuffers (29:*), SCSI generic (21:*),
+ *     raw USB (180:*, 189:*);
+ *   - misc: uinput (10:223), hibernation image (10:231), loop-control
+ *     (10:237), device-mapper control (10:236), btrfs-control (10:234).
+ * Everything else (null, zero, random, tty, ptmx and pts, fuse, tun, kvm,
+ * GPUs) is left to the kernel's own checks. Each refusal is recorded
+ * (EF_K_TAMPER, reason EF_R_TAMPER_DEVICE, protocol EF_TAMPER_DEVICE,
+ * cookie type << 40 | major << 20 | minor, port the access bits). From
+ * Linux 6.4 the job is the caller's ancestor at ef_job_level and the
+ * record names the process; before, cgroup/dev programs have no pid or
+ * ancestor helper: the record names the caller's own cgroup and uid, and
+ * egressd finds its job only when that cgroup is the job's (not nested).
+ */
+#ifndef EF_DEVICE_BPF_H
+#define EF_DEVICE_BPF_H
+
+/* uapi's BPF_DEVCG_* (anonymous enums: not in vmlinux.h) */
+#define EF_DEVCG_ACC_READ 2
+#define EF_DEVCG_ACC_WRITE 4
+#define EF_DEVCG_DEV_BLOCK 1
+#define EF_DEVCG_DEV_CHAR 2
+
+/* set by egressd: bpf_get_current_ancestor_cgroup_id() and the pid and
+ * comm helpers are allowed in cgroup/dev programs (Linux 6.4) */
+const volatile __u8 ef_dev_has_current = 0;
+
+static __always_inline bool ef_dev_refused(__u32 type, __u32 major, __u32 minor)
+{
+	if (type == EF_DEVCG_DEV_BLOCK)
+		return true;
+	if (type != EF_DEVCG_DEV_CHAR)
+		return false;
+	switch (major) {
+	case 1:
+		return minor == 1 || minor == 2 || minor == 4 || minor == 11;
+	case 4: case 7: case 13: case 21: case 29: case 180: case 189:
+		return true;
+	case 10:
+		return minor == 223 || minor == 231 || minor == 234 || minor == 236 ||
+		       minor == 237;
+	}
+	return false;
+}
+
+static __always_inline void ef_dev_record(__u32 type, __u32 access, __u32 major, __u32 minor)
+{
+	struct ef_event *e;
+	const struct ef_job *job;
+	__u64 cg;
+
+	if (ef_dev_has_current)
+		cg = bpf_get_current_ancestor_cgroup_id(ef_job_level);
+	else
+		cg = bpf_get_current_cgroup_id();
+	job = bpf_map_lookup_elem(&ef_jobs, &cg);
+	e = ef_event_reserve(EF_V_DENY);
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = cg;
+	if (job) {
+		e->job_serial = job->serial;
+		e->policy_id = *(volatile const __u32 *)&job->policy_id;
+	}
+	e->cookie = (__u64)type << 40 | (__u64)major << 20 | minor;
+	e->rule_id = EF_RULE_NONE;
+	e->kind = EF_K_TAMPER;
+	e->verdict = EF_V_DENY;
+	e->reason = EF_R_TAMPER_DEVICE;
+	e->protocol = EF_TAMPER_DEVICE;
+	e->port = (__u16)access;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	if (ef_dev_has_current) {
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+		e->pid = pid_tgid >> 32;
+		e->tid = (__u32)pid_tgid;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	}
+	ef_event_submit(e, EF_V_DENY);
+}
+
+static __always_inline int ef_dev_decide(struct bpf_cgroup_dev_ctx *ctx)
+{
+	__u32 type = ctx->access_type & 0xffff, access = ctx->access_type >> 16;
+
+	if (!(access & (EF_DEVCG_ACC_READ | EF_DEVCG_ACC_WRITE)))
+		return 1;
+	if (!ef_dev_refused(type, ctx->major, ctx->minor))
+		return 1;
+	ef_dev_record(type, access, ctx->major, ctx->minor);
+	return 0;
+}
+
+#endif /* EF_DEVICE_BPF_H */
