@@ -42,6 +42,7 @@
  * (policy "capabilities"), cannot unmount them; the guard's seccomp rules
  * and the BPF LSM hooks refuse its mount calls.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -86,6 +87,8 @@ static const char *const system_roots[] = {
 	"/run",
 	/* not merged into /usr on older systems */
 	"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+	/* package stores whose programs everyone runs */
+	"/nix", "/gnu", "/snap",
 };
 
 /* Never written through: what processes outside the job read or run. */
@@ -394,6 +397,54 @@ static int make_layer(const char *dir, char *name, size_t name_len, char *why, s
 	return lfd;
 }
 
+/*
+ * The root directory itself read-only: its entries are the way to every
+ * path, and some are symbolic links the whole host follows (/bin and
+ * /lib64 -> usr/..., where the dynamic loader is): a job that replaced
+ * /lib64 would run its code in every program started on the host. The
+ * directories on the root filesystem that are not overlaid (/tmp, a
+ * workspace's /work) are bound over themselves first, so that they stay
+ * writable: only the root mount's own entries become read-only.
+ */
+static int root_read_only(char *why, size_t len)
+{
+	struct stat root, st;
+	struct dirent *de;
+	struct statvfs sv;
+	char p[512];
+	DIR *dh;
+	int e = 0;
+
+	if (lstat("/", &root) != 0 || statvfs("/", &sv) != 0 || !(dh = opendir("/"))) {
+		e = errno;
+		snprintf(why, len, "the root directory: %s", strerror(e));
+		return -e;
+	}
+	while (!e && (de = readdir(dh))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "/%s", de->d_name);
+		/* a mount point (another filesystem) or overlaid: its own mount */
+		if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != root.st_dev ||
+		    under_root(p))
+			continue;
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) != 0) {
+			e = errno;
+			snprintf(why, len, "keeping %s writable: %s", p, strerror(e));
+		}
+	}
+	closedir(dh);
+	if (!e && mount(NULL, "/", NULL,
+			MS_REMOUNT | MS_BIND | MS_RDONLY | (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) |
+				(sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
+				(sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0),
+			NULL) != 0) {
+		e = errno;
+		snprintf(why, len, "making the root directory read-only: %s", strerror(e));
+	}
+	return -e;
+}
+
 /* One overlay on t->path: the host's directory under, layer lfd/i over. */
 static int mount_overlay(const struct target *t, int lfd, int i, char *why, size_t len)
 {
@@ -471,6 +522,8 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 		}
 		ret = mount_overlay(&t[i], lfd, layer++, why, len);
 	}
+	if (!ret)
+		ret = root_read_only(why, len);
 	/* the directories written through, the host's own, on top */
 	for (int i = 0; !ret && i < nw; i++) {
 		bool inner = false;

@@ -103,6 +103,8 @@ INTEGRATION = [
         "control_exited_connector_is_refused_and_recorded",
         "control_reused_connector_pid_is_refused",
         "tamper_capability_root_job_cannot_change_the_network",
+        # a root job's copy-on-write system directories (overlayfs on 6.1)
+        "root_job_system_writes_stay_in_the_job",
     ]),
     # records and spans: what the kernel side fills in (task fields, the ring buffer,
     # seccomp refusals, inherited sockets) reaching the journal
@@ -162,6 +164,11 @@ SECURITY = [
         "tamper_ptrace_outsider[root]",
         "host_systemd_private[root]",
         "host_dbus_system[root]",
+        # files that run later outside the job; host sockets under /run; the
+        # disk under the filesystem (cgroup/dev without the 6.4 helpers)
+        "host_files_run_later[root]",
+        "host_run_socket[root]",
+        "tamper_block_device[root]",
     ]),
     # inbound, a loopback relay, DNS to any address
     ("inbound, loopback, dns", [

@@ -1,4 +1,4 @@
-"""A root job leaves files that processes outside every job run later: a cron file, a crontab, a systemd unit, a modprobe.d install command under /run, a program in /usr/local/bin, a profile script in root's home, and an edit of an existing host config file; it also writes through /proc/PID/root of a process outside the job. A stand-in for cron (outside, unfenced) watches those paths during the job and after it, and sends whatever it finds to a denied host, as cron would run it. The root job's system directories are copy-on-write (cli/overlay.c): nothing may arrive."""
+"""A root job leaves files that processes outside every job run later: a cron file, a crontab, a systemd unit, a modprobe.d install command under /run, a program in /usr/local/bin, a profile script in root's home, a new entry of the root directory, an edit of an existing host config file and a replaced symbolic link in the root directory (as /lib64, where the dynamic loader is); it also writes through /proc/PID/root of a process outside the job. A stand-in for cron (outside, unfenced) watches those paths during the job and after it, and sends whatever it finds to a denied host, as cron would run it. The root job's system directories are copy-on-write (cli/overlay.c): nothing may arrive."""
 import os
 import time
 
@@ -21,6 +21,8 @@ def paths(tag):
         "/usr/local/bin/%s" % tag,
         "/root/.%s.sh" % tag,
         "/var/tmp/%s" % tag,
+        # the root directory's own entries
+        "/%s" % tag,
     ]
 
 
@@ -31,19 +33,23 @@ def outside(token, st):
     conf = "/etc/%s.conf" % tag
     with open(conf, "w") as f:
         f.write("host\n")
-    st["tag"], st["conf"] = tag, conf
+    # a symbolic link in the root directory everyone follows, as /lib64
+    # (the dynamic loader) and /bin are
+    link = "/%s-link" % tag
+    os.symlink("/usr/lib", link)
+    st["tag"], st["conf"], st["link"] = tag, conf, link
     watch = paths(tag)
     pid = os.fork()
     if pid:
         st["pids"].append(pid)
         st["stand_in"] = pid
-        return {"args": [tag, conf, str(pid)]}
+        return {"args": [tag, conf, str(pid), link]}
     try:
         deadline = time.time() + TIMEOUT - 5
         while time.time() < deadline:
             found = [p for p in watch if os.path.exists(p)]
             try:
-                changed = open(conf).read() != "host\n"
+                changed = open(conf).read() != "host\n" or os.readlink(link) != "/usr/lib"
             except OSError:
                 changed = True
             if found or changed:
@@ -53,6 +59,10 @@ def outside(token, st):
                         data += open(p, "rb").read()
                     except OSError:
                         pass
+                try:
+                    data += os.readlink(link).encode()
+                except OSError:
+                    pass
                 try:
                     tcp_send(D4, 443, data)
                 except OSError:
@@ -64,7 +74,7 @@ def outside(token, st):
 
 
 def outside_cleanup(st):
-    for p in paths(st.get("tag", "efsec-none")) + [st.get("conf", "")]:
+    for p in paths(st.get("tag", "efsec-none")) + [st.get("conf", ""), st.get("link", "")]:
         try:
             os.unlink(p)
         except OSError:
@@ -78,13 +88,20 @@ def write(path, data):
     return open(path, "rb").read() == data
 
 
+def relink(link, target):
+    os.unlink(link)
+    os.symlink(target, link)
+    return os.readlink(link)
+
+
 def job(token, args):
-    tag, conf, stand_in = args[0], args[1], args[2]
+    tag, conf, stand_in, link = args[0], args[1], args[2], args[3]
     line = payload(token, "run later")
     cron = b"* * * * * root /bin/sh -c 'echo " + line + b"'\n"
     for p in paths(tag):
         attempt("write " + p, write, p, cron if "cron" in p else line)
     attempt("edit " + conf, write, conf, line)
+    attempt("replace " + link, relink, link, "/tmp/" + line.decode(errors="replace")[:60])
     # the host's files through the root of a process outside the job
     attempt("write through /proc/%s/root" % stand_in, write,
             "/proc/%s/root/var/tmp/%s" % (stand_in, tag), line)
