@@ -404,7 +404,9 @@ static int make_layer(const char *dir, char *name, size_t name_len, char *why, s
  * /lib64 would run its code in every program started on the host. The
  * directories on the root filesystem that are not overlaid (/tmp, a
  * workspace's /work) are bound over themselves first, so that they stay
- * writable: only the root mount's own entries become read-only.
+ * writable: only the root mount's own entries become read-only. Called
+ * after every other bind: a bind takes the flags of the mount it is
+ * made from.
  */
 static int root_read_only(char *why, size_t len)
 {
@@ -522,9 +524,8 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 		}
 		ret = mount_overlay(&t[i], lfd, layer++, why, len);
 	}
-	if (!ret)
-		ret = root_read_only(why, len);
-	/* the directories written through, the host's own, on top */
+	/* the directories written through, the host's own, on top (before the
+	 * root mount turns read-only: a bind takes its source mount's flags) */
 	for (int i = 0; !ret && i < nw; i++) {
 		bool inner = false;
 
@@ -543,6 +544,8 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 		snprintf(res->through[res->n_through++], sizeof(res->through[0]), "%s",
 			 w[i].path);
 	}
+	if (!ret)
+		ret = root_read_only(why, len);
 	res->n_layers = layer;
 	if (lfd >= 0)
 		close(lfd);
