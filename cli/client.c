@@ -28,161 +28,6 @@ static int timeout_s(void)
 	return env && atoi(env) > 0 ? atoi(env) : 30;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for events on fd until the deadline: 0, or -ETIMEDOUT, -errno. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd pf = { .fd = fd, .events = events };
-		int64_t left = deadline - now_ms();
-		int r;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		r = poll(&pf, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (r > 0)
-			return 0;
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-static int connect_by(const char *path, int64_t deadline)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t sl = sizeof(int);
-	int fd, ret, soerr = 0;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* a unix connect to a full listen queue blocks, or with O_NONBLOCK
-	 * fails with EAGAIN: retried until the deadline */
-	for (;;) {
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return fd;
-		if (errno == EINTR)
-			continue;
-		if (errno == EINPROGRESS) {
-			ret = wait_fd(fd, POLLOUT, deadline);
-			if (!ret && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
-				ret = -soerr;
-			if (ret)
-				break;
-			return fd;
-		}
-		if (errno != EAGAIN) {
-			ret = -errno;
-			break;
-		}
-		if (now_ms() >= deadline) {
-			ret = -ETIMEDOUT;
-			break;
-		}
-		usleep(20000);
-	}
-	close(fd);
-	return ret;
-}
-
-static int send_by(int fd, const cJSON *msg, int64_t deadline)
-{
-	char *s = cJSON_PrintUnformatted(msg);
-	size_t n, off = 0;
-	int ret = 0;
-
-	if (!s)
-		return -ENOMEM;
-	n = strlen(s);
-	s[n] = '\n'; /* cJSON's buffer has the NUL slot we overwrite */
-	n++;
-	while (off < n) {
-		ssize_t w = send(fd, s + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (w >= 0) {
-			off += w;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			ret = -errno;
-			break;
-		}
-		ret = wait_fd(fd, POLLOUT, deadline);
-		if (ret)
-			break;
-	}
-	free(s);
-	return ret;
-}
-
-static int recv_by(int fd, cJSON **out, int64_t deadline)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap), *nb;
-	int ret = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			if (cap >= EF_CTL_MAX_MSG) {
-				ret = -EMSGSIZE;
-				goto cleanup;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto cleanup;
-			}
-			buf = nb;
-		}
-		r = recv(fd, buf + n, 1, MSG_DONTWAIT); /* byte-wise: no over-read */
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN) {
-				ret = -errno;
-				goto cleanup;
-			}
-			ret = wait_fd(fd, POLLIN, deadline);
-			if (ret)
-				goto cleanup;
-			continue;
-		}
-		if (r == 0) {
-			ret = -ECONNRESET;
-			goto cleanup;
-		}
-		if (buf[n] == '\n')
-			break;
-		n++;
-	}
-	buf[n] = '\0';
-	*out = cJSON_ParseWithLength(buf, n);
-	if (!*out)
-		ret = -EBADMSG;
-cleanup:
-	free(buf);
-	return ret;
-}
-
 /*
  * A directory or socket of the path to egressd's control socket that is not
  * root's, or that another user may write (a sticky directory excepted: in
@@ -272,7 +117,7 @@ int ctl_connect_root(char *why, size_t n)
 	}
 	if (root_owned(sock, &st, false, why, n))
 		return -1;
-	fd = connect_by(sock, now_ms() + (int64_t)timeout_s() * 1000);
+	fd = ef_ctl_connect_by(sock, ef_ctl_now_ms() + (int64_t)timeout_s() * 1000);
 	if (fd < 0) {
 		if (fd == -ETIMEDOUT)
 			snprintf(why, n, "cannot reach egressd at %s: it did not accept the "
@@ -299,10 +144,10 @@ int ctl_connect_root(char *why, size_t n)
 static cJSON *exchange(int fd, cJSON *req, int64_t deadline, int tmo)
 {
 	cJSON *reply = NULL;
-	int ret = send_by(fd, req, deadline);
+	int ret = ef_ctl_send_by(fd, req, deadline);
 
 	if (!ret)
-		ret = recv_by(fd, &reply, deadline);
+		ret = ef_ctl_recv_by(fd, &reply, deadline);
 	if (!ret)
 		return reply;
 	if (ret == -ETIMEDOUT)
@@ -330,17 +175,17 @@ cJSON *ctl_exchange(int fd, cJSON *req)
 {
 	int tmo = timeout_s();
 
-	return exchange(fd, req, now_ms() + (int64_t)tmo * 1000, tmo);
+	return exchange(fd, req, ef_ctl_now_ms() + (int64_t)tmo * 1000, tmo);
 }
 
 cJSON *ctl_request(cJSON *req, int *fd_out)
 {
 	int tmo = timeout_s();
-	int64_t deadline = now_ms() + (int64_t)tmo * 1000;
+	int64_t deadline = ef_ctl_now_ms() + (int64_t)tmo * 1000;
 	cJSON *reply;
 	int fd;
 
-	fd = connect_by(ctl_socket_path, deadline);
+	fd = ef_ctl_connect_by(ctl_socket_path, deadline);
 	if (fd < 0) {
 		say_unreachable(fd, tmo);
 		return NULL;

@@ -1,14 +1,86 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "ctl_proto.h"
 
-int ef_ctl_send(int fd, const cJSON *msg)
+int64_t ef_ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until the deadline: 0, or -ETIMEDOUT, -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = events };
+		int64_t left = deadline - ef_ctl_now_ms();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&pf, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int ef_ctl_connect_by(const char *path, int64_t deadline)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t sl = sizeof(int);
+	int fd, ret, soerr = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* a unix connect to a full listen queue blocks, or with O_NONBLOCK
+	 * fails with EAGAIN: retried until the deadline */
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		if (errno == EINTR)
+			continue;
+		if (errno == EINPROGRESS) {
+			ret = wait_fd(fd, POLLOUT, deadline);
+			if (!ret && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
+				ret = -soerr;
+			if (ret)
+				break;
+			return fd;
+		}
+		if (errno != EAGAIN) {
+			ret = -errno;
+			break;
+		}
+		if (ef_ctl_now_ms() >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		usleep(20000);
+	}
+	close(fd);
+	return ret;
+}
+
+int ef_ctl_send_by(int fd, const cJSON *msg, int64_t deadline)
 {
 	char *s = cJSON_PrintUnformatted(msg);
 	size_t n, off = 0;
@@ -20,21 +92,27 @@ int ef_ctl_send(int fd, const cJSON *msg)
 	s[n] = '\n'; /* cJSON's buffer has the NUL slot we overwrite */
 	n++;
 	while (off < n) {
-		ssize_t w = send(fd, s + off, n - off, MSG_NOSIGNAL);
+		ssize_t w = send(fd, s + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
+		if (w >= 0) {
+			off += w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
 			ret = -errno;
 			break;
 		}
-		off += w;
+		ret = wait_fd(fd, POLLOUT, deadline);
+		if (ret)
+			break;
 	}
 	free(s);
 	return ret;
 }
 
-int ef_ctl_recv(int fd, cJSON **out)
+int ef_ctl_recv_by(int fd, cJSON **out, int64_t deadline)
 {
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap), *nb;
@@ -58,12 +136,18 @@ int ef_ctl_recv(int fd, cJSON **out)
 			}
 			buf = nb;
 		}
-		r = recv(fd, buf + n, 1, 0); /* byte-wise: replies are small, no over-read */
+		r = recv(fd, buf + n, 1, MSG_DONTWAIT); /* byte-wise: no over-read */
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			ret = -errno;
-			goto cleanup;
+			if (errno != EAGAIN) {
+				ret = -errno;
+				goto cleanup;
+			}
+			ret = wait_fd(fd, POLLIN, deadline);
+			if (ret)
+				goto cleanup;
+			continue;
 		}
 		if (r == 0) {
 			ret = -ECONNRESET;
