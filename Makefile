@@ -229,6 +229,9 @@ $(BUILD)/tests/test_features: $(BUILD)/daemon/kernel_features.o
 # test_bus_addr: the session bus paths egressctl run covers
 $(BUILD)/tests/test_bus_addr: $(BUILD)/cli/bus_addr.o
 
+# test_mountinfo: mountinfo's escapes, as the guard and the copy-on-write layer read them
+$(BUILD)/tests/test_mountinfo: $(BUILD)/cli/mountinfo.o
+
 # test_dns tests the DNS message layer, on top of what every unit test links
 $(BUILD)/tests/test_dns: $(DNSMSG_OBJ)
 $(BUILD)/tests/test_dns: LIBS_TEST := -lldns

@@ -55,6 +55,7 @@
 #include <linux/seccomp.h>
 
 #include "guard.h"
+#include "mountinfo.h"
 #include "policy.h"
 #include "seccomp.h"
 
@@ -255,23 +256,6 @@ static void add_rules(struct ef_sf *p, const unsigned *pids, int n, bool no_trac
 
 /* ---- the mount namespace ---- */
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
 /* the per-mount flags a bind remount must repeat */
 static unsigned long mount_flags(const char *opts)
 {
@@ -363,7 +347,7 @@ static int read_only_fence(const char *job_cgroup, const unsigned *pids, int n, 
 			continue;
 		if (!guarded_fs(fstype))
 			continue;
-		unescape(mp);
+		ef_mountinfo_unescape(mp);
 		if (!strcmp(fstype, "cgroup2") && job_cgroup &&
 		    !strncmp(job_cgroup, mp, strlen(mp)))
 			job_flags = mount_flags(opts);

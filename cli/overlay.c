@@ -58,6 +58,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "mountinfo.h"
 #include "overlay.h"
 
 #ifndef MQUEUE_MAGIC
@@ -143,23 +144,6 @@ static void ov_free_targets(struct target *t, int n)
 	free(t);
 }
 
-/* mountinfo's octal escapes (\040 for a space) undone in place */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = 0;
-}
-
 static int add_target(struct target **t, int *n, const char *path)
 {
 	struct target *nt;
@@ -230,7 +214,7 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 		mp = tok;
 		if (!mp)
 			continue;
-		unescape(mp);
+		ef_mountinfo_unescape(mp);
 		if (mp[0] == '/' && under_root(mp))
 			ret = add_target(&t, &n, mp);
 	}
