@@ -1,39 +1,41 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * A root job's copy-on-write layer over the host's system directories.
+ * A root job's copy-on-write layer over the host's filesystems.
  *
  * A root job writes the host's files as root (`sudo apt-get install` is
  * why it has root), so it could leave something that a process outside
  * every job runs later: a file in /etc/cron.d or /var/spool/cron, a
  * systemd unit, /etc/ld.so.preload, a replaced /usr/bin/git, a profile
- * script in a home directory. In the job's own mount namespace (userns.c
- * ef_root_isolate, made before the job joins its cgroup) each system
- * directory is an overlay: the host's directory the lower layer, read
- * as it is; what the job writes goes to an upper layer under egressd's
+ * script in a home directory, the CI runner's own programs. In the job's
+ * own mount namespace (userns.c ef_root_isolate, made before the job
+ * joins its cgroup) every top-level directory but /proc, /sys, /dev and
+ * /tmp is an overlay: the host's directory the lower layer, read as it
+ * is; what the job writes goes to an upper layer under egressd's
  * <state-dir>/overlay/NAME, which no process outside the job reads and
  * egressd removes when the job ends (daemon/overlay.c). Inside the job
  * everything works as before (apt-get install, pip install into /usr,
- * a config edit), and nothing of it is left behind.
+ * a config edit), and nothing of it is left behind. The root directory
+ * itself is read-only (its entries, /lib64 and /bin among them, are what
+ * every program on the host follows).
  *
- * What is overlaid: /etc /usr /var /opt /srv /boot /root /home, and /bin
- * /sbin /lib* where they are directories (not merged into /usr), each
- * mount below them of a disk-like filesystem too (an overlay shows its
- * lower layer's own directory, not what is mounted inside it), mounts of
- * kernel filesystems (proc, sysfs, cgroup, nsfs, ...) below them put back
- * as they were, and read-only mounts left alone (a job without
- * CAP_SYS_ADMIN cannot make them writable).
+ * Each mount below an overlaid directory of a disk-like filesystem gets
+ * an overlay of its own (an overlay shows its lower layer's own directory,
+ * not what is mounted inside it); mounts of kernel filesystems (proc,
+ * sysfs, cgroup, nsfs, ...) and files mounted on files are put back as
+ * they were; read-only mounts are left alone (a job without CAP_SYS_ADMIN
+ * cannot make them writable).
  *
  * What is written through, to the host: the directories the job's work
  * must outlive it in: the working directory, and those the CI runner
  * names (GITHUB_WORKSPACE, RUNNER_TEMP, CI_PROJECT_DIR,
  * BUILDKITE_BUILD_CHECKOUT_PATH, Jenkins' WORKSPACE), plus each
- * `egressctl run --write DIR`. Never a system directory, one holding a
+ * `egressctl run --write DIR`. Never a top-level directory, one holding a
  * home directory, or one of those that processes outside the job run
  * from (/etc, /boot, /usr's programs and libraries, /var/spool, dpkg's
  * and systemd's state): such a directory is not written through (--write
  * of one is an error; an implicit one a warning). What the job leaves in
- * a directory written through is the operator's to trust, as for an
- * unprivileged job.
+ * a directory written through, or in /tmp, is the operator's to trust, as
+ * for an unprivileged job.
  *
  * Every directory is opened (O_PATH, O_NOFOLLOW) before the first
  * overlay is mounted, and mounted by descriptor, so an overlay on /var
@@ -80,17 +82,14 @@
 #define FUSE_CTL_SUPER_MAGIC 0x65735543
 #endif
 
-static const char *const system_roots[] = {
-	"/etc", "/usr", "/var", "/opt", "/srv", "/boot", "/root", "/home",
-	/* a tmpfs, but the host's services read configuration from it
-	 * (/run/modprobe.d, /run/udev/rules.d, /run/systemd/system and its
-	 * generators) and listen in it (docker.sock) */
-	"/run",
-	/* not merged into /usr on older systems */
-	"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-	/* package stores whose programs everyone runs */
-	"/nix", "/gnu", "/snap",
-};
+/*
+ * Every top-level directory is overlaid but these: the kernel's (their
+ * own mounts) and /tmp, the scratch space the host shares with its jobs.
+ * Not a list of system directories: a runner installed in /actions-runner,
+ * a package store in /nix, a cache in /mnt are all what a process outside
+ * the job may run or trust later.
+ */
+static const char *const shared_top[] = { "proc", "sys", "dev", "tmp" };
 
 /* Never written through: what processes outside the job read or run. */
 static const char *const never_through[] = {
@@ -126,12 +125,27 @@ static bool under(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
 }
 
-static bool under_root(const char *path)
+/* Is a top-level name (no '/') one the host shares with the job? */
+static bool shared_name(const char *name, size_t n)
 {
-	for (size_t i = 0; i < sizeof(system_roots) / sizeof(system_roots[0]); i++)
-		if (under(path, system_roots[i]))
+	for (size_t i = 0; i < sizeof(shared_top) / sizeof(shared_top[0]); i++)
+		if (strlen(shared_top[i]) == n && !strncmp(name, shared_top[i], n))
 			return true;
 	return false;
+}
+
+/* Is an absolute, canonical path in an overlaid directory? */
+static bool under_root(const char *path)
+{
+	const char *c = path + 1;
+
+	return path[0] == '/' && *c && !shared_name(c, strcspn(c, "/"));
+}
+
+/* A top-level directory itself ("/etc") */
+static bool is_top(const char *path)
+{
+	return path[0] == '/' && path[1] && !strchr(path + 1, '/');
 }
 
 static void ov_free_targets(struct target *t, int n)
@@ -193,11 +207,28 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 	size_t cap = 0;
 	int n = 0, ret = 0;
 
-	for (size_t i = 0; !ret && i < sizeof(system_roots) / sizeof(system_roots[0]); i++) {
-		struct stat st;
+	{
+		DIR *dh = opendir("/");
+		struct dirent *de;
+		char p[512];
 
-		if (lstat(system_roots[i], &st) == 0 && S_ISDIR(st.st_mode))
-			ret = add_target(&t, &n, system_roots[i]);
+		if (!dh) {
+			ret = -errno;
+			snprintf(why, len, "reading /: %s", strerror(errno));
+			goto fail;
+		}
+		while (!ret && (de = readdir(dh))) {
+			struct stat st;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			snprintf(p, sizeof(p), "/%s", de->d_name);
+			/* directories; a symbolic link (/bin -> usr/bin) is the root
+			 * directory's own entry, read-only below */
+			if (under_root(p) && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+				ret = add_target(&t, &n, p);
+		}
+		closedir(dh);
 	}
 	f = ret ? NULL : fopen("/proc/self/mountinfo", "re");
 	if (!f && !ret) {
@@ -274,9 +305,8 @@ static const char *refused(const char *path)
 	struct passwd *pw;
 	const char *why = NULL;
 
-	for (size_t i = 0; i < sizeof(system_roots) / sizeof(system_roots[0]); i++)
-		if (!strcmp(path, system_roots[i]))
-			return "a system directory";
+	if (is_top(path))
+		return "a top-level directory";
 	for (size_t i = 0; i < sizeof(never_through) / sizeof(never_through[0]); i++)
 		if (under(path, never_through[i]) || under(never_through[i], path))
 			return "processes outside the job read or run what is there";

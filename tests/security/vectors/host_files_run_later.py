@@ -1,4 +1,4 @@
-"""A root job leaves files that processes outside every job run later: a cron file, a crontab, a systemd unit, a modprobe.d install command under /run, a program in /usr/local/bin, a profile script in root's home, a new entry of the root directory, an edit of an existing host config file and a replaced symbolic link in the root directory (as /lib64, where the dynamic loader is); it also writes through /proc/PID/root of a process outside the job. A stand-in for cron (outside, unfenced) watches those paths during the job and after it, and sends whatever it finds to a denied host, as cron would run it. The root job's system directories are copy-on-write (cli/overlay.c): nothing may arrive."""
+"""A root job leaves files that processes outside every job run later: a cron file, a crontab, a systemd unit, a modprobe.d install command under /run, a program in /usr/local/bin, a profile script in root's home, a new entry of the root directory, a CI runner's program in a top-level directory of its own, an edit of an existing host config file and a replaced symbolic link in the root directory (as /lib64, where the dynamic loader is); it also writes through /proc/PID/root of a process outside the job. A stand-in for cron (outside, unfenced) watches those paths during the job and after it, and sends whatever it finds to a denied host, as cron would run it. The root job's system directories are copy-on-write (cli/overlay.c): nothing may arrive."""
 import os
 import time
 
@@ -37,24 +37,31 @@ def outside(token, st):
     # (the dynamic loader) and /bin are
     link = "/%s-link" % tag
     os.symlink("/usr/lib", link)
-    st["tag"], st["conf"], st["link"] = tag, conf, link
+    # a CI runner installed in a top-level directory of its own, whose
+    # programs run outside the fence for every later step
+    runner = "/%s-runner" % tag
+    os.makedirs(runner + "/bin")
+    with open(runner + "/bin/Runner.Worker", "w") as f:
+        f.write("host\n")
+    st["tag"], st["conf"], st["link"], st["runner"] = tag, conf, link, runner
     watch = paths(tag)
     pid = os.fork()
     if pid:
         st["pids"].append(pid)
         st["stand_in"] = pid
-        return {"args": [tag, conf, str(pid), link]}
+        return {"args": [tag, conf, str(pid), link, runner]}
     try:
         deadline = time.time() + TIMEOUT - 5
         while time.time() < deadline:
             found = [p for p in watch if os.path.exists(p)]
             try:
-                changed = open(conf).read() != "host\n" or os.readlink(link) != "/usr/lib"
+                changed = open(conf).read() != "host\n" or os.readlink(link) != "/usr/lib" \
+                    or open(runner + "/bin/Runner.Worker").read() != "host\n"
             except OSError:
                 changed = True
             if found or changed:
                 data = b""
-                for p in found + ([conf] if changed else []):
+                for p in found + ([conf, runner + "/bin/Runner.Worker"] if changed else []):
                     try:
                         data += open(p, "rb").read()
                     except OSError:
@@ -74,6 +81,9 @@ def outside(token, st):
 
 
 def outside_cleanup(st):
+    import shutil
+    if st.get("runner"):
+        shutil.rmtree(st["runner"], ignore_errors=True)
     for p in paths(st.get("tag", "efsec-none")) + [st.get("conf", ""), st.get("link", "")]:
         try:
             os.unlink(p)
@@ -95,12 +105,13 @@ def relink(link, target):
 
 
 def job(token, args):
-    tag, conf, stand_in, link = args[0], args[1], args[2], args[3]
+    tag, conf, stand_in, link, runner = args[0], args[1], args[2], args[3], args[4]
     line = payload(token, "run later")
     cron = b"* * * * * root /bin/sh -c 'echo " + line + b"'\n"
     for p in paths(tag):
         attempt("write " + p, write, p, cron if "cron" in p else line)
     attempt("edit " + conf, write, conf, line)
+    attempt("replace the runner's program", write, runner + "/bin/Runner.Worker", line)
     attempt("replace " + link, relink, link, "/tmp/" + line.decode(errors="replace")[:60])
     # the host's files through the root of a process outside the job
     attempt("write through /proc/%s/root" % stand_in, write,
