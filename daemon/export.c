@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
 #include <zlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "egressd.h"
 #include "export.h"
@@ -48,6 +51,8 @@ struct ef_exporter {
 
 	CURL *curl;
 	struct curl_slist *hdrs;
+	struct curl_slist *pinned;    /* CURLOPT_RESOLVE: the endpoint's addresses */
+	uint64_t pinned_ns;	      /* when looked up (boot clock); 0: never */
 	struct ef_journal_reader rd;
 	struct ef_pb_batch *pb;	      /* a batch parsed back from journal lines */
 	struct ef_buf spans;	      /* a batch of spans the consumer encoded */
@@ -238,6 +243,76 @@ static bool retryable_status(long s)
 	return s == 429 || s == 502 || s == 503 || s == 504;
 }
 
+/*
+ * The endpoint's addresses, looked up here, in the exporter thread, and
+ * handed to libcurl (CURLOPT_RESOLVE): its threaded resolver would start a
+ * thread for each lookup, a thread born after a job started, whose id the
+ * job's guard does not know (cli/guard.c refuses signals and resource
+ * limits by thread id; a limit set through any thread's id is the whole
+ * process's). Looked up again every 30 s; an address literal needs none.
+ * Where the lookup fails, nothing is pinned: libcurl looks it up itself.
+ */
+static void pin_endpoint(struct ef_exporter *x)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	char *host = NULL, *port = NULL, entry[1024];
+	struct curl_slist *l = NULL;
+	uint64_t now = ef_now_boot_ns();
+	unsigned char buf[16];
+	CURLU *u = curl_url();
+	size_t off;
+
+	if (!u || (x->pinned_ns && now - x->pinned_ns < 30ull * 1000000000))
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, x->cfg->url, 0) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
+		goto out;
+	x->pinned_ns = now;
+	if (host[0] == '[' || inet_pton(AF_INET, host, buf) == 1)
+		goto out;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+		goto out;
+	off = (size_t)snprintf(entry, sizeof(entry), "%s:%s:", host, port);
+	for (const struct addrinfo *a = res; a && off < sizeof(entry) - 64; a = a->ai_next) {
+		char ip[INET6_ADDRSTRLEN];
+		const void *p = a->ai_family == AF_INET6
+					? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
+					: (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
+
+		if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+		    !inet_ntop(a->ai_family, p, ip, sizeof(ip)))
+			continue;
+		off += (size_t)snprintf(entry + off, sizeof(entry) - off, "%s%s%s%s",
+					entry[off - 1] == ':' ? "" : ",",
+					a->ai_family == AF_INET6 ? "[" : "", ip,
+					a->ai_family == AF_INET6 ? "]" : "");
+	}
+	if (entry[off - 1] == ':')
+		goto out;
+	{
+		char drop[600];
+
+		snprintf(drop, sizeof(drop), "-%s:%s", host, port);
+		l = curl_slist_append(NULL, drop);
+		if (l && !curl_slist_append(l, entry)) {
+			curl_slist_free_all(l);
+			l = NULL;
+		}
+	}
+	if (l) {
+		curl_easy_setopt(x->curl, CURLOPT_RESOLVE, l);
+		curl_slist_free_all(x->pinned);
+		x->pinned = l;
+	}
+out:
+	if (res)
+		freeaddrinfo(res);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
 /* One POST. status: the HTTP status, or 0 for a transport failure. */
 static enum outcome post(struct ef_exporter *x, long *status)
 {
@@ -249,6 +324,7 @@ static enum outcome post(struct ef_exporter *x, long *status)
 	*status = 0;
 	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, b->p);
 	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
+	pin_endpoint(x);
 	rc = curl_easy_perform(x->curl);
 	pthread_mutex_lock(&x->st_lock);
 	x->requests++;
@@ -648,6 +724,7 @@ void ef_export_stop(struct ef_daemon *d)
 	if (x->curl)
 		curl_easy_cleanup(x->curl);
 	curl_slist_free_all(x->hdrs);
+	curl_slist_free_all(x->pinned);
 	ef_pb_batch_free(x->pb);
 	free(x->held);
 	ef_buf_free(&x->spans);

@@ -11,8 +11,9 @@
  * run request, or egressd was away when its job ended) is swept: at start,
  * and at each job's end once it is a minute old.
  *
- * Removal runs on a thread of its own (an `apt-get install` leaves tens
- * of thousands of files; the event loop must not wait for them), walks
+ * Removal runs on a worker thread started with egressd (an `apt-get
+ * install` leaves tens of thousands of files; the event loop must not
+ * wait for them), walks
  * with openat(O_NOFOLLOW) and never recurses, so neither a symlink nor a
  * tree a million directories deep, both made by a hostile root job, can
  * lead it astray or exhaust its stack or descriptors.
@@ -128,73 +129,115 @@ int ef_overlay_remove_at(int parent, const char *name)
 	return ret;
 }
 
+/*
+ * One worker thread, started with egressd, removes the layers in turn.
+ * Not a thread per removal: egressctl run hands each job the ids of
+ * egressd's threads when it starts (the guard's seccomp filter refuses
+ * signals, resource limits and tracing aimed at them), so a thread born
+ * later would be one a running job could signal or limit, and a resource
+ * limit set through any thread's id is the whole process's.
+ */
 struct removal {
-	int parent;
+	struct removal *next;
 	char name[EF_OVERLAY_NAME_MAX + 8]; /* NAME.gone */
 };
 
-static void *remove_thread(void *arg)
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct removal *head, **tail;
+	int parent; /* <overlay-dir>, open */
+	bool running;
+} worker = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, &worker.head, -1, false };
+
+static void remove_one(struct removal *r)
 {
-	struct removal *r = arg;
-	int ret = ef_overlay_remove_at(r->parent, r->name);
+	int ret = ef_overlay_remove_at(worker.parent, r->name);
 
 	if (ret)
 		log_warn("removing the copy-on-write layer %s: %s; what is left is removed "
 			 "at egressd's next start", r->name, strerror(-ret));
-	close(r->parent);
 	free(r);
+}
+
+static void *worker_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct removal *r;
+
+		pthread_mutex_lock(&worker.lock);
+		while (!worker.head)
+			pthread_cond_wait(&worker.more, &worker.lock);
+		r = worker.head;
+		worker.head = r->next;
+		if (!worker.head)
+			worker.tail = &worker.head;
+		pthread_mutex_unlock(&worker.lock);
+		remove_one(r);
+	}
 	return NULL;
 }
 
 /*
- * Removes <overlay-dir>/name on a thread; at once where none can start.
- * It is renamed NAME.gone first, so that a sweep meanwhile does not take
- * it for an unclaimed layer and start a second removal of the same tree.
+ * Removes <overlay-dir>/name on the worker; at once where it could not
+ * start. It is renamed NAME.gone first, so that a sweep meanwhile does
+ * not take it for an unclaimed layer and queue it a second time.
  */
 static void remove_later(struct ef_daemon *d, const char *name)
 {
-	struct removal *r = calloc(1, sizeof(*r));
-	pthread_attr_t at;
-	pthread_t t;
+	struct removal *r;
 
-	if (!r)
+	if (worker.parent < 0)
 		return; /* the next start's sweep takes it */
-	r->parent = open(d->overlay_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (r->parent < 0) {
-		log_warn("%s: %s", d->overlay_dir, strerror(errno));
-		free(r);
+	r = calloc(1, sizeof(*r));
+	if (!r)
 		return;
-	}
 	if (strstr(name, ".gone")) {
 		snprintf(r->name, sizeof(r->name), "%s", name);
 	} else {
 		snprintf(r->name, sizeof(r->name), "%s.gone", name);
-		if (renameat(r->parent, name, r->parent, r->name) != 0) {
+		if (renameat(worker.parent, name, worker.parent, r->name) != 0) {
 			if (errno != ENOENT)
 				log_warn("%s/%s: %s", d->overlay_dir, name, strerror(errno));
-			close(r->parent);
 			free(r);
 			return;
 		}
 	}
-	if (pthread_attr_init(&at) == 0) {
-		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &at, remove_thread, r) == 0) {
-			pthread_attr_destroy(&at);
-			return;
-		}
-		pthread_attr_destroy(&at);
+	if (!worker.running) {
+		remove_one(r);
+		return;
 	}
-	remove_thread(r);
+	pthread_mutex_lock(&worker.lock);
+	*worker.tail = r;
+	worker.tail = &r->next;
+	pthread_cond_signal(&worker.more);
+	pthread_mutex_unlock(&worker.lock);
 }
 
 int ef_overlay_init(struct ef_daemon *d)
 {
+	pthread_attr_t at;
+	pthread_t t;
+
 	snprintf(d->overlay_dir, sizeof(d->overlay_dir), "%s/overlay", d->state_dir);
 	if (ef_mkdir_p(d->overlay_dir, 0700))
 		return -errno;
 	/* only root: an upper layer holds what a root job wrote */
-	return chmod(d->overlay_dir, 0700) ? -errno : 0;
+	if (chmod(d->overlay_dir, 0700))
+		return -errno;
+	worker.parent = open(d->overlay_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (worker.parent < 0)
+		return -errno;
+	if (pthread_attr_init(&at) == 0) {
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		worker.running = pthread_create(&t, &at, worker_main, NULL) == 0;
+		pthread_attr_destroy(&at);
+	}
+	if (!worker.running)
+		log_warn("no thread for removing copy-on-write layers: they are removed by the "
+			 "event loop, which waits for each");
+	return 0;
 }
 
 static bool claimed(struct ef_daemon *d, const char *name)
