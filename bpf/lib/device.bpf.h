@@ -1,30 +1,31 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Devices a job may not open (cgroup/dev, attached at the fence's cgroup
+ * The devices a job may open (cgroup/dev, attached at the fence's cgroup
  * root: every job and its nested cgroups). A root job owns the host's
  * device nodes (uid 0) and keeps CAP_MKNOD (the container default set), so
  * without this it could write the disk under every filesystem (the copy-on-
- * write layer of its system directories, cli/overlay.c, included), read
- * other jobs' layers and the host's secrets off it, type into the host's
- * consoles or inject input events, or talk to USB and SCSI devices raw.
- *
- * Refused to read and write (mknod stays allowed: a node is inert until
- * opened, and archives and chroots carry them):
- *   - every block device;
- *   - /dev/mem, /dev/kmem, /dev/port (1:1, 1:2, 1:4), /dev/kmsg (1:11);
- *   - virtual consoles and serial lines (4:*), their screens (7:*);
- *   - input devices (13:*), framebuffers (29:*), SCSI generic (21:*),
- *     raw USB (180:*, 189:*);
- *   - misc: uinput (10:223), hibernation image (10:231), loop-control
- *     (10:237), device-mapper control (10:236), btrfs-control (10:234).
- * Everything else (null, zero, random, tty, ptmx and pts, fuse, tun, kvm,
- * GPUs) is left to the kernel's own checks. Each refusal is recorded
- * (EF_K_TAMPER, reason EF_R_TAMPER_DEVICE, protocol EF_TAMPER_DEVICE,
- * cookie type << 40 | major << 20 | minor, port the access bits). From
- * Linux 6.4 the job is the caller's ancestor at ef_job_level and the
- * record names the process; before, cgroup/dev programs have no pid or
- * ancestor helper: the record names the caller's own cgroup and uid, and
- * egressd finds its job only when that cgroup is the job's (not nested).
+ * write layer of its files, cli/overlay.c, included), read other jobs'
+ * layers and the host's secrets off it, read or type into the host's
+ * consoles, inject input events, or talk to USB, SCSI, modems and the BMC
+ * raw. An allowlist, as container runtimes keep (a list of refusals would
+ * miss what appears next: bsg, NVMe generic devices, uhid...):
+ *   - 1:3 null, 1:5 zero, 1:7 full, 1:8 random, 1:9 urandom;
+ *   - 5:0 tty (the caller's own terminal), 5:2 ptmx, 136-143:* pty slaves
+ *     (a root job gets a devpts instance of its own: cli/overlay.c);
+ *   - 10:200 tun (rootless container networking: pasta, slirp4netns),
+ *     10:229 fuse, 10:232 kvm;
+ *   - 195:* NVIDIA and 226:* DRM GPUs.
+ * Everything else (block devices, /dev/console, virtual consoles, /dev/mem,
+ * /dev/kmsg, input, uinput, uhid, framebuffers, SCSI generic, bsg, raw
+ * USB, serial lines, loop and device-mapper control...) is refused, read
+ * and write; mknod stays allowed (a node is inert until opened, and
+ * archives and chroots carry them). Each refusal is recorded (EF_K_TAMPER,
+ * reason EF_R_TAMPER_DEVICE, protocol EF_TAMPER_DEVICE, cookie type << 40 |
+ * major << 20 | minor, port the access bits). From Linux 6.4 the job is
+ * the caller's ancestor at ef_job_level and the record names the process;
+ * before, cgroup/dev programs have no pid or ancestor helper: the record
+ * names the caller's own cgroup and uid, and egressd finds its job only
+ * when that cgroup is the job's (not a nested one).
  */
 #ifndef EF_DEVICE_BPF_H
 #define EF_DEVICE_BPF_H
@@ -41,20 +42,20 @@ const volatile __u8 ef_dev_has_current = 0;
 
 static __always_inline bool ef_dev_refused(__u32 type, __u32 major, __u32 minor)
 {
-	if (type == EF_DEVCG_DEV_BLOCK)
-		return true;
 	if (type != EF_DEVCG_DEV_CHAR)
-		return false;
+		return true;
 	switch (major) {
 	case 1:
-		return minor == 1 || minor == 2 || minor == 4 || minor == 11;
-	case 4: case 7: case 13: case 21: case 29: case 180: case 189:
-		return true;
+		return !(minor == 3 || minor == 5 || minor == 7 || minor == 8 || minor == 9);
+	case 5:
+		return !(minor == 0 || minor == 2);
 	case 10:
-		return minor == 223 || minor == 231 || minor == 234 || minor == 236 ||
-		       minor == 237;
+		return !(minor == 200 || minor == 229 || minor == 232);
+	case 136: case 137: case 138: case 139: case 140: case 141: case 142: case 143:
+	case 195: case 226:
+		return false;
 	}
-	return false;
+	return true;
 }
 
 static __always_inline void ef_dev_record(__u32 type, __u32 access, __u32 major, __u32 minor)
