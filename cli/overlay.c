@@ -47,6 +47,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/magic.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -97,7 +98,11 @@ static const char *const never_through[] = {
 	"/usr/libx32", "/usr/libexec", "/usr/share", "/usr/include", "/usr/local/bin",
 	"/usr/local/sbin", "/usr/local/lib", "/usr/local/etc", "/usr/local/share",
 	"/usr/local/libexec", "/var/spool", "/var/lib/dpkg", "/var/lib/systemd",
-	"/var/lib/apt", "/var/cache/apt",
+	"/var/lib/apt", "/var/cache/apt", "/var/lib/docker", "/var/lib/containerd",
+	"/var/lib/containers", "/var/lib/snapd", "/var/lib/kubelet",
+	/* services' configuration and sockets (modprobe.d, udev rules,
+	 * systemd generators, docker.sock), package stores */
+	"/run", "/nix", "/gnu", "/snap",
 };
 
 static const char *const ci_dirs[] = {
@@ -110,8 +115,14 @@ static const char *const ci_dirs[] = {
 struct target {
 	char *path;
 	int fd;		/* O_PATH of the host's directory, opened before any overlay */
-	bool keep;	/* a kernel filesystem: put back as it was (with what is below) */
-	bool skip;	/* read-only, or below a kept one: nothing to do */
+	bool keep;	/* a kernel filesystem: put back as it was (with what is below),
+			 * private (no mount the host makes later comes through) */
+	bool keep_ro;	/* a regular file mounted on a file: put back read-only */
+	bool cover;	/* an automount point: covered, empty (mounting it would
+			 * bring the filesystem in writable) */
+	bool skip;	/* read-only, below a kept one, or a socket, fifo or device
+			 * mounted on a file: nothing to do (the overlay shows what
+			 * is below the mount) */
 	unsigned long flags; /* nosuid, nodev, noexec of the host's mount */
 };
 
@@ -190,7 +201,7 @@ static bool kernel_fs(long type)
 	case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case BPF_FS_MAGIC:
 	case MQUEUE_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
 	case PSTOREFS_MAGIC: case BINFMTFS_MAGIC: case EFIVARFS_MAGIC: case NSFS_MAGIC:
-	case AUTOFS_SUPER_MAGIC: case HUGETLBFS_MAGIC: case FUSE_CTL_SUPER_MAGIC:
+	case HUGETLBFS_MAGIC: case FUSE_CTL_SUPER_MAGIC:
 		return true;
 	default:
 		return false;
@@ -271,8 +282,10 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 		}
 		if (!S_ISDIR(st.st_mode)) {
 			/* a file mounted on a file (a container's /etc/hosts):
-			 * put back as it is */
-			t[i].keep = true;
+			 * put back read-only; a socket (a container's
+			 * /var/run/docker.sock), fifo or device: not at all */
+			t[i].keep_ro = S_ISREG(st.st_mode);
+			t[i].skip = !t[i].keep_ro;
 			continue;
 		}
 		if (fstatfs(t[i].fd, &sf) != 0 || fstatvfs(t[i].fd, &sv) != 0) {
@@ -280,16 +293,18 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 			snprintf(why, len, "%s: %s", t[i].path, strerror(errno));
 			goto fail;
 		}
+		t[i].cover = sf.f_type == AUTOFS_SUPER_MAGIC;
 		t[i].keep = kernel_fs(sf.f_type);
-		t[i].skip = !t[i].keep && (sv.f_flag & ST_RDONLY);
+		t[i].skip = !t[i].keep && !t[i].cover && (sv.f_flag & ST_RDONLY);
 		t[i].flags = (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) |
 			     (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
 			     (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0);
 	}
-	/* below a kernel filesystem put back whole: nothing more to do */
+	/* below a kernel filesystem put back whole, or a cover: nothing more */
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < i; k++)
-			if (t[k].keep && under(t[i].path, t[k].path))
+			if ((t[k].keep || t[k].cover) && under(t[i].path, t[k].path) &&
+			    strcmp(t[i].path, t[k].path))
 				t[i].skip = true;
 	*out = t;
 	*n_out = n;
@@ -311,10 +326,19 @@ static const char *refused(const char *path)
 		if (under(path, never_through[i]) || under(never_through[i], path))
 			return "processes outside the job read or run what is there";
 	setpwent();
-	while (!why && (pw = getpwent()))
-		if (pw->pw_dir && pw->pw_dir[0] == '/' && pw->pw_dir[1] && under(pw->pw_dir, path))
+	while (!why && (pw = getpwent())) {
+		const char *h = pw->pw_dir;
+		size_t n = h ? strlen(h) : 0;
+
+		if (!h || h[0] != '/' || !h[1])
+			continue;
+		if (under(h, path))
 			why = "a home directory, or one holding one (its dotfiles run outside the "
 			      "job)";
+		/* ~/.config, ~/.ssh, ~/.bashrc.d: what the user's sessions run */
+		else if (under(path, h) && path[n] == '/' && path[n + 1] == '.')
+			why = "a dot-directory of a home directory (what the user's sessions run)";
+	}
 	endpwent();
 	return why;
 }
@@ -324,10 +348,22 @@ struct through {
 	int fd;
 };
 
+/* dir as given names no symbolic link: realpath() gives it back (but a
+ * trailing '/') */
+static bool symlink_free(const char *dir, const char *real)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strlen(real) == n && !strncmp(dir, real, n);
+}
+
 /* One directory to write through, if it needs it; 0, or -errno having
- * said why (explicit) */
+ * said why (explicit). plain: dir must name no symbolic link (one in the
+ * workspace could point anywhere: ws/app -> /run/modprobe.d). */
 static int add_through(struct through *w, int *n, int max, const char *dir, bool explicit,
-		       const char *what, char *why, size_t len)
+		       bool plain, const char *what, char *why, size_t len)
 {
 	char real[4096];
 	const char *no;
@@ -335,15 +371,16 @@ static int add_through(struct through *w, int *n, int max, const char *dir, bool
 
 	if (!dir || dir[0] != '/')
 		return 0;
+	errno = ENOTDIR;
 	if (!realpath(dir, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		if (!explicit)
 			return 0;
-		snprintf(why, len, "--write %s: not a directory (%s)", dir, strerror(errno ? errno : ENOTDIR));
+		snprintf(why, len, "--write %s: not a directory (%s)", dir, strerror(errno));
 		return -ENOTDIR;
 	}
 	if (!under_root(real))
 		return 0; /* not overlaid: written to the host as it is */
-	no = refused(real);
+	no = plain && !symlink_free(dir, real) ? "it names a symbolic link" : refused(real);
 	if (no) {
 		if (explicit) {
 			snprintf(why, len, "--write %s: never written through to the host: %s", real,
@@ -461,6 +498,35 @@ static int root_read_only(char *why, size_t len)
 	return -e;
 }
 
+/*
+ * /dev is the host's devtmpfs: a node the job made or replaced there (a
+ * regular file where /dev/null was, a socket at /dev/log) would be what
+ * processes outside the job read, write and run. Bound over itself and
+ * made read-only (its own mounts, /dev/shm and /dev/mqueue, stay
+ * writable), with a devpts instance of the job's own on /dev/pts, so that
+ * no other session's terminal is there to open.
+ */
+static int private_dev(char *why, size_t len)
+{
+	struct group *g = getgrnam("tty");
+	char opts[96];
+	int e = 0;
+
+	snprintf(opts, sizeof(opts), "newinstance,ptmxmode=0666,mode=0620%s%u",
+		 g ? ",gid=" : "", g ? (unsigned)g->gr_gid : 0u);
+	if (!g)
+		opts[strlen("newinstance,ptmxmode=0666,mode=0620")] = 0;
+	if (mount("/dev", "/dev", NULL, MS_BIND | MS_REC, NULL) != 0 ||
+	    mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, opts) != 0 ||
+	    mount("/dev/pts/ptmx", "/dev/ptmx", NULL, MS_BIND, NULL) != 0 ||
+	    mount(NULL, "/dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+		  NULL) != 0) {
+		e = errno;
+		snprintf(why, len, "the job's /dev: %s", strerror(e));
+	}
+	return -e;
+}
+
 /* One overlay on t->path: the host's directory under, layer lfd/i over. */
 static int mount_overlay(const struct target *t, int lfd, int i, char *why, size_t len)
 {
@@ -500,23 +566,43 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 	struct through *w = calloc(EF_OVERLAY_MAX_THROUGH, sizeof(*w));
 	struct target *t = NULL;
 	char cwd[4096], src[64];
-	int n = 0, nw = 0, lfd = -1, ret = 0, layer = 0;
+	int n = 0, nw = 0, n_ci, lfd = -1, ret = 0, layer = 0;
+	bool ci = false;
 
 	memset(res, 0, sizeof(*res));
 	if (!w) {
 		snprintf(why, len, "out of memory");
 		return -ENOMEM;
 	}
-	/* what is written through, opened on the host's side first */
-	if (getcwd(cwd, sizeof(cwd)))
-		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, cwd, false,
-				  "the working directory", why, len);
-	for (size_t i = 0; !ret && i < sizeof(ci_dirs) / sizeof(ci_dirs[0]); i++)
-		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, getenv(ci_dirs[i]), false,
-				  ci_dirs[i], why, len);
-	for (int i = 0; !ret && i < n_writes; i++)
-		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, writes[i], true, "--write", why,
+	/* what is written through, opened on the host's side first: the CI
+	 * runner's workspace directories as it names them, and under a CI
+	 * runner the working directory only where it lies in one of them (a
+	 * step's working-directory may be a symbolic link in the repository) */
+	for (size_t i = 0; !ret && i < sizeof(ci_dirs) / sizeof(ci_dirs[0]); i++) {
+		const char *v = getenv(ci_dirs[i]);
+
+		ci |= v && v[0] == '/';
+		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, v, false, true, ci_dirs[i], why,
 				  len);
+	}
+	n_ci = nw;
+	if (!ret && getcwd(cwd, sizeof(cwd)) && under_root(cwd)) {
+		bool in_ws = false;
+
+		for (int i = 0; i < n_ci; i++)
+			in_ws |= under(cwd, w[i].path);
+		if (!ci)
+			ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, cwd, false, false,
+					  "the working directory", why, len);
+		else if (!in_ws)
+			fprintf(stderr, "egressctl: warning: %s (the working directory) is not written "
+					"through to the host: it is not in the CI runner's workspace; "
+					"what the root job changes there ends with it (--write DIR "
+					"writes a directory through)\n", cwd);
+	}
+	for (int i = 0; !ret && i < n_writes; i++)
+		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, writes[i], true, true, "--write",
+				  why, len);
 	if (!ret)
 		ret = collect(&t, &n, why, len);
 	if (!ret) {
@@ -527,12 +613,26 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 	for (int i = 0; !ret && i < n; i++) {
 		if (t[i].skip)
 			continue;
-		if (t[i].keep) {
-			/* a kernel filesystem, with what is mounted below it */
+		if (t[i].keep || t[i].keep_ro) {
+			/* a kernel filesystem, with what is mounted below it, or a
+			 * file; private: the host's later mounts stay the host's */
 			snprintf(src, sizeof(src), "/proc/self/fd/%d", t[i].fd);
-			if (mount(src, t[i].path, NULL, MS_BIND | MS_REC, NULL) != 0) {
+			if (mount(src, t[i].path, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+			    mount(NULL, t[i].path, NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+			    (t[i].keep_ro &&
+			     mount(NULL, t[i].path, NULL,
+				   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL))) {
 				ret = -errno;
 				snprintf(why, len, "putting %s back: %s", t[i].path, strerror(errno));
+			}
+			continue;
+		}
+		if (t[i].cover) {
+			if (mount("tmpfs", t[i].path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
+				  MS_NOEXEC, "mode=0555,size=4k") != 0) {
+				ret = -errno;
+				snprintf(why, len, "covering the automount point %s: %s", t[i].path,
+					 strerror(errno));
 			}
 			continue;
 		}
@@ -558,6 +658,8 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 		snprintf(res->through[res->n_through++], sizeof(res->through[0]), "%s",
 			 w[i].path);
 	}
+	if (!ret)
+		ret = private_dev(why, len);
 	if (!ret)
 		ret = root_read_only(why, len);
 	res->n_layers = layer;

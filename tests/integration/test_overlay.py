@@ -53,7 +53,7 @@ def test_root_job_system_writes_stay_in_the_job(ctx):
         with open("/etc/%s.gone" % tag, "w") as f:
             f.write("host\n")
         r = d.run("t", ["sh", "-c", JOB, "sh", tag, extra], extra=["--write", extra],
-                  env={"RUNNER_TEMP": rt}, cwd=ws, timeout=60)
+                  env={"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": rt}, cwd=ws, timeout=60)
         check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-1500:]))
         check("job" in r.out.split() and "gone=yes" in r.out and "own_program=yes" in r.out,
               "the job did not see its own changes: %r" % r.out)
@@ -106,10 +106,57 @@ def test_write_through_never_takes_a_system_or_home_directory(ctx):
         js = d.job_span(r.job)
         eq(js.get("egress.system_writes"), "private", "egress.system_writes")
         eq(js.get("egress.write_through") or [], [], "egress.write_through")
+        # --write of a symbolic link, or of a dot-directory of a home
+        os.symlink("/var/tmp", marker + "-link")
+        for bad, want in ((marker + "-link", "names a symbolic link"),
+                          ("/root/.cache", "dot-directory of a home directory")):
+            os.makedirs(bad, exist_ok=True)
+            r = d.run("t", ["touch", marker], extra=["--write", bad])
+            eq(r.rc, 125, "run --write %s: exit status (stderr %r)" % (bad, r.err[-300:]))
+            check(want in r.err, "no reason for --write %s: %r" % (bad, r.err))
+            check(not os.path.exists(marker), "the command ran with --write %s" % bad)
     finally:
-        for p in (marker, "/root/." + tag):
-            if os.path.exists(p):
+        for p in (marker, "/root/." + tag, marker + "-link"):
+            if os.path.lexists(p):
                 os.unlink(p)
+
+
+@test(timeout=120)
+def test_working_directory_through_a_link_out_of_the_workspace_stays_private(ctx):
+    """Under a CI runner the working directory is written through only
+    where it lies in the workspace: a step whose working directory is a
+    symbolic link in the repository (ws/app -> a directory elsewhere)
+    gets a warning, and its writes there stay in the job; the workspace
+    itself is written through, and a CI variable naming a symbolic link
+    is not."""
+    d = ctx.daemon({"t": pol(allow=[ALLOW])})
+    tag = "ef-test-ov-%d" % os.getpid()
+    ws, victim, alias = ["/var/tmp/%s-%s" % (tag, x) for x in ("ws", "victim", "alias")]
+    try:
+        os.makedirs(ws)
+        os.makedirs(victim)
+        os.symlink(victim, os.path.join(ws, "app"))
+        os.symlink(ws, alias)
+        r = d.run("t", ["sh", "-c", "echo x > f-%s; echo y > %s/g-%s" % (tag, ws, tag)],
+                  env={"GITHUB_WORKSPACE": ws}, cwd=os.path.join(ws, "app"))
+        check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-800:]))
+        check("%s (the working directory) is not written through" % victim in r.err,
+              "no warning for the working directory: %r" % r.err)
+        check(not os.path.exists(os.path.join(victim, "f-" + tag)),
+              "the write through the link reached the host")
+        check(os.path.exists(os.path.join(ws, "g-" + tag)), "the workspace was not written through")
+        # GITHUB_WORKSPACE itself through a link: not written through, said so
+        r = d.run("t", ["sh", "-c", "echo z > %s/h-%s" % (alias, tag)],
+                  env={"GITHUB_WORKSPACE": alias}, cwd="/")
+        check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-800:]))
+        check("names a symbolic link" in r.err, "no warning for the linked workspace: %r" % r.err)
+        check(not os.path.exists(os.path.join(ws, "h-" + tag)),
+              "the write through a linked GITHUB_WORKSPACE reached the host")
+    finally:
+        for p in (ws, victim):
+            shutil.rmtree(p, ignore_errors=True)
+        if os.path.lexists(alias):
+            os.unlink(alias)
 
 
 @test(timeout=120)
@@ -186,3 +233,58 @@ def test_malformed_overlay_in_run_request_is_refused(ctx):
         check(rep.get("ok") is False and want in rep.get("error", ""),
               "overlay %r: reply %r" % (ov, rep))
     eq(d.jobs(), [], "jobs after refused requests")
+
+
+@test(timeout=150)
+def test_egressd_starts_no_thread_once_jobs_run(ctx):
+    """A root job's guard refuses signals and resource limits aimed at
+    egressd's threads by their ids, taken when the job starts: a thread
+    egressd started later would be one the job could limit (a limit set
+    through any thread's id is the whole process's). Layers are removed by
+    one worker started with egressd, and the exporter looks the endpoint's
+    name up itself (libcurl's resolver would start a thread per lookup):
+    while root jobs end and spans are exported to an endpoint named by
+    host name, egressd's threads stay the ones it had."""
+    import signal
+    import subprocess
+    import otlp
+
+    r = otlp.Receiver(ctx).start()
+    # a name only egressd's own /etc/hosts knows (libcurl answers
+    # "localhost" itself, without a lookup): egressd runs in a mount
+    # namespace of its own with that file bound over /etc/hosts
+    hosts = ctx.path("hosts")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n127.0.0.1 ef-otlp-receiver.test\n")
+    wrap = ctx.path("egressd-hosts.sh")
+    with open(wrap, "w") as f:
+        f.write("#!/bin/sh\nexec unshare -m --propagation private sh -c "
+                "'mount --bind %s /etc/hosts && exec \"$0\" \"$@\"' %s \"$@\"\n"
+                % (hosts, os.path.join(ctx.build, "egressd")))
+    os.chmod(wrap, 0o755)
+    d = ctx.daemon({"t": pol(allow=[ALLOW])}, start=False)
+    d.egressd = wrap
+    d.start(env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://ef-otlp-receiver.test:%d" % r.port,
+                 "OTEL_BSP_SCHEDULE_DELAY": "50"})
+    # every thread egressd starts, caught where it is made (a resolver
+    # thread lives for microseconds: /proc/PID/task would miss it)
+    trace = ctx.path("clone.trace")
+    st = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=clone,clone3", "-e",
+                           "signal=none", "-o", trace, "-p", str(d.pid)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    try:
+        jobs = []
+        for i in range(4):
+            res = d.run("t", ["sh", "-c", "echo x > /etc/ef-test-thread-%d" % i])
+            check(res.rc == 0, "job %d failed: %s" % (i, res.err[-500:]))
+            jobs.append(res.job)
+        ids = [d.job_span(j).span_id for j in jobs]
+        r.wait_spans(ids)
+        check(wait_until(lambda: layers(d) == [], 10), "layers left: %s" % layers(d))
+    finally:
+        st.send_signal(signal.SIGINT)
+        st.wait(10)
+    made = [x for x in open(trace).read().splitlines() if "clone" in x]
+    eq(made, [], "threads or processes egressd started while root jobs ran and spans were "
+       "exported")
