@@ -105,6 +105,7 @@ INTEGRATION = [
         "tamper_capability_root_job_cannot_change_the_network",
         # a root job's copy-on-write system directories (overlayfs on 6.1)
         "root_job_system_writes_stay_in_the_job",
+        "working_directory_through_a_link_out_of_the_workspace_stays_private",
     ]),
     # records and spans: what the kernel side fills in (task fields, the ring buffer,
     # seccomp refusals, inherited sockets) reaching the journal
@@ -169,6 +170,7 @@ SECURITY = [
         "host_files_run_later[root]",
         "host_run_socket[root]",
         "tamper_block_device[root]",
+        "host_mounts_put_back[root]",
     ]),
     # inbound, a loopback relay, DNS to any address
     ("inbound, loopback, dns", [
