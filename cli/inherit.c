@@ -17,7 +17,9 @@
  *     packets on an interface outside the job, never through a socket;
  *   - a directory: openat() from it resolves in the host's mount tree,
  *     not the job's, where the host's service sockets are covered.
- * Pipes, files, terminals, other devices and event descriptors stay.
+ * Pipes, files, terminals, other devices and event descriptors stay; a
+ * root job's regular files above 2 go too (their paths are copy-on-write
+ * for it, the descriptors are not).
  *
  * Unix sockets are closed too (the peer outside the job may relay what it
  * is sent), except on descriptors 0, 1 and 2: there a unix socket is the
@@ -103,6 +105,11 @@ const char *ef_fd_close_kind(const struct ef_fd_info *fi)
 		return "pidfd";
 	if (strncmp(l, "pipe:[", 6) && ns_link(l))
 		return "namespace";
+	/* a root job's copy-on-write layer (overlay.c) is over the paths: a
+	 * file descriptor is the host's file itself, and /proc/self/fd/N
+	 * opens it again for writing, however it was opened */
+	if (fi->files && fi->fd > 2 && S_ISREG(fi->mode))
+		return "file";
 	return NULL;
 }
 
@@ -127,7 +134,7 @@ static void note(struct ef_inherited *out, int fd, const char *kind)
 		out->truncated = true;
 }
 
-int ef_close_inherited(struct ef_inherited *out, int keep_fd)
+int ef_close_inherited(struct ef_inherited *out, int keep_fd, bool files)
 {
 	int fds[1024], n = 0, dfd, ret = 0;
 	bool more = true;
@@ -145,7 +152,7 @@ int ef_close_inherited(struct ef_inherited *out, int keep_fd)
 		dfd = dirfd(dir);
 		while ((de = readdir(dir))) {
 			char path[64], link[256];
-			struct ef_fd_info fi = { .domain = -1, .link = link };
+			struct ef_fd_info fi = { .domain = -1, .link = link, .files = files };
 			socklen_t sl = sizeof(fi.domain);
 			struct stat st;
 			const char *kind;

@@ -18,10 +18,12 @@ struct ef_fd_info {
 	dev_t rdev;	   /* st_rdev, for character devices */
 	const char *link;  /* readlink of /proc/self/fd/N, "" if unknown */
 	int domain;	   /* SO_DOMAIN of a socket, -1 if unknown */
+	bool files;	   /* a root job's: regular files above 2 go too */
 };
 
 /* The kind to close it as ("inet", "inet6", "unix", "netlink", "packet",
- * "socket", "io_uring", "bpf", "pidfd", "namespace", "tun"), or NULL: it
+ * "socket", "io_uring", "bpf", "pidfd", "namespace", "tun", "directory",
+ * and with fi->files "file"), or NULL: it
  * stays (pipes, files, terminals, other devices, event fds...). */
 const char *ef_fd_close_kind(const struct ef_fd_info *fi);
 
@@ -38,6 +40,6 @@ struct ef_inherited {
 /* Close (0..2: replace with /dev/null) every inherited descriptor whose
  * kind is not NULL, but keep_fd. 0, or -errno when the descriptors cannot
  * be listed (the caller must not run the command then). */
-int ef_close_inherited(struct ef_inherited *out, int keep_fd);
+int ef_close_inherited(struct ef_inherited *out, int keep_fd, bool files);
 
 #endif /* EF_INHERIT_H */

@@ -47,8 +47,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <grp.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -94,30 +97,40 @@ static const char *const shared_top[] = { "proc", "sys", "dev", "tmp" };
 
 /* Never written through: what processes outside the job read or run. */
 static const char *const never_through[] = {
-	"/etc", "/boot", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64",
-	"/usr/libx32", "/usr/libexec", "/usr/share", "/usr/include", "/usr/local/bin",
-	"/usr/local/sbin", "/usr/local/lib", "/usr/local/etc", "/usr/local/share",
-	"/usr/local/libexec", "/var/spool", "/var/lib/dpkg", "/var/lib/systemd",
-	"/var/lib/apt", "/var/cache/apt", "/var/lib/docker", "/var/lib/containerd",
-	"/var/lib/containers", "/var/lib/snapd", "/var/lib/kubelet",
+	"/etc", "/boot", "/usr", "/var/spool", "/var/cache", "/var/log",
+	/* /var/lib: a service's home below it (Jenkins') is allowed below */
+	"/var/lib",
 	/* services' configuration and sockets (modprobe.d, udev rules,
 	 * systemd generators, docker.sock), package stores */
 	"/run", "/nix", "/gnu", "/snap",
 };
 
-static const char *const ci_dirs[] = {
-	"GITHUB_WORKSPACE", "RUNNER_TEMP", "CI_PROJECT_DIR", "BUILDKITE_BUILD_CHECKOUT_PATH",
-	"WORKSPACE",
+/*
+ * The CI runners' workspace variables, each honoured only under the runner
+ * that sets it (its marker variable set): a step can set variables for the
+ * next ones (GitHub's $GITHUB_ENV takes any name but GITHUB_* and
+ * RUNNER_*), so WORKSPACE=/usr/local/go set by a fenced step must not
+ * steer the next root job's write-through under GitHub Actions.
+ */
+static const struct {
+	const char *marker, *var;
+} ci_dirs[] = {
+	{ "GITHUB_ACTIONS", "GITHUB_WORKSPACE" },
+	{ "GITHUB_ACTIONS", "RUNNER_TEMP" },
+	{ "GITLAB_CI", "CI_PROJECT_DIR" },
+	{ "BUILDKITE", "BUILDKITE_BUILD_CHECKOUT_PATH" },
+	{ "JENKINS_URL", "WORKSPACE" },
 };
 
-#define MAX_TARGETS 512
+#define MAX_TARGETS 4096
 
 struct target {
 	char *path;
 	int fd;		/* O_PATH of the host's directory, opened before any overlay */
 	bool keep;	/* a kernel filesystem: put back as it was (with what is below),
 			 * private (no mount the host makes later comes through) */
-	bool keep_ro;	/* a regular file mounted on a file: put back read-only */
+	bool keep_ro;	/* a regular file mounted on a file, or a read-only mount: put
+			 * back read-only, alone (not what is mounted below it) */
 	bool cover;	/* an automount point: covered, empty (mounting it would
 			 * bring the filesystem in writable) */
 	bool skip;	/* read-only, below a kept one, or a socket, fifo or device
@@ -197,7 +210,7 @@ static int cmp_target(const void *a, const void *b)
 static bool kernel_fs(long type)
 {
 	switch (type) {
-	case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case DEVPTS_SUPER_MAGIC:
+	case PROC_SUPER_MAGIC: case SYSFS_MAGIC:
 	case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case BPF_FS_MAGIC:
 	case MQUEUE_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
 	case PSTOREFS_MAGIC: case BINFMTFS_MAGIC: case EFIVARFS_MAGIC: case NSFS_MAGIC:
@@ -257,7 +270,8 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 		if (!mp)
 			continue;
 		ef_mountinfo_unescape(mp);
-		if (mp[0] == '/' && under_root(mp))
+		/* and below /tmp (shared itself): a chroot's bind of /etc there */
+		if (mp[0] == '/' && (under_root(mp) || (under(mp, "/tmp") && strcmp(mp, "/tmp"))))
 			ret = add_target(&t, &n, mp);
 	}
 	free(line);
@@ -286,6 +300,7 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 			 * /var/run/docker.sock), fifo or device: not at all */
 			t[i].keep_ro = S_ISREG(st.st_mode);
 			t[i].skip = !t[i].keep_ro;
+			t[i].flags = MS_NOSUID | MS_NODEV;
 			continue;
 		}
 		if (fstatfs(t[i].fd, &sf) != 0 || fstatvfs(t[i].fd, &sv) != 0) {
@@ -293,9 +308,13 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 			snprintf(why, len, "%s: %s", t[i].path, strerror(errno));
 			goto fail;
 		}
-		t[i].cover = sf.f_type == AUTOFS_SUPER_MAGIC;
-		t[i].keep = kernel_fs(sf.f_type);
-		t[i].skip = !t[i].keep && !t[i].cover && (sv.f_flag & ST_RDONLY);
+		/* an automount point, or another devpts instance (a chroot's
+		 * bind of the host's /dev/pts: its terminals) */
+		t[i].cover = sf.f_type == AUTOFS_SUPER_MAGIC || sf.f_type == DEVPTS_SUPER_MAGIC;
+		t[i].keep = !t[i].cover && kernel_fs(sf.f_type);
+		/* read-only: put back as it is (the overlay above would hide it),
+		 * alone: what is mounted below it is handled on its own */
+		t[i].keep_ro = !t[i].cover && !t[i].keep && (sv.f_flag & ST_RDONLY);
 		t[i].flags = (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) |
 			     (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
 			     (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0);
@@ -317,14 +336,12 @@ fail:
 /* Why path may not be written through, or NULL. */
 static const char *refused(const char *path)
 {
+	bool service_home = false; /* strictly below a home in /var/lib (Jenkins') */
 	struct passwd *pw;
 	const char *why = NULL;
 
 	if (is_top(path))
 		return "a top-level directory";
-	for (size_t i = 0; i < sizeof(never_through) / sizeof(never_through[0]); i++)
-		if (under(path, never_through[i]) || under(never_through[i], path))
-			return "processes outside the job read or run what is there";
 	setpwent();
 	while (!why && (pw = getpwent())) {
 		const char *h = pw->pw_dir;
@@ -338,9 +355,21 @@ static const char *refused(const char *path)
 		/* ~/.config, ~/.ssh, ~/.bashrc.d: what the user's sessions run */
 		else if (under(path, h) && path[n] == '/' && path[n + 1] == '.')
 			why = "a dot-directory of a home directory (what the user's sessions run)";
+		else if (under(path, h) && under(h, "/var/lib"))
+			service_home = true;
 	}
 	endpwent();
-	return why;
+	if (why)
+		return why;
+	for (size_t i = 0; i < sizeof(never_through) / sizeof(never_through[0]); i++) {
+		if (!under(path, never_through[i]) && !under(never_through[i], path))
+			continue;
+		if (!strcmp(never_through[i], "/var/lib") && service_home &&
+		    under(path, never_through[i]))
+			continue;
+		return "processes outside the job read or run what is there";
+	}
+	return NULL;
 }
 
 struct through {
@@ -399,7 +428,14 @@ static int add_through(struct through *w, int *n, int max, const char *dir, bool
 		return -E2BIG;
 	}
 	snprintf(w[*n].path, sizeof(w[*n].path), "%s", real);
-	w[*n].fd = open(real, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	{
+		/* no symbolic link on the way, checked again as it is opened (a
+		 * parent swapped for one since realpath()) */
+		struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+					.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+
+		w[*n].fd = (int)syscall(SYS_openat2, AT_FDCWD, real, &how, sizeof(how));
+	}
 	if (w[*n].fd < 0) {
 		snprintf(why, len, "%s: %s", real, strerror(errno));
 		return -errno;
@@ -527,6 +563,55 @@ static int private_dev(char *why, size_t len)
 	return -e;
 }
 
+/*
+ * /tmp stays the host's, and with it the sockets other users' sessions
+ * keep there: a tmux server types what a root job sends it into a shell
+ * outside the fence (root may connect to any user's socket), an X server
+ * takes keystrokes, an ssh agent signs, a session bus starts processes.
+ * Their directories, as they are when the job starts, are covered by an
+ * empty tmpfs of the same owner and mode (the job's own tmux still
+ * works). A socket made straight in /tmp, or a directory made later, is
+ * not covered (docs/threat-model.md).
+ */
+static int cover_tmp_sockets(char *why, size_t len)
+{
+	static const char *const pats[] = {
+		"/tmp/tmux-*", "/tmp/.X11-unix", "/tmp/.ICE-unix", "/tmp/.font-unix",
+		"/tmp/ssh-*", "/tmp/dbus-*",
+	};
+	int e = 0;
+
+	for (size_t i = 0; !e && i < sizeof(pats) / sizeof(pats[0]); i++) {
+		glob_t g;
+
+		if (glob(pats[i], GLOB_NOSORT, NULL, &g) != 0)
+			continue;
+		for (size_t k = 0; !e && k < g.gl_pathc; k++) {
+			char target[64], opts[96];
+			struct stat st;
+			int fd = open(g.gl_pathv[k], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (fd < 0)
+				continue;
+			if (fstat(fd, &st) != 0) {
+				close(fd);
+				continue;
+			}
+			snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+			snprintf(opts, sizeof(opts), "mode=%o,uid=%u,gid=%u,size=1m",
+				 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+				 (unsigned)st.st_gid);
+			if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
+				e = errno;
+				snprintf(why, len, "covering %s: %s", g.gl_pathv[k], strerror(e));
+			}
+			close(fd);
+		}
+		globfree(&g);
+	}
+	return -e;
+}
+
 /* One overlay on t->path: the host's directory under, layer lfd/i over. */
 static int mount_overlay(const struct target *t, int lfd, int i, char *why, size_t len)
 {
@@ -579,11 +664,12 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 	 * runner the working directory only where it lies in one of them (a
 	 * step's working-directory may be a symbolic link in the repository) */
 	for (size_t i = 0; !ret && i < sizeof(ci_dirs) / sizeof(ci_dirs[0]); i++) {
-		const char *v = getenv(ci_dirs[i]);
+		const char *m = getenv(ci_dirs[i].marker);
+		const char *v = m && *m ? getenv(ci_dirs[i].var) : NULL;
 
 		ci |= v && v[0] == '/';
-		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, v, false, true, ci_dirs[i], why,
-				  len);
+		ret = add_through(w, &nw, EF_OVERLAY_MAX_THROUGH, v, false, true, ci_dirs[i].var,
+				  why, len);
 	}
 	n_ci = nw;
 	if (!ret && getcwd(cwd, sizeof(cwd)) && under_root(cwd)) {
@@ -617,11 +703,11 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 			/* a kernel filesystem, with what is mounted below it, or a
 			 * file; private: the host's later mounts stay the host's */
 			snprintf(src, sizeof(src), "/proc/self/fd/%d", t[i].fd);
-			if (mount(src, t[i].path, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+			if (mount(src, t[i].path, NULL, MS_BIND | (t[i].keep ? MS_REC : 0), NULL) != 0 ||
 			    mount(NULL, t[i].path, NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
 			    (t[i].keep_ro &&
 			     mount(NULL, t[i].path, NULL,
-				   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL))) {
+				   MS_REMOUNT | MS_BIND | MS_RDONLY | t[i].flags, NULL))) {
 				ret = -errno;
 				snprintf(why, len, "putting %s back: %s", t[i].path, strerror(errno));
 			}
@@ -660,6 +746,8 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 	}
 	if (!ret)
 		ret = private_dev(why, len);
+	if (!ret)
+		ret = cover_tmp_sockets(why, len);
 	if (!ret)
 		ret = root_read_only(why, len);
 	res->n_layers = layer;

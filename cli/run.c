@@ -155,7 +155,7 @@ static int close_inherited(cJSON *req, const char *cmd)
 	struct ef_inherited in;
 	char kinds[256] = "";
 	cJSON *o, *k;
-	int ret = ef_close_inherited(&in, -1);
+	int ret = ef_close_inherited(&in, -1, geteuid() == 0);
 
 	if (ret) {
 		fprintf(stderr, "egressctl: cannot list or close inherited descriptors "

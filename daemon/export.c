@@ -244,36 +244,40 @@ static bool retryable_status(long s)
 }
 
 /*
- * The endpoint's addresses, looked up here, in the exporter thread, and
- * handed to libcurl (CURLOPT_RESOLVE): its threaded resolver would start a
- * thread for each lookup, a thread born after a job started, whose id the
- * job's guard does not know (cli/guard.c refuses signals and resource
- * limits by thread id; a limit set through any thread's id is the whole
- * process's). Looked up again every 30 s; an address literal needs none.
- * Where the lookup fails, nothing is pinned: libcurl looks it up itself.
+ * The endpoint's addresses, and a proxy's from the environment, looked up
+ * here, in the exporter thread, and handed to libcurl (CURLOPT_RESOLVE):
+ * its threaded resolver would start a thread for each lookup, a thread
+ * born after a job started, whose id the job's guard does not know
+ * (cli/guard.c refuses signals and resource limits by thread id; a limit
+ * set through any thread's id is the whole process's). Looked up again
+ * every 30 s; an address literal needs none. Returns false where a name
+ * could not be looked up: the request is not made (libcurl would look it
+ * up itself) and counts as a transport failure, retried.
  */
-static void pin_endpoint(struct ef_exporter *x)
+static bool pin_one(const char *url, bool proxy, struct curl_slist **l)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	char *host = NULL, *port = NULL, entry[1024];
-	struct curl_slist *l = NULL;
-	uint64_t now = ef_now_boot_ns();
-	unsigned char buf[16];
+	char *host = NULL, *port = NULL, entry[1024], drop[600];
 	CURLU *u = curl_url();
+	unsigned char buf[16];
+	bool ok = false;
 	size_t off;
 
-	if (!u || (x->pinned_ns && now - x->pinned_ns < 30ull * 1000000000))
+	if (!u || curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0))
 		goto out;
-	if (curl_url_set(u, CURLUPART_URL, x->cfg->url, 0) ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
-		goto out;
-	x->pinned_ns = now;
+	if (curl_url_get(u, CURLUPART_PORT, &port, proxy ? 0 : CURLU_DEFAULT_PORT)) {
+		port = NULL; /* a proxy without a port: libcurl's 1080 */
+		if (!proxy)
+			goto out;
+	}
+	ok = true;
 	if (host[0] == '[' || inet_pton(AF_INET, host, buf) == 1)
 		goto out;
-	if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+	ok = false;
+	if (getaddrinfo(host, port ? port : "1080", &hints, &res) != 0 || !res)
 		goto out;
-	off = (size_t)snprintf(entry, sizeof(entry), "%s:%s:", host, port);
+	off = (size_t)snprintf(entry, sizeof(entry), "%s:%s:", host, port ? port : "1080");
 	for (const struct addrinfo *a = res; a && off < sizeof(entry) - 64; a = a->ai_next) {
 		char ip[INET6_ADDRSTRLEN];
 		const void *p = a->ai_family == AF_INET6
@@ -290,27 +294,45 @@ static void pin_endpoint(struct ef_exporter *x)
 	}
 	if (entry[off - 1] == ':')
 		goto out;
-	{
-		char drop[600];
-
-		snprintf(drop, sizeof(drop), "-%s:%s", host, port);
-		l = curl_slist_append(NULL, drop);
-		if (l && !curl_slist_append(l, entry)) {
-			curl_slist_free_all(l);
-			l = NULL;
-		}
-	}
-	if (l) {
-		curl_easy_setopt(x->curl, CURLOPT_RESOLVE, l);
-		curl_slist_free_all(x->pinned);
-		x->pinned = l;
-	}
+	snprintf(drop, sizeof(drop), "-%s:%s", host, port ? port : "1080");
+	ok = (*l = curl_slist_append(*l, drop)) && (*l = curl_slist_append(*l, entry));
 out:
 	if (res)
 		freeaddrinfo(res);
 	curl_free(host);
 	curl_free(port);
 	curl_url_cleanup(u);
+	return ok;
+}
+
+static bool pin_endpoint(struct ef_exporter *x)
+{
+	static const char *const proxies[] = { "https_proxy", "HTTPS_PROXY", "http_proxy",
+					       "all_proxy", "ALL_PROXY" };
+	struct curl_slist *l = NULL;
+	uint64_t now = ef_now_boot_ns();
+	bool ok;
+
+	if (x->pinned_ns && now - x->pinned_ns < 30ull * 1000000000)
+		return true;
+	ok = pin_one(x->cfg->url, false, &l);
+	for (size_t i = 0; ok && i < sizeof(proxies) / sizeof(proxies[0]); i++) {
+		const char *v = getenv(proxies[i]);
+
+		if (v && *v)
+			ok = pin_one(v, true, &l);
+	}
+	if (!ok) {
+		curl_slist_free_all(l);
+		return false;
+	}
+	if (l) {
+		curl_easy_setopt(x->curl, CURLOPT_RESOLVE, l);
+		curl_slist_free_all(x->pinned);
+		x->pinned = l;
+	}
+	x->pinned_ns = now;
+	return true;
 }
 
 /* One POST. status: the HTTP status, or 0 for a transport failure. */
@@ -324,8 +346,7 @@ static enum outcome post(struct ef_exporter *x, long *status)
 	*status = 0;
 	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, b->p);
 	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
-	pin_endpoint(x);
-	rc = curl_easy_perform(x->curl);
+	rc = pin_endpoint(x) ? curl_easy_perform(x->curl) : CURLE_COULDNT_RESOLVE_HOST;
 	pthread_mutex_lock(&x->st_lock);
 	x->requests++;
 	pthread_mutex_unlock(&x->st_lock);

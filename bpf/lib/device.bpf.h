@@ -14,7 +14,8 @@
  *     (a root job gets a devpts instance of its own: cli/overlay.c);
  *   - 10:200 tun (rootless container networking: pasta, slirp4netns),
  *     10:229 fuse, 10:232 kvm;
- *   - 195:* NVIDIA and 226:* DRM GPUs.
+ *   - 195:* NVIDIA GPUs, 226:128-255 DRM render nodes (not the primary
+ *     nodes, card0: the master of one draws and reads the console).
  * Everything else (block devices, /dev/console, virtual consoles, /dev/mem,
  * /dev/kmsg, input, uinput, uhid, framebuffers, SCSI generic, bsg, raw
  * USB, serial lines, loop and device-mapper control...) is refused, read
@@ -52,8 +53,10 @@ static __always_inline bool ef_dev_refused(__u32 type, __u32 major, __u32 minor)
 	case 10:
 		return !(minor == 200 || minor == 229 || minor == 232);
 	case 136: case 137: case 138: case 139: case 140: case 141: case 142: case 143:
-	case 195: case 226:
+	case 195:
 		return false;
+	case 226: /* DRM render nodes; a primary node (card0) is the console's display */
+		return minor < 128;
 	}
 	return true;
 }

@@ -10,6 +10,8 @@ import time
 from run import test, pol, check, eq, wait_until, PY
 
 ALLOW = "198.18.1.1:443"
+# no CI runner, whatever runs this suite (an empty marker counts as unset)
+NO_CI = {"GITHUB_ACTIONS": "", "GITLAB_CI": "", "BUILDKITE": "", "JENKINS_URL": ""}
 
 JOB = r'''
 set -u
@@ -53,7 +55,8 @@ def test_root_job_system_writes_stay_in_the_job(ctx):
         with open("/etc/%s.gone" % tag, "w") as f:
             f.write("host\n")
         r = d.run("t", ["sh", "-c", JOB, "sh", tag, extra], extra=["--write", extra],
-                  env={"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": rt}, cwd=ws, timeout=60)
+                  env={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws, "RUNNER_TEMP": rt},
+                  cwd=ws, timeout=60)
         check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-1500:]))
         check("job" in r.out.split() and "gone=yes" in r.out and "own_program=yes" in r.out,
               "the job did not see its own changes: %r" % r.out)
@@ -98,7 +101,7 @@ def test_write_through_never_takes_a_system_or_home_directory(ctx):
             eq(r.rc, 125, "run --write %s: exit status (stderr %r)" % (bad, r.err[-300:]))
             check("never written through" in r.err, "no reason for --write %s: %r" % (bad, r.err))
             check(not os.path.exists(marker), "the command ran with --write %s" % bad)
-        r = d.run("t", ["sh", "-c", "echo x > .%s" % tag], cwd="/root")
+        r = d.run("t", ["sh", "-c", "echo x > .%s" % tag], cwd="/root", env=NO_CI)
         check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-800:]))
         check("/root (the working directory) is not written through" in r.err,
               "no warning for the working directory /root: %r" % r.err)
@@ -138,7 +141,8 @@ def test_working_directory_through_a_link_out_of_the_workspace_stays_private(ctx
         os.symlink(victim, os.path.join(ws, "app"))
         os.symlink(ws, alias)
         r = d.run("t", ["sh", "-c", "echo x > f-%s; echo y > %s/g-%s" % (tag, ws, tag)],
-                  env={"GITHUB_WORKSPACE": ws}, cwd=os.path.join(ws, "app"))
+                  env={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws},
+                  cwd=os.path.join(ws, "app"))
         check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-800:]))
         check("%s (the working directory) is not written through" % victim in r.err,
               "no warning for the working directory: %r" % r.err)
@@ -147,7 +151,7 @@ def test_working_directory_through_a_link_out_of_the_workspace_stays_private(ctx
         check(os.path.exists(os.path.join(ws, "g-" + tag)), "the workspace was not written through")
         # GITHUB_WORKSPACE itself through a link: not written through, said so
         r = d.run("t", ["sh", "-c", "echo z > %s/h-%s" % (alias, tag)],
-                  env={"GITHUB_WORKSPACE": alias}, cwd="/")
+                  env={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": alias}, cwd="/")
         check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-800:]))
         check("names a symbolic link" in r.err, "no warning for the linked workspace: %r" % r.err)
         check(not os.path.exists(os.path.join(ws, "h-" + tag)),
@@ -288,3 +292,28 @@ def test_egressd_starts_no_thread_once_jobs_run(ctx):
     made = [x for x in open(trace).read().splitlines() if "clone" in x]
     eq(made, [], "threads or processes egressd started while root jobs ran and spans were "
        "exported")
+
+
+@test(timeout=120)
+def test_ci_variables_count_only_under_their_runner(ctx):
+    """A step can set variables for the next steps (GitHub's $GITHUB_ENV
+    takes any name but GITHUB_* and RUNNER_*): Jenkins' WORKSPACE set under
+    GitHub Actions steers nothing; under Jenkins (JENKINS_URL) it is the
+    workspace and written through."""
+    d = ctx.daemon({"t": pol(allow=[ALLOW])})
+    tag = "ef-test-ov-%d" % os.getpid()
+    w = "/var/tmp/%s-w" % tag
+    try:
+        os.makedirs(w)
+        r = d.run("t", ["sh", "-c", "echo x > %s/a" % w],
+                  env={"GITHUB_ACTIONS": "true", "WORKSPACE": w}, cwd="/")
+        check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-800:]))
+        check(not os.path.exists(w + "/a"), "WORKSPACE steered a GitHub job's write-through")
+        eq(d.job_span(r.job).get("egress.write_through") or [], [], "egress.write_through")
+        r = d.run("t", ["sh", "-c", "echo x > %s/b" % w],
+                  env={"JENKINS_URL": "http://jenkins.test/", "WORKSPACE": w}, cwd="/")
+        check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-800:]))
+        check(os.path.exists(w + "/b"), "Jenkins' WORKSPACE was not written through")
+        eq(d.job_span(r.job).get("egress.write_through"), [w], "egress.write_through")
+    finally:
+        shutil.rmtree(w, ignore_errors=True)
