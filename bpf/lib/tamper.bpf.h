@@ -214,6 +214,41 @@ static __always_inline __u8 ef_dir_change(struct inode *dir)
 	return ef_fs_write(dir, false);
 }
 
+/* n (NUL-padded) is the string s */
+static __always_inline bool ef_name_is(const char n[16], const char *s)
+{
+	for (int i = 0; i < 16; i++) {
+		if (n[i] != s[i])
+			return false;
+		if (!s[i])
+			return true;
+	}
+	return false;
+}
+
+/*
+ * /proc/PID/oom_score_adj, oom_adj or autogroup of one of egressd's
+ * threads: a root job could make egressd the OOM killer's first choice
+ * and then exhaust memory, or lower its session's share of the CPU. The
+ * pid is the proc inode's own (struct proc_inode, around the inode).
+ */
+static __always_inline bool ef_proc_egressd_knob(struct file *f, struct inode *inode)
+{
+	struct proc_inode *pi;
+	char n[16];
+	int nr;
+
+	__builtin_memset(n, 0, sizeof(n));
+	if (bpf_probe_read_kernel_str(n, sizeof(n), BPF_CORE_READ(f, f_path.dentry, d_name.name)) < 0)
+		return false;
+	if (!ef_name_is(n, "oom_score_adj") && !ef_name_is(n, "oom_adj") &&
+	    !ef_name_is(n, "autogroup"))
+		return false;
+	pi = (struct proc_inode *)((char *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode));
+	nr = BPF_CORE_READ(pi, pid, numbers[0].nr);
+	return ef_guarded_pid(nr);
+}
+
 static __always_inline __u8 ef_open_write(struct file *f)
 {
 	struct inode *inode;
@@ -222,9 +257,13 @@ static __always_inline __u8 ef_open_write(struct file *f)
 	if (!(BPF_CORE_READ(f, f_mode) & EF_FMODE_WRITE))
 		return 0;
 	inode = BPF_CORE_READ(f, f_inode);
-	if (ef_sb_magic(BPF_CORE_READ(inode, i_sb)) == EF_PROC_MAGIC)
-		return ef_in_job(&job_cg) && ef_proc_kernel(BPF_CORE_READ(f, f_path.dentry)) ?
-			       EF_R_TAMPER_KERNEL : 0;
+	if (ef_sb_magic(BPF_CORE_READ(inode, i_sb)) == EF_PROC_MAGIC) {
+		if (!ef_in_job(&job_cg))
+			return 0;
+		if (ef_proc_kernel(BPF_CORE_READ(f, f_path.dentry)))
+			return EF_R_TAMPER_KERNEL;
+		return ef_proc_egressd_knob(f, inode) ? EF_R_TAMPER_RESOURCE : 0;
+	}
 	return ef_fs_write(inode, true);
 }
 

@@ -904,3 +904,41 @@ def test_malformed_protect_in_status_never_runs_the_command(ctx):
         check(why in p.stderr and "unfenced" in p.stderr,
               "status %s: the message does not say why (%r): %s" % (status, why, p.stderr))
         check(not os.path.exists(marker), "status %s: the command ran" % status)
+
+
+OOM_JOB = r'''
+import json, sys
+pid = sys.argv[1]
+out = {}
+for name, value in (("oom_score_adj", "1000"), ("oom_adj", "15"), ("autogroup", "19")):
+    try:
+        with open("/proc/%s/%s" % (pid, name), "w") as f:
+            f.write(value)
+        out[name] = "written"
+    except OSError as e:
+        out[name] = e.strerror
+print(json.dumps(out))
+'''
+
+
+@test(timeout=120)
+def test_root_job_cannot_make_egressd_the_oom_killers_choice(ctx):
+    """A root job may write /proc/PID/oom_score_adj of root's processes:
+    raised to 1000 on egressd, the OOM killer would take egressd first
+    when the job then exhausts memory; autogroup lowers its session's CPU
+    share. Refused in both modes (BPF LSM: file_open, recorded
+    tamper_resource; guard: egressd's /proc entries covered); egressd's
+    own values are unchanged."""
+    d = ctx.daemon({"t": pol(allow=[ALLOW])})
+    mode = check_mode(ctx, d.status()["tamper_protection"])
+    before = open("/proc/%d/oom_score_adj" % d.pid).read()
+    r = d.run("t", [PY, "-c", OOM_JOB, str(d.pid)])
+    check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-800:]))
+    res = json.loads(r.out.strip().splitlines()[-1])
+    for name, got in res.items():
+        check(got != "written", "the job wrote egressd's %s" % name)
+    eq(open("/proc/%d/oom_score_adj" % d.pid).read(), before, "egressd's oom_score_adj")
+    check(d.alive(), "egressd died: %s" % d.log_tail())
+    if mode == "bpf_lsm":
+        got = d.find("egress.tamper", r.job, where={"egress.reason": "tamper_resource"})
+        check(len(got) >= 1, "no tamper_resource record for the attempts: %s" % res)

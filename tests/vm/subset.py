@@ -106,6 +106,7 @@ INTEGRATION = [
         # a root job's copy-on-write system directories (overlayfs on 6.1)
         "root_job_system_writes_stay_in_the_job",
         "working_directory_through_a_link_out_of_the_workspace_stays_private",
+        "root_job_cannot_make_egressd_the_oom_killers_choice",
     ]),
     # records and spans: what the kernel side fills in (task fields, the ring buffer,
     # seccomp refusals, inherited sockets) reaching the journal
