@@ -277,11 +277,12 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 	free(line);
 	if (f)
 		fclose(f);
-	if (ret) {
-		snprintf(why, len, ret == -E2BIG ? "more than %d mounts below the system directories"
-						 : "%d: out of memory", MAX_TARGETS);
+	if (ret == -E2BIG)
+		snprintf(why, len, "more than %d mounts below the overlaid directories", MAX_TARGETS);
+	else if (ret)
+		snprintf(why, len, "listing the mounts: out of memory");
+	if (ret)
 		goto fail;
-	}
 	qsort(t, (size_t)n, sizeof(*t), cmp_target);
 	for (int i = 0; i < n; i++) {
 		struct statfs sf;
