@@ -304,20 +304,18 @@ out:
  * egressd records it and removes it when the job ends. 0, or -1 having
  * said why.
  */
-static int isolate_root(cJSON *run_req, int fd, const char *const *writes, int n_writes,
-			const char *cmd)
+/* egressd's status for a job about to run (the run request's policy
+ * fields go with it), on the connection already checked to be egressd's
+ * (ctl_connect_root); NULL having said why. */
+static cJSON *status_for_run(cJSON *run_req, int fd, const char *cmd)
 {
 	static const char *const pol_keys[] = { "policy", "policy_text", "policy_file" };
-	cJSON *req = cJSON_CreateObject(), *st = NULL, *ov, *wt;
-	struct ef_overlay_result *res = calloc(1, sizeof(*res));
-	struct ef_root_opts o = { .writes = writes, .n_writes = n_writes };
-	const char *paths[EF_ROOT_MAX_PROTECT];
-	const cJSON *pr, *p, *hw, *od;
-	char why[512] = "";
-	int n = 0, ret = -1;
+	cJSON *req = cJSON_CreateObject(), *st;
 
-	if (!req || !res)
-		goto out;
+	if (!req) {
+		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
+		return NULL;
+	}
 	cJSON_AddStringToObject(req, "op", "status");
 	cJSON_AddBoolToObject(req, "for_run", true);
 	for (size_t i = 0; i < sizeof(pol_keys) / sizeof(pol_keys[0]); i++) {
@@ -326,24 +324,64 @@ static int isolate_root(cJSON *run_req, int fd, const char *const *writes, int n
 		if (v)
 			cJSON_AddItemToObject(req, pol_keys[i], cJSON_Duplicate(v, true));
 	}
-	/* on the connection already checked to be egressd's (ctl_connect_root) */
 	st = ctl_exchange(fd, req);
-	if (!st) {
+	cJSON_Delete(req);
+	if (!st)
 		fprintf(stderr, "egressctl: not running %s unfenced\n", cmd);
-		goto out;
+	return st;
+}
+
+/* The container runtimes' sockets and egressd's covers for them, from the
+ * status (pointers into it); the count, or -1 having said why. */
+static int runtime_covers(const cJSON *st, struct ef_runtime_cover *rc, const char *cmd)
+{
+	const cJSON *a = cJSON_GetObjectItem(st, "runtime_sockets"), *e;
+	int n = 0;
+
+	if (!cJSON_IsArray(a))
+		goto bad;
+	cJSON_ArrayForEach(e, a) {
+		const cJSON *p = cJSON_GetObjectItem(e, "path"), *c = cJSON_GetObjectItem(e, "cover");
+
+		if (n >= EF_MAX_RUNTIME_COVERS || !cJSON_IsString(p) || !cJSON_IsString(c) ||
+		    p->valuestring[0] != '/' || !p->valuestring[1] || c->valuestring[0] != '/')
+			goto bad;
+		rc[n].path = p->valuestring;
+		rc[n].cover = c->valuestring;
+		n++;
 	}
-	/* already fenced (a nested run): egressd refuses the request and
-	 * records it; no namespace to make for a command that will not run */
-	if (cJSON_IsString(cJSON_GetObjectItem(st, "caller_job"))) {
-		ret = 0;
+	return n;
+bad:
+	fprintf(stderr, "egressctl: egressd did not say which container runtime sockets to cover "
+			"(\"runtime_sockets\" in its status, egressd of this version needed); not "
+			"running %s unfenced\n", cmd);
+	return -1;
+}
+
+/*
+ * A root job gets a mount namespace of its own before it joins its cgroup
+ * (userns.c ef_root_isolate): the fence's own files read-only (where they
+ * are, egressd says in its status), the host's services that start
+ * processes for root covered, and the system directories copy-on-write
+ * (overlay.c) unless the job's policy has "host_writes": true (which
+ * egressd says in the same status). The layer made goes into the run
+ * request ("overlay"), so that egressd records it and removes it when the
+ * job ends. 0, or -1 having said why.
+ */
+static int isolate_root(cJSON *run_req, const cJSON *st, const struct ef_runtime_cover *rc,
+			int n_rc, const char *const *writes, int n_writes, const char *cmd)
+{
+	struct ef_overlay_result *res = calloc(1, sizeof(*res));
+	struct ef_root_opts o = { .writes = writes, .n_writes = n_writes, .runtimes = rc,
+				  .n_runtimes = n_rc };
+	const char *paths[EF_ROOT_MAX_PROTECT];
+	const cJSON *pr, *p, *hw, *od;
+	cJSON *ov, *wt;
+	char why[512] = "";
+	int n = 0, ret = -1;
+
+	if (!res)
 		goto out;
-	}
-	/* the run request would fail the same way */
-	if (cJSON_IsString(cJSON_GetObjectItem(st, "run_policy_error"))) {
-		fprintf(stderr, "egressctl: %s\negressctl: not running %s unfenced\n",
-			cJSON_GetObjectItem(st, "run_policy_error")->valuestring, cmd);
-		goto out;
-	}
 	pr = cJSON_GetObjectItem(st, "protect");
 	hw = cJSON_GetObjectItem(st, "host_writes");
 	od = cJSON_GetObjectItem(st, "overlay_dir");
@@ -380,11 +418,9 @@ static int isolate_root(cJSON *run_req, int fd, const char *const *writes, int n
 	}
 	ret = 0;
 out:
-	if (!req || !res)
+	if (!res)
 		fprintf(stderr, "egressctl: out of memory; not running %s unfenced\n", cmd);
 	free(res);
-	cJSON_Delete(req);
-	cJSON_Delete(st);
 	return ret;
 }
 
@@ -392,34 +428,61 @@ out:
  * An unprivileged job gets a user namespace of its own (userns.c), so it
  * cannot ptrace or write the memory of processes of its user outside the
  * fence, and a mount namespace where the host's services that act for
- * whoever asks are covered. Where the host refuses that, the job runs without it, said on
- * stderr and on the job span (egress.same_user_isolation). 0, or -1 having
- * said why the command must not run.
+ * whoever asks are covered; a root job, the mount namespace of
+ * isolate_root(). Both have the host's container runtimes covered by
+ * egressd's listeners (daemon/runtimes.c). Where the host refuses a user
+ * namespace, the job runs without it, said on stderr and on the job span
+ * (egress.same_user_isolation). 0, or -1 having said why the command must
+ * not run.
  */
 static int isolate_same_user(cJSON *req, cJSON *attrs, int fd, const char *const *writes,
 			     int n_writes, const char *cmd)
 {
+	struct ef_runtime_cover rc[EF_MAX_RUNTIME_COVERS];
+	cJSON *st = status_for_run(req, fd, cmd);
 	char why[512] = "";
-	int ret;
+	int ret = -1, n_rc;
 
+	if (!st)
+		return -1;
+	/* already fenced (a nested run): egressd refuses the request and
+	 * records it; no namespace to make for a command that will not run */
+	if (cJSON_IsString(cJSON_GetObjectItem(st, "caller_job"))) {
+		ret = 0;
+		goto out;
+	}
+	/* the run request would fail the same way */
+	if (cJSON_IsString(cJSON_GetObjectItem(st, "run_policy_error"))) {
+		fprintf(stderr, "egressctl: %s\negressctl: not running %s unfenced\n",
+			cJSON_GetObjectItem(st, "run_policy_error")->valuestring, cmd);
+		goto out;
+	}
+	n_rc = runtime_covers(st, rc, cmd);
+	if (n_rc < 0)
+		goto out;
 	if (geteuid() == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
 		cJSON_AddStringToObject(attrs, "egress.same_user_isolation", "root");
-		return isolate_root(req, fd, writes, n_writes, cmd);
+		ret = isolate_root(req, st, rc, n_rc, writes, n_writes, cmd);
+		goto out;
 	}
-	ret = ef_userns_isolate(why, sizeof(why));
+	ret = ef_userns_isolate(rc, n_rc, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, cmd);
-		return -1;
+		ret = -1;
+		goto out;
 	}
 	if (ret > 0)
 		fprintf(stderr, "egressctl: warning: %s: the job can ptrace processes of its user "
 				"outside the fence, and reach the host's services that act for it "
-				"there (resolvers, D-Bus, systemd --user, tmux; see "
-				"docs/threat-model.md)\n", why);
+				"there (resolvers, D-Bus, systemd --user, tmux, container runtimes; "
+				"see docs/threat-model.md)\n", why);
 	cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
 	cJSON_AddStringToObject(attrs, "egress.same_user_isolation", ret ? "none" : "userns");
-	return 0;
+	ret = 0;
+out:
+	cJSON_Delete(st);
+	return ret;
 }
 
 /*

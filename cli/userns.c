@@ -252,7 +252,138 @@ static int cover_bus(const char *addr, const char *cwd, char *why, size_t len)
 	return 0;
 }
 
-static int hide_host_services(char *why, size_t len)
+/*
+ * The host's container runtimes (dockerd, containerd, Podman, CRI-O,
+ * BuildKit: egressd's status "runtime_sockets", daemon/runtimes.c) act as
+ * root for whoever connects. Each socket is covered by egressd's listener
+ * for it, which answers with a Docker API error and records the attempt:
+ *
+ * - a socket in a directory of the runtime's own under /run
+ *   (/run/containerd/containerd.sock) has the directory covered by a
+ *   tmpfs holding only the cover: the runtime's other sockets (ttrpc,
+ *   shims) are gone, and the cover stays when the runtime restarts;
+ * - any other (/run/docker.sock) has the cover bound on the socket.
+ *
+ * Whatever path the job takes to it (/var/run, a symlink, a bind mount of
+ * its own), it reaches the cover. The covers are opened before anything
+ * else is mounted (ef_runtime_covers_open()).
+ */
+static bool own_dir(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || strncmp(path, "/run/", 5) || (size_t)(slash - path) >= len)
+		return false;
+	snprintf(dir, len, "%.*s", (int)(slash - path), path);
+	return strcmp(dir, "/run") && strcmp(dir, "/run/user") && strncmp(dir, "/run/user/", 10);
+}
+
+int ef_runtime_covers_open(const struct ef_runtime_cover *rc, int n, int *fds, char *why,
+			   size_t len)
+{
+	struct stat st;
+
+	for (int i = 0; i < n; i++)
+		fds[i] = -1;
+	for (int i = 0; i < n; i++) {
+		fds[i] = open(rc[i].cover, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fds[i] < 0 || fstat(fds[i], &st) || !S_ISSOCK(st.st_mode)) {
+			int e = fds[i] < 0 ? errno : ENOTSOCK;
+
+			snprintf(why, len, "egressd's cover of %s, %s: %s", rc[i].path, rc[i].cover,
+				 strerror(e));
+			ef_runtime_covers_close(fds, n);
+			return -e;
+		}
+	}
+	return 0;
+}
+
+void ef_runtime_covers_close(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* the cover (an O_PATH descriptor of egressd's socket) bound on the file
+ * opened as fd */
+static int bind_cover(int cover_fd, int fd, const char *path, char *why, size_t len)
+{
+	char src[64], dst[64];
+
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", cover_fd);
+	snprintf(dst, sizeof(dst), "/proc/self/fd/%d", fd);
+	if (mount(src, dst, NULL, MS_BIND, NULL) == 0)
+		return 0;
+	snprintf(why, len, "covering %s: %s", path, strerror(errno));
+	return -errno;
+}
+
+int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, char *why,
+		      size_t len)
+{
+	char dir[4096], prev[4096], target[64];
+	struct stat st;
+	bool done;
+	int ret = 0;
+
+	for (int i = 0; !ret && i < n; i++) {
+		const char *base = strrchr(rc[i].path, '/') + 1;
+		int fd, f;
+
+		if (!own_dir(rc[i].path, dir, sizeof(dir))) {
+			/* the socket itself, where there is one (following a link:
+			 * /var/run/docker.sock is /run/docker.sock) */
+			fd = open(rc[i].path, O_PATH | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+				ret = bind_cover(fds[i], fd, rc[i].path, why, len);
+			close(fd);
+			continue;
+		}
+		fd = open(dir, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* no runtime there (docs/threat-model.md: one started later) */
+		snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+		/* covered already for another of its sockets: the tmpfs is there */
+		done = false;
+		for (int k = 0; k < i; k++)
+			done |= own_dir(rc[k].path, prev, sizeof(prev)) && !strcmp(prev, dir);
+		if (!done &&
+		    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0755,size=64k,nr_inodes=64") != 0) {
+			ret = -errno;
+			snprintf(why, len, "covering %s: %s", dir, strerror(errno));
+			close(fd);
+			break;
+		}
+		close(fd);
+		/* the cover's file, in the tmpfs now on dir */
+		fd = open(dir, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		f = fd < 0 ? -1 : openat(fd, base, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (f < 0) {
+			ret = -errno;
+			snprintf(why, len, "the cover of %s: %s", rc[i].path, strerror(errno));
+		} else {
+			ret = bind_cover(fds[i], f, rc[i].path, why, len);
+		}
+		if (f >= 0)
+			close(f);
+		if (fd >= 0)
+			close(fd);
+	}
+	return ret;
+}
+
+/* rc_fds[n_rc]: the runtimes' covers, opened here in the new mount namespace
+ * (a bind's source must be of the caller's namespace), put in place if
+ * cover_now; the caller closes them. */
+static int hide_host_services(const struct ef_runtime_cover *rc, int n_rc, int *rc_fds,
+			      bool cover_now, char *why, size_t len)
 {
 	const char *tmux = getenv("TMUX"), *tmpdir = getenv("TMUX_TMPDIR");
 	const char *xdg = getenv("XDG_RUNTIME_DIR"), *screendir = getenv("SCREENDIR");
@@ -269,6 +400,9 @@ static int hide_host_services(char *why, size_t len)
 		snprintf(why, len, "a mount namespace for the job: %s", strerror(e));
 		return -e;
 	}
+	ret = ef_runtime_covers_open(rc, n_rc, rc_fds, why, len);
+	if (ret)
+		return ret;
 	/* sockets first: some live under directories covered below */
 	ret = cover_bus(getenv("DBUS_SESSION_BUS_ADDRESS"), have_cwd ? cwd : NULL, why, len);
 	if (!ret)
@@ -307,6 +441,8 @@ static int hide_host_services(char *why, size_t len)
 	}
 	if (!ret && screendir && screendir[0] == '/')
 		ret = cover(screendir, COVER_DIR, NULL, why, len);
+	if (!ret && cover_now)
+		ret = ef_runtimes_cover(rc, n_rc, rc_fds, why, len);
 	if (ret)
 		return ret;
 	/* the working directory, entered again by its path: never a way under a cover */
@@ -319,8 +455,9 @@ static int hide_host_services(char *why, size_t len)
 	return 0;
 }
 
-int ef_userns_isolate(char *why, size_t len)
+int ef_userns_isolate(const struct ef_runtime_cover *rc, int n_rc, char *why, size_t len)
 {
+	int fds[EF_MAX_RUNTIME_COVERS];
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	char map[64];
@@ -349,7 +486,15 @@ int ef_userns_isolate(char *why, size_t len)
 			 strerror(-ret));
 		return ret;
 	}
-	ret = hide_host_services(why, len);
+	if (n_rc > EF_MAX_RUNTIME_COVERS) {
+		snprintf(why, len, "more than %d container runtime sockets to cover",
+			 EF_MAX_RUNTIME_COVERS);
+		return -E2BIG;
+	}
+	for (int i = 0; i < n_rc; i++)
+		fds[i] = -1;
+	ret = hide_host_services(rc, n_rc, fds, true, why, len);
+	ef_runtime_covers_close(fds, n_rc);
 	if (ret)
 		return ret;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
@@ -383,7 +528,7 @@ static int bind_ro(int fd, const char *path, char *why, size_t len)
 int ef_root_isolate(const struct ef_root_opts *o, struct ef_overlay_result *res, char *why,
 		    size_t len)
 {
-	int fds[EF_ROOT_MAX_PROTECT], ret, i;
+	int fds[EF_ROOT_MAX_PROTECT], rc_fds[EF_MAX_RUNTIME_COVERS], ret, i;
 	char cwd[4096];
 	bool have_cwd;
 
@@ -392,13 +537,22 @@ int ef_root_isolate(const struct ef_root_opts *o, struct ef_overlay_result *res,
 		snprintf(why, len, "more than %d paths to protect", EF_ROOT_MAX_PROTECT);
 		return -E2BIG;
 	}
-	ret = hide_host_services(why, len);
+	if (o->n_runtimes > EF_MAX_RUNTIME_COVERS) {
+		snprintf(why, len, "more than %d container runtime sockets to cover",
+			 EF_MAX_RUNTIME_COVERS);
+		return -E2BIG;
+	}
+	for (i = 0; i < o->n_runtimes; i++)
+		rc_fds[i] = -1;
+	ret = hide_host_services(o->runtimes, o->n_runtimes, rc_fds, false, why, len);
 	/* the service manager's own socket: systemctl as root starts units
 	 * (processes outside every job) through it */
 	if (!ret)
 		ret = cover("/run/systemd/private", COVER_SOCKET, NULL, why, len);
-	if (ret)
+	if (ret) {
+		ef_runtime_covers_close(rc_fds, o->n_runtimes);
 		return ret;
+	}
 	have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
 	/* the fence's own files as the host has them, before any overlay */
 	for (i = 0; i < o->n_protect; i++) {
@@ -425,6 +579,10 @@ int ef_root_isolate(const struct ef_root_opts *o, struct ef_overlay_result *res,
 		ret = -errno;
 		snprintf(why, len, "covering %s: %s", o->overlay_dir, strerror(errno));
 	}
+	/* the container runtimes' sockets, in the namespace's final view */
+	if (!ret)
+		ret = ef_runtimes_cover(o->runtimes, o->n_runtimes, rc_fds, why, len);
+	ef_runtime_covers_close(rc_fds, o->n_runtimes);
 	/* entered again: the working directory as the job sees it */
 	if (!ret && (!have_cwd || chdir(cwd) != 0)) {
 		ret = have_cwd ? -errno : -ENOENT;

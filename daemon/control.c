@@ -134,21 +134,21 @@ static void client_close(struct ef_daemon *d, struct ef_client *c)
  * the SO_PEERCRED pid, which is the connector only if it has not exited and
  * its pid been taken since the connect: a process started after the accept
  * is refused at least. -1 if none. */
-static int peer_pidfd(struct ef_daemon *d, struct ef_client *c, uint64_t accepted_ns)
+int ef_peer_pidfd(struct ef_daemon *d, int fd, pid_t pid, uint64_t accepted_ns)
 {
 	socklen_t sl = sizeof(int);
 	uint64_t start;
 	int pidfd = -1;
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) == 0 && pidfd >= 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) == 0 && pidfd >= 0)
 		return pidfd;
-	if (c->cred.pid <= 0)
+	if (pid <= 0)
 		return -1;
-	pidfd = (int)syscall(SYS_pidfd_open, c->cred.pid, 0);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return -1;
 	/* the start time read must be of the process the pidfd holds */
-	if (ef_proc_start_ns(d->procs, c->cred.pid, &start) || start > accepted_ns ||
+	if (ef_proc_start_ns(d->procs, pid, &start) || start > accepted_ns ||
 	    ef_pidfd_exited(pidfd)) {
 		close(pidfd);
 		return -1;
@@ -270,7 +270,7 @@ void ef_control_accept(struct ef_daemon *d)
 		c->peer.pid = c->cred.pid;
 		c->peer.uid = c->cred.uid;
 		c->peer.gid = c->cred.gid;
-		c->peer.pidfd = peer_pidfd(d, c, now);
+		c->peer.pidfd = ef_peer_pidfd(d, c->fd, c->cred.pid, now);
 		sl = sizeof(c->peer.groups);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->peer.groups, &sl) == 0)
 			c->peer.n_groups = (int)(sl / sizeof(gid_t));
@@ -374,6 +374,8 @@ static cJSON *status_json(struct ef_daemon *d)
 	cJSON_AddStringToObject(o, "bpffs_dir", d->bpffs_dir);
 	cJSON_AddStringToObject(o, "state_dir", d->state_dir);
 	cJSON_AddStringToObject(o, "policy_dir", d->policy_dir);
+	/* what egressctl run covers in a job's mount namespace (runtimes.c) */
+	ef_runtimes_status(d, o);
 	/* where egressctl run makes a root job's copy-on-write layer */
 	cJSON_AddStringToObject(o, "overlay_dir", d->overlay_dir);
 	/* what a root job's mount namespace shows read-only (cli/userns.c):

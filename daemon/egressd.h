@@ -162,6 +162,16 @@ struct ef_config_file {
 	struct ef_access access;
 };
 
+/* A container runtime's socket and egressd's listener that covers it in
+ * jobs' mount namespaces (runtimes.c). */
+#define EF_RUNTIMES_MAX 24
+struct ef_runtime {
+	int kind; /* EF_EPK_RUNTIME: first, the epoll tag's kind */
+	int fd;
+	char path[EF_PATH_MAX];
+	char sock[EF_PATH_MAX + 32];
+};
+
 struct ef_daemon {
 	/* paths (DESIGN.md "Runtime paths") */
 	char config_path[EF_PATH_MAX];
@@ -195,6 +205,8 @@ struct ef_daemon {
 
 	int epfd, sigfd, timerfd, inofd, listenfd;
 	struct ef_client *clients;
+	struct ef_runtime runtimes[EF_RUNTIMES_MAX];
+	int n_runtimes;
 
 	struct ef_journal journal;
 	struct ef_exporter *exporter; /* NULL when export is off */
@@ -294,6 +306,18 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 		    const char *detail);
 void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
 		       bool running, const char *op);
+void ef_tamper_user(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
+		    bool running, int reason, unsigned protocol, const char *detail);
+
+/* runtimes.c */
+int ef_runtimes_config(struct ef_daemon *d, const cJSON *v, const char *where);
+int ef_runtimes_setup(struct ef_daemon *d);
+void ef_runtimes_accept(struct ef_daemon *d, struct ef_runtime *r);
+void ef_runtimes_status(const struct ef_daemon *d, cJSON *o);
+void ef_runtimes_close(struct ef_daemon *d);
+void ef_runtimes_conn_io(struct ef_daemon *d, void *tag);
+void ef_runtimes_tick(struct ef_daemon *d);
+int ef_peer_pidfd(struct ef_daemon *d, int fd, pid_t pid, uint64_t accepted_ns);
 void ef_tamper_status(struct ef_daemon *d, cJSON *o);
 /* What a job's Landlock domain (cli/landlock.c) guards against on this host:
  * "ptrace", "ptrace,signal,abstract_unix", or NULL when egressctl run makes
@@ -443,6 +467,8 @@ const char *ef_proc_exe(struct ef_proc_cache *c, uint32_t pid, uint64_t start_bo
  * is an int saying what it is (enum ef_ep_kind) */
 enum ef_ep_kind {
 	EF_EPK_CLIENT = 0x4c43,	   /* struct ef_client */
+	EF_EPK_RUNTIME = 0x5254,   /* struct ef_runtime: a cover of a container runtime's socket */
+	EF_EPK_RUNTIME_CONN,	   /* a job's connection to one (runtimes.c) */
 	EF_EPK_DNS_UDP = 0x4e44,   /* a proxy's UDP socket */
 	EF_EPK_DNS_LISTEN,	   /* a proxy's TCP listener */
 	EF_EPK_DNS_CONN,	   /* a job's TCP connection to its proxy */

@@ -79,7 +79,8 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 {
 	static const char *const known[] = { "policy_dir", "state_dir", "run_dir", "cgroup_root",
 					     "bpffs_dir", "journal", "record_command_line",
-					     "service_name", "log_level", "dns", "otlp", "access", NULL };
+					     "service_name", "log_level", "dns", "otlp", "access",
+					     "runtime_sockets", NULL };
 	const char *path = o->config ? o->config : "/etc/egress-fence/egressd.json";
 	char *text = NULL, def_root[EF_PATH_MAX + 32];
 	cJSON *c = NULL;
@@ -134,6 +135,9 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 	if (ret)
 		goto out;
 	ret = ef_access_config(&d->cfg.access, cJSON_GetObjectItem(c, "access"), path);
+	if (ret)
+		goto out;
+	ret = ef_runtimes_config(d, cJSON_GetObjectItem(c, "runtime_sockets"), path);
 	if (ret)
 		goto out;
 	ret = ef_cgroup2_mount(d->cgroup_mount, sizeof(d->cgroup_mount));
@@ -248,6 +252,7 @@ static void on_tick(struct ef_daemon *d)
 	ef_probe_tick(d);
 	ef_policy_ops_tick(d);
 	ef_control_tick(d);
+	ef_runtimes_tick(d);
 	ef_pols_tick(d, false);
 	ef_journal_sync(&d->journal);
 }
@@ -284,6 +289,10 @@ static void run_loop(struct ef_daemon *d)
 						d->stop = true;
 			} else if (*(const int *)tag == EF_EPK_CLIENT) {
 				ef_control_io(d, tag, evs[i].events);
+			} else if (*(const int *)tag == EF_EPK_RUNTIME) {
+				ef_runtimes_accept(d, tag);
+			} else if (*(const int *)tag == EF_EPK_RUNTIME_CONN) {
+				ef_runtimes_conn_io(d, tag);
 			} else {
 				ef_dns_io(d, tag, evs[i].events);
 			}
@@ -431,6 +440,8 @@ int main(int argc, char **argv)
 	if (epoll_add(d, ring_buffer__epoll_fd(d->rb), EF_EP_RING))
 		goto cleanup;
 	ef_events_drain(d);
+	if (ef_runtimes_setup(d))
+		goto cleanup;
 	if (ef_control_setup(d)) {
 		log_err("control socket %s: %s", d->socket_path, strerror(errno));
 		goto cleanup;
@@ -450,6 +461,7 @@ int main(int argc, char **argv)
 	ret = 0;
 cleanup:
 	ef_control_close(d);
+	ef_runtimes_close(d);
 	ef_dns_close(d);
 	ef_probe_close(d);
 	if (d->rb)

@@ -106,6 +106,9 @@ static const char *what(int reason)
 	case EF_R_TAMPER_DEVICE:
 		return "a fenced job may not open block devices, consoles, input or raw "
 		       "hardware devices";
+	case EF_R_TAMPER_RUNTIME:
+		return "a fenced job may not use the host's container runtimes (dockerd, "
+		       "containerd, Podman: they act as root outside the fence)";
 	}
 	return "refused";
 }
@@ -136,6 +139,12 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 		ef_span_str(s, "egress.tamper.via", "capability");
 		ef_span_str(s, "egress.tamper.capability", name);
 		cap = ci ? ci->name : NULL;
+	} else if (e->protocol == EF_TAMPER_RUNTIME) {
+		/* the protocol is in EF_TAMPER_LSM's range, as EF_TAMPER_CAP's */
+		ef_span_str(s, "egress.tamper.via", "runtime_socket_cover");
+		if (detail && *detail)
+			ef_span_str(s, "egress.tamper.socket", detail);
+		detail = NULL;
 	} else if (e->protocol != VIA_CONTROL && (e->protocol & 0xff00) == EF_TAMPER_LSM) {
 		const char *h = hook_name(e->protocol & 0xff);
 
@@ -190,6 +199,15 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
 		       bool running, const char *op)
 {
+	ef_tamper_user(d, j, peer, running, EF_R_TAMPER_CONTROL, VIA_CONTROL, op);
+}
+
+/* An attempt egressd saw itself (a control request, a connection to a
+ * runtime's cover): detail is the request or the socket's path. */
+void ef_tamper_user(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
+		    bool running, int reason, unsigned protocol, const char *detail)
+{
+	const char *op = detail;
 	struct ef_event e = { 0 };
 	const char *exe, *slash;
 	char p[64], *comm = NULL;
@@ -204,8 +222,8 @@ void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct e
 	e.rule_id = EF_RULE_NONE;
 	e.kind = EF_K_TAMPER;
 	e.verdict = EF_V_DENY;
-	e.reason = EF_R_TAMPER_CONTROL;
-	e.protocol = VIA_CONTROL;
+	e.reason = reason;
+	e.protocol = protocol;
 	/* the fold key (fold.c) takes the cookie of a tamper record: requests
 	 * of different ops are not folded into one span that names only the
 	 * first (FNV-1a of the op) */

@@ -94,6 +94,10 @@ enum ef_reason {
 	EF_R_TAMPER_DEVICE = 29,  /* opening a device the job may not (a block device, a
 				   * console, input, raw USB: bpf/lib/device.bpf.h); protocol
 				   * EF_TAMPER_DEVICE */
+	/* Issue 18: containers. */
+	EF_R_TAMPER_RUNTIME = 30, /* a connection to the host's container runtime socket
+				   * (dockerd, containerd, Podman), which egressd's cover
+				   * took (daemon/runtimes.c); protocol EF_TAMPER_RUNTIME */
 	EF_R__MAX,
 };
 
@@ -118,6 +122,9 @@ enum ef_reason {
  * type << 40 | major << 20 | minor (BPF_DEVCG_DEV_*), port the access bits
  * (BPF_DEVCG_ACC_*). */
 #define EF_TAMPER_DEVICE 0xfffc
+/* ... and those of a connection to the cover of a container runtime's
+ * socket (daemon/runtimes.c), this one. */
+#define EF_TAMPER_RUNTIME 0xfffb
 /* Capabilities whose refusal to a job is recorded (policy/caps.c's
  * EF_CAP_RECORDED, the same set: tests/unit checks): they reach outside the
  * job, and the kernel checks them only when asked to do what they allow:

@@ -37,10 +37,10 @@ while True:
     pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
     cg = [l[3:] for l in open("/proc/%d/cgroup" % pid).read().splitlines()
           if l.startswith("0::")][0]
-    # a root egressctl asks for the status first (where egressd's files
-    # are), on the same connection: nothing to protect, says the fake
+    # egressctl asks for the status first (where egressd's files are, the
+    # runtimes to cover), on the same connection: nothing, says the fake
     if json.loads(f.readline() or b"{}").get("op") == "status":
-        f.write(b'{"ok": true, "protect": [], "host_writes": true}\n')
+        f.write(b'{"ok": true, "protect": [], "host_writes": true, "runtime_sockets": []}\n')
         f.flush()
         f.readline()
     f.write(json.dumps({"ok": True, "cgroup": cg, "job_id": "fake",

@@ -642,7 +642,8 @@ def test_malformed_guard_in_reply_never_runs_the_command(ctx):
     ]
     replies = []
     # nothing for a root egressctl's mount namespace to protect
-    srv = stand_in_egressd(sock_path, {"ok": True, "protect": [], "host_writes": True},
+    srv = stand_in_egressd(sock_path, {"ok": True, "protect": [], "host_writes": True,
+                                       "runtime_sockets": []},
                            lambda: {"guard": replies.pop(0)})
     try:
         for guard, why in bad:
@@ -842,7 +843,8 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
         caps = replies.pop(0)
         return {} if caps is None else {"capabilities": caps}
     # a nested run: egressctl makes no mount namespace
-    srv = stand_in_egressd(sock_path, {"ok": True, "caller_job": "outer", "protect": []},
+    srv = stand_in_egressd(sock_path, {"ok": True, "caller_job": "outer", "protect": [],
+                                       "runtime_sockets": []},
                            caps_field)
     try:
         for caps, want in cases:
@@ -868,7 +870,8 @@ def test_tamper_capability_set_comes_from_the_reply_only(ctx):
 def test_malformed_protect_in_status_never_runs_the_command(ctx):
     """A root egressctl run makes its mount namespace from egressd's status
     ("protect": the fence's files; "host_writes" and "overlay_dir": the
-    copy-on-write layer); a stand-in that sends it broken gets
+    copy-on-write layer; "runtime_sockets": the container runtimes'
+    sockets to cover); a stand-in that sends it broken gets
     exit 125, a message saying so, and the command never runs."""
     import subprocess
     egressctl = os.path.join(ctx.build, "egressctl")
@@ -891,7 +894,32 @@ def test_malformed_protect_in_status_never_runs_the_command(ctx):
             ({"ok": True, "protect": [], "host_writes": False, "overlay_dir": "/tmp"},
              "is not root's alone"),
             ({"ok": True, "protect": [], "run_policy_error": "t.json: no such policy"},
-             "no such policy"))):
+             "no such policy"),
+            # the container runtimes' sockets and egressd's covers for them
+            ({"ok": True, "protect": [], "host_writes": True, "runtime_sockets": None},
+             "which container runtime sockets to cover"),
+            ({"ok": True, "protect": [], "host_writes": True, "runtime_sockets": "/run/x"},
+             "which container runtime sockets to cover"),
+            ({"ok": True, "protect": [], "host_writes": True,
+              "runtime_sockets": [{"path": "/run/docker.sock"}]},
+             "which container runtime sockets to cover"),
+            ({"ok": True, "protect": [], "host_writes": True,
+              "runtime_sockets": [{"path": "run/docker.sock", "cover": "/x.sock"}]},
+             "which container runtime sockets to cover"),
+            ({"ok": True, "protect": [], "host_writes": True,
+              "runtime_sockets": [{"path": "/run/d%d.sock" % i, "cover": "/x.sock"}
+                                  for i in range(33)]},
+             "which container runtime sockets to cover"),
+            ({"ok": True, "protect": [], "host_writes": True,
+              "runtime_sockets": [{"path": "/run/docker.sock", "cover": "/nonexistent.sock"}]},
+             "egressd's cover of /run/docker.sock"),
+            ({"ok": True, "protect": [], "host_writes": True,
+              "runtime_sockets": [{"path": "/run/docker.sock", "cover": "/etc/passwd"}]},
+             "egressd's cover of /run/docker.sock"))):
+        if "runtime_sockets" not in status:
+            status = dict(status, runtime_sockets=[])
+        elif status["runtime_sockets"] is None:
+            status = {k: v for k, v in status.items() if k != "runtime_sockets"}
         srv = stand_in_egressd(ctx.path("fake%d.sock" % n), status, lambda: {})
         try:
             p = subprocess.run([egressctl, "--socket", ctx.path("fake%d.sock" % n), "run", "--",
