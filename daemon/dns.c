@@ -134,7 +134,7 @@ static void ep_mod(struct ef_daemon *d, int fd, uint32_t events, void *tag)
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
-static void close_fd(struct ef_daemon *d, int *fd)
+void ef_dns_close_fd(struct ef_daemon *d, int *fd)
 {
 	if (*fd < 0)
 		return;
@@ -145,7 +145,7 @@ static void close_fd(struct ef_daemon *d, int *fd)
 
 /* ---- listeners ---- */
 
-static int listen_one(struct ef_daemon *d, struct ef_dns_sock *ls, struct ef_dns_job *dj,
+int ef_dns_listen_one(struct ef_daemon *d, struct ef_dns_sock *ls, struct ef_dns_job *dj,
 		      bool v6, bool tcp, uint16_t port, uint16_t *got)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -199,10 +199,11 @@ static int listen_one(struct ef_daemon *d, struct ef_dns_sock *ls, struct ef_dns
 
 static void listeners_close(struct ef_daemon *d, struct ef_dns_job *dj)
 {
-	close_fd(d, &dj->udp4.fd);
-	close_fd(d, &dj->tcp4.fd);
-	close_fd(d, &dj->udp6.fd);
-	close_fd(d, &dj->tcp6.fd);
+	ef_dns_nets_close(d, dj);
+	ef_dns_close_fd(d, &dj->udp4.fd);
+	ef_dns_close_fd(d, &dj->tcp4.fd);
+	ef_dns_close_fd(d, &dj->udp6.fd);
+	ef_dns_close_fd(d, &dj->tcp6.fd);
 }
 
 /* One port for all four sockets. IPv4 is required; [::1] is used when the
@@ -215,19 +216,19 @@ static int listeners_open(struct ef_daemon *d, struct ef_dns_job *dj, uint16_t w
 		uint16_t port = attempt == 0 ? want : 0, got = 0;
 
 		dj->udp4.fd = dj->tcp4.fd = dj->udp6.fd = dj->tcp6.fd = -1;
-		ret = listen_one(d, &dj->udp4, dj, false, false, port, &got);
+		ret = ef_dns_listen_one(d, &dj->udp4, dj, false, false, port, &got);
 		if (ret == -EADDRINUSE && port)
 			continue;
 		if (ret)
 			return ret;
-		ret = listen_one(d, &dj->tcp4, dj, false, true, got, NULL);
+		ret = ef_dns_listen_one(d, &dj->tcp4, dj, false, true, got, NULL);
 		if (!ret) {
 			dj->v6 = true;
-			ret = listen_one(d, &dj->udp6, dj, true, false, got, NULL);
+			ret = ef_dns_listen_one(d, &dj->udp6, dj, true, false, got, NULL);
 			if (!ret)
-				ret = listen_one(d, &dj->tcp6, dj, true, true, got, NULL);
+				ret = ef_dns_listen_one(d, &dj->tcp6, dj, true, true, got, NULL);
 			if (ret == -EADDRNOTAVAIL || ret == -EAFNOSUPPORT) {
-				close_fd(d, &dj->udp6.fd);
+				ef_dns_close_fd(d, &dj->udp6.fd);
 				dj->v6 = false;
 				ret = 0;
 			}
@@ -303,7 +304,7 @@ static void conn_close(struct ef_daemon *d, struct ef_dns_conn *c)
 
 	if (c->fd < 0)
 		return;
-	close_fd(d, &c->fd);
+	ef_dns_close_fd(d, &c->fd);
 	for (struct ef_dns_conn **pp = &dj->conns; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -468,7 +469,7 @@ static void upsock_put(struct ef_daemon *d, struct ef_dns_upsock *u)
 			break;
 		}
 	}
-	close_fd(d, &u->fd);
+	ef_dns_close_fd(d, &u->fd);
 	defer_free(u, upsock_free);
 }
 
@@ -542,7 +543,7 @@ static int id_claim(struct ef_daemon *d, struct ef_dns_pending *p)
 /* End the current attempt: release its socket and id. */
 static void attempt_stop(struct ef_daemon *d, struct ef_dns_pending *p)
 {
-	close_fd(d, &p->fd);
+	ef_dns_close_fd(d, &p->fd);
 	if (p->id_claimed) {
 		d->dns_by_id[p->up_id] = NULL;
 		p->id_claimed = false;
@@ -1070,8 +1071,16 @@ static void revive(struct ef_daemon *d, struct ef_dns_sock *ls)
 	struct ef_job v;
 
 	getsockopt(ls->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-	close_fd(d, &ls->fd);
-	ret = listen_one(d, ls, dj, v6, tcp, old, NULL);
+	if (ls->net) {
+		/* another namespace's: closed, opened again at its next query */
+		log_warn("job %s: its DNS proxy's socket in network namespace %llu failed (%s)",
+			 dj->job->id, (unsigned long long)ls->net->cookie,
+			 err ? strerror(err) : "closed");
+		ef_dns_net_failed(d, ls->net);
+		return;
+	}
+	ef_dns_close_fd(d, &ls->fd);
+	ret = ef_dns_listen_one(d, ls, dj, v6, tcp, old, NULL);
 	if (!ret) {
 		log_warn("job %s: its DNS proxy's %s%s socket failed (%s); made anew on port %u",
 			 dj->job->id, tcp ? "TCP" : "UDP", v6 ? "6" : "4",
@@ -1172,6 +1181,7 @@ void ef_dns_tick(struct ef_daemon *d)
 			}
 		}
 		ef_dns_fold_tick(d, j->dns, false);
+		ef_dns_nets_tick(d, j->dns);
 	}
 	ef_dns_sweep(d, false);
 }
@@ -1242,7 +1252,7 @@ void ef_dns_close(struct ef_daemon *d)
 		struct ef_dns_upsock *u = d->dns_upsocks;
 
 		d->dns_upsocks = u->next;
-		close_fd(d, &u->fd);
+		ef_dns_close_fd(d, &u->fd);
 		free(u);
 	}
 	free(d->dns_by_id);

@@ -14,12 +14,26 @@
 struct ef_dns_job;
 struct ef_learn_mirror;
 
+struct ef_dns_net;
+
 /* A proxy socket: UDP, or a TCP listener. First member: enum ef_ep_kind. */
 struct ef_dns_sock {
 	int kind;
 	int fd;
 	struct ef_dns_job *dj;
 	bool v6;
+	struct ef_dns_net *net; /* NULL: in egressd's network namespace */
+};
+
+/* The job's proxy sockets in another network namespace (dns_netns.c). */
+#define EF_DNS_NETS_MAX 16
+struct ef_dns_net {
+	uint64_t cookie;  /* the namespace's; 0: a free slot */
+	bool failed;	  /* could not be opened: the slot and ef_dns_nets entry
+			   * go at failed_ns + EF_DNS_NET_RETRY_NS, then the job's
+			   * next query there tries again */
+	uint64_t failed_ns;
+	struct ef_dns_sock udp4, tcp4, udp6, tcp6;
 };
 
 /* A job's TCP connection to its proxy. Referenced by its pending queries. */
@@ -56,6 +70,8 @@ struct ef_dns_job {
 	uint16_t port;
 	bool v6;
 	struct ef_dns_sock udp4, tcp4, udp6, tcp6;
+	struct ef_dns_net nets[EF_DNS_NETS_MAX];
+	bool nets_full_logged;
 	struct ef_dns_conn *conns;
 	int n_conns, n_pending;
 	struct ef_learn_mirror *mirror; /* what this job's ef_learned entries hold */
@@ -112,6 +128,14 @@ struct ef_dns_pending {
 };
 
 /* dns.c */
+int ef_dns_listen_one(struct ef_daemon *d, struct ef_dns_sock *ls, struct ef_dns_job *dj,
+		      bool v6, bool tcp, uint16_t port, uint16_t *got);
+void ef_dns_close_fd(struct ef_daemon *d, int *fd);
+
+/* dns_netns.c */
+void ef_dns_nets_close(struct ef_daemon *d, struct ef_dns_job *dj);
+void ef_dns_net_failed(struct ef_daemon *d, struct ef_dns_net *n);
+void ef_dns_nets_tick(struct ef_daemon *d, struct ef_dns_job *dj);
 void ef_dns_reply(struct ef_daemon *d, const struct ef_dns_client *cl, const uint8_t *msg,
 		  size_t len);
 

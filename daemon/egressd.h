@@ -204,6 +204,8 @@ struct ef_daemon {
 	struct ring_buffer *rb;
 
 	int epfd, sigfd, timerfd, inofd, listenfd;
+	int netns_fd;		/* egressd's network namespace (dns_netns.c) */
+	uint64_t netns_cookie;
 	struct ef_client *clients;
 	struct ef_runtime runtimes[EF_RUNTIMES_MAX];
 	int n_runtimes;
@@ -308,6 +310,10 @@ void ef_tamper_control(struct ef_daemon *d, struct ef_job_rec *j, const struct e
 		       bool running, const char *op);
 void ef_tamper_user(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
 		    bool running, int reason, unsigned protocol, const char *detail);
+
+/* dns_netns.c */
+int ef_dns_netns_init(struct ef_daemon *d);
+void ef_dns_netns_seen(struct ef_daemon *d, const struct ef_event *e);
 
 /* runtimes.c */
 int ef_runtimes_config(struct ef_daemon *d, const cJSON *v, const char *where);

@@ -471,6 +471,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		log_warn("short ring-buffer record (%zu bytes); ABI mismatch?", size);
 		return 0;
 	}
+	if (((const struct ef_event *)data)->kind == EF_K_NETNS) {
+		ef_dns_netns_seen(d, data); /* not a decision */
+		return 0;
+	}
 	record(d, data, NULL);
 	return 0;
 }

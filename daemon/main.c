@@ -323,7 +323,7 @@ int main(int argc, char **argv)
 
 	if (!d)
 		return 1;
-	d->epfd = d->sigfd = d->timerfd = d->inofd = d->listenfd = -1;
+	d->epfd = d->sigfd = d->timerfd = d->inofd = d->listenfd = d->netns_fd = -1;
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
 		case O_CONFIG: o.config = optarg; break;
@@ -409,7 +409,7 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto cleanup;
 	}
-	if (ef_pol_restore(d) || ef_events_setup(d))
+	if (ef_pol_restore(d) || ef_events_setup(d) || ef_dns_netns_init(d))
 		goto cleanup;
 	{
 		int err = ef_probe_setup(d);
@@ -479,6 +479,8 @@ cleanup:
 		ef_bpf_close(d);
 	if (d->epfd >= 0)
 		close(d->epfd);
+	if (d->netns_fd >= 0)
+		close(d->netns_fd);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	if (d->timerfd >= 0)

@@ -156,6 +156,10 @@ enum ef_kind {
 	EF_K_INBOUND = 6, /* a connection to a job's listener (cgroup_skb/ingress,
 			   * TCP SYN): addr/port = the peer, addr2/port2 = the local
 			   * address and port it asked for */
+	EF_K_NETNS = 7,	  /* not a decision: a job's first DNS query from a network
+			   * namespace other than egressd's (a container's, unshare -n);
+			   * cookie = its netns cookie, pid = the asker. egressd opens
+			   * the job's proxy there (daemon/dns_netns.c) */
 	EF_K__MAX,
 };
 
@@ -232,6 +236,13 @@ _Static_assert(sizeof(struct ef_job) == 16, "ef_job layout");
 
 enum ef_job_dns_flags {
 	EF_JD_V6 = 1 << 0, /* the proxy listens on [::1] too (else IPv6 sockets get ::ffff:127.0.0.1) */
+};
+
+/* ef_dns_nets key: a job and a network namespace other than egressd's
+ * where its proxy listens (or is being opened). */
+struct ef_dns_net_key {
+	__u64 job;   /* cgroup id */
+	__u64 netns; /* netns cookie */
 };
 
 /* The DNS port every fenced job's queries are taken from, UDP and TCP. */

@@ -295,6 +295,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 		return EF_DROP;
 	}
 	if (d->port == EF_DNS_PORT && d->proto_bit && c.job->dns_port) {
+		ef_dns_netns(ctx, &c);
 		if (!v6)
 			return ef_judged_set(ctx, &c, v6, kind, ef_dns_redirect4(ctx, c.job));
 		return ef_judged_set(ctx, &c, v6, kind,

@@ -24,6 +24,51 @@
 
 #define EF_LO4 0x7f000001 /* 127.0.0.1, host order */
 
+/*
+ * A query from a network namespace other than egressd's (a container's, a
+ * rootless Podman's, unshare -n): the rewrite is the same, to loopback and
+ * the job's port, and egressd opens the job's proxy sockets in that
+ * namespace when told of it: once per job and namespace (ef_dns_nets), by
+ * a record that is not a decision (EF_K_NETNS). Until they are open the
+ * query finds no listener there, and the resolver asks again.
+ */
+static __always_inline void ef_dns_netns(struct bpf_sock_addr *ctx, const struct ef_ctx *c)
+{
+	struct ef_dns_net_key k = { .job = c->cgroup_id };
+	__u32 zero = 0;
+	__u64 *host, id;
+	__u8 one = 1;
+	struct ef_event *e;
+
+	host = bpf_map_lookup_elem(&ef_host_netns, &zero);
+	k.netns = bpf_get_netns_cookie(ctx);
+	if (!host || !*host || k.netns == *host)
+		return;
+	/* told already, or the map is full (egressd logs it) */
+	if (bpf_map_update_elem(&ef_dns_nets, &k, &one, BPF_NOEXIST))
+		return;
+	e = bpf_ringbuf_reserve(&ef_events, sizeof(*e), 0);
+	if (!e) {
+		/* no record: the next query tries again */
+		bpf_map_delete_elem(&ef_dns_nets, &k);
+		ef_stat_inc(EF_S_RB_DROPS);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	id = bpf_get_current_pid_tgid();
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = c->cgroup_id;
+	e->job_serial = c->job ? c->job->serial : 0;
+	e->cookie = k.netns;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->policy_id = c->policy_id;
+	e->rule_id = EF_RULE_NONE;
+	e->kind = EF_K_NETNS;
+	e->verdict = EF_V_ALLOW;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
 static __always_inline struct ef_dns_orig *ef_dns_keep(struct bpf_sock_addr *ctx,
 						       const struct ef_job *job)
 {

@@ -102,6 +102,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_dns_ports SEC(".maps");
 
+/* (job, network namespace other than egressd's) -> 1: egressd has been told
+ * of it (EF_K_NETNS) and opens the job's proxy there; deleted when it could
+ * not, so the next query asks again. LRU: a job making namespaces by the
+ * thousand evicts entries, which costs their jobs one more record each,
+ * never a proxy (egressd knows the namespaces it opened) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EF_MAX_JOBS * 4);
+	__type(key, struct ef_dns_net_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_dns_nets SEC(".maps");
+
+/* [0]: egressd's network namespace cookie; 0 until it has written it */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_host_netns SEC(".maps");
+
 /* name id -> DNS name; only egressd reads it (records carry the id) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -11,6 +11,7 @@ same job, so most tests run several probe.py steps in one `egressctl run`
 (sh(...) below).
 """
 import ipaddress
+import json
 import os
 import shlex
 import time
@@ -941,3 +942,59 @@ def test_dns_proxy_socket_destroyed_is_made_anew(ctx):
     for res in got:
         answered(res, "NOERROR", ["198.18.1.1", "2001:db8:1::1"])
     check(d.alive(), "egressd died: %s" % d.log_tail())
+
+
+NETNS_JOB = r'''
+set -u
+unshare -rn sh -c '
+ip link set lo up || exit 90
+# the first query from a new namespace may find no proxy yet: ask again,
+# as resolvers do
+for name in ok.test nope.test; do
+  for i in 1 2 3 4 5; do
+    out=$(%(probe)s resolve "$name" --family 4 --timeout 1) && echo "$out" &&
+      echo "$out" | grep -q "\"ok\": true" && break
+    sleep 0.2
+  done
+done
+%(probe)s resolve ok.test --family 4 --tcp --timeout 2
+cat /proc/self/ns/net >/dev/null; readlink /proc/self/ns/net >&2
+'
+'''
+
+
+@test(timeout=120)
+def test_dns_from_another_network_namespace(ctx):
+    """A job's process in a network namespace of its own (a container's,
+    `unshare -rn`) resolves through the job's proxy there, UDP and TCP: the
+    allowed name is answered and recorded for the job, the denied one gets
+    NXDOMAIN and never reaches the upstream server; egressd says it opened
+    the proxy in that namespace; as root and as another uid."""
+    d = dns_daemon(ctx, {"n": pol(allow=["ok.test:80"])})
+    for p in (d.tmp, d.run_dir):
+        os.chmod(p, 0o711)
+    probe = " ".join(shlex.quote(a) for a in probe_argv())
+    for who, prefix in (("root", []), ("nobody", ["setpriv", "--reuid=65534",
+                                                  "--regid=65534", "--clear-groups", "--"])):
+        mark = ctx.world.dns_mark()
+        job_id = ctx.job_id()
+        argv = prefix + d.run_argv("n", ["/bin/sh", "-c", NETNS_JOB % {"probe": probe}],
+                                   job_id)
+        import subprocess
+        p = subprocess.run(ctx.world.fence_argv(argv), capture_output=True, text=True,
+                           timeout=90, env=d._env(), stdin=subprocess.DEVNULL)
+        lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+        ok = [x for x in lines if x.get("name") == "ok.test" and x.get("ok")]
+        check(ok, "%s job: ok.test was never answered in its own network namespace (rc %d): "
+              "%s %s" % (who, p.returncode, p.stdout[-1500:], p.stderr[-800:]))
+        answered(ok[0], "NOERROR", ["198.18.1.1"])
+        tcp = [x for x in ok if any(q.get("transport") == "tcp" for q in x.get("queries", []))]
+        check(tcp, "%s job: no answer over TCP in its namespace: %s" % (who, p.stdout[-1500:]))
+        nope = [x for x in lines if x.get("name") == "nope.test" and x.get("ok")]
+        check(nope and nope[0]["rcode"] == "NXDOMAIN", "%s job: nope.test: %s" % (
+            who, [x for x in lines if x.get("name") == "nope.test"][-1:]))
+        check("nope.test" not in ctx.world.dns_queries(since=mark),
+              "%s job: the denied name reached the upstream server" % who)
+        dns_spans(d, job_id, "ok.test", "A", n=2)
+        check("DNS proxy opened in network namespace" in d.log_tail(200),
+              "%s job: egressd does not say it opened the proxy in the namespace" % who)
