@@ -322,10 +322,163 @@ static int bind_cover(int cover_fd, int fd, const char *path, char *why, size_t 
 	return -errno;
 }
 
-int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, char *why,
-		      size_t len)
+/*
+ * /run, made anew for an unprivileged job: a tmpfs with each entry the host
+ * had there at the job's start bound back (recursively: mounts below come
+ * along), but the container runtimes' (a socket directly in /run, and the
+ * top directory of each runtime's own, /run/containerd, /run/docker), whose
+ * covers go in their place. The tmpfs is the job's namespace's own and
+ * read-only: a runtime that deletes and makes its socket or directory anew
+ * (a restart), or one started after the job, makes nothing the job can
+ * reach, where a cover on the host's own entry would go with the entry. A
+ * symlink is made again as it was; an entry the user cannot reach (a root
+ * directory of mode 0700) is left out, as unreachable as before.
+ */
+#define RUN_ENTRIES_MAX 1024
+
+/* the top entry of /run a runtime's socket is under ("docker.sock",
+ * "containerd"), or NULL if it is not under /run */
+static const char *run_top(const char *path, char *buf, size_t len)
 {
-	char dir[4096], prev[4096], target[64];
+	const char *rest;
+	size_t n;
+
+	if (strncmp(path, "/run/", 5))
+		return NULL;
+	rest = path + 5;
+	n = strcspn(rest, "/");
+	if (!n || n >= len)
+		return NULL;
+	snprintf(buf, len, "%.*s", (int)n, rest);
+	return buf;
+}
+
+static bool run_excluded(const char *name, const struct ef_runtime_cover *rc, int n)
+{
+	char top[256];
+
+	for (int i = 0; i < n; i++)
+		if (run_top(rc[i].path, top, sizeof(top)) && !strcmp(top, name))
+			return true;
+	return false;
+}
+
+/* the cover of path (under the new /run) on a file made for it, with its
+ * directories */
+static int run_cover(const char *path, int cover_fd, char *why, size_t len)
+{
+	char p[4096];
+	int f;
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *q = p + 5; (q = strchr(q, '/')); q++) {
+		*q = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			snprintf(why, len, "the cover of %s: making %s: %s", path, p, strerror(errno));
+			return -errno;
+		}
+		*q = '/';
+	}
+	f = open(p, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (f < 0) {
+		snprintf(why, len, "the cover of %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	{
+		int ret = bind_cover(cover_fd, f, path, why, len);
+
+		close(f);
+		return ret;
+	}
+}
+
+static int rebuild_run(const struct ef_runtime_cover *rc, int n_rc, const int *rc_fds, char *why,
+		       size_t len)
+{
+	char (*names)[256] = calloc(RUN_ENTRIES_MAX, sizeof(*names));
+	int orig = -1, n = 0, ret = 0;
+	struct dirent *de;
+	DIR *dh = NULL;
+
+	if (!names)
+		return snprintf(why, len, "out of memory"), -ENOMEM;
+	orig = open("/run", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	dh = opendir("/run");
+	if (orig < 0 || !dh) {
+		ret = -errno;
+		snprintf(why, len, "reading /run: %s", strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(dh))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    run_excluded(de->d_name, rc, n_rc) || strlen(de->d_name) >= sizeof(*names))
+			continue;
+		if (n >= RUN_ENTRIES_MAX) {
+			ret = -E2BIG;
+			snprintf(why, len, "more than %d entries in /run", RUN_ENTRIES_MAX);
+			goto out;
+		}
+		snprintf(names[n++], sizeof(*names), "%s", de->d_name);
+	}
+	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0755,size=1m,nr_inodes=8192") != 0) {
+		ret = -errno;
+		snprintf(why, len, "a /run of the job's own: %s", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		char src[4096], dst[4096], target[4096];
+		struct stat st;
+		ssize_t l;
+
+		if (fstatat(orig, names[i], &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		snprintf(src, sizeof(src), "/proc/self/fd/%d/%s", orig, names[i]);
+		snprintf(dst, sizeof(dst), "/run/%s", names[i]);
+		if (S_ISLNK(st.st_mode)) {
+			l = readlinkat(orig, names[i], target, sizeof(target) - 1);
+			if (l > 0) {
+				target[l] = '\0';
+				(void)!symlink(target, dst);
+			}
+			continue;
+		}
+		if (S_ISDIR(st.st_mode) ? mkdir(dst, st.st_mode & 07777)
+					: close(open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+						     0644)))
+			continue;
+		if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) != 0) {
+			/* out of the user's reach (EACCES): out of the job's */
+			if (S_ISDIR(st.st_mode))
+				rmdir(dst);
+			else
+				unlink(dst);
+		}
+	}
+	for (int i = 0; !ret && i < n_rc; i++) {
+		char top[256];
+
+		if (run_top(rc[i].path, top, sizeof(top)))
+			ret = run_cover(rc[i].path, rc_fds[i], why, len);
+	}
+	if (!ret && mount(NULL, "/run", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+			  NULL) != 0) {
+		ret = -errno;
+		snprintf(why, len, "making the job's /run read-only: %s", strerror(errno));
+	}
+out:
+	if (dh)
+		closedir(dh);
+	if (orig >= 0)
+		close(orig);
+	free(names);
+	return ret;
+}
+
+int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, bool run_rebuilt,
+		      bool may_create, char *why, size_t len)
+{
+	char dir[4096], prev[4096], target[64], top[256];
 	struct stat st;
 	bool done;
 	int ret = 0;
@@ -334,10 +487,19 @@ int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, 
 		const char *base = strrchr(rc[i].path, '/') + 1;
 		int fd, f;
 
+		/* covered by rebuild_run() */
+		if (run_rebuilt && run_top(rc[i].path, top, sizeof(top)))
+			continue;
+
 		if (!own_dir(rc[i].path, dir, sizeof(dir))) {
 			/* the socket itself, where there is one (following a link:
 			 * /var/run/docker.sock is /run/docker.sock) */
 			fd = open(rc[i].path, O_PATH | O_CLOEXEC);
+			/* none yet: under a root job's copy-on-write /run, one made
+			 * for the cover, in case the runtime starts later */
+			if (fd < 0 && may_create && errno == ENOENT &&
+			    run_top(rc[i].path, top, sizeof(top)))
+				ret = run_cover(rc[i].path, fds[i], why, len);
 			if (fd < 0)
 				continue;
 			if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
@@ -346,6 +508,10 @@ int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, 
 			continue;
 		}
 		fd = open(dir, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 && may_create && errno == ENOENT) {
+			ret = run_cover(rc[i].path, fds[i], why, len);
+			continue;
+		}
 		if (fd < 0)
 			continue; /* no runtime there (docs/threat-model.md: one started later) */
 		snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
@@ -401,6 +567,8 @@ static int hide_host_services(const struct ef_runtime_cover *rc, int n_rc, int *
 		return -e;
 	}
 	ret = ef_runtime_covers_open(rc, n_rc, rc_fds, why, len);
+	if (!ret && cover_now)
+		ret = rebuild_run(rc, n_rc, rc_fds, why, len);
 	if (ret)
 		return ret;
 	/* sockets first: some live under directories covered below */
@@ -442,7 +610,7 @@ static int hide_host_services(const struct ef_runtime_cover *rc, int n_rc, int *
 	if (!ret && screendir && screendir[0] == '/')
 		ret = cover(screendir, COVER_DIR, NULL, why, len);
 	if (!ret && cover_now)
-		ret = ef_runtimes_cover(rc, n_rc, rc_fds, why, len);
+		ret = ef_runtimes_cover(rc, n_rc, rc_fds, true, false, why, len);
 	if (ret)
 		return ret;
 	/* the working directory, entered again by its path: never a way under a cover */
@@ -469,9 +637,21 @@ int ef_userns_isolate(const struct ef_runtime_cover *rc, int n_rc, char *why, si
 		return 1;
 	}
 	if (unshare(CLONE_NEWUSER) != 0) {
-		snprintf(why, len, "this host refuses unprivileged user namespaces (%s)",
-			 strerror(errno));
-		return 1;
+		int e = errno;
+
+		/* the host's policy (sysctls, AppArmor, seccomp): the job runs
+		 * without, said so; anything else, such as the limit of
+		 * namespaces a job may have used up for the next one (ENOSPC),
+		 * is no reason to run a job with less */
+		if (e == EPERM || e == EACCES || e == EINVAL || e == ENOSYS) {
+			snprintf(why, len, "this host refuses unprivileged user namespaces (%s)",
+				 strerror(e));
+			return 1;
+		}
+		snprintf(why, len, "a user namespace for the job: %s%s", strerror(e),
+			 e == ENOSPC ? " (this user's user namespaces used up, "
+				       "user.max_user_namespaces, or nested too deep)" : "");
+		return -e;
 	}
 	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
 	ret = write_file("/proc/self/setgroups", "deny");
@@ -581,7 +761,8 @@ int ef_root_isolate(const struct ef_root_opts *o, struct ef_overlay_result *res,
 	}
 	/* the container runtimes' sockets, in the namespace's final view */
 	if (!ret)
-		ret = ef_runtimes_cover(o->runtimes, o->n_runtimes, rc_fds, why, len);
+		ret = ef_runtimes_cover(o->runtimes, o->n_runtimes, rc_fds, false,
+					o->overlay_dir != NULL, why, len);
 	ef_runtime_covers_close(rc_fds, o->n_runtimes);
 	/* entered again: the working directory as the job sees it */
 	if (!ret && (!have_cwd || chdir(cwd) != 0)) {

@@ -2,6 +2,7 @@
 #ifndef EF_CLI_USERNS_H
 #define EF_CLI_USERNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Same-user isolation of an unprivileged job (see userns.c): 0 done; 1 not
@@ -19,8 +20,8 @@ int ef_userns_isolate(const struct ef_runtime_cover *rc, int n_rc, char *why, si
  * the job's mount namespace, closed. 0, or -errno having said why. */
 int ef_runtime_covers_open(const struct ef_runtime_cover *rc, int n, int *fds, char *why,
 			   size_t len);
-int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, char *why,
-		      size_t len);
+int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, bool run_rebuilt,
+		      bool may_create, char *why, size_t len);
 void ef_runtime_covers_close(int *fds, int n);
 
 /* A root job's mount namespace (a slave of the host's, made before it joins
