@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -471,6 +472,21 @@ static int isolate_same_user(cJSON *req, cJSON *attrs, int fd, const char *const
 		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, cmd);
 		ret = -1;
 		goto out;
+	}
+	/* without a namespace, no covers: a runtime this user may connect to
+	 * would be root on the host for the job */
+	for (int i = 0; ret > 0 && i < n_rc; i++) {
+		struct stat rst;
+
+		if (stat(rc[i].path, &rst) == 0 && S_ISSOCK(rst.st_mode) &&
+		    access(rc[i].path, W_OK) == 0) {
+			fprintf(stderr, "egressctl: %s, so the job cannot have the container "
+					"runtime's socket %s covered, and this user may connect to it "
+					"(it acts as root on the host); not running %s unfenced\n",
+				why, rc[i].path, cmd);
+			ret = -1;
+			goto out;
+		}
 	}
 	if (ret > 0)
 		fprintf(stderr, "egressctl: warning: %s: the job can ptrace processes of its user "

@@ -154,10 +154,10 @@ def test_runtime_sockets_covered_with_docker_error_and_record(ctx):
         c = socket.socket(socket.AF_UNIX)
         c.settimeout(3)
         c.connect(cover)
-        c.sendall(b"GET /_ping HTTP/1.1\r\n\r\n")
         try:
+            c.sendall(b"GET /_ping HTTP/1.1\r\n\r\n")
             got = c.recv(100)
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             got = b""
         eq(got, b"", "what the cover answers a connection from outside every job")
         c.close()
@@ -173,7 +173,9 @@ def test_runtime_sockets_covered_with_docker_error_and_record(ctx):
 def test_runtime_sockets_config_errors(ctx):
     """A bad "runtime_sockets" stops egressd at start with a message naming it."""
     for v in ("/run/docker.sock", [1], ["relative.sock"], ["/run/x/../docker.sock"], ["/"],
-              ["/run/x%d.sock" % i for i in range(40)]):
+              ["/run/x/."], ["/run//x.sock"], ['/run/x".sock'], ["/run/x\\.sock"],
+              ["/run/" + "x" * 300], ["/run/systemd/x.sock"], ["/run/user/1000/docker.sock"],
+              ["/run/lock/x.sock"], ["/run/x%d.sock" % i for i in range(40)]):
         d = ctx.daemon(start=False)
         d.set_config({"runtime_sockets": v})
         try:
@@ -183,3 +185,88 @@ def test_runtime_sockets_config_errors(ctx):
                   "runtime_sockets" % (v, e))
             continue
         raise AssertionError("egressd started with runtime_sockets %r" % (v,))
+
+
+SHIM = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* unshare(CLONE_NEWUSER) fails with $EF_TEST_UNSHARE_ERRNO; the rest is the kernel's */
+int unshare(int flags)
+{
+	const char *e = getenv("EF_TEST_UNSHARE_ERRNO");
+
+	if ((flags & CLONE_NEWUSER) && e) {
+		errno = atoi(e);
+		return -1;
+	}
+	return (int)syscall(SYS_unshare, flags);
+}
+"""
+
+
+def unshare_shim(ctx):
+    src, so = ctx.path("shim.c"), ctx.path("shim.so")
+    with open(src, "w") as f:
+        f.write(SHIM)
+    r = subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src], capture_output=True, text=True)
+    check(r.returncode == 0, "building the unshare shim: %s" % r.stderr)
+    os.chmod(so, 0o755)
+    os.chmod(os.path.dirname(so), 0o755)
+    return so
+
+
+@test(timeout=120)
+def test_no_user_namespace_is_no_reason_to_run_without_covers(ctx):
+    """Where the job gets no user namespace, it gets no covers either. Made
+    to fail here (a shim in front of unshare()): refused for a limit (a job
+    that used up its uid's user.max_user_namespaces leaves the next job
+    ENOSPC), egressctl run refuses to run the job; refused by the host's
+    policy (EPERM), it refuses where a runtime's socket is one the user may
+    connect to, and otherwise runs the job with a warning. The command
+    never runs where refused."""
+    tag = secrets.token_hex(3)
+    sock = "/run/ef-test-rt-%s.sock" % tag
+    d = ctx.daemon(start=False, policies={"t": pol(allow=["198.18.1.1:443"])})
+    d.set_config({"runtime_sockets": [sock]})
+    d.start()
+    for p in (d.tmp, d.run_dir):
+        os.chmod(p, 0o711)
+    so = unshare_shim(ctx)
+    marker = ctx.path("ran")
+    os.chmod(os.path.dirname(marker), 0o777)
+
+    def run(errno_, job):
+        if os.path.exists(marker):
+            os.unlink(marker)
+        argv = NOBODY + ["env", "LD_PRELOAD=" + so, "EF_TEST_UNSHARE_ERRNO=%d" % errno_] + \
+            d.run_argv("t", ["/usr/bin/touch", marker], job)
+        return subprocess.run(ctx.world.fence_argv(argv), capture_output=True, text=True,
+                              timeout=60, env=d._env(), stdin=subprocess.DEVNULL)
+
+    import errno as E
+    r = run(E.ENOSPC, ctx.job_id())
+    check(r.returncode == 125 and "a user namespace for the job" in r.stderr and
+          "unfenced" in r.stderr, "ENOSPC: egressctl exited %d: %s" % (r.returncode, r.stderr))
+    check(not os.path.exists(marker), "ENOSPC: the command ran")
+    st = StandIn(sock)
+    try:
+        os.chmod(sock, 0o666)
+        r = run(E.EPERM, ctx.job_id())
+        check(r.returncode == 125 and "cannot have the container runtime's socket %s" % sock
+              in r.stderr, "EPERM with a runtime the user may reach: egressctl exited %d: %s"
+              % (r.returncode, r.stderr))
+        check(not os.path.exists(marker), "EPERM, runtime reachable: the command ran")
+        eq(len(st.got), 0, "connections the stand-in saw")
+    finally:
+        st.close()
+    job = ctx.job_id()
+    r = run(E.EPERM, job)
+    check(r.returncode == 0 and "refuses unprivileged user namespaces" in r.stderr,
+          "EPERM, no runtime: egressctl exited %d: %s" % (r.returncode, r.stderr))
+    check(os.path.exists(marker), "EPERM, no runtime: the command did not run")
+    eq(d.job_span(job).get("egress.same_user_isolation"), "none", "egress.same_user_isolation")
