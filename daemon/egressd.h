@@ -168,6 +168,7 @@ struct ef_config_file {
 struct ef_runtime {
 	int kind; /* EF_EPK_RUNTIME: first, the epoll tag's kind */
 	int fd;
+	bool paused; /* no descriptor to accept with: until the next tick */
 	char path[EF_PATH_MAX];
 	char sock[EF_PATH_MAX + 32];
 };

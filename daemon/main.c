@@ -137,9 +137,6 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 	ret = ef_access_config(&d->cfg.access, cJSON_GetObjectItem(c, "access"), path);
 	if (ret)
 		goto out;
-	ret = ef_runtimes_config(d, cJSON_GetObjectItem(c, "runtime_sockets"), path);
-	if (ret)
-		goto out;
 	ret = ef_cgroup2_mount(d->cgroup_mount, sizeof(d->cgroup_mount));
 	if (ret) {
 		log_err("no cgroup2 filesystem in /proc/self/mounts: mount one (mount -t cgroup2 "
@@ -159,6 +156,8 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 		goto out;
 	}
 	snprintf(d->socket_path, sizeof(d->socket_path), "%s/control.sock", d->run_dir);
+	/* after run_dir: a runtime's socket may not be under it */
+	ret = ef_runtimes_config(d, cJSON_GetObjectItem(c, "runtime_sockets"), path);
 out:
 	cJSON_Delete(c);
 	free(text);

@@ -77,12 +77,19 @@ struct conn {
 
 static struct conn conns[CONNS];
 
+/* Connections answered in full (the lookups, the record, the error) in a
+ * second, from all jobs: past it, one is closed on at once, so that a job
+ * connecting in a loop cannot keep the event loop from the ring buffer and
+ * the control socket. Records are folded per job anyway. */
+#define BUDGET 256
+static int budget = BUDGET;
+
 static void conn_close(struct ef_daemon *d, struct conn *c)
 {
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	/* the kind stays: an event of this batch may still name the slot */
 	c->fd = -1;
-	c->kind = 0;
 }
 
 static void conn_keep(struct ef_daemon *d, int fd, uint64_t now)
@@ -91,7 +98,7 @@ static void conn_keep(struct ef_daemon *d, int fd, uint64_t now)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 
 	for (int i = 0; i < CONNS && !c; i++) {
-		if (conns[i].kind != EF_EPK_RUNTIME_CONN)
+		if (conns[i].kind != EF_EPK_RUNTIME_CONN || conns[i].fd < 0)
 			c = &conns[i];
 		else if (!old || conns[i].since < old->since)
 			old = &conns[i];
@@ -117,6 +124,8 @@ void ef_runtimes_conn_io(struct ef_daemon *d, void *tag)
 	ssize_t n;
 	int i = 0;
 
+	if (c->fd < 0)
+		return;
 	/* what the job sends is read and dropped, a bounded amount a wakeup */
 	while ((n = read(c->fd, buf, sizeof(buf))) > 0 && ++i < 16)
 		;
@@ -129,22 +138,78 @@ void ef_runtimes_tick(struct ef_daemon *d)
 	uint64_t now = ef_now_boot_ns();
 
 	for (int i = 0; i < CONNS; i++)
-		if (conns[i].kind == EF_EPK_RUNTIME_CONN && now - conns[i].since > CONN_LINGER_NS)
+		if (conns[i].kind == EF_EPK_RUNTIME_CONN && conns[i].fd >= 0 &&
+		    now - conns[i].since > CONN_LINGER_NS)
 			conn_close(d, &conns[i]);
+	/* listeners paused for want of descriptors, and the budget, anew */
+	budget = BUDGET;
+	for (int i = 0; i < d->n_runtimes; i++) {
+		struct ef_runtime *r = &d->runtimes[i];
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = r };
+
+		if (r->paused && r->fd >= 0 && !epoll_ctl(d->epfd, EPOLL_CTL_MOD, r->fd, &ev))
+			r->paused = false;
+	}
 }
 
+/* An absolute path of plain components, printable, no quote or backslash
+ * (it goes into the Docker API error's JSON as it is). */
 static bool path_ok(const char *p)
 {
 	size_t n = strlen(p);
 
-	return p[0] == '/' && n > 1 && n < EF_PATH_MAX && !strstr(p, "/../") &&
-	       !strstr(p, "/./") && strcmp(p + n - 1, "/") && (n < 3 || strcmp(p + n - 3, "/.."));
+	if (p[0] != '/' || n < 2 || n >= 256)
+		return false;
+	for (const char *c = p; *c; c++)
+		if (*c < 0x21 || *c > 0x7e || *c == '"' || *c == '\\')
+			return false;
+	for (const char *c = p; *c;) {
+		size_t k;
+
+		c++; /* the slash */
+		k = strcspn(c, "/");
+		if (k == 0 || (k == 1 && c[0] == '.') || (k == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += k;
+	}
+	return true;
+}
+
+/* Directories of /run other services share: a runtime's socket there is not
+ * in a directory of its own, and the whole directory would be covered in
+ * unprivileged jobs (cli/userns.c rebuild_run()). */
+static const char *shared_run_dir(const char *p, const char *run_dir)
+{
+	static const char *const shared[] = {
+		"systemd", "user", "lock", "dbus", "udev", "netns", "shm", "mount", "log",
+		"credentials", "sudo", "utmp", "initramfs", "sendsigs.omit.d", "tmpfiles.d",
+	};
+	size_t k, rl = strlen(run_dir);
+
+	if (strncmp(p, "/run/", 5))
+		return NULL;
+	if (!strncmp(p, run_dir, rl) && p[rl] == '/')
+		return run_dir;
+	k = strcspn(p + 5, "/");
+	if (!p[5 + k])
+		return NULL; /* directly in /run */
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+		if (strlen(shared[i]) == k && !strncmp(p + 5, shared[i], k))
+			return shared[i];
+	return NULL;
 }
 
 static int add_path(struct ef_daemon *d, const char *p, const char *where)
 {
 	if (!path_ok(p)) {
-		log_err("%s: \"runtime_sockets\": %s is not a plain absolute path", where, p);
+		log_err("%s: \"runtime_sockets\": %s is not a plain absolute path (printable, "
+			"no quotes, no . or .. or empty components, under 256 bytes)", where, p);
+		return -EINVAL;
+	}
+	if (shared_run_dir(p, d->run_dir)) {
+		log_err("%s: \"runtime_sockets\": %s is under /run/%s, which other services share "
+			"(unprivileged jobs would lose all of it): name a socket directly in /run or "
+			"in a runtime's own directory", where, p, shared_run_dir(p, d->run_dir));
 		return -EINVAL;
 	}
 	for (int i = 0; i < d->n_runtimes; i++)
@@ -223,7 +288,7 @@ int ef_runtimes_setup(struct ef_daemon *d)
 void ef_runtimes_close(struct ef_daemon *d)
 {
 	for (int i = 0; i < CONNS; i++)
-		if (conns[i].kind == EF_EPK_RUNTIME_CONN)
+		if (conns[i].kind == EF_EPK_RUNTIME_CONN && conns[i].fd >= 0)
 			conn_close(d, &conns[i]);
 	for (int i = 0; i < d->n_runtimes; i++)
 		if (d->runtimes[i].fd >= 0) {
