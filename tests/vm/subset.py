@@ -84,6 +84,8 @@ INTEGRATION = [
         "dns_over_tcp",
         "dns_mapped_v6_socket_source",
         "dns_proxy_socket_destroyed_is_made_anew",
+        # the proxy in a job's own network namespace (netns cookies, setns)
+        "dns_from_another_network_namespace",
     ]),
     # tamper: all of tests/integration/test_tamper.py (BPF LSM is active on 6.1:
     # egressd's tamper mode is "bpf_lsm" there, "guard" on a host that refuses it)
@@ -172,6 +174,9 @@ SECURITY = [
         "host_run_socket[root]",
         "tamper_block_device[root]",
         "host_mounts_put_back[root]",
+        # the host's container runtimes, covered (a /run of the job's own)
+        "host_docker_socket[nobody]",
+        "host_docker_restart[root]",
     ]),
     # inbound, a loopback relay, DNS to any address
     ("inbound, loopback, dns", [
