@@ -490,6 +490,44 @@ int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, 
 		/* covered by rebuild_run() */
 		if (run_rebuilt && run_top(rc[i].path, top, sizeof(top)))
 			continue;
+		/* a root job's /run: the top entry of the runtime's is the mount
+		 * point (a tmpfs on its directory, or the cover on its socket),
+		 * made where no runtime ran yet; one the job could rename away
+		 * would let a runtime started later show through the overlay */
+		if (run_top(rc[i].path, top, sizeof(top))) {
+			bool sock = !strcmp(top, base) && (size_t)(base - rc[i].path) == 5;
+
+			snprintf(dir, sizeof(dir), "/run/%s", top);
+			if (sock) {
+				fd = open(rc[i].path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+				if (fd < 0 && may_create && errno == ENOENT)
+					ret = run_cover(rc[i].path, fds[i], why, len);
+				else if (fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+					ret = bind_cover(fds[i], fd, rc[i].path, why, len);
+				if (fd >= 0)
+					close(fd);
+				continue;
+			}
+			fd = open(dir, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0 && may_create && errno == ENOENT && mkdir(dir, 0755) == 0)
+				fd = open(dir, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0)
+				continue; /* no runtime there (docs/threat-model.md) */
+			done = false;
+			for (int k = 0; k < i; k++)
+				done |= run_top(rc[k].path, prev, sizeof(prev)) && !strcmp(prev, top) &&
+					strcmp(rc[k].path + 5, top);
+			snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+			if (!done && mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+					   "mode=0755,size=64k,nr_inodes=64") != 0) {
+				ret = -errno;
+				snprintf(why, len, "covering %s: %s", dir, strerror(errno));
+			}
+			close(fd);
+			if (!ret)
+				ret = run_cover(rc[i].path, fds[i], why, len);
+			continue;
+		}
 
 		if (!own_dir(rc[i].path, dir, sizeof(dir))) {
 			/* the socket itself, where there is one (following a link:
