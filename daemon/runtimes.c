@@ -47,6 +47,10 @@ static const char *const defaults[] = {
 	"/run/crio/crio.sock",
 	"/run/buildkit/buildkitd.sock",
 	"/run/docker/containerd/containerd.sock", /* dockerd's own containerd */
+	"/run/cri-dockerd.sock",		  /* the CRI API of dockerd (Mirantis) */
+	"/run/k3s/containerd/containerd.sock",	  /* k3s's and RKE2's containerd */
+	"/run/libvirt/libvirt-sock",		  /* libvirtd: a VM with the host's disks */
+	"/var/snap/lxd/common/lxd/unix.socket",	  /* LXD */
 };
 
 static const char reply_fmt[] =
