@@ -72,10 +72,10 @@ int ef_dns_netns_init(struct ef_daemon *d)
 	}
 	/* namespaces told to an egressd before this one have no proxy now:
 	 * their jobs' next queries tell again */
-	while (!bpf_map_get_next_key(fd, NULL, &k)) {
+	/* bounded: jobs may be adding entries meanwhile */
+	for (int i = 0; i < 4 * 4096 + 64 && !bpf_map_get_next_key(fd, NULL, &k); i++)
 		if (bpf_map_delete_elem(fd, &k))
 			break;
-	}
 	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_host_netns), &zero,
 				&d->netns_cookie, BPF_ANY)) {
 		log_err("writing egressd's network namespace to ef_host_netns: %s",
@@ -190,7 +190,8 @@ void ef_dns_netns_seen(struct ef_daemon *d, const struct ef_event *e)
 	n->cookie = e->cookie;
 	n->failed = false;
 	n->udp4.fd = n->tcp4.fd = n->udp6.fd = n->tcp6.fd = -1;
-	snprintf(p, sizeof(p), "/proc/%u/ns/net", e->pid);
+	/* the asking thread's: a thread may be in a namespace of its own */
+	snprintf(p, sizeof(p), "/proc/%u/task/%u/ns/net", e->pid, e->tid);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;

@@ -44,8 +44,10 @@ static __always_inline void ef_dns_netns(struct bpf_sock_addr *ctx, const struct
 	k.netns = bpf_get_netns_cookie(ctx);
 	if (!host || !*host || k.netns == *host)
 		return;
-	/* told already, or the map is full (egressd logs it) */
-	if (bpf_map_update_elem(&ef_dns_nets, &k, &one, BPF_NOEXIST))
+	/* told already (looked up first: an insert into an LRU map takes a
+	 * node, evicting another job's entry, before it checks NOEXIST) */
+	if (bpf_map_lookup_elem(&ef_dns_nets, &k) ||
+	    bpf_map_update_elem(&ef_dns_nets, &k, &one, BPF_NOEXIST))
 		return;
 	e = bpf_ringbuf_reserve(&ef_events, sizeof(*e), 0);
 	if (!e) {
