@@ -23,9 +23,8 @@
  * jobs (an accepted socket is in its listener's cgroup, and has the
  * listener's local port) is judged as the inbound hook judges its SYN: a
  * loopback peer always passes, any other needs an "inbound" rule for the
- * local port. sock_diag lists the sockets of one network namespace: jobs in
- * another namespace are revoked from inside it (setns to the namespace of
- * the job's first process).
+ * local port. sock_diag lists the sockets of one network namespace: every
+ * namespace a job's process is in is looked at, from inside it (setns).
  *
  * A connect that passed the old version's check a moment before the switch
  * may not be in the socket tables yet when the first pass lists them, so
@@ -429,29 +428,58 @@ static void judge_all(struct pass *ps, struct mnl_socket *nl, struct ef_revoke_s
 	}
 }
 
-/* The network namespace of the job's first process: its inode, and an fd
- * to enter it (-1 when it is egressd's own). */
-static int job_netns(const struct ef_job_rec *j, ino_t self, ino_t *ino, int *fd)
-{
-	char path[64];
-	pid_t *pids = NULL;
-	size_t n = 0;
-	struct stat st;
+/* The network namespaces the jobs' processes are in: each one's inode, an
+ * fd to enter it (-1 for egressd's own), and which jobs have a process
+ * there (member[ns * n_jobs + job]). Every process is looked at, not only
+ * the first: a job's processes may be spread over namespaces (a container,
+ * unshare -n), and one parked elsewhere must not keep the others' sockets
+ * from being judged. */
+#define REVOKE_MAX_NS 64
 
-	*fd = -1;
-	*ino = self;
-	if (ef_cgroup_pids(j->cgroup, &pids, &n) || !n) {
+struct netns_set {
+	size_t n;
+	ino_t ino[REVOKE_MAX_NS];
+	int fd[REVOKE_MAX_NS];
+	bool *member;
+};
+
+static int netns_collect(const struct ef_revoke_job *jobs, size_t n_jobs, ino_t self,
+			 struct netns_set *ns)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < n_jobs; i++) {
+		pid_t *pids = NULL;
+		size_t n = 0;
+
+		if (ef_cgroup_pids(jobs[i].j->cgroup, &pids, &n))
+			n = 0; /* gone: nothing open */
+		for (size_t p = 0; p < n; p++) {
+			char path[64];
+			struct stat st;
+			size_t k;
+
+			snprintf(path, sizeof(path), "/proc/%d/ns/net", pids[p]);
+			if (stat(path, &st) < 0)
+				continue; /* exited meanwhile */
+			for (k = 0; k < ns->n && ns->ino[k] != st.st_ino; k++)
+				;
+			if (k == ns->n) {
+				if (ns->n == REVOKE_MAX_NS) {
+					ret = -E2BIG;
+					continue;
+				}
+				ns->ino[k] = st.st_ino;
+				ns->fd[k] = st.st_ino == self ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+				if (st.st_ino != self && ns->fd[k] < 0)
+					continue;
+				ns->n++;
+			}
+			ns->member[k * n_jobs + i] = true;
+		}
 		free(pids);
-		return -ESRCH;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pids[0]);
-	free(pids);
-	if (stat(path, &st) < 0)
-		return -errno;
-	*ino = st.st_ino;
-	if (st.st_ino != self && (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	return 0;
+	return ret;
 }
 
 static int revoke_in_ns(struct ef_daemon *d, struct ef_revoke_job *jobs, size_t n_jobs,
@@ -491,14 +519,14 @@ out:
 int ef_revoke(struct ef_daemon *d, struct ef_revoke_job *jobs, size_t n_jobs,
 	      struct ef_revoke_seen *seen, bool second, struct ef_revoke_res *res)
 {
+	struct netns_set ns = { .n = 0 };
 	struct stat self_st;
-	ino_t *ino = calloc(n_jobs ? n_jobs : 1, sizeof(*ino));
-	int *fds = calloc(n_jobs ? n_jobs : 1, sizeof(*fds));
-	bool *in_ns = calloc(n_jobs ? n_jobs : 1, sizeof(*in_ns)), *done = calloc(n_jobs ? n_jobs : 1, 1);
+	bool *in_ns = calloc(n_jobs ? n_jobs : 1, sizeof(*in_ns));
 	int self_fd = -1, ret = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (!ino || !fds || !in_ns || !done) {
+	ns.member = calloc(REVOKE_MAX_NS * (n_jobs ? n_jobs : 1), sizeof(*ns.member));
+	if (!in_ns || !ns.member) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -506,51 +534,46 @@ int ef_revoke(struct ef_daemon *d, struct ef_revoke_job *jobs, size_t n_jobs,
 		ret = -errno;
 		goto out;
 	}
-	for (size_t i = 0; i < n_jobs; i++) {
-		fds[i] = -1;
-		if (job_netns(jobs[i].j, self_st.st_ino, &ino[i], &fds[i]))
-			done[i] = true; /* no process left: nothing open */
-	}
-	for (size_t i = 0; i < n_jobs; i++) {
+	ret = netns_collect(jobs, n_jobs, self_st.st_ino, &ns);
+	if (ret)
+		log_warn("revoking connections: the jobs' processes are in more than %d network "
+			 "namespaces; the others are not looked at", REVOKE_MAX_NS);
+	for (size_t i = 0; i < ns.n; i++) {
 		int r;
 
-		if (done[i])
-			continue;
 		for (size_t k = 0; k < n_jobs; k++)
-			in_ns[k] = !done[k] && ino[k] == ino[i];
-		if (ino[i] != self_st.st_ino) {
+			in_ns[k] = ns.member[i * n_jobs + k];
+		if (ns.fd[i] >= 0) {
 			if (self_fd < 0)
 				self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-			if (self_fd < 0 || setns(fds[i], CLONE_NEWNET) < 0) {
+			if (self_fd < 0 || setns(ns.fd[i], CLONE_NEWNET) < 0) {
 				r = -errno;
-				log_warn("revoking in the network namespace of job %s: %s",
-					 jobs[i].j->id, strerror(-r));
+				log_warn("revoking in network namespace %lu: %s", (unsigned long)ns.ino[i],
+					 strerror(-r));
 				ret = ret ? ret : r;
-				for (size_t k = 0; k < n_jobs; k++)
-					done[k] = done[k] || in_ns[k];
 				continue;
 			}
 		}
 		r = revoke_in_ns(d, jobs, n_jobs, in_ns, seen, second, res);
-		if (ino[i] != self_st.st_ino && setns(self_fd, CLONE_NEWNET) < 0)
-			log_err("cannot return to egressd's network namespace: %s", strerror(errno));
+		if (ns.fd[i] >= 0 && setns(self_fd, CLONE_NEWNET) < 0) {
+			/* every socket made from here on would be in the job's namespace */
+			log_err("cannot return to egressd's network namespace: %s; stopping",
+				strerror(errno));
+			abort();
+		}
 		if (r) {
 			log_warn("revoking connections: %s", strerror(-r));
 			ret = ret ? ret : r;
 		}
-		for (size_t k = 0; k < n_jobs; k++)
-			done[k] = done[k] || in_ns[k];
 	}
 out:
-	for (size_t i = 0; fds && i < n_jobs; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	for (size_t i = 0; i < ns.n; i++)
+		if (ns.fd[i] >= 0)
+			close(ns.fd[i]);
 	if (self_fd >= 0)
 		close(self_fd);
-	free(ino);
-	free(fds);
+	free(ns.member);
 	free(in_ns);
-	free(done);
 	return ret;
 }
 

@@ -510,3 +510,32 @@ def test_policy_access_bad_config(ctx):
         else:
             raise AssertionError("egressd started with %s" % cfg)
         check(not os.path.exists(d.sock), "control socket left by a refused start (%s)" % cfg)
+
+
+@test(timeout=120)
+def test_policy_remove_tears_down_connections_in_every_namespace_of_the_job(ctx):
+    """A job whose first process went to a network namespace of its own
+    (`exec unshare -rn`) while another of its processes holds a connection
+    in the host's: removing the rule still tears that connection down
+    (every process's namespace is looked at, not the first's only)."""
+    import shlex
+    d = ctx.daemon({"live": pol(allow=[A, A2])}, config={"dns": DNS})
+    log, stop = ctx.path("hold-ns.jsonl"), ctx.path("stop-ns")
+    host, port = A.rsplit(":", 1)
+    holder = " ".join(shlex.quote(str(a)) for a in probe_argv(
+        "hold", host, port, 60, "--log", log, "--interval-ms", 100, "--stop-file", stop))
+    bg = d.spawn("live", ["/bin/sh", "-c", "%s & exec unshare -rn sleep 60" % holder])
+
+    def opened():
+        recs = read_jsonl(log)
+        return any(r["op"] == "hold-ping" and r["ok"] for r in recs)
+    wait_until(opened, 15, what="the held connection's first ping")
+    rep = ctl_json(d, "policy", "remove", "live", A)
+    check(rep["connections_closed"] >= 1, "no connection closed: %s" % rep)
+    t1 = time.time()
+    pings = rounds_after(log, t1, op="hold-ping", n=1)
+    check(not pings[0]["ok"] and pings[0]["errno"] in (ECONNABORTED, ECONNRESET, EPIPE),
+          "the held connection to A after the remove: %s" % pings[0])
+    open(stop, "w").close()
+    bg.proc.kill()
+    bg.wait(20)
