@@ -237,13 +237,18 @@ def test_no_user_namespace_is_no_reason_to_run_without_covers(ctx):
     for p in (d.tmp, d.run_dir):
         os.chmod(p, 0o711)
     so = unshare_shim(ctx)
+    # a sanitizer build's runtime must come first in the list
+    ldd = subprocess.run(["ldd", d.egressctl], capture_output=True, text=True).stdout
+    runtimes = [ln.split("=>")[1].split()[0] for ln in ldd.splitlines()
+                if "=>" in ln and ("libasan" in ln or "libubsan" in ln)]
+    preload = ":".join(runtimes + [so])
     marker = ctx.path("ran")
     os.chmod(os.path.dirname(marker), 0o777)
 
     def run(errno_, job):
         if os.path.exists(marker):
             os.unlink(marker)
-        argv = NOBODY + ["env", "LD_PRELOAD=" + so, "EF_TEST_UNSHARE_ERRNO=%d" % errno_] + \
+        argv = NOBODY + ["env", "LD_PRELOAD=" + preload, "EF_TEST_UNSHARE_ERRNO=%d" % errno_] + \
             d.run_argv("t", ["/usr/bin/touch", marker], job)
         return subprocess.run(ctx.world.fence_argv(argv), capture_output=True, text=True,
                               timeout=60, env=d._env(), stdin=subprocess.DEVNULL)
