@@ -268,16 +268,6 @@ static int cover_bus(const char *addr, const char *cwd, char *why, size_t len)
  * its own), it reaches the cover. The covers are opened before anything
  * else is mounted (ef_runtime_covers_open()).
  */
-static bool own_dir(const char *path, char *dir, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash || strncmp(path, "/run/", 5) || (size_t)(slash - path) >= len)
-		return false;
-	snprintf(dir, len, "%.*s", (int)(slash - path), path);
-	return strcmp(dir, "/run") && strcmp(dir, "/run/user") && strncmp(dir, "/run/user/", 10);
-}
-
 int ef_runtime_covers_open(const struct ef_runtime_cover *rc, int n, int *fds, char *why,
 			   size_t len)
 {
@@ -478,14 +468,14 @@ out:
 int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, bool run_rebuilt,
 		      bool may_create, char *why, size_t len)
 {
-	char dir[4096], prev[4096], target[64], top[256];
+	char dir[4096], prev[256], target[64], top[256];
 	struct stat st;
 	bool done;
 	int ret = 0;
 
 	for (int i = 0; !ret && i < n; i++) {
 		const char *base = strrchr(rc[i].path, '/') + 1;
-		int fd, f;
+		int fd;
 
 		/* covered by rebuild_run() */
 		if (run_rebuilt && run_top(rc[i].path, top, sizeof(top)))
@@ -529,56 +519,14 @@ int ef_runtimes_cover(const struct ef_runtime_cover *rc, int n, const int *fds, 
 			continue;
 		}
 
-		if (!own_dir(rc[i].path, dir, sizeof(dir))) {
-			/* the socket itself, where there is one (following a link:
-			 * /var/run/docker.sock is /run/docker.sock) */
-			fd = open(rc[i].path, O_PATH | O_CLOEXEC);
-			/* none yet: under a root job's copy-on-write /run, one made
-			 * for the cover, in case the runtime starts later */
-			if (fd < 0 && may_create && errno == ENOENT &&
-			    run_top(rc[i].path, top, sizeof(top)))
-				ret = run_cover(rc[i].path, fds[i], why, len);
-			if (fd < 0)
-				continue;
-			if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
-				ret = bind_cover(fds[i], fd, rc[i].path, why, len);
-			close(fd);
-			continue;
-		}
-		fd = open(dir, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 && may_create && errno == ENOENT) {
-			ret = run_cover(rc[i].path, fds[i], why, len);
-			continue;
-		}
+		/* elsewhere (runtime_sockets): the socket itself, where there is
+		 * one; the kernel takes the cover away if the runtime deletes it */
+		fd = open(rc[i].path, O_PATH | O_CLOEXEC);
 		if (fd < 0)
-			continue; /* no runtime there (docs/threat-model.md: one started later) */
-		snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-		/* covered already for another of its sockets: the tmpfs is there */
-		done = false;
-		for (int k = 0; k < i; k++)
-			done |= own_dir(rc[k].path, prev, sizeof(prev)) && !strcmp(prev, dir);
-		if (!done &&
-		    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "mode=0755,size=64k,nr_inodes=64") != 0) {
-			ret = -errno;
-			snprintf(why, len, "covering %s: %s", dir, strerror(errno));
-			close(fd);
-			break;
-		}
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			ret = bind_cover(fds[i], fd, rc[i].path, why, len);
 		close(fd);
-		/* the cover's file, in the tmpfs now on dir */
-		fd = open(dir, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-		f = fd < 0 ? -1 : openat(fd, base, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (f < 0) {
-			ret = -errno;
-			snprintf(why, len, "the cover of %s: %s", rc[i].path, strerror(errno));
-		} else {
-			ret = bind_cover(fds[i], f, rc[i].path, why, len);
-		}
-		if (f >= 0)
-			close(f);
-		if (fd >= 0)
-			close(fd);
 	}
 	return ret;
 }

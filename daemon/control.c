@@ -156,32 +156,38 @@ int ef_peer_pidfd(struct ef_daemon *d, int fd, pid_t pid, uint64_t accepted_ns)
 	return pidfd;
 }
 
-/* The job the client's connector is in now: 0 with *job (NULL: none) and
- * *pid; -ESRCH if it has exited, -EIO if that cannot be told. The pid is
- * the connector's while its pidfd says it has not exited, so its cgroup is
- * read between two looks at the pidfd. */
-static int peer_job(struct ef_daemon *d, struct ef_client *c, struct ef_job_rec **job,
-		    pid_t *pid)
+/* The job the process a pidfd holds is in now: 0 with *job (NULL: none)
+ * and *pid; -ESRCH if it has exited, -EIO if that cannot be told. The pid
+ * is the process's while the pidfd says it has not exited, so its cgroup
+ * is read between two looks at the pidfd. */
+int ef_pidfd_job(struct ef_daemon *d, int pidfd, struct ef_job_rec **job, pid_t *pid)
 {
 	char cg[EF_PATH_MAX];
 	pid_t p;
 
 	*job = NULL;
 	*pid = 0;
-	if (c->peer.pidfd < 0)
+	if (pidfd < 0)
 		return -EIO;
-	p = ef_pidfd_pid(c->peer.pidfd);
-	if (p == -1 || p == 0 || ef_pidfd_exited(c->peer.pidfd))
+	p = ef_pidfd_pid(pidfd);
+	if (p == -1 || p == 0 || ef_pidfd_exited(pidfd))
 		return p == 0 ? -EIO : -ESRCH;
 	if (p < 0)
 		return -EIO;
 	if (ef_cgroup_of_pid(p, cg, sizeof(cg)))
-		return ef_pidfd_exited(c->peer.pidfd) ? -ESRCH : -EIO;
-	if (ef_pidfd_exited(c->peer.pidfd) || ef_pidfd_pid(c->peer.pidfd) != p)
+		return ef_pidfd_exited(pidfd) ? -ESRCH : -EIO;
+	if (ef_pidfd_exited(pidfd) || ef_pidfd_pid(pidfd) != p)
 		return -ESRCH;
 	*job = ef_job_of_cgroup(d, cg);
 	*pid = p;
 	return 0;
+}
+
+/* The job the client's connector is in now (ef_pidfd_job()). */
+static int peer_job(struct ef_daemon *d, struct ef_client *c, struct ef_job_rec **job,
+		    pid_t *pid)
+{
+	return ef_pidfd_job(d, c->peer.pidfd, job, pid);
 }
 
 /* The job of a connector that has exited but not been reaped yet (its pid

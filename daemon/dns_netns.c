@@ -154,8 +154,6 @@ static int open_here(struct ef_daemon *d, struct ef_dns_job *dj, struct ef_dns_n
 		if (!ef_dns_listen_one(d, &n->udp6, dj, true, false, dj->port, NULL))
 			ef_dns_listen_one(d, &n->tcp6, dj, true, true, dj->port, NULL);
 	}
-	for (int i = 0; i < 4; i++)
-		s[i]->net = n; /* ef_dns_listen_one leaves it */
 	return ret;
 }
 

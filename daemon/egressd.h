@@ -325,6 +325,7 @@ void ef_runtimes_close(struct ef_daemon *d);
 void ef_runtimes_conn_io(struct ef_daemon *d, void *tag);
 void ef_runtimes_tick(struct ef_daemon *d);
 int ef_peer_pidfd(struct ef_daemon *d, int fd, pid_t pid, uint64_t accepted_ns);
+int ef_pidfd_job(struct ef_daemon *d, int pidfd, struct ef_job_rec **job, pid_t *pid);
 void ef_tamper_status(struct ef_daemon *d, cJSON *o);
 /* What a job's Landlock domain (cli/landlock.c) guards against on this host:
  * "ptrace", "ptrace,signal,abstract_unix", or NULL when egressctl run makes

@@ -36,7 +36,6 @@
 
 #include "egressd.h"
 #include "util.h"
-#include "cgroup.h"
 
 /* the runtimes' own paths; a socket in a directory of the runtime's own
  * has the directory covered (cli/userns.c) */
@@ -309,27 +308,22 @@ static bool refuse(struct ef_daemon *d, struct ef_runtime *r, int fd, uint64_t a
 	socklen_t sl = sizeof(cr);
 	struct ef_peer peer = { .pidfd = -1 };
 	struct ef_job_rec *job = NULL;
-	char cg[EF_PATH_MAX], msg[EF_PATH_MAX + 256], reply[EF_PATH_MAX + 512];
-	int pidfd = -1, n;
-	bool running = false;
+	char msg[EF_PATH_MAX + 256], reply[EF_PATH_MAX + 512];
+	int pidfd, n, ret;
+	pid_t pid;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) || cr.pid <= 0)
 		return false;
-	/* the pid is the connector's while its pidfd says so */
 	pidfd = ef_peer_pidfd(d, fd, cr.pid, accepted_ns);
-	if (pidfd >= 0 && ef_pidfd_pid(pidfd) == cr.pid && !ef_cgroup_of_pid(cr.pid, cg, sizeof(cg)) &&
-	    ef_pidfd_pid(pidfd) == cr.pid && !ef_pidfd_exited(pidfd)) {
-		job = ef_job_of_cgroup(d, cg);
-		running = true;
-	}
+	ret = ef_pidfd_job(d, pidfd, &job, &pid);
 	if (pidfd >= 0)
 		close(pidfd);
-	if (!job)
+	if (ret || !job)
 		return false;
-	peer.pid = cr.pid;
+	peer.pid = pid;
 	peer.uid = cr.uid;
 	peer.gid = cr.gid;
-	ef_tamper_user(d, job, &peer, running, EF_R_TAMPER_RUNTIME, EF_TAMPER_RUNTIME, r->path);
+	ef_tamper_user(d, job, &peer, true, EF_R_TAMPER_RUNTIME, EF_TAMPER_RUNTIME, r->path);
 	snprintf(msg, sizeof(msg), reply_msg, r->path);
 	n = snprintf(reply, sizeof(reply), reply_fmt, (int)strlen(msg), msg);
 	/* a full buffer loses the message, never the loop */
