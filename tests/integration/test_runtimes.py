@@ -275,3 +275,46 @@ def test_no_user_namespace_is_no_reason_to_run_without_covers(ctx):
           "EPERM, no runtime: egressctl exited %d: %s" % (r.returncode, r.stderr))
     check(os.path.exists(marker), "EPERM, no runtime: the command did not run")
     eq(d.job_span(job).get("egress.same_user_isolation"), "none", "egress.same_user_isolation")
+
+
+GARBAGE = r"""
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+try:
+    s.sendall(os.urandom(256 * 1024))          # no HTTP at all
+    s.sendall(b"GET /" + b"A" * 70000 + b" HTTP/1.1\r\nHost: x\r\n")  # huge, unfinished
+    s.shutdown(socket.SHUT_WR)
+    print(s.recv(4096).decode(errors="replace")[:200])
+except OSError as e:
+    print("error: %s" % e)
+"""
+
+
+@test(timeout=120)
+def test_runtime_cover_garbage(ctx):
+    """Bytes that are not HTTP, and an unfinished request 70 KB long, sent
+    to a runtime's cover from a job: the cover parses nothing, the attempt is
+    recorded, the stand-in sees nothing, and egressd goes on answering."""
+    tag = secrets.token_hex(3)
+    sock = "/run/ef-test-rt-%s.sock" % tag
+    d = ctx.daemon(start=False, policies={"t": pol(allow=["198.18.1.1:443"])})
+    d.set_config({"runtime_sockets": [sock]})
+    d.start()
+    st = StandIn(sock)
+    try:
+        job = ctx.job_id()
+        r = d.run("t", [PY, "-c", GARBAGE, sock], job_id=job, timeout=60)
+        check(r.rc == 0, "the job failed (rc %d): %s" % (r.rc, r.err[-500:]))
+        eq(len(st.got), 0, "connections the stand-in saw")
+    finally:
+        st.close()
+    deadline = time.time() + 10
+    while time.time() < deadline and not [
+            s for s in d.spans() if s.get("egress.reason") == "tamper_runtime" and
+            s.get("egress.job.id") == job]:
+        time.sleep(0.2)
+    check([s for s in d.spans() if s.get("egress.reason") == "tamper_runtime" and
+           s.get("egress.job.id") == job], "no tamper_runtime span for the job")
+    check(d.status().get("runtime_sockets"), "egressd does not answer its status afterwards")
