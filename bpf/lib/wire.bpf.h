@@ -55,6 +55,8 @@ struct ef_wire {
 	__u8 proto;
 	__u8 proto_bit; /* EF_PROTO_TCP/UDP; EF_PROTO_ANY for a protocol without ports */
 	__u8 reroute;	/* a source route: hops past the first are not judged */
+	__u8 hop_limit; /* IPv6 */
+	__u8 icmp_type; /* ICMPv6 */
 	__u32 l4off;	/* offset of the TCP/UDP header; 0: none */
 };
 
@@ -171,6 +173,7 @@ static __always_inline int ef_wire_parse6(struct __sk_buff *skb, struct ef_wire 
 		return -1;
 	w->family = EF_FAM_V6;
 	__builtin_memcpy(w->addr, &ip.daddr, 16);
+	w->hop_limit = ip.hop_limit;
 	nh = ip.nexthdr;
 	for (int i = 0; i < EF_WIRE_MAX_EXT; i++) {
 		__u8 h[4];
@@ -206,6 +209,29 @@ static __always_inline int ef_wire_parse6(struct __sk_buff *skb, struct ef_wire 
 		ef_wire_ports(skb, w, off);
 	else
 		w->proto_bit = EF_PROTO_ANY; /* no ports (ICMPv6, ...) */
+	if (nh == EF_IPPROTO_ICMPV6 && bpf_skb_load_bytes(skb, off, &w->icmp_type, 1) < 0)
+		w->icmp_type = 0;
+	return 0;
+}
+
+/*
+ * The kernel's own IPv6 link control, from its ICMPv6 socket of a network
+ * namespace that a process of the job made (a container's, unshare -n): that
+ * socket is the job's, and nothing is judged for it. Neighbour discovery
+ * (router and neighbour solicitations and advertisements) goes with hop
+ * limit 255 and MLD reports with hop limit 1: neither passes a router
+ * (RFC 4861 7.1.1, RFC 3810 5), so they reach no host off the link; without
+ * them no IPv6 address in that namespace reaches its gateway.
+ */
+static __always_inline int ef_wire_link_control(const struct bpf_sock *sk, const struct ef_wire *w)
+{
+	if (w->family != EF_FAM_V6 || w->proto != EF_IPPROTO_ICMPV6 || sk->type != 3 /* RAW */ ||
+	    sk->protocol != EF_IPPROTO_ICMPV6)
+		return 0;
+	if (w->icmp_type >= 133 && w->icmp_type <= 136)
+		return w->hop_limit == 255;
+	if (w->icmp_type == 131 || w->icmp_type == 132 || w->icmp_type == 143)
+		return w->hop_limit == 1;
 	return 0;
 }
 
@@ -397,6 +423,8 @@ static __noinline int ef_wire_slow(struct __sk_buff *skb)
 	/* as connect judges loopback with "loopback": true; else rules decide,
 	 * unless nothing was judged (see above) */
 	if (ef_wire_is_loopback(&w) && (nothing_judged || (c.pol->flags & EF_PF_LOOPBACK)))
+		return 1;
+	if (nothing_judged && ef_wire_link_control(sk, &w))
 		return 1;
 
 	__builtin_memset(&d, 0, sizeof(d));
