@@ -278,6 +278,25 @@ int ef_policy_diff(const struct ef_policy *old_p, const struct ef_policy *new_p,
 	if ((old_p->flags ^ new_p->flags) & EF_PF_HOST_WRITES)
 		setting(&d, "host_writes: %s -> %s", old_p->flags & EF_PF_HOST_WRITES ? "true" : "false",
 			new_p->flags & EF_PF_HOST_WRITES ? "true" : "false");
+	if ((old_p->flags ^ new_p->flags) & EF_PF_DOCKER)
+		setting(&d, "docker: %s -> %s", onoff(old_p->flags & EF_PF_DOCKER),
+			onoff(new_p->flags & EF_PF_DOCKER));
+	for (size_t i = 0; i < old_p->n_docker_binds; i++) {
+		size_t j = 0;
+
+		while (j < new_p->n_docker_binds && strcmp(old_p->docker_binds[i], new_p->docker_binds[j]))
+			j++;
+		if (j == new_p->n_docker_binds)
+			setting(&d, "docker.binds: - %s", old_p->docker_binds[i]);
+	}
+	for (size_t i = 0; i < new_p->n_docker_binds; i++) {
+		size_t j = 0;
+
+		while (j < old_p->n_docker_binds && strcmp(new_p->docker_binds[i], old_p->docker_binds[j]))
+			j++;
+		if (j == old_p->n_docker_binds)
+			setting(&d, "docker.binds: + %s", new_p->docker_binds[i]);
+	}
 	if ((old_p->flags ^ new_p->flags) & EF_PF_NO_TRACE)
 		setting(&d, "tracing: %s -> %s", onoff(!(old_p->flags & EF_PF_NO_TRACE)),
 			onoff(!(new_p->flags & EF_PF_NO_TRACE)));

@@ -283,6 +283,71 @@ static int do_host_writes(struct pctx *c, const cJSON *v, __u32 tok)
 	return err;
 }
 
+/* "docker": true, or {"binds": ["/srv/cache", ...]}: the job gets its own
+ * Docker endpoint (daemon/docker.c), whose containers may bind-mount the
+ * job's working directory and the paths listed; false (the default): the
+ * host's dockerd is out of reach like every runtime. */
+static int do_docker_binds(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	const cJSON *it;
+	__u32 t = tok + 1;
+
+	if (!cJSON_IsArray(v))
+		return perr(c, tok_off(c, tok), "\"docker.binds\" must be an array of absolute paths");
+	cJSON_ArrayForEach(it, v) {
+		size_t off = tok_off(c, t), n;
+		const char *s;
+		char **nb;
+
+		if (!cJSON_IsString(it))
+			return perr(c, off, "a bind path must be a string");
+		s = it->valuestring;
+		n = strlen(s);
+		if (s[0] != '/' || n >= 4096 || strstr(s, "//") || strstr(s, "/./") ||
+		    strstr(s, "/../") || (n > 1 && s[n - 1] == '/') ||
+		    (n >= 2 && !strcmp(s + n - 2, "/.")) || (n >= 3 && !strcmp(s + n - 3, "/..")))
+			return perr(c, off, "a bind path must be absolute and normalised (no //, . or "
+					    ".., no trailing /)");
+		if (n == 1)
+			return perr(c, off, "\"/\" would give the job's containers the whole host");
+		for (const char *q = s; *q; q++)
+			if ((unsigned char)*q < 0x20 || *q == 0x7f || *q == ':' || *q == ',')
+				return perr(c, off, "a bind path may not hold control characters, ':' or ','");
+		if (c->p->n_docker_binds >= 64)
+			return perr(c, off, "at most 64 bind paths");
+		nb = realloc(c->p->docker_binds, (c->p->n_docker_binds + 1) * sizeof(*nb));
+		if (!nb)
+			return oom(c);
+		c->p->docker_binds = nb;
+		nb[c->p->n_docker_binds] = strdup(s);
+		if (!nb[c->p->n_docker_binds])
+			return oom(c);
+		c->p->n_docker_binds++;
+		t = c->d.tok[t].next;
+	}
+	return 0;
+}
+
+static const struct key docker_keys[] = {
+	{ "binds", do_docker_binds },
+};
+
+static int do_docker(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	bool on = false;
+	int err;
+
+	if (cJSON_IsObject(v)) {
+		c->p->flags |= EF_PF_DOCKER;
+		return walk_object(c, v, tok, docker_keys, sizeof(docker_keys) / sizeof(docker_keys[0]),
+				   "docker");
+	}
+	err = want_bool(c, v, tok, "docker", &on);
+	if (!err && on)
+		c->p->flags |= EF_PF_DOCKER;
+	return err;
+}
+
 /* Returns the index of an earlier equal rule of the list, or -1 after
  * adding rule `idx` to the hash. */
 static long dup_check(struct rule_list *l, size_t idx)
@@ -666,7 +731,7 @@ static const struct key top_keys[] = {
 	{ "dns", do_dns },	   { "probe", do_probe },
 	{ "sockets", do_sockets }, { "inbound", do_inbound },
 	{ "tracing", do_tracing },	   { "host_writes", do_host_writes },
-	{ "capabilities", do_capabilities },
+	{ "capabilities", do_capabilities }, { "docker", do_docker },
 };
 
 /* Allow rules first, then deny rules: the order policy.h promises and the
@@ -874,6 +939,9 @@ void ef_policy_free(struct ef_policy *p)
 	for (i = 0; i < p->n_dns_upstream; i++)
 		free(p->dns_upstream[i]);
 	free(p->dns_upstream);
+	for (i = 0; i < p->n_docker_binds; i++)
+		free(p->docker_binds[i]);
+	free(p->docker_binds);
 	free(p->source);
 	free(p->file);
 	free(p);

@@ -122,6 +122,10 @@ struct ef_policy {
 	 * (bits CAP_*; see ef_policy_caps()); position of the key, 0 if absent */
 	__u64 caps;
 	int caps_line, caps_col;
+	/* "docker": {"binds": [...]}: host paths, besides the job's working
+	 * directory, its containers may bind-mount (absolute, normalised) */
+	char **docker_binds;
+	size_t n_docker_binds;
 	/* where "host_writes" was (lint's warning about true) */
 	int host_writes_line, host_writes_col;
 	char *source;	       /* the file text as parsed (NUL-terminated) */

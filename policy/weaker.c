@@ -535,7 +535,7 @@ static int settings_ok(struct cmp *c)
 	const struct ef_policy *a = c->a, *b = c->b;
 	__u32 extra = (a->flags & ~b->flags) &
 		      ~(__u32)(EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN | EF_PF_NO_TRACE |
-			       EF_PF_HOST_WRITES);
+			       EF_PF_HOST_WRITES | EF_PF_DOCKER);
 	__u64 fam = a->families & ~b->families;
 	size_t i;
 
@@ -560,6 +560,23 @@ static int settings_ok(struct cmp *c)
 	if ((a->flags & EF_PF_HOST_WRITES) && !(b->flags & EF_PF_HOST_WRITES))
 		return fail(c, "\"host_writes\": true lets a root job change the host's system "
 			    "directories; policy %s keeps them private", pname(b));
+	if ((a->flags & EF_PF_DOCKER) && !(b->flags & EF_PF_DOCKER))
+		return fail(c, "\"docker\" gives the job a Docker endpoint; policy %s keeps the "
+			    "host's dockerd out of reach", pname(b));
+	for (i = 0; i < a->n_docker_binds; i++) {
+		size_t j;
+
+		for (j = 0; j < b->n_docker_binds; j++) {
+			size_t n = strlen(b->docker_binds[j]);
+
+			if (!strncmp(a->docker_binds[i], b->docker_binds[j], n) &&
+			    (a->docker_binds[i][n] == '\0' || a->docker_binds[i][n] == '/'))
+				break;
+		}
+		if (j == b->n_docker_binds)
+			return fail(c, "\"docker.binds\": %s is not within the binds of policy %s",
+				    a->docker_binds[i], pname(b));
+	}
 	for (i = 0; i < sizeof(sock_flags) / sizeof(sock_flags[0]); i++)
 		if (extra & sock_flags[i].flag)
 			return fail(c, "\"%s\": true is not allowed by policy %s",
