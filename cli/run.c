@@ -548,7 +548,8 @@ int cmd_run(int argc, char **argv)
 {
 	const char *tp = getenv("TRACEPARENT"), *policy = NULL, *job_id = NULL;
 	cJSON *req = cJSON_CreateObject(), *attrs = cJSON_CreateObject(), *args, *reply = NULL;
-	const cJSON *ok, *cg, *jid, *tpo;
+	const cJSON *ok, *cg, *jid, *tpo, *dh;
+	char cwd[4096];
 	char mine[4096], why[PATH_MAX + 256] = "";
 	int i, fd = -1, canary = -1, ret = EXIT_FENCE, n_writes = 0;
 	const char *writes[EF_OVERLAY_MAX_THROUGH];
@@ -622,6 +623,9 @@ int cmd_run(int argc, char **argv)
 		cJSON_AddStringToObject(req, "job_id", job_id);
 	if (tp && *tp)
 		cJSON_AddStringToObject(req, "traceparent", tp);
+	/* what the job's containers may bind (daemon/docker.c) */
+	if (getcwd(cwd, sizeof(cwd)))
+		cJSON_AddStringToObject(req, "cwd", cwd);
 	cJSON_AddItemToObject(req, "attrs", attrs);
 	attrs = NULL;
 	args = cJSON_AddArrayToObject(req, "argv");
@@ -668,6 +672,14 @@ int cmd_run(int argc, char **argv)
 		setenv("EGRESS_FENCE_JOB_ID", jid->valuestring, 1);
 	if (cJSON_IsString(tpo))
 		setenv("TRACEPARENT", tpo->valuestring, 1);
+	/* the job's own Docker endpoint (a policy with "docker"); without
+	 * one, a DOCKER_HOST inherited would name a daemon out of reach */
+	dh = cJSON_GetObjectItem(reply, "docker_host");
+	if (cJSON_IsString(dh) && !strncmp(dh->valuestring, "unix:///", 8)) {
+		setenv("DOCKER_HOST", dh->valuestring, 1);
+		unsetenv("DOCKER_CONTEXT");
+		unsetenv("DOCKER_TLS_VERIFY");
+	}
 	close(fd);
 	fd = -1;
 	cJSON_Delete(reply);

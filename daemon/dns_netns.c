@@ -221,3 +221,37 @@ failed:
 		 EF_DNS_NET_RETRY_NS / 1000000ull);
 	ef_dns_net_failed(d, n);
 }
+
+void ef_dns_netns_open_pid(struct ef_daemon *d, struct ef_job_rec *j, pid_t pid)
+{
+	struct ef_event e = { .kind = EF_K_NETNS, .pid = (uint32_t)pid, .tid = (uint32_t)pid };
+	struct ef_dns_net_key k = { .job = j->cgroup_id };
+	uint64_t host = netns_cookie();
+	__u8 one = 1;
+	char p[64];
+	int fd;
+
+	if (!j->dns)
+		return;
+	snprintf(p, sizeof(p), "/proc/%d/ns/net", pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (setns(fd, CLONE_NEWNET)) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	k.netns = netns_cookie();
+	if (setns(d->netns_fd, CLONE_NEWNET)) {
+		log_err("returning to egressd's network namespace: %s; stopping", strerror(errno));
+		abort();
+	}
+	/* known already (its first query came first), or egressd's own */
+	if (!k.netns || k.netns == host || bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_dns_nets), &k, &one,
+					    BPF_NOEXIST))
+		return;
+	e.cgroup_id = j->cgroup_id;
+	e.cookie = k.netns;
+	ef_dns_netns_seen(d, &e);
+}

@@ -101,6 +101,8 @@ struct ef_job_rec {
 		uint32_t tamper_count;		   /* tamper attempts recorded */
 	} probe;
 	bool ctl_flood_recorded; /* its control connections over the cap (control.c) */
+	char *workdir;	   /* egressctl run's working directory, resolved; NULL: unknown */
+	struct ef_dk_job *docker; /* its containers (docker.c); NULL: none yet */
 };
 
 /* DNS proxy settings: config file "dns" section. */
@@ -315,6 +317,9 @@ void ef_tamper_user(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_p
 /* dns_netns.c */
 int ef_dns_netns_init(struct ef_daemon *d);
 void ef_dns_netns_seen(struct ef_daemon *d, const struct ef_event *e);
+/* the job's proxy opened in pid's network namespace now, not at its first
+ * query (a container started through the job's Docker endpoint) */
+void ef_dns_netns_open_pid(struct ef_daemon *d, struct ef_job_rec *j, pid_t pid);
 
 /* runtimes.c */
 int ef_runtimes_config(struct ef_daemon *d, const cJSON *v, const char *where);
@@ -482,6 +487,7 @@ enum ef_ep_kind {
 	EF_EPK_DNS_CONN,	   /* a job's TCP connection to its proxy */
 	EF_EPK_DNS_UP,		   /* a query's TCP connection to an upstream server */
 	EF_EPK_DNS_UPSOCK,	   /* a pooled UDP socket to an upstream server */
+	EF_EPK_DOCKER = 0x444b,	   /* the Docker endpoint's threads' reports (docker.c) */
 };
 #define EF_EP_RING ((void *)1)
 #define EF_EP_SIG ((void *)2)

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "docker.h"
 #include "dnsproxy.h"
 #include "fold.h"
 #include "otlp_pb.h"
@@ -321,6 +322,7 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 	exe_path = ef_proc_exe(d->procs, e->pid, e->start_boot_ns, exe);
 	if (exe_path)
 		ef_span_str(s, "process.executable.path", exe_path);
+	ef_docker_span(d, s, j, e->pid, e->start_boot_ns);
 process_done:
 	if (by_job && e->verdict == EF_V_DENY) {
 		char msg[160];

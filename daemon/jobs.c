@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "docker.h"
 #include "cgroup.h"
 #include "util.h"
 #include "fence.skel.h"
@@ -99,7 +100,40 @@ static void job_free(struct ef_job_rec *j)
 	free(j->overlay);
 	cJSON_Delete(j->write_through);
 	cJSON_Delete(j->attrs);
+	free(j->workdir);
+	ef_docker_job_free(j);
 	free(j);
+}
+
+/* egressctl run's working directory, which the job's containers may bind
+ * (docker.c): resolved here, in egressd's (the host's) mount namespace; not
+ * the root or a directory of the system's, nor one above them. */
+static char *job_workdir(const struct ef_job_rec *j, const cJSON *cwd)
+{
+	static const char *const sys[] = { "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32",
+					   "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys",
+					   "/run", "/var", "/root", "/opt", "/srv", "/snap", NULL };
+	char *r;
+
+	if (!cJSON_IsString(cwd) || cwd->valuestring[0] != '/')
+		return NULL;
+	r = realpath(cwd->valuestring, NULL);
+	if (!r)
+		return NULL;
+	for (int i = 0; sys[i]; i++) {
+		size_t n = strlen(r);
+
+		/* the directory itself, one below it, or one above it */
+		if (!strcmp(r, "/") || !strncmp(sys[i], r, n) ||
+		    (!strncmp(r, sys[i], strlen(sys[i])) && r[strlen(sys[i])] == '/' &&
+		     !strchr(r + strlen(sys[i]) + 1, '/')) || !strcmp(r, sys[i])) {
+			log_info("job %s: working directory %s is a system directory: its "
+				 "containers may bind only the policy's docker.binds", j->id, r);
+			free(r);
+			return NULL;
+		}
+	}
+	return r;
 }
 
 static void job_state_path(struct ef_daemon *d, const char *id, char *out, size_t len)
@@ -268,7 +302,8 @@ void ef_job_run_preview(struct ef_daemon *d, const cJSON *req, const struct ef_p
 	    !read_policy_text(d, req, grant ? grant->policy : NULL, &text, &len, file,
 			      sizeof(file), origin, sizeof(origin), err, sizeof(err)) &&
 	    !ef_policy_parse(text, len, file, &p, err, sizeof(err)))
-		cJSON_AddBoolToObject(reply, "host_writes", p->flags & EF_PF_HOST_WRITES);
+		cJSON_AddBoolToObject(reply, "host_writes", p->flags & EF_PF_HOST_WRITES),
+		cJSON_AddBoolToObject(reply, "docker", p->flags & EF_PF_DOCKER);
 	else
 		cJSON_AddStringToObject(reply, "run_policy_error", err[0] ? err : "no policy");
 	ef_policy_free(p);
@@ -364,6 +399,7 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 			log_warn("job %s: ignoring malformed traceparent \"%.64s\"", j->id,
 				 tp->valuestring);
 	}
+	j->workdir = job_workdir(j, cJSON_GetObjectItem(req, "cwd"));
 	if (argv && cJSON_GetArraySize(argv) > 0) {
 		const cJSON *a0 = cJSON_GetArrayItem(argv, 0);
 
@@ -467,6 +503,9 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 
 	cJSON_AddStringToObject(reply, "job_id", j->id);
 	cJSON_AddStringToObject(reply, "cgroup", j->cgroup + strlen(d->cgroup_mount));
+	/* the job's Docker endpoint is the cover of /run/docker.sock (docker.c) */
+	if (j->pol->pol->flags & EF_PF_DOCKER)
+		cJSON_AddStringToObject(reply, "docker_host", "unix://" EF_DOCKER_ENDPOINT);
 	ef_hex(j->trace_id, 16, hex);
 	cJSON_AddStringToObject(reply, "trace_id", hex);
 	{
@@ -572,6 +611,7 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	ef_span_int(s, "egress.dns.denied", (int64_t)j->n_dns_denied);
 	ef_span_int(s, "egress.dns.limited", (int64_t)j->n_dns_limited);
 	ef_span_int(s, "egress.dns.malformed", (int64_t)j->n_dns_malformed);
+	ef_docker_job_span(s, j);
 	ef_span_int(s, "process.pid", j->pid);
 	ef_span_int(s, "process.user.id", j->uid);
 	if (j->command)
@@ -606,6 +646,7 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 		inotify_rm_watch(d->inofd, j->wd);
 	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id);
 	ef_dns_job_stop(d, j);
+	ef_docker_job_end(d, j);
 	ret = ef_cgroup_remove_tree(j->cgroup);
 	if (ret)
 		log_warn("job %s: removing %s: %s", j->id, j->cgroup, strerror(-ret));

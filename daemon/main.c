@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 
 #include "egressd.h"
+#include "docker.h"
 #include "cgroup.h"
 #include "sdnotify.h"
 #include "overlay.h"
@@ -80,7 +81,7 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 	static const char *const known[] = { "policy_dir", "state_dir", "run_dir", "cgroup_root",
 					     "bpffs_dir", "journal", "record_command_line",
 					     "service_name", "log_level", "dns", "otlp", "access",
-					     "runtime_sockets", NULL };
+					     "runtime_sockets", "docker", NULL };
 	const char *path = o->config ? o->config : "/etc/egress-fence/egressd.json";
 	char *text = NULL, def_root[EF_PATH_MAX + 32];
 	cJSON *c = NULL;
@@ -158,6 +159,8 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 	snprintf(d->socket_path, sizeof(d->socket_path), "%s/control.sock", d->run_dir);
 	/* after run_dir: a runtime's socket may not be under it */
 	ret = ef_runtimes_config(d, cJSON_GetObjectItem(c, "runtime_sockets"), path);
+	if (!ret)
+		ret = ef_docker_config(d, cJSON_GetObjectItem(c, "docker"), path);
 out:
 	cJSON_Delete(c);
 	free(text);
@@ -252,6 +255,7 @@ static void on_tick(struct ef_daemon *d)
 	ef_policy_ops_tick(d);
 	ef_control_tick(d);
 	ef_runtimes_tick(d);
+	ef_docker_tick(d);
 	ef_pols_tick(d, false);
 	ef_journal_sync(&d->journal);
 }
@@ -292,6 +296,8 @@ static void run_loop(struct ef_daemon *d)
 				ef_runtimes_accept(d, tag);
 			} else if (*(const int *)tag == EF_EPK_RUNTIME_CONN) {
 				ef_runtimes_conn_io(d, tag);
+			} else if (*(const int *)tag == EF_EPK_DOCKER) {
+				ef_docker_io(d);
 			} else {
 				ef_dns_io(d, tag, evs[i].events);
 			}
@@ -439,7 +445,7 @@ int main(int argc, char **argv)
 	if (epoll_add(d, ring_buffer__epoll_fd(d->rb), EF_EP_RING))
 		goto cleanup;
 	ef_events_drain(d);
-	if (ef_runtimes_setup(d))
+	if (ef_runtimes_setup(d) || ef_docker_setup(d))
 		goto cleanup;
 	if (ef_control_setup(d)) {
 		log_err("control socket %s: %s", d->socket_path, strerror(errno));
@@ -461,6 +467,7 @@ int main(int argc, char **argv)
 cleanup:
 	ef_control_close(d);
 	ef_runtimes_close(d);
+	ef_docker_close(d);
 	ef_dns_close(d);
 	ef_probe_close(d);
 	if (d->rb)

@@ -41,8 +41,9 @@ const char *ef_reason_name(int r)
 		[EF_R_TAMPER_RESOURCE] = "tamper_resource", [EF_R_TAMPER_CAP] = "tamper_capability",
 		[EF_R_TAMPER_DEVICE] = "tamper_device",
 		[EF_R_TAMPER_RUNTIME] = "tamper_runtime",
+		[EF_R_TAMPER_DOCKER] = "tamper_docker",
 	};
-	_Static_assert(EF_R__MAX == 31, "add the new reason's name here");
+	_Static_assert(EF_R__MAX == 32, "add the new reason's name here");
 	return r >= 0 && r < EF_R__MAX && n[r] ? n[r] : "unknown";
 }
 

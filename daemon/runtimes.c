@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "docker.h"
 #include "util.h"
 
 /* the runtimes' own paths; a socket in a directory of the runtime's own
@@ -302,7 +303,8 @@ void ef_runtimes_close(struct ef_daemon *d)
 
 /* One connection to a cover: the connector's job, if any, gets the record
  * and the error; anyone else is closed on. */
-static bool refuse(struct ef_daemon *d, struct ef_runtime *r, int fd, uint64_t accepted_ns)
+static bool refuse(struct ef_daemon *d, struct ef_runtime *r, int fd, uint64_t accepted_ns,
+		   bool *taken)
 {
 	struct ucred cr;
 	socklen_t sl = sizeof(cr);
@@ -323,6 +325,12 @@ static bool refuse(struct ef_daemon *d, struct ef_runtime *r, int fd, uint64_t a
 	peer.pid = pid;
 	peer.uid = cr.uid;
 	peer.gid = cr.gid;
+	/* a job whose policy says "docker": this cover is its Docker endpoint */
+	if (!strcmp(r->path, EF_DOCKER_ENDPOINT) && (job->pol->pol->flags & EF_PF_DOCKER) &&
+	    !ef_docker_take(d, job, &peer, fd)) {
+		*taken = true;
+		return true;
+	}
 	ef_tamper_user(d, job, &peer, true, EF_R_TAMPER_RUNTIME, EF_TAMPER_RUNTIME, r->path);
 	snprintf(msg, sizeof(msg), reply_msg, r->path);
 	n = snprintf(reply, sizeof(reply), reply_fmt, (int)strlen(msg), msg);
@@ -340,13 +348,16 @@ void ef_runtimes_accept(struct ef_daemon *d, struct ef_runtime *r)
 		int fd = accept4(r->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		uint64_t now = ef_now_boot_ns();
+		bool taken = false;
 
 		if (fd < 0)
 			return;
-		if (refuse(d, r, fd, now))
-			conn_keep(d, fd, now);
-		else
+		if (refuse(d, r, fd, now, &taken)) {
+			if (!taken)
+				conn_keep(d, fd, now);
+		} else if (!taken) {
 			close(fd);
+		}
 	}
 }
 

@@ -109,6 +109,10 @@ static const char *what(int reason)
 	case EF_R_TAMPER_RUNTIME:
 		return "a fenced job may not use the host's container runtimes (dockerd, "
 		       "containerd, Podman: they act as root outside the fence)";
+	case EF_R_TAMPER_DOCKER:
+		return "a fenced job's Docker endpoint refuses what would let a container out "
+		       "of the fence (privileges, the host's namespaces or files, others' "
+		       "containers, what dockerd itself would fetch)";
 	}
 	return "refused";
 }
@@ -139,6 +143,19 @@ void ef_tamper_span(struct ef_daemon *d, struct ef_span *s, const struct ef_even
 		ef_span_str(s, "egress.tamper.via", "capability");
 		ef_span_str(s, "egress.tamper.capability", name);
 		cap = ci ? ci->name : NULL;
+	} else if (e->protocol == EF_TAMPER_DOCKER) {
+		/* detail: "METHOD TARGET\nthe refusal's message" */
+		const char *nl = detail ? strchr(detail, '\n') : NULL;
+
+		ef_span_str(s, "egress.tamper.via", "docker_endpoint");
+		if (nl) {
+			char req[400];
+
+			snprintf(req, sizeof(req), "%.*s", (int)(nl - detail), detail);
+			ef_span_str(s, "egress.tamper.docker.request", ef_span_strdup(s, req));
+			ef_span_str(s, "egress.tamper.docker.refusal", ef_span_strdup(s, nl + 1));
+		}
+		detail = NULL;
 	} else if (e->protocol == EF_TAMPER_RUNTIME) {
 		/* the protocol is in EF_TAMPER_LSM's range, as EF_TAMPER_CAP's */
 		ef_span_str(s, "egress.tamper.via", "runtime_socket_cover");

@@ -98,6 +98,9 @@ enum ef_reason {
 	EF_R_TAMPER_RUNTIME = 30, /* a connection to the host's container runtime socket
 				   * (dockerd, containerd, Podman), which egressd's cover
 				   * took (daemon/runtimes.c); protocol EF_TAMPER_RUNTIME */
+	EF_R_TAMPER_DOCKER = 31,  /* a request the job's Docker endpoint refused (an escape:
+				   * privileged, host namespaces, a host path, another's
+				   * container; daemon/docker.c); protocol EF_TAMPER_DOCKER */
 	EF_R__MAX,
 };
 
@@ -125,6 +128,9 @@ enum ef_reason {
 /* ... and those of a connection to the cover of a container runtime's
  * socket (daemon/runtimes.c), this one. */
 #define EF_TAMPER_RUNTIME 0xfffb
+/* ... and those of a request the job's Docker endpoint refused
+ * (daemon/docker.c), this one. */
+#define EF_TAMPER_DOCKER 0xfffa
 /* Capabilities whose refusal to a job is recorded (policy/caps.c's
  * EF_CAP_RECORDED, the same set: tests/unit checks): they reach outside the
  * job, and the kernel checks them only when asked to do what they allow:
@@ -211,6 +217,8 @@ enum ef_policy_flags {
 				     * system directories themselves, not a private
 				     * copy-on-write layer (cli/overlay.c); no BPF
 				     * program reads it */
+	EF_PF_DOCKER = 1 << 9,	    /* "docker": the job gets its own Docker endpoint
+				     * (daemon/docker.c); no BPF program reads it */
 };
 
 /* Inbound rules ("inbound": [...] in a policy) live in ef_exact/ef_cidr

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A job's own Docker endpoint (docker.c): what a job whose policy says
+ * "docker" reaches at /run/docker.sock, in front of the host's dockerd.
+ */
+#ifndef EF_DOCKER_H
+#define EF_DOCKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ef_daemon;
+struct ef_job_rec;
+struct ef_peer;
+struct ef_span;
+struct ef_event;
+struct cJSON;
+
+/* the runtime socket whose cover is the endpoint in a job with "docker" */
+#define EF_DOCKER_ENDPOINT "/run/docker.sock"
+
+/* config "docker": {"socket": PATH} (dockerd's socket; default
+ * /run/docker.sock) */
+int ef_docker_config(struct ef_daemon *d, const struct cJSON *v, const char *where);
+int ef_docker_setup(struct ef_daemon *d);
+void ef_docker_close(struct ef_daemon *d);
+/* A job's connection to the endpoint's cover: 0 taken (served by a thread
+ * of its own), else the caller answers as for any runtime's cover. */
+int ef_docker_take(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer,
+		   int fd);
+/* the endpoint's threads' reports (epoll tag EF_EPK_DOCKER) */
+void ef_docker_io(struct ef_daemon *d);
+/* once a second: a job whose own processes are gone has its containers
+ * removed (they keep its cgroup populated) */
+void ef_docker_tick(struct ef_daemon *d);
+/* the job has ended: its containers, networks and bind mounts go */
+void ef_docker_job_end(struct ef_daemon *d, struct ef_job_rec *j);
+/* container.* attributes of a decision by process pid of job j */
+void ef_docker_span(struct ef_daemon *d, struct ef_span *s, const struct ef_job_rec *j,
+		    pid_t pid, uint64_t start_ns);
+/* the job span's list of containers */
+void ef_docker_job_span(struct ef_span *s, const struct ef_job_rec *j);
+void ef_docker_job_free(struct ef_job_rec *j);
+
+#endif

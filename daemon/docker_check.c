@@ -1,0 +1,1048 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * What a job may ask of dockerd through its endpoint (docker_check.h).
+ *
+ * An allowlist of routes, not a list of bad ones: an endpoint dockerd adds
+ * later is refused until someone reads it. The bodies that can open a way
+ * out (a container create, an exec, an update, a network, a volume) are
+ * parsed and written anew, so dockerd reads the tree that was judged:
+ *   - Go's encoding/json matches keys without regard to case, by Unicode
+ *     folding ("ſ" is "s", the Kelvin sign is "k"), and takes the last of
+ *     repeated keys: a key that is not ASCII, or repeated in any case, is
+ *     refused; lookups here are ASCII case-insensitive (cJSON_GetObjectItem);
+ *   - a value judged is refused unless it is of the kind expected and a
+ *     harmless one ("Privileged": 1 is refused, not read as false).
+ * The host's dockerd acts as root: every setting that lets a container out
+ * of its namespaces, its cgroup, its confinement or its view of the host's
+ * files is refused, each with a message naming it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "docker_check.h"
+
+static int say(char *why, size_t whylen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int say(char *why, size_t whylen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (why && whylen)
+		vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* ---- routes ---- */
+
+static bool seg_ok(const char *s, size_t n)
+{
+	if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		/* no %-escapes: what dockerd's router would decode, this would not */
+		if (!isalnum(c) && !strchr("._-~:@+=,!$&'()*", c))
+			return false;
+	}
+	return true;
+}
+
+/* "/v1.41" */
+static size_t version_len(const char *p)
+{
+	size_t i = 2;
+
+	if (p[0] != '/' || p[1] != 'v' || !isdigit((unsigned char)p[2]))
+		return 0;
+	while (isdigit((unsigned char)p[i]) || p[i] == '.')
+		i++;
+	return (p[i] == '/' && i < 15) ? i : 0;
+}
+
+/* path segment k (0-based) of p ("/a/b/c"), its length in *n */
+static const char *seg(const char *p, int k, size_t *n)
+{
+	const char *s = p;
+
+	for (int i = 0; i <= k; i++) {
+		if (*s != '/')
+			return NULL;
+		s++;
+		if (i < k)
+			s += strcspn(s, "/");
+	}
+	*n = strcspn(s, "/");
+	return s;
+}
+
+static int nsegs(const char *p)
+{
+	int n = 0;
+
+	for (; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+static bool is(const char *s, size_t n, const char *lit)
+{
+	return strlen(lit) == n && !memcmp(s, lit, n);
+}
+
+static const char *const refused_tops[][2] = {
+	{ "session", "BuildKit sessions" },
+	{ "grpc", "BuildKit" },
+	{ "swarm", "swarm" },
+	{ "nodes", "swarm" },
+	{ "services", "swarm" },
+	{ "tasks", "swarm" },
+	{ "secrets", "swarm" },
+	{ "configs", "swarm" },
+	{ "plugins", "plugins (they run as root on the host)" },
+	{ "build", "docker build" },
+};
+
+int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, char *why,
+		size_t whylen)
+{
+	size_t vl, n0 = 0, n1 = 0, n2 = 0, tl = strlen(target);
+	const char *q, *s0, *s1, *s2;
+	bool get, post, del, head, put;
+	int ns;
+
+	memset(r, 0, sizeof(*r));
+	if (tl >= EF_DK_TARGET_MAX)
+		return say(why, whylen, -EINVAL, "request target too long");
+	q = strchr(target, '?');
+	if (target[0] != '/' || (q ? (size_t)(q - target) : tl) < 1)
+		return say(why, whylen, -EINVAL, "request target must be an absolute path");
+	vl = version_len(target);
+	memcpy(r->version, target, vl);
+	snprintf(r->path, sizeof(r->path), "%.*s", (int)((q ? (size_t)(q - target) : tl) - vl),
+		 target + vl);
+	if (q)
+		snprintf(r->query, sizeof(r->query), "%s", q + 1);
+	for (const char *c = r->query; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == ';' || *c == '#' || (unsigned char)*c >= 0x7f)
+			return say(why, whylen, -EINVAL, "request query holds a character the "
+							 "endpoint does not take");
+	/* every segment plain: no empty one, no dot segment, no escape */
+	for (const char *c = r->path; *c;) {
+		size_t n;
+
+		if (*c != '/')
+			return say(why, whylen, -EINVAL, "malformed request path");
+		c++;
+		n = strcspn(c, "/");
+		if (!seg_ok(c, n))
+			return say(why, whylen, -EINVAL,
+				   "request path has an empty, dot or escaped segment");
+		c += n;
+	}
+	ns = nsegs(r->path);
+	s0 = seg(r->path, 0, &n0);
+	if (!s0)
+		return say(why, whylen, -EINVAL, "malformed request path");
+	s1 = ns > 1 ? seg(r->path, 1, &n1) : NULL;
+	s2 = ns > 2 ? seg(r->path, 2, &n2) : NULL;
+	if (!s1)
+		n1 = 0;
+	if (!s2)
+		n2 = 0;
+	get = !strcmp(method, "GET");
+	head = !strcmp(method, "HEAD");
+	post = !strcmp(method, "POST");
+	del = !strcmp(method, "DELETE");
+	put = !strcmp(method, "PUT");
+
+	for (size_t i = 0; i < sizeof(refused_tops) / sizeof(refused_tops[0]); i++)
+		if (is(s0, n0, refused_tops[i][0])) {
+			if (is(s0, n0, "build") || is(s0, n0, "session") || is(s0, n0, "grpc"))
+				return say(why, whylen, -EPERM,
+					   "docker build is refused through egress-fence's Docker "
+					   "endpoint: dockerd itself would pull the FROM images and "
+					   "fetch the ADD URLs, outside the fence; build with a "
+					   "builder that runs in the job (buildah, kaniko), or before "
+					   "the fenced step");
+			return say(why, whylen, -EPERM,
+				   "%s through egress-fence's Docker endpoint is refused",
+				   refused_tops[i][1]);
+		}
+
+	/* the daemon's own state */
+	if (ns == 1 && (get || head) &&
+	    (is(s0, n0, "_ping") || is(s0, n0, "version") || is(s0, n0, "info") ||
+	     is(s0, n0, "events")))
+		return (r->route = EF_DK_PASS), 0;
+	if (ns == 2 && get && is(s0, n0, "system") && is(s1, n1, "df"))
+		return (r->route = EF_DK_PASS), 0;
+	if (ns == 1 && post && is(s0, n0, "auth"))
+		return (r->route = EF_DK_AUTH), 0;
+
+	if (is(s0, n0, "containers")) {
+		if (ns == 2 && get && is(s1, n1, "json"))
+			return (r->route = EF_DK_LIST), 0;
+		if (ns == 2 && post && is(s1, n1, "create"))
+			return (r->route = EF_DK_CREATE), 0;
+		if (ns == 2 && post && is(s1, n1, "prune"))
+			return say(why, whylen, -EPERM,
+				   "docker container prune is refused through egress-fence's "
+				   "Docker endpoint (it would remove others' containers); remove "
+				   "the job's own by name");
+		if (ns < 2 || n1 >= EF_DK_REF_MAX)
+			goto unknown;
+		memcpy(r->ref, s1, n1);
+		snprintf(r->rest, sizeof(r->rest), "%s%s%s", s1 + n1, q ? "?" : "", r->query);
+		if (ns == 2 && del) {
+			r->remove = true;
+			return (r->route = EF_DK_CONTAINER), 0;
+		}
+		if (ns == 3 && (get || head) &&
+		    (is(s2, n2, "json") || is(s2, n2, "top") || is(s2, n2, "logs") ||
+		     is(s2, n2, "changes") || is(s2, n2, "export") || is(s2, n2, "stats") ||
+		     is(s2, n2, "archive")))
+			return (r->route = EF_DK_CONTAINER), 0;
+		if (ns == 3 && put && is(s2, n2, "archive"))
+			return (r->route = EF_DK_CONTAINER), 0;
+		if (ns == 3 && post &&
+		    (is(s2, n2, "resize") || is(s2, n2, "start") || is(s2, n2, "stop") ||
+		     is(s2, n2, "restart") || is(s2, n2, "kill") || is(s2, n2, "rename") ||
+		     is(s2, n2, "pause") || is(s2, n2, "unpause") || is(s2, n2, "wait"))) {
+			r->start = is(s2, n2, "start");
+			return (r->route = EF_DK_CONTAINER), 0;
+		}
+		if (ns == 3 && post && is(s2, n2, "attach")) {
+			r->hijack = true;
+			return (r->route = EF_DK_CONTAINER), 0;
+		}
+		if (ns == 3 && post && is(s2, n2, "exec"))
+			return (r->route = EF_DK_EXEC_CREATE), 0;
+		if (ns == 3 && post && is(s2, n2, "update"))
+			return (r->route = EF_DK_UPDATE), 0;
+		goto unknown;
+	}
+	if (is(s0, n0, "exec") && ns == 3 && n1 < EF_DK_REF_MAX) {
+		memcpy(r->ref, s1, n1);
+		snprintf(r->rest, sizeof(r->rest), "%s%s%s", s1 + n1, q ? "?" : "", r->query);
+		if (post && is(s2, n2, "start"))
+			r->hijack = true;
+		if ((post && (is(s2, n2, "start") || is(s2, n2, "resize"))) ||
+		    (get && is(s2, n2, "json")))
+			return (r->route = EF_DK_EXEC), 0;
+		goto unknown;
+	}
+	if (is(s0, n0, "images")) {
+		if (ns == 2 && get && is(s1, n1, "json"))
+			return (r->route = EF_DK_PASS), 0;
+		if (ns == 2 && post && is(s1, n1, "create"))
+			return (r->route = EF_DK_PULL), 0;
+		if (ns == 2 && post && is(s1, n1, "load"))
+			return (r->route = EF_DK_PASS), 0;
+		if (ns == 2 && get && is(s1, n1, "get"))
+			return (r->route = EF_DK_PASS), 0;
+		if (ns == 2 && (is(s1, n1, "search") || is(s1, n1, "prune")))
+			return say(why, whylen, -EPERM,
+				   "docker image %.*s is refused through egress-fence's Docker "
+				   "endpoint", (int)n1, s1);
+		/* images/NAME.../json|history|get|push|tag, DELETE images/NAME... */
+		if (ns >= 2) {
+			const char *last = strrchr(r->path, '/') + 1;
+
+			if (del)
+				return (r->route = EF_DK_PASS), 0;
+			if (ns >= 3 && get &&
+			    (!strcmp(last, "json") || !strcmp(last, "history") || !strcmp(last, "get")))
+				return (r->route = EF_DK_PASS), 0;
+			if (ns >= 3 && post && !strcmp(last, "tag"))
+				return (r->route = EF_DK_PASS), 0;
+			if (ns >= 3 && post && !strcmp(last, "push")) {
+				snprintf(r->ref, sizeof(r->ref), "%.*s",
+					 (int)(last - 1 - (s1)), s1);
+				return (r->route = EF_DK_PUSH), 0;
+			}
+		}
+		goto unknown;
+	}
+	if (is(s0, n0, "distribution") && ns >= 3 && get) {
+		const char *last = strrchr(r->path, '/') + 1;
+
+		if (strcmp(last, "json"))
+			goto unknown;
+		snprintf(r->ref, sizeof(r->ref), "%.*s", (int)(last - 1 - s1), s1);
+		r->route = EF_DK_PUSH; /* the registry is asked: judged alike */
+		return 0;
+	}
+	if (is(s0, n0, "networks")) {
+		if (ns == 1 && get)
+			return (r->route = EF_DK_PASS), 0;
+		if (ns == 2 && post && is(s1, n1, "create"))
+			return (r->route = EF_DK_NET_CREATE), 0;
+		if (ns == 2 && post && is(s1, n1, "prune"))
+			return say(why, whylen, -EPERM,
+				   "docker network prune is refused through egress-fence's Docker "
+				   "endpoint (it would remove others' networks)");
+		if (ns == 2 && n1 < EF_DK_REF_MAX && get)
+			return (r->route = EF_DK_PASS), 0;
+		if (ns == 2 && n1 < EF_DK_REF_MAX && del) {
+			memcpy(r->ref, s1, n1);
+			return (r->route = EF_DK_NET_OWN), 0;
+		}
+		if (ns == 3 && post && n1 < EF_DK_REF_MAX &&
+		    (is(s2, n2, "connect") || is(s2, n2, "disconnect"))) {
+			memcpy(r->ref, s1, n1);
+			return (r->route = EF_DK_NET_CONNECT), 0;
+		}
+		goto unknown;
+	}
+	if (is(s0, n0, "volumes")) {
+		if (ns == 1 && get)
+			return (r->route = EF_DK_PASS), 0;
+		if (ns == 2 && post && is(s1, n1, "create"))
+			return (r->route = EF_DK_VOL_CREATE), 0;
+		if (ns == 2 && post && is(s1, n1, "prune"))
+			return say(why, whylen, -EPERM,
+				   "docker volume prune is refused through egress-fence's Docker "
+				   "endpoint (it would remove others' volumes)");
+		if (ns == 2 && n1 < EF_DK_REF_MAX && get)
+			return (r->route = EF_DK_PASS), 0;
+		if (ns == 2 && n1 < EF_DK_REF_MAX && del) {
+			memcpy(r->ref, s1, n1);
+			return (r->route = EF_DK_VOL_OWN), 0;
+		}
+		goto unknown;
+	}
+	if (ns == 1 && post && is(s0, n0, "commit"))
+		return (r->route = EF_DK_PASS), 0; /* its ?container= is checked in docker.c */
+unknown:
+	return say(why, whylen, -EPERM, "%s %s is not among the requests egress-fence's Docker "
+		   "endpoint passes", method, r->path);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int ef_dk_query_get(const char *query, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+	int found = 0;
+
+	for (const char *p = query; p && *p;) {
+		const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+
+		if ((size_t)(end - p) >= nl && !strncmp(p, name, nl) &&
+		    (p[nl] == '=' || p + nl == end)) {
+			const char *v = p[nl] == '=' ? p + nl + 1 : end;
+			size_t o = 0;
+
+			if (found++)
+				return -EINVAL;
+			for (; v < end; v++) {
+				int c = (unsigned char)*v;
+
+				if (c == '%') {
+					int h;
+
+					if (end - v < 3 || (h = hexval(v[1])) < 0 || hexval(v[2]) < 0)
+						return -EINVAL;
+					c = h * 16 + hexval(v[2]);
+					v += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				if (c == 0 || o + 1 >= outlen)
+					return -EINVAL;
+				out[o++] = (char)c;
+			}
+			out[o] = '\0';
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return found;
+}
+
+int ef_dk_registry(const char *ref, char *host, size_t hostlen, unsigned *port)
+{
+	const char *slash = strchr(ref, '/');
+	size_t n = slash ? (size_t)(slash - ref) : 0;
+	char first[256];
+	char *colon;
+
+	*port = 443;
+	if (!*ref || strlen(ref) > 1024)
+		return -EINVAL;
+	for (const char *c = ref; *c; c++)
+		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+			return -EINVAL;
+	if (n == 0 || n >= sizeof(first)) {
+		snprintf(host, hostlen, "registry-1.docker.io");
+		return 0;
+	}
+	memcpy(first, ref, n);
+	first[n] = '\0';
+	/* a first component is a registry when it looks like a host */
+	if (!strchr(first, '.') && !strchr(first, ':') && strcmp(first, "localhost")) {
+		snprintf(host, hostlen, "registry-1.docker.io");
+		return 0;
+	}
+	colon = strrchr(first, ':');
+	if (colon && first[0] != '[') {
+		char *e;
+		unsigned long p = strtoul(colon + 1, &e, 10);
+
+		if (*e || !p || p > 65535 || e == colon + 1)
+			return -EINVAL;
+		*port = (unsigned)p;
+		*colon = '\0';
+	}
+	if (!first[0])
+		return -EINVAL;
+	if (!strcmp(first, "docker.io") || !strcmp(first, "index.docker.io"))
+		snprintf(host, hostlen, "registry-1.docker.io");
+	else
+		snprintf(host, hostlen, "%s", first);
+	return 0;
+}
+
+/* ---- bodies ---- */
+
+/* Keys ASCII only, none repeated in any case, at any depth. */
+static int keys_plain(const cJSON *o, int depth, char *why, size_t whylen)
+{
+	const cJSON *a, *b;
+
+	if (depth > 32)
+		return say(why, whylen, -EINVAL, "JSON nested too deep");
+	for (a = o ? o->child : NULL; a; a = a->next) {
+		if (cJSON_IsObject(o)) {
+			for (const char *c = a->string; c && *c; c++)
+				if ((unsigned char)*c >= 0x80 || (unsigned char)*c < 0x20)
+					return say(why, whylen, -EINVAL,
+						   "a JSON key that is not plain ASCII");
+			for (b = a->next; b; b = b->next)
+				if (a->string && b->string && !strcasecmp(a->string, b->string))
+					return say(why, whylen, -EINVAL, "JSON key \"%s\" given twice",
+						   a->string);
+		}
+		if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && keys_plain(a, depth + 1, why, whylen))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_IsObject(o) ? cJSON_GetObjectItem(o, k) : NULL;
+}
+
+static bool absent(const cJSON *v)
+{
+	return !v || cJSON_IsNull(v);
+}
+
+static bool off(const cJSON *v)
+{
+	return absent(v) || cJSON_IsFalse(v);
+}
+
+static bool empty(const cJSON *v)
+{
+	return absent(v) || ((cJSON_IsArray(v) || cJSON_IsObject(v)) && !v->child) ||
+	       (cJSON_IsString(v) && !v->valuestring[0]);
+}
+
+static bool str_in(const cJSON *v, const char *const *ok)
+{
+	if (absent(v))
+		return true;
+	if (!cJSON_IsString(v))
+		return false;
+	for (; *ok; ok++)
+		if (!strcmp(v->valuestring, *ok))
+			return true;
+	return false;
+}
+
+#define REFUSED "refused by egress-fence's Docker endpoint: "
+
+/* "container:REF" modes: REF must be the job's, and becomes its id */
+static int mode_ok(const struct ef_dk_ctx *x, cJSON *hc, const char *key, const char *const *ok,
+		   const char *what, char *why, size_t whylen)
+{
+	cJSON *v = cJSON_GetObjectItem(hc, key);
+	char id[65];
+
+	if (str_in(v, ok))
+		return 0;
+	if (cJSON_IsString(v) && !strncmp(v->valuestring, "container:", 10)) {
+		char buf[80];
+
+		if (x->own_container(x->arg, v->valuestring + 10, id))
+			return say(why, whylen, -EPERM,
+				   REFUSED "%s %s: only a container of this job may be shared",
+				   what, v->valuestring + 10);
+		snprintf(buf, sizeof(buf), "container:%s", id);
+		cJSON_SetValuestring(v, buf);
+		return 0;
+	}
+	return say(why, whylen, -EPERM, REFUSED "%s %s%s%s", what,
+		   cJSON_IsString(v) ? "\"" : "(not a string)",
+		   cJSON_IsString(v) ? v->valuestring : "", cJSON_IsString(v) ? "\"" : "");
+}
+
+/* Docker's default capability set: a container may keep these, no more */
+static const char *const default_caps[] = {
+	"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+	"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE", NULL,
+};
+
+static int caps_ok(const cJSON *v, char *why, size_t whylen)
+{
+	const cJSON *c;
+
+	if (absent(v))
+		return 0;
+	if (!cJSON_IsArray(v))
+		return say(why, whylen, -EINVAL, "CapAdd must be an array");
+	cJSON_ArrayForEach(c, v) {
+		const char *n;
+		size_t i;
+
+		if (!cJSON_IsString(c))
+			return say(why, whylen, -EINVAL, "CapAdd must be an array of names");
+		n = c->valuestring;
+		if (!strncasecmp(n, "CAP_", 4))
+			n += 4;
+		for (i = 0; default_caps[i] && strcasecmp(n, default_caps[i]); i++)
+			;
+		if (!default_caps[i])
+			return say(why, whylen, -EPERM,
+				   REFUSED "capability %s (beyond Docker's default set)",
+				   c->valuestring);
+	}
+	return 0;
+}
+
+static int secopt_ok(const cJSON *v, char *why, size_t whylen)
+{
+	static const char *const ok[] = {
+		"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true",
+		"no-new-privileges:false", "no-new-privileges=false", NULL,
+	};
+	const cJSON *c;
+
+	if (absent(v))
+		return 0;
+	if (!cJSON_IsArray(v))
+		return say(why, whylen, -EINVAL, "SecurityOpt must be an array");
+	cJSON_ArrayForEach(c, v)
+		if (!str_in(c, ok) || absent(c))
+			return say(why, whylen, -EPERM,
+				   REFUSED "security option %s%s%s (only no-new-privileges may be "
+				   "set: seccomp, AppArmor, SELinux and system paths stay confined)",
+				   cJSON_IsString(c) ? "\"" : "", cJSON_IsString(c) ? c->valuestring : "(not a string)",
+				   cJSON_IsString(c) ? "\"" : "");
+	return 0;
+}
+
+/* One bind: source checked and replaced by what bind_source() gives. */
+static int bind_src(const struct ef_dk_ctx *x, const char *src, char *out, size_t outlen,
+		    char *why, size_t whylen)
+{
+	char w[512];
+
+	if (x->bind_source(x->arg, src, out, outlen, w, sizeof(w)))
+		return say(why, whylen, -EPERM, REFUSED "bind mount of %s: %s", src, w);
+	return 0;
+}
+
+static bool propagation_shared(const char *opts)
+{
+	const char *p = opts;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+
+		if ((n == 6 && !strncmp(p, "shared", 6)) || (n == 7 && !strncmp(p, "rshared", 7)))
+			return true;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+static int binds_ok(const struct ef_dk_ctx *x, cJSON *v, char *why, size_t whylen)
+{
+	cJSON *c;
+
+	if (absent(v))
+		return 0;
+	if (!cJSON_IsArray(v))
+		return say(why, whylen, -EINVAL, "Binds must be an array");
+	cJSON_ArrayForEach(c, v) {
+		char src[4096], res[4096], *nb;
+		const char *s, *colon;
+		size_t n;
+		int ret;
+
+		if (!cJSON_IsString(c))
+			return say(why, whylen, -EINVAL, "Binds must be an array of strings");
+		s = c->valuestring;
+		colon = strchr(s, ':');
+		if (!colon || colon == s)
+			return say(why, whylen, -EINVAL, "malformed bind \"%.200s\"", s);
+		n = (size_t)(colon - s);
+		if (n >= sizeof(src))
+			return say(why, whylen, -EINVAL, "bind source too long");
+		memcpy(src, s, n);
+		src[n] = '\0';
+		if (strchr(colon + 1, ':') && propagation_shared(strchr(colon + 1, ':') + 1))
+			return say(why, whylen, -EPERM,
+				   REFUSED "shared mount propagation (%s): mounts would reach the host",
+				   s);
+		if (src[0] != '/') {
+			ret = x->volume_ok(x->arg, src, why, whylen);
+			if (ret)
+				return ret;
+			continue;
+		}
+		ret = bind_src(x, src, res, sizeof(res), why, whylen);
+		if (ret)
+			return ret;
+		nb = malloc(strlen(res) + strlen(colon) + 1);
+		if (!nb)
+			return -ENOMEM;
+		sprintf(nb, "%s%s", res, colon);
+		cJSON_SetValuestring(c, nb);
+		free(nb);
+		if (!c->valuestring || strcmp(c->valuestring + strlen(res), colon))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int mounts_ok(const struct ef_dk_ctx *x, cJSON *v, char *why, size_t whylen)
+{
+	cJSON *m;
+
+	if (absent(v))
+		return 0;
+	if (!cJSON_IsArray(v))
+		return say(why, whylen, -EINVAL, "Mounts must be an array");
+	cJSON_ArrayForEach(m, v) {
+		cJSON *type = cJSON_GetObjectItem(m, "Type"), *src = cJSON_GetObjectItem(m, "Source");
+		const cJSON *bo = get(m, "BindOptions"), *vo = get(m, "VolumeOptions");
+		static const char *const props[] = { "", "private", "rprivate", "slave",
+						     "rslave", NULL };
+		char res[4096];
+		int ret;
+
+		if (!cJSON_IsObject(m) || !cJSON_IsString(type))
+			return say(why, whylen, -EINVAL, "a mount must be an object with a Type");
+		if (!absent(src) && !cJSON_IsString(src))
+			return say(why, whylen, -EINVAL, "a mount's Source must be a string");
+		if (!strcmp(type->valuestring, "tmpfs"))
+			continue;
+		if (!strcmp(type->valuestring, "volume")) {
+			const cJSON *dc = get(vo, "DriverConfig");
+
+			if (!empty(get(dc, "Options")) ||
+			    !str_in(get(dc, "Name"), (const char *const[]){ "", "local", NULL }))
+				return say(why, whylen, -EPERM,
+					   REFUSED "a volume mount with a driver or driver options");
+			if (!absent(src) && src->valuestring[0]) {
+				ret = x->volume_ok(x->arg, src->valuestring, why, whylen);
+				if (ret)
+					return ret;
+			}
+			continue;
+		}
+		if (strcmp(type->valuestring, "bind"))
+			return say(why, whylen, -EPERM, REFUSED "mount type \"%s\"",
+				   type->valuestring);
+		if (!cJSON_IsString(src))
+			return say(why, whylen, -EINVAL, "a bind mount needs a Source");
+		if (!str_in(get(bo, "Propagation"), props))
+			return say(why, whylen, -EPERM,
+				   REFUSED "bind propagation other than private or slave");
+		ret = bind_src(x, src->valuestring, res, sizeof(res), why, whylen);
+		if (ret)
+			return ret;
+		cJSON_SetValuestring(src, res);
+	}
+	return 0;
+}
+
+static int own_list(const struct ef_dk_ctx *x, cJSON *v, const char *what, char *why,
+		    size_t whylen)
+{
+	cJSON *c;
+
+	if (absent(v))
+		return 0;
+	if (!cJSON_IsArray(v))
+		return say(why, whylen, -EINVAL, "%s must be an array", what);
+	cJSON_ArrayForEach(c, v) {
+		char ref[EF_DK_REF_MAX], id[65], buf[EF_DK_REF_MAX + 80];
+		size_t n;
+
+		if (!cJSON_IsString(c))
+			return say(why, whylen, -EINVAL, "%s must be an array of strings", what);
+		n = strcspn(c->valuestring, ":");
+		if (n >= sizeof(ref) || !n)
+			return say(why, whylen, -EINVAL, "malformed %s entry", what);
+		memcpy(ref, c->valuestring, n);
+		ref[n] = '\0';
+		if (x->own_container(x->arg, ref, id))
+			return say(why, whylen, -EPERM,
+				   REFUSED "%s %s: only containers of this job", what, ref);
+		snprintf(buf, sizeof(buf), "%s%s", id, c->valuestring + n);
+		cJSON_SetValuestring(c, buf);
+	}
+	return 0;
+}
+
+static int ports_ok(cJSON *hc, char *why, size_t whylen)
+{
+	cJSON *pb = cJSON_GetObjectItem(hc, "PortBindings"), *port, *b;
+
+	if (!off(cJSON_GetObjectItem(hc, "PublishAllPorts")))
+		return say(why, whylen, -EPERM,
+			   REFUSED "publishing every port on every address (-P); publish on "
+			   "loopback: -p 127.0.0.1::PORT");
+	if (absent(pb))
+		return 0;
+	if (!cJSON_IsObject(pb))
+		return say(why, whylen, -EINVAL, "PortBindings must be an object");
+	cJSON_ArrayForEach(port, pb) {
+		if (absent(port))
+			continue;
+		if (!cJSON_IsArray(port))
+			return say(why, whylen, -EINVAL, "a port's bindings must be an array");
+		cJSON_ArrayForEach(b, port) {
+			cJSON *ip = cJSON_GetObjectItem(b, "HostIp");
+
+			if (!cJSON_IsObject(b) || (!absent(ip) && !cJSON_IsString(ip)))
+				return say(why, whylen, -EINVAL, "malformed port binding");
+			/* every address: made loopback, so the fence's judgement of
+			 * who may reach the job stays with the host's own */
+			if (absent(ip) || !strcmp(ip->valuestring, "") ||
+			    !strcmp(ip->valuestring, "0.0.0.0") || !strcmp(ip->valuestring, "::")) {
+				if (ip)
+					cJSON_SetValuestring(ip, "127.0.0.1");
+				else
+					cJSON_AddStringToObject(b, "HostIp", "127.0.0.1");
+			} else if (strcmp(ip->valuestring, "127.0.0.1") &&
+				   strcmp(ip->valuestring, "::1")) {
+				return say(why, whylen, -EPERM,
+					   REFUSED "publishing a port on %s (loopback only)",
+					   ip->valuestring);
+			}
+		}
+	}
+	return 0;
+}
+
+static int labels_set(const struct ef_dk_ctx *x, cJSON *o, const char *key, char *why,
+		      size_t whylen)
+{
+	cJSON *l = cJSON_GetObjectItem(o, key), *c;
+
+	if (absent(l)) {
+		cJSON_DeleteItemFromObject(o, key);
+		l = cJSON_AddObjectToObject(o, key);
+		if (!l)
+			return -ENOMEM;
+	}
+	if (!cJSON_IsObject(l))
+		return say(why, whylen, -EINVAL, "%s must be an object", key);
+	cJSON_ArrayForEach(c, l)
+		if (c->string && !strncasecmp(c->string, "io.egress-fence.", 16))
+			return say(why, whylen, -EPERM, REFUSED "label %s is egress-fence's own",
+				   c->string);
+	return cJSON_AddStringToObject(l, EF_DK_LABEL, x->job_id) ? 0 : -ENOMEM;
+}
+
+static int networks_ok(const struct ef_dk_ctx *x, cJSON *hc, cJSON *nc, char *why,
+		       size_t whylen)
+{
+	cJSON *nm = cJSON_GetObjectItem(hc, "NetworkMode");
+	const cJSON *ec = get(nc, "EndpointsConfig"), *e;
+	int ret;
+
+	if (!absent(nm) && !cJSON_IsString(nm))
+		return say(why, whylen, -EINVAL, "NetworkMode must be a string");
+	if (!absent(nm) && strcmp(nm->valuestring, "") && strcmp(nm->valuestring, "default") &&
+	    strcmp(nm->valuestring, "bridge") && strcmp(nm->valuestring, "none")) {
+		if (!strcmp(nm->valuestring, "host"))
+			return say(why, whylen, -EPERM,
+				   REFUSED "the host's network (--network host)");
+		if (!strncmp(nm->valuestring, "container:", 10)) {
+			static const char *const none[] = { NULL };
+
+			ret = mode_ok(x, hc, "NetworkMode", none, "network", why, whylen);
+			if (ret)
+				return ret;
+		} else {
+			ret = x->network_ok(x->arg, nm->valuestring, why, whylen);
+			if (ret)
+				return ret;
+		}
+	}
+	if (absent(ec))
+		return 0;
+	if (!cJSON_IsObject(ec))
+		return say(why, whylen, -EINVAL, "EndpointsConfig must be an object");
+	cJSON_ArrayForEach(e, ec) {
+		const char *n = e->string;
+
+		if (!strcmp(n, "bridge") || !strcmp(n, "none") || !strcmp(n, "default"))
+			continue;
+		if (!strcmp(n, "host") || !strncmp(n, "container:", 10))
+			return say(why, whylen, -EPERM, REFUSED "network %s", n);
+		ret = x->network_ok(x->arg, n, why, whylen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int check_hostconfig(const struct ef_dk_ctx *x, cJSON *hc, char *why, size_t whylen)
+{
+	static const char *const pid_ok[] = { "", "private", NULL };
+	static const char *const ipc_ok[] = { "", "private", "shareable", "none", NULL };
+	static const char *const uts_ok[] = { "", NULL };
+	static const char *const userns_ok[] = { "", NULL };
+	static const char *const cgns_ok[] = { "", "private", NULL };
+	static const char *const runtime_ok[] = { "", "runc", "io.containerd.runc.v2", NULL };
+	static const char *const vdriver_ok[] = { "", "local", NULL };
+	static const char *const log_ok[] = { "", "json-file", "local", "none", NULL };
+	static const struct {
+		const char *key, *what;
+	} must_be_empty[] = {
+		{ "Devices", "devices" },
+		{ "DeviceRequests", "device requests (GPUs and the like)" },
+		{ "DeviceCgroupRules", "device cgroup rules" },
+		{ "Capabilities", "a whole capability set" },
+		{ "MaskedPaths", "unmasked /proc and /sys paths" },
+		{ "ReadonlyPaths", "writable /proc and /sys paths" },
+		{ "Cgroup", "another container's cgroup" },
+		{ "Isolation", "an isolation technology" },
+	};
+	cJSON *cp = cJSON_GetObjectItem(hc, "CgroupParent");
+	const cJSON *lc;
+	int ret;
+
+	if (!cJSON_IsObject(hc))
+		return say(why, whylen, -EINVAL, "HostConfig must be an object");
+	if (!off(cJSON_GetObjectItem(hc, "Privileged")))
+		return say(why, whylen, -EPERM, REFUSED "a privileged container");
+	for (size_t i = 0; i < sizeof(must_be_empty) / sizeof(must_be_empty[0]); i++)
+		if (!empty(cJSON_GetObjectItem(hc, must_be_empty[i].key)))
+			return say(why, whylen, -EPERM, REFUSED "%s (%s)", must_be_empty[i].what,
+				   must_be_empty[i].key);
+	if (!absent(cp) && !(cJSON_IsString(cp) && !cp->valuestring[0]))
+		return say(why, whylen, -EPERM,
+			   REFUSED "another cgroup parent: the job's containers live in its cgroup");
+	if ((ret = mode_ok(x, hc, "PidMode", pid_ok, "PID namespace", why, whylen)) ||
+	    (ret = mode_ok(x, hc, "IpcMode", ipc_ok, "IPC namespace", why, whylen)) ||
+	    (ret = mode_ok(x, hc, "UTSMode", uts_ok, "UTS namespace", why, whylen)) ||
+	    (ret = mode_ok(x, hc, "UsernsMode", userns_ok, "user namespace mode", why, whylen)) ||
+	    (ret = mode_ok(x, hc, "CgroupnsMode", cgns_ok, "cgroup namespace", why, whylen)))
+		return ret;
+	if (!str_in(cJSON_GetObjectItem(hc, "Runtime"), runtime_ok))
+		return say(why, whylen, -EPERM, REFUSED "a runtime other than runc");
+	if (!str_in(cJSON_GetObjectItem(hc, "VolumeDriver"), vdriver_ok))
+		return say(why, whylen, -EPERM, REFUSED "a volume driver other than local");
+	lc = cJSON_GetObjectItem(hc, "LogConfig");
+	if (!absent(lc) && (!cJSON_IsObject(lc) || !str_in(get(lc, "Type"), log_ok)))
+		return say(why, whylen, -EPERM,
+			   REFUSED "log driver %s (dockerd would send the container's output "
+			   "outside the fence; json-file, local or none)",
+			   cJSON_IsString(get(lc, "Type")) ? get(lc, "Type")->valuestring : "?");
+	if ((ret = caps_ok(cJSON_GetObjectItem(hc, "CapAdd"), why, whylen)) ||
+	    (ret = secopt_ok(cJSON_GetObjectItem(hc, "SecurityOpt"), why, whylen)) ||
+	    (ret = binds_ok(x, cJSON_GetObjectItem(hc, "Binds"), why, whylen)) ||
+	    (ret = mounts_ok(x, cJSON_GetObjectItem(hc, "Mounts"), why, whylen)) ||
+	    (ret = own_list(x, cJSON_GetObjectItem(hc, "VolumesFrom"), "VolumesFrom", why,
+			    whylen)) ||
+	    (ret = own_list(x, cJSON_GetObjectItem(hc, "Links"), "Links", why, whylen)) ||
+	    (ret = ports_ok(hc, why, whylen)))
+		return ret;
+	/* the job's cgroup: the same programs judge the container */
+	cJSON_DeleteItemFromObject(hc, "CgroupParent");
+	return cJSON_AddStringToObject(hc, "CgroupParent", x->cgroup_parent) ? 0 : -ENOMEM;
+}
+
+static int check_create(const struct ef_dk_ctx *x, cJSON *root, char *why, size_t whylen)
+{
+	cJSON *hc = cJSON_GetObjectItem(root, "HostConfig");
+	int ret;
+
+	if (absent(hc)) {
+		cJSON_DeleteItemFromObject(root, "HostConfig");
+		hc = cJSON_AddObjectToObject(root, "HostConfig");
+		if (!hc)
+			return -ENOMEM;
+	}
+	ret = check_hostconfig(x, hc, why, whylen);
+	if (ret)
+		return ret;
+	ret = networks_ok(x, hc, cJSON_GetObjectItem(root, "NetworkingConfig"), why, whylen);
+	if (ret)
+		return ret;
+	return labels_set(x, root, "Labels", why, whylen);
+}
+
+int ef_dk_check_body(const struct ef_dk_ctx *x, const struct ef_dk_req *r, const char *body,
+		     size_t len, char **out, char *why, size_t whylen)
+{
+	const char *end = NULL;
+	cJSON *root;
+	int ret = 0;
+
+	*out = NULL;
+	if (len > EF_DK_BODY_MAX)
+		return say(why, whylen, -EINVAL, "request body over %u bytes", EF_DK_BODY_MAX);
+	if (len == 0 && (r->route == EF_DK_CREATE || r->route == EF_DK_VOL_CREATE ||
+			 r->route == EF_DK_NET_CREATE))
+		body = "{}", len = 2;
+	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (!root || !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return say(why, whylen, -EINVAL, "request body is not a JSON object");
+	}
+	while (end && end < body + len && strchr(" \t\r\n", *end))
+		end++;
+	if (end != body + len) {
+		cJSON_Delete(root);
+		return say(why, whylen, -EINVAL, "trailing data after the JSON body");
+	}
+	ret = keys_plain(root, 0, why, whylen);
+	if (ret)
+		goto done;
+	switch (r->route) {
+	case EF_DK_CREATE:
+		ret = check_create(x, root, why, whylen);
+		break;
+	case EF_DK_EXEC_CREATE:
+		if (!off(cJSON_GetObjectItem(root, "Privileged")))
+			ret = say(why, whylen, -EPERM, REFUSED "a privileged exec");
+		break;
+	case EF_DK_UPDATE: {
+		static const char *const ok[] = {
+			"CpuShares", "Memory", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
+			"CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "MemoryReservation",
+			"MemorySwap", "KernelMemory", "NanoCpus", "PidsLimit", "BlkioWeight",
+			"RestartPolicy", "CPUShares", "NanoCPUs", NULL,
+		};
+		const cJSON *c;
+
+		cJSON_ArrayForEach(c, root) {
+			size_t i;
+
+			for (i = 0; ok[i] && strcasecmp(c->string, ok[i]); i++)
+				;
+			if (!ok[i] && !absent(c) && !empty(c)) {
+				ret = say(why, whylen, -EPERM, REFUSED "updating %s", c->string);
+				break;
+			}
+		}
+		break;
+	}
+	case EF_DK_NET_CREATE: {
+		static const char *const drv[] = { "", "bridge", NULL };
+		const cJSON *opts = cJSON_GetObjectItem(root, "Options");
+
+		if (!str_in(cJSON_GetObjectItem(root, "Driver"), drv))
+			ret = say(why, whylen, -EPERM,
+				  REFUSED "network driver %s (bridge only)",
+				  cJSON_IsString(cJSON_GetObjectItem(root, "Driver")) ?
+					  cJSON_GetObjectItem(root, "Driver")->valuestring : "?");
+		else if (!empty(opts))
+			ret = say(why, whylen, -EPERM, REFUSED "network driver options");
+		else if (!off(cJSON_GetObjectItem(root, "Ingress")) ||
+			 !off(cJSON_GetObjectItem(root, "ConfigOnly")) ||
+			 !empty(cJSON_GetObjectItem(root, "ConfigFrom")) ||
+			 !str_in(cJSON_GetObjectItem(root, "Scope"), (const char *const[]){ "", "local", NULL }))
+			ret = say(why, whylen, -EPERM, REFUSED "a network that is not a local bridge");
+		else
+			ret = labels_set(x, root, "Labels", why, whylen);
+		break;
+	}
+	case EF_DK_NET_CONNECT: {
+		cJSON *c = cJSON_GetObjectItem(root, "Container");
+		char id[65];
+
+		if (!cJSON_IsString(c))
+			ret = say(why, whylen, -EINVAL, "Container must be a string");
+		else if (x->own_container(x->arg, c->valuestring, id))
+			ret = say(why, whylen, -EPERM,
+				  REFUSED "network (dis)connect of container %s: not this job's",
+				  c->valuestring);
+		else
+			cJSON_SetValuestring(c, id);
+		break;
+	}
+	case EF_DK_VOL_CREATE: {
+		static const char *const drv[] = { "", "local", NULL };
+
+		if (!str_in(cJSON_GetObjectItem(root, "Driver"), drv) ||
+		    !empty(cJSON_GetObjectItem(root, "DriverOpts")))
+			ret = say(why, whylen, -EPERM,
+				  REFUSED "a volume with a driver or driver options (a local "
+				  "volume can bind any host path)");
+		else
+			ret = labels_set(x, root, "Labels", why, whylen);
+		break;
+	}
+	case EF_DK_AUTH: {
+		const cJSON *sa = cJSON_GetObjectItem(root, "serveraddress");
+		char host[256], ref[1100];
+		const char *s;
+		unsigned port;
+
+		/* "https://ghcr.io/v2/" or "ghcr.io": judged as an image of it */
+		s = cJSON_IsString(sa) ? sa->valuestring : "";
+		if (!strncmp(s, "https://", 8))
+			s += 8;
+		else if (!strncmp(s, "http://", 7))
+			s += 7;
+		snprintf(ref, sizeof(ref), "%.*s/x", (int)strcspn(s, "/"), s);
+		if (!*s)
+			snprintf(ref, sizeof(ref), "x");
+		if (ef_dk_registry(ref, host, sizeof(host), &port))
+			ret = say(why, whylen, -EINVAL, "malformed serveraddress");
+		else if (!x->registry_ok(x->arg, host, port))
+			ret = say(why, whylen, -EPERM,
+				  REFUSED "logging in to %s:%u: the job's policy does not allow it",
+				  host, port);
+		break;
+	}
+	default:
+		ret = say(why, whylen, -EINVAL, "no body expected");
+	}
+done:
+	if (!ret) {
+		*out = cJSON_PrintUnformatted(root);
+		if (!*out)
+			ret = -ENOMEM;
+	}
+	cJSON_Delete(root);
+	return ret;
+}
