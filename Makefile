@@ -114,12 +114,15 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  gdb, strace: tests/security/vectors/tamper_ptrace_outsider.py drives a process outside the
 #    fence with gdb as an attacker would; tests/integration/test_tamper.py checks that a job
 #    still debugs its own processes (gdb, strace)
+#  docker.io: tests/integration/test_docker.py runs Debian's dockerd (and its containerd,
+#    runc and docker CLI) behind a job's Docker endpoint (daemon/docker.c); its image is a
+#    rootfs of busybox-static, imported offline
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
 	ca-certificates protobuf-compiler python3-protobuf python3-yaml libmnl-dev libpsl-dev \
 	man-db groff-base systemd shellcheck nftables qemu-system-x86 linux-image-amd64 busybox-static \
-	gdb strace
+	gdb strace docker.io
 # installs only what is missing, so `make test` and `make demo` stay quick; INITRD=No: the
 # kernel package would build an initramfs in /boot that tests/vm/ does not use (it packs its own)
 deps:

@@ -929,7 +929,9 @@ static void relay(struct conn *c, int up, bool hijack, struct watch *w, int *sta
 		int timeout = w && w->on && !w->told ? 2 : -1;
 		int r;
 
-		p[0].fd = cl_eof ? -1 : c->fd;
+		/* after the job's half-close its end is still watched for a
+		 * hang-up: a job gone ends dockerd's stream (logs -f) */
+		p[0].events = cl_eof ? 0 : POLLIN;
 		r = poll(p, 2, timeout);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -952,14 +954,17 @@ static void relay(struct conn *c, int up, bool hijack, struct watch *w, int *sta
 			if (write_all(c->fd, buf, (size_t)n))
 				return;
 		}
+		if (cl_eof && (p[0].revents & (POLLHUP | POLLERR)))
+			return; /* gone: dockerd's stream ends with it */
 		if (!cl_eof && p[0].revents) {
 			ssize_t n = read(c->fd, buf, sizeof(buf));
 
 			if (n <= 0) {
-				cl_eof = true;
-				if (!hijack)
-					return; /* gone: dockerd's stream ends with it */
-				shutdown(up, SHUT_WR);
+				if (p[0].revents & (POLLHUP | POLLERR))
+					return;
+				cl_eof = true; /* half-closed: the answer still goes */
+				if (hijack)
+					shutdown(up, SHUT_WR);
 			} else if (hijack && write_all(up, buf, (size_t)n)) {
 				return;
 			}
@@ -1127,6 +1132,18 @@ static void serve(struct conn *c)
 		      c->req.route == EF_DK_UPDATE || c->req.route == EF_DK_NET_CREATE ||
 		      c->req.route == EF_DK_NET_CONNECT || c->req.route == EF_DK_VOL_CREATE ||
 		      c->req.route == EF_DK_AUTH;
+	/* a body only where one is taken and judged or harmless: a start's
+	 * would carry a HostConfig past the create's judgement */
+	if (!judged_body && (h.clen > 0 || h.chunked) &&
+	    !(c->req.route == EF_DK_CONTAINER && !strcmp(h.method, "PUT")) &&
+	    c->req.route != EF_DK_EXEC && c->req.route != EF_DK_PULL &&
+	    !(c->req.route == EF_DK_PASS && (!strcmp(c->req.path, "/images/load") ||
+					     !strcmp(c->req.path, "/commit")))) {
+		snprintf(why, sizeof(why), "refused by egress-fence's Docker endpoint: a request "
+			 "body where %s %s takes none", h.method, c->req.path);
+		code = 400;
+		goto refuse;
+	}
 	if (judged_body) {
 		struct ef_dk_ctx x = {
 			.job_id = c->job, .cgroup_parent = c->cgroup_rel, .arg = c,

