@@ -876,13 +876,17 @@ static int judge_image(struct conn *c, const char *ref, const char *what, char *
 	return 0;
 }
 
-/* The container a start names: once its first process is in the job's
- * cgroup and a network namespace of its own, the DNS proxy is opened
- * there (the main loop), racing the container's first query. */
+/* The container a start names: once its first process (runc's init,
+ * before it runs the container's command) is in the job's cgroup and a
+ * network namespace of its own, the container's cgroup is frozen until the
+ * main loop has opened the job's DNS proxy there and thaws it: the
+ * container's first query finds the proxy. A second at most: then the
+ * thread thaws it itself. */
 struct watch {
-	bool on, told;
+	bool on, told, frozen;
+	char cg[EF_PATH_MAX + 80];
 	char procs[EF_PATH_MAX + 96];
-	uint64_t until_ns;
+	uint64_t until_ns, frozen_ns;
 };
 
 static void watch_poll(struct conn *c, struct watch *w)
@@ -891,6 +895,10 @@ static void watch_poll(struct conn *c, struct watch *w)
 	struct stat st;
 	struct msg m = { .type = MSG_NETNS };
 
+	if (w->frozen && ef_now_boot_ns() - w->frozen_ns > 1000000000ull) {
+		ef_cgroup_freeze(w->cg, false);
+		w->frozen = false;
+	}
 	if (!w->on || w->told)
 		return;
 	if (ef_now_boot_ns() > w->until_ns) {
@@ -904,7 +912,10 @@ static void watch_poll(struct conn *c, struct watch *w)
 
 		snprintf(p, sizeof(p), "/proc/%d/ns/net", pid);
 		if (pid > 0 && !stat(p, &st) && st.st_ino != dk.host_netns) {
+			w->frozen = ef_cgroup_freeze(w->cg, true) == 0;
+			w->frozen_ns = ef_now_boot_ns();
 			m.pid = pid;
+			snprintf(m.id, sizeof(m.id), "%s", w->frozen ? strrchr(w->cg, '/') + 1 : "");
 			snprintf(m.job, sizeof(m.job), "%s", c->job);
 			post(&m);
 			w->told = true;
@@ -926,7 +937,7 @@ static void relay(struct conn *c, int up, bool hijack, struct watch *w, int *sta
 	/* what the job sent past its request: the start of a raw stream */
 	(void)off;
 	for (;;) {
-		int timeout = w && w->on && !w->told ? 2 : -1;
+		int timeout = w && ((w->on && !w->told) || w->frozen) ? 1 : -1;
 		int r;
 
 		/* after the job's half-close its end is still watched for a
@@ -1032,7 +1043,8 @@ static void serve(struct conn *c)
 			post(&m);
 			w.on = true;
 			w.until_ns = ef_now_boot_ns() + 5000000000ull;
-			snprintf(w.procs, sizeof(w.procs), "%s/%s/cgroup.procs", c->cgroup_abs, id);
+			snprintf(w.cg, sizeof(w.cg), "%s/%s", c->cgroup_abs, id);
+			snprintf(w.procs, sizeof(w.procs), "%s/cgroup.procs", w.cg);
 		}
 		break;
 	case EF_DK_EXEC: {
@@ -1224,6 +1236,8 @@ static void serve(struct conn *c)
 	    write_all(up, c->rbuf + b.off, c->rlen - b.off))
 		goto done;
 	relay(c, up, c->req.hijack, w.on ? &w : NULL, &status);
+	if (w.frozen)
+		ef_cgroup_freeze(w.cg, false);
 	goto done;
 refuse:
 	post_tamper(c, h.target, why);
@@ -1416,6 +1430,13 @@ void ef_docker_io(struct ef_daemon *d)
 		case MSG_NETNS:
 			if (j)
 				ef_dns_netns_open_pid(d, j, m.pid);
+			/* the container was frozen for it (watch_poll()) */
+			if (j && strlen(m.id) == 64 && strspn(m.id, "0123456789abcdef") == 64) {
+				char cg[EF_PATH_MAX + 80];
+
+				snprintf(cg, sizeof(cg), "%s/%s", j->cgroup, m.id);
+				ef_cgroup_freeze(cg, false);
+			}
 			break;
 		case MSG_STARTED:
 			if (!j || !(dj = dj_of(j)))
