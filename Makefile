@@ -226,6 +226,9 @@ $(BUILD)/tests/test_wire: $(BUILD)/daemon/wire.o $(BUILD)/daemon/span.o $(BUILD)
 # test_fold: folding repeated decisions, pure; and what egressctl run closes
 $(BUILD)/tests/test_fold: $(BUILD)/daemon/fold.o $(BUILD)/cli/inherit.o
 
+# test_docker_check: what a job's Docker endpoint passes (routes, bodies), pure
+$(BUILD)/tests/test_docker_check: $(BUILD)/daemon/docker_check.o
+
 # test_features: what egressd decides and says from the kernel feature probes (a fake table)
 $(BUILD)/tests/test_features: $(BUILD)/daemon/kernel_features.o
 
@@ -293,6 +296,12 @@ $(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c daemon/wire.c daemon/span.c daem
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lm
+
+# fuzz_docker: what a job's Docker endpoint passes (daemon/docker_check.c)
+$(BUILD)/fuzz/fuzz_docker: tests/fuzz/fuzz_docker.c daemon/docker_check.c
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ -lcjson
 
 # fuzz_bus_addr: DBUS_SESSION_BUS_ADDRESS, as egressctl run reads it
 $(BUILD)/fuzz/fuzz_bus_addr: tests/fuzz/fuzz_bus_addr.c cli/bus_addr.c

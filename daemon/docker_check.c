@@ -506,7 +506,8 @@ static int mode_ok(const struct ef_dk_ctx *x, cJSON *hc, const char *key, const 
 				   REFUSED "%s %s: only a container of this job may be shared",
 				   what, v->valuestring + 10);
 		snprintf(buf, sizeof(buf), "container:%s", id);
-		cJSON_SetValuestring(v, buf);
+		if (!cJSON_SetValuestring(v, buf))
+			return -ENOMEM;
 		return 0;
 	}
 	return say(why, whylen, -EPERM, REFUSED "%s %s%s%s", what,
@@ -638,10 +639,11 @@ static int binds_ok(const struct ef_dk_ctx *x, cJSON *v, char *why, size_t whyle
 		if (!nb)
 			return -ENOMEM;
 		sprintf(nb, "%s%s", res, colon);
-		cJSON_SetValuestring(c, nb);
+		/* colon points into the old string, which this frees */
+		ret = cJSON_SetValuestring(c, nb) ? 0 : -ENOMEM;
 		free(nb);
-		if (!c->valuestring || strcmp(c->valuestring + strlen(res), colon))
-			return -ENOMEM;
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -693,7 +695,8 @@ static int mounts_ok(const struct ef_dk_ctx *x, cJSON *v, char *why, size_t whyl
 		ret = bind_src(x, src->valuestring, res, sizeof(res), why, whylen);
 		if (ret)
 			return ret;
-		cJSON_SetValuestring(src, res);
+		if (!cJSON_SetValuestring(src, res))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -722,7 +725,8 @@ static int own_list(const struct ef_dk_ctx *x, cJSON *v, const char *what, char 
 			return say(why, whylen, -EPERM,
 				   REFUSED "%s %s: only containers of this job", what, ref);
 		snprintf(buf, sizeof(buf), "%s%s", id, c->valuestring + n);
-		cJSON_SetValuestring(c, buf);
+		if (!cJSON_SetValuestring(c, buf))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -753,10 +757,9 @@ static int ports_ok(cJSON *hc, char *why, size_t whylen)
 			 * who may reach the job stays with the host's own */
 			if (absent(ip) || !strcmp(ip->valuestring, "") ||
 			    !strcmp(ip->valuestring, "0.0.0.0") || !strcmp(ip->valuestring, "::")) {
-				if (ip)
-					cJSON_SetValuestring(ip, "127.0.0.1");
-				else
-					cJSON_AddStringToObject(b, "HostIp", "127.0.0.1");
+				cJSON_DeleteItemFromObject(b, "HostIp");
+				if (!cJSON_AddStringToObject(b, "HostIp", "127.0.0.1"))
+					return -ENOMEM;
 			} else if (strcmp(ip->valuestring, "127.0.0.1") &&
 				   strcmp(ip->valuestring, "::1")) {
 				return say(why, whylen, -EPERM,
@@ -1010,7 +1013,7 @@ int ef_dk_check_body(const struct ef_dk_ctx *x, const struct ef_dk_req *r, const
 				  REFUSED "network (dis)connect of container %s: not this job's",
 				  c->valuestring);
 		else
-			cJSON_SetValuestring(c, id);
+			ret = cJSON_SetValuestring(c, id) ? 0 : -ENOMEM;
 		break;
 	}
 	case EF_DK_VOL_CREATE: {
