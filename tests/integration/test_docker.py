@@ -42,22 +42,29 @@ def job_run(ctx, d, argv, policy="t", timeout=120, job=None, cwd=None, stdin=Non
 
 @test(timeout=300)
 def test_docker_container_fenced_by_the_job_policy(ctx):
-    """`docker run` inside a job with "docker": the container's processes are
-    in the job's cgroup (dockerd's own record of its cgroup parent, and
-    /proc/self/cgroup inside it), reach the allowed address and name (DNS
-    through the job's proxy) and not an unlisted one (the test hosts' logs),
-    and the decision spans name the container; the job span lists it."""
+    """A job that is a container (docs/ci.md's recipe for container jobs:
+    `egressctl run -- docker run -v $PWD:$PWD -w $PWD IMAGE SCRIPT`, with
+    "docker"): the container's processes are in the job's cgroup
+    (/proc/self/cgroup inside it), reach the allowed address and name (DNS
+    through the job's proxy) and not an unlisted one (the test hosts'
+    logs), write the job's working directory, and the decision spans name
+    the container; the job span lists it."""
     d, dk = docker_daemon(ctx)
-    script = (WAIT_DAD + "cat /proc/self/cgroup; "
+    work = ctx.path("checkout")
+    os.makedirs(work)
+    script = (WAIT_DAD + "echo built > out.txt; cat /proc/self/cgroup; "
               "echo x | nc -w 3 198.18.1.1 443 >/dev/null && echo OK443; "
               "echo x | nc -w 3 198.18.2.4 80 >/dev/null && echo LEAK80; "
               "ip -6 addr >&2; echo x | nc -w 3 ok.test 80 >/dev/null; echo byname=$?; "
               "nslookup secret.test >/dev/null 2>&1; echo ns=$?")
     p, job = job_run(ctx, d, [DK.DOCKER, "run", "--rm", "--name", "c-" + ctx.job_id()[-8:],
-                              DK.IMAGE, "sh", "-c", script])
+                              "-v", "%s:%s" % (work, work), "-w", work,
+                              DK.IMAGE, "sh", "-c", script], cwd=work)
     check(p.returncode == 0, "docker run in the job failed (%d): %s %s" % (
         p.returncode, p.stdout[-800:], p.stderr[-1500:]))
     check("OK443" in p.stdout, "the allowed address was not reached: %r" % p.stdout)
+    with open(os.path.join(work, "out.txt")) as f:
+        eq(f.read(), "built\n", "what the container wrote in the job's working directory")
     check(ctx.reached("198.18.1.1", 443), "the test host did not see the allowed connection")
     check(not ctx.reached("198.18.2.4", 80), "the unlisted host saw a connection: LEAK")
     check("LEAK80" not in p.stdout, "the container says it reached 198.18.2.4:80")
