@@ -348,6 +348,7 @@ bench: deps
 	$(PYTHON) bench/probe.py --build $(BUILD)
 	$(PYTHON) bench/policy.py --build $(BUILD)
 	$(PYTHON) bench/tamper.py --build $(BUILD)
+	$(PYTHON) bench/docker.py --build $(BUILD)
 
 # The README's demo command: a demo agent job fenced with the defaults.
 demo: deps
