@@ -88,6 +88,8 @@
 #define HEAD_MAX (64 * 1024)
 #define HEADERS_MAX 100
 #define CONNS_MAX 256		  /* threads serving connections, all jobs */
+#define JOB_CONNS_MAX 64	  /* ... one job's: the others keep theirs */
+#define HEAD_NS (30ull * 1000000000ull) /* a request head, whole */
 #define IDLE_MS (5 * 60 * 1000)	  /* a request head or body that stalls this long */
 #define UP_RESP_MAX (4u << 20)	  /* an answer egressd reads itself */
 #define REAP_KILL_NS (10ull * 1000000000ull)
@@ -118,6 +120,7 @@ struct ef_dk_job {
 	} c[CONTAINERS_MAX];
 	int n_more;		/* started past CONTAINERS_MAX */
 	bool reaping;		/* removal asked */
+	int conns;		/* connections being served */
 	uint64_t reap_ns;
 	/* decisions name the container: the last process looked up */
 	pid_t last_pid;
@@ -295,7 +298,8 @@ static int dechunk(char *buf, size_t len, size_t *out)
 
 /* A request of egressd's own to dockerd, with no body: the status, and
  * the answer's body (NUL-ended, malloc'd) in *resp. */
-static int up_request(const char *method, const char *path, int *status, char **resp)
+static int up_send(const char *method, const char *path, const char *json, int *status,
+		   char **resp)
 {
 	char head[EF_DK_TARGET_MAX + 256], *buf = NULL, *p, *hend;
 	size_t len = 0, cap = 0;
@@ -305,10 +309,17 @@ static int up_request(const char *method, const char *path, int *status, char **
 	fd = up_connect();
 	if (fd < 0)
 		return fd;
-	n = snprintf(head, sizeof(head),
-		     "%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: egressd\r\n"
-		     "Connection: close\r\n\r\n", method, path);
-	if (n >= (int)sizeof(head) || write_all(fd, head, (size_t)n))
+	if (json)
+		n = snprintf(head, sizeof(head),
+			     "%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: egressd\r\n"
+			     "Connection: close\r\nContent-Type: application/json\r\n"
+			     "Content-Length: %zu\r\n\r\n", method, path, strlen(json));
+	else
+		n = snprintf(head, sizeof(head),
+			     "%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: egressd\r\n"
+			     "Connection: close\r\n\r\n", method, path);
+	if (n >= (int)sizeof(head) || write_all(fd, head, (size_t)n) ||
+	    (json && write_all(fd, json, strlen(json))))
 		goto out;
 	for (;;) {
 		ssize_t r;
@@ -358,6 +369,11 @@ out:
 	return ret;
 }
 
+static int up_request(const char *method, const char *path, int *status, char **resp)
+{
+	return up_send(method, path, NULL, status, resp);
+}
+
 static cJSON *up_json(const char *fmt, const char *ref, int *status)
 {
 	char path[EF_DK_TARGET_MAX], *body = NULL;
@@ -398,7 +414,7 @@ static bool labelled(const cJSON *labels, const char *job)
 static int own_container(void *arg, const char *ref, char id[65])
 {
 	struct conn *c = arg;
-	const cJSON *i, *l;
+	const cJSON *i, *l, *cp;
 	cJSON *o;
 	int st, ret = -ENOENT;
 
@@ -410,7 +426,12 @@ static int own_container(void *arg, const char *ref, char id[65])
 	i = cJSON_GetObjectItemCaseSensitive(o, "Id");
 	l = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "Config"),
 					     "Labels");
-	if (cJSON_IsString(i) && strlen(i->valuestring) == 64 && labelled(l, c->job)) {
+	/* the label can come with an image (a commit's, a loaded one's): the
+	 * cgroup parent only this endpoint sets */
+	cp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "HostConfig"),
+					      "CgroupParent");
+	if (cJSON_IsString(i) && strlen(i->valuestring) == 64 && labelled(l, c->job) &&
+	    cJSON_IsString(cp) && !strcmp(cp->valuestring, c->cgroup_rel)) {
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "Name");
 		const cJSON *img = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(o, "Config"), "Image");
@@ -427,7 +448,8 @@ static int own_container(void *arg, const char *ref, char id[65])
 
 static int network_ok(void *arg, const char *name, char *why, size_t whylen)
 {
-	const cJSON *drv;
+	struct conn *c = arg;
+	const cJSON *drv, *nm;
 	cJSON *o;
 	int st, ret = 0;
 
@@ -437,10 +459,14 @@ static int network_ok(void *arg, const char *name, char *why, size_t whylen)
 	}
 	o = up_json("/networks/%s", name, &st);
 	drv = cJSON_GetObjectItemCaseSensitive(o, "Driver");
-	if (!cJSON_IsString(drv) || strcmp(drv->valuestring, "bridge")) {
+	nm = cJSON_GetObjectItemCaseSensitive(o, "Name");
+	if (!cJSON_IsString(drv) || strcmp(drv->valuestring, "bridge") || !cJSON_IsString(nm) ||
+	    (strcmp(nm->valuestring, "bridge") &&
+	     !labelled(cJSON_GetObjectItemCaseSensitive(o, "Labels"), c->job))) {
 		snprintf(why, whylen,
-			 "refused by egress-fence's Docker endpoint: network %s (%s; a bridge "
-			 "network only)", name, !o ? "no such network" : "not a bridge");
+			 "refused by egress-fence's Docker endpoint: network %s (%s; the default "
+			 "bridge or a network of this job's only)", name,
+			 !o ? "no such network" : "not this job's");
 		ret = -EPERM;
 	}
 	cJSON_Delete(o);
@@ -449,6 +475,7 @@ static int network_ok(void *arg, const char *name, char *why, size_t whylen)
 
 static int volume_ok(void *arg, const char *name, char *why, size_t whylen)
 {
+	struct conn *c = arg;
 	const cJSON *drv, *opts;
 	cJSON *o;
 	int st, ret = 0;
@@ -459,9 +486,29 @@ static int volume_ok(void *arg, const char *name, char *why, size_t whylen)
 		return -EPERM;
 	}
 	o = up_json("/volumes/%s", name, &st);
+	if (!o && st == 404) {
+		/* made now, the job's: dockerd would make it unlabelled, for the
+		 * next job to mount */
+		char body[EF_DK_REF_MAX + EF_JOB_ID_MAX + 96], *rb = NULL;
+
+		snprintf(body, sizeof(body), "{\"Name\":\"%s\",\"Labels\":{\"%s\":\"%s\"}}", name,
+			 EF_DK_LABEL, c->job);
+		if (up_send("POST", "/volumes/create", body, &st, &rb) || st != 201)
+			ret = -EPERM;
+		free(rb);
+		if (ret)
+			snprintf(why, whylen, "volume %s could not be made", name);
+		return ret;
+	}
 	if (!o)
-		return st == 404 ? 0 : (snprintf(why, whylen, "volume %s: dockerd did not say",
-						  name), -EPERM);
+		return snprintf(why, whylen, "volume %s: dockerd did not say", name), -EPERM;
+	if (!labelled(cJSON_GetObjectItemCaseSensitive(o, "Labels"), c->job)) {
+		snprintf(why, whylen,
+			 "refused by egress-fence's Docker endpoint: volume %s is not this job's",
+			 name);
+		cJSON_Delete(o);
+		return -EPERM;
+	}
 	drv = cJSON_GetObjectItemCaseSensitive(o, "Driver");
 	opts = cJSON_GetObjectItemCaseSensitive(o, "Options");
 	if (!cJSON_IsString(drv) || strcmp(drv->valuestring, "local") ||
@@ -667,6 +714,8 @@ static int parse_head(char *buf, size_t hlen, struct head *h, char *why, size_t 
  * needed, -EINVAL past HEAD_MAX, -EIO on EOF or error. */
 static ssize_t read_head(struct conn *c)
 {
+	uint64_t deadline = ef_now_boot_ns() + HEAD_NS;
+
 	for (;;) {
 		char *e = c->rlen >= 4 ? memmem(c->rbuf, c->rlen, "\r\n\r\n", 4) : NULL;
 		ssize_t n;
@@ -675,6 +724,9 @@ static ssize_t read_head(struct conn *c)
 			return e + 4 - c->rbuf;
 		if (c->rlen >= sizeof(c->rbuf) - 1)
 			return -EINVAL;
+		/* a head sent a byte at a time holds a thread no longer */
+		if (ef_now_boot_ns() > deadline)
+			return -EIO;
 		n = read_some(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - 1 - c->rlen);
 		if (n <= 0)
 			return -EIO;
@@ -834,13 +886,35 @@ static int list_query(struct conn *c, char *q, size_t qlen, char *why, size_t wh
 		return snprintf(why, whylen, "malformed filters"), -EINVAL;
 	}
 	snprintf(lab, sizeof(lab), "%s=%s", EF_DK_LABEL, c->job);
-	l = cJSON_GetObjectItemCaseSensitive(o, "label");
-	if (!l)
-		l = cJSON_AddArrayToObject(o, "label");
-	if (cJSON_IsArray(l))
-		cJSON_AddItemToArray(l, cJSON_CreateString(lab));
-	else if (cJSON_IsObject(l))
-		cJSON_AddTrueToObject(l, lab);
+	/* dockerd reads the filters into a map: the last of repeated keys */
+	for (cJSON *a = o->child; a; a = a->next)
+		for (cJSON *b2 = a->next; b2; b2 = b2->next)
+			if (!strcmp(a->string, b2->string)) {
+				cJSON_Delete(o);
+				return snprintf(why, whylen, "filters: \"%.40s\" given twice",
+						a->string), -EINVAL;
+			}
+	/* "label" anew: the job's terms (strings, as an array or the old
+	 * object form) and the job's own label */
+	l = cJSON_DetachItemFromObjectCaseSensitive(o, "label");
+	{
+		cJSON *nl = cJSON_AddArrayToObject(o, "label"), *t;
+
+		if (!nl) {
+			cJSON_Delete(l);
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+		for (t = (cJSON_IsArray(l) || cJSON_IsObject(l)) ? l->child : NULL; t; t = t->next) {
+			const char *v = cJSON_IsObject(l) ? t->string :
+					cJSON_IsString(t) ? t->valuestring : NULL;
+
+			if (v)
+				cJSON_AddItemToArray(nl, cJSON_CreateString(v));
+		}
+		cJSON_AddItemToArray(nl, cJSON_CreateString(lab));
+		cJSON_Delete(l);
+	}
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -925,62 +999,112 @@ static void watch_poll(struct conn *c, struct watch *w)
 	free(buf);
 }
 
-/* Copies both ways until dockerd is done: the job's further bytes go on
- * only for a hijacked connection (attach, exec start). */
-static void relay(struct conn *c, int up, bool hijack, struct watch *w, int *status)
+/* Copies dockerd's answer to the job until dockerd is done. The job's
+ * further bytes go to dockerd only once dockerd has answered a hijack
+ * request (attach, exec start) with 101: the connection is a raw stream
+ * then, read by the container. Before that, or for any other answer (an
+ * exec started detached answers 200 and dockerd reads on), they are held,
+ * then dropped: a request behind the first never reaches dockerd.
+ * `pend` (len `npend`): the job's bytes that came with its request. */
+static void relay(struct conn *c, int up, bool hijack, struct watch *w, int *status,
+		  const char *pend0, size_t npend0)
 {
 	struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = up, .events = POLLIN } };
-	char buf[65536];
-	bool cl_eof = false, first = true;
-	size_t off = 0;
+	char buf[65536], line[64], *pend = NULL;
+	size_t npend = 0, nline = 0;
+	bool cl_eof = false, known = false, upgraded = false;
 
-	/* what the job sent past its request: the start of a raw stream */
-	(void)off;
+	if (hijack && npend0) {
+		pend = malloc(npend0);
+		if (!pend)
+			return;
+		memcpy(pend, pend0, npend0);
+		npend = npend0;
+	}
 	for (;;) {
 		int timeout = w && ((w->on && !w->told) || w->frozen) ? 1 : -1;
 		int r;
 
 		/* after the job's half-close its end is still watched for a
-		 * hang-up: a job gone ends dockerd's stream (logs -f) */
-		p[0].events = cl_eof ? 0 : POLLIN;
+		 * hang-up: a job gone ends dockerd's stream (logs -f); held
+		 * bytes past 64 KiB: the job waits for dockerd's answer */
+		p[0].events = cl_eof || (hijack && !upgraded && npend >= 65536) ? 0 : POLLIN;
 		r = poll(p, 2, timeout);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return;
+			break;
 		if (w)
 			watch_poll(c, w);
 		if (p[1].revents) {
 			ssize_t n = read(up, buf, sizeof(buf));
 
 			if (n <= 0)
-				return;
-			if (first && status) {
-				int s;
+				break;
+			/* the status line of dockerd's answer */
+			for (ssize_t i = 0; !known && i < n; i++) {
+				if (nline < sizeof(line) - 1)
+					line[nline++] = buf[i];
+				if (buf[i] == '\n' || nline == sizeof(line) - 1) {
+					int s = 0;
 
-				if (n > 12 && sscanf(buf, "HTTP/1.%*d %d", &s) == 1)
-					*status = s;
-				first = false;
+					line[nline] = '\0';
+					known = true;
+					if (sscanf(line, "HTTP/1.%*d %d", &s) == 1 && status)
+						*status = s;
+					upgraded = hijack && s == 101;
+					if (hijack && !upgraded) {
+						/* an answer, not a stream: dockerd would
+						 * read a next request on this connection
+						 * (it was asked for an upgrade, not a
+						 * close); its end of it is closed, so it
+						 * closes once the answer is out */
+						hijack = false;
+						free(pend);
+						pend = NULL;
+						npend = 0;
+						shutdown(up, SHUT_WR);
+					}
+				}
 			}
 			if (write_all(c->fd, buf, (size_t)n))
-				return;
+				break;
+			if (upgraded && npend) {
+				if (write_all(up, pend, npend))
+					break;
+				free(pend);
+				pend = NULL;
+				npend = 0;
+				if (cl_eof)
+					shutdown(up, SHUT_WR);
+			}
 		}
 		if (cl_eof && (p[0].revents & (POLLHUP | POLLERR)))
-			return; /* gone: dockerd's stream ends with it */
-		if (!cl_eof && p[0].revents) {
+			break; /* gone: dockerd's stream ends with it */
+		if (!cl_eof && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t n = read(c->fd, buf, sizeof(buf));
 
 			if (n <= 0) {
 				if (p[0].revents & (POLLHUP | POLLERR))
-					return;
+					break;
 				cl_eof = true; /* half-closed: the answer still goes */
-				if (hijack)
+				if (upgraded)
 					shutdown(up, SHUT_WR);
-			} else if (hijack && write_all(up, buf, (size_t)n)) {
-				return;
+			} else if (upgraded) {
+				if (write_all(up, buf, (size_t)n))
+					break;
+			} else if (hijack) {
+				char *np = realloc(pend, npend + (size_t)n);
+
+				if (!np)
+					break;
+				pend = np;
+				memcpy(pend + npend, buf, (size_t)n);
+				npend += (size_t)n;
 			}
 		}
 	}
+	free(pend);
 }
 
 static void serve(struct conn *c)
@@ -1015,8 +1139,19 @@ static void serve(struct conn *c)
 		code = ret == -EINVAL ? 400 : 403;
 		goto refuse;
 	}
-	/* the target dockerd gets: the job's own ids in place of its names */
-	snprintf(target, sizeof(target), "%s", h.target);
+	/* a form body is read by dockerd as query parameters, over the query
+	 * judged here (Go's Request.Form) */
+	for (int i = 0; i < h.n; i++)
+		if (!strcasecmp(h.name[i], "Content-Type") && strcasestr(h.value[i], "form")) {
+			snprintf(why, sizeof(why), "refused by egress-fence's Docker endpoint: a "
+				 "form body (%.80s)", h.value[i]);
+			code = 400;
+			goto refuse;
+		}
+	/* the target dockerd gets: the query as judged (ef_dk_route wrote it
+	 * anew), the job's own ids in place of its names */
+	snprintf(target, sizeof(target), "%s%s%s%s", c->req.version, c->req.path,
+		 c->req.query[0] ? "?" : "", c->req.query);
 	switch (c->req.route) {
 	case EF_DK_CONTAINER:
 	case EF_DK_EXEC_CREATE:
@@ -1088,9 +1223,10 @@ static void serve(struct conn *c)
 			code = 400;
 			goto refuse;
 		}
-		if (s && strcmp(src, "-")) {
+		if (s) {
 			snprintf(why, sizeof(why), "refused by egress-fence's Docker endpoint: "
-				 "importing from a URL (dockerd would fetch it outside the fence)");
+				 "docker import (from a URL dockerd would fetch it outside the "
+				 "fence; a tarball would take over an image name every job shares)");
 			goto refuse;
 		}
 		if (g && (ret = judge_image(c, img, "pulling", why, sizeof(why)))) {
@@ -1127,7 +1263,7 @@ static void serve(struct conn *c)
 	}
 	case EF_DK_PASS:
 		if (!strcmp(c->req.path, "/commit")) {
-			char ref[EF_DK_REF_MAX];
+			char ref[EF_DK_REF_MAX], v[8];
 
 			if (ef_dk_query_get(c->req.query, "container", ref, sizeof(ref)) != 1 ||
 			    own_container(c, ref, id)) {
@@ -1135,7 +1271,39 @@ static void serve(struct conn *c)
 					 "commit of a container not of this job's");
 				goto refuse;
 			}
+			if (ef_dk_query_get(c->req.query, "repo", v, sizeof(v)) != 0 ||
+			    ef_dk_query_get(c->req.query, "tag", v, sizeof(v)) != 0 ||
+			    strcasestr(c->req.query, "egress-fence")) {
+				snprintf(why, sizeof(why), "refused by egress-fence's Docker endpoint: "
+					 "commit to a name (image names are shared by every job on "
+					 "the host), or with egress-fence's label");
+				goto refuse;
+			}
+			c->req.route = EF_DK_COMMIT; /* its body judged below */
+			snprintf(target, sizeof(target), "%s/commit?%s", c->req.version, c->req.query);
+			{
+				/* the container by its id */
+				char *p = strstr(target, "?container="), rest[EF_DK_TARGET_MAX];
+
+				if (!p)
+					p = strstr(target, "&container=");
+				if (p)
+					p++;
+
+				if (p) {
+					char *amp = strchr(p, '&');
+
+					snprintf(rest, sizeof(rest), "%s", amp ? amp : "");
+					snprintf(p, sizeof(target) - (size_t)(p - target), "container=%s%s",
+						 id, rest);
+				}
+			}
 		}
+		break;
+	case EF_DK_NET_CONNECT:
+		ret = strcmp(c->req.ref, "bridge") ? network_ok(c, c->req.ref, why, sizeof(why)) : 0;
+		if (ret)
+			goto refuse;
 		break;
 	default:
 		break;
@@ -1143,14 +1311,13 @@ static void serve(struct conn *c)
 	judged_body = c->req.route == EF_DK_CREATE || c->req.route == EF_DK_EXEC_CREATE ||
 		      c->req.route == EF_DK_UPDATE || c->req.route == EF_DK_NET_CREATE ||
 		      c->req.route == EF_DK_NET_CONNECT || c->req.route == EF_DK_VOL_CREATE ||
-		      c->req.route == EF_DK_AUTH;
+		      c->req.route == EF_DK_AUTH ||
+		      (c->req.route == EF_DK_COMMIT && (h.clen > 0 || h.chunked));
 	/* a body only where one is taken and judged or harmless: a start's
 	 * would carry a HostConfig past the create's judgement */
 	if (!judged_body && (h.clen > 0 || h.chunked) &&
 	    !(c->req.route == EF_DK_CONTAINER && !strcmp(h.method, "PUT")) &&
-	    c->req.route != EF_DK_EXEC && c->req.route != EF_DK_PULL &&
-	    !(c->req.route == EF_DK_PASS && (!strcmp(c->req.path, "/images/load") ||
-					     !strcmp(c->req.path, "/commit")))) {
+	    c->req.route != EF_DK_EXEC) {
 		snprintf(why, sizeof(why), "refused by egress-fence's Docker endpoint: a request "
 			 "body where %s %s takes none", h.method, c->req.path);
 		code = 400;
@@ -1231,11 +1398,10 @@ static void serve(struct conn *c)
 		if (h.chunked && write_all(up, "0\r\n\r\n", 5))
 			goto done;
 	}
-	/* a hijacked stream's first bytes may have come with the head */
-	if (c->req.hijack && b.off < c->rlen &&
-	    write_all(up, c->rbuf + b.off, c->rlen - b.off))
-		goto done;
-	relay(c, up, c->req.hijack, w.on ? &w : NULL, &status);
+	/* a hijacked stream's first bytes may have come with the head: held
+	 * until dockerd has upgraded the connection */
+	relay(c, up, c->req.hijack && h.upgrade, w.on ? &w : NULL, &status,
+	      b.off < c->rlen ? c->rbuf + b.off : NULL, b.off < c->rlen ? c->rlen - b.off : 0);
 	if (w.frozen)
 		ef_cgroup_freeze(w.cg, false);
 	goto done;
@@ -1269,6 +1435,8 @@ static void *thread_main(void *arg)
 	}
 	close(c->fd);
 	m.pol = c->pol;
+	snprintf(m.job, sizeof(m.job), "%s", c->job);
+	snprintf(m.detail, sizeof(m.detail), "%s", c->cgroup_rel);
 	post(&m);
 	for (size_t i = 0; i < c->n_binds; i++)
 		free(c->binds[i]);
@@ -1333,6 +1501,9 @@ void ef_docker_close(struct ef_daemon *d)
 	}
 }
 
+static struct ef_dk_job *dj_of(struct ef_job_rec *j);
+static void reap(struct ef_daemon *d, const char *job, const char *cgroup_rel, bool stage);
+
 int ef_docker_take(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_peer *peer, int fd)
 {
 	const struct ef_policy *p = j->pol->pol;
@@ -1343,6 +1514,12 @@ int ef_docker_take(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_pe
 
 	if (!(p->flags & EF_PF_DOCKER) || dk.pipe[1] < 0)
 		return -EPERM;
+	if (!dj_of(j) || j->docker->conns >= JOB_CONNS_MAX) {
+		log_warn("job %s: Docker endpoint connection refused: %d of the job's already "
+			 "served", j->id, JOB_CONNS_MAX);
+		close(fd);
+		return 0;
+	}
 	if (atomic_fetch_add(&dk.conns, 1) >= CONNS_MAX) {
 		atomic_fetch_sub(&dk.conns, 1);
 		log_warn("job %s: Docker endpoint connection refused: %d already served", j->id,
@@ -1350,6 +1527,7 @@ int ef_docker_take(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_pe
 		close(fd);
 		return 0;
 	}
+	j->docker->conns++;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto fail;
@@ -1380,6 +1558,7 @@ int ef_docker_take(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_pe
 	if (pthread_create(&th, &at, thread_main, c)) {
 		pthread_attr_destroy(&at);
 		ef_pol_put(d, j->pol);
+		j->docker->conns--;
 		goto fail;
 	}
 	pthread_attr_destroy(&at);
@@ -1411,12 +1590,20 @@ void ef_docker_io(struct ef_daemon *d)
 	struct msg m;
 
 	for (int i = 0; i < 64 && read(dk.pipe[0], &m, sizeof(m)) == (ssize_t)sizeof(m); i++) {
-		struct ef_job_rec *j = m.type == MSG_DONE ? NULL : ef_job_by_id(d, m.job);
+		struct ef_job_rec *j = ef_job_by_id(d, m.job);
 		struct ef_dk_job *dj;
 
+		m.job[sizeof(m.job) - 1] = '\0';
+		m.detail[sizeof(m.detail) - 1] = '\0';
 		switch (m.type) {
 		case MSG_DONE:
 			ef_pol_put(d, m.pol);
+			if (j && j->docker && j->docker->conns > 0)
+				j->docker->conns--;
+			/* a request still in flight when the job ended may have made
+			 * a container after the job's cleanup: cleaned again */
+			if (!j)
+				reap(d, m.job, m.detail, false);
 			break;
 		case MSG_TAMPER: {
 			struct ef_peer peer = { .pid = m.pid, .uid = m.uid, .gid = m.gid, .pidfd = -1 };
@@ -1465,6 +1652,7 @@ known:
 
 struct reap {
 	char job[EF_JOB_ID_MAX + 1];
+	char cgroup_rel[EF_PATH_MAX];
 	char stage[EF_PATH_MAX + 96];
 };
 
@@ -1481,10 +1669,21 @@ static void *reap_main(void *arg)
 	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", enc);
 	if (!up_request("GET", path, &st, &body) && st == 200 && (a = cJSON_Parse(body))) {
 		cJSON_ArrayForEach(e, a) {
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "Id");
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "Id"), *cp;
 			char *rb = NULL;
+			cJSON *o;
+			bool ours;
 
 			if (!cJSON_IsString(id) || !ref_plain(id->valuestring))
+				continue;
+			/* the label may have come with an image: the cgroup parent
+			 * only the endpoint sets */
+			o = up_json("/containers/%s/json", id->valuestring, &st);
+			cp = cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(o, "HostConfig"), "CgroupParent");
+			ours = cJSON_IsString(cp) && !strcmp(cp->valuestring, r->cgroup_rel);
+			cJSON_Delete(o);
+			if (!ours)
 				continue;
 			snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id->valuestring);
 			if (!up_request("DELETE", path, &st, &rb))
@@ -1534,7 +1733,7 @@ static void *reap_main(void *arg)
 	return NULL;
 }
 
-static void reap(struct ef_daemon *d, struct ef_job_rec *j, bool stage)
+static void reap(struct ef_daemon *d, const char *job, const char *cgroup_rel, bool stage)
 {
 	struct reap *r = calloc(1, sizeof(*r));
 	pthread_attr_t at;
@@ -1542,9 +1741,10 @@ static void reap(struct ef_daemon *d, struct ef_job_rec *j, bool stage)
 
 	if (!r)
 		return;
-	snprintf(r->job, sizeof(r->job), "%s", j->id);
+	snprintf(r->job, sizeof(r->job), "%s", job);
+	snprintf(r->cgroup_rel, sizeof(r->cgroup_rel), "%s", cgroup_rel);
 	if (stage)
-		snprintf(r->stage, sizeof(r->stage), "%s/docker/%s", d->run_dir, j->id);
+		snprintf(r->stage, sizeof(r->stage), "%s/docker/%s", d->run_dir, job);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &at, reap_main, r))
@@ -1605,7 +1805,7 @@ void ef_docker_tick(struct ef_daemon *d)
 		log_info("job %s: its processes have ended; removing its containers", j->id);
 		dj->reaping = true;
 		dj->reap_ns = ef_now_boot_ns();
-		reap(d, j, false);
+		reap(d, j->id, j->cgroup + strlen(d->cgroup_mount), false);
 	}
 }
 
@@ -1613,7 +1813,7 @@ void ef_docker_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 {
 	if (!(j->pol->pol->flags & EF_PF_DOCKER) && !j->docker)
 		return;
-	reap(d, j, true);
+	reap(d, j->id, j->cgroup + strlen(d->cgroup_mount), true);
 }
 
 void ef_docker_job_free(struct ef_job_rec *j)

