@@ -24,6 +24,7 @@ import time
 import world as W
 
 IMAGE = "ef-bb:1"
+SHIM_ROOT = "/run/containerd"
 SUBNET4 = "10.213.0.0/24"
 BIP4 = "10.213.0.1/24"
 SUBNET6 = "2001:db8:213::/64"
@@ -64,11 +65,17 @@ class Dockerd:
         self.sock = os.path.join(self.exec_root, "docker.sock")
         self.proc = None
         self.log_path = os.path.join(self.dir, "dockerd.log")
+        # containerd's shims put their sockets in /run/containerd/s whatever
+        # dockerd's exec root: made by this dockerd, removed with it (the
+        # runtime-cover vectors make a stand-in there)
+        self.shim_dir_existed = os.path.exists(SHIM_ROOT)
 
     def start(self, timeout=60):
         os.makedirs(self.exec_root, mode=0o700)
         W.ledger().add("tmp", self.dir)
         W.ledger().add("tmp", self.exec_root)
+        if not self.shim_dir_existed:
+            W.ledger().add("tmp", SHIM_ROOT)
         fence = "/run/netns/" + self.world.fence
         # the fence ns routes the bridge; the hosts ns routes it back
         self.world.in_fence(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
@@ -189,6 +196,9 @@ class Dockerd:
                     subprocess.run(["umount", "-l", os.path.join(p, n)], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.exec_root, ignore_errors=True)
+        if not self.shim_dir_existed:
+            shutil.rmtree(SHIM_ROOT, ignore_errors=True)
+            W.ledger().drop("tmp", SHIM_ROOT)
         W.ledger().drop("tmp", self.dir)
         W.ledger().drop("tmp", self.exec_root)
 
