@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -65,9 +66,7 @@ class Dockerd:
         self.sock = os.path.join(self.exec_root, "docker.sock")
         self.proc = None
         self.log_path = os.path.join(self.dir, "dockerd.log")
-        # containerd's shims put their sockets in /run/containerd/s whatever
-        # dockerd's exec root: made by this dockerd, removed with it (the
-        # runtime-cover vectors make a stand-in there)
+        shim_dirs_gone()  # an earlier run's, empty
         self.shim_dir_existed = os.path.exists(SHIM_ROOT)
 
     def start(self, timeout=60):
@@ -176,16 +175,24 @@ class Dockerd:
         return doc if st == 200 else []
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            # its containers first, then dockerd (which stops its containerd)
-            for c in self.containers():
-                self.api("DELETE", "/containers/%s?force=1&v=1" % c["Id"])
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        try:
+            if self.proc and self.proc.poll() is None:
+                # its containers first, then dockerd (which stops its containerd)
+                try:
+                    for c in self.containers():
+                        self.api("DELETE", "/containers/%s?force=1&v=1" % c["Id"], timeout=30)
+                except (OSError, ValueError, TypeError, KeyError) as e:
+                    print("dockerd.py: removing the containers: %r" % e, file=sys.stderr)
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(5)
+        finally:
+            self._cleanup()
+
+    def _cleanup(self):
         if self.proc:
             W.ledger().drop("pid", self.proc.pid)
         subprocess.run(["umount", "-R", "-l", os.path.join(self.dir, "data")],
@@ -196,11 +203,21 @@ class Dockerd:
                     subprocess.run(["umount", "-l", os.path.join(p, n)], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.exec_root, ignore_errors=True)
-        if not self.shim_dir_existed:
-            shutil.rmtree(SHIM_ROOT, ignore_errors=True)
-            W.ledger().drop("tmp", SHIM_ROOT)
+        shim_dirs_gone()
+        W.ledger().drop("tmp", SHIM_ROOT)
         W.ledger().drop("tmp", self.dir)
         W.ledger().drop("tmp", self.exec_root)
+
+
+def shim_dirs_gone():
+    """/run/containerd/s and /run/containerd, if nothing is in them: where
+    containerd's shims put their sockets whatever dockerd's exec root, left
+    behind mode 0600 (and so unsearchable by others) when they are done."""
+    for d in (os.path.join(SHIM_ROOT, "s"), SHIM_ROOT):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def get(world):
