@@ -853,23 +853,6 @@ static int body_all(struct body *b, char **out, size_t *len)
 	return 0;
 }
 
-/* %-encodes s for a query value */
-static void pct(const char *s, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (; *s && o + 4 < outlen; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    strchr("-_.~", ch))
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, outlen - o, "%%%02X", ch);
-	}
-	out[o] = '\0';
-}
-
 /* GET /containers/json: the job's own only, whatever filters it asks */
 static int list_query(struct conn *c, char *q, size_t qlen, char *why, size_t whylen)
 {
@@ -919,7 +902,7 @@ static int list_query(struct conn *c, char *q, size_t qlen, char *why, size_t wh
 	cJSON_Delete(o);
 	if (!s)
 		return -ENOMEM;
-	pct(s, enc, sizeof(enc));
+	ef_dk_query_escape(s, enc, sizeof(enc));
 	free(s);
 	/* the other parameters as they were */
 	for (char *p = q, *amp; p && *p; p = amp ? amp + 1 : NULL) {
@@ -1665,7 +1648,7 @@ static void *reap_main(void *arg)
 
 	/* containers, with their anonymous volumes */
 	snprintf(f, sizeof(f), "{\"label\":[\"%s=%s\"]}", EF_DK_LABEL, r->job);
-	pct(f, enc, sizeof(enc));
+	ef_dk_query_escape(f, enc, sizeof(enc));
 	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", enc);
 	if (!up_request("GET", path, &st, &body) && st == 200 && (a = cJSON_Parse(body))) {
 		cJSON_ArrayForEach(e, a) {

@@ -126,7 +126,7 @@ static int unescape(const char *s, size_t n, char *out, size_t outlen)
 	return 0;
 }
 
-static void escape(const char *s, char *out, size_t outlen)
+void ef_dk_query_escape(const char *s, char *out, size_t outlen)
 {
 	size_t o = 0;
 
@@ -178,8 +178,8 @@ static int query_canon(char *q, char *why, size_t whylen)
 				return say(why, whylen, -EINVAL, "request query has too many parameters");
 			snprintf(keys[nk++], sizeof(keys[0]), "%s", k);
 		}
-		escape(k, ek, sizeof(ek));
-		escape(v, ev, sizeof(ev));
+		ef_dk_query_escape(k, ek, sizeof(ek));
+		ef_dk_query_escape(v, ev, sizeof(ev));
 		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s=%s", o ? "&" : "", ek, ev);
 		if (o >= sizeof(out))
 			return say(why, whylen, -EINVAL, "request query too long");

@@ -65,6 +65,10 @@ struct ef_dk_req {
 int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, char *why,
 		size_t whylen);
 
+/* s %-encoded for a query key or value (what is not A-Z a-z 0-9 - _ . ~),
+ * cut to outlen. */
+void ef_dk_query_escape(const char *s, char *out, size_t outlen);
+
 /* The value of query parameter `name`, %-decoded, into out. 1 found, 0 not,
  * -EINVAL if it is there twice or does not decode. */
 int ef_dk_query_get(const char *query, const char *name, char *out, size_t outlen);
