@@ -201,7 +201,9 @@ $(BUILD)/%.o: %.c
 # the daemon includes the skeleton; dnsmsg.o does not, so test_dns builds without BPF
 $(filter-out $(DNSMSG_OBJ),$(DAEMON_OBJS)) $(BUILD)/daemon/main.o: | $(SKEL) $(TAMPER_SKEL) $(OTLP_PB_H)
 
-$(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS) $(OTLP_PB_OBJS)
+# cli/mountinfo.o: container.c reads egressd's mountinfo as the guard reads the job's
+$(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS) $(OTLP_PB_OBJS) \
+		$(BUILD)/cli/mountinfo.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_DAEMON)
 
@@ -234,6 +236,10 @@ $(BUILD)/tests/test_features: $(BUILD)/daemon/kernel_features.o
 
 # test_bus_addr: the session bus paths egressctl run covers
 $(BUILD)/tests/test_bus_addr: $(BUILD)/cli/bus_addr.o
+
+# test_container: a job inside a container: its container's id, what it must not find bound in
+$(BUILD)/tests/test_container: $(BUILD)/daemon/container.o $(BUILD)/daemon/util.o \
+	$(BUILD)/cli/container_reach.o $(BUILD)/cli/mountinfo.o
 
 # test_mountinfo: mountinfo's escapes, as the guard and the copy-on-write layer read them
 $(BUILD)/tests/test_mountinfo: $(BUILD)/cli/mountinfo.o

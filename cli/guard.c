@@ -443,7 +443,64 @@ static int drop_caps(__u64 keep, char *err, size_t errlen)
 	return 0;
 }
 
-int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errlen)
+/*
+ * In a container whose root has no CAP_SYS_ADMIN (run.c), no mount
+ * namespace of the job's own: what read_only_fence() would make read-only
+ * must be so already, as the runtime mounts it for a container that is not
+ * privileged (Docker, Podman: sysfs, the cgroup filesystems, /proc/sys and
+ * /proc/sysrq-trigger read-only). A privileged container, or one the runner
+ * gave a writable cgroup filesystem, is refused: fence it from the host.
+ * egressd's /proc entries are in another pid namespace, out of sight; its
+ * pids in the seccomp rules (add_rules) refuse no more than a few of the
+ * container's own.
+ */
+static int verify_read_only_fence(char *err, size_t errlen)
+{
+	char *line = NULL, mp[4096], opts[1024], fstype[64];
+	bool sys_ro = false, sysrq_ro = false;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int ret = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
+		return -errno;
+	}
+	while (!ret && getline(&line, &cap, f) > 0) {
+		char *sep = strstr(line, " - ");
+		bool ro;
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) != 2 ||
+		    sscanf(sep + 3, "%63s", fstype) != 1)
+			continue;
+		ef_mountinfo_unescape(mp);
+		ro = !strncmp(opts, "ro", 2) && (!opts[2] || opts[2] == ',');
+		if (!strcmp(mp, "/proc/sys"))
+			sys_ro = ro;
+		else if (!strcmp(mp, "/proc/sysrq-trigger"))
+			sysrq_ro = ro;
+		if (guarded_fs(fstype) && !ro) {
+			snprintf(err, errlen, "%s (%s) is mounted read-write in this container, and "
+					      "without CAP_SYS_ADMIN the job cannot have it made "
+					      "read-only (a privileged container? fence the "
+					      "container from the host: docs/ci.md)", mp, fstype);
+			ret = -EPERM;
+		}
+	}
+	free(line);
+	fclose(f);
+	if (!ret && (!sys_ro || (!sysrq_ro && access("/proc/sysrq-trigger", F_OK) == 0))) {
+		snprintf(err, errlen, "%s is writable in this container, and without CAP_SYS_ADMIN "
+				      "the job cannot have it made read-only (a privileged "
+				      "container? fence the container from the host: docs/ci.md)",
+			 sys_ro ? "/proc/sysrq-trigger" : "/proc/sys");
+		ret = -EPERM;
+	}
+	return ret;
+}
+
+int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, bool in_container, char *err,
+		   size_t errlen)
 {
 	const cJSON *pl = cJSON_GetObjectItem(guard, "pids"), *v;
 	const char *job_cgroup = cJSON_GetStringValue(cJSON_GetObjectItem(guard, "job_cgroup"));
@@ -463,7 +520,8 @@ int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errle
 		pids[n++] = (unsigned)v->valuedouble;
 	}
 	if (geteuid() == 0) {
-		ret = read_only_fence(job_cgroup, pids, n, err, errlen);
+		ret = in_container ? verify_read_only_fence(err, errlen)
+				   : read_only_fence(job_cgroup, pids, n, err, errlen);
 		if (ret)
 			return ret;
 	}

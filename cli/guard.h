@@ -2,6 +2,8 @@
 #ifndef EF_GUARD_H
 #define EF_GUARD_H
 
+#include <stdbool.h>
+
 #include <cjson/cJSON.h>
 
 #include "seccomp.h"
@@ -9,9 +11,12 @@
 /* Puts this process (about to exec the job's command) under the guard
  * egressd asked for (its reply's "guard": pids, job_cgroup): the mount
  * namespace and capabilities now, and the guard's rules into sf, the
- * filter installed last. 0, or a negative errno with err saying what
- * failed. See guard.c. */
-int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, char *err, size_t errlen);
+ * filter installed last. In a container whose root cannot make a mount
+ * namespace (in_container), what the namespace would make read-only must
+ * be so already. 0, or a negative errno with err saying what failed. See
+ * guard.c. */
+int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, bool in_container, char *err,
+		   size_t errlen);
 
 /* What every job gets, with BPF LSM or the guard, applied last: a root job
  * keeps only the capabilities in caps (egressd's reply's "capabilities",

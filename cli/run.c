@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -21,6 +23,7 @@
 #include "egressctl.h"
 #include "cgroup.h"
 #include "ci_env.h"
+#include "container_reach.h"
 #include "policy.h"
 #include "guard.h"
 #include "inherit.h"
@@ -194,7 +197,7 @@ static int close_inherited(cJSON *req, const char *cmd)
  * missing under the guard, said on stderr for a root job (an unprivileged
  * job's user namespace covers it). 0, or -1 having said why.
  */
-static int confine(const cJSON *reply, const char *cmd)
+static int confine(const cJSON *reply, bool in_container, const char *cmd)
 {
 	const char *want = cJSON_GetStringValue(cJSON_GetObjectItem(reply, "landlock"));
 	struct ef_landlock ll;
@@ -203,7 +206,8 @@ static int confine(const cJSON *reply, const char *cmd)
 	/* an unprivileged job enters it with no_new_privs (the baseline sets
 	 * it too, later): where its user namespace was refused, it has no
 	 * CAP_SYS_ADMIN to do without */
-	if (want && geteuid() != 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+	if (want && (geteuid() != 0 || in_container) &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		fprintf(stderr, "egressctl: no_new_privs: %s; not running %s unfenced\n",
 			strerror(errno), cmd);
 		return -1;
@@ -240,7 +244,7 @@ static int confine(const cJSON *reply, const char *cmd)
  * CAP_SYS_ADMIN (without it the kernel would want no_new_privs for the
  * filter); no_new_privs otherwise. 0, or -1 having said why.
  */
-static int install_fallbacks(const cJSON *reply, const char *cmd)
+static int install_fallbacks(const cJSON *reply, bool in_container, const char *cmd)
 {
 	const cJSON *guard = cJSON_GetObjectItem(reply, "guard");
 	const cJSON *fams = cJSON_GetObjectItem(reply, "seccomp_families"), *f;
@@ -249,7 +253,7 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	struct ef_sf *sf = NULL;
 
 	if (!guard && !fams) {
-		if (confine(reply, cmd))
+		if (confine(reply, in_container, cmd))
 			return -1;
 		goto baseline;
 	}
@@ -259,7 +263,15 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 		return -1;
 	}
 	ef_sf_prologue(sf);
-	if (guard && ef_guard_apply(guard, sf, err, sizeof(err))) {
+	/* a root without CAP_SYS_ADMIN in a container: no_new_privs first, or
+	 * the kernel refuses it the filter (and a Landlock domain) */
+	if (in_container && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		fprintf(stderr, "egressctl: no_new_privs: %s; not running %s unfenced\n",
+			strerror(errno), cmd);
+		ret = -1;
+		goto out;
+	}
+	if (guard && ef_guard_apply(guard, sf, in_container, err, sizeof(err))) {
 		fprintf(stderr, "egressctl: the tamper guard: %s; not running %s unfenced\n", err,
 			cmd);
 		ret = -1;
@@ -267,7 +279,7 @@ static int install_fallbacks(const cJSON *reply, const char *cmd)
 	}
 	/* after the guard's mounts: a Landlock domain that handles file access
 	 * (ABI < 6) refuses them */
-	if (confine(reply, cmd)) {
+	if (confine(reply, in_container, cmd)) {
 		ret = -1;
 		goto out;
 	}
@@ -425,6 +437,18 @@ out:
 	return ret;
 }
 
+/* CAP_SYS_ADMIN in this process's effective set (a container's root has
+ * it only in a privileged container) */
+static bool have_sys_admin(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	if (syscall(SYS_capget, &h, d) != 0)
+		return false;
+	return d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
+}
+
 /*
  * An unprivileged job gets a user namespace of its own (userns.c), so it
  * cannot ptrace or write the memory of processes of its user outside the
@@ -437,8 +461,9 @@ out:
  * not run.
  */
 static int isolate_same_user(cJSON *req, cJSON *attrs, int fd, const char *const *writes,
-			     int n_writes, const char *cmd)
+			     int n_writes, bool *in_container, const char *cmd)
 {
+	const cJSON *ctr;
 	struct ef_runtime_cover rc[EF_MAX_RUNTIME_COVERS];
 	cJSON *st = status_for_run(req, fd, cmd);
 	char why[512] = "";
@@ -461,6 +486,24 @@ static int isolate_same_user(cJSON *req, cJSON *attrs, int fd, const char *const
 	n_rc = runtime_covers(st, rc, cmd);
 	if (n_rc < 0)
 		goto out;
+	/* inside a container the runner made (container_reach.c): nothing of the
+	 * host's it must not reach, whatever this process can do about it */
+	ctr = cJSON_GetObjectItem(st, "container");
+	if (ctr && ef_container_reach_check(ctr, why, sizeof(why))) {
+		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, cmd);
+		goto out;
+	}
+	/* and a root there without CAP_SYS_ADMIN makes no mount namespace:
+	 * the guard checks that the container's own mounts keep the fence
+	 * (guard.c), and the seccomp filter and Landlock come with
+	 * no_new_privs */
+	if (ctr && geteuid() == 0 && !have_sys_admin()) {
+		*in_container = true;
+		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
+		cJSON_AddStringToObject(attrs, "egress.same_user_isolation", "container");
+		ret = 0;
+		goto out;
+	}
 	if (geteuid() == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
 		cJSON_AddStringToObject(attrs, "egress.same_user_isolation", "root");
@@ -544,6 +587,16 @@ static int canary_refused(int s, const char *cmd)
 	return -1;
 }
 
+/* A cgroup path as /proc/self/cgroup shows it, as egressd names it: in a
+ * container with a cgroup namespace of its own, the job's cgroup is
+ * outside the namespace's root, and shown from there ("/../../X/job-J") */
+static const char *cgroup_seen(const char *p)
+{
+	while (!strncmp(p, "/../", 4))
+		p += 3;
+	return p;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *tp = getenv("TRACEPARENT"), *policy = NULL, *job_id = NULL;
@@ -552,6 +605,7 @@ int cmd_run(int argc, char **argv)
 	char cwd[4096];
 	char mine[4096], why[PATH_MAX + 256] = "";
 	int i, fd = -1, canary = -1, ret = EXIT_FENCE, n_writes = 0;
+	bool in_container = false;
 	const char *writes[EF_OVERLAY_MAX_THROUGH];
 
 	if (!req || !attrs)
@@ -617,7 +671,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "egressctl: %s; not running %s unfenced\n", why, argv[i]);
 		goto out;
 	}
-	if (isolate_same_user(req, attrs, fd, writes, n_writes, argv[i]))
+	if (isolate_same_user(req, attrs, fd, writes, n_writes, &in_container, argv[i]))
 		goto out;
 	if (job_id)
 		cJSON_AddStringToObject(req, "job_id", job_id);
@@ -651,7 +705,7 @@ int cmd_run(int argc, char **argv)
 	jid = cJSON_GetObjectItem(reply, "job_id");
 	tpo = cJSON_GetObjectItem(reply, "traceparent");
 	if (!cJSON_IsString(cg) || ef_cgroup_of_pid(getpid(), mine, sizeof(mine)) ||
-	    strcmp(mine, cg->valuestring)) {
+	    strcmp(cgroup_seen(mine), cg->valuestring)) {
 		fprintf(stderr, "egressctl: this process is not in the job cgroup %s; not running "
 				"%s unfenced\n", cJSON_IsString(cg) ? cg->valuestring : "?", argv[i]);
 		goto out;
@@ -659,7 +713,7 @@ int cmd_run(int argc, char **argv)
 	canary = canary_open(argv[i]);
 	if (canary < 0)
 		goto out;
-	if (install_fallbacks(reply, argv[i]))
+	if (install_fallbacks(reply, in_container, argv[i]))
 		goto out;
 	ret = canary_refused(canary, argv[i]);
 	canary = -1;

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "container.h"
 #include "ctl_proto.h"
 #include "util.h"
 #include "cgroup.h"
@@ -513,8 +514,11 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 		 * asks anyway: to be refused and recorded (below) */
 		if (reply && (fenced = ef_job_of_pid(d, c->cred.pid)))
 			cJSON_AddStringToObject(reply, "caller_job", fenced->id);
-		else if (reply && cJSON_IsTrue(cJSON_GetObjectItem(req, "for_run")))
+		else if (reply && cJSON_IsTrue(cJSON_GetObjectItem(req, "for_run"))) {
 			ef_job_run_preview(d, req, &peer, reply);
+			/* a caller inside a container: what it must not reach */
+			ef_container_preview(d, c->cred.pid, reply);
+		}
 	} else if (!strcmp(op->valuestring, "ping")) {
 		reply = ok_reply();
 	} else if (!strcmp(op->valuestring, "jobs")) {

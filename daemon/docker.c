@@ -126,6 +126,9 @@ struct ef_dk_job {
 	pid_t last_pid;
 	uint64_t last_start;
 	char last_id[65]; /* "": in none */
+	/* a job started inside a container (container.c): its processes are
+	 * in the job's cgroup, no longer in the container's */
+	char self_id[65];
 };
 
 static struct {
@@ -1828,6 +1831,8 @@ static const char *container_of(struct ef_job_rec *j, pid_t pid, uint64_t start)
 			memcpy(dj->last_id, slash + 1, 65);
 	}
 	free(buf);
+	if (!dj->last_id[0])
+		memcpy(dj->last_id, dj->self_id, sizeof(dj->self_id));
 	dj->last_pid = pid;
 	dj->last_start = start;
 	return dj->last_id;
@@ -1871,4 +1876,70 @@ void ef_docker_job_span(struct ef_span *s, const struct ef_job_rec *j)
 		snprintf(buf + o, sizeof(buf) - o, " and %d more", j->docker->n_more);
 	ef_span_str(s, "egress.job.containers", ef_span_strdup(s, buf));
 	ef_span_int(s, "egress.job.container_count", j->docker->n + j->docker->n_more);
+}
+
+/* ---- a job that runs inside a container (container.c) ---- */
+
+const char *ef_docker_upstream(void)
+{
+	return dk.upstream;
+}
+
+struct self_ask {
+	char job[EF_JOB_ID_MAX + 1];
+	char id[65];
+};
+
+/* dockerd's name and image of the container: reported as the job's
+ * first container (MSG_STARTED); a container dockerd does not know (of
+ * another runtime) keeps its id alone */
+static void *self_main(void *arg)
+{
+	struct self_ask *a = arg;
+	struct msg m = { .type = MSG_STARTED };
+	const cJSON *n, *img;
+	cJSON *o;
+	int st;
+
+	snprintf(m.job, sizeof(m.job), "%s", a->job);
+	memcpy(m.id, a->id, sizeof(m.id));
+	o = up_json("/containers/%s/json", a->id, &st);
+	if (o) {
+		n = cJSON_GetObjectItemCaseSensitive(o, "Name");
+		img = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "Config"),
+						       "Image");
+		snprintf(m.name, sizeof(m.name), "%s",
+			 cJSON_IsString(n) ? n->valuestring + (n->valuestring[0] == '/') : "");
+		snprintf(m.image, sizeof(m.image), "%s", cJSON_IsString(img) ? img->valuestring : "");
+		cJSON_Delete(o);
+	}
+	post(&m);
+	free(a);
+	return NULL;
+}
+
+void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id)
+{
+	struct ef_dk_job *dj = dj_of(j);
+	struct self_ask *a;
+	pthread_attr_t at;
+	pthread_t th;
+
+	(void)d;
+	if (!dj)
+		return;
+	snprintf(dj->self_id, sizeof(dj->self_id), "%s", id);
+	a = calloc(1, sizeof(*a));
+	if (!a || dk.pipe[1] < 0) {
+		free(a);
+		return;
+	}
+	snprintf(a->job, sizeof(a->job), "%s", j->id);
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, 1u << 20);
+	if (pthread_create(&th, &at, self_main, a))
+		free(a);
+	pthread_attr_destroy(&at);
 }

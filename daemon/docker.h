@@ -42,5 +42,10 @@ void ef_docker_span(struct ef_daemon *d, struct ef_span *s, const struct ef_job_
 /* the job span's list of containers */
 void ef_docker_job_span(struct ef_span *s, const struct ef_job_rec *j);
 void ef_docker_job_free(struct ef_job_rec *j);
+/* dockerd's socket (config "docker.socket") */
+const char *ef_docker_upstream(void);
+/* job j was started inside container id (container.c): its decisions
+ * name it, and the job span lists it with dockerd's name and image */
+void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id);
 
 #endif

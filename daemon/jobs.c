@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "container.h"
 #include "docker.h"
 #include "cgroup.h"
 #include "util.h"
@@ -326,8 +327,8 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	const cJSON *argv = cJSON_GetObjectItem(req, "argv");
 	struct ef_job job_val = { 0 };
 	struct ef_job_rec *j = NULL;
-	bool in_map = false, created = false;
-	char *text = NULL;
+	bool in_map = false, created = false, self_container;
+	char *text = NULL, container_id[65];
 	size_t len = 0;
 	int ret;
 
@@ -484,6 +485,9 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 		snprintf(err, errlen, "saving job state: %s", strerror(-ret));
 		goto fail;
 	}
+	/* a job started inside a container leaves the container's cgroup: its
+	 * decisions name the container all the same */
+	self_container = ef_container_of_pid(peer_pid, container_id);
 	ret = ef_cgroup_move(j->cgroup, peer_pid);
 	if (ret) {
 		snprintf(err, errlen, "moving pid %d into %s: %s", peer_pid, j->cgroup,
@@ -501,6 +505,14 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	job_watch(d, j);
 	j->next = d->jobs;
 	d->jobs = j;
+	if (self_container) {
+		log_info("job %s: started inside container %.12s", j->id, container_id);
+		ef_docker_self(d, j, container_id);
+	}
+	/* a caller in another network namespace (a container's, `ip netns
+	 * exec`): the proxy listens there before the command's first query
+	 * (dns_netns.c; nothing to do in egressd's own) */
+	ef_dns_netns_open_pid(d, j, peer_pid);
 
 	cJSON_AddStringToObject(reply, "job_id", j->id);
 	cJSON_AddStringToObject(reply, "cgroup", j->cgroup + strlen(d->cgroup_mount));

@@ -487,3 +487,110 @@ def test_docker_endpoint_bad_input(ctx):
     check(d.proc.poll() is None, "egressd died")
     p, _ = job_run(ctx, d, [DK.DOCKER, "run", "--rm", IMG, "echo", "still-serving"])
     check("still-serving" in p.stdout, "the endpoint no longer serves: %s" % p.stderr[-500:])
+
+
+
+# The host's files a container job's `egressctl run` needs: the control
+# socket (read-only), the binary and its libraries (the image has none)
+def self_fenced(d, dk, name, script, extra=(), user=None):
+    a = ["run", "--rm", "--name", name,
+         "-v", "%s:/run/egress-fence/control.sock:ro" % d.sock,
+         "-v", "%s:/bin/egressctl:ro" % d.egressctl,
+         "-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro"] + list(extra)
+    if user:
+        a += ["--user", user]
+    return subprocess.run(dk.cli(a + [DK.IMAGE, "sh", "-c", script]), capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+@test(timeout=300)
+def test_docker_job_container_fences_itself(ctx):
+    """A job that is a container the runner made (GitLab's Docker executor,
+    GitHub's `container:`), fenced from inside (docs/ci.md): egressd's
+    control socket bound in read-only, the script runs `egressctl run`.
+    The fenced command reaches what the policy allows (TCP, IPv6, a name
+    through the job's DNS proxy) and not an unlisted host (TCP, UDP), even
+    after trying to move itself out of the job's cgroup; the test hosts'
+    logs judge. Its decisions name the container, the job span lists it.
+    The same as an unprivileged user. With the host's dockerd socket bound
+    into the container, or the fence's run directory bound read-write,
+    `egressctl run` refuses to run the command."""
+    d, dk = docker_daemon(ctx, docker=False)
+    job = ctx.job_id()
+    name = "cj-" + job[-8:]
+    fenced = (WAIT_DAD + "cat /proc/self/cgroup; "
+              "(echo x; sleep 1) | nc -w 3 198.18.1.1 443 >/dev/null && echo OK443; "
+              "(echo x; sleep 1) | nc -w 3 2001:db8:1::1 443 >/dev/null && echo OK6; "
+              "echo x | nc -w 3 ok.test 80 >/dev/null && echo BYNAME; "
+              "echo x | nc -w 3 198.18.2.4 80 >/dev/null && echo LEAK80; "
+              "busybox timeout 2 busybox tftp -g -r x -l /tmp/x 198.18.1.5 9999; echo tftp=$?; "
+              # out of the job's cgroup, by any cgroup filesystem in sight
+              "for f in /sys/fs/cgroup/unified/cgroup.procs /sys/fs/cgroup/cgroup.procs "
+              "/sys/fs/cgroup/*/docker/*/cgroup.procs; do echo $$ > $f; done 2>/dev/null; "
+              "mount -o remount,rw /sys/fs/cgroup 2>/dev/null && echo REMOUNTED; "
+              "cat /proc/1/environ >/dev/null 2>&1 && echo TRACED; "
+              "echo x | nc -w 3 198.18.2.4 8080 >/dev/null && echo LEAK8080; true")
+    script = ("egressctl --socket /run/egress-fence/control.sock run --policy t --job-id %s "
+              "-- sh -c '%s'; echo rc=$?" % (job, fenced))
+    p = self_fenced(d, dk, name, script)
+    out = p.stdout
+    check("rc=0" in out and "OK443" in out, "the fenced command in the container did not run "
+          "or reach the allowed address: %r %r" % (out[-800:], p.stderr[-1500:]))
+    for word in ("OK6", "BYNAME"):
+        check(word in out, "%s missing from the container job's output: %r %r" % (
+            word, out[-800:], p.stderr[-800:]))
+    for word in ("LEAK80", "LEAK8080", "REMOUNTED", "TRACED"):
+        check(word not in out, "%s in the container job's output: %r" % (word, out[-800:]))
+    cg = [l for l in out.splitlines() if l.startswith("0::")]
+    check(cg and "job-" + job in cg[0], "the fenced command is not in the job's cgroup: %r" % cg)
+    check(ctx.reached("198.18.1.1", 443) and ctx.reached("2001:db8:1::1", 443),
+          "the test hosts did not see the allowed connections")
+    check(ctx.reached("198.18.1.1", 80) or ctx.reached("2001:db8:1::1", 80),
+          "ok.test:80 (by name) was not reached")
+    for host, port, proto in (("198.18.2.4", 80, "tcp"), ("198.18.2.4", 8080, "tcp"),
+                              ("198.18.1.5", 9999, "udp")):
+        check(not ctx.reached(host, port, proto), "LEAK: the test host saw %s %s:%d" % (
+            proto, host, port))
+    dec = d.wait_spans("egress.connect", job, where={"network.peer.address": "198.18.2.4",
+                                                     "network.peer.port": 8080}, timeout=10)[0]
+    eq(dec.get("egress.decision"), "deny", "decision after the attempts to leave the cgroup")
+    eq(dec.get("container.name"), name, "the container's name on the decision span")
+    eq(dec.get("container.image.name"), DK.IMAGE, "the container's image on the decision span")
+    check(len(dec.get("container.id", "")) == 64, "no container.id: %r" % dec.describe())
+    js = d.job_span(job, timeout=20)
+    check(name in (js.get("egress.job.containers") or ""),
+          "the job span does not list the container: %r" % js.describe())
+    eq(js.get("egress.same_user_isolation"), "container", "the job span's isolation")
+    udp = [x for x in d.find(None, job, where={"network.peer.address": "198.18.1.5"})
+           if x.get("network.transport") == "udp"]
+    check(udp and all(x.get("egress.decision") == "deny" for x in udp),
+          "the TFTP datagram to an unlisted host: %r" % [x.describe() for x in udp][:3])
+
+    # an unprivileged user in the container: fenced the same
+    job2 = ctx.job_id()
+    p = self_fenced(d, dk, name + "u", "egressctl --socket /run/egress-fence/control.sock run "
+                    "--policy t --job-id %s -- sh -c 'id -u; (echo x; sleep 1) | nc -w 3 "
+                    "198.18.1.1 443 >/dev/null && echo OK443; echo x | nc -w 3 198.18.2.4 22 "
+                    ">/dev/null && echo LEAK22; true'; echo rc=$?" % job2, user="65534")
+    check("rc=0" in p.stdout and "OK443" in p.stdout and "65534" in p.stdout,
+          "the unprivileged container job did not run: %r %r" % (p.stdout[-500:],
+                                                                  p.stderr[-800:]))
+    check("LEAK22" not in p.stdout and not ctx.reached("198.18.2.4", 22),
+          "LEAK: the unprivileged container job reached 198.18.2.4:22")
+
+    # what the runner must not bind into the container
+    for what, extra, words in (
+            ("the host's dockerd socket", ["-v", "%s:/var/run/docker.sock" % dk.sock],
+             "container runtime socket"),
+            ("the directory above it", ["-v", "%s:/hostrun" % os.path.dirname(dk.sock)],
+             "container runtime socket"),
+            ("egressd's run directory, read-write", ["-v", "%s:/efrun" % d.run_dir],
+             "bound read-write")):
+        job3 = ctx.job_id()
+        p = self_fenced(d, dk, name + "x", "egressctl --socket /run/egress-fence/control.sock "
+                        "run --policy t --job-id %s -- sh -c 'echo RAN'; echo rc=$?" % job3,
+                        extra=extra)
+        check("RAN" not in p.stdout and "rc=125" in p.stdout and words in p.stderr,
+              "with %s bound in, egressctl run did not refuse: %r %r" % (
+                  what, p.stdout[-300:], p.stderr[-600:]))
+        check(d.job(job3) is None, "a job %s was started with %s bound in" % (job3, what))
