@@ -46,6 +46,18 @@ int ef_container_reach_check_in(const cJSON *container, const char *mountinfo, c
 				      "(\"container\" in its status, egressd of this version needed)");
 		return -EINVAL;
 	}
+	/* what egressd could not locate cannot be checked */
+	cJSON_ArrayForEach(e, reach) {
+		const char *u = cJSON_GetStringValue(cJSON_GetObjectItem(e, "unlocated"));
+
+		if (u) {
+			snprintf(why, whylen, "egressd cannot tell where the host's %.512s is in its "
+					      "mounts (%.128s), so whether this container has it "
+					      "bound in cannot be checked",
+				 cJSON_GetStringValue(cJSON_GetObjectItem(e, "path")) ?: "?", u);
+			return -EPERM;
+		}
+	}
 	f = fopen(mountinfo, "re");
 	if (!f) {
 		snprintf(why, whylen, "%s: %s", mountinfo, strerror(errno));
@@ -74,11 +86,13 @@ int ef_container_reach_check_in(const cJSON *container, const char *mountinfo, c
 			/* the object in the mount, or a part of it the mount */
 			if (strcmp(dev, edev) || (!under(root, mroot) && !under(mroot, root)))
 				continue;
-			if (!strcmp(kind, "runtime")) {
-				snprintf(why, whylen, "the host's container runtime socket %s is bound "
-						      "into this container (at %s%s): a fenced job "
-						      "could leave the fence through it; remove that "
-						      "volume from the job's container (docs/ci.md)", path,
+			if (strcmp(kind, "fence")) {
+				snprintf(why, whylen, "the host's %s %s is bound into this container "
+						      "(at %s%s): a fenced job could leave the fence "
+						      "through it; remove that volume from the job's "
+						      "container (docs/ci.md)",
+					 strcmp(kind, "runtime") ? "service" : "container runtime socket",
+					 path,
 					 mp, !under(root, mroot) ? ""
 					     : root + (strcmp(mroot, "/") ? strlen(mroot) : 0));
 				ret = -EPERM;
@@ -102,4 +116,22 @@ int ef_container_reach_check_in(const cJSON *container, const char *mountinfo, c
 int ef_container_reach_check(const cJSON *container, char *why, size_t whylen)
 {
 	return ef_container_reach_check_in(container, "/proc/self/mountinfo", why, whylen);
+}
+
+int ef_container_root_ro_in(const char *mountinfo)
+{
+	char *line = NULL, mp[4096], opts[1024];
+	size_t cap = 0;
+	int ro = -ENOENT;
+	FILE *f = fopen(mountinfo, "re");
+
+	if (!f)
+		return -errno;
+	/* the last mount on / is the one seen */
+	while (getline(&line, &cap, f) > 0)
+		if (sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) == 2 && !strcmp(mp, "/"))
+			ro = !strncmp(opts, "ro", 2) && (!opts[2] || opts[2] == ',');
+	free(line);
+	fclose(f);
+	return ro;
 }

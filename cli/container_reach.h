@@ -15,4 +15,8 @@ int ef_container_reach_check(const cJSON *container, char *why, size_t whylen);
 int ef_container_reach_check_in(const cJSON *container, const char *mountinfo, char *why,
 				size_t whylen);
 
+/* 1 if this container's root filesystem is mounted read-only, 0 if not,
+ * a negative errno if mountinfo does not say */
+int ef_container_root_ro_in(const char *mountinfo);
+
 #endif /* EF_CLI_CONTAINER_REACH_H */

@@ -212,6 +212,15 @@ static int confine(const cJSON *reply, bool in_container, const char *cmd)
 			strerror(errno), cmd);
 		return -1;
 	}
+	/* in a container, the runner's own processes have the capabilities the
+	 * job keeps: without BPF LSM, only Landlock keeps the job from
+	 * tracing them */
+	if (!want && in_container && cJSON_GetObjectItem(reply, "guard")) {
+		fprintf(stderr, "egressctl: this kernel has neither Landlock nor BPF LSM, and in a "
+				"container a root job could trace the runner's unfenced processes; "
+				"not running %s unfenced\n", cmd);
+		return -1;
+	}
 	if (!want) {
 		if (cJSON_GetObjectItem(reply, "guard") && geteuid() == 0)
 			fprintf(stderr, "egressctl: warning: Landlock is unavailable on this kernel and "
@@ -498,6 +507,21 @@ static int isolate_same_user(cJSON *req, cJSON *attrs, int fd, const char *const
 	 * (guard.c), and the seccomp filter and Landlock come with
 	 * no_new_privs */
 	if (ctr && geteuid() == 0 && !have_sys_admin()) {
+		/* no copy-on-write layer either: what the command writes in the
+		 * container's system directories, the runner's later steps there
+		 * would run unfenced. A read-only container, or a policy that
+		 * says its system writes may stay ("host_writes") */
+		if (!cJSON_IsTrue(cJSON_GetObjectItem(st, "host_writes")) &&
+		    ef_container_root_ro_in("/proc/self/mountinfo") != 1) {
+			fprintf(stderr, "egressctl: this container's root filesystem is writable, "
+					"and a root job here gets no copy-on-write layer: what the "
+					"command writes in it (/usr/bin, /etc/ld.so.preload) would "
+					"run unfenced in the runner's later steps; run the container "
+					"read-only (--read-only) or give the job a policy with "
+					"\"host_writes\": true (docs/ci.md); not running %s "
+					"unfenced\n", cmd);
+			goto out;
+		}
 		*in_container = true;
 		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "egress.same_user_isolation");
 		cJSON_AddStringToObject(attrs, "egress.same_user_isolation", "container");

@@ -8,8 +8,9 @@
  * namespace there (the container's root has no CAP_SYS_ADMIN) and so
  * cannot cover what the runner may have bound into the container. So
  * egressd tells it, in the for_run status, which of the host's files it
- * must not find reachable: each container runtime's socket (refused
- * whatever the mount) and the fence's own files (read-only mounts only),
+ * must not find reachable: each container runtime's socket and the host's
+ * services that start processes for whoever asks (refused whatever the
+ * mount), and the fence's own files (read-only mounts only),
  * as a device and a path inside that device's filesystem, the two things
  * the container's /proc/self/mountinfo shows of a bind mount of the host's.
  */
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -139,11 +141,25 @@ static void reach_add(cJSON *a, const char *path, const char *kind)
 	dev_t dev;
 	cJSON *e;
 
-	if (!path[0] || fs_location(path, &dev, root, sizeof(root)))
+	int ret;
+
+	if (!path[0] || path[0] != '/')
 		return;
+	ret = fs_location(path, &dev, root, sizeof(root));
+	if (ret == -ENOENT && access(path, F_OK) != 0)
+		return; /* not on this host: nothing to reach */
 	e = cJSON_CreateObject();
 	if (!e)
 		return;
+	if (ret) {
+		/* there, but not found in egressd's mounts (a btrfs subvolume's
+		 * device): egressctl cannot check it, and refuses */
+		cJSON_AddStringToObject(e, "path", path);
+		cJSON_AddStringToObject(e, "kind", kind);
+		cJSON_AddStringToObject(e, "unlocated", strerror(-ret));
+		cJSON_AddItemToArray(a, e);
+		return;
+	}
 	snprintf(devs, sizeof(devs), "%u:%u", major(dev), minor(dev));
 	cJSON_AddStringToObject(e, "path", path);
 	cJSON_AddStringToObject(e, "kind", kind);
@@ -157,6 +173,10 @@ void ef_container_preview(struct ef_daemon *d, pid_t pid, cJSON *reply)
 	const char *const fence[] = { d->config_path, d->policy_dir, d->state_dir,
 				      d->journal.dir, d->run_dir, d->bpffs_dir,
 				      d->cgroup_root };
+	static const char *const services[] = {
+		"/run/systemd/private", "/run/dbus", "/run/nscd", "/run/systemd/resolve",
+		"/run/user", "/run/screen", "/var/run/dbus",
+	};
 	char id[65];
 	cJSON *c, *a;
 
@@ -168,6 +188,11 @@ void ef_container_preview(struct ef_daemon *d, pid_t pid, cJSON *reply)
 	for (int i = 0; i < d->n_runtimes; i++)
 		reach_add(a, d->runtimes[i].path, "runtime");
 	reach_add(a, ef_docker_upstream(), "runtime");
+	/* the host's services that start processes, or resolve names, for
+	 * whoever asks (a root job's mount namespace covers them on the host:
+	 * cli/userns.c) */
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
+		reach_add(a, services[i], "service");
 	for (size_t i = 0; i < sizeof(fence) / sizeof(fence[0]); i++)
 		if (fence[i][0] == '/' && fence[i][1])
 			reach_add(a, fence[i], "fence");

@@ -18,7 +18,8 @@ bool ef_container_of_cgroup(const char *path, char id[65]);
 /* the same, of process pid's cgroup */
 bool ef_container_of_pid(pid_t pid, char id[65]);
 /* The for_run status of a caller in a container: "container": {"id",
- * "reach": [{"path", "kind": "runtime"|"fence", "dev": "MAJ:MIN", "root"}]}
+ * "reach": [{"path", "kind": "runtime"|"service"|"fence", "dev": "MAJ:MIN",
+ * "root"}, or {"path", "kind", "unlocated": WHY}]}
  * (cli/container_reach.c checks them); nothing for a caller in none. */
 void ef_container_preview(struct ef_daemon *d, pid_t pid, struct cJSON *reply);
 

@@ -95,7 +95,7 @@
 #define REAP_KILL_NS (10ull * 1000000000ull)
 #define CONTAINERS_MAX 64	  /* listed on the job span, and named on spans */
 
-enum { MSG_TAMPER = 1, MSG_DONE, MSG_STARTED, MSG_NETNS, MSG_REAPED };
+enum { MSG_TAMPER = 1, MSG_DONE, MSG_STARTED, MSG_NETNS, MSG_REAPED, MSG_SELF };
 
 struct msg {
 	int type;
@@ -1611,9 +1611,14 @@ void ef_docker_io(struct ef_daemon *d)
 				ef_cgroup_freeze(cg, false);
 			}
 			break;
+		case MSG_SELF:
 		case MSG_STARTED:
 			if (!j || !(dj = dj_of(j)))
 				break;
+			if (m.type == MSG_SELF) {
+				memcpy(dj->self_id, m.id, sizeof(m.id));
+				dj->last_pid = 0;
+			}
 			for (int k = 0; k < dj->n; k++)
 				if (!strcmp(dj->c[k].id, m.id))
 					goto known;
@@ -1888,37 +1893,62 @@ const char *ef_docker_upstream(void)
 struct self_ask {
 	char job[EF_JOB_ID_MAX + 1];
 	char id[65];
+	pid_t pid;
 };
 
-/* dockerd's name and image of the container: reported as the job's
- * first container (MSG_STARTED); a container dockerd does not know (of
- * another runtime) keeps its id alone */
+/* the pid namespace of /proc/PID; 0 if gone */
+static ino_t pidns_of(pid_t pid)
+{
+	char p[64];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)pid);
+	return stat(p, &st) ? 0 : st.st_ino;
+}
+
+/* dockerd's container of that id, if the job's first process is in its
+ * pid namespace (a cgroup's name alone is anyone's to choose): the job's
+ * own container from then on (MSG_SELF), with its name and image */
 static void *self_main(void *arg)
 {
 	struct self_ask *a = arg;
-	struct msg m = { .type = MSG_STARTED };
-	const cJSON *n, *img;
+	struct msg m = { .type = MSG_SELF };
+	const cJSON *n, *img, *pid;
+	ino_t want = pidns_of(a->pid);
 	cJSON *o;
 	int st;
 
 	snprintf(m.job, sizeof(m.job), "%s", a->job);
 	memcpy(m.id, a->id, sizeof(m.id));
 	o = up_json("/containers/%s/json", a->id, &st);
-	if (o) {
-		n = cJSON_GetObjectItemCaseSensitive(o, "Name");
-		img = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "Config"),
-						       "Image");
-		snprintf(m.name, sizeof(m.name), "%s",
-			 cJSON_IsString(n) ? n->valuestring + (n->valuestring[0] == '/') : "");
-		snprintf(m.image, sizeof(m.image), "%s", cJSON_IsString(img) ? img->valuestring : "");
-		cJSON_Delete(o);
+	if (!o) {
+		log_warn("job %s: started in a cgroup of container %.12s, which dockerd does not "
+			 "know (HTTP %d): its decisions do not name it", a->job, a->id, st);
+		goto out;
 	}
+	pid = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "State"),
+					       "Pid");
+	if (!want || !cJSON_IsNumber(pid) || pid->valuedouble < 1 ||
+	    pidns_of((pid_t)pid->valuedouble) != want) {
+		log_warn("job %s: started in a cgroup of container %.12s, but not in its pid "
+			 "namespace: its decisions do not name it", a->job, a->id);
+		cJSON_Delete(o);
+		goto out;
+	}
+	n = cJSON_GetObjectItemCaseSensitive(o, "Name");
+	img = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "Config"),
+					       "Image");
+	snprintf(m.name, sizeof(m.name), "%s",
+		 cJSON_IsString(n) ? n->valuestring + (n->valuestring[0] == '/') : "");
+	snprintf(m.image, sizeof(m.image), "%s", cJSON_IsString(img) ? img->valuestring : "");
+	cJSON_Delete(o);
 	post(&m);
+out:
 	free(a);
 	return NULL;
 }
 
-void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id)
+void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id, pid_t pid)
 {
 	struct ef_dk_job *dj = dj_of(j);
 	struct self_ask *a;
@@ -1928,7 +1958,6 @@ void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id)
 	(void)d;
 	if (!dj)
 		return;
-	snprintf(dj->self_id, sizeof(dj->self_id), "%s", id);
 	a = calloc(1, sizeof(*a));
 	if (!a || dk.pipe[1] < 0) {
 		free(a);
@@ -1936,6 +1965,7 @@ void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id)
 	}
 	snprintf(a->job, sizeof(a->job), "%s", j->id);
 	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->pid = pid;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 1u << 20);

@@ -44,8 +44,10 @@ void ef_docker_job_span(struct ef_span *s, const struct ef_job_rec *j);
 void ef_docker_job_free(struct ef_job_rec *j);
 /* dockerd's socket (config "docker.socket") */
 const char *ef_docker_upstream(void);
-/* job j was started inside container id (container.c): its decisions
- * name it, and the job span lists it with dockerd's name and image */
-void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id);
+/* job j was started by pid in a cgroup of container id (container.c):
+ * if dockerd's container of that id has pid in its pid namespace, the
+ * job's decisions name it, and the job span lists it with dockerd's name
+ * and image */
+void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id, pid_t pid);
 
 #endif

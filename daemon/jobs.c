@@ -507,7 +507,7 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	d->jobs = j;
 	if (self_container) {
 		log_info("job %s: started inside container %.12s", j->id, container_id);
-		ef_docker_self(d, j, container_id);
+		ef_docker_self(d, j, container_id, peer_pid);
 	}
 	/* a caller in another network namespace (a container's, `ip netns
 	 * exec`): the proxy listens there before the command's first query

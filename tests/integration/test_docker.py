@@ -492,7 +492,7 @@ def test_docker_endpoint_bad_input(ctx):
 
 # The host's files a container job's `egressctl run` needs: the control
 # socket (read-only), the binary and its libraries (the image has none)
-def self_fenced(d, dk, name, script, extra=(), user=None):
+def self_fenced(d, dk, name, script, extra=("--read-only",), user=None):
     a = ["run", "--rm", "--name", name,
          "-v", "%s:/run/egress-fence/control.sock:ro" % d.sock,
          "-v", "%s:/bin/egressctl:ro" % d.egressctl,
@@ -513,8 +513,9 @@ def test_docker_job_container_fences_itself(ctx):
     after trying to move itself out of the job's cgroup; the test hosts'
     logs judge. Its decisions name the container, the job span lists it.
     The same as an unprivileged user. With the host's dockerd socket bound
-    into the container, or the fence's run directory bound read-write,
-    `egressctl run` refuses to run the command."""
+    into the container, or the fence's run directory bound read-write, or
+    a writable container and a policy without "host_writes", `egressctl
+    run` refuses to run the command."""
     d, dk = docker_daemon(ctx, docker=False)
     job = ctx.job_id()
     name = "cj-" + job[-8:]
@@ -523,7 +524,7 @@ def test_docker_job_container_fences_itself(ctx):
               "(echo x; sleep 1) | nc -w 3 2001:db8:1::1 443 >/dev/null && echo OK6; "
               "echo x | nc -w 3 ok.test 80 >/dev/null && echo BYNAME; "
               "echo x | nc -w 3 198.18.2.4 80 >/dev/null && echo LEAK80; "
-              "busybox timeout 2 busybox tftp -g -r x -l /tmp/x 198.18.1.5 9999; echo tftp=$?; "
+              "busybox timeout 2 busybox tftp -g -r x -l /dev/null 198.18.1.5 9999; "
               # out of the job's cgroup, by any cgroup filesystem in sight
               "for f in /sys/fs/cgroup/unified/cgroup.procs /sys/fs/cgroup/cgroup.procs "
               "/sys/fs/cgroup/*/docker/*/cgroup.procs; do echo $$ > $f; done 2>/dev/null; "
@@ -578,6 +579,24 @@ def test_docker_job_container_fences_itself(ctx):
     check("LEAK22" not in p.stdout and not ctx.reached("198.18.2.4", 22),
           "LEAK: the unprivileged container job reached 198.18.2.4:22")
 
+    # a writable container: its root job's writes would be run by the
+    # runner's later, unfenced steps; refused unless the policy says
+    # "host_writes" (then the job runs)
+    d.policy("hw", allow=ALLOW, host_writes=True)
+    for policy, ran in (("t", False), ("hw", True)):
+        job3 = ctx.job_id()
+        p = self_fenced(d, dk, name + "w", "egressctl --socket /run/egress-fence/control.sock "
+                        "run --policy %s --job-id %s -- sh -c 'echo RAN'; echo rc=$?" % (
+                            policy, job3), extra=())
+        if ran:
+            check("RAN" in p.stdout, "a writable container with a host_writes policy did not "
+                  "run: %r %r" % (p.stdout[-300:], p.stderr[-600:]))
+        else:
+            check("RAN" not in p.stdout and "rc=125" in p.stdout and
+                  "root filesystem is writable" in p.stderr,
+                  "a writable container was not refused: %r %r" % (p.stdout[-300:],
+                                                                   p.stderr[-600:]))
+
     # what the runner must not bind into the container
     for what, extra, words in (
             ("the host's dockerd socket", ["-v", "%s:/var/run/docker.sock" % dk.sock],
@@ -589,7 +608,7 @@ def test_docker_job_container_fences_itself(ctx):
         job3 = ctx.job_id()
         p = self_fenced(d, dk, name + "x", "egressctl --socket /run/egress-fence/control.sock "
                         "run --policy t --job-id %s -- sh -c 'echo RAN'; echo rc=$?" % job3,
-                        extra=extra)
+                        extra=["--read-only"] + extra)
         check("RAN" not in p.stdout and "rc=125" in p.stdout and words in p.stderr,
               "with %s bound in, egressctl run did not refuse: %r %r" % (
                   what, p.stdout[-300:], p.stderr[-600:]))

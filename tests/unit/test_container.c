@@ -162,6 +162,41 @@ static void test_reach(void **state)
 	}
 }
 
+/* a host service bound in: refused as a runtime's socket; a path egressd
+ * could not locate: refused whatever the mounts */
+static void test_reach_service_and_unlocated(void **state)
+{
+	cJSON *svc = cJSON_Parse("{\"reach\":[{\"path\":\"/run/dbus\",\"kind\":\"service\","
+				 "\"dev\":\"0:25\",\"root\":\"/dbus\"}]}");
+	cJSON *unl = cJSON_Parse("{\"reach\":[{\"path\":\"/etc/egress-fence\",\"kind\":"
+				 "\"fence\",\"unlocated\":\"No such device\"}]}");
+	char path[] = "/tmp/ef-test-mountinfo-XXXXXX", why[512];
+	int fd = mkstemp(path);
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0 && svc && unl);
+	f = fdopen(fd, "w");
+	fputs("600 500 0:60 / / ro,relatime - overlay overlay rw\n"
+	      "610 600 0:25 /dbus/system_bus_socket /run/dbus/system_bus_socket ro - tmpfs t rw\n",
+	      f);
+	fclose(f);
+	assert_int_equal(ef_container_reach_check_in(svc, path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "service /run/dbus"));
+	assert_int_equal(ef_container_reach_check_in(unl, path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "cannot tell"));
+	/* the root filesystem: read-only here; the last mount on / counts */
+	assert_int_equal(ef_container_root_ro_in(path), 1);
+	f = fopen(path, "a");
+	fputs("700 600 0:70 / / rw - tmpfs t rw\n", f);
+	fclose(f);
+	assert_int_equal(ef_container_root_ro_in(path), 0);
+	unlink(path);
+	assert_true(ef_container_root_ro_in(path) < 0);
+	cJSON_Delete(svc);
+	cJSON_Delete(unl);
+}
+
 /* a reach list egressd did not send, or malformed: refused */
 static void test_reach_malformed(void **state)
 {
@@ -188,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_container_of_cgroup),
 		cmocka_unit_test(test_reach),
 		cmocka_unit_test(test_reach_malformed),
+		cmocka_unit_test(test_reach_service_and_unlocated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
