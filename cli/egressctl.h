@@ -38,6 +38,9 @@ extern const char cmd_run_help[];
 int cmd_policy(int argc, char **argv);
 extern const char cmd_policy_help[];
 int cmd_audit(int argc, char **argv);
+/* cli/report.c: egressctl report JOB */
+int cmd_report(int argc, char **argv);
+extern const char cmd_report_help[];
 /* cli/suggest.c: egressctl policy suggest; argv[0] is "suggest" */
 int cmd_policy_suggest(int argc, char **argv);
 

@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * egressctl report JOB: one job, read from the journal (audit.c), for a
+ * person: what the job was (policy, CI attributes, trace id, duration),
+ * how many decisions, what was denied grouped by destination with the
+ * processes that tried, what was flagged or refused as tampering, and the
+ * rules that would allow what was denied, as `policy suggest` would write
+ * them (suggest_rules.c), as lines to add to the policy.
+ *
+ * The journal is read once into a model (a cJSON tree, which --format json
+ * prints as it is); text and markdown render that model. Every value in it
+ * comes from the job, and the job is hostile: text prints control
+ * characters as '?', markdown escapes what would be markup (and HTML).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "audit.h"
+#include "egressctl.h"
+#include "suggest.h"
+#include "util.h"
+
+#define PROG "egressctl report"
+#define MAX_GROUPS 4096
+#define MAX_PROCS 16 /* processes named per group */
+
+const char cmd_report_help[] =
+	"One job from the decision journal: the job (policy, CI attributes, trace id,\n"
+	"duration), its counts, what was denied grouped by destination with the\n"
+	"processes that tried, probe flags and tamper refusals, and the rules that would\n"
+	"allow what was denied. Works without egressd. --since (default 30d) bounds the\n"
+	"journal files read. Exit status: 0; 1 if the job is not in the journal; 2 for a\n"
+	"usage error.\n";
+
+struct group {
+	char *dest, *kind, *reason;
+	uint64_t count, first_ns;
+	struct suggest_set procs;
+	size_t n_procs; /* all, named or not */
+};
+
+struct rep {
+	const char *job;
+	cJSON *info;   /* the egress.job span's, flattened; NULL: not seen */
+	cJSON *flags;  /* [{"time", "reason", "action"}] */
+	cJSON *tamper; /* [{"time", "reason", "target", "process"}] */
+	struct group *g;
+	size_t n_g, n_g_more;
+	uint64_t n_spans, first_ns, last_ns;
+	struct suggest *sg;
+	char trace_id[33];
+};
+
+static void fmt_time(uint64_t ns, char *out, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	if (!ns || !gmtime_r(&t, &tm)) {
+		snprintf(out, len, "?");
+		return;
+	}
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned)(ns % 1000000000ull / 1000000ull));
+}
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s && *s ? s : dflt;
+}
+
+/* DEST as audit's table shows it: [addr]:port/transport, the question
+ * for dns, family/type for a socket */
+static void dest_of(const struct audit_span *s, char *out, size_t len)
+{
+	const char *addr = audit_attr_str(s, "server.address"), *tr;
+	const char *peer = audit_attr_str(s, "network.peer.address");
+	char port[24] = "";
+	int64_t i;
+
+	if (!strcmp(s->name, "egress.dns")) {
+		snprintf(out, len, "%s (DNS)", str_or(audit_attr_str(s, "dns.question.name"), "?"));
+		return;
+	}
+	if (!strcmp(s->name, "egress.socket")) {
+		const char *fam = audit_attr_str(s, "egress.socket.family");
+
+		if (!fam && audit_attr_int(s, "egress.socket.family", &i)) {
+			snprintf(out, len, "socket family %" PRId64 "/%s", i,
+				 str_or(audit_attr_str(s, "egress.socket.type"), "?"));
+			return;
+		}
+		snprintf(out, len, "socket %s/%s", str_or(fam, "?"),
+			 str_or(audit_attr_str(s, "egress.socket.type"), "?"));
+		return;
+	}
+	if (!addr)
+		addr = peer;
+	if (!addr) {
+		snprintf(out, len, "?");
+		return;
+	}
+	if (audit_attr_int(s, "server.port", &i) || audit_attr_int(s, "network.peer.port", &i))
+		snprintf(port, sizeof(port), ":%" PRId64, i);
+	tr = audit_attr_str(s, "network.transport");
+	snprintf(out, len, "%s%s%s%s%s%s%s%s%s", strchr(addr, ':') ? "[" : "", addr,
+		 strchr(addr, ':') ? "]" : "", port, tr ? "/" : "", tr ? tr : "",
+		 peer && strcmp(peer, addr) ? " (" : "", peer && strcmp(peer, addr) ? peer : "",
+		 peer && strcmp(peer, addr) ? ")" : "");
+}
+
+static void proc_of(const struct audit_span *s, char *out, size_t len)
+{
+	const char *exe = audit_attr_str(s, "process.executable.name");
+	int64_t pid;
+
+	if (!exe)
+		exe = audit_attr_str(s, "process.command");
+	if (audit_attr_int(s, "process.pid", &pid))
+		snprintf(out, len, "%s[%" PRId64 "]", str_or(exe, "?"), pid);
+	else
+		snprintf(out, len, "%s", str_or(exe, "?"));
+}
+
+/* the egress.job span's attributes that describe the job, flat */
+static cJSON *job_info(const struct audit_span *s)
+{
+	static const char *const prefixes[] = { "cicd.", "vcs.", "enduser.", "gen_ai.",
+						"container.", "process." };
+	cJSON *o = cJSON_CreateObject(), *a = o ? cJSON_AddObjectToObject(o, "attributes") : NULL;
+	const cJSON *e;
+	char t[40];
+
+	if (!a)
+		goto fail;
+	cJSON_ArrayForEach(e, s->attrs) {
+		const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(e, "key"));
+		const cJSON *v = cJSON_GetObjectItem(e, "value");
+		const cJSON *sv = cJSON_GetObjectItem(v, "stringValue");
+		const cJSON *iv = cJSON_GetObjectItem(v, "intValue");
+		bool want = false;
+		int64_t n;
+
+		if (!k)
+			continue;
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+			want |= !strncmp(k, prefixes[i], strlen(prefixes[i]));
+		want |= !strncmp(k, "egress.", 7);
+		if (!want || cJSON_GetObjectItem(a, k))
+			continue;
+		if (cJSON_IsString(sv))
+			cJSON_AddStringToObject(a, k, sv->valuestring);
+		else if (iv && audit_otlp_int(iv, &n))
+			cJSON_AddNumberToObject(a, k, (double)n);
+		else if (cJSON_IsBool(cJSON_GetObjectItem(v, "boolValue")))
+			cJSON_AddBoolToObject(a, k,
+					      cJSON_IsTrue(cJSON_GetObjectItem(v, "boolValue")));
+	}
+	fmt_time(s->start_ns, t, sizeof(t));
+	cJSON_AddStringToObject(o, "start", t);
+	fmt_time(s->end_ns, t, sizeof(t));
+	cJSON_AddStringToObject(o, "end", t);
+	cJSON_AddNumberToObject(o, "duration_s",
+				s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e9
+							: 0);
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static int add_group(struct rep *r, const struct audit_span *s, uint64_t count)
+{
+	char dest[600], proc[300];
+	const char *kind = s->name + (strncmp(s->name, "egress.", 7) ? 0 : 7);
+	const char *why = str_or(audit_attr_str(s, "egress.reason"), "?");
+	struct group *g = NULL;
+	bool added;
+	int ret;
+
+	dest_of(s, dest, sizeof(dest));
+	for (size_t i = 0; i < r->n_g; i++)
+		if (!strcmp(r->g[i].dest, dest) && !strcmp(r->g[i].kind, kind) &&
+		    !strcmp(r->g[i].reason, why)) {
+			g = &r->g[i];
+			break;
+		}
+	if (!g) {
+		if (r->n_g >= MAX_GROUPS) {
+			r->n_g_more++;
+			return 0;
+		}
+		if (!(r->n_g % 64)) {
+			struct group *n = realloc(r->g, (r->n_g + 64) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			r->g = n;
+		}
+		g = &r->g[r->n_g];
+		memset(g, 0, sizeof(*g));
+		g->dest = strdup(dest);
+		g->kind = strdup(kind);
+		g->reason = strdup(why);
+		if (!g->dest || !g->kind || !g->reason) {
+			free(g->dest);
+			free(g->kind);
+			free(g->reason);
+			return -ENOMEM;
+		}
+		g->first_ns = s->end_ns;
+		r->n_g++;
+	}
+	g->count += count;
+	proc_of(s, proc, sizeof(proc));
+	if (g->procs.n < MAX_PROCS) {
+		ret = suggest_set_add(&g->procs, proc, &added);
+		if (ret)
+			return ret;
+		g->n_procs += added;
+	} else if (!suggest_set_has(&g->procs, proc)) {
+		g->n_procs++; /* counted, not named (may count one twice) */
+	}
+	return 0;
+}
+
+static int on_span(void *ctx, const struct audit_span *s)
+{
+	struct rep *r = ctx;
+	const char *job = audit_attr_str(s, "egress.job.id");
+	bool dns = !strcmp(s->name, "egress.dns"), send = !strcmp(s->name, "egress.send");
+	char t[40], proc[300];
+	int64_t n;
+	cJSON *o;
+
+	if (!job || strcmp(job, r->job))
+		return 0;
+	r->n_spans++;
+	if (!r->first_ns || s->start_ns < r->first_ns)
+		r->first_ns = s->start_ns;
+	if (s->end_ns > r->last_ns)
+		r->last_ns = s->end_ns;
+	if (!r->trace_id[0])
+		snprintf(r->trace_id, sizeof(r->trace_id), "%s",
+			 str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "traceId")), ""));
+	if (!strcmp(s->name, "egress.job")) {
+		cJSON_Delete(r->info);
+		r->info = job_info(s);
+		snprintf(r->trace_id, sizeof(r->trace_id), "%s",
+			 str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "traceId")), ""));
+		return r->info ? 0 : -ENOMEM;
+	}
+	fmt_time(s->end_ns, t, sizeof(t));
+	proc_of(s, proc, sizeof(proc));
+	if (!strcmp(s->name, "egress.probe")) {
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(r->flags, o))
+			return -ENOMEM;
+		cJSON_AddStringToObject(o, "time", t);
+		cJSON_AddStringToObject(o, "reason",
+					str_or(audit_attr_str(s, "egress.probe.reason"), "?"));
+		cJSON_AddStringToObject(o, "action",
+					str_or(audit_attr_str(s, "egress.probe.action"), "?"));
+		return 0;
+	}
+	if (!strcmp(s->name, "egress.tamper")) {
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(r->tamper, o))
+			return -ENOMEM;
+		cJSON_AddStringToObject(o, "time", t);
+		cJSON_AddStringToObject(o, "reason", str_or(audit_attr_str(s, "egress.reason"), "?"));
+		cJSON_AddStringToObject(o, "target",
+					str_or(audit_attr_str(s, "egress.tamper.target"), ""));
+		cJSON_AddStringToObject(o, "process", proc);
+		return 0;
+	}
+	if (!audit_is_denied(s))
+		return 0;
+	if (!audit_attr_int(s, "egress.count", &n) || n < 1)
+		n = 1;
+	if (add_group(r, s, (uint64_t)n))
+		return -ENOMEM;
+	/* what would allow it: the canary never; the proxy's folded refusals
+	 * name no destination (suggest.c leaves them out alike) */
+	if (audit_attr_str(s, "egress.reason") &&
+	    (!strcmp(audit_attr_str(s, "egress.reason"), "canary") ||
+	     !strcmp(audit_attr_str(s, "egress.reason"), "dns_malformed") ||
+	     !strcmp(audit_attr_str(s, "egress.reason"), "dns_limit")))
+		return 0;
+	if (dns) {
+		const char *q = audit_attr_str(s, "dns.question.name");
+
+		if (q && suggest_add_dns(r->sg, job, q, false) == -ENOMEM)
+			return -ENOMEM;
+	} else if (send || !strcmp(s->name, "egress.connect")) {
+		int64_t port;
+
+		if (!audit_attr_int(s, "server.port", &port) &&
+		    !audit_attr_int(s, "network.peer.port", &port))
+			port = 0;
+		if (suggest_add_conn(r->sg, job, audit_attr_str(s, "server.address"),
+				     audit_attr_str(s, "network.peer.address"), (long)port,
+				     audit_attr_str(s, "network.transport"), send) == -ENOMEM)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(x->dest, y->dest);
+}
+
+/* the model: what --format json prints */
+static cJSON *model(struct rep *r, const struct suggest_result *res)
+{
+	cJSON *m = cJSON_CreateObject(), *j, *a, *e;
+	const char *pol = NULL;
+	char t[40];
+
+	if (!m)
+		return NULL;
+	j = cJSON_AddObjectToObject(m, "job");
+	cJSON_AddStringToObject(j, "id", r->job);
+	cJSON_AddStringToObject(j, "trace_id", r->trace_id);
+	if (r->info) {
+		cJSON *attrs = cJSON_GetObjectItem(r->info, "attributes");
+
+		pol = cJSON_GetStringValue(cJSON_GetObjectItem(attrs, "egress.policy.name"));
+		cJSON_AddStringToObject(j, "state", "ended");
+		for (cJSON *x = r->info->child; x; x = x->next)
+			cJSON_AddItemToObject(j, x->string, cJSON_Duplicate(x, true));
+	} else {
+		/* no egress.job span: running, or its end not in the journal */
+		cJSON_AddStringToObject(j, "state", "not ended");
+		fmt_time(r->first_ns, t, sizeof(t));
+		cJSON_AddStringToObject(j, "start", t);
+	}
+	qsort(r->g, r->n_g, sizeof(*r->g), by_count);
+	a = cJSON_AddArrayToObject(m, "denied");
+	for (size_t i = 0; a && i < r->n_g; i++) {
+		const char **p = NULL;
+		cJSON *pa;
+
+		e = cJSON_CreateObject();
+		if (!e || !cJSON_AddItemToArray(a, e))
+			goto fail;
+		cJSON_AddStringToObject(e, "destination", r->g[i].dest);
+		cJSON_AddStringToObject(e, "kind", r->g[i].kind);
+		cJSON_AddStringToObject(e, "reason", r->g[i].reason);
+		cJSON_AddNumberToObject(e, "count", (double)r->g[i].count);
+		fmt_time(r->g[i].first_ns, t, sizeof(t));
+		cJSON_AddStringToObject(e, "first", t);
+		pa = cJSON_AddArrayToObject(e, "processes");
+		if (suggest_set_sorted(&r->g[i].procs, &p))
+			goto fail;
+		for (size_t k = 0; pa && k < r->g[i].procs.n; k++)
+			cJSON_AddItemToArray(pa, cJSON_CreateString(p[k]));
+		free(p);
+		if (r->g[i].n_procs > r->g[i].procs.n)
+			cJSON_AddNumberToObject(e, "processes_more",
+						(double)(r->g[i].n_procs - r->g[i].procs.n));
+	}
+	if (r->n_g_more)
+		cJSON_AddNumberToObject(m, "denied_groups_more", (double)r->n_g_more);
+	cJSON_AddItemToObject(m, "flags", cJSON_Duplicate(r->flags, true));
+	cJSON_AddItemToObject(m, "tamper", cJSON_Duplicate(r->tamper, true));
+	e = cJSON_AddObjectToObject(m, "allow");
+	if (e) {
+		cJSON_AddStringToObject(e, "policy", str_or(pol, "?"));
+		a = cJSON_AddArrayToObject(e, "add");
+		for (size_t i = 0; a && i < res->n_allow; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(res->allow[i]));
+		a = cJSON_AddArrayToObject(e, "left_out");
+		for (size_t i = 0; a && i < res->n_left_out; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(res->left_out[i]));
+	}
+	return m;
+fail:
+	cJSON_Delete(m);
+	return NULL;
+}
+
+/* ---- rendering ---- */
+
+enum fmt { F_TEXT, F_MD, F_JSON };
+
+/* A value as the format wants it: text with control characters as '?';
+ * markdown as a code span (nothing in it is markup, links or HTML: its
+ * fence is one backtick longer than the longest run inside), control
+ * characters as spaces, and in a table cell '|' as "\|" (GFM splits cells
+ * at a bare '|' even inside a code span). */
+static void put_md(const char *s, bool cell)
+{
+	size_t run = 0, max = 0, n = strlen(s);
+
+	for (const char *p = s; *p; p++) {
+		run = *p == '`' ? run + 1 : 0;
+		if (run > max)
+			max = run;
+	}
+	for (size_t i = 0; i <= max; i++)
+		fputc('`', stdout);
+	if (s[0] == '`' || (n && s[n - 1] == '`') || !n)
+		fputc(' ', stdout);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fputc(' ', stdout);
+		else if (*p == '|' && cell)
+			fputs("\\|", stdout);
+		else
+			fputc(*p, stdout);
+	}
+	if (s[0] == '`' || (n && s[n - 1] == '`') || !n)
+		fputc(' ', stdout);
+	for (size_t i = 0; i <= max; i++)
+		fputc('`', stdout);
+}
+
+static void put_as(enum fmt f, const char *s, bool cell)
+{
+	if (f == F_MD) {
+		put_md(s ? s : "", cell);
+		return;
+	}
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stdout);
+}
+
+/* in a table cell (markdown), or a line of text */
+static void put(enum fmt f, const char *s)
+{
+	put_as(f, s, true);
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	static char num[32];
+
+	if (cJSON_IsNumber(v)) {
+		snprintf(num, sizeof(num), "%.15g", v->valuedouble);
+		return num;
+	}
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void render(const cJSON *m, enum fmt f)
+{
+	const cJSON *j = cJSON_GetObjectItem(m, "job"), *attrs = cJSON_GetObjectItem(j, "attributes");
+	const cJSON *den = cJSON_GetObjectItem(m, "denied"), *fl = cJSON_GetObjectItem(m, "flags");
+	const cJSON *ta = cJSON_GetObjectItem(m, "tamper"), *al = cJSON_GetObjectItem(m, "allow");
+	const cJSON *e, *add = cJSON_GetObjectItem(al, "add");
+	bool md = f == F_MD;
+	static const char *const counts[][2] = {
+		{ "egress.decisions", "decisions" },
+		{ "egress.denied", "denied" },
+		{ "egress.dns.queries", "DNS queries" },
+		{ "egress.dns.denied", "DNS denied" },
+	};
+
+	printf(md ? "## egress-fence: job " : "egress-fence job ");
+	put_as(f, jstr(j, "id"), false);
+	printf(md ? "\n\n" : "\n");
+	printf(md ? "| | |\n|---|---|\n| policy | " : "  policy     ");
+	put(f, str_or(jstr(attrs, "egress.policy.name"), "?"));
+	printf(" (");
+	put(f, str_or(jstr(attrs, "egress.mode"), "?"));
+	printf(md ? ") |\n| trace | " : ")\n  trace      ");
+	put(f, str_or(jstr(j, "trace_id"), "?"));
+	printf(md ? " |\n| started | " : "\n  started    ");
+	put(f, jstr(j, "start"));
+	if (!strcmp(str_or(jstr(j, "state"), ""), "ended")) {
+		printf(md ? " |\n| duration | " : "\n  duration   ");
+		printf("%.1f s", cJSON_GetNumberValue(cJSON_GetObjectItem(j, "duration_s")));
+	} else {
+		printf(md ? " |\n| state | " : "\n  state      ");
+		printf("not ended (no egress.job span yet)");
+	}
+	if (jstr(attrs, "process.command")) {
+		printf(md ? " |\n| command | " : "\n  command    ");
+		put(f, jstr(attrs, "process.command"));
+	}
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		if (!jstr(attrs, counts[i][0]))
+			continue;
+		printf(md ? " |\n| %s | " : "\n  %-10s ", counts[i][1]);
+		put(f, jstr(attrs, counts[i][0]));
+	}
+	cJSON_ArrayForEach(e, attrs) {
+		if (strncmp(e->string, "cicd.", 5) && strncmp(e->string, "vcs.", 4) &&
+		    strncmp(e->string, "enduser.", 8) && strncmp(e->string, "gen_ai.", 7) &&
+		    strncmp(e->string, "container.", 10))
+			continue;
+		printf(md ? " |\n| " : "\n  ");
+		put(f, e->string);
+		printf(md ? " | " : " = ");
+		put(f, jstr(attrs, e->string));
+	}
+	printf(md ? " |\n\n" : "\n\n");
+
+	if (!cJSON_GetArraySize(den)) {
+		printf(md ? "Nothing was denied.\n\n" : "Nothing was denied.\n\n");
+	} else {
+		printf(md ? "### Denied\n\n| destination | kind | reason | count | processes |\n"
+			    "|---|---|---|---:|---|\n"
+			  : "Denied (destination, kind, reason, count, processes):\n");
+		cJSON_ArrayForEach(e, den) {
+			const cJSON *p;
+			bool first = true;
+
+			printf(md ? "| " : "  ");
+			put(f, jstr(e, "destination"));
+			printf(md ? " | " : "  ");
+			put(f, jstr(e, "kind"));
+			printf(md ? " | " : "  ");
+			put(f, jstr(e, "reason"));
+			printf(md ? " | %s | " : "  x%s  ", jstr(e, "count"));
+			cJSON_ArrayForEach(p, cJSON_GetObjectItem(e, "processes")) {
+				printf(first ? "" : ", ");
+				put(f, p->valuestring);
+				first = false;
+			}
+			if (jstr(e, "processes_more"))
+				printf(" and %s more", jstr(e, "processes_more"));
+			printf(md ? " |\n" : "\n");
+		}
+		if (jstr(m, "denied_groups_more"))
+			printf("%sand %s more destinations\n", md ? "\n" : "  ",
+			       jstr(m, "denied_groups_more"));
+		printf("\n");
+	}
+	if (cJSON_GetArraySize(fl)) {
+		printf(md ? "### Probe flags\n\n" : "Probe flags:\n");
+		cJSON_ArrayForEach(e, fl) {
+			printf(md ? "- " : "  ");
+			put_as(f, jstr(e, "time"), false);
+			printf(" ");
+			put_as(f, jstr(e, "reason"), false);
+			printf(md ? " (action: " : " (action ");
+			put_as(f, jstr(e, "action"), false);
+			printf(")\n");
+		}
+		printf("\n");
+	}
+	if (cJSON_GetArraySize(ta)) {
+		printf(md ? "### Tamper refusals\n\n" : "Tamper refusals:\n");
+		cJSON_ArrayForEach(e, ta) {
+			printf(md ? "- " : "  ");
+			put_as(f, jstr(e, "time"), false);
+			printf(" ");
+			put_as(f, jstr(e, "reason"), false);
+			printf(" ");
+			put_as(f, jstr(e, "target"), false);
+			printf(" by ");
+			put_as(f, jstr(e, "process"), false);
+			printf("\n");
+		}
+		printf("\n");
+	}
+	if (cJSON_GetArraySize(add)) {
+		printf(md ? "### To allow what was denied\n\nAdd to policy " : "To allow what was "
+									   "denied, add to "
+									   "policy ");
+		put_as(f, jstr(al, "policy"), false);
+		printf(md ? " (`egressctl policy add NAME RULE...`, or its file):\n\n```diff\n"
+			  : " (egressctl policy add NAME RULE..., or its file):\n");
+		cJSON_ArrayForEach(e, add) {
+			/* inside the code block nothing is markup: only control
+			 * characters and a closing fence matter */
+			printf(md ? "+  \"" : "  + \"");
+			put(F_TEXT, strstr(e->valuestring, "```") ? "?" : e->valuestring);
+			printf("\",\n");
+		}
+		printf(md ? "```\n" : "\n");
+	}
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, PROG ": %s (egressctl report --help)\n", msg);
+	return 2;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct rep r = { 0 };
+	struct audit_reader rd = { .prog = PROG, .fn = on_span, .ctx = &r };
+	struct suggest_result res = { 0 };
+	const char *fmt = "text", *since = "30d", *state_flag = NULL, *v;
+	enum audit_dir_source src;
+	char state[4096], dir[4200];
+	uint64_t dur, now = ef_now_realtime_ns();
+	cJSON *m = NULL;
+	enum fmt f;
+	int ret, rc = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if ((ret = ctl_opt_arg(argc, argv, &i, "--format", &v)))
+			fmt = ret > 0 ? v : NULL;
+		else if ((ret = ctl_opt_arg(argc, argv, &i, "--since", &v)))
+			since = ret > 0 ? v : NULL;
+		else if ((ret = ctl_opt_arg(argc, argv, &i, "--state-dir", &v)))
+			state_flag = ret > 0 ? v : NULL;
+		else if (argv[i][0] == '-' || r.job)
+			return usage_error("unknown argument");
+		else
+			r.job = argv[i];
+		if (ret < 0 || !fmt || !since)
+			return usage_error("an option lacks its value");
+	}
+	if (!r.job)
+		return usage_error("which job? (egressctl report JOB)");
+	if (!strcmp(fmt, "text"))
+		f = F_TEXT;
+	else if (!strcmp(fmt, "markdown") || !strcmp(fmt, "md"))
+		f = F_MD;
+	else if (!strcmp(fmt, "json"))
+		f = F_JSON;
+	else
+		return usage_error("--format: text, markdown or json");
+	if (audit_parse_duration(since, &dur))
+		return usage_error("bad --since: want NUMBER UNIT... (30s, 15m, 2h, 1d)");
+	r.flags = cJSON_CreateArray();
+	r.tamper = cJSON_CreateArray();
+	if (!r.flags || !r.tamper || suggest_new(&(struct suggest_opts){ 0 }, &r.sg))
+		goto nomem;
+	/* lines without the job's id are not even parsed */
+	if (audit_json_verbatim(r.job)) {
+		rd.needles = &r.job;
+		rd.n_needles = 1;
+	}
+	rd.since = true;
+	rd.cutoff_ns = dur < now ? now - dur : 0;
+	src = audit_state_dir(PROG, state_flag, state, sizeof(state));
+	snprintf(dir, sizeof(dir), "%s/journal", state);
+	rd.dir = dir;
+	ret = audit_read(&rd);
+	if (ret && !rd.listed) {
+		fprintf(stderr, PROG ": no journal at %s: %s%s\n", dir, strerror(-ret),
+			src == AUDIT_DIR_DEFAULT ? " (egressd is not answering; pass --state-dir DIR)"
+						 : "");
+		goto out;
+	}
+	if (ret == -ENOMEM)
+		goto nomem;
+	if (!r.n_spans) {
+		fprintf(stderr, PROG ": no spans of job %s in %s (the last %s)\n", r.job, dir, since);
+		goto out;
+	}
+	if (suggest_rules(r.sg, NULL, &res))
+		goto nomem;
+	m = model(&r, &res);
+	if (!m)
+		goto nomem;
+	if (f == F_JSON) {
+		char *s = cJSON_Print(m);
+
+		if (!s)
+			goto nomem;
+		printf("%s\n", s);
+		free(s);
+	} else {
+		render(m, f);
+	}
+	rc = fflush(stdout) ? 1 : 0;
+	goto out;
+nomem:
+	fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
+out:
+	cJSON_Delete(m);
+	cJSON_Delete(r.info);
+	cJSON_Delete(r.flags);
+	cJSON_Delete(r.tamper);
+	for (size_t i = 0; i < r.n_g; i++) {
+		free(r.g[i].dest);
+		free(r.g[i].kind);
+		free(r.g[i].reason);
+		suggest_set_free(&r.g[i].procs);
+	}
+	free(r.g);
+	suggest_result_free(&res);
+	suggest_free(r.sg);
+	return rc;
+}
