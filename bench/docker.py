@@ -10,6 +10,11 @@ in one shell each (the job's start is not in the figure), the two kinds
 interleaved round by round; the figure is the median of the rounds'
 medians, with the spread (min-max) of the rounds' medians, and fenced ÷
 direct of those medians.
+
+A third kind: a job that is a container fenced from inside (docs/ci.md):
+`docker run --rm --read-only` with egressd's control socket and egressctl
+bound in, running `egressctl run --policy c -- true`, straight to dockerd
+(the container's start and the job's both in the figure).
 """
 import argparse
 import json
@@ -27,7 +32,7 @@ import dockerd as DK  # noqa: E402
 
 LOOP = r"""
 for i in $(seq %d); do
-  a=$(date +%%s%%N); %s run --rm %s true || exit 1; b=$(date +%%s%%N)
+  a=$(date +%%s%%N); %s run --rm %s || exit 1; b=$(date +%%s%%N)
   echo $(( (b - a) / 1000 ))
 done
 """
@@ -48,6 +53,8 @@ def main():
         with open(tmp + "/policies/d.json", "w") as f:
             json.dump({"name": "d", "mode": "enforce", "allow": ["198.18.1.1:443"],
                        "docker": True}, f)
+        with open(tmp + "/policies/c.json", "w") as f:
+            json.dump({"name": "c", "mode": "enforce", "allow": ["198.18.1.1:443"]}, f)
         with open(tmp + "/egressd.json", "w") as f:
             json.dump({"docker": {"socket": dk.sock}}, f)
         B.start_daemon(world, S.egressd, S.dirs + ["--config", tmp + "/egressd.json"], tmp,
@@ -55,33 +62,43 @@ def main():
         ctl = [S.egressctl, "--socket", tmp + "/run/control.sock"]
         env = dict(os.environ, PATH="/usr/sbin:/usr/bin:/sbin:/bin")
 
-        def loop(fenced):
-            cli = DK.DOCKER if fenced else "%s -H unix://%s" % (DK.DOCKER, dk.sock)
-            argv = ["sh", "-c", LOOP % (args.k, cli, DK.IMAGE)]
-            if fenced:
+        inside = ("--read-only -v %s/run/control.sock:/run/egress-fence/control.sock:ro "
+                  "-v %s:/bin/egressctl:ro -v /usr/lib:/lib:ro -v /usr/lib64:/lib64:ro %s "
+                  "egressctl --socket /run/egress-fence/control.sock run --policy c -- true"
+                  % (tmp, os.path.abspath(S.egressctl), DK.IMAGE))
+        kinds = ("direct", "endpoint", "inside")
+
+        def loop(kind):
+            cli = DK.DOCKER if kind == "endpoint" else "%s -H unix://%s" % (DK.DOCKER, dk.sock)
+            what = inside if kind == "inside" else DK.IMAGE + " true"
+            argv = ["sh", "-c", LOOP % (args.k, cli, what)]
+            if kind == "endpoint":
                 argv = ctl + ["run", "--policy", "d", "--"] + argv
             r = subprocess.run(world.fence_argv(argv), capture_output=True, text=True,
                                env=env, timeout=600)
             if r.returncode:
-                raise RuntimeError("docker run (%s): %s" % ("fenced" if fenced else "direct",
-                                                           r.stderr[-800:]))
+                raise RuntimeError("docker run (%s): %s" % (kind, r.stderr[-800:]))
             return statistics.median(int(x) for x in r.stdout.split())
 
-        loop(False)
-        loop(True)  # warm: the image's layers, the endpoint's first connection
-        med = {False: [], True: []}
+        for kind in kinds:  # warm: the image's layers, the endpoint's first connection
+            loop(kind)
+        med = {k: [] for k in kinds}
         for i in range(args.rounds):
-            for fenced in ((False, True) if i % 2 == 0 else (True, False)):
-                med[fenced].append(loop(fenced))
-        d, f = statistics.median(med[False]), statistics.median(med[True])
+            for kind in (kinds if i % 2 == 0 else kinds[::-1]):
+                med[kind].append(loop(kind))
+        d = statistics.median(med["direct"])
         print("docker run --rm %s true, %d rounds of %d, median of round medians "
               "(spread of round medians):" % (DK.IMAGE, args.rounds, args.k))
-        print("  direct to dockerd:        %7.1f ms (%.1f-%.1f)" % (
-            d / 1000, min(med[False]) / 1000, max(med[False]) / 1000))
-        print("  through a job's endpoint: %7.1f ms (%.1f-%.1f)" % (
-            f / 1000, min(med[True]) / 1000, max(med[True]) / 1000))
-        print("  fenced / direct: %.3f; per-round ratios %s" % (
-            f / d, " ".join("%.2f" % (a / b) for a, b in zip(med[True], med[False]))))
+        for kind, label in (("direct", "direct to dockerd:       "),
+                            ("endpoint", "through a job's endpoint:"),
+                            ("inside", "fenced from inside:      ")):
+            m = statistics.median(med[kind])
+            print("  %s %7.1f ms (%.1f-%.1f)" % (label, m / 1000, min(med[kind]) / 1000,
+                                                 max(med[kind]) / 1000))
+        for kind in ("endpoint", "inside"):
+            print("  %s / direct: %.3f; per-round ratios %s" % (
+                kind, statistics.median(med[kind]) / d,
+                " ".join("%.2f" % (a / b) for a, b in zip(med[kind], med["direct"]))))
     finally:
         if dk:
             dk.stop()
