@@ -36,7 +36,9 @@ int ef_container_reach_check_in(const cJSON *container, const char *mountinfo, c
 				size_t whylen)
 {
 	const cJSON *reach = cJSON_GetObjectItem(container, "reach"), *e;
-	char *line = NULL, mroot[4096], mp[4096], opts[1024], dev[32];
+	struct ef_mountinfo m;
+	char *line = NULL, dev[32];
+	const char *mroot, *mp;
 	size_t cap = 0;
 	FILE *f;
 	int ret = 0;
@@ -66,12 +68,12 @@ int ef_container_reach_check_in(const cJSON *container, const char *mountinfo, c
 	while (!ret && getline(&line, &cap, f) > 0) {
 		bool ro;
 
-		/* id parent maj:min root mountpoint opts ... */
-		if (sscanf(line, "%*s %*s %31s %4095s %4095s %1023s", dev, mroot, mp, opts) != 4)
+		if (ef_mountinfo_parse(line, &m))
 			continue;
-		ef_mountinfo_unescape(mroot);
-		ef_mountinfo_unescape(mp);
-		ro = !strncmp(opts, "ro", 2) && (!opts[2] || opts[2] == ',');
+		snprintf(dev, sizeof(dev), "%u:%u", m.major, m.minor);
+		mroot = m.root;
+		mp = m.mountpoint;
+		ro = m.ro;
 		cJSON_ArrayForEach(e, reach) {
 			const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(e, "path"));
 			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind"));
@@ -120,7 +122,8 @@ int ef_container_reach_check(const cJSON *container, char *why, size_t whylen)
 
 int ef_container_root_ro_in(const char *mountinfo)
 {
-	char *line = NULL, mp[4096], opts[1024];
+	struct ef_mountinfo m;
+	char *line = NULL;
 	size_t cap = 0;
 	int ro = -ENOENT;
 	FILE *f = fopen(mountinfo, "re");
@@ -129,8 +132,8 @@ int ef_container_root_ro_in(const char *mountinfo)
 		return -errno;
 	/* the last mount on / is the one seen */
 	while (getline(&line, &cap, f) > 0)
-		if (sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) == 2 && !strcmp(mp, "/"))
-			ro = !strncmp(opts, "ro", 2) && (!opts[2] || opts[2] == ',');
+		if (!ef_mountinfo_parse(line, &m) && !strcmp(m.mountpoint, "/"))
+			ro = m.ro;
 	free(line);
 	fclose(f);
 	return ro;

@@ -456,7 +456,8 @@ static int drop_caps(__u64 keep, char *err, size_t errlen)
  */
 static int verify_read_only_fence(char *err, size_t errlen)
 {
-	char *line = NULL, mp[4096], opts[1024], fstype[64];
+	struct ef_mountinfo m;
+	char *line = NULL;
 	bool sys_ro = false, sysrq_ro = false;
 	size_t cap = 0;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -467,23 +468,18 @@ static int verify_read_only_fence(char *err, size_t errlen)
 		return -errno;
 	}
 	while (!ret && getline(&line, &cap, f) > 0) {
-		char *sep = strstr(line, " - ");
-		bool ro;
-
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) != 2 ||
-		    sscanf(sep + 3, "%63s", fstype) != 1)
+		if (ef_mountinfo_parse(line, &m))
 			continue;
-		ef_mountinfo_unescape(mp);
-		ro = !strncmp(opts, "ro", 2) && (!opts[2] || opts[2] == ',');
-		if (!strcmp(mp, "/proc/sys"))
-			sys_ro = ro;
-		else if (!strcmp(mp, "/proc/sysrq-trigger"))
-			sysrq_ro = ro;
-		if (guarded_fs(fstype) && !ro) {
+		if (!strcmp(m.mountpoint, "/proc/sys"))
+			sys_ro = m.ro;
+		else if (!strcmp(m.mountpoint, "/proc/sysrq-trigger"))
+			sysrq_ro = m.ro;
+		if (guarded_fs(m.fstype) && !m.ro) {
 			snprintf(err, errlen, "%s (%s) is mounted read-write in this container, and "
 					      "without CAP_SYS_ADMIN the job cannot have it made "
 					      "read-only (a privileged container? fence the "
-					      "container from the host: docs/ci.md)", mp, fstype);
+					      "container from the host: docs/ci.md)", m.mountpoint,
+				 m.fstype);
 			ret = -EPERM;
 		}
 	}

@@ -95,7 +95,8 @@ bool ef_container_of_pid(pid_t pid, char id[65])
  * the longest prefix of the resolved path. 0, or -errno (not there). */
 static int fs_location(const char *path, dev_t *dev, char *root, size_t rootlen)
 {
-	char real[PATH_MAX], *line = NULL, mp[PATH_MAX], mroot[PATH_MAX];
+	char real[PATH_MAX], *line = NULL;
+	struct ef_mountinfo m;
 	size_t cap = 0, best = 0;
 	struct stat st;
 	bool found = false;
@@ -107,25 +108,21 @@ static int fs_location(const char *path, dev_t *dev, char *root, size_t rootlen)
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) > 0) {
-		unsigned maj, mnr;
 		size_t ml;
 
-		if (sscanf(line, "%*s %*s %u:%u %4095s %4095s", &maj, &mnr, mroot, mp) != 4 ||
-		    makedev(maj, mnr) != st.st_dev)
+		if (ef_mountinfo_parse(line, &m) || makedev(m.major, m.minor) != st.st_dev)
 			continue;
-		ef_mountinfo_unescape(mp);
-		ef_mountinfo_unescape(mroot);
-		ml = strlen(mp);
-		if (!strcmp(mp, "/"))
+		ml = strlen(m.mountpoint);
+		if (!strcmp(m.mountpoint, "/"))
 			ml = 0;
-		else if (strncmp(real, mp, ml) || (real[ml] && real[ml] != '/'))
+		else if (strncmp(real, m.mountpoint, ml) || (real[ml] && real[ml] != '/'))
 			continue;
 		if (found && ml < best)
 			continue;
 		best = ml;
 		found = true;
-		snprintf(root, rootlen, "%s%s", strcmp(mroot, "/") ? mroot : "",
-			 real[ml] ? real + ml : (strcmp(mroot, "/") ? "" : "/"));
+		snprintf(root, rootlen, "%s%s", strcmp(m.root, "/") ? m.root : "",
+			 real[ml] ? real + ml : (strcmp(m.root, "/") ? "" : "/"));
 	}
 	free(line);
 	fclose(f);
