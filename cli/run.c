@@ -206,8 +206,7 @@ static int confine(const cJSON *reply, bool in_container, const char *cmd)
 	/* an unprivileged job enters it with no_new_privs (the baseline sets
 	 * it too, later): where its user namespace was refused, it has no
 	 * CAP_SYS_ADMIN to do without */
-	if (want && (geteuid() != 0 || in_container) &&
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+	if (want && geteuid() != 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		fprintf(stderr, "egressctl: no_new_privs: %s; not running %s unfenced\n",
 			strerror(errno), cmd);
 		return -1;
@@ -261,6 +260,13 @@ static int install_fallbacks(const cJSON *reply, bool in_container, const char *
 	char err[512] = "";
 	struct ef_sf *sf = NULL;
 
+	/* a root without CAP_SYS_ADMIN in a container: no_new_privs first, or
+	 * the kernel refuses it the filter and a Landlock domain */
+	if (in_container && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		fprintf(stderr, "egressctl: no_new_privs: %s; not running %s unfenced\n",
+			strerror(errno), cmd);
+		return -1;
+	}
 	if (!guard && !fams) {
 		if (confine(reply, in_container, cmd))
 			return -1;
@@ -272,14 +278,6 @@ static int install_fallbacks(const cJSON *reply, bool in_container, const char *
 		return -1;
 	}
 	ef_sf_prologue(sf);
-	/* a root without CAP_SYS_ADMIN in a container: no_new_privs first, or
-	 * the kernel refuses it the filter (and a Landlock domain) */
-	if (in_container && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		fprintf(stderr, "egressctl: no_new_privs: %s; not running %s unfenced\n",
-			strerror(errno), cmd);
-		ret = -1;
-		goto out;
-	}
 	if (guard && ef_guard_apply(guard, sf, in_container, err, sizeof(err))) {
 		fprintf(stderr, "egressctl: the tamper guard: %s; not running %s unfenced\n", err,
 			cmd);
