@@ -67,6 +67,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "container.h"
 #include "docker.h"
 #include "docker_check.h"
 #include "egressd.h"
@@ -1815,28 +1816,16 @@ void ef_docker_job_free(struct ef_job_rec *j)
 
 /* ---- spans ---- */
 
-/* The container process pid is in: its cgroup's leaf below the job's is
- * the container's id (dockerd's cgroupfs layout, <parent>/<id>). */
+/* The container process pid is in (container.c: its id in the process's
+ * cgroup path, dockerd's cgroupfs layout <parent>/<id>), else the one the
+ * job itself was started in; the last process looked up is kept. */
 static const char *container_of(struct ef_job_rec *j, pid_t pid, uint64_t start)
 {
 	struct ef_dk_job *dj = j->docker;
-	char p[64], *buf = NULL, *l;
 
 	if (dj->last_pid == pid && dj->last_start == start)
 		return dj->last_id;
-	dj->last_id[0] = '\0';
-	snprintf(p, sizeof(p), "/proc/%d/cgroup", pid);
-	if (!ef_read_file(p, 1 << 16, &buf, NULL) && (l = strstr(buf, "0::"))) {
-		char *e = l + strcspn(l, "\n"), *slash;
-
-		*e = '\0';
-		slash = strrchr(l, '/');
-		if (slash && strlen(slash + 1) == 64 &&
-		    strspn(slash + 1, "0123456789abcdef") == 64)
-			memcpy(dj->last_id, slash + 1, 65);
-	}
-	free(buf);
-	if (!dj->last_id[0])
+	if (!ef_container_of_pid(pid, dj->last_id))
 		memcpy(dj->last_id, dj->self_id, sizeof(dj->self_id));
 	dj->last_pid = pid;
 	dj->last_start = start;
