@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -227,6 +228,7 @@ void ef_dns_netns_open_pid(struct ef_daemon *d, struct ef_job_rec *j, pid_t pid)
 	struct ef_event e = { .kind = EF_K_NETNS, .pid = (uint32_t)pid, .tid = (uint32_t)pid };
 	struct ef_dns_net_key k = { .job = j->cgroup_id };
 	uint64_t host = netns_cookie();
+	struct stat st, own;
 	__u8 one = 1;
 	char p[64];
 	int fd;
@@ -237,6 +239,12 @@ void ef_dns_netns_open_pid(struct ef_daemon *d, struct ef_job_rec *j, pid_t pid)
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
+	/* egressd's own (every job started from the host): no setns */
+	if (!fstat(fd, &st) && !fstat(d->netns_fd, &own) && st.st_ino == own.st_ino &&
+	    st.st_dev == own.st_dev) {
+		close(fd);
+		return;
+	}
 	if (setns(fd, CLONE_NEWNET)) {
 		close(fd);
 		return;
