@@ -75,6 +75,18 @@ enum audit_dir_source audit_state_dir(const char *prog, const char *flag, char *
  * bytes), so that it can be a needle. */
 bool audit_json_verbatim(const char *s);
 
+/* RFC 3339 UTC with nanoseconds (utc), or local time to the millisecond;
+ * the raw number if the time cannot be broken down. */
+void audit_fmt_time(uint64_t ns, bool utc, char *out, size_t len);
+/* The destination of a span, as audit's table shows it: [ADDR]:PORT/PROTO
+ * (server.address, else network.peer.address), the question of a dns
+ * span, FAMILY/TYPE of a socket span; "" if none. */
+void audit_dest(const struct audit_span *s, char *out, size_t len);
+/* The character at p as a terminal may show it: its length in bytes if it
+ * is valid UTF-8 and no control (C0, DEL, C1), else minus the bytes to
+ * skip, to be shown as one replacement. */
+int audit_char(const unsigned char *p);
+
 struct audit_out;
 int audit_out_new(bool json, struct audit_out **ret);
 /* Render one span (the table buffers its first rows to size its columns).

@@ -72,7 +72,7 @@ static const cJSON *item(const cJSON *o, const char *key)
 
 /* RFC 3339 UTC with nanoseconds (JSON), or local time to the millisecond
  * (the table); the raw number if the time cannot be broken down. */
-static void fmt_time(uint64_t ns, bool utc, char *out, size_t len)
+void audit_fmt_time(uint64_t ns, bool utc, char *out, size_t len)
 {
 	time_t t = (time_t)(ns / NS_PER_SEC);
 	struct tm tm;
@@ -205,9 +205,9 @@ static int json_span(const struct audit_span *s)
 	code = enum_name(item(st, "code"), codes, 3, "STATUS_CODE_");
 	if (!ok)
 		goto cleanup;
-	fmt_time(s->end_ns, true, t, sizeof(t));
+	audit_fmt_time(s->end_ns, true, t, sizeof(t));
 	ok &= put(o, "time", cJSON_CreateString(t));
-	fmt_time(s->start_ns, true, t, sizeof(t));
+	audit_fmt_time(s->start_ns, true, t, sizeof(t));
 	ok &= put(o, "start_time", cJSON_CreateString(t));
 	ok &= put(o, "trace_id", hex_id(s->span, "traceId"));
 	ok &= put(o, "span_id", hex_id(s->span, "spanId"));
@@ -257,19 +257,28 @@ static int utf8_len(const unsigned char *p)
 /* Copies a value into a cell: C0, DEL and C1 controls (some terminals obey
  * C1 as escapes) and invalid UTF-8 become '?'; cut at CELL_MAX on a
  * character boundary; empty is "-". */
+int audit_char(const unsigned char *p)
+{
+	int l = utf8_len(p);
+
+	if (!l || *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] <= 0x9f))
+		return -(l ? l : 1);
+	return l;
+}
+
 static void cell(char *dst, const char *src)
 {
 	const unsigned char *p = (const unsigned char *)(src && *src ? src : "-");
 	size_t o = 0;
 
 	while (*p) {
-		int l = utf8_len(p);
+		int l = audit_char(p);
 
-		if (o + (l ? l : 1) >= CELL_MAX)
+		if (o + (l > 0 ? l : 1) >= CELL_MAX)
 			break;
-		if (!l || *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] <= 0x9f)) {
+		if (l < 0) {
 			dst[o++] = '?';
-			p += l ? l : 1;
+			p += -l;
 			continue;
 		}
 		memcpy(dst + o, p, l);
@@ -318,14 +327,14 @@ static const char *tail(const char *s, int n)
 	return s + head_bytes(s, ucols(s) - n);
 }
 
-static void dest_cell(char *dst, const struct audit_span *s)
+void audit_dest(const struct audit_span *s, char *out, size_t len)
 {
 	const char *addr = audit_attr_str(s, "server.address"), *tr;
 	char port[32] = "";
 	int64_t i;
 
 	if (!strcmp(s->name, "egress.dns")) {
-		cell(dst, audit_attr_str(s, "dns.question.name"));
+		snprintf(out, len, "%s", audit_attr_str(s, "dns.question.name") ?: "");
 		return;
 	}
 	if (!strcmp(s->name, "egress.socket")) {
@@ -336,9 +345,8 @@ static void dest_cell(char *dst, const struct audit_span *s)
 			snprintf(num, sizeof(num), "family %" PRId64, i);
 			fam = num;
 		}
-		cellf(dst, "%s/%s", fam ? fam : "?",
-		      audit_attr_str(s, "egress.socket.type") ? audit_attr_str(s, "egress.socket.type")
-							      : "?");
+		snprintf(out, len, "%s/%s", fam ? fam : "?",
+			 audit_attr_str(s, "egress.socket.type") ?: "?");
 		return;
 	}
 	if (!strcmp(s->name, "egress.job")) {
@@ -346,22 +354,30 @@ static void dest_cell(char *dst, const struct audit_span *s)
 
 		if (audit_attr_int(s, "egress.dns.queries", &q) && q > 0 &&
 		    audit_attr_int(s, "egress.dns.denied", &dq))
-			cellf(dst, "dns %" PRId64 "/%" PRId64 " denied", dq, q);
+			snprintf(out, len, "dns %" PRId64 "/%" PRId64 " denied", dq, q);
 		else
-			cell(dst, NULL);
+			snprintf(out, len, "%s", "");
 		return;
 	}
 	if (!addr)
 		addr = audit_attr_str(s, "network.peer.address");
 	if (!addr) {
-		cell(dst, NULL);
+		snprintf(out, len, "%s", "");
 		return;
 	}
 	if (audit_attr_int(s, "server.port", &i) || audit_attr_int(s, "network.peer.port", &i))
 		snprintf(port, sizeof(port), ":%" PRId64, i);
 	tr = audit_attr_str(s, "network.transport");
-	cellf(dst, "%s%s%s%s%s%s", strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
-	      port, tr ? "/" : "", tr ? tr : "");
+	snprintf(out, len, "%s%s%s%s%s%s", strchr(addr, ':') ? "[" : "", addr,
+		 strchr(addr, ':') ? "]" : "", port, tr ? "/" : "", tr ? tr : "");
+}
+
+static void dest_cell(char *dst, const struct audit_span *s)
+{
+	char buf[CELL_MAX];
+
+	audit_dest(s, buf, sizeof(buf));
+	cell(dst, buf);
 }
 
 static void row_build(struct row *r, const struct audit_span *s)
@@ -373,7 +389,7 @@ static void row_build(struct row *r, const struct audit_span *s)
 	char t[48];
 	int64_t pid, n, d;
 
-	fmt_time(s->end_ns, false, t, sizeof(t));
+	audit_fmt_time(s->end_ns, false, t, sizeof(t));
 	cell(r->c[C_TIME], t);
 	cell(r->c[C_JOB], audit_attr_str(s, "egress.job.id"));
 	cell(r->c[C_SPAN], strncmp(s->name, "egress.", 7) ? s->name : s->name + 7);

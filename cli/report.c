@@ -10,14 +10,13 @@
  * The journal is read once into a model (a cJSON tree, which --format json
  * prints as it is); text and markdown render that model. Every value in it
  * comes from the job, and the job is hostile: text prints control
- * characters as '?', markdown escapes what would be markup (and HTML).
+ * characters as '?', markdown makes every value a code span.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -57,63 +56,29 @@ struct rep {
 	char trace_id[33];
 };
 
-static void fmt_time(uint64_t ns, char *out, size_t len)
-{
-	time_t t = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-
-	if (!ns || !gmtime_r(&t, &tm)) {
-		snprintf(out, len, "?");
-		return;
-	}
-	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned)(ns % 1000000000ull / 1000000ull));
-}
-
 static const char *str_or(const char *s, const char *dflt)
 {
 	return s && *s ? s : dflt;
 }
 
-/* DEST as audit's table shows it: [addr]:port/transport, the question
- * for dns, family/type for a socket */
+/* the destination as audit's table shows it (audit_dest), a DNS question
+ * and a socket's family said as such */
 static void dest_of(const struct audit_span *s, char *out, size_t len)
 {
-	const char *addr = audit_attr_str(s, "server.address"), *tr;
-	const char *peer = audit_attr_str(s, "network.peer.address");
-	char port[24] = "";
-	int64_t i;
+	char d[512];
 
-	if (!strcmp(s->name, "egress.dns")) {
-		snprintf(out, len, "%s (DNS)", str_or(audit_attr_str(s, "dns.question.name"), "?"));
-		return;
-	}
-	if (!strcmp(s->name, "egress.socket")) {
-		const char *fam = audit_attr_str(s, "egress.socket.family");
+	audit_dest(s, d, sizeof(d));
+	snprintf(out, len, "%s%s%s", !strcmp(s->name, "egress.socket") ? "socket " : "",
+		 d[0] ? d : "?", !strcmp(s->name, "egress.dns") ? " (DNS)" : "");
+}
 
-		if (!fam && audit_attr_int(s, "egress.socket.family", &i)) {
-			snprintf(out, len, "socket family %" PRId64 "/%s", i,
-				 str_or(audit_attr_str(s, "egress.socket.type"), "?"));
-			return;
-		}
-		snprintf(out, len, "socket %s/%s", str_or(fam, "?"),
-			 str_or(audit_attr_str(s, "egress.socket.type"), "?"));
-		return;
-	}
-	if (!addr)
-		addr = peer;
-	if (!addr) {
+/* RFC 3339 UTC, as audit --json writes it; "?" for none */
+static void time_utc(uint64_t ns, char *out, size_t len)
+{
+	if (!ns)
 		snprintf(out, len, "?");
-		return;
-	}
-	if (audit_attr_int(s, "server.port", &i) || audit_attr_int(s, "network.peer.port", &i))
-		snprintf(port, sizeof(port), ":%" PRId64, i);
-	tr = audit_attr_str(s, "network.transport");
-	snprintf(out, len, "%s%s%s%s%s%s%s%s%s", strchr(addr, ':') ? "[" : "", addr,
-		 strchr(addr, ':') ? "]" : "", port, tr ? "/" : "", tr ? tr : "",
-		 peer && strcmp(peer, addr) ? " (" : "", peer && strcmp(peer, addr) ? peer : "",
-		 peer && strcmp(peer, addr) ? ")" : "");
+	else
+		audit_fmt_time(ns, true, out, len);
 }
 
 static void proc_of(const struct audit_span *s, char *out, size_t len)
@@ -163,9 +128,9 @@ static cJSON *job_info(const struct audit_span *s)
 			cJSON_AddBoolToObject(a, k,
 					      cJSON_IsTrue(cJSON_GetObjectItem(v, "boolValue")));
 	}
-	fmt_time(s->start_ns, t, sizeof(t));
+	time_utc(s->start_ns, t, sizeof(t));
 	cJSON_AddStringToObject(o, "start", t);
-	fmt_time(s->end_ns, t, sizeof(t));
+	time_utc(s->end_ns, t, sizeof(t));
 	cJSON_AddStringToObject(o, "end", t);
 	cJSON_AddNumberToObject(o, "duration_s",
 				s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e9
@@ -257,7 +222,7 @@ static int on_span(void *ctx, const struct audit_span *s)
 			 str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "traceId")), ""));
 		return r->info ? 0 : -ENOMEM;
 	}
-	fmt_time(s->end_ns, t, sizeof(t));
+	time_utc(s->end_ns, t, sizeof(t));
 	proc_of(s, proc, sizeof(proc));
 	if (!strcmp(s->name, "egress.probe")) {
 		o = cJSON_CreateObject();
@@ -344,7 +309,7 @@ static cJSON *model(struct rep *r, const struct suggest_result *res)
 	} else {
 		/* no egress.job span: running, or its end not in the journal */
 		cJSON_AddStringToObject(j, "state", "not ended");
-		fmt_time(r->first_ns, t, sizeof(t));
+		time_utc(r->first_ns, t, sizeof(t));
 		cJSON_AddStringToObject(j, "start", t);
 	}
 	qsort(r->g, r->n_g, sizeof(*r->g), by_count);
@@ -360,7 +325,7 @@ static cJSON *model(struct rep *r, const struct suggest_result *res)
 		cJSON_AddStringToObject(e, "kind", r->g[i].kind);
 		cJSON_AddStringToObject(e, "reason", r->g[i].reason);
 		cJSON_AddNumberToObject(e, "count", (double)r->g[i].count);
-		fmt_time(r->g[i].first_ns, t, sizeof(t));
+		time_utc(r->g[i].first_ns, t, sizeof(t));
 		cJSON_AddStringToObject(e, "first", t);
 		pa = cJSON_AddArrayToObject(e, "processes");
 		if (suggest_set_sorted(&r->g[i].procs, &p))
@@ -396,14 +361,16 @@ fail:
 
 enum fmt { F_TEXT, F_MD, F_JSON };
 
-/* A value as the format wants it: text with control characters as '?';
+/* A value as the format wants it: text with control characters (C0, DEL,
+ * C1) and invalid UTF-8 as '?', as audit's table (audit_char);
  * markdown as a code span (nothing in it is markup, links or HTML: its
  * fence is one backtick longer than the longest run inside), control
- * characters as spaces, and in a table cell '|' as "\|" (GFM splits cells
+ * characters and invalid UTF-8 as spaces, and in a table cell '|' as "\|" (GFM splits cells
  * at a bare '|' even inside a code span). */
 static void put_md(const char *s, bool cell)
 {
 	size_t run = 0, max = 0, n = strlen(s);
+	bool pad = !n || s[0] == '`' || s[n - 1] == '`';
 
 	for (const char *p = s; *p; p++) {
 		run = *p == '`' ? run + 1 : 0;
@@ -412,17 +379,20 @@ static void put_md(const char *s, bool cell)
 	}
 	for (size_t i = 0; i <= max; i++)
 		fputc('`', stdout);
-	if (s[0] == '`' || (n && s[n - 1] == '`') || !n)
+	if (pad)
 		fputc(' ', stdout);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int l = audit_char(p);
+
+		if (l < 0)
 			fputc(' ', stdout);
 		else if (*p == '|' && cell)
 			fputs("\\|", stdout);
 		else
-			fputc(*p, stdout);
+			fwrite(p, 1, (size_t)l, stdout);
+		p += l < 0 ? -l : l;
 	}
-	if (s[0] == '`' || (n && s[n - 1] == '`') || !n)
+	if (pad)
 		fputc(' ', stdout);
 	for (size_t i = 0; i <= max; i++)
 		fputc('`', stdout);
@@ -434,8 +404,15 @@ static void put_as(enum fmt f, const char *s, bool cell)
 		put_md(s ? s : "", cell);
 		return;
 	}
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stdout);
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+		int l = audit_char(p);
+
+		if (l < 0)
+			fputc('?', stdout);
+		else
+			fwrite(p, 1, (size_t)l, stdout);
+		p += l < 0 ? -l : l;
+	}
 }
 
 /* in a table cell (markdown), or a line of text */

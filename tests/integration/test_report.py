@@ -11,7 +11,7 @@ import subprocess
 
 from run import test, pol, check, eq
 
-HOSTILE = "<script>alert(1)</script>|`x`*y*[z](http://a)\x1b[31m"
+HOSTILE = "<script>alert(1)</script>|`x`*y*[z](http://a)\x1b[31m\x9b2J"
 
 
 def report(d, *args):
@@ -57,15 +57,16 @@ def test_report_of_a_real_job(ctx):
     for word in ("egress-fence job " + job, "policy     rp (enforce)", js.trace_id,
                  "198.18.2.4:80/tcp  connect  no_rule  x2", "+ \"198.18.2.4:80\""):
         check(word in p.stdout, "%r missing from the text report:\n%s" % (word, p.stdout))
-    check("\x1b" not in p.stdout, "a control character reached the text report")
+    check("\x1b" not in p.stdout and "\x9b" not in p.stdout,
+          "a control character (C0 or C1) reached the text report")
 
     p = report(d, job, "--format", "markdown")
     eq(p.returncode, 0, "egressctl report --format markdown: %s" % p.stderr)
     out = p.stdout
     # every value a code span: no markup, link or HTML of the job's is
     # rendered; its '|' escaped, so that it makes no cell of its own
-    check("``<script>alert(1)</script>\\|`x`*y*[z](http://a) [31m``" in out
-          and "\x1b" not in out, "the job's attribute is not one code span:\n%s" % out)
+    check("``<script>alert(1)</script>\\|`x`*y*[z](http://a) [31m 2J``" in out
+          and "\x1b" not in out and "\x9b" not in out, "the job's attribute is not one code span:\n%s" % out)
     row = [l for l in out.splitlines() if l.startswith("| `gen_ai.agent.name`")]
     check(row and row[0].count("|") - row[0].count("\\|") == 3,
           "the attribute's row has cells of its own making: %r" % row)
