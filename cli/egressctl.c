@@ -35,8 +35,8 @@ static const char audit_help[] =
 static const struct ctl_cmd cmds[] = {
 	{ "status", cmd_status, "status [--json]", "show the daemon's state and counters", NULL },
 	{ "run", cmd_run,
-	  "run [--policy NAME|FILE] [--job-id ID] [--attr KEY=VALUE]... [--traceparent TP] -- CMD "
-	  "[ARG...]",
+	  "run [--policy NAME|FILE] [--job-id ID] [--attr KEY=VALUE]... [--traceparent TP] "
+	  "[--quiet] [--notices FILE] [--fail-on-deny] -- CMD [ARG...]",
 	  "run CMD fenced; exits with its status, 125 if the fence cannot be set up", cmd_run_help },
 	{ "jobs", cmd_jobs, "jobs [--json]", "list running jobs: state (running, frozen), probe flags",
 	  NULL },
@@ -56,7 +56,7 @@ static const struct ctl_cmd cmds[] = {
 	  "audit [--job ID] [--denied] [--flagged] [--since DURATION] [--state-dir DIR] [--json]",
 	  "query the decision journal; works without egressd (DURATION: 30s, 15m, 2h, 1d, 1h30m)",
 	  audit_help },
-	{ "report", cmd_report, "report JOB [--format text|markdown|json] [--since DURATION] "
+	{ "report", cmd_report, "report JOB [--format text|markdown|json|html] [--since DURATION] "
 	  "[--state-dir DIR]",
 	  "one job from the journal: what was denied, by whom, and what would allow it",
 	  cmd_report_help },

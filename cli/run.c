@@ -28,6 +28,7 @@
 #include "guard.h"
 #include "inherit.h"
 #include "landlock.h"
+#include "notices.h"
 #include "overlay.h"
 #include "userns.h"
 #include "seccomp.h"
@@ -45,6 +46,17 @@ const char cmd_run_help[] =
 	"  --traceparent TP     W3C traceparent the job's span is a child of; TRACEPARENT in the\n"
 	"                       environment counts as this (the option wins). A malformed one\n"
 	"                       is ignored: the job's trace is a new root.\n"
+	"  --quiet              no notices of refusals on stderr\n"
+	"  --notices FILE       the notices as JSON lines, appended to FILE (also\n"
+	"                       EGRESS_FENCE_NOTICES=FILE)\n"
+	"  --fail-on-deny       exit 122 when the command succeeded but anything of the job\n"
+	"                       was refused (or would be, in audit mode) or flagged as a probe;\n"
+	"                       a policy with \"fail_on_deny\": true does the same\n"
+	"\n"
+	"Notices: the first refusal of each (process, destination, reason) prints one line on\n"
+	"stderr as it happens: what, why, which policy, and the command that would allow it.\n"
+	"egressctl stays the command's parent, outside the job, for them: a signal sent to it\n"
+	"is sent on to the command, and it exits as the command did.\n"
 	"\n"
 	"CI variables are read: in GitHub Actions (GITHUB_ACTIONS=true) and GitLab CI\n"
 	"(GITLAB_CI=true) the runner's variables become OpenTelemetry attributes of the job\n"
@@ -59,8 +71,9 @@ const char cmd_run_help[] =
 	"Before exec it proves the fence: it talks only to a root listener on a root-owned\n"
 	"socket in directories only root may write, and execs only if the fence refused its\n"
 	"canary connect (UDP to 192.0.2.1:9, refused to every job whatever the policy).\n"
-	"Exit status: the command's; 125 if the fence cannot be set up or proved (the\n"
-	"command is then not run), 126 or 127 if it cannot be executed.\n";
+	"Exit status: the command's (killed by a signal: the same signal); 125 if the fence\n"
+	"cannot be set up or proved (the command is then not run), 126 or 127 if it cannot\n"
+	"be executed; 122 with --fail-on-deny (above).\n";
 
 static bool is_file_arg(const char *p)
 {
@@ -628,6 +641,8 @@ int cmd_run(int argc, char **argv)
 	char mine[4096], why[PATH_MAX + 256] = "";
 	int i, fd = -1, canary = -1, ret = EXIT_FENCE, n_writes = 0;
 	bool in_container = false;
+	struct sup_opts so = { .notices = getenv("EGRESS_FENCE_NOTICES") };
+	struct sup sup = { -1, -1 };
 	const char *writes[EF_OVERLAY_MAX_THROUGH];
 
 	if (!req || !attrs)
@@ -641,12 +656,22 @@ int cmd_run(int argc, char **argv)
 		}
 		if (a[0] != '-')
 			break;
+		if (!strcmp(a, "--quiet")) {
+			so.quiet = true;
+			continue;
+		}
+		if (!strcmp(a, "--fail-on-deny")) {
+			so.fail_on_deny = true;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "egressctl run: %s needs a value\n", a);
 			goto out;
 		}
 		if (!strcmp(a, "--policy"))
 			policy = argv[++i];
+		else if (!strcmp(a, "--notices"))
+			so.notices = argv[++i];
 		else if (!strcmp(a, "--job-id"))
 			job_id = argv[++i];
 		else if (!strcmp(a, "--traceparent"))
@@ -676,6 +701,12 @@ int cmd_run(int argc, char **argv)
 				"trace starts a new root\n", tp);
 		tp = NULL;
 	}
+	if (so.notices && !*so.notices)
+		so.notices = NULL;
+	/* the parent stays outside the job, for the notices and the verdict
+	 * of --fail-on-deny (notices.c); from here on this is the child */
+	if (sup_fork(&so, argv[i], &sup))
+		goto out;
 	/* after the options: an --attr of the same key wins over the runner's */
 	if (ef_ci_env_attrs(attrs)) {
 		fprintf(stderr, "egressctl run: out of memory reading CI variables\n");
@@ -758,6 +789,11 @@ int cmd_run(int argc, char **argv)
 	}
 	close(fd);
 	fd = -1;
+	/* the parent watches the job before the command runs */
+	if (sup_ready(&sup, cJSON_GetStringValue(jid) ? jid->valuestring : "")) {
+		ret = EXIT_FENCE;
+		goto out;
+	}
 	cJSON_Delete(reply);
 	cJSON_Delete(req);
 	execvp(argv[i], argv + i);

@@ -34,6 +34,7 @@
 #include "egressd.h"
 #include "container.h"
 #include "ctl_proto.h"
+#include "notice.h"
 #include "util.h"
 #include "cgroup.h"
 
@@ -119,6 +120,7 @@ static void client_close(struct ef_daemon *d, struct ef_client *c)
 			break;
 		}
 	}
+	ef_notice_unwatch(d, c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->peer.pidfd >= 0)
@@ -328,7 +330,10 @@ void ef_control_tick(struct ef_daemon *d)
 
 	for (; c; c = next) {
 		next = c->next;
-		if (now - c->active_ns > EF_CTL_IDLE_S * 1000000000ull) {
+		/* a watcher waits for its job's notices: it may send nothing for
+		 * as long as the job runs */
+		if (now - c->active_ns > EF_CTL_IDLE_S * 1000000000ull &&
+		    !ef_notice_watching(d, c)) {
 			log_debug("control: dropping a client (pid %d) idle for %d s", c->cred.pid,
 				  EF_CTL_IDLE_S);
 			client_close(d, c);
@@ -528,6 +533,14 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 		reply = ok_reply();
 		reply = checked(c, op->valuestring, reply,
 				ef_job_start(d, req, &peer, reply, err, sizeof(err)), err);
+	} else if (!strcmp(op->valuestring, "watch")) {
+		reply = ok_reply();
+		reply = checked(c, op->valuestring, reply,
+				ef_notice_watch(d, c, req, &peer, reply, err, sizeof(err)), err);
+	} else if (!strcmp(op->valuestring, "watch_summary")) {
+		reply = ok_reply();
+		reply = checked(c, op->valuestring, reply,
+				ef_notice_summary(d, c, reply, err, sizeof(err)), err);
 	} else if (!strcmp(op->valuestring, "freeze") || !strcmp(op->valuestring, "thaw") ||
 		   !strcmp(op->valuestring, "kill")) {
 		reply = ok_reply();
@@ -580,6 +593,24 @@ static void queue_reply(struct ef_daemon *d, struct ef_client *c, cJSON *reply)
 	cJSON_Delete(reply);
 	if (flush_out(c) && c->out.len)
 		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+bool ef_control_push(struct ef_daemon *d, struct ef_client *c, const char *line)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLOUT, .data.ptr = c };
+	size_t n = strlen(line);
+
+	if (c->out.len - c->out_off + n + 1 > EF_NOTICE_OUT_MAX)
+		return false;
+	ef_buf_add(&c->out, line, n);
+	ef_buf_add(&c->out, "\n", 1);
+	if (c->out.oom)
+		return false;
+	/* a send that fails is for ef_control_io to see: clients are not
+	 * closed here, the caller walks a list of them */
+	if (flush_out(c) && c->out.len)
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	return true;
 }
 
 void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events)

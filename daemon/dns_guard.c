@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "egressd.h"
+#include "notice.h"
 #include "dnsproxy.h"
 #include "util.h"
 
@@ -126,6 +127,12 @@ void ef_dns_refused(struct ef_daemon *d, struct ef_dns_job *dj, int reason,
 		d->dns_malformed++;
 		dj->job->n_dns_malformed++;
 	}
+	if (d->watches)
+		ef_notice_dns(d, dj->job, q && q->has_question ? q->name : NULL,
+			      q && q->has_question ? q->qtype : -1,
+			      reason == EF_R_DNS_LIMIT && dj->job->pol->pol->mode == EF_MODE_AUDIT
+				      ? EF_V_WOULD_DENY : EF_V_DENY,
+			      reason, NULL, why);
 	if (!f->count)
 		f->first_real_ns = ef_now_realtime_ns();
 	f->count++;

@@ -29,6 +29,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "notice.h"
 #include "dnsproxy.h"
 #include "util.h"
 #include "fence.skel.h"
@@ -518,6 +519,11 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	struct ef_span *s;
 	int n = 0;
 
+	if (p->dj && d->watches && p->dec.verdict != EF_V_ALLOW)
+		ef_notice_dns(d, p->dj->job, p->q.name, p->q.qtype, p->dec.verdict, p->dec.reason,
+			      p->dec.rule_id < pol->n_rules ? pol->rules[p->dec.rule_id].text : NULL,
+			      p->dec.reason == EF_R_DENY_RULE ? "a deny rule names the host"
+							       : "no rule names the host");
 	/* repeats, and a job over its span budget, fold (events.c, fold.h) */
 	if (p->dj && ef_events_dns_fold(d, p->dj->job, p, rcode)) {
 		ef_probe_dns(d, p->dj->job, p, a, rcode);

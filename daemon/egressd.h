@@ -210,6 +210,7 @@ struct ef_daemon {
 	int netns_fd;		/* egressd's network namespace (dns_netns.c) */
 	uint64_t netns_cookie;
 	struct ef_client *clients;
+	struct ef_watch *watches; /* control connections watching a job (notice.c) */
 	struct ef_runtime runtimes[EF_RUNTIMES_MAX];
 	int n_runtimes;
 
@@ -393,6 +394,9 @@ void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_events_check_drops(struct ef_daemon *d);
 void ef_events_fold_flush(struct ef_daemon *d, const struct ef_job_rec *j);
 void ef_events_fold_status(struct ef_daemon *d, cJSON *o);
+/* Why a refusal was one, in words (addr: the destination's name or address) */
+void ef_event_why(const struct ef_event *e, const char *addr, const char *rule, char *msg,
+		  size_t len);
 struct ef_dns_pending;
 bool ef_events_dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
 			const struct ef_dns_pending *p, int rcode);

@@ -17,6 +17,7 @@
 #include "docker.h"
 #include "dnsproxy.h"
 #include "fold.h"
+#include "notice.h"
 #include "otlp_pb.h"
 #include "util.h"
 #include "fence.skel.h"
@@ -131,58 +132,65 @@ void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef
 	ef_span_str(s, "egress.job.id", j->id);
 }
 
-static void status_msg(struct ef_span *s, const struct ef_event *e, const char *addr,
-		       const char *rule)
+/* Why a decision was a refusal, in words: its span's status message and
+ * the job's notice (notice.c). addr: the destination's name or address. */
+void ef_event_why(const struct ef_event *e, const char *addr, const char *rule, char *msg,
+		  size_t len)
 {
-	char msg[256];
-
-	if (ef_wire_status_msg(e, addr, msg, sizeof(msg)))
-		goto done;
+	if (ef_wire_status_msg(e, addr, msg, len))
+		return;
 	switch (e->reason) {
 	case EF_R_DENY_RULE:
-		snprintf(msg, sizeof(msg), "denied by rule %s", rule ? rule : "?");
+		snprintf(msg, len, "denied by rule %s", rule ? rule : "?");
 		break;
 	case EF_R_METADATA:
-		snprintf(msg, sizeof(msg), "cloud metadata address %s is not named by any rule",
+		snprintf(msg, len, "cloud metadata address %s is not named by any rule",
 			 addr);
 		break;
 	case EF_R_RAW_SOCKET:
-		snprintf(msg, sizeof(msg), "raw and packet sockets are refused");
+		snprintf(msg, len, "raw and packet sockets are refused");
 		break;
 	case EF_R_FAMILY:
-		snprintf(msg, sizeof(msg), "address family %u is refused", e->family);
+		snprintf(msg, len, "address family %u is refused", e->family);
 		break;
 	case EF_R_PROTOCOL:
-		snprintf(msg, sizeof(msg), "protocol %u is refused", e->protocol);
+		snprintf(msg, len, "protocol %u is refused", e->protocol);
 		break;
 	case EF_R_NO_JOB:
-		snprintf(msg, sizeof(msg), "socket used outside a live job");
+		snprintf(msg, len, "socket used outside a live job");
 		break;
 	case EF_R_DNS_PROXY:
-		snprintf(msg, sizeof(msg), "port %u is another job's DNS proxy", e->port);
+		snprintf(msg, len, "port %u is another job's DNS proxy", e->port);
 		break;
 	case EF_R_DNS_EXPIRED:
-		snprintf(msg, sizeof(msg), "the DNS answer that allowed %s has expired", addr);
+		snprintf(msg, len, "the DNS answer that allowed %s has expired", addr);
 		break;
 	case EF_R_IO_URING:
-		snprintf(msg, sizeof(msg), "io_uring_setup is refused: its requests would make "
+		snprintf(msg, len, "io_uring_setup is refused: its requests would make "
 			 "and use sockets past the fence's socket hook");
 		break;
 	case EF_R_LOOPBACK:
-		snprintf(msg, sizeof(msg),
+		snprintf(msg, len,
 			 "%s port %u/%s is a local listener outside the job that no rule names",
 			 addr, e->port, ef_transport_name(e->protocol));
 		break;
 	default:
 		if (e->kind == EF_K_INBOUND) {
-			snprintf(msg, sizeof(msg), "no inbound rule allows %s to connect to port %u",
+			snprintf(msg, len, "no inbound rule allows %s to connect to port %u",
 				 addr, e->port2);
 			break;
 		}
-		snprintf(msg, sizeof(msg), "no rule allows %s port %u/%s", addr, e->port,
+		snprintf(msg, len, "no rule allows %s port %u/%s", addr, e->port,
 			 ef_transport_name(e->protocol));
 	}
-done:
+}
+
+static void status_msg(struct ef_span *s, const struct ef_event *e, const char *addr,
+		       const char *rule)
+{
+	char msg[256];
+
+	ef_event_why(e, addr, rule, msg, sizeof(msg));
 	s->status = EF_STATUS_ERROR;
 	s->status_msg = ef_span_strdup(s, msg);
 }
@@ -459,6 +467,10 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 	}
 	if (detail || !d->fold || !ef_fold_add(d->fold, e))
 		write_span(d, e, j, detail, NULL);
+	/* a refusal, for whoever watches the job (egressctl run): allowed
+	 * traffic does not come here */
+	if (j && d->watches && e->verdict != EF_V_ALLOW && e->kind != EF_K_INBOUND)
+		ef_notice_decision(d, j, e);
 	/* the span is complete: probe detection may add its own after it.
 	 * Inbound denials are what others try on the job, not its probing. */
 	if (j && e->verdict != EF_V_ALLOW && e->kind != EF_K_INBOUND && e->reason != EF_R_CANARY)

@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "notice.h"
 #include "container.h"
 #include "docker.h"
 #include "cgroup.h"
@@ -648,6 +649,7 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 	ef_events_fold_flush(d, j);
 	job_span(d, j);
 	ef_spans_flush(d);
+	ef_notice_job_end(d, j);
 
 	for (struct ef_job_rec **pp = &d->jobs; *pp; pp = &(*pp)->next) {
 		if (*pp == j) {

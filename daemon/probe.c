@@ -36,6 +36,7 @@
 #include <sys/epoll.h>
 
 #include "egressd.h"
+#include "notice.h"
 #include "cgroup.h"
 #include "dnsproxy.h"
 #include "probe.h"
@@ -366,6 +367,9 @@ static void flag(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_prob
 	s->status_msg = ef_span_strdup(s, msg);
 	ef_span_job_attrs(s, j);
 	log_warn("job %s flagged (%s): %s", j->id, ef_probe_reason_name(f->reason), msg + 7);
+	if (d->watches)
+		ef_notice_flag(d, j, ef_probe_reason_name(f->reason), what,
+			       ef_probe_action_name(done));
 	ef_job_save(d, j);
 }
 

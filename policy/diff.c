@@ -278,6 +278,9 @@ int ef_policy_diff(const struct ef_policy *old_p, const struct ef_policy *new_p,
 	if ((old_p->flags ^ new_p->flags) & EF_PF_HOST_WRITES)
 		setting(&d, "host_writes: %s -> %s", old_p->flags & EF_PF_HOST_WRITES ? "true" : "false",
 			new_p->flags & EF_PF_HOST_WRITES ? "true" : "false");
+	if (old_p->fail_on_deny != new_p->fail_on_deny)
+		setting(&d, "fail_on_deny: %s -> %s", old_p->fail_on_deny ? "true" : "false",
+			new_p->fail_on_deny ? "true" : "false");
 	if ((old_p->flags ^ new_p->flags) & EF_PF_DOCKER)
 		setting(&d, "docker: %s -> %s", onoff(old_p->flags & EF_PF_DOCKER),
 			onoff(new_p->flags & EF_PF_DOCKER));

@@ -283,6 +283,13 @@ static int do_host_writes(struct pctx *c, const cJSON *v, __u32 tok)
 	return err;
 }
 
+/* "fail_on_deny": true: the job fails when anything was denied (or
+ * flagged), whatever its command's exit status (cli/notices.c) */
+static int do_fail_on_deny(struct pctx *c, const cJSON *v, __u32 tok)
+{
+	return want_bool(c, v, tok, "fail_on_deny", &c->p->fail_on_deny);
+}
+
 /* "docker": true, or {"binds": ["/srv/cache", ...]}: the job gets its own
  * Docker endpoint (daemon/docker.c), whose containers may bind-mount the
  * job's working directory and the paths listed; false (the default): the
@@ -732,6 +739,7 @@ static const struct key top_keys[] = {
 	{ "sockets", do_sockets }, { "inbound", do_inbound },
 	{ "tracing", do_tracing },	   { "host_writes", do_host_writes },
 	{ "capabilities", do_capabilities }, { "docker", do_docker },
+	{ "fail_on_deny", do_fail_on_deny },
 };
 
 /* Allow rules first, then deny rules: the order policy.h promises and the

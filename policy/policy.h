@@ -128,6 +128,10 @@ struct ef_policy {
 	size_t n_docker_binds;
 	/* where "host_writes" was (lint's warning about true) */
 	int host_writes_line, host_writes_col;
+	/* "fail_on_deny": true: egressctl run exits non-zero when the job had a
+	 * denial or a probe flag, as with --fail-on-deny (egressd sends it to
+	 * egressctl with the job's notices; not a BPF setting) */
+	bool fail_on_deny;
 	char *source;	       /* the file text as parsed (NUL-terminated) */
 	char *file;	       /* file name used in messages */
 };

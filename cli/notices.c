@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * egressctl run's supervisor: see notices.h.
+ *
+ * Why a parent at all: the notices and the verdict of --fail-on-deny must
+ * come from outside the job. The child moves itself into the job, and what
+ * it runs is the job's, hostile; it could print anything, or exit 0 after
+ * an exfiltration attempt. The parent is forked before anything of the
+ * job exists, stays in the caller's cgroup, is not dumpable (no ptrace from
+ * the job's processes of the same user), and learns the job's refusals from
+ * egressd, never from the child. A job that kills it gets a step that fails
+ * (the parent's death by signal is the step's status); the child dies with
+ * it (PR_SET_PDEATHSIG), as the command did when egressctl exec'd it.
+ *
+ * Order: the child writes the job id once it is fenced, then waits; the
+ * parent asks egressd to watch that job and only then says go. So every
+ * refusal of the command comes after the watch began; none is missed.
+ *
+ * Signals: one sent to the parent (kill, the CI runner's cancel) is sent on
+ * to the child; one the kernel sent (a terminal's ^C, SIGHUP) reached the
+ * child's process group already and is not sent twice. The child's status
+ * is passed through: its exit code, or its signal raised again here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "ctl_proto.h"
+#include "egressctl.h"
+#include "notices.h"
+#include "suggest.h"
+
+#define EXIT_FENCE 125
+#define SUMMARY_WAIT_MS 10000
+
+/* every signal a shell or a CI runner sends that can be caught */
+static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+				 SIGALRM, SIGWINCH, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU,
+				 SIGPIPE, SIGURG, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF };
+
+struct parent {
+	const struct sup_opts *o;
+	const char *cmd;
+	pid_t child;
+	int status;   /* the child's, from waitpid */
+	bool exited;
+	int ctl;      /* the watch connection; -1: none */
+	FILE *jsonl;  /* EGRESS_FENCE_NOTICES */
+	char job[256];
+	bool fail;    /* --fail-on-deny, or the job's policy */
+	cJSON *sum;   /* the summary, from "end" or "watch_summary" */
+	bool replied; /* the reply to the last request came */
+};
+
+/* a value of the job's, printable: control characters and invalid UTF-8
+ * as '?' (a notice is one line a person reads on a terminal) */
+static void clean(char *dst, size_t len, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)(src ? src : "?");
+	size_t o = 0;
+
+	while (*p && o + 5 < len) {
+		int l = audit_char(p);
+
+		if (l < 0) {
+			dst[o++] = '?';
+			p += -l;
+			continue;
+		}
+		memcpy(dst + o, p, l);
+		o += l;
+		p += l;
+	}
+	dst[o] = '\0';
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+}
+
+/* The rule `policy suggest` would write for a refused connection or
+ * datagram; NULL if none applies (left out: metadata, an address class). */
+static char *allow_rule(const cJSON *dst, bool send)
+{
+	const char *name = jstr(dst, "name"), *addr = jstr(dst, "address");
+	double port = cJSON_GetNumberValue(cJSON_GetObjectItem(dst, "port"));
+	struct suggest_result res = { 0 };
+	struct suggest *sg = NULL;
+	char *rule = NULL;
+
+	if (suggest_new(&(struct suggest_opts){ 0 }, &sg))
+		return NULL;
+	if (!suggest_add_conn(sg, "notice", name ? name : addr, addr, port == port ? (long)port : 0,
+			      jstr(dst, "transport"), send) &&
+	    !suggest_rules(sg, NULL, &res) && res.n_allow == 1)
+		rule = strdup(res.allow[0]);
+	suggest_result_free(&res);
+	suggest_free(sg);
+	return rule;
+}
+
+static bool shell_safe(const char *s)
+{
+	for (; *s; s++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    ".-_:/[]*,", *s))
+			return false;
+	return true;
+}
+
+/* "egressctl policy add P 'RULE'", only if both are plain words: a
+ * command to paste is not built from the job's bytes otherwise */
+static void add_command(cJSON *n, const char *policy, const char *rule)
+{
+	char cmd[512];
+
+	if (!policy || !rule || !shell_safe(policy) || !shell_safe(rule))
+		return;
+	snprintf(cmd, sizeof(cmd), "egressctl policy add %s '%s'", policy, rule);
+	cJSON_AddStringToObject(n, "allow_command", cmd);
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	double v = cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
+
+	return v == v ? v : 0;
+}
+
+/* the protocols a socket refusal names most (the rest as numbers) */
+static const char *proto_name(double p)
+{
+	static char buf[16];
+
+	switch ((int)p) {
+	case 0:
+		return "default";
+	case 1:
+		return "icmp";
+	case 58:
+		return "icmpv6";
+	case 132:
+		return "sctp";
+	case 136:
+		return "udplite";
+	case 262:
+		return "mptcp";
+	}
+	snprintf(buf, sizeof(buf), "%.0f", p);
+	return buf;
+}
+
+static void what_text(const cJSON *n, const char *kind, char *out, size_t len)
+{
+	const cJSON *dst = cJSON_GetObjectItem(n, "destination");
+	const cJSON *q = cJSON_GetObjectItem(n, "query"), *so = cJSON_GetObjectItem(n, "socket");
+	char name[300], addr[80], tr[16];
+	double port = cJSON_GetNumberValue(cJSON_GetObjectItem(dst, "port"));
+
+	clean(name, sizeof(name), jstr(dst, "name"));
+	clean(addr, sizeof(addr), jstr(dst, "address"));
+	clean(tr, sizeof(tr), jstr(dst, "transport"));
+	for (char *c = tr; *c; c++)
+		*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+	if (!strcmp(kind, "dns")) {
+		clean(name, sizeof(name), jstr(q, "name"));
+		snprintf(out, len, "DNS query for %s%s%s%s", jstr(q, "name") ? name : "(none)",
+			 jstr(q, "type") ? " (" : "", jstr(q, "type") ? jstr(q, "type") : "",
+			 jstr(q, "type") ? ")" : "");
+	} else if (!strcmp(kind, "socket")) {
+		if (!so || !jstr(so, "type"))
+			snprintf(out, len, "an io_uring instance");
+		else
+			snprintf(out, len, "a socket (%s %s, protocol %s)",
+				 jstr(so, "family") ? jstr(so, "family") : "?", jstr(so, "type"),
+				 proto_name(num(so, "protocol")));
+	} else if (!strcmp(kind, "tamper")) {
+		snprintf(out, len, "an attempt on the fence");
+	} else if (dst) {
+		const char *what = !strcmp(kind, "connect") ? "connection"
+				   : !strcmp(kind, "send")  ? "datagram"
+							    : "packet";
+
+		if (jstr(dst, "name"))
+			snprintf(out, len, "%s %s to %s (%s) port %.0f", tr, what, name, addr, port);
+		else
+			snprintf(out, len, "%s %s to %s port %.0f", tr, what, addr, port);
+	} else {
+		snprintf(out, len, "%s", kind);
+	}
+}
+
+static void hint_text(cJSON *n, const char *kind, const char *policy, char *out, size_t len)
+{
+	const cJSON *dst = cJSON_GetObjectItem(n, "destination");
+	const char *reason = jstr(n, "reason") ? jstr(n, "reason") : "";
+	char *rule = NULL, pol[128], qn[300];
+
+	clean(pol, sizeof(pol), policy);
+	out[0] = '\0';
+	if (!strcmp(reason, "deny_rule")) {
+		snprintf(out, len, " A deny rule of policy %s refuses it; deny rules win over allow "
+			 "rules.", pol);
+	} else if (!strcmp(kind, "connect") || !strcmp(kind, "send") || !strcmp(kind, "packet")) {
+		rule = dst && (!strcmp(reason, "no_rule") || !strcmp(reason, "dns_expired") ||
+			       !strcmp(reason, "loopback") || !strcmp(reason, "metadata"))
+			       ? allow_rule(dst, !strcmp(kind, "send"))
+			       : NULL;
+		add_command(n, policy, rule);
+	} else if (!strcmp(kind, "dns") && !strcmp(reason, "dns_unlisted") &&
+		   jstr(cJSON_GetObjectItem(n, "query"), "name")) {
+		clean(qn, sizeof(qn), jstr(cJSON_GetObjectItem(n, "query"), "name"));
+		if (asprintf(&rule, "%s:443", qn) < 0)
+			rule = NULL;
+		add_command(n, policy, rule);
+	} else if (!strcmp(kind, "socket")) {
+		snprintf(out, len, " Policy %s's \"sockets\" settings decide which sockets a job "
+			 "may make (egress-fence-policy(5)).", pol);
+	} else if (!strcmp(kind, "tamper")) {
+		snprintf(out, len, " The fence protects itself; no policy allows this.");
+	}
+	free(rule);
+	if (jstr(n, "allow_command"))
+		snprintf(out, len, " To allow it: %s%s", jstr(n, "allow_command"),
+			 !strcmp(kind, "dns") ? " (with the port it connects to)" : "");
+}
+
+char *sup_notice_text(cJSON *n)
+{
+	const char *kind = jstr(n, "kind") ? jstr(n, "kind") : "?";
+	const char *policy = jstr(n, "policy");
+	bool audit = !strcmp(jstr(n, "decision") ? jstr(n, "decision") : "", "would_deny");
+	char what[512], why[300], pol[128], hint[640], proc[128] = "", exe[80], *s = NULL;
+	const cJSON *p = cJSON_GetObjectItem(n, "process");
+
+	if (!strcmp(kind, "flag")) {
+		clean(why, sizeof(why), jstr(n, "why"));
+		clean(what, sizeof(what), jstr(n, "reason"));
+		clean(hint, sizeof(hint), jstr(n, "action"));
+		if (asprintf(&s, "egress-fence: the job is flagged as probing (%s): %s; action: %s. "
+			     "See: egressctl report %s", what, why, hint,
+			     jstr(n, "job_id") ? jstr(n, "job_id") : "JOB") < 0)
+			return NULL;
+		return s;
+	}
+	what_text(n, kind, what, sizeof(what));
+	clean(why, sizeof(why), jstr(n, "why"));
+	clean(pol, sizeof(pol), policy);
+	if (p) {
+		clean(exe, sizeof(exe), jstr(p, "executable"));
+		if (cJSON_GetObjectItem(p, "pid"))
+			snprintf(proc, sizeof(proc), " from %s (pid %.0f)", exe,
+				 cJSON_GetNumberValue(cJSON_GetObjectItem(p, "pid")));
+		else
+			snprintf(proc, sizeof(proc), " from %s", exe);
+	}
+	hint_text(n, kind, policy, hint, sizeof(hint));
+	if (asprintf(&s, "egress-fence: %s %s%s: %s (policy %s). %s%s", audit ? "would refuse"
+									 : "refused",
+		     what, proc, why, pol,
+		     audit ? "Audit mode: it was let through; enforce mode refuses it."
+			   : "This is the fence's policy, not a network fault.",
+		     hint) < 0)
+		return NULL;
+	return s;
+}
+
+static void on_notice(struct parent *p, cJSON *n)
+{
+	char *text = sup_notice_text(n), *line;
+
+	if (text && !p->o->quiet)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	if (p->jsonl) {
+		line = cJSON_PrintUnformatted(n);
+		if (line) {
+			fprintf(p->jsonl, "%s\n", line);
+			fflush(p->jsonl);
+		}
+		free(line);
+	}
+}
+
+/* one line from egressd: a notice, the job's end, or a reply */
+static void on_line(struct parent *p, cJSON *m)
+{
+	cJSON *n = cJSON_GetObjectItem(m, "notice"), *e = cJSON_GetObjectItem(m, "end");
+
+	if (cJSON_IsObject(n)) {
+		on_notice(p, n);
+	} else if (cJSON_IsObject(e) || cJSON_IsObject(cJSON_GetObjectItem(m, "summary"))) {
+		cJSON_Delete(p->sum);
+		p->sum = cJSON_DetachItemViaPointer(m, e ? e : cJSON_GetObjectItem(m, "summary"));
+	}
+	if (cJSON_GetObjectItem(m, "ok")) {
+		p->replied = true;
+		if (!cJSON_IsTrue(cJSON_GetObjectItem(m, "ok")))
+			fprintf(stderr, "egressctl: job %s: %s\n", p->job,
+				jstr(m, "error") ? jstr(m, "error") : "egressd refused the summary");
+	}
+}
+
+static int read_one(struct parent *p, int64_t deadline)
+{
+	cJSON *m = NULL;
+	int ret = ef_ctl_recv_by(p->ctl, &m, deadline);
+
+	if (ret) {
+		close(p->ctl);
+		p->ctl = -1;
+		return ret;
+	}
+	on_line(p, m);
+	cJSON_Delete(m);
+	return 0;
+}
+
+static void forward(struct parent *p, const struct signalfd_siginfo *si)
+{
+	if (si->ssi_signo == SIGCHLD) {
+		int st;
+
+		if (waitpid(p->child, &st, WNOHANG) == p->child) {
+			p->status = st;
+			p->exited = true;
+		}
+		return;
+	}
+	/* kernel-sent (a terminal's): the child's group had it too */
+	if (si->ssi_code > 0)
+		return;
+	kill(p->child, (int)si->ssi_signo);
+}
+
+/* The job id from the child, or "" if it ended first (it was refused or
+ * failed before its job began: it said why). */
+static void read_job(struct parent *p, int id_fd, int sfd)
+{
+	size_t n = 0;
+
+	while (!p->exited && n < sizeof(p->job) - 1) {
+		struct pollfd pf[2] = { { .fd = id_fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct signalfd_siginfo si;
+		ssize_t r;
+
+		if (poll(pf, 2, -1) < 0)
+			continue;
+		if (pf[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si))
+			forward(p, &si);
+		if (!pf[0].revents)
+			continue;
+		r = read(id_fd, p->job + n, sizeof(p->job) - 1 - n);
+		if (r <= 0)
+			break;
+		n += r;
+		if (memchr(p->job, '\n', n))
+			break;
+	}
+	p->job[n] = '\0';
+	if (!memchr(p->job, '\n', n))
+		p->job[0] = '\0';
+	else
+		*strchr(p->job, '\n') = '\0';
+}
+
+static bool watch(struct parent *p)
+{
+	cJSON *req = cJSON_CreateObject(), *reply = NULL;
+	char why[512];
+	bool ok = false;
+
+	p->ctl = ctl_connect_root(why, sizeof(why));
+	if (p->ctl < 0) {
+		fprintf(stderr, "egressctl: %s\n", why);
+		goto out;
+	}
+	cJSON_AddStringToObject(req, "op", "watch");
+	cJSON_AddStringToObject(req, "job_id", p->job);
+	reply = ctl_exchange(p->ctl, req);
+	if (reply && cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok"))) {
+		p->fail |= cJSON_IsTrue(cJSON_GetObjectItem(reply, "fail_on_deny"));
+		ok = true;
+	} else if (reply) {
+		fprintf(stderr, "egressctl: watching job %s: %s\n", p->job,
+			jstr(reply, "error") ? jstr(reply, "error") : "refused");
+	}
+out:
+	if (!ok && p->ctl >= 0) {
+		close(p->ctl);
+		p->ctl = -1;
+	}
+	cJSON_Delete(req);
+	cJSON_Delete(reply);
+	return ok;
+}
+
+/* After the command: the counts, with every refusal before them. */
+static void ask_summary(struct parent *p)
+{
+	cJSON *req = cJSON_CreateObject();
+	int64_t deadline = ef_ctl_now_ms() + SUMMARY_WAIT_MS;
+
+	if (p->ctl < 0 || !req)
+		goto out;
+	/* the reply, after every notice before it (an "end" may come first,
+	 * when the job has ended: its counts are final too) */
+	cJSON_AddStringToObject(req, "op", "watch_summary");
+	p->replied = false;
+	if (ef_ctl_send_by(p->ctl, req, deadline))
+		goto out;
+	while (!p->replied && p->ctl >= 0 && !read_one(p, deadline))
+		;
+out:
+	cJSON_Delete(req);
+}
+
+/* The exit status: the command's, unless it succeeded and the job must
+ * fail for what it was refused. */
+static int verdict(struct parent *p, bool watched)
+{
+	int code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 128 + WTERMSIG(p->status);
+	double refused = num(p->sum, "denied") + num(p->sum, "would_deny");
+	double flags = num(p->sum, "flags"), unshown = num(p->sum, "not_shown");
+
+	if (p->sum)
+		p->fail |= cJSON_IsTrue(cJSON_GetObjectItem(p->sum, "fail_on_deny"));
+	if (p->sum && (refused || flags) && !p->o->quiet)
+		fprintf(stderr, "egress-fence: job %s: %.0f refused, %.0f probe flag%s%s; "
+			"egressctl report %s shows them all\n", p->job, refused, flags,
+			flags == 1 ? "" : "s", unshown ? " (some not shown above)" : "", p->job);
+	if (!p->fail)
+		return code;
+	if (!p->sum) {
+		fprintf(stderr, "egress-fence: job %s: --fail-on-deny: %s; failing the step\n",
+			p->job[0] ? p->job : "?",
+			watched ? "egressd did not give the job's counts" : "the job was not watched");
+		return code ? code : EXIT_DENIED;
+	}
+	if (!refused && !flags)
+		return code;
+	fprintf(stderr, "egress-fence: job %s: failing the step (fail on deny): %.0f refused, "
+		"%.0f probe flag%s\n", p->job, refused, flags, flags == 1 ? "" : "s");
+	return code ? code : EXIT_DENIED;
+}
+
+static void pass_status(struct parent *p, int code)
+{
+	if (p->exited && WIFSIGNALED(p->status) && code == 128 + WTERMSIG(p->status)) {
+		int sig = WTERMSIG(p->status);
+		sigset_t all;
+
+		/* die as the command did, without a core of our own */
+		signal(sig, SIG_DFL);
+		prctl(PR_SET_DUMPABLE, 0);
+		sigemptyset(&all);
+		sigaddset(&all, sig);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		raise(sig);
+	}
+	exit(code);
+}
+
+static void run_parent(struct parent *p, int id_fd, int go_fd, int sfd)
+{
+	bool watched = false;
+	int code;
+
+	read_job(p, id_fd, sfd);
+	close(id_fd);
+	if (p->job[0]) {
+		watched = watch(p);
+		if (!watched && p->fail) {
+			fprintf(stderr, "egressctl: --fail-on-deny needs the job's notices; not "
+				"running %s\n", p->cmd);
+			kill(p->child, SIGKILL);
+		} else {
+			if (!watched)
+				fprintf(stderr, "egressctl: no notices of refusals for job %s\n",
+					p->job);
+			if (write(go_fd, "g", 1) != 1)
+				kill(p->child, SIGKILL);
+		}
+	}
+	close(go_fd);
+	while (!p->exited) {
+		struct pollfd pf[2] = { { .fd = sfd, .events = POLLIN }, { .fd = p->ctl, .events = POLLIN } };
+		struct signalfd_siginfo si;
+
+		if (poll(pf, p->ctl >= 0 ? 2 : 1, -1) < 0)
+			continue;
+		if (pf[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si))
+			forward(p, &si);
+		if (p->ctl >= 0 && pf[1].revents)
+			read_one(p, ef_ctl_now_ms() + SUMMARY_WAIT_MS);
+	}
+	if (!p->job[0]) /* refused before the job began: as it said */
+		pass_status(p, WIFEXITED(p->status) ? WEXITSTATUS(p->status) : EXIT_FENCE);
+	if (watched)
+		ask_summary(p);
+	code = verdict(p, watched);
+	pass_status(p, code);
+}
+
+int sup_fork(const struct sup_opts *o, const char *cmd, struct sup *s)
+{
+	int idp[2], gop[2], sfd;
+	sigset_t set, old;
+	struct parent p = { .o = o, .cmd = cmd, .ctl = -1, .fail = o->fail_on_deny };
+	pid_t parent = getpid();
+
+	if (o->notices) {
+		int fd = open(o->notices, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+
+		p.jsonl = fd >= 0 ? fdopen(fd, "a") : NULL;
+		if (!p.jsonl) {
+			fprintf(stderr, "egressctl run: notices file %s: %s\n", o->notices,
+				strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+	}
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&set, forwarded[i]);
+	sigaddset(&set, SIGCHLD);
+	/* blocked before the fork: none is lost before the signalfd reads them */
+	if (pipe2(idp, O_CLOEXEC) || pipe2(gop, O_CLOEXEC) ||
+	    sigprocmask(SIG_BLOCK, &set, &old)) {
+		fprintf(stderr, "egressctl run: %s\n", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	p.child = fork();
+	if (p.child < 0) {
+		fprintf(stderr, "egressctl run: fork: %s\n", strerror(errno));
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	if (p.child == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		/* the parent gone (SIGKILL): the command goes too, as when it
+		 * was exec'd in egressctl's place */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(EXIT_FENCE);
+		if (p.jsonl)
+			fclose(p.jsonl);
+		close(idp[0]);
+		close(gop[1]);
+		s->id_fd = idp[1];
+		s->go_fd = gop[0];
+		return 0;
+	}
+	close(idp[1]);
+	close(gop[0]);
+	prctl(PR_SET_DUMPABLE, 0);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "egressctl run: signalfd: %s\n", strerror(errno));
+		kill(p.child, SIGKILL);
+		waitpid(p.child, NULL, 0);
+		exit(EXIT_FENCE);
+	}
+	run_parent(&p, idp[0], gop[1], sfd);
+	return -1; /* not reached */
+}
+
+int sup_ready(struct sup *s, const char *job_id)
+{
+	char go = 0;
+	ssize_t r;
+
+	if (dprintf(s->id_fd, "%s\n", job_id) < 0)
+		return -1;
+	close(s->id_fd);
+	s->id_fd = -1;
+	do
+		r = read(s->go_fd, &go, 1);
+	while (r < 0 && errno == EINTR);
+	close(s->go_fd);
+	s->go_fd = -1;
+	return r == 1 && go == 'g' ? 0 : -1;
+}

@@ -1,0 +1,173 @@
+"""Live notices of refusals, --quiet, the notices file, --fail-on-deny and
+the signals and exit status of egressctl run (cli/notices.c, daemon/notice.c).
+
+A notice is judged by the words on the command's stderr (the agent reads
+them) and by the JSON file; a refusal is judged as the fence's by the
+journal's own decision span, never by the command's exit status."""
+import json
+import os
+import signal
+import time
+
+from run import test, pol, check, eq, PY, PROBE, wait_until, kill_pid
+
+NOTICE = "egress-fence: refused "
+
+
+def notices(err):
+    return [l for l in err.splitlines() if l.startswith("egress-fence: ")]
+
+
+@test(timeout=150)
+def test_notices_once_per_process_destination_reason(ctx):
+    d = ctx.daemon(policies={"np": pol(allow=["198.18.1.1:443"])})
+    # one process: the allowed host, the denied one twice, a UDP datagram;
+    # a second process: the same denied host again; a third: an ICMP socket;
+    # a fourth: an unlisted name
+    script = ("set +e; {py} {pr} connect 198.18.1.1:443 198.18.2.4:80 198.18.2.4:80 "
+              "198.18.1.5:9999/udp; {py} {pr} connect 198.18.2.4:80; {py} {pr} socket icmp; "
+              "{py} {pr} resolve secret.test; exit 0").format(py=PY, pr=PROBE)
+    r = d.run("np", ["sh", "-c", script])
+    eq(r.rc, 0, "the job's exit status: %s" % r.err[-600:])
+    lines = notices(r.err)
+    with open(ctx.path("notices.txt"), "w") as f:
+        f.write(r.err)
+    tcp = [l for l in lines if "TCP connection to 198.18.2.4 port 80" in l]
+    eq(len(tcp), 2, "notices of the denied TCP host (one a process): %r" % lines)
+    check(all(NOTICE in l and "from python3" in l and "(policy np)" in l and
+              "This is the fence's policy, not a network fault." in l and
+              "To allow it: egressctl policy add np '198.18.2.4:80'" in l for l in tcp),
+          "the words of a TCP notice: %r" % tcp)
+    check(tcp[0].split("(pid ")[1] != tcp[1].split("(pid ")[1],
+          "the two TCP notices are of one process: %r" % tcp)
+    udp = [l for l in lines if "UDP datagram to 198.18.1.5 port 9999" in l or
+           "UDP connection to 198.18.1.5 port 9999" in l]
+    eq(len(udp), 1, "the UDP notice: %r" % lines)
+    check("egressctl policy add np '198.18.1.5:9999/udp'" in udp[0], "UDP allow: %r" % udp)
+    check(lines.index(tcp[0]) < lines.index(udp[0]),
+          "notices out of order (TCP was first): %r" % lines)
+    sock = [l for l in lines if "a socket (" in l]
+    check(len(sock) == 1 and "icmp" in sock[0].lower() and "\"sockets\" settings" in sock[0], "the raw socket's notice (%s): %r" % (
+        ctx.path("notices.txt"), sock))
+    dns = [l for l in lines if "DNS query for secret.test (A)" in l]
+    check(len(dns) == 1 and "no rule names the host" in dns[0] and
+          "egressctl policy add np 'secret.test:443'" in dns[0], "the DNS notice: %r" % lines)
+    check(not any("198.18.1.1" in l for l in lines), "a notice of allowed traffic: %r" % lines)
+    # the refusals are the fence's: the journal has them
+    d.decision(r.job, "198.18.2.4", 80)
+    summary = [l for l in lines if l.startswith("egress-fence: job ")]
+    check(summary and "egressctl report %s" % r.job in summary[-1],
+          "no summary line at the end: %r" % lines)
+
+
+@test(timeout=120)
+def test_notices_quiet_and_json_file(ctx):
+    d = ctx.daemon(policies={"np": pol(allow=["198.18.1.1:443"])})
+    f = ctx.path("notices.jsonl")
+    r = d.probe("np", "connect", "198.18.2.4:80", extra=["--quiet"], rc=None,
+                env={"EGRESS_FENCE_NOTICES": f})
+    check(not notices(r.err), "--quiet printed notices: %r" % r.err)
+    with open(f) as fh:
+        got = [json.loads(l) for l in fh if l.strip()]
+    eq(len(got), 1, "JSON notices: %r" % got)
+    n = got[0]
+    eq(n["kind"], "connect", "kind")
+    eq(n["decision"], "deny", "decision")
+    eq(n["reason"], "no_rule", "reason")
+    eq(n["policy"], "np", "policy")
+    eq(n["job_id"], r.job, "job id")
+    eq(n["destination"], {"address": "198.18.2.4", "port": 80, "transport": "tcp"}, "destination")
+    check(n["process"]["executable"].startswith("python3") and n["process"]["pid"] > 1,
+          "process: %r" % n)
+    eq(n["allow_command"], "egressctl policy add np '198.18.2.4:80'", "allow command")
+    # --notices FILE does the same; the option wins over the variable
+    g = ctx.path("opt.jsonl")
+    r = d.probe("np", "connect", "198.18.2.5:81", extra=["--notices", g], rc=None,
+                env={"EGRESS_FENCE_NOTICES": f})
+    eq(len(notices(r.err)), 2, "a notice and the summary on stderr: %r" % r.err)
+    with open(g) as fh:
+        eq(len([l for l in fh if l.strip()]), 1, "the --notices file")
+    with open(f) as fh:
+        eq(len([l for l in fh if l.strip()]), 1, "the variable's file, untouched")
+    # nothing refused: nothing printed, nothing written
+    h = ctx.path("none.jsonl")
+    r = d.probe("np", "connect", "198.18.1.1:443", extra=["--notices", h])
+    check(not notices(r.err), "allowed traffic printed a notice: %r" % r.err)
+    eq(os.path.getsize(h), 0, "allowed traffic wrote a notice")
+    # a notices file that cannot be opened: the command does not run
+    r = d.run("np", ["sh", "-c", "touch %s" % ctx.path("ran")],
+              extra=["--notices", "/nonexistent-dir/n.jsonl"])
+    eq(r.rc, 125, "an unwritable notices file: %s" % r.err)
+    check("notices file" in r.err and not os.path.exists(ctx.path("ran")),
+          "the command ran, or no reason: %r" % r.err)
+
+
+@test(timeout=150)
+def test_fail_on_deny_exit_status(ctx):
+    d = ctx.daemon(policies={"np": pol(allow=["198.18.1.1:443"]),
+                             "strict": pol(allow=["198.18.1.1:443"], fail_on_deny=True)})
+    r = d.probe("np", "connect", "198.18.1.1:443", extra=["--fail-on-deny"])
+    eq(r.rc, 0, "--fail-on-deny, nothing denied")
+    r = d.probe("np", "connect", "198.18.2.4:80", extra=["--fail-on-deny"], rc=None)
+    eq(r.rc, 122, "--fail-on-deny, a denial, the command exited 0: %s" % r.err[-400:])
+    check("failing the step (fail on deny): 1 refused" in r.err, "the summary line: %r" % r.err)
+    r = d.run("np", ["sh", "-c", "%s %s connect 198.18.2.4:80; exit 3" % (PY, PROBE)],
+              extra=["--fail-on-deny"])
+    eq(r.rc, 3, "--fail-on-deny keeps the command's own failure")
+    r = d.probe("np", "connect", "198.18.2.4:80", rc=None)
+    eq(r.rc, 0, "without --fail-on-deny a denial leaves the status alone")
+    r = d.probe("strict", "connect", "198.18.2.4:80", rc=None)
+    eq(r.rc, 122, "a policy with \"fail_on_deny\": true: %s" % r.err[-300:])
+    r = d.probe("strict", "resolve", "secret.test", extra=["--quiet"], rc=None)
+    eq(r.rc, 122, "a refused DNS query fails it too")
+    check(not [l for l in notices(r.err) if NOTICE in l], "--quiet: %r" % r.err)
+    check("failing the step" in r.err, "--quiet keeps the failing line: %r" % r.err)
+    # audit mode: what enforce would refuse fails it
+    d.write_policy("aud", dict(name="aud", **pol(allow=["198.18.1.1:443"], mode="audit")))
+    r = d.probe("aud", "connect", "198.18.2.4:80", extra=["--fail-on-deny"], rc=None)
+    eq(r.rc, 122, "audit mode, a would-deny: %s" % r.err[-300:])
+    check("egress-fence: would refuse TCP connection to 198.18.2.4 port 80" in r.err,
+          "the audit notice: %r" % r.err)
+
+
+@test(timeout=120)
+def test_run_signals_and_status_pass_through(ctx):
+    d = ctx.daemon(policies={"np": pol(allow=["198.18.1.1:443"])})
+    ready = ctx.path("ready")
+    got = ctx.path("got")
+    prog = ("import signal,sys,time,os\n"
+            "def h(s,f):\n"
+            "    open(%r,'a').write('%%d\\n' %% s)\n"
+            "    if s == signal.SIGTERM: sys.exit(7)\n"
+            "for s in (signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP):\n"
+            "    signal.signal(s, h)\n"
+            "open(%r,'w').write(str(os.getpid()))\n"
+            "while True: time.sleep(0.1)\n") % (got, ready)
+    bg = d.spawn("np", [PY, "-c", prog])
+    wait_until(lambda: os.path.exists(ready) and os.path.getsize(ready), 20, what="the job")
+    os.kill(bg.proc.pid, signal.SIGUSR1)
+    os.kill(bg.proc.pid, signal.SIGHUP)
+    wait_until(lambda: os.path.exists(got) and len(open(got).read().split()) == 2, 10,
+               what="SIGUSR1 and SIGHUP forwarded")
+    os.kill(bg.proc.pid, signal.SIGTERM)
+    eq(bg.wait(20), 7, "the command's exit status after SIGTERM")
+    sigs = open(got).read().split()
+    # pending together, standard signals are taken lowest number first
+    eq(sorted(sigs[:2]), sorted([str(int(signal.SIGUSR1)), str(int(signal.SIGHUP))]),
+       "SIGUSR1 and SIGHUP, each once: %r" % sigs)
+    eq(sigs[2:], [str(int(signal.SIGTERM))], "then SIGTERM, once")
+    # the command killed by a signal: egressctl run dies of the same one
+    os.unlink(ready)
+    bg = d.spawn("np", [PY, "-c", prog])
+    wait_until(lambda: os.path.exists(ready) and os.path.getsize(ready), 20, what="the job")
+    kill_pid(int(open(ready).read()), signal.SIGKILL)
+    eq(bg.wait(20), -signal.SIGKILL, "egressctl run's status when its command was killed")
+    # an egressctl run killed outright takes its command with it
+    os.unlink(ready)
+    bg = d.spawn("np", [PY, "-c", prog])
+    wait_until(lambda: os.path.exists(ready) and os.path.getsize(ready), 20, what="the job")
+    child = int(open(ready).read())
+    os.kill(bg.proc.pid, signal.SIGKILL)
+    bg.wait(20)
+    wait_until(lambda: not os.path.exists("/proc/%d" % child), 10,
+               what="the command to end with its egressctl run")
