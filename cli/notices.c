@@ -42,6 +42,7 @@
 
 #define EXIT_FENCE 125
 #define SUMMARY_WAIT_MS 10000
+#define END_WAIT_MS 2000
 
 /* every signal a shell or a CI runner sends that can be caught */
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
@@ -472,6 +473,25 @@ static void pass_status(struct parent *p, int code)
 	exit(code);
 }
 
+/* The job ends once its cgroup is empty, a moment after the command when
+ * nothing of it is left behind: its record is then complete (the job span
+ * written) for `egressctl report` in the next step. Not long: a daemon the
+ * command left keeps the job going, and the step must not wait for it. */
+static void wait_end(struct parent *p)
+{
+	int64_t deadline = ef_ctl_now_ms() + END_WAIT_MS;
+
+	while (p->ctl >= 0 && p->sum && !cJSON_IsTrue(cJSON_GetObjectItem(p->sum, "ended"))) {
+		struct pollfd pf = { .fd = p->ctl, .events = POLLIN };
+		int64_t left = deadline - ef_ctl_now_ms();
+
+		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+			break;
+		if (read_one(p, deadline))
+			break;
+	}
+}
+
 static void run_parent(struct parent *p, int id_fd, int go_fd, int sfd)
 {
 	bool watched = false;
@@ -507,8 +527,10 @@ static void run_parent(struct parent *p, int id_fd, int go_fd, int sfd)
 	}
 	if (!p->job[0]) /* refused before the job began: as it said */
 		pass_status(p, WIFEXITED(p->status) ? WEXITSTATUS(p->status) : EXIT_FENCE);
-	if (watched)
+	if (watched) {
 		ask_summary(p);
+		wait_end(p);
+	}
 	code = verdict(p, watched);
 	pass_status(p, code);
 }

@@ -159,6 +159,7 @@ struct ef_config_file {
 	struct ef_export_cfg otlp;
 	uint64_t journal_max_file_bytes;
 	unsigned journal_max_files;
+	gid_t journal_gid; /* "journal": {"group"}: may read the journal; -1: root only */
 	bool record_command_line;
 	char service_name[128];
 	struct ef_access access;

@@ -114,6 +114,9 @@ static int open_seq(struct ef_journal *j, uint64_t seq)
 	j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (j->fd < 0)
 		return -errno;
+	if (j->gid != (gid_t)-1 && fchown(j->fd, (uid_t)-1, j->gid))
+		log_warn("journal %s: giving it group %u: %s", path, (unsigned)j->gid,
+			 strerror(errno));
 	if (fstat(j->fd, &st) == 0)
 		size = st.st_size;
 	repair_tail(j->fd, &size);
@@ -266,7 +269,7 @@ static void enforce_bound(struct ef_journal *j)
 }
 
 int ef_journal_open(struct ef_journal *j, const char *state_dir, uint64_t max_file_bytes,
-		    unsigned max_files)
+		    unsigned max_files, gid_t gid)
 {
 	uint64_t lo, hi, next;
 	int ret;
@@ -277,6 +280,7 @@ int ef_journal_open(struct ef_journal *j, const char *state_dir, uint64_t max_fi
 	j->fd = -1;
 	j->max_file_bytes = max_file_bytes;
 	j->max_files = max_files < 2 ? 2 : max_files;
+	j->gid = gid;
 	for (int i = 0; i < EF_JOURNAL_COUNTS; i++)
 		j->counts[i].seq = UINT64_MAX;
 	if (snprintf(j->dir, sizeof(j->dir), "%s/journal", state_dir) >= (int)sizeof(j->dir))
@@ -284,6 +288,10 @@ int ef_journal_open(struct ef_journal *j, const char *state_dir, uint64_t max_fi
 	ret = ef_mkdir_p(j->dir, 0750);
 	if (ret)
 		return ret;
+	/* the group that may read it (egressctl report in a CI step run by the
+	 * runner's user); no one else */
+	if (gid != (gid_t)-1 && (chown(j->dir, (uid_t)-1, gid) || chmod(j->dir, 0750)))
+		return -errno;
 	if (!scan(j->dir, &lo, &hi, 0, &next))
 		hi = 1;
 	return open_seq(j, hi);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define EF_JOURNAL_COUNTS 64 /* files whose span counts the writer remembers */
 
@@ -40,6 +41,7 @@ struct ef_journal {
 	uint64_t size;	   /* bytes in the open file */
 	uint64_t max_file_bytes;
 	unsigned max_files;
+	gid_t gid;	   /* the group its files are given ("journal": {"group"}); -1: none */
 	uint64_t lines;	   /* lines written by this process */
 	uint64_t spans;	   /* spans written by this process */
 	uint64_t dropped_files;
@@ -68,7 +70,7 @@ struct ef_journal {
 };
 
 int ef_journal_open(struct ef_journal *j, const char *state_dir, uint64_t max_file_bytes,
-		    unsigned max_files);
+		    unsigned max_files, gid_t gid);
 /* Append one complete line holding n_spans spans, and (if the queue is on
  * and enc is not NULL) its encoded form for the reader. Returns 0 or -errno
  * (counted, logged once). */

@@ -5,6 +5,7 @@
  * loop: enforcement happens in the kernel and never waits for it.
  */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -75,6 +76,29 @@ static const char *cfg_str(const cJSON *c, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* "journal": {"group": NAME or GID}: the group that may read the journal
+ * (and the state directory it is in). An unknown group is an error, not
+ * a journal left to root alone without a word. */
+static int journal_group(struct ef_daemon *d, const cJSON *g, const char *path)
+{
+	const struct group *gr;
+
+	if (!g)
+		return 0;
+	if (cJSON_IsNumber(g) && g->valuedouble >= 0 && g->valuedouble < 4294967295.0 &&
+	    g->valuedouble == (double)(gid_t)g->valuedouble) {
+		d->cfg.journal_gid = (gid_t)g->valuedouble;
+		return 0;
+	}
+	gr = cJSON_IsString(g) && g->valuestring[0] ? getgrnam(g->valuestring) : NULL;
+	if (!gr) {
+		log_err("%s: journal.group: want the name or number of an existing group", path);
+		return -EINVAL;
+	}
+	d->cfg.journal_gid = gr->gr_gid;
+	return 0;
+}
+
 /* The config file is optional at its default path, required when named. */
 static int load_config(struct ef_daemon *d, const struct opts *o)
 {
@@ -107,6 +131,7 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 	}
 	d->cfg.journal_max_file_bytes = 16u << 20;
 	d->cfg.journal_max_files = 16;
+	d->cfg.journal_gid = (gid_t)-1;
 	snprintf(d->cfg.service_name, sizeof(d->cfg.service_name), "egress-fence");
 	if (c) {
 		const cJSON *j = cJSON_GetObjectItem(c, "journal");
@@ -120,6 +145,9 @@ static int load_config(struct ef_daemon *d, const struct opts *o)
 				d->cfg.journal_max_file_bytes = (uint64_t)mfb->valuedouble;
 			if (cJSON_IsNumber(mf) && mf->valuedouble >= 2)
 				d->cfg.journal_max_files = (unsigned)mf->valuedouble;
+			ret = journal_group(d, cJSON_GetObjectItem(j, "group"), path);
+			if (ret)
+				goto out;
 		}
 		d->cfg.record_command_line = cJSON_IsTrue(rc);
 		if (cfg_str(c, "service_name"))
@@ -400,8 +428,14 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (setup_loop(d) || ef_bpf_setup(d))
 		goto cleanup;
+	/* the journal's group reaches it through the state directory */
+	if (d->cfg.journal_gid != (gid_t)-1 && chown(d->state_dir, (uid_t)-1, d->cfg.journal_gid)) {
+		log_err("giving %s group %u: %s", d->state_dir, (unsigned)d->cfg.journal_gid,
+			strerror(errno));
+		goto cleanup;
+	}
 	if (ef_journal_open(&d->journal, d->state_dir, d->cfg.journal_max_file_bytes,
-			    d->cfg.journal_max_files)) {
+			    d->cfg.journal_max_files, d->cfg.journal_gid)) {
 		log_err("opening the journal in %s: %s", d->state_dir, strerror(errno));
 		goto cleanup;
 	}

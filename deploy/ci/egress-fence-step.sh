@@ -23,6 +23,18 @@
 #                            (default; bash --noprofile --norc -e -o pipefail),
 #                            sh (sh -e), or a command with {0} for the script
 #                            file ("python3 {0}", "bash -x {0}")
+#   --fail-on-deny           fail the step (exit 122) when the command succeeded
+#                            but anything was refused or flagged
+#   --quiet                  no notices of refusals in the log
+#
+# After the command, the job's report (egressctl report): in GitHub Actions
+# appended to $GITHUB_STEP_SUMMARY as markdown; in GitLab CI printed as a
+# collapsed section of the job log, and written as JSON to
+# $EGRESS_FENCE_REPORT_DIR/JOB.json (default $CI_PROJECT_DIR/egress-fence-reports,
+# the artifact path the example .gitlab-ci.yml declares). Without those
+# variables nothing is written. A report that cannot be made (the runner's
+# user may not read the journal: egressd's "journal": {"group"}) is said in
+# one line and does not change the step's status.
 #
 # The CI runner's variables (GITHUB_*, CI_*, RUNNER_NAME...) and TRACEPARENT
 # are left in the environment: egressctl turns them into cicd.*/vcs.*
@@ -93,6 +105,7 @@ has_run=false
 shell_arg=bash
 cmd=()
 attrs=()
+run_flags=()
 
 add_attrs_text() {
 	local line n=0 key value
@@ -161,6 +174,10 @@ while [[ $# -gt 0 ]]; do
 		need_value "$@"
 		shell_arg=$2
 		shift 2
+		;;
+	--fail-on-deny | --quiet)
+		run_flags+=("$1")
+		shift
 		;;
 	-h | --help)
 		usage
@@ -233,11 +250,48 @@ if [[ $ci == github && -n ${GITHUB_OUTPUT:-} ]]; then
 	printf 'job-id=%s\n' "$job_id" >>"$GITHUB_OUTPUT"
 fi
 
-args=(run --job-id "$job_id")
+args=(run --job-id "$job_id" "${run_flags[@]}")
 [[ -n $policy ]] && args+=(--policy "$policy")
 for a in "${attrs[@]}"; do
 	args+=(--attr "$a")
 done
+
+# The job's report where the CI shows it (see the header). A report that
+# cannot be made is said, never the step's failure.
+report() {
+	local out dir
+
+	case $ci in
+	github)
+		[[ -n ${GITHUB_STEP_SUMMARY:-} ]] || return 0
+		if out=$("$egressctl" report "$job_id" --format markdown 2>"$tmp/report.err"); then
+			printf '%s\n' "$out" >>"$GITHUB_STEP_SUMMARY" ||
+				info "cannot append the report to GITHUB_STEP_SUMMARY ($GITHUB_STEP_SUMMARY)."
+		else
+			info "no report of job $job_id: $(head -c 300 "$tmp/report.err")"
+		fi
+		;;
+	gitlab)
+		if out=$("$egressctl" report "$job_id" 2>"$tmp/report.err"); then
+			# a collapsed section of the job log (GitLab's section markers)
+			printf '\033[0Ksection_start:%s:egress_fence_report[collapsed=true]\r\033[0K%s\n' \
+				"$(date +%s)" "egress-fence: report of job $job_id"
+			printf '%s\n' "$out"
+			printf '\033[0Ksection_end:%s:egress_fence_report\r\033[0K\n' "$(date +%s)"
+		else
+			info "no report of job $job_id: $(head -c 300 "$tmp/report.err")"
+			return 0
+		fi
+		dir=${EGRESS_FENCE_REPORT_DIR:-${CI_PROJECT_DIR:+$CI_PROJECT_DIR/egress-fence-reports}}
+		[[ -n $dir ]] || return 0
+		if ! mkdir -p -- "$dir" ||
+			! "$egressctl" report "$job_id" --format json >"$dir/$job_id.json" 2>"$tmp/report.err"; then
+			info "cannot write the JSON report to $dir/$job_id.json: $(head -c 300 "$tmp/report.err")"
+		fi
+		;;
+	esac
+	return 0
+}
 
 # The command writes this file first thing, from inside the fence: if it is
 # missing after a 125, the 125 was egressctl's (the fence was not set up),
@@ -283,4 +337,5 @@ if [[ $rc -eq $EXIT_FENCE && ! -e $marker ]]; then
 	where=${RUNNER_NAME:-${CI_RUNNER_DESCRIPTION:-$HOSTNAME}}
 	not_run "the fence could not be set up (egressctl exited 125: egressd unreachable, or the policy ${policy:-(default)} invalid or not permitted; egressctl's message is above; check \`egressctl status\` on runner $where)."
 fi
+report
 exit "$rc"

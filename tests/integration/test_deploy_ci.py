@@ -287,6 +287,87 @@ def test_deploy_ci_gitlab_step(ctx):
         check(not os.path.exists(marker), "%s: the command ran" % what)
 
 
+# -- reports where the CI shows them, notices, fail on deny --------------------
+
+@test(timeout=180)
+def test_deploy_ci_github_step_summary_and_fail_on_deny(ctx):
+    d = ctx.daemon({"ci": POLICY})
+    summary = ctx.path("step-summary.md")
+    with open(summary, "w") as f:
+        f.write("# an earlier step's summary\n")
+    p, job = github_step(ctx, d, PROBE_CMD, extra_env={"GITHUB_STEP_SUMMARY": summary})
+    eq(p.returncode, 0, "the step's status: " + describe(p))
+    text = open(summary).read()
+    check(text.startswith("# an earlier step's summary\n"), "the summary was not appended to")
+    check("## egress-fence: job `%s`" % job in text, "no report of the job: %r" % text)
+    check("| `198.18.2.1:443/tcp` | `connect` | `no_rule` | 1 |" in text,
+          "the denied destination is not in the summary: %r" % text)
+    check("egress-fence: refused TCP connection to 198.18.2.1 port 443" in p.stderr,
+          "no live notice in the step's log: " + describe(p))
+    # the input fails the step for the denial; the report is written anyway
+    p, job = github_step(ctx, d, PROBE_CMD, extra_env={"GITHUB_STEP_SUMMARY": summary},
+                         fail_on_deny="true", quiet="true")
+    eq(p.returncode, 122, "fail-on-deny with a denial: " + describe(p))
+    check("egress-fence: refused" not in p.stderr, "quiet: a notice: " + describe(p))
+    check("## egress-fence: job `%s`" % job in open(summary).read(), "no report on failure")
+    p, job = github_step(ctx, d, '"%s" "%s" connect %s' % (PY, PROBE, ALLOW),
+                         fail_on_deny="true")
+    eq(p.returncode, 0, "fail-on-deny with nothing denied: " + describe(p))
+    p, job = github_step(ctx, d, "touch %s" % ctx.path("ran"), fail_on_deny="yes")
+    eq(p.returncode, 125, "a bad fail-on-deny value: " + describe(p))
+    check(ERROR_GH in p.stdout and not os.path.exists(ctx.path("ran")),
+          "a bad input: no annotation, or the command ran: " + describe(p))
+    # no GITHUB_STEP_SUMMARY: nothing written anywhere, no complaint
+    before = set(os.listdir(ctx.tmp))
+    p, job = github_step(ctx, d, PROBE_CMD)
+    eq(p.returncode, 0, "without GITHUB_STEP_SUMMARY: " + describe(p))
+    check("no report" not in p.stderr, "a complaint without the variable: " + describe(p))
+    new = [x for x in set(os.listdir(ctx.tmp)) - before if not x.startswith("github-output")]
+    eq(new, [], "files written without GITHUB_STEP_SUMMARY")
+
+
+@test(timeout=180)
+def test_deploy_ci_gitlab_report_section_and_artifact(ctx):
+    d = ctx.daemon({"ci": POLICY})
+    proj = ctx.path("project")
+    os.mkdir(proj)
+    env = step_env(ctx, d, dict(GITLAB, CI_PROJECT_DIR=proj))
+    p = run_script(ctx, d, [STEP, "--policy", "ci", "--", "/bin/sh", "-c", PROBE_CMD], env)
+    eq(p.returncode, 0, "the step: " + describe(p))
+    job = step_job_id(p)
+    # (text mode reads GitLab's \r as a line end)
+    m = re.search(r"\x1b\[0Ksection_start:\d+:egress_fence_report\[collapsed=true\]\n\x1b\[0K"
+                  r"egress-fence: report of job (\S+)\n(.*?)\x1b\[0Ksection_end:\d+:"
+                  r"egress_fence_report\n\x1b\[0K\n", p.stdout, re.S)
+    with open(ctx.path("gitlab-step.out"), "w") as f:
+        f.write(p.stdout)
+    check(m, "no collapsed report section in the job log (%s): %s" % (
+        ctx.path("gitlab-step.out"), describe(p)))
+    eq(m.group(1), job, "the section's job")
+    check("egress-fence job " + job in m.group(2) and "198.18.2.1:443/tcp" in m.group(2),
+          "the section's report: %r" % m.group(2))
+    path = os.path.join(proj, "egress-fence-reports", job + ".json")
+    check(os.path.exists(path), "no JSON report at the artifact path %s" % path)
+    with open(path) as f:
+        rep = json.load(f)
+    eq(rep["job"]["id"], job, "the JSON report's job")
+    check(any(g["destination"] == "198.18.2.1:443/tcp" for g in rep["denied"]),
+          "the JSON report's denials: %r" % rep["denied"])
+    # the example declares that path as an artifact
+    doc = load_yaml(os.path.join(CI_DIR, "gitlab", "gitlab-ci.yml"))
+    for name in ("agent-review", "agent-fix"):
+        check("egress-fence-reports/" in doc[name]["artifacts"]["paths"] and
+              doc[name]["artifacts"].get("when") == "always",
+              "gitlab-ci.yml's %s does not keep egress-fence-reports/ always" % name)
+    # no CI_PROJECT_DIR: the section, but no file
+    env = step_env(ctx, d, GITLAB)
+    p = run_script(ctx, d, [STEP, "--policy", "ci", "--", "/bin/sh", "-c", PROBE_CMD], env,
+                   cwd=ctx.tmp)
+    eq(p.returncode, 0, "the step: " + describe(p))
+    check(not os.path.exists(os.path.join(ctx.tmp, "egress-fence-reports")),
+          "a report directory without CI_PROJECT_DIR")
+
+
 # -- the job-start check (GitHub job-started hook, GitLab pre_build_script) -------
 
 def expected_tamper(status):

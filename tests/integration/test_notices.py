@@ -171,3 +171,49 @@ def test_run_signals_and_status_pass_through(ctx):
     bg.wait(20)
     wait_until(lambda: not os.path.exists("/proc/%d" % child), 10,
                what="the command to end with its egressctl run")
+
+
+@test(timeout=120)
+def test_journal_group_lets_the_runner_read_reports(ctx):
+    """"journal": {"group"}: the state directory, the journal directory and
+    its files get the group (a CI runner's user reads its jobs' reports);
+    no one else gets anything; an unknown group stops egressd at start."""
+    import grp
+    import pwd
+    import stat
+    import subprocess
+    g = grp.getgrnam("nogroup")
+    d = ctx.daemon({"np": pol(allow=["198.18.1.1:443"])}, config={"journal": {"group": "nogroup"}})
+    r = d.probe("np", "connect", "198.18.2.4:80", rc=None)
+    d.job_span(r.job)
+    eq(os.stat(d.state_dir).st_gid, g.gr_gid, "the state directory's group")
+    st = os.stat(os.path.join(d.state_dir, "journal"))
+    eq((st.st_gid, stat.S_IMODE(st.st_mode)), (g.gr_gid, 0o750), "the journal directory")
+    files = d.journal_files()
+    check(files, "no journal file")
+    for f in files:
+        st = os.stat(f)
+        eq((st.st_gid, stat.S_IMODE(st.st_mode)), (g.gr_gid, 0o640), "group and mode of %s" % f)
+    # nobody, in group nogroup, reads the job's report (its way to the state
+    # directory opened for the test: the test's own directories are 0700)
+    nobody = pwd.getpwnam("nobody")
+    for p in (os.path.dirname(d.state_dir.rstrip("/")),):
+        os.chmod(p, os.stat(p).st_mode | 0o011)
+    rep = subprocess.run(["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % g.gr_gid,
+                          "--clear-groups", d.egressctl, "report", r.job, "--format", "json",
+                          "--state-dir", d.state_dir], capture_output=True, text=True, timeout=30)
+    eq(rep.returncode, 0, "egressctl report as nobody:nogroup: %s" % rep.stderr)
+    eq(json.loads(rep.stdout)["job"]["id"], r.job, "the report's job")
+    outside = grp.getgrnam("daemon").gr_gid
+    rep = subprocess.run(["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % outside,
+                          "--clear-groups", d.egressctl, "report", r.job, "--state-dir",
+                          d.state_dir], capture_output=True, text=True, timeout=30)
+    check(rep.returncode != 0, "a user outside the group read the journal: %r" % rep.stdout)
+    for bad in ("no-such-group-ef", "", -1, True):
+        e = ctx.daemon({}, start=False, config={"journal": {"group": bad}})
+        try:
+            e.start(timeout=10)
+        except AssertionError as ex:
+            check("journal.group" in str(ex), "the error does not name journal.group: %s" % ex)
+        else:
+            raise AssertionError("egressd started with journal.group %r" % (bad,))

@@ -45,9 +45,27 @@ args=()
 [[ -n ${FENCE_INPUT_ATTRS:-} ]] && args+=(--attrs "$FENCE_INPUT_ATTRS")
 [[ -n ${FENCE_INPUT_WORKING_DIRECTORY:-} ]] &&
 	args+=(--working-directory "$FENCE_INPUT_WORKING_DIRECTORY")
+case ${FENCE_INPUT_FAIL_ON_DENY:-false} in
+true) args+=(--fail-on-deny) ;;
+false | "") ;;
+*)
+	echo "::error title=egress-fence::the fail-on-deny input must be true or false, not" \
+		"\"$FENCE_INPUT_FAIL_ON_DENY\". The step's command did not run."
+	exit 125
+	;;
+esac
+case ${FENCE_INPUT_QUIET:-false} in
+true) args+=(--quiet) ;;
+false | "") ;;
+*)
+	echo "::error title=egress-fence::the quiet input must be true or false, not" \
+		"\"$FENCE_INPUT_QUIET\". The step's command did not run."
+	exit 125
+	;;
+esac
 args+=(--shell "${FENCE_INPUT_SHELL:-bash}" --run "${FENCE_INPUT_RUN:-}")
 
 # the inputs are arguments now; the fenced command need not see them
 unset FENCE_INPUT_POLICY FENCE_INPUT_RUN FENCE_INPUT_SHELL FENCE_INPUT_JOB_ID \
-	FENCE_INPUT_ATTRS FENCE_INPUT_WORKING_DIRECTORY
+	FENCE_INPUT_ATTRS FENCE_INPUT_WORKING_DIRECTORY FENCE_INPUT_FAIL_ON_DENY FENCE_INPUT_QUIET
 exec bash "$step" "${args[@]}"
