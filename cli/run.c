@@ -49,6 +49,9 @@ const char cmd_run_help[] =
 	"  --quiet              no notices of refusals on stderr\n"
 	"  --notices FILE       the notices as JSON lines, appended to FILE (also\n"
 	"                       EGRESS_FENCE_NOTICES=FILE)\n"
+	"  --exec               no notices, no --fail-on-deny: egressctl execs the command in\n"
+	"                       its own place (a container's PID 1); refused for a policy with\n"
+	"                       \"fail_on_deny\"\n"
 	"  --fail-on-deny       exit 122 when the command succeeded but anything of the job\n"
 	"                       was refused (or would be, in audit mode) or flagged as a probe;\n"
 	"                       a policy with \"fail_on_deny\": true does the same\n"
@@ -643,6 +646,7 @@ int cmd_run(int argc, char **argv)
 	bool in_container = false;
 	struct sup_opts so = { .notices = getenv("EGRESS_FENCE_NOTICES") };
 	struct sup sup = { -1, -1 };
+	bool exec_only = false;
 	const char *writes[EF_OVERLAY_MAX_THROUGH];
 
 	if (!req || !attrs)
@@ -662,6 +666,10 @@ int cmd_run(int argc, char **argv)
 		}
 		if (!strcmp(a, "--fail-on-deny")) {
 			so.fail_on_deny = true;
+			continue;
+		}
+		if (!strcmp(a, "--exec")) {
+			exec_only = true;
 			continue;
 		}
 		if (i + 1 >= argc) {
@@ -703,9 +711,15 @@ int cmd_run(int argc, char **argv)
 	}
 	if (so.notices && !*so.notices)
 		so.notices = NULL;
+	if (exec_only && (so.fail_on_deny || so.notices)) {
+		fprintf(stderr, "egressctl run: --exec leaves no parent for %s\n",
+			so.fail_on_deny ? "--fail-on-deny" : "the notices (--notices, EGRESS_FENCE_NOTICES)");
+		ret = 2;
+		goto out;
+	}
 	/* the parent stays outside the job, for the notices and the verdict
 	 * of --fail-on-deny (notices.c); from here on this is the child */
-	if (sup_fork(&so, argv[i], &sup))
+	if (!exec_only && sup_fork(&so, argv[i], &sup))
 		goto out;
 	/* after the options: an --attr of the same key wins over the runner's */
 	if (ef_ci_env_attrs(attrs)) {
@@ -789,8 +803,14 @@ int cmd_run(int argc, char **argv)
 	}
 	close(fd);
 	fd = -1;
+	if (exec_only && cJSON_IsTrue(cJSON_GetObjectItem(reply, "fail_on_deny"))) {
+		fprintf(stderr, "egressctl: the job's policy fails on deny (\"fail_on_deny\"), which "
+			"--exec cannot do; not running %s\n", argv[i]);
+		ret = EXIT_FENCE;
+		goto out;
+	}
 	/* the parent watches the job before the command runs */
-	if (sup_ready(&sup, cJSON_GetStringValue(jid) ? jid->valuestring : "")) {
+	if (!exec_only && sup_ready(&sup, cJSON_GetStringValue(jid) ? jid->valuestring : "")) {
 		ret = EXIT_FENCE;
 		goto out;
 	}

@@ -516,6 +516,8 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	ef_dns_netns_open_pid(d, j, peer_pid);
 
 	cJSON_AddStringToObject(reply, "job_id", j->id);
+	/* egressctl run --exec, which has no parent to fail the step, refuses it */
+	cJSON_AddBoolToObject(reply, "fail_on_deny", j->pol->pol->fail_on_deny);
 	cJSON_AddStringToObject(reply, "cgroup", j->cgroup + strlen(d->cgroup_mount));
 	/* the job's Docker endpoint is the cover of /run/docker.sock (docker.c) */
 	if (j->pol->pol->flags & EF_PF_DOCKER)

@@ -273,11 +273,14 @@ report() {
 		;;
 	gitlab)
 		if out=$("$egressctl" report "$job_id" 2>"$tmp/report.err"); then
-			# a collapsed section of the job log (GitLab's section markers)
-			printf '\033[0Ksection_start:%s:egress_fence_report[collapsed=true]\r\033[0K%s\n' \
-				"$(date +%s)" "egress-fence: report of job $job_id"
-			printf '%s\n' "$out"
-			printf '\033[0Ksection_end:%s:egress_fence_report\r\033[0K\n' "$(date +%s)"
+			# a collapsed section of the job log (GitLab's section markers),
+			# on stderr: the step's stdout may be redirected to a file
+			{
+				printf '\033[0Ksection_start:%s:egress_fence_report[collapsed=true]\r\033[0K%s\n' \
+					"$(date +%s)" "egress-fence: report of job $job_id"
+				printf '%s\n' "$out"
+				printf '\033[0Ksection_end:%s:egress_fence_report\r\033[0K\n' "$(date +%s)"
+			} >&2
 		else
 			info "no report of job $job_id: $(head -c 300 "$tmp/report.err")"
 			return 0

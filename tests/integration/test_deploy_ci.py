@@ -338,9 +338,9 @@ def test_deploy_ci_gitlab_report_section_and_artifact(ctx):
     # (text mode reads GitLab's \r as a line end)
     m = re.search(r"\x1b\[0Ksection_start:\d+:egress_fence_report\[collapsed=true\]\n\x1b\[0K"
                   r"egress-fence: report of job (\S+)\n(.*?)\x1b\[0Ksection_end:\d+:"
-                  r"egress_fence_report\n\x1b\[0K\n", p.stdout, re.S)
+                  r"egress_fence_report\n\x1b\[0K\n", p.stderr, re.S)
     with open(ctx.path("gitlab-step.out"), "w") as f:
-        f.write(p.stdout)
+        f.write(p.stderr)
     check(m, "no collapsed report section in the job log (%s): %s" % (
         ctx.path("gitlab-step.out"), describe(p)))
     eq(m.group(1), job, "the section's job")
@@ -359,6 +359,7 @@ def test_deploy_ci_gitlab_report_section_and_artifact(ctx):
         check("egress-fence-reports/" in doc[name]["artifacts"]["paths"] and
               doc[name]["artifacts"].get("when") == "always",
               "gitlab-ci.yml's %s does not keep egress-fence-reports/ always" % name)
+    check("section_start" not in p.stdout, "the report on the step's stdout")
     # no CI_PROJECT_DIR: the section, but no file
     env = step_env(ctx, d, GITLAB)
     p = run_script(ctx, d, [STEP, "--policy", "ci", "--", "/bin/sh", "-c", PROBE_CMD], env,
@@ -478,7 +479,8 @@ def test_deploy_ci_files(ctx):
     # the composite action
     act = docs["github/fence/action.yml"]
     inputs = act.get("inputs") or {}
-    eq(sorted(inputs), sorted(["run", "policy", "shell", "job-id", "attrs", "working-directory"]),
+    eq(sorted(inputs), sorted(["run", "policy", "shell", "job-id", "attrs", "working-directory",
+                               "fail-on-deny", "quiet"]),
        "action inputs")
     eq(inputs["shell"].get("default"), "bash", "the shell input's default")
     runs = act.get("runs") or {}

@@ -217,3 +217,25 @@ def test_journal_group_lets_the_runner_read_reports(ctx):
             check("journal.group" in str(ex), "the error does not name journal.group: %s" % ex)
         else:
             raise AssertionError("egressd started with journal.group %r" % (bad,))
+
+
+@test(timeout=120)
+def test_run_exec_no_parent(ctx):
+    """--exec: egressctl execs the command in its own place (no notices,
+    no parent); refused with --fail-on-deny, a notices file, or a policy
+    that fails on deny."""
+    d = ctx.daemon(policies={"np": pol(allow=["198.18.1.1:443"]),
+                             "strict": pol(allow=["198.18.1.1:443"], fail_on_deny=True)})
+    r = d.run("np", ["sh", "-c", "echo $PPID; %s %s connect 198.18.2.4:80 >/dev/null" % (
+        PY, PROBE)], extra=["--exec"])
+    eq(r.rc, 0, "--exec: %s" % r.err)
+    check(not notices(r.err), "--exec printed notices: %r" % r.err)
+    d.decision(r.job, "198.18.2.4", 80)
+    for extra, env, word in ((["--exec", "--fail-on-deny"], None, "--fail-on-deny"),
+                             (["--exec"], {"EGRESS_FENCE_NOTICES": ctx.path("n")}, "notices")):
+        r = d.run("np", ["touch", ctx.path("ran")], extra=extra, env=env)
+        eq(r.rc, 2, "%s: %s" % (extra, r.err))
+        check(word in r.err and not os.path.exists(ctx.path("ran")), "%s: %r" % (extra, r.err))
+    r = d.run("strict", ["touch", ctx.path("ran")], extra=["--exec"])
+    eq(r.rc, 125, "--exec under a fail_on_deny policy: %s" % r.err)
+    check("fail_on_deny" in r.err and not os.path.exists(ctx.path("ran")), r.err)
