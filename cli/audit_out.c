@@ -235,37 +235,9 @@ cleanup:
 
 /* ---- table cells ---------------------------------------------------- */
 
-/* Bytes in the UTF-8 sequence at p, or 0 if it is not a valid one. */
-static int utf8_len(const unsigned char *p)
-{
-	int n = 0;
-
-	if (*p < 0x80)
-		return 1;
-	if (*p >= 0xc2 && *p <= 0xdf)
-		n = 2;
-	else if (*p >= 0xe0 && *p <= 0xef)
-		n = 3;
-	else if (*p >= 0xf0 && *p <= 0xf4)
-		n = 4;
-	for (int i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /* Copies a value into a cell: C0, DEL and C1 controls (some terminals obey
  * C1 as escapes) and invalid UTF-8 become '?'; cut at CELL_MAX on a
  * character boundary; empty is "-". */
-int audit_char(const unsigned char *p)
-{
-	int l = utf8_len(p);
-
-	if (!l || *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] <= 0x9f))
-		return -(l ? l : 1);
-	return l;
-}
-
 static void cell(char *dst, const char *src)
 {
 	const unsigned char *p = (const unsigned char *)(src && *src ? src : "-");
