@@ -34,11 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "audit.h"
 #include "ctl_proto.h"
 #include "egressctl.h"
 #include "notices.h"
-#include "suggest.h"
 
 #define EXIT_FENCE 125
 #define SUMMARY_WAIT_MS 10000
@@ -63,73 +61,9 @@ struct parent {
 	bool replied; /* the reply to the last request came */
 };
 
-/* a value of the job's, printable: control characters and invalid UTF-8
- * as '?' (a notice is one line a person reads on a terminal) */
-static void clean(char *dst, size_t len, const char *src)
-{
-	const unsigned char *p = (const unsigned char *)(src ? src : "?");
-	size_t o = 0;
-
-	while (*p && o + 5 < len) {
-		int l = audit_char(p);
-
-		if (l < 0) {
-			dst[o++] = '?';
-			p += -l;
-			continue;
-		}
-		memcpy(dst + o, p, l);
-		o += l;
-		p += l;
-	}
-	dst[o] = '\0';
-}
-
 static const char *jstr(const cJSON *o, const char *k)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-}
-
-/* The rule `policy suggest` would write for a refused connection or
- * datagram; NULL if none applies (left out: metadata, an address class). */
-static char *allow_rule(const cJSON *dst, bool send)
-{
-	const char *name = jstr(dst, "name"), *addr = jstr(dst, "address");
-	double port = cJSON_GetNumberValue(cJSON_GetObjectItem(dst, "port"));
-	struct suggest_result res = { 0 };
-	struct suggest *sg = NULL;
-	char *rule = NULL;
-
-	if (suggest_new(&(struct suggest_opts){ 0 }, &sg))
-		return NULL;
-	if (!suggest_add_conn(sg, "notice", name ? name : addr, addr, port == port ? (long)port : 0,
-			      jstr(dst, "transport"), send) &&
-	    !suggest_rules(sg, NULL, &res) && res.n_allow == 1)
-		rule = strdup(res.allow[0]);
-	suggest_result_free(&res);
-	suggest_free(sg);
-	return rule;
-}
-
-static bool shell_safe(const char *s)
-{
-	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			    ".-_:/[]*,", *s))
-			return false;
-	return true;
-}
-
-/* "egressctl policy add P 'RULE'", only if both are plain words: a
- * command to paste is not built from the job's bytes otherwise */
-static void add_command(cJSON *n, const char *policy, const char *rule)
-{
-	char cmd[512];
-
-	if (!policy || !rule || !shell_safe(policy) || !shell_safe(rule))
-		return;
-	snprintf(cmd, sizeof(cmd), "egressctl policy add %s '%s'", policy, rule);
-	cJSON_AddStringToObject(n, "allow_command", cmd);
 }
 
 static double num(const cJSON *o, const char *k)
@@ -137,144 +71,6 @@ static double num(const cJSON *o, const char *k)
 	double v = cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
 
 	return v == v ? v : 0;
-}
-
-/* the protocols a socket refusal names most (the rest as numbers) */
-static const char *proto_name(double p)
-{
-	static char buf[16];
-
-	switch ((int)p) {
-	case 0:
-		return "default";
-	case 1:
-		return "icmp";
-	case 58:
-		return "icmpv6";
-	case 132:
-		return "sctp";
-	case 136:
-		return "udplite";
-	case 262:
-		return "mptcp";
-	}
-	snprintf(buf, sizeof(buf), "%.0f", p);
-	return buf;
-}
-
-static void what_text(const cJSON *n, const char *kind, char *out, size_t len)
-{
-	const cJSON *dst = cJSON_GetObjectItem(n, "destination");
-	const cJSON *q = cJSON_GetObjectItem(n, "query"), *so = cJSON_GetObjectItem(n, "socket");
-	char name[300], addr[80], tr[16];
-	double port = cJSON_GetNumberValue(cJSON_GetObjectItem(dst, "port"));
-
-	clean(name, sizeof(name), jstr(dst, "name"));
-	clean(addr, sizeof(addr), jstr(dst, "address"));
-	clean(tr, sizeof(tr), jstr(dst, "transport"));
-	for (char *c = tr; *c; c++)
-		*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
-	if (!strcmp(kind, "dns")) {
-		clean(name, sizeof(name), jstr(q, "name"));
-		snprintf(out, len, "DNS query for %s%s%s%s", jstr(q, "name") ? name : "(none)",
-			 jstr(q, "type") ? " (" : "", jstr(q, "type") ? jstr(q, "type") : "",
-			 jstr(q, "type") ? ")" : "");
-	} else if (!strcmp(kind, "socket")) {
-		if (!so || !jstr(so, "type"))
-			snprintf(out, len, "an io_uring instance");
-		else
-			snprintf(out, len, "a socket (%s %s, protocol %s)",
-				 jstr(so, "family") ? jstr(so, "family") : "?", jstr(so, "type"),
-				 proto_name(num(so, "protocol")));
-	} else if (!strcmp(kind, "tamper")) {
-		snprintf(out, len, "an attempt on the fence");
-	} else if (dst) {
-		const char *what = !strcmp(kind, "connect") ? "connection"
-				   : !strcmp(kind, "send")  ? "datagram"
-							    : "packet";
-
-		if (jstr(dst, "name"))
-			snprintf(out, len, "%s %s to %s (%s) port %.0f", tr, what, name, addr, port);
-		else
-			snprintf(out, len, "%s %s to %s port %.0f", tr, what, addr, port);
-	} else {
-		snprintf(out, len, "%s", kind);
-	}
-}
-
-static void hint_text(cJSON *n, const char *kind, const char *policy, char *out, size_t len)
-{
-	const cJSON *dst = cJSON_GetObjectItem(n, "destination");
-	const char *reason = jstr(n, "reason") ? jstr(n, "reason") : "";
-	char *rule = NULL, pol[128], qn[300];
-
-	clean(pol, sizeof(pol), policy);
-	out[0] = '\0';
-	if (!strcmp(reason, "deny_rule")) {
-		snprintf(out, len, " A deny rule of policy %s refuses it; deny rules win over allow "
-			 "rules.", pol);
-	} else if (!strcmp(kind, "connect") || !strcmp(kind, "send") || !strcmp(kind, "packet")) {
-		rule = dst && (!strcmp(reason, "no_rule") || !strcmp(reason, "dns_expired") ||
-			       !strcmp(reason, "loopback") || !strcmp(reason, "metadata"))
-			       ? allow_rule(dst, !strcmp(kind, "send"))
-			       : NULL;
-		add_command(n, policy, rule);
-	} else if (!strcmp(kind, "dns") && !strcmp(reason, "dns_unlisted") &&
-		   jstr(cJSON_GetObjectItem(n, "query"), "name")) {
-		clean(qn, sizeof(qn), jstr(cJSON_GetObjectItem(n, "query"), "name"));
-		if (asprintf(&rule, "%s:443", qn) < 0)
-			rule = NULL;
-		add_command(n, policy, rule);
-	} else if (!strcmp(kind, "socket")) {
-		snprintf(out, len, " Policy %s's \"sockets\" settings decide which sockets a job "
-			 "may make (egress-fence-policy(5)).", pol);
-	} else if (!strcmp(kind, "tamper")) {
-		snprintf(out, len, " The fence protects itself; no policy allows this.");
-	}
-	free(rule);
-	if (jstr(n, "allow_command"))
-		snprintf(out, len, " To allow it: %s%s", jstr(n, "allow_command"),
-			 !strcmp(kind, "dns") ? " (with the port it connects to)" : "");
-}
-
-char *sup_notice_text(cJSON *n)
-{
-	const char *kind = jstr(n, "kind") ? jstr(n, "kind") : "?";
-	const char *policy = jstr(n, "policy");
-	bool audit = !strcmp(jstr(n, "decision") ? jstr(n, "decision") : "", "would_deny");
-	char what[512], why[300], pol[128], hint[640], proc[128] = "", exe[80], *s = NULL;
-	const cJSON *p = cJSON_GetObjectItem(n, "process");
-
-	if (!strcmp(kind, "flag")) {
-		clean(why, sizeof(why), jstr(n, "why"));
-		clean(what, sizeof(what), jstr(n, "reason"));
-		clean(hint, sizeof(hint), jstr(n, "action"));
-		if (asprintf(&s, "egress-fence: the job is flagged as probing (%s): %s; action: %s. "
-			     "See: egressctl report %s", what, why, hint,
-			     jstr(n, "job_id") ? jstr(n, "job_id") : "JOB") < 0)
-			return NULL;
-		return s;
-	}
-	what_text(n, kind, what, sizeof(what));
-	clean(why, sizeof(why), jstr(n, "why"));
-	clean(pol, sizeof(pol), policy);
-	if (p) {
-		clean(exe, sizeof(exe), jstr(p, "executable"));
-		if (cJSON_GetObjectItem(p, "pid"))
-			snprintf(proc, sizeof(proc), " from %s (pid %.0f)", exe,
-				 cJSON_GetNumberValue(cJSON_GetObjectItem(p, "pid")));
-		else
-			snprintf(proc, sizeof(proc), " from %s", exe);
-	}
-	hint_text(n, kind, policy, hint, sizeof(hint));
-	if (asprintf(&s, "egress-fence: %s %s%s: %s (policy %s). %s%s", audit ? "would refuse"
-									 : "refused",
-		     what, proc, why, pol,
-		     audit ? "Audit mode: it was let through; enforce mode refuses it."
-			   : "This is the fence's policy, not a network fault.",
-		     hint) < 0)
-		return NULL;
-	return s;
 }
 
 static void on_notice(struct parent *p, cJSON *n)
@@ -441,6 +237,10 @@ static int verdict(struct parent *p, bool watched)
 		fprintf(stderr, "egress-fence: job %s: %.0f refused, %.0f probe flag%s%s; "
 			"egressctl report %s shows them all\n", p->job, refused, flags,
 			flags == 1 ? "" : "s", unshown ? " (some not shown above)" : "", p->job);
+	if (p->sum && !cJSON_IsTrue(cJSON_GetObjectItem(p->sum, "ended")) && !p->o->quiet)
+		fprintf(stderr, "egress-fence: job %s goes on: the command left processes in it; "
+			"their refusals from now on are in its report, not in this step's %s\n",
+			p->job, p->fail ? "verdict" : "notices");
 	if (!p->fail)
 		return code;
 	if (!p->sum) {

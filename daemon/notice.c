@@ -326,9 +326,14 @@ static struct ef_watch *watch_of(const struct ef_daemon *d, const struct ef_clie
 	return NULL;
 }
 
+/* A watcher of a running job may be quiet for as long as the job runs;
+ * once the job has ended it is a client like any other (control.c drops
+ * it when idle): an ended job's watchers do not hold the socket forever. */
 bool ef_notice_watching(const struct ef_daemon *d, const struct ef_client *c)
 {
-	return watch_of(d, c) != NULL;
+	const struct ef_watch *w = watch_of(d, c);
+
+	return w && w->cgid;
 }
 
 int ef_notice_watch(struct ef_daemon *d, struct ef_client *c, const cJSON *req,

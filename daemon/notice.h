@@ -35,6 +35,7 @@ int ef_notice_watch(struct ef_daemon *d, struct ef_client *c, const cJSON *req,
 int ef_notice_summary(struct ef_daemon *d, struct ef_client *c, cJSON *reply, char *err,
 		      size_t errlen);
 void ef_notice_unwatch(struct ef_daemon *d, struct ef_client *c);
+/* true: c watches a job that is still running (not dropped when idle) */
 bool ef_notice_watching(const struct ef_daemon *d, const struct ef_client *c);
 
 /* A refusal (verdict deny or would-deny) of job j (events.c). */
