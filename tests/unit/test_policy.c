@@ -692,6 +692,35 @@ static void test_host_writes(void **state)
 	assert_non_null(strstr(err, "c.json:1:30: \"host_writes\" must be true or false"));
 }
 
+/* ---- "fail_on_deny" (egressctl run's verdict, through egressd) ---- */
+
+static void test_fail_on_deny(void **state)
+{
+	char err[EF_ERR_LEN], txt[512];
+	struct ef_policy *p, *q;
+	struct ef_policy_change c;
+	const char *bad = "{\"name\": \"c\", \"fail_on_deny\": 1}";
+
+	(void)state;
+	p = parse_ok("{\"name\": \"c\"}");
+	assert_false(p->fail_on_deny);
+	q = parse_ok("{\"name\": \"c\", \"fail_on_deny\": true}");
+	assert_true(q->fail_on_deny);
+	/* a setting of its own in a diff; compiled maps unchanged */
+	assert_int_equal(ef_policy_diff(p, q, &c), 0);
+	assert_int_equal(c.n_settings, 1);
+	snprintf(txt, sizeof(txt), "%s", c.settings[0]);
+	assert_non_null(strstr(txt, "fail_on_deny: false -> true"));
+	ef_policy_change_free(&c);
+	ef_policy_free(q);
+	ef_policy_free(p);
+	p = NULL;
+	assert_int_equal(ef_policy_parse(bad, strlen(bad), "c.json", &p, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(p);
+	assert_non_null(strstr(err, "c.json:1:31: \"fail_on_deny\" must be true or false"));
+}
+
 static struct ef_compiled *compile_ok(const struct ef_policy *p, __u32 id)
 {
 	char err[EF_ERR_LEN];
@@ -1341,6 +1370,7 @@ int main(void)
 		cmocka_unit_test(test_compiled_vs_naive_small),
 		cmocka_unit_test(test_compile_speed),
 		cmocka_unit_test(test_capabilities), cmocka_unit_test(test_host_writes),
+		cmocka_unit_test(test_fail_on_deny),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
