@@ -56,8 +56,8 @@ static const struct ctl_cmd cmds[] = {
 	  "audit [--job ID] [--denied] [--flagged] [--since DURATION] [--state-dir DIR] [--json]",
 	  "query the decision journal; works without egressd (DURATION: 30s, 15m, 2h, 1d, 1h30m)",
 	  audit_help },
-	{ "report", cmd_report, "report JOB [--format text|markdown|json|html] [--since DURATION] "
-	  "[--state-dir DIR]",
+	{ "report", cmd_report,
+	  "report JOB [--format text|markdown|json|html] [--since DURATION] [--state-dir DIR]",
 	  "one job from the journal: what was denied, by whom, and what would allow it",
 	  cmd_report_help },
 	{ 0 }

@@ -8,9 +8,11 @@
  * them (suggest_rules.c), as lines to add to the policy.
  *
  * The journal is read once into a model (a cJSON tree, which --format json
- * prints as it is); text and markdown render that model. Every value in it
- * comes from the job, and the job is hostile: text prints control
- * characters as '?', markdown makes every value a code span.
+ * prints as it is); text and markdown render that model, and so does html
+ * (report_html.c), which also draws the model's timeline of the job's
+ * decisions (report_timeline.c). Every value in it comes from the job, and
+ * the job is hostile: text prints control characters as '?', markdown makes
+ * every value a code span, html escapes every value.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +24,7 @@
 
 #include "audit.h"
 #include "egressctl.h"
+#include "report.h"
 #include "suggest.h"
 #include "util.h"
 
@@ -33,9 +36,11 @@ const char cmd_report_help[] =
 	"One job from the decision journal: the job (policy, CI attributes, trace id,\n"
 	"duration), its counts, what was denied grouped by destination with the\n"
 	"processes that tried, probe flags and tamper refusals, and the rules that would\n"
-	"allow what was denied. Works without egressd. --since (default 30d) bounds the\n"
-	"journal files read. Exit status: 0; 1 if the job is not in the journal; 2 for a\n"
-	"usage error.\n";
+	"allow what was denied. --format: text (default), markdown, json (the model the\n"
+	"others render), or html: one self-contained page (no script, nothing fetched)\n"
+	"that also draws the job's decisions on a timeline, a lane per process. Works\n"
+	"without egressd. --since (default 30d) bounds the journal files read. Exit\n"
+	"status: 0; 1 if the job is not in the journal; 2 for a usage error.\n";
 
 struct group {
 	char *dest, *kind, *reason;
@@ -53,8 +58,27 @@ struct rep {
 	size_t n_g, n_g_more;
 	uint64_t n_spans, first_ns, last_ns;
 	struct suggest *sg;
+	struct report_tl tl; /* every decision span, for the timeline */
 	char trace_id[33];
 };
+
+const char *const report_counts[4][2] = {
+	{ "egress.decisions", "decisions" },
+	{ "egress.denied", "denied" },
+	{ "egress.dns.queries", "DNS queries" },
+	{ "egress.dns.denied", "DNS denied" },
+};
+
+bool report_ci_attr(const char *key)
+{
+	static const char *const prefixes[] = { "cicd.", "vcs.", "enduser.", "gen_ai.",
+						"container." };
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(key, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
 
 static const char *str_or(const char *s, const char *dflt)
 {
@@ -196,6 +220,36 @@ static int add_group(struct rep *r, const struct audit_span *s, uint64_t count)
 	return 0;
 }
 
+/* Every span of the job but its egress.job, for the timeline: a probe
+ * flag names its subject, a tamper refusal its target. */
+static int add_decision(struct rep *r, const struct audit_span *s, const char *proc)
+{
+	bool probe = !strcmp(s->name, "egress.probe");
+	struct report_decision d = {
+		.start_ns = s->start_ns,
+		.end_ns = s->end_ns,
+		.count = 1,
+		.process = proc,
+		.kind = s->name + (strncmp(s->name, "egress.", 7) ? 0 : 7),
+		.reason = str_or(audit_attr_str(s, probe ? "egress.probe.reason" : "egress.reason"),
+				 "?"),
+		.decision = probe ? "flag" : str_or(audit_attr_str(s, "egress.decision"), "?"),
+	};
+	const char *what = audit_attr_str(s, probe ? "egress.probe.subject"
+						   : "egress.tamper.target");
+	char dest[600];
+	int64_t n;
+
+	if (probe || !strcmp(s->name, "egress.tamper"))
+		snprintf(dest, sizeof(dest), "%s", str_or(what, ""));
+	else
+		dest_of(s, dest, sizeof(dest));
+	d.destination = dest;
+	if (audit_attr_int(s, "egress.count", &n) && n > 1)
+		d.count = (uint64_t)n;
+	return report_tl_add(&r->tl, &d);
+}
+
 static int on_span(void *ctx, const struct audit_span *s)
 {
 	struct rep *r = ctx;
@@ -224,6 +278,8 @@ static int on_span(void *ctx, const struct audit_span *s)
 	}
 	time_utc(s->end_ns, t, sizeof(t));
 	proc_of(s, proc, sizeof(proc));
+	if (add_decision(r, s, proc))
+		return -ENOMEM;
 	if (!strcmp(s->name, "egress.probe")) {
 		o = cJSON_CreateObject();
 		if (!o || !cJSON_AddItemToArray(r->flags, o))
@@ -312,7 +368,8 @@ static cJSON *model(struct rep *r, const struct suggest_result *res)
 		time_utc(r->first_ns, t, sizeof(t));
 		cJSON_AddStringToObject(j, "start", t);
 	}
-	qsort(r->g, r->n_g, sizeof(*r->g), by_count);
+	if (r->n_g) /* qsort's base must not be NULL, even for none */
+		qsort(r->g, r->n_g, sizeof(*r->g), by_count);
 	a = cJSON_AddArrayToObject(m, "denied");
 	for (size_t i = 0; a && i < r->n_g; i++) {
 		const char **p = NULL;
@@ -351,6 +408,11 @@ static cJSON *model(struct rep *r, const struct suggest_result *res)
 		for (size_t i = 0; a && i < res->n_left_out; i++)
 			cJSON_AddItemToArray(a, cJSON_CreateString(res->left_out[i]));
 	}
+	e = report_tl_model(&r->tl, r->first_ns, r->last_ns);
+	if (!e || !cJSON_AddItemToObject(m, "timeline", e)) {
+		cJSON_Delete(e);
+		goto fail;
+	}
 	return m;
 fail:
 	cJSON_Delete(m);
@@ -359,7 +421,7 @@ fail:
 
 /* ---- rendering ---- */
 
-enum fmt { F_TEXT, F_MD, F_JSON };
+enum fmt { F_TEXT, F_MD, F_JSON, F_HTML };
 
 /* A value as the format wants it: text with control characters (C0, DEL,
  * C1) and invalid UTF-8 as '?', as audit's table (audit_char);
@@ -440,12 +502,6 @@ static void render(const cJSON *m, enum fmt f)
 	const cJSON *ta = cJSON_GetObjectItem(m, "tamper"), *al = cJSON_GetObjectItem(m, "allow");
 	const cJSON *e, *add = cJSON_GetObjectItem(al, "add");
 	bool md = f == F_MD;
-	static const char *const counts[][2] = {
-		{ "egress.decisions", "decisions" },
-		{ "egress.denied", "denied" },
-		{ "egress.dns.queries", "DNS queries" },
-		{ "egress.dns.denied", "DNS denied" },
-	};
 
 	printf(md ? "## egress-fence: job " : "egress-fence job ");
 	put_as(f, jstr(j, "id"), false);
@@ -469,16 +525,14 @@ static void render(const cJSON *m, enum fmt f)
 		printf(md ? " |\n| command | " : "\n  command    ");
 		put(f, jstr(attrs, "process.command"));
 	}
-	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-		if (!jstr(attrs, counts[i][0]))
+	for (size_t i = 0; i < sizeof(report_counts) / sizeof(report_counts[0]); i++) {
+		if (!jstr(attrs, report_counts[i][0]))
 			continue;
-		printf(md ? " |\n| %s | " : "\n  %-10s ", counts[i][1]);
-		put(f, jstr(attrs, counts[i][0]));
+		printf(md ? " |\n| %s | " : "\n  %-10s ", report_counts[i][1]);
+		put(f, jstr(attrs, report_counts[i][0]));
 	}
 	cJSON_ArrayForEach(e, attrs) {
-		if (strncmp(e->string, "cicd.", 5) && strncmp(e->string, "vcs.", 4) &&
-		    strncmp(e->string, "enduser.", 8) && strncmp(e->string, "gen_ai.", 7) &&
-		    strncmp(e->string, "container.", 10))
+		if (!report_ci_attr(e->string))
 			continue;
 		printf(md ? " |\n| " : "\n  ");
 		put(f, e->string);
@@ -605,8 +659,10 @@ int cmd_report(int argc, char **argv)
 		f = F_MD;
 	else if (!strcmp(fmt, "json"))
 		f = F_JSON;
+	else if (!strcmp(fmt, "html"))
+		f = F_HTML;
 	else
-		return usage_error("--format: text, markdown or json");
+		return usage_error("--format: text, markdown, json or html");
 	if (audit_parse_duration(since, &dur))
 		return usage_error("bad --since: want NUMBER UNIT... (30s, 15m, 2h, 1d)");
 	r.flags = cJSON_CreateArray();
@@ -648,6 +704,8 @@ int cmd_report(int argc, char **argv)
 			goto nomem;
 		printf("%s\n", s);
 		free(s);
+	} else if (f == F_HTML) {
+		report_html(m);
 	} else {
 		render(m, f);
 	}
@@ -667,6 +725,7 @@ out:
 		suggest_set_free(&r.g[i].procs);
 	}
 	free(r.g);
+	report_tl_free(&r.tl);
 	suggest_result_free(&res);
 	suggest_free(r.sg);
 	return rc;

@@ -4,12 +4,25 @@ ones (TCP twice, UDP), and asks for an unlisted name; its CI attribute holds
 markup. Judged against the journal's own spans: the trace id, the denials
 grouped with their counts and processes, the rules that would allow them,
 and the markup escaped. Bad invocations: a usage error or a clear "not in
-the journal"."""
+the journal".
+
+The HTML form (cli/report_html.c) of a job of two processes, one of them run
+from an executable with a hostile name, the job's attribute hostile too:
+the page is parsed (no script, no event handler, no URL, only the tags the
+renderer writes, the hostile values as escaped text), then rendered by
+Debian's headless chromium: its screenshot must show the timeline's marks
+(found by their exact colours and size) and its DOM must hold no script."""
+import html.parser
 import json
 import os
+import re
+import shutil
+import signal
+import struct
 import subprocess
+import zlib
 
-from run import test, pol, check, eq
+from run import test, pol, check, eq, PY, PROBE, SANITIZER_MARKS
 
 HOSTILE = "<script>alert(1)</script>|`x`*y*[z](http://a)\x1b[31m\x9b2J"
 
@@ -102,3 +115,257 @@ def test_report_bad_invocations(ctx):
                        capture_output=True, text=True, timeout=30)
     check(p.returncode == 1 and "no journal at" in p.stderr, "a missing journal: %r" % (
         p.stderr,))
+
+
+# --------------------------------------------------------------------------
+# --format html
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# in the job's attribute: a way out of the cell, script, an event handler, a URL,
+# quotes, an entity, C0, C1 and DEL controls, a bidi override
+HOSTILE_HTML = ("</code></td><script>alert(1)</script><img src=http://evil.test/x "
+                "onerror=alert(2)>\"'&amp;<svg onload=alert(3)>\x1b[31m\x9b2J\x7f\u202e!")
+# the name of the executable of one of the job's processes (a lane's label)
+HOSTILE_EXE = "py<b onmouseover=alert(4)>'\"&\x1b"
+ALLOW_RGB, DENY_RGB = b"\x2e\x7d\x32", b"\xc6\x28\x28"
+# cli/report_html.c: allowed and denied marks are 8 x 9 px (the legend's swatches 10 x 10),
+# at x = 250 + t / duration * PLOT_W
+MARK_W, MARK_H, PLOT_W = 8, 9, 820
+# every tag cli/report_html.c writes; anything else came from the job
+TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "tr", "th",
+        "td", "code", "span", "svg", "rect", "line", "text", "details", "summary", "pre", "ul",
+        "li", "tbody"}  # tbody: the HTML parser adds it (chromium's DOM)
+
+
+def html_escaped(s):
+    """s as report_html.c writes it: controls (C0, DEL, C1) and bidi controls
+    as '?', & < > " ' as references"""
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if o < 0x20 or 0x7f <= o <= 0x9f or 0x202a <= o <= 0x202e or 0x2066 <= o <= 0x2069:
+            out.append("?")
+        else:
+            out.append({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                        "'": "&#39;"}.get(ch, ch))
+    return "".join(out)
+
+
+class Page(html.parser.HTMLParser):
+    """The tags, their attributes, the text and the style sheet of a page."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.text, self.css, self._in = [], [], [], None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+        self._in = tag
+
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        (self.css if self._in == "style" else self.text).append(data)
+
+
+def check_inert(page, what):
+    """No script, no event handler, no URL that leaves the page; only the
+    renderer's own tags."""
+    check(not re.search(r"<\s*script", page, re.I), "%s: a script element" % what)
+    for tag in re.findall(r"<[a-zA-Z][^>]*>", page):
+        check(not re.search(r"\son\w+\s*=", tag, re.I), "%s: an event handler in %r" % (what, tag))
+    p = Page(page)
+    for tag, attrs in p.tags:
+        check(tag in TAGS, "%s: a <%s> the renderer does not write: %r" % (what, tag, attrs))
+        for k, v in attrs:
+            v = (v or "").lower()
+            check(not k.startswith("on"), "%s: <%s %s=%r>" % (what, tag, k, v))
+            check(k not in ("src", "href", "xlink:href", "action", "srcset", "style")
+                  or v.startswith("data:"), "%s: <%s %s=%r>" % (what, tag, k, v))
+            check(not any(u in v for u in ("http:", "https:", "javascript:", "url(")),
+                  "%s: a URL in <%s %s=%r>" % (what, tag, k, v))
+    css = "".join(p.css).lower()
+    check(not any(u in css for u in ("url(", "@import", "http")), "%s: the style sheet "
+          "fetches: %r" % (what, css))
+    return p
+
+
+def html_job(ctx):
+    """A job of two processes 0.6 s apart, each allowed once and denied once, the
+    first run from HOSTILE_EXE, the job's attribute HOSTILE_HTML; its report as
+    html (checked inert), and the file it is in."""
+    d = ctx.daemon(policies={"rp": pol(allow=["198.18.1.1:443"])})
+    exe = os.path.join(ctx.path("bin"), HOSTILE_EXE)
+    os.makedirs(os.path.dirname(exe))
+    shutil.copy(os.path.realpath(PY), exe)
+    job = ctx.job_id()
+    d.run("rp", ["/bin/sh", "-c", '"$1" "$2" connect 198.18.1.1:443 198.18.2.4:80; sleep 0.6; '
+                 '"$3" "$2" connect 198.18.1.5:9999/udp 198.18.1.1:443', "sh", exe, PROBE, PY],
+          job_id=job, attrs={"gen_ai.agent.name": HOSTILE_HTML})
+    d.job_span(job, timeout=20)
+    p = report(d, job, "--format", "html")
+    eq(p.returncode, 0, "egressctl report --format html: %s" % p.stderr)
+    check(not any(m in p.stderr for m in SANITIZER_MARKS), "sanitizer: %s" % p.stderr)
+    path = ctx.path("report.html")
+    with open(path, "w") as f:
+        f.write(p.stdout)
+    return d, job, p.stdout, path
+
+
+def chromium_exe():
+    exe = shutil.which("chromium")
+    check(exe, "chromium not found: the HTML report tests render the page with Debian's "
+          "headless chromium (`make deps` installs it, see DEB_PKGS in the Makefile)")
+    return exe
+
+
+def chromium(ctx, *args):
+    """Debian's headless chromium on ctx's files; its stdout. As root it needs
+    --no-sandbox; its profile and caches go to ctx's dir."""
+    exe = chromium_exe()
+    home = ctx.path("chromium-home")
+    os.makedirs(home, exist_ok=True)
+    env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home)
+    argv = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            "--no-first-run", "--user-data-dir=" + os.path.join(home, "profile"),
+            "--force-color-profile=srgb", "--force-device-scale-factor=1"] + list(args)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise AssertionError("chromium %s did not finish in 90 s" % " ".join(args))
+    check(p.returncode == 0, "chromium %s exited %d: %s" % (
+        " ".join(args), p.returncode, err.decode(errors="replace")[-1500:]))
+    return out.decode(errors="replace")
+
+
+def png_rows(data):
+    """A PNG (8-bit RGB or RGBA, not interlaced, as chromium writes them):
+    (bytes per pixel, its rows unfiltered)."""
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", "the screenshot is no PNG: %r" % data[:16])
+    pos, idat, hdr = 8, b"", None
+    while pos + 8 <= len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IHDR":
+            hdr = struct.unpack(">IIBBBBB", data[pos + 8:pos + 21])
+        elif kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    check(hdr and hdr[2] == 8 and hdr[3] in (2, 6) and not hdr[6], "PNG kind %r" % (hdr,))
+    w, h, bpp = hdr[0], hdr[1], 3 if hdr[3] == 2 else 4
+    raw, stride, rows = zlib.decompress(idat), w * bpp, []
+    prev = bytearray(stride)
+    for y in range(h):
+        f, cur = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride) if f else ():
+            a = cur[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                cur[i] = (cur[i] + a) & 255
+            elif f == 2:
+                cur[i] = (cur[i] + b) & 255
+            elif f == 3:
+                cur[i] = (cur[i] + ((a + b) >> 1)) & 255
+            elif f == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                cur[i] = (cur[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(cur))
+        prev = cur
+    return bpp, rows
+
+
+def marks(bpp, rows, rgb):
+    """(x, y) of the top of each vertical run of exactly MARK_H pixels of rgb:
+    the timeline's marks, not the legend's taller swatches."""
+    cols = {}
+    for y, row in enumerate(rows):
+        i = row.find(rgb)
+        while i >= 0:
+            if not i % bpp:
+                cols.setdefault(i // bpp, []).append(y)
+            i = row.find(rgb, i + 1)
+    out = []
+    for x, ys in cols.items():
+        start = 0
+        for k in range(1, len(ys) + 1):
+            if k == len(ys) or ys[k] != ys[k - 1] + 1:
+                if k - start == MARK_H:
+                    out.append((x, ys[start]))
+                start = k
+    return out
+
+
+@test(timeout=240)
+def test_report_html_of_a_real_job(ctx):
+    chromium_exe()
+    d, job, page, path = html_job(ctx)
+
+    # the model's timeline (--format json)
+    p = report(d, job, "--format", "json")
+    eq(p.returncode, 0, "egressctl report --format json: %s" % p.stderr)
+    m = json.loads(p.stdout)
+    check({"job", "denied", "flags", "tamper", "allow", "timeline"} <= set(m), "keys %r" % list(m))
+    tl = m["timeline"]
+    ds, lanes = tl["decisions"], tl["lanes"]
+    check(len(lanes) == 2 and lanes[0].startswith(HOSTILE_EXE + "[")
+          and lanes[1].startswith("python3"), "a lane per process, in time order: %r" % lanes)
+    ts = [x["t"] for x in ds]
+    check(ts == sorted(ts) and all(0 <= t <= tl["duration_s"] for t in ts),
+          "decision times not in order or outside the job (%s s): %r" % (tl["duration_s"], ts))
+    got = sorted((x["lane"], x["decision"], x["destination"]) for x in ds)
+    eq(got, [(0, "allow", "198.18.1.1:443/tcp"), (0, "deny", "198.18.2.4:80/tcp"),
+             (1, "allow", "198.18.1.1:443/tcp"), (1, "deny", "198.18.1.5:9999/udp")],
+       "the timeline's decisions (lane, decision, destination)")
+    check(min(x["t"] for x in ds if x["lane"] == 1) - max(
+        x["t"] for x in ds if x["lane"] == 0) >= 0.5, "the second process 0.6 s later: %r" % ds)
+
+    # the page: inert, the job's values as escaped text, what the text form says
+    check('<meta http-equiv="Content-Security-Policy" content="%s">' % CSP in page
+          and page.index("Content-Security-Policy") < page.index("<style>"),
+          "the Content-Security-Policy is not the page's first word:\n%s" % page[:600])
+    pg = check_inert(page, "report --format html")
+    text = "".join(pg.text)
+    check(html_escaped(HOSTILE_HTML) in page and HOSTILE_HTML not in page,
+          "the job's attribute is not escaped:\n%s" % page)
+    check(html_escaped(HOSTILE_EXE) in page, "the hostile executable's name is not escaped")
+    for word in (job, "198.18.2.4:80/tcp", "198.18.1.5:9999/udp", '+  "198.18.2.4:80",',
+                 '+  "198.18.1.5:9999/udp",', m["job"]["trace_id"], "Timeline", "Denied"):
+        check(word in text, "%r missing from the page's text" % word)
+    check(text.count("<script>alert(1)</script>") == 1, "the attribute is not shown as text")
+
+    # chromium's rendering: the marks, by their exact colours and size
+    png = ctx.path("report.png")
+    chromium(ctx, "--window-size=1200,1600", "--screenshot=" + png, "file://" + path)
+    with open(png, "rb") as f:
+        bpp, rows = png_rows(f.read())
+    inked = sum(1 for r in rows if r != b"\xff" * len(r))
+    check(inked > 300, "the screenshot is (almost) blank: %d rows not white" % inked)
+    for rgb, what in ((ALLOW_RGB, "allow"), (DENY_RGB, "deny")):
+        got = marks(bpp, rows, rgb)
+        xs, ys = {x for x, _ in got}, {y for _, y in got}
+        check(len(got) >= 2 * MARK_W, "no %s mark (#%s, %d x %d px) in the screenshot %s" % (
+            what, rgb.hex(), MARK_W, MARK_H, png))
+        # one in each process's lane, as far apart as their times say
+        t = [x["t"] for x in sorted(ds, key=lambda x: x["lane"]) if x["decision"] == what]
+        want = (t[1] - t[0]) / tl["duration_s"] * PLOT_W + MARK_W - 1
+        check(len(ys) == 2 and abs(max(xs) - min(xs) - want) <= 4,
+              "the %s marks are not in two lanes %.0f px apart: %r" % (what, want, sorted(got)))
+
+
+@test(timeout=240)
+def test_report_html_dom_has_no_script(ctx):
+    chromium_exe()
+    d, job, page, path = html_job(ctx)
+    dom = chromium(ctx, "--dump-dom", "file://" + path)
+    check("<svg" in dom and dom.count("<rect") >= 4, "chromium's DOM has no timeline:\n%s" % dom)
+    check_inert(dom, "chromium's DOM of the page")
+    check("&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "onerror=alert(2)" in dom,
+          "the job's attribute is not text in chromium's DOM:\n%s" % dom)

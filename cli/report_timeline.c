@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * egressctl report's timeline: every span of the job but its egress.job
+ * (allowed decisions as well as denied ones, probe flags, tamper refusals)
+ * for the model's "timeline", which the HTML form draws as one lane per
+ * process. The journal holds allowed decisions as spans too; repeats are
+ * folded there (daemon/fold.h) into one span with egress.count and the
+ * window it covers, and so they are here.
+ *
+ * Bounded, as the page must be: of each class of decision (report.h) the
+ * first spans in journal order are kept, up to its share of REPORT_TL_MAX,
+ * and the rest counted; the first REPORT_TL_LANES processes in time order
+ * get a lane each, the others share one, "other".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "report.h"
+#include "suggest.h"
+
+struct tl_entry {
+	uint64_t start_ns, end_ns, count;
+	size_t seq; /* journal order, which ties keep */
+	char *buf;  /* the strings below, in one allocation */
+	char *process, *destination, *kind, *reason, *decision;
+};
+
+static int entry_strings(struct tl_entry *e, const struct report_decision *d)
+{
+	const char *src[] = { d->process, d->destination, d->kind, d->reason, d->decision };
+	char **dst[] = { &e->process, &e->destination, &e->kind, &e->reason, &e->decision };
+	size_t len = 0, o = 0;
+
+	for (size_t i = 0; i < 5; i++)
+		len += strlen(src[i] ? src[i] : "") + 1;
+	e->buf = malloc(len);
+	if (!e->buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < 5; i++) {
+		size_t l = strlen(src[i] ? src[i] : "") + 1;
+
+		memcpy(e->buf + o, src[i] ? src[i] : "", l);
+		*dst[i] = e->buf + o;
+		o += l;
+	}
+	return 0;
+}
+
+const size_t report_tl_cap[TL_N_CLASSES] = {
+	[TL_ALLOWED] = REPORT_TL_MAX / 2,
+	[TL_DENIED] = REPORT_TL_MAX / 2 - REPORT_TL_MAX / 20,
+	[TL_FLAG] = REPORT_TL_MAX / 20,
+};
+
+enum report_tl_class report_tl_class(const char *decision)
+{
+	if (!strcmp(decision, "allow"))
+		return TL_ALLOWED;
+	return strcmp(decision, "flag") ? TL_DENIED : TL_FLAG;
+}
+
+int report_tl_add(struct report_tl *t, const struct report_decision *d)
+{
+	enum report_tl_class c = report_tl_class(d->decision ? d->decision : "");
+	struct tl_entry *e;
+
+	if (t->n_class[c] >= report_tl_cap[c]) {
+		t->n_more++;
+		return 0;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+
+		e = realloc(t->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		t->e = e;
+		t->cap = cap;
+	}
+	e = &t->e[t->n];
+	e->start_ns = d->start_ns;
+	e->end_ns = d->end_ns > d->start_ns ? d->end_ns : d->start_ns;
+	e->count = d->count ? d->count : 1;
+	e->seq = t->n;
+	if (entry_strings(e, d))
+		return -ENOMEM;
+	t->n++;
+	t->n_class[c]++;
+	return 0;
+}
+
+void report_tl_free(struct report_tl *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->e[i].buf);
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct tl_entry *x = a, *y = b;
+
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static double since(uint64_t ns, uint64_t zero_ns)
+{
+	return ns > zero_ns ? (double)(ns - zero_ns) / 1e9 : 0;
+}
+
+/* The lane of a process: its own while there are lanes left, else
+ * REPORT_TL_LANES ("other", added at the end), whose processes are counted
+ * in others. 0 or -ENOMEM. */
+static int lane_of(cJSON *lanes, struct suggest_set *others, const char *proc, int *ret)
+{
+	const cJSON *l;
+	int i = 0;
+
+	cJSON_ArrayForEach(l, lanes) {
+		if (!strcmp(l->valuestring, proc)) {
+			*ret = i;
+			return 0;
+		}
+		i++;
+	}
+	if (i < REPORT_TL_LANES) {
+		*ret = i;
+		return cJSON_AddItemToArray(lanes, cJSON_CreateString(proc)) ? 0 : -ENOMEM;
+	}
+	*ret = REPORT_TL_LANES;
+	return suggest_set_add(others, proc, NULL);
+}
+
+static cJSON *entry_json(const struct tl_entry *e, int lane, uint64_t zero_ns)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "t", since(e->start_ns, zero_ns));
+	if (e->end_ns > e->start_ns)
+		cJSON_AddNumberToObject(o, "t_end", since(e->end_ns, zero_ns));
+	cJSON_AddNumberToObject(o, "lane", lane);
+	cJSON_AddStringToObject(o, "process", e->process);
+	cJSON_AddStringToObject(o, "decision", e->decision);
+	cJSON_AddStringToObject(o, "kind", e->kind);
+	cJSON_AddStringToObject(o, "destination", e->destination);
+	cJSON_AddStringToObject(o, "reason", e->reason);
+	cJSON_AddNumberToObject(o, "count", (double)e->count);
+	return o;
+}
+
+/* "decisions", in time order, and the "lanes" they fall in */
+static int add_decisions(cJSON *tl, struct report_tl *t, uint64_t zero_ns)
+{
+	cJSON *lanes = cJSON_AddArrayToObject(tl, "lanes");
+	cJSON *a = cJSON_AddArrayToObject(tl, "decisions");
+	struct suggest_set others = { 0 };
+	int lane, ret = -ENOMEM;
+
+	if (!lanes || !a)
+		return -ENOMEM;
+	if (t->n) /* qsort's base must not be NULL, even for none */
+		qsort(t->e, t->n, sizeof(*t->e), by_time);
+	for (size_t i = 0; i < t->n; i++) {
+		cJSON *o;
+
+		if (lane_of(lanes, &others, t->e[i].process, &lane))
+			goto out;
+		o = entry_json(&t->e[i], lane, zero_ns);
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
+			goto out;
+		}
+	}
+	if (others.n) {
+		cJSON_AddItemToArray(lanes, cJSON_CreateString("other"));
+		cJSON_AddNumberToObject(tl, "lanes_more", (double)others.n);
+	}
+	ret = 0;
+out:
+	suggest_set_free(&others);
+	return ret;
+}
+
+cJSON *report_tl_model(struct report_tl *t, uint64_t zero_ns, uint64_t end_ns)
+{
+	cJSON *tl = cJSON_CreateObject();
+	char start[40];
+
+	if (!tl)
+		return NULL;
+	audit_fmt_time(zero_ns, true, start, sizeof(start));
+	cJSON_AddStringToObject(tl, "start", start);
+	cJSON_AddNumberToObject(tl, "duration_s", since(end_ns, zero_ns));
+	if (add_decisions(tl, t, zero_ns)) {
+		cJSON_Delete(tl);
+		return NULL;
+	}
+	if (t->n_more)
+		cJSON_AddNumberToObject(tl, "decisions_more", (double)t->n_more);
+	return tl;
+}
