@@ -117,12 +117,13 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #  docker.io: tests/integration/test_docker.py runs Debian's dockerd (and its containerd,
 #    runc and docker CLI) behind a job's Docker endpoint (daemon/docker.c); its image is a
 #    rootfs of busybox-static, imported offline
+#  chromium: HTML report screenshot test (tests/integration/test_report.py renders headless)
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
 	libelf-dev zlib1g-dev iproute2 dnsmasq-base python3 libclang-rt-14-dev procps util-linux \
 	libldns-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler curl \
 	ca-certificates protobuf-compiler python3-protobuf python3-yaml libmnl-dev libpsl-dev \
 	man-db groff-base systemd shellcheck nftables qemu-system-x86 linux-image-amd64 busybox-static \
-	gdb strace docker.io
+	gdb strace docker.io chromium
 # installs only what is missing, so `make test` and `make demo` stay quick; INITRD=No: the
 # kernel package would build an initramfs in /boot that tests/vm/ does not use (it packs its own)
 deps:
@@ -252,6 +253,11 @@ $(BUILD)/tests/test_dns: LIBS_TEST := -lldns
 $(BUILD)/tests/test_suggest: $(BUILD)/cli/suggest_rules.o
 $(BUILD)/tests/test_suggest: LIBS_TEST := -lpsl
 
+# test_notices: a notice of egressd's in words (egressctl run's stderr)
+$(BUILD)/tests/test_notices: $(BUILD)/cli/notice_text.o $(BUILD)/cli/suggest_rules.o \
+	$(BUILD)/cli/term_char.o
+$(BUILD)/tests/test_notices: LIBS_TEST := -lpsl
+
 $(BUILD)/tests/%: tests/unit/%.c $(POLICY_OBJS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
@@ -355,6 +361,7 @@ bench: deps
 	$(PYTHON) bench/policy.py --build $(BUILD)
 	$(PYTHON) bench/tamper.py --build $(BUILD)
 	$(PYTHON) bench/docker.py --build $(BUILD)
+	$(PYTHON) bench/notices.py --build $(BUILD)
 
 # The README's demo command: a demo agent job fenced with the defaults.
 demo: deps
