@@ -29,8 +29,9 @@
 #
 # After the command, the job's report (egressctl report): in GitHub Actions
 # appended to $GITHUB_STEP_SUMMARY as markdown; in GitLab CI printed as a
-# collapsed section of the job log, and written as JSON to
-# $EGRESS_FENCE_REPORT_DIR/JOB.json (default $CI_PROJECT_DIR/egress-fence-reports,
+# collapsed section of the job log, and written as JOB.json and JOB.html (a
+# page with a timeline) to $EGRESS_FENCE_REPORT_DIR (default
+# $CI_PROJECT_DIR/egress-fence-reports,
 # the artifact path the example .gitlab-ci.yml declares). Without those
 # variables nothing is written. A report that cannot be made (the runner's
 # user may not read the journal: egressd's "journal": {"group"}) is said in
@@ -259,7 +260,7 @@ done
 # The job's report where the CI shows it (see the header). A report that
 # cannot be made is said, never the step's failure.
 report() {
-	local out dir
+	local out dir fmt
 
 	case $ci in
 	github)
@@ -287,10 +288,14 @@ report() {
 		fi
 		dir=${EGRESS_FENCE_REPORT_DIR:-${CI_PROJECT_DIR:+$CI_PROJECT_DIR/egress-fence-reports}}
 		[[ -n $dir ]] || return 0
-		if ! mkdir -p -- "$dir" ||
-			! "$egressctl" report "$job_id" --format json >"$dir/$job_id.json" 2>"$tmp/report.err"; then
-			info "cannot write the JSON report to $dir/$job_id.json: $(head -c 300 "$tmp/report.err")"
-		fi
+		mkdir -p -- "$dir" || {
+			info "cannot create the report directory $dir."
+			return 0
+		}
+		for fmt in json html; do
+			"$egressctl" report "$job_id" --format "$fmt" >"$dir/$job_id.$fmt" 2>"$tmp/report.err" ||
+				info "cannot write the report to $dir/$job_id.$fmt: $(head -c 300 "$tmp/report.err")"
+		done
 		;;
 	esac
 	return 0

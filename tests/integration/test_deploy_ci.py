@@ -353,6 +353,9 @@ def test_deploy_ci_gitlab_report_section_and_artifact(ctx):
     eq(rep["job"]["id"], job, "the JSON report's job")
     check(any(g["destination"] == "198.18.2.1:443/tcp" for g in rep["denied"]),
           "the JSON report's denials: %r" % rep["denied"])
+    page = open(os.path.join(proj, "egress-fence-reports", job + ".html")).read()
+    check(page.startswith("<!DOCTYPE html>") and "<svg" in page and "198.18.2.1:443/tcp" in page,
+          "the HTML report beside it: %r" % page[:200])
     # the example declares that path as an artifact
     doc = load_yaml(os.path.join(CI_DIR, "gitlab", "gitlab-ci.yml"))
     for name in ("agent-review", "agent-fix"):
