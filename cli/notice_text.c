@@ -169,7 +169,10 @@ static void hint_text(cJSON *n, const char *kind, const char *policy, char *out,
 
 	clean(pol, sizeof(pol), policy);
 	out[0] = '\0';
-	if (!strcmp(reason, "deny_rule")) {
+	if (!strcmp(reason, "canary")) {
+		snprintf(out, len, " It is the fence's canary destination, refused to every job "
+			 "whatever its policy.");
+	} else if (!strcmp(reason, "deny_rule")) {
 		snprintf(out, len, " A deny rule of policy %s refuses it; deny rules win over allow "
 			 "rules.", pol);
 	} else if (!strcmp(kind, "connect") || !strcmp(kind, "send") || !strcmp(kind, "packet")) {

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +136,9 @@ static void forward(struct parent *p, const struct signalfd_siginfo *si)
 		}
 		return;
 	}
-	/* kernel-sent (a terminal's): the child's group had it too */
-	if (si->ssi_code > 0)
+	/* kernel-sent (a terminal's): the child's group had it too; and our
+	 * own (SIGPIPE of a write to a closed stderr) is not the command's */
+	if (si->ssi_code > 0 || si->ssi_pid == (uint32_t)getpid())
 		return;
 	kill(p->child, (int)si->ssi_signo);
 }

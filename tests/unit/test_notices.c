@@ -118,6 +118,13 @@ static void test_no_allow_command(void **state)
 	has(t, "A deny rule of policy ci refuses it");
 	assert_null(strstr(t, "egressctl policy add"));
 	free(t);
+	/* the canary: refused to every job, no rule allows it */
+	t = text_of("{\"kind\":\"connect\",\"decision\":\"deny\",\"reason\":\"canary\",\"why\":"
+		    "\"c\",\"policy\":\"ci\",\"destination\":{\"address\":\"192.0.2.1\","
+		    "\"port\":9,\"transport\":\"udp\"}}", NULL);
+	has(t, "the fence's canary destination");
+	assert_null(strstr(t, "egressctl policy add"));
+	free(t);
 	/* the metadata address: policy suggest leaves it out */
 	t = text_of("{\"kind\":\"connect\",\"decision\":\"deny\",\"reason\":\"metadata\",\"why\":"
 		    "\"m\",\"policy\":\"ci\",\"destination\":{\"address\":\"169.254.169.254\","
