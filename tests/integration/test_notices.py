@@ -122,6 +122,15 @@ def test_fail_on_deny_exit_status(ctx):
     eq(r.rc, 122, "a refused DNS query fails it too")
     check(not [l for l in notices(r.err) if NOTICE in l], "--quiet: %r" % r.err)
     check("failing the step" in r.err, "--quiet keeps the failing line: %r" % r.err)
+    # a probe flag: its notice, and counted in the verdict
+    d.write_policy("prb", dict(name="prb", **pol(allow=["198.18.1.1:443"],
+                                                 probe={"denied_dests": 2})))
+    r = d.probe("prb", "connect", "198.18.2.4:80", "198.18.2.5:80", "198.18.2.6:80",
+                extra=["--fail-on-deny"], rc=None)
+    eq(r.rc, 122, "a probe flag and refusals: %s" % r.err[-300:])
+    check("egress-fence: the job is flagged as probing (dest_scan)" in r.err,
+          "the flag's notice: %r" % r.err)
+    check(", 1 probe flag" in r.err, "the flag in the verdict line: %r" % r.err)
     # audit mode: what enforce would refuse fails it
     d.write_policy("aud", dict(name="aud", **pol(allow=["198.18.1.1:443"], mode="audit")))
     r = d.probe("aud", "connect", "198.18.2.4:80", extra=["--fail-on-deny"], rc=None)
