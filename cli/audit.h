@@ -83,8 +83,8 @@ void audit_fmt_time(uint64_t ns, bool utc, char *out, size_t len);
  * span, FAMILY/TYPE of a socket span; "" if none. */
 void audit_dest(const struct audit_span *s, char *out, size_t len);
 /* The character at p as a terminal may show it: its length in bytes if it
- * is valid UTF-8 and no control (C0, DEL, C1), else minus the bytes to
- * skip, to be shown as one replacement. */
+ * is valid UTF-8 and no control (C0, DEL, C1, bidi), else minus the bytes
+ * to skip, to be shown as one replacement. */
 int audit_char(const unsigned char *p);
 
 struct audit_out;

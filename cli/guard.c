@@ -495,8 +495,8 @@ static int verify_read_only_fence(char *err, size_t errlen)
 	return ret;
 }
 
-int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, bool in_container, char *err,
-		   size_t errlen)
+int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, bool in_container, pid_t supervisor,
+		   char *err, size_t errlen)
 {
 	const cJSON *pl = cJSON_GetObjectItem(guard, "pids"), *v;
 	const char *job_cgroup = cJSON_GetStringValue(cJSON_GetObjectItem(guard, "job_cgroup"));
@@ -521,6 +521,10 @@ int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, bool in_container, char
 		if (ret)
 			return ret;
 	}
+	/* the parent that judges the job (its notices, --fail-on-deny): no
+	 * signal, trace, limit or scheduling change from the job either */
+	if (supervisor > 0 && n < MAX_PIDS)
+		pids[n++] = (unsigned)supervisor;
 	add_rules(sf, pids, n, cJSON_IsFalse(cJSON_GetObjectItem(guard, "tracing")));
 	return 0;
 }

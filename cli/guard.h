@@ -3,6 +3,7 @@
 #define EF_GUARD_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -13,10 +14,11 @@
  * namespace and capabilities now, and the guard's rules into sf, the
  * filter installed last. In a container whose root cannot make a mount
  * namespace (in_container), what the namespace would make read-only must
- * be so already. 0, or a negative errno with err saying what failed. See
- * guard.c. */
-int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, bool in_container, char *err,
-		   size_t errlen);
+ * be so already. supervisor (egressctl run's parent, outside the job; 0:
+ * none) is kept out of the job's reach as egressd's own processes are. 0,
+ * or a negative errno with err saying what failed. See guard.c. */
+int ef_guard_apply(const cJSON *guard, struct ef_sf *sf, bool in_container, pid_t supervisor,
+		   char *err, size_t errlen);
 
 /* What every job gets, with BPF LSM or the guard, applied last: a root job
  * keeps only the capabilities in caps (egressd's reply's "capabilities",

@@ -7,6 +7,7 @@
  * notice may be the job's: printed with control characters and invalid
  * UTF-8 as '?', and an allow command is made only of plain words.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,69 @@ static bool only(const char *s, const char *set)
 
 #define WORD_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
+/* a DNS name as a person writes one: labels of letters, digits, '-' and
+ * '_' (1 to 63 bytes) joined by single dots, the last with a letter in it
+ * (so that no run of numbers passes for a name) */
+static bool plain_name(const char *s)
+{
+	const char *label = s, *last = s;
+	size_t n = strlen(s);
+
+	if (!n || n > 253)
+		return false;
+	for (const char *c = s;; c++) {
+		if (*c == '.' || !*c) {
+			if (c == label || c - label > 63)
+				return false;
+			last = label;
+			if (!*c)
+				break;
+			label = c + 1;
+		} else if (!strchr(WORD_CHARS, *c) || *c == '.') {
+			return false;
+		}
+	}
+	return strcspn(last, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") < strlen(last);
+}
+
+/* A rule naming one host (a plain name or one address) and one port, with
+ * its protocol: all a notice offers to paste. Never a range, a wildcard or
+ * a list, whatever the job made a name look like (the proxy passes a
+ * query for "10.0.0.0/8" or "*.example" on as a name). */
+static bool exact_rule(const char *rule)
+{
+	char host[256];
+	const char *port, *end;
+	unsigned char a[16];
+	size_t n, d;
+
+	if (rule[0] == '[') {
+		end = strchr(rule, ']');
+		n = end ? (size_t)(end - rule - 1) : 0;
+		if (!end || end[1] != ':' || !n || n >= sizeof(host))
+			return false;
+		memcpy(host, rule + 1, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET6, host, a) != 1)
+			return false;
+		port = end + 2;
+	} else {
+		end = strchr(rule, ':');
+		n = end ? (size_t)(end - rule) : 0;
+		if (!end || !n || n >= sizeof(host))
+			return false;
+		memcpy(host, rule, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET, host, a) != 1 && !plain_name(host))
+			return false;
+		port = end + 1;
+	}
+	d = strspn(port, "0123456789");
+	if (!d || d > 5)
+		return false;
+	return !port[d] || !strcmp(port + d, "/udp") || !strcmp(port + d, "/tcp");
+}
+
 
 /* "egressctl policy add P 'RULE'", only if both are plain words: a
  * command to paste is not built from the job's bytes otherwise */
@@ -85,7 +149,7 @@ static void add_command(cJSON *n, const char *policy, const char *rule)
 
 	/* the name bare, the rule in single quotes: no byte either could
 	 * make a shell do more than what is shown */
-	if (!policy || !rule || !only(policy, WORD_CHARS) || !only(rule, WORD_CHARS ":/[]*,"))
+	if (!policy || !rule || !only(policy, WORD_CHARS) || !exact_rule(rule))
 		return;
 	snprintf(cmd, sizeof(cmd), "egressctl policy add %s '%s'", policy, rule);
 	cJSON_AddStringToObject(n, "allow_command", cmd);
@@ -184,7 +248,8 @@ static void hint_text(cJSON *n, const char *kind, const char *policy, char *out,
 	} else if (!strcmp(kind, "dns") && !strcmp(reason, "dns_unlisted") &&
 		   jstr(cJSON_GetObjectItem(n, "query"), "name")) {
 		clean(qn, sizeof(qn), jstr(cJSON_GetObjectItem(n, "query"), "name"));
-		if (asprintf(&rule, "%s:443", qn) < 0)
+		/* a name, not an address the job asked about as one */
+		if (!plain_name(qn) || asprintf(&rule, "%s:443", qn) < 0)
 			rule = NULL;
 		add_command(n, policy, rule);
 	} else if (!strcmp(kind, "socket")) {

@@ -42,6 +42,7 @@
 #define EXIT_FENCE 125
 #define SUMMARY_WAIT_MS 10000
 #define END_WAIT_MS 2000
+#define KILL_WAIT_MS 10000
 
 /* every signal a shell or a CI runner sends that can be caught */
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
@@ -56,6 +57,8 @@ struct parent {
 	bool exited;
 	int ctl;      /* the watch connection; -1: none */
 	FILE *jsonl;  /* EGRESS_FENCE_NOTICES */
+	unsigned long jsonl_errs; /* notices that could not be written there */
+	int jsonl_errno;
 	char job[256];
 	bool fail;    /* --fail-on-deny, or the job's policy */
 	cJSON *sum;   /* the summary, from "end" or "watch_summary" */
@@ -82,10 +85,12 @@ static void on_notice(struct parent *p, cJSON *n)
 		fprintf(stderr, "%s\n", text);
 	free(text);
 	if (p->jsonl) {
+		/* a notice that did not reach the file is said at the end (a full
+		 * disk, a file size limit): the hooks reading it miss it */
 		line = cJSON_PrintUnformatted(n);
-		if (line) {
-			fprintf(p->jsonl, "%s\n", line);
-			fflush(p->jsonl);
+		if (!line || fprintf(p->jsonl, "%s\n", line) < 0 || fflush(p->jsonl)) {
+			if (!p->jsonl_errs++)
+				p->jsonl_errno = line ? errno : ENOMEM;
 		}
 		free(line);
 	}
@@ -168,10 +173,16 @@ static void read_job(struct parent *p, int id_fd, int sfd)
 			break;
 	}
 	p->job[n] = '\0';
-	if (!memchr(p->job, '\n', n))
+	if (!memchr(p->job, '\n', n)) {
 		p->job[0] = '\0';
-	else
-		*strchr(p->job, '\n') = '\0';
+		return;
+	}
+	*strchr(p->job, '\n') = '\0';
+	/* "JOB 1": the job's policy fails on deny (egressd's "run" reply) */
+	if (strchr(p->job, ' ')) {
+		p->fail |= !strcmp(strchr(p->job, ' '), " 1");
+		*strchr(p->job, ' ') = '\0';
+	}
 }
 
 static bool watch(struct parent *p)
@@ -205,17 +216,17 @@ out:
 	return ok;
 }
 
-/* After the command: the counts, with every refusal before them. */
-static void ask_summary(struct parent *p)
+/* One request on the watch connection and its reply, reading the notices
+ * and the job's "end" that come before it. */
+static void request(struct parent *p, const char *op)
 {
 	cJSON *req = cJSON_CreateObject();
 	int64_t deadline = ef_ctl_now_ms() + SUMMARY_WAIT_MS;
 
 	if (p->ctl < 0 || !req)
 		goto out;
-	/* the reply, after every notice before it (an "end" may come first,
-	 * when the job has ended: its counts are final too) */
-	cJSON_AddStringToObject(req, "op", "watch_summary");
+	cJSON_AddStringToObject(req, "op", op);
+	cJSON_AddStringToObject(req, "job_id", p->job);
 	p->replied = false;
 	if (ef_ctl_send_by(p->ctl, req, deadline))
 		goto out;
@@ -227,28 +238,45 @@ out:
 
 /* The exit status: the command's, unless it succeeded and the job must
  * fail for what it was refused. */
+static bool ended(const struct parent *p)
+{
+	return p->sum && cJSON_IsTrue(cJSON_GetObjectItem(p->sum, "ended"));
+}
+
 static int verdict(struct parent *p, bool watched)
 {
 	int code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 128 + WTERMSIG(p->status);
 	double refused = num(p->sum, "denied") + num(p->sum, "would_deny");
 	double flags = num(p->sum, "flags"), unshown = num(p->sum, "not_shown");
+	double lost = num(p->sum, "records_lost");
 
 	if (p->sum)
 		p->fail |= cJSON_IsTrue(cJSON_GetObjectItem(p->sum, "fail_on_deny"));
+	if (p->jsonl_errs)
+		fprintf(stderr, "egress-fence: job %s: %lu notice%s could not be written to %s: %s\n",
+			p->job, p->jsonl_errs, p->jsonl_errs == 1 ? "" : "s", p->o->notices,
+			strerror(p->jsonl_errno));
 	if (p->sum && (refused || flags) && !p->o->quiet)
 		fprintf(stderr, "egress-fence: job %s: %.0f refused, %.0f probe flag%s%s; "
 			"egressctl report %s shows them all\n", p->job, refused, flags,
 			flags == 1 ? "" : "s", unshown ? " (some not shown above)" : "", p->job);
-	if (p->sum && !cJSON_IsTrue(cJSON_GetObjectItem(p->sum, "ended")) && !p->o->quiet)
+	if (lost)
+		fprintf(stderr, "egress-fence: job %s: the kernel lost %.0f decision records while it "
+			"ran (of every job: egressctl status); its counts may be short\n", p->job,
+			lost);
+	if (p->sum && !ended(p) && !p->o->quiet)
 		fprintf(stderr, "egress-fence: job %s goes on: the command left processes in it; "
 			"their refusals from now on are in its report, not in this step's %s\n",
 			p->job, p->fail ? "verdict" : "notices");
 	if (!p->fail)
 		return code;
-	if (!p->sum) {
-		fprintf(stderr, "egress-fence: job %s: --fail-on-deny: %s; failing the step\n",
+	if (!p->sum || !ended(p) || lost) {
+		fprintf(stderr, "egress-fence: job %s: failing the step (fail on deny): %s\n",
 			p->job[0] ? p->job : "?",
-			watched ? "egressd did not give the job's counts" : "the job was not watched");
+			!watched ? "the job was not watched"
+			: !p->sum ? "egressd did not give the job's counts"
+			: lost	  ? "decision records were lost"
+				  : "the job did not end: its verdict is incomplete");
 		return code ? code : EXIT_DENIED;
 	}
 	if (!refused && !flags)
@@ -279,11 +307,11 @@ static void pass_status(struct parent *p, int code)
  * nothing of it is left behind: its record is then complete (the job span
  * written) for `egressctl report` in the next step. Not long: a daemon the
  * command left keeps the job going, and the step must not wait for it. */
-static void wait_end(struct parent *p)
+static void wait_end(struct parent *p, int ms)
 {
-	int64_t deadline = ef_ctl_now_ms() + END_WAIT_MS;
+	int64_t deadline = ef_ctl_now_ms() + ms;
 
-	while (p->ctl >= 0 && p->sum && !cJSON_IsTrue(cJSON_GetObjectItem(p->sum, "ended"))) {
+	while (p->ctl >= 0 && p->sum && !ended(p)) {
 		struct pollfd pf = { .fd = p->ctl, .events = POLLIN };
 		int64_t left = deadline - ef_ctl_now_ms();
 
@@ -292,6 +320,18 @@ static void wait_end(struct parent *p)
 		if (read_one(p, deadline))
 			break;
 	}
+}
+
+/* --fail-on-deny, and the command left processes in its job: what they
+ * are refused later would come after the verdict, so a patient job could
+ * pass it by leaving a process to try later. They are killed (the job's
+ * owner may), and the verdict waits for the job's end: complete. */
+static void end_leftovers(struct parent *p)
+{
+	fprintf(stderr, "egress-fence: job %s: the command left processes in it; ending them "
+		"for a complete verdict (fail on deny)\n", p->job);
+	request(p, "kill");
+	wait_end(p, KILL_WAIT_MS);
 }
 
 static void run_parent(struct parent *p, int id_fd, int go_fd, int sfd)
@@ -330,8 +370,12 @@ static void run_parent(struct parent *p, int id_fd, int go_fd, int sfd)
 	if (!p->job[0]) /* refused before the job began: as it said */
 		pass_status(p, WIFEXITED(p->status) ? WEXITSTATUS(p->status) : EXIT_FENCE);
 	if (watched) {
-		ask_summary(p);
-		wait_end(p);
+		/* the counts, after every refusal before them (egressd takes in
+		 * what the kernel has written first) */
+		request(p, "watch_summary");
+		wait_end(p, END_WAIT_MS);
+		if (p->fail && !ended(p))
+			end_leftovers(p);
 	}
 	code = verdict(p, watched);
 	pass_status(p, code);
@@ -402,12 +446,12 @@ int sup_fork(const struct sup_opts *o, const char *cmd, struct sup *s)
 	return -1; /* not reached */
 }
 
-int sup_ready(struct sup *s, const char *job_id)
+int sup_ready(struct sup *s, const char *job_id, bool fail_on_deny)
 {
 	char go = 0;
 	ssize_t r;
 
-	if (dprintf(s->id_fd, "%s\n", job_id) < 0)
+	if (dprintf(s->id_fd, "%s %d\n", job_id, fail_on_deny) < 0)
 		return -1;
 	close(s->id_fd);
 	s->id_fd = -1;

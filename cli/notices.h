@@ -34,9 +34,11 @@ struct sup {
  */
 int sup_fork(const struct sup_opts *o, const char *cmd, struct sup *s);
 
-/* In the child, fenced and just before exec: tell the parent the job, and
- * wait for it to watch. 0: go; -1: the parent refused (it said why). */
-int sup_ready(struct sup *s, const char *job_id);
+/* In the child, fenced and just before exec: tell the parent the job (and
+ * whether its policy fails on deny, as egressd's "run" reply said: the
+ * parent must not lose that if its own watch fails), and wait for it to
+ * watch. 0: go; -1: the parent refused (it said why). */
+int sup_ready(struct sup *s, const char *job_id, bool fail_on_deny);
 
 /* One notice as a line of words (no newline), for stderr; exposed for the
  * unit tests. The allow command is added to n as "allow_command" when one

@@ -10,8 +10,8 @@
  * Policy that would refuse both if a value ever got out; every value of
  * the job is escaped (& < > " ' as references, so one rule serves text and
  * attributes alike), its control characters (C0, DEL, C1) and invalid
- * UTF-8 are '?' as in the text form (audit_char), and so are the bidi
- * overrides and isolates, which could make a name read as another.
+ * UTF-8 are '?' as in the text form (audit_char: the bidi overrides and
+ * isolates too, which could make a name read as another).
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,14 +37,6 @@
 #define C_FLAG	"#ef6c00"
 #define C_OTHER "#757575"
 
-/* U+202A..U+202E (embeddings, overrides) and U+2066..U+2069 (isolates) */
-static bool bidi_control(const unsigned char *p)
-{
-	return p[0] == 0xe2 &&
-	       ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
-		(p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
-}
-
 /* s, at most max characters of it (then "…"), escaped for text and for
  * attribute values alike */
 static void esc_cut(const char *s, size_t max)
@@ -58,7 +50,7 @@ static void esc_cut(const char *s, size_t max)
 			fputs("\xe2\x80\xa6", stdout); /* … */
 			return;
 		}
-		if (l < 0 || (l == 3 && bidi_control(p)))
+		if (l < 0)
 			fputc('?', stdout);
 		else if (*p == '&')
 			fputs("&amp;", stdout);

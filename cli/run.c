@@ -268,7 +268,8 @@ static int confine(const cJSON *reply, bool in_container, const char *cmd)
  * CAP_SYS_ADMIN (without it the kernel would want no_new_privs for the
  * filter); no_new_privs otherwise. 0, or -1 having said why.
  */
-static int install_fallbacks(const cJSON *reply, bool in_container, const char *cmd)
+static int install_fallbacks(const cJSON *reply, bool in_container, pid_t supervisor,
+			     const char *cmd)
 {
 	const cJSON *guard = cJSON_GetObjectItem(reply, "guard");
 	const cJSON *fams = cJSON_GetObjectItem(reply, "seccomp_families"), *f;
@@ -294,7 +295,7 @@ static int install_fallbacks(const cJSON *reply, bool in_container, const char *
 		return -1;
 	}
 	ef_sf_prologue(sf);
-	if (guard && ef_guard_apply(guard, sf, in_container, err, sizeof(err))) {
+	if (guard && ef_guard_apply(guard, sf, in_container, supervisor, err, sizeof(err))) {
 		fprintf(stderr, "egressctl: the tamper guard: %s; not running %s unfenced\n", err,
 			cmd);
 		ret = -1;
@@ -780,7 +781,7 @@ int cmd_run(int argc, char **argv)
 	canary = canary_open(argv[i]);
 	if (canary < 0)
 		goto out;
-	if (install_fallbacks(reply, in_container, argv[i]))
+	if (install_fallbacks(reply, in_container, exec_only ? 0 : getppid(), argv[i]))
 		goto out;
 	ret = canary_refused(canary, argv[i]);
 	canary = -1;
@@ -810,7 +811,8 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	/* the parent watches the job before the command runs */
-	if (!exec_only && sup_ready(&sup, cJSON_GetStringValue(jid) ? jid->valuestring : "")) {
+	if (!exec_only && sup_ready(&sup, cJSON_GetStringValue(jid) ? jid->valuestring : "",
+				    cJSON_IsTrue(cJSON_GetObjectItem(reply, "fail_on_deny")))) {
 		ret = EXIT_FENCE;
 		goto out;
 	}

@@ -33,5 +33,11 @@ int audit_char(const unsigned char *p)
 
 	if (!l || *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] <= 0x9f))
 		return -(l ? l : 1);
+	/* the bidi marks, embeddings, overrides and isolates (U+200E, U+200F,
+	 * U+202A..U+202E, U+2066..U+2069): they make a name read as another */
+	if (l == 3 && p[0] == 0xe2 &&
+	    ((p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae))) ||
+	     (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+		return -3;
 	return l;
 }

@@ -25,6 +25,8 @@ struct ef_watch {
 	uint64_t seen[2 * EF_NOTICE_SEEN]; /* open addressing; 0: empty */
 	uint32_t n_seen;
 	uint64_t denied, would_deny, flags, shown, unshown, dropped;
+	uint64_t rb_drops0; /* records the ring buffer had lost (all jobs) when the watch began */
+	uint64_t rb_drops;  /* ... lost since, up to the job's end or the last summary */
 };
 
 static uint64_t fnv(const void *p, size_t n, uint64_t h)
@@ -152,6 +154,11 @@ static void add_process(cJSON *o, const struct ef_event *e)
 	comm[EF_COMM_LEN] = '\0';
 	if (e->pid)
 		cJSON_AddNumberToObject(p, "pid", e->pid);
+	/* the job names its executables: JSON strings are UTF-8, so a name that
+	 * is not has its bytes past ASCII as '?' (the journal's U+FFFD aside) */
+	for (char *n = exe[0] ? exe : comm; !ef_utf8_valid(n) && *n; n++)
+		if ((unsigned char)*n >= 0x80)
+			*n = '?';
 	cJSON_AddStringToObject(p, "executable", exe[0] ? exe : comm[0] ? comm : "?");
 }
 
@@ -300,6 +307,9 @@ static cJSON *summary(const struct ef_watch *w)
 	cJSON_AddNumberToObject(o, "notices", (double)w->shown);
 	cJSON_AddNumberToObject(o, "not_shown", (double)(w->unshown + w->dropped));
 	cJSON_AddBoolToObject(o, "fail_on_deny", w->fail_on_deny);
+	/* records lost while the job ran (counted for all jobs: the kernel
+	 * cannot say whose): its counts may be short by as many */
+	cJSON_AddNumberToObject(o, "records_lost", (double)w->rb_drops);
 	return o;
 }
 
@@ -311,6 +321,7 @@ void ef_notice_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 		if (w->cgid != j->cgroup_id)
 			continue;
 		w->fail_on_deny |= j->pol->pol->fail_on_deny;
+		w->rb_drops = ef_bpf_stat(d, EF_S_RB_DROPS) - w->rb_drops0;
 		w->cgid = 0;
 		o = summary(w);
 		if (o)
@@ -376,6 +387,7 @@ int ef_notice_watch(struct ef_daemon *d, struct ef_client *c, const cJSON *req,
 	w->cgid = j->cgroup_id;
 	snprintf(w->job_id, sizeof(w->job_id), "%s", j->id);
 	w->fail_on_deny = j->pol->pol->fail_on_deny;
+	w->rb_drops0 = ef_bpf_stat(d, EF_S_RB_DROPS);
 	w->next = d->watches;
 	d->watches = w;
 	cJSON_AddStringToObject(reply, "job_id", j->id);
@@ -402,6 +414,7 @@ int ef_notice_summary(struct ef_daemon *d, struct ef_client *c, cJSON *reply, ch
 		j = ef_job_by_cgroup(d, w->cgid);
 		if (j)
 			w->fail_on_deny |= j->pol->pol->fail_on_deny;
+		w->rb_drops = ef_bpf_stat(d, EF_S_RB_DROPS) - w->rb_drops0;
 	}
 	o = summary(w);
 	if (!o)

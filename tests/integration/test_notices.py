@@ -248,3 +248,63 @@ def test_run_exec_no_parent(ctx):
     r = d.run("strict", ["touch", ctx.path("ran")], extra=["--exec"])
     eq(r.rc, 125, "--exec under a fail_on_deny policy: %s" % r.err)
     check("fail_on_deny" in r.err and not os.path.exists(ctx.path("ran")), r.err)
+
+
+@test(timeout=150)
+def test_fail_on_deny_leaves_no_process_to_try_later(ctx):
+    """A command that exits 0 and leaves a process behind to try later
+    (after the verdict) does not pass --fail-on-deny: the process is ended,
+    and the verdict waits for the job's end. One that tries before is
+    counted."""
+    d = ctx.daemon(policies={"np": pol(allow=["198.18.1.1:443"])})
+    late = ctx.path("late-tried")
+    r = d.run("np", ["sh", "-c", "(sleep 4; %s %s connect 198.18.2.8:443 >/dev/null; touch %s) "
+                     ">/dev/null 2>&1 & exit 0" % (PY, PROBE, late)], extra=["--fail-on-deny"])
+    check("ending them for a complete verdict" in r.err, "no word of the leftover: %r" % r.err)
+    eq(r.rc, 0, "nothing was refused before the leftover was ended: %s" % r.err[-400:])
+    time.sleep(5)
+    check(not os.path.exists(late), "the leftover process went on after the verdict")
+    wait_until(lambda: not d.jobs(), 10, what="the job to end")
+    # a leftover that tries at once: its refusal is in the verdict
+    r = d.run("np", ["sh", "-c", "(%s %s connect 198.18.2.8:443; sleep 30) >/dev/null 2>&1 & "
+                     "sleep 1; exit 0" % (PY, PROBE)], extra=["--fail-on-deny"])
+    eq(r.rc, 122, "a leftover's refusal before the verdict: %s" % r.err[-400:])
+    check("1 refused" in r.err, "the count: %r" % r.err)
+
+
+@test(timeout=120)
+def test_parent_out_of_the_jobs_reach(ctx):
+    """The job cannot limit, renice or signal egressctl run's parent (it
+    would lose the notices file or kill the verdict); an executable name
+    that is not UTF-8 still makes a notices file of valid JSON lines."""
+    import shutil
+    d = ctx.daemon(policies={"np": pol(allow=["198.18.1.1:443"])})
+    f = ctx.path("n.jsonl")
+    # the job's sh is the parent's child: its parent is egressctl run's
+    prog = ("import os,resource,signal,json,errno\n"
+            "sup=int(open('/proc/%d/stat' % os.getppid()).read().rsplit(')',1)[1].split()[1])\n"
+            "out={}\n"
+            "for name,fn in (('prlimit', lambda: resource.prlimit(sup, "
+            "resource.RLIMIT_FSIZE, (0,0))), ('setpriority', lambda: os.setpriority("
+            "os.PRIO_PROCESS, sup, 19)), ('kill', lambda: os.kill(sup, signal.SIGSTOP))):\n"
+            "    try:\n        fn(); out[name]='ok'\n"
+            "    except OSError as e:\n        out[name]=errno.errorcode[e.errno]\n"
+            "print(json.dumps(out))\n")
+    weird = os.path.join(ctx.tmp.encode(), b"py\xff\xfe\xe2\x80\xae")
+    shutil.copy(PY, weird)
+    os.chmod(weird, 0o755)
+    conn = "import socket; s = socket.socket(); s.settimeout(2); s.connect_ex(('198.18.2.4', 80))"
+    r = d.run("np", ["sh", "-c", '%s -c "$1" && "$2" -c "$3"' % PY, "sh", prog,
+                     weird.decode("utf-8", "surrogateescape"), conn],
+        extra=["--notices", f])
+    got = json.loads(r.out.strip().splitlines()[0])
+    # (the parent's pid, as the job saw it, is not egressd's: kept out of reach on its own)
+    eq(got, {"prlimit": "EPERM", "setpriority": "EPERM", "kill": "EPERM"},
+       "what the job could do to egressctl run's parent")
+    with open(f, "rb") as fh:
+        lines = [json.loads(l.decode("utf-8")) for l in fh if l.strip()]
+    check(len(lines) == 1 and lines[0]["destination"]["address"] == "198.18.2.4",
+          "the notice of the oddly named executable: %r; stderr %r" % (lines, r.err[-600:]))
+    check(lines[0]["process"]["executable"].startswith("py?"),
+          "the executable's name: %r" % lines[0]["process"])
+    check("\u202e" not in r.err, "a bidi override reached the notice on stderr: %r" % r.err)

@@ -153,6 +153,33 @@ static void test_hostile_values(void **state)
 	assert_null(cJSON_GetObjectItem(n, "allow_command"));
 	free(t);
 	cJSON_Delete(n);
+	/* a bidi override would make the name read backwards */
+	t = text_of("{\"kind\":\"connect\",\"why\":\"w\",\"process\":{\"pid\":2,"
+		    "\"executable\":\"gpj.\u202eexe\"}}", NULL);
+	has(t, "from gpj.?exe (pid 2)");
+	free(t);
+	/* DNS names the proxy passes on that a rule would read as a range, a
+	 * wildcard or a list: no command (a pasted one would open far more) */
+	{
+		static const char *const names[] = { "10.0.0.0/8", "*.evil.test", "0.0.0.0/0",
+						     "[::]/0", "a.test,b.test", "a.test:1-65535",
+						     "198.18.2.0", "1.2.3", "..", "a..b", "" };
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			cJSON *q, *m = cJSON_Parse("{\"kind\":\"dns\",\"decision\":\"deny\","
+						   "\"reason\":\"dns_unlisted\",\"why\":\"w\","
+						   "\"policy\":\"ci\",\"query\":{}}");
+
+			q = cJSON_GetObjectItem(m, "query");
+			cJSON_AddStringToObject(q, "name", names[i]);
+			t = sup_notice_text(m);
+			assert_non_null(t);
+			if (strstr(t, "egressctl policy add") || cJSON_GetObjectItem(m, "allow_command"))
+				fail_msg("an allow command for the name \"%s\": %s", names[i], t);
+			free(t);
+			cJSON_Delete(m);
+		}
+	}
 	/* a policy name a shell would act on: no command */
 	t = text_of("{\"kind\":\"connect\",\"decision\":\"deny\",\"reason\":\"no_rule\",\"why\":"
 		    "\"w\",\"policy\":\"ci;rm -rf ~\",\"destination\":{\"address\":\"1.2.3.4\","
