@@ -268,6 +268,8 @@ void ef_bpf_close(struct ef_daemon *d);
 /* Writes egressd's thread ids into ef_guard_pids (and into out, a JSON
  * array, if given); returns how many. */
 int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out);
+/* pid (egressctl run's parent, watching a job) guarded as egressd's threads are */
+void ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on);
 
 /* kernel_probes.c: the kernel features egressd relies on; the order of
  * ef_kernel_features */

@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "notice.h"
 #include "cgroup.h"
 #include "util.h"
 #include "fence.skel.h"
@@ -269,7 +270,7 @@ int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out)
 
 		more = bpf_map_get_next_key(fd, &key, &next) == 0;
 		snprintf(p, sizeof(p), "/proc/self/task/%u", key);
-		if (access(p, F_OK) != 0)
+		if (access(p, F_OK) != 0 && !ef_notice_watcher_pid(d, (pid_t)key))
 			bpf_map_delete_elem(fd, &key);
 		key = next;
 	}
@@ -287,6 +288,23 @@ int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out)
 	}
 	closedir(dir);
 	return n;
+}
+
+/* egressctl run's parent, watching its job (notice.c): out of the jobs'
+ * reach as egressd's threads are (BPF LSM refuses, the recorders record;
+ * the guard's seccomp rules name it without BPF LSM). */
+void ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on)
+{
+	__u32 key = (__u32)pid, one = 1;
+	int fd;
+
+	if (!d->tskel || pid <= 0)
+		return;
+	fd = bpf_map__fd(d->tskel->maps.ef_guard_pids);
+	if (!on)
+		bpf_map_delete_elem(fd, &key);
+	else if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
+		log_warn("guarding egressctl run's parent (pid %d): %s", pid, strerror(errno));
 }
 
 /* Loads and attaches one set of tamper programs (the BPF LSM hooks, or the

@@ -19,6 +19,7 @@
 struct ef_watch {
 	struct ef_watch *next;
 	struct ef_client *c;
+	pid_t pid;     /* the watcher (egressctl run's parent), guarded from the jobs */
 	uint64_t cgid; /* the job's cgroup; 0 once it has ended */
 	char job_id[EF_JOB_ID_MAX + 1];
 	bool fail_on_deny; /* a policy version of the job said "fail_on_deny" */
@@ -340,6 +341,14 @@ static struct ef_watch *watch_of(const struct ef_daemon *d, const struct ef_clie
 /* A watcher of a running job may be quiet for as long as the job runs;
  * once the job has ended it is a client like any other (control.c drops
  * it when idle): an ended job's watchers do not hold the socket forever. */
+bool ef_notice_watcher_pid(const struct ef_daemon *d, pid_t pid)
+{
+	for (const struct ef_watch *w = d->watches; w; w = w->next)
+		if (w->pid == pid)
+			return true;
+	return false;
+}
+
 bool ef_notice_watching(const struct ef_daemon *d, const struct ef_client *c)
 {
 	const struct ef_watch *w = watch_of(d, c);
@@ -384,12 +393,15 @@ int ef_notice_watch(struct ef_daemon *d, struct ef_client *c, const cJSON *req,
 	if (!w)
 		return -ENOMEM;
 	w->c = c;
+	w->pid = peer->pid;
 	w->cgid = j->cgroup_id;
 	snprintf(w->job_id, sizeof(w->job_id), "%s", j->id);
 	w->fail_on_deny = j->pol->pol->fail_on_deny;
 	w->rb_drops0 = ef_bpf_stat(d, EF_S_RB_DROPS);
 	w->next = d->watches;
 	d->watches = w;
+	/* a job must not stop, limit or trace what judges it */
+	ef_guard_pid_set(d, w->pid, true);
 	cJSON_AddStringToObject(reply, "job_id", j->id);
 	cJSON_AddStringToObject(reply, "policy", j->pol->pol->name);
 	cJSON_AddBoolToObject(reply, "fail_on_deny", w->fail_on_deny);
@@ -430,6 +442,8 @@ void ef_notice_unwatch(struct ef_daemon *d, struct ef_client *c)
 			struct ef_watch *w = *pp;
 
 			*pp = w->next;
+			if (!ef_notice_watcher_pid(d, w->pid))
+				ef_guard_pid_set(d, w->pid, false);
 			free(w);
 			return;
 		}

@@ -303,8 +303,13 @@ def test_parent_out_of_the_jobs_reach(ctx):
        "what the job could do to egressctl run's parent")
     with open(f, "rb") as fh:
         lines = [json.loads(l.decode("utf-8")) for l in fh if l.strip()]
-    check(len(lines) == 1 and lines[0]["destination"]["address"] == "198.18.2.4",
+    conns = [n for n in lines if n["kind"] == "connect"]
+    check(len(conns) == 1 and conns[0]["destination"]["address"] == "198.18.2.4",
           "the notice of the oddly named executable: %r; stderr %r" % (lines, r.err[-600:]))
-    check(lines[0]["process"]["executable"].startswith("py?"),
-          "the executable's name: %r" % lines[0]["process"])
+    check(conns[0]["process"]["executable"].startswith("py?"),
+          "the executable's name: %r" % conns[0]["process"])
+    # the attempts on the parent are the job's tampering, recorded
+    tampers = sorted(n["reason"] for n in lines if n["kind"] == "tamper")
+    eq(tampers, ["tamper_resource", "tamper_resource", "tamper_signal"],
+       "the attempts on egressctl run's parent, as notices")
     check("\u202e" not in r.err, "a bidi override reached the notice on stderr: %r" % r.err)
