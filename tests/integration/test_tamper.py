@@ -584,7 +584,7 @@ def stand_in_egressd(sock_path, status, extra):
     """A stand-in egressd at sock_path (root's, in a thread until the
     returned socket is closed): to "status" it answers `status`; to "run",
     ok with the caller's own cgroup, as egressd would, plus what extra()
-    returns for that request. Several requests per connection, as egressd
+    returns for that request; to anything else, unknown op. Several requests per connection, as egressd
     takes them (a root egressctl asks for the status first)."""
     import socket
     import struct
@@ -608,8 +608,13 @@ def stand_in_egressd(sock_path, status, extra):
             with c:
                 f = c.makefile("rwb")
                 for line in f:
-                    if json.loads(line).get("op") == "status":
+                    op = json.loads(line).get("op")
+                    if op == "status":
                         reply = status
+                    elif op != "run":
+                        # egressctl run's parent asks to watch the job: an
+                        # egressd before notices did not know the op
+                        reply = {"ok": False, "error": "unknown op \"%s\"" % op}
                     else:
                         reply = {"ok": True, "job_id": "fake", "cgroup": cgroup_of(c),
                                  "traceparent": "00-%s-%s-01" % ("1" * 32, "2" * 16),
