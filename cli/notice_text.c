@@ -168,8 +168,6 @@ static const char *proto_name(double p)
 	static char buf[16];
 
 	switch ((int)p) {
-	case 0:
-		return "default";
 	case 1:
 		return "icmp";
 	case 58:
@@ -205,6 +203,9 @@ static void what_text(const cJSON *n, const char *kind, char *out, size_t len)
 	} else if (!strcmp(kind, "socket")) {
 		if (!so || !jstr(so, "type"))
 			snprintf(out, len, "an io_uring instance");
+		else if (!num(so, "protocol"))
+			snprintf(out, len, "a socket (%s %s)",
+				 jstr(so, "family") ? jstr(so, "family") : "?", jstr(so, "type"));
 		else
 			snprintf(out, len, "a socket (%s %s, protocol %s)",
 				 jstr(so, "family") ? jstr(so, "family") : "?", jstr(so, "type"),
@@ -294,6 +295,14 @@ char *sup_notice_text(cJSON *n)
 			snprintf(proc, sizeof(proc), " from %s", exe);
 	}
 	hint_text(n, kind, policy, hint, sizeof(hint));
+	/* the fence protecting itself: no policy, no network in it */
+	if (!strcmp(kind, "tamper")) {
+		clean(what, sizeof(what), jstr(n, "reason"));
+		if (asprintf(&s, "egress-fence: %s an attempt on the fence (%s)%s.%s",
+			     audit ? "would refuse" : "refused", what, proc, hint) < 0)
+			return NULL;
+		return s;
+	}
 	if (asprintf(&s, "egress-fence: %s %s%s: %s (policy %s). %s%s", audit ? "would refuse"
 									 : "refused",
 		     what, proc, why, pol,
