@@ -86,6 +86,9 @@ void audit_dest(const struct audit_span *s, char *out, size_t len);
  * is valid UTF-8 and no control (C0, DEL, C1, bidi), else minus the bytes
  * to skip, to be shown as one replacement. */
 int audit_char(const unsigned char *p);
+/* src into dst (cap bytes, cap > 0) as audit_char shows it: each bad
+ * character one '?', cut at a character boundary; returns the length. */
+size_t term_copy(char *dst, size_t cap, const char *src);
 
 struct audit_out;
 int audit_out_new(bool json, struct audit_out **ret);

@@ -240,24 +240,7 @@ cleanup:
  * character boundary; empty is "-". */
 static void cell(char *dst, const char *src)
 {
-	const unsigned char *p = (const unsigned char *)(src && *src ? src : "-");
-	size_t o = 0;
-
-	while (*p) {
-		int l = audit_char(p);
-
-		if (o + (l > 0 ? l : 1) >= CELL_MAX)
-			break;
-		if (l < 0) {
-			dst[o++] = '?';
-			p += -l;
-			continue;
-		}
-		memcpy(dst + o, p, l);
-		o += l;
-		p += l;
-	}
-	dst[o] = '\0';
+	term_copy(dst, CELL_MAX, src && *src ? src : "-");
 }
 
 static void cellf(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -20,22 +20,7 @@
  * as '?' (a notice is one line a person reads on a terminal) */
 static void clean(char *dst, size_t len, const char *src)
 {
-	const unsigned char *p = (const unsigned char *)(src ? src : "?");
-	size_t o = 0;
-
-	while (*p && o + 5 < len) {
-		int l = audit_char(p);
-
-		if (l < 0) {
-			dst[o++] = '?';
-			p += -l;
-			continue;
-		}
-		memcpy(dst + o, p, l);
-		o += l;
-		p += l;
-	}
-	dst[o] = '\0';
+	term_copy(dst, len, src ? src : "?");
 }
 
 static const char *jstr(const cJSON *o, const char *k)

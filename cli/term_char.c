@@ -5,6 +5,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "audit.h"
 
@@ -40,4 +41,27 @@ int audit_char(const unsigned char *p)
 	     (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
 		return -3;
 	return l;
+}
+
+size_t term_copy(char *dst, size_t cap, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t o = 0;
+
+	while (*p) {
+		int l = audit_char(p);
+
+		if (o + (l > 0 ? l : 1) >= cap)
+			break;
+		if (l < 0) {
+			dst[o++] = '?';
+			p += -l;
+			continue;
+		}
+		memcpy(dst + o, p, l);
+		o += l;
+		p += l;
+	}
+	dst[o] = '\0';
+	return o;
 }
