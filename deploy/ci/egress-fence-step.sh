@@ -176,7 +176,11 @@ while [[ $# -gt 0 ]]; do
 		shell_arg=$2
 		shift 2
 		;;
-	--fail-on-deny | --quiet)
+	--fail-on-deny)
+		run_flags+=("$1")
+		shift
+		;;
+	--quiet)
 		run_flags+=("$1")
 		shift
 		;;
