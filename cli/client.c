@@ -251,13 +251,6 @@ static void print_json(const cJSON *o)
 	free(s);
 }
 
-static double num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItem(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void print_export(const cJSON *e)
 {
 	const char *err = cJSON_GetStringValue(cJSON_GetObjectItem(e, "last_error"));
@@ -273,8 +266,9 @@ static void print_export(const cJSON *e)
 	       cJSON_GetStringValue(cJSON_GetObjectItem(e, "endpoint")), state ? state : "?");
 	printf("%-14s %.0f spans exported, %.0f requests, %.0f retries, %.0f rejected, "
 	       "%.0f partially rejected, %.0f dropped by the journal bound\n", "",
-	       num(e, "exported_spans"), num(e, "requests"), num(e, "retries"),
-	       num(e, "rejected_spans"), num(e, "partially_rejected_spans"), num(e, "dropped_spans"));
+	       ctl_num(e, "exported_spans"), ctl_num(e, "requests"), ctl_num(e, "retries"),
+	       ctl_num(e, "rejected_spans"), ctl_num(e, "partially_rejected_spans"),
+	       ctl_num(e, "dropped_spans"));
 	if (err && state && strcmp(state, "ok"))
 		printf("%-14s %s\n", "export error", err);
 }
@@ -311,40 +305,42 @@ int cmd_status(int argc, char **argv)
 			if (p)
 				printf("%-14s %.0f refusals and DNS queries examined (%.0f ns each), "
 				       "%.0f flags raised, %.0f targets tracked, %.0f host addresses\n",
-				       "probe", num(p, "examined"), num(p, "ns_per_examined"),
-				       num(p, "flags"), num(p, "tracked_targets"),
-				       num(p, "host_addresses"));
+				       "probe", ctl_num(p, "examined"),
+				       ctl_num(p, "ns_per_examined"), ctl_num(p, "flags"),
+				       ctl_num(p, "tracked_targets"), ctl_num(p, "host_addresses"));
 			p = cJSON_GetObjectItem(r, "journal");
 			if (p)
 				printf("%-14s %.0f spans in %.0f lines; bound %.0f files of %.0f "
 				       "bytes; %.0f spans evicted by it (%.0f files)\n", "journal",
-				       num(p, "spans"), num(p, "lines"), num(p, "max_files"),
-				       num(p, "max_file_bytes"), num(p, "evicted_spans"),
-				       num(p, "dropped_files"));
+				       ctl_num(p, "spans"), ctl_num(p, "lines"),
+				       ctl_num(p, "max_files"), ctl_num(p, "max_file_bytes"),
+				       ctl_num(p, "evicted_spans"), ctl_num(p, "dropped_files"));
 			p = cJSON_GetObjectItem(r, "fold");
 			if (p)
 				printf("%-14s %.0f decisions folded into %.0f spans, %.0f folds open\n",
-				       "fold", num(p, "folded"), num(p, "spans"), num(p, "open"));
+				       "fold", ctl_num(p, "folded"), ctl_num(p, "spans"),
+				       ctl_num(p, "open"));
 			p = cJSON_GetObjectItem(r, "policy_changes");
 			if (p)
 				printf("%-14s %.0f applied, %.0f refused; %.0f connections closed, "
 				       "%.0f learned addresses forgotten\n", "policy changes",
-				       num(p, "applied"), num(p, "refused"), num(p, "connections_closed"),
-				       num(p, "addresses_forgotten"));
+				       ctl_num(p, "applied"), ctl_num(p, "refused"),
+				       ctl_num(p, "connections_closed"),
+				       ctl_num(p, "addresses_forgotten"));
 		}
 		{
 			const cJSON *t = cJSON_GetObjectItem(r, "tamper_protection");
 
 			if (cJSON_IsTrue(cJSON_GetObjectItem(t, "bpf_lsm")))
 				printf("%-14s BPF LSM hooks; %.0f attempts refused\n", "tamper",
-				       num(t, "refused"));
+				       ctl_num(t, "refused"));
 			else if (t)
 				printf("%-14s guard of egressctl run (seccomp, read-only mounts, "
 				       "capabilities), %s; %.0f attempts refused\n"
 				       "warning: BPF LSM unavailable: %s\n", "tamper",
 				       cJSON_IsTrue(cJSON_GetObjectItem(t, "attempts_recorded"))
 					       ? "attempts recorded" : "ATTEMPTS NOT RECORDED",
-				       num(t, "refused"),
+				       ctl_num(t, "refused"),
 				       cJSON_GetStringValue(cJSON_GetObjectItem(t, "why")) ?: "?");
 		}
 		{

@@ -15,6 +15,21 @@ struct ctl_cmd {
 
 extern const char *ctl_socket_path;
 
+/* Reading egressd's replies (and egressctl's own models): o[k] if it is a
+ * number, else 0; o[k] if it is a string, else NULL. A key missing or of
+ * another type counts as none. */
+static inline double ctl_num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static inline const char *ctl_str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+}
+
 /* "--opt VALUE" or "--opt=VALUE" at argv[*i]: 1 with *ret_val set (and *i
  * on the value), 0 if argv[*i] is another option, -EINVAL if the value is
  * missing or empty. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "egressctl.h"
 #include "notices.h"
 #include "suggest.h"
 
@@ -23,16 +24,11 @@ static void clean(char *dst, size_t len, const char *src)
 	term_copy(dst, len, src ? src : "?");
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-}
-
 /* The rule `policy suggest` would write for a refused connection or
  * datagram; NULL if none applies (left out: metadata, an address class). */
 static char *allow_rule(const cJSON *dst, bool send)
 {
-	const char *name = jstr(dst, "name"), *addr = jstr(dst, "address");
+	const char *name = ctl_str(dst, "name"), *addr = ctl_str(dst, "address");
 	double port = cJSON_GetNumberValue(cJSON_GetObjectItem(dst, "port"));
 	struct suggest_result res = { 0 };
 	struct suggest *sg = NULL;
@@ -41,7 +37,7 @@ static char *allow_rule(const cJSON *dst, bool send)
 	if (suggest_new(&(struct suggest_opts){ 0 }, &sg))
 		return NULL;
 	if (!suggest_add_conn(sg, "notice", name ? name : addr, addr, port == port ? (long)port : 0,
-			      jstr(dst, "transport"), send) &&
+			      ctl_str(dst, "transport"), send) &&
 	    !suggest_rules(sg, NULL, &res) && res.n_allow == 1)
 		rule = strdup(res.allow[0]);
 	suggest_result_free(&res);
@@ -140,13 +136,6 @@ static void add_command(cJSON *n, const char *policy, const char *rule)
 	cJSON_AddStringToObject(n, "allow_command", cmd);
 }
 
-static double num(const cJSON *o, const char *k)
-{
-	double v = cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
-
-	return v == v ? v : 0;
-}
-
 /* the protocols a socket refusal names most (the rest as numbers) */
 static const char *proto_name(double p)
 {
@@ -172,29 +161,27 @@ static void what_text(const cJSON *n, const char *kind, char *out, size_t len)
 {
 	const cJSON *dst = cJSON_GetObjectItem(n, "destination");
 	const cJSON *q = cJSON_GetObjectItem(n, "query"), *so = cJSON_GetObjectItem(n, "socket");
+	const char *qtype = ctl_str(q, "type"), *fam = ctl_str(so, "family");
 	char name[300], addr[80], tr[16];
-	double port = cJSON_GetNumberValue(cJSON_GetObjectItem(dst, "port"));
+	double port = ctl_num(dst, "port");
 
-	clean(name, sizeof(name), jstr(dst, "name"));
-	clean(addr, sizeof(addr), jstr(dst, "address"));
-	clean(tr, sizeof(tr), jstr(dst, "transport"));
+	clean(name, sizeof(name), ctl_str(dst, "name"));
+	clean(addr, sizeof(addr), ctl_str(dst, "address"));
+	clean(tr, sizeof(tr), ctl_str(dst, "transport"));
 	for (char *c = tr; *c; c++)
 		*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
 	if (!strcmp(kind, "dns")) {
-		clean(name, sizeof(name), jstr(q, "name"));
-		snprintf(out, len, "DNS query for %s%s%s%s", jstr(q, "name") ? name : "(none)",
-			 jstr(q, "type") ? " (" : "", jstr(q, "type") ? jstr(q, "type") : "",
-			 jstr(q, "type") ? ")" : "");
+		clean(name, sizeof(name), ctl_str(q, "name"));
+		snprintf(out, len, "DNS query for %s%s%s%s", ctl_str(q, "name") ? name : "(none)",
+			 qtype ? " (" : "", qtype ? qtype : "", qtype ? ")" : "");
 	} else if (!strcmp(kind, "socket")) {
-		if (!so || !jstr(so, "type"))
+		if (!so || !ctl_str(so, "type"))
 			snprintf(out, len, "an io_uring instance");
-		else if (!num(so, "protocol"))
-			snprintf(out, len, "a socket (%s %s)",
-				 jstr(so, "family") ? jstr(so, "family") : "?", jstr(so, "type"));
+		else if (!ctl_num(so, "protocol"))
+			snprintf(out, len, "a socket (%s %s)", fam ?: "?", ctl_str(so, "type"));
 		else
-			snprintf(out, len, "a socket (%s %s, protocol %s)",
-				 jstr(so, "family") ? jstr(so, "family") : "?", jstr(so, "type"),
-				 proto_name(num(so, "protocol")));
+			snprintf(out, len, "a socket (%s %s, protocol %s)", fam ?: "?",
+				 ctl_str(so, "type"), proto_name(ctl_num(so, "protocol")));
 	} else if (!strcmp(kind, "tamper")) {
 		snprintf(out, len, "an attempt on the fence");
 	} else if (dst) {
@@ -202,7 +189,7 @@ static void what_text(const cJSON *n, const char *kind, char *out, size_t len)
 				   : !strcmp(kind, "send")  ? "datagram"
 							    : "packet";
 
-		if (jstr(dst, "name"))
+		if (ctl_str(dst, "name"))
 			snprintf(out, len, "%s %s to %s (%s) port %.0f", tr, what, name, addr, port);
 		else
 			snprintf(out, len, "%s %s to %s port %.0f", tr, what, addr, port);
@@ -214,7 +201,7 @@ static void what_text(const cJSON *n, const char *kind, char *out, size_t len)
 static void hint_text(cJSON *n, const char *kind, const char *policy, char *out, size_t len)
 {
 	const cJSON *dst = cJSON_GetObjectItem(n, "destination");
-	const char *reason = jstr(n, "reason") ? jstr(n, "reason") : "";
+	const char *reason = ctl_str(n, "reason") ? ctl_str(n, "reason") : "";
 	char *rule = NULL, pol[128], qn[300];
 
 	clean(pol, sizeof(pol), policy);
@@ -232,8 +219,8 @@ static void hint_text(cJSON *n, const char *kind, const char *policy, char *out,
 			       : NULL;
 		add_command(n, policy, rule);
 	} else if (!strcmp(kind, "dns") && !strcmp(reason, "dns_unlisted") &&
-		   jstr(cJSON_GetObjectItem(n, "query"), "name")) {
-		clean(qn, sizeof(qn), jstr(cJSON_GetObjectItem(n, "query"), "name"));
+		   ctl_str(cJSON_GetObjectItem(n, "query"), "name")) {
+		clean(qn, sizeof(qn), ctl_str(cJSON_GetObjectItem(n, "query"), "name"));
 		/* a name, not an address the job asked about as one */
 		if (!plain_name(qn) || asprintf(&rule, "%s:443", qn) < 0)
 			rule = NULL;
@@ -245,34 +232,34 @@ static void hint_text(cJSON *n, const char *kind, const char *policy, char *out,
 		snprintf(out, len, " The fence protects itself; no policy allows this.");
 	}
 	free(rule);
-	if (jstr(n, "allow_command"))
-		snprintf(out, len, " To allow it: %s%s", jstr(n, "allow_command"),
+	if (ctl_str(n, "allow_command"))
+		snprintf(out, len, " To allow it: %s%s", ctl_str(n, "allow_command"),
 			 !strcmp(kind, "dns") ? " (with the port it connects to)" : "");
 }
 
 char *sup_notice_text(cJSON *n)
 {
-	const char *kind = jstr(n, "kind") ? jstr(n, "kind") : "?";
-	const char *policy = jstr(n, "policy");
-	bool audit = !strcmp(jstr(n, "decision") ? jstr(n, "decision") : "", "would_deny");
+	const char *kind = ctl_str(n, "kind") ? ctl_str(n, "kind") : "?";
+	const char *policy = ctl_str(n, "policy");
+	bool audit = !strcmp(ctl_str(n, "decision") ? ctl_str(n, "decision") : "", "would_deny");
 	char what[512], why[300], pol[128], hint[640], proc[128] = "", exe[80], *s = NULL;
 	const cJSON *p = cJSON_GetObjectItem(n, "process");
 
 	if (!strcmp(kind, "flag")) {
-		clean(why, sizeof(why), jstr(n, "why"));
-		clean(what, sizeof(what), jstr(n, "reason"));
-		clean(hint, sizeof(hint), jstr(n, "action"));
+		clean(why, sizeof(why), ctl_str(n, "why"));
+		clean(what, sizeof(what), ctl_str(n, "reason"));
+		clean(hint, sizeof(hint), ctl_str(n, "action"));
 		if (asprintf(&s, "egress-fence: the job is flagged as probing (%s): %s; action: %s. "
 			     "See: egressctl report %s", what, why, hint,
-			     jstr(n, "job_id") ? jstr(n, "job_id") : "JOB") < 0)
+			     ctl_str(n, "job_id") ? ctl_str(n, "job_id") : "JOB") < 0)
 			return NULL;
 		return s;
 	}
 	what_text(n, kind, what, sizeof(what));
-	clean(why, sizeof(why), jstr(n, "why"));
+	clean(why, sizeof(why), ctl_str(n, "why"));
 	clean(pol, sizeof(pol), policy);
 	if (p) {
-		clean(exe, sizeof(exe), jstr(p, "executable"));
+		clean(exe, sizeof(exe), ctl_str(p, "executable"));
 		if (cJSON_GetObjectItem(p, "pid"))
 			snprintf(proc, sizeof(proc), " from %s (pid %.0f)", exe,
 				 cJSON_GetNumberValue(cJSON_GetObjectItem(p, "pid")));
@@ -282,7 +269,7 @@ char *sup_notice_text(cJSON *n)
 	hint_text(n, kind, policy, hint, sizeof(hint));
 	/* the fence protecting itself: no policy, no network in it */
 	if (!strcmp(kind, "tamper")) {
-		clean(what, sizeof(what), jstr(n, "reason"));
+		clean(what, sizeof(what), ctl_str(n, "reason"));
 		if (asprintf(&s, "egress-fence: %s an attempt on the fence (%s)%s.%s",
 			     audit ? "would refuse" : "refused", what, proc, hint) < 0)
 			return NULL;

@@ -65,18 +65,6 @@ struct parent {
 	bool replied; /* the reply to the last request came */
 };
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-}
-
-static double num(const cJSON *o, const char *k)
-{
-	double v = cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
-
-	return v == v ? v : 0;
-}
-
 static void on_notice(struct parent *p, cJSON *n)
 {
 	char *text = sup_notice_text(n), *line;
@@ -111,7 +99,7 @@ static void on_line(struct parent *p, cJSON *m)
 		p->replied = true;
 		if (!cJSON_IsTrue(cJSON_GetObjectItem(m, "ok")))
 			fprintf(stderr, "egressctl: job %s: %s\n", p->job,
-				jstr(m, "error") ? jstr(m, "error") : "egressd refused the summary");
+				ctl_str(m, "error") ?: "egressd refused the summary");
 	}
 }
 
@@ -204,7 +192,7 @@ static bool watch(struct parent *p)
 		ok = true;
 	} else if (reply) {
 		fprintf(stderr, "egressctl: watching job %s: %s\n", p->job,
-			jstr(reply, "error") ? jstr(reply, "error") : "refused");
+			ctl_str(reply, "error") ? ctl_str(reply, "error") : "refused");
 	}
 out:
 	if (!ok && p->ctl >= 0) {
@@ -246,9 +234,9 @@ static bool ended(const struct parent *p)
 static int verdict(struct parent *p, bool watched)
 {
 	int code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 128 + WTERMSIG(p->status);
-	double refused = num(p->sum, "denied") + num(p->sum, "would_deny");
-	double flags = num(p->sum, "flags"), unshown = num(p->sum, "not_shown");
-	double lost = num(p->sum, "records_lost");
+	double refused = ctl_num(p->sum, "denied") + ctl_num(p->sum, "would_deny");
+	double flags = ctl_num(p->sum, "flags"), unshown = ctl_num(p->sum, "not_shown");
+	double lost = ctl_num(p->sum, "records_lost");
 
 	if (p->sum)
 		p->fail |= cJSON_IsTrue(cJSON_GetObjectItem(p->sum, "fail_on_deny"));

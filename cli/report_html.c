@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "egressctl.h"
 #include "report.h"
 
 #define CSP "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -97,13 +98,6 @@ static const char *str(const cJSON *o, const char *k)
 	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k)) ?: "";
 }
 
-static double num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItem(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void head(const cJSON *j)
 {
 	printf("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -158,7 +152,7 @@ static void job_table(const cJSON *j)
 	printf("</td></tr>\n");
 	if (!strcmp(str(j, "state"), "ended")) {
 		row("duration");
-		printf("%.1f s</td></tr>\n", num(j, "duration_s"));
+		printf("%.1f s</td></tr>\n", ctl_num(j, "duration_s"));
 	} else {
 		row("state");
 		printf("not ended (no egress.job span yet)</td></tr>\n");
@@ -258,12 +252,12 @@ static void svg_lanes(const cJSON *lanes)
 static void svg_mark(const struct plot *pl, const cJSON *e)
 {
 	const char *dec = str(e, "decision");
-	int lane = (int)num(e, "lane"), x = x_of(pl, num(e, "t")) - MARK_W / 2;
+	int lane = (int)ctl_num(e, "lane"), x = x_of(pl, ctl_num(e, "t")) - MARK_W / 2;
 	int w = MARK_W, y = TOP + lane * LANE_H + 15, h = 9;
 	const char *fill = !strcmp(dec, "deny") ? C_DENY : C_OTHER, *extra = "";
 
 	if (cJSON_GetObjectItem(e, "t_end")) /* a folded span: its window */
-		w += x_of(pl, num(e, "t_end")) - x_of(pl, num(e, "t"));
+		w += x_of(pl, ctl_num(e, "t_end")) - x_of(pl, ctl_num(e, "t"));
 	if (!strcmp(dec, "allow")) {
 		y -= 11;
 		fill = C_ALLOW;
@@ -276,7 +270,7 @@ static void svg_mark(const struct plot *pl, const cJSON *e)
 		extra = " stroke=\"" C_DENY "\" stroke-width=\"2\"";
 	}
 	printf("<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"%s><title>+%.3f s ",
-	       x, y, w, h, fill, extra, num(e, "t"));
+	       x, y, w, h, fill, extra, ctl_num(e, "t"));
 	put_val(e, "decision", "?");
 	printf(" ");
 	put_val(e, "kind", "?");
@@ -286,8 +280,8 @@ static void svg_mark(const struct plot *pl, const cJSON *e)
 	put_val(e, "reason", "?");
 	printf(") by ");
 	put_val(e, "process", "?");
-	if (num(e, "count") > 1)
-		printf(", %.15g times", num(e, "count"));
+	if (ctl_num(e, "count") > 1)
+		printf(", %.15g times", ctl_num(e, "count"));
 	printf("</title></rect>\n");
 }
 
@@ -301,11 +295,11 @@ static void legend(const cJSON *tl)
 	       "span (repeats the journal counted as one) is drawn as long as its window.");
 	if (cJSON_GetObjectItem(tl, "lanes_more"))
 		printf(" The lane <code>other</code> holds %.15g more processes.",
-		       num(tl, "lanes_more"));
+		       ctl_num(tl, "lanes_more"));
 	if (cJSON_GetObjectItem(tl, "decisions_more"))
 		printf(" %.15g more spans of the job are not drawn: the first %zu allowed, %zu "
 		       "denied and %zu probe flags are.",
-		       num(tl, "decisions_more"), report_tl_cap[TL_ALLOWED],
+		       ctl_num(tl, "decisions_more"), report_tl_cap[TL_ALLOWED],
 		       report_tl_cap[TL_DENIED], report_tl_cap[TL_FLAG]);
 	printf("</p>\n");
 }
@@ -321,9 +315,9 @@ static void decision_rows(const cJSON *ds)
 	cJSON_ArrayForEach(e, ds) {
 		printf("<tr class=\"");
 		put_val(e, "decision", "");
-		printf("\"><td class=\"n\">+%.3f s", num(e, "t"));
+		printf("\"><td class=\"n\">+%.3f s", ctl_num(e, "t"));
 		if (cJSON_GetObjectItem(e, "t_end")) /* a folded span's window */
-			printf(" to +%.3f s", num(e, "t_end"));
+			printf(" to +%.3f s", ctl_num(e, "t_end"));
 		printf("</td><td><code>");
 		put_val(e, "process", "?");
 		printf("</code></td><td>");
@@ -334,7 +328,7 @@ static void decision_rows(const cJSON *ds)
 		put_val(e, "destination", "");
 		printf("</code></td><td>");
 		put_val(e, "reason", "?");
-		printf("</td><td class=\"n\">%.15g</td></tr>\n", num(e, "count"));
+		printf("</td><td class=\"n\">%.15g</td></tr>\n", ctl_num(e, "count"));
 	}
 	printf("</table>\n</details>\n");
 }
@@ -343,12 +337,12 @@ static void decision_rows(const cJSON *ds)
  * window that outlasts it; bounded both ways, as they come from numbers */
 static double plot_dur(const cJSON *tl)
 {
-	double dur = num(tl, "duration_s");
+	double dur = ctl_num(tl, "duration_s");
 	const cJSON *e;
 
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(tl, "decisions"))
-		if (num(e, "t_end") > dur)
-			dur = num(e, "t_end");
+		if (ctl_num(e, "t_end") > dur)
+			dur = ctl_num(e, "t_end");
 	if (!(dur >= 1e-3)) /* an instant (or NaN): a millisecond wide */
 		return 1e-3;
 	return dur > 1e9 ? 1e9 : dur;
@@ -404,19 +398,19 @@ static void denied(const cJSON *m)
 		put_val(e, "kind", "?");
 		printf("</td><td>");
 		put_val(e, "reason", "?");
-		printf("</td><td class=\"n\">%.15g</td><td>", num(e, "count"));
+		printf("</td><td class=\"n\">%.15g</td><td>", ctl_num(e, "count"));
 		cJSON_ArrayForEach(p, cJSON_GetObjectItem(e, "processes")) {
 			printf(first ? "" : ", ");
 			code(cJSON_GetStringValue(p));
 			first = false;
 		}
 		if (cJSON_GetObjectItem(e, "processes_more"))
-			printf(" and %.15g more", num(e, "processes_more"));
+			printf(" and %.15g more", ctl_num(e, "processes_more"));
 		printf("</td></tr>\n");
 	}
 	printf("</table>\n");
 	if (cJSON_GetObjectItem(m, "denied_groups_more"))
-		printf("<p>and %.15g more destinations</p>\n", num(m, "denied_groups_more"));
+		printf("<p>and %.15g more destinations</p>\n", ctl_num(m, "denied_groups_more"));
 }
 
 static void flags_and_tamper(const cJSON *m)
