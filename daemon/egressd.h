@@ -397,6 +397,8 @@ void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_events_check_drops(struct ef_daemon *d);
 void ef_events_fold_flush(struct ef_daemon *d, const struct ef_job_rec *j);
 void ef_events_fold_status(struct ef_daemon *d, cJSON *o);
+/* A decision record's span name by kind: "egress.connect", ... */
+const char *ef_span_name_of(int kind);
 /* Why a refusal was one, in words (addr: the destination's name or address) */
 void ef_event_why(const struct ef_event *e, const char *addr, const char *rule, char *msg,
 		  size_t len);

@@ -23,7 +23,7 @@
 #include "fence.skel.h"
 #include "wire.h"
 
-static const char *span_name(int kind)
+const char *ef_span_name_of(int kind)
 {
 	switch (kind) {
 	case EF_K_CONNECT:
@@ -240,7 +240,7 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 		rule = ef_policy_rule_by_id(pol->pol, e->rule_id)->text;
 
 	s = ef_span_new(d);
-	ef_span_init(s, span_name(e->kind),
+	ef_span_init(s, ef_span_name_of(e->kind),
 		     e->kind == EF_K_SOCKET || e->kind == EF_K_TAMPER || e->kind == EF_K_SOCKOPT
 			     ? EF_KIND_INTERNAL
 		     : e->kind == EF_K_INBOUND ? EF_KIND_SERVER

@@ -105,25 +105,6 @@ static cJSON *notice_new(struct ef_watch *w, const char *kind, int verdict, int 
 	return o;
 }
 
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case EF_K_CONNECT:
-		return "connect";
-	case EF_K_SEND:
-		return "send";
-	case EF_K_SOCKET:
-		return "socket";
-	case EF_K_TAMPER:
-		return "tamper";
-	case EF_K_PACKET:
-		return "packet";
-	case EF_K_SOCKOPT:
-		return "sockopt";
-	}
-	return "other";
-}
-
 /* The key of a refusal: the process (pid and start time, pids are reused),
  * what it aimed at, and why. */
 static uint64_t decision_key(const struct ef_event *e)
@@ -171,8 +152,9 @@ static cJSON *decision_notice(struct ef_daemon *d, struct ef_watch *w, struct ef
 	const struct ef_rule *r = pol ? ef_policy_rule_by_id(pol, e->rule_id) : NULL;
 	const char *name = NULL;
 	char addr[INET6_ADDRSTRLEN] = "", why[256];
-	cJSON *o = notice_new(w, kind_name(e->kind), e->verdict, e->reason, pol,
-			      e->ts_boot_ns + d->boot_to_real_ns);
+	/* the kind, as the span is named without "egress." */
+	const char *kind = ef_span_name_of(e->kind) + sizeof("egress.") - 1;
+	cJSON *o = notice_new(w, kind, e->verdict, e->reason, pol, e->ts_boot_ns + d->boot_to_real_ns);
 
 	if (!o)
 		return NULL;
