@@ -94,6 +94,10 @@ def test_notices_quiet_and_json_file(ctx):
     r = d.probe("np", "connect", "198.18.1.1:443", extra=["--notices", h])
     check(not notices(r.err), "allowed traffic printed a notice: %r" % r.err)
     eq(os.path.getsize(h), 0, "allowed traffic wrote a notice")
+    # an empty variable is no file (as unset): the job runs, notices on stderr
+    r = d.probe("np", "connect", "198.18.2.6:82", rc=None, env={"EGRESS_FENCE_NOTICES": ""})
+    check(r.rc == 0 and "egress-fence: refused TCP connection to 198.18.2.6" in r.err,
+          "EGRESS_FENCE_NOTICES empty: %r" % r.err[-300:])
     # a notices file that cannot be opened: the command does not run
     r = d.run("np", ["sh", "-c", "touch %s" % ctx.path("ran")],
               extra=["--notices", "/nonexistent-dir/n.jsonl"])
@@ -313,3 +317,77 @@ def test_parent_out_of_the_jobs_reach(ctx):
     eq(tampers, ["tamper_resource", "tamper_resource", "tamper_signal"],
        "the attempts on egressctl run's parent, as notices")
     check("\u202e" not in r.err, "a bidi override reached the notice on stderr: %r" % r.err)
+
+
+WATCH_FROM_JOB = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(json.dumps({"op": "watch", "job_id": sys.argv[2]}).encode() + b"\n")
+s.settimeout(10)
+print(s.makefile().readline(), flush=True)
+"""
+
+
+@test(timeout=150)
+def test_watch_bad_requests(ctx):
+    """The watch ops fed garbage: each a clear error, the daemon unchanged
+    (a real watch on the same daemon still gets its notice). A job may not
+    watch, itself or another: refused and recorded as its tampering."""
+    import socket
+    d = ctx.daemon(policies={"np": pol(allow=["198.18.1.1:443"])})
+    ready = ctx.path("ready")
+    bg = d.spawn("np", ["sh", "-c", "touch %s; sleep 30" % ready])
+    wait_until(lambda: os.path.exists(ready), 20, what="the job")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(d.sock)
+    s.settimeout(10)
+    f = s.makefile("rwb")
+
+    def ask(obj):
+        f.write((obj if isinstance(obj, str) else json.dumps(obj)).encode() + b"\n")
+        f.flush()
+        return json.loads(f.readline())
+
+    for req, word in (({"op": "watch_summary"}, "watches no job"),
+                      ({"op": "watch"}, "\"job_id\" must be a string"),
+                      ({"op": "watch", "job_id": 7}, "\"job_id\" must be a string"),
+                      ({"op": "watch", "job_id": "no-such-job"}, "no running job"),
+                      ({"op": "watch", "job_id": "x" * 5000}, "no running job")):
+        rep = ask(req)
+        check(rep.get("ok") is False and word in rep.get("error", ""),
+              "%r: %r" % (req, rep))
+    rep = ask({"op": "watch", "job_id": bg.job})
+    check(rep.get("ok") is True and rep.get("job_id") == bg.job, "a good watch: %r" % rep)
+    rep = ask({"op": "watch", "job_id": bg.job})
+    check(rep.get("ok") is False and "already watches" in rep.get("error", ""),
+          "a second watch on one connection: %r" % rep)
+    rep = ask({"op": "watch_summary"})
+    eq((rep["summary"]["job_id"], rep["summary"]["denied"], rep["summary"]["ended"]),
+       (bg.job, 0, False), "the summary of a running job with nothing refused")
+    # a fifth watcher of one job, and a sixth
+    extra = []
+    for i in range(4):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(d.sock)
+        c.settimeout(10)
+        c.sendall(json.dumps({"op": "watch", "job_id": bg.job}).encode() + b"\n")
+        extra.append((c, json.loads(c.makefile().readline())))
+    oks = [r.get("ok") for _, r in extra]
+    # its own egressctl run and the connection above watch it already
+    eq(oks, [True, True, False, False], "watchers of one job (at most 4)")
+    check("watchers already" in extra[-1][1].get("error", ""), "the fifth: %r" % extra[-1][1])
+    for c, _ in extra:
+        c.close()
+    s.close()
+    # from inside a job: refused, recorded as the job's tampering
+    r = d.run("np", [PY, "-c", WATCH_FROM_JOB, d.sock, bg.job])
+    rep = json.loads(r.out.strip().splitlines()[-1])
+    check(rep.get("ok") is False and "fenced" in rep.get("error", ""),
+          "a job's watch request: %r" % rep)
+    d.wait_spans("egress.tamper", job=r.job, timeout=10)
+    # unchanged: a real job's notice still comes
+    r = d.probe("np", "connect", "198.18.2.4:80", rc=None)
+    check("egress-fence: refused TCP connection to 198.18.2.4 port 80" in r.err,
+          "no notice after the bad requests: %r" % r.err)
+    bg.proc.terminate()
