@@ -139,35 +139,6 @@ static int add_attr(cJSON *attrs, const char *kv)
 	return 0;
 }
 
-/*
- * W3C Trace Context: VERSION-TRACEID-PARENTID-FLAGS in lowercase hex, ids
- * not all zero, version ff invalid; a later version may append "-..." after
- * the flags, version 00 may not. Checked here so that a malformed value is
- * dropped whole and the job's trace is a new root, never a half-parsed id.
- */
-static bool traceparent_valid(const char *tp)
-{
-	static const int width[] = { 2, 32, 16, 2 };
-	const char *p = tp;
-
-	for (int f = 0; f < 4; f++) {
-		bool nonzero = false;
-
-		for (int k = 0; k < width[f]; k++, p++) {
-			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-				return false; /* also stops at the end of a short string */
-			nonzero |= *p != '0';
-		}
-		if ((f == 1 || f == 2) && !nonzero)
-			return false;
-		if (f < 3 && *p++ != '-')
-			return false;
-	}
-	if (!strncmp(tp, "ff", 2))
-		return false;
-	return *p == '\0' || (strncmp(tp, "00", 2) && *p == '-');
-}
-
 /* Close what the command must not inherit (inherit.c), say so once, and
  * tell egressd, which records it on the job's span. */
 static int close_inherited(cJSON *req, const char *cmd)
@@ -639,6 +610,7 @@ static const char *cgroup_seen(const char *p)
 int cmd_run(int argc, char **argv)
 {
 	const char *tp = getenv("TRACEPARENT"), *policy = NULL, *job_id = NULL;
+	struct ef_tracectx tc;
 	cJSON *req = cJSON_CreateObject(), *attrs = cJSON_CreateObject(), *args, *reply = NULL;
 	const cJSON *ok, *cg, *jid, *tpo, *dh;
 	char cwd[4096];
@@ -705,7 +677,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "egressctl run: no command given (egressctl run [options] -- CMD)\n");
 		goto out;
 	}
-	if (tp && *tp && !traceparent_valid(tp)) {
+	if (tp && *tp && !ef_traceparent_parse(tp, &tc)) {
 		fprintf(stderr, "egressctl run: ignoring malformed traceparent \"%.64s\"; the job's "
 				"trace starts a new root\n", tp);
 		tp = NULL;
@@ -743,8 +715,15 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	if (job_id)
 		cJSON_AddStringToObject(req, "job_id", job_id);
-	if (tp && *tp)
+	if (tp && *tp) {
+		/* the job's span carries the caller's tracestate (egressd checks
+		 * it); the command inherits it with TRACEPARENT */
+		const char *ts = getenv("TRACESTATE");
+
 		cJSON_AddStringToObject(req, "traceparent", tp);
+		if (ts && *ts)
+			cJSON_AddStringToObject(req, "tracestate", ts);
+	}
 	/* what the job's containers may bind (daemon/docker.c) */
 	if (getcwd(cwd, sizeof(cwd)))
 		cJSON_AddStringToObject(req, "cwd", cwd);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <linux/types.h>
 
 #include "ef_abi.h"
@@ -549,5 +550,16 @@ __u64 ef_fnv1a(const void *p, size_t n, __u64 h);
  * accepts. IPv4-mapped IPv6 becomes V4. Returns 0 or -EINVAL.
  */
 int ef_upstream_parse(const char *s, __u8 *family, __u8 addr[16], __u16 *port);
+
+/* W3C Trace Context (policy/tracectx.c): the job's TRACEPARENT (egressctl)
+ * and each process's (egressd, lib/proc.bpf.h). */
+#define EF_TRACESTATE_MAX 512
+struct ef_tracectx {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t flags;
+};
+bool ef_traceparent_parse(const char *tp, struct ef_tracectx *out);
+bool ef_tracestate_valid(const char *ts);
 
 #endif /* EF_POLICY_H */
