@@ -24,6 +24,7 @@
 #include "lib/wire.bpf.h"
 #include "lib/sockopt.bpf.h"
 #include "lib/device.bpf.h"
+#include "lib/proc.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -212,4 +213,18 @@ int ef_uring_refused(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	ef_emit(&c, EF_K_SOCKET, EF_V_DENY, EF_R_IO_URING, EF_RULE_NONE, 0, NULL, 0, 0, 0, 0, 0);
 	return 0;
+}
+
+/* Per-process trace context (lib/proc.bpf.h): the environment a job's
+ * process was exec'd with, and its forks. Attached in every mode. */
+SEC("tp/sched/sched_process_exec")
+int ef_exec(void *ctx)
+{
+	return ef_proc_exec();
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(ef_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return ef_proc_fork(parent, child);
 }

@@ -364,6 +364,17 @@ static cJSON *status_json(struct ef_daemon *d)
 	cJSON_AddNumberToObject(o, "wire_drops", (double)ef_bpf_stat(d, EF_S_WIRE_DROPS));
 	cJSON_AddNumberToObject(o, "records", (double)d->events);
 	{
+		/* processes' own trace contexts (proc_ctx.c) */
+		cJSON *tc = cJSON_AddObjectToObject(o, "trace_context");
+
+		if (tc) {
+			cJSON_AddNumberToObject(tc, "records", (double)d->pctx_records);
+			cJSON_AddNumberToObject(tc, "processes", (double)ef_pctx_count(d));
+			cJSON_AddNumberToObject(tc, "malformed", (double)d->pctx_malformed);
+			cJSON_AddNumberToObject(tc, "dropped", (double)d->pctx_dropped);
+		}
+	}
+	{
 		cJSON *dns = cJSON_AddObjectToObject(o, "dns");
 
 		if (dns) {

@@ -364,12 +364,37 @@ static void conn_send(struct ef_daemon *d, struct ef_dns_conn *c, const uint8_t 
 	conn_flush(d, c);
 }
 
+/*
+ * Who sent from this port: the wire check copied the process its socket's
+ * DNS traffic came from (bpf/lib/dns.bpf.h) under (job, port, protocol)
+ * before the packet reached the proxy. Names the process on the query's
+ * egress.dns span; false if unknown (an egressd that came up after the
+ * query left, an entry the LRU map evicted).
+ */
+bool ef_dns_who_find(struct ef_daemon *d, const struct ef_dns_job *dj, uint8_t proto,
+		     const struct sockaddr_storage *peer, struct ef_dns_who *out)
+{
+	struct ef_dns_peer_key k = { .job = dj->job->cgroup_id, .proto = proto };
+
+	if (peer->ss_family == AF_INET)
+		k.port = ntohs(((const struct sockaddr_in *)peer)->sin_port);
+	else if (peer->ss_family == AF_INET6)
+		k.port = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
+	else
+		return false;
+	return bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_dns_peer), &k, out) == 0 &&
+	       out->pid;
+}
+
 static void conn_accept(struct ef_daemon *d, struct ef_dns_sock *ls)
 {
 	struct ef_dns_job *dj = ls->dj;
 
 	for (;;) {
-		int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(ls->fd, (struct sockaddr *)&peer, &plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct ef_dns_conn *c;
 
 		if (fd < 0)
@@ -389,6 +414,7 @@ static void conn_accept(struct ef_daemon *d, struct ef_dns_sock *ls)
 		c->kind = EF_EPK_DNS_CONN;
 		c->fd = fd;
 		c->dj = dj;
+		c->has_who = ef_dns_who_find(d, dj, IPPROTO_TCP, &peer, &c->who);
 		c->refs = 1;
 		c->last_ns = mono_ns();
 		if (ep_add(d, fd, EPOLLIN | EPOLLRDHUP, c)) {
@@ -998,6 +1024,7 @@ static void udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
 			     &cl.addr_len);
 		if (n < 0)
 			return;
+		cl.has_who = ef_dns_who_find(d, ls->dj, IPPROTO_UDP, &cl.addr, &cl.who);
 		/* MSG_TRUNC: n is the real length; only QUERY_MAX + 1 bytes are in buf */
 		on_query(d, ls->dj, &cl, buf, (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n);
 	}

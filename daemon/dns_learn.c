@@ -510,6 +510,26 @@ void ef_dns_forget_job(struct ef_daemon *d, uint64_t cgroup_id)
 
 /* ---- the egress.dns span ---- */
 
+/* The process that asked (ef_dns_who_find), as decision spans name theirs. */
+static void dns_process(struct ef_daemon *d, struct ef_span *s, const struct ef_dns_who *w)
+{
+	char exe[EF_EXE_LEN + 1], comm[EF_COMM_LEN + 1];
+	const char *path;
+
+	memcpy(exe, w->exe, EF_EXE_LEN);
+	exe[EF_EXE_LEN] = '\0';
+	memcpy(comm, w->comm, EF_COMM_LEN);
+	comm[EF_COMM_LEN] = '\0';
+	ef_span_int(s, "process.pid", w->pid);
+	ef_span_int(s, "process.parent_pid", w->ppid);
+	ef_span_int(s, "process.user.id", w->uid);
+	ef_span_int(s, "thread.id", w->tid);
+	ef_span_str(s, "process.executable.name", exe[0] ? exe : comm);
+	path = ef_proc_exe(d->procs, w->pid, w->start_boot_ns, exe);
+	if (path)
+		ef_span_str(s, "process.executable.path", path);
+}
+
 void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 		   const struct ef_dns_answer *a, int rcode, char not_learned[][48], size_t n_not)
 {
@@ -517,6 +537,7 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	const char *answers[EF_DNS_MAX_ADDRS];
 	char texts[EF_DNS_MAX_ADDRS][48], tbuf[24], msg[160];
 	struct ef_span *s;
+	const struct ef_dns_who *w;
 	int n = 0;
 
 	if (p->dj && d->watches && p->dec.verdict != EF_V_ALLOW)
@@ -531,10 +552,15 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	}
 	s = ef_span_new(d);
 	ef_span_init(s, "egress.dns", EF_KIND_SERVER);
-	if (p->dj)
+	w = p->client.conn ? (p->client.conn->has_who ? &p->client.conn->who : NULL)
+			   : (p->client.has_who ? &p->client.who : NULL);
+	if (p->dj) {
 		ef_span_job_context(d, s, p->dj->job);
-	else
+		if (w) /* under the asking process's own span, if it has one */
+			ef_span_proc_context(d, s, w->pid, w->start_boot_ns);
+	} else {
 		ef_random_bytes(s->trace_id, sizeof(s->trace_id));
+	}
 	s->start_ns = p->start_real_ns;
 	s->end_ns = ef_now_realtime_ns();
 	ef_span_str(s, "egress.decision", ef_verdict_name(p->dec.verdict));
@@ -572,6 +598,8 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	}
 	if (p->server_text[0])
 		ef_span_str(s, "egress.dns.upstream", p->server_text);
+	if (w)
+		dns_process(d, s, w);
 	if (p->dec.verdict == EF_V_DENY) {
 		s->status = EF_STATUS_ERROR;
 		snprintf(msg, sizeof(msg), "%s: %s", p->q.name,

@@ -48,6 +48,8 @@ struct ef_dns_conn {
 	size_t rlen, rexp;
 	uint8_t *wbuf;
 	size_t wlen, woff, wcap;
+	struct ef_dns_who who; /* the process that connected (ef_dns_who_find) */
+	bool has_who;
 };
 
 /* Refusals of one reason, folded into one span per window (dns_guard.c). */
@@ -83,6 +85,8 @@ struct ef_dns_client {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	struct ef_dns_conn *conn;
+	struct ef_dns_who who; /* the process that asked; UDP (TCP: conn's) */
+	bool has_who;
 };
 
 /* What the policy says of a name. */
@@ -144,6 +148,11 @@ bool ef_dns_admit(struct ef_dns_job *dj);
 void ef_dns_refused(struct ef_daemon *d, struct ef_dns_job *dj, int reason,
 		    const struct ef_dns_query *q, int rcode, bool tcp, const char *why);
 void ef_dns_fold_tick(struct ef_daemon *d, struct ef_dns_job *dj, bool flush);
+
+/* dns.c: the job's process that sent from this client port (proto
+ * IPPROTO_UDP or IPPROTO_TCP), as the wire check noted it (ef_dns_peer) */
+bool ef_dns_who_find(struct ef_daemon *d, const struct ef_dns_job *dj, uint8_t proto,
+		     const struct sockaddr_storage *peer, struct ef_dns_who *out);
 
 /* dns_learn.c */
 void ef_dns_decide(const struct ef_pol_rec *pol, const char *name,

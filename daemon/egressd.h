@@ -103,6 +103,8 @@ struct ef_job_rec {
 	bool ctl_flood_recorded; /* its control connections over the cap (control.c) */
 	char *workdir;	   /* egressctl run's working directory, resolved; NULL: unknown */
 	struct ef_dk_job *docker; /* its containers (docker.c); NULL: none yet */
+	char *trace_state; /* the job's TRACESTATE, validated; NULL: none */
+	uint32_t n_pctx;   /* its processes with a trace context of their own (proc_ctx.c) */
 };
 
 /* DNS proxy settings: config file "dns" section. */
@@ -219,6 +221,8 @@ struct ef_daemon {
 	struct ef_exporter *exporter; /* NULL when export is off */
 	struct ef_resource res;
 	struct ef_proc_cache *procs;
+	struct ef_pctxs *pctx; /* processes' own trace contexts (proc_ctx.c) */
+	uint64_t pctx_records, pctx_dropped, pctx_malformed;
 	struct ef_hostaddrs *host; /* the runner's own addresses (probe.c) */
 	uint64_t probe_examined, probe_ns, probe_flags; /* refusals and queries judged, time, flags */
 
@@ -484,6 +488,18 @@ void ef_proc_cache_free(struct ef_proc_cache *c);
 int ef_proc_start_ns(const struct ef_proc_cache *c, uint32_t pid, uint64_t *out);
 const char *ef_proc_exe(struct ef_proc_cache *c, uint32_t pid, uint64_t start_boot_ns,
 			const char *exe_base);
+
+/* proc_ctx.c: each process's own trace context (bpf/lib/proc.bpf.h) */
+#define EF_PCTX_JOB_MAX 16384
+#define EF_PCTX_MAX 65536
+struct ef_pctxs;
+struct ef_span;
+int ef_pctx_setup(struct ef_daemon *d);
+void ef_pctx_free(struct ef_daemon *d);
+void ef_pctx_record(struct ef_daemon *d, const struct ef_proc_rec *r);
+void ef_pctx_job_end(struct ef_daemon *d, const struct ef_job_rec *j);
+size_t ef_pctx_count(const struct ef_daemon *d);
+void ef_span_proc_context(struct ef_daemon *d, struct ef_span *s, uint32_t pid, uint64_t start);
 
 /* epoll tags: small constants, or a pointer to an object whose first member
  * is an int saying what it is (enum ef_ep_kind) */

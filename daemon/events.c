@@ -129,6 +129,7 @@ void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef
 	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
 	memcpy(s->parent_id, j->span_id, sizeof(s->parent_id));
 	s->has_parent = true;
+	s->trace_state = j->trace_state ? ef_span_strdup(s, j->trace_state) : NULL;
 	ef_span_str(s, "egress.job.id", j->id);
 }
 
@@ -322,6 +323,10 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 	exe[EF_EXE_LEN] = '\0';
 	memcpy(comm, e->comm, EF_COMM_LEN);
 	comm[EF_COMM_LEN] = '\0';
+	/* the process's own span, if it was started with one (proc_ctx.c); a
+	 * fold of the job's many processes stays under the job */
+	if (j && !by_job)
+		ef_span_proc_context(d, s, e->pid, e->start_boot_ns);
 	ef_span_int(s, "process.pid", e->pid);
 	ef_span_int(s, "process.parent_pid", e->ppid);
 	ef_span_int(s, "process.user.id", e->uid);
@@ -487,6 +492,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	if (((const struct ef_event *)data)->kind == EF_K_NETNS) {
 		ef_dns_netns_seen(d, data); /* not a decision */
+		return 0;
+	}
+	if (((const struct ef_event *)data)->kind == EF_K_PROC) {
+		if (size >= sizeof(struct ef_proc_rec))
+			ef_pctx_record(d, data); /* not a decision */
 		return 0;
 	}
 	record(d, data, NULL);

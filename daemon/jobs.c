@@ -103,6 +103,7 @@ static void job_free(struct ef_job_rec *j)
 	cJSON_Delete(j->write_through);
 	cJSON_Delete(j->attrs);
 	free(j->workdir);
+	free(j->trace_state);
 	ef_docker_job_free(j);
 	free(j);
 }
@@ -166,6 +167,8 @@ int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j)
 		ef_hex(j->parent_id, 8, hex);
 		cJSON_AddStringToObject(o, "parent_id", hex);
 	}
+	if (j->trace_state)
+		cJSON_AddStringToObject(o, "trace_state", j->trace_state);
 	snprintf(hex, sizeof(hex), "%llu", (unsigned long long)j->start_ns);
 	cJSON_AddStringToObject(o, "start_ns", hex);
 	cJSON_AddNumberToObject(o, "uid", j->uid);
@@ -205,30 +208,6 @@ static void job_watch(struct ef_daemon *d, struct ef_job_rec *j)
 	if (j->wd < 0)
 		log_warn("job %s: cannot watch %s (%s); relying on the timer", j->id, f,
 			 strerror(errno));
-}
-
-/* W3C traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags> */
-static int parse_traceparent(const char *tp, uint8_t ret_trace[16], uint8_t ret_parent[8])
-{
-	char t[33], p[17];
-	static const uint8_t zero[16];
-	uint8_t trace[16], parent[8];
-
-	if (strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' ||
-	    (tp[0] == 'f' && tp[1] == 'f'))
-		return -EINVAL;
-	memcpy(t, tp + 3, 32);
-	t[32] = '\0';
-	memcpy(p, tp + 36, 16);
-	p[16] = '\0';
-	if (ef_unhex(t, trace, 16) || ef_unhex(p, parent, 8))
-		return -EINVAL;
-	if (!memcmp(trace, zero, 16) || !memcmp(parent, zero, 8))
-		return -EINVAL;
-	/* only a valid one replaces the job's own trace id */
-	memcpy(ret_trace, trace, 16);
-	memcpy(ret_parent, parent, 8);
-	return 0;
 }
 
 /* The policy the job asked for: a file's text, a NAME, else the caller's
@@ -396,11 +375,23 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	ef_random_bytes(j->trace_id, sizeof(j->trace_id));
 	ef_random_bytes(j->span_id, sizeof(j->span_id));
 	if (tp) {
-		if (parse_traceparent(tp->valuestring, j->trace_id, j->parent_id) == 0)
+		struct ef_tracectx tc;
+		const cJSON *ts = cJSON_GetObjectItem(req, "tracestate");
+
+		if (ef_traceparent_parse(tp->valuestring, &tc)) {
+			/* only a valid one replaces the job's own trace id */
+			memcpy(j->trace_id, tc.trace_id, sizeof(j->trace_id));
+			memcpy(j->parent_id, tc.span_id, sizeof(j->parent_id));
 			j->has_parent = true;
-		else
+			if (cJSON_IsString(ts) && ef_tracestate_valid(ts->valuestring))
+				j->trace_state = strdup(ts->valuestring);
+			else if (ts)
+				log_warn("job %s: ignoring malformed tracestate \"%.64s\"", j->id,
+					 cJSON_IsString(ts) ? ts->valuestring : "(not a string)");
+		} else {
 			log_warn("job %s: ignoring malformed traceparent \"%.64s\"", j->id,
 				 tp->valuestring);
+		}
 	}
 	j->workdir = job_workdir(j, cJSON_GetObjectItem(req, "cwd"));
 	if (argv && cJSON_GetArraySize(argv) > 0) {
@@ -607,6 +598,8 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	ef_span_init(s, "egress.job", EF_KIND_INTERNAL);
 	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
 	memcpy(s->span_id, j->span_id, sizeof(s->span_id));
+	if (j->trace_state)
+		s->trace_state = ef_span_strdup(s, j->trace_state);
 	if (j->has_parent) {
 		memcpy(s->parent_id, j->parent_id, sizeof(s->parent_id));
 		s->has_parent = true;
@@ -652,6 +645,7 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 	job_span(d, j);
 	ef_spans_flush(d);
 	ef_notice_job_end(d, j);
+	ef_pctx_job_end(d, j);
 
 	for (struct ef_job_rec **pp = &d->jobs; *pp; pp = &(*pp)->next) {
 		if (*pp == j) {
@@ -748,6 +742,12 @@ static struct ef_job_rec *job_from_state(struct ef_daemon *d, const cJSON *o)
 	}
 	if (cJSON_IsString(par) && !ef_unhex(par->valuestring, j->parent_id, 8))
 		j->has_parent = true;
+	{
+		const cJSON *ts = cJSON_GetObjectItem(o, "trace_state");
+
+		if (cJSON_IsString(ts) && ef_tracestate_valid(ts->valuestring))
+			j->trace_state = strdup(ts->valuestring);
+	}
 	ef_probe_job_load(o, j);
 	ef_job_fds_load(o, j);
 	return j;

@@ -122,7 +122,7 @@ static void link_path(struct ef_daemon *d, const struct bpf_program *p, char *ou
 static int attach_or_adopt(struct ef_daemon *d, struct bpf_program *prog, int cgfd)
 {
 	enum bpf_prog_type type = bpf_program__type(prog);
-	bool cgroup_prog = type != BPF_PROG_TYPE_TRACEPOINT &&
+	bool cgroup_prog = type != BPF_PROG_TYPE_TRACEPOINT && type != BPF_PROG_TYPE_RAW_TRACEPOINT &&
 			   !(type == BPF_PROG_TYPE_LSM &&
 			     bpf_program__expected_attach_type(prog) == BPF_LSM_MAC);
 	struct bpf_link *old, *link = NULL;
@@ -429,6 +429,9 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_ingress;
 	/* devices jobs may not open (lib/device.bpf.h), in both modes */
 	progs[n++] = d->skel->progs.ef_dev;
+	/* per-process trace context (lib/proc.bpf.h), in both modes */
+	progs[n++] = d->skel->progs.ef_exec;
+	progs[n++] = d->skel->progs.ef_fork;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
 	} else {
@@ -442,13 +445,21 @@ int ef_bpf_setup(struct ef_daemon *d)
 				progs[i] == d->skel->progs.ef_uring_refused ||
 				progs[i] == d->skel->progs.ef_sockpair_refused;
 
+		bool context = progs[i] == d->skel->progs.ef_exec ||
+			       progs[i] == d->skel->progs.ef_fork;
+
 		/* libbpf finds tracepoints in tracefs */
-		if (recorder && access("/sys/kernel/tracing/events", F_OK) != 0)
+		if ((recorder || context) && access("/sys/kernel/tracing/events", F_OK) != 0)
 			mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
 		ret = attach_or_adopt(d, progs[i], cgfd);
 		if (ret && recorder) {
 			/* enforcement holds (seccomp); only the records are missing */
 			log_warn("socket refusals by the seccomp fallback will not be recorded");
+			ret = 0;
+		} else if (ret && context) {
+			/* enforcement holds; decisions stay under the job span */
+			log_warn("processes' own TRACEPARENT will not be followed (%s)",
+				 bpf_program__name(progs[i]));
 			ret = 0;
 		}
 		if (ret)

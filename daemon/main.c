@@ -439,7 +439,8 @@ int main(int argc, char **argv)
 		log_err("opening the journal in %s: %s", d->state_dir, strerror(errno));
 		goto cleanup;
 	}
-	if (ef_resource_init(&d->res, d->cfg.service_name) || !(d->procs = ef_proc_cache_new()))
+	if (ef_resource_init(&d->res, d->cfg.service_name) || !(d->procs = ef_proc_cache_new()) ||
+	    ef_pctx_setup(d))
 		goto cleanup;
 	/* after the signals are blocked (setup_loop): the thread inherits the mask */
 	ret = ef_export_start(d);
@@ -514,6 +515,7 @@ cleanup:
 	ef_policy_ops_free(d);
 	ef_resource_fini(&d->res);
 	ef_proc_cache_free(d->procs);
+	ef_pctx_free(d);
 	ef_jobs_free(d);
 	if (d->skel)
 		ef_bpf_close(d);

@@ -61,6 +61,8 @@ int ef_pb_span_append(struct ef_buf *out, const struct ef_span *s)
 	sp.span_id = (ProtobufCBinaryData){ 8, (uint8_t *)s->span_id };
 	if (s->has_parent)
 		sp.parent_span_id = (ProtobufCBinaryData){ 8, (uint8_t *)s->parent_id };
+	if (s->trace_state)
+		sp.trace_state = (char *)s->trace_state;
 	sp.name = (char *)s->name;
 	sp.kind = s->kind;
 	sp.start_time_unix_nano = s->start_ns;

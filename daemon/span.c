@@ -32,6 +32,7 @@ void ef_span_init(struct ef_span *s, const char *name, int kind)
 	s->name = name;
 	s->kind = kind;
 	s->has_parent = false;
+	s->trace_state = NULL;
 	s->start_ns = s->end_ns = 0;
 	s->status = EF_STATUS_UNSET;
 	s->status_msg = NULL;
@@ -405,6 +406,10 @@ static void json_span(struct ef_buf *b, const struct ef_span *s)
 	if (s->has_parent) {
 		EF_BUF_LIT(b, ",\"parentSpanId\":");
 		buf_hex(b, s->parent_id, 8);
+	}
+	if (s->trace_state) {
+		EF_BUF_LIT(b, ",\"traceState\":");
+		ef_buf_json_str(b, s->trace_state);
 	}
 	EF_BUF_LIT(b, ",\"name\":");
 	ef_buf_json_str(b, s->name);

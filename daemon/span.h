@@ -39,6 +39,7 @@ struct ef_span {
 	uint8_t span_id[8];
 	uint8_t parent_id[8];
 	bool has_parent;
+	const char *trace_state; /* W3C tracestate, validated; NULL: none */
 	const char *name;
 	int kind;
 	uint64_t start_ns, end_ns; /* unix epoch */

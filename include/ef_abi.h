@@ -166,6 +166,10 @@ enum ef_kind {
 			   * namespace other than egressd's (a container's, unshare -n);
 			   * cookie = its netns cookie, pid = the asker. egressd opens
 			   * the job's proxy there (daemon/dns_netns.c) */
+	EF_K_PROC = 8,	  /* not a decision: a struct ef_proc_rec, a job's process
+			   * exec'd (reason EF_PROC_EXEC) or forked from one with a
+			   * trace context (EF_PROC_FORK; pid/start_boot_ns the child,
+			   * ppid/cookie the parent's tgid and start). lib/proc.bpf.h */
 	EF_K__MAX,
 };
 
@@ -229,6 +233,37 @@ enum ef_policy_flags {
 /* Per-entry flags (struct ef_ports.flags). */
 enum ef_entry_flags {
 	EF_EF_METADATA = 1 << 0, /* a cloud metadata address: no rule -> EF_R_METADATA */
+};
+
+/* EF_K_PROC records: what happened to the process (ef_event.reason). */
+enum ef_proc_what {
+	EF_PROC_EXEC = 1,
+	EF_PROC_FORK = 2,
+};
+
+/* ef_dns_whosk socket storage: the process that last sent a socket's DNS
+ * traffic to its job's proxy (written where the destination is rewritten,
+ * lib/dns.bpf.h), and ef_dns_peer's value: the wire check copies it there
+ * under the socket's local port when the first packet leaves, so the proxy,
+ * which sees only that port, can name the process on its egress.dns span. */
+struct ef_dns_who {
+	__u64 start_boot_ns;
+	__u32 pid; /* tgid */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	char comm[EF_COMM_LEN];
+	char exe[EF_EXE_LEN];
+	__u16 port; /* socket storage: the local port last copied to ef_dns_peer, 0: none */
+	__u16 pad[3];
+};
+
+/* ef_dns_peer LRU key: a job's DNS client socket as its proxy sees it. */
+struct ef_dns_peer_key {
+	__u64 job;	/* cgroup id */
+	__u16 port;	/* the client's local port, host order */
+	__u8 proto;	/* IPPROTO_UDP / IPPROTO_TCP */
+	__u8 pad[5];
 };
 
 /* ef_jobs hash: job cgroup id -> job. A process in a cgroup nested below a
@@ -406,6 +441,21 @@ struct ef_event {
 	__u32 pad4;
 };
 _Static_assert(sizeof(struct ef_event) == 208, "ef_event layout");
+
+/* The W3C Trace Context variables a process was exec'd with, as found in
+ * its environment, raw (egressd validates them; daemon/proc_ctx.c). A
+ * TRACESTATE longer than 512 is invalid (W3C), and seen as such: its first
+ * 519 bytes are kept. Both empty: the exec had neither. */
+#define EF_TRACEPARENT_LEN 64
+#define EF_TRACESTATE_LEN 520
+struct ef_proc_rec {
+	struct ef_event e; /* kind EF_K_PROC */
+	char traceparent[EF_TRACEPARENT_LEN];
+	char tracestate[EF_TRACESTATE_LEN];
+};
+_Static_assert(sizeof(struct ef_proc_rec) == 208 + 64 + 520, "ef_proc_rec layout");
+_Static_assert(sizeof(struct ef_dns_who) == 112, "ef_dns_who layout");
+_Static_assert(sizeof(struct ef_dns_peer_key) == 16, "ef_dns_peer_key layout");
 
 /* ef_sk socket storage (BPF_F_CLONE: an accepted socket inherits its
  * listener's): the job a socket belongs to, and the one destination the

@@ -71,6 +71,62 @@ static __always_inline void ef_dns_netns(struct bpf_sock_addr *ctx, const struct
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
+/* Who is asking: kept on the socket, told to the proxy by the wire check
+ * (ef_dns_note). Not fatal if it cannot be had: the span lacks the process. */
+static __always_inline void ef_dns_who_keep(struct bpf_sock_addr *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	const unsigned char *name = NULL;
+	struct ef_dns_who *w;
+	struct mm_struct *mm;
+
+	w = bpf_sk_storage_get(&ef_dns_whosk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!w)
+		return;
+	w->pid = pid_tgid >> 32;
+	w->tid = (__u32)pid_tgid;
+	w->uid = (__u32)bpf_get_current_uid_gid();
+	w->ppid = t->real_parent->tgid;
+	w->start_boot_ns = t->group_leader->start_boottime;
+	__builtin_memcpy(w->comm, t->comm, sizeof(w->comm));
+	mm = t->mm;
+	if (mm && mm->exe_file)
+		name = mm->exe_file->f_path.dentry->d_name.name;
+	if (!name || bpf_probe_read_kernel_str(w->exe, sizeof(w->exe), name) < 0)
+		w->exe[0] = '\0';
+	w->port = 0; /* told again, for this process */
+}
+
+/*
+ * The wire check, for a packet of a job's socket to loopback: if it goes
+ * to a DNS proxy port (ef_dns_ports) from a socket whose traffic was taken
+ * there, the proxy learns who sent it under (job, local port, protocol):
+ * the local port is known only now (connect() binds it after its hook).
+ * Once per socket and port; a packet to any other loopback port costs one
+ * hash lookup.
+ */
+static __always_inline void ef_dns_note(struct __sk_buff *skb, struct bpf_sock *sk, __u8 proto,
+					__u16 sport, __u16 dport)
+{
+	struct ef_dns_peer_key k = {};
+	struct ef_dns_who *w;
+	__u16 port = bpf_ntohs(dport);
+	__u64 *job;
+
+	job = bpf_map_lookup_elem(&ef_dns_ports, &port);
+	if (!job)
+		return;
+	w = bpf_sk_storage_get(&ef_dns_whosk, sk, NULL, 0);
+	if (!w || w->port == bpf_ntohs(sport))
+		return;
+	w->port = bpf_ntohs(sport);
+	k.job = *job;
+	k.port = w->port;
+	k.proto = proto;
+	bpf_map_update_elem(&ef_dns_peer, &k, w, BPF_ANY);
+}
+
 static __always_inline struct ef_dns_orig *ef_dns_keep(struct bpf_sock_addr *ctx,
 						       const struct ef_job *job)
 {
@@ -81,6 +137,7 @@ static __always_inline struct ef_dns_orig *ef_dns_keep(struct bpf_sock_addr *ctx
 		return NULL;
 	o->port = (__u16)ctx->user_port;
 	o->proxy_port = bpf_htons(job->dns_port);
+	ef_dns_who_keep(ctx);
 	return o;
 }
 

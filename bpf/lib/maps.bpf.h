@@ -71,6 +71,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_dns_sk SEC(".maps");
 
+/* socket -> the process that last sent its DNS traffic to the proxy */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ef_dns_who);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_dns_whosk SEC(".maps");
+
+/* (job, client port, protocol) -> that process, for the proxy's spans */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ef_dns_peer_key);
+	__type(value, struct ef_dns_who);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_dns_peer SEC(".maps");
+
 /* socket -> its job and the destination judged for it (include/ef_abi.h);
  * cloned to accepted sockets */
 struct {
@@ -158,6 +176,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8[EF_SCRATCH_BYTES]);
 } ef_scratch SEC(".maps");
+
+/* per-CPU buffer for walking a new process's environment (lib/proc.bpf.h);
+ * its own, not ef_scratch: a cgroup program using that may be preempted */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8[256]);
+} ef_env_buf SEC(".maps");
 
 static __always_inline void ef_stat_inc(__u32 idx)
 {

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Per-process trace context (issue 20). A process of a job started with a
+ * TRACEPARENT in its environment (an agent's tool call, a build step) has
+ * its decisions recorded as children of that span. What counts is the
+ * environment the process was exec'd with, read here at sched_process_exec
+ * from the new image's own stack (mm->env_start..env_end) before a single
+ * instruction of it has run: a process cannot rewrite what it was started
+ * with, and egressd never reads /proc/<pid>/environ (racy, and gone for a
+ * process that has exited by the time its record is read).
+ *
+ * The value goes to egressd as an EF_K_PROC record (not a decision), raw:
+ * egressd validates it (daemon/proc_ctx.c). A fork without exec shares its
+ * parent's image and environment, so it inherits the context: the fork
+ * tracepoint writes a record naming the parent, only for parents with a
+ * context (ef_proc_ctx), so ordinary forks cost one hash lookup.
+ *
+ * Bounds: the environment is walked string by string with bpf_loop, at most
+ * EF_ENV_STEPS steps of EF_ENV_CHUNK bytes; a TRACEPARENT past that is not
+ * seen (the job span stays the parent). A hostile environment of a million
+ * tiny strings costs its exec those steps, nothing more.
+ */
+#ifndef EF_PROC_BPF_H
+#define EF_PROC_BPF_H
+
+#define EF_ENV_CHUNK 256
+#define EF_ENV_STEPS 2048
+
+/* tgid -> the process's start (boot clock): it has a trace context of its
+ * own, told to egressd. LRU: an entry lost only costs a forked child its
+ * parent's context. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_proc_ctx SEC(".maps");
+
+struct ef_env_scan {
+	__u64 p, end;
+	__u64 tp, ts; /* user addresses of the values, 0: not seen */
+	__u32 mid;    /* p is inside a string longer than one chunk */
+};
+
+static long ef_env_step(__u64 idx, void *arg)
+{
+	struct ef_env_scan *s = arg;
+	__u32 zero = 0;
+	char *b;
+	long n;
+
+	if (s->p >= s->end)
+		return 1;
+	b = bpf_map_lookup_elem(&ef_env_buf, &zero);
+	if (!b)
+		return 1;
+	n = bpf_probe_read_user_str(b, EF_ENV_CHUNK, (const void *)s->p);
+	if (n <= 0)
+		return 1;
+	if (!s->mid) {
+		/* "TRACEPARENT=" and "TRACESTATE=", the first of each (getenv's) */
+		if (!s->tp && b[0] == 'T' && b[1] == 'R' && b[2] == 'A' && b[3] == 'C' &&
+		    b[4] == 'E' && b[5] == 'P' && b[6] == 'A' && b[7] == 'R' && b[8] == 'E' &&
+		    b[9] == 'N' && b[10] == 'T' && b[11] == '=')
+			s->tp = s->p + 12;
+		else if (!s->ts && b[0] == 'T' && b[1] == 'R' && b[2] == 'A' && b[3] == 'C' &&
+			 b[4] == 'E' && b[5] == 'S' && b[6] == 'T' && b[7] == 'A' && b[8] == 'T' &&
+			 b[9] == 'E' && b[10] == '=')
+			s->ts = s->p + 11;
+	}
+	if (n == EF_ENV_CHUNK) {
+		/* no NUL in the chunk: the same string goes on */
+		s->p += EF_ENV_CHUNK - 1;
+		s->mid = 1;
+	} else {
+		s->p += n;
+		s->mid = 0;
+	}
+	return s->tp && s->ts;
+}
+
+static __always_inline struct ef_proc_rec *ef_proc_reserve(const struct ef_ctx *c, __u8 what)
+{
+	struct ef_proc_rec *r = bpf_ringbuf_reserve(&ef_events, sizeof(*r), 0);
+
+	if (!r) {
+		ef_stat_inc(EF_S_RB_DROPS);
+		return NULL;
+	}
+	__builtin_memset(&r->e, 0, sizeof(r->e));
+	r->e.ts_boot_ns = bpf_ktime_get_boot_ns();
+	r->e.cgroup_id = c->cgroup_id;
+	r->e.job_serial = c->job ? c->job->serial : 0;
+	r->e.policy_id = c->policy_id;
+	r->e.rule_id = EF_RULE_NONE;
+	r->e.kind = EF_K_PROC;
+	r->e.verdict = EF_V_ALLOW;
+	r->e.reason = what;
+	r->traceparent[0] = '\0';
+	r->tracestate[0] = '\0';
+	return r;
+}
+
+/* A job's process exec'd: its context is what its new environment says. */
+static __always_inline int ef_proc_exec(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct ef_env_scan s = {};
+	struct ef_proc_rec *r;
+	struct mm_struct *mm;
+	struct ef_ctx c;
+	__u64 start, *had;
+	__u32 tgid;
+
+	if (ef_ctx_load(&c) < 0)
+		return 0;
+	mm = t->mm;
+	if (!mm)
+		return 0;
+	s.p = mm->env_start;
+	s.end = mm->env_end;
+	bpf_loop(EF_ENV_STEPS, ef_env_step, &s, 0);
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	start = t->group_leader->start_boottime;
+	had = bpf_map_lookup_elem(&ef_proc_ctx, &tgid);
+	if (!s.tp && !s.ts) {
+		/* none now: egressd drops what it held for the process */
+		if (!had || *had != start)
+			return 0;
+		bpf_map_delete_elem(&ef_proc_ctx, &tgid);
+	} else {
+		bpf_map_update_elem(&ef_proc_ctx, &tgid, &start, BPF_ANY);
+	}
+	r = ef_proc_reserve(&c, EF_PROC_EXEC);
+	if (!r) {
+		/* untold: a fork of it must not tell of a context egressd lacks */
+		bpf_map_delete_elem(&ef_proc_ctx, &tgid);
+		return 0;
+	}
+	ef_fill_task(&r->e);
+	if (s.tp && bpf_probe_read_user_str(r->traceparent, sizeof(r->traceparent),
+					    (const void *)s.tp) < 0)
+		r->traceparent[0] = '\0';
+	if (s.ts && bpf_probe_read_user_str(r->tracestate, sizeof(r->tracestate),
+					    (const void *)s.ts) < 0)
+		r->tracestate[0] = '\0';
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* A process forked (not a thread): a child of a parent with a context
+ * inherits it. Current is the parent. */
+static __always_inline int ef_proc_fork(struct task_struct *parent, struct task_struct *child)
+{
+	struct ef_proc_rec *r;
+	__u32 ptgid, ctgid;
+	__u64 pstart, cstart, *had;
+	struct ef_ctx c;
+
+	ptgid = BPF_CORE_READ(parent, tgid);
+	ctgid = BPF_CORE_READ(child, tgid);
+	if (ptgid == ctgid)
+		return 0;
+	had = bpf_map_lookup_elem(&ef_proc_ctx, &ptgid);
+	if (!had)
+		return 0;
+	pstart = BPF_CORE_READ(parent, group_leader, start_boottime);
+	if (*had != pstart || ef_ctx_load(&c) < 0)
+		return 0;
+	cstart = BPF_CORE_READ(child, start_boottime);
+	r = ef_proc_reserve(&c, EF_PROC_FORK);
+	if (!r)
+		return 0;
+	bpf_map_update_elem(&ef_proc_ctx, &ctgid, &cstart, BPF_ANY);
+	r->e.pid = ctgid;
+	r->e.tid = ctgid;
+	r->e.start_boot_ns = cstart;
+	r->e.ppid = ptgid;
+	r->e.cookie = pstart;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+#endif /* EF_PROC_BPF_H */
