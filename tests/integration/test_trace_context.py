@@ -1,0 +1,238 @@
+"""Issue 20: each process's own trace context. A process of a job exec'd
+with a TRACEPARENT other than the job's has its decisions (and its DNS
+queries) recorded under that span, in that trace, with its TRACESTATE;
+grandchildren inherit it; what a process does to its environment after exec
+changes nothing; malformed values leave the job span the parent."""
+import json
+import os
+import secrets
+
+from run import test, pol, check, eq, PY, PROBE
+import otlp
+
+# every port of one test host: a connect that meets no listener is still
+# allowed and recorded
+POLICY = pol(allow=["198.18.1.1:20000-20999"], deny=[])
+
+# the job's command: runs each child of the spec with its own environment,
+# writes {tag: pid} to OUT. Children connect to 198.18.1.1:PORT.
+DRIVER = r'''
+import json, os, socket, subprocess, sys
+PY, PROBE, SPEC, OUT = sys.argv[1:5]
+spec = json.load(open(SPEC))
+pids = {}
+for c in spec:
+    env = {k: v for k, v in os.environ.items() if k not in ("TRACEPARENT", "TRACESTATE")}
+    env.update(c.get("env", {}))
+    p = subprocess.Popen([PY, __file__.replace("driver.py", "child.py"), OUT + "." + c["tag"]]
+                         + c["argv"], env=env)
+    p.wait()
+    pids[c["tag"]] = json.load(open(OUT + "." + c["tag"]))
+json.dump(pids, open(OUT, "w"))
+'''
+
+# one child: MODE and its ports. Writes its pids (and its children's).
+CHILD = r'''
+import ctypes, json, os, socket, subprocess, sys
+out, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+PY = "/usr/bin/python3"
+
+def connect(port):
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect(("198.18.1.1", int(port)))
+    except OSError:
+        pass
+    s.close()
+
+res = {"pid": os.getpid()}
+if mode == "connect":
+    connect(args[0])
+elif mode == "tree":
+    # itself, a fork without exec, and a grandchild (fork + exec)
+    connect(args[0])
+    pid = os.fork()
+    if pid == 0:
+        connect(args[1])
+        os._exit(0)
+    os.waitpid(pid, 0)
+    res["fork"] = pid
+    p = subprocess.Popen([PY, "-c", "import socket,sys,os\n"
+                          "s=socket.socket();s.settimeout(3)\n"
+                          "try: s.connect(('198.18.1.1', %d))\n"
+                          "except OSError: pass\n"
+                          "print(os.getpid())" % int(args[2])], stdout=subprocess.PIPE, text=True)
+    res["exec"] = int(p.communicate()[0])
+elif mode == "rewrite":
+    # what an environ reader would see changes: the env block itself is
+    # overwritten in place, and os.environ (putenv) too
+    new = args[1].encode()
+    libc = ctypes.CDLL(None)
+    libc.getenv.restype = ctypes.c_void_p
+    at = libc.getenv(b"TRACEPARENT")
+    ctypes.memmove(at, new, len(new))
+    os.environ["TRACEPARENT"] = args[1]
+    with open("/proc/self/environ", "rb") as f:
+        res["environ_shows_new"] = (b"TRACEPARENT=" + new) in f.read()
+    connect(args[0])
+elif mode == "dns":
+    # a UDP and a TCP query through the probe, in this process's context
+    for extra in ([], ["--tcp"]):
+        r = subprocess.run([PY, args[0], "dns-query", args[1 + (1 if extra else 0)],
+                            "--server", "198.18.0.53"] + extra, capture_output=True, text=True)
+        res.setdefault("queries", []).append(json.loads(r.stdout.splitlines()[0]))
+json.dump(res, open(out, "w"))
+'''
+
+
+def tp():
+    t, s = secrets.token_hex(16), secrets.token_hex(8)
+    return "00-%s-%s-01" % (t, s), t, s
+
+
+def run_tree(ctx, d, spec, policy="tc"):
+    drv = ctx.path("driver.py")
+    with open(drv, "w") as f:
+        f.write(DRIVER)
+    with open(ctx.path("child.py"), "w") as f:
+        f.write(CHILD)
+    sp = ctx.path("spec.json")
+    with open(sp, "w") as f:
+        json.dump(spec, f)
+    out = ctx.path("pids.json")
+    r = d.run(policy, [PY, drv, PY, PROBE, sp, out], timeout=120)
+    eq(r.rc, 0, "the driver's exit status (stderr %s)" % r.err[-400:])
+    with open(out) as f:
+        return r.job, json.load(f)
+
+
+def at(d, job, port):
+    return d.decision(job, "198.18.1.1", port)
+
+
+def under(s, trace, parent, what):
+    eq(s.trace_id, trace, "%s: trace id" % what)
+    eq(s.parent_id, parent, "%s: parent span id" % what)
+
+
+@test
+def test_process_traceparent(ctx):
+    d = ctx.daemon({"tc": POLICY})
+    a, ta, sa = tp()
+    b, tb, sb = tp()
+    c, tc, sc = tp()
+    x, _, _ = tp()
+    spec = [
+        {"tag": "none", "argv": ["connect", "20001"]},
+        {"tag": "a", "argv": ["connect", "20002"],
+         "env": {"TRACEPARENT": a, "TRACESTATE": "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"}},
+        {"tag": "b", "argv": ["tree", "20003", "20004", "20005"], "env": {"TRACEPARENT": b}},
+        {"tag": "c", "argv": ["rewrite", "20006", x], "env": {"TRACEPARENT": c}},
+    ]
+    job, pids = run_tree(ctx, d, spec)
+    js = d.job_span(job)
+    # without one of its own: under the job span, as before
+    s = at(d, job, 20001)
+    under(s, js.trace_id, js.span_id, "a process without TRACEPARENT")
+    eq(s.get("process.pid"), pids["none"]["pid"], "its pid")
+    # its own: its span, its trace, its tracestate; the job's id and attributes kept
+    s = at(d, job, 20002)
+    under(s, ta, sa, "a process exec'd with its own TRACEPARENT")
+    eq(s.raw.get("traceState"), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", "its TRACESTATE")
+    eq(s.get("egress.job.id"), job, "egress.job.id kept")
+    eq(s.get("egress.policy.name"), "tc", "the job's policy kept")
+    # the job's own TRACEPARENT (egressctl run's) leaves the job span the parent
+    check(not js.raw.get("traceState"), "the job span has no tracestate: %s" % js.raw)
+    # a fork without exec, and a grandchild through exec, inherit
+    for port, who in ((20003, "pid"), (20004, "fork"), (20005, "exec")):
+        s = at(d, job, port)
+        under(s, tb, sb, "process b's %s" % who)
+        eq(s.get("process.pid"), pids["b"][who], "b's %s pid" % who)
+    # an environment rewritten after exec changes nothing
+    check(pids["c"]["environ_shows_new"], "the rewrite did not reach /proc/self/environ: "
+          "the test proves nothing")
+    under(at(d, job, 20006), tc, sc, "a process that rewrote its environment after exec")
+
+
+BAD = [
+    ("upper", lambda t, s: "00-%s-%s-01" % (t.upper(), s)),
+    ("short", lambda t, s: "00-%s-%s-01" % (t[:-1], s)),
+    ("long00", lambda t, s: "00-%s-%s-01-x" % (t, s)),
+    ("zero-trace", lambda t, s: "00-%s-%s-01" % ("0" * 32, s)),
+    ("zero-span", lambda t, s: "00-%s-%s-01" % (t, "0" * 16)),
+    ("version-ff", lambda t, s: "ff-%s-%s-01" % (t, s)),
+    ("not-hex", lambda t, s: "00-%s-%s-0g" % (t, s)),
+    ("64k", lambda t, s: "00-%s-%s-01" % (t, s) + "a" * 65536),
+    ("empty", lambda t, s: ""),
+    ("no-dashes", lambda t, s: "00_%s_%s_01" % (t, s)),
+]
+
+
+@test
+def test_malformed_traceparent_ignored(ctx):
+    d = ctx.daemon({"tc": POLICY})
+    spec = []
+    for i, (tag, make) in enumerate(BAD):
+        spec.append({"tag": tag, "argv": ["connect", str(20100 + i)],
+                     "env": {"TRACEPARENT": make(secrets.token_hex(16), secrets.token_hex(8))}})
+    # a valid TRACEPARENT with a malformed TRACESTATE: the parent holds, the
+    # state is dropped
+    good, tg, sg = tp()
+    bad_states = ["Upper=1", "a=" + "b" * 600, "k=v,=x", "k=v\x01", ",".join(
+        "k%d=v" % i for i in range(33))]
+    for i, ts in enumerate(bad_states):
+        spec.append({"tag": "ts%d" % i, "argv": ["connect", str(20200 + i)],
+                     "env": {"TRACEPARENT": good, "TRACESTATE": ts}})
+    job, pids = run_tree(ctx, d, spec)
+    js = d.job_span(job)
+    for i, (tag, _) in enumerate(BAD):
+        under(at(d, job, 20100 + i), js.trace_id, js.span_id, "TRACEPARENT %s" % tag)
+    for i, ts in enumerate(bad_states):
+        s = at(d, job, 20200 + i)
+        under(s, tg, sg, "valid TRACEPARENT with TRACESTATE %r" % ts[:20])
+        check(not s.raw.get("traceState"), "malformed TRACESTATE %r carried: %r" % (
+            ts[:20], s.raw.get("traceState")))
+    st = d.status()
+    check(d.alive(), "egressd died")
+    eq(st.get("trace_context", {}).get("malformed"), len(BAD) - 1,
+       "malformed TRACEPARENTs counted (status trace_context.malformed; the empty one "
+       "is none): %s" % st.get("trace_context"))
+
+
+@test
+def test_dns_spans_name_the_process(ctx):
+    d = ctx.daemon({"tc": POLICY})
+    a, ta, sa = tp()
+    n1, n2 = "who-%s.test" % secrets.token_hex(3), "who-%s.test" % secrets.token_hex(3)
+    spec = [{"tag": "dns", "argv": ["dns", PROBE, n1, n2], "env": {"TRACEPARENT": a}}]
+    job, pids = run_tree(ctx, d, spec)
+    queries = pids["dns"]["queries"]
+    for name, transport, q in ((n1, "udp", queries[0]), (n2, "tcp", queries[1])):
+        (s,) = d.wait_spans("egress.dns", job, where={"dns.question.name": name})
+        eq(s.get("egress.dns.transport"), transport, "transport of %s" % name)
+        eq(s.get("process.pid"), q["pid"], "egress.dns (%s) process.pid: the probe's" % transport)
+        check((s.get("process.executable.name") or "").startswith("python"),
+              "process.executable.name %r" % s.get("process.executable.name"))
+        check((s.get("process.executable.path") or "").startswith("/usr/bin/python"),
+              "process.executable.path %r" % s.get("process.executable.path"))
+        # the probe inherited the child's TRACEPARENT through exec
+        under(s, ta, sa, "egress.dns (%s) of a process with its own TRACEPARENT" % transport)
+
+
+@test
+def test_receiver_gets_the_same_parentage(ctx):
+    r = otlp.Receiver(ctx).start()
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": r.base, "OTEL_TRACES_EXPORTER": "otlp"}
+    d = ctx.daemon({"tc": POLICY}, env=env)
+    a, ta, sa = tp()
+    spec = [{"tag": "a", "argv": ["connect", "20301"],
+             "env": {"TRACEPARENT": a, "TRACESTATE": "vendor=v1"}},
+            {"tag": "none", "argv": ["connect", "20302"]}]
+    job, _ = run_tree(ctx, d, spec)
+    js = d.job_span(job)
+    mine, plain = at(d, job, 20301), at(d, job, 20302)
+    got = {s.span_id: s for s in r.wait_spans([mine.span_id, plain.span_id, js.span_id])}
+    under(got[mine.span_id], ta, sa, "received decision of a process with its own TRACEPARENT")
+    eq(got[mine.span_id].raw.get("traceState"), "vendor=v1", "received traceState")
+    under(got[plain.span_id], js.trace_id, js.span_id, "received decision without one")
