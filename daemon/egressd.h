@@ -496,7 +496,7 @@ struct ef_pctxs;
 struct ef_span;
 int ef_pctx_setup(struct ef_daemon *d);
 void ef_pctx_free(struct ef_daemon *d);
-void ef_pctx_record(struct ef_daemon *d, const struct ef_proc_rec *r);
+void ef_pctx_record(struct ef_daemon *d, const struct ef_event *e, size_t size);
 void ef_pctx_job_end(struct ef_daemon *d, const struct ef_job_rec *j);
 size_t ef_pctx_count(const struct ef_daemon *d);
 void ef_span_proc_context(struct ef_daemon *d, struct ef_span *s, uint32_t pid, uint64_t start);

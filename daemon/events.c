@@ -495,8 +495,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	if (((const struct ef_event *)data)->kind == EF_K_PROC) {
-		if (size >= sizeof(struct ef_proc_rec))
-			ef_pctx_record(d, data); /* not a decision */
+		ef_pctx_record(d, data, size); /* not a decision */
 		return 0;
 	}
 	record(d, data, NULL);

@@ -210,6 +210,18 @@ static void job_watch(struct ef_daemon *d, struct ef_job_rec *j)
 			 strerror(errno));
 }
 
+/* The TRACEPARENT naming the job's span, which its command gets; 56 bytes
+ * with the NUL (the first 56 of out) */
+static void job_traceparent(const struct ef_job_rec *j, char out[EF_TRACEPARENT_LEN])
+{
+	char t[33], s[17];
+
+	ef_hex(j->trace_id, 16, t);
+	ef_hex(j->span_id, 8, s);
+	memset(out, 0, EF_TRACEPARENT_LEN);
+	snprintf(out, EF_TRACEPARENT_LEN, "00-%s-%s-01", t, s);
+}
+
 /* The policy the job asked for: a file's text, a NAME, else the caller's
  * assigned policy (access.run), else default. */
 static int read_policy_text(struct ef_daemon *d, const cJSON *req, const char *assigned,
@@ -465,6 +477,16 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	job_val.policy_id = j->pol->id;
 	job_val.serial = j->serial;
 	ef_dns_job_value(j, &job_val);
+	/* the TRACEPARENT the command gets, known to the kernel side first:
+	 * processes that inherit it cost no record (bpf/lib/proc.bpf.h); one
+	 * not written is only records egressd drops (proc_ctx.c) */
+	{
+		char tp[EF_TRACEPARENT_LEN] = "";
+
+		job_traceparent(j, tp);
+		bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_job_tp), &j->cgroup_id, tp,
+				    BPF_ANY);
+	}
 	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id, &job_val,
 				BPF_NOEXIST)) {
 		ret = -errno;
@@ -516,10 +538,9 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	ef_hex(j->trace_id, 16, hex);
 	cJSON_AddStringToObject(reply, "trace_id", hex);
 	{
-		char tpo[56], sp[17];
+		char tpo[EF_TRACEPARENT_LEN];
 
-		ef_hex(j->span_id, 8, sp);
-		snprintf(tpo, sizeof(tpo), "00-%s-%s-01", hex, sp);
+		job_traceparent(j, tpo);
 		cJSON_AddStringToObject(reply, "traceparent", tpo);
 	}
 	cJSON_AddStringToObject(reply, "policy", j->pol->pol->name);
@@ -571,6 +592,8 @@ int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *pe
 	free(text);
 	return 0;
 fail:
+	if (j->cgroup_id)
+		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_job_tp), &j->cgroup_id);
 	if (in_map)
 		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id);
 	if (created)
@@ -656,6 +679,7 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
 	if (j->wd >= 0)
 		inotify_rm_watch(d->inofd, j->wd);
 	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id);
+	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_job_tp), &j->cgroup_id);
 	ef_dns_job_stop(d, j);
 	ef_docker_job_end(d, j);
 	ret = ef_cgroup_remove_tree(j->cgroup);

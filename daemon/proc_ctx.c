@@ -117,29 +117,33 @@ void ef_pctx_free(struct ef_daemon *d)
 	d->pctx = NULL;
 }
 
-/* An EF_K_PROC record (lib/proc.bpf.h). */
-void ef_pctx_record(struct ef_daemon *d, const struct ef_proc_rec *r)
+/* An EF_K_PROC record (lib/proc.bpf.h) of size bytes. */
+void ef_pctx_record(struct ef_daemon *d, const struct ef_event *e, size_t size)
 {
-	struct ef_job_rec *j = ef_job_by_cgroup(d, r->e.cgroup_id);
+	const struct ef_proc_rec *r = (const struct ef_proc_rec *)e;
+	struct ef_job_rec *j = ef_job_by_cgroup(d, e->cgroup_id);
 	char tp[EF_TRACEPARENT_LEN], ts[EF_TRACESTATE_LEN];
 	struct ef_tracectx tc;
 	struct pctx *parent;
 
 	d->pctx_records++;
-	if (r->e.reason == EF_PROC_FORK) {
-		parent = *slot(d->pctx, r->e.ppid, r->e.cookie);
+	if (e->reason == EF_PROC_FORK) {
+		parent = *slot(d->pctx, e->ppid, e->cookie);
 		if (parent)
-			put(d, j, r->e.pid, r->e.start_boot_ns, &parent->tc, parent->tracestate);
+			put(d, j, e->pid, e->start_boot_ns, &parent->tc, parent->tracestate);
 		return;
 	}
-	if (r->e.reason != EF_PROC_EXEC)
+	if (e->reason != EF_PROC_EXEC || size < sizeof(*r)) {
+		log_warn("EF_K_PROC record of %zu bytes, what %u: ABI mismatch?", size, e->reason);
 		return;
+	}
 	memcpy(tp, r->traceparent, sizeof(tp));
 	tp[sizeof(tp) - 1] = '\0';
 	memcpy(ts, r->tracestate, sizeof(ts));
 	ts[sizeof(ts) - 1] = '\0';
-	/* the job's own context (what egressctl run gave the command), or none
-	 * that parses: the job span is the parent */
+	/* the job's own context (what egressctl run gave the command: the
+	 * kernel side skips most of those, ef_job_tp), or none that parses:
+	 * the job span is the parent */
 	if (!ef_traceparent_parse(tp, &tc) ||
 	    (j && !memcmp(tc.trace_id, j->trace_id, 16) && !memcmp(tc.span_id, j->span_id, 8))) {
 		if (tp[0] && !ef_traceparent_parse(tp, &tc))

@@ -166,10 +166,11 @@ enum ef_kind {
 			   * namespace other than egressd's (a container's, unshare -n);
 			   * cookie = its netns cookie, pid = the asker. egressd opens
 			   * the job's proxy there (daemon/dns_netns.c) */
-	EF_K_PROC = 8,	  /* not a decision: a struct ef_proc_rec, a job's process
-			   * exec'd (reason EF_PROC_EXEC) or forked from one with a
-			   * trace context (EF_PROC_FORK; pid/start_boot_ns the child,
-			   * ppid/cookie the parent's tgid and start). lib/proc.bpf.h */
+	EF_K_PROC = 8,	  /* not a decision: a job's process exec'd (reason
+			   * EF_PROC_EXEC: a struct ef_proc_rec) or forked from one
+			   * with a trace context (EF_PROC_FORK: the event alone;
+			   * pid/start_boot_ns the child, ppid/cookie the parent's
+			   * tgid and start). lib/proc.bpf.h */
 	EF_K__MAX,
 };
 

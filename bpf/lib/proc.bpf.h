@@ -10,7 +10,10 @@
  * process that has exited by the time its record is read).
  *
  * The value goes to egressd as an EF_K_PROC record (not a decision), raw:
- * egressd validates it (daemon/proc_ctx.c). A fork without exec shares its
+ * egressd validates it (daemon/proc_ctx.c). The job's own TRACEPARENT,
+ * which every process inherits from the command egressctl run starts, is
+ * told of by no record (ef_job_tp): an exec costs a record only where a
+ * process's context differs from the job's, or stops differing. A fork without exec shares its
  * parent's image and environment, so it inherits the context: the fork
  * tracepoint writes a record naming the parent, only for parents with a
  * context (ef_proc_ctx), so ordinary forks cost one hash lookup.
@@ -36,6 +39,16 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_proc_ctx SEC(".maps");
+
+/* job cgroup id -> the TRACEPARENT egressctl run gave its command (egressd
+ * writes it before the job's first process runs) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EF_MAX_JOBS);
+	__type(key, __u64);
+	__type(value, __u64[7]);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ef_job_tp SEC(".maps");
 
 struct ef_env_scan {
 	__u64 p, end;
@@ -80,26 +93,36 @@ static long ef_env_step(__u64 idx, void *arg)
 	return s->tp && s->ts;
 }
 
-static __always_inline struct ef_proc_rec *ef_proc_reserve(const struct ef_ctx *c, __u8 what)
+static __always_inline void ef_proc_head(struct ef_event *e, const struct ef_ctx *c, __u8 what)
 {
-	struct ef_proc_rec *r = bpf_ringbuf_reserve(&ef_events, sizeof(*r), 0);
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = c->cgroup_id;
+	e->job_serial = c->job ? c->job->serial : 0;
+	e->policy_id = c->policy_id;
+	e->rule_id = EF_RULE_NONE;
+	e->kind = EF_K_PROC;
+	e->verdict = EF_V_ALLOW;
+	e->reason = what;
+}
 
-	if (!r) {
-		ef_stat_inc(EF_S_RB_DROPS);
-		return NULL;
-	}
-	__builtin_memset(&r->e, 0, sizeof(r->e));
-	r->e.ts_boot_ns = bpf_ktime_get_boot_ns();
-	r->e.cgroup_id = c->cgroup_id;
-	r->e.job_serial = c->job ? c->job->serial : 0;
-	r->e.policy_id = c->policy_id;
-	r->e.rule_id = EF_RULE_NONE;
-	r->e.kind = EF_K_PROC;
-	r->e.verdict = EF_V_ALLOW;
-	r->e.reason = what;
-	r->traceparent[0] = '\0';
-	r->tracestate[0] = '\0';
-	return r;
+/*
+ * The job's own TRACEPARENT (egressctl run gives it to the command, and
+ * every process of the job inherits it): the job span is the parent anyway,
+ * so no record is written. Compared as the 55 characters and NUL, seven
+ * words: a longer value differs in its 56th byte.
+ */
+static __always_inline int ef_proc_is_jobs(const struct ef_ctx *c, __u64 tp)
+{
+	const __u64 *own = bpf_map_lookup_elem(&ef_job_tp, &c->cgroup_id);
+	__u32 zero = 0;
+	__u64 *b;
+
+	b = bpf_map_lookup_elem(&ef_env_buf, &zero);
+	if (!own || !b || bpf_probe_read_user_str(b, EF_TRACEPARENT_LEN, (const void *)tp) != 56)
+		return 0;
+	return b[0] == own[0] && b[1] == own[1] && b[2] == own[2] && b[3] == own[3] &&
+	       b[4] == own[4] && b[5] == own[5] && b[6] == own[6];
 }
 
 /* A job's process exec'd: its context is what its new environment says. */
@@ -121,6 +144,8 @@ static __always_inline int ef_proc_exec(void)
 	s.p = mm->env_start;
 	s.end = mm->env_end;
 	bpf_loop(EF_ENV_STEPS, ef_env_step, &s, 0);
+	if (s.tp && ef_proc_is_jobs(&c, s.tp))
+		s.tp = s.ts = 0; /* as if none: a TRACESTATE alone is none either */
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	start = t->group_leader->start_boottime;
 	had = bpf_map_lookup_elem(&ef_proc_ctx, &tgid);
@@ -132,12 +157,16 @@ static __always_inline int ef_proc_exec(void)
 	} else {
 		bpf_map_update_elem(&ef_proc_ctx, &tgid, &start, BPF_ANY);
 	}
-	r = ef_proc_reserve(&c, EF_PROC_EXEC);
+	r = bpf_ringbuf_reserve(&ef_events, sizeof(*r), 0);
 	if (!r) {
 		/* untold: a fork of it must not tell of a context egressd lacks */
+		ef_stat_inc(EF_S_RB_DROPS);
 		bpf_map_delete_elem(&ef_proc_ctx, &tgid);
 		return 0;
 	}
+	ef_proc_head(&r->e, &c, EF_PROC_EXEC);
+	r->traceparent[0] = '\0';
+	r->tracestate[0] = '\0';
 	ef_fill_task(&r->e);
 	if (s.tp && bpf_probe_read_user_str(r->traceparent, sizeof(r->traceparent),
 					    (const void *)s.tp) < 0)
@@ -153,7 +182,7 @@ static __always_inline int ef_proc_exec(void)
  * inherits it. Current is the parent. */
 static __always_inline int ef_proc_fork(struct task_struct *parent, struct task_struct *child)
 {
-	struct ef_proc_rec *r;
+	struct ef_event *r;
 	__u32 ptgid, ctgid;
 	__u64 pstart, cstart, *had;
 	struct ef_ctx c;
@@ -169,15 +198,19 @@ static __always_inline int ef_proc_fork(struct task_struct *parent, struct task_
 	if (*had != pstart || ef_ctx_load(&c) < 0)
 		return 0;
 	cstart = BPF_CORE_READ(child, start_boottime);
-	r = ef_proc_reserve(&c, EF_PROC_FORK);
-	if (!r)
+	/* a fork's record is the head alone: no environment of its own */
+	r = bpf_ringbuf_reserve(&ef_events, sizeof(*r), 0);
+	if (!r) {
+		ef_stat_inc(EF_S_RB_DROPS);
 		return 0;
+	}
+	ef_proc_head(r, &c, EF_PROC_FORK);
 	bpf_map_update_elem(&ef_proc_ctx, &ctgid, &cstart, BPF_ANY);
-	r->e.pid = ctgid;
-	r->e.tid = ctgid;
-	r->e.start_boot_ns = cstart;
-	r->e.ppid = ptgid;
-	r->e.cookie = pstart;
+	r->pid = ctgid;
+	r->tid = ctgid;
+	r->start_boot_ns = cstart;
+	r->ppid = ptgid;
+	r->cookie = pstart;
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
