@@ -236,3 +236,21 @@ def test_receiver_gets_the_same_parentage(ctx):
     under(got[mine.span_id], ta, sa, "received decision of a process with its own TRACEPARENT")
     eq(got[mine.span_id].raw.get("traceState"), "vendor=v1", "received traceState")
     under(got[plain.span_id], js.trace_id, js.span_id, "received decision without one")
+
+
+@test
+def test_jobs_own_traceparent_costs_no_record(ctx):
+    """Every process of a job inherits the job's TRACEPARENT from egressctl
+    run: those execs write no record (the kernel side knows the job's own,
+    ef_job_tp); one with its own writes one."""
+    d = ctx.daemon({"tc": POLICY})
+    before = d.status()["trace_context"]["records"]
+    r = d.run("tc", ["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done"])
+    eq(r.rc, 0, "the job's exit status")
+    d.job_span(r.job)
+    eq(d.status()["trace_context"]["records"], before,
+       "records for 11 execs that inherited the job's TRACEPARENT")
+    own, _, _ = tp()
+    r = d.run("tc", ["/usr/bin/env", "TRACEPARENT=" + own, "/bin/true"])
+    d.job_span(r.job)
+    eq(d.status()["trace_context"]["records"], before + 1, "records for one exec with its own")
