@@ -85,8 +85,7 @@ static void fold_emit(struct ef_daemon *d, struct ef_dns_job *dj, struct ef_dns_
 	s->end_ns = ef_now_realtime_ns();
 	ef_span_str(s, "egress.decision", ef_verdict_name(audit ? EF_V_WOULD_DENY : EF_V_DENY));
 	ef_span_str(s, "egress.reason", ef_reason_name((uint8_t)reason));
-	ef_span_str(s, "egress.policy.name", pol->name);
-	ef_span_str(s, "egress.mode", ef_mode_name(pol->mode));
+	ef_span_rule(s, j->pol, NULL);
 	ef_span_int(s, "egress.count", (int64_t)f->count);
 	if (f->name[0])
 		ef_span_str(s, "dns.question.name", f->name);

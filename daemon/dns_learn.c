@@ -565,10 +565,8 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	s->end_ns = ef_now_realtime_ns();
 	ef_span_str(s, "egress.decision", ef_verdict_name(p->dec.verdict));
 	ef_span_str(s, "egress.reason", ef_reason_name(p->dec.reason));
-	if (p->dec.rule_id < pol->n_rules)
-		ef_span_str(s, "egress.rule", pol->rules[p->dec.rule_id].text);
-	ef_span_str(s, "egress.policy.name", pol->name);
-	ef_span_str(s, "egress.mode", ef_mode_name(pol->mode));
+	ef_span_rule(s, p->pol, p->dec.rule_id < pol->n_rules ? pol->rules[p->dec.rule_id].text
+							      : NULL);
 	ef_span_str(s, "dns.question.name", p->q.name);
 	ef_span_str(s, "egress.dns.type", ef_dns_type_name(p->q.qtype, tbuf, sizeof(tbuf)));
 	ef_span_str(s, "egress.dns.rcode", ef_dns_rcode_name(rcode, tbuf, sizeof(tbuf)));

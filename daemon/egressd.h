@@ -499,6 +499,8 @@ void ef_pctx_free(struct ef_daemon *d);
 void ef_pctx_record(struct ef_daemon *d, const struct ef_event *e, size_t size);
 void ef_pctx_job_end(struct ef_daemon *d, const struct ef_job_rec *j);
 size_t ef_pctx_count(const struct ef_daemon *d);
+/* events.c: egress.rule/policy/mode and security_rule.* of a decision */
+void ef_span_rule(struct ef_span *s, const struct ef_pol_rec *pol, const char *rule);
 void ef_span_proc_context(struct ef_daemon *d, struct ef_span *s, uint32_t pid, uint64_t start);
 
 /* epoll tags: small constants, or a pointer to an object whose first member

@@ -133,6 +133,30 @@ void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef
 	ef_span_str(s, "egress.job.id", j->id);
 }
 
+/*
+ * The policy and rule a decision was taken by, in egress-fence's names and
+ * in OpenTelemetry's security_rule.* (a backend's security views key on
+ * those): the rule's text is its name, the policy its ruleset, and the
+ * version the FNV-1a hash of the policy's text, the same on every runner
+ * for the same text. pol NULL: a record whose policy version is gone.
+ */
+void ef_span_rule(struct ef_span *s, const struct ef_pol_rec *pol, const char *rule)
+{
+	char v[17];
+
+	if (rule) {
+		ef_span_str(s, "egress.rule", rule);
+		ef_span_str(s, "security_rule.name", rule);
+	}
+	if (!pol)
+		return;
+	ef_span_str(s, "egress.policy.name", pol->pol->name);
+	ef_span_str(s, "egress.mode", ef_mode_name(pol->pol->mode));
+	ef_span_str(s, "security_rule.ruleset.name", pol->pol->name);
+	snprintf(v, sizeof(v), "%016llx", (unsigned long long)pol->hash);
+	ef_span_str(s, "security_rule.version", v);
+}
+
 /* Why a decision was a refusal, in words: its span's status message and
  * the job's notice (notice.c). addr: the destination's name or address. */
 void ef_event_why(const struct ef_event *e, const char *addr, const char *rule, char *msg,
@@ -255,12 +279,7 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 	ef_span_str(s, "egress.reason", ef_reason_name(e->reason));
 	if (fs)
 		fold_attrs(d, s, fs);
-	if (rule)
-		ef_span_str(s, "egress.rule", rule);
-	if (pol) {
-		ef_span_str(s, "egress.policy.name", pol->pol->name);
-		ef_span_str(s, "egress.mode", ef_mode_name(pol->pol->mode));
-	}
+	ef_span_rule(s, pol, rule);
 	if (e->kind == EF_K_SOCKET) {
 		const char *fam = ef_family_name(e->family);
 
@@ -372,12 +391,8 @@ static void dns_fold_span(struct ef_daemon *d, const struct ef_fold_sum *fs,
 	ef_span_str(s, "egress.decision", ef_verdict_name(e->verdict));
 	ef_span_str(s, "egress.reason", ef_reason_name(e->reason));
 	fold_attrs(d, s, fs);
-	if (pol && e->rule_id < pol->pol->n_rules)
-		ef_span_str(s, "egress.rule", pol->pol->rules[e->rule_id].text);
-	if (pol) {
-		ef_span_str(s, "egress.policy.name", pol->pol->name);
-		ef_span_str(s, "egress.mode", ef_mode_name(pol->pol->mode));
-	}
+	ef_span_rule(s, pol, pol && e->rule_id < pol->pol->n_rules
+				     ? pol->pol->rules[e->rule_id].text : NULL);
 	if (!fs->by_job) {
 		ef_span_str(s, "dns.question.name", fs->name);
 		ef_span_str(s, "egress.dns.type", ef_dns_type_name(e->port, tbuf, sizeof(tbuf)));
