@@ -7,8 +7,9 @@
  * Attribute names are OpenTelemetry semantic conventions (registry groups
  * cicd, vcs and enduser); none is made up here. There is no semconv
  * attribute naming the CI product itself, so vcs.provider.name (github,
- * gitlab) stands in for it. gen_ai.agent.name is not derived: only the job's
- * author knows which agent it runs, so it comes from --attr alone.
+ * gitlab) stands in for it. The agent's gen_ai.* identity is never guessed
+ * from the CI: only the agent, or whoever starts it, knows it, and says so
+ * in variables of its own (ef_agent_env_attrs, below).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -231,6 +232,105 @@ int ef_ci_env_attrs(cJSON *attrs)
 		if (!v)
 			continue;
 		ret = add_attr(attrs, a->key, v);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * The agent's identity, for a backend to join the fence's spans with the
+ * agent's own: gen_ai.agent.name, gen_ai.agent.id and gen_ai.conversation.id
+ * (OpenTelemetry GenAI conventions). No standard variable carries them, so
+ * two places are read, the first found wins:
+ *   GEN_AI_AGENT_NAME, GEN_AI_AGENT_ID, GEN_AI_CONVERSATION_ID
+ *     (the attribute's name in capitals, '.' as '_', as OTEL_* variables are
+ *     spelt), set by whatever starts the agent;
+ *   OTEL_RESOURCE_ATTRIBUTES, key=value,... with %-encoded values (the SDK
+ *     variable an instrumented agent is configured with).
+ * An --attr of the same key wins over both.
+ */
+static const struct {
+	const char *key, *env;
+} agent_attrs[] = {
+	{ "gen_ai.agent.name", "GEN_AI_AGENT_NAME" },
+	{ "gen_ai.agent.id", "GEN_AI_AGENT_ID" },
+	{ "gen_ai.conversation.id", "GEN_AI_CONVERSATION_ID" },
+};
+
+static int unhex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* key's value in an OTEL_RESOURCE_ATTRIBUTES list, %-decoded and trimmed,
+ * into out; false if absent, empty or malformed (a bad %-escape). */
+static bool resource_attr(const char *list, const char *key, char *out, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		const char *end = strchr(p, ','), *v;
+		size_t n = 0;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, key, klen))
+			continue;
+		v = p + klen;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v != '=')
+			continue;
+		v++;
+		if (!end)
+			end = v + strlen(v);
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		for (; v < end && n + 1 < len; v++) {
+			int hi, lo;
+
+			if (*v != '%') {
+				out[n++] = *v;
+				continue;
+			}
+			if (end - v < 3)
+				return false;
+			hi = unhex_digit(v[1]);
+			lo = unhex_digit(v[2]);
+			if (hi < 0 || lo < 0)
+				return false;
+			out[n++] = (char)(hi << 4 | lo);
+			v += 2;
+		}
+		out[n] = '\0';
+		return n > 0 && memchr(out, '\0', n) == NULL;
+	}
+	return false;
+}
+
+int ef_agent_env_attrs(cJSON *attrs)
+{
+	const char *res = getenv("OTEL_RESOURCE_ATTRIBUTES");
+	char buf[CI_BUILD_MAX];
+	int ret;
+
+	for (size_t i = 0; i < sizeof(agent_attrs) / sizeof(agent_attrs[0]); i++) {
+		const char *v = ci_var(agent_attrs[i].env);
+
+		if (!v && res && resource_attr(res, agent_attrs[i].key, buf, sizeof(buf)))
+			v = buf;
+		if (!v)
+			continue;
+		ret = add_attr(attrs, agent_attrs[i].key, v);
 		if (ret)
 			return ret;
 	}

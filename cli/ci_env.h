@@ -20,4 +20,12 @@
  */
 int ef_ci_env_attrs(cJSON *attrs);
 
+/*
+ * Adds gen_ai.agent.name, gen_ai.agent.id and gen_ai.conversation.id from
+ * GEN_AI_AGENT_NAME, GEN_AI_AGENT_ID, GEN_AI_CONVERSATION_ID, else from
+ * OTEL_RESOURCE_ATTRIBUTES; a key already in attrs is left alone. Values
+ * are cut as ef_ci_env_attrs cuts them. Returns 0 or -ENOMEM.
+ */
+int ef_agent_env_attrs(cJSON *attrs);
+
 #endif

@@ -64,8 +64,10 @@ const char cmd_run_help[] =
 	"CI variables are read: in GitHub Actions (GITHUB_ACTIONS=true) and GitLab CI\n"
 	"(GITLAB_CI=true) the runner's variables become OpenTelemetry attributes of the job\n"
 	"(cicd.pipeline.*, cicd.worker.*, vcs.*, enduser.id; see the README, \"CI attributes\").\n"
-	"An --attr of the same key wins; values over 1024 bytes are cut. gen_ai.agent.name\n"
-	"is never derived: pass it with --attr.\n"
+	"The agent's identity: gen_ai.agent.name, gen_ai.agent.id and gen_ai.conversation.id\n"
+	"from GEN_AI_AGENT_NAME, GEN_AI_AGENT_ID and GEN_AI_CONVERSATION_ID, else from the\n"
+	"same keys in OTEL_RESOURCE_ATTRIBUTES. An --attr of the same key wins; values over\n"
+	"1024 bytes are cut.\n"
 	"\n"
 	"The command gets EGRESS_FENCE_JOB_ID, and TRACEPARENT naming the job's span.\n"
 	"It does not get the sockets (unix sockets on 0..2 excepted), io_uring instances,\n"
@@ -695,7 +697,7 @@ int cmd_run(int argc, char **argv)
 	if (!exec_only && sup_fork(&so, argv[i], &sup))
 		goto out;
 	/* after the options: an --attr of the same key wins over the runner's */
-	if (ef_ci_env_attrs(attrs)) {
+	if (ef_ci_env_attrs(attrs) || ef_agent_env_attrs(attrs)) {
 		fprintf(stderr, "egressctl run: out of memory reading CI variables\n");
 		goto out;
 	}
