@@ -254,3 +254,76 @@ def test_jobs_own_traceparent_costs_no_record(ctx):
     r = d.run("tc", ["/usr/bin/env", "TRACEPARENT=" + own, "/bin/true"])
     d.job_span(r.job)
     eq(d.status()["trace_context"]["records"], before + 1, "records for one exec with its own")
+
+
+@test
+def test_security_rule_attributes(ctx):
+    """Decision spans carry OpenTelemetry's security_rule.* beside egress.*:
+    the rule's text, the policy, and its version (the hash of its text: the
+    same for the same text, another after an edit)."""
+    d = ctx.daemon({"tc": POLICY})
+    r = d.run("tc", [PY, PROBE, "connect", "198.18.1.1:20401", "198.18.2.9:443"])
+    s = at(d, r.job, 20401)
+    eq(s.get("security_rule.name"), "198.18.1.1:20000-20999", "security_rule.name")
+    eq(s.get("security_rule.name"), s.get("egress.rule"), "security_rule.name is egress.rule")
+    eq(s.get("security_rule.ruleset.name"), "tc", "security_rule.ruleset.name")
+    v1 = s.get("security_rule.version")
+    check(v1 and len(v1) == 16 and int(v1, 16) >= 0, "security_rule.version %r" % v1)
+    # a refusal no rule made: the policy, no rule
+    s = d.decision(r.job, "198.18.2.9", 443)
+    eq(s.get("security_rule.ruleset.name"), "tc", "ruleset of a refusal")
+    eq(s.get("security_rule.version"), v1, "version of the same policy")
+    check(s.get("security_rule.name") is None, "no rule matched, yet security_rule.name %r" %
+          s.get("security_rule.name"))
+    # DNS spans too
+    name = "rule-%s.test" % secrets.token_hex(3)
+    r2 = d.run("tc", [PY, PROBE, "dns-query", name, "--server", "198.18.0.53"])
+    (s,) = d.wait_spans("egress.dns", r2.job, where={"dns.question.name": name})
+    eq(s.get("security_rule.ruleset.name"), "tc", "ruleset on egress.dns")
+    eq(s.get("security_rule.version"), v1, "version on egress.dns")
+    # another text, another version
+    d.policy("tc", allow=["198.18.1.1:20000-20998"])
+    r3 = d.run("tc", [PY, PROBE, "connect", "198.18.1.1:20402"])
+    s = at(d, r3.job, 20402)
+    check(s.get("security_rule.version") not in (None, v1),
+          "an edited policy keeps version %r" % v1)
+
+
+@test
+def test_gen_ai_attributes_from_env(ctx):
+    d = ctx.daemon({"tc": POLICY})
+    # the explicit variables
+    r = d.run("tc", ["/bin/true"], env={"GEN_AI_AGENT_NAME": "claude-code",
+                                        "GEN_AI_AGENT_ID": "agent-7",
+                                        "GEN_AI_CONVERSATION_ID": "conv-42"})
+    js = d.job_span(r.job)
+    eq(js.get("gen_ai.agent.name"), "claude-code", "GEN_AI_AGENT_NAME")
+    eq(js.get("gen_ai.agent.id"), "agent-7", "GEN_AI_AGENT_ID")
+    eq(js.get("gen_ai.conversation.id"), "conv-42", "GEN_AI_CONVERSATION_ID")
+    # the SDK's variable, %-decoded and trimmed; the explicit one wins; --attr wins over all
+    r = d.run("tc", ["/bin/true"], attrs={"gen_ai.agent.id": "from-attr"},
+              env={"OTEL_RESOURCE_ATTRIBUTES":
+                   "service.name=x, gen_ai.agent.name = codex%2Cv2 ,gen_ai.agent.id=res-id,"
+                   "gen_ai.conversation.id=c%3D1",
+                   "GEN_AI_CONVERSATION_ID": "explicit"})
+    js = d.job_span(r.job)
+    eq(js.get("gen_ai.agent.name"), "codex,v2", "gen_ai.agent.name from OTEL_RESOURCE_ATTRIBUTES")
+    eq(js.get("gen_ai.agent.id"), "from-attr", "--attr wins")
+    eq(js.get("gen_ai.conversation.id"), "explicit", "GEN_AI_CONVERSATION_ID wins")
+    # decisions carry them as they carry the job's other attributes
+    r = d.run("tc", [PY, PROBE, "connect", "198.18.1.1:20501"],
+              env={"GEN_AI_AGENT_NAME": "claude-code"})
+    eq(at(d, r.job, 20501).get("gen_ai.agent.name"), "claude-code", "on a decision")
+    # bad values: a broken %-escape, an encoded NUL, empty: nothing; long: cut
+    r = d.run("tc", ["/bin/true"], env={
+        "OTEL_RESOURCE_ATTRIBUTES": "gen_ai.agent.name=bad%zz,gen_ai.agent.id=nul%00x,"
+                                    "gen_ai.conversation.id=",
+        "GEN_AI_AGENT_NAME": ""})
+    js = d.job_span(r.job)
+    for k in ("gen_ai.agent.name", "gen_ai.agent.id", "gen_ai.conversation.id"):
+        check(js.get(k) is None, "%s from a malformed value: %r" % (k, js.get(k)))
+    r = d.run("tc", ["/bin/true"], env={"GEN_AI_AGENT_NAME": "é" * 2000})
+    eq(r.rc, 0, "a long GEN_AI_AGENT_NAME does not fail the job: %s" % r.err[-300:])
+    v = d.job_span(r.job).get("gen_ai.agent.name")
+    check(v and len(v.encode()) <= 1024 and v == "é" * len(v), "cut on a character: %r" %
+          (v or "")[:20])
