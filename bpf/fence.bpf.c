@@ -228,3 +228,9 @@ int BPF_PROG(ef_fork, struct task_struct *parent, struct task_struct *child)
 {
 	return ef_proc_fork(parent, child);
 }
+
+SEC("tp/sched/sched_process_exit")
+int ef_exit(void *ctx)
+{
+	return ef_proc_exit();
+}

@@ -383,7 +383,7 @@ static void tamper_setup(struct ef_daemon *d)
 
 int ef_bpf_setup(struct ef_daemon *d)
 {
-	struct bpf_program *progs[20];
+	struct bpf_program *progs[24];
 	int cgfd = -1, ret, n = 0;
 
 	libbpf_set_print(libbpf_log);
@@ -432,6 +432,7 @@ int ef_bpf_setup(struct ef_daemon *d)
 	/* per-process trace context (lib/proc.bpf.h), in both modes */
 	progs[n++] = d->skel->progs.ef_exec;
 	progs[n++] = d->skel->progs.ef_fork;
+	progs[n++] = d->skel->progs.ef_exit;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
 	} else {
@@ -446,7 +447,8 @@ int ef_bpf_setup(struct ef_daemon *d)
 				progs[i] == d->skel->progs.ef_sockpair_refused;
 
 		bool context = progs[i] == d->skel->progs.ef_exec ||
-			       progs[i] == d->skel->progs.ef_fork;
+			       progs[i] == d->skel->progs.ef_fork ||
+			       progs[i] == d->skel->progs.ef_exit;
 
 		/* libbpf finds tracepoints in tracefs */
 		if ((recorder || context) && access("/sys/kernel/tracing/events", F_OK) != 0)

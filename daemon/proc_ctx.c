@@ -6,16 +6,17 @@
  * that span, in that trace, with its TRACESTATE; they keep egress.job.id
  * and the job's attributes, so the job's record stays whole. The kernel
  * side (bpf/lib/proc.bpf.h) reads the environment at exec and tells of it
- * in an EF_K_PROC record, and of each fork of such a process; this keeps
- * what they say, by (pid, start time), until the job ends.
+ * in an EF_K_PROC record, and of each fork and the exit of such a process;
+ * this keeps what they say, by (pid, start time), while the process lives
+ * (and at most until its job ends).
  *
  * Only contexts that differ from the job's are kept: a process that
  * inherited the job's own TRACEPARENT (egressctl run sets it) costs one
  * parse at its exec and nothing after. A malformed TRACEPARENT is ignored
  * (the job span stays the parent), a malformed TRACESTATE dropped alone.
- * Bounded: at most EF_PCTX_JOB_MAX processes per job and EF_PCTX_MAX in
- * all; past that a process keeps the job span, and the loss is counted
- * (egressd status: pctx_dropped).
+ * Bounded: at most EF_PCTX_JOB_MAX live processes per job and EF_PCTX_MAX
+ * in all; past that a process keeps the job span, and the loss is counted
+ * (egressctl status: trace_context.dropped).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -131,6 +132,10 @@ void ef_pctx_record(struct ef_daemon *d, const struct ef_event *e, size_t size)
 		parent = *slot(d->pctx, e->ppid, e->cookie);
 		if (parent)
 			put(d, j, e->pid, e->start_boot_ns, &parent->tc, parent->tracestate);
+		return;
+	}
+	if (e->reason == EF_PROC_EXIT) {
+		put(d, j, e->pid, e->start_boot_ns, NULL, NULL);
 		return;
 	}
 	if (e->reason != EF_PROC_EXEC || size < sizeof(*r)) {

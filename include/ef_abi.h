@@ -170,7 +170,8 @@ enum ef_kind {
 			   * EF_PROC_EXEC: a struct ef_proc_rec) or forked from one
 			   * with a trace context (EF_PROC_FORK: the event alone;
 			   * pid/start_boot_ns the child, ppid/cookie the parent's
-			   * tgid and start). lib/proc.bpf.h */
+			   * tgid and start), or such a process exited (EF_PROC_EXIT:
+			   * the event alone). lib/proc.bpf.h */
 	EF_K__MAX,
 };
 
@@ -240,6 +241,7 @@ enum ef_entry_flags {
 enum ef_proc_what {
 	EF_PROC_EXEC = 1,
 	EF_PROC_FORK = 2,
+	EF_PROC_EXIT = 3, /* the last thread of a process with a context exited */
 };
 
 /* ef_dns_whosk socket storage: the process that last sent a socket's DNS

@@ -16,7 +16,9 @@
  * process's context differs from the job's, or stops differing. A fork without exec shares its
  * parent's image and environment, so it inherits the context: the fork
  * tracepoint writes a record naming the parent, only for parents with a
- * context (ef_proc_ctx), so ordinary forks cost one hash lookup.
+ * context (ef_proc_ctx), so ordinary forks cost one hash lookup; and of
+ * the exit of such a process, so egressd holds contexts of live processes
+ * only.
  *
  * Bounds: the environment is walked string by string with bpf_loop, at most
  * EF_ENV_STEPS steps of EF_ENV_CHUNK bytes; a TRACEPARENT past that is not
@@ -211,6 +213,43 @@ static __always_inline int ef_proc_fork(struct task_struct *parent, struct task_
 	r->start_boot_ns = cstart;
 	r->ppid = ptgid;
 	r->cookie = pstart;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* A process with a context exited, its last thread: egressd lets its
+ * context go. After every record of its threads (the ring keeps order), so
+ * none of its decisions is recorded without it. */
+static __always_inline int ef_proc_exit(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct ef_event *r;
+	__u64 start, *had;
+	struct ef_ctx c;
+	__u32 tgid;
+
+	if (t->signal->live.counter != 0)
+		return 0; /* other threads of the process still run */
+	tgid = t->tgid;
+	had = bpf_map_lookup_elem(&ef_proc_ctx, &tgid);
+	if (!had)
+		return 0;
+	start = t->group_leader->start_boottime;
+	if (*had != start)
+		return 0;
+	bpf_map_delete_elem(&ef_proc_ctx, &tgid);
+	r = bpf_ringbuf_reserve(&ef_events, sizeof(*r), 0);
+	if (!r) {
+		/* egressd keeps it until the job ends */
+		ef_stat_inc(EF_S_RB_DROPS);
+		return 0;
+	}
+	if (ef_ctx_load(&c) < 0)
+		c.job = NULL; /* a job gone already: its contexts went with it */
+	ef_proc_head(r, &c, EF_PROC_EXIT);
+	r->pid = tgid;
+	r->tid = tgid;
+	r->start_boot_ns = start;
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }

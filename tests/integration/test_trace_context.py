@@ -6,6 +6,7 @@ changes nothing; malformed values leave the job span the parent."""
 import json
 import os
 import secrets
+import time
 
 from run import test, pol, check, eq, PY, PROBE
 import otlp
@@ -242,7 +243,7 @@ def test_receiver_gets_the_same_parentage(ctx):
 def test_jobs_own_traceparent_costs_no_record(ctx):
     """Every process of a job inherits the job's TRACEPARENT from egressctl
     run: those execs write no record (the kernel side knows the job's own,
-    ef_job_tp); one with its own writes one."""
+    ef_job_tp); one with its own writes two, its exec and its exit."""
     d = ctx.daemon({"tc": POLICY})
     before = d.status()["trace_context"]["records"]
     r = d.run("tc", ["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done"])
@@ -253,7 +254,8 @@ def test_jobs_own_traceparent_costs_no_record(ctx):
     own, _, _ = tp()
     r = d.run("tc", ["/usr/bin/env", "TRACEPARENT=" + own, "/bin/true"])
     d.job_span(r.job)
-    eq(d.status()["trace_context"]["records"], before + 1, "records for one exec with its own")
+    eq(d.status()["trace_context"]["records"], before + 2,
+       "records for one exec with its own: its exec and its exit")
 
 
 @test
@@ -327,3 +329,33 @@ def test_gen_ai_attributes_from_env(ctx):
     v = d.job_span(r.job).get("gen_ai.agent.name")
     check(v and len(v.encode()) <= 1024 and v == "é" * len(v), "cut on a character: %r" %
           (v or "")[:20])
+
+
+@test
+def test_contexts_of_exited_processes_go(ctx):
+    """egressd holds the contexts of live processes only: a process's exit
+    lets it go (its last thread's), long before its job ends."""
+    d = ctx.daemon({"tc": POLICY})
+    own, _, _ = tp()
+    ready, release = ctx.path("ready"), ctx.path("release")
+    # the waiter forks nothing (a shell loop's sleeps would be contexts too)
+    script = ("env TRACEPARENT=%s %s -c 'import os, time\nwhile not os.path.exists(\"%s\"): "
+              "time.sleep(0.1)' & for i in 1 2 3 4 5; do env TRACEPARENT=%s /bin/true; done; "
+              "touch %s; wait; sleep 60" % (own, PY, release, own, ready))
+    bg = d.spawn("tc", ["/bin/sh", "-c", script])
+    for _ in range(100):
+        if os.path.exists(ready):
+            break
+        time.sleep(0.1)
+    check(os.path.exists(ready), "the job never got ready: %r" % (bg.output(),))
+    time.sleep(0.5)
+    eq(d.status()["trace_context"]["processes"], 1,
+       "contexts held while one of six processes with its own lives")
+    open(release, "w").close()
+    deadline = time.time() + 10
+    while d.status()["trace_context"]["processes"] and time.time() < deadline:
+        time.sleep(0.1)
+    eq(d.status()["trace_context"]["processes"], 0, "contexts held after all six exited")
+    check(d.job(bg.job), "the job is still running")
+    d.ctl("kill", bg.job)
+    bg.wait()
