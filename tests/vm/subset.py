@@ -113,6 +113,14 @@ INTEGRATION = [
         # BPF LSM hooks guard it on 6.1 (no Landlock signal scope there)
         "parent_out_of_the_jobs_reach",
     ]),
+    # each process's own trace context (bpf/lib/proc.bpf.h): the exec, fork and exit
+    # tracepoints, bpf_loop over the new image's environment, and the wire check
+    # naming the process that sent a DNS query
+    ("trace context", [
+        "process_traceparent",
+        "contexts_of_exited_processes_go",
+        "dns_spans_name_the_process",
+    ]),
     # records and spans: what the kernel side fills in (task fields, the ring buffer,
     # seccomp refusals, inherited sockets) reaching the journal
     ("records", [
