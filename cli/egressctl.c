@@ -57,7 +57,8 @@ static const struct ctl_cmd cmds[] = {
 	  "query the decision journal; works without egressd (DURATION: 30s, 15m, 2h, 1d, 1h30m)",
 	  audit_help },
 	{ "report", cmd_report,
-	  "report JOB [--format text|markdown|json|html] [--since DURATION] [--state-dir DIR]",
+	  "report JOB [--format text|markdown|json|html] [--since DURATION] [--state-dir DIR]\n"
+	  "       [--spans FILE]",
 	  "one job from the journal: what was denied, by whom, and what would allow it",
 	  cmd_report_help },
 	{ 0 }

@@ -10,7 +10,9 @@
  * The journal is read once into a model (a cJSON tree, which --format json
  * prints as it is); text and markdown render that model, and so does html
  * (report_html.c), which also draws the model's timeline of the job's
- * decisions (report_timeline.c). Every value in it comes from the job, and
+ * decisions (report_timeline.c), nested under the spans they are children
+ * of (report_tree.c): tool calls of an agent that traces itself, whose
+ * spans --spans adds (report_spans.c). Every value in it comes from the job, and
  * the job is hostile: text prints control characters as '?', markdown makes
  * every value a code span, html escapes every value.
  */
@@ -39,8 +41,15 @@ const char cmd_report_help[] =
 	"allow what was denied. --format: text (default), markdown, json (the model the\n"
 	"others render), or html: one self-contained page (no script, nothing fetched)\n"
 	"that also draws the job's decisions on a timeline, a lane per process. Works\n"
-	"without egressd. --since (default 30d) bounds the journal files read. Exit\n"
-	"status: 0; 1 if the job is not in the journal; 2 for a usage error.\n";
+	"without egressd. --since (default 30d) bounds the journal files read.\n"
+	"A decision span whose parent is not the job's span (its process was started\n"
+	"with a TRACEPARENT of its own, by an agent's tool call) is drawn under that\n"
+	"parent, grouped by parent span and labelled by the executables that decided.\n"
+	"--spans FILE adds the spans of the job's trace from FILE (OTLP/JSON, as an\n"
+	"OTLP receiver or a Collector's file exporter writes it: one request per line,\n"
+	"or one object), so that the timeline nests job -> agent -> tool call ->\n"
+	"decision. Exit status: 0; 1 if the job is not in the journal or FILE cannot\n"
+	"be used; 2 for a usage error.\n";
 
 struct group {
 	char *dest, *kind, *reason;
@@ -60,6 +69,8 @@ struct rep {
 	struct suggest *sg;
 	struct report_tl tl; /* every decision span, for the timeline */
 	char trace_id[33];
+	char job_span[17]; /* the egress.job span's id: the root of the tree */
+	uint64_t job_start_ns, job_end_ns;
 };
 
 const char *const report_counts[4][2] = {
@@ -234,6 +245,8 @@ static int add_decision(struct rep *r, const struct audit_span *s, const char *p
 		.reason = str_or(audit_attr_str(s, probe ? "egress.probe.reason" : "egress.reason"),
 				 "?"),
 		.decision = probe ? "flag" : str_or(audit_attr_str(s, "egress.decision"), "?"),
+		.parent = str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "parentSpanId")),
+				 ""),
 	};
 	const char *what = audit_attr_str(s, probe ? "egress.probe.subject"
 						   : "egress.tamper.target");
@@ -274,6 +287,10 @@ static int on_span(void *ctx, const struct audit_span *s)
 		r->info = job_info(s);
 		snprintf(r->trace_id, sizeof(r->trace_id), "%s",
 			 str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "traceId")), ""));
+		snprintf(r->job_span, sizeof(r->job_span), "%s",
+			 str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "spanId")), ""));
+		r->job_start_ns = s->start_ns;
+		r->job_end_ns = s->end_ns;
 		return r->info ? 0 : -ENOMEM;
 	}
 	time_utc(s->end_ns, t, sizeof(t));
@@ -343,8 +360,9 @@ static int by_count(const void *a, const void *b)
 	return strcmp(x->dest, y->dest);
 }
 
-/* the model: what --format json prints */
-static cJSON *model(struct rep *r, const struct suggest_result *res)
+/* the model: what --format json prints; tree (may be NULL) nests the
+ * timeline */
+static cJSON *model(struct rep *r, const struct suggest_result *res, struct report_tree *tree)
 {
 	cJSON *m = cJSON_CreateObject(), *j, *a, *e;
 	const char *pol = NULL;
@@ -408,7 +426,7 @@ static cJSON *model(struct rep *r, const struct suggest_result *res)
 		for (size_t i = 0; a && i < res->n_left_out; i++)
 			cJSON_AddItemToArray(a, cJSON_CreateString(res->left_out[i]));
 	}
-	e = report_tl_model(&r->tl, r->first_ns, r->last_ns);
+	e = report_tl_model(&r->tl, r->first_ns, r->last_ns, tree);
 	if (!e || !cJSON_AddItemToObject(m, "timeline", e)) {
 		cJSON_Delete(e);
 		goto fail;
@@ -624,12 +642,73 @@ static int usage_error(const char *msg)
 	return 2;
 }
 
+/* What of --spans FILE was left out, when it is worth a word: a file of
+ * another trace, or whose spans point nowhere, draws nothing more. */
+static void spans_note(const char *path, const struct report_spans *sp, const char *trace)
+{
+	const struct {
+		uint64_t n;
+		const char *what;
+	} left[] = {
+		{ sp->n_bad, "malformed (ids, times or name)" },
+		{ sp->n_far, "with times more than a day from the job's" },
+		{ sp->n_more, "past the first 4096 of the trace" },
+	};
+	_Static_assert(REPORT_SPANS_MAX == 4096, "the message above names it");
+
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++)
+		if (left[i].n)
+			fprintf(stderr, PROG ": --spans %s: %" PRIu64 " spans left out: %s\n", path,
+				left[i].n, left[i].what);
+	if (!sp->n)
+		fprintf(stderr, PROG ": --spans %s: no spans of trace %s but the fence's own\n",
+			path, trace);
+}
+
+/* The tree the timeline nests in: the job's span, and the spans of the
+ * job's trace from --spans (spans_path, may be NULL). 0 with *ret NULL if
+ * the job's span is not in the journal (nothing to nest under); 1 if the
+ * file cannot be used (said why); -ENOMEM. */
+static int make_tree(struct rep *r, const char *spans_path, struct report_tree **ret)
+{
+	struct report_root root = { .span_id = r->job_span, .name = "egress.job",
+				    .start_ns = r->job_start_ns, .end_ns = r->job_end_ns };
+	struct report_spans sp = { 0 };
+	char err[600];
+	int e;
+
+	*ret = NULL;
+	if (!r->job_span[0] || !r->trace_id[0]) {
+		if (spans_path)
+			fprintf(stderr, PROG ": --spans %s: the job's egress.job span is not in the "
+					"journal yet: nothing to nest its spans under\n",
+				spans_path);
+		return 0;
+	}
+	if (spans_path) {
+		e = report_spans_read(&sp, spans_path, r->trace_id, r->job_start_ns, r->job_end_ns,
+				      err, sizeof(err));
+		if (e == -ENOMEM)
+			return e;
+		if (e) {
+			fprintf(stderr, PROG ": --spans %s\n", err);
+			report_spans_free(&sp);
+			return 1;
+		}
+		spans_note(spans_path, &sp, r->trace_id);
+	}
+	*ret = report_tree_new(&root, &sp);
+	report_spans_free(&sp);
+	return *ret ? 0 : -ENOMEM;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	struct rep r = { 0 };
 	struct audit_reader rd = { .prog = PROG, .fn = on_span, .ctx = &r };
 	struct suggest_result res = { 0 };
-	const char *fmt = "text", *since = "30d", *state_flag = NULL, *v;
+	const char *fmt = "text", *since = "30d", *state_flag = NULL, *spans = NULL, *v;
+	struct report_tree *tree = NULL;
 	enum audit_dir_source src;
 	char state[4096], dir[4200];
 	uint64_t dur, now = ef_now_realtime_ns();
@@ -644,6 +723,8 @@ int cmd_report(int argc, char **argv)
 			since = ret > 0 ? v : NULL;
 		else if ((ret = ctl_opt_arg(argc, argv, &i, "--state-dir", &v)))
 			state_flag = ret > 0 ? v : NULL;
+		else if ((ret = ctl_opt_arg(argc, argv, &i, "--spans", &v)))
+			spans = ret > 0 ? v : NULL;
 		else if (argv[i][0] == '-' || r.job)
 			return usage_error("unknown argument");
 		else
@@ -692,9 +773,14 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, PROG ": no spans of job %s in %s (the last %s)\n", r.job, dir, since);
 		goto out;
 	}
+	ret = make_tree(&r, spans, &tree);
+	if (ret == -ENOMEM)
+		goto nomem;
+	if (ret)
+		goto out;
 	if (suggest_rules(r.sg, NULL, &res))
 		goto nomem;
-	m = model(&r, &res);
+	m = model(&r, &res, tree);
 	if (!m)
 		goto nomem;
 	if (f == F_JSON) {
@@ -726,6 +812,7 @@ out:
 	}
 	free(r.g);
 	report_tl_free(&r.tl);
+	report_tree_free(tree);
 	suggest_result_free(&res);
 	suggest_free(r.sg);
 	return rc;

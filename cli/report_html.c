@@ -2,7 +2,11 @@
 /*
  * egressctl report --format html: the model (report.c) as one page that
  * stands alone: what the text form shows, and a timeline of the job's
- * decisions, an inline SVG with a lane per process.
+ * decisions, an inline SVG with a lane per process. When the model has a
+ * tree (report_tree.c: decisions under an agent's tool calls), the timeline
+ * is a waterfall: a row per span, indented under its parent, a bar from its
+ * start to its end, and under each span the lanes of the processes whose
+ * decisions are its children; the table of decisions nests alike.
  *
  * The page is opened by people, from CI artifacts, and every value in it
  * comes from the job, which is hostile. So: no script at all, no URL of
@@ -37,6 +41,12 @@
 #define C_DENY	"#c62828"
 #define C_FLAG	"#ef6c00"
 #define C_OTHER "#757575"
+#define C_JOB	"#b0bec5" /* span bars: greys, never a decision's colour */
+#define C_SPAN	"#78909c"
+#define C_GROUP "#eceff1"
+
+#define INDENT	  14 /* px per level of the tree, left of the plot */
+#define MAX_DEPTH 8  /* levels indented; deeper ones as deep as this */
 
 /* s, at most max characters of it (then "…"), escaped for text and for
  * attribute values alike */
@@ -122,7 +132,12 @@ static void head(const cJSON *j)
 	       ".flag{background:" C_FLAG "}.wd{border:2px solid " C_DENY ";width:6px;height:6px}\n"
 	       "svg{display:block;margin:8px 0}svg text{font:12px monospace;fill:#212121}\n"
 	       "tr.deny td,tr.would_deny td{background:#fdecea}tr.flag td{background:#fff3e0}\n"
-	       "</style>\n</head>\n<body>\n");
+	       "tr.span td{background:#eceff1}\n");
+	/* the tree's indentation: a class per level (no style attributes,
+	 * which the CSP's 'unsafe-inline' would allow but nothing else needs) */
+	for (int i = 0; i <= MAX_DEPTH; i++)
+		printf("td.i%d{padding-left:%dpx}", i, 8 + i * 16);
+	printf("\n</style>\n</head>\n<body>\n");
 }
 
 static void row(const char *label)
@@ -184,8 +199,9 @@ static void job_table(const cJSON *j)
 /* ---- the timeline ---- */
 
 struct plot {
-	double dur; /* seconds the plot's width stands for */
-	int n_lanes;
+	double dur;  /* seconds the plot's width stands for */
+	int n_slots; /* rows of the SVG: lanes, and with a tree its spans too */
+	int slot[REPORT_TL_LANES + 1]; /* lane -> its row */
 };
 
 static int x_of(const struct plot *pl, double t)
@@ -210,7 +226,7 @@ static double tick_step(double dur)
 
 static void svg_axis(const struct plot *pl)
 {
-	int y0 = TOP, y1 = TOP + pl->n_lanes * LANE_H;
+	int y0 = TOP, y1 = TOP + pl->n_slots * LANE_H;
 	double step = tick_step(pl->dur);
 
 	/* i * step, not a running sum: no drift past the last tick */
@@ -253,7 +269,8 @@ static void svg_mark(const struct plot *pl, const cJSON *e)
 {
 	const char *dec = str(e, "decision");
 	int lane = (int)ctl_num(e, "lane"), x = x_of(pl, ctl_num(e, "t")) - MARK_W / 2;
-	int w = MARK_W, y = TOP + lane * LANE_H + 15, h = 9;
+	int slot = lane >= 0 && lane <= REPORT_TL_LANES ? pl->slot[lane] : 0;
+	int w = MARK_W, y = TOP + slot * LANE_H + 15, h = 9;
 	const char *fill = !strcmp(dec, "deny") ? C_DENY : C_OTHER, *extra = "";
 
 	if (cJSON_GetObjectItem(e, "t_end")) /* a folded span: its window */
@@ -285,7 +302,103 @@ static void svg_mark(const struct plot *pl, const cJSON *e)
 	printf("</title></rect>\n");
 }
 
-static void legend(const cJSON *tl)
+static int depth_of(const cJSON *n)
+{
+	int d = (int)ctl_num(n, "depth");
+
+	return d < 0 ? 0 : d > MAX_DEPTH ? MAX_DEPTH : d;
+}
+
+/* a tree row's label: its span's name; a group's executables and the span
+ * id they share */
+static void span_label(const cJSON *n, size_t max)
+{
+	if (strcmp(str(n, "kind"), "group")) {
+		esc_cut(str(n, "name"), max);
+		return;
+	}
+	esc_cut(str(n, "name"), max > 14 ? max - 14 : 1);
+	printf(" (span ");
+	esc_cut(str(n, "span_id"), 6);
+	printf(")");
+}
+
+/* the SVG's rows: flat, a lane each; with a tree, a row per span and under
+ * it the rows of its lanes */
+static void layout(struct plot *pl, const cJSON *tl, const cJSON *tree)
+{
+	const cJSON *n, *l;
+
+	for (int i = 0; i <= REPORT_TL_LANES; i++)
+		pl->slot[i] = i;
+	if (!tree) {
+		pl->n_slots = cJSON_GetArraySize(cJSON_GetObjectItem(tl, "lanes"));
+		return;
+	}
+	pl->n_slots = 0;
+	cJSON_ArrayForEach(n, tree) {
+		pl->n_slots++;
+		cJSON_ArrayForEach(l, cJSON_GetObjectItem(n, "lanes")) {
+			int i = (int)cJSON_GetNumberValue(l);
+
+			if (i >= 0 && i <= REPORT_TL_LANES)
+				pl->slot[i] = pl->n_slots++;
+		}
+	}
+}
+
+/* a label left of the plot, indented by depth, the whole in its tooltip */
+static void svg_label(int slot, int depth, const char *s)
+{
+	printf("<text x=\"%d\" y=\"%d\"><title>", 8 + depth * INDENT, TOP + slot * LANE_H + 18);
+	esc(s);
+	printf("</title>");
+	esc_cut(s, (size_t)(LABEL_CHARS - 2 * depth));
+	printf("</text>\n");
+}
+
+/* a span's row: its label, and a bar from its start to its end */
+static void svg_span(const struct plot *pl, const cJSON *n, int slot)
+{
+	const char *kind = str(n, "kind");
+	int y = TOP + slot * LANE_H, d = depth_of(n);
+	int x0 = x_of(pl, ctl_num(n, "t")), x1 = x_of(pl, ctl_num(n, "t_end"));
+	bool group = !strcmp(kind, "group");
+
+	printf("<rect x=\"0\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#f5f5f5\"/>"
+	       "<text x=\"%d\" y=\"%d\"><title>",
+	       y, SVG_W, LANE_H, 8 + d * INDENT, y + 18);
+	span_label(n, REPORT_NAME_MAX);
+	printf("</title>");
+	span_label(n, (size_t)(LABEL_CHARS - 2 * d));
+	printf("</text>\n<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"12\" fill=\"%s\"%s>"
+	       "<title>",
+	       x0, y + 8, x1 - x0 > 2 ? x1 - x0 : 2,
+	       !strcmp(kind, "job") ? C_JOB : group ? C_GROUP : C_SPAN,
+	       group ? " stroke=\"" C_SPAN "\" stroke-dasharray=\"3 2\"" : "");
+	span_label(n, REPORT_NAME_MAX);
+	printf(": +%.3f s, %.3f s, %.15g decisions</title></rect>\n", ctl_num(n, "t"),
+	       ctl_num(n, "t_end") - ctl_num(n, "t"), ctl_num(n, "decisions"));
+}
+
+/* the waterfall's rows: each span, then the lanes of its processes */
+static void svg_tree(const struct plot *pl, const cJSON *tree, const cJSON *lanes)
+{
+	const cJSON *n, *l;
+	int slot = 0;
+
+	cJSON_ArrayForEach(n, tree) {
+		svg_span(pl, n, slot++);
+		cJSON_ArrayForEach(l, cJSON_GetObjectItem(n, "lanes")) {
+			const char *label = cJSON_GetStringValue(
+				cJSON_GetArrayItem(lanes, (int)cJSON_GetNumberValue(l)));
+
+			svg_label(slot++, depth_of(n) + 1, label ? label : "?");
+		}
+	}
+}
+
+static void legend(const cJSON *tl, bool nested)
 {
 	printf("<p><span class=\"sw allow\"></span>allowed"
 	       "<span class=\"sw deny\"></span>denied"
@@ -293,6 +406,16 @@ static void legend(const cJSON *tl)
 	       "<span class=\"sw flag\"></span>probe flag</p>\n"
 	       "<p>One lane per process; across, the time since the job's first span. A folded "
 	       "span (repeats the journal counted as one) is drawn as long as its window.");
+	if (nested)
+		printf(" The decisions are nested under the spans they are children of: a row "
+		       "per span of the job's trace (the job, an agent, its tool calls; a dashed "
+		       "bar groups the decisions of processes started under a span not known "
+		       "here), indented under its parent, with a bar from its start to its end, "
+		       "and under it a lane per process that decided in it.");
+	if (cJSON_GetObjectItem(tl, "tree_more"))
+		printf(" %.15g more spans are not drawn: their decisions are in the lanes of the "
+		       "nearest span drawn above them.",
+		       ctl_num(tl, "tree_more"));
 	if (cJSON_GetObjectItem(tl, "lanes_more"))
 		printf(" The lane <code>other</code> holds %.15g more processes.",
 		       ctl_num(tl, "lanes_more"));
@@ -304,31 +427,58 @@ static void legend(const cJSON *tl)
 	printf("</p>\n");
 }
 
-static void decision_rows(const cJSON *ds)
+/* one decision; its process indented to depth */
+static void decision_row(const cJSON *e, int depth)
 {
-	const cJSON *e;
+	printf("<tr class=\"");
+	put_val(e, "decision", "");
+	printf("\"><td class=\"n\">+%.3f s", ctl_num(e, "t"));
+	if (cJSON_GetObjectItem(e, "t_end")) /* a folded span's window */
+		printf(" to +%.3f s", ctl_num(e, "t_end"));
+	printf("</td><td class=\"i%d\"><code>", depth);
+	put_val(e, "process", "?");
+	printf("</code></td><td>");
+	put_val(e, "decision", "?");
+	printf("</td><td>");
+	put_val(e, "kind", "?");
+	printf("</td><td><code>");
+	put_val(e, "destination", "");
+	printf("</code></td><td>");
+	put_val(e, "reason", "?");
+	printf("</td><td class=\"n\">%.15g</td></tr>\n", ctl_num(e, "count"));
+}
+
+/* a span of the tree as a row of the table, over its decisions */
+static void span_row(const cJSON *n)
+{
+	printf("<tr class=\"span\"><td class=\"n\">+%.3f s</td><td colspan=\"6\" class=\"i%d\">"
+	       "<code>",
+	       ctl_num(n, "t"), depth_of(n));
+	span_label(n, REPORT_NAME_MAX);
+	printf("</code> (%s, %.3f s)</td></tr>\n", str(n, "kind"),
+	       ctl_num(n, "t_end") - ctl_num(n, "t"));
+}
+
+static void decision_rows(const cJSON *ds, const cJSON *tree)
+{
+	const cJSON *e, *n;
 
 	printf("<details><summary>Decisions drawn: %d</summary>\n<table>\n"
 	       "<tr><th>time</th><th>process</th><th>decision</th><th>kind</th>"
 	       "<th>destination</th><th>reason</th><th>count</th></tr>\n",
 	       cJSON_GetArraySize(ds));
-	cJSON_ArrayForEach(e, ds) {
-		printf("<tr class=\"");
-		put_val(e, "decision", "");
-		printf("\"><td class=\"n\">+%.3f s", ctl_num(e, "t"));
-		if (cJSON_GetObjectItem(e, "t_end")) /* a folded span's window */
-			printf(" to +%.3f s", ctl_num(e, "t_end"));
-		printf("</td><td><code>");
-		put_val(e, "process", "?");
-		printf("</code></td><td>");
-		put_val(e, "decision", "?");
-		printf("</td><td>");
-		put_val(e, "kind", "?");
-		printf("</td><td><code>");
-		put_val(e, "destination", "");
-		printf("</code></td><td>");
-		put_val(e, "reason", "?");
-		printf("</td><td class=\"n\">%.15g</td></tr>\n", ctl_num(e, "count"));
+	if (!tree) {
+		cJSON_ArrayForEach(e, ds) {
+			decision_row(e, 0);
+		}
+	}
+	/* each span, then the decisions that are its children, in time order */
+	cJSON_ArrayForEach(n, tree) {
+		span_row(n);
+		cJSON_ArrayForEach(e, ds) {
+			if (ctl_num(e, "row") == ctl_num(n, "row"))
+				decision_row(e, depth_of(n) + 1);
+		}
 	}
 	printf("</table>\n</details>\n");
 }
@@ -343,6 +493,9 @@ static double plot_dur(const cJSON *tl)
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(tl, "decisions"))
 		if (ctl_num(e, "t_end") > dur)
 			dur = ctl_num(e, "t_end");
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(tl, "tree"))
+		if (ctl_num(e, "t_end") > dur)
+			dur = ctl_num(e, "t_end");
 	if (!(dur >= 1e-3)) /* an instant (or NaN): a millisecond wide */
 		return 1e-3;
 	return dur > 1e9 ? 1e9 : dur;
@@ -351,20 +504,28 @@ static double plot_dur(const cJSON *tl)
 static void timeline(const cJSON *tl)
 {
 	const cJSON *ds = cJSON_GetObjectItem(tl, "decisions"), *e;
-	struct plot pl = { .dur = plot_dur(tl),
-			   .n_lanes = cJSON_GetArraySize(cJSON_GetObjectItem(tl, "lanes")) };
-	int h = TOP + pl.n_lanes * LANE_H + AXIS_H;
+	const cJSON *tree = cJSON_GetObjectItem(tl, "tree");
+	struct plot pl = { .dur = plot_dur(tl) };
+	int h;
 
+	/* nothing nests under the job alone: the flat timeline, as without a tree */
+	if (cJSON_GetArraySize(tree) < 2)
+		tree = NULL;
+	layout(&pl, tl, tree);
+	h = TOP + pl.n_slots * LANE_H + AXIS_H;
 	printf("<h2>Timeline</h2>\n");
-	if (!cJSON_GetArraySize(ds)) {
+	if (!cJSON_GetArraySize(ds) && !tree) {
 		printf("<p>No decisions to draw.</p>\n");
 		return;
 	}
-	legend(tl);
+	legend(tl, tree);
 	printf("<svg id=\"timeline\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
 	       "aria-label=\"decisions by process over time\" shape-rendering=\"crispEdges\">\n",
 	       SVG_W, h, SVG_W, h);
-	svg_lanes(cJSON_GetObjectItem(tl, "lanes"));
+	if (tree)
+		svg_tree(&pl, tree, cJSON_GetObjectItem(tl, "lanes"));
+	else
+		svg_lanes(cJSON_GetObjectItem(tl, "lanes"));
 	svg_axis(&pl);
 	/* what matters is drawn last, on top: allowed (the upper half of a
 	 * lane), denied and the rest (the lower half), probe flags (the whole) */
@@ -373,7 +534,7 @@ static void timeline(const cJSON *tl)
 			if (report_tl_class(str(e, "decision")) == c)
 				svg_mark(&pl, e);
 	printf("</svg>\n");
-	decision_rows(ds);
+	decision_rows(ds, tree);
 }
 
 /* ---- the rest, as the text form ---- */

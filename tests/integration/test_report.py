@@ -20,6 +20,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import time
 import zlib
 
 from run import test, pol, check, eq, PY, PROBE, SANITIZER_MARKS
@@ -369,3 +370,338 @@ def test_report_html_dom_has_no_script(ctx):
     check_inert(dom, "chromium's DOM of the page")
     check("&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "onerror=alert(2)" in dom,
           "the job's attribute is not text in chromium's DOM:\n%s" % dom)
+
+
+# --------------------------------------------------------------------------
+# nesting: decisions under an agent's tool calls (cli/report_tree.c), with
+# and without the agent's own spans (--spans, cli/report_spans.c); hand-made
+# journals, as egressd writes them once a decision span is the child of
+# the span its process's TRACEPARENT names
+
+from test_audit import anyvalue, state  # noqa: E402
+
+SEC = 10**9
+
+
+def hexid(n):
+    return os.urandom(n).hex()
+
+
+def otlp_span(trace, sid, parent, name, start, end, attrs=None):
+    sp = {"traceId": trace, "spanId": sid, "name": name, "kind": 1,
+          "startTimeUnixNano": str(start), "endTimeUnixNano": str(end),
+          "attributes": [{"key": k, "value": anyvalue(v)} for k, v in (attrs or {}).items()],
+          "status": {}}
+    if parent:
+        sp["parentSpanId"] = parent
+    return sp
+
+
+def request(spans, service="egress-fence"):
+    """one OTLP/JSON ExportTraceServiceRequest"""
+    return {"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"scope": {"name": service}, "spans": list(spans)}]}]}
+
+
+class Nest:
+    """A job's trace as egressd and a self-tracing agent would write it: the
+    job span; the agent's invoke_agent under it and two execute_tool calls
+    under that (in the agent's file only); a third tool call whose span the
+    agent never exported; decisions of the agent itself (under the job) and
+    of each tool's process (under its call)."""
+
+    def __init__(self, job, t0=None):
+        self.job = job
+        self.t0 = t0 or time.time_ns() - 60 * SEC
+        self.trace = hexid(16)
+        self.job_sid, self.agent, self.npm, self.git, self.curl = (hexid(8) for _ in range(5))
+
+    def at(self, s):
+        return self.t0 + int(s * SEC)
+
+    def decision(self, parent, t, exe, pid, decision, host, port, name="egress.connect"):
+        a = {"egress.job.id": self.job, "egress.decision": decision,
+             "egress.reason": "rule" if decision == "allow" else "no_rule",
+             "process.pid": pid, "process.executable.name": exe}
+        if name == "egress.dns":
+            a.update({"dns.question.name": host, "egress.dns.type": "A"})
+        else:
+            a.update({"network.transport": "tcp", "network.peer.address": host,
+                      "network.peer.port": port, "server.address": host, "server.port": port})
+        return otlp_span(self.trace, hexid(8), parent, name, self.at(t), self.at(t), a)
+
+    def journal(self):
+        job = otlp_span(self.trace, self.job_sid, hexid(8), "egress.job", self.at(0), self.at(10),
+                        {"egress.job.id": self.job, "egress.policy.name": "demo-agent",
+                         "egress.mode": "enforce", "egress.decisions": 5})
+        self.decisions = [
+            self.decision(self.job_sid, 1.0, "python3", 100, "allow", "198.18.1.5", 443),
+            self.decision(self.npm, 2.5, "npm", 201, "allow", "198.18.1.6", 443),
+            self.decision(self.git, 4.5, "git", 202, "allow", "198.18.1.2", 443),
+            self.decision(self.git, 4.8, "git", 202, "deny", "198.18.1.2", 22),
+            self.decision(self.curl, 6.5, "curl", 301, "deny", "paste.example.com", 0,
+                          name="egress.dns"),
+        ]
+        return json.dumps(request(self.decisions + [job])) + "\n"
+
+    def agent_spans(self):
+        return [otlp_span(self.trace, self.agent, self.job_sid, "invoke_agent demo-agent",
+                          self.at(0.5), self.at(9), {"gen_ai.operation.name": "invoke_agent"}),
+                otlp_span(self.trace, self.npm, self.agent, "execute_tool npm install",
+                          self.at(2), self.at(3), {"gen_ai.tool.name": "npm install"}),
+                otlp_span(self.trace, self.git, self.agent, "execute_tool git push",
+                          self.at(4), self.at(5), {"gen_ai.tool.name": "git push"})]
+
+    def state(self, ctx, name="state"):
+        return state(ctx, {"journal-0000000001.jsonl": self.journal()}, name=name)
+
+
+def report_sd(ctx, sd, *args, rc=0):
+    p = subprocess.run([os.path.join(ctx.build, "egressctl"), "report"] + list(args)
+                       + ["--state-dir", sd], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    check(not any(m in p.stderr for m in SANITIZER_MARKS), "sanitizer: %s" % p.stderr[-1500:])
+    if rc is not None:
+        check(p.returncode == rc, "egressctl report %s exited %d, want %d: %s" % (
+            " ".join(args), p.returncode, rc, p.stderr[-800:]))
+    return p
+
+
+def model_of(ctx, sd, job, *args):
+    p = report_sd(ctx, sd, job, "--format", "json", *args)
+    return json.loads(p.stdout)["timeline"], p.stderr
+
+
+def write_spans(ctx, name, reqs, one_object=False):
+    path = ctx.path(name)
+    with open(path, "w") as f:
+        if one_object:
+            json.dump(reqs[0], f, indent=2)
+        else:
+            for r in reqs:
+                f.write(json.dumps(r) + "\n")
+    return path
+
+
+def tree_shape(tl):
+    """[(depth, kind, name, [lane labels], [(decision, destination)])] per row"""
+    out = []
+    for n in tl["tree"]:
+        ds = [(d["decision"], d["destination"]) for d in tl["decisions"] if d["row"] == n["row"]]
+        out.append((n["depth"], n["kind"], n["name"], [tl["lanes"][i] for i in n["lanes"]],
+                    sorted(ds)))
+    return out
+
+
+@test(timeout=60)
+def test_report_nests_decisions_by_parent_without_spans(ctx):
+    nest = Nest("nest-a")
+    sd = nest.state(ctx)
+    tl, err = model_of(ctx, sd, nest.job)
+    eq(tree_shape(tl), [
+        (0, "job", "egress.job", ["python3[100]"], [("allow", "198.18.1.5:443/tcp")]),
+        (1, "group", "npm", ["npm[201]"], [("allow", "198.18.1.6:443/tcp")]),
+        (1, "group", "git", ["git[202]"], [("allow", "198.18.1.2:443/tcp"),
+                                           ("deny", "198.18.1.2:22/tcp")]),
+        (1, "group", "curl", ["curl[301]"], [("deny", "paste.example.com (DNS)")])],
+       "the rows without --spans: the job's own decisions, then one group per parent span")
+    eq([n["span_id"] for n in tl["tree"]], [nest.job_sid, nest.npm, nest.git, nest.curl],
+       "each group is its parent span")
+    g = tl["tree"][2]
+    check(abs(g["t"] - 4.5) < 1e-6 and abs(g["t_end"] - 4.8) < 1e-6,
+          "a group spans its decisions: %r" % g)
+    # the text form is as it was
+    p = report_sd(ctx, sd, nest.job)
+    check("198.18.1.2:22/tcp  connect  no_rule  x1" in p.stdout, p.stdout)
+
+
+@test(timeout=60)
+def test_report_spans_file_nests_agent_and_tool_calls(ctx):
+    nest = Nest("nest-b")
+    sd = nest.state(ctx)
+    other = Nest("other")  # another trace, in the same file: left out
+    # what a receiver got: the fence's spans (again) and the agent's, other
+    # traces too, over two requests
+    reqs = [request(nest.decisions[:2] + other.agent_spans()),
+            request(nest.agent_spans()[::-1], service="demo-agent")]
+    want = [
+        (0, "job", "egress.job", ["python3[100]"], [("allow", "198.18.1.5:443/tcp")]),
+        (1, "span", "invoke_agent demo-agent", [], []),
+        (2, "span", "execute_tool npm install", ["npm[201]"], [("allow", "198.18.1.6:443/tcp")]),
+        (2, "span", "execute_tool git push", ["git[202]"], [("allow", "198.18.1.2:443/tcp"),
+                                                          ("deny", "198.18.1.2:22/tcp")]),
+        (1, "group", "curl", ["curl[301]"], [("deny", "paste.example.com (DNS)")])]
+    for label, path in (("lines", write_spans(ctx, "spans.jsonl", reqs)),
+                        ("one object", write_spans(ctx, "spans.json", [request(
+                            nest.agent_spans())], one_object=True))):
+        tl, err = model_of(ctx, sd, nest.job, "--spans", path)
+        eq(tree_shape(tl), want, "the tree with --spans (%s)" % label)
+        check(not err, "a clean --spans file drew a complaint: %r" % err)
+        n = tl["tree"][1]
+        check(abs(n["t"] - 0.5) < 1e-6 and abs(n["t_end"] - 9) < 1e-6, "the agent's times %r" % n)
+
+
+@test(timeout=60)
+def test_report_spans_bad_files(ctx):
+    """--spans with what is not a file of OTLP/JSON: a clear error (exit 1,
+    nothing on stdout); unusable spans in a good file: left out, counted."""
+    nest = Nest("nest-c")
+    sd = nest.state(ctx)
+    big = ctx.path("big.json")
+    with open(big, "wb") as f:  # sparse: 33 MiB of NULs
+        f.truncate(33 << 20)
+    huge_line = ctx.path("huge.jsonl")
+    with open(huge_line, "w") as f:
+        f.write(json.dumps(request(nest.agent_spans())) + "\n")
+        f.write(json.dumps(request([otlp_span(nest.trace, hexid(8), nest.agent, "x" * (5 << 20),
+                                              nest.at(1), nest.at(2))])) + "\n")
+    files = {"garbage.txt": "hello\n", "policy.json": '{"name": "p", "allow": []}\n',
+             "empty.json": "\n\n", "second-line-bad.jsonl":
+             json.dumps(request(nest.agent_spans())) + "\n{\"resourceSpans\": [\n",
+             "spans-not-list.json": json.dumps({"resourceSpans": [{"scopeSpans": [
+                 {"spans": {"spanId": "x"}}]}]})}
+    for name, text in files.items():
+        with open(ctx.path(name), "w") as f:
+            f.write(text)
+    for path, word in ((ctx.path("missing.json"), "No such file"),
+                       (ctx.path("garbage.txt"), "garbage.txt:1: not JSON"),
+                       (ctx.path("policy.json"), "not an OTLP/JSON trace request"),
+                       (ctx.path("empty.json"), "empty"),
+                       (ctx.path("second-line-bad.jsonl"), "second-line-bad.jsonl:2: not JSON"),
+                       (ctx.path("spans-not-list.json"), "spans is not a list"),
+                       (huge_line, "huge.jsonl:2: a line of more than 4 MiB"),
+                       (big, "larger than 32 MiB"),
+                       (ctx.tmp, "Is a directory")):
+        for fmt in ("json", "html"):
+            p = report_sd(ctx, sd, nest.job, "--format", fmt, "--spans", path, rc=1)
+            check(word in p.stderr and not p.stdout, "--spans %s: want %r, got %r %r" % (
+                path, word, p.stdout[:200], p.stderr))
+    p = subprocess.run([os.path.join(ctx.build, "egressctl"), "report", nest.job,
+                        "--state-dir", sd, "--spans"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 2 and "lacks its value" in p.stderr, "--spans without a file: %d %r" % (
+        p.returncode, p.stderr))
+
+    # unusable spans: malformed ids and times, another trace, far from the
+    # job, a cycle, a span its own parent, a chain too long to follow
+    t, good = nest.trace, nest.agent_spans()
+    c1, c2, me = hexid(8), hexid(8), hexid(8)
+    bad = [otlp_span(t, "xyz", nest.agent, "bad id", nest.at(1), nest.at(2)),
+           otlp_span(t, "0" * 16, nest.agent, "zero id", nest.at(1), nest.at(2)),
+           otlp_span(t, hexid(8), "short", "bad parent", nest.at(1), nest.at(2)),
+           otlp_span(t, hexid(8), nest.agent, "ends first", nest.at(2), nest.at(1)),
+           otlp_span(t, hexid(8), nest.agent, "time 0", 0, nest.at(1)),
+           otlp_span(t, hexid(8), nest.agent, "time -5", -5, nest.at(1)),
+           otlp_span(t, hexid(8), nest.agent, "time 2^64", 2**64 + 5, 2**64 + 6),
+           dict(otlp_span(t, hexid(8), nest.agent, "no name", nest.at(1), nest.at(2)), name=7),
+           "not a span"]
+    far = [otlp_span(t, hexid(8), nest.agent, "in 2200", 7258118400 * SEC, 7258118401 * SEC),
+           otlp_span(t, hexid(8), nest.agent, "in 1971", 10**16, 10**16 + 1)]
+    loose = [otlp_span(t, c1, c2, "cycle 1", nest.at(1), nest.at(2)),
+             otlp_span(t, c2, c1, "cycle 2", nest.at(1), nest.at(2)),
+             otlp_span(t, me, me, "its own parent", nest.at(1), nest.at(2)),
+             otlp_span(t, hexid(8), hexid(8), "parent unknown", nest.at(1), nest.at(2))]
+    chain, parent = [], nest.agent  # 40 deep under the agent: 32 links are followed
+    for i in range(40):
+        sid = hexid(8)
+        chain.append(otlp_span(t, sid, parent, "depth %d" % (i + 2), nest.at(1), nest.at(2)))
+        parent = sid
+    dup = dict(good[1], name="a second execute_tool npm install")
+    path = write_spans(ctx, "mixed.jsonl", [request(good + bad + far + loose + [dup]),
+                                            request(chain)])
+    tl, err = model_of(ctx, sd, nest.job, "--spans", path)
+    for word in ("9 spans left out: malformed", "2 spans left out: with times more than a day"):
+        check(word in err, "%r not said: %r" % (word, err))
+    names = [n["name"] for n in tl["tree"]]
+    check(not any(n.startswith(("bad", "zero", "ends", "time", "in 2", "in 1", "cycle", "its own",
+                                "parent unknown", "a second")) for n in names),
+          "an unusable span was drawn: %r" % names)
+    deep = [n["depth"] for n in tl["tree"] if n["name"].startswith("depth ")]
+    eq(max(deep), 32, "the deepest span drawn (REPORT_TREE_DEPTH links followed)")
+    eq(tl["spans_unlinked"], 4 + 40 - 31, "spans whose links do not reach the job")
+    check(tl.get("tree_more", 0) == 0 and len(tl["tree"]) == 1 + 3 + 31 + 1,
+          "rows: %d %r" % (len(tl["tree"]), tl.get("tree_more")))
+    # the decision of the tool call never exported: still grouped under the job
+    check(nest.curl in [n["span_id"] for n in tl["tree"] if n["kind"] == "group"],
+          "the unexported tool call's group: %r" % tl["tree"])
+
+    # only another trace's spans: said, and the report is what it is without
+    other = write_spans(ctx, "other.jsonl", [request(Nest("x").agent_spans())])
+    tl, err = model_of(ctx, sd, nest.job, "--spans", other)
+    check("no spans of trace %s" % nest.trace in err, err)
+    eq(len(tl["tree"]), 4, "rows with a file of another trace")
+
+    # more spans than rows: the first REPORT_TREE_ROWS drawn, the rest fold
+    many = [otlp_span(t, hexid(8), nest.agent, "tool %03d" % i, nest.at(1 + i / 1000),
+                      nest.at(1.5)) for i in range(100)]
+    tl, err = model_of(ctx, sd, nest.job, "--spans",
+                       write_spans(ctx, "many.jsonl", [request(good + many)]))
+    eq(len(tl["tree"]), 64, "rows drawn (REPORT_TREE_ROWS)")
+    check(tl["tree_more"] > 0, "no tree_more: %r" % tl.get("tree_more"))
+    p = report_sd(ctx, sd, nest.job, "--format", "html", "--spans", ctx.path("many.jsonl"))
+    check("more spans are not drawn" in p.stdout, "the page does not say spans were left off")
+
+
+def nested_page(ctx, hostile=False):
+    nest = Nest("nest-h")
+    sd = nest.state(ctx)
+    spans = nest.agent_spans()
+    if hostile:
+        spans[2]["name"] = "execute_tool " + HOSTILE_HTML
+    path = write_spans(ctx, "spans.jsonl", [request(spans)])
+    p = report_sd(ctx, sd, nest.job, "--format", "html", "--spans", path)
+    tl, _ = model_of(ctx, sd, nest.job, "--spans", path)
+    page = ctx.path("nested.html")
+    with open(page, "w") as f:
+        f.write(p.stdout)
+    return nest, p.stdout, page, tl
+
+
+@test(timeout=240)
+def test_report_html_nested_waterfall(ctx):
+    chromium_exe()
+    nest, html, path, tl = nested_page(ctx, hostile=True)
+    pg = check_inert(html, "the nested report")
+    text = "".join(pg.text)
+    check(html_escaped("execute_tool " + HOSTILE_HTML)[:40] in html, "the hostile span name "
+          "is not escaped")
+    # the table: each span's row, then its decisions, indented a level deeper
+    rows = re.findall(r'<tr class="(\w+)"><td class="n">[^<]*</td><td (?:colspan="6" )?'
+                      r'class="i(\d)">(?:<code>)?([^<]*)', html)
+    got = [(k, int(d), v[:30]) for k, d, v in rows]
+    eq(got, [("span", 0, "egress.job"), ("allow", 1, "python3[100]"),
+             ("span", 1, "invoke_agent demo-agent"),
+             ("span", 2, "execute_tool npm install"), ("allow", 3, "npm[201]"),
+             ("span", 2, html_escaped("execute_tool " + HOSTILE_HTML)[:30]),
+             ("allow", 3, "git[202]"), ("deny", 3, "git[202]"),
+             ("span", 1, "curl (span " + nest.curl[:6] + "\u2026)"), ("deny", 2, "curl[301]")],
+       "the table's rows (class, indentation, first cell)")
+    check("nested under the spans they are children of" in text, "the legend does not say so")
+    # chromium: the marks of each tool call's process in the lane under the call
+    png = ctx.path("nested.png")
+    chromium(ctx, "--window-size=1200,1600", "--screenshot=" + png, "file://" + path)
+    with open(png, "rb") as f:
+        bpp, prows = png_rows(f.read())
+    allow = sorted(marks(bpp, prows, ALLOW_RGB), key=lambda m: m[1])
+    deny = sorted(marks(bpp, prows, DENY_RGB), key=lambda m: m[1])
+    ay = sorted({y for _, y in allow})
+    dy = sorted({y for _, y in deny})
+    # rows: 0 job, 1 python3, 2 agent, 3 npm call, 4 npm, 5 git call, 6 git, 7 curl group, 8 curl
+    eq(len(ay), 3, "allow marks in three lanes: %r" % allow)
+    eq([y - ay[0] for y in ay], [0, 3 * 28, 5 * 28], "the allow marks' lanes (python3, npm, git)")
+    eq([y - ay[0] for y in dy], [5 * 28 + 11, 7 * 28 + 11], "the deny marks' lanes (git, curl)")
+
+
+@test(timeout=30)
+def test_report_spans_documented(ctx):
+    """--spans is in egressctl report --help, egressctl(1) and the README."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.run([os.path.join(ctx.build, "egressctl"), "report", "--help"],
+                       capture_output=True, text=True, timeout=30)
+    check("--spans" in p.stdout, "egressctl report --help: %s" % p.stdout)
+    with open(os.path.join(repo, "deploy", "man", "egressctl.1")) as f:
+        man = f.read().replace("\\-", "-")
+    check("--spans" in man, "egressctl(1) does not document report --spans")
+    with open(os.path.join(repo, "README.md")) as f:
+        readme = f.read()
+    check("--spans FILE" in readme, "the README does not document report --spans")
