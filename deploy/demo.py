@@ -3,10 +3,19 @@
 
 Builds a small world with no route out (two network namespaces joined by a
 veth pair: the fence's, and one of made-up hosts in 198.18.0.0/15 and
-2001:db8::/32), starts egressd with its default settings but private
-directories, runs deploy/demo_agent.py under deploy/policies/demo-agent.json
-with `egressctl run`, and prints every decision from the journal. Leaves
+2001:db8::/32), starts an OTLP/HTTP receiver on the fence side's loopback
+(tests/integration/otlp_receiver.py, port 4318) and egressd with its default
+settings but private directories, exporting to that receiver. Runs
+deploy/demo_agent.py under deploy/policies/demo-agent.json with `egressctl
+run`: the agent traces itself (an invoke_agent span, an execute_tool span
+per tool call, each tool call a process started with TRACEPARENT naming its
+span) and sends its spans to the same receiver, which the policy lets it
+reach. Then prints the job's trace as a waterfall: the job's span, the
+agent's, its tool calls, and under each the fence's decisions. Leaves
 nothing behind.
+
+    demo.py [--build DIR] [--html FILE]   --html: also write egressctl report's
+                                          HTML page of the job, nested (--spans)
 """
 import argparse
 import json
@@ -23,14 +32,170 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import world as W  # noqa: E402
 
+RECEIVER = os.path.join(ROOT, "tests", "integration", "otlp_receiver.py")
+PROTO_PY = os.path.join(ROOT, "build", "otlp-proto", "py")
+OTLP_PORT = 4318  # the fence ns is the demo's own: the standard port is free
+WIDTH = 100
+TOOLS = ("npm", "git", "curl", "bash")  # demo_agent.py's tools, run as copies of python
+
+
+def wait_for(pred, timeout, step=0.1):
+    deadline = time.time() + timeout
+    while not pred() and time.time() < deadline:
+        time.sleep(step)
+    return pred()
+
+
+def attrs_of(sp):
+    return {x["key"]: W.otlp_value(x["value"]) for x in sp.get("attributes") or []}
+
+
+def received(path):
+    """the requests the receiver decoded and accepted"""
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            if line.endswith("\n"):
+                r = json.loads(line)
+                if r.get("request") and r["status"] // 100 == 2:
+                    out.append(r["request"])
+    return out
+
+
+def spans_of(requests):
+    return [sp for req in requests for rs in req.get("resourceSpans", [])
+            for ss in rs.get("scopeSpans", []) for sp in ss.get("spans", [])]
+
+
+# -- the waterfall -------------------------------------------------------------
+
+def dest_of(sp, a):
+    n = sp["name"]
+    if n == "egress.dns":
+        return "%s (%s)" % (a.get("dns.question.name"), a.get("egress.dns.type"))
+    if n == "egress.probe":
+        return ",".join(a.get("egress.probe.targets") or []) or a.get("egress.probe.subject", "")
+    if n == "egress.tamper":
+        return str(a.get("egress.tamper.syscall") or a.get("egress.tamper.via") or "")
+    if "network.peer.address" in a:
+        host = a.get("server.address") or a.get("network.peer.address")
+        host = "[%s]" % host if ":" in str(host) else host
+        proto = a.get("network.transport")
+        return "%s:%s%s" % (host, a.get("network.peer.port"), "" if proto == "tcp" else
+                            "/%s" % proto)
+    return "socket(%s, %s)" % (a.get("egress.socket.family"), a.get("egress.socket.type"))
+
+
+def cut(s, n):
+    s = str(s)
+    return s if len(s) <= n else s[:max(n - 1, 0)] + "~"
+
+
+HEAD = 11  # "  +12.345s "
+DEST = 34
+
+
+def decision_text(sp, a, depth, max_depth):
+    """DECISION KIND DESTINATION REASON PROCESS, the columns after the
+    decision aligned whatever the depth"""
+    if sp["name"] == "egress.probe":
+        dec, why = "FLAGGED", a.get("egress.probe.reason")
+    else:
+        dec, why = a.get("egress.decision"), a.get("egress.reason")
+    kind = sp["name"][len("egress."):]
+    proc = "%s[%s]" % (a.get("process.executable.name") or "-", a.get("process.pid", "-")) \
+        if "process.pid" in a else ("(the DNS proxy)" if kind == "dns" else "")
+    left = ("  " * depth + str(dec)).ljust(2 * max_depth + 8)
+    return "%s%-8s%s %-13s %s" % (left, kind, cut(dest_of(sp, a), DEST).ljust(DEST),
+                                  cut(why, 13), proc)
+
+
+def span_text(sp, a):
+    n = sp["name"]
+    dur = (int(sp["endTimeUnixNano"]) - int(sp["startTimeUnixNano"])) / 1e9
+    if n == "egress.job":
+        return "%s %s  %.3fs  policy %s: %s decisions, %s denied" % (
+            n, a.get("egress.job.id"), dur, a.get("egress.policy.name"),
+            a.get("egress.decisions"), a.get("egress.denied"))
+    extra = a.get("gen_ai.tool.call.id") or a.get("gen_ai.conversation.id") or ""
+    return "%s  %.3fs  %s" % (n, dur, extra)
+
+
+def is_decision(sp):
+    return sp["name"].startswith("egress.") and sp["name"] != "egress.job"
+
+
+def waterfall(spans, job):
+    """The job's trace as lines: each span, then its children by start time
+    (spans indented under their parent, decisions under the span their
+    process's TRACEPARENT named), as a tracing UI's waterfall. Links are
+    followed from the job down, each span once: a span off the job's tree
+    is not shown (returned as lost), a cycle cannot loop."""
+    t0 = int(job["startTimeUnixNano"])
+    kids = {}
+    for sp in spans:
+        kids.setdefault(sp.get("parentSpanId") or "", []).append(sp)
+    rows, seen = [], set()
+
+    def walk(sp, depth):
+        seen.add(sp["spanId"])
+        rows.append((sp, depth))
+        if is_decision(sp):
+            return
+        for c in sorted(kids.get(sp["spanId"], []), key=lambda s: int(s["startTimeUnixNano"])):
+            if c["spanId"] not in seen:
+                walk(c, depth + 1)
+
+    walk(job, 0)
+    deepest = max([d for sp, d in rows if is_decision(sp)] or [0])
+    lines = []
+    for sp, depth in rows:
+        a = attrs_of(sp)
+        head = ("  +%.3fs" % ((int(sp["startTimeUnixNano"]) - t0) / 1e9)).ljust(HEAD)
+        body = decision_text(sp, a, depth, deepest) if is_decision(sp) else \
+            "  " * depth + span_text(sp, a)
+        lines.append(cut(head + body, WIDTH))
+    lost = [sp for sp in spans if sp["spanId"] not in seen and is_decision(sp)]
+    return lines, lost
+
+
+def print_trace(spans, job):
+    lines, lost = waterfall(spans, job)
+    print("the job's trace %s: each span (duration, and its" % job["traceId"])
+    print("call or conversation id), and under it the fence's decisions: a process's land under")
+    print("the span its TRACEPARENT named (the agent's own under the job, a tool's under its call)")
+    print("%-*s%s" % (HEAD, "  START", "SPAN | DECISION  KIND  DESTINATION  REASON  PROCESS"))
+    for line in lines:
+        print(line)
+    for sp in lost:
+        print("  (not under the job's span: %s %s, parent %s)" % (
+            sp["name"], dest_of(sp, attrs_of(sp)), sp.get("parentSpanId")))
+
+
+# -- the run -------------------------------------------------------------------
+
+def tool_copies(d):
+    """copies of python named as the tools, so that the fence's records
+    (process.executable.name) say which tool decided"""
+    os.makedirs(d)
+    for t in TOOLS:
+        shutil.copy(os.path.realpath(W.PY), os.path.join(d, t))
+    return d
+
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build/normal")
+    ap.add_argument("--html", metavar="FILE", help="write egressctl report's HTML page here")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     if os.geteuid() != 0:
         sys.exit("make demo: run as root (BPF programs, cgroups and network namespaces)")
+    if not os.path.exists(os.path.join(PROTO_PY, "trace_service_pb2.py")):
+        sys.exit("make demo: %s is missing: run `make` (it compiles the OTLP schema the "
+                 "demo's receiver decodes with)" % PROTO_PY)
     W.ensure_bpffs()
     world = W.World().up()
     tmp = tempfile.mkdtemp(prefix="ef-demo-")
@@ -38,70 +203,80 @@ def main():
     os.makedirs(pol)
     shutil.copy(os.path.join(HERE, "policies", "demo-agent.json"), pol)
     cfg = os.path.join(tmp, "egressd.json")
+    endpoint = "http://127.0.0.1:%d" % OTLP_PORT
     with open(cfg, "w") as f:  # the world's resolver; the host's is never used
-        json.dump({"dns": {"upstream": [W.DNS_V4]}}, f)
+        json.dump({"dns": {"upstream": [W.DNS_V4]},
+                   "otlp": {"endpoint": endpoint, "protocol": "http/json",
+                            "schedule_delay_ms": 100}}, f)
     dirs = ["--policy-dir", pol, "--state-dir", tmp + "/state", "--run-dir", tmp + "/run",
             "--cgroup-root", os.path.join(W.cgroup2_mount(), "ef-demo-" + world.tag),
             "--bpffs-dir", "/sys/fs/bpf/ef-demo-" + world.tag, "--config", cfg]
     sock = tmp + "/run/control.sock"
-    daemon = None
+    out = tmp + "/otlp-requests.jsonl"
+    daemon = receiver = None
     try:
         log = open(tmp + "/egressd.log", "w")
+        receiver = subprocess.Popen(world.fence_argv(
+            [W.PY, RECEIVER, "--proto-py", PROTO_PY, "--out", out, "--port-file",
+             tmp + "/otlp.port", "--port", str(OTLP_PORT)]), stdout=log, stderr=log,
+            stdin=subprocess.DEVNULL)
+        if not wait_for(lambda: os.path.exists(tmp + "/otlp.port"), 10):
+            sys.exit("make demo: the OTLP receiver did not start (%s)" % (tmp + "/egressd.log"))
         daemon = subprocess.Popen(world.fence_argv([build + "/egressd"] + dirs), stdout=log,
                                   stderr=log, stdin=subprocess.DEVNULL)
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.1)
+        wait_for(lambda: os.path.exists(sock), 10)
+        print("OTLP/HTTP receiver on %s (egressd exports there; so does the agent)" % endpoint)
         print("$ egressctl run --policy demo-agent --job-id demo -- deploy/demo_agent.py")
+        env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+                   EF_DEMO_TOOLS=tool_copies(os.path.join(tmp, "tools")))
+        env.pop("TRACEPARENT", None)  # the job starts a trace of its own
         r = subprocess.run(world.fence_argv([build + "/egressctl", "--socket", sock, "run",
                                              "--policy", "demo-agent", "--job-id", "demo",
                                              "--attr", "gen_ai.agent.name=demo-agent", "--",
-                                             W.PY, os.path.join(HERE, "demo_agent.py")]))
+                                             W.PY, os.path.join(HERE, "demo_agent.py")]),
+                           env=env)
         print("(exit status %d)\n" % r.returncode)
-        for _ in range(50):
-            if any(sp["name"] == "egress.job" for sp, _ in W.journal_spans(tmp + "/state")):
-                break
-            time.sleep(0.2)
-        print("decisions recorded by egressd (%s/state/journal, OTLP/JSON spans):" % tmp)
-        print("  %-10s %-14s %-36s %-12s %s" % ("DECISION", "SPAN", "DESTINATION", "REASON",
-                                                "RULE / PROCESS"))
-        for sp, a in W.journal_spans(tmp + "/state"):
-            if sp["name"] == "egress.job":
-                continue
-            if sp["name"] == "egress.probe":
-                print("  %-10s %-14s %-36s %-12s %s" % (
-                    "FLAGGED", sp["name"], ",".join(a.get("egress.probe.targets") or []),
-                    a.get("egress.probe.reason"), "action: %s" % a.get("egress.probe.action")))
-                continue
-            if sp["name"] == "egress.dns":
-                dest = "%s? %s" % (a.get("egress.dns.type"), a.get("dns.question.name"))
-            elif "network.peer.address" in a:
-                dest = "%s:%s/%s" % (a.get("server.address"), a.get("network.peer.port"),
-                                     a.get("network.transport"))
-            elif sp["name"] == "egress.tamper":
-                dest = a.get("egress.tamper.syscall") or a.get("egress.tamper.via")
-            else:
-                dest = "socket(%s, %s)" % (a.get("egress.socket.family"),
-                                           a.get("egress.socket.type"))
-            if a.get("egress.rule"):
-                last = a["egress.rule"]
-            elif sp["name"] == "egress.dns":  # the proxy answered: no process
-                last = "answered %s, never sent upstream" % a.get("egress.dns.rcode")
-            else:
-                last = "pid %s %s" % (a.get("process.pid"), a.get("process.executable.path"))
-            print("  %-10s %-14s %-36s %-12s %s" % (a.get("egress.decision"), sp["name"], dest,
-                                                    a.get("egress.reason"), last))
-        job = [a for sp, a in W.journal_spans(tmp + "/state") if sp["name"] == "egress.job"]
-        if job:
-            print("\njob span: %s decisions, %s denied, flagged: %s, trace %s" % (
-                job[0].get("egress.decisions"), job[0].get("egress.denied"),
-                job[0].get("egress.probe.reason") or "no",
-                [sp for sp, _ in W.journal_spans(tmp + "/state") if sp["name"] == "egress.job"][0]["traceId"]))
+
+        def job_span(spans):
+            return next((sp for sp in spans if sp["name"] == "egress.job"), None)
+
+        wait_for(lambda: job_span(sp for sp, _ in W.journal_spans(tmp + "/state")), 10, 0.2)
+        journal = [sp for sp, _ in W.journal_spans(tmp + "/state")]
+        job = job_span(journal)
+        if not job:
+            sys.exit("make demo: no egress.job span in the journal (%s)" % tmp)
+        # egressd's export and the agent's, at the receiver; the journal
+        # fills in what egressd has not sent yet
+        wait_for(lambda: job["spanId"] in {s["spanId"] for s in spans_of(received(out))}, 10)
+        reqs = received(out)
+        merged = {}
+        for sp in spans_of(reqs) + journal:
+            if sp["traceId"] == job["traceId"]:
+                merged.setdefault(sp["spanId"], sp)
+        agent = [sp for sp in merged.values() if not sp["name"].startswith("egress.")]
+        print("at the receiver: %d requests, %d spans of the job's trace (%d of the agent's)\n"
+              % (len(reqs), sum(1 for sp in spans_of(reqs) if sp["traceId"] == job["traceId"]),
+                 len(agent)))
+        print_trace(list(merged.values()), job)
+        if args.html:
+            spans = tmp + "/spans.jsonl"
+            with open(spans, "w") as f:
+                for req in reqs:
+                    f.write(json.dumps(req) + "\n")
+            with open(args.html, "w") as f:
+                p = subprocess.run([build + "/egressctl", "report", "demo", "--format", "html",
+                                    "--spans", spans, "--state-dir", tmp + "/state"], stdout=f)
+            print("\negressctl report demo --format html --spans ...: %s (exit status %d)" % (
+                args.html, p.returncode))
     finally:
-        if daemon and daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-            daemon.wait(10)
+        for p in (daemon, receiver):
+            if p and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
         subprocess.run([build + "/egressd", "--reset", "--force"] + dirs, capture_output=True)
         world.down()
         shutil.rmtree(tmp, ignore_errors=True)
