@@ -538,8 +538,14 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 	} else if (!strcmp(op->valuestring, "ping")) {
 		reply = ok_reply();
 	} else if (!strcmp(op->valuestring, "jobs")) {
+		/* a job sees itself, not the others: their trace ids would let it
+		 * put its spans in their traces, their pids and commands are
+		 * theirs. A connector that was a job's, or could not be told
+		 * from one (capped at accept), sees its own job or nothing. */
+		fenced = c->job_cgid ? ef_job_by_cgroup(d, c->job_cgid) : NULL;
 		reply = ok_reply();
-		cJSON_AddItemToObject(reply, "jobs", ef_jobs_json(d));
+		cJSON_AddItemToObject(reply, "jobs", c->capped && !fenced ? cJSON_CreateArray()
+									  : ef_jobs_json(d, fenced));
 	} else if (!strcmp(op->valuestring, "run")) {
 		reply = ok_reply();
 		reply = checked(c, op->valuestring, reply,

@@ -367,7 +367,7 @@ static void conn_send(struct ef_daemon *d, struct ef_dns_conn *c, const uint8_t 
 /*
  * Who sent from this port: the wire check copied the process its socket's
  * DNS traffic came from (bpf/lib/dns.bpf.h) under (job, port, protocol)
- * before the packet reached the proxy. Names the process on the query's
+ * as the datagram (or the SYN) left, before it reached the proxy. Names the process on the query's
  * egress.dns span; false if unknown (an egressd that came up after the
  * query left, an entry the LRU map evicted).
  */
@@ -382,7 +382,9 @@ bool ef_dns_who_find(struct ef_daemon *d, const struct ef_dns_job *dj, uint8_t p
 		k.port = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
 	else
 		return false;
-	return bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_dns_peer), &k, out) == 0 &&
+	/* taken out as read: a later socket on the port is not named by it */
+	return bpf_map_lookup_and_delete_elem(bpf_map__fd(d->skel->maps.ef_dns_peer), &k, out) ==
+		       0 &&
 	       out->pid;
 }
 
@@ -1015,6 +1017,9 @@ static void udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
 {
 	uint8_t buf[QUERY_MAX + 1];
 
+	/* the askers' exec records (their trace context) are in the ring
+	 * ahead of their queries: read them first */
+	ef_events_consume(d);
 	for (int i = 0; i < UDP_BATCH && ls->fd >= 0; i++) {
 		struct ef_dns_client cl = { .sock = ls };
 		ssize_t n;
@@ -1032,6 +1037,7 @@ static void udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
 
 static void conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
 {
+	ef_events_consume(d); /* as udp_io */
 	if (events & EPOLLOUT)
 		conn_flush(d, c);
 	if (c->fd < 0)

@@ -557,7 +557,7 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	if (p->dj) {
 		ef_span_job_context(d, s, p->dj->job);
 		if (w) /* under the asking process's own span, if it has one */
-			ef_span_proc_context(d, s, w->pid, w->start_boot_ns);
+			ef_span_proc_context(d, s, p->dj->job, w->pid, w->start_boot_ns);
 	} else {
 		ef_random_bytes(s->trace_id, sizeof(s->trace_id));
 	}

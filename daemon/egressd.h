@@ -105,6 +105,7 @@ struct ef_job_rec {
 	struct ef_dk_job *docker; /* its containers (docker.c); NULL: none yet */
 	char *trace_state; /* the job's TRACESTATE, validated; NULL: none */
 	uint32_t n_pctx;   /* its processes with a trace context of their own (proc_ctx.c) */
+	uint64_t n_elsewhere; /* its spans put in a process's trace other than the job's */
 };
 
 /* DNS proxy settings: config file "dns" section. */
@@ -387,11 +388,13 @@ void ef_jobs_on_inotify(struct ef_daemon *d);
 struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id);
 struct ef_job_rec *ef_job_by_id(struct ef_daemon *d, const char *id);
 int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j); /* <state-dir>/jobs/<id>.json */
-cJSON *ef_jobs_json(struct ef_daemon *d);
+/* every job, or only one (a caller inside a job sees its own alone) */
+cJSON *ef_jobs_json(struct ef_daemon *d, const struct ef_job_rec *only);
 void ef_jobs_free(struct ef_daemon *d);
 
 /* events.c */
 int ef_events_setup(struct ef_daemon *d);
+void ef_events_consume(struct ef_daemon *d);
 void ef_events_drain(struct ef_daemon *d);
 void ef_events_close(struct ef_daemon *d);
 struct ef_span *ef_span_new(struct ef_daemon *d); /* from the pool; flushes when full */
@@ -501,7 +504,8 @@ void ef_pctx_job_end(struct ef_daemon *d, const struct ef_job_rec *j);
 size_t ef_pctx_count(const struct ef_daemon *d);
 /* events.c: egress.rule/policy/mode and security_rule.* of a decision */
 void ef_span_rule(struct ef_span *s, const struct ef_pol_rec *pol, const char *rule);
-void ef_span_proc_context(struct ef_daemon *d, struct ef_span *s, uint32_t pid, uint64_t start);
+void ef_span_proc_context(struct ef_daemon *d, struct ef_span *s, struct ef_job_rec *j,
+			  uint32_t pid, uint64_t start);
 
 /* epoll tags: small constants, or a pointer to an object whose first member
  * is an int saying what it is (enum ef_ep_kind) */

@@ -129,7 +129,7 @@ void ef_span_job_context(struct ef_daemon *d, struct ef_span *s, const struct ef
 	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
 	memcpy(s->parent_id, j->span_id, sizeof(s->parent_id));
 	s->has_parent = true;
-	s->trace_state = j->trace_state ? ef_span_strdup(s, j->trace_state) : NULL;
+	ef_span_trace_state(s, j->trace_state);
 	ef_span_str(s, "egress.job.id", j->id);
 }
 
@@ -345,7 +345,7 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 	/* the process's own span, if it was started with one (proc_ctx.c); a
 	 * fold of the job's many processes stays under the job */
 	if (j && !by_job)
-		ef_span_proc_context(d, s, e->pid, e->start_boot_ns);
+		ef_span_proc_context(d, s, j, e->pid, e->start_boot_ns);
 	ef_span_int(s, "process.pid", e->pid);
 	ef_span_int(s, "process.parent_pid", e->ppid);
 	ef_span_int(s, "process.user.id", e->uid);
@@ -537,6 +537,19 @@ int ef_events_setup(struct ef_daemon *d)
 	if (!d->rb)
 		return -errno;
 	return 0;
+}
+
+/* The records in the ring now, no more: what the DNS proxy reads first, so
+ * that a query's asker is known as its records say (its exec: trace
+ * context). Their spans go out with the next flush. */
+void ef_events_consume(struct ef_daemon *d)
+{
+	int n;
+
+	d->boot_to_real_ns = (int64_t)(ef_now_realtime_ns() - ef_now_boot_ns());
+	n = ring_buffer__consume(d->rb);
+	if (n < 0)
+		log_warn("ring buffer: %s", strerror(-n));
 }
 
 void ef_events_drain(struct ef_daemon *d)

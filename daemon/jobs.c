@@ -621,8 +621,10 @@ static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
 	ef_span_init(s, "egress.job", EF_KIND_INTERNAL);
 	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
 	memcpy(s->span_id, j->span_id, sizeof(s->span_id));
-	if (j->trace_state)
-		s->trace_state = ef_span_strdup(s, j->trace_state);
+	ef_span_trace_state(s, j->trace_state);
+	/* decisions its processes put in traces of their own (proc_ctx.c) */
+	if (j->n_elsewhere)
+		ef_span_int(s, "egress.trace.elsewhere", (int64_t)j->n_elsewhere);
 	if (j->has_parent) {
 		memcpy(s->parent_id, j->parent_id, sizeof(s->parent_id));
 		s->has_parent = true;
@@ -852,15 +854,20 @@ next:
 	return 0;
 }
 
-cJSON *ef_jobs_json(struct ef_daemon *d)
+cJSON *ef_jobs_json(struct ef_daemon *d, const struct ef_job_rec *only)
 {
 	cJSON *arr = cJSON_CreateArray();
 
 	for (struct ef_job_rec *j = d->jobs; j && arr; j = j->next) {
-		cJSON *o = cJSON_CreateObject(), *pids = cJSON_CreateArray();
+		cJSON *o, *pids;
 		pid_t *pl = NULL;
 		size_t n = 0;
 		char hex[33];
+
+		if (only && j != only)
+			continue;
+		o = cJSON_CreateObject();
+		pids = cJSON_CreateArray();
 
 		if (!o || !pids) {
 			cJSON_Delete(o);

@@ -21,6 +21,7 @@ typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_rs;
 typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_ss;
 typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
 typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
+typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_request;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse pb_response;
 
@@ -410,6 +411,42 @@ static bool str_field(struct conv *c, const cJSON *o, const char *key, char **ou
 	return true;
 }
 
+/* Span.links: egressd writes one (proc_ctx.c): a trace id and span id, and
+ * what the format allows beside them. */
+static bool conv_links(struct conv *c, const cJSON *arr, pb_span *s)
+{
+	const cJSON *e;
+	size_t i = 0;
+
+	if (!arr)
+		return true;
+	if (!cJSON_IsArray(arr))
+		return fail(c, "links is not an array");
+	s->n_links = cJSON_GetArraySize(arr);
+	s->links = c_alloc(c, (s->n_links + 1) * sizeof(*s->links));
+	if (!s->links)
+		return false;
+	cJSON_ArrayForEach(e, arr) {
+		pb_link *l = c_alloc(c, sizeof(*l));
+
+		if (!l)
+			return false;
+		opentelemetry__proto__trace__v1__span__link__init(l);
+		if (!cJSON_IsObject(e) ||
+		    !conv_id(c, field(e, "traceId"), 16, false, &l->trace_id,
+			     "a link's traceId is not 32 hex digits") ||
+		    !conv_id(c, field(e, "spanId"), 8, false, &l->span_id,
+			     "a link's spanId is not 16 hex digits") ||
+		    !str_field(c, e, "traceState", &l->trace_state) ||
+		    !get_u32(field(e, "flags"), &l->flags) ||
+		    !get_u32(field(e, "droppedAttributesCount"), &l->dropped_attributes_count) ||
+		    !conv_kvs(c, field(e, "attributes"), &l->n_attributes, &l->attributes, 0))
+			return fail(c, "a link is not {\"traceId\", \"spanId\", ...}");
+		s->links[i++] = l;
+	}
+	return true;
+}
+
 static bool conv_span(struct conv *c, const cJSON *j, pb_span *s)
 {
 	const cJSON *v, *st;
@@ -441,9 +478,11 @@ static bool conv_span(struct conv *c, const cJSON *j, pb_span *s)
 	    !get_u32(field(j, "droppedEventsCount"), &s->dropped_events_count) ||
 	    !get_u32(field(j, "droppedLinksCount"), &s->dropped_links_count))
 		return fail(c, "a count is not a 32-bit unsigned integer");
-	/* egressd writes neither events nor links; refusing them beats dropping them */
-	if (cJSON_GetArraySize(field(j, "events")) || cJSON_GetArraySize(field(j, "links")))
-		return fail(c, "span events and links are not supported");
+	/* egressd writes no events; refusing them beats dropping them */
+	if (cJSON_GetArraySize(field(j, "events")))
+		return fail(c, "span events are not supported");
+	if (!conv_links(c, field(j, "links"), s))
+		return false;
 	if (!conv_kvs(c, field(j, "attributes"), &s->n_attributes, &s->attributes, 0))
 		return false;
 	if ((st = field(j, "status"))) {

@@ -54,6 +54,7 @@ int ef_pb_span_append(struct ef_buf *out, const struct ef_span *s)
 	pb_array arr[EF_SPAN_MAX_ATTRS];
 	pb_span sp = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
 	pb_status st = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+	Opentelemetry__Proto__Trace__V1__Span__Link link, *linkp;
 	size_t nv = 0, len;
 	char *p;
 
@@ -61,8 +62,16 @@ int ef_pb_span_append(struct ef_buf *out, const struct ef_span *s)
 	sp.span_id = (ProtobufCBinaryData){ 8, (uint8_t *)s->span_id };
 	if (s->has_parent)
 		sp.parent_span_id = (ProtobufCBinaryData){ 8, (uint8_t *)s->parent_id };
-	if (s->trace_state)
+	if (s->trace_state[0])
 		sp.trace_state = (char *)s->trace_state;
+	if (s->has_link) {
+		opentelemetry__proto__trace__v1__span__link__init(&link);
+		link.trace_id = (ProtobufCBinaryData){ 16, (uint8_t *)s->link_trace_id };
+		link.span_id = (ProtobufCBinaryData){ 8, (uint8_t *)s->link_span_id };
+		linkp = &link;
+		sp.n_links = 1;
+		sp.links = &linkp;
+	}
 	sp.name = (char *)s->name;
 	sp.kind = s->kind;
 	sp.start_time_unix_nano = s->start_ns;

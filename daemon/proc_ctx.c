@@ -41,6 +41,7 @@ struct pctx {
 struct ef_pctxs {
 	struct pctx *b[PCTX_BUCKETS];
 	size_t n;
+	uint64_t swept_ns; /* boot clock of the last sweep() */
 };
 
 static size_t bucket(uint32_t pid, uint64_t start)
@@ -72,6 +73,33 @@ static void drop(struct ef_daemon *d, struct pctx **pp)
 	free(p);
 }
 
+/*
+ * Drops the contexts of processes that are gone: their exit records tell of
+ * each, but a record lost to a full ring (counted: egress.drops) would
+ * leave its entry until the job ends. Run when a cap is reached, at most
+ * once a second: /proc of every process held.
+ */
+static void sweep(struct ef_daemon *d)
+{
+	uint64_t now = ef_now_boot_ns(), have;
+
+	if (now - d->pctx->swept_ns < 1000000000ull)
+		return;
+	d->pctx->swept_ns = now;
+	for (size_t i = 0; i < PCTX_BUCKETS; i++) {
+		struct pctx **pp = &d->pctx->b[i];
+
+		while (*pp) {
+			/* within a clock tick of /proc's start time: the same process */
+			if (ef_proc_start_ns(d->procs, (*pp)->pid, &have) ||
+			    have / 10000000ull != (*pp)->start_boot_ns / 10000000ull)
+				drop(d, pp);
+			else
+				pp = &(*pp)->next;
+		}
+	}
+}
+
 /* Sets (pid, start) to tc/ts, or (tc NULL) drops what it had. */
 static void put(struct ef_daemon *d, struct ef_job_rec *j, uint32_t pid, uint64_t start,
 		const struct ef_tracectx *tc, const char *ts)
@@ -83,6 +111,8 @@ static void put(struct ef_daemon *d, struct ef_job_rec *j, uint32_t pid, uint64_
 			drop(d, pp);
 		return;
 	}
+	if (!p && j && (j->n_pctx >= EF_PCTX_JOB_MAX || d->pctx->n >= EF_PCTX_MAX))
+		sweep(d); /* a lost exit record (a full ring) leaves one behind */
 	if (!p) {
 		if (!j || j->n_pctx >= EF_PCTX_JOB_MAX || d->pctx->n >= EF_PCTX_MAX ||
 		    !(p = calloc(1, sizeof(*p)))) {
@@ -96,9 +126,14 @@ static void put(struct ef_daemon *d, struct ef_job_rec *j, uint32_t pid, uint64_
 		j->n_pctx++;
 		d->pctx->n++;
 	}
+	{
+		/* ts may be the parent's (a fork): copied before anything is freed */
+		char *copy = ts ? strdup(ts) : NULL;
+
+		free(p->tracestate);
+		p->tracestate = copy;
+	}
 	p->tc = *tc;
-	free(p->tracestate);
-	p->tracestate = ts ? strdup(ts) : NULL;
 }
 
 int ef_pctx_setup(struct ef_daemon *d)
@@ -159,8 +194,15 @@ void ef_pctx_record(struct ef_daemon *d, const struct ef_event *e, size_t size)
 	put(d, j, r->e.pid, r->e.start_boot_ns, &tc, ef_tracestate_valid(ts) ? ts : NULL);
 }
 
-/* A decision of (pid, start): under its process's span if it has one. */
-void ef_span_proc_context(struct ef_daemon *d, struct ef_span *s, uint32_t pid, uint64_t start)
+/*
+ * A decision of (pid, start) of job j: under its process's span if it has
+ * one. A process can name any trace, another job's too: a span put in a
+ * trace other than its job's links back to the job span, and the job span
+ * says how many went elsewhere (egress.trace.elsewhere), so a view of the
+ * job's trace shows that some of its decisions are not in it, and where.
+ */
+void ef_span_proc_context(struct ef_daemon *d, struct ef_span *s, struct ef_job_rec *j,
+			  uint32_t pid, uint64_t start)
 {
 	const struct pctx *p;
 
@@ -169,10 +211,16 @@ void ef_span_proc_context(struct ef_daemon *d, struct ef_span *s, uint32_t pid, 
 	p = *slot(d->pctx, pid, start);
 	if (!p)
 		return;
+	if (j && memcmp(p->tc.trace_id, j->trace_id, sizeof(j->trace_id))) {
+		s->has_link = true;
+		memcpy(s->link_trace_id, j->trace_id, sizeof(s->link_trace_id));
+		memcpy(s->link_span_id, j->span_id, sizeof(s->link_span_id));
+		j->n_elsewhere++;
+	}
 	memcpy(s->trace_id, p->tc.trace_id, sizeof(s->trace_id));
 	memcpy(s->parent_id, p->tc.span_id, sizeof(s->parent_id));
 	s->has_parent = true;
-	s->trace_state = p->tracestate ? ef_span_strdup(s, p->tracestate) : NULL;
+	ef_span_trace_state(s, p->tracestate);
 }
 
 size_t ef_pctx_count(const struct ef_daemon *d)

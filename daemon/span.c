@@ -25,6 +25,16 @@ static uint64_t next_id(void)
 	return z ? z : 1; /* an all-zero span id is invalid */
 }
 
+void ef_span_trace_state(struct ef_span *s, const char *ts)
+{
+	size_t n = ts ? strlen(ts) : 0;
+
+	if (n > EF_SPAN_TRACESTATE_MAX)
+		n = 0;
+	memcpy(s->trace_state, ts ? ts : "", n);
+	s->trace_state[n] = '\0';
+}
+
 void ef_span_init(struct ef_span *s, const char *name, int kind)
 {
 	uint64_t id = next_id();
@@ -32,7 +42,8 @@ void ef_span_init(struct ef_span *s, const char *name, int kind)
 	s->name = name;
 	s->kind = kind;
 	s->has_parent = false;
-	s->trace_state = NULL;
+	s->trace_state[0] = '\0';
+	s->has_link = false;
 	s->start_ns = s->end_ns = 0;
 	s->status = EF_STATUS_UNSET;
 	s->status_msg = NULL;
@@ -407,7 +418,7 @@ static void json_span(struct ef_buf *b, const struct ef_span *s)
 		EF_BUF_LIT(b, ",\"parentSpanId\":");
 		buf_hex(b, s->parent_id, 8);
 	}
-	if (s->trace_state) {
+	if (s->trace_state[0]) {
 		EF_BUF_LIT(b, ",\"traceState\":");
 		ef_buf_json_str(b, s->trace_state);
 	}
@@ -424,6 +435,13 @@ static void json_span(struct ef_buf *b, const struct ef_span *s)
 		if (i)
 			ef_buf_add(b, ",", 1);
 		json_attr(b, s->attrs[i].key, &s->attrs[i]);
+	}
+	if (s->has_link) {
+		EF_BUF_LIT(b, "],\"links\":[{\"traceId\":");
+		buf_hex(b, s->link_trace_id, 16);
+		EF_BUF_LIT(b, ",\"spanId\":");
+		buf_hex(b, s->link_span_id, 8);
+		EF_BUF_LIT(b, "}");
 	}
 	EF_BUF_LIT(b, "],\"status\":{");
 	if (s->status != EF_STATUS_UNSET) {

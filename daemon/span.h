@@ -17,6 +17,7 @@
 
 #define EF_SPAN_MAX_ATTRS 64
 #define EF_SPAN_ARENA 4096
+#define EF_SPAN_TRACESTATE_MAX 512
 
 enum ef_attr_type { EF_AT_STR, EF_AT_INT, EF_AT_BOOL, EF_AT_STRS };
 /* OTLP Span.SpanKind and Status.StatusCode */
@@ -39,7 +40,13 @@ struct ef_span {
 	uint8_t span_id[8];
 	uint8_t parent_id[8];
 	bool has_parent;
-	const char *trace_state; /* W3C tracestate, validated; NULL: none */
+	/* W3C tracestate, validated; "": none. Its own room, not the arena's:
+	 * a process's 512 characters must not crowd out the job's attributes */
+	char trace_state[EF_SPAN_TRACESTATE_MAX + 1];
+	/* one link: a decision put in a process's own trace, other than its
+	 * job's, links back to the job span (proc_ctx.c) */
+	bool has_link;
+	uint8_t link_trace_id[16], link_span_id[8];
 	const char *name;
 	int kind;
 	uint64_t start_ns, end_ns; /* unix epoch */
@@ -61,6 +68,8 @@ void ef_span_strs(struct ef_span *s, const char *key, const char *const *v, int 
 void ef_span_int(struct ef_span *s, const char *key, int64_t v);
 void ef_span_bool(struct ef_span *s, const char *key, bool v);
 const char *ef_span_strdup(struct ef_span *s, const char *v); /* as UTF-8 (U+FFFD for bad bytes) */
+/* The span's tracestate (NULL: none); one longer than the room is none. */
+void ef_span_trace_state(struct ef_span *s, const char *ts);
 bool ef_utf8_valid(const char *v);
 const struct ef_attr *ef_span_find(const struct ef_span *s, const char *key);
 

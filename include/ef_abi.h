@@ -246,19 +246,20 @@ enum ef_proc_what {
 
 /* ef_dns_whosk socket storage: the process that last sent a socket's DNS
  * traffic to its job's proxy (written where the destination is rewritten,
- * lib/dns.bpf.h), and ef_dns_peer's value: the wire check copies it there
- * under the socket's local port when the first packet leaves, so the proxy,
- * which sees only that port, can name the process on its egress.dns span. */
+ * or judged to be the job's own proxy: lib/dns.bpf.h), and ef_dns_peer's
+ * value: the wire check copies it there under the socket's local port as
+ * each datagram or SYN leaves, so the proxy, which sees only that port, can
+ * name the process on its egress.dns span; the proxy takes it out as it
+ * reads it (a later socket on that port is never named by it). */
 struct ef_dns_who {
 	__u64 start_boot_ns;
+	__u64 job; /* the asking socket's job (cgroup id): noted only for that job's proxy */
 	__u32 pid; /* tgid */
 	__u32 tid;
 	__u32 ppid;
 	__u32 uid;
 	char comm[EF_COMM_LEN];
 	char exe[EF_EXE_LEN];
-	__u16 port; /* socket storage: the local port last copied to ef_dns_peer, 0: none */
-	__u16 pad[3];
 };
 
 /* ef_dns_peer LRU key: a job's DNS client socket as its proxy sees it. */

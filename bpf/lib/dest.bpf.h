@@ -296,6 +296,7 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 	}
 	if (d->port == EF_DNS_PORT && d->proto_bit && c.job->dns_port) {
 		ef_dns_netns(ctx, &c);
+		ef_dns_who_keep(ctx, c.cgroup_id);
 		if (!v6)
 			return ef_judged_set(ctx, &c, v6, kind, ef_dns_redirect4(ctx, c.job));
 		return ef_judged_set(ctx, &c, v6, kind,
@@ -321,8 +322,11 @@ static __always_inline int ef_dest_decide(struct bpf_sock_addr *ctx, const struc
 		/* the fence's own resolver for this job, judged by its policy;
 		 * only where it listens (127.0.0.1, ::1): the same port on
 		 * another loopback address could be anyone's */
-		if (owner && ef_dest_is_lo1(d))
+		if (owner && ef_dest_is_lo1(d)) {
+			/* asked straight: its egress.dns span names it all the same */
+			ef_dns_who_keep(ctx, c.cgroup_id);
 			return ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);
+		}
 		if ((c.pol->flags & (EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN)) &&
 		    ef_loopback_own(ctx, d, c.cgroup_id))
 			return ef_judged_set(ctx, &c, v6, kind, EF_ALLOW);

@@ -73,7 +73,7 @@ static __always_inline void ef_dns_netns(struct bpf_sock_addr *ctx, const struct
 
 /* Who is asking: kept on the socket, told to the proxy by the wire check
  * (ef_dns_note). Not fatal if it cannot be had: the span lacks the process. */
-static __always_inline void ef_dns_who_keep(struct bpf_sock_addr *ctx)
+static __always_inline void ef_dns_who_keep(struct bpf_sock_addr *ctx, __u64 job)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -84,6 +84,7 @@ static __always_inline void ef_dns_who_keep(struct bpf_sock_addr *ctx)
 	w = bpf_sk_storage_get(&ef_dns_whosk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!w)
 		return;
+	w->job = job;
 	w->pid = pid_tgid >> 32;
 	w->tid = (__u32)pid_tgid;
 	w->uid = (__u32)bpf_get_current_uid_gid();
@@ -95,19 +96,19 @@ static __always_inline void ef_dns_who_keep(struct bpf_sock_addr *ctx)
 		name = mm->exe_file->f_path.dentry->d_name.name;
 	if (!name || bpf_probe_read_kernel_str(w->exe, sizeof(w->exe), name) < 0)
 		w->exe[0] = '\0';
-	w->port = 0; /* told again, for this process */
 }
 
 /*
- * The wire check, for a packet of a job's socket to loopback: if it goes
- * to a DNS proxy port (ef_dns_ports) from a socket whose traffic was taken
- * there, the proxy learns who sent it under (job, local port, protocol):
- * the local port is known only now (connect() binds it after its hook).
- * Once per socket and port; a packet to any other loopback port costs one
- * hash lookup.
+ * The wire check, for a UDP datagram or a TCP SYN of a job's socket to
+ * 127.0.0.1 or ::1: if it goes to that job's own proxy port (ef_dns_ports)
+ * from a socket whose DNS traffic was taken or sent there (ef_dns_whosk),
+ * the proxy learns who sent it under (job, local port, protocol): the local
+ * port is known only now (connect() binds it after its hook). A packet to
+ * any other loopback port costs one hash lookup; one to another job's proxy
+ * (audit mode lets it through) notes nothing.
  */
-static __always_inline void ef_dns_note(struct __sk_buff *skb, struct bpf_sock *sk, __u8 proto,
-					__u16 sport, __u16 dport)
+static __always_inline void ef_dns_note(struct bpf_sock *sk, __u8 proto, __u16 sport,
+					__u16 dport)
 {
 	struct ef_dns_peer_key k = {};
 	struct ef_dns_who *w;
@@ -118,11 +119,10 @@ static __always_inline void ef_dns_note(struct __sk_buff *skb, struct bpf_sock *
 	if (!job)
 		return;
 	w = bpf_sk_storage_get(&ef_dns_whosk, sk, NULL, 0);
-	if (!w || w->port == bpf_ntohs(sport))
+	if (!w || w->job != *job)
 		return;
-	w->port = bpf_ntohs(sport);
 	k.job = *job;
-	k.port = w->port;
+	k.port = bpf_ntohs(sport);
 	k.proto = proto;
 	bpf_map_update_elem(&ef_dns_peer, &k, w, BPF_ANY);
 }
@@ -137,7 +137,6 @@ static __always_inline struct ef_dns_orig *ef_dns_keep(struct bpf_sock_addr *ctx
 		return NULL;
 	o->port = (__u16)ctx->user_port;
 	o->proxy_port = bpf_htons(job->dns_port);
-	ef_dns_who_keep(ctx);
 	return o;
 }
 

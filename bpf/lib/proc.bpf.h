@@ -95,6 +95,19 @@ static long ef_env_step(__u64 idx, void *arg)
 	return s->tp && s->ts;
 }
 
+/* No wakeup of its own, as for an allowed decision (lib/event.bpf.h): the
+ * record only has to be read before the process's next decision, which
+ * the ring's order gives; waking egressd for each (an interrupt, a VM exit
+ * here) tripled the programs' run time. */
+static __always_inline void ef_proc_submit(void *r)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&ef_events, BPF_RB_AVAIL_DATA) >= EF_WAKEUP_BACKLOG)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(r, flags);
+}
+
 static __always_inline void ef_proc_head(struct ef_event *e, const struct ef_ctx *c, __u8 what)
 {
 	__builtin_memset(e, 0, sizeof(*e));
@@ -137,6 +150,7 @@ static __always_inline int ef_proc_exec(void)
 	struct ef_ctx c;
 	__u64 start, *had;
 	__u32 tgid;
+	int known;
 
 	if (ef_ctx_load(&c) < 0)
 		return 0;
@@ -146,26 +160,27 @@ static __always_inline int ef_proc_exec(void)
 	s.p = mm->env_start;
 	s.end = mm->env_end;
 	bpf_loop(EF_ENV_STEPS, ef_env_step, &s, 0);
-	if (s.tp && ef_proc_is_jobs(&c, s.tp))
-		s.tp = s.ts = 0; /* as if none: a TRACESTATE alone is none either */
+	/* the job's own, or a TRACESTATE alone (no context without a parent):
+	 * as if none */
+	if (!s.tp || ef_proc_is_jobs(&c, s.tp))
+		s.tp = s.ts = 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	start = t->group_leader->start_boottime;
 	had = bpf_map_lookup_elem(&ef_proc_ctx, &tgid);
-	if (!s.tp && !s.ts) {
-		/* none now: egressd drops what it held for the process */
-		if (!had || *had != start)
-			return 0;
-		bpf_map_delete_elem(&ef_proc_ctx, &tgid);
-	} else {
-		bpf_map_update_elem(&ef_proc_ctx, &tgid, &start, BPF_ANY);
-	}
+	known = had && *had == start;
+	if (!s.tp && !known)
+		return 0;
 	r = bpf_ringbuf_reserve(&ef_events, sizeof(*r), 0);
 	if (!r) {
-		/* untold: a fork of it must not tell of a context egressd lacks */
+		/* untold (counted: egress.drops), and the map as it was: a
+		 * process egressd knows stays known, so its exit is told */
 		ef_stat_inc(EF_S_RB_DROPS);
-		bpf_map_delete_elem(&ef_proc_ctx, &tgid);
 		return 0;
 	}
+	if (!s.tp) /* none now: egressd drops what it held for the process */
+		bpf_map_delete_elem(&ef_proc_ctx, &tgid);
+	else
+		bpf_map_update_elem(&ef_proc_ctx, &tgid, &start, BPF_ANY);
 	ef_proc_head(&r->e, &c, EF_PROC_EXEC);
 	r->traceparent[0] = '\0';
 	r->tracestate[0] = '\0';
@@ -176,7 +191,7 @@ static __always_inline int ef_proc_exec(void)
 	if (s.ts && bpf_probe_read_user_str(r->tracestate, sizeof(r->tracestate),
 					    (const void *)s.ts) < 0)
 		r->tracestate[0] = '\0';
-	bpf_ringbuf_submit(r, 0);
+	ef_proc_submit(r);
 	return 0;
 }
 
@@ -213,7 +228,7 @@ static __always_inline int ef_proc_fork(struct task_struct *parent, struct task_
 	r->start_boot_ns = cstart;
 	r->ppid = ptgid;
 	r->cookie = pstart;
-	bpf_ringbuf_submit(r, 0);
+	ef_proc_submit(r);
 	return 0;
 }
 
@@ -237,20 +252,21 @@ static __always_inline int ef_proc_exit(void)
 	start = t->group_leader->start_boottime;
 	if (*had != start)
 		return 0;
-	bpf_map_delete_elem(&ef_proc_ctx, &tgid);
 	r = bpf_ringbuf_reserve(&ef_events, sizeof(*r), 0);
 	if (!r) {
-		/* egressd keeps it until the job ends */
+		/* egressd keeps it until its sweep finds the process gone */
 		ef_stat_inc(EF_S_RB_DROPS);
+		bpf_map_delete_elem(&ef_proc_ctx, &tgid);
 		return 0;
 	}
+	bpf_map_delete_elem(&ef_proc_ctx, &tgid);
 	if (ef_ctx_load(&c) < 0)
 		c.job = NULL; /* a job gone already: its contexts went with it */
 	ef_proc_head(r, &c, EF_PROC_EXIT);
 	r->pid = tgid;
 	r->tid = tgid;
 	r->start_boot_ns = start;
-	bpf_ringbuf_submit(r, 0);
+	ef_proc_submit(r);
 	return 0;
 }
 

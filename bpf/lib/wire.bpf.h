@@ -504,8 +504,12 @@ static __always_inline int ef_wire_check(struct __sk_buff *skb)
 
 		if ((void *)(p + 2) > end || ip->ihl != 5 || (ip->frag_off & bpf_htons(0x1fff)))
 			return ef_wire_slow(skb);
-		if (ip->daddr == bpf_htonl(EF_LO4))
-			ef_dns_note(skb, sk, ip->protocol, p[0], p[1]);
+		/* to a job's DNS proxy, maybe: each datagram, a SYN */
+		if (ip->daddr == bpf_htonl(EF_LO4) &&
+		    (ip->protocol == EF_IPPROTO_UDP ||
+		     (ip->protocol == EF_IPPROTO_TCP && (void *)(flags + 1) <= end &&
+		      (*flags & 0x12) == 0x02)))
+			ef_dns_note(sk, ip->protocol, p[0], p[1]);
 		if (s) {
 			if (s->family != EF_FAM_V4 || ip->daddr != *(const __u32 *)s->addr)
 				return ef_wire_slow(skb);
@@ -536,8 +540,11 @@ static __always_inline int ef_wire_check(struct __sk_buff *skb)
 		if ((void *)(p + 2) > end)
 			return ef_wire_slow(skb);
 		if (ip->daddr.in6_u.u6_addr32[3] == bpf_htonl(1) && !ip->daddr.in6_u.u6_addr32[0] &&
-		    !ip->daddr.in6_u.u6_addr32[1] && !ip->daddr.in6_u.u6_addr32[2])
-			ef_dns_note(skb, sk, ip->nexthdr, p[0], p[1]);
+		    !ip->daddr.in6_u.u6_addr32[1] && !ip->daddr.in6_u.u6_addr32[2] &&
+		    (ip->nexthdr == EF_IPPROTO_UDP ||
+		     (ip->nexthdr == EF_IPPROTO_TCP && (void *)(flags + 1) <= end &&
+		      (*flags & 0x12) == 0x02)))
+			ef_dns_note(sk, ip->nexthdr, p[0], p[1]);
 		if (s) {
 			a = (const __u32 *)s->addr;
 			if (s->family != EF_FAM_V6 || ip->daddr.in6_u.u6_addr32[0] != a[0] ||
