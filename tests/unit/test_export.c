@@ -236,6 +236,12 @@ static void make_spans(struct ef_span *s, int n)
 			s[i].status = EF_STATUS_ERROR;
 			s[i].status_msg = "no rule allows 198.18.1.3 port 443/tcp";
 		}
+		if (i == 3) { /* a process's own trace context (proc_ctx.c) */
+			ef_span_trace_state(&s[i], "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+			s[i].has_link = true;
+			memset(s[i].link_trace_id, 0xab, 16);
+			memset(s[i].link_span_id, 0xcd, 8);
+		}
 	}
 }
 
@@ -298,6 +304,12 @@ static void test_both_encoders_agree(void **st)
 		assert_memory_equal(sp->span_id.data, s[3].span_id, 8);
 		assert_memory_equal(sp->parent_span_id.data, s[0].span_id, 8);
 		assert_int_equal(ss->spans[0]->parent_span_id.len, 0);
+		assert_string_equal(sp->trace_state, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+		assert_int_equal(sp->n_links, 1);
+		assert_memory_equal(sp->links[0]->trace_id.data, s[3].link_trace_id, 16);
+		assert_memory_equal(sp->links[0]->span_id.data, s[3].link_span_id, 8);
+		assert_int_equal(ss->spans[2]->n_links, 0);
+		assert_string_equal(ss->spans[2]->trace_state, "");
 		assert_true(sp->start_time_unix_nano == s[3].start_ns);
 		assert_int_equal(sp->status->code, 2);
 		assert_string_equal(sp->attributes[1]->value->string_value,
@@ -345,6 +357,12 @@ static void test_hostile_lines(void **st)
 		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"attributes\":[{\"key\":\"k\",\"value\":{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[{\"arrayValue\":{\"values\":[]}}]}}]}}]}}]}}]}}]}}]}}]}}]}}]}}}]}]}]}]}",
 		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"status\":{\"code\":7}}]}]}]}",
 		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"events\":[{}]}]}]}]}",
+		/* links: an array of {traceId, spanId, ...} (egressd writes one: proc_ctx.c) */
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"links\":{}}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"links\":[1]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"links\":[{\"spanId\":\"0011223344556677\"}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"links\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"00\"}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"links\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"traceState\":7}]}]}]}]}",
 		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"00112233445566778899aabbccddeeff\",\"spanId\":\"0011223344556677\",\"attributes\":[{\"key\":\"b\",\"value\":{\"bytesValue\":\"!!\"}}]}]}]}]}",
 		NULL
 	};
