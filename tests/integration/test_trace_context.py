@@ -77,6 +77,14 @@ elif mode == "rewrite":
     with open("/proc/self/environ", "rb") as f:
         res["environ_shows_new"] = (b"TRACEPARENT=" + new) in f.read()
     connect(args[0])
+elif mode == "refused":
+    # a raw socket (egress.socket) and bpf() (egress.tamper), both refused
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
+    except OSError as e:
+        res["raw"] = e.errno
+    libc = ctypes.CDLL(None, use_errno=True)
+    res["bpf"] = libc.syscall(321, 0, None, 0)  # BPF_MAP_CREATE, no attr
 elif mode == "dns":
     # a UDP and a TCP query through the probe, in this process's context
     for extra in ([], ["--tcp"]):
@@ -359,3 +367,21 @@ def test_contexts_of_exited_processes_go(ctx):
     check(d.job(bg.job), "the job is still running")
     d.ctl("kill", bg.job)
     bg.wait()
+
+
+@test
+def test_refusals_under_the_process_span(ctx):
+    """Socket and tamper spans of a process with its own TRACEPARENT are its
+    span's children too."""
+    d = ctx.daemon({"tc": pol(allow=["198.18.1.1:20000-20999"], deny=[],
+                              capabilities=["NET_RAW"])})
+    a, ta, sa = tp()
+    job, pids = run_tree(ctx, d, [{"tag": "r", "argv": ["refused"], "env": {"TRACEPARENT": a}}])
+    eq(pids["r"].get("raw"), 1, "the raw socket refused with EPERM: %s" % pids["r"])
+    (s,) = d.wait_spans("egress.socket", job)
+    under(s, ta, sa, "egress.socket of a process with its own TRACEPARENT")
+    eq(s.get("process.pid"), pids["r"]["pid"], "egress.socket process.pid")
+    t = d.wait_spans("egress.tamper", job, where={"egress.reason": "tamper_bpf"})
+    for s in t:
+        under(s, ta, sa, "egress.tamper of a process with its own TRACEPARENT")
+        eq(s.get("egress.job.id"), job, "egress.tamper keeps the job id")
