@@ -143,7 +143,8 @@ def test_tracestate_cannot_push_job_attributes_off(ctx):
     attributes go on last."""
     d = ctx.daemon({"tc": POLICY})
     attrs = {"cicd.pipeline.name": "p" * 1000, "vcs.repository.url.full": "u" * 1000,
-             "cicd.pipeline.run.url.full": "r" * 1000, "cicd.worker.name": "w" * 400, "gen_ai.agent.name": "agent-x"}
+             "cicd.pipeline.run.url.full": "r" * 1000, "cicd.worker.name": "w" * 400,
+             "gen_ai.agent.name": "agent-x"}
     ts = _big_tracestate()
     own = "00-%s-%s-01" % (secrets.token_hex(16), secrets.token_hex(8))
     script = ("%s -c 'import socket;s=socket.socket();s.settimeout(2)\ntry: "
