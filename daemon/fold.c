@@ -165,8 +165,11 @@ static void key_of(struct key *k, const struct ef_event *e, bool by_job)
 	k->port2 = e->port2;
 	memcpy(k->addr, e->addr, 16);
 	memcpy(k->addr2, e->addr2, 16);
-	memcpy(k->exe, e->exe, EF_EXE_LEN);
-	memcpy(k->comm, e->comm, EF_COMM_LEN);
+	/* up to its NUL: the kernel side writes the name and its NUL, not what
+	 * follows, which is whatever the ring held there before (another
+	 * record's bytes, since records of other sizes shifted the ring) */
+	memcpy(k->exe, e->exe, strnlen(e->exe, EF_EXE_LEN));
+	memcpy(k->comm, e->comm, strnlen(e->comm, EF_COMM_LEN));
 }
 
 static struct ent *lookup(struct ef_fold *f, const struct key *k, uint64_t h)
