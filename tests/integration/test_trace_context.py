@@ -385,3 +385,29 @@ def test_refusals_under_the_process_span(ctx):
     for s in t:
         under(s, ta, sa, "egress.tamper of a process with its own TRACEPARENT")
         eq(s.get("egress.job.id"), job, "egress.tamper keeps the job id")
+
+
+@test
+def test_repeats_of_a_process_with_its_own_context_fold(ctx):
+    """Repeats fold whatever records came before them: an exec record is of
+    another size than a decision's, so once the ring has wrapped, decisions
+    after it land on other records' old bytes; the fold's key must not read
+    past the executable's name (it did: a connect storm of one process took
+    the job's whole budget of spans instead of a few)."""
+    d = ctx.daemon({"tc": POLICY})
+    own, _, _ = tp()
+    bench = os.path.join(ctx.build, "bench", "ef_bench")
+    check(os.access(bench, os.X_OK), "%s is missing (make builds it)" % bench)
+    # the ring full of one storm's records (8 MiB), then another storm after
+    # an exec record: its decisions land on the first one's bytes, shifted
+    r = d.run("tc", [bench, "storm", "198.18.1.1", "20800", "3"], timeout=120)
+    eq(r.rc, 0, "the first storm's exit status (stderr %s)" % r.err[-300:])
+    r = d.run("tc", ["/usr/bin/env", "TRACEPARENT=" + own, bench, "storm", "198.18.1.1",
+                     "20801", "3"], timeout=120)
+    eq(r.rc, 0, "the storm's exit status (stderr %s)" % r.err[-300:])
+    n = json.loads(r.out.strip().splitlines()[-1])["connects"]
+    check(n > 40000, "the storm made %d connects: too few to wrap the ring" % n)
+    d.job_span(r.job)
+    spans = d.find("egress.connect", r.job, where={"network.peer.port": 20801})
+    eq(sum(s.get("egress.count") or 1 for s in spans), n, "decisions the spans stand for")
+    check(len(spans) <= 20, "%d repeats of one process took %d spans" % (n, len(spans)))
