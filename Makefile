@@ -362,6 +362,7 @@ bench: deps
 	$(PYTHON) bench/tamper.py --build $(BUILD)
 	$(PYTHON) bench/docker.py --build $(BUILD)
 	$(PYTHON) bench/notices.py --build $(BUILD)
+	$(PYTHON) bench/trace_context.py --build $(BUILD)
 
 # The README's demo command: a demo agent job fenced with the defaults.
 demo: deps
