@@ -56,16 +56,33 @@ struct ef_env_scan {
 	__u64 p, end;
 	__u64 tp, ts; /* user addresses of the values, 0: not seen */
 	__u32 mid;    /* p is inside a string longer than one chunk */
+	__u32 pad;
 };
+
+/*
+ * The walk's state lives in a per-CPU map value, not on the stack: a 6.1
+ * verifier follows a bpf_loop callback for one step only, so it never saw
+ * both TRACEPARENT and TRACESTATE found, took the read of the latter for
+ * dead code and removed it (6.1 spans had no traceState). What a map value
+ * holds it takes as unknown. Tracepoint programs run with preemption off:
+ * no other walk shares the CPU's value meanwhile.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ef_env_scan);
+} ef_env_state SEC(".maps");
 
 static long ef_env_step(__u64 idx, void *arg)
 {
-	struct ef_env_scan *s = arg;
+	struct ef_env_scan *s;
 	__u32 zero = 0;
 	char *b;
 	long n;
 
-	if (s->p >= s->end)
+	s = bpf_map_lookup_elem(&ef_env_state, &zero);
+	if (!s || s->p >= s->end)
 		return 1;
 	b = bpf_map_lookup_elem(&ef_env_buf, &zero);
 	if (!b)
@@ -144,8 +161,10 @@ static __always_inline int ef_proc_is_jobs(const struct ef_ctx *c, __u64 tp)
 static __always_inline int ef_proc_exec(void)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct ef_env_scan s = {};
+	struct ef_env_scan *st;
 	struct ef_proc_rec *r;
+	__u64 tp, ts;
+	__u32 zero = 0;
 	struct mm_struct *mm;
 	struct ef_ctx c;
 	__u64 start, *had;
@@ -157,18 +176,25 @@ static __always_inline int ef_proc_exec(void)
 	mm = t->mm;
 	if (!mm)
 		return 0;
-	s.p = mm->env_start;
-	s.end = mm->env_end;
-	bpf_loop(EF_ENV_STEPS, ef_env_step, &s, 0);
+	st = bpf_map_lookup_elem(&ef_env_state, &zero);
+	if (!st)
+		return 0;
+	st->p = mm->env_start;
+	st->end = mm->env_end;
+	st->tp = st->ts = 0;
+	st->mid = 0;
+	bpf_loop(EF_ENV_STEPS, ef_env_step, NULL, 0);
+	tp = st->tp;
+	ts = st->ts;
 	/* the job's own, or a TRACESTATE alone (no context without a parent):
 	 * as if none */
-	if (!s.tp || ef_proc_is_jobs(&c, s.tp))
-		s.tp = s.ts = 0;
+	if (!tp || ef_proc_is_jobs(&c, tp))
+		tp = ts = 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	start = t->group_leader->start_boottime;
 	had = bpf_map_lookup_elem(&ef_proc_ctx, &tgid);
 	known = had && *had == start;
-	if (!s.tp && !known)
+	if (!tp && !known)
 		return 0;
 	r = bpf_ringbuf_reserve(&ef_events, sizeof(*r), 0);
 	if (!r) {
@@ -177,7 +203,7 @@ static __always_inline int ef_proc_exec(void)
 		ef_stat_inc(EF_S_RB_DROPS);
 		return 0;
 	}
-	if (!s.tp) /* none now: egressd drops what it held for the process */
+	if (!tp) /* none now: egressd drops what it held for the process */
 		bpf_map_delete_elem(&ef_proc_ctx, &tgid);
 	else
 		bpf_map_update_elem(&ef_proc_ctx, &tgid, &start, BPF_ANY);
@@ -185,11 +211,11 @@ static __always_inline int ef_proc_exec(void)
 	r->traceparent[0] = '\0';
 	r->tracestate[0] = '\0';
 	ef_fill_task(&r->e);
-	if (s.tp && bpf_probe_read_user_str(r->traceparent, sizeof(r->traceparent),
-					    (const void *)s.tp) < 0)
+	if (tp && bpf_probe_read_user_str(r->traceparent, sizeof(r->traceparent),
+					  (const void *)tp) < 0)
 		r->traceparent[0] = '\0';
-	if (s.ts && bpf_probe_read_user_str(r->tracestate, sizeof(r->tracestate),
-					    (const void *)s.ts) < 0)
+	if (ts && bpf_probe_read_user_str(r->tracestate, sizeof(r->tracestate),
+					  (const void *)ts) < 0)
 		r->tracestate[0] = '\0';
 	ef_proc_submit(r);
 	return 0;
