@@ -16,7 +16,7 @@ static int hexval(char c)
 }
 
 /* [v, end) %-unescaped into out; 0, or -1 for a bad escape, a NUL or no room */
-static int unescape(const char *v, const char *end, char *out, size_t len)
+int ef_pct_unescape(const char *v, const char *end, char *out, size_t len)
 {
 	size_t o = 0;
 
@@ -58,7 +58,7 @@ int ef_bus_next_path(const char **cur, char *out, size_t len)
 				if (!ke)
 					ke = lim;
 				if (ke - k > 5 && !strncmp(k, "path=", 5) &&
-				    !unescape(k + 5, ke, out, len)) {
+				    !ef_pct_unescape(k + 5, ke, out, len)) {
 					*cur = ke;
 					return 1;
 				}

@@ -17,4 +17,8 @@
  */
 int ef_bus_next_path(const char **cur, char *out, size_t len);
 
+/* [v, end) %-unescaped into out (D-Bus addresses, OTEL_RESOURCE_ATTRIBUTES):
+ * 0, or -1 for a bad escape, an encoded NUL or no room */
+int ef_pct_unescape(const char *v, const char *end, char *out, size_t len);
+
 #endif /* EF_CLI_BUS_ADDR_H */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus_addr.h"
 #include "ci_env.h"
 
 struct ci_system {
@@ -258,18 +259,7 @@ static const struct {
 	{ "gen_ai.conversation.id", "GEN_AI_CONVERSATION_ID" },
 };
 
-static int unhex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* key's value in an OTEL_RESOURCE_ATTRIBUTES list, %-decoded and trimmed,
+/* key's value in an OTEL_RESOURCE_ATTRIBUTES list, %-decoded (ef_pct_unescape) and trimmed,
  * into out; false if absent, empty or malformed (a bad %-escape). */
 static bool resource_attr(const char *list, const char *key, char *out, size_t len)
 {
@@ -277,7 +267,6 @@ static bool resource_attr(const char *list, const char *key, char *out, size_t l
 
 	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		const char *end = strchr(p, ','), *v;
-		size_t n = 0;
 
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -295,24 +284,7 @@ static bool resource_attr(const char *list, const char *key, char *out, size_t l
 			v++;
 		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 			end--;
-		for (; v < end && n + 1 < len; v++) {
-			int hi, lo;
-
-			if (*v != '%') {
-				out[n++] = *v;
-				continue;
-			}
-			if (end - v < 3)
-				return false;
-			hi = unhex_digit(v[1]);
-			lo = unhex_digit(v[2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			out[n++] = (char)(hi << 4 | lo);
-			v += 2;
-		}
-		out[n] = '\0';
-		return n > 0 && memchr(out, '\0', n) == NULL;
+		return v < end && !ef_pct_unescape(v, end, out, len);
 	}
 	return false;
 }
