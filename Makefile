@@ -47,10 +47,11 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-address-of
 
 POLICY_SRCS := $(wildcard policy/*.c)
 POLICY_OBJS := $(POLICY_SRCS:%.c=$(BUILD)/%.o)
-DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+# one folder per part of egressd (README "Layout"); main.c wires them together
+DAEMON_SRCS := $(wildcard daemon/*/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 # the DNS proxy's message layer: pure functions, also linked into test_dns
-DNSMSG_OBJ := $(BUILD)/daemon/dnsmsg.o
+DNSMSG_OBJ := $(BUILD)/daemon/dns/dnsmsg.o
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -115,7 +116,7 @@ all: $(BUILD)/egressd $(BUILD)/egressctl $(UNIT_BINS) $(BENCH_BINS) $(OTLP_PY)
 #    fence with gdb as an attacker would; tests/integration/test_tamper.py checks that a job
 #    still debugs its own processes (gdb, strace)
 #  docker.io: tests/integration/test_docker.py runs Debian's dockerd (and its containerd,
-#    runc and docker CLI) behind a job's Docker endpoint (daemon/docker.c); its image is a
+#    runc and docker CLI) behind a job's Docker endpoint (daemon/docker/docker.c); its image is a
 #    rootfs of busybox-static, imported offline
 #  chromium: HTML report screenshot test (tests/integration/test_report.py renders headless)
 DEB_PKGS := clang llvm make gcc pkg-config libbpf-dev bpftool libcjson-dev libcmocka-dev \
@@ -208,38 +209,38 @@ $(BUILD)/egressd: $(BUILD)/daemon/main.o $(DAEMON_OBJS) $(POLICY_OBJS) $(OTLP_PB
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_DAEMON)
 
-$(BUILD)/egressctl: $(CLI_OBJS) $(POLICY_OBJS) $(BUILD)/daemon/ctl_proto.o $(BUILD)/daemon/util.o \
-		$(BUILD)/daemon/cgroup.o
+$(BUILD)/egressctl: $(CLI_OBJS) $(POLICY_OBJS) $(BUILD)/daemon/control/ctl_proto.o $(BUILD)/daemon/lib/util.o \
+		$(BUILD)/daemon/lib/cgroup.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LIBS_CLI)
 
 # test_export: the exporter's settings and both protobuf encoders
-EXPORT_UNIT_OBJS := $(BUILD)/daemon/export_cfg.o $(BUILD)/daemon/otlp_pb.o \
-	$(BUILD)/daemon/otlp_span_pb.o $(BUILD)/daemon/span.o \
-	$(BUILD)/daemon/util.o $(OTLP_PB_OBJS)
+EXPORT_UNIT_OBJS := $(BUILD)/daemon/export/export_cfg.o $(BUILD)/daemon/export/otlp_pb.o \
+	$(BUILD)/daemon/export/otlp_span_pb.o $(BUILD)/daemon/lib/span.o \
+	$(BUILD)/daemon/lib/util.o $(OTLP_PB_OBJS)
 $(BUILD)/tests/test_export: $(EXPORT_UNIT_OBJS) | $(OTLP_PB_H)
 $(BUILD)/tests/test_export: LIBS_TEST := -lcurl -lprotobuf-c -lm
 
 # test_probe: the probe detectors, pure (no BPF, no daemon)
-$(BUILD)/tests/test_probe: $(BUILD)/daemon/probe_detect.o
+$(BUILD)/tests/test_probe: $(BUILD)/daemon/probe/probe_detect.o
 $(BUILD)/tests/test_probe: LIBS_TEST := -lpsl -lm
 
 # test_wire: the span attributes of egress.packet / egress.sockopt
-$(BUILD)/tests/test_wire: $(BUILD)/daemon/wire.o $(BUILD)/daemon/span.o $(BUILD)/daemon/util.o
+$(BUILD)/tests/test_wire: $(BUILD)/daemon/decisions/wire.o $(BUILD)/daemon/lib/span.o $(BUILD)/daemon/lib/util.o
 # test_fold: folding repeated decisions, pure; and what egressctl run closes
-$(BUILD)/tests/test_fold: $(BUILD)/daemon/fold.o $(BUILD)/cli/inherit.o
+$(BUILD)/tests/test_fold: $(BUILD)/daemon/decisions/fold.o $(BUILD)/cli/inherit.o
 
 # test_docker_check: what a job's Docker endpoint passes (routes, bodies), pure
-$(BUILD)/tests/test_docker_check: $(BUILD)/daemon/docker_check.o
+$(BUILD)/tests/test_docker_check: $(BUILD)/daemon/docker/docker_check.o
 
 # test_features: what egressd decides and says from the kernel feature probes (a fake table)
-$(BUILD)/tests/test_features: $(BUILD)/daemon/kernel_features.o
+$(BUILD)/tests/test_features: $(BUILD)/daemon/loader/kernel_features.o
 
 # test_bus_addr: the session bus paths egressctl run covers
 $(BUILD)/tests/test_bus_addr: $(BUILD)/cli/bus_addr.o
 
 # test_container: a job inside a container: its container's id, what it must not find bound in
-$(BUILD)/tests/test_container: $(BUILD)/daemon/container.o $(BUILD)/daemon/util.o \
+$(BUILD)/tests/test_container: $(BUILD)/daemon/jobs/container.o $(BUILD)/daemon/lib/util.o \
 	$(BUILD)/cli/container_reach.o $(BUILD)/cli/mountinfo.o
 
 # test_mountinfo: mountinfo's escapes, as the guard and the copy-on-write layer read them
@@ -277,13 +278,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRCS)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ $(LIBS_POLICY)
 
 # fuzz_dns fuzzes the DNS message layer rather than the policy library
-$(BUILD)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c daemon/dnsmsg.c
+$(BUILD)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c daemon/dns/dnsmsg.c
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ -lldns
 
 # fuzz_otlp: the exporter's parser of journal lines and of export responses
-$(BUILD)/fuzz/fuzz_otlp: tests/fuzz/fuzz_otlp.c daemon/otlp_pb.c daemon/span.c daemon/util.c \
+$(BUILD)/fuzz/fuzz_otlp: tests/fuzz/fuzz_otlp.c daemon/export/otlp_pb.c daemon/lib/span.c daemon/lib/util.c \
 		$(OTLP_PB_C) | $(OTLP_PB_H)
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
@@ -291,26 +292,26 @@ $(BUILD)/fuzz/fuzz_otlp: tests/fuzz/fuzz_otlp.c daemon/otlp_pb.c daemon/span.c d
 		-lprotobuf-c -lm
 
 # fuzz_run_fds: the run request's inherited_fds (egressd's side)
-$(BUILD)/fuzz/fuzz_run_fds: tests/fuzz/fuzz_run_fds.c daemon/job_fds.c daemon/span.c daemon/util.c
+$(BUILD)/fuzz/fuzz_run_fds: tests/fuzz/fuzz_run_fds.c daemon/jobs/job_fds.c daemon/lib/span.c daemon/lib/util.c
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon -I$(BUILD) $(filter %.c,$^) -o $@ -lcjson -lm
 
 # fuzz_probe: the probe detectors, on top of the policy library (names, address classes)
-$(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c daemon/probe_detect.c $(POLICY_SRCS)
+$(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c daemon/probe/probe_detect.c $(POLICY_SRCS)
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lpsl -lm
 
 # fuzz_wire: the span attributes of egress.packet / egress.sockopt records
-$(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c daemon/wire.c daemon/span.c daemon/util.c \
+$(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c daemon/decisions/wire.c daemon/lib/span.c daemon/lib/util.c \
 		$(POLICY_SRCS)
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lm
 
-# fuzz_docker: what a job's Docker endpoint passes (daemon/docker_check.c)
-$(BUILD)/fuzz/fuzz_docker: tests/fuzz/fuzz_docker.c daemon/docker_check.c
+# fuzz_docker: what a job's Docker endpoint passes (daemon/docker/docker_check.c)
+$(BUILD)/fuzz/fuzz_docker: tests/fuzz/fuzz_docker.c daemon/docker/docker_check.c
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ -lcjson

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A job's Docker endpoint (daemon/docker.c), measured (make bench).
+"""A job's Docker endpoint (daemon/docker/docker.c), measured (make bench).
 
 `docker run --rm IMAGE true` with Debian's docker CLI and dockerd
 (tests/integration/dockerd.py: dockerd in the fence namespace, an image

@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "ctl_proto.h"
+#include "control/ctl_proto.h"
 #include "egressctl.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/egress-fence"
 #define NS_PER_SEC	  1000000000ull

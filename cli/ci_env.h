@@ -5,7 +5,7 @@
 #include <cjson/cJSON.h>
 
 /* egressd refuses a job whose attribute breaks these limits (ef_job_start in
- * daemon/jobs.c): keep in sync. */
+ * daemon/jobs/jobs.c): keep in sync. */
 #define EF_ATTR_KEY_MAX 128
 #define EF_ATTR_VALUE_MAX 1024
 

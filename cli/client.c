@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "egressctl.h"
-#include "ctl_proto.h"
+#include "control/ctl_proto.h"
 
 /* A daemon that accepts but never answers, or whose listen queue is full,
  * must not hang a CI job: one deadline, EGRESSCTL_TIMEOUT seconds (default

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "egressctl.h"
-#include "util.h"
+#include "lib/util.h"
 
 const char *ctl_socket_path = "/run/egress-fence/control.sock";
 

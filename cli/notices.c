@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl_proto.h"
+#include "control/ctl_proto.h"
 #include "egressctl.h"
 #include "notices.h"
 

@@ -12,7 +12,7 @@
  * /tmp is an overlay: the host's directory the lower layer, read as it
  * is; what the job writes goes to an upper layer under egressd's
  * <state-dir>/overlay/NAME, which no process outside the job reads and
- * egressd removes when the job ends (daemon/overlay.c). Inside the job
+ * egressd removes when the job ends (daemon/jobs/overlay.c). Inside the job
  * everything works as before (apt-get install, pip install into /usr,
  * a config edit), and nothing of it is left behind. The root directory
  * itself is read-only (its entries, /lib64 and /bin among them, are what

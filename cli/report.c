@@ -28,7 +28,7 @@
 #include "egressctl.h"
 #include "report.h"
 #include "suggest.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define PROG "egressctl report"
 #define MAX_GROUPS 4096

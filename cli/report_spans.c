@@ -25,7 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define FILE_MAX  (32u << 20) /* bytes of the whole file */
 #define LINE_MAX_ (4u << 20)  /* bytes of one request, in a file of lines */

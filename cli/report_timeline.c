@@ -4,7 +4,7 @@
  * (allowed decisions as well as denied ones, probe flags, tamper refusals)
  * for the model's "timeline", which the HTML form draws as one lane per
  * process. The journal holds allowed decisions as spans too; repeats are
- * folded there (daemon/fold.h) into one span with egress.count and the
+ * folded there (daemon/decisions/fold.h) into one span with egress.count and the
  * window it covers, and so they are here.
  *
  * Bounded, as the page must be: of each class of decision (report.h) the

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 
 #include "egressctl.h"
-#include "cgroup.h"
+#include "lib/cgroup.h"
 #include "ci_env.h"
 #include "container_reach.h"
 #include "policy.h"
@@ -32,7 +32,7 @@
 #include "overlay.h"
 #include "userns.h"
 #include "seccomp.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define EXIT_FENCE 125
 
@@ -452,7 +452,7 @@ static bool have_sys_admin(void)
  * fence, and a mount namespace where the host's services that act for
  * whoever asks are covered; a root job, the mount namespace of
  * isolate_root(). Both have the host's container runtimes covered by
- * egressd's listeners (daemon/runtimes.c). Where the host refuses a user
+ * egressd's listeners (daemon/tamper/runtimes.c). Where the host refuses a user
  * namespace, the job runs without it, said on stderr and on the job span
  * (egress.same_user_isolation). 0, or -1 having said why the command must
  * not run.
@@ -726,7 +726,7 @@ int cmd_run(int argc, char **argv)
 		if (ts && *ts)
 			cJSON_AddStringToObject(req, "tracestate", ts);
 	}
-	/* what the job's containers may bind (daemon/docker.c) */
+	/* what the job's containers may bind (daemon/docker/docker.c) */
 	if (getcwd(cwd, sizeof(cwd)))
 		cJSON_AddStringToObject(req, "cwd", cwd);
 	cJSON_AddItemToObject(req, "attrs", attrs);

@@ -18,7 +18,7 @@
 #include "audit.h"
 #include "egressctl.h"
 #include "suggest.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define PROG		     "egressctl policy suggest"
 #define DEFAULT_SINCE	     "7d"

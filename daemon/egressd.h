@@ -12,10 +12,10 @@
 
 #include "ef_abi.h"
 #include "policy.h"
-#include "export.h"
-#include "journal.h"
-#include "span.h"
-#include "kernel_features.h"
+#include "export/export.h"
+#include "export/journal.h"
+#include "lib/span.h"
+#include "loader/kernel_features.h"
 
 #define EF_PATH_MAX 4096
 #define EF_PATH_MAX_CFG 3072 /* longest configurable path */

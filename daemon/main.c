@@ -22,11 +22,11 @@
 #include <curl/curl.h>
 
 #include "egressd.h"
-#include "docker.h"
-#include "cgroup.h"
-#include "sdnotify.h"
-#include "overlay.h"
-#include "util.h"
+#include "docker/docker.h"
+#include "lib/cgroup.h"
+#include "lib/sdnotify.h"
+#include "jobs/overlay.h"
+#include "lib/util.h"
 
 #define TICK_MS 100 /* upper bound on how long an allow record waits */
 

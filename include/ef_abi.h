@@ -39,7 +39,7 @@ enum ef_mode {
 	EF_MODE_AUDIT = 1,
 };
 
-/* Verdicts. Keep in sync with ef_verdict_name() in daemon/names.c. */
+/* Verdicts. Keep in sync with ef_verdict_name() in daemon/lib/names.c. */
 enum ef_verdict {
 	EF_V_DENY = 0,
 	EF_V_ALLOW = 1,
@@ -97,10 +97,10 @@ enum ef_reason {
 	/* Issue 18: containers. */
 	EF_R_TAMPER_RUNTIME = 30, /* a connection to the host's container runtime socket
 				   * (dockerd, containerd, Podman), which egressd's cover
-				   * took (daemon/runtimes.c); protocol EF_TAMPER_RUNTIME */
+				   * took (daemon/tamper/runtimes.c); protocol EF_TAMPER_RUNTIME */
 	EF_R_TAMPER_DOCKER = 31,  /* a request the job's Docker endpoint refused (an escape:
 				   * privileged, host namespaces, a host path, another's
-				   * container; daemon/docker.c); protocol EF_TAMPER_DOCKER */
+				   * container; daemon/docker/docker.c); protocol EF_TAMPER_DOCKER */
 	EF_R__MAX,
 };
 
@@ -126,10 +126,10 @@ enum ef_reason {
  * (BPF_DEVCG_ACC_*). */
 #define EF_TAMPER_DEVICE 0xfffc
 /* ... and those of a connection to the cover of a container runtime's
- * socket (daemon/runtimes.c), this one. */
+ * socket (daemon/tamper/runtimes.c), this one. */
 #define EF_TAMPER_RUNTIME 0xfffb
 /* ... and those of a request the job's Docker endpoint refused
- * (daemon/docker.c), this one. */
+ * (daemon/docker/docker.c), this one. */
 #define EF_TAMPER_DOCKER 0xfffa
 /* Capabilities whose refusal to a job is recorded (policy/caps.c's
  * EF_CAP_RECORDED, the same set: tests/unit checks): they reach outside the
@@ -165,7 +165,7 @@ enum ef_kind {
 	EF_K_NETNS = 7,	  /* not a decision: a job's first DNS query from a network
 			   * namespace other than egressd's (a container's, unshare -n);
 			   * cookie = its netns cookie, pid = the asker. egressd opens
-			   * the job's proxy there (daemon/dns_netns.c) */
+			   * the job's proxy there (daemon/dns/dns_netns.c) */
 	EF_K_PROC = 8,	  /* not a decision: a job's process exec'd (reason
 			   * EF_PROC_EXEC: a struct ef_proc_rec) or forked from one
 			   * with a trace context (EF_PROC_FORK: the event alone;
@@ -176,7 +176,7 @@ enum ef_kind {
 };
 
 /* The BPF LSM hook that refused a tamper attempt (EF_K_TAMPER records carry
- * EF_TAMPER_LSM | hook as their protocol). Keep in sync with daemon/tamper.c. */
+ * EF_TAMPER_LSM | hook as their protocol). Keep in sync with daemon/tamper/tamper.c. */
 #define EF_TAMPER_LSM 0xff00
 enum ef_lsm_hook {
 	EF_HOOK_BPF = 1,
@@ -224,7 +224,7 @@ enum ef_policy_flags {
 				     * copy-on-write layer (cli/overlay.c); no BPF
 				     * program reads it */
 	EF_PF_DOCKER = 1 << 9,	    /* "docker": the job gets its own Docker endpoint
-				     * (daemon/docker.c); no BPF program reads it */
+				     * (daemon/docker/docker.c); no BPF program reads it */
 };
 
 /* Inbound rules ("inbound": [...] in a policy) live in ef_exact/ef_cidr
@@ -447,7 +447,7 @@ struct ef_event {
 _Static_assert(sizeof(struct ef_event) == 208, "ef_event layout");
 
 /* The W3C Trace Context variables a process was exec'd with, as found in
- * its environment, raw (egressd validates them; daemon/proc_ctx.c). A
+ * its environment, raw (egressd validates them; daemon/decisions/proc_ctx.c). A
  * TRACESTATE longer than 512 is invalid (W3C), and seen as such: its first
  * 519 bytes are kept. Both empty: the exec had neither. */
 #define EF_TRACEPARENT_LEN 64

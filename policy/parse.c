@@ -291,7 +291,7 @@ static int do_fail_on_deny(struct pctx *c, const cJSON *v, __u32 tok)
 }
 
 /* "docker": true, or {"binds": ["/srv/cache", ...]}: the job gets its own
- * Docker endpoint (daemon/docker.c), whose containers may bind-mount the
+ * Docker endpoint (daemon/docker/docker.c), whose containers may bind-mount the
  * job's working directory and the paths listed; false (the default): the
  * host's dockerd is out of reach like every runtime. */
 static int do_docker_binds(struct pctx *c, const cJSON *v, __u32 tok)

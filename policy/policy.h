@@ -47,7 +47,7 @@ struct ef_rule {
 	struct ef_port_spec ports[EF_MAX_PORT_SPECS];
 };
 
-/* The "probe" section: probe detection for the policy's jobs (daemon/probe.c).
+/* The "probe" section: probe detection for the policy's jobs (daemon/probe/probe.c).
  * Thresholds count distinct things within the sliding window. */
 struct ef_probe_cfg {
 	int action; /* EF_PROBE_ALERT (default), _FREEZE, _KILL */

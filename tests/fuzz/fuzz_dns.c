@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer target for the DNS proxy's message layer (daemon/dnsmsg.c).
+ * libFuzzer target for the DNS proxy's message layer (daemon/dns/dnsmsg.c).
  * The input is read as a query from a job and as an upstream answer to a
  * fixed query. Beyond memory errors it checks the layer's promises, aborting
  * when one breaks:
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnsmsg.h"
+#include "dns/dnsmsg.h"
 #include "fuzz.h"
 
 static void check_name(const char *name)

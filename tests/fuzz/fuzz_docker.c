@@ -23,7 +23,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "docker_check.h"
+#include "docker/docker_check.h"
 #include "fuzz.h"
 
 static int own(void *arg, const char *ref, char id[65])

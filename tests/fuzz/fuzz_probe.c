@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer target for the probe detectors (daemon/probe_detect.c). The
+ * libFuzzer target for the probe detectors (daemon/probe/probe_detect.c). The
  * input is a program: a header of small limits (window, thresholds; 0
  * included), then operations, each an opcode byte and its operands:
  *   0 a connect or datagram decision: family, address, port, protocol,
@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "policy.h"
-#include "probe.h"
+#include "probe/probe.h"
 #include "fuzz.h"
 
 #define SEC 1000000000ull

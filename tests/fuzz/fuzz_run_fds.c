@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The run request's "inherited_fds" (daemon/job_fds.c), as egressd gets it
+ * The run request's "inherited_fds" (daemon/jobs/job_fds.c), as egressd gets it
  * from any local user: parsed, then put on a span and through the job's
  * state file and back. Invariants: a refusal leaves no kinds; an
  * acceptance has a count of at least the kinds, each kind well formed and

@@ -1,4 +1,4 @@
-"""A job's own Docker endpoint (daemon/docker.c, docker_check.c): a job
+"""A job's own Docker endpoint (daemon/docker/docker.c, docker_check.c): a job
 whose policy says "docker" runs containers through the host's dockerd, and
 they live in the job's cgroup, judged by its policy, recorded in its spans;
 every request that would let a container out is refused with a Docker API

@@ -1,5 +1,5 @@
 """A root job's system directories are copy-on-write (cli/overlay.c,
-daemon/overlay.c): what it writes to /etc, /usr, /var, /run, /root ...
+daemon/jobs/overlay.c): what it writes to /etc, /usr, /var, /run, /root ...
 never reaches the host, its workspace does, and the layer is gone when
 the job ends. Judged on the host's files, never by the job's word."""
 import json

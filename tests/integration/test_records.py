@@ -548,7 +548,7 @@ def test_socket_of_parent_not_taken(ctx):
 
 
 # The job's budget is a bucket of 1000 spans refilled at 20 a second
-# (daemon/fold.h): on a slow runner 1100 decoys may take long enough to be
+# (daemon/decisions/fold.h): on a slow runner 1100 decoys may take long enough to be
 # all within it, so the job goes on until it has surely gone past it.
 DECOYS = r"""
 import json, math, socket, sys, time

@@ -139,7 +139,7 @@ def _big_tracestate():
 def test_tracestate_cannot_push_job_attributes_off(ctx):
     """A process's own TRACESTATE (job-chosen, up to 512 bytes) must not
     push the job's attributes (cicd.*, vcs.*, gen_ai.*) off its decision
-    spans: the span's arena is 4096 bytes (daemon/span.h), and the job's
+    spans: the span's arena is 4096 bytes (daemon/lib/span.h), and the job's
     attributes go on last."""
     d = ctx.daemon({"tc": POLICY})
     attrs = {"cicd.pipeline.name": "p" * 1000, "vcs.repository.url.full": "u" * 1000,

@@ -25,7 +25,7 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
-#include "dnsmsg.h"
+#include "dns/dnsmsg.h"
 
 /* ---- message builder ---- */
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * daemon/docker_check.c: the routes a job's Docker endpoint passes, and the
+ * daemon/docker/docker_check.c: the routes a job's Docker endpoint passes, and the
  * judgement of the bodies that could let a container out; with callbacks
  * standing in for dockerd and the file system. Table-driven: each case is
  * a request, the result wanted and a word the message must hold.
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "docker_check.h"
+#include "docker/docker_check.h"
 
 /* "own*" and the 64-char ids of them are the job's; binds under /work are
  * staged at /staged/<n>; network "jobnet" and "bridge" are bridges;

@@ -19,11 +19,11 @@
 
 #include <cmocka.h>
 
-#include "export.h"
-#include "otlp_pb.h"
-#include "span.h"
+#include "export/export.h"
+#include "export/otlp_pb.h"
+#include "lib/span.h"
 #include "trace_service.pb-c.h"
-#include "util.h"
+#include "lib/util.h"
 
 static void test_traces_url(void **st)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * daemon/fold.c: repeated decisions folded into one span, driven by a fake
+ * daemon/decisions/fold.c: repeated decisions folded into one span, driven by a fake
  * clock. The first of a kind is written at once, its repeats in the window
  * come out as one fold with their count; anything that differs (process,
  * start time, destination, verdict, reason...) is its own; a job over its
@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "fold.h"
+#include "decisions/fold.h"
 #include "../../cli/inherit.h"
 
 #define SEC 1000000000ull

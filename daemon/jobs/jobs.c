@@ -1,0 +1,958 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Jobs. A job is a cgroup <cgroup-root>/job-<id> with an ef_jobs entry
+ * naming its policy version. Setup order, so that the job's process is
+ * never in the fence's cgroups without a policy (fail closed otherwise):
+ *   policy in the maps -> cgroup created -> ef_jobs entry -> process moved.
+ * The job ends when its cgroup has no process left (cgroup.events
+ * "populated 0", watched with inotify and rechecked on the timer); its
+ * egress.job span is written after every record of its decisions.
+ * Each live job is kept in <state-dir>/jobs/<id>.json for adoption.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "egressd.h"
+#include "control/notice.h"
+#include "container.h"
+#include "docker/docker.h"
+#include "lib/cgroup.h"
+#include "lib/util.h"
+#include "fence.skel.h"
+#include "dns/dnsproxy.h"
+#include "overlay.h"
+
+/* With no --policy and no <policy-dir>/default.json: deny everything but
+ * the job's own listeners on loopback ("loopback": "own", the default). A
+ * job is never left unfenced for want of a policy. */
+static const char default_policy[] = "{\"name\": \"default\", \"mode\": \"enforce\", \"allow\": []}\n";
+
+static bool valid_job_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > EF_JOB_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+struct ef_job_rec *ef_job_of_cgroup(struct ef_daemon *d, const char *cg)
+{
+	char abs[2 * EF_PATH_MAX];
+
+	snprintf(abs, sizeof(abs), "%s%s", d->cgroup_mount, cg);
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next) {
+		size_t n = strlen(j->cgroup);
+
+		if (!strncmp(abs, j->cgroup, n) && (abs[n] == '\0' || abs[n] == '/'))
+			return j;
+	}
+	return NULL;
+}
+
+struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid)
+{
+	char cg[EF_PATH_MAX];
+
+	if (ef_cgroup_of_pid(pid, cg, sizeof(cg)))
+		return NULL;
+	return ef_job_of_cgroup(d, cg);
+}
+
+struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id)
+{
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
+		if (j->cgroup_id == cgroup_id)
+			return j;
+	return NULL;
+}
+
+struct ef_job_rec *ef_job_by_id(struct ef_daemon *d, const char *id)
+{
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
+		if (!strcmp(j->id, id))
+			return j;
+	return NULL;
+}
+
+static void job_free(struct ef_job_rec *j)
+{
+	if (!j)
+		return;
+	ef_probe_job_free(j);
+	free(j->cgroup);
+	free(j->command);
+	free(j->command_line);
+	free(j->overlay);
+	cJSON_Delete(j->write_through);
+	cJSON_Delete(j->attrs);
+	free(j->workdir);
+	free(j->trace_state);
+	ef_docker_job_free(j);
+	free(j);
+}
+
+/* egressctl run's working directory, which the job's containers may bind
+ * (docker.c): resolved here, in egressd's (the host's) mount namespace; not
+ * the root or a directory of the system's, nor one above them. */
+static char *job_workdir(const struct ef_job_rec *j, const cJSON *cwd)
+{
+	static const char *const sys[] = { "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32",
+					   "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys",
+					   "/run", "/var", "/root", "/opt", "/srv", "/snap", "/tmp", "/home",
+					   "/mnt", "/media", NULL };
+	char *r;
+
+	if (!cJSON_IsString(cwd) || cwd->valuestring[0] != '/')
+		return NULL;
+	r = realpath(cwd->valuestring, NULL);
+	if (!r)
+		return NULL;
+	for (int i = 0; sys[i]; i++) {
+		size_t n = strlen(r);
+
+		/* the directory itself, one below it, or one above it */
+		if (!strcmp(r, "/") || !strncmp(sys[i], r, n) ||
+		    (!strncmp(r, sys[i], strlen(sys[i])) && r[strlen(sys[i])] == '/' &&
+		     !strchr(r + strlen(sys[i]) + 1, '/')) || !strcmp(r, sys[i])) {
+			log_info("job %s: working directory %s is a system directory: its "
+				 "containers may bind only the policy's docker.binds", j->id, r);
+			free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+static void job_state_path(struct ef_daemon *d, const char *id, char *out, size_t len)
+{
+	snprintf(out, len, "%s/jobs/%s.json", d->state_dir, id);
+}
+
+int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j)
+{
+	char path[EF_PATH_MAX + 128], hex[33], *s;
+	cJSON *o = cJSON_CreateObject();
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	cJSON_AddStringToObject(o, "id", j->id);
+	cJSON_AddNumberToObject(o, "serial", (double)j->serial);
+	snprintf(hex, sizeof(hex), "%llx", (unsigned long long)j->cgroup_id);
+	cJSON_AddStringToObject(o, "cgroup_id", hex);
+	cJSON_AddStringToObject(o, "cgroup", j->cgroup);
+	cJSON_AddNumberToObject(o, "policy_id", j->pol->id);
+	ef_hex(j->trace_id, 16, hex);
+	cJSON_AddStringToObject(o, "trace_id", hex);
+	ef_hex(j->span_id, 8, hex);
+	cJSON_AddStringToObject(o, "span_id", hex);
+	if (j->has_parent) {
+		ef_hex(j->parent_id, 8, hex);
+		cJSON_AddStringToObject(o, "parent_id", hex);
+	}
+	if (j->trace_state)
+		cJSON_AddStringToObject(o, "trace_state", j->trace_state);
+	snprintf(hex, sizeof(hex), "%llu", (unsigned long long)j->start_ns);
+	cJSON_AddStringToObject(o, "start_ns", hex);
+	cJSON_AddNumberToObject(o, "uid", j->uid);
+	cJSON_AddNumberToObject(o, "pid", j->pid);
+	cJSON_AddStringToObject(o, "command", j->command ? j->command : "");
+	if (j->command_line)
+		cJSON_AddStringToObject(o, "command_line", j->command_line);
+	cJSON_AddItemToObject(o, "attrs", cJSON_Duplicate(j->attrs, true));
+	cJSON_AddBoolToObject(o, "canary", j->canary);
+	if (j->overlay) {
+		cJSON *ov = cJSON_AddObjectToObject(o, "overlay");
+
+		if (ov) {
+			cJSON_AddStringToObject(ov, "name", j->overlay);
+			cJSON_AddItemToObject(ov, "write_through",
+					      cJSON_Duplicate(j->write_through, true));
+		}
+	}
+	ef_probe_job_save(o, j);
+	ef_job_fds_save(o, j);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!s)
+		return -ENOMEM;
+	job_state_path(d, j->id, path, sizeof(path));
+	ret = ef_write_file_atomic(path, s, strlen(s), 0640);
+	free(s);
+	return ret;
+}
+
+static void job_watch(struct ef_daemon *d, struct ef_job_rec *j)
+{
+	char f[EF_PATH_MAX + 32];
+
+	snprintf(f, sizeof(f), "%s/cgroup.events", j->cgroup);
+	j->wd = inotify_add_watch(d->inofd, f, IN_MODIFY);
+	if (j->wd < 0)
+		log_warn("job %s: cannot watch %s (%s); relying on the timer", j->id, f,
+			 strerror(errno));
+}
+
+/* The TRACEPARENT naming the job's span, which its command gets; 56 bytes
+ * with the NUL (the first 56 of out) */
+static void job_traceparent(const struct ef_job_rec *j, char out[EF_TRACEPARENT_LEN])
+{
+	char t[33], s[17];
+
+	ef_hex(j->trace_id, 16, t);
+	ef_hex(j->span_id, 8, s);
+	memset(out, 0, EF_TRACEPARENT_LEN);
+	snprintf(out, EF_TRACEPARENT_LEN, "00-%s-%s-01", t, s);
+}
+
+/* The policy the job asked for: a file's text, a NAME, else the caller's
+ * assigned policy (access.run), else default. */
+static int read_policy_text(struct ef_daemon *d, const cJSON *req, const char *assigned,
+			    char **text, size_t *len, char *file, size_t filelen, char *origin,
+			    size_t originlen, char *err, size_t errlen)
+{
+	const cJSON *name = cJSON_GetObjectItem(req, "policy");
+	cJSON *assigned_name = NULL;
+	const cJSON *ptext = cJSON_GetObjectItem(req, "policy_text");
+	const cJSON *pfile = cJSON_GetObjectItem(req, "policy_file");
+	int ret;
+
+	if (cJSON_IsString(ptext)) {
+		snprintf(file, filelen, "%s", cJSON_IsString(pfile) ? pfile->valuestring : "policy");
+		snprintf(origin, originlen, "%s", file);
+		*text = strdup(ptext->valuestring);
+		*len = *text ? strlen(*text) : 0;
+		return *text ? 0 : -ENOMEM;
+	}
+	if (name && !cJSON_IsString(name)) {
+		snprintf(err, errlen, "\"policy\" must be a string");
+		return -EINVAL;
+	}
+	if (!name && assigned)
+		name = assigned_name = cJSON_CreateString(assigned);
+	if (!name) {
+		snprintf(file, filelen, "%s/default.json", d->policy_dir);
+		snprintf(origin, originlen, "default");
+		ret = ef_read_file(file, EF_POLICY_MAX_BYTES, text, len);
+		if (ret == -ENOENT) {
+			snprintf(file, filelen, "(built-in default)");
+			*text = strdup(default_policy);
+			*len = sizeof(default_policy) - 1;
+			return *text ? 0 : -ENOMEM;
+		}
+	} else {
+		if (!ef_policy_name_valid(name->valuestring)) {
+			snprintf(err, errlen, "invalid policy name \"%.80s\"", name->valuestring);
+			return -EINVAL;
+		}
+		snprintf(file, filelen, "%s/%s.json", d->policy_dir, name->valuestring);
+		snprintf(origin, originlen, "%s", name->valuestring);
+		ret = ef_read_file(file, EF_POLICY_MAX_BYTES, text, len);
+	}
+	cJSON_Delete(assigned_name);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", file,
+			 ret == -ENOENT ? "no such policy" : strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/*
+ * What a root job's mount namespace needs to know of its policy before
+ * the run request (cli/run.c isolate_root: the namespace is made before
+ * the job's cgroup is joined): the policy the run request would take,
+ * chosen the same way, says whether its system writes reach the host
+ * ("host_writes"). An error goes into "run_policy_error"; the run request
+ * then says it again and fails.
+ */
+void ef_job_run_preview(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
+			cJSON *reply)
+{
+	char file[EF_PATH_MAX], origin[EF_PATH_MAX], err[512] = "";
+	const struct ef_run_grant *grant;
+	struct ef_policy *p = NULL;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!ef_access_run_grant(d, peer, &grant, err, sizeof(err)) &&
+	    !read_policy_text(d, req, grant ? grant->policy : NULL, &text, &len, file,
+			      sizeof(file), origin, sizeof(origin), err, sizeof(err)) &&
+	    !ef_policy_parse(text, len, file, &p, err, sizeof(err)))
+		cJSON_AddBoolToObject(reply, "host_writes", p->flags & EF_PF_HOST_WRITES),
+		cJSON_AddBoolToObject(reply, "docker", p->flags & EF_PF_DOCKER);
+	else
+		cJSON_AddStringToObject(reply, "run_policy_error", err[0] ? err : "no policy");
+	ef_policy_free(p);
+	free(text);
+}
+
+int ef_job_start(struct ef_daemon *d, const cJSON *req, const struct ef_peer *peer,
+		 cJSON *reply, char *err, size_t errlen)
+{
+	const cJSON *asked_name = cJSON_GetObjectItem(req, "policy");
+	const cJSON *asked_text = cJSON_GetObjectItem(req, "policy_text");
+	pid_t peer_pid = peer->pid;
+	uid_t peer_uid = peer->uid;
+	const struct ef_run_grant *grant;
+	char file[EF_PATH_MAX], origin[EF_PATH_MAX], hex[33];
+	const cJSON *jid = cJSON_GetObjectItem(req, "job_id");
+	const cJSON *attrs = cJSON_GetObjectItem(req, "attrs");
+	const cJSON *tp = cJSON_GetObjectItem(req, "traceparent");
+	const cJSON *argv = cJSON_GetObjectItem(req, "argv");
+	struct ef_job job_val = { 0 };
+	struct ef_job_rec *j = NULL;
+	bool in_map = false, created = false, self_container;
+	char *text = NULL, container_id[65];
+	size_t len = 0;
+	int ret;
+
+	if (peer_pid <= 0) {
+		snprintf(err, errlen, "cannot identify the calling process");
+		return -EPERM;
+	}
+	if ((jid && !cJSON_IsString(jid)) || (attrs && !cJSON_IsObject(attrs)) ||
+	    (tp && !cJSON_IsString(tp)) || (argv && !cJSON_IsArray(argv))) {
+		snprintf(err, errlen, "malformed run request: job_id, traceparent must be strings, "
+				      "attrs an object, argv an array");
+		return -EINVAL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->wd = -1;
+	j->probe.action = -1;
+	ret = ef_job_fds_parse(req, j, err, errlen);
+	if (ret)
+		goto fail;
+	ret = ef_overlay_claim(d, j, cJSON_GetObjectItem(req, "overlay"), err, errlen);
+	if (ret)
+		goto fail;
+	if (jid) {
+		if (!valid_job_id(jid->valuestring)) {
+			snprintf(err, errlen, "invalid job id \"%.80s\": use [A-Za-z0-9._-], at most %d",
+				 jid->valuestring, EF_JOB_ID_MAX);
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (ef_job_by_id(d, jid->valuestring)) {
+			snprintf(err, errlen, "job %s is already running", jid->valuestring);
+			ret = -EEXIST;
+			goto fail;
+		}
+		snprintf(j->id, sizeof(j->id), "%s", jid->valuestring);
+	} else {
+		uint8_t r[8];
+
+		ef_random_bytes(r, sizeof(r));
+		ef_hex(r, sizeof(r), j->id);
+	}
+	j->attrs = cJSON_CreateObject();
+	if (!j->attrs) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (attrs) {
+		const cJSON *a;
+
+		cJSON_ArrayForEach(a, attrs) {
+			/* keys go into spans as they are: they must be UTF-8 */
+			if (!cJSON_IsString(a) || !a->string[0] || strlen(a->string) > 128 ||
+			    strlen(a->valuestring) > 1024 || !ef_utf8_valid(a->string)) {
+				snprintf(err, errlen, "attribute \"%.64s\": must be a non-empty UTF-8 "
+						      "key (<= 128) with a string value (<= 1024)", a->string);
+				ret = -EINVAL;
+				goto fail;
+			}
+			cJSON_AddStringToObject(j->attrs, a->string, a->valuestring);
+		}
+	}
+	ef_random_bytes(j->trace_id, sizeof(j->trace_id));
+	ef_random_bytes(j->span_id, sizeof(j->span_id));
+	if (tp) {
+		struct ef_tracectx tc;
+		const cJSON *ts = cJSON_GetObjectItem(req, "tracestate");
+
+		if (ef_traceparent_parse(tp->valuestring, &tc)) {
+			/* only a valid one replaces the job's own trace id */
+			memcpy(j->trace_id, tc.trace_id, sizeof(j->trace_id));
+			memcpy(j->parent_id, tc.span_id, sizeof(j->parent_id));
+			j->has_parent = true;
+			if (cJSON_IsString(ts) && ef_tracestate_valid(ts->valuestring))
+				j->trace_state = strdup(ts->valuestring);
+			else if (ts)
+				log_warn("job %s: ignoring malformed tracestate \"%.64s\"", j->id,
+					 cJSON_IsString(ts) ? ts->valuestring : "(not a string)");
+		} else {
+			log_warn("job %s: ignoring malformed traceparent \"%.64s\"", j->id,
+				 tp->valuestring);
+		}
+	}
+	j->workdir = job_workdir(j, cJSON_GetObjectItem(req, "cwd"));
+	if (argv && cJSON_GetArraySize(argv) > 0) {
+		const cJSON *a0 = cJSON_GetArrayItem(argv, 0);
+
+		j->command = strdup(cJSON_IsString(a0) ? a0->valuestring : "");
+		if (d->cfg.record_command_line) {
+			struct ef_buf b = { 0 };
+			const cJSON *a;
+
+			cJSON_ArrayForEach(a, argv) {
+				if (!cJSON_IsString(a))
+					continue;
+				if (b.len)
+					ef_buf_add(&b, " ", 1);
+				ef_buf_puts(&b, a->valuestring);
+			}
+			j->command_line = b.p;
+		}
+	}
+	j->uid = peer_uid;
+	j->pid = peer_pid;
+	j->start_ns = ef_now_realtime_ns();
+	j->serial = d->next_serial++;
+
+	/* who may run, and with which policy (access.c) */
+	ret = ef_access_run_grant(d, peer, &grant, err, errlen);
+	if (ret)
+		goto fail;
+	ret = read_policy_text(d, req, grant ? grant->policy : NULL, &text, &len, file,
+			       sizeof(file), origin, sizeof(origin), err, errlen);
+	if (ret)
+		goto fail;
+	if (grant && (cJSON_IsString(asked_text) || cJSON_IsString(asked_name))) {
+		ret = ef_access_run_policy(d, peer, grant,
+					   cJSON_IsString(asked_text) ? NULL : asked_name->valuestring,
+					   text, len, err, errlen);
+		if (ret)
+			goto fail;
+	}
+	ret = ef_pol_get(d, text, len, file, origin, &j->pol, err, errlen);
+	if (ret)
+		goto fail;
+
+	if (asprintf(&j->cgroup, "%s/job-%s", d->cgroup_root, j->id) < 0) {
+		j->cgroup = NULL;
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (mkdir(j->cgroup, 0755) < 0) {
+		/* a leftover of a crashed job with no process left may be reused */
+		if (errno != EEXIST || ef_cgroup_populated(j->cgroup) != 0 ||
+		    ef_cgroup_remove_tree(j->cgroup) || mkdir(j->cgroup, 0755) < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "creating %s: %s", j->cgroup, strerror(errno));
+			goto fail;
+		}
+	}
+	created = true;
+	ret = ef_cgroup_id(j->cgroup, &j->cgroup_id);
+	if (ret) {
+		snprintf(err, errlen, "cgroup id of %s: %s", j->cgroup, strerror(-ret));
+		goto fail;
+	}
+	/* the proxy is listening before the job's first query can be taken to it */
+	ret = ef_dns_job_start(d, j, 0);
+	if (ret) {
+		snprintf(err, errlen, "starting the job's DNS proxy: %s", strerror(-ret));
+		goto fail;
+	}
+	job_val.policy_id = j->pol->id;
+	job_val.serial = j->serial;
+	ef_dns_job_value(j, &job_val);
+	/* the TRACEPARENT the command gets, known to the kernel side first:
+	 * processes that inherit it cost no record (bpf/lib/proc.bpf.h); one
+	 * not written is only records egressd drops (proc_ctx.c) */
+	{
+		char tp[EF_TRACEPARENT_LEN] = "";
+
+		job_traceparent(j, tp);
+		bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_job_tp), &j->cgroup_id, tp,
+				    BPF_ANY);
+	}
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id, &job_val,
+				BPF_NOEXIST)) {
+		ret = -errno;
+		snprintf(err, errlen, "registering job: %s", strerror(errno));
+		goto fail;
+	}
+	in_map = true;
+	ret = ef_job_save(d, j);
+	if (ret) {
+		snprintf(err, errlen, "saving job state: %s", strerror(-ret));
+		goto fail;
+	}
+	/* a job started inside a container leaves the container's cgroup: its
+	 * decisions name the container all the same */
+	self_container = ef_container_of_pid(peer_pid, container_id);
+	ret = ef_cgroup_move(j->cgroup, peer_pid);
+	if (ret) {
+		snprintf(err, errlen, "moving pid %d into %s: %s", peer_pid, j->cgroup,
+			 strerror(-ret));
+		goto fail;
+	}
+	/* the pid moved was the caller's only if the caller is still there
+	 * (control.c verified it just before; its pidfd pins the number) */
+	if (peer->pidfd < 0 || ef_pidfd_exited(peer->pidfd)) {
+		snprintf(err, errlen, "the calling process (pid %d) exited while it was moved "
+			 "into its job", peer_pid);
+		ret = -ESRCH;
+		goto fail;
+	}
+	job_watch(d, j);
+	j->next = d->jobs;
+	d->jobs = j;
+	if (self_container) {
+		log_info("job %s: started inside container %.12s", j->id, container_id);
+		ef_docker_self(d, j, container_id, peer_pid);
+	}
+	/* a caller in another network namespace (a container's, `ip netns
+	 * exec`): the proxy listens there before the command's first query
+	 * (dns_netns.c; nothing to do in egressd's own) */
+	ef_dns_netns_open_pid(d, j, peer_pid);
+
+	cJSON_AddStringToObject(reply, "job_id", j->id);
+	/* egressctl run --exec, which has no parent to fail the step, refuses it */
+	cJSON_AddBoolToObject(reply, "fail_on_deny", j->pol->pol->fail_on_deny);
+	cJSON_AddStringToObject(reply, "cgroup", j->cgroup + strlen(d->cgroup_mount));
+	/* the job's Docker endpoint is the cover of /run/docker.sock (docker.c) */
+	if (j->pol->pol->flags & EF_PF_DOCKER)
+		cJSON_AddStringToObject(reply, "docker_host", "unix://" EF_DOCKER_ENDPOINT);
+	ef_hex(j->trace_id, 16, hex);
+	cJSON_AddStringToObject(reply, "trace_id", hex);
+	{
+		char tpo[EF_TRACEPARENT_LEN];
+
+		job_traceparent(j, tpo);
+		cJSON_AddStringToObject(reply, "traceparent", tpo);
+	}
+	cJSON_AddStringToObject(reply, "policy", j->pol->pol->name);
+	/* Without BPF LSM, egressctl refuses the families with seccomp. */
+	if (!d->lsm && j->pol->pol->mode == EF_MODE_ENFORCE) {
+		cJSON *fams = cJSON_AddArrayToObject(reply, "seccomp_families");
+
+		for (int f = 0; f < 64 && fams; f++) {
+			bool ok = (j->pol->pol->families >> f) & 1;
+
+			if (f == AF_PACKET)
+				ok = j->pol->pol->flags & EF_PF_PACKET;
+			if (ok)
+				cJSON_AddItemToArray(fams, cJSON_CreateNumber(f));
+		}
+	}
+	/* Without BPF LSM, egressctl puts the job under its guard (cli/guard.c):
+	 * egressd's threads may not be signalled or traced, the job's own
+	 * cgroup stays writable for nested cgroups. */
+	{
+		cJSON *g = d->tamper_lsm ? NULL : cJSON_AddObjectToObject(reply, "guard");
+
+		if (g) {
+			cJSON_AddStringToObject(g, "job_cgroup", j->cgroup);
+			cJSON_AddStringToObject(g, "why", d->tamper_why);
+			/* the policy's "tracing": false (with BPF LSM, the hooks read it) */
+			if (j->pol->pol->flags & EF_PF_NO_TRACE)
+				cJSON_AddBoolToObject(g, "tracing", false);
+		}
+		/* threads started since the last job are protected too */
+		ef_guard_pids_refresh(d, g ? cJSON_AddArrayToObject(g, "pids") : NULL);
+	}
+	/* the job's Landlock domain, where it adds to the rest (cli/landlock.c) */
+	if (ef_landlock_scope(d))
+		cJSON_AddStringToObject(reply, "landlock", ef_landlock_scope(d));
+	/* What a root job keeps (policy/caps.c); egressctl keeps exactly
+	 * these and nothing else, and without this field the default set. */
+	{
+		cJSON *caps = cJSON_AddArrayToObject(reply, "capabilities");
+		__u64 m = ef_policy_caps(j->pol->pol);
+
+		for (int c = 0; c < 64 && caps; c++)
+			if ((m >> c) & 1)
+				cJSON_AddItemToArray(caps, cJSON_CreateNumber(c));
+	}
+	cJSON_AddStringToObject(reply, "mode", ef_mode_name(j->pol->pol->mode));
+	log_info("job %s started: pid %d uid %u policy %s (%s) cgroup %s", j->id, peer_pid,
+		 peer_uid, j->pol->pol->name, ef_mode_name(j->pol->pol->mode), j->cgroup);
+	free(text);
+	return 0;
+fail:
+	if (j->cgroup_id)
+		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_job_tp), &j->cgroup_id);
+	if (in_map)
+		bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id);
+	if (created)
+		rmdir(j->cgroup);
+	if (in_map) {
+		char p[EF_PATH_MAX + 128];
+
+		job_state_path(d, j->id, p, sizeof(p));
+		unlink(p);
+	}
+	ef_dns_job_stop(d, j);
+	/* the job never ran: nothing in its layer to keep */
+	ef_overlay_release(d, j);
+	if (j->pol)
+		ef_pol_put(d, j->pol);
+	job_free(j);
+	free(text);
+	return ret;
+}
+
+static void job_span(struct ef_daemon *d, const struct ef_job_rec *j)
+{
+	struct ef_span *s = ef_span_new(d);
+
+	ef_span_init(s, "egress.job", EF_KIND_INTERNAL);
+	memcpy(s->trace_id, j->trace_id, sizeof(s->trace_id));
+	memcpy(s->span_id, j->span_id, sizeof(s->span_id));
+	ef_span_trace_state(s, j->trace_state);
+	/* decisions its processes put in traces of their own (proc_ctx.c) */
+	if (j->n_elsewhere)
+		ef_span_int(s, "egress.trace.elsewhere", (int64_t)j->n_elsewhere);
+	if (j->has_parent) {
+		memcpy(s->parent_id, j->parent_id, sizeof(s->parent_id));
+		s->has_parent = true;
+	}
+	s->start_ns = j->start_ns;
+	s->end_ns = ef_now_realtime_ns();
+	ef_span_str(s, "egress.job.id", j->id);
+	ef_span_str(s, "egress.policy.name", j->pol->pol->name);
+	ef_span_str(s, "egress.mode", ef_mode_name(j->pol->pol->mode));
+	ef_span_str(s, "egress.tamper_protection", d->tamper_lsm ? "bpf_lsm" : "guard");
+	ef_span_str(s, "egress.landlock", ef_landlock_scope(d) ? ef_landlock_scope(d) : "none");
+	/* how the job started: egressctl's canary connect refused, or never seen
+	 * (a client that does not make it) */
+	ef_span_str(s, "egress.canary", j->canary ? "refused" : "missing");
+	ef_span_int(s, "egress.decisions", (int64_t)j->n_decisions);
+	ef_span_int(s, "egress.denied", (int64_t)j->n_denied);
+	ef_span_int(s, "egress.dns.queries", (int64_t)j->n_dns_queries);
+	ef_span_int(s, "egress.dns.denied", (int64_t)j->n_dns_denied);
+	ef_span_int(s, "egress.dns.limited", (int64_t)j->n_dns_limited);
+	ef_span_int(s, "egress.dns.malformed", (int64_t)j->n_dns_malformed);
+	ef_docker_job_span(s, j);
+	ef_span_int(s, "process.pid", j->pid);
+	ef_span_int(s, "process.user.id", j->uid);
+	if (j->command)
+		ef_span_str(s, "process.command", j->command);
+	if (j->command_line)
+		ef_span_str(s, "process.command_line", j->command_line);
+	ef_probe_job_attrs(s, j);
+	ef_job_fds_span(s, j);
+	ef_overlay_span(s, j);
+	ef_span_job_attrs(s, j);
+}
+
+void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j)
+{
+	char p[EF_PATH_MAX + 128];
+	int ret;
+
+	/* every decision record of the job first, then its span */
+	ef_events_drain(d);
+	ef_dns_job_flush(d, j);
+	ef_events_fold_flush(d, j);
+	job_span(d, j);
+	ef_spans_flush(d);
+	ef_notice_job_end(d, j);
+	ef_pctx_job_end(d, j);
+
+	for (struct ef_job_rec **pp = &d->jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
+	if (j->wd >= 0)
+		inotify_rm_watch(d->inofd, j->wd);
+	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id);
+	bpf_map_delete_elem(bpf_map__fd(d->skel->maps.ef_job_tp), &j->cgroup_id);
+	ef_dns_job_stop(d, j);
+	ef_docker_job_end(d, j);
+	ret = ef_cgroup_remove_tree(j->cgroup);
+	if (ret)
+		log_warn("job %s: removing %s: %s", j->id, j->cgroup, strerror(-ret));
+	job_state_path(d, j->id, p, sizeof(p));
+	unlink(p);
+	ef_overlay_release(d, j);
+	/* and any left by an egressctl run that failed before its job began */
+	ef_overlay_sweep(d, 60);
+	log_info("job %s ended: %llu decisions, %llu denied%s", j->id,
+		 (unsigned long long)j->n_decisions, (unsigned long long)j->n_denied,
+		 j->probe.mask ? ", flagged" : "");
+	ef_pol_put(d, j->pol);
+	job_free(j);
+}
+
+void ef_jobs_check(struct ef_daemon *d)
+{
+	struct ef_job_rec *j = d->jobs, *next;
+
+	for (; j; j = next) {
+		next = j->next;
+		if (ef_cgroup_populated(j->cgroup) != 1)
+			ef_job_end(d, j);
+	}
+}
+
+void ef_jobs_on_inotify(struct ef_daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	/* which watch fired does not matter: recheck every job */
+	while (read(d->inofd, buf, sizeof(buf)) > 0)
+		;
+	ef_jobs_check(d);
+}
+
+static struct ef_job_rec *job_from_state(struct ef_daemon *d, const cJSON *o)
+{
+	const cJSON *id = cJSON_GetObjectItem(o, "id"), *cg = cJSON_GetObjectItem(o, "cgroup");
+	const cJSON *pid = cJSON_GetObjectItem(o, "policy_id"), *tr = cJSON_GetObjectItem(o, "trace_id");
+	const cJSON *sp = cJSON_GetObjectItem(o, "span_id"), *par = cJSON_GetObjectItem(o, "parent_id");
+	const cJSON *st = cJSON_GetObjectItem(o, "start_ns"), *attrs = cJSON_GetObjectItem(o, "attrs");
+	const cJSON *ser = cJSON_GetObjectItem(o, "serial"), *cmd = cJSON_GetObjectItem(o, "command");
+	const cJSON *cl = cJSON_GetObjectItem(o, "command_line");
+	struct ef_job_rec *j;
+
+	if (!cJSON_IsString(id) || !valid_job_id(id->valuestring) || !cJSON_IsString(cg) ||
+	    !cJSON_IsNumber(pid) || !cJSON_IsString(tr) || !cJSON_IsString(sp) ||
+	    !cJSON_IsString(st) || !cJSON_IsNumber(ser))
+		return NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->wd = -1;
+	snprintf(j->id, sizeof(j->id), "%s", id->valuestring);
+	j->cgroup = strdup(cg->valuestring);
+	j->pol = ef_pol_by_id(d, (uint32_t)pid->valuedouble);
+	j->serial = (uint64_t)ser->valuedouble;
+	j->start_ns = strtoull(st->valuestring, NULL, 10);
+	j->uid = (uid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "uid"));
+	j->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "pid"));
+	j->command = cJSON_IsString(cmd) ? strdup(cmd->valuestring) : NULL;
+	j->command_line = cJSON_IsString(cl) ? strdup(cl->valuestring) : NULL;
+	j->attrs = cJSON_IsObject(attrs) ? cJSON_Duplicate(attrs, true) : cJSON_CreateObject();
+	{
+		const cJSON *ov = cJSON_GetObjectItem(o, "overlay");
+		const cJSON *n = cJSON_GetObjectItem(ov, "name");
+		const cJSON *wt = cJSON_GetObjectItem(ov, "write_through");
+
+		/* an unreadable name is no claim: the sweep removes the layer */
+		if (cJSON_IsString(n) && ef_overlay_name_valid(n->valuestring)) {
+			j->overlay = strdup(n->valuestring);
+			j->write_through = cJSON_IsArray(wt) ? cJSON_Duplicate(wt, true)
+							     : cJSON_CreateArray();
+		}
+	}
+	j->canary = cJSON_IsTrue(cJSON_GetObjectItem(o, "canary"));
+	if (!j->cgroup || !j->pol || !j->attrs || ef_unhex(tr->valuestring, j->trace_id, 16) ||
+	    ef_unhex(sp->valuestring, j->span_id, 8)) {
+		job_free(j);
+		return NULL;
+	}
+	if (cJSON_IsString(par) && !ef_unhex(par->valuestring, j->parent_id, 8))
+		j->has_parent = true;
+	{
+		const cJSON *ts = cJSON_GetObjectItem(o, "trace_state");
+
+		if (cJSON_IsString(ts) && ef_tracestate_valid(ts->valuestring))
+			j->trace_state = strdup(ts->valuestring);
+	}
+	ef_probe_job_load(o, j);
+	ef_job_fds_load(o, j);
+	return j;
+}
+
+/*
+ * Adopt the jobs of an earlier egressd: their cgroups, ef_jobs entries and
+ * policies are still in place (the fence never went down); only the
+ * bookkeeping is read back. A job whose processes all exited while egressd
+ * was away ends now.
+ */
+int ef_jobs_restore(struct ef_daemon *d)
+{
+	char dir[EF_PATH_MAX + 16];
+	struct dirent *de;
+	DIR *dh;
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/jobs", d->state_dir);
+	ret = ef_mkdir_p(dir, 0750);
+	if (ret)
+		return ret;
+	dh = opendir(dir);
+	if (!dh)
+		return -errno;
+	while ((de = readdir(dh))) {
+		char path[EF_PATH_MAX + 300], *buf = NULL;
+		struct ef_job_rec *j = NULL;
+		struct ef_job v;
+		cJSON *o = NULL;
+
+		if (!strstr(de->d_name, ".json") || strstr(de->d_name, ".tmp."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!ef_read_file(path, 1 << 20, &buf, NULL))
+			o = cJSON_Parse(buf);
+		if (o)
+			j = job_from_state(d, o);
+		if (!j || ef_cgroup_id(j->cgroup, &j->cgroup_id) ||
+		    bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id, &v)) {
+			log_warn("job state %s: its cgroup or fence entry is gone; dropping it",
+				 path);
+			if (j && j->cgroup)
+				ef_cgroup_remove_tree(j->cgroup);
+			unlink(path);
+			job_free(j);
+			goto next;
+		}
+		j->pol->refs++;
+		if (j->serial >= d->next_serial)
+			d->next_serial = j->serial + 1;
+		/* same port if it is free, so queries in flight still find it */
+		if (ef_dns_job_start(d, j, v.dns_port) == 0) {
+			ef_dns_job_value(j, &v);
+			if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.ef_jobs), &j->cgroup_id,
+						&v, BPF_EXIST))
+				log_warn("job %s: updating its DNS proxy port: %s", j->id,
+					 strerror(errno));
+		} else {
+			log_warn("job %s: no DNS proxy; its DNS queries fail", j->id);
+		}
+		job_watch(d, j);
+		j->next = d->jobs;
+		d->jobs = j;
+		log_info("adopted job %s (%s)", j->id, j->cgroup);
+next:
+		cJSON_Delete(o);
+		free(buf);
+	}
+	closedir(dh);
+	/* policy versions no adopted job uses */
+	for (struct ef_pol_rec *p = d->pols, *next; p; p = next) {
+		next = p->next;
+		if (p->refs == 0)
+			ef_pol_put(d, p);
+	}
+	ef_jobs_check(d);
+	return 0;
+}
+
+cJSON *ef_jobs_json(struct ef_daemon *d, const struct ef_job_rec *only)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (struct ef_job_rec *j = d->jobs; j && arr; j = j->next) {
+		cJSON *o, *pids;
+		pid_t *pl = NULL;
+		size_t n = 0;
+		char hex[33];
+
+		if (only && j != only)
+			continue;
+		o = cJSON_CreateObject();
+		pids = cJSON_CreateArray();
+
+		if (!o || !pids) {
+			cJSON_Delete(o);
+			cJSON_Delete(pids);
+			break;
+		}
+		cJSON_AddStringToObject(o, "id", j->id);
+		cJSON_AddStringToObject(o, "policy", j->pol->pol->name);
+		cJSON_AddStringToObject(o, "policy_origin", j->pol->origin);
+		cJSON_AddStringToObject(o, "mode", ef_mode_name(j->pol->pol->mode));
+		cJSON_AddStringToObject(o, "cgroup", j->cgroup);
+		ef_hex(j->trace_id, 16, hex);
+		cJSON_AddStringToObject(o, "trace_id", hex);
+		cJSON_AddNumberToObject(o, "uid", j->uid);
+		cJSON_AddNumberToObject(o, "started", (double)(j->start_ns / 1000000000ull));
+		cJSON_AddNumberToObject(o, "decisions", (double)j->n_decisions);
+		cJSON_AddNumberToObject(o, "denied", (double)j->n_denied);
+		cJSON_AddStringToObject(o, "canary", j->canary ? "refused" : "missing");
+		cJSON_AddNumberToObject(o, "dns_queries", (double)j->n_dns_queries);
+		cJSON_AddNumberToObject(o, "dns_denied", (double)j->n_dns_denied);
+		cJSON_AddNumberToObject(o, "dns_limited", (double)j->n_dns_limited);
+		cJSON_AddNumberToObject(o, "dns_malformed", (double)j->n_dns_malformed);
+		if (j->dns)
+			cJSON_AddNumberToObject(o, "dns_port", j->dns->port);
+		if (j->command)
+			cJSON_AddStringToObject(o, "command", j->command);
+		ef_probe_job_json(o, j);
+		if (!ef_cgroup_pids(j->cgroup, &pl, &n))
+			for (size_t i = 0; i < n; i++)
+				cJSON_AddItemToArray(pids, cJSON_CreateNumber(pl[i]));
+		free(pl);
+		cJSON_AddItemToObject(o, "pids", pids);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+void ef_jobs_free(struct ef_daemon *d)
+{
+	while (d->jobs) {
+		struct ef_job_rec *j = d->jobs;
+
+		d->jobs = j->next;
+		job_free(j);
+	}
+	ef_pols_free(d);
+}
+
+int ef_job_set_policy(struct ef_daemon *d, struct ef_job_rec *j, struct ef_pol_rec *np,
+		      size_t *forgotten)
+{
+	int fd = bpf_map__fd(d->skel->maps.ef_jobs);
+	struct ef_pol_rec *old = j->pol;
+	struct ef_job v;
+	size_t carried = 0;
+	int ret;
+
+	*forgotten = 0;
+	if (old == np)
+		return 0;
+	/* 1. the learned addresses for the new version, while the job still
+	 * reads the old one's */
+	ret = ef_dns_relearn(d, j, old, np, &carried, forgotten);
+	if (ret) {
+		ef_dns_forget_version(d, j->cgroup_id, np->id);
+		return ret;
+	}
+	/* 2. one map update switches every later decision of the job */
+	if (bpf_map_lookup_elem(fd, &j->cgroup_id, &v)) {
+		ret = -errno;
+		ef_dns_forget_version(d, j->cgroup_id, np->id);
+		return ret;
+	}
+	v.policy_id = np->id;
+	if (bpf_map_update_elem(fd, &j->cgroup_id, &v, BPF_EXIST)) {
+		ret = -errno;
+		ef_dns_forget_version(d, j->cgroup_id, np->id);
+		return ret;
+	}
+	np->refs++;
+	j->pol = np; /* the caller holds the job's reference on old */
+	ret = ef_job_save(d, j);
+	if (ret)
+		log_warn("job %s: saving its state: %s", j->id, strerror(-ret));
+	log_info("job %s: policy %s now version %u (was %u); %zu learned addresses kept, %zu "
+		 "forgotten", j->id, np->pol->name, np->id, old->id, carried, *forgotten);
+	return 0;
+}
