@@ -39,7 +39,7 @@
 #include "control/notice.h"
 #include "lib/cgroup.h"
 #include "dns/dnsproxy.h"
-#include "probe.h"
+#include "probe_detect.h"
 #include "lib/util.h"
 
 #define MAX_HOST_ADDRS 1024

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <libpsl.h>
 
-#include "probe.h"
+#include "probe_detect.h"
 
 #define SET_MAX (1u << 16)
 #define SAMPLE_RING 32

@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "policy.h"
-#include "probe/probe.h"
+#include "probe/probe_detect.h"
 #include "fuzz.h"
 
 #define SEC 1000000000ull

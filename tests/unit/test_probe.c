@@ -27,7 +27,7 @@
 #include <cmocka.h>
 
 #include "policy.h"
-#include "probe/probe.h"
+#include "probe/probe_detect.h"
 
 #define SEC 1000000000ull
 #define T0 (1000 * SEC)	 /* the fake clock's start; never 0 */

@@ -7,8 +7,8 @@
  * and say which reasons fired, with the evidence. probe.c runs them in
  * egressd, writes the egress.probe spans and takes the policy's action.
  */
-#ifndef EF_PROBE_H
-#define EF_PROBE_H
+#ifndef EF_PROBE_DETECT_H
+#define EF_PROBE_DETECT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -126,4 +126,4 @@ bool ef_probe_tunnel_shaped(const char *name, const char *registrable);
 size_t ef_probe_label_bytes(const char *name, const char *registrable);
 double ef_probe_entropy(const char *s, size_t n);
 
-#endif /* EF_PROBE_H */
+#endif /* EF_PROBE_DETECT_H */
