@@ -22,6 +22,15 @@
 #include <curl/curl.h>
 
 #include "egressd.h"
+#include "lib/procinfo.h"
+#include "loader/loader.h"
+#include "decisions/decisions.h"
+#include "dns/dns.h"
+#include "jobs/jobs.h"
+#include "policies/policies.h"
+#include "probe/probe.h"
+#include "control/control.h"
+#include "tamper/tamper.h"
 #include "docker/docker.h"
 #include "lib/cgroup.h"
 #include "lib/sdnotify.h"

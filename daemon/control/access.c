@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "control.h"
 #include "lib/util.h"
 
 static void principals_free(struct ef_principals *p)

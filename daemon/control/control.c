@@ -32,6 +32,15 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "lib/procinfo.h"
+#include "loader/loader.h"
+#include "decisions/decisions.h"
+#include "dns/dns.h"
+#include "jobs/jobs.h"
+#include "policies/policies.h"
+#include "probe/probe.h"
+#include "control.h"
+#include "tamper/tamper.h"
 #include "jobs/container.h"
 #include "ctl_proto.h"
 #include "notice.h"

@@ -12,6 +12,13 @@
 #include <string.h>
 
 #include "egressd.h"
+#include "lib/names.h"
+#include "loader/loader.h"
+#include "decisions/decisions.h"
+#include "dns/dns.h"
+#include "jobs/jobs.h"
+#include "policies/policies.h"
+#include "control.h"
 #include "dns/dnsmsg.h"
 #include "notice.h"
 #include "lib/util.h"

@@ -14,6 +14,15 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "lib/names.h"
+#include "lib/procinfo.h"
+#include "loader/loader.h"
+#include "decisions.h"
+#include "dns/dns.h"
+#include "jobs/jobs.h"
+#include "policies/policies.h"
+#include "probe/probe.h"
+#include "tamper/tamper.h"
 #include "docker/docker.h"
 #include "dns/dnsproxy.h"
 #include "fold.h"

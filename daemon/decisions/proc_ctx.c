@@ -23,6 +23,9 @@
 #include <string.h>
 
 #include "egressd.h"
+#include "lib/procinfo.h"
+#include "decisions.h"
+#include "jobs/jobs.h"
 #include "policy.h"
 #include "lib/span.h"
 #include "lib/util.h"

@@ -38,6 +38,9 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "decisions/decisions.h"
+#include "dns.h"
+#include "policies/policies.h"
 #include "dnsmsg.h"
 #include "dnsproxy.h"
 #include "lib/util.h"

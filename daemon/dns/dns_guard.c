@@ -27,6 +27,8 @@
 #include <time.h>
 
 #include "egressd.h"
+#include "lib/names.h"
+#include "decisions/decisions.h"
 #include "control/notice.h"
 #include "dnsproxy.h"
 #include "lib/util.h"

@@ -29,6 +29,12 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "lib/names.h"
+#include "lib/procinfo.h"
+#include "decisions/decisions.h"
+#include "dns.h"
+#include "jobs/jobs.h"
+#include "probe/probe.h"
 #include "control/notice.h"
 #include "dnsproxy.h"
 #include "lib/util.h"

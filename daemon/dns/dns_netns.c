@@ -33,6 +33,8 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "dns.h"
+#include "jobs/jobs.h"
 #include "dnsproxy.h"
 #include "lib/util.h"
 #include "fence.skel.h"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "egressd.h"
+#include "jobs.h"
 
 #define MAX_CLOSED (1 << 20) /* more than any RLIMIT_NOFILE a runner sets */
 

@@ -22,6 +22,15 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "lib/names.h"
+#include "loader/loader.h"
+#include "decisions/decisions.h"
+#include "dns/dns.h"
+#include "jobs.h"
+#include "policies/policies.h"
+#include "probe/probe.h"
+#include "control/control.h"
+#include "tamper/tamper.h"
 #include "control/notice.h"
 #include "container.h"
 #include "docker/docker.h"

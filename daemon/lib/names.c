@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <linux/types.h>
 
-#include "egressd.h"
+#include "ef_abi.h"
+#include "names.h"
 
 const char *ef_verdict_name(int v)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "egressd.h"
+#include "procinfo.h"
 #include "util.h"
 
 #define CACHE_SLOTS 4096

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "loader.h"
 #include "kernel_features.h"
 #include "lib/util.h"
 

@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "loader.h"
 #include "control/notice.h"
 #include "lib/cgroup.h"
 #include "lib/util.h"

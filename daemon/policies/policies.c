@@ -21,6 +21,8 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "dns/dns.h"
+#include "policies.h"
 #include "lib/util.h"
 #include "fence.skel.h"
 

@@ -31,6 +31,10 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "decisions/decisions.h"
+#include "jobs/jobs.h"
+#include "policies.h"
+#include "control/control.h"
 #include "dns/dnsproxy.h"
 #include "revoke.h"
 #include "lib/util.h"

@@ -36,6 +36,12 @@
 #include <sys/epoll.h>
 
 #include "egressd.h"
+#include "lib/names.h"
+#include "decisions/decisions.h"
+#include "dns/dns.h"
+#include "jobs/jobs.h"
+#include "probe.h"
+#include "control/control.h"
 #include "control/notice.h"
 #include "lib/cgroup.h"
 #include "dns/dnsproxy.h"

@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "control/control.h"
+#include "tamper.h"
 #include "docker/docker.h"
 #include "lib/util.h"
 

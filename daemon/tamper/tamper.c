@@ -12,6 +12,9 @@
 #include <sys/syscall.h>
 
 #include "egressd.h"
+#include "lib/procinfo.h"
+#include "decisions/decisions.h"
+#include "tamper.h"
 #include "lib/span.h"
 #include "lib/util.h"
 

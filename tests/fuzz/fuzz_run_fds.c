@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "egressd.h"
+#include "jobs/jobs.h"
 #include "fuzz.h"
 
 static bool kind_ok(const char *k)

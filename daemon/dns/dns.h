@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The per-job DNS proxy: its settings, each job's proxy, the names
+ * behind learned addresses, and the proxy in other network namespaces.
+ */
+#ifndef EF_DNS_DNS_H
+#define EF_DNS_DNS_H
+
+#include "egressd.h"
+
+int ef_dns_netns_init(struct ef_daemon *d);
+void ef_dns_netns_seen(struct ef_daemon *d, const struct ef_event *e);
+
+/* the job's proxy opened in pid's network namespace now, not at its first
+ * query (a container started through the job's Docker endpoint) */
+void ef_dns_netns_open_pid(struct ef_daemon *d, struct ef_job_rec *j, pid_t pid);
+
+/* dns.c: the per-job DNS proxy */
+int ef_dns_config(struct ef_daemon *d, const cJSON *section, const char *path);
+int ef_dns_job_start(struct ef_daemon *d, struct ef_job_rec *j, uint16_t want_port);
+void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j);
+
+/* The job's folded DNS refusals not yet written (before its job span). */
+void ef_dns_job_flush(struct ef_daemon *d, struct ef_job_rec *j);
+void ef_dns_job_value(const struct ef_job_rec *j, struct ef_job *v); /* dns_port, dns_flags */
+void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events);
+void ef_dns_tick(struct ef_daemon *d);
+void ef_dns_close(struct ef_daemon *d);
+void ef_dns_reap(struct ef_daemon *d); /* after each epoll batch */
+size_t ef_dns_n_pending(struct ef_daemon *d);
+int ef_dns_pol_init(struct ef_daemon *d, struct ef_pol_rec *p, char *err, size_t errlen);
+
+/* dns_names.c: the DNS name behind an ef_names id (NULL if unknown) */
+uint64_t ef_name_id(const char *name);
+int ef_name_remember(struct ef_daemon *d, uint64_t id, const char *name);
+const char *ef_name_get(struct ef_daemon *d, uint64_t id);
+void ef_name_cache_free(struct ef_daemon *d);
+
+#endif /* EF_DNS_DNS_H */

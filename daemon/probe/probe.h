@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Probe detection in egressd (the detectors: probe_detect.h), what is
+ * done about it, and freeze/thaw/kill of a job.
+ */
+#ifndef EF_PROBE_PROBE_H
+#define EF_PROBE_PROBE_H
+
+#include "egressd.h"
+
+struct ef_dns_answer;
+
+/* probe.c: probe detection, its actions, and freeze/thaw/kill */
+int ef_probe_setup(struct ef_daemon *d);
+void ef_probe_netlink_io(struct ef_daemon *d);
+void ef_probe_close(struct ef_daemon *d);
+void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_event *e);
+void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_dns_pending *q,
+		  const struct ef_dns_answer *a, int rcode);
+void ef_probe_tick(struct ef_daemon *d);
+void ef_probe_status(struct ef_daemon *d, cJSON *o);
+void ef_probe_job_free(struct ef_job_rec *j);
+void ef_probe_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
+void ef_probe_job_json(cJSON *o, const struct ef_job_rec *j);
+void ef_probe_job_save(cJSON *o, const struct ef_job_rec *j);
+void ef_probe_job_load(const cJSON *o, struct ef_job_rec *j);
+int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req,
+		   const struct ef_peer *peer, cJSON *reply, char *err, size_t errlen);
+
+#endif /* EF_PROBE_PROBE_H */
