@@ -234,7 +234,7 @@ $(BUILD)/tests/test_fold: $(BUILD)/daemon/decisions/fold.o $(BUILD)/cli/inherit.
 $(BUILD)/tests/test_docker_check: $(BUILD)/daemon/docker/docker_check.o
 
 # test_features: what egressd decides and says from the kernel feature probes (a fake table)
-$(BUILD)/tests/test_features: $(BUILD)/daemon/loader/kernel_features.o
+$(BUILD)/tests/test_features: $(BUILD)/daemon/lib/kernel_features.o
 
 # test_bus_addr: the session bus paths egressctl run covers
 $(BUILD)/tests/test_bus_addr: $(BUILD)/cli/bus_addr.o

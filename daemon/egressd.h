@@ -19,7 +19,7 @@
 #include "export/export.h"
 #include "export/journal.h"
 #include "lib/span.h"
-#include "loader/kernel_features.h"
+#include "lib/kernel_features.h"
 
 #define EF_PATH_MAX 4096
 #define EF_PATH_MAX_CFG 3072 /* longest configurable path */

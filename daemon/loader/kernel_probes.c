@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The kernel features egressd and its BPF objects rely on, and how each is
- * probed on this kernel (kernel_features.c decides what follows). Keep the table
+ * probed on this kernel (lib/kernel_features.c decides what follows). Keep the table
  * in step with bpf/, lsm/, revoke.c and cgroup.c, and with the README's
  * "Kernels" section. Releases are upstream's: where a feature reached a
  * program type later than it first appeared, the later one.
@@ -24,7 +24,7 @@
 
 #include "egressd.h"
 #include "loader.h"
-#include "kernel_features.h"
+#include "lib/kernel_features.h"
 #include "lib/util.h"
 
 /* ---- probes: 0 present, -errno missing or refused ---- */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * daemon/loader/kernel_features.c: what egressd decides and says from the kernel
+ * daemon/lib/kernel_features.c: what egressd decides and says from the kernel
  * feature probes. A fake table drives it: each entry's probe returns the
  * result written in the entry (.type), so no kernel is asked.
  */
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "loader/kernel_features.h"
+#include "lib/kernel_features.h"
 #include "lib/util.h"
 
 #define REL "6.1.0-57-amd64"

@@ -20,7 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "kernel_features.h"
-#include "lib/util.h"
+#include "util.h"
 
 bool ef_feature_missing_err(int err)
 {
