@@ -50,7 +50,7 @@ POLICY_OBJS := $(POLICY_SRCS:%.c=$(BUILD)/%.o)
 # one folder per part of egressd (README "Layout"); main.c wires them together
 DAEMON_SRCS := $(wildcard daemon/*/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
-# the DNS proxy's message layer: pure functions, also linked into test_dns
+# the DNS proxy's message layer: pure functions, also linked into the test_dns_* tests
 DNSMSG_OBJ := $(BUILD)/daemon/dns/dnsmsg.o
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
@@ -200,7 +200,7 @@ $(BUILD)/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# the daemon includes the skeleton; dnsmsg.o does not, so test_dns builds without BPF
+# the daemon includes the skeleton; dnsmsg.o does not, so the test_dns_* tests build without BPF
 $(filter-out $(DNSMSG_OBJ),$(DAEMON_OBJS)) $(BUILD)/daemon/main.o: | $(SKEL) $(TAMPER_SKEL) $(OTLP_PB_H)
 
 # cli/mountinfo.o: container.c reads egressd's mountinfo as the guard reads the job's
@@ -246,9 +246,10 @@ $(BUILD)/tests/test_container: $(BUILD)/daemon/jobs/container.o $(BUILD)/daemon/
 # test_mountinfo: mountinfo's escapes, as the guard and the copy-on-write layer read them
 $(BUILD)/tests/test_mountinfo: $(BUILD)/cli/mountinfo.o
 
-# test_dns tests the DNS message layer, on top of what every unit test links
-$(BUILD)/tests/test_dns: $(DNSMSG_OBJ)
-$(BUILD)/tests/test_dns: LIBS_TEST := -lldns
+# test_dns_* test the DNS message layer, on top of what every unit test links
+TEST_DNS := $(addprefix $(BUILD)/tests/test_dns_,query names build answer cost)
+$(TEST_DNS): $(DNSMSG_OBJ)
+$(TEST_DNS): LIBS_TEST := -lldns
 
 # test_suggest: the pure half of egressctl policy suggest (decisions in, rules out)
 $(BUILD)/tests/test_suggest: $(BUILD)/cli/suggest_rules.o
