@@ -221,9 +221,10 @@ EXPORT_UNIT_OBJS := $(BUILD)/daemon/export/export_cfg.o $(BUILD)/daemon/export/o
 $(BUILD)/tests/test_export: $(EXPORT_UNIT_OBJS) | $(OTLP_PB_H)
 $(BUILD)/tests/test_export: LIBS_TEST := -lcurl -lprotobuf-c -lm
 
-# test_probe: the probe detectors, pure (no BPF, no daemon)
-$(BUILD)/tests/test_probe: $(BUILD)/daemon/probe/probe_detect.o
-$(BUILD)/tests/test_probe: LIBS_TEST := -lpsl -lm
+# test_probe_*: the probe detectors, pure (no BPF, no daemon)
+TEST_PROBE := $(addprefix $(BUILD)/tests/test_probe_,conn dns limits)
+$(TEST_PROBE): $(BUILD)/daemon/probe/probe_detect.o
+$(TEST_PROBE): LIBS_TEST := -lpsl -lm
 
 # test_wire: the span attributes of egress.packet / egress.sockopt
 $(BUILD)/tests/test_wire: $(BUILD)/daemon/decisions/wire.o $(BUILD)/daemon/lib/span.o $(BUILD)/daemon/lib/util.o
