@@ -195,6 +195,25 @@ static inline void ans_start(struct msg *m, const char *name, uint16_t type, uin
 	question(m, name, type, EF_DNS_CLASS_IN);
 }
 
+/*
+ * The checks of a table's row: on failure they name the row (what) and the
+ * values, so that one loop over many cases still says which case failed.
+ */
+#define row_int(what, got, want)                                                                   \
+	do {                                                                                       \
+		long long got_ = (long long)(got), want_ = (long long)(want);                      \
+		if (got_ != want_)                                                                 \
+			fail_msg("%s: %s is %lld, want %lld", (what), #got, got_, want_);          \
+	} while (0)
+
+#define row_str(what, got, want)                                                                   \
+	do {                                                                                       \
+		const char *got_ = (got), *want_ = (want);                                         \
+		if (!got_ || strcmp(got_, want_))                                                  \
+			fail_msg("%s: %s is \"%s\", want \"%s\"", (what), #got,                    \
+				 got_ ? got_ : "(null)", want_);                                   \
+	} while (0)
+
 /* xorshift, so the random packets are the same every run */
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
 
