@@ -58,88 +58,124 @@ static void test_answer_simple(void **state)
 	free(m);
 }
 
-static void test_answer_cname_in_order(void **state)
+/* A record of an answer: type, owner, TTL, and an address or a CNAME's target. */
+struct rec {
+	uint16_t type;
+	const char *owner;
+	uint32_t ttl;
+	const char *data;
+};
+
+#define A(o, t, d) { EF_DNS_TYPE_A, o, t, d }
+#define AAAA(o, t, d) { EF_DNS_TYPE_AAAA, o, t, d }
+#define CNAME(o, t, d) { EF_DNS_TYPE_CNAME, o, t, d }
+
+/*
+ * Answers to one query, in the answer section in the order given: the chain
+ * of CNAMEs followed from the question and the addresses on it, each with the
+ * least TTL of the chain up to it.
+ */
+static const struct chain_case {
+	const char *what;
+	const char *qname;
+	uint16_t qtype;
+	struct rec rr[6];      /* up to the first without an owner */
+	const char *cnames[4]; /* the chain in order, up to the first NULL */
+	struct {
+		const char *addr;
+		uint32_t ttl;
+	} addrs[5]; /* up to the first NULL */
+} chain_cases[] = {
+	{ "a CNAME chain in order", "www.example.com", EF_DNS_TYPE_A,
+	  { CNAME("www.example.com", 3600, "Edge.CDN.example.net"),
+	    CNAME("edge.cdn.example.net", 120, "e1.cdn.example.net"),
+	    A("e1.cdn.example.net", 60, "198.51.100.7"),
+	    AAAA("e1.cdn.example.net", 600, "2001:db8::7") },
+	  { "edge.cdn.example.net", "e1.cdn.example.net" },
+	  { { "198.51.100.7", 60 }, { "2001:db8::7", 120 } } },
+	{ "a CNAME chain out of order, an A beside a CNAME on the chain taken",
+	  "www.example.com", EF_DNS_TYPE_A,
+	  { A("c3.example.net", 500, "203.0.113.3"),
+	    CNAME("c2.example.net", 400, "c3.example.net"),
+	    A("c2.example.net", 500, "203.0.113.2"),
+	    CNAME("c1.example.net", 30, "c2.example.net"),
+	    CNAME("www.example.com", 3000, "c1.example.net") },
+	  { "c1.example.net", "c2.example.net", "c3.example.net" },
+	  { { "203.0.113.3", 30 }, { "203.0.113.2", 30 } } },
+	{ "a CNAME loop", "a.example", EF_DNS_TYPE_A,
+	  { CNAME("a.example", 60, "b.example"), CNAME("b.example", 60, "A.EXAMPLE"),
+	    A("b.example", 60, "192.0.2.2"), A("a.example", 60, "192.0.2.1") },
+	  { "b.example" },
+	  { { "192.0.2.2", 60 }, { "192.0.2.1", 60 } } },
+	{ "a CNAME to itself", "a.example", EF_DNS_TYPE_A,
+	  { CNAME("a.example", 60, "a.example") },
+	  { NULL },
+	  { { NULL } } },
+	{ "two CNAMEs for one owner: the first wins, the other branch is never trusted",
+	  "a.example", EF_DNS_TYPE_A,
+	  { CNAME("a.example", 60, "good.example"), CNAME("a.example", 60, "evil.example"),
+	    A("evil.example", 60, "192.0.2.66"), A("good.example", 60, "192.0.2.10") },
+	  { "good.example" },
+	  { { "192.0.2.10", 60 } } },
+	{ "the least TTL on the chain", "t.example", EF_DNS_TYPE_AAAA,
+	  { CNAME("t.example", 100, "u.example"), CNAME("u.example", 50, "v.example"),
+	    AAAA("t.example", 1000, "2001:db8::1"), AAAA("u.example", 1000, "2001:db8::2"),
+	    AAAA("v.example", 10, "2001:db8::3"), AAAA("v.example", 0x80000000u, "2001:db8::4") },
+	  { "u.example", "v.example" },
+	  { { "2001:db8::1", 1000 }, { "2001:db8::2", 100 }, { "2001:db8::3", 10 },
+	    { "2001:db8::4", 0 } } },
+	{ "a CNAME whose TTL has the top bit set makes everything after it 0", "t.example",
+	  EF_DNS_TYPE_AAAA,
+	  { CNAME("t.example", 0xffffffffu, "u.example"), AAAA("u.example", 1000, "2001:db8::2") },
+	  { "u.example" },
+	  { { "2001:db8::2", 0 } } },
+};
+
+#undef A
+#undef AAAA
+#undef CNAME
+
+static void test_answer_chains(void **state)
 {
-	struct ef_dns_query q = make_q("www.example.com", EF_DNS_TYPE_A);
 	struct msg *m = msg_new();
 	struct ef_dns_answer a;
 
-	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 4, 0);
-	rr_cname(m, "www.example.com", 3600, "Edge.CDN.example.net");
-	rr_cname(m, "edge.cdn.example.net", 120, "e1.cdn.example.net");
-	rr_a(m, "e1.cdn.example.net", 60, "198.51.100.7");
-	rr_aaaa(m, "e1.cdn.example.net", 600, "2001:db8::7");
-	assert_int_equal(ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
-	assert_int_equal(a.n_cnames, 2);
-	assert_string_equal(a.cnames[0], "edge.cdn.example.net");
-	assert_string_equal(a.cnames[1], "e1.cdn.example.net");
-	assert_int_equal(a.n_addrs, 2);
-	assert_addr(&a.addrs[0], "198.51.100.7", 60);
-	assert_addr(&a.addrs[1], "2001:db8::7", 120);
-	assert_false(a.truncated_list);
-	free(m);
-}
+	for (size_t i = 0; i < sizeof(chain_cases) / sizeof(chain_cases[0]); i++) {
+		const struct chain_case *c = &chain_cases[i];
+		struct ef_dns_query q = make_q(c->qname, c->qtype);
+		size_t n_rr = 0, n_cnames = 0, n_addrs = 0;
+		char buf[INET6_ADDRSTRLEN];
 
-static void test_answer_cname_out_of_order(void **state)
-{
-	struct ef_dns_query q = make_q("www.example.com", EF_DNS_TYPE_A);
-	struct msg *m = msg_new();
-	struct ef_dns_answer a;
+		while (n_rr < 6 && c->rr[n_rr].owner)
+			n_rr++;
+		while (n_cnames < 4 && c->cnames[n_cnames])
+			n_cnames++;
+		while (n_addrs < 5 && c->addrs[n_addrs].addr)
+			n_addrs++;
+		ans_start(m, c->qname, c->qtype, (uint16_t)n_rr, 0);
+		for (size_t k = 0; k < n_rr; k++) {
+			const struct rec *r = &c->rr[k];
 
-	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 5, 0);
-	rr_a(m, "c3.example.net", 500, "203.0.113.3");
-	rr_cname(m, "c2.example.net", 400, "c3.example.net");
-	rr_a(m, "c2.example.net", 500, "203.0.113.2"); /* beside a CNAME: on the chain, taken */
-	rr_cname(m, "c1.example.net", 30, "c2.example.net");
-	rr_cname(m, "www.example.com", 3000, "c1.example.net");
-	assert_int_equal(ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
-	assert_int_equal(a.n_cnames, 3);
-	assert_string_equal(a.cnames[0], "c1.example.net");
-	assert_string_equal(a.cnames[1], "c2.example.net");
-	assert_string_equal(a.cnames[2], "c3.example.net");
-	assert_int_equal(a.n_addrs, 2);
-	assert_addr(&a.addrs[0], "203.0.113.3", 30);
-	assert_addr(&a.addrs[1], "203.0.113.2", 30);
-	free(m);
-}
-
-static void test_answer_cname_loop(void **state)
-{
-	struct ef_dns_query q = make_q("a.example", EF_DNS_TYPE_A);
-	struct msg *m = msg_new();
-	struct ef_dns_answer a;
-
-	ans_start(m, "a.example", EF_DNS_TYPE_A, 4, 0);
-	rr_cname(m, "a.example", 60, "b.example");
-	rr_cname(m, "b.example", 60, "A.EXAMPLE");
-	rr_a(m, "b.example", 60, "192.0.2.2");
-	rr_a(m, "a.example", 60, "192.0.2.1");
-	assert_int_equal(ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
-	assert_int_equal(a.n_cnames, 1);
-	assert_string_equal(a.cnames[0], "b.example");
-	assert_int_equal(a.n_addrs, 2);
-	assert_addr(&a.addrs[0], "192.0.2.2", 60);
-	assert_addr(&a.addrs[1], "192.0.2.1", 60);
-	assert_false(a.truncated_list);
-
-	/* a CNAME to itself */
-	ans_start(m, "a.example", EF_DNS_TYPE_A, 1, 0);
-	rr_cname(m, "a.example", 60, "a.example");
-	assert_int_equal(ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
-	assert_int_equal(a.n_cnames, 0);
-	assert_int_equal(a.n_addrs, 0);
-
-	/* two CNAMEs for one owner: the first wins, the other branch is never trusted */
-	ans_start(m, "a.example", EF_DNS_TYPE_A, 4, 0);
-	rr_cname(m, "a.example", 60, "good.example");
-	rr_cname(m, "a.example", 60, "evil.example");
-	rr_a(m, "evil.example", 60, "192.0.2.66");
-	rr_a(m, "good.example", 60, "192.0.2.10");
-	assert_int_equal(ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
-	assert_int_equal(a.n_cnames, 1);
-	assert_string_equal(a.cnames[0], "good.example");
-	assert_int_equal(a.n_addrs, 1);
-	assert_addr(&a.addrs[0], "192.0.2.10", 60);
+			if (r->type == EF_DNS_TYPE_A)
+				rr_a(m, r->owner, r->ttl, r->data);
+			else if (r->type == EF_DNS_TYPE_AAAA)
+				rr_aaaa(m, r->owner, r->ttl, r->data);
+			else
+				rr_cname(m, r->owner, r->ttl, r->data);
+		}
+		row_int(c->what, ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
+		row_int(c->what, a.n_cnames, n_cnames);
+		for (size_t k = 0; k < n_cnames; k++)
+			row_str(c->what, a.cnames[k], c->cnames[k]);
+		row_int(c->what, a.n_addrs, n_addrs);
+		for (size_t k = 0; k < n_addrs; k++) {
+			/* assert_addr(), naming the row */
+			row_str(c->what, addr_str(&a.addrs[k], buf), c->addrs[k].addr);
+			row_int(c->what, a.addrs[k].family, strchr(c->addrs[k].addr, ':') ? 6 : 4);
+			row_int(c->what, a.addrs[k].ttl, c->addrs[k].ttl);
+		}
+		row_int(c->what, a.truncated_list, false);
+	}
 	free(m);
 }
 
@@ -273,35 +309,6 @@ static void test_answer_tc(void **state)
 	m->b[2] &= (uint8_t)~0x02;
 	assert_int_equal(ef_dns_answer_parse(m->b, cut, &q, 0x1234, &a), -EBADMSG);
 	assert_false(a.tc);
-	free(m);
-}
-
-static void test_answer_min_ttl(void **state)
-{
-	struct ef_dns_query q = make_q("t.example", EF_DNS_TYPE_AAAA);
-	struct msg *m = msg_new();
-	struct ef_dns_answer a;
-
-	ans_start(m, "t.example", EF_DNS_TYPE_AAAA, 6, 0);
-	rr_cname(m, "t.example", 100, "u.example");
-	rr_cname(m, "u.example", 50, "v.example");
-	rr_aaaa(m, "t.example", 1000, "2001:db8::1");
-	rr_aaaa(m, "u.example", 1000, "2001:db8::2");
-	rr_aaaa(m, "v.example", 10, "2001:db8::3");
-	rr_aaaa(m, "v.example", 0x80000000u, "2001:db8::4");
-	assert_int_equal(ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
-	assert_int_equal(a.n_addrs, 4);
-	assert_addr(&a.addrs[0], "2001:db8::1", 1000);
-	assert_addr(&a.addrs[1], "2001:db8::2", 100);
-	assert_addr(&a.addrs[2], "2001:db8::3", 10);
-	assert_addr(&a.addrs[3], "2001:db8::4", 0);
-
-	/* a CNAME whose TTL has the top bit set makes everything after it 0 */
-	ans_start(m, "t.example", EF_DNS_TYPE_AAAA, 2, 0);
-	rr_cname(m, "t.example", 0xffffffffu, "u.example");
-	rr_aaaa(m, "u.example", 1000, "2001:db8::2");
-	assert_int_equal(ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
-	assert_addr(&a.addrs[0], "2001:db8::2", 0);
 	free(m);
 }
 
@@ -521,14 +528,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answer_simple),
-		cmocka_unit_test(test_answer_cname_in_order),
-		cmocka_unit_test(test_answer_cname_out_of_order),
-		cmocka_unit_test(test_answer_cname_loop),
+		cmocka_unit_test(test_answer_chains),
 		cmocka_unit_test(test_answer_chain_too_long),
 		cmocka_unit_test(test_answer_owner_mismatch),
 		cmocka_unit_test(test_answer_mismatch),
 		cmocka_unit_test(test_answer_tc),
-		cmocka_unit_test(test_answer_min_ttl),
 		cmocka_unit_test(test_answer_many_addrs),
 		cmocka_unit_test(test_answer_malformed),
 		cmocka_unit_test(test_answer_ldns_built),
