@@ -249,7 +249,7 @@ $(BUILD)/tests/test_mountinfo: $(BUILD)/cli/mountinfo.o
 
 # test_dns_* test the DNS message layer, on top of what every unit test links
 TEST_DNS := $(addprefix $(BUILD)/tests/test_dns_,query names build answer cost)
-$(TEST_DNS): $(DNSMSG_OBJ)
+$(TEST_DNS): $(DNSMSG_OBJ) $(BUILD)/daemon/lib/names.o
 $(TEST_DNS): LIBS_TEST := -lldns
 
 # test_suggest: the pure half of egressctl policy suggest (decisions in, rules out)

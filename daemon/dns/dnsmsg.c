@@ -74,7 +74,7 @@ static bool first_name_compressed(const uint8_t *pkt, size_t len, size_t pos)
 }
 
 /*
- * Presentation form, as ldns_rdf2buffer_str_dname() escapes it (test_dns
+ * Presentation form, as ldns_rdf2buffer_str_dname() escapes it (test_dns_names
  * holds the two equal on every byte value), minus the trailing dot, lowercase.
  * Written here because ldns's costs a heap buffer and a printf per byte.
  */
@@ -674,54 +674,3 @@ void ef_dns_set_id(uint8_t *pkt, uint16_t id)
 	LDNS_ID_SET(pkt, id);
 }
 
-const char *ef_dns_type_name(uint16_t t, char *buf, size_t len)
-{
-	const ldns_rr_descriptor *d;
-	const char *s = NULL;
-
-	/* the meta types have placeholder names in ldns's descriptor table */
-	switch (t) {
-	case LDNS_RR_TYPE_IXFR:
-		s = "IXFR";
-		break;
-	case LDNS_RR_TYPE_AXFR:
-		s = "AXFR";
-		break;
-	case LDNS_RR_TYPE_MAILB:
-		s = "MAILB";
-		break;
-	case LDNS_RR_TYPE_MAILA:
-		s = "MAILA";
-		break;
-	case LDNS_RR_TYPE_ANY:
-		s = "ANY";
-		break;
-	default:
-		d = ldns_rr_descript(t);
-		if (d && d->_name)
-			s = d->_name;
-	}
-	if (s)
-		snprintf(buf, len, "%s", s);
-	else
-		snprintf(buf, len, "TYPE%u", t);
-	return buf;
-}
-
-const char *ef_dns_rcode_name(int rcode, char *buf, size_t len)
-{
-	/* IANA's mnemonics, spelled as dig prints them */
-	static const char *const names[] = {
-		[0] = "NOERROR",   [1] = "FORMERR",   [2] = "SERVFAIL", [3] = "NXDOMAIN",
-		[4] = "NOTIMP",	   [5] = "REFUSED",   [6] = "YXDOMAIN", [7] = "YXRRSET",
-		[8] = "NXRRSET",   [9] = "NOTAUTH",   [10] = "NOTZONE", [11] = "DSOTYPENI",
-		[16] = "BADVERS",  [17] = "BADKEY",   [18] = "BADTIME", [19] = "BADMODE",
-		[20] = "BADNAME",  [21] = "BADALG",   [22] = "BADTRUNC", [23] = "BADCOOKIE",
-	};
-
-	if (rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]) && names[rcode])
-		snprintf(buf, len, "%s", names[rcode]);
-	else
-		snprintf(buf, len, "RCODE%d", rcode);
-	return buf;
-}

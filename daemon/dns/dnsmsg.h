@@ -55,7 +55,6 @@
 #define EF_DNS_MSG_MAX	    65535 /* a DNS message's length is 16 bits on TCP */
 #define EF_DNS_UDP_MIN	    512	  /* what a client without EDNS0 takes over UDP */
 #define EF_DNS_EDNS_SIZE    1232  /* UDP size our own replies advertise (DNS flag day 2020) */
-#define EF_DNS_TYPESTR_MAX  16	  /* buffer for ef_dns_type_name / ef_dns_rcode_name */
 
 enum {
 	EF_DNS_RCODE_NOERROR = 0,
@@ -224,14 +223,5 @@ bool ef_dns_type_forwardable(uint16_t t);
 
 /* Overwrite the message id in place (len >= 2). */
 void ef_dns_set_id(uint8_t *pkt, uint16_t id);
-
-/*
- * Names for logs and spans, written into buf (len >= 1; EF_DNS_TYPESTR_MAX is
- * always enough) and returned. Types as ldns names them ("A", "AAAA",
- * "CNAME", "TXT", "HTTPS", "ANY", ...) or "TYPE65280"; rcodes as dig does
- * ("NOERROR", "NXDOMAIN", "NOTIMP", "BADVERS", ...) or "RCODE12".
- */
-const char *ef_dns_type_name(uint16_t t, char *buf, size_t len);
-const char *ef_dns_rcode_name(int rcode, char *buf, size_t len);
 
 #endif /* EF_DNSMSG_H */

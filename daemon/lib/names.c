@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <linux/types.h>
+#include <ldns/ldns.h>
 
 #include "ef_abi.h"
 #include "names.h"
@@ -116,4 +117,56 @@ const char *ef_transport_name(int ipproto)
 		return "sctp";
 	}
 	return "unknown";
+}
+
+const char *ef_dns_type_name(uint16_t t, char *buf, size_t len)
+{
+	const ldns_rr_descriptor *d;
+	const char *s = NULL;
+
+	/* the meta types have placeholder names in ldns's descriptor table */
+	switch (t) {
+	case LDNS_RR_TYPE_IXFR:
+		s = "IXFR";
+		break;
+	case LDNS_RR_TYPE_AXFR:
+		s = "AXFR";
+		break;
+	case LDNS_RR_TYPE_MAILB:
+		s = "MAILB";
+		break;
+	case LDNS_RR_TYPE_MAILA:
+		s = "MAILA";
+		break;
+	case LDNS_RR_TYPE_ANY:
+		s = "ANY";
+		break;
+	default:
+		d = ldns_rr_descript(t);
+		if (d && d->_name)
+			s = d->_name;
+	}
+	if (s)
+		snprintf(buf, len, "%s", s);
+	else
+		snprintf(buf, len, "TYPE%u", t);
+	return buf;
+}
+
+const char *ef_dns_rcode_name(int rcode, char *buf, size_t len)
+{
+	/* IANA's mnemonics, spelled as dig prints them */
+	static const char *const names[] = {
+		[0] = "NOERROR",   [1] = "FORMERR",   [2] = "SERVFAIL", [3] = "NXDOMAIN",
+		[4] = "NOTIMP",	   [5] = "REFUSED",   [6] = "YXDOMAIN", [7] = "YXRRSET",
+		[8] = "NXRRSET",   [9] = "NOTAUTH",   [10] = "NOTZONE", [11] = "DSOTYPENI",
+		[16] = "BADVERS",  [17] = "BADKEY",   [18] = "BADTIME", [19] = "BADMODE",
+		[20] = "BADNAME",  [21] = "BADALG",   [22] = "BADTRUNC", [23] = "BADCOOKIE",
+	};
+
+	if (rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]) && names[rcode])
+		snprintf(buf, len, "%s", names[rcode]);
+	else
+		snprintf(buf, len, "RCODE%d", rcode);
+	return buf;
 }

@@ -28,6 +28,7 @@
 #include <ldns/ldns.h>
 
 #include "dns/dnsmsg.h"
+#include "lib/names.h"
 
 /* ---- message builder ---- */
 
