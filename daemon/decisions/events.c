@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "registry/registry.h"
 #include "lib/names.h"
 #include "lib/procinfo.h"
 #include "loader/loader.h"

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "egressd.h"
+#include "registry/registry.h"
 #include "lib/procinfo.h"
 #include "decisions.h"
 #include "jobs/jobs.h"

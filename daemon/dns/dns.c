@@ -38,6 +38,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "registry/registry.h"
 #include "decisions/decisions.h"
 #include "dns.h"
 #include "policies/policies.h"

@@ -30,10 +30,5 @@ void ef_dns_reap(struct ef_daemon *d); /* after each epoll batch */
 size_t ef_dns_n_pending(struct ef_daemon *d);
 int ef_dns_pol_init(struct ef_daemon *d, struct ef_pol_rec *p, char *err, size_t errlen);
 
-/* dns_names.c: the DNS name behind an ef_names id (NULL if unknown) */
-uint64_t ef_name_id(const char *name);
-int ef_name_remember(struct ef_daemon *d, uint64_t id, const char *name);
-const char *ef_name_get(struct ef_daemon *d, uint64_t id);
-void ef_name_cache_free(struct ef_daemon *d);
 
 #endif /* EF_DNS_DNS_H */

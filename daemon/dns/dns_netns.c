@@ -33,6 +33,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "registry/registry.h"
 #include "dns.h"
 #include "jobs/jobs.h"
 #include "dnsproxy.h"

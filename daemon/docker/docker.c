@@ -71,6 +71,7 @@
 #include "docker.h"
 #include "docker_check.h"
 #include "egressd.h"
+#include "registry/registry.h"
 #include "dns/dns.h"
 #include "jobs/jobs.h"
 #include "policies/policies.h"

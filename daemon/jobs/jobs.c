@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "registry/registry.h"
 #include "lib/names.h"
 #include "decisions/decisions.h"
 #include "dns/dns.h"
@@ -54,45 +55,6 @@ bool ef_job_id_valid(const char *s)
 			return false;
 	}
 	return true;
-}
-
-struct ef_job_rec *ef_job_of_cgroup(struct ef_daemon *d, const char *cg)
-{
-	char abs[2 * EF_PATH_MAX];
-
-	snprintf(abs, sizeof(abs), "%s%s", d->cgroup_mount, cg);
-	for (struct ef_job_rec *j = d->jobs; j; j = j->next) {
-		size_t n = strlen(j->cgroup);
-
-		if (!strncmp(abs, j->cgroup, n) && (abs[n] == '\0' || abs[n] == '/'))
-			return j;
-	}
-	return NULL;
-}
-
-struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid)
-{
-	char cg[EF_PATH_MAX];
-
-	if (ef_cgroup_of_pid(pid, cg, sizeof(cg)))
-		return NULL;
-	return ef_job_of_cgroup(d, cg);
-}
-
-struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id)
-{
-	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
-		if (j->cgroup_id == cgroup_id)
-			return j;
-	return NULL;
-}
-
-struct ef_job_rec *ef_job_by_id(struct ef_daemon *d, const char *id)
-{
-	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
-		if (!strcmp(j->id, id))
-			return j;
-	return NULL;
 }
 
 void ef_job_free(struct ef_job_rec *j)

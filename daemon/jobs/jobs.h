@@ -8,12 +8,6 @@
 
 #include "egressd.h"
 
-/* jobs.c: the job whose cgroup (or one below it) holds pid, or NULL */
-struct ef_job_rec *ef_job_of_pid(struct ef_daemon *d, pid_t pid);
-
-/* the same for a cgroup path as /proc/PID/cgroup gives it */
-struct ef_job_rec *ef_job_of_cgroup(struct ef_daemon *d, const char *cg);
-
 /* job_fds.c: the inherited descriptors egressctl run closed */
 int ef_job_fds_parse(const cJSON *req, struct ef_job_rec *j, char *err, size_t errlen);
 void ef_job_fds_span(struct ef_span *s, const struct ef_job_rec *j);
@@ -34,8 +28,6 @@ void ef_job_end(struct ef_daemon *d, struct ef_job_rec *j);
 int ef_jobs_restore(struct ef_daemon *d);
 void ef_jobs_check(struct ef_daemon *d);
 void ef_jobs_on_inotify(struct ef_daemon *d);
-struct ef_job_rec *ef_job_by_cgroup(struct ef_daemon *d, uint64_t cgroup_id);
-struct ef_job_rec *ef_job_by_id(struct ef_daemon *d, const char *id);
 int ef_job_save(struct ef_daemon *d, const struct ef_job_rec *j); /* <state-dir>/jobs/<id>.json */
 /* every job, or only one (a caller inside a job sees its own alone) */
 cJSON *ef_jobs_json(struct ef_daemon *d, const struct ef_job_rec *only);

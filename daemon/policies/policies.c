@@ -266,19 +266,6 @@ void ef_pols_free(struct ef_daemon *d)
 	}
 }
 
-/* Retired versions too: records of their decisions may still be in the
- * ring buffer. */
-struct ef_pol_rec *ef_pol_by_id(struct ef_daemon *d, uint32_t id)
-{
-	for (struct ef_pol_rec *p = d->pols; p; p = p->next)
-		if (p->id == id)
-			return p;
-	for (struct ef_pol_rec *p = d->pols_retired; p; p = p->next)
-		if (p->id == id)
-			return p;
-	return NULL;
-}
-
 /* Read <state-dir>/policies back; reinstall a version whose maps are gone. */
 int ef_pol_restore(struct ef_daemon *d)
 {

@@ -12,7 +12,6 @@ int ef_pol_get(struct ef_daemon *d, const char *text, size_t len, const char *fi
 	       const char *origin, struct ef_pol_rec **out, char *err, size_t errlen);
 void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p);
 int ef_pol_restore(struct ef_daemon *d);
-struct ef_pol_rec *ef_pol_by_id(struct ef_daemon *d, uint32_t id);
 void ef_pols_free(struct ef_daemon *d);
 void ef_pols_tick(struct ef_daemon *d, bool all);
 void ef_policy_ops_tick(struct ef_daemon *d);

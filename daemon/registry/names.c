@@ -13,7 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
-#include "dns.h"
+#include "registry.h"
 #include "fence.skel.h"
 
 #define CACHE_SLOTS 4096 /* power of two */
