@@ -227,7 +227,7 @@ $(TEST_PROBE): $(BUILD)/daemon/probe/probe_detect.o
 $(TEST_PROBE): LIBS_TEST := -lpsl -lm
 
 # test_wire: the span attributes of egress.packet / egress.sockopt
-$(BUILD)/tests/test_wire: $(BUILD)/daemon/decisions/wire.o $(BUILD)/daemon/lib/span.o $(BUILD)/daemon/lib/util.o
+$(BUILD)/tests/test_wire: $(BUILD)/daemon/spans/wire.o $(BUILD)/daemon/lib/span.o $(BUILD)/daemon/lib/util.o
 # test_fold: folding repeated decisions, pure; and what egressctl run closes
 $(BUILD)/tests/test_fold: $(BUILD)/daemon/decisions/fold.o $(BUILD)/cli/inherit.o
 
@@ -306,7 +306,7 @@ $(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c daemon/probe/probe_detect.c $(
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lpsl -lm
 
 # fuzz_wire: the span attributes of egress.packet / egress.sockopt records
-$(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c daemon/decisions/wire.c daemon/lib/span.c daemon/lib/util.c \
+$(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c daemon/spans/wire.c daemon/lib/span.c daemon/lib/util.c \
 		$(POLICY_SRCS)
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)

@@ -4,7 +4,7 @@
 The kernel side reads a job's process's environment at exec
 (bpf/lib/proc.bpf.h, tracepoint sched_process_exec), tells egressd of a
 TRACEPARENT other than the job's, and of forks and exits of such processes;
-egressd looks the process up once per decision (daemon/decisions/proc_ctx.c).
+egressd looks the process up once per decision (daemon/spans/proc_ctx.c).
 
   exec:     the kernel's own per-call run time (bpf_stats run_time_ns /
             run_cnt) of ef_exec, ef_fork and ef_exit, over a fenced job that

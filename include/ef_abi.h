@@ -447,7 +447,7 @@ struct ef_event {
 _Static_assert(sizeof(struct ef_event) == 208, "ef_event layout");
 
 /* The W3C Trace Context variables a process was exec'd with, as found in
- * its environment, raw (egressd validates them; daemon/decisions/proc_ctx.c). A
+ * its environment, raw (egressd validates them; daemon/spans/proc_ctx.c). A
  * TRACESTATE longer than 512 is invalid (W3C), and seen as such: its first
  * 519 bytes are kept. Both empty: the exec had neither. */
 #define EF_TRACEPARENT_LEN 64

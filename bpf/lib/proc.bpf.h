@@ -10,7 +10,7 @@
  * process that has exited by the time its record is read).
  *
  * The value goes to egressd as an EF_K_PROC record (not a decision), raw:
- * egressd validates it (daemon/decisions/proc_ctx.c). The job's own TRACEPARENT,
+ * egressd validates it (daemon/spans/proc_ctx.c). The job's own TRACEPARENT,
  * which every process inherits from the command egressctl run starts, is
  * told of by no record (ef_job_tp): an exec costs a record only where a
  * process's context differs from the job's, or stops differing. A fork without exec shares its

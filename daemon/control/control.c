@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "spans/spans.h"
 #include "registry/registry.h"
 #include "lib/procinfo.h"
 #include "loader/loader.h"

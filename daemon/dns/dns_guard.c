@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "egressd.h"
+#include "spans/spans.h"
 #include "lib/names.h"
 #include "decisions/decisions.h"
 #include "control/notice.h"

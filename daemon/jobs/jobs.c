@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "spans/spans.h"
 #include "registry/registry.h"
 #include "lib/names.h"
 #include "decisions/decisions.h"

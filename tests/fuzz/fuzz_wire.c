@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target for the span attributes of egress.packet and
- * egress.sockopt (daemon/decisions/wire.c): the input is a ring-buffer record as the
+ * egress.sockopt (daemon/spans/wire.c): the input is a ring-buffer record as the
  * BPF programs would write it, every byte arbitrary (families, levels,
  * option names, reasons the fence never produces included), then a buffer
  * length for the status message. Beyond memory errors it checks:
@@ -15,7 +15,7 @@
 
 #include "egressd.h"
 #include "lib/span.h"
-#include "decisions/wire.h"
+#include "spans/wire.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

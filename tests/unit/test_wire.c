@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * daemon/decisions/wire.c: the span attributes of egress.packet and egress.sockopt,
+ * daemon/spans/wire.c: the span attributes of egress.packet and egress.sockopt,
  * bad input included (unknown levels and names, no judged destination,
  * families that are neither IPv4 nor IPv6).
  */
@@ -15,7 +15,7 @@
 
 #include "egressd.h"
 #include "lib/span.h"
-#include "decisions/wire.h"
+#include "spans/wire.h"
 
 static const struct ef_attr *find(const struct ef_span *s, const char *k)
 {
