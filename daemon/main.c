@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "egressd.h"
+#include "access/access.h"
 #include "spans/spans.h"
 #include "lib/procinfo.h"
 #include "loader/loader.h"

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "egressd.h"
+#include "access/access.h"
 #include "spans/spans.h"
 #include "registry/registry.h"
 #include "lib/names.h"

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
+#include "access/access.h"
 #include "registry/registry.h"
 #include "lib/names.h"
 #include "loader/loader.h"

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "access/access.h"
 #include "spans/spans.h"
 #include "decisions/decisions.h"
 #include "jobs/jobs.h"

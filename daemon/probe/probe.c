@@ -36,6 +36,7 @@
 #include <sys/epoll.h>
 
 #include "egressd.h"
+#include "access/access.h"
 #include "spans/spans.h"
 #include "registry/registry.h"
 #include "lib/names.h"

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "access/access.h"
 #include "control/control.h"
 #include "tamper.h"
 #include "docker/docker.h"

@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "egressd.h"
-#include "control.h"
+#include "access.h"
 #include "lib/util.h"
 
 static void principals_free(struct ef_principals *p)
