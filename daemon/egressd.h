@@ -211,6 +211,13 @@ struct ef_daemon {
 	char tamper_why[200];
 	uint64_t tamper_refused; /* egress.tamper spans written */
 	bool adopted; /* programs and maps were already pinned at start */
+	/* processes guarded as egressd's threads are (egressctl run's parents,
+	 * watching their jobs), with how many watches each (loader.c) */
+	struct ef_guarded {
+		pid_t pid;
+		unsigned refs;
+	} *guarded;
+	size_t n_guarded;
 	struct ef_features features; /* the kernel's, probed at start (kernel_probes.c) */
 	struct ring_buffer *rb;
 

@@ -333,14 +333,6 @@ static struct ef_watch *watch_of(const struct ef_daemon *d, const struct ef_clie
 /* A watcher of a running job may be quiet for as long as the job runs;
  * once the job has ended it is a client like any other (control.c drops
  * it when idle): an ended job's watchers do not hold the socket forever. */
-bool ef_notice_watcher_pid(const struct ef_daemon *d, pid_t pid)
-{
-	for (const struct ef_watch *w = d->watches; w; w = w->next)
-		if (w->pid == pid)
-			return true;
-	return false;
-}
-
 bool ef_notice_watching(const struct ef_daemon *d, const struct ef_client *c)
 {
 	const struct ef_watch *w = watch_of(d, c);
@@ -434,8 +426,7 @@ void ef_notice_unwatch(struct ef_daemon *d, struct ef_client *c)
 			struct ef_watch *w = *pp;
 
 			*pp = w->next;
-			if (!ef_notice_watcher_pid(d, w->pid))
-				ef_guard_pid_set(d, w->pid, false);
+			ef_guard_pid_set(d, w->pid, false);
 			free(w);
 			return;
 		}

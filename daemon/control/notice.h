@@ -39,9 +39,6 @@ void ef_notice_unwatch(struct ef_daemon *d, struct ef_client *c);
 /* true: c watches a job that is still running (not dropped when idle) */
 bool ef_notice_watching(const struct ef_daemon *d, const struct ef_client *c);
 
-/* true: pid is a watcher's, guarded as egressd's threads (loader.c) */
-bool ef_notice_watcher_pid(const struct ef_daemon *d, pid_t pid);
-
 /* A refusal (verdict deny or would-deny) of job j (events.c). */
 void ef_notice_decision(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_event *e);
 /* A refused DNS query (dns_learn.c, dns_guard.c): name may be NULL. */

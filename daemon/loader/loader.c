@@ -25,7 +25,6 @@
 
 #include "egressd.h"
 #include "loader.h"
-#include "control/notice.h"
 #include "lib/cgroup.h"
 #include "lib/util.h"
 #include "fence.skel.h"
@@ -249,6 +248,14 @@ static int tamper_load(struct ef_daemon *d, bool with_lsm)
 	return 0;
 }
 
+static bool guarded(const struct ef_daemon *d, pid_t pid)
+{
+	for (size_t i = 0; i < d->n_guarded; i++)
+		if (d->guarded[i].pid == pid)
+			return true;
+	return false;
+}
+
 /* egressd's own threads: jobs may not signal or trace them. Refreshed at
  * every job start (threads started since are included); the list goes to
  * egressctl run for the guard's seccomp filter as well. */
@@ -271,7 +278,7 @@ int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out)
 
 		more = bpf_map_get_next_key(fd, &key, &next) == 0;
 		snprintf(p, sizeof(p), "/proc/self/task/%u", key);
-		if (access(p, F_OK) != 0 && !ef_notice_watcher_pid(d, (pid_t)key))
+		if (access(p, F_OK) != 0 && !guarded(d, (pid_t)key))
 			bpf_map_delete_elem(fd, &key);
 		key = next;
 	}
@@ -297,9 +304,38 @@ int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out)
 void ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on)
 {
 	__u32 key = (__u32)pid, one = 1;
+	size_t i;
 	int fd;
 
-	if (!d->tskel || pid <= 0)
+	if (pid <= 0)
+		return;
+	/* counted: one process may watch several jobs, and stays guarded until
+	 * its last watch ends */
+	for (i = 0; i < d->n_guarded && d->guarded[i].pid != pid; i++)
+		;
+	if (on && i == d->n_guarded) {
+		struct ef_guarded *g = realloc(d->guarded, (i + 1) * sizeof(*g));
+
+		if (g) {
+			d->guarded = g;
+			d->guarded[d->n_guarded++] = (struct ef_guarded){ .pid = pid };
+		} else {
+			log_warn("guarding egressctl run's parent (pid %d): out of memory: guarded "
+				 "until the next job starts", pid);
+		}
+	}
+	if (i < d->n_guarded) {
+		if (on) {
+			d->guarded[i].refs++;
+		} else if (--d->guarded[i].refs) {
+			return;
+		} else {
+			d->guarded[i] = d->guarded[--d->n_guarded];
+		}
+	} else if (!on) {
+		return;
+	}
+	if (!d->tskel)
 		return;
 	fd = bpf_map__fd(d->tskel->maps.ef_guard_pids);
 	if (!on)
@@ -489,6 +525,9 @@ void ef_bpf_close(struct ef_daemon *d)
 	d->tskel = NULL;
 	fence_bpf__destroy(d->skel);
 	d->skel = NULL;
+	free(d->guarded);
+	d->guarded = NULL;
+	d->n_guarded = 0;
 }
 
 uint64_t ef_bpf_stat(struct ef_daemon *d, int idx)
