@@ -20,6 +20,7 @@
 #include "export/journal.h"
 #include "lib/span.h"
 #include "lib/kernel_features.h"
+#include "lib/upstream.h"
 
 #define EF_PATH_MAX 4096
 #define EF_PATH_MAX_CFG 3072 /* longest configurable path */
@@ -41,14 +42,6 @@ struct ef_pdet;
 struct ef_dns_answer;
 struct ef_event;
 struct ef_fold;
-
-/* A DNS server the proxy forwards to. */
-#define EF_DNS_MAX_UPSTREAMS 4
-struct ef_upstream {
-	struct sockaddr_storage sa;
-	socklen_t len;
-	char text[64]; /* "198.18.0.53:53", "[2001:db8::53]:53" */
-};
 
 /* One compiled policy version loaded into the maps. */
 struct ef_pol_rec {

@@ -28,7 +28,6 @@ void ef_dns_tick(struct ef_daemon *d);
 void ef_dns_close(struct ef_daemon *d);
 void ef_dns_reap(struct ef_daemon *d); /* after each epoll batch */
 size_t ef_dns_n_pending(struct ef_daemon *d);
-int ef_dns_pol_init(struct ef_daemon *d, struct ef_pol_rec *p, char *err, size_t errlen);
 
 
 #endif /* EF_DNS_DNS_H */

@@ -51,56 +51,6 @@
 
 /* ---- configuration ---- */
 
-static void upstream_fill(struct ef_upstream *u, __u8 family, const __u8 addr[16], __u16 port)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	memset(u, 0, sizeof(*u));
-	if (family == EF_FAM_V4) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&u->sa;
-
-		s->sin_family = AF_INET;
-		memcpy(&s->sin_addr, addr, 4);
-		s->sin_port = htons(port);
-		u->len = sizeof(*s);
-		inet_ntop(AF_INET, addr, a, sizeof(a));
-		snprintf(u->text, sizeof(u->text), "%s:%u", a, port);
-	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&u->sa;
-
-		s->sin6_family = AF_INET6;
-		memcpy(&s->sin6_addr, addr, 16);
-		s->sin6_port = htons(port);
-		u->len = sizeof(*s);
-		inet_ntop(AF_INET6, addr, a, sizeof(a));
-		snprintf(u->text, sizeof(u->text), "[%s]:%u", a, port);
-	}
-}
-
-/* Append the server s ("1.1.1.1", "[2606:4700::1111]:53") to out. */
-static int upstream_add(const char *s, struct ef_upstream *out, size_t *n_out)
-{
-	__u8 fam, addr[16];
-	__u16 port;
-
-	if (ef_upstream_parse(s, &fam, addr, &port))
-		return -EINVAL;
-	if (*n_out == EF_DNS_MAX_UPSTREAMS)
-		return -E2BIG;
-	upstream_fill(&out[(*n_out)++], fam, addr, port);
-	return 0;
-}
-
-static int upstreams_parse(char *const *v, size_t n, struct ef_upstream *out, size_t *n_out)
-{
-	int ret = 0;
-
-	*n_out = 0;
-	for (size_t i = 0; i < n && !ret; i++)
-		ret = upstream_add(v[i], out, n_out);
-	return ret;
-}
-
 /* The config file's "dns" section (NULL: defaults). */
 int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 {
@@ -135,7 +85,7 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 		if (!cJSON_IsArray(up))
 			goto bad_up;
 		cJSON_ArrayForEach(u, up)
-			if (!cJSON_IsString(u) || upstream_add(u->valuestring, c->up, &c->n_up))
+			if (!cJSON_IsString(u) || ef_upstream_add(u->valuestring, c->up, &c->n_up))
 				goto bad_up;
 	}
 	rc = cJSON_GetObjectItem(sec, "case_randomization");
@@ -168,17 +118,6 @@ bad_up:
 	return -EINVAL;
 }
 
-/* A policy version's dns.upstream. */
-int ef_dns_pol_init(struct ef_daemon *d, struct ef_pol_rec *p, char *err, size_t errlen)
-{
-	int ret = upstreams_parse(p->pol->dns_upstream, p->pol->n_dns_upstream, p->up, &p->n_up);
-
-	if (ret)
-		snprintf(err, errlen, "%s: dns.upstream: %s", p->pol->file,
-			 ret == -E2BIG ? "at most 4 servers" : "invalid address");
-	return ret;
-}
-
 /* The nameservers of resolv.conf, re-read when the file changes. */
 void ef_dns_resolv_refresh(struct ef_daemon *d)
 {
@@ -208,7 +147,7 @@ void ef_dns_resolv_refresh(struct ef_daemon *d)
 		if (sscanf(line, " %15s %79s", kw, addr) != 2 || strcmp(kw, "nameserver"))
 			continue;
 		addr[strcspn(addr, "%")] = '\0'; /* fe80::1%eth0: scope ids are not kept */
-		upstream_add(addr, d->resolv_up, &d->n_resolv_up); /* others are skipped */
+		ef_upstream_add(addr, d->resolv_up, &d->n_resolv_up); /* others are skipped */
 	}
 	free(text);
 	if (!d->n_resolv_up)

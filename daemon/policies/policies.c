@@ -21,7 +21,6 @@
 #include <bpf/libbpf.h>
 
 #include "egressd.h"
-#include "dns/dns.h"
 #include "policies.h"
 #include "lib/util.h"
 #include "fence.skel.h"
@@ -118,6 +117,17 @@ static void rec_free(struct ef_pol_rec *p)
 	free(p);
 }
 
+/* A policy version's dns.upstream. */
+static int pol_dns_upstreams(struct ef_pol_rec *p, char *err, size_t errlen)
+{
+	int ret = ef_upstreams_parse(p->pol->dns_upstream, p->pol->n_dns_upstream, p->up, &p->n_up);
+
+	if (ret)
+		snprintf(err, errlen, "%s: dns.upstream: %s", p->pol->file,
+			 ret == -E2BIG ? "at most 4 servers" : "invalid address");
+	return ret;
+}
+
 /* Compile p and, when `load`, write it into the maps. The name rules stay
  * compiled for the DNS proxy; the address entries are dropped once loaded
  * (they are recompiled to unload: large policies would double in memory). */
@@ -127,7 +137,7 @@ static int install(struct ef_daemon *d, struct ef_pol_rec *p, bool load, char *e
 	struct ef_compiled *c = NULL;
 	int ret;
 
-	ret = ef_dns_pol_init(d, p, err, errlen);
+	ret = pol_dns_upstreams(p, err, errlen);
 	if (ret)
 		return ret;
 	ret = ef_policy_compile(p->pol, p->id, &c, err, errlen);
