@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "egressd.h"
+#include "policy_change/policy_change.h"
 #include "access/access.h"
 #include "spans/spans.h"
 #include "lib/procinfo.h"

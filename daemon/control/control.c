@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "policy_change/policy_change.h"
 #include "access/access.h"
 #include "spans/spans.h"
 #include "registry/registry.h"

@@ -14,8 +14,4 @@ void ef_control_tick(struct ef_daemon *d); /* drops idle clients */
 void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events);
 void ef_control_close(struct ef_daemon *d);
 
-/* policy_ops.c: egressctl policy apply|add|remove */
-int ef_policy_op(struct ef_daemon *d, const char *op, const cJSON *req, const struct ef_peer *peer,
-		 cJSON *reply, char *err, size_t errlen);
-
 #endif /* EF_CONTROL_CONTROL_H */

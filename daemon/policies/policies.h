@@ -14,8 +14,5 @@ void ef_pol_put(struct ef_daemon *d, struct ef_pol_rec *p);
 int ef_pol_restore(struct ef_daemon *d);
 void ef_pols_free(struct ef_daemon *d);
 void ef_pols_tick(struct ef_daemon *d, bool all);
-void ef_policy_ops_tick(struct ef_daemon *d);
-void ef_policy_ops_free(struct ef_daemon *d);
-void ef_policy_ops_status(cJSON *o);
 
 #endif /* EF_POLICIES_POLICIES_H */
