@@ -241,7 +241,7 @@ $(BUILD)/tests/test_features: $(BUILD)/daemon/lib/kernel_features.o
 $(BUILD)/tests/test_bus_addr: $(BUILD)/cli/bus_addr.o
 
 # test_container: a job inside a container: its container's id, what it must not find bound in
-$(BUILD)/tests/test_container: $(BUILD)/daemon/jobs/container.o $(BUILD)/daemon/lib/util.o \
+$(BUILD)/tests/test_container: $(BUILD)/daemon/docker/container.o $(BUILD)/daemon/lib/util.o \
 	$(BUILD)/cli/container_reach.o $(BUILD)/cli/mountinfo.o
 
 # test_mountinfo: mountinfo's escapes, as the guard and the copy-on-write layer read them

@@ -4,7 +4,7 @@
  * that is a container"): what the runner bound into the container from the
  * host cannot be covered there (no mount namespace without CAP_SYS_ADMIN),
  * so it must not be there. egressd's for_run status names, for a caller in
- * a container (daemon/jobs/container.c), each host file to look for: a
+ * a container (daemon/docker/container.c), each host file to look for: a
  * container runtime's socket, which a fenced job must not reach at all
  * (it is root on the host), and the fence's own files, which it may see
  * read-only; each as a device and a path inside its filesystem. A bind

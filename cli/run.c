@@ -452,7 +452,7 @@ static bool have_sys_admin(void)
  * fence, and a mount namespace where the host's services that act for
  * whoever asks are covered; a root job, the mount namespace of
  * isolate_root(). Both have the host's container runtimes covered by
- * egressd's listeners (daemon/tamper/runtimes.c). Where the host refuses a user
+ * egressd's listeners (daemon/docker/runtimes.c). Where the host refuses a user
  * namespace, the job runs without it, said on stderr and on the job span
  * (egress.same_user_isolation). 0, or -1 having said why the command must
  * not run.

@@ -254,7 +254,7 @@ static int cover_bus(const char *addr, const char *cwd, char *why, size_t len)
 
 /*
  * The host's container runtimes (dockerd, containerd, Podman, CRI-O,
- * BuildKit: egressd's status "runtime_sockets", daemon/tamper/runtimes.c) act as
+ * BuildKit: egressd's status "runtime_sockets", daemon/docker/runtimes.c) act as
  * root for whoever connects. Each socket is covered by egressd's listener
  * for it, which answers with a Docker API error and records the attempt:
  *

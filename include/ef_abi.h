@@ -97,7 +97,7 @@ enum ef_reason {
 	/* Issue 18: containers. */
 	EF_R_TAMPER_RUNTIME = 30, /* a connection to the host's container runtime socket
 				   * (dockerd, containerd, Podman), which egressd's cover
-				   * took (daemon/tamper/runtimes.c); protocol EF_TAMPER_RUNTIME */
+				   * took (daemon/docker/runtimes.c); protocol EF_TAMPER_RUNTIME */
 	EF_R_TAMPER_DOCKER = 31,  /* a request the job's Docker endpoint refused (an escape:
 				   * privileged, host namespaces, a host path, another's
 				   * container; daemon/docker/docker.c); protocol EF_TAMPER_DOCKER */
@@ -126,7 +126,7 @@ enum ef_reason {
  * (BPF_DEVCG_ACC_*). */
 #define EF_TAMPER_DEVICE 0xfffc
 /* ... and those of a connection to the cover of a container runtime's
- * socket (daemon/tamper/runtimes.c), this one. */
+ * socket (daemon/docker/runtimes.c), this one. */
 #define EF_TAMPER_RUNTIME 0xfffb
 /* ... and those of a request the job's Docker endpoint refused
  * (daemon/docker/docker.c), this one. */

@@ -45,7 +45,7 @@
 #include "probe/probe.h"
 #include "control.h"
 #include "tamper/tamper.h"
-#include "jobs/container.h"
+#include "docker/docker.h"
 #include "ctl_proto.h"
 #include "notice.h"
 #include "lib/util.h"

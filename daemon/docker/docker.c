@@ -67,7 +67,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "jobs/container.h"
+#include "container.h"
 #include "docker.h"
 #include "docker_check.h"
 #include "egressd.h"

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * A job's own Docker endpoint (docker.c): what a job whose policy says
- * "docker" reaches at /run/docker.sock, in front of the host's dockerd.
+ * Containers. A job's own Docker endpoint (docker.c): what a job whose
+ * policy says "docker" reaches at /run/docker.sock, in front of the host's
+ * dockerd. The host's container runtimes, out of a job's reach
+ * (runtimes.c). Jobs started inside a container (container.c).
  */
 #ifndef EF_DOCKER_H
 #define EF_DOCKER_H
@@ -10,11 +12,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "container.h"
+
 struct ef_daemon;
 struct ef_job_rec;
 struct ef_peer;
 struct ef_span;
 struct ef_event;
+struct ef_runtime;
 struct cJSON;
 
 /* the runtime socket whose cover is the endpoint in a job with "docker" */
@@ -49,5 +54,14 @@ const char *ef_docker_upstream(void);
  * job's decisions name it, and the job span lists it with dockerd's name
  * and image */
 void ef_docker_self(struct ef_daemon *d, struct ef_job_rec *j, const char *id, pid_t pid);
+
+/* runtimes.c: the host's container runtimes, out of a job's reach */
+int ef_runtimes_config(struct ef_daemon *d, const struct cJSON *v, const char *where);
+int ef_runtimes_setup(struct ef_daemon *d);
+void ef_runtimes_accept(struct ef_daemon *d, struct ef_runtime *r);
+void ef_runtimes_status(const struct ef_daemon *d, struct cJSON *o);
+void ef_runtimes_close(struct ef_daemon *d);
+void ef_runtimes_conn_io(struct ef_daemon *d, void *tag);
+void ef_runtimes_tick(struct ef_daemon *d);
 
 #endif

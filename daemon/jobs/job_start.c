@@ -26,7 +26,7 @@
 #include "policies/policies.h"
 #include "control/control.h"
 #include "tamper/tamper.h"
-#include "container.h"
+#include "docker/docker.h"
 #include "docker/docker.h"
 #include "lib/cgroup.h"
 #include "lib/util.h"

@@ -1,4 +1,4 @@
-"""The host's container runtimes out of a job's reach (daemon/tamper/runtimes.c,
+"""The host's container runtimes out of a job's reach (daemon/docker/runtimes.c,
 cli/userns.c): a job that connects to dockerd's, containerd's or Podman's
 socket reaches egressd's cover instead, gets a Docker API error naming the
 reason, and the attempt is an egress.tamper span. Judged by the stand-in

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * A job started inside a container: which container a cgroup path names
- * (daemon/jobs/container.c), and what `egressctl run` there refuses to find
+ * (daemon/docker/container.c), and what `egressctl run` there refuses to find
  * bound in from the host (cli/container_reach.c), against mountinfo files
  * written here: a runtime socket bound at any path, or a directory above
  * it, refuses; the fence's files read-write refuse, read-only pass; other
@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "jobs/container.h"
+#include "docker/container.h"
 #include "../../cli/container_reach.h"
 
 /* what daemon/container.o needs of docker.c */

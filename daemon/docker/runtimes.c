@@ -35,10 +35,9 @@
 #include <unistd.h>
 
 #include "egressd.h"
+#include "docker.h"
 #include "access/access.h"
-#include "control/control.h"
-#include "tamper.h"
-#include "docker/docker.h"
+#include "tamper/tamper.h"
 #include "lib/util.h"
 
 /* the runtimes' own paths; a socket in a directory of the runtime's own

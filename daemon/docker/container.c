@@ -27,8 +27,8 @@
 
 #include "../cli/mountinfo.h"
 #include "container.h"
-#include "docker/docker.h"
 #include "egressd.h"
+#include "docker.h"
 #include "lib/util.h"
 
 /* "docker-ID.scope", "libpod-ID.scope", "cri-containerd-ID.scope",
