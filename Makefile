@@ -232,7 +232,8 @@ $(BUILD)/tests/test_wire: $(BUILD)/daemon/spans/wire.o $(BUILD)/daemon/lib/span.
 $(BUILD)/tests/test_fold: $(BUILD)/daemon/decisions/fold.o $(BUILD)/cli/inherit.o
 
 # test_docker_check: what a job's Docker endpoint passes (routes, bodies), pure
-$(BUILD)/tests/test_docker_check: $(BUILD)/daemon/docker/docker_check.o
+$(BUILD)/tests/test_docker_check: $(BUILD)/daemon/docker/docker_check.o \
+		$(BUILD)/daemon/docker/docker_check_body.o
 
 # test_features: what egressd decides and says from the kernel feature probes (a fake table)
 $(BUILD)/tests/test_features: $(BUILD)/daemon/lib/kernel_features.o
@@ -312,8 +313,10 @@ $(BUILD)/fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c daemon/spans/wire.c daemon/lib/s
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ $(LIBS_POLICY) -lm
 
-# fuzz_docker: what a job's Docker endpoint passes (daemon/docker/docker_check.c)
-$(BUILD)/fuzz/fuzz_docker: tests/fuzz/fuzz_docker.c daemon/docker/docker_check.c
+# fuzz_docker: what a job's Docker endpoint passes (daemon/docker/docker_check.c,
+# docker_check_body.c)
+$(BUILD)/fuzz/fuzz_docker: tests/fuzz/fuzz_docker.c daemon/docker/docker_check.c \
+		daemon/docker/docker_check_body.c
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ -lcjson
