@@ -23,8 +23,8 @@
  * head written anew from what was parsed and judged, its body framed anew;
  * so what dockerd reads is what was judged, and a second request hidden
  * behind the first never reaches it. The route and the bodies are judged
- * by docker_check.c; refusals are Docker API errors the CLI prints, and
- * egress.tamper spans (tamper_docker).
+ * by docker_check.c and docker_check_body.c; refusals are Docker API
+ * errors the CLI prints, and egress.tamper spans (tamper_docker).
  *
  * What the job's containers are: those carrying the label
  * io.egress-fence.job=<job id>, which only this endpoint sets (it refuses
@@ -44,6 +44,10 @@
  * keep it populated: once a second (ef_docker_tick()) a job whose own
  * processes are all gone has them removed, and then it ends as any job
  * does; if dockerd does not remove them within 10 s, they are killed.
+ *
+ * This file: the config, a connection's thread, and the main loop's side
+ * (a connection taken, the threads' reports); the endpoint's other files
+ * are listed in docker_int.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +90,8 @@ void ef_dk_post(const struct msg *m)
 		n = write(ef_dk.pipe[1], m, sizeof(*m));
 	while (n < 0 && errno == EINTR);
 }
+
+/* ---- a connection's thread ---- */
 
 static void *thread_main(void *arg)
 {

@@ -9,13 +9,9 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include <cjson/cJSON.h>
 
 #include "docker_check.h"
 #include "docker_check_int.h"
@@ -406,7 +402,7 @@ int ef_dk_route(const char *method, const char *target, struct ef_dk_req *r, cha
 		goto unknown;
 	}
 	if (ns == 1 && post && is(s0, n0, "commit"))
-		return (r->route = EF_DK_PASS), 0; /* its ?container= is checked in docker.c */
+		return (r->route = EF_DK_PASS), 0; /* ?container= is checked in docker_serve.c */
 unknown:
 	return say(why, whylen, -EPERM, "%s %s is not among the requests egress-fence's Docker "
 		   "endpoint passes", method, r->path);

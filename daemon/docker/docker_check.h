@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The Docker endpoint's judgement of a request (docker_check.c): which
- * route a request takes, and what a container create, an exec create, a
- * network or volume create may ask. Pure: what needs dockerd or the file
- * system (is this container the job's, where does this bind path lead) is
- * asked through the callbacks of struct ef_dk_ctx, so that the unit tests
- * and the fuzz target run it alone.
+ * The Docker endpoint's judgement of a request (docker_check.c: routes,
+ * docker_check_body.c: bodies): which route a request takes, and what a
+ * container create, an exec create, a network or volume create may ask.
+ * Pure: what needs dockerd or the file system (is this container the
+ * job's, where does this bind path lead) is asked through the callbacks of
+ * struct ef_dk_ctx, so that the unit tests and the fuzz target run it
+ * alone.
  *
  * Every refusal fills `why` with a message for the Docker API error (the
  * docker CLI prints it) that names what was refused and, where there is
@@ -38,7 +39,7 @@ enum ef_dk_route {
 	EF_DK_NET_CONNECT, /* POST /networks/REF/(dis)connect: the body's container */
 	EF_DK_VOL_CREATE,  /* POST /volumes/create: a local volume, no driver options */
 	EF_DK_VOL_OWN,	   /* DELETE /volumes/NAME: the job's own volume */
-	EF_DK_COMMIT,	   /* POST /commit (docker.c): a container of the job's, no name,
+	EF_DK_COMMIT,	   /* POST /commit (docker_serve.c): a container of the job's, no name,
 			    * no egress-fence label in the body */
 };
 

@@ -212,7 +212,8 @@ void ef_dk_serve(struct conn *c)
 		int st;
 
 		ret = -ENOENT;
-		if (ef_dk_ref_plain(c->req.ref) && (o = ef_dk_up_json("/exec/%s/json", c->req.ref, &st))) {
+		if (ef_dk_ref_plain(c->req.ref) &&
+		    (o = ef_dk_up_json("/exec/%s/json", c->req.ref, &st))) {
 			ci = cJSON_GetObjectItemCaseSensitive(o, "ContainerID");
 			if (cJSON_IsString(ci))
 				ret = ef_dk_own_container(c, ci->valuestring, id);
@@ -273,9 +274,10 @@ void ef_dk_serve(struct conn *c)
 		int st;
 
 		o = ef_dk_ref_plain(c->req.ref) ?
-			    ef_dk_up_json(c->req.route == EF_DK_NET_OWN ? "/networks/%s" : "/volumes/%s",
-				    c->req.ref, &st) : NULL;
-		ret = o && ef_dk_labelled(cJSON_GetObjectItemCaseSensitive(o, "Labels"), c->job) ? 0 : -1;
+			    ef_dk_up_json(c->req.route == EF_DK_NET_OWN ? "/networks/%s" :
+					  "/volumes/%s", c->req.ref, &st) : NULL;
+		ret = o && ef_dk_labelled(cJSON_GetObjectItemCaseSensitive(o, "Labels"), c->job) ?
+			      0 : -1;
 		cJSON_Delete(o);
 		if (ret) {
 			snprintf(why, sizeof(why), "refused by egress-fence's Docker endpoint: %s %s "
@@ -325,7 +327,8 @@ void ef_dk_serve(struct conn *c)
 		}
 		break;
 	case EF_DK_NET_CONNECT:
-		ret = strcmp(c->req.ref, "bridge") ? ef_dk_network_ok(c, c->req.ref, why, sizeof(why)) : 0;
+		ret = strcmp(c->req.ref, "bridge") ?
+			      ef_dk_network_ok(c, c->req.ref, why, sizeof(why)) : 0;
 		if (ret)
 			goto refuse;
 		break;
@@ -351,7 +354,8 @@ void ef_dk_serve(struct conn *c)
 		struct ef_dk_ctx x = {
 			.job_id = c->job, .cgroup_parent = c->cgroup_rel, .arg = c,
 			.own_container = ef_dk_own_container, .bind_source = ef_dk_bind_source,
-			.network_ok = ef_dk_network_ok, .volume_ok = ef_dk_volume_ok, .registry_ok = ef_dk_registry_ok,
+			.network_ok = ef_dk_network_ok, .volume_ok = ef_dk_volume_ok,
+			.registry_ok = ef_dk_registry_ok,
 		};
 
 		ret = ef_dk_body_all(&b, &body, &blen);
@@ -412,7 +416,8 @@ void ef_dk_serve(struct conn *c)
 			if (h.chunked) {
 				int k = snprintf(cl, sizeof(cl), "%zx\r\n", (size_t)n);
 
-				if (ef_dk_write_all(up, cl, (size_t)k) || ef_dk_write_all(up, buf, (size_t)n) ||
+				if (ef_dk_write_all(up, cl, (size_t)k) ||
+				    ef_dk_write_all(up, buf, (size_t)n) ||
 				    ef_dk_write_all(up, "\r\n", 2))
 					goto done;
 			} else if (ef_dk_write_all(up, buf, (size_t)n)) {
@@ -425,7 +430,8 @@ void ef_dk_serve(struct conn *c)
 	/* a hijacked stream's first bytes may have come with the head: held
 	 * until dockerd has upgraded the connection */
 	ef_dk_relay(c, up, c->req.hijack && h.upgrade, w.on ? &w : NULL, &status,
-	      b.off < c->rlen ? c->rbuf + b.off : NULL, b.off < c->rlen ? c->rlen - b.off : 0);
+		    b.off < c->rlen ? c->rbuf + b.off : NULL,
+		    b.off < c->rlen ? c->rlen - b.off : 0);
 	if (w.frozen)
 		ef_cgroup_freeze(w.cg, false);
 	goto done;
