@@ -176,6 +176,26 @@ struct ef_runtime {
 	char sock[EF_PATH_MAX + 32];
 };
 
+/*
+ * Calls from a part to one above it in README "Layout"'s order, which a part
+ * may not include: main.c points them at the parts that answer them before
+ * anything runs. Every other call goes down.
+ */
+struct ef_upcalls {
+	/* decisions/: read the ring buffer now; all of it (drain) */
+	void (*events_consume)(struct ef_daemon *d);
+	void (*events_drain)(struct ef_daemon *d);
+	/* decisions/: a record egressd writes itself, through the consumer's path */
+	void (*event_record)(struct ef_daemon *d, const struct ef_event *e, const char *detail);
+	/* decisions/: a refused DNS query folded with the job's repeats; true: folded */
+	bool (*events_dns_fold)(struct ef_daemon *d, const struct ef_job_rec *j,
+				const struct ef_dns_pending *p, int rcode);
+	/* jobs/: the job's state written to <state-dir>/jobs/<id>.json */
+	int (*job_save)(struct ef_daemon *d, const struct ef_job_rec *j);
+	/* control/: a line queued on a client's connection; false: dropped */
+	bool (*control_push)(struct ef_daemon *d, struct ef_client *c, const char *line);
+};
+
 struct ef_daemon {
 	/* paths (DESIGN.md "Runtime paths") */
 	char config_path[EF_PATH_MAX];
@@ -257,6 +277,8 @@ struct ef_daemon {
 	uint64_t dns_queries, dns_malformed, dns_dropped, dns_learn_failed;
 	uint64_t dns_limited, dns_spoofed; /* over the job's rate; answers spelt otherwise */
 	uint64_t dns_case_fallback;	   /* queries asked again in lowercase after that */
+
+	struct ef_upcalls up;
 
 	uint64_t events, rb_drops_reported;
 	uint64_t started_ns;

@@ -88,7 +88,7 @@ static void send_obj(struct ef_daemon *d, struct ef_watch *w, const char *key, c
 	}
 	s = cJSON_PrintUnformatted(top);
 	cJSON_Delete(top);
-	if (s && ef_control_push(d, w->c, s))
+	if (s && d->up.control_push(d, w->c, s))
 		w->shown++;
 	else
 		w->dropped++;
@@ -406,7 +406,7 @@ int ef_notice_summary(struct ef_daemon *d, struct ef_client *c, cJSON *reply, ch
 	/* every record the kernel has written so far, before the counts: what
 	 * the command did before it exited is in them */
 	if (w->cgid) {
-		ef_events_drain(d);
+		d->up.events_drain(d);
 		j = ef_job_by_cgroup(d, w->cgid);
 		if (j)
 			w->fail_on_deny |= j->pol->pol->fail_on_deny;

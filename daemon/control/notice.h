@@ -50,8 +50,5 @@ void ef_notice_flag(struct ef_daemon *d, struct ef_job_rec *j, const char *reaso
 /* Job j ends: its watchers get {"end": summary}; their counts stay. */
 void ef_notice_job_end(struct ef_daemon *d, struct ef_job_rec *j);
 
-/* control.c: queue one line (with its newline) on c, unless it has more
- * than EF_NOTICE_OUT_MAX unread; false: dropped. */
-bool ef_control_push(struct ef_daemon *d, struct ef_client *c, const char *line);
 
 #endif

@@ -1023,7 +1023,7 @@ static void udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
 
 	/* the askers' exec records (their trace context) are in the ring
 	 * ahead of their queries: read them first */
-	ef_events_consume(d);
+	d->up.events_consume(d);
 	for (int i = 0; i < UDP_BATCH && ls->fd >= 0; i++) {
 		struct ef_dns_client cl = { .sock = ls };
 		ssize_t n;
@@ -1041,7 +1041,7 @@ static void udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
 
 static void conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
 {
-	ef_events_consume(d); /* as udp_io */
+	d->up.events_consume(d); /* as udp_io */
 	if (events & EPOLLOUT)
 		conn_flush(d, c);
 	if (c->fd < 0)

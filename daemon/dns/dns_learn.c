@@ -493,7 +493,7 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 			      p->dec.reason == EF_R_DENY_RULE ? "a deny rule names the host"
 							       : "no rule names the host");
 	/* repeats, and a job over its span budget, fold (events.c, fold.h) */
-	if (p->dj && ef_events_dns_fold(d, p->dj->job, p, rcode)) {
+	if (p->dj && d->up.events_dns_fold(d, p->dj->job, p, rcode)) {
 		ef_probe_dns(d, p->dj->job, p, a, rcode);
 		return;
 	}
