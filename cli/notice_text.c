@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * A notice of egressd's (daemon/control/notice.c) in words, for the command's
+ * A notice of egressd's (daemon/notices/notices.c) in words, for the command's
  * stderr: what was refused, why, by which policy, that it is the fence's
  * policy and not a network fault, and the command that would allow it.
  * Pure (no I/O), unit-tested (tests/unit/test_notices.c). Every value in a

@@ -2,7 +2,7 @@
 /*
  * egressctl run's supervisor (issue 19): a parent that stays outside the
  * job while the child becomes it. The parent watches the job on egressd's
- * control socket (daemon/control/notice.h), prints the first refusal of each
+ * control socket (daemon/notices/notices.h), prints the first refusal of each
  * (process, destination, reason) on stderr as it happens, writes the same
  * notices as JSON lines to EGRESS_FENCE_NOTICES, forwards the signals sent
  * to it, and exits as the command did (--fail-on-deny: non-zero when

@@ -47,7 +47,7 @@
 #include "tamper/tamper.h"
 #include "docker/docker.h"
 #include "ctl_proto.h"
-#include "notice.h"
+#include "notices/notices.h"
 #include "lib/util.h"
 #include "lib/cgroup.h"
 

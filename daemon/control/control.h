@@ -6,7 +6,6 @@
 #define EF_CONTROL_CONTROL_H
 
 #include "egressd.h"
-#include "notice.h"
 
 int ef_control_setup(struct ef_daemon *d);
 void ef_control_accept(struct ef_daemon *d);

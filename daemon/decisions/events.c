@@ -28,7 +28,7 @@
 #include "docker/docker.h"
 #include "dns/dnsproxy.h"
 #include "fold.h"
-#include "control/notice.h"
+#include "notices/notices.h"
 #include "export/otlp_pb.h"
 #include "lib/util.h"
 #include "fence.skel.h"

@@ -30,7 +30,7 @@
 #include "spans/spans.h"
 #include "lib/names.h"
 #include "decisions/decisions.h"
-#include "control/notice.h"
+#include "notices/notices.h"
 #include "dnsproxy.h"
 #include "lib/util.h"
 

@@ -37,7 +37,7 @@
 #include "dns.h"
 #include "jobs/jobs.h"
 #include "probe/probe.h"
-#include "control/notice.h"
+#include "notices/notices.h"
 #include "dnsproxy.h"
 #include "lib/util.h"
 #include "fence.skel.h"

@@ -33,7 +33,7 @@
 #include "probe/probe.h"
 #include "control/control.h"
 #include "tamper/tamper.h"
-#include "control/notice.h"
+#include "notices/notices.h"
 #include "docker/docker.h"
 #include "lib/cgroup.h"
 #include "lib/util.h"

@@ -45,7 +45,7 @@
 #include "jobs/jobs.h"
 #include "probe.h"
 #include "control/control.h"
-#include "control/notice.h"
+#include "notices/notices.h"
 #include "lib/cgroup.h"
 #include "dns/dnsproxy.h"
 #include "probe_detect.h"

@@ -1,5 +1,5 @@
 """Live notices of refusals, --quiet, the notices file, --fail-on-deny and
-the signals and exit status of egressctl run (cli/notices.c, daemon/control/notice.c).
+the signals and exit status of egressctl run (cli/notices.c, daemon/notices/notices.c).
 
 A notice is judged by the words on the command's stderr (the agent reads
 them) and by the JSON file; a refusal is judged as the fence's by the

@@ -11,8 +11,8 @@
  * its command has exited and the cgroup has emptied. Nothing is kept for
  * a job nobody watches, and allowed decisions never reach this file.
  */
-#ifndef EF_NOTICE_H
-#define EF_NOTICE_H
+#ifndef EF_NOTICES_NOTICES_H
+#define EF_NOTICES_NOTICES_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,5 +50,4 @@ void ef_notice_flag(struct ef_daemon *d, struct ef_job_rec *j, const char *reaso
 /* Job j ends: its watchers get {"end": summary}; their counts stay. */
 void ef_notice_job_end(struct ef_daemon *d, struct ef_job_rec *j);
 
-
-#endif
+#endif /* EF_NOTICES_NOTICES_H */

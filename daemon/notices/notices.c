@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Live notices of a job's refusals: see notice.h. One line a notice, a JSON
+ * Live notices of a job's refusals: see notices.h. One line a notice, a JSON
  * object that egressctl (cli/notices.c) turns into words; every value in it
  * may come from the job (executable names, DNS names), and cJSON escapes
  * them, so a job cannot add lines or keys of its own.
@@ -17,13 +17,7 @@
 #include "registry/registry.h"
 #include "lib/names.h"
 #include "loader/loader.h"
-#include "decisions/decisions.h"
-#include "dns/dns.h"
-#include "jobs/jobs.h"
-#include "policies/policies.h"
-#include "control.h"
-#include "dns/dnsmsg.h"
-#include "notice.h"
+#include "notices.h"
 #include "lib/util.h"
 
 struct ef_watch {
