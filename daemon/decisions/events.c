@@ -21,7 +21,6 @@
 #include "loader/loader.h"
 #include "decisions.h"
 #include "dns/dns.h"
-#include "jobs/jobs.h"
 #include "policies/policies.h"
 #include "probe/probe.h"
 #include "tamper/tamper.h"

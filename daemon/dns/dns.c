@@ -39,7 +39,6 @@
 
 #include "egressd.h"
 #include "registry/registry.h"
-#include "decisions/decisions.h"
 #include "dns.h"
 #include "policies/policies.h"
 #include "dnsmsg.h"

@@ -29,7 +29,6 @@
 #include "egressd.h"
 #include "spans/spans.h"
 #include "lib/names.h"
-#include "decisions/decisions.h"
 #include "notices/notices.h"
 #include "dnsproxy.h"
 #include "lib/util.h"

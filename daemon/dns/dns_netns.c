@@ -35,7 +35,6 @@
 #include "egressd.h"
 #include "registry/registry.h"
 #include "dns.h"
-#include "jobs/jobs.h"
 #include "dnsproxy.h"
 #include "lib/util.h"
 #include "fence.skel.h"

@@ -69,7 +69,6 @@
 #include "egressd.h"
 #include "registry/registry.h"
 #include "dns/dns.h"
-#include "jobs/jobs.h"
 #include "policies/policies.h"
 #include "tamper/tamper.h"
 #include "lib/cgroup.h"

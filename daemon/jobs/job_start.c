@@ -24,7 +24,6 @@
 #include "jobs.h"
 #include "jobs_int.h"
 #include "policies/policies.h"
-#include "control/control.h"
 #include "tamper/tamper.h"
 #include "docker/docker.h"
 #include "docker/docker.h"

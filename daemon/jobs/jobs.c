@@ -31,7 +31,6 @@
 #include "jobs.h"
 #include "policies/policies.h"
 #include "probe/probe.h"
-#include "control/control.h"
 #include "tamper/tamper.h"
 #include "notices/notices.h"
 #include "docker/docker.h"
