@@ -27,6 +27,7 @@
 #define EF_JOB_ID_MAX 64
 #define EF_SPAN_BATCH 256
 
+struct ef_daemon;
 struct fence_bpf;
 struct tamper_bpf;
 struct ring_buffer;

@@ -463,7 +463,7 @@ int main(int argc, char **argv)
 	    ef_pctx_setup(d))
 		goto cleanup;
 	/* after the signals are blocked (setup_loop): the thread inherits the mask */
-	ret = ef_export_start(d);
+	ret = ef_export_start(&d->exporter, &d->cfg.otlp, &d->journal, d->state_dir, &d->res);
 	if (ret) {
 		log_err("starting the OTLP exporter: %s", strerror(-ret));
 		ret = 1;
@@ -528,7 +528,7 @@ cleanup:
 	if (d->rb)
 		ef_events_close(d);
 	/* the exporter gets a moment to send what the last drain wrote */
-	ef_export_stop(d);
+	ef_export_stop(&d->exporter);
 	ef_journal_close(&d->journal);
 	ef_export_config_free(&d->cfg.otlp);
 	ef_access_free(&d->cfg.access);

@@ -376,7 +376,7 @@ static cJSON *status_json(struct ef_daemon *d)
 		cJSON_AddNumberToObject(j, "spans", (double)d->journal.spans);
 		cJSON_AddNumberToObject(j, "write_errors", (double)d->journal.write_errors);
 	}
-	ef_export_status(d, o);
+	ef_export_status(d->exporter, &d->cfg.otlp, &d->journal, o);
 	ef_events_fold_status(d, o);
 	ef_probe_status(d, o);
 	ef_policy_ops_status(o);

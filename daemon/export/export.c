@@ -27,7 +27,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "egressd.h"
 #include "export.h"
 #include "journal.h"
 #include "otlp_pb.h"
@@ -670,45 +669,46 @@ static void *exporter_main(void *arg)
 
 /* ---- daemon side ------------------------------------------------------ */
 
-int ef_export_start(struct ef_daemon *d)
+int ef_export_start(struct ef_exporter **out, const struct ef_export_cfg *cfg,
+		    struct ef_journal *j, const char *state_dir, const struct ef_resource *res)
 {
 	struct ef_journal_pos pos = { 0, 0 };
 	struct ef_exporter *x;
 	int ret;
 
-	if (!d->cfg.otlp.enabled) {
+	if (!cfg->enabled) {
 		log_info("export: off (%s); spans go to the journal only",
-			 d->cfg.otlp.url[0] ? "disabled" : "no OTLP endpoint configured");
+			 cfg->url[0] ? "disabled" : "no OTLP endpoint configured");
 		return 0;
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	x->cfg = &d->cfg.otlp;
-	x->j = &d->journal;
-	snprintf(x->state_dir, sizeof(x->state_dir), "%s", d->state_dir);
+	x->cfg = cfg;
+	x->j = j;
+	snprintf(x->state_dir, sizeof(x->state_dir), "%s", state_dir);
 	pthread_mutex_init(&x->st_lock, NULL);
-	d->exporter = x;
-	ret = ef_cursor_load(d->state_dir, CURSOR_NAME, &pos);
+	*out = x; /* ef_export_stop() frees what a failure below leaves */
+	ret = ef_cursor_load(state_dir, CURSOR_NAME, &pos);
 	if (ret == -ENOENT)
 		log_info("export: no cursor yet; starting from the oldest journal file");
-	pthread_mutex_lock(&d->journal.lock);
-	if (pos.seq > d->journal.pub_seq) {
+	pthread_mutex_lock(&j->lock);
+	if (pos.seq > j->pub_seq) {
 		log_warn("export: the cursor (file %" PRIu64 ") is ahead of the journal (file %" PRIu64
-			 "); starting from the oldest journal file", pos.seq, d->journal.pub_seq);
+			 "); starting from the oldest journal file", pos.seq, j->pub_seq);
 		pos.seq = pos.off = 0;
 	}
-	pthread_mutex_unlock(&d->journal.lock);
+	pthread_mutex_unlock(&j->lock);
 	x->cursor = pos;
 	if (!x->cfg->json) {
 		x->pb = ef_pb_batch_new();
 		if (!x->pb ||
-		    ef_pb_envelope(d->res.json, "egress-fence", EF_VERSION, &x->env_res, &x->env_scope))
+		    ef_pb_envelope(res->json, "egress-fence", EF_VERSION, &x->env_res, &x->env_scope))
 			return -ENOMEM;
 		/* the consumer encodes what it writes; a reader that keeps up uses that */
 		/* ~200k spans: a backend slower than the jobs for a while (or a
 		 * short outage) is caught up from memory, not by parsing */
-		ef_journal_queue_on(&d->journal, 128u << 20);
+		ef_journal_queue_on(j, 128u << 20);
 	}
 	ret = ef_journal_reader_init(&x->rd, x->j, pos, MAX_LINE);
 	if (ret)
@@ -727,18 +727,18 @@ int ef_export_start(struct ef_daemon *d)
 	return 0;
 }
 
-void ef_export_stop(struct ef_daemon *d)
+void ef_export_stop(struct ef_exporter **out)
 {
-	struct ef_exporter *x = d->exporter;
+	struct ef_exporter *x = *out;
 
 	if (!x)
 		return;
 	if (x->started) {
-		pthread_mutex_lock(&d->journal.lock);
+		pthread_mutex_lock(&x->j->lock);
 		x->stop_deadline_ns = ef_now_boot_ns() + (uint64_t)DRAIN_MS * 1000000;
 		x->stop = true;
-		pthread_cond_broadcast(&d->journal.cond);
-		pthread_mutex_unlock(&d->journal.lock);
+		pthread_cond_broadcast(&x->j->cond);
+		pthread_mutex_unlock(&x->j->lock);
 		pthread_join(x->th, NULL);
 	}
 	ef_journal_reader_fini(&x->rd);
@@ -755,22 +755,21 @@ void ef_export_stop(struct ef_daemon *d)
 	ef_buf_free(&x->gz);
 	pthread_mutex_destroy(&x->st_lock);
 	free(x);
-	d->exporter = NULL;
+	*out = NULL;
 }
 
-void ef_export_status(struct ef_daemon *d, cJSON *o)
+void ef_export_status(struct ef_exporter *x, const struct ef_export_cfg *c,
+		      struct ef_journal *j, cJSON *o)
 {
-	struct ef_exporter *x = d->exporter;
-	const struct ef_export_cfg *c = &d->cfg.otlp;
 	cJSON *e = cJSON_AddObjectToObject(o, "export");
 	uint64_t dropped, reparsed;
 
 	if (!e)
 		return;
-	pthread_mutex_lock(&d->journal.lock);
-	dropped = d->journal.dropped_undelivered;
-	reparsed = d->journal.q_missed;
-	pthread_mutex_unlock(&d->journal.lock);
+	pthread_mutex_lock(&j->lock);
+	dropped = j->dropped_undelivered;
+	reparsed = j->q_missed;
+	pthread_mutex_unlock(&j->lock);
 	cJSON_AddBoolToObject(e, "enabled", x != NULL);
 	if (!x)
 		return;

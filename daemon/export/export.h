@@ -20,7 +20,9 @@
 #define EF_OTLP_MAX_HEADERS 32
 
 struct cJSON;
-struct ef_daemon;
+struct ef_exporter;
+struct ef_journal;
+struct ef_resource;
 
 struct ef_export_cfg {
 	bool enabled;		/* an endpoint, and not OTEL_SDK_DISABLED */
@@ -51,9 +53,14 @@ int ef_otlp_parse_headers(const char *s, char **out, int *n, int max, char *err,
 /* Retry-After: delta-seconds or an HTTP-date; returns seconds or -1. */
 long ef_retry_after_parse(const char *v, long now);
 
-int ef_export_start(struct ef_daemon *d);
-void ef_export_stop(struct ef_daemon *d);
+/* The exporter thread, reading journal j from the cursor in state_dir:
+ * *out (NULL while export is off); 0 or -errno. */
+int ef_export_start(struct ef_exporter **out, const struct ef_export_cfg *cfg,
+		    struct ef_journal *j, const char *state_dir, const struct ef_resource *res);
+/* Drains what it can in DRAIN_MS, stops the thread, frees *out */
+void ef_export_stop(struct ef_exporter **out);
 /* Counters for `egressctl status` */
-void ef_export_status(struct ef_daemon *d, struct cJSON *o);
+void ef_export_status(struct ef_exporter *x, const struct ef_export_cfg *c,
+		      struct ef_journal *j, struct cJSON *o);
 
 #endif /* EF_EXPORT_H */
