@@ -188,9 +188,9 @@ struct ef_upcalls {
 	void (*events_drain)(struct ef_daemon *d);
 	/* decisions/: a record egressd writes itself, through the consumer's path */
 	void (*event_record)(struct ef_daemon *d, const struct ef_event *e, const char *detail);
-	/* decisions/: a refused DNS query folded with the job's repeats; true: folded */
-	bool (*events_dns_fold)(struct ef_daemon *d, const struct ef_job_rec *j,
-				const struct ef_dns_pending *p, int rcode);
+	/* decisions/: a DNS query's record (EF_FOLD_K_DNS) folded with the job's
+	 * repeats; true: folded */
+	bool (*events_dns_fold)(struct ef_daemon *d, const struct ef_event *e, const char *name);
 	/* jobs/: the job's state written to <state-dir>/jobs/<id>.json */
 	int (*job_save)(struct ef_daemon *d, const struct ef_job_rec *j);
 	/* control/: a line queued on a client's connection; false: dropped */

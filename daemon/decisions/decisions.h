@@ -17,7 +17,6 @@ void ef_events_close(struct ef_daemon *d);
 void ef_events_check_drops(struct ef_daemon *d);
 void ef_events_fold_flush(struct ef_daemon *d, const struct ef_job_rec *j);
 void ef_events_fold_status(struct ef_daemon *d, cJSON *o);
-bool ef_events_dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
-			const struct ef_dns_pending *p, int rcode);
+bool ef_events_dns_fold(struct ef_daemon *d, const struct ef_event *e, const char *name);
 
 #endif /* EF_DECISIONS_DECISIONS_H */

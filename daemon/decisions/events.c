@@ -25,7 +25,6 @@
 #include "probe/probe.h"
 #include "tamper/tamper.h"
 #include "docker/docker.h"
-#include "dns/dnsproxy.h"
 #include "fold.h"
 #include "notices/notices.h"
 #include "export/otlp_pb.h"
@@ -255,33 +254,14 @@ static void on_fold(void *ctx, const struct ef_fold_sum *fs)
 		write_span(d, &fs->e, j, NULL, fs);
 }
 
-/* A job's DNS query, decided and answered: true if it folded into a span to
- * come (the caller writes no span), as decisions do (fold.h). */
-bool ef_events_dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
-			const struct ef_dns_pending *p, int rcode)
+/* A job's DNS query, decided and answered (its record: ef_dns_fold_event):
+ * true if it folded into a span to come (the caller writes no span), as
+ * decisions do (fold.h). */
+bool ef_events_dns_fold(struct ef_daemon *d, const struct ef_event *e, const char *name)
 {
-	struct ef_event e;
-	uint64_t id;
-
 	if (!d->fold)
 		return false;
-	memset(&e, 0, sizeof(e));
-	id = ef_name_id(p->q.name);
-	e.ts_boot_ns = ef_now_boot_ns();
-	e.cgroup_id = j->cgroup_id;
-	e.kind = EF_FOLD_K_DNS;
-	e.verdict = (uint8_t)p->dec.verdict;
-	e.reason = (uint8_t)p->dec.reason;
-	e.rule_id = p->dec.rule_id;
-	e.policy_id = p->pol->id;
-	e.name_id = id;
-	e.port = p->q.qtype;
-	e.protocol = (uint16_t)rcode;
-	e.sock_type = p->client.conn ? 1 : 0;
-	memcpy(e.addr, &id, sizeof(id));
-	/* a job fold names a sample by id: keep the name findable */
-	ef_name_remember(d, id, p->q.name);
-	return ef_fold_add_named(d->fold, &e, p->q.name);
+	return ef_fold_add_named(d->fold, e, name);
 }
 
 /* One decision record: counted, judged for probes, and written as a span

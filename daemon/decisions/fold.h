@@ -44,11 +44,6 @@
 #define EF_FOLD_CAP 8192 /* open folds, all jobs */
 #define EF_FOLD_DESTS 8	 /* destinations named by a job fold */
 #define EF_FOLD_NAME_MAX 256
-/* Not a kind of the ABI: a DNS query of a job (egress.dns), put into a
- * record so that it folds like a decision: name_id the name's id, port the
- * query type, protocol the rcode, sock_type 1 over TCP, addr[0..7] the
- * name's id again (a job fold's sample). */
-#define EF_FOLD_K_DNS 0xf0
 
 struct ef_fold_dest {
 	uint8_t family;

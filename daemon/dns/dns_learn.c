@@ -475,6 +475,34 @@ static void dns_process(struct ef_daemon *d, struct ef_span *s, const struct ef_
 		ef_span_str(s, "process.executable.path", path);
 }
 
+/* A job's DNS query, decided and answered, into the fold as a record
+ * (EF_FOLD_K_DNS): true if it folded into a span to come (the caller writes
+ * no span), as decisions do. */
+static bool dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
+		     const struct ef_dns_pending *p, int rcode)
+{
+	struct ef_event e;
+	uint64_t id;
+
+	memset(&e, 0, sizeof(e));
+	id = ef_name_id(p->q.name);
+	e.ts_boot_ns = ef_now_boot_ns();
+	e.cgroup_id = j->cgroup_id;
+	e.kind = EF_FOLD_K_DNS;
+	e.verdict = (uint8_t)p->dec.verdict;
+	e.reason = (uint8_t)p->dec.reason;
+	e.rule_id = p->dec.rule_id;
+	e.policy_id = p->pol->id;
+	e.name_id = id;
+	e.port = p->q.qtype;
+	e.protocol = (uint16_t)rcode;
+	e.sock_type = p->client.conn ? 1 : 0;
+	memcpy(e.addr, &id, sizeof(id));
+	/* a job fold names a sample by id: keep the name findable */
+	ef_name_remember(d, id, p->q.name);
+	return d->up.events_dns_fold(d, &e, p->q.name);
+}
+
 void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 		   const struct ef_dns_answer *a, int rcode, char not_learned[][48], size_t n_not)
 {
@@ -491,7 +519,7 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 			      p->dec.reason == EF_R_DENY_RULE ? "a deny rule names the host"
 							       : "no rule names the host");
 	/* repeats, and a job over its span budget, fold (events.c, fold.h) */
-	if (p->dj && d->up.events_dns_fold(d, p->dj->job, p, rcode)) {
+	if (p->dj && dns_fold(d, p->dj->job, p, rcode)) {
 		ef_probe_dns(d, p->dj->job, p, a, rcode);
 		return;
 	}
