@@ -37,7 +37,6 @@
 #include "docker/docker.h"
 #include "lib/cgroup.h"
 #include "lib/sdnotify.h"
-#include "jobs/overlay.h"
 #include "lib/util.h"
 
 #define TICK_MS 100 /* upper bound on how long an allow record waits */

@@ -284,6 +284,11 @@ void ef_dns_job_value(const struct ef_job_rec *j, struct ef_job *v)
 	v->dns_flags = j->dns && j->dns->v6 ? EF_JD_V6 : 0;
 }
 
+uint16_t ef_dns_job_port(const struct ef_job_rec *j)
+{
+	return j->dns ? j->dns->port : 0;
+}
+
 /* ---- TCP connections from jobs ---- */
 
 static void conn_free(void *p)

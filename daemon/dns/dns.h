@@ -23,6 +23,13 @@ void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j);
 /* The job's folded DNS refusals not yet written (before its job span). */
 void ef_dns_job_flush(struct ef_daemon *d, struct ef_job_rec *j);
 void ef_dns_job_value(const struct ef_job_rec *j, struct ef_job *v); /* dns_port, dns_flags */
+/* the port the job's proxy listens on (loopback), 0: none */
+uint16_t ef_dns_job_port(const struct ef_job_rec *j);
+/* dns_learn.c: a job's learned addresses, when its policy version changes
+ * from old to np: kept where np still allows them, forgotten where not */
+int ef_dns_relearn(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_pol_rec *old,
+		   const struct ef_pol_rec *np, size_t *carried, size_t *forgotten);
+void ef_dns_forget_version(struct ef_daemon *d, uint64_t cgroup_id, uint32_t policy_id);
 void ef_dns_io(struct ef_daemon *d, void *tag, uint32_t events);
 void ef_dns_tick(struct ef_daemon *d);
 void ef_dns_close(struct ef_daemon *d);

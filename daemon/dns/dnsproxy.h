@@ -163,9 +163,6 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 		   const struct ef_dns_answer *a, int rcode, char not_learned[][48], size_t n_not);
 void ef_dns_sweep(struct ef_daemon *d, bool now);
 void ef_dns_forget_job(struct ef_daemon *d, uint64_t cgroup_id);
-int ef_dns_relearn(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_pol_rec *old,
-		   const struct ef_pol_rec *np, size_t *carried, size_t *forgotten);
-void ef_dns_forget_version(struct ef_daemon *d, uint64_t cgroup_id, uint32_t policy_id);
 void ef_dns_mirror_free(struct ef_learn_mirror *m);
 void ef_dns_resolv_refresh(struct ef_daemon *d);
 

@@ -37,7 +37,6 @@
 #include "lib/cgroup.h"
 #include "lib/util.h"
 #include "fence.skel.h"
-#include "dns/dnsproxy.h"
 #include "jobs_int.h"
 #include "overlay.h"
 
@@ -420,8 +419,8 @@ cJSON *ef_jobs_json(struct ef_daemon *d, const struct ef_job_rec *only)
 		cJSON_AddNumberToObject(o, "dns_denied", (double)j->n_dns_denied);
 		cJSON_AddNumberToObject(o, "dns_limited", (double)j->n_dns_limited);
 		cJSON_AddNumberToObject(o, "dns_malformed", (double)j->n_dns_malformed);
-		if (j->dns)
-			cJSON_AddNumberToObject(o, "dns_port", j->dns->port);
+		if (ef_dns_job_port(j))
+			cJSON_AddNumberToObject(o, "dns_port", ef_dns_job_port(j));
 		if (j->command)
 			cJSON_AddStringToObject(o, "command", j->command);
 		ef_probe_job_json(o, j);

@@ -7,6 +7,7 @@
 #define EF_JOBS_JOBS_H
 
 #include "egressd.h"
+#include "overlay.h"
 
 /* job_fds.c: the inherited descriptors egressctl run closed */
 int ef_job_fds_parse(const cJSON *req, struct ef_job_rec *j, char *err, size_t errlen);

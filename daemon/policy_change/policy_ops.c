@@ -36,7 +36,7 @@
 #include "jobs/jobs.h"
 #include "policies/policies.h"
 #include "policy_change.h"
-#include "dns/dnsproxy.h"
+#include "dns/dns.h"
 #include "revoke.h"
 #include "lib/util.h"
 

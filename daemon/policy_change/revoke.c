@@ -50,7 +50,7 @@
 
 #include "egressd.h"
 #include "lib/cgroup.h"
-#include "dns/dnsproxy.h"
+#include "dns/dns.h"
 #include "revoke.h"
 #include "lib/util.h"
 #include "ef_verdict.h"
@@ -305,7 +305,7 @@ int ef_revoke_verdict(struct ef_daemon *d, const struct ef_job_rec *j, const str
 		static const uint8_t lo4[16] = { 127, 0, 0, 1 }, lo6[16] = { [15] = 1 };
 
 		/* the job's own DNS proxy, where it listens (as the BPF side) */
-		if (j->dns && port == j->dns->port &&
+		if (ef_dns_job_port(j) && port == ef_dns_job_port(j) &&
 		    !memcmp(addr, family == EF_FAM_V4 ? lo4 : lo6, 16))
 			return EF_V_ALLOW;
 		if (own && (pr->pol->flags & (EF_PF_LOOPBACK | EF_PF_LOOPBACK_OWN)))
