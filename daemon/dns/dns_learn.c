@@ -503,6 +503,28 @@ static bool dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
 	return d->up.events_dns_fold(d, &e, p->q.name);
 }
 
+/* A job's query and its answer, for probe detection (probe/) */
+static void probe_dns(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_dns_pending *p,
+		      const struct ef_dns_answer *a, int rcode)
+{
+	uint8_t addrs[EF_DNS_MAX_ADDRS][16], fams[EF_DNS_MAX_ADDRS];
+	struct ef_probe_dns in = {
+		.name = p->q.name,
+		.verdict = p->dec.verdict,
+		.rcode = rcode,
+		.names = p->pol->names,
+		.addrs = (const uint8_t (*)[16])addrs,
+		.families = fams,
+	};
+
+	for (size_t i = 0; a && i < a->n_addrs && i < EF_DNS_MAX_ADDRS; i++) {
+		memcpy(addrs[i], a->addrs[i].addr, 16);
+		fams[i] = a->addrs[i].family == 4 ? EF_FAM_V4 : EF_FAM_V6;
+		in.n_addrs++;
+	}
+	ef_probe_dns(d, j, &in);
+}
+
 void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 		   const struct ef_dns_answer *a, int rcode, char not_learned[][48], size_t n_not)
 {
@@ -520,7 +542,7 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 							       : "no rule names the host");
 	/* repeats, and a job over its span budget, fold (events.c, fold.h) */
 	if (p->dj && dns_fold(d, p->dj->job, p, rcode)) {
-		ef_probe_dns(d, p->dj->job, p, a, rcode);
+		probe_dns(d, p->dj->job, p, a, rcode);
 		return;
 	}
 	s = ef_span_new(d);
@@ -584,7 +606,7 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	if (p->dj) {
 		ef_span_job_attrs(s, p->dj->job);
 		/* after the span is complete: a flag adds a span of its own */
-		ef_probe_dns(d, p->dj->job, p, a, rcode);
+		probe_dns(d, p->dj->job, p, a, rcode);
 	}
 }
 

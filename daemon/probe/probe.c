@@ -43,7 +43,6 @@
 #include "probe.h"
 #include "notices/notices.h"
 #include "lib/cgroup.h"
-#include "dns/dnsproxy.h"
 #include "probe_detect.h"
 #include "lib/util.h"
 
@@ -448,32 +447,17 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 		flag(d, j, &fires[i], e);
 }
 
-void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_dns_pending *q,
-		  const struct ef_dns_answer *a, int rcode)
+void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, struct ef_probe_dns *in)
 {
 	struct ef_probe_fire fires[EF_PR__MAX];
-	uint8_t addrs[EF_DNS_MAX_ADDRS][16], fams[EF_DNS_MAX_ADDRS];
-	struct ef_probe_dns in = {
-		.now_ns = ef_now_boot_ns(),
-		.name = q->q.name,
-		.verdict = q->dec.verdict,
-		.rcode = rcode,
-		.names = q->pol->names,
-		.addrs = (const uint8_t (*)[16])addrs,
-		.families = fams,
-	};
 	uint64_t t0 = ef_now_boot_ns();
 	struct ef_pdet *p = detectors(j);
 	int n;
 
+	in->now_ns = t0;
 	if (!p)
 		return;
-	for (size_t i = 0; a && i < a->n_addrs && i < EF_DNS_MAX_ADDRS; i++) {
-		memcpy(addrs[i], a->addrs[i].addr, 16);
-		fams[i] = a->addrs[i].family == 4 ? EF_FAM_V4 : EF_FAM_V6;
-		in.n_addrs++;
-	}
-	n = ef_pdet_dns(p, &in, fires);
+	n = ef_pdet_dns(p, in, fires);
 	d->probe_examined++;
 	d->probe_ns += ef_now_boot_ns() - t0;
 	for (int i = 0; i < n; i++)

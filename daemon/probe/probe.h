@@ -7,16 +7,16 @@
 #define EF_PROBE_PROBE_H
 
 #include "egressd.h"
+#include "probe_detect.h"
 
-struct ef_dns_answer;
 
 /* probe.c: probe detection, its actions, and freeze/thaw/kill */
 int ef_probe_setup(struct ef_daemon *d);
 void ef_probe_netlink_io(struct ef_daemon *d);
 void ef_probe_close(struct ef_daemon *d);
 void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_event *e);
-void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_dns_pending *q,
-		  const struct ef_dns_answer *a, int rcode);
+/* A job's DNS query, decided and answered (in: all but now_ns) */
+void ef_probe_dns(struct ef_daemon *d, struct ef_job_rec *j, struct ef_probe_dns *in);
 void ef_probe_tick(struct ef_daemon *d);
 void ef_probe_status(struct ef_daemon *d, cJSON *o);
 void ef_probe_job_free(struct ef_job_rec *j);

@@ -13,7 +13,6 @@
 
 #include "egressd.h"
 #include "lib/procinfo.h"
-#include "decisions/decisions.h"
 #include "tamper.h"
 #include "lib/span.h"
 #include "lib/util.h"
