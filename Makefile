@@ -254,11 +254,13 @@ $(TEST_DNS): $(DNSMSG_OBJ) $(BUILD)/daemon/lib/names.o
 $(TEST_DNS): LIBS_TEST := -lldns
 
 # test_suggest: the pure half of egressctl policy suggest (decisions in, rules out)
-$(BUILD)/tests/test_suggest: $(BUILD)/cli/suggest_rules.o
+SUGGEST_RULES_OBJS := $(BUILD)/cli/suggest_rules.o $(BUILD)/cli/suggest_set.o \
+	$(BUILD)/cli/suggest_obs.o $(BUILD)/cli/suggest_write.o
+$(BUILD)/tests/test_suggest: $(SUGGEST_RULES_OBJS)
 $(BUILD)/tests/test_suggest: LIBS_TEST := -lpsl
 
 # test_notices: a notice of egressd's in words (egressctl run's stderr)
-$(BUILD)/tests/test_notices: $(BUILD)/cli/notice_text.o $(BUILD)/cli/suggest_rules.o \
+$(BUILD)/tests/test_notices: $(BUILD)/cli/notice_text.o $(SUGGEST_RULES_OBJS) \
 	$(BUILD)/cli/term_char.o
 $(BUILD)/tests/test_notices: LIBS_TEST := -lpsl
 
