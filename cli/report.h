@@ -127,4 +127,13 @@ extern const char *const report_counts[4][2];
  * nothing fetched, every value of the job escaped. */
 void report_html(const cJSON *m);
 
+/* ---- text and markdown (report_text.c) ---- */
+
+enum fmt { F_TEXT, F_MD, F_JSON, F_HTML };
+
+/* The model as text or markdown (f) on stdout. */
+void report_render(const cJSON *m, enum fmt f);
+/* s, or dflt for NULL or "" (report.c) */
+const char *report_str_or(const char *s, const char *dflt);
+
 #endif /* EF_REPORT_H */
