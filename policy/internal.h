@@ -54,6 +54,9 @@ void ef_rule_dest_str(const struct ef_rule *r, char *buf, size_t len);
 /* Mask `addr` (16 bytes) to `len` bits in place. */
 void ef_addr_mask(__u8 addr[16], unsigned int len);
 
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d). (addr.c) */
+bool ef_is_mapped(const __u8 a[16]);
+
 /* Quote at most `n` bytes of `src` (stopping at its NUL) for a message:
  * quotes, backslashes and non printable bytes become \xNN; what does not
  * fit in `dst` is cut and marked "...". */

@@ -14,77 +14,8 @@
 
 #include "internal.h"
 
-const __u8 ef_meta_v4[16] = { 169, 254, 169, 254 };
-const __u8 ef_meta_v6[16] = { 0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54 };
-/* 169.254.169.254 through a NAT64 gateway: the well-known prefix
- * 64:ff9b::/96 (RFC 6052) and the local-use 64:ff9b:1::/48 (RFC 8215) in
- * its /96 form, the one DNS64 resolvers synthesize */
-const __u8 ef_meta_nat64[EF_META_NAT64_N][16] = {
-	{ 0, 0x64, 0xff, 0x9b, [12] = 169, 254, 169, 254 },
-	{ 0, 0x64, 0xff, 0x9b, 0, 1, [12] = 169, 254, 169, 254 },
-};
-
-bool ef_addr_is_meta(__u8 family, const __u8 addr[16])
-{
-	if (family == EF_FAM_V4)
-		return !memcmp(addr, ef_meta_v4, 16);
-	if (!memcmp(addr, ef_meta_v6, 16))
-		return true;
-	for (size_t i = 0; i < EF_META_NAT64_N; i++)
-		if (!memcmp(addr, ef_meta_nat64[i], 16))
-			return true;
-	return false;
-}
-
 #define EF_NAME_LEN_MAX 253 /* RFC 1035, without the trailing dot */
 #define EF_LABEL_LEN_MAX 63
-
-void ef_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
-{
-	if (!buf || !len)
-		return;
-	/* truncation is fine: messages are for humans */
-	if (vsnprintf(buf, len, fmt, ap) < 0)
-		buf[0] = '\0';
-}
-
-void ef_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	ef_vfmt(buf, len, fmt, ap);
-	va_end(ap);
-}
-
-void ef_msg_quote(char *dst, size_t dstlen, const char *src, size_t n)
-{
-	size_t o = 0, i;
-
-	if (!dstlen)
-		return;
-	for (i = 0; i < n && src[i]; i++) {
-		unsigned char c = (unsigned char)src[i];
-		char tmp[8];
-		size_t k = 1;
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			tmp[0] = (char)c;
-		else
-			k = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", c);
-		/* keep room for "..." and the NUL */
-		if (o + k + 4 > dstlen) {
-			if (o + 4 <= dstlen) {
-				memcpy(dst + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		memcpy(dst + o, tmp, k);
-		o += k;
-	}
-	dst[o] = '\0';
-}
 
 /* The state of one rule parse: where the error is, and what it says. */
 struct rp {
@@ -130,20 +61,6 @@ static const char *show_char(char c, char *buf, size_t len)
 	else
 		ef_fmt(buf, len, "byte 0x%02x", u);
 	return buf;
-}
-
-void ef_addr_mask(__u8 addr[16], unsigned int len)
-{
-	unsigned int i;
-
-	for (i = 0; i < 16; i++) {
-		if (len >= 8) {
-			len -= 8;
-		} else {
-			addr[i] &= (__u8)(0xff00 >> len);
-			len = 0;
-		}
-	}
 }
 
 /* Dotted quad, decimal, no leading zeros: "010.0.0.1" means 8.0.0.1 to
@@ -227,13 +144,6 @@ static int parse_prefix(struct rp *rp, size_t at, size_t n, unsigned int max, __
 	return 0;
 }
 
-static bool is_mapped(const __u8 a[16])
-{
-	static const __u8 pfx[12] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(a, pfx, sizeof(pfx));
-}
-
 /* Host bits set usually means a typo in the length or the address; say
  * which network the rule would cover instead of silently masking. */
 static int check_host_bits(struct rp *rp, size_t at, __u8 family, const __u8 addr[16],
@@ -259,7 +169,7 @@ static void set_cidr(struct ef_rule *r, __u8 family, const __u8 addr[16], unsign
 	memset(r->addr, 0, sizeof(r->addr));
 	r->kind = EF_DEST_CIDR;
 	/* judged as IPv4, so stored as IPv4: one rule, one place in the maps */
-	if (family == EF_FAM_V6 && len >= 96 && is_mapped(addr)) {
+	if (family == EF_FAM_V6 && len >= 96 && ef_is_mapped(addr)) {
 		r->family = EF_FAM_V4;
 		r->prefixlen = (__u8)(len - 96);
 		memcpy(r->addr, addr + 12, 4);
@@ -671,7 +581,7 @@ int ef_addr_parse(const char *s, __u8 *family, __u8 addr[16])
 		if (parse_v6_at(&rp, 0, strlen(s), a))
 			return -EINVAL;
 		*family = EF_FAM_V6;
-		if (is_mapped(a)) {
+		if (ef_is_mapped(a)) {
 			memmove(a, a + 12, 4);
 			memset(a + 4, 0, 12);
 			*family = EF_FAM_V4;
@@ -721,7 +631,7 @@ static int parse_upstream(struct rp *rp, __u8 *family, __u8 addr[16], __u16 *por
 	if (err)
 		return err;
 	/* sockets of the other family would reach it as IPv4 anyway */
-	if (fam == EF_FAM_V6 && is_mapped(a)) {
+	if (fam == EF_FAM_V6 && ef_is_mapped(a)) {
 		memmove(a, a + 12, 4);
 		memset(a + 4, 0, 12);
 		fam = EF_FAM_V4;
@@ -757,250 +667,4 @@ int ef_upstream_parse(const char *s, __u8 *family, __u8 addr[16], __u16 *port)
 	memcpy(addr, a, 16);
 	*port = pt;
 	return 0;
-}
-
-/* One prefix of ef_addr_class()'s table. */
-struct net {
-	__u8 family, len;
-	__u8 addr[16];
-	__u8 cls; /* enum ef_addr_cls */
-};
-
-/* Longest prefixes first where they nest (the metadata addresses inside
- * link-local and unique-local, Alibaba's inside carrier-grade NAT). */
-static const struct net special_nets[] = {
-	{ EF_FAM_V4, 32, { 169, 254, 170, 2 }, EF_AC_METADATA },	 /* AWS ECS task metadata */
-	{ EF_FAM_V4, 32, { 100, 100, 100, 200 }, EF_AC_METADATA }, /* Alibaba Cloud */
-	{ EF_FAM_V4, 8, { 0 }, EF_AC_RESERVED },		 /* "this network", 0.0.0.0 */
-	{ EF_FAM_V4, 8, { 10 }, EF_AC_PRIVATE },
-	{ EF_FAM_V4, 10, { 100, 64 }, EF_AC_PRIVATE },		 /* carrier-grade NAT */
-	{ EF_FAM_V4, 8, { 127 }, EF_AC_LOOPBACK },
-	{ EF_FAM_V4, 16, { 169, 254 }, EF_AC_LINK_LOCAL },
-	{ EF_FAM_V4, 12, { 172, 16 }, EF_AC_PRIVATE },
-	{ EF_FAM_V4, 24, { 192, 0, 0 }, EF_AC_RESERVED },	 /* IETF protocol assignments */
-	{ EF_FAM_V4, 16, { 192, 168 }, EF_AC_PRIVATE },
-	{ EF_FAM_V4, 4, { 224 }, EF_AC_MULTICAST },
-	{ EF_FAM_V4, 4, { 240 }, EF_AC_RESERVED },		 /* and 255.255.255.255 */
-	{ EF_FAM_V6, 128, { 0 }, EF_AC_RESERVED },		 /* :: */
-	{ EF_FAM_V6, 128, { [15] = 1 }, EF_AC_LOOPBACK },	 /* ::1 */
-	{ EF_FAM_V6, 7, { 0xfc }, EF_AC_PRIVATE },		 /* unique local */
-	{ EF_FAM_V6, 10, { 0xfe, 0x80 }, EF_AC_LINK_LOCAL },
-	{ EF_FAM_V6, 10, { 0xfe, 0xc0 }, EF_AC_PRIVATE },	 /* site-local (deprecated) */
-	{ EF_FAM_V6, 8, { 0xff }, EF_AC_MULTICAST },
-};
-
-/*
- * The IPv4 addresses an IPv6 address may stand for through NAT64 (RFC
- * 6052 2.2): in 64:ff9b::/96 the last 32 bits. In the local-use
- * 64:ff9b:1::/48 the operator picks the prefix length (48, 56, 64 or 96
- * fit in it): each layout whose "u" octet (bits 64..71) and suffix are zero,
- * as RFC 6052 requires, is a candidate. Returns their number.
- */
-static bool zero(const __u8 *p, size_t n)
-{
-	while (n--)
-		if (*p++)
-			return false;
-	return true;
-}
-
-static int nat64_embedded(const __u8 a[16], __u8 out[4][16])
-{
-	static const __u8 wkp[12] = { 0, 0x64, 0xff, 0x9b };
-	static const __u8 local[6] = { 0, 0x64, 0xff, 0x9b, 0, 1 };
-	int n = 0;
-
-	memset(out, 0, 4 * 16);
-	if (!memcmp(a, wkp, sizeof(wkp))) {
-		memcpy(out[n++], a + 12, 4);
-		return n;
-	}
-	if (memcmp(a, local, sizeof(local)))
-		return 0;
-	memcpy(out[n++], a + 12, 4); /* /96 */
-	if (a[8])
-		return n;
-	if (zero(a + 13, 3)) { /* /64 */
-		memcpy(out[n++], a + 9, 4);
-	}
-	if (zero(a + 12, 4)) { /* /56 */
-		out[n][0] = a[7];
-		memcpy(&out[n++][1], a + 9, 3);
-	}
-	if (zero(a + 11, 5)) { /* /48 */
-		memcpy(out[n], a + 6, 2);
-		memcpy(&out[n++][2], a + 9, 2);
-	}
-	return n;
-}
-
-static enum ef_addr_cls addr_class(__u8 family, const __u8 addr[16]);
-
-enum ef_addr_cls ef_addr_class(__u8 family, const __u8 addr[16])
-{
-	__u8 v4[4][16];
-	int n;
-
-	/* what a NAT64 gateway connects to is the IPv4 address it embeds */
-	if (family == EF_FAM_V6 && (n = nat64_embedded(addr, v4)) > 0) {
-		enum ef_addr_cls worst = EF_AC_PUBLIC;
-
-		/* of several layouts, the most sensitive class (the enum's order) */
-		for (int i = 0; i < n; i++) {
-			enum ef_addr_cls c = addr_class(EF_FAM_V4, v4[i]);
-
-			if (c != EF_AC_PUBLIC && (worst == EF_AC_PUBLIC || c < worst))
-				worst = c;
-		}
-		return worst;
-	}
-	return addr_class(family, addr);
-}
-
-static enum ef_addr_cls addr_class(__u8 family, const __u8 addr[16])
-{
-	__u8 a[16] = { 0 };
-	size_t i;
-
-	if (family == EF_FAM_V6 && is_mapped(addr)) {
-		/* what a dual-stack socket connects to is the IPv4 address */
-		family = EF_FAM_V4;
-		memcpy(a, addr + 12, 4);
-	} else if (family == EF_FAM_V4) {
-		memcpy(a, addr, 4);
-	} else if (family == EF_FAM_V6) {
-		memcpy(a, addr, 16);
-	} else {
-		return EF_AC_RESERVED; /* cannot be judged */
-	}
-	if (!memcmp(a, family == EF_FAM_V4 ? ef_meta_v4 : ef_meta_v6, 16))
-		return EF_AC_METADATA;
-	for (i = 0; i < sizeof(special_nets) / sizeof(special_nets[0]); i++) {
-		const struct net *n = &special_nets[i];
-		__u8 m[16];
-
-		if (n->family != family)
-			continue;
-		memcpy(m, a, 16);
-		ef_addr_mask(m, n->len);
-		if (!memcmp(m, n->addr, 16))
-			return n->cls;
-	}
-	return EF_AC_PUBLIC;
-}
-
-const char *ef_addr_class_name(enum ef_addr_cls c)
-{
-	static const char *const names[] = {
-		[EF_AC_PUBLIC] = "public",	   [EF_AC_METADATA] = "metadata",
-		[EF_AC_LOOPBACK] = "loopback",	   [EF_AC_LINK_LOCAL] = "link_local",
-		[EF_AC_PRIVATE] = "private",	   [EF_AC_MULTICAST] = "multicast",
-		[EF_AC_RESERVED] = "reserved",
-	};
-
-	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
-}
-
-const char *ef_addr_str(__u8 family, const __u8 addr[16], char *out, size_t len)
-{
-	if (!inet_ntop(family == EF_FAM_V4 ? AF_INET : AF_INET6, addr, out, (socklen_t)len) && len)
-		out[0] = '\0';
-	return out;
-}
-
-bool ef_addr_internal(__u8 family, const __u8 addr[16])
-{
-	return ef_addr_class(family, addr) != EF_AC_PUBLIC;
-}
-
-int ef_rule_canon_ports(const struct ef_rule *r, struct ef_port_spec out[EF_MAX_PORT_SPECS])
-{
-	int n = r->n_ports, i, j, m = 0;
-
-	/* hand-built rules (CLI, tests) may be out of range: never overrun */
-	if (n < 0)
-		n = 0;
-	if (n > EF_MAX_PORT_SPECS)
-		n = EF_MAX_PORT_SPECS;
-
-	memcpy(out, r->ports, (size_t)n * sizeof(*out));
-	for (i = 1; i < n; i++) {
-		struct ef_port_spec t = out[i];
-
-		for (j = i; j > 0 && (out[j - 1].lo > t.lo ||
-				      (out[j - 1].lo == t.lo && out[j - 1].hi > t.hi)); j--)
-			out[j] = out[j - 1];
-		out[j] = t;
-	}
-	for (i = 0; i < n; i++) {
-		if (m > 0 && (int)out[i].lo <= (int)out[m - 1].hi + 1) {
-			if (out[i].hi > out[m - 1].hi)
-				out[m - 1].hi = out[i].hi;
-			continue;
-		}
-		out[m++] = out[i];
-	}
-	return m;
-}
-
-bool ef_rule_same(const struct ef_rule *a, const struct ef_rule *b)
-{
-	struct ef_port_spec pa[EF_MAX_PORT_SPECS], pb[EF_MAX_PORT_SPECS];
-	int na, nb;
-
-	if (a->kind != b->kind || a->deny != b->deny || a->protos != b->protos)
-		return false;
-	if (a->kind == EF_DEST_CIDR) {
-		if (a->family != b->family || a->prefixlen != b->prefixlen ||
-		    memcmp(a->addr, b->addr, sizeof(a->addr)))
-			return false;
-	} else if (strcmp(a->name, b->name)) {
-		return false;
-	}
-	na = ef_rule_canon_ports(a, pa);
-	nb = ef_rule_canon_ports(b, pb);
-	return na == nb && !memcmp(pa, pb, (size_t)na * sizeof(*pa));
-}
-
-__u64 ef_fnv1a(const void *p, size_t n, __u64 h)
-{
-	const unsigned char *c = p;
-
-	while (n--)
-		h = (h ^ *c++) * 0x100000001b3ull;
-	return h;
-}
-
-__u64 ef_rule_hash(const struct ef_rule *r)
-{
-	struct ef_port_spec ps[EF_MAX_PORT_SPECS];
-	__u8 hdr[3] = { (__u8)r->kind, r->deny, r->protos };
-	__u64 h = ef_fnv1a(hdr, sizeof(hdr), EF_FNV1A_INIT);
-	int n = ef_rule_canon_ports(r, ps);
-
-	if (r->kind == EF_DEST_CIDR) {
-		h = ef_fnv1a(&r->family, 1, h);
-		h = ef_fnv1a(&r->prefixlen, 1, h);
-		h = ef_fnv1a(r->addr, sizeof(r->addr), h);
-	} else {
-		h = ef_fnv1a(r->name, strlen(r->name), h);
-	}
-	return ef_fnv1a(ps, (size_t)n * sizeof(*ps), h);
-}
-
-void ef_rule_dest_str(const struct ef_rule *r, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-	unsigned int full = r->family == EF_FAM_V4 ? 32 : 128;
-
-	if (r->kind != EF_DEST_CIDR) {
-		ef_fmt(buf, len, "%s%s", r->kind == EF_DEST_WILDCARD ? "*." : "", r->name);
-		return;
-	}
-	if (!inet_ntop(r->family == EF_FAM_V4 ? AF_INET : AF_INET6, r->addr, a, sizeof(a)))
-		a[0] = '\0';
-	if (r->prefixlen == full)
-		ef_fmt(buf, len, r->family == EF_FAM_V4 ? "%s" : "[%s]", a);
-	else
-		ef_fmt(buf, len, r->family == EF_FAM_V4 ? "%s/%u" : "[%s]/%u", a, r->prefixlen);
 }
