@@ -625,9 +625,9 @@ def test_install_man_pages_render_and_match_the_tools(ctx):
     # egress-fence-policy(5): every key of the policy parser
     src = roff_text(os.path.join(man, "egress-fence-policy.5"))
     pkeys = set(re.findall(r'\{\s*"(\w+)",\s*do_\w+\s*\}',
-                           read(os.path.join(REPO, "policy/parse.c"))))
+                           read(os.path.join(REPO, "policy/parse_keys.c"))))
     check({"name", "allow", "deny", "probe", "sockets"} <= pkeys,
-          "the policy key tables were not found in policy/parse.c: %s" % sorted(pkeys))
+          "the policy key tables were not found in policy/parse_keys.c: %s" % sorted(pkeys))
     for k in sorted(pkeys):
         check(documented(k, src), "egress-fence-policy(5) does not document key %s" % k)
 
