@@ -444,7 +444,7 @@ static int drop_caps(__u64 keep, char *err, size_t errlen)
 }
 
 /*
- * In a container whose root has no CAP_SYS_ADMIN (run.c), no mount
+ * In a container whose root has no CAP_SYS_ADMIN (run_isolate.c), no mount
  * namespace of the job's own: what read_only_fence() would make read-only
  * must be so already, as the runtime mounts it for a container that is not
  * privileged (Docker, Podman: sysfs, the cgroup filesystems, /proc/sys and

@@ -8,8 +8,8 @@
  * them (suggest_rules.c), as lines to add to the policy.
  *
  * The journal is read once into a model (a cJSON tree, which --format json
- * prints as it is); text and markdown render that model, and so does html
- * (report_html.c), which also draws the model's timeline of the job's
+ * prints as it is); text and markdown render that model (report_text.c),
+ * and so does html (report_html.c), which also draws the model's timeline of the job's
  * decisions (report_timeline.c), nested under the spans they are children
  * of (report_tree.c): tool calls of an agent that traces itself, whose
  * spans --spans adds (report_spans.c). Every value in it comes from the job, and

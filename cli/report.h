@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * egressctl report, split along its seams: report.c reads the journal into
- * the model and renders text and markdown; report_timeline.c keeps the
- * job's decisions for the model's "timeline"; report_spans.c reads the
- * spans others traced in the job's trace (--spans) and report_tree.c
- * nests the decisions under them; report_html.c renders the model as one
- * self-contained HTML page.
+ * the model; report_text.c renders it as text and markdown;
+ * report_timeline.c keeps the job's decisions for the model's "timeline";
+ * report_spans.c reads the spans others traced in the job's trace
+ * (--spans) and report_tree.c nests the decisions under them;
+ * report_html.c renders the model as one self-contained HTML page.
  */
 #ifndef EF_REPORT_H
 #define EF_REPORT_H

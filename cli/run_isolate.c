@@ -21,17 +21,6 @@
 #include "run.h"
 #include "userns.h"
 
-/*
- * A root job gets a mount namespace of its own before it joins its cgroup
- * (userns.c ef_root_isolate): the fence's own files read-only (where they
- * are, egressd says in its status), the host's services that start
- * processes for root covered, and the system directories copy-on-write
- * (overlay.c) unless the job's policy has "host_writes": true (which
- * egressd says in the same status: the run request's policy fields go
- * with it). The layer made goes into the run request ("overlay"), so that
- * egressd records it and removes it when the job ends. 0, or -1 having
- * said why.
- */
 /* egressd's status for a job about to run (the run request's policy
  * fields go with it), on the connection already checked to be egressd's
  * (ctl_connect_root); NULL having said why. */

@@ -2,7 +2,9 @@
 /*
  * egressctl policy suggest, split along the seam between reading and
  * deciding: suggest.c reads the journal and prints; suggest_rules.c turns
- * the decisions it was given into allow rules (pure: no I/O, unit-tested).
+ * the decisions it was given into allow rules (pure: no I/O, unit-tested),
+ * with suggest_obs.c keeping what it was given and suggest_write.c writing
+ * the rules; the string sets are suggest_set.c's.
  */
 #ifndef EF_SUGGEST_H
 #define EF_SUGGEST_H

@@ -39,7 +39,7 @@ struct suggest {
 
 struct rule_out {
 	char *text;
-	char *key; /* names: rev_key; NULL for addresses */
+	char *key; /* names: suggest_rev_key; NULL for addresses */
 	int cls;	 /* 0 name, 1 IPv4, 2 IPv6 */
 	__u8 addr[16];
 	__u8 proto;

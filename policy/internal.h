@@ -14,7 +14,7 @@
 #define EF_RULE_MAX_LEN 1024	       /* a name, a bracketed CIDR and 32 ranges fit easily */
 #define EF_JSON_MAX_DEPTH 32	       /* policies nest 3 deep; bounds the recursion */
 
-/* The metadata addresses; policy.h documents why they are special. */
+/* The metadata addresses; policy.h documents why they are special. (addr.c) */
 extern const __u8 ef_meta_v4[16];
 extern const __u8 ef_meta_v6[16];
 #define EF_META_NAT64_N 2
@@ -39,6 +39,8 @@ int ef_inbound_rule_parse_col(const char *s, struct ef_rule *out, size_t *ret_co
  * Same error convention as ef_rule_parse_col(). */
 int ef_upstream_check(const char *s, size_t *ret_col, char *msg, size_t msglen);
 
+/* ---- rule_same.c: a rule's meaning apart from its spelling ---- */
+
 /* The rule's port specs sorted by lo with overlapping and adjacent specs
  * merged; returns the count. Two rules that differ only in how they spell
  * their ports ("80,443" and "443,80") have the same canonical ports. */
@@ -51,11 +53,15 @@ __u64 ef_rule_hash(const struct ef_rule *r);
 /* "10.0.0.0/8", "[2001:db8::]/32", "169.254.169.254" or the name. */
 void ef_rule_dest_str(const struct ef_rule *r, char *buf, size_t len);
 
+/* ---- addr.c ---- */
+
 /* Mask `addr` (16 bytes) to `len` bits in place. */
 void ef_addr_mask(__u8 addr[16], unsigned int len);
 
-/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d). (addr.c) */
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
 bool ef_is_mapped(const __u8 a[16]);
+
+/* ---- msg.c: messages ---- */
 
 /* Quote at most `n` bytes of `src` (stopping at its NUL) for a message:
  * quotes, backslashes and non printable bytes become \xNN; what does not
@@ -66,8 +72,10 @@ void ef_msg_quote(char *dst, size_t dstlen, const char *src, size_t n);
 void ef_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ef_vfmt(char *buf, size_t len, const char *fmt, va_list ap);
 
+/* ---- parse_keys.c ---- */
+
 /* Linux AF_* name of an address family as "sockets.families" spells it
- * ("vsock"), or NULL if it has none there. (parse.c) */
+ * ("vsock"), or NULL if it has none there. */
 const char *ef_sock_family_name(unsigned int af);
 
 /* ---- rindex.c: a policy's rules by meaning and by destination ---- */

@@ -3,7 +3,8 @@
  * Rule strings: "DEST:PORTS[/PROTO]" (see DESIGN.md, "Policy files and
  * rules"). Every error names the character it is about, so the policy
  * parser can point into the JSON string and a user can fix it without
- * guessing; where the intent is clear the message shows the fix.
+ * guessing; where the intent is clear the message shows the fix. A bare
+ * address (ef_addr_parse) and a DNS upstream are read with the same pieces.
  */
 #include <arpa/inet.h>
 #include <errno.h>
