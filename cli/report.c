@@ -224,11 +224,13 @@ static int add_decision(struct rep *r, const struct audit_span *s, const char *p
 		.count = 1,
 		.process = proc,
 		.kind = s->name + (strncmp(s->name, "egress.", 7) ? 0 : 7),
-		.reason = report_str_or(audit_attr_str(s, probe ? "egress.probe.reason" : "egress.reason"),
+		.reason = report_str_or(audit_attr_str(s, probe ? "egress.probe.reason"
+								  : "egress.reason"),
 					"?"),
-		.decision = probe ? "flag" : report_str_or(audit_attr_str(s, "egress.decision"), "?"),
-		.parent = report_str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "parentSpanId")),
-					""),
+		.decision = probe ? "flag"
+				  : report_str_or(audit_attr_str(s, "egress.decision"), "?"),
+		.parent = report_str_or(
+			cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "parentSpanId")), ""),
 	};
 	const char *what = audit_attr_str(s, probe ? "egress.probe.subject"
 						   : "egress.tamper.target");
@@ -263,14 +265,17 @@ static int on_span(void *ctx, const struct audit_span *s)
 		r->last_ns = s->end_ns;
 	if (!r->trace_id[0])
 		snprintf(r->trace_id, sizeof(r->trace_id), "%s",
-			 report_str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "traceId")), ""));
+			 report_str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "traceId")),
+				       ""));
 	if (!strcmp(s->name, "egress.job")) {
 		cJSON_Delete(r->info);
 		r->info = job_info(s);
 		snprintf(r->trace_id, sizeof(r->trace_id), "%s",
-			 report_str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "traceId")), ""));
+			 report_str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "traceId")),
+				       ""));
 		snprintf(r->job_span, sizeof(r->job_span), "%s",
-			 report_str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "spanId")), ""));
+			 report_str_or(cJSON_GetStringValue(cJSON_GetObjectItem(s->span, "spanId")),
+				       ""));
 		r->job_start_ns = s->start_ns;
 		r->job_end_ns = s->end_ns;
 		return r->info ? 0 : -ENOMEM;
@@ -285,9 +290,11 @@ static int on_span(void *ctx, const struct audit_span *s)
 			return -ENOMEM;
 		cJSON_AddStringToObject(o, "time", t);
 		cJSON_AddStringToObject(o, "reason",
-					report_str_or(audit_attr_str(s, "egress.probe.reason"), "?"));
+					report_str_or(audit_attr_str(s, "egress.probe.reason"),
+						      "?"));
 		cJSON_AddStringToObject(o, "action",
-					report_str_or(audit_attr_str(s, "egress.probe.action"), "?"));
+					report_str_or(audit_attr_str(s, "egress.probe.action"),
+						      "?"));
 		return 0;
 	}
 	if (!strcmp(s->name, "egress.tamper")) {
@@ -295,9 +302,11 @@ static int on_span(void *ctx, const struct audit_span *s)
 		if (!o || !cJSON_AddItemToArray(r->tamper, o))
 			return -ENOMEM;
 		cJSON_AddStringToObject(o, "time", t);
-		cJSON_AddStringToObject(o, "reason", report_str_or(audit_attr_str(s, "egress.reason"), "?"));
+		cJSON_AddStringToObject(o, "reason",
+					report_str_or(audit_attr_str(s, "egress.reason"), "?"));
 		cJSON_AddStringToObject(o, "target",
-					report_str_or(audit_attr_str(s, "egress.tamper.target"), ""));
+					report_str_or(audit_attr_str(s, "egress.tamper.target"),
+						      ""));
 		cJSON_AddStringToObject(o, "process", proc);
 		return 0;
 	}

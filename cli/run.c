@@ -11,27 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <linux/capability.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "egressctl.h"
 #include "lib/cgroup.h"
 #include "ci_env.h"
-#include "container_reach.h"
 #include "policy.h"
-#include "guard.h"
 #include "inherit.h"
-#include "landlock.h"
 #include "notices.h"
 #include "overlay.h"
-#include "userns.h"
-#include "seccomp.h"
 #include "lib/util.h"
 #include "run.h"
 

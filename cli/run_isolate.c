@@ -6,10 +6,8 @@
  * runtimes' sockets it covers, the copy-on-write layer of a root job), and
  * the checks of a job inside a container.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <sys/stat.h>

@@ -95,7 +95,8 @@ int ef_walk_object(struct pctx *c, const cJSON *obj, __u32 tok, const struct key
 
 		/* both parsers read the same text, so the trees match */
 		if (t >= c->d.n_tok || c->d.tok[t].key == EF_JNOKEY)
-			return ef_perr(c, ef_tok_off(c, tok), "internal error: position index mismatch");
+			return ef_perr(c, ef_tok_off(c, tok),
+				       "internal error: position index mismatch");
 		for (k = 0; k < n_keys; k++)
 			if (!strcmp(it->string, keys[k].name))
 				break;

@@ -104,7 +104,8 @@ static int do_loopback(struct pctx *c, const cJSON *v, __u32 tok)
 	else if (cJSON_IsString(v) && !strcmp(v->valuestring, "own"))
 		c->p->loopback = EF_LOOPBACK_OWN;
 	else
-		return ef_perr(c, ef_tok_off(c, tok), "\"loopback\" must be \"own\", true or false");
+		return ef_perr(c, ef_tok_off(c, tok),
+			       "\"loopback\" must be \"own\", true or false");
 	return 0;
 }
 
@@ -167,7 +168,8 @@ static int do_docker_binds(struct pctx *c, const cJSON *v, __u32 tok)
 			return ef_perr(c, off, "a bind path must be absolute and normalised (no //, . or "
 					       ".., no trailing /)");
 		if (n == 1)
-			return ef_perr(c, off, "\"/\" would give the job's containers the whole host");
+			return ef_perr(c, off,
+				       "\"/\" would give the job's containers the whole host");
 		for (const char *q = s; *q; q++)
 			if ((unsigned char)*q < 0x20 || *q == 0x7f || *q == ':' || *q == ',')
 				return ef_perr(c, off, "a bind path may not hold control characters, ':' or ','");
@@ -236,7 +238,8 @@ static int do_rules(struct pctx *c, const cJSON *v, __u32 tok, int list)
 	int err;
 
 	if (!cJSON_IsArray(v))
-		return ef_perr(c, ef_tok_off(c, tok), "\"%s\" must be an array of rule strings", what);
+		return ef_perr(c, ef_tok_off(c, tok), "\"%s\" must be an array of rule strings",
+			       what);
 	n = (size_t)cJSON_GetArraySize(v);
 	if (!n)
 		return 0;
@@ -303,7 +306,8 @@ static int do_dns_upstream(struct pctx *c, const cJSON *v, __u32 tok)
 	size_t n;
 
 	if (!cJSON_IsArray(v))
-		return ef_perr(c, ef_tok_off(c, tok), "\"dns.upstream\" must be an array of addresses");
+		return ef_perr(c, ef_tok_off(c, tok),
+			       "\"dns.upstream\" must be an array of addresses");
 	n = (size_t)cJSON_GetArraySize(v);
 	if (!n)
 		return 0;
@@ -331,8 +335,8 @@ static int want_rate(struct pctx *c, const cJSON *v, __u32 tok, const char *what
 	double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
 
 	if (!cJSON_IsNumber(v) || d < 1 || d > EF_DNS_MAX_QUERY_RATE || d != (double)(__u32)d)
-		return ef_perr(c, ef_tok_off(c, tok), "\"dns.%s\" must be an integer from 1 to %u", what,
-			       EF_DNS_MAX_QUERY_RATE);
+		return ef_perr(c, ef_tok_off(c, tok), "\"dns.%s\" must be an integer from 1 to %u",
+			       what, EF_DNS_MAX_QUERY_RATE);
 	*out = (__u32)d;
 	return 0;
 }
@@ -366,8 +370,8 @@ static int want_threshold(struct pctx *c, const cJSON *v, __u32 tok, const char 
 	double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
 
 	if (!cJSON_IsNumber(v) || d < 1 || d > max || d != (double)(__u32)d)
-		return ef_perr(c, ef_tok_off(c, tok), "\"probe.%s\" must be an integer from 1 to %u",
-			       what, max);
+		return ef_perr(c, ef_tok_off(c, tok),
+			       "\"probe.%s\" must be an integer from 1 to %u", what, max);
 	*out = (__u32)d;
 	return 0;
 }
@@ -524,7 +528,8 @@ static int do_sock_families(struct pctx *c, const cJSON *v, __u32 tok)
 			double d = it->valuedouble;
 
 			if (d < 0 || d > 63 || d != (double)(int)d)
-				return ef_perr(c, off, "address family number must be from 0 to 63");
+				return ef_perr(c, off,
+					       "address family number must be from 0 to 63");
 			af = (int)d;
 		} else {
 			return ef_perr(c, off, "an address family must be a name or a number");
