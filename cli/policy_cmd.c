@@ -4,7 +4,7 @@
  * parser egressd uses, so they need no daemon (the policy dir is asked of
  * egressd, or given with --policy-dir). apply, add and remove are egressd's:
  * it checks who is asking, writes the file and switches running jobs
- * (daemon/policies/policy_ops.c). suggest is cli/suggest.c.
+ * (daemon/policy_change/policy_ops.c). suggest is cli/suggest.c.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -239,7 +239,7 @@ struct ef_daemon {
 	int netns_fd;		/* egressd's network namespace (dns_netns.c) */
 	uint64_t netns_cookie;
 	struct ef_client *clients;
-	struct ef_watch *watches; /* control connections watching a job (notice.c) */
+	struct ef_watch *watches; /* control connections watching a job (notices/notices.c) */
 	struct ef_runtime runtimes[EF_RUNTIMES_MAX];
 	int n_runtimes;
 

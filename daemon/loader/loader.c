@@ -298,7 +298,7 @@ int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out)
 	return n;
 }
 
-/* egressctl run's parent, watching its job (notice.c): out of the jobs'
+/* egressctl run's parent, watching its job (notices/notices.c): out of the jobs'
  * reach as egressd's threads are (BPF LSM refuses, the recorders record;
  * the guard's seccomp rules name it without BPF LSM). */
 void ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on)

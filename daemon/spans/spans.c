@@ -155,7 +155,7 @@ void ef_span_rule(struct ef_span *s, const struct ef_pol_rec *pol, const char *r
 }
 
 /* Why a decision was a refusal, in words: its span's status message and
- * the job's notice (notice.c). addr: the destination's name or address. */
+ * the job's notice (notices/notices.c). addr: the destination's name or address. */
 void ef_event_why(const struct ef_event *e, const char *addr, const char *rule, char *msg,
 		  size_t len)
 {

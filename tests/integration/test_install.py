@@ -612,7 +612,7 @@ def test_install_man_pages_render_and_match_the_tools(ctx):
     for o in opts:
         check(documented(o, src), "egressd(8) does not document %s (in `egressd --help`)" % o)
     keys = set()
-    for f in ("daemon/main.c", "daemon/dns/dns_learn.c", "daemon/export/export_cfg.c", "daemon/control/access.c"):
+    for f in ("daemon/main.c", "daemon/dns/dns_learn.c", "daemon/export/export_cfg.c", "daemon/access/access.c"):
         # the lists of keys each section accepts (ef_json_known_keys' "known")
         for arr in re.findall(r"static const char \*const known\[\] = \{(.*?)\};",
                               read(os.path.join(REPO, f)), re.S):
