@@ -5,12 +5,13 @@ import os
 import subprocess
 import time
 
-import run
 import world as W
+from harness import REPO, check, kill_pid, read_jsonl
+from harness_spans import otlp_attrs, Span
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "otlp_receiver.py")
-PROTO_PY = os.path.join(run.REPO, "build", "otlp-proto", "py")
+PROTO_PY = os.path.join(REPO, "build", "otlp-proto", "py")
 
 
 class Receiver:
@@ -25,9 +26,9 @@ class Receiver:
         self.answer()
 
     def start(self, timeout=10):
-        run.check(os.path.exists(os.path.join(PROTO_PY, "trace_service_pb2.py")),
-                  "%s/trace_service_pb2.py is missing: run `make` (it compiles the official "
-                  "OTLP schema for the test receiver)" % PROTO_PY)
+        check(os.path.exists(os.path.join(PROTO_PY, "trace_service_pb2.py")),
+              "%s/trace_service_pb2.py is missing: run `make` (it compiles the official "
+              "OTLP schema for the test receiver)" % PROTO_PY)
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         argv = [W.PY, SERVER, "--proto-py", PROTO_PY, "--out", self.out, "--port-file",
@@ -52,7 +53,7 @@ class Receiver:
     def stop(self):
         """Down hard (SIGKILL by pid): connections are refused until start()."""
         if self.proc and self.proc.poll() is None:
-            run.kill_pid(self.proc.pid)
+            kill_pid(self.proc.pid)
             self.proc.wait(5)
         if self.proc:
             W.ledger().drop("pid", self.proc.pid)
@@ -78,19 +79,19 @@ class Receiver:
         time.sleep(0.01)
 
     def requests(self):
-        return run.read_jsonl(self.out) if os.path.exists(self.out) else []
+        return read_jsonl(self.out) if os.path.exists(self.out) else []
 
     def spans(self, ok_only=True):
-        """Decoded spans (run.Span) of requests answered 2xx (or all)."""
+        """Decoded spans (harness_spans.Span) of requests answered 2xx (or all)."""
         out = []
         for i, r in enumerate(self.requests()):
             if ok_only and r["status"] // 100 != 2:
                 continue
             for rs in (r.get("request") or {}).get("resourceSpans", []):
-                res = run.otlp_attrs((rs.get("resource") or {}).get("attributes"))
+                res = otlp_attrs((rs.get("resource") or {}).get("attributes"))
                 for ss in rs.get("scopeSpans", []):
                     for sp in ss.get("spans", []):
-                        out.append(run.Span(sp, res, ss.get("scope") or {}, "request %d" % i))
+                        out.append(Span(sp, res, ss.get("scope") or {}, "request %d" % i))
         return out
 
     def errors(self):
@@ -106,8 +107,8 @@ class Receiver:
                 break
             time.sleep(0.1)
         missing = want - got
-        run.check(not missing, "after %ss the receiver lacks %d of %d spans (requests: %s; "
-                  "decode errors: %s)" % (timeout, len(missing), len(want), [
-                      (r["status"], r["n_spans"]) for r in self.requests()][-10:],
-                      self.errors()[:3]))
+        check(not missing, "after %ss the receiver lacks %d of %d spans (requests: %s; "
+              "decode errors: %s)" % (timeout, len(missing), len(want), [
+                  (r["status"], r["n_spans"]) for r in self.requests()][-10:],
+                  self.errors()[:3]))
         return [s for s in self.spans() if s.span_id in want]

@@ -11,7 +11,8 @@ import secrets
 import subprocess
 import time
 
-from run import (test, pol, allowed, denied, check, eq, Span, SANITIZER_MARKS)
+from harness import test, pol, allowed, denied, check, eq, SANITIZER_MARKS
+from harness_spans import Span
 
 POLICY = pol(allow=["198.18.1.1:443", "[2001:db8:1::1]:443"], deny=["198.18.2.0/24:*"])
 COLUMNS = ["TIME", "JOB", "SPAN", "DECISION", "REASON", "DESTINATION", "PROCESS", "RULE"]

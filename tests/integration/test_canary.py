@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 
-from run import test, pol, check, eq, PY
+from harness import test, pol, check, eq, PY
 
 CANARY = ("192.0.2.1", 9)
 

@@ -9,7 +9,8 @@ import os
 import re
 import secrets
 
-from run import test, pol, allowed, denied, check, eq, is_hex, REPO
+from harness import test, pol, allowed, denied, check, eq, REPO
+from harness_spans import is_hex
 
 ALLOW, DENY = "198.18.1.1:443", "198.18.2.1:443"
 POLICY = pol(allow=[ALLOW])

@@ -1,6 +1,7 @@
 """TCP connect decisions: IPv4, IPv6, IPv4-mapped, deny rules, metadata,
 audit mode, ports and protocols, loopback."""
-from run import test, pol, allowed, denied, not_fenced, expect, check, eq, EPERM
+from harness import test, pol, allowed, denied, not_fenced, check, eq, EPERM
+from harness_spans import expect
 
 
 @test

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 
-from run import test, pol, check, eq, PY, TIME_SCALE
+from harness import test, pol, check, eq, PY, TIME_SCALE
 
 ALLOW, DENY = "198.18.1.1:443", "198.18.2.1:443"
 

@@ -7,8 +7,9 @@ import signal
 import socket
 import time
 
-from run import (test, pol, allowed, denied, expect, check, eq, wait_until, read_jsonl,
-                 probe_argv, own_cgroup, EPERM, PY)
+from harness import (test, pol, allowed, denied, check, eq, wait_until, read_jsonl, probe_argv,
+                     own_cgroup, EPERM, PY)
+from harness_spans import expect
 ALLOW, ALLOW2, DENY = "198.18.1.1:443", "198.18.1.2:443", "198.18.2.1:443"
 
 

@@ -12,7 +12,7 @@ import re
 import subprocess
 
 import world as W
-from run import test, check, eq, REPO, SANITIZER_MARKS
+from harness import test, check, eq, REPO, SANITIZER_MARKS
 from test_report import check_inert
 
 DECISIONS = ("allow", "deny", "would_deny", "FLAGGED")

@@ -17,7 +17,7 @@ import shutil
 import signal
 import subprocess
 
-from run import test, pol, allowed, denied, check, eq, wait_until, REPO, PY, PROBE
+from harness import test, pol, allowed, denied, check, eq, wait_until, REPO, PY, PROBE
 from test_ci import (GITHUB, GITHUB_WANT, GITLAB, GITLAB_WANT, ci_env, check_ci, new_tp)
 
 CI_DIR = os.path.join(REPO, "deploy", "ci")

@@ -17,8 +17,9 @@ import shlex
 import time
 
 import world as W
-from run import (test, pol, allowed, denied, expect, check, eq, wait_until, read_jsonl,
-                 probe_argv, norm_addr, EPERM)
+from harness import (test, pol, allowed, denied, check, eq, wait_until, read_jsonl, probe_argv,
+                     norm_addr, EPERM)
+from harness_spans import expect
 
 UPSTREAM = W.DNS_V4
 ANY_V4, ANY_V6 = "198.18.1.9", "2001:db8:1::9"  # no DNS server there (world selftest)

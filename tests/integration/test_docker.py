@@ -13,7 +13,7 @@ import time
 
 import dockerd as DK
 import world as W
-from run import test, pol, check, eq, PY
+from harness import test, pol, check, eq, PY
 
 # a container's IPv6 address is tentative for a moment after its start
 WAIT_DAD = ("for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do ip -6 addr | grep -q tentative "

@@ -8,7 +8,8 @@ import signal
 import time
 
 import otlp
-from run import test, pol, allowed, denied, check, eq, expect, wait_until
+from harness import test, pol, allowed, denied, check, eq, wait_until
+from harness_spans import expect
 
 POLICY = pol(allow=["198.18.1.1:443", "[2001:db8:1::1]:443"], deny=["198.18.2.0/24:*"])
 FAST = {"OTEL_BSP_SCHEDULE_DELAY": "50"}
@@ -392,8 +393,8 @@ def test_export_bad_settings(ctx):
 def test_export_example_config(ctx):
     """deploy/egressd.json is a config egressd takes; with its otlp section
     turned on it exports."""
-    import run
-    with open(os.path.join(run.REPO, "deploy", "egressd.json")) as f:
+    import harness
+    with open(os.path.join(harness.REPO, "deploy", "egressd.json")) as f:
         cfg = json.load(f)
     r = otlp.Receiver(ctx).start()
     d = ctx.daemon({"sa": POLICY}, config=cfg)

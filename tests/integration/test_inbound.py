@@ -9,7 +9,8 @@ import subprocess
 import time
 
 import world as W
-from run import test, pol, check, eq, expect, wait_until, read_jsonl
+from harness import test, pol, check, eq, wait_until, read_jsonl
+from harness_spans import expect
 
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py")
 PORT = 7100

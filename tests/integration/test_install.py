@@ -23,7 +23,7 @@ import struct
 import subprocess
 import time
 
-from run import test, pol, allowed, denied, check, eq, wait_until, REPO
+from harness import test, pol, allowed, denied, check, eq, wait_until, REPO
 
 ALLOW, DENY = "198.18.1.1:443", "198.18.2.1:443"
 POLICIES = ("ci-agent", "coding-agent", "package-build")

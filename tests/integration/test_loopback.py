@@ -15,7 +15,8 @@ import subprocess
 import time
 
 import world as W
-from run import test, pol, check, eq, expect, wait_until, read_jsonl, EPERM
+from harness import test, pol, check, eq, wait_until, read_jsonl, EPERM
+from harness_spans import expect
 
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py")
 TARGET = ("198.18.1.1", 80)  # hostd echo: what the relay forwards to

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from run import test, pol, check, eq, PY, PROBE, wait_until, kill_pid
+from harness import test, pol, check, eq, PY, PROBE, wait_until, kill_pid
 
 NOTICE = "egress-fence: refused "
 

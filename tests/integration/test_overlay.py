@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 
-from run import test, pol, check, eq, wait_until, PY
+from harness import test, pol, check, eq, wait_until, PY
 
 ALLOW = "198.18.1.1:443"
 # no CI runner, whatever runs this suite (an empty marker counts as unset)

@@ -9,8 +9,7 @@ import textwrap
 import time
 
 import world as W
-from run import (test, pol, check, eq, wait_until, read_jsonl, probe_argv, norm_addr, EPERM,
-                 PY)
+from harness import test, pol, check, eq, wait_until, read_jsonl, probe_argv, norm_addr, EPERM, PY
 
 A, A2, D = "198.18.1.1:443", "198.18.1.2:443", "198.18.2.1:443"
 ECONNABORTED, ECONNRESET, EPIPE = 103, 104, 32

@@ -16,8 +16,8 @@ import subprocess
 import time
 
 import world as W
-from run import (test, pol, allowed, denied, expect, check, eq, wait_until, probe_argv, PY,
-                 PROBE, EPERM)
+from harness import test, pol, allowed, denied, check, eq, wait_until, probe_argv, PY, PROBE, EPERM
+from harness_spans import expect
 from test_dns import dns_config, sh
 
 DNS = W.DNS_V4

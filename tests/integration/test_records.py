@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import world as W
-from run import test, pol, check, eq, wait_until, PY
+from harness import test, pol, check, eq, wait_until, PY
 
 ALLOW = ("198.18.1.1", 9000)   # TCP echo
 DENY = ("198.18.2.1", 443)

@@ -23,7 +23,7 @@ import subprocess
 import time
 import zlib
 
-from run import test, pol, check, eq, PY, PROBE, SANITIZER_MARKS
+from harness import test, pol, check, eq, PY, PROBE, SANITIZER_MARKS
 
 HOSTILE = "<script>alert(1)</script>|`x`*y*[z](http://a)\x1b[31m\x9b2J"
 

@@ -3,7 +3,7 @@ import os
 import signal
 import time
 
-from run import test, pol, check, wait_until, PY
+from harness import test, pol, check, wait_until, PY
 
 DENY = ("198.18.2.1", 443)
 

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 
-from run import test, pol, check, eq, PY
+from harness import test, pol, check, eq, PY
 
 GROUP = 4242  # the stand-in's "docker" group
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=%d" % GROUP, "--"]

@@ -13,7 +13,7 @@ import secrets
 import subprocess
 import time
 
-from run import test, pol, check, eq, PY
+from harness import test, pol, check, eq, PY
 
 DENIED = ("198.18.1.2", 9000)
 

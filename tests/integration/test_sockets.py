@@ -1,5 +1,6 @@
 """socket() creation: raw, packet, ICMP datagram and other families."""
-from run import test, pol, refused, expect, check, eq
+from harness import test, pol, refused, check, eq
+from harness_spans import expect
 
 REASONS = {"raw": "raw_socket", "raw6": "raw_socket", "packet": "raw_socket",
            "icmp": "protocol", "icmp6": "protocol", "vsock": "family", "xdp": "family"}

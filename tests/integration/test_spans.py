@@ -5,7 +5,8 @@ import re
 import secrets
 import time
 
-from run import test, pol, allowed, denied, expect, check, eq, is_hex, norm_addr
+from harness import test, pol, allowed, denied, check, eq, norm_addr
+from harness_spans import expect, is_hex
 
 POLICY = pol(allow=["198.18.1.1:443", "[2001:db8:1::1]:443", "198.18.1.5:9999/udp"],
              deny=["198.18.2.0/24:*"])

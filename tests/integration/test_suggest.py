@@ -11,7 +11,7 @@ import os
 import secrets
 import time
 
-from run import test, pol, allowed, check, eq
+from harness import test, pol, allowed, check, eq
 from test_dns import dns_config, sh
 from test_audit import egressctl, state
 

@@ -14,7 +14,7 @@ import os
 import pwd
 import subprocess
 
-from run import test, pol, allowed, denied, check, eq, wait_until, PY, PROBE
+from harness import test, pol, allowed, denied, check, eq, wait_until, PY, PROBE
 from test_policy_live import as_user
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 
-from run import test, pol, check, eq, PY
+from harness import test, pol, check, eq, PY
 
 POLICY = pol(allow=["198.18.1.1:20000-20999"], deny=[])
 

@@ -8,7 +8,7 @@ import os
 import secrets
 import time
 
-from run import test, pol, check, eq, PY, PROBE
+from harness import test, pol, check, eq, PY, PROBE
 import otlp
 
 # every port of one test host: a connect that meets no listener is still

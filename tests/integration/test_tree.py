@@ -4,7 +4,8 @@ import json
 import os
 import time
 
-from run import test, pol, allowed, denied, expect, check, eq, wait_until
+from harness import test, pol, allowed, denied, check, eq, wait_until
+from harness_spans import expect
 from world import pid_alive
 
 ALLOW, DENY = "198.18.1.1:443", "198.18.2.1:443"

@@ -2,7 +2,8 @@
 destination) and connected UDP (egress.connect, transport udp)."""
 import time
 
-from run import test, pol, allowed, denied, expect, check, eq
+from harness import test, pol, allowed, denied, check, eq
+from harness_spans import expect
 
 
 @test
@@ -103,7 +104,7 @@ def test_udp_one_socket_across_destinations_and_versions(ctx):
     import json
     import secrets
     import subprocess
-    from run import PY
+    from harness import PY
     from test_policy_live import ctl_json
     A, B, rule = "198.18.1.5", "198.18.1.6", "198.18.1.5:9999/udp"
     d = ctx.daemon({"u": pol(allow=[rule])})

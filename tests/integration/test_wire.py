@@ -13,7 +13,8 @@ import subprocess
 import time
 
 import world as W
-from run import test, pol, check, eq, expect, wait_until, kill_pid, PY
+from harness import test, pol, check, eq, wait_until, kill_pid, PY
+from harness_spans import expect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VEC = os.path.join(HERE, "wire_vec.py")

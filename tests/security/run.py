@@ -65,6 +65,8 @@ def _integration_runner():
 
 R = _integration_runner()
 import world as W  # noqa: E402
+import harness as H  # noqa: E402
+from harness_daemon import Ctx  # noqa: E402
 import capture  # noqa: E402
 
 PY = W.PY
@@ -261,8 +263,8 @@ class Extras:
     def down(self):
         if self.dns is not None:
             for c in W.children_of(self.dns.pid):
-                R.kill_pid(c)
-            R.stop_popen(self.dns, 2)
+                H.kill_pid(c)
+            H.stop_popen(self.dns, 2)
             W.ledger().drop("pid", self.dns.pid)
             self.dns = None
 
@@ -460,8 +462,8 @@ class Suite:
 
     def shared_daemon(self, vectors):
         if self.shared is None:
-            self.shared_ctx = R.Ctx("security-shared", self.args.build, self.world, self.cg2,
-                                    keep=self.args.keep, verbose=self.args.verbose)
+            self.shared_ctx = Ctx("security-shared", self.args.build, self.world, self.cg2,
+                                  keep=self.args.keep, verbose=self.args.verbose)
             pols = {v.policy_name: v.policy for v in vectors if v.own is None}
             self.shared = self.shared_ctx.daemon(pols, config=SHARED_CONFIG, label="shared")
             open_for_nobody(self.shared)
@@ -487,8 +489,8 @@ class Suite:
             if vec.own is None:
                 d = self.shared_daemon(vectors)
             else:
-                own_ctx = R.Ctx(vec.name, self.args.build, self.world, self.cg2,
-                                keep=self.args.keep, verbose=self.args.verbose)
+                own_ctx = Ctx(vec.name, self.args.build, self.world, self.cg2,
+                              keep=self.args.keep, verbose=self.args.verbose)
                 cfg = dict(SHARED_CONFIG)
                 cfg.update(vec.own)
                 d = own_ctx.daemon({vec.policy_name: vec.policy}, config=cfg, label=vec.name)
@@ -542,13 +544,13 @@ class Suite:
             out += o
             err += e
         except subprocess.TimeoutExpired:
-            R.stop_popen(p, 2)
+            H.stop_popen(p, 2)
             err += b"[harness] launcher timed out"
         W.ledger().drop("pid", p.pid)
         t1 = time.time()
         # the job's span is written at its end: once there, its decisions are too
         try:
-            R.wait_until(lambda: d.find("egress.job", job=job), timeout=10, interval=0.2,
+            H.wait_until(lambda: d.find("egress.job", job=job), timeout=10, interval=0.2,
                          what="the job's egress.job span")
         except AssertionError as e:
             err += ("[harness] %s\n" % e).encode()
