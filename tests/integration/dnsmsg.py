@@ -1,6 +1,6 @@
 """DNS messages by hand (RFC 1035), for the tests' own resolver clients.
 
-Used by probe.py (inside fenced jobs) and world.py (its self-test). Nothing
+Used by probe_dns.py (inside fenced jobs) and world_selftest.py. Nothing
 here ever reads /etc/resolv.conf or calls getaddrinfo: every query goes to
 the resolver address the caller names. Python 3 stdlib only.
 

@@ -7,16 +7,20 @@
 Needs root, BTF (/sys/kernel/btf/vmlinux), a cgroup2 mount and bpffs; without
 them every test FAILS with a message that names what is missing (nothing is
 skipped). Builds one test world (world.py) for the run; every test gets fresh
-daemons (class Daemon) with their own dirs, cgroup root and bpffs dir, all
-removed afterwards. Prints "PASS name" or "FAIL name: reason" per test (a
-failure also prints the tail of each daemon's log) and ends with exactly one
-line "N passed, N failed"; exits 1 if anything failed. --name selects by
-exact name (a name no test has FAILS, so that a renamed test does not drop
-out of a named subset such as tests/vm/subset.py's); --json FILE writes one
-{"name", "passed", "seconds", "failure", "details"} per test.
+daemons (harness_daemon.py's Daemon) with their own dirs, cgroup root and
+bpffs dir, all removed afterwards. Prints "PASS name" or "FAIL name: reason"
+per test (a failure also prints the tail of each daemon's log) and ends with
+exactly one line "N passed, N failed"; exits 1 if anything failed. --name
+selects by exact name (a name no test has FAILS, so that a renamed test does
+not drop out of a named subset such as tests/vm/subset.py's); --json FILE
+writes one {"name", "passed", "seconds", "failure", "details"} per test.
 
-Tests live in test_*.py beside this file and register with @test. Python 3
-stdlib only.
+Tests live in test_*.py beside this file and register with @test. What they
+use is beside them too: harness.py (@test, assertions, pol, the runner's own
+processes), harness_spans.py (the journal's spans, expect), harness_daemon.py
+(Daemon, Ctx); world.py the world (its self-test in world_selftest.py);
+probe.py the client jobs run (probe_base.py, probe_dns.py). Python 3 stdlib
+only.
 """
 import argparse
 import glob

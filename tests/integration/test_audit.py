@@ -2,7 +2,7 @@
 table or JSON Lines, with or without a running egressd; damaged journals.
 
 What audit prints is checked span by span against the journal itself (read
-here with run.py's own OTLP reader), in journal order."""
+here with harness_spans.py's own OTLP reader), in journal order."""
 import calendar
 import json
 import os

@@ -653,7 +653,8 @@ def otlp_value(v):
 def journal_spans(state):
     """Every span in <state>/journal/*, oldest file first, as (span, attrs)
     pairs; a torn last line (egressd still writing) ends a file. For the
-    demo and the benchmarks; the tests read the journal through run.py."""
+    demo and the benchmarks; the tests read the journal through
+    harness_daemon.py."""
     out = []
     jdir = os.path.join(state, "journal")
     for name in sorted(os.listdir(jdir)):

@@ -28,7 +28,7 @@ that cannot run (a missing kernel feature, a missing tool) fails saying so.
 --name selects by exact name: NAME[USER] one run, NAME every user the vector
 runs as; a name the suite does not have FAILS (a named subset such as
 tests/vm/subset.py's does not shrink when a vector is renamed).
-Reuses tests/integration's world (world.py) and daemon (run.py's Daemon):
+Reuses tests/integration's world (world.py) and daemon (harness_daemon.py):
 one world for the suite, one shared egressd for the vectors that allow it.
 """
 import argparse
@@ -53,7 +53,7 @@ sys.path.insert(1, VECDIR)
 
 
 def _integration_runner():
-    """tests/integration/run.py (Daemon, Ctx, prechecks) as module "ef_integration_run":
+    """tests/integration/run.py (prechecks) as module "ef_integration_run":
     this file is run.py too, so `import run` would find itself."""
     spec = importlib.util.spec_from_file_location("ef_integration_run",
                                                   os.path.join(INTEG, "run.py"))

@@ -87,7 +87,7 @@ INTEGRATION = [
         # the proxy in a job's own network namespace (netns cookies, setns)
         "dns_from_another_network_namespace",
     ]),
-    # tamper: all of tests/integration/test_tamper.py (BPF LSM is active on 6.1:
+    # tamper: all of tests/integration/test_tamper*.py (BPF LSM is active on 6.1:
     # egressd's tamper mode is "bpf_lsm" there, "guard" on a host that refuses it)
     ("tamper", [
         "root_job_cannot_take_the_fence_down",
