@@ -8,7 +8,7 @@ import glob
 import os
 import re
 
-from run import test, check, REPO
+from harness import test, check, REPO
 
 # egressd's parts, bottom to top (README "Layout"). "state" is egressd.h,
 # the daemon's state every part above it shares; "main" is main.c, which
