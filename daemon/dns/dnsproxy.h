@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The DNS proxy's objects, shared by dns.c (sockets, forwarding) and
- * dns_learn.c (decisions, learned addresses, spans). */
+/* The DNS proxy's objects, shared by dns.c (a job's proxy, events, timeouts),
+ * dns_listen.c (listeners, the job's connections, queries and replies),
+ * dns_upstream.c (forwarding) and dns_learn.c (decisions, learned addresses,
+ * spans). */
 #ifndef EF_DNSPROXY_H
 #define EF_DNSPROXY_H
 
@@ -15,6 +17,9 @@ struct ef_dns_job;
 struct ef_learn_mirror;
 
 struct ef_dns_net;
+
+#define ANSWER_MAX 65535 /* longest answer (TCP) */
+#define UDP_BATCH 64	 /* datagrams read per wakeup, for fairness */
 
 /* A proxy socket: UDP, or a TCP listener. First member: enum ef_ep_kind. */
 struct ef_dns_sock {
@@ -131,28 +136,69 @@ struct ef_dns_pending {
 	struct ef_dns_answer answer;
 };
 
+/* A pooled UDP socket to an upstream server (dns_upstream.c). */
+struct ef_dns_upsock {
+	int kind; /* EF_EPK_DNS_UPSOCK */
+	int fd;
+	struct ef_dns_upsock *next;
+	struct sockaddr_storage sa;
+	socklen_t len;
+	uint32_t refs, uses;
+	uint64_t born_ns;
+	uint64_t srtt_ns; /* smoothed round trip of its answers, 0: none yet */
+	bool retired;
+};
+
 /* dns.c */
+uint64_t ef_dns_mono_ns(void);
+/* obj is freed by fn(obj) in ef_dns_reap(), after the epoll batch */
+void ef_dns_defer_free(void *obj, void (*fn)(void *));
+int ef_dns_ep_add(struct ef_daemon *d, int fd, uint32_t events, void *tag);
+void ef_dns_ep_mod(struct ef_daemon *d, int fd, uint32_t events, void *tag);
+void ef_dns_close_fd(struct ef_daemon *d, int *fd);
+
+/* dns_listen.c */
 int ef_dns_listen_one(struct ef_daemon *d, struct ef_dns_sock *ls, struct ef_dns_job *dj,
 		      bool v6, bool tcp, uint16_t port, uint16_t *got);
-void ef_dns_close_fd(struct ef_daemon *d, int *fd);
+int ef_dns_listeners_open(struct ef_daemon *d, struct ef_dns_job *dj, uint16_t want);
+void ef_dns_listeners_close(struct ef_daemon *d, struct ef_dns_job *dj);
+void ef_dns_revive(struct ef_daemon *d, struct ef_dns_sock *ls);
+void ef_dns_conn_put(struct ef_dns_conn *c);
+void ef_dns_conn_close(struct ef_daemon *d, struct ef_dns_conn *c);
+void ef_dns_conn_accept(struct ef_daemon *d, struct ef_dns_sock *ls);
+void ef_dns_conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events);
+void ef_dns_udp_io(struct ef_daemon *d, struct ef_dns_sock *ls);
+void ef_dns_reply(struct ef_daemon *d, const struct ef_dns_client *cl, const uint8_t *msg,
+		  size_t len);
+/* an answer with no records; q may have no question (malformed query) */
+void ef_dns_reply_rcode(struct ef_daemon *d, const struct ef_dns_client *cl,
+			const struct ef_dns_query *q, bool has_question, int rcode);
+/* the job's process that sent from this client port (proto
+ * IPPROTO_UDP or IPPROTO_TCP), as the wire check noted it (ef_dns_peer) */
+bool ef_dns_who_find(struct ef_daemon *d, const struct ef_dns_job *dj, uint8_t proto,
+		     const struct sockaddr_storage *peer, struct ef_dns_who *out);
+
+/* dns_upstream.c */
+struct ef_dns_pending *ef_dns_pending_new(struct ef_daemon *d, struct ef_dns_job *dj,
+					  const struct ef_dns_client *cl,
+					  const struct ef_dns_query *q);
+void ef_dns_pending_end(struct ef_daemon *d, struct ef_dns_pending *p);
+int ef_dns_send_attempt(struct ef_daemon *d, struct ef_dns_pending *p);
+void ef_dns_attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const char *why);
+void ef_dns_busy_poll(struct ef_daemon *d, struct ef_dns_pending *p);
+void ef_dns_upsock_io(struct ef_daemon *d, struct ef_dns_upsock *u);
+void ef_dns_upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p);
 
 /* dns_netns.c */
 void ef_dns_nets_close(struct ef_daemon *d, struct ef_dns_job *dj);
 void ef_dns_net_failed(struct ef_daemon *d, struct ef_dns_net *n);
 void ef_dns_nets_tick(struct ef_daemon *d, struct ef_dns_job *dj);
-void ef_dns_reply(struct ef_daemon *d, const struct ef_dns_client *cl, const uint8_t *msg,
-		  size_t len);
 
 /* dns_guard.c */
 bool ef_dns_admit(struct ef_dns_job *dj);
 void ef_dns_refused(struct ef_daemon *d, struct ef_dns_job *dj, int reason,
 		    const struct ef_dns_query *q, int rcode, bool tcp, const char *why);
 void ef_dns_fold_tick(struct ef_daemon *d, struct ef_dns_job *dj, bool flush);
-
-/* dns.c: the job's process that sent from this client port (proto
- * IPPROTO_UDP or IPPROTO_TCP), as the wire check noted it (ef_dns_peer) */
-bool ef_dns_who_find(struct ef_daemon *d, const struct ef_dns_job *dj, uint8_t proto,
-		     const struct sockaddr_storage *peer, struct ef_dns_who *out);
 
 /* dns_learn.c */
 void ef_dns_decide(const struct ef_pol_rec *pol, const char *name,
