@@ -265,7 +265,7 @@ struct ef_daemon {
 	struct ef_buf out;
 	struct ef_buf pb_out; /* the same spans in protobuf, for the exporter */
 
-	/* DNS proxy (dns.c) */
+	/* DNS proxy (dns/; queries upstream: dns_upstream.c) */
 	struct ef_dns_pending *dns_pending; /* every query waiting for an upstream */
 	struct ef_dns_pending **dns_by_id;  /* [65536]: UDP attempts in flight by id */
 	struct ef_dns_upsock *dns_upsocks;  /* pooled UDP sockets to upstream servers */

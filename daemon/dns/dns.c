@@ -10,9 +10,10 @@
  *      never leaves the host (no tunnelling through the fence). In audit
  *      mode it is forwarded and recorded would_deny;
  *   2. otherwise it is forwarded to the policy's upstream (or the config's,
- *      or resolv.conf's) over UDP with a fresh socket and a random id per
- *      attempt; a truncated answer is asked again over TCP; an attempt
- *      times out after timeout_ms and the next server is tried;
+ *      or resolv.conf's) over UDP, on a socket pooled per server whose source
+ *      port keeps changing, with a random id per attempt; a truncated answer
+ *      is asked again over TCP; an attempt times out after timeout_ms and
+ *      the next server is tried;
  *   3. the A/AAAA addresses the answer gives for the name, through its CNAME
  *      chain, are written to ef_learned for this job (dns_learn.c) *before*
  *      the answer is released, so a connect made right after it finds them;

@@ -15,7 +15,7 @@ void ef_dns_netns_seen(struct ef_daemon *d, const struct ef_event *e);
  * query (a container started through the job's Docker endpoint) */
 void ef_dns_netns_open_pid(struct ef_daemon *d, struct ef_job_rec *j, pid_t pid);
 
-/* dns.c: the per-job DNS proxy */
+/* dns.c: the per-job DNS proxy (ef_dns_config: dns_learn.c) */
 int ef_dns_config(struct ef_daemon *d, const cJSON *section, const char *path);
 int ef_dns_job_start(struct ef_daemon *d, struct ef_job_rec *j, uint16_t want_port);
 void ef_dns_job_stop(struct ef_daemon *d, struct ef_job_rec *j);

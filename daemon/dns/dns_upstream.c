@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The DNS proxy's forwarding (dns.c has the overview): a query the job's
- * policy lets through goes to the policy's upstream (or the config's, or
- * resolv.conf's) over UDP with a random id per attempt; a truncated answer
- * is asked again over TCP; an attempt times out after timeout_ms and the
- * next server is tried. The answer's addresses are learned (dns_learn.c)
- * before it is released to the job.
+ * The DNS proxy's forwarding (dns.c has the overview): a query the proxy
+ * does not answer itself (dns_listen.c) goes to the policy's upstream (or
+ * the config's, or resolv.conf's) over UDP with a random id per attempt; a
+ * truncated answer is asked again over TCP; an attempt times out after
+ * timeout_ms and the next server is tried. The answer's addresses are
+ * learned (dns_learn.c) before it is released to the job.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -127,6 +127,8 @@ static struct ef_dns_upsock *upsock_get(struct ef_daemon *d, const struct ef_ups
 	u->uses++;
 	return u;
 }
+
+/* ---- attempts: ids, servers, retries ---- */
 
 /* A random id no query in flight uses. */
 static int id_claim(struct ef_daemon *d, struct ef_dns_pending *p)
@@ -280,6 +282,8 @@ int ef_dns_send_attempt(struct ef_daemon *d, struct ef_dns_pending *p)
 	return ef_dns_ep_add(d, fd, EPOLLOUT, p);
 }
 
+/* ---- answers ---- */
+
 /* The upstream answered: learn, then release the answer to the job. */
 static void answered(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg, size_t len,
 		     const struct ef_dns_answer *a)
@@ -380,6 +384,8 @@ void ef_dns_upsock_io(struct ef_daemon *d, struct ef_dns_upsock *u)
 	upsock_put(d, u);
 }
 
+/* ---- TCP to upstream (after a truncated answer) ---- */
+
 void ef_dns_upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p)
 {
 	if (p->tbuf_out) {
@@ -428,6 +434,8 @@ void ef_dns_upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p)
 		}
 	}
 }
+
+/* ---- a query forwarded ---- */
 
 /*
  * What goes upstream is the proxy's own query for the question (dnsmsg.h,
