@@ -135,7 +135,7 @@ static int read_policy_text(struct ef_daemon *d, const cJSON *req, const char *a
 
 /*
  * What a root job's mount namespace needs to know of its policy before
- * the run request (cli/run.c isolate_root: the namespace is made before
+ * the run request (cli/run_isolate.c isolate_root: the namespace is made before
  * the job's cgroup is joined): the policy the run request would take,
  * chosen the same way, says whether its system writes reach the host
  * ("host_writes"). An error goes into "run_policy_error"; the run request

@@ -23,7 +23,7 @@
 #include "docker/container.h"
 #include "../../cli/container_reach.h"
 
-/* what daemon/container.o needs of docker.c */
+/* what daemon/docker/container.o needs of docker.c */
 const char *ef_docker_upstream(void)
 {
 	return "/run/docker.sock";

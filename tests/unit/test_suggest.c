@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * cli/suggest_rules.c: egressctl policy suggest's decisions-in, rules-out
- * half. DNS names rather than addresses, exact addresses (IPv6 in
- * brackets, IPv4-mapped as IPv4), ports merged per destination and
- * protocol, wildcards for enough names under one parent (never under a
- * public suffix), getaddrinfo's UDP sorting connects dropped, metadata and
- * internal addresses left out, loopback skipped, names resolved but not
- * connected to, comparison with an existing policy, the policy text (which
- * must parse and compile), and a fixed output order whatever the input
- * order.
+ * cli/suggest_rules.c (with suggest_set.c, suggest_obs.c, suggest_write.c):
+ * egressctl policy suggest's decisions-in, rules-out half. DNS names rather
+ * than addresses, exact addresses (IPv6 in brackets, IPv4-mapped as IPv4),
+ * ports merged per destination and protocol, wildcards for enough names
+ * under one parent (never under a public suffix), getaddrinfo's UDP sorting
+ * connects dropped, metadata and internal addresses left out, loopback
+ * skipped, names resolved but not connected to, comparison with an existing
+ * policy, the policy text (which must parse and compile), and a fixed
+ * output order whatever the input order.
  */
 #include <errno.h>
 #include <setjmp.h>
