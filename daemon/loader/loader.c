@@ -301,14 +301,14 @@ int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out)
 /* egressctl run's parent, watching its job (notices/notices.c): out of the jobs'
  * reach as egressd's threads are (BPF LSM refuses, the recorders record;
  * the guard's seccomp rules name it without BPF LSM). */
-void ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on)
+int ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on)
 {
 	__u32 key = (__u32)pid, one = 1;
 	size_t i;
 	int fd;
 
 	if (pid <= 0)
-		return;
+		return 0;
 	/* counted: one process may watch several jobs, and stays guarded until
 	 * its last watch ends */
 	for (i = 0; i < d->n_guarded && d->guarded[i].pid != pid; i++)
@@ -316,32 +316,30 @@ void ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on)
 	if (on && i == d->n_guarded) {
 		struct ef_guarded *g = realloc(d->guarded, (i + 1) * sizeof(*g));
 
-		if (g) {
-			d->guarded = g;
-			d->guarded[d->n_guarded++] = (struct ef_guarded){ .pid = pid };
-		} else {
-			log_warn("guarding egressctl run's parent (pid %d): out of memory: guarded "
-				 "until the next job starts", pid);
-		}
+		if (!g)
+			return -ENOMEM; /* not counted, not guarded: the watch is refused */
+		d->guarded = g;
+		d->guarded[d->n_guarded++] = (struct ef_guarded){ .pid = pid };
 	}
 	if (i < d->n_guarded) {
 		if (on) {
 			d->guarded[i].refs++;
 		} else if (--d->guarded[i].refs) {
-			return;
+			return 0;
 		} else {
 			d->guarded[i] = d->guarded[--d->n_guarded];
 		}
 	} else if (!on) {
-		return;
+		return 0;
 	}
 	if (!d->tskel)
-		return;
+		return 0;
 	fd = bpf_map__fd(d->tskel->maps.ef_guard_pids);
 	if (!on)
 		bpf_map_delete_elem(fd, &key);
 	else if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
 		log_warn("guarding egressctl run's parent (pid %d): %s", pid, strerror(errno));
+	return 0;
 }
 
 /* Loads and attaches one set of tamper programs (the BPF LSM hooks, or the

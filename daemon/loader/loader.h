@@ -15,8 +15,10 @@ void ef_bpf_close(struct ef_daemon *d);
  * array, if given); returns how many. */
 int ef_guard_pids_refresh(struct ef_daemon *d, cJSON *out);
 
-/* pid (egressctl run's parent, watching a job) guarded as egressd's threads are */
-void ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on);
+/* pid (egressctl run's parent, watching a job) guarded as egressd's threads
+ * are, or one watch fewer of it; -ENOMEM: it could not be counted, and is
+ * not guarded (the watch must be refused) */
+int ef_guard_pid_set(struct ef_daemon *d, pid_t pid, bool on);
 
 /* kernel_probes.c: the kernel features egressd relies on; the order of
  * ef_kernel_features */

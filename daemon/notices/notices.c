@@ -82,7 +82,7 @@ static void send_obj(struct ef_daemon *d, struct ef_watch *w, const char *key, c
 	}
 	s = cJSON_PrintUnformatted(top);
 	cJSON_Delete(top);
-	if (s && d->up.control_push(d, w->c, s))
+	if (s && d->up->control_push(d, w->c, s))
 		w->shown++;
 	else
 		w->dropped++;
@@ -376,10 +376,14 @@ int ef_notice_watch(struct ef_daemon *d, struct ef_client *c, const cJSON *req,
 	snprintf(w->job_id, sizeof(w->job_id), "%s", j->id);
 	w->fail_on_deny = j->pol->pol->fail_on_deny;
 	w->rb_drops0 = ef_bpf_stat(d, EF_S_RB_DROPS);
+	/* a job must not stop, limit or trace what judges it: unguarded, no watch */
+	if (ef_guard_pid_set(d, w->pid, true)) {
+		free(w);
+		snprintf(err, errlen, "watch job %s: out of memory", j->id);
+		return -ENOMEM;
+	}
 	w->next = d->watches;
 	d->watches = w;
-	/* a job must not stop, limit or trace what judges it */
-	ef_guard_pid_set(d, w->pid, true);
 	cJSON_AddStringToObject(reply, "job_id", j->id);
 	cJSON_AddStringToObject(reply, "policy", j->pol->pol->name);
 	cJSON_AddBoolToObject(reply, "fail_on_deny", w->fail_on_deny);
@@ -400,7 +404,7 @@ int ef_notice_summary(struct ef_daemon *d, struct ef_client *c, cJSON *reply, ch
 	/* every record the kernel has written so far, before the counts: what
 	 * the command did before it exited is in them */
 	if (w->cgid) {
-		d->up.events_drain(d);
+		d->up->events_drain(d);
 		j = ef_job_by_cgroup(d, w->cgid);
 		if (j)
 			w->fail_on_deny |= j->pol->pol->fail_on_deny;
