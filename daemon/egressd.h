@@ -279,7 +279,7 @@ struct ef_daemon {
 	uint64_t dns_limited, dns_spoofed; /* over the job's rate; answers spelt otherwise */
 	uint64_t dns_case_fallback;	   /* queries asked again in lowercase after that */
 
-	struct ef_upcalls up;
+	const struct ef_upcalls *up; /* main.c's, read-only */
 
 	uint64_t events, rb_drops_reported;
 	uint64_t started_ns;

@@ -345,6 +345,16 @@ static void run_loop(struct ef_daemon *d)
 	}
 }
 
+/* The calls from a part to one above it (egressd.h) */
+static const struct ef_upcalls upcalls = {
+	.events_consume = ef_events_consume,
+	.events_drain = ef_events_drain,
+	.event_record = ef_event_record,
+	.events_dns_fold = ef_events_dns_fold,
+	.job_save = ef_job_save,
+	.control_push = ef_control_push,
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -368,14 +378,7 @@ int main(int argc, char **argv)
 	if (!d)
 		return 1;
 	d->epfd = d->sigfd = d->timerfd = d->inofd = d->listenfd = d->netns_fd = -1;
-	d->up = (struct ef_upcalls){
-		.events_consume = ef_events_consume,
-		.events_drain = ef_events_drain,
-		.event_record = ef_event_record,
-		.events_dns_fold = ef_events_dns_fold,
-		.job_save = ef_job_save,
-		.control_push = ef_control_push,
-	};
+	d->up = &upcalls;
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
 		case O_CONFIG: o.config = optarg; break;

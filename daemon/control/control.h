@@ -13,7 +13,7 @@ void ef_control_tick(struct ef_daemon *d); /* drops idle clients */
 void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events);
 void ef_control_close(struct ef_daemon *d);
 /* Queue one line (with its newline) on c, unless it has more than
- * EF_NOTICE_OUT_MAX unread; false: dropped (d->up.control_push). */
+ * EF_NOTICE_OUT_MAX unread; false: dropped (d->up->control_push). */
 bool ef_control_push(struct ef_daemon *d, struct ef_client *c, const char *line);
 
 #endif /* EF_CONTROL_CONTROL_H */

@@ -279,7 +279,7 @@ static void record(struct ef_daemon *d, const struct ef_event *e, const char *de
 	if (j && e->reason == EF_R_CANARY && e->kind == EF_K_CONNECT && !j->canary &&
 	    e->pid == (uint32_t)j->pid && e->verdict == EF_V_DENY) {
 		j->canary = true;
-		d->up.job_save(d, j);
+		d->up->job_save(d, j);
 		return;
 	}
 	if (j) {

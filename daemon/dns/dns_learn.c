@@ -500,7 +500,7 @@ static bool dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
 	memcpy(e.addr, &id, sizeof(id));
 	/* a job fold names a sample by id: keep the name findable */
 	ef_name_remember(d, id, p->q.name);
-	return d->up.events_dns_fold(d, &e, p->q.name);
+	return d->up->events_dns_fold(d, &e, p->q.name);
 }
 
 /* A job's query and its answer, for probe detection (probe/) */

@@ -461,7 +461,7 @@ void ef_dns_udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
 
 	/* the askers' exec records (their trace context) are in the ring
 	 * ahead of their queries: read them first */
-	d->up.events_consume(d);
+	d->up->events_consume(d);
 	for (int i = 0; i < UDP_BATCH && ls->fd >= 0; i++) {
 		struct ef_dns_client cl = { .sock = ls };
 		ssize_t n;
@@ -479,7 +479,7 @@ void ef_dns_udp_io(struct ef_daemon *d, struct ef_dns_sock *ls)
 
 void ef_dns_conn_io(struct ef_daemon *d, struct ef_dns_conn *c, uint32_t events)
 {
-	d->up.events_consume(d); /* as ef_dns_udp_io */
+	d->up->events_consume(d); /* as ef_dns_udp_io */
 	if (events & EPOLLOUT)
 		conn_flush(d, c);
 	if (c->fd < 0)

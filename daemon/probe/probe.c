@@ -374,7 +374,7 @@ static void flag(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_prob
 	if (d->watches)
 		ef_notice_flag(d, j, ef_probe_reason_name(f->reason), what,
 			       ef_probe_action_name(done));
-	d->up.job_save(d, j);
+	d->up->job_save(d, j);
 }
 
 /* Any attempt on the fence is a probe, at the first try: each kind of

@@ -265,7 +265,7 @@ void ef_tamper_user(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_p
 		snprintf(e.exe, sizeof(e.exe), "%s", slash ? slash + 1 : exe);
 	}
 record:
-	d->up.event_record(d, &e, op);
+	d->up->event_record(d, &e, op);
 }
 
 const char *ef_landlock_scope(const struct ef_daemon *d)
