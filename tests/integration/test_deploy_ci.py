@@ -558,7 +558,7 @@ def test_deploy_ci_files(ctx):
 
 DOCS = [os.path.join(REPO, "docs", n) for n in ("ci.md", "export.md")]
 # where the project's own variables, commands and options are defined
-SOURCES = (glob.glob(os.path.join(REPO, "daemon", "*.c")) +
+SOURCES = (glob.glob(os.path.join(REPO, "daemon", "**", "*.c"), recursive=True) +
            glob.glob(os.path.join(REPO, "cli", "*.c"))
            + ci_files("sh", "env", "toml", "yml"))
 
