@@ -74,10 +74,10 @@ static void fold_attrs(struct ef_daemon *d, struct ef_span *s, const struct ef_f
 static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_job_rec *j,
 		       const char *detail, const struct ef_fold_sum *fs)
 {
-	const char *rule = NULL, *exe_path, *name = NULL;
+	const char *rule = NULL, *name = NULL;
 	struct ef_pol_rec *pol;
 	struct ef_span *s;
-	char addr[INET6_ADDRSTRLEN] = "", exe[EF_EXE_LEN + 1], comm[EF_COMM_LEN + 1];
+	char addr[INET6_ADDRSTRLEN] = "";
 	bool by_job = fs && fs->by_job;
 
 	/* the job's own policy version, unless the record predates a switch */
@@ -159,22 +159,11 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 	/* an inbound record is written in softirq context: no process asked */
 	if (e->kind == EF_K_INBOUND)
 		goto process_done;
-	memcpy(exe, e->exe, EF_EXE_LEN);
-	exe[EF_EXE_LEN] = '\0';
-	memcpy(comm, e->comm, EF_COMM_LEN);
-	comm[EF_COMM_LEN] = '\0';
 	/* the process's own span, if it was started with one (proc_ctx.c); a
 	 * fold of the job's many processes stays under the job */
 	if (j && !by_job)
 		ef_span_proc_context(d, s, j, e->pid, e->start_boot_ns);
-	ef_span_int(s, "process.pid", e->pid);
-	ef_span_int(s, "process.parent_pid", e->ppid);
-	ef_span_int(s, "process.user.id", e->uid);
-	ef_span_int(s, "thread.id", e->tid);
-	ef_span_str(s, "process.executable.name", exe[0] ? exe : comm);
-	exe_path = ef_proc_exe(d->procs, e->pid, e->start_boot_ns, exe);
-	if (exe_path)
-		ef_span_str(s, "process.executable.path", exe_path);
+	ef_span_process(d, s, e->pid, e->ppid, e->uid, e->tid, e->start_boot_ns, e->exe, e->comm);
 	ef_docker_span(d, s, j, e->pid, e->start_boot_ns);
 process_done:
 	if (by_job && e->verdict == EF_V_DENY) {

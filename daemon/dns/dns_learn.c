@@ -455,26 +455,6 @@ void ef_dns_forget_job(struct ef_daemon *d, uint64_t cgroup_id)
 
 /* ---- the egress.dns span ---- */
 
-/* The process that asked (ef_dns_who_find), as decision spans name theirs. */
-static void dns_process(struct ef_daemon *d, struct ef_span *s, const struct ef_dns_who *w)
-{
-	char exe[EF_EXE_LEN + 1], comm[EF_COMM_LEN + 1];
-	const char *path;
-
-	memcpy(exe, w->exe, EF_EXE_LEN);
-	exe[EF_EXE_LEN] = '\0';
-	memcpy(comm, w->comm, EF_COMM_LEN);
-	comm[EF_COMM_LEN] = '\0';
-	ef_span_int(s, "process.pid", w->pid);
-	ef_span_int(s, "process.parent_pid", w->ppid);
-	ef_span_int(s, "process.user.id", w->uid);
-	ef_span_int(s, "thread.id", w->tid);
-	ef_span_str(s, "process.executable.name", exe[0] ? exe : comm);
-	path = ef_proc_exe(d->procs, w->pid, w->start_boot_ns, exe);
-	if (path)
-		ef_span_str(s, "process.executable.path", path);
-}
-
 /* A job's DNS query, decided and answered, into the fold as a record
  * (EF_FOLD_K_DNS): true if it folded into a span to come (the caller writes
  * no span), as decisions do. */
@@ -591,8 +571,10 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	}
 	if (p->server_text[0])
 		ef_span_str(s, "egress.dns.upstream", p->server_text);
+	/* the process that asked (ef_dns_who_find), as decision spans name theirs */
 	if (w)
-		dns_process(d, s, w);
+		ef_span_process(d, s, w->pid, w->ppid, w->uid, w->tid, w->start_boot_ns, w->exe,
+				w->comm);
 	if (p->dec.verdict == EF_V_DENY) {
 		s->status = EF_STATUS_ERROR;
 		snprintf(msg, sizeof(msg), "%s: %s", p->q.name,

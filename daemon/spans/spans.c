@@ -16,6 +16,7 @@
 #include "egressd.h"
 #include "spans.h"
 #include "lib/names.h"
+#include "lib/procinfo.h"
 #include "lib/util.h"
 #include "export/otlp_pb.h"
 #include "wire.h"
@@ -205,4 +206,25 @@ void ef_event_why(const struct ef_event *e, const char *addr, const char *rule, 
 		snprintf(msg, len, "no rule allows %s port %u/%s", addr, e->port,
 			 ef_transport_name(e->protocol));
 	}
+}
+
+void ef_span_process(struct ef_daemon *d, struct ef_span *s, uint32_t pid, uint32_t ppid,
+		     uint32_t uid, uint32_t tid, uint64_t start_boot_ns,
+		     const char rec_exe[EF_EXE_LEN], const char rec_comm[EF_COMM_LEN])
+{
+	char exe[EF_EXE_LEN + 1], comm[EF_COMM_LEN + 1];
+	const char *path;
+
+	memcpy(exe, rec_exe, EF_EXE_LEN);
+	exe[EF_EXE_LEN] = '\0';
+	memcpy(comm, rec_comm, EF_COMM_LEN);
+	comm[EF_COMM_LEN] = '\0';
+	ef_span_int(s, "process.pid", pid);
+	ef_span_int(s, "process.parent_pid", ppid);
+	ef_span_int(s, "process.user.id", uid);
+	ef_span_int(s, "thread.id", tid);
+	ef_span_str(s, "process.executable.name", exe[0] ? exe : comm);
+	path = ef_proc_exe(d->procs, pid, start_boot_ns, exe);
+	if (path)
+		ef_span_str(s, "process.executable.path", path);
 }

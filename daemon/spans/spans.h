@@ -19,6 +19,13 @@ void ef_span_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 /* egress.rule/policy/mode and security_rule.* of a decision */
 void ef_span_rule(struct ef_span *s, const struct ef_pol_rec *pol, const char *rule);
 
+/* process.* and thread.id of a record's process (the executable's path
+ * from /proc while it runs); exe and comm as records carry them, not
+ * NUL-terminated when full */
+void ef_span_process(struct ef_daemon *d, struct ef_span *s, uint32_t pid, uint32_t ppid,
+		     uint32_t uid, uint32_t tid, uint64_t start_boot_ns,
+		     const char rec_exe[EF_EXE_LEN], const char rec_comm[EF_COMM_LEN]);
+
 /* A decision record's span name by kind: "egress.connect", ... */
 const char *ef_span_name_of(int kind);
 
