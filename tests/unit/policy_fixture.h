@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * policy/'s parser as test_policy.c and test_policy_compile.c call it (its
- * errors name c.json).
+ * policy/'s parser as test_policy.c, test_policy_compile.c and the names
+ * tests (names_fixture.h) call it (its errors name c.json).
  */
 #ifndef EF_TEST_POLICY_FIXTURE_H
 #define EF_TEST_POLICY_FIXTURE_H
