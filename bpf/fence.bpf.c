@@ -25,6 +25,7 @@
 #include "lib/sockopt.bpf.h"
 #include "lib/device.bpf.h"
 #include "lib/proc.bpf.h"
+#include "lib/cork.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -213,6 +214,26 @@ int ef_uring_refused(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	ef_emit(&c, EF_K_SOCKET, EF_V_DENY, EF_R_IO_URING, EF_RULE_NONE, 0, NULL, 0, 0, 0, 0, 0);
 	return 0;
+}
+
+/* Addresses the kernel ignores on a corked UDP socket (lib/cork.bpf.h):
+ * recorded, in every mode. */
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int ef_cork_to(struct trace_event_raw_sys_enter *ctx)
+{
+	return ef_cork_sendto(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int ef_cork_msg1(struct trace_event_raw_sys_enter *ctx)
+{
+	return ef_cork_sendmsg(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int ef_cork_mmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return ef_cork_sendmmsg(ctx);
 }
 
 /* Per-process trace context (lib/proc.bpf.h): the environment a job's

@@ -189,7 +189,9 @@ static void what_text(const cJSON *n, const char *kind, char *out, size_t len)
 				   : !strcmp(kind, "send")  ? "datagram"
 							    : "packet";
 
-		if (ctl_str(dst, "name"))
+		if (!ctl_str(dst, "address"))
+			snprintf(out, len, "%s %s to an address the fence could not read", tr, what);
+		else if (ctl_str(dst, "name"))
 			snprintf(out, len, "%s %s to %s (%s) port %.0f", tr, what, name, addr, port);
 		else
 			snprintf(out, len, "%s %s to %s port %.0f", tr, what, addr, port);

@@ -101,6 +101,11 @@ enum ef_reason {
 	EF_R_TAMPER_DOCKER = 31,  /* a request the job's Docker endpoint refused (an escape:
 				   * privileged, host namespaces, a host path, another's
 				   * container; daemon/docker/docker.c); protocol EF_TAMPER_DOCKER */
+	EF_R_UDP_CORKED = 32,	  /* EF_K_SEND: a datagram call on a UDP socket holding a corked
+				   * datagram (UDP_CORK, MSG_MORE) named an address the policy
+				   * does not allow; the kernel ignored it and appended the data
+				   * to the pending datagram, judged when it was corked
+				   * (bpf/lib/cork.bpf.h) */
 	EF_R__MAX,
 };
 

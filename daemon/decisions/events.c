@@ -138,6 +138,10 @@ static void write_span(struct ef_daemon *d, const struct ef_event *e, struct ef_
 		}
 		ef_span_int(s, "network.local.port", e->port2);
 		ef_span_int(s, "server.port", e->port2);
+	} else if (!by_job && !e->family) {
+		/* an address the program named where the fence could not read
+		 * it (EF_R_UDP_CORKED): no peer to name */
+		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));
 	} else if (!by_job) {
 		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
 		ef_span_str(s, "network.transport", ef_transport_name(e->protocol));

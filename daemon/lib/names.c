@@ -45,8 +45,9 @@ const char *ef_reason_name(int r)
 		[EF_R_TAMPER_DEVICE] = "tamper_device",
 		[EF_R_TAMPER_RUNTIME] = "tamper_runtime",
 		[EF_R_TAMPER_DOCKER] = "tamper_docker",
+		[EF_R_UDP_CORKED] = "udp_corked",
 	};
-	_Static_assert(EF_R__MAX == 32, "add the new reason's name here");
+	_Static_assert(EF_R__MAX == 33, "add the new reason's name here");
 	return r >= 0 && r < EF_R__MAX && n[r] ? n[r] : "unknown";
 }
 

@@ -468,6 +468,10 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_exec;
 	progs[n++] = d->skel->progs.ef_fork;
 	progs[n++] = d->skel->progs.ef_exit;
+	/* addresses ignored on corked UDP sockets (lib/cork.bpf.h), in both */
+	progs[n++] = d->skel->progs.ef_cork_to;
+	progs[n++] = d->skel->progs.ef_cork_msg1;
+	progs[n++] = d->skel->progs.ef_cork_mmsg;
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
 	} else {
@@ -480,18 +484,26 @@ int ef_bpf_setup(struct ef_daemon *d)
 		bool recorder = progs[i] == d->skel->progs.ef_sock_refused ||
 				progs[i] == d->skel->progs.ef_uring_refused ||
 				progs[i] == d->skel->progs.ef_sockpair_refused;
+		bool corked = progs[i] == d->skel->progs.ef_cork_to ||
+			      progs[i] == d->skel->progs.ef_cork_msg1 ||
+			      progs[i] == d->skel->progs.ef_cork_mmsg;
 
 		bool context = progs[i] == d->skel->progs.ef_exec ||
 			       progs[i] == d->skel->progs.ef_fork ||
 			       progs[i] == d->skel->progs.ef_exit;
 
 		/* libbpf finds tracepoints in tracefs */
-		if ((recorder || context) && access("/sys/kernel/tracing/events", F_OK) != 0)
+		if ((recorder || context || corked) && access("/sys/kernel/tracing/events", F_OK) != 0)
 			mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
 		ret = attach_or_adopt(d, progs[i], cgfd);
 		if (ret && recorder) {
 			/* enforcement holds (seccomp); only the records are missing */
 			log_warn("socket refusals by the seccomp fallback will not be recorded");
+			ret = 0;
+		} else if (ret && corked) {
+			/* nothing is sent to the address the kernel ignores */
+			log_warn("addresses ignored on corked UDP sockets will not be recorded (%s)",
+				 bpf_program__name(progs[i]));
 			ret = 0;
 		} else if (ret && context) {
 			/* enforcement holds; decisions stay under the job span */

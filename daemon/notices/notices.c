@@ -181,13 +181,14 @@ static cJSON *decision_notice(struct ef_daemon *d, struct ef_watch *w, struct ef
 
 		ef_addr_str(e->family, e->addr, addr, sizeof(addr));
 		name = ef_name_get(d, e->name_id);
-		if (dst) {
+		if (dst && e->family) { /* 0: an address the fence could not read */
 			if (name)
 				cJSON_AddStringToObject(dst, "name", name);
 			cJSON_AddStringToObject(dst, "address", addr);
 			cJSON_AddNumberToObject(dst, "port", e->port);
-			cJSON_AddStringToObject(dst, "transport", ef_transport_name(e->protocol));
 		}
+		if (dst)
+			cJSON_AddStringToObject(dst, "transport", ef_transport_name(e->protocol));
 	}
 	if (e->kind == EF_K_TAMPER)
 		snprintf(why, sizeof(why), "an attempt on the fence itself (%s)",

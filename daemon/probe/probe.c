@@ -434,6 +434,8 @@ void ef_probe_event(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_e
 		tamper_flag(d, j, e);
 		return;
 	}
+	if (!e->family)
+		return; /* an address the fence could not read (EF_R_UDP_CORKED) */
 	t0 = ef_now_boot_ns();
 	p = detectors(j);
 	if (!p)

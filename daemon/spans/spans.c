@@ -197,6 +197,16 @@ void ef_event_why(const struct ef_event *e, const char *addr, const char *rule, 
 			 "%s port %u/%s is a local listener outside the job that no rule names",
 			 addr, e->port, ef_transport_name(e->protocol));
 		break;
+	case EF_R_UDP_CORKED:
+		if (e->family)
+			snprintf(msg, len,
+				 "no rule allows %s port %u/%s; the kernel ignored the address and "
+				 "appended the data to the socket's corked datagram",
+				 addr, e->port, ef_transport_name(e->protocol));
+		else
+			snprintf(msg, len, "an address the fence could not read; the kernel ignored "
+				 "it and appended the data to the socket's corked datagram");
+		break;
 	default:
 		if (e->kind == EF_K_INBOUND) {
 			snprintf(msg, len, "no inbound rule allows %s to connect to port %u",

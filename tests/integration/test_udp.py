@@ -1,5 +1,6 @@
 """UDP: unconnected sendto (egress.send, one span per socket and
 destination) and connected UDP (egress.connect, transport udp)."""
+import sys
 import time
 
 from harness import test, pol, allowed, denied, check, eq
@@ -145,3 +146,60 @@ def test_udp_one_socket_across_destinations_and_versions(ctx):
     finally:
         p.stdin.close()
         p.wait(timeout=10)
+
+
+
+CORKED = r"""
+import ctypes, os, socket, struct, sys, tempfile
+MSG_MORE = 0x8000
+mode = sys.argv[1]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"begin ", MSG_MORE, ("198.18.1.5", 9999))
+# an allowed address other than the datagram's: ignored all the same, not recorded
+s.sendto(b"allowed ", MSG_MORE, ("198.18.1.7", 9999))
+if mode == "unreadable":
+    # a denied address in a page no page table maps yet: the fence cannot read it there
+    fd, path = tempfile.mkstemp()
+    sa = struct.pack("=HH4s8x", socket.AF_INET, socket.htons(9999), socket.inet_aton("198.18.1.6"))
+    os.write(fd, sa.ljust(4096, b"\0"))
+    os.unlink(path)
+    base = libc.mmap(None, 4096, 1, 2, fd, 0)  # PROT_READ, MAP_PRIVATE
+    data = b"unreadable "
+    n = libc.sendto(s.fileno(), data, len(data), MSG_MORE, ctypes.c_void_p(base), 16)
+    print("sent", n, flush=True)
+else:
+    print("sent", s.sendto(b"denied ", MSG_MORE, ("198.18.1.6", 9999)), flush=True)
+s.sendto(b"end", ("198.18.1.5", 9999))
+"""
+
+
+@test
+def test_udp_corked_send_recorded(ctx):
+    """A sendto() on a UDP socket holding a corked datagram: the kernel ignores
+    the address and appends the data to the datagram for the host it began
+    with; a denied address is recorded as asked (reason udp_corked), also
+    where the fence cannot read it (no address), and in audit mode
+    (would_deny); an allowed one is not recorded."""
+    d = ctx.daemon({"u": pol(allow=["198.18.1.5:9999/udp", "198.18.1.7:9999/udp"]),
+                    "a": pol(allow=["198.18.1.5:9999/udp", "198.18.1.7:9999/udp"],
+                             mode="audit")})
+    for policy, mode, decision in (("u", "denied", "deny"), ("u", "unreadable", "deny"),
+                                   ("a", "denied", "would_deny")):
+        r = d.run(policy, [sys.executable, "-c", CORKED, mode])
+        eq(r.rc, 0, "corked job (%s, %s): %s" % (policy, mode, r.err.strip()[-400:]))
+        check("sent " in r.out and "sent -1" not in r.out, "the corked sendto: %r" % r.out)
+        got = d.wait_spans("egress.send", r.job, where={"egress.reason": "udp_corked"})
+        eq(len(got), 1, "udp_corked records (%s, %s): %s" % (policy, mode, got))
+        expect(got[0], decision=decision, **{"network.transport": "udp"})
+        if mode == "unreadable":
+            eq(got[0].get("network.peer.address"), None, "the unread address")
+        else:
+            expect(got[0], **{"network.peer.address": "198.18.1.6", "network.peer.port": 9999})
+        allowed_sends = [x for x in d.find("egress.send", r.job)
+                         if x.get("network.peer.address") == "198.18.1.7"]
+        eq(allowed_sends, [], "a record of the allowed address the kernel ignored")
+    check(not ctx.reached("198.18.1.6", 9999, "udp"), "a corked datagram reached 198.18.1.6")

@@ -36,6 +36,7 @@ INTEGRATION = [
     ("udp", [
         "udp_sendto_allow_deny",
         "udp_connected",
+        "udp_corked_send_recorded",
     ]),
     # core enforcement: the wire check (cgroup_skb egress, the sockopt and cmsg hooks),
     # the part that needed 6.1-specific fixes (d9cf468)
@@ -159,6 +160,7 @@ SECURITY = [
         "wire_srh_sockopt_udp[root]",
         "wire_nexthop6[root]",
         "wire_cork_udp[nobody]",
+        "records_udp_corked[nobody]",
         "wire_dnat_tcp4[root]",
         "wire_dnat_by_job[root]",
     ]),

@@ -5,7 +5,13 @@ POLICY = {"allow": [A4 + ":9999/udp"]}
 AS = ("nobody",)
 SINKS_OK = [A4]  # appended data goes to the destination the corked datagram began with
 DENIED = [(D4, 9999, "udp")]
-RECORD = [("egress.send", {"egress.decision": "deny", "network.peer.address": D4})]
+RECORD = [("egress.send", {"egress.decision": "deny", "network.peer.address": D4,
+                           "egress.reason": "no_rule"}),
+          # the corked calls: the kernel ignored the address, the record keeps it
+          ("egress.send", {"egress.decision": "deny", "network.peer.address": D4,
+                           "egress.reason": "udp_corked"}),
+          ("egress.send", {"egress.decision": "deny", "network.peer.address": D6,
+                           "egress.reason": "udp_corked"})]
 
 
 def job(token, args):

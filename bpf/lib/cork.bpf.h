@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Addresses the kernel ignores: a datagram call on a corked UDP socket.
+ *
+ * While a UDP socket holds a pending datagram (UDP_CORK set, or an earlier
+ * send with MSG_MORE), udp_sendmsg()/udpv6_sendmsg() append the data to it
+ * before they look at the address: the address is ignored and the
+ * cgroup/sendmsg programs never run. The data goes where the pending
+ * datagram goes, which ef_sendmsg4/6 judged when the cork began, so nothing
+ * reaches the named host; but the call succeeds and, without this, nothing
+ * records it. These syscall tracepoints record such a call when the address
+ * it names is one the job's policy does not allow: an egress.send span with
+ * reason udp_corked (verdict deny, would_deny in audit mode), so the record
+ * matches what the program asked for.
+ *
+ * A call is taken as appended when the socket is pending at the call's
+ * entry; for sendmmsg(), its later messages also when UDP_CORK or MSG_MORE
+ * holds the first one's datagram open. A thread of the same process that
+ * corks the socket between this check and the kernel's (a window of a few
+ * instructions) goes unrecorded; nothing it sends reaches the named host.
+ * An address the program hands over in memory this program cannot read
+ * (a page not yet faulted in) is recorded all the same, with no address.
+ */
+#ifndef EF_CORK_BPF_H
+#define EF_CORK_BPF_H
+
+#define EF_S_IFMT 00170000
+#define EF_S_IFSOCK 0140000
+#define EF_MSG_MORE 0x8000
+#define EF_IPPROTO_UDPLITE 136
+#define EF_UIO_MAXIOV 1024
+
+/* 6.1 to 6.4 kept UDP_CORK in its own field */
+struct udp_sock___corkflag {
+	unsigned int corkflag;
+} __attribute__((preserve_access_index));
+
+struct ef_cork_sock {
+	struct sock *sk;
+	__u64 cookie;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 protocol;
+	int pending;
+	int corked; /* UDP_CORK */
+};
+
+/* The UDP socket behind the calling task's fd, or 0 if it is none. */
+static __always_inline int ef_cork_sock_of(int fd, struct ef_cork_sock *cs)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file **fds;
+	struct fdtable *fdt;
+	struct socket *sock;
+	struct file *f;
+	struct sock *sk;
+	unsigned int max;
+	umode_t mode;
+
+	if (fd < 0)
+		return 0;
+	fdt = BPF_CORE_READ(t, files, fdt);
+	max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned int)fd >= max)
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & EF_S_IFMT) != EF_S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	cs->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	cs->protocol = BPF_CORE_READ(sk, sk_protocol);
+	if (cs->family != EF_AF_INET && cs->family != EF_AF_INET6)
+		return 0;
+	if (cs->protocol != EF_IPPROTO_UDP && cs->protocol != EF_IPPROTO_UDPLITE)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_type) != EF_SOCK_DGRAM)
+		return 0;
+	cs->sk = sk;
+	cs->pending = BPF_CORE_READ((struct udp_sock *)sk, pending);
+	if (bpf_core_field_exists(((struct udp_sock___corkflag *)sk)->corkflag))
+		cs->corked = BPF_CORE_READ((struct udp_sock___corkflag *)sk, corkflag) != 0;
+	else /* UDP_FLAGS_CORK is bit 0 of udp_flags */
+		cs->corked = BPF_CORE_READ((struct udp_sock *)sk, udp_flags) & 1;
+	/* set when the cork began: ef_sendmsg4/6 asked for it */
+	cs->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	return 1;
+}
+
+/* Records a call whose address is not allowed; d NULL: one this program
+ * could not read. */
+static __always_inline void ef_cork_emit(const struct ef_ctx *c, const struct ef_cork_sock *cs,
+					 const struct ef_dest *d, __u32 rule_id, __u64 name_id)
+{
+	__u8 verdict = c->pol->mode == EF_MODE_AUDIT ? EF_V_WOULD_DENY : EF_V_DENY;
+
+	/* family 0: no address (egressd names no peer) */
+	ef_emit(c, EF_K_SEND, verdict, EF_R_UDP_CORKED, rule_id, d ? d->family : 0,
+		d ? d->addr : NULL, d ? d->port : 0, cs->protocol, EF_SOCK_DGRAM, cs->cookie,
+		name_id);
+}
+
+/* Judges the address a call named on a corked socket (uaddr: the
+ * program's pointer) and records it if the job's policy does not allow it. */
+static __always_inline void ef_cork_judge(const struct ef_ctx *c, const struct ef_cork_sock *cs,
+					  const void *uaddr, __u32 alen)
+{
+	union {
+		struct sockaddr_in6 sa;
+		__u8 raw[32]; /* a power of two: the read's bound below */
+	} u = {};
+	struct sockaddr_in6 *sa = &u.sa;
+	__u32 rule_id = EF_RULE_NONE;
+	__u64 name_id = 0;
+	struct ef_dest d = {};
+	__u8 reason;
+
+	if (alen < sizeof(sa->sin6_family))
+		return; /* the kernel refuses it (EINVAL) */
+	if (alen > sizeof(*sa))
+		alen = sizeof(*sa);
+	asm volatile("" : "+r"(alen)); /* keep the mask: the verifier needs it */
+	if (bpf_probe_read_user(&u, alen & (sizeof(u.raw) - 1), uaddr)) {
+		ef_cork_emit(c, cs, NULL, EF_RULE_NONE, 0);
+		return;
+	}
+	ef_dest_proto(&d, EF_IPPROTO_UDP, EF_SOCK_DGRAM);
+	if (sa->sin6_family == EF_AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		d.family = EF_FAM_V4;
+		__builtin_memcpy(d.addr, &s4->sin_addr, 4);
+		d.port = bpf_ntohs(s4->sin_port);
+	} else if (sa->sin6_family == EF_AF_INET6) {
+		__u32 w[4];
+
+		__builtin_memcpy(w, &sa->sin6_addr, sizeof(w));
+		d.port = bpf_ntohs(sa->sin6_port);
+		if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
+			d.family = EF_FAM_V4;
+			__builtin_memcpy(d.addr, &w[3], 4);
+		} else {
+			d.family = EF_FAM_V6;
+			__builtin_memcpy(d.addr, w, sizeof(w));
+		}
+	} else {
+		return; /* not an inet address: nothing the kernel would send to */
+	}
+	if (ef_dest_lookup(c->policy_id, &d, &reason, &rule_id) ||
+	    (reason == EF_R_NO_RULE && ef_learned_judge(c, &d, &reason, &rule_id, &name_id)))
+		return;
+	if (reason == EF_R_NO_RULE && ef_dest_is_loopback(&d) && (c->pol->flags & EF_PF_LOOPBACK))
+		return;
+	ef_cork_emit(c, cs, &d, rule_id, name_id);
+}
+
+/* sendto(fd, buf, len, flags, addr, addrlen) */
+static __always_inline int ef_cork_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	struct ef_cork_sock cs;
+	struct ef_ctx c;
+
+	if (!ctx->args[4] || ef_ctx_load(&c) < 0)
+		return 0;
+	if (!ef_cork_sock_of((int)ctx->args[0], &cs) || !cs.pending)
+		return 0;
+	ef_cork_judge(&c, &cs, (const void *)ctx->args[4], (__u32)ctx->args[5]);
+	return 0;
+}
+
+/* One message of sendmsg() or sendmmsg() */
+static __always_inline void ef_cork_msg(const struct ef_ctx *c, const struct ef_cork_sock *cs,
+					const struct user_msghdr *um)
+{
+	void *name = NULL;
+	int namelen = 0;
+
+	if (bpf_probe_read_user(&name, sizeof(name), &um->msg_name) ||
+	    bpf_probe_read_user(&namelen, sizeof(namelen), &um->msg_namelen)) {
+		/* unreadable here; the kernel may still read it */
+		ef_cork_emit(c, cs, NULL, EF_RULE_NONE, 0);
+		return;
+	}
+	if (name && namelen > 0)
+		ef_cork_judge(c, cs, name, (__u32)namelen);
+}
+
+/* sendmsg(fd, msg, flags) */
+static __always_inline int ef_cork_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct ef_cork_sock cs;
+	struct ef_ctx c;
+
+	if (!ctx->args[1] || ef_ctx_load(&c) < 0)
+		return 0;
+	if (!ef_cork_sock_of((int)ctx->args[0], &cs) || !cs.pending)
+		return 0;
+	ef_cork_msg(&c, &cs, (const struct user_msghdr *)ctx->args[1]);
+	return 0;
+}
+
+struct ef_cork_mmsg {
+	struct ef_ctx c;
+	struct ef_cork_sock cs;
+	const struct mmsghdr *vec;
+	int held; /* the first message's datagram stays open after it */
+};
+
+static long ef_cork_mmsg_one(__u64 i, void *arg)
+{
+	struct ef_cork_mmsg *m = arg;
+
+	/* the first is appended only to a datagram already pending; the
+	 * cgroup/sendmsg programs judge it otherwise, and it opens one the
+	 * rest join if UDP_CORK or MSG_MORE holds it */
+	if (m->cs.pending || (i > 0 && m->held))
+		ef_cork_msg(&m->c, &m->cs, &m->vec[i].msg_hdr);
+	return 0;
+}
+
+/* sendmmsg(fd, msgvec, vlen, flags) */
+static __always_inline int ef_cork_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct ef_cork_mmsg m = {};
+	__u32 vlen = (__u32)ctx->args[2];
+
+	if (!ctx->args[1] || vlen < 1 || ef_ctx_load(&m.c) < 0)
+		return 0;
+	if (!ef_cork_sock_of((int)ctx->args[0], &m.cs))
+		return 0;
+	m.held = m.cs.corked || (ctx->args[3] & EF_MSG_MORE);
+	if (!m.cs.pending && !m.held)
+		return 0;
+	if (vlen > EF_UIO_MAXIOV)
+		vlen = EF_UIO_MAXIOV; /* the kernel sends no more */
+	m.vec = (const struct mmsghdr *)ctx->args[1];
+	bpf_loop(vlen, ef_cork_mmsg_one, &m, 0);
+	return 0;
+}
+
+#endif /* EF_CORK_BPF_H */
