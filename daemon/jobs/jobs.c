@@ -8,7 +8,8 @@
  * "populated 0", watched with inotify and rechecked on the timer); its
  * egress.job span is written after every record of its decisions.
  * Each live job is kept in <state-dir>/jobs/<id>.json for adoption. The
- * start itself (egressctl run's request) is in job_start.c.
+ * start itself (egressctl run's request) is in job_start.c; the cgroups no
+ * adopted job owns, found at start, in job_sweep.c.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -380,6 +381,8 @@ next:
 			ef_pol_put(d, p);
 	}
 	ef_jobs_check(d);
+	/* cgroups of jobs that ended without them (a failed removal) */
+	ef_jobs_sweep_cgroups(d);
 	return 0;
 }
 

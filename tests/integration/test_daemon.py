@@ -5,10 +5,11 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 
 from harness import (test, pol, allowed, denied, check, eq, wait_until, read_jsonl, probe_argv,
-                     own_cgroup, EPERM, PY)
+                     own_cgroup, stop_popen, EPERM, PY)
 from harness_spans import expect
 ALLOW, ALLOW2, DENY = "198.18.1.1:443", "198.18.1.2:443", "198.18.2.1:443"
 
@@ -121,6 +122,55 @@ def test_restart_adopts_jobs(ctx):
         if s.start > since:
             eq(s.parent_id, js.span_id, "parent of a decision after adoption")
 
+
+
+@test(timeout=120)
+def test_restart_removes_leftover_job_cgroups(ctx):
+    """Job cgroups no saved job owns (their removal failed when the job ended)
+    are removed at start when empty, nested ones first; one with processes
+    stays where it is, logged; an adopted job's and anything not named like a
+    job's cgroup are left alone."""
+    d = ctx.daemon({"h": pol(allow=[ALLOW, ALLOW2])})
+    bg, log, stop = start_hold(ctx, d, "h", seconds=60)
+    hold_pid = read_jsonl(log)[0]["pid"]
+    adopted = d.job(bg.job)["cgroup"]
+    eq(d.stop(), 0, "egressd exit status on SIGTERM")
+    empty = os.path.join(d.cgroup_root, "job-leftover-empty")
+    nested = os.path.join(empty, "docker", "inner")  # what a job may make inside
+    busy = os.path.join(d.cgroup_root, "job-leftover-busy")
+    other = os.path.join(d.cgroup_root, "not-a-job")
+    for p in (nested, busy, other):
+        os.makedirs(p)
+    sleeper = subprocess.Popen(["sleep", "120"], stdin=subprocess.DEVNULL)
+    try:
+        with open(os.path.join(busy, "cgroup.procs"), "w") as f:
+            f.write("%d\n" % sleeper.pid)
+        with open(d.log_path) as f:
+            before = len(f.read())
+        d.start()
+        with open(d.log_path) as f:
+            text = f.read()[before:]
+        check(not os.path.exists(empty), "the empty leftover %s is still there" % empty)
+        check("removed leftover job cgroup %s" % empty in text,
+              "no log line for the removal of %s: %r" % (empty, text[-2000:]))
+        check("leftover job cgroups: 1 removed, 1 left in place" in text,
+              "no count of leftover job cgroups in the log: %r" % text[-2000:])
+        check(os.path.isdir(busy), "the leftover with a process %s was removed" % busy)
+        check(re.search(r"leftover job cgroup %s: processes still inside.*left in place"
+                        % re.escape(busy), text),
+              "no warning for the leftover with a process %s: %r" % (busy, text[-2000:]))
+        with open(os.path.join(busy, "cgroup.procs")) as f:
+            eq([int(x) for x in f.read().split()], [sleeper.pid], "pids of %s" % busy)
+        check(os.path.isdir(other), "%s (not a job's name) was removed" % other)
+        check(os.path.isdir(adopted), "the adopted job's cgroup %s is gone" % adopted)
+        j = wait_until(lambda: d.job(bg.job), 10, what="`egressctl jobs` to list the adopted job")
+        check(hold_pid in j.get("pids", []), "adopted job's pids %s lack %d" % (
+            j.get("pids"), hold_pid))
+        check_hold_since(log, time.time(), "after the restart", min_rounds=2)
+    finally:
+        stop_popen(sleeper)
+    open(stop, "w").close()
+    bg.wait(20)
 
 @test
 def test_exit_codes(ctx):
