@@ -19,4 +19,8 @@ struct ef_mountinfo {
 /* 0, or -EINVAL if line is not a mountinfo line */
 int ef_mountinfo_parse(const char *line, struct ef_mountinfo *m);
 
+/* A kernel filesystem (proc, sysfs, cgroup, bpf, nsfs, ...) by its statfs
+ * f_type: what the copy-on-write layer puts back as it is (overlay.c). */
+bool ef_kernel_fs(long type);
+
 #endif /* EF_CLI_MOUNTINFO_H */

@@ -67,25 +67,6 @@
 #include "mountinfo.h"
 #include "overlay.h"
 
-#ifndef MQUEUE_MAGIC
-#define MQUEUE_MAGIC 0x19800202
-#endif
-#ifndef NSFS_MAGIC
-#define NSFS_MAGIC 0x6e736673
-#endif
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
-#ifndef TRACEFS_MAGIC
-#define TRACEFS_MAGIC 0x74726163
-#endif
-#ifndef EFIVARFS_MAGIC
-#define EFIVARFS_MAGIC 0xde5e81e4
-#endif
-#ifndef FUSE_CTL_SUPER_MAGIC
-#define FUSE_CTL_SUPER_MAGIC 0x65735543
-#endif
-
 /*
  * Every top-level directory is overlaid but these: the kernel's (their
  * own mounts) and /tmp, the scratch space the host shares with its jobs.
@@ -207,20 +188,6 @@ static int cmp_target(const void *a, const void *b)
 	return strcmp(((const struct target *)a)->path, ((const struct target *)b)->path);
 }
 
-static bool kernel_fs(long type)
-{
-	switch (type) {
-	case PROC_SUPER_MAGIC: case SYSFS_MAGIC:
-	case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC: case BPF_FS_MAGIC:
-	case MQUEUE_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
-	case PSTOREFS_MAGIC: case BINFMTFS_MAGIC: case EFIVARFS_MAGIC: case NSFS_MAGIC:
-	case HUGETLBFS_MAGIC: case FUSE_CTL_SUPER_MAGIC:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* The system directories and every mount below them, opened; sorted so
  * that a directory comes before what is below it. */
 static int collect(struct target **out, int *n_out, char *why, size_t len)
@@ -312,7 +279,7 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 		/* an automount point, or another devpts instance (a chroot's
 		 * bind of the host's /dev/pts: its terminals) */
 		t[i].cover = sf.f_type == AUTOFS_SUPER_MAGIC || sf.f_type == DEVPTS_SUPER_MAGIC;
-		t[i].keep = !t[i].cover && kernel_fs(sf.f_type);
+		t[i].keep = !t[i].cover && ef_kernel_fs(sf.f_type);
 		/* read-only: put back as it is (the overlay above would hide it),
 		 * alone: what is mounted below it is handled on its own */
 		t[i].keep_ro = !t[i].cover && !t[i].keep && (sv.f_flag & ST_RDONLY);
