@@ -54,6 +54,7 @@
 #include <sys/syscall.h>
 #include <pwd.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,10 @@ struct target {
 	bool skip;	/* read-only, below a kept one, or a socket, fifo or device
 			 * mounted on a file: nothing to do (the overlay shows what
 			 * is below the mount) */
+	bool mp;	/* a mount point in /proc/self/mountinfo */
 	unsigned long flags; /* nosuid, nodev, noexec of the host's mount */
+	uint64_t mnt_id; /* fd's mount, when fd is its root and not a top-level
+			  * directory; else 0 (never taken as vanished) */
 };
 
 /* path is dir itself or below it */
@@ -163,20 +167,23 @@ static void ov_free_targets(struct target *t, int n)
 	free(t);
 }
 
-static int add_target(struct target **t, int *n, const char *path)
+static int add_target(struct target **t, int *n, const char *path, bool mp)
 {
 	struct target *nt;
 
-	for (int i = 0; i < *n; i++)
-		if (!strcmp((*t)[i].path, path))
+	for (int i = 0; i < *n; i++) {
+		if (!strcmp((*t)[i].path, path)) {
+			(*t)[i].mp |= mp;
 			return 0;
+		}
+	}
 	if (*n >= MAX_TARGETS)
 		return -E2BIG;
 	nt = realloc(*t, sizeof(**t) * (size_t)(*n + 1));
 	if (!nt)
 		return -ENOMEM;
 	*t = nt;
-	nt[*n] = (struct target){ .path = strdup(path), .fd = -1 };
+	nt[*n] = (struct target){ .path = strdup(path), .fd = -1, .mp = mp };
 	if (!nt[*n].path)
 		return -ENOMEM;
 	(*n)++;
@@ -217,7 +224,7 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 			/* directories; a symbolic link (/bin -> usr/bin) is the root
 			 * directory's own entry, read-only below */
 			if (under_root(p) && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				ret = add_target(&t, &n, p);
+				ret = add_target(&t, &n, p, false);
 		}
 		closedir(dh);
 	}
@@ -239,7 +246,7 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 		ef_mountinfo_unescape(mp);
 		/* and below /tmp (shared itself): a chroot's bind of /etc there */
 		if (mp[0] == '/' && (under_root(mp) || (under(mp, "/tmp") && strcmp(mp, "/tmp"))))
-			ret = add_target(&t, &n, mp);
+			ret = add_target(&t, &n, mp, true);
 	}
 	free(line);
 	if (f)
@@ -256,11 +263,24 @@ static int collect(struct target **out, int *n_out, char *why, size_t len)
 		struct statvfs sv;
 
 		struct stat st;
+		struct statx sx;
 
 		t[i].fd = open(t[i].path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (t[i].fd < 0 || fstat(t[i].fd, &st) != 0) {
 			t[i].skip = true; /* gone */
 			continue;
+		}
+		/* a mount below a top-level directory: which one (vanished() asks
+		 * again); one no longer there once opened is gone too, what is
+		 * now at its path the mount's above it, handled with that */
+		if (t[i].mp && !is_top(t[i].path) &&
+		    statx(t[i].fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) == 0 &&
+		    (sx.stx_mask & STATX_MNT_ID) && (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+			if (!(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+				t[i].skip = true;
+				continue;
+			}
+			t[i].mnt_id = sx.stx_mnt_id;
 		}
 		if (!S_ISDIR(st.st_mode)) {
 			/* a file mounted on a file (a container's /etc/hosts):
@@ -580,7 +600,40 @@ static int cover_tmp_sockets(char *why, size_t len)
 	return -e;
 }
 
-/* One overlay on t->path: the host's directory under, layer lfd/i over. */
+/*
+ * Is t's mount gone from this namespace since collect() opened it (a
+ * container's overlay unmounted, `ip netns del`: the host's unmount comes
+ * here too)? Then a mount on t->path failing with ENOENT (its directory
+ * removed) or EINVAL (its descriptor on a mount no longer in the namespace)
+ * needs nothing: what is at t->path now is the mount's above it, overlaid
+ * or put back on its own. Only a mount point below a top-level directory,
+ * known by its id, asked again in /proc/self/mountinfo; anything else (the
+ * mount still listed, mountinfo unreadable) is a failure, and the job does
+ * not run. errno is left as it was (err).
+ */
+static bool vanished(const struct target *t, int err)
+{
+	unsigned long long id;
+	bool listed = true;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	if ((err == ENOENT || err == EINVAL) && t->mnt_id &&
+	    (f = fopen("/proc/self/mountinfo", "re"))) {
+		listed = false;
+		while (!listed && getline(&line, &cap, f) > 0)
+			listed = sscanf(line, "%llu ", &id) != 1 || id == t->mnt_id;
+		listed |= ferror(f) != 0;
+		free(line);
+		fclose(f);
+	}
+	errno = err;
+	return !listed;
+}
+
+/* One overlay on t->path: the host's directory under, layer lfd/i over.
+ * 1: none needed, the mount vanished (see vanished()). */
 static int mount_overlay(const struct target *t, int lfd, int i, char *why, size_t len)
 {
 	char sub[32], opts[160];
@@ -603,8 +656,11 @@ static int mount_overlay(const struct target *t, int lfd, int i, char *why, size
 	snprintf(opts, sizeof(opts),
 		 "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d/%d/u,workdir=/proc/self/fd/%d/%d/w",
 		 t->fd, lfd, i, lfd, i);
-	if (mount("overlay", t->path, "overlay", t->flags, opts) != 0)
+	if (mount("overlay", t->path, "overlay", t->flags, opts) != 0) {
+		if (vanished(t, errno))
+			return 1;
 		goto err;
+	}
 	return 0;
 err:
 	e = errno;
@@ -619,7 +675,7 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 	struct through *w = calloc(EF_OVERLAY_MAX_THROUGH, sizeof(*w));
 	struct target *t = NULL;
 	char cwd[4096], src[64];
-	int n = 0, nw = 0, n_ci, lfd = -1, ret = 0, layer = 0;
+	int n = 0, nw = 0, n_ci, lfd = -1, ret = 0, layer = 0, made = 0;
 	bool ci = false;
 
 	memset(res, 0, sizeof(*res));
@@ -671,26 +727,32 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 			/* a kernel filesystem, with what is mounted below it, or a
 			 * file; private: the host's later mounts stay the host's */
 			snprintf(src, sizeof(src), "/proc/self/fd/%d", t[i].fd);
-			if (mount(src, t[i].path, NULL, MS_BIND | (t[i].keep ? MS_REC : 0), NULL) != 0 ||
-			    mount(NULL, t[i].path, NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-			    (t[i].keep_ro &&
-			     mount(NULL, t[i].path, NULL,
-				   MS_REMOUNT | MS_BIND | MS_RDONLY | t[i].flags, NULL))) {
+			if (mount(src, t[i].path, NULL, MS_BIND | (t[i].keep ? MS_REC : 0), NULL) != 0)
+				ret = vanished(&t[i], errno) ? 0 : -errno; /* if so, nothing mounted */
+			else if (mount(NULL, t[i].path, NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+				 (t[i].keep_ro &&
+				  mount(NULL, t[i].path, NULL,
+					MS_REMOUNT | MS_BIND | MS_RDONLY | t[i].flags, NULL)))
 				ret = -errno;
-				snprintf(why, len, "putting %s back: %s", t[i].path, strerror(errno));
-			}
+			if (ret)
+				snprintf(why, len, "putting %s back: %s", t[i].path, strerror(-ret));
 			continue;
 		}
 		if (t[i].cover) {
 			if (mount("tmpfs", t[i].path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
-				  MS_NOEXEC, "mode=0555,size=4k") != 0) {
+				  MS_NOEXEC, "mode=0555,size=4k") != 0 && !vanished(&t[i], errno)) {
 				ret = -errno;
 				snprintf(why, len, "covering the automount point %s: %s", t[i].path,
 					 strerror(errno));
 			}
 			continue;
 		}
+		/* its own directory in the layer, mounted or not */
 		ret = mount_overlay(&t[i], lfd, layer++, why, len);
+		if (ret == 0)
+			made++;
+		else if (ret == 1)
+			ret = 0;
 	}
 	/* the directories written through, the host's own, on top (before the
 	 * root mount turns read-only: a bind takes its source mount's flags) */
@@ -718,7 +780,7 @@ int ef_overlay_system(const char *overlay_dir, const char *const *writes, int n_
 		ret = cover_tmp_sockets(why, len);
 	if (!ret)
 		ret = root_read_only(why, len);
-	res->n_layers = layer;
+	res->n_layers = made;
 	if (lfd >= 0)
 		close(lfd);
 	for (int i = 0; i < nw; i++)

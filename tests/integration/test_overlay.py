@@ -5,9 +5,10 @@ the job ends. Judged on the host's files, never by the job's word."""
 import json
 import os
 import shutil
+import subprocess
 import time
 
-from harness import test, pol, check, eq, wait_until, PY
+from harness import test, pol, check, eq, wait_until, stop_popen, PY
 
 ALLOW = "198.18.1.1:443"
 # no CI runner, whatever runs this suite (an empty marker counts as unset)
@@ -317,3 +318,66 @@ def test_ci_variables_count_only_under_their_runner(ctx):
         eq(d.job_span(r.job).get("egress.write_through"), [w], "egress.write_through")
     finally:
         shutil.rmtree(w, ignore_errors=True)
+
+
+# Round N slots DIR/m<i>: a tmpfs mounted on an empty one; a mounted one
+# unmounted (lazily, as docker and `ip netns del` do) and its directory
+# removed; until SIGTERM, then none is left. The host's mounts coming and
+# going, about half of them there at any time, while a root job's layer is
+# being made.
+CHURN = r'''
+import ctypes, os, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+base, n = sys.argv[1], int(sys.argv[2])
+slots = [os.path.join(base, "m%d" % k).encode() for k in range(n)]
+up = [False] * n
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+i = 0
+while not stop:
+    k = i % n if i < n else (i * 7919) % n
+    i += 1
+    if up[k]:
+        libc.umount2(slots[k], 2)  # MNT_DETACH
+        os.rmdir(slots[k])
+        up[k] = False
+    else:
+        os.mkdir(slots[k])
+        up[k] = libc.mount(b"tmpfs", slots[k], b"tmpfs", 0, b"size=64k") == 0
+        if not up[k]:
+            os.rmdir(slots[k])
+    time.sleep(0.0002)
+for k in range(n):
+    if up[k]:
+        libc.umount2(slots[k], 2)
+        os.rmdir(slots[k])
+'''
+
+
+@test(timeout=90)
+def test_host_mounts_vanishing_during_setup_do_not_fail_the_job(ctx):
+    """A host mount unmounted and its directory removed while egressctl run
+    makes a root job's layer (a container ending, `ip netns del`) needs no
+    layer: the job runs (never 125), its layer is still made over the rest."""
+    d = ctx.daemon({"t": pol(allow=[ALLOW])})
+    check(os.geteuid() == 0, "the job must run as root for this test")
+    base = ctx.path("churn")
+    os.mkdir(base)
+    churn = subprocess.Popen([PY, "-c", CHURN, base, "31"], stdin=subprocess.DEVNULL)
+    fails, runs, t0 = [], 0, time.time()
+    try:
+        while runs < 60 and time.time() - t0 < 25:
+            r = d.run("t", ["sh", "-c", "echo job > /etc/ef-test-ov-churn-%d" % os.getpid()],
+                      env=NO_CI, timeout=30)
+            runs += 1
+            if r.rc != 0:
+                fails.append("rc %d: %s" % (r.rc, r.err.strip()[-300:]))
+    finally:
+        stop_popen(churn)
+    ctx.log("%d root jobs while mounts came and went" % runs)
+    check(churn.returncode == 0, "the mount churn exited %s" % churn.returncode)
+    check(not os.listdir(base), "mounts left in %s: %s" % (base, os.listdir(base)))
+    check(runs >= 10, "only %d root jobs in 25 s" % runs)
+    check(not fails, "%d of %d root jobs failed: %s" % (len(fails), runs, fails[:3]))
+    check(not os.path.exists("/etc/ef-test-ov-churn-%d" % os.getpid()),
+          "a job's write to /etc reached the host")
