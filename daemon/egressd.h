@@ -98,6 +98,7 @@ struct ef_job_rec {
 		uint32_t tamper_mask;		   /* 1 << (EF_R_TAMPER_* - EF_R_TAMPER_BPF) flagged */
 		uint32_t tamper_count;		   /* tamper attempts recorded */
 	} probe;
+	bool killed;		 /* cgroup.kill written (probe.c): "ending" until it is empty */
 	bool ctl_flood_recorded; /* its control connections over the cap (control.c) */
 	char *workdir;	   /* egressctl run's working directory, resolved; NULL: unknown */
 	struct ef_dk_job *docker; /* its containers (docker.c); NULL: none yet */

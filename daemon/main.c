@@ -286,6 +286,7 @@ static void on_tick(struct ef_daemon *d)
 		;
 	ef_events_drain(d);
 	ef_dns_tick(d);
+	ef_control_settle(d);
 	if (++ticks % (1000 / TICK_MS))
 		return;
 	ef_events_check_drops(d);
@@ -319,6 +320,7 @@ static void run_loop(struct ef_daemon *d)
 				on_tick(d);
 			} else if (tag == EF_EP_INOTIFY) {
 				ef_jobs_on_inotify(d);
+				ef_control_settle(d);
 			} else if (tag == EF_EP_NETLINK) {
 				ef_probe_netlink_io(d);
 			} else if (tag == EF_EP_LISTEN) {

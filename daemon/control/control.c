@@ -55,6 +55,7 @@
 #define JOB_CLIENTS 128	   /* connections from all jobs together */
 #define EF_CTL_PER_JOB 8   /* from one job: status and jobs need one each */
 #define EF_CTL_IDLE_S 10   /* nothing received for this long: dropped */
+#define EF_CTL_SETTLE_MS 1000 /* longest a freeze, thaw or kill waits for its state */
 
 struct ef_client {
 	int ep_kind; /* EF_EPK_CLIENT: first, see enum ef_ep_kind */
@@ -69,9 +70,18 @@ struct ef_client {
 	size_t in_len, in_cap;
 	struct ef_buf out;
 	size_t out_off;
+	/* a freeze, thaw or kill whose job was still freezing, thawing or
+	 * ending: its reply waits for ef_control_settle(), and the client's
+	 * next requests wait behind it (replies keep their order) */
+	struct {
+		cJSON *reply; /* NULL: none waits */
+		char op[8];
+		char job[EF_JOB_ID_MAX + 1];
+		uint64_t cgroup_id, deadline_ns; /* the job's; boot clock */
+	} wait;
 };
 
-static int n_clients, n_job_clients;
+static int n_clients, n_job_clients, n_waiting;
 static uint64_t n_unattributed; /* refused over JOB_CLIENTS, no job known */
 
 int ef_control_setup(struct ef_daemon *d)
@@ -133,6 +143,10 @@ static void client_close(struct ef_daemon *d, struct ef_client *c)
 		close(c->peer.pidfd);
 	if (c->capped)
 		n_job_clients--;
+	if (c->wait.reply) {
+		cJSON_Delete(c->wait.reply);
+		n_waiting--;
+	}
 	free(c->in);
 	ef_buf_free(&c->out);
 	free(c);
@@ -421,6 +435,37 @@ static cJSON *checked(const struct ef_client *c, const char *op, cJSON *reply, i
 	return error_reply(why);
 }
 
+static void set_state(cJSON *reply, const char *state)
+{
+	cJSON *st = cJSON_CreateString(state);
+
+	if (st && !cJSON_ReplaceItemInObject(reply, "state", st))
+		cJSON_Delete(st);
+}
+
+/* The reply of a freeze, thaw or kill done: now, with the job's state, if
+ * that has settled; else NULL, and it waits in c->wait (ef_control_settle).
+ * The daemon's loop is not held up: other clients and jobs go on. */
+static cJSON *reply_settled(struct ef_daemon *d, struct ef_client *c, const char *op, cJSON *reply)
+{
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(reply, "job_id"));
+	struct ef_job_rec *j = id ? ef_job_by_id(d, id) : NULL;
+	bool settled;
+
+	if (!j)
+		return reply;
+	set_state(reply, ef_job_control_state(d, op, j->id, j->cgroup_id, &settled));
+	if (settled)
+		return reply;
+	snprintf(c->wait.op, sizeof(c->wait.op), "%s", op);
+	snprintf(c->wait.job, sizeof(c->wait.job), "%s", j->id);
+	c->wait.cgroup_id = j->cgroup_id;
+	c->wait.deadline_ns = ef_now_boot_ns() + EF_CTL_SETTLE_MS * 1000000ull;
+	c->wait.reply = reply;
+	n_waiting++;
+	return NULL;
+}
+
 static bool read_only_op(const char *op)
 {
 	return !strcmp(op, "status") || !strcmp(op, "ping") || !strcmp(op, "jobs");
@@ -514,9 +559,10 @@ static cJSON *handle(struct ef_daemon *d, struct ef_client *c, const char *line,
 	} else if (!strcmp(op->valuestring, "freeze") || !strcmp(op->valuestring, "thaw") ||
 		   !strcmp(op->valuestring, "kill")) {
 		reply = ok_reply();
-		reply = checked(c, op->valuestring, reply,
-				ef_job_control(d, op->valuestring, req, &peer, reply, err,
-					       sizeof(err)), err);
+		ret = ef_job_control(d, op->valuestring, req, &peer, reply, err, sizeof(err));
+		reply = checked(c, op->valuestring, reply, ret, err);
+		if (!ret && reply)
+			reply = reply_settled(d, c, op->valuestring, reply);
 	} else if (!strncmp(op->valuestring, "policy_", 7)) {
 		reply = ok_reply();
 		reply = checked(c, op->valuestring, reply,
@@ -583,6 +629,49 @@ bool ef_control_push(struct ef_daemon *d, struct ef_client *c, const char *line)
 	return true;
 }
 
+/* The requests received whole, in order; none while a reply waits. */
+static void serve_lines(struct ef_daemon *d, struct ef_client *c)
+{
+	char *nl;
+
+	while (!c->wait.reply && c->in_len && (nl = memchr(c->in, '\n', c->in_len))) {
+		size_t ll = nl - c->in;
+		cJSON *reply = handle(d, c, c->in, ll);
+
+		if (!c->wait.reply)
+			queue_reply(d, c, reply);
+		memmove(c->in, nl + 1, c->in_len - ll - 1);
+		c->in_len -= ll + 1;
+	}
+}
+
+void ef_control_settle(struct ef_daemon *d)
+{
+	uint64_t now;
+
+	if (!n_waiting)
+		return;
+	now = ef_now_boot_ns();
+	for (struct ef_client *c = d->clients; c; c = c->next) {
+		const char *st;
+		cJSON *reply;
+		bool settled;
+
+		if (!c->wait.reply)
+			continue;
+		st = ef_job_control_state(d, c->wait.op, c->wait.job, c->wait.cgroup_id, &settled);
+		if (!settled && now < c->wait.deadline_ns)
+			continue;
+		/* not settled by the deadline: the passing state, as it is */
+		reply = c->wait.reply;
+		set_state(reply, st);
+		c->wait.reply = NULL;
+		n_waiting--;
+		queue_reply(d, c, reply);
+		serve_lines(d, c);
+	}
+}
+
 void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events)
 {
 	if (events & EPOLLOUT) {
@@ -599,7 +688,6 @@ void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events)
 		return;
 	for (;;) {
 		ssize_t r;
-		char *nl;
 
 		if (c->in_len == c->in_cap) {
 			size_t nc = c->in_cap ? c->in_cap * 2 : 4096;
@@ -627,13 +715,7 @@ void ef_control_io(struct ef_daemon *d, struct ef_client *c, uint32_t events)
 		}
 		c->in_len += r;
 		c->active_ns = ef_now_boot_ns();
-		while ((nl = memchr(c->in, '\n', c->in_len))) {
-			size_t ll = nl - c->in;
-
-			queue_reply(d, c, handle(d, c, c->in, ll));
-			memmove(c->in, nl + 1, c->in_len - ll - 1);
-			c->in_len -= ll + 1;
-		}
+		serve_lines(d, c);
 	}
 }
 

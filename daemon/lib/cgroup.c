@@ -210,7 +210,7 @@ int ef_cgroup_freeze(const char *path, bool freeze)
 int ef_cgroup_state(const char *path)
 {
 	char f[4096], *buf = NULL;
-	bool want = false;
+	bool want = false, frozen;
 	int ret;
 
 	snprintf(f, sizeof(f), "%s/cgroup.freeze", path);
@@ -220,15 +220,16 @@ int ef_cgroup_state(const char *path)
 	want = buf[0] == '1';
 	free(buf);
 	buf = NULL;
-	if (!want)
-		return EF_CG_RUNNING;
 	snprintf(f, sizeof(f), "%s/cgroup.events", path);
 	ret = ef_read_file(f, 4096, &buf, NULL);
 	if (ret)
 		return ret;
-	ret = strstr(buf, "frozen 1") ? EF_CG_FROZEN : EF_CG_FREEZING;
+	/* cgroup.events says what has taken effect, cgroup.freeze what was asked */
+	frozen = !strncmp(buf, "frozen 1\n", 9) || strstr(buf, "\nfrozen 1\n");
 	free(buf);
-	return ret;
+	if (want)
+		return frozen ? EF_CG_FROZEN : EF_CG_FREEZING;
+	return frozen ? EF_CG_THAWING : EF_CG_RUNNING;
 }
 
 const char *ef_cgroup_state_name(int state)
@@ -240,6 +241,8 @@ const char *ef_cgroup_state_name(int state)
 		return "freezing";
 	case EF_CG_FROZEN:
 		return "frozen";
+	case EF_CG_THAWING:
+		return "thawing";
 	}
 	return "unknown";
 }

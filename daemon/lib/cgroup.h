@@ -26,8 +26,9 @@ int ef_cgroup_pids(const char *path, pid_t **out, size_t *n);
 int ef_cgroup_of_pid(pid_t pid, char *out, size_t len);
 /* cgroup.freeze: the cgroup and everything below it stop (or go on). */
 int ef_cgroup_freeze(const char *path, bool freeze);
-/* EF_CG_RUNNING, _FREEZING (asked, not every task stopped yet), _FROZEN, or -errno. */
-enum { EF_CG_RUNNING = 0, EF_CG_FREEZING = 1, EF_CG_FROZEN = 2 };
+/* EF_CG_RUNNING, _FREEZING (asked, not every task stopped yet), _FROZEN,
+ * _THAWING (thawed, cgroup.events still "frozen 1"), or -errno. */
+enum { EF_CG_RUNNING = 0, EF_CG_FREEZING = 1, EF_CG_FROZEN = 2, EF_CG_THAWING = 3 };
 int ef_cgroup_state(const char *path);
 const char *ef_cgroup_state_name(int state);
 /* SIGKILL every process of the cgroup and below (cgroup.kill; frozen ones too). */

@@ -301,8 +301,8 @@ static int act(struct ef_job_rec *j, int want, char *err, size_t errlen)
 
 	if (want == EF_PROBE_FREEZE)
 		ret = ef_cgroup_freeze(j->cgroup, true);
-	else if (want == EF_PROBE_KILL)
-		ret = ef_cgroup_kill(j->cgroup);
+	else if (want == EF_PROBE_KILL && !(ret = ef_cgroup_kill(j->cgroup)))
+		j->killed = true;
 	if (ret) {
 		snprintf(err, errlen, "%s failed: %s", ef_probe_action_name(want), strerror(-ret));
 		return EF_PROBE_ALERT;
@@ -530,12 +530,35 @@ void ef_probe_job_attrs(struct ef_span *s, const struct ef_job_rec *j)
 	ef_span_int(s, "egress.probe.flags", j->probe.fires);
 }
 
+/* What the job's processes are doing, as egressctl jobs and the replies
+ * of freeze, thaw and kill name it: running, freezing, frozen, thawing;
+ * once killed, ending while any process is left, then killed. *settled:
+ * the state is not a passing one. */
+static const char *job_state(const struct ef_job_rec *j, bool *settled)
+{
+	int st;
+
+	*settled = true;
+	if (j->killed) {
+		if (ef_cgroup_populated(j->cgroup) != 1)
+			return "killed";
+		*settled = false;
+		return "ending";
+	}
+	st = ef_cgroup_state(j->cgroup);
+	if (st < 0)
+		return "unknown";
+	*settled = st == EF_CG_RUNNING || st == EF_CG_FROZEN;
+	return ef_cgroup_state_name(st);
+}
+
 void ef_probe_job_json(cJSON *o, const struct ef_job_rec *j)
 {
 	const char *rs[EF_PR__MAX];
-	int n = reasons_of(j, rs), st = ef_cgroup_state(j->cgroup);
+	int n = reasons_of(j, rs);
+	bool settled;
 
-	cJSON_AddStringToObject(o, "state", st >= 0 ? ef_cgroup_state_name(st) : "unknown");
+	cJSON_AddStringToObject(o, "state", job_state(j, &settled));
 	cJSON_AddBoolToObject(o, "flagged", n > 0);
 	if (n) {
 		cJSON_AddItemToObject(o, "probe_reasons", cJSON_CreateStringArray(rs, n));
@@ -589,7 +612,8 @@ int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req,
 	const cJSON *jid = cJSON_GetObjectItem(req, "job_id");
 	struct ef_job_rec *j;
 	struct ef_span *s;
-	int ret, st;
+	bool settled;
+	int ret;
 
 	if (!cJSON_IsString(jid)) {
 		snprintf(err, errlen, "malformed %s request: \"job_id\" must be a string", op);
@@ -612,8 +636,8 @@ int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req,
 		ret = ef_cgroup_freeze(j->cgroup, true);
 	else if (!strcmp(op, "thaw"))
 		ret = ef_cgroup_freeze(j->cgroup, false);
-	else
-		ret = ef_cgroup_kill(j->cgroup);
+	else if (!(ret = ef_cgroup_kill(j->cgroup)))
+		j->killed = true;
 	if (ret) {
 		snprintf(err, errlen, "%s job %s: %s", op, j->id, strerror(-ret));
 		return ret;
@@ -628,8 +652,22 @@ int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req,
 	ef_span_job_attrs(s, j);
 	ef_spans_flush(d);
 	log_info("job %s: %s by uid %u (pid %d)", j->id, op, peer->uid, peer->pid);
-	st = ef_cgroup_state(j->cgroup);
 	cJSON_AddStringToObject(reply, "job_id", j->id);
-	cJSON_AddStringToObject(reply, "state", st >= 0 ? ef_cgroup_state_name(st) : "gone");
+	cJSON_AddStringToObject(reply, "state",
+				ef_job_control_state(d, op, j->id, j->cgroup_id, &settled));
 	return 0;
+}
+
+const char *ef_job_control_state(struct ef_daemon *d, const char *op, const char *job_id,
+				 uint64_t cgroup_id, bool *settled)
+{
+	struct ef_job_rec *j = ef_job_by_id(d, job_id);
+
+	/* gone (its cgroup emptied and removed): killed, or its processes
+	 * had all exited on their own */
+	if (!j || j->cgroup_id != cgroup_id) {
+		*settled = true;
+		return !strcmp(op, "kill") ? "killed" : "ended";
+	}
+	return job_state(j, settled);
 }

@@ -24,7 +24,14 @@ void ef_probe_job_attrs(struct ef_span *s, const struct ef_job_rec *j);
 void ef_probe_job_json(cJSON *o, const struct ef_job_rec *j);
 void ef_probe_job_save(cJSON *o, const struct ef_job_rec *j);
 void ef_probe_job_load(const cJSON *o, struct ef_job_rec *j);
+/* freeze, thaw or kill: reply's "job_id" and "state" (ef_job_control_state) */
 int ef_job_control(struct ef_daemon *d, const char *op, const cJSON *req,
 		   const struct ef_peer *peer, cJSON *reply, char *err, size_t errlen);
+/* The state of the job job_id (of cgroup cgroup_id) after op: running,
+ * freezing, frozen, thawing, ending (killed, processes left), killed, or,
+ * once it is gone, killed (op "kill") or ended. *settled: false while the
+ * state is a passing one (freezing, thawing, ending). */
+const char *ef_job_control_state(struct ef_daemon *d, const char *op, const char *job_id,
+				 uint64_t cgroup_id, bool *settled);
 
 #endif /* EF_PROBE_PROBE_H */

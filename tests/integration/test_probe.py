@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import time
 
@@ -340,14 +341,19 @@ def test_probe_freeze_thaw_kill(ctx):
 
     out = d.ctl("thaw", job)
     eq(out.returncode, 0, "thaw: %s" % out.stderr)
-    check("running" in out.stdout, "thaw output %r" % out.stdout)
+    eq(out.stdout, "job %s: running\n" % job, "thaw output")
     wait_until(lambda: read_count(f) > c0 + 5, timeout=10, what="progress after thaw")
     eq(job_entry(d, job)["state"], "running", "state after thaw")
 
-    # freeze by hand, then kill while frozen
-    eq(d.ctl("freeze", job).returncode, 0, "freeze")
-    wait_until(lambda: job_entry(d, job)["state"] == "frozen", timeout=10, what="frozen again")
-    eq(d.ctl("kill", job).returncode, 0, "kill")
+    # freeze by hand, then kill while frozen: each says the state it left
+    out = d.ctl("freeze", job)
+    eq(out.returncode, 0, "freeze: %s" % out.stderr)
+    eq(out.stdout, "job %s: frozen\n" % job, "freeze output")
+    eq(job_entry(d, job)["state"], "frozen", "state after freeze")
+    out = d.ctl("kill", job)
+    eq(out.returncode, 0, "kill: %s" % out.stderr)
+    check(out.stdout in ("job %s: killed\n" % job, "job %s: ending\n" % job),
+          "kill output %r (killed, or ending while processes remain)" % out.stdout)
     rc = bg.wait(timeout=20)
     eq(rc, -signal.SIGKILL, "egressctl run's status after kill")
     js = d.job_span(job, timeout=20)
@@ -359,6 +365,61 @@ def test_probe_freeze_thaw_kill(ctx):
         expect(x, **{"egress.control.uid": 0})
         eq(x.parent_id, js.span_id, "egress.job.control parent")
     wait_until(lambda: job_entry(d, job) is None, timeout=10, what="the job gone")
+
+
+@test(timeout=120)
+def test_job_control_reports_state_after(ctx):
+    """`egressctl kill` of a running job reports killed (or ending while
+    its processes are not all gone), never running; the --json reply and
+    `egressctl jobs` name the same states; a killed job then ends."""
+    d = ctx.daemon({"jc": pol(allow=["198.18.1.1:443"])})
+    job = "ctl-" + secrets.token_hex(3)
+    bg, f, _ = counter_job(ctx, d, "jc", job, [], [])
+    wait_until(lambda: read_count(f) > 5, timeout=15, what="the job counting")
+    eq(job_entry(d, job)["state"], "running", "jobs state of a running job")
+    table = d.ctl("jobs")
+    check(any(l.split()[:1] == [job] and "running" in l.split() for l in
+              table.stdout.splitlines()), "jobs table:\n%s" % table.stdout)
+
+    r = d.ctl_json("freeze", job)
+    eq((r["ok"], r["job_id"], r["state"]), (True, job, "frozen"), "freeze --json reply")
+    eq(job_entry(d, job)["state"], "frozen", "jobs state after freeze")
+    r = d.ctl_json("thaw", job)
+    eq(r["state"], "running", "thaw --json reply")
+
+    out = d.ctl("kill", job)
+    eq(out.returncode, 0, "kill: %s" % out.stderr)
+    state = out.stdout.rsplit(": ", 1)[-1].strip()
+    check(out.stdout.startswith("job %s: " % job) and state in ("killed", "ending"),
+          "kill output %r (want killed, or ending while processes remain)" % out.stdout)
+    e = job_entry(d, job)
+    check(e is None or e["state"] in ("ending", "killed"), "jobs entry after kill: %s" % e)
+    eq(bg.wait(timeout=20), -signal.SIGKILL, "egressctl run's status after kill")
+    wait_until(lambda: job_entry(d, job) is None, timeout=10, what="the killed job gone")
+
+    # requests sent together on one connection: a kill's reply, which may
+    # wait for the job to be gone, comes before the next request's
+    job2 = "ctl2-" + secrets.token_hex(3)
+    bg2, f2, _ = counter_job(ctx, d, "jc", job2, [], [])
+    wait_until(lambda: read_count(f2) > 5, timeout=15, what="the second job counting")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(d.sock)
+        s.sendall(b'{"op":"kill","job_id":"%s"}\n{"op":"ping"}\n' % job2.encode())
+        buf = b""
+        while buf.count(b"\n") < 2:
+            chunk = s.recv(65536)
+            check(chunk, "the daemon closed after %r" % buf)
+            buf += chunk
+    first, second = [json.loads(x) for x in buf.split(b"\n")[:2]]
+    check(first.get("job_id") == job2 and first.get("state") in ("killed", "ending"),
+          "the kill's reply first: %s" % first)
+    eq(second, {"ok": True}, "then the ping's")
+    eq(bg2.wait(timeout=20), -signal.SIGKILL, "the second job's egressctl run after kill")
+
+    bad = d.ctl("kill", job)
+    eq(bad.returncode, 1, "kill of a job that has ended")
+    check("no running job" in bad.stderr, "kill of an ended job: %r" % bad.stderr)
 
 
 @test(timeout=120)
