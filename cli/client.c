@@ -273,6 +273,27 @@ static void print_export(const cJSON *e)
 		printf("%-14s %s\n", "export error", err);
 }
 
+/* What "policies" alone did not say: versions in the kernel maps, the jobs
+ * using them, and the policy files a job may name. */
+static void print_policies(const cJSON *r)
+{
+	const cJSON *v = cJSON_GetObjectItem(r, "policy_versions");
+	const char *dir = cJSON_GetStringValue(cJSON_GetObjectItem(r, "policy_dir"));
+	double files = ctl_num(r, "policy_files");
+
+	if (v)
+		printf("%-14s %.0f loaded in the kernel maps (in use by %.0f job%s; "
+		       "%.0f retiring)\n",
+		       "policy versions", ctl_num(v, "loaded"), ctl_num(v, "jobs"),
+		       ctl_num(v, "jobs") == 1 ? "" : "s", ctl_num(v, "retiring"));
+	else /* an older egressd */
+		printf("%-14s %.0f policy versions in use\n", "policies", ctl_num(r, "policies"));
+	if (files >= 0 && cJSON_GetObjectItem(r, "policy_files"))
+		printf("%-14s %.0f in %s\n", "policy files", files, dir ? dir : "?");
+	else if (cJSON_GetObjectItem(r, "policy_files"))
+		printf("%-14s unreadable: %s\n", "policy files", dir ? dir : "?");
+}
+
 int cmd_status(int argc, char **argv)
 {
 	cJSON *r;
@@ -289,7 +310,9 @@ int cmd_status(int argc, char **argv)
 		const cJSON *it;
 
 		cJSON_ArrayForEach(it, r) {
-			if (!strcmp(it->string, "ok"))
+			/* "policies" (versions in use): said below, with labels */
+			if (!strcmp(it->string, "ok") || !strcmp(it->string, "policies") ||
+			    !strcmp(it->string, "policy_files"))
 				continue;
 			if (cJSON_IsString(it))
 				printf("%-14s %s\n", it->string, it->valuestring);
@@ -298,6 +321,7 @@ int cmd_status(int argc, char **argv)
 			else if (cJSON_IsBool(it))
 				printf("%-14s %s\n", it->string, cJSON_IsTrue(it) ? "yes" : "no");
 		}
+		print_policies(r);
 		print_export(cJSON_GetObjectItem(r, "export"));
 		{
 			const cJSON *p = cJSON_GetObjectItem(r, "probe");

@@ -20,6 +20,7 @@
  * Who may do what beyond that is access.c's (the config's "access"
  * section); the socket's mode and group come from there too.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,22 +309,59 @@ void ef_control_tick(struct ef_daemon *d)
 	}
 }
 
+/* The policies a job may name: NAME.json in the policy dir; -1: unreadable */
+static int policy_files(const struct ef_daemon *d)
+{
+	DIR *dh = opendir(d->policy_dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!dh)
+		return -1;
+	while ((de = readdir(dh))) {
+		size_t l = strlen(de->d_name);
+		char name[EF_NAME_MAX + 1];
+
+		if (l <= 5 || l - 5 > EF_NAME_MAX || strcmp(de->d_name + l - 5, ".json"))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(l - 5), de->d_name);
+		n += ef_policy_name_valid(name);
+	}
+	closedir(dh);
+	return n;
+}
+
 static cJSON *status_json(struct ef_daemon *d)
 {
 	cJSON *o = cJSON_CreateObject(), *j;
-	int n_jobs = 0, n_pols = 0;
+	int n_jobs = 0, n_pols = 0, n_retiring = 0, n_pol_jobs = 0;
 
-	for (struct ef_job_rec *x = d->jobs; x; x = x->next)
+	for (struct ef_job_rec *x = d->jobs; x; x = x->next) {
 		n_jobs++;
+		n_pol_jobs += x->pol != NULL;
+	}
 	for (struct ef_pol_rec *x = d->pols; x; x = x->next)
 		n_pols++;
+	for (struct ef_pol_rec *x = d->pols_retired; x; x = x->next)
+		n_retiring++;
 	cJSON_AddBoolToObject(o, "ok", true);
 	cJSON_AddStringToObject(o, "version", EF_VERSION);
 	cJSON_AddNumberToObject(o, "pid", getpid());
 	cJSON_AddNumberToObject(o, "uptime_s",
 				(double)((ef_now_realtime_ns() - d->started_ns) / 1000000000ull));
 	cJSON_AddNumberToObject(o, "jobs", n_jobs);
+	/* policy versions in use (by jobs, or DNS queries in flight): kept as
+	 * it was; "policy_versions" says what is in the kernel maps */
 	cJSON_AddNumberToObject(o, "policies", n_pols);
+	j = cJSON_AddObjectToObject(o, "policy_versions");
+	if (j) {
+		cJSON_AddNumberToObject(j, "loaded", n_pols + n_retiring);
+		cJSON_AddNumberToObject(j, "in_use", n_pols);
+		/* their last user gone, unloaded EF_POL_RETIRE_NS later */
+		cJSON_AddNumberToObject(j, "retiring", n_retiring);
+		cJSON_AddNumberToObject(j, "jobs", n_pol_jobs);
+	}
+	cJSON_AddNumberToObject(o, "policy_files", policy_files(d));
 	cJSON_AddNumberToObject(o, "decisions", (double)ef_bpf_stat(d, EF_S_DECISIONS));
 	cJSON_AddNumberToObject(o, "denied", (double)ef_bpf_stat(d, EF_S_DENIED));
 	cJSON_AddNumberToObject(o, "ringbuf_drops", (double)ef_bpf_stat(d, EF_S_RB_DROPS));

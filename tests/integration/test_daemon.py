@@ -478,6 +478,49 @@ def test_status_and_jobs(ctx):
 
 
 @test
+def test_status_counts_policy_versions(ctx):
+    """`egressctl status` counts the policy versions loaded in the kernel
+    maps and the jobs using them (and the policy files in the policy dir),
+    each labelled; "policies" keeps its meaning (versions in use by jobs).
+    Two jobs of one policy share one version; when they have ended it is
+    retired, then unloaded."""
+    d = ctx.daemon({"h": pol(allow=[ALLOW, ALLOW2]), "other": pol(allow=[ALLOW])})
+    st = d.status()
+    eq(st["policy_versions"], {"loaded": 0, "in_use": 0, "retiring": 0, "jobs": 0},
+       "status policy_versions with no job")
+    eq(st["policies"], 0, "status policies with no job")
+    eq(st["policy_files"], 2, "status policy_files (h.json, other.json)")
+    bg, log, stop = start_hold(ctx, d, "h")
+    bg2, log2, stop2 = start_hold(ctx, d, "h")
+    st = d.status()
+    eq(st["policy_versions"], {"loaded": 1, "in_use": 1, "retiring": 0, "jobs": 2},
+       "status policy_versions with two jobs of one policy")
+    eq(st["policies"], 1, "status policies (versions in use) with two jobs")
+    r = d.ctl("status")
+    eq(r.returncode, 0, "`egressctl status`: %s" % r.stderr)
+    lines = r.stdout.splitlines()
+    want = "policy versions 1 loaded in the kernel maps (in use by 2 jobs; 0 retiring)"
+    check(any(" ".join(l.split()) == want for l in lines), "want %r in:\n%s" % (want, r.stdout))
+    check(any(" ".join(l.split()) == "policy files 2 in " + st["policy_dir"] for l in lines),
+          "policy files line in:\n%s" % r.stdout)
+    check(not any(l.split()[:1] == ["policies"] for l in lines),
+          "an unlabelled `policies N` line in:\n%s" % r.stdout)
+    for f in (stop, stop2):
+        open(f, "w").close()
+    bg.wait(20)
+    bg2.wait(20)
+    wait_until(lambda: d.status()["jobs"] == 0, 10, what="the jobs to end")
+    st = d.status()["policy_versions"]
+    check(st["in_use"] == 0 and st["jobs"] == 0 and st["loaded"] == st["retiring"] <= 1,
+          "policy_versions right after the jobs ended: %s" % st)
+    # a retired version stays in the maps 2 s for the records still in flight
+    wait_until(lambda: d.status()["policy_versions"]["loaded"] == 0, 10,
+               what="the retired version unloaded")
+    eq(d.status()["policy_versions"], {"loaded": 0, "in_use": 0, "retiring": 0, "jobs": 0},
+       "status policy_versions after the jobs ended")
+
+
+@test
 def test_help(ctx):
     d = ctx.daemon(start=False)
     for args in ([], ["run"], ["status"], ["jobs"], ["policy"], ["audit"]):
