@@ -71,21 +71,45 @@ def spans_of(requests):
 
 # -- the waterfall -------------------------------------------------------------
 
+def shown(v, none="-"):
+    """a value as the table shows it: what a span lacks is `none`, never
+    Python's None"""
+    return none if v is None or v == "" else str(v)
+
+
 def dest_of(sp, a):
     n = sp["name"]
     if n == "egress.dns":
-        return "%s (%s)" % (a.get("dns.question.name"), a.get("egress.dns.type"))
+        t = a.get("egress.dns.type")
+        return shown(a.get("dns.question.name"), "?") + (" (%s)" % t if t else "")
     if n == "egress.probe":
-        return ",".join(a.get("egress.probe.targets") or []) or a.get("egress.probe.subject", "")
+        return ",".join(a.get("egress.probe.targets") or []) or shown(
+            a.get("egress.probe.subject"), "")
     if n == "egress.tamper":
-        return str(a.get("egress.tamper.syscall") or a.get("egress.tamper.via") or "")
+        return shown(a.get("egress.tamper.syscall") or a.get("egress.tamper.via"), "")
     if "network.peer.address" in a:
-        host = a.get("server.address") or a.get("network.peer.address")
-        host = "[%s]" % host if ":" in str(host) else host
-        proto = a.get("network.transport")
-        return "%s:%s%s" % (host, a.get("network.peer.port"), "" if proto == "tcp" else
-                            "/%s" % proto)
-    return "socket(%s, %s)" % (a.get("egress.socket.family"), a.get("egress.socket.type"))
+        host = shown(a.get("server.address") or a.get("network.peer.address"), "?")
+        host = "[%s]" % host if ":" in host else host
+        port, proto = a.get("network.peer.port"), a.get("network.transport")
+        return "%s%s%s" % (host, "" if port is None else ":%s" % port,
+                           "" if proto in ("tcp", None) else "/%s" % proto)
+    if n == "egress.socket" and a.get("egress.reason") == "io_uring":
+        return "io_uring"
+    fam, typ = a.get("egress.socket.family"), a.get("egress.socket.type")
+    return "socket(%s)" % ", ".join(shown(x, "?") for x in (fam, typ) if x is not None) \
+        if fam is not None or typ is not None else "socket"
+
+
+def process_text(a, kind):
+    """name[pid] of the process a decision is about: the name the kernel's
+    record gave (process.executable.name, its executable's or its comm), or
+    the last part of the executable's path; "pid N" if the span has neither"""
+    if "process.pid" not in a:
+        return "(the DNS proxy)" if kind == "dns" else ""
+    name = a.get("process.executable.name") or \
+        os.path.basename(a.get("process.executable.path") or "") or a.get("process.command")
+    pid = shown(a.get("process.pid"), "?")
+    return "%s[%s]" % (name, pid) if name else "pid %s" % pid
 
 
 def cut(s, n):
@@ -105,11 +129,9 @@ def decision_text(sp, a, depth, max_depth):
     else:
         dec, why = a.get("egress.decision"), a.get("egress.reason")
     kind = sp["name"][len("egress."):]
-    proc = "%s[%s]" % (a.get("process.executable.name") or "-", a.get("process.pid", "-")) \
-        if "process.pid" in a else ("(the DNS proxy)" if kind == "dns" else "")
-    left = ("  " * depth + str(dec)).ljust(2 * max_depth + 8)
+    left = ("  " * depth + shown(dec)).ljust(2 * max_depth + 8)
     return "%s%-8s%s %-13s %s" % (left, kind, cut(dest_of(sp, a), DEST).ljust(DEST),
-                                  cut(why, 13), proc)
+                                  cut(shown(why), 13), process_text(a, kind))
 
 
 def span_text(sp, a):
@@ -117,8 +139,8 @@ def span_text(sp, a):
     dur = (int(sp["endTimeUnixNano"]) - int(sp["startTimeUnixNano"])) / 1e9
     if n == "egress.job":
         return "%s %s  %.3fs  policy %s: %s decisions, %s denied" % (
-            n, a.get("egress.job.id"), dur, a.get("egress.policy.name"),
-            a.get("egress.decisions"), a.get("egress.denied"))
+            n, shown(a.get("egress.job.id"), "?"), dur, shown(a.get("egress.policy.name"), "?"),
+            shown(a.get("egress.decisions"), "?"), shown(a.get("egress.denied"), "?"))
     extra = a.get("gen_ai.tool.call.id") or a.get("gen_ai.conversation.id") or ""
     return "%s  %.3fs  %s" % (n, dur, extra)
 
@@ -171,7 +193,7 @@ def print_trace(spans, job):
         print(line)
     for sp in lost:
         print("  (not under the job's span: %s %s, parent %s)" % (
-            sp["name"], dest_of(sp, attrs_of(sp)), sp.get("parentSpanId")))
+            sp["name"], dest_of(sp, attrs_of(sp)), shown(sp.get("parentSpanId"), "none")))
 
 
 # -- the run -------------------------------------------------------------------
