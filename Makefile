@@ -253,6 +253,10 @@ TEST_DNS := $(addprefix $(BUILD)/tests/test_dns_,query names build answer cost)
 $(TEST_DNS): $(DNSMSG_OBJ) $(BUILD)/daemon/lib/names.o
 $(TEST_DNS): LIBS_TEST := -lldns
 
+# test_families: the one table of socket address families, as egressd names them too
+$(BUILD)/tests/test_families: $(BUILD)/daemon/lib/names.o
+$(BUILD)/tests/test_families: LIBS_TEST := -lldns
+
 # test_suggest: the pure half of egressctl policy suggest (decisions in, rules out)
 SUGGEST_RULES_OBJS := $(BUILD)/cli/suggest_rules.o $(BUILD)/cli/suggest_set.o \
 	$(BUILD)/cli/suggest_obs.o $(BUILD)/cli/suggest_write.o

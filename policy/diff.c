@@ -147,7 +147,7 @@ static void families_change(struct dctx *d, __u64 o, __u64 n)
 		__u64 set = pass ? o & ~n : n & ~o;
 
 		for (i = 0; i < 64; i++) {
-			const char *name = ef_sock_family_name(i);
+			const char *name = ef_af_name(i);
 
 			if (!(set & (1ull << i)) || off >= sizeof(buf))
 				continue;

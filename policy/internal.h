@@ -72,12 +72,6 @@ void ef_msg_quote(char *dst, size_t dstlen, const char *src, size_t n);
 void ef_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ef_vfmt(char *buf, size_t len, const char *fmt, va_list ap);
 
-/* ---- parse_keys.c ---- */
-
-/* Linux AF_* name of an address family as "sockets.families" spells it
- * ("vsock"), or NULL if it has none there. */
-const char *ef_sock_family_name(unsigned int af);
-
 /* ---- rindex.c: a policy's rules by meaning and by destination ---- */
 
 /*

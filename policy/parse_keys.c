@@ -475,37 +475,13 @@ static int do_sock_multicast(struct pctx *c, const cJSON *v, __u32 tok)
 	return sock_flag(c, v, tok, "sockets.multicast", EF_PF_MULTICAST);
 }
 
-/* Linux AF_* numbers, spelled out: older libc headers lack the newest. */
-static const struct {
-	const char *name;
-	int af;
-} families[] = {
-	{ "unix", 1 },	       { "inet", 2 },	   { "inet6", 10 }, { "netlink", 16 },
-	{ "rds", 21 },	       { "llc", 26 },	   { "can", 29 },   { "tipc", 30 },
-	{ "bluetooth", 31 },   { "ieee802154", 36 }, { "alg", 38 },   { "vsock", 40 },
-	{ "qipcrtr", 42 },     { "smc", 43 },	   { "xdp", 44 },   { "mctp", 45 },
-};
-
 #define EF_AF_PACKET 17
-
-const char *ef_sock_family_name(unsigned int af)
-{
-	size_t k;
-
-	if (af == EF_AF_PACKET)
-		return "packet";
-	for (k = 0; k < sizeof(families) / sizeof(families[0]); k++)
-		if ((unsigned int)families[k].af == af)
-			return families[k].name;
-	return NULL;
-}
 
 static int do_sock_families(struct pctx *c, const cJSON *v, __u32 tok)
 {
 	const cJSON *it;
 	__u32 t = tok + 1;
 	char q[40];
-	size_t k;
 
 	if (!cJSON_IsArray(v))
 		return ef_perr(c, ef_tok_off(c, tok),
@@ -515,15 +491,11 @@ static int do_sock_families(struct pctx *c, const cJSON *v, __u32 tok)
 		int af = -1;
 
 		if (cJSON_IsString(it)) {
-			for (k = 0; k < sizeof(families) / sizeof(families[0]); k++)
-				if (!strcmp(it->valuestring, families[k].name))
-					af = families[k].af;
-			if (af < 0 && strcmp(it->valuestring, "packet")) {
+			af = ef_af_by_name(it->valuestring);
+			if (af < 0) {
 				ef_msg_quote(q, sizeof(q), it->valuestring, SIZE_MAX);
 				return ef_perr(c, off, "unknown address family \"%s\"", q);
 			}
-			if (af < 0)
-				af = EF_AF_PACKET;
 		} else if (cJSON_IsNumber(it)) {
 			double d = it->valuedouble;
 

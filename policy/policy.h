@@ -161,6 +161,15 @@ __u64 ef_caps_recorded(void);
  * one of ef_caps_never(). */
 __u64 ef_policy_caps(const struct ef_policy *p);
 
+/* ---- socket address families (families.c): the one table ---- */
+#define EF_AF_NAMED 46 /* AF_UNSPEC (0) to AF_MCTP (45) have names */
+/* Linux's name of a family, lowercase without AF_ ("inet6", "kcm"), as
+ * "sockets.families", spans and egressctl spell it; NULL for a number
+ * Linux names no family (shown as the number) */
+const char *ef_af_name(long long af);
+/* the family of such a name, or -1 */
+int ef_af_by_name(const char *name);
+
 /* Parse and validate a policy. `file` is only used in messages. */
 int ef_policy_parse(const char *text, size_t len, const char *file, struct ef_policy **out,
 		    char *err, size_t errlen);

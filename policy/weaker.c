@@ -584,7 +584,7 @@ static int settings_ok(struct cmp *c)
 	if (extra)
 		return fail(c, "socket flags 0x%x are not allowed by policy %s", extra, pname(b));
 	for (i = 0; i < 64; i++) {
-		const char *n = ef_sock_family_name((unsigned int)i);
+		const char *n = ef_af_name((long long)i);
 
 		if (!(fam & (1ull << i)))
 			continue;

@@ -8,6 +8,7 @@
 
 #include "ef_abi.h"
 #include "names.h"
+#include "policy.h"
 
 const char *ef_verdict_name(int v)
 {
@@ -56,33 +57,10 @@ const char *ef_mode_name(int m)
 	return m == EF_MODE_AUDIT ? "audit" : "enforce";
 }
 
+/* the policy library's table (policy/families.c), which names every family Linux does */
 const char *ef_family_name(int af)
 {
-	switch (af) {
-	case AF_UNIX:
-		return "unix";
-	case AF_INET:
-		return "inet";
-	case AF_INET6:
-		return "inet6";
-	case AF_NETLINK:
-		return "netlink";
-	case AF_PACKET:
-		return "packet";
-	case AF_VSOCK:
-		return "vsock";
-	case AF_ALG:
-		return "alg";
-	case AF_BLUETOOTH:
-		return "bluetooth";
-	case AF_CAN:
-		return "can";
-	case AF_XDP:
-		return "xdp";
-	case AF_TIPC:
-		return "tipc";
-	}
-	return NULL;
+	return ef_af_name(af);
 }
 
 const char *ef_socktype_name(int t)

@@ -13,6 +13,7 @@
 const char *ef_verdict_name(int v);
 const char *ef_reason_name(int r);
 const char *ef_mode_name(int m);
+/* every family Linux names (the table of policy/families.c), NULL for another */
 const char *ef_family_name(int af);
 const char *ef_socktype_name(int t);
 const char *ef_transport_name(int ipproto);

@@ -15,7 +15,8 @@ Subcommands:
   sendto HOST PORT [--count N]                    unconnected UDP datagrams
   socket KIND...                                  try socket(); KIND is one of
                                                   raw raw6 packet icmp icmp6 vsock
-                                                  alg xdp unix netlink tcp udp
+                                                  alg xdp kcm rds appletalk unix
+                                                  netlink tcp udp
   loopback                                        TCP and UDP to 127.0.0.1 and ::1
   spawn-tree TARGET...                            child (fork) and grandchild
                                                   (fork+exec) each connect
@@ -85,8 +86,11 @@ from probe_base import (base, set_err, emit, parse_target, fmt_target, family_of
 from probe_dns import (DEFAULT_SERVER, cmd_dns_query, cmd_resolve, cmd_resolve_connect, cmd_gai,
                        cmd_dns_raw, cmd_dns_garbage)
 
+AF_APPLETALK = 5
+AF_RDS = 21
 AF_ALG = 38
 AF_VSOCK = 40
+AF_KCM = 41
 AF_XDP = 44
 ETH_P_ALL = 0x0003
 
@@ -99,6 +103,9 @@ SOCKET_KINDS = {
     "vsock": (AF_VSOCK, socket.SOCK_STREAM, 0),
     "alg": (AF_ALG, socket.SOCK_SEQPACKET, 0),
     "xdp": (AF_XDP, socket.SOCK_RAW, 0),
+    "kcm": (AF_KCM, socket.SOCK_SEQPACKET, 0),
+    "rds": (AF_RDS, socket.SOCK_SEQPACKET, 0),
+    "appletalk": (AF_APPLETALK, socket.SOCK_DGRAM, 0),
     "unix": (socket.AF_UNIX, socket.SOCK_STREAM, 0),
     "netlink": (socket.AF_NETLINK, socket.SOCK_RAW, 0),
     "tcp": (socket.AF_INET, socket.SOCK_STREAM, 0),

@@ -1,9 +1,12 @@
 """socket() creation: raw, packet, ICMP datagram and other families."""
+from errno import EACCES, EPERM
+
 from harness import test, pol, refused, check, eq
 from harness_spans import expect
 
 REASONS = {"raw": "raw_socket", "raw6": "raw_socket", "packet": "raw_socket",
-           "icmp": "protocol", "icmp6": "protocol", "vsock": "family", "xdp": "family"}
+           "icmp": "protocol", "icmp6": "protocol", "vsock": "family", "xdp": "family",
+           "kcm": "family", "rds": "family", "appletalk": "family"}
 
 
 def baseline(ctx, kinds):
@@ -23,6 +26,7 @@ def refused_with(ctx, d, policy, kind):
     expect(s[0], decision="deny", reason=REASONS[kind])
     eq(s[0].status_code, 2, "status code of a refused socket")
     eq(s[0].get("process.pid"), x["pid"], "process.pid of the refused %s socket" % kind)
+    return r, s[0]
 
 
 @test
@@ -81,3 +85,27 @@ def test_other_families_refused(ctx):
     for x in r.lines:
         check(x["ok"], "socket %s must be allowed in a job: %s" % (x["kind"], x))
     eq(d.find("egress.socket", r.job), [], "egress.socket spans for allowed families")
+
+
+@test
+def test_other_families_named(ctx):
+    """A refused socket of a family egressd once showed as a number (AF_KCM
+    41, AF_RDS 21, AF_APPLETALK 5) is named in its span and in egressctl
+    run's notice, as Linux names it (policy/families.c). The fence refuses
+    them before the kernel looks the family up (the lsm_cgroup hook, or
+    the seccomp filter without it), so this holds whether or not this
+    kernel has them; a policy allows them by these names."""
+    d = ctx.daemon({"t": pol(allow=["198.18.1.1:443"]),
+                    "k": pol(allow=["198.18.1.1:443"], sockets={"families": ["kcm"]})})
+    for kind, typ in (("kcm", "seqpacket"), ("rds", "seqpacket"), ("appletalk", "dgram")):
+        r, s = refused_with(ctx, d, "t", kind)
+        eq(s.get("egress.socket.family"), kind, "egress.socket.family of a refused %s socket"
+           % kind)
+        check("a socket (%s %s)" % (kind, typ) in r.err,
+              "egressctl run's notice does not name %s: %r" % (kind, r.err[-600:]))
+    # allowed by name: no refusal of the fence's (the kernel may lack the family)
+    r = d.probe("k", "socket", "kcm")
+    (x,) = r.lines
+    check(x["ok"] or x["errno"] not in (EPERM, EACCES), "kcm allowed by name, still refused: %s"
+          % x)
+    eq(d.find("egress.socket", r.job), [], "egress.socket spans for an allowed kcm socket")
