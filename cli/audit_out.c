@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "policy.h"
 
 #define TABLE_SIZING_ROWS 1000
 #define CELL_MAX	  256
@@ -296,7 +297,10 @@ void audit_dest(const struct audit_span *s, char *out, size_t len)
 		const char *fam = audit_attr_str(s, "egress.socket.family");
 		char num[24];
 
-		if (!fam && audit_attr_int(s, "egress.socket.family", &i)) {
+		/* a number: a family the journal's egressd could not name (an
+		 * older one named fewer), named here if Linux names it */
+		if (!fam && audit_attr_int(s, "egress.socket.family", &i) &&
+		    !(fam = ef_af_name(i))) {
 			snprintf(num, sizeof(num), "family %" PRId64, i);
 			fam = num;
 		}
@@ -381,8 +385,10 @@ static void row_build(struct row *r, const struct audit_span *s)
 	if (audit_attr_int(s, "egress.fold.destinations", &n))
 		cellf(r->c[C_DEST], "%" PRId64 "%s destination%s", n, n >= 32 ? "+" : "",
 		      n == 1 ? "" : "s");
-	if (audit_attr_int(s, "process.pid", &pid))
-		cellf(r->c[C_PROC], "%s[%" PRId64 "]", exe ? exe : "?", pid);
+	if (audit_attr_int(s, "process.pid", &pid) && !(exe && *exe))
+		cellf(r->c[C_PROC], "pid %" PRId64, pid); /* no name: not "?[pid]" */
+	else if (audit_attr_int(s, "process.pid", &pid))
+		cellf(r->c[C_PROC], "%s[%" PRId64 "]", exe, pid);
 	else
 		cell(r->c[C_PROC], exe);
 }

@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "egressctl.h"
 #include "notices.h"
+#include "policy.h"
 #include "suggest.h"
 
 /* a value of the job's, printable: control characters and invalid UTF-8
@@ -162,8 +163,17 @@ static void what_text(const cJSON *n, const char *kind, char *out, size_t len)
 	const cJSON *dst = cJSON_GetObjectItem(n, "destination");
 	const cJSON *q = cJSON_GetObjectItem(n, "query"), *so = cJSON_GetObjectItem(n, "socket");
 	const char *qtype = ctl_str(q, "type"), *fam = ctl_str(so, "family");
-	char name[300], addr[80], tr[16];
-	double port = ctl_num(dst, "port");
+	char name[300], addr[80], tr[16], famnum[32];
+	double port = ctl_num(dst, "port"), f = ctl_num(so, "family");
+
+	/* a number: one egressd could not name, named here if Linux names it */
+	if (!fam && cJSON_IsNumber(cJSON_GetObjectItem(so, "family"))) {
+		fam = f >= 0 && f < EF_AF_NAMED && f == (int)f ? ef_af_name((int)f) : NULL;
+		if (!fam) {
+			snprintf(famnum, sizeof(famnum), "family %.0f", f);
+			fam = famnum;
+		}
+	}
 
 	clean(name, sizeof(name), ctl_str(dst, "name"));
 	clean(addr, sizeof(addr), ctl_str(dst, "address"));
@@ -262,7 +272,11 @@ char *sup_notice_text(cJSON *n)
 	clean(pol, sizeof(pol), policy);
 	if (p) {
 		clean(exe, sizeof(exe), ctl_str(p, "executable"));
-		if (cJSON_GetObjectItem(p, "pid"))
+		/* no executable's name: the pid alone, not a "?" for it */
+		if (cJSON_GetObjectItem(p, "pid") && !ctl_str(p, "executable"))
+			snprintf(proc, sizeof(proc), " from pid %.0f",
+				 cJSON_GetNumberValue(cJSON_GetObjectItem(p, "pid")));
+		else if (cJSON_GetObjectItem(p, "pid"))
 			snprintf(proc, sizeof(proc), " from %s (pid %.0f)", exe,
 				 cJSON_GetNumberValue(cJSON_GetObjectItem(p, "pid")));
 		else

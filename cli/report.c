@@ -105,8 +105,10 @@ static void proc_of(const struct audit_span *s, char *out, size_t len)
 
 	if (!exe)
 		exe = audit_attr_str(s, "process.command");
-	if (audit_attr_int(s, "process.pid", &pid))
-		snprintf(out, len, "%s[%" PRId64 "]", report_str_or(exe, "?"), pid);
+	if (audit_attr_int(s, "process.pid", &pid) && !report_str_or(exe, NULL))
+		snprintf(out, len, "pid %" PRId64, pid);
+	else if (audit_attr_int(s, "process.pid", &pid))
+		snprintf(out, len, "%s[%" PRId64 "]", exe, pid);
 	else
 		snprintf(out, len, "%s", report_str_or(exe, "?"));
 }

@@ -478,6 +478,29 @@ def test_audit_json_types_and_hostile_values(ctx):
 
 
 @test
+def test_audit_names_families_and_nameless_processes(ctx):
+    """A socket family a journal holds as a number (an older egressd named
+    fewer) is named if Linux names it, else "family N"; a process with a
+    pid and no name is "pid N", never a null or "?[N]" (issue 23)."""
+    def sock(fam, typ, **more):
+        a = {"egress.job.id": "t", "egress.decision": "deny", "egress.reason": "family",
+             "egress.socket.family": fam, "egress.socket.type": typ}
+        a.update(more)
+        return mkspan("egress.socket", a)
+    spans = [sock(41, "seqpacket", **{"process.pid": 4025, "process.executable.name": "py"}),
+             sock(21, "seqpacket", **{"process.pid": 4025}), sock("kcm", "dgram"),
+             sock(50, "dgram"), connect("t", "deny", **{"process.executable.name": ""})]
+    sd = state(ctx, {"journal-0000000001.jsonl": line(*spans)})
+    r = audit(ctx, state_dir=sd)
+    rows = table(r)
+    eq([row[5] for row in rows], ["kcm/seqpacket", "rds/seqpacket", "kcm/dgram",
+                                  "family 50/dgram", "198.18.1.2:443/tcp"], "DESTINATION")
+    eq([row[6] for row in rows], ["py[4025]", "pid 4025", "-", "-", "pid 4242"], "PROCESS")
+    for bad in ("None", "null", "(null)", "?["):
+        check(bad not in r.stdout, "%r in audit's table:\n%s" % (bad, r.stdout))
+
+
+@test
 def test_audit_long_values_and_big_journal(ctx):
     # 20000 lines; --job picks one job among many whose ids contain its id
     long_name = "a-very-long-host-name-that-goes-on." * 3 + "example.com"

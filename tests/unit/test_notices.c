@@ -94,6 +94,17 @@ static void test_dns_socket_tamper_flag(void **state)
 	has(t, "\"sockets\" settings");
 	assert_null(strstr(t, "egressctl policy add"));
 	free(t);
+	/* a family as a number (an older egressd's): named if Linux names it */
+	t = text_of("{\"kind\":\"socket\",\"decision\":\"deny\",\"reason\":\"family\",\"why\":"
+		    "\"w\",\"policy\":\"ci\",\"socket\":{\"family\":41,\"type\":\"seqpacket\","
+		    "\"protocol\":0},\"process\":{\"pid\":7}}", NULL);
+	has(t, "refused a socket (kcm seqpacket) from pid 7: w");
+	free(t);
+	t = text_of("{\"kind\":\"socket\",\"decision\":\"deny\",\"reason\":\"family\",\"why\":"
+		    "\"w\",\"policy\":\"ci\",\"socket\":{\"family\":50,\"type\":\"dgram\","
+		    "\"protocol\":0}}", NULL);
+	has(t, "refused a socket (family 50 dgram): w");
+	free(t);
 	t = text_of("{\"kind\":\"tamper\",\"decision\":\"deny\",\"reason\":\"tamper_bpf\",\"why\":"
 		    "\"an attempt on the fence itself (tamper_bpf)\",\"policy\":\"ci\"}", NULL);
 	has(t, "egress-fence: refused an attempt on the fence (tamper_bpf). The fence protects "
@@ -199,6 +210,8 @@ static void test_malformed(void **state)
 		"{\"kind\":\"connect\",\"destination\":{\"port\":\"x\",\"address\":7}}",
 		"{\"kind\":\"dns\",\"query\":[]}",
 		"{\"kind\":\"socket\",\"socket\":{\"protocol\":1e308}}",
+		"{\"kind\":\"socket\",\"socket\":{\"family\":1e308,\"type\":\"raw\"}}",
+		"{\"kind\":\"socket\",\"socket\":{\"family\":-1e308,\"type\":\"raw\"}}",
 		"{\"kind\":\"flag\"}",
 		"{\"kind\":\"connect\",\"process\":{\"pid\":\"1\"},\"policy\":null}",
 	};
