@@ -25,6 +25,29 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
+# The programs the build runs, looked up in PATH before anything is built, so
+# that a fresh machine hears in one line what to do rather than a shell's
+# "bpftool: not found" (cheap: one shell, no package queries). Not for deps
+# itself, nor for test, demo, bench and vmtest, which run deps first and
+# then make again; not for install once the binaries are built, nor for
+# clean, format, lint and uninstall.
+BUILD_TOOLS := $(firstword $(CC)) $(firstword $(CLANG)) $(firstword $(BPFTOOL)) protoc-c \
+	protoc curl
+TOOLLESS_GOALS := clean format lint uninstall \
+	$(if $(filter 2,$(words $(wildcard $(BUILD)/egressd $(BUILD)/egressctl))),install)
+ifeq ($(filter deps test demo bench vmtest,$(MAKECMDGOALS)),)
+ifneq ($(filter-out $(TOOLLESS_GOALS),$(or $(MAKECMDGOALS),all)),)
+space := $() $()
+MISSING_TOOLS := $(shell for t in $(BUILD_TOOLS); do command -v "$$t" >/dev/null 2>&1 || \
+	echo "$$t"; done)
+ifneq ($(MISSING_TOOLS),)
+comma := ,
+$(error $(subst $(space),$(comma) ,$(strip $(MISSING_TOOLS))) not found: run `make deps` (installs \
+the build dependencies))
+endif
+endif
+endif
+
 ifeq ($(V),1)
 Q :=
 msg :=
