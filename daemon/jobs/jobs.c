@@ -234,9 +234,23 @@ void ef_jobs_check(struct ef_daemon *d)
 	struct ef_job_rec *j = d->jobs, *next;
 
 	for (; j; j = next) {
+		int pop = ef_cgroup_populated(j->cgroup);
+
 		next = j->next;
-		if (ef_cgroup_populated(j->cgroup) != 1)
+		/* only an empty or removed cgroup ends a job: one egressd could
+		 * not read (out of file descriptors, memory) keeps its fence,
+		 * its ef_jobs entry and its state, and is asked again on the
+		 * next tick */
+		if (pop == 0 || pop == -ENOENT) {
 			ef_job_end(d, j);
+		} else if (pop < 0) {
+			static uint64_t failed;
+
+			if (!(failed++ % 60))
+				log_warn("job %s: reading %s/cgroup.events: %s; the job is kept "
+					 "until it can be read (%llu such failures)",
+					 j->id, j->cgroup, strerror(-pop), (unsigned long long)failed);
+		}
 	}
 }
 

@@ -124,6 +124,34 @@ def test_restart_adopts_jobs(ctx):
 
 
 
+@test
+def test_job_kept_while_egressd_out_of_fds(ctx):
+    """egressd out of file descriptors cannot read a job's cgroup.events: the
+    job keeps its fence (allowed still allowed, denied still denied) and its
+    record, and is asked again once egressd can read it."""
+    import resource
+    d = ctx.daemon({"h": pol(allow=[ALLOW, ALLOW2])})
+    bg, log, stop = start_hold(ctx, d, "h", seconds=60)
+    soft, hard = resource.prlimit(d.pid, resource.RLIMIT_NOFILE)
+    t = time.time()
+    resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (len(os.listdir("/proc/%d/fd" % d.pid)), hard))
+    try:
+        wait_until(lambda: "until it can be read" in d.log_tail(60), 10,
+                   what="egressd's warning that it cannot read the job's cgroup.events")
+        check_hold_since(log, t, "while egressd was out of file descriptors", min_rounds=5)
+    finally:
+        resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    check("job %s ended" % bg.job not in d.log_tail(200),
+          "egressd ended a running job it could not read: %s" % d.log_tail(20))
+    t = time.time()
+    check_hold_since(log, t, "after egressd could open files again", min_rounds=3)
+    eq((d.job(bg.job) or {}).get("state"), "running", "the job's state")
+    open(stop, "w").close()
+    bg.wait(20)
+    wait_until(lambda: "job %s ended" % bg.job in d.log_tail(200), 10,
+               what="the job's end, once egressd could read its cgroup again")
+
+
 @test(timeout=120)
 def test_restart_removes_leftover_job_cgroups(ctx):
     """Job cgroups no saved job owns (their removal failed when the job ended)
