@@ -5,6 +5,8 @@
 #   make test       the whole suite (unit, fuzz smoke, integration), as root
 #   make SAN=1 ...  the same with AddressSanitizer + UBSan (build/san/)
 #   make bench      benchmarks, ratios measured side by side
+#   make bench-compare BASE=<commit>
+#                   bench/costs.py on BASE's build and this one, side by side
 #   make V=1        show full commands
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -35,7 +37,7 @@ BUILD_TOOLS := $(firstword $(CC)) $(firstword $(CLANG)) $(firstword $(BPFTOOL)) 
 	protoc curl
 TOOLLESS_GOALS := clean format lint uninstall \
 	$(if $(filter 2,$(words $(wildcard $(BUILD)/egressd $(BUILD)/egressctl))),install)
-ifeq ($(filter deps test demo bench vmtest,$(MAKECMDGOALS)),)
+ifeq ($(filter deps test demo bench bench-compare vmtest,$(MAKECMDGOALS)),)
 ifneq ($(filter-out $(TOOLLESS_GOALS),$(or $(MAKECMDGOALS),all)),)
 space := $() $()
 MISSING_TOOLS := $(shell for t in $(BUILD_TOOLS); do command -v "$$t" >/dev/null 2>&1 || \
@@ -96,7 +98,7 @@ TAMPER_OBJ := $(BUILD)/tamper.bpf.o
 TAMPER_SKEL := $(BUILD)/tamper.skel.h
 VMLINUX := $(BUILD)/vmlinux.h
 
-.PHONY: all deps test test-unit test-integration test-security fuzz fuzz-smoke bench format lint clean demo \
+.PHONY: all deps test test-unit test-integration test-security fuzz fuzz-smoke bench bench-compare format lint clean demo \
 	install uninstall vmtest
 
 # the OTLP schema's files and what is generated from them (see "The OTLP schema" below;
@@ -387,6 +389,7 @@ vmtest: deps
 
 bench: deps
 	$(MAKE) all
+	$(PYTHON) bench/costs.py --build $(BUILD)
 	$(PYTHON) bench/run.py --build $(BUILD)
 	$(PYTHON) bench/wire.py --build $(BUILD)
 	$(PYTHON) bench/export.py --build $(BUILD)
@@ -398,6 +401,20 @@ bench: deps
 	$(PYTHON) bench/docker.py --build $(BUILD)
 	$(PYTHON) bench/notices.py --build $(BUILD)
 	$(PYTHON) bench/trace_context.py --build $(BUILD)
+
+# bench/costs.py on two builds side by side: BASE (a commit, built from `git archive`
+# into $(BUILD)/bench-base/) and this tree, interleaved rounds, the ratios this/BASE.
+bench-compare: deps
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<commit>"; exit 2; }
+	@sha=$$(git rev-parse --verify "$(BASE)^{commit}") || exit 2; \
+	src=$(BUILD)/bench-base/$$sha; \
+	if [ ! -x $$src/build/normal/egressd ]; then \
+		rm -rf $$src && mkdir -p $$src && git archive $$sha | tar -x -C $$src && \
+		$(MAKE) -C $$src BUILD=build/normal all || exit 1; \
+	fi; \
+	$(MAKE) all && \
+	$(PYTHON) bench/costs.py --build $$src/build/normal --label $$(git rev-parse --short $$sha) \
+		--build $(BUILD) --label this
 
 # The README's demo command: a demo agent job fenced with the defaults.
 demo: deps

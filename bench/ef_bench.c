@@ -3,7 +3,13 @@
  * The measuring end of `make bench` (bench/run.py drives it):
  *   ef_bench serve PORT          TCP accept-and-close and UDP sink on PORT
  *   ef_bench connect ADDR PORT N time N connect()s (fresh socket each, RST close)
+ *   ef_bench connect-denied ADDR PORT N
+ *                                the same, each refused with EPERM (a denial)
  *   ef_bench sendto ADDR PORT N  time N sendto()s on one unconnected UDP socket
+ *   ef_bench sendto-new ADDR PORT N
+ *                                the same, a fresh socket each (its first send)
+ *   ef_bench script              commands like the above, one a line on stdin,
+ *                                a JSON line out for each (bench/costs.py)
  *   ef_bench dns ADDR PORT N NAME [TIMEOUT_MS]
  *                                N DNS queries (A, no EDNS) for NAME, one at a
  *                                time, on one connected UDP socket (as glibc's
@@ -43,6 +49,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,30 +409,21 @@ static int upload(const struct sockaddr_storage *ss, socklen_t sl, long mb)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* connect, connect-denied, sendto, sendto-new, dns: N timed calls; prints
+ * the report line. 0 ok, 1 a call failed, 2 a bad command. */
+static int timed(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	uint64_t *t;
-	int n, fd;
+	int n, fd, refused = 0;
 
-	if (argc == 3 && !strcmp(argv[1], "syscalls") && atoi(argv[2]) > 0)
-		return syscalls(atoi(argv[2]));
-	if (argc == 3 && !strcmp(argv[1], "serve"))
-		return serve(atoi(argv[2]));
-	if (argc == 3 && !strcmp(argv[1], "sink"))
-		return sink(atoi(argv[2]));
-	if (argc == 5 && !strcmp(argv[1], "upload") && !parse_addr(argv[2], atoi(argv[3]), &ss, &sl) &&
-	    atol(argv[4]) > 0)
-		return upload(&ss, sl, atol(argv[4]));
-	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "storm") &&
-	    !parse_addr(argv[2], atoi(argv[3]), &ss, &sl))
-		return storm(&ss, sl, atof(argv[4]), argc == 6 ? (unsigned)atoi(argv[5]) : 1);
 	if (argc < 5 || parse_addr(argv[2], atoi(argv[3]), &ss, &sl) || (n = atoi(argv[4])) <= 0 ||
 	    (!strcmp(argv[1], "dns") ? argc != 6 && argc != 7 : argc != 5)) {
-		fprintf(stderr, "usage: ef_bench serve PORT | connect|sendto ADDR PORT N |"
-				" dns ADDR PORT N NAME [TIMEOUT_MS] | storm ADDR PORT SECONDS [SPREAD] |"
-				" sink PORT | upload ADDR PORT MB\n");
+		fprintf(stderr, "usage: ef_bench serve PORT | connect|connect-denied|sendto|sendto-new"
+				" ADDR PORT N | dns ADDR PORT N NAME [TIMEOUT_MS] |"
+				" storm ADDR PORT SECONDS [SPREAD] | sink PORT | upload ADDR PORT MB |"
+				" script\n");
 		return 2;
 	}
 	t = calloc(n, sizeof(*t));
@@ -438,43 +436,112 @@ int main(int argc, char **argv)
 		free(t);
 		return ret;
 	}
-	if (!strcmp(argv[1], "connect")) {
+	if (!strcmp(argv[1], "connect") || !strcmp(argv[1], "connect-denied")) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 }; /* RST: no TIME_WAIT pile-up */
+		bool denied = !strcmp(argv[1], "connect-denied");
 
 		for (int i = 0; i < n; i++) {
 			uint64_t t0;
+			int r;
 
 			fd = socket(ss.ss_family, SOCK_STREAM, 0);
 			if (fd < 0)
-				return 1;
+				goto fail;
 			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 			t0 = now_ns();
-			if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
-				fprintf(stderr, "connect: %s\n", strerror(errno));
-				return 1;
-			}
+			r = connect(fd, (struct sockaddr *)&ss, sl);
 			t[i] = now_ns() - t0;
+			if (denied ? r == 0 || errno != EPERM : r < 0) {
+				fprintf(stderr, "%s: %s\n", argv[1], r ? strerror(errno) : "connected");
+				close(fd);
+				goto fail;
+			}
+			refused += r < 0;
 			close(fd);
 		}
-	} else if (!strcmp(argv[1], "sendto")) {
-		fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-		if (fd < 0)
-			return 1;
-		for (int i = 0; i < n; i++) {
-			uint64_t t0 = now_ns();
+	} else if (!strcmp(argv[1], "sendto") || !strcmp(argv[1], "sendto-new")) {
+		bool fresh = !strcmp(argv[1], "sendto-new"); /* a socket each: its first send */
 
+		fd = -1;
+		for (int i = 0; i < n; i++) {
+			uint64_t t0;
+
+			if (fd < 0 && (fd = socket(ss.ss_family, SOCK_DGRAM, 0)) < 0)
+				goto fail;
+			t0 = now_ns();
 			if (sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, sl) < 0) {
 				fprintf(stderr, "sendto: %s\n", strerror(errno));
-				return 1;
+				close(fd);
+				goto fail;
 			}
 			t[i] = now_ns() - t0;
+			if (fresh) {
+				close(fd);
+				fd = -1;
+			}
 		}
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	} else {
 		fprintf(stderr, "ef_bench: unknown mode %s\n", argv[1]);
+		free(t);
 		return 2;
 	}
+	(void)refused;
 	report(t, n, -1, 0);
 	free(t);
 	return 0;
+fail:
+	free(t);
+	return 1;
+}
+
+/* One command a line on stdin, as its own argv (connect, connect-denied,
+ * sendto, sendto-new, dns); one JSON line out for each, flushed, or
+ * {"error":..} (bench/costs.py keeps one of these in a long-lived job, so
+ * that its rounds measure the calls and not a job's start and end). */
+static int script(void)
+{
+	char line[512];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("READY\n");
+	while (fgets(line, sizeof(line), stdin)) {
+		char *argv[9] = { "ef_bench" }, *save = NULL, *tok;
+		int argc = 1, r;
+
+		for (tok = strtok_r(line, " \t\n", &save); tok && argc < 8;
+		     tok = strtok_r(NULL, " \t\n", &save))
+			argv[argc++] = tok;
+		argv[argc] = NULL;
+		if (argc == 1)
+			continue;
+		r = timed(argc, argv);
+		if (r)
+			printf("{\"error\":%d}\n", r);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (argc == 2 && !strcmp(argv[1], "script"))
+		return script();
+	if (argc == 3 && !strcmp(argv[1], "syscalls") && atoi(argv[2]) > 0)
+		return syscalls(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "serve"))
+		return serve(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "sink"))
+		return sink(atoi(argv[2]));
+	if (argc == 5 && !strcmp(argv[1], "upload") && !parse_addr(argv[2], atoi(argv[3]), &ss, &sl) &&
+	    atol(argv[4]) > 0)
+		return upload(&ss, sl, atol(argv[4]));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "storm") &&
+	    !parse_addr(argv[2], atoi(argv[3]), &ss, &sl))
+		return storm(&ss, sl, atof(argv[4]), argc == 6 ? (unsigned)atoi(argv[5]) : 1);
+	return timed(argc, argv);
 }
