@@ -244,17 +244,20 @@ def test_dns_malformed_recorded_folded(ctx):
 def test_dns_expired_recorded_as_such(ctx):
     """A connect after a learned answer ran out (TTL 2 s, floor and grace 0),
     even after the 10 s sweep, is recorded dns_expired naming the host, and
-    is not counted as a scan of an unknown host."""
+    is not counted as a scan of an unknown host. The same destination was
+    allowed before: what the fence remembered of it (ef_verdicts) does not
+    outlive the answer."""
     d = dns_daemon(ctx, {"t": pol(allow=["ttl.test:80"], probe={"denied_dests": 2})},
                    ttl_floor_seconds=0, ttl_grace_seconds=0)
-    r = job(d, "t", ("resolve", "ttl.test", "--family", "4"), "sleep 13",
-            ("connect", "198.18.2.3:80"), "sleep 1", ("connect", "198.18.2.3:80"),
+    r = job(d, "t", ("resolve", "ttl.test", "--family", "4"), ("connect", "198.18.2.3:80"),
+            "sleep 13", ("connect", "198.18.2.3:80"), "sleep 1", ("connect", "198.18.2.3:80"),
             timeout=60)
     answered(one(r, "resolve", name="ttl.test"), "NOERROR", ["198.18.2.3"])
     tries = [x for x in r.lines if x.get("op") == "connect"]
-    eq([x.get("errno") for x in tries], [EPERM, EPERM], "connects after the TTL")
-    spans = d.wait_spans("egress.connect", r.job, n=2, where={"network.peer.address": "198.18.2.3"})
-    for s in spans:
+    eq([x.get("errno") for x in tries], [0, EPERM, EPERM], "connects within and after the TTL")
+    spans = d.wait_spans("egress.connect", r.job, n=3, where={"network.peer.address": "198.18.2.3"})
+    expect(spans[0], decision="allow", **{"server.address": "ttl.test"})
+    for s in spans[1:]:
         expect(s, decision="deny", reason="dns_expired", **{"server.address": "ttl.test"})
     d.job_span(r.job, timeout=20)
     eq(d.find("egress.probe", r.job), [], "probe spans for a stale DNS cache")

@@ -113,6 +113,28 @@ def test_policy_add_opens_for_the_running_job(ctx):
 
 
 @test(timeout=120)
+def test_verdict_cache_follows_policy_versions(ctx):
+    """What the fence remembers of a destination (ef_verdicts, per policy
+    version) never outlives a change: A2, refused many times, is allowed
+    from the first connect after an add, refused again from the first after
+    a remove, allowed after a re-add, each time under the running job."""
+    d = ctx.daemon({"live": pol(allow=[A])}, config={"dns": DNS})
+    bg, log, stop = hold(ctx, d, "live")
+    for change, ok in (("add", True), ("remove", False), ("add", True)):
+        t = time.time()
+        before = rounds_after(log, t, A2, n=5)
+        check(all(r["ok"] != ok for r in before), "before %s: A2 got %s" % (change, before))
+        ctl_json(d, "policy", change, "live", A2)
+        t = time.time()
+        after = rounds_after(log, t + 0.05, A2, n=5)
+        check(all(r["ok"] == ok and (ok or r["errno"] == EPERM) for r in after),
+              "after %s: A2 got %s" % (change, after))
+        for r in rounds_after(log, t, D, n=2):
+            check(not r["ok"] and r["errno"] == EPERM, "after %s: D got %s" % (change, r))
+    finish(bg, stop)
+
+
+@test(timeout=120)
 def test_policy_remove_tears_down_the_open_connection(ctx):
     """Removing the rule under an open connection: it is torn down (the job
     sees the reset), the next connect is denied, other connections stay."""
