@@ -217,7 +217,14 @@ int ef_uring_refused(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* Addresses the kernel ignores on a corked UDP socket (lib/cork.bpf.h):
- * recorded, in every mode. */
+ * refused and recorded where BPF LSM runs, recorded by syscall tracepoints
+ * elsewhere. */
+SEC("lsm_cgroup/socket_sendmsg")
+int BPF_PROG(ef_lsm_sendmsg, struct socket *sock, struct msghdr *msg, int size)
+{
+	return ef_cork_lsm(sock, msg);
+}
+
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int ef_cork_to(struct trace_event_raw_sys_enter *ctx)
 {

@@ -8,13 +8,17 @@
  * cgroup/sendmsg programs never run. The data goes where the pending
  * datagram goes, which ef_sendmsg4/6 judged when the cork began, so nothing
  * reaches the named host; but the call succeeds and, without this, nothing
- * records it. These syscall tracepoints record such a call when the address
- * it names is one the job's policy does not allow: an egress.send span with
- * reason udp_corked (verdict deny, would_deny in audit mode), so the record
- * matches what the program asked for.
+ * records it. A call naming an address the job's policy does not allow is
+ * recorded: an egress.send span with reason udp_corked (verdict deny,
+ * would_deny in audit mode), so the record matches what the program asked
+ * for. Where BPF LSM runs, lsm_cgroup/socket_sendmsg (ef_cork_lsm) also
+ * refuses it (EPERM); elsewhere syscall tracepoints on sendto, sendmsg and
+ * sendmmsg record it (the call goes on: a tracepoint cannot refuse), the
+ * slow syscall path they need being the one the fallback's other recorders
+ * already take.
  *
- * A call is taken as appended when the socket is pending at the call's
- * entry; for sendmmsg(), its later messages also when UDP_CORK or MSG_MORE
+ * The tracepoints take a call as appended when the socket is pending at
+ * the call's entry; for sendmmsg(), its later messages also when UDP_CORK or MSG_MORE
  * holds the first one's datagram open. A thread of the same process that
  * corks the socket between this check and the kernel's (a window of a few
  * instructions) goes unrecorded; nothing it sends reaches the named host.
@@ -44,32 +48,9 @@ struct ef_cork_sock {
 	int corked; /* UDP_CORK */
 };
 
-/* The UDP socket behind the calling task's fd, or 0 if it is none. */
-static __always_inline int ef_cork_sock_of(int fd, struct ef_cork_sock *cs)
+/* cs from a socket; 0 if it is no UDP socket. */
+static __always_inline int ef_cork_sock_from(struct sock *sk, struct ef_cork_sock *cs)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct file **fds;
-	struct fdtable *fdt;
-	struct socket *sock;
-	struct file *f;
-	struct sock *sk;
-	unsigned int max;
-	umode_t mode;
-
-	if (fd < 0)
-		return 0;
-	fdt = BPF_CORE_READ(t, files, fdt);
-	max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max)
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return 0;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & EF_S_IFMT) != EF_S_IFSOCK)
-		return 0;
-	sock = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return 0;
 	cs->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -91,6 +72,33 @@ static __always_inline int ef_cork_sock_of(int fd, struct ef_cork_sock *cs)
 	return 1;
 }
 
+/* The UDP socket behind the calling task's fd, or 0 if it is none. */
+static __always_inline int ef_cork_sock_of(int fd, struct ef_cork_sock *cs)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file **fds;
+	struct fdtable *fdt;
+	struct socket *sock;
+	struct file *f;
+	unsigned int max;
+	umode_t mode;
+
+	if (fd < 0)
+		return 0;
+	fdt = BPF_CORE_READ(t, files, fdt);
+	max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned int)fd >= max)
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & EF_S_IFMT) != EF_S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	return ef_cork_sock_from(BPF_CORE_READ(sock, sk), cs);
+}
+
 /* Records a call whose address is not allowed; d NULL: one this program
  * could not read. */
 static __always_inline void ef_cork_emit(const struct ef_ctx *c, const struct ef_cork_sock *cs,
@@ -104,30 +112,22 @@ static __always_inline void ef_cork_emit(const struct ef_ctx *c, const struct ef
 		name_id);
 }
 
-/* Judges the address a call named on a corked socket (uaddr: the
- * program's pointer) and records it if the job's policy does not allow it. */
-static __always_inline void ef_cork_judge(const struct ef_ctx *c, const struct ef_cork_sock *cs,
-					  const void *uaddr, __u32 alen)
+union ef_cork_sa {
+	struct sockaddr_in6 sa;
+	__u8 raw[32]; /* a power of two: the bound of a read's length */
+};
+
+/* Judges the address a call named on a corked socket (read into u) and
+ * records it if the job's policy does not allow it; returns 1 then. */
+static __always_inline int ef_cork_verdict(const struct ef_ctx *c, const struct ef_cork_sock *cs,
+					   const union ef_cork_sa *u)
 {
-	union {
-		struct sockaddr_in6 sa;
-		__u8 raw[32]; /* a power of two: the read's bound below */
-	} u = {};
-	struct sockaddr_in6 *sa = &u.sa;
+	const struct sockaddr_in6 *sa = &u->sa;
 	__u32 rule_id = EF_RULE_NONE;
 	__u64 name_id = 0;
 	struct ef_dest d = {};
 	__u8 reason;
 
-	if (alen < sizeof(sa->sin6_family))
-		return; /* the kernel refuses it (EINVAL) */
-	if (alen > sizeof(*sa))
-		alen = sizeof(*sa);
-	asm volatile("" : "+r"(alen)); /* keep the mask: the verifier needs it */
-	if (bpf_probe_read_user(&u, alen & (sizeof(u.raw) - 1), uaddr)) {
-		ef_cork_emit(c, cs, NULL, EF_RULE_NONE, 0);
-		return;
-	}
 	ef_dest_proto(&d, EF_IPPROTO_UDP, EF_SOCK_DGRAM);
 	if (sa->sin6_family == EF_AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
@@ -148,14 +148,63 @@ static __always_inline void ef_cork_judge(const struct ef_ctx *c, const struct e
 			__builtin_memcpy(d.addr, w, sizeof(w));
 		}
 	} else {
-		return; /* not an inet address: nothing the kernel would send to */
+		return 0; /* not an inet address: nothing the kernel would send to */
 	}
 	if (ef_dest_lookup(c->policy_id, &d, &reason, &rule_id) ||
 	    (reason == EF_R_NO_RULE && ef_learned_judge(c, &d, &reason, &rule_id, &name_id)))
-		return;
+		return 0;
 	if (reason == EF_R_NO_RULE && ef_dest_is_loopback(&d) && (c->pol->flags & EF_PF_LOOPBACK))
-		return;
+		return 0;
 	ef_cork_emit(c, cs, &d, rule_id, name_id);
+	return 1;
+}
+
+/* The same, the address in the program's memory (uaddr, alen). */
+static __always_inline void ef_cork_judge(const struct ef_ctx *c, const struct ef_cork_sock *cs,
+					  const void *uaddr, __u32 alen)
+{
+	union ef_cork_sa u = {};
+
+	if (alen < sizeof(u.sa.sin6_family))
+		return; /* the kernel refuses it (EINVAL) */
+	if (alen > sizeof(u.sa))
+		alen = sizeof(u.sa);
+	asm volatile("" : "+r"(alen)); /* keep the mask: the verifier needs it */
+	if (bpf_probe_read_user(&u, alen & (sizeof(u.raw) - 1), uaddr)) {
+		ef_cork_emit(c, cs, NULL, EF_RULE_NONE, 0);
+		return;
+	}
+	ef_cork_verdict(c, cs, &u);
+}
+
+/*
+ * Where BPF LSM runs (lsm_cgroup/socket_sendmsg, before the protocol's
+ * sendmsg): the address is the kernel's copy, and a call naming one the
+ * policy does not allow is refused (EPERM) as well as recorded, in enforce
+ * mode; 1 lets the call through.
+ */
+static __always_inline int ef_cork_lsm(struct socket *sock, struct msghdr *msg)
+{
+	union ef_cork_sa u = {};
+	struct ef_cork_sock cs;
+	struct ef_ctx c;
+	void *name;
+	int alen;
+
+	if (!ef_cork_sock_from(BPF_CORE_READ(sock, sk), &cs) || !cs.pending)
+		return EF_ALLOW;
+	name = BPF_CORE_READ(msg, msg_name);
+	alen = BPF_CORE_READ(msg, msg_namelen);
+	if (!name || alen < (int)sizeof(u.sa.sin6_family) || ef_ctx_load(&c) < 0)
+		return EF_ALLOW;
+	if (alen > (int)sizeof(u.sa))
+		alen = sizeof(u.sa);
+	asm volatile("" : "+r"(alen));
+	if (bpf_probe_read_kernel(&u, alen & (sizeof(u.raw) - 1), name))
+		return EF_ALLOW;
+	if (ef_cork_verdict(&c, &cs, &u) && c.pol->mode != EF_MODE_AUDIT)
+		return EF_DROP;
+	return EF_ALLOW;
 }
 
 /* sendto(fd, buf, len, flags, addr, addrlen) */

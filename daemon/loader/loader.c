@@ -200,6 +200,10 @@ static int load(struct ef_daemon *d, bool with_lsm)
 	bpf_program__set_autoload(skel->progs.ef_sock_refused, !with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_uring_refused, !with_lsm);
 	bpf_program__set_autoload(skel->progs.ef_sockpair_refused, !with_lsm);
+	bpf_program__set_autoload(skel->progs.ef_lsm_sendmsg, with_lsm);
+	bpf_program__set_autoload(skel->progs.ef_cork_to, !with_lsm);
+	bpf_program__set_autoload(skel->progs.ef_cork_msg1, !with_lsm);
+	bpf_program__set_autoload(skel->progs.ef_cork_mmsg, !with_lsm);
 	ret = fence_bpf__load(skel);
 	if (ret) {
 		fence_bpf__destroy(skel);
@@ -468,13 +472,15 @@ int ef_bpf_setup(struct ef_daemon *d)
 	progs[n++] = d->skel->progs.ef_exec;
 	progs[n++] = d->skel->progs.ef_fork;
 	progs[n++] = d->skel->progs.ef_exit;
-	/* addresses ignored on corked UDP sockets (lib/cork.bpf.h), in both */
-	progs[n++] = d->skel->progs.ef_cork_to;
-	progs[n++] = d->skel->progs.ef_cork_msg1;
-	progs[n++] = d->skel->progs.ef_cork_mmsg;
+	/* addresses ignored on corked UDP sockets (lib/cork.bpf.h): refused
+	 * by BPF LSM, else recorded by syscall tracepoints */
 	if (d->lsm) {
 		progs[n++] = d->skel->progs.ef_lsm_sock;
+		progs[n++] = d->skel->progs.ef_lsm_sendmsg;
 	} else {
+		progs[n++] = d->skel->progs.ef_cork_to;
+		progs[n++] = d->skel->progs.ef_cork_msg1;
+		progs[n++] = d->skel->progs.ef_cork_mmsg;
 		progs[n++] = d->skel->progs.ef_sock_create;
 		progs[n++] = d->skel->progs.ef_sock_refused;
 		progs[n++] = d->skel->progs.ef_uring_refused;
@@ -517,12 +523,16 @@ int ef_bpf_setup(struct ef_daemon *d)
 	if (!ret)
 		tamper_setup(d);
 	if (!ret && d->lsm) {
+		drop_stale(d, d->skel->progs.ef_cork_to);
+		drop_stale(d, d->skel->progs.ef_cork_msg1);
+		drop_stale(d, d->skel->progs.ef_cork_mmsg);
 		drop_stale(d, d->skel->progs.ef_sock_create);
 		drop_stale(d, d->skel->progs.ef_sock_refused);
 		drop_stale(d, d->skel->progs.ef_uring_refused);
 		drop_stale(d, d->skel->progs.ef_sockpair_refused);
 	} else if (!ret) {
 		drop_stale(d, d->skel->progs.ef_lsm_sock);
+		drop_stale(d, d->skel->progs.ef_lsm_sendmsg);
 	}
 	close(cgfd);
 	return ret;
