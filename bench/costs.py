@@ -251,7 +251,7 @@ def main():
         n_of = {"connect": args.connects, "connect-denied": args.connects,
                 "sendto": args.sends, "sendto-new": args.connects, "dns": args.queries}
         # per (scenario, label): lists over rounds
-        prog, cpu, ratio = {}, {}, {}
+        prog, cpu, ratio, walls = {}, {}, {}, {}
         try:
             for fc in fences:  # warm-up, and the learned name
                 fc.job.run(["dns", W.DNS_V4, 53, 3, LEARNED_NAME, DNS_TIMEOUT_MS])
@@ -303,11 +303,24 @@ def main():
                     for fc in fences:
                         ratio.setdefault((name, fc.label), []).append(
                             fc.last["p50_ns"] / max(1, u["p50_ns"]))
+                        walls.setdefault((name, fc.label), []).append(
+                            (fc.last["p50_ns"], u["p50_ns"], fc.last["p99_ns"], u["p99_ns"]))
                 print("round %d/%d done" % (rnd + 1, args.rounds), flush=True)
         finally:
             with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
                 f.write(stats_was)
         report(scen, labels, prog, cpu, ratio, args)
+        print()
+        print("Wall clock, median over rounds: p50 fenced vs unfenced; p99 added")
+        for name, cmd, pname, decides in scen:
+            for lb in labels:
+                w = walls.get((name, lb), [])
+                if w:
+                    print("  %-16s %-8s p50 %.1f vs %.1f us; p99 added %.3f ms [%.3f..%.3f]" % (
+                        name, lb, statistics.median(x[0] for x in w) / 1e3,
+                        statistics.median(x[1] for x in w) / 1e3,
+                        statistics.median((x[2] - x[3]) for x in w) / 1e6,
+                        min((x[2] - x[3]) for x in w) / 1e6, max((x[2] - x[3]) for x in w) / 1e6))
         for fc in fences:
             st = fc.status()
             print("%s: decisions %d, records consumed %d (%.4f), lost in the ring %d" % (
@@ -349,7 +362,7 @@ def report(scen, labels, prog, cpu, ratio, args):
         for lb in labels:
             key = (name, lb)
             c = [x / 1000 for x in cpu.get(key, [])]
-            print("  %-16s %-5s %-10s %-26s cpu %-26s wall %s" % (
+            print("  %-16s %-8s %-11s %-26s cpu %-26s wall %s" % (
                 name, lb, pname or "-", fig(prog.get(key, []), "ns"), fig(c, "us"),
                 fig(ratio.get(key, []), "x")))
     if len(labels) == 2:
