@@ -386,29 +386,6 @@ struct ef_sent_val {
 };
 _Static_assert(sizeof(struct ef_sent_val) == 4, "ef_sent_val layout");
 
-/* ef_verdicts LRU hash: what a policy version's address rules say of one
- * destination (bpf/lib/dest.bpf.h, ef_dest_lookup), so that a destination
- * asked about again skips the exact hash and the trie. A policy version's
- * entries never change while it is loaded (a change is a new version) and
- * ids are never reused, so an entry can be stale only for a version no job
- * has. Learned addresses are not in it: they expire. */
-struct ef_verdict_key {
-	__u32 policy_id;
-	__u8 family;	/* enum ef_family */
-	__u8 proto_bit; /* EF_PROTO_* */
-	__u16 port;	/* host order */
-	__u8 addr[16];
-};
-_Static_assert(sizeof(struct ef_verdict_key) == 24, "ef_verdict_key layout");
-
-struct ef_verdict_val {
-	__u8 allow;
-	__u8 reason; /* enum ef_reason */
-	__u16 pad;
-	__u32 rule_id;
-};
-_Static_assert(sizeof(struct ef_verdict_val) == 8, "ef_verdict_val layout");
-
 /* ef_learned hash: addresses a job learned through its DNS proxy. The key
  * holds the job's cgroup id: one job's lookups never open anything for
  * another; and the policy version they were judged by, so that when a

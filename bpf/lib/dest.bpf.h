@@ -211,30 +211,13 @@ static __always_inline int ef_dest_is_canary(const struct ef_dest *d)
 	return d->family == EF_FAM_V4 && a == bpf_htonl(EF_CANARY_ADDR4);
 }
 
-/* Returns 1 allow, 0 deny: what policy_id's address rules say of d,
- * remembered in ef_verdicts (ef_abi.h says why it cannot go stale). */
+/* Returns 1 allow, 0 deny. */
 static __always_inline int ef_dest_lookup(__u32 policy_id, const struct ef_dest *d, __u8 *reason,
 					  __u32 *rule_id)
 {
-	struct ef_verdict_key vk = {};
-	struct ef_verdict_val vv = {};
-	const struct ef_verdict_val *cv;
 	struct ef_exact_key ek = {};
 	struct ef_lpm_key lk = {};
 	const struct ef_ports *v;
-	int allow;
-
-	vk.policy_id = policy_id;
-	vk.family = d->family;
-	vk.proto_bit = d->proto_bit;
-	vk.port = d->port;
-	__builtin_memcpy(vk.addr, d->addr, sizeof(vk.addr));
-	cv = bpf_map_lookup_elem(&ef_verdicts, &vk);
-	if (cv) {
-		*reason = cv->reason;
-		*rule_id = cv->rule_id;
-		return cv->allow;
-	}
 
 	ek.policy_id = policy_id;
 	ek.family = d->family;
@@ -250,15 +233,9 @@ static __always_inline int ef_dest_lookup(__u32 policy_id, const struct ef_dest 
 	if (!v) {
 		*reason = EF_R_NO_RULE;
 		*rule_id = EF_RULE_NONE;
-		allow = 0;
-	} else {
-		allow = ef_judge_ports(v, d->port, d->proto_bit, reason, rule_id);
+		return 0;
 	}
-	vv.allow = allow;
-	vv.reason = *reason;
-	vv.rule_id = *rule_id;
-	bpf_map_update_elem(&ef_verdicts, &vk, &vv, BPF_ANY);
-	return allow;
+	return ef_judge_ports(v, d->port, d->proto_bit, reason, rule_id);
 }
 
 /* Step 4: returns 1 allow, 0 deny; reason and rule only change if the

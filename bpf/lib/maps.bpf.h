@@ -14,7 +14,6 @@
 #define EF_RINGBUF_BYTES (8 << 20)
 #define EF_MAX_LEARNED (1 << 18)
 #define EF_MAX_NAMES 65536
-#define EF_MAX_VERDICTS 32768
 
 /* job cgroup id -> job */
 struct {
@@ -62,15 +61,6 @@ struct {
 	__type(value, struct ef_sent_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ef_sent SEC(".maps");
-
-/* (policy version, destination) -> what its address rules say (ef_abi.h) */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, EF_MAX_VERDICTS);
-	__type(key, struct ef_verdict_key);
-	__type(value, struct ef_verdict_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ef_verdicts SEC(".maps");
 
 /* socket -> where its DNS traffic was headed before the proxy took it */
 struct {

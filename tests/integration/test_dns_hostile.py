@@ -245,8 +245,7 @@ def test_dns_expired_recorded_as_such(ctx):
     """A connect after a learned answer ran out (TTL 2 s, floor and grace 0),
     even after the 10 s sweep, is recorded dns_expired naming the host, and
     is not counted as a scan of an unknown host. The same destination was
-    allowed before: what the fence remembered of it (ef_verdicts) does not
-    outlive the answer."""
+    allowed before, within the TTL: nothing of that outlives the answer."""
     d = dns_daemon(ctx, {"t": pol(allow=["ttl.test:80"], probe={"denied_dests": 2})},
                    ttl_floor_seconds=0, ttl_grace_seconds=0)
     r = job(d, "t", ("resolve", "ttl.test", "--family", "4"), ("connect", "198.18.2.3:80"),

@@ -113,11 +113,11 @@ def test_policy_add_opens_for_the_running_job(ctx):
 
 
 @test(timeout=120)
-def test_verdict_cache_follows_policy_versions(ctx):
-    """What the fence remembers of a destination (ef_verdicts, per policy
-    version) never outlives a change: A2, refused many times, is allowed
-    from the first connect after an add, refused again from the first after
-    a remove, allowed after a re-add, each time under the running job."""
+def test_each_version_judges_from_its_first_connect(ctx):
+    """Nothing the fence judged under one policy version carries over to the
+    next: A2, refused many times, is allowed from the first connect after an
+    add, refused again from the first after a remove, allowed after a re-add,
+    each time under the running job."""
     d = ctx.daemon({"live": pol(allow=[A])}, config={"dns": DNS})
     bg, log, stop = hold(ctx, d, "live")
     for change, ok in (("add", True), ("remove", False), ("add", True)):
