@@ -18,12 +18,13 @@
  * already take.
  *
  * The tracepoints take a call as appended when the socket is pending at
- * the call's entry; for sendmmsg(), its later messages also when UDP_CORK or MSG_MORE
- * holds the first one's datagram open. A thread of the same process that
- * corks the socket between this check and the kernel's (a window of a few
- * instructions) goes unrecorded; nothing it sends reaches the named host.
- * An address the program hands over in memory this program cannot read
- * (a page not yet faulted in) is recorded all the same, with no address.
+ * the call's entry; for sendmmsg(), its later messages also when UDP_CORK or
+ * MSG_MORE holds the first one's datagram open. They read the addresses as
+ * the call enters: a second thread that rewrites one, or corks the socket,
+ * while the call runs goes unrecorded (docs/threat-model.md); nothing it
+ * sends reaches the address it named. An address the program hands over in
+ * memory this program cannot read (a page not yet faulted in) is recorded
+ * all the same, with no address.
  */
 #ifndef EF_CORK_BPF_H
 #define EF_CORK_BPF_H
@@ -117,27 +118,39 @@ union ef_cork_sa {
 	__u8 raw[32]; /* a power of two: the bound of a read's length */
 };
 
-/* Judges the address a call named on a corked socket (read into u) and
- * records it if the job's policy does not allow it; returns 1 then. */
+/* Judges the address a call named on a corked socket (read into u, alen
+ * bytes long) and records it if the job's policy does not allow it; returns
+ * 1 then. Judged as the cgroup/sendmsg programs judge, but for what they do
+ * to loopback, unspecified (0.0.0.0, ::) and port 53 destinations (a job's
+ * own listeners, the DNS proxy): those are not judged here, the data going
+ * to the corked datagram's destination all the same. An address the kernel
+ * would refuse (too short, or IPv4 on an IPv6 socket whose datagram is
+ * IPv6: EINVAL) is not either. */
 static __always_inline int ef_cork_verdict(const struct ef_ctx *c, const struct ef_cork_sock *cs,
-					   const union ef_cork_sa *u)
+					   const union ef_cork_sa *u, __u32 alen)
 {
 	const struct sockaddr_in6 *sa = &u->sa;
-	__u32 rule_id = EF_RULE_NONE;
+	__u32 rule_id = EF_RULE_NONE, w[4];
+	__u16 family = sa->sin6_family;
 	__u64 name_id = 0;
 	struct ef_dest d = {};
 	__u8 reason;
 
-	ef_dest_proto(&d, EF_IPPROTO_UDP, EF_SOCK_DGRAM);
-	if (sa->sin6_family == EF_AF_INET) {
+	/* udp_sendmsg takes AF_UNSPEC for AF_INET */
+	if (family == 0 && cs->family == EF_AF_INET)
+		family = EF_AF_INET;
+	ef_dest_proto(&d, cs->protocol, EF_SOCK_DGRAM);
+	if (family == EF_AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 
+		if (alen < sizeof(*s4) || (cs->family == EF_AF_INET6 && cs->pending != EF_AF_INET))
+			return 0;
 		d.family = EF_FAM_V4;
 		__builtin_memcpy(d.addr, &s4->sin_addr, 4);
 		d.port = bpf_ntohs(s4->sin_port);
-	} else if (sa->sin6_family == EF_AF_INET6) {
-		__u32 w[4];
-
+	} else if (family == EF_AF_INET6) {
+		if (alen < 24 /* SIN6_LEN_RFC2133 */)
+			return 0;
 		__builtin_memcpy(w, &sa->sin6_addr, sizeof(w));
 		d.port = bpf_ntohs(sa->sin6_port);
 		if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
@@ -150,13 +163,34 @@ static __always_inline int ef_cork_verdict(const struct ef_ctx *c, const struct 
 	} else {
 		return 0; /* not an inet address: nothing the kernel would send to */
 	}
+	__builtin_memcpy(w, d.addr, sizeof(w));
+	if (d.port == EF_DNS_PORT || ef_dest_is_loopback(&d) || !(w[0] | w[1] | w[2] | w[3]))
+		return 0;
 	if (ef_dest_lookup(c->policy_id, &d, &reason, &rule_id) ||
 	    (reason == EF_R_NO_RULE && ef_learned_judge(c, &d, &reason, &rule_id, &name_id)))
 		return 0;
-	if (reason == EF_R_NO_RULE && ef_dest_is_loopback(&d) && (c->pol->flags & EF_PF_LOOPBACK))
-		return 0;
 	ef_cork_emit(c, cs, &d, rule_id, name_id);
 	return 1;
+}
+
+/* ef_cork_verdict as a global function, verified once on its own: the
+ * sendmmsg loop's callback calls it for each message, which inlined would
+ * take the verifier past its limit. Job and policy are looked up again from
+ * their ids (a global function's pointers carry no map value types). */
+__noinline int ef_cork_verdict_g(__u64 cgroup_id, __u32 policy_id, const struct ef_cork_sock *cs,
+				 const union ef_cork_sa *u, __u32 alen)
+{
+	struct ef_ctx c;
+
+	if (!cs || !u)
+		return 0;
+	c.cgroup_id = cgroup_id;
+	c.policy_id = policy_id;
+	c.job = bpf_map_lookup_elem(&ef_jobs, &cgroup_id);
+	c.pol = bpf_map_lookup_elem(&ef_policies, &policy_id);
+	if (!c.job || !c.pol)
+		return 0;
+	return ef_cork_verdict(&c, cs, u, alen);
 }
 
 /* The same, the address in the program's memory (uaddr, alen). */
@@ -174,7 +208,7 @@ static __always_inline void ef_cork_judge(const struct ef_ctx *c, const struct e
 		ef_cork_emit(c, cs, NULL, EF_RULE_NONE, 0);
 		return;
 	}
-	ef_cork_verdict(c, cs, &u);
+	ef_cork_verdict(c, cs, &u, alen);
 }
 
 /*
@@ -202,7 +236,7 @@ static __always_inline int ef_cork_lsm(struct socket *sock, struct msghdr *msg)
 	asm volatile("" : "+r"(alen));
 	if (bpf_probe_read_kernel(&u, alen & (sizeof(u.raw) - 1), name))
 		return EF_ALLOW;
-	if (ef_cork_verdict(&c, &cs, &u) && c.pol->mode != EF_MODE_AUDIT)
+	if (ef_cork_verdict(&c, &cs, &u, alen) && c.pol->mode != EF_MODE_AUDIT)
 		return EF_DROP;
 	return EF_ALLOW;
 }
@@ -255,6 +289,7 @@ static __always_inline int ef_cork_sendmsg(struct trace_event_raw_sys_enter *ctx
 struct ef_cork_mmsg {
 	struct ef_ctx c;
 	struct ef_cork_sock cs;
+	union ef_cork_sa u;
 	const struct mmsghdr *vec;
 	int held; /* the first message's datagram stays open after it */
 };
@@ -262,12 +297,32 @@ struct ef_cork_mmsg {
 static long ef_cork_mmsg_one(__u64 i, void *arg)
 {
 	struct ef_cork_mmsg *m = arg;
+	const struct user_msghdr *um;
+	void *name = NULL;
+	int namelen = 0;
+	__u32 alen;
 
 	/* the first is appended only to a datagram already pending; the
 	 * cgroup/sendmsg programs judge it otherwise, and it opens one the
 	 * rest join if UDP_CORK or MSG_MORE holds it */
-	if (m->cs.pending || (i > 0 && m->held))
-		ef_cork_msg(&m->c, &m->cs, &m->vec[i].msg_hdr);
+	if (!m->cs.pending && !(i > 0 && m->held))
+		return 0;
+	um = &m->vec[i].msg_hdr;
+	__builtin_memset(&m->u, 0, sizeof(m->u));
+	if (bpf_probe_read_user(&name, sizeof(name), &um->msg_name) ||
+	    bpf_probe_read_user(&namelen, sizeof(namelen), &um->msg_namelen)) {
+		ef_cork_emit(&m->c, &m->cs, NULL, EF_RULE_NONE, 0);
+		return 0;
+	}
+	if (!name || namelen < (int)sizeof(m->u.sa.sin6_family))
+		return 0;
+	alen = namelen > (int)sizeof(m->u.sa) ? sizeof(m->u.sa) : namelen;
+	asm volatile("" : "+r"(alen));
+	if (bpf_probe_read_user(&m->u, alen & (sizeof(m->u.raw) - 1), name)) {
+		ef_cork_emit(&m->c, &m->cs, NULL, EF_RULE_NONE, 0);
+		return 0;
+	}
+	ef_cork_verdict_g(m->c.cgroup_id, m->c.policy_id, &m->cs, &m->u, alen);
 	return 0;
 }
 

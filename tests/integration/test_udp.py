@@ -171,6 +171,12 @@ if mode == "unreadable":
     data = b"unreadable "
     n = libc.sendto(s.fileno(), data, len(data), MSG_MORE, ctypes.c_void_p(base), 16)
     print("sent", n, "errno", ctypes.get_errno() if n < 0 else 0, flush=True)
+elif mode == "unspec":
+    # AF_UNSPEC: udp_sendmsg takes it for AF_INET
+    sa = struct.pack("=HH4s8x", 0, socket.htons(9999), socket.inet_aton("198.18.1.6"))
+    data = b"unspec "
+    n = libc.sendto(s.fileno(), data, len(data), MSG_MORE, sa, len(sa))
+    print("sent", n, "errno", ctypes.get_errno() if n < 0 else 0, flush=True)
 else:
     try:
         print("sent", s.sendto(b"denied ", MSG_MORE, ("198.18.1.6", 9999)), "errno 0", flush=True)
@@ -184,8 +190,9 @@ s.sendto(b"end", ("198.18.1.5", 9999))
 def test_udp_corked_send_recorded(ctx):
     """A sendto() on a UDP socket holding a corked datagram: the kernel ignores
     the address and appends the data to the datagram for the host it began
-    with; a denied address is recorded as asked (reason udp_corked), and in
-    audit mode (would_deny); an allowed one is not recorded. Where BPF LSM
+    with; a denied address is recorded as asked (reason udp_corked), also as
+    AF_UNSPEC (taken for AF_INET), and in audit mode (would_deny); an allowed
+    one is not recorded. Where BPF LSM
     runs the call is refused (EPERM) in enforce mode; elsewhere it goes on
     (a tracepoint records it), and an address in memory the tracepoint
     cannot read is recorded with none."""
@@ -194,7 +201,7 @@ def test_udp_corked_send_recorded(ctx):
                              mode="audit")})
     lsm = d.status()["bpf_lsm"]
     for policy, mode, decision in (("u", "denied", "deny"), ("u", "unreadable", "deny"),
-                                   ("a", "denied", "would_deny")):
+                                   ("u", "unspec", "deny"), ("a", "denied", "would_deny")):
         r = d.run(policy, [sys.executable, "-c", CORKED, mode])
         eq(r.rc, 0, "corked job (%s, %s): %s" % (policy, mode, r.err.strip()[-400:]))
         refused = lsm and decision == "deny"
