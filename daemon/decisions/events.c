@@ -55,10 +55,14 @@ static void fold_attrs(struct ef_daemon *d, struct ef_span *s, const struct ef_f
 	for (int i = 0; i < fs->n_sample; i++) {
 		char a[INET6_ADDRSTRLEN] = "";
 
-		ef_addr_str(fs->sample[i].family, fs->sample[i].addr, a, sizeof(a));
-		snprintf(text[i], sizeof(text[i]), fs->sample[i].family == EF_FAM_V6 ? "[%s]:%u/%s"
-										   : "%s:%u/%s",
-			 a, fs->sample[i].port, ef_transport_name(fs->sample[i].protocol));
+		if (!fs->sample[i].family) /* an address the fence could not read */
+			snprintf(text[i], sizeof(text[i]), "unread/%s",
+				 ef_transport_name(fs->sample[i].protocol));
+		else
+			snprintf(text[i], sizeof(text[i]),
+				 fs->sample[i].family == EF_FAM_V6 ? "[%s]:%u/%s" : "%s:%u/%s",
+				 ef_addr_str(fs->sample[i].family, fs->sample[i].addr, a, sizeof(a)),
+				 fs->sample[i].port, ef_transport_name(fs->sample[i].protocol));
 		sample[i] = text[i];
 	}
 	ef_span_int(s, "egress.fold.destinations", fs->n_dests);
