@@ -77,6 +77,9 @@ int ef_dk_query_get(const char *query, const char *name, char *out, size_t outle
 struct ef_dk_ctx {
 	const char *job_id;
 	const char *cgroup_parent; /* the job's cgroup, from the cgroup root */
+	/* the job may have CAP_NET_RAW (policy/caps.c: sockets.raw or .packet,
+	 * or audit mode); if not, its containers are created without it */
+	bool net_raw;
 	void *arg;
 	/* 0 and the full id in id[65] if ref names a container of the job;
 	 * -ENOENT if not (no such container, or another's); -EIO dockerd */

@@ -121,6 +121,48 @@ static const char *const default_caps[] = {
 	"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE", NULL,
 };
 
+/*
+ * CAP_NET_RAW only where the job itself may have it (policy/caps.c): a
+ * container's packet socket writes frames past every socket hook, which the
+ * host then routes (the bridge's gateway), and where BPF LSM is missing no
+ * program refuses the socket; so a CapAdd of it is refused and CapDrop
+ * gets it.
+ */
+static int net_raw_ok(const struct ef_dk_ctx *x, cJSON *hc, char *why, size_t whylen)
+{
+	cJSON *add = cJSON_GetObjectItem(hc, "CapAdd"), *drop, *c;
+
+	if (x->net_raw)
+		return 0;
+	if (cJSON_IsArray(add)) {
+		cJSON_ArrayForEach(c, add) {
+			const char *n = cJSON_IsString(c) ? c->valuestring : "";
+
+			if (!strncasecmp(n, "CAP_", 4))
+				n += 4;
+			if (!strcasecmp(n, "NET_RAW"))
+				return say(why, whylen, -EPERM,
+					   REFUSED "capability %s (the job's policy has neither "
+					   "sockets.raw nor sockets.packet)", c->valuestring);
+		}
+	}
+	drop = cJSON_GetObjectItem(hc, "CapDrop");
+	if (absent(drop)) {
+		cJSON_DeleteItemFromObject(hc, "CapDrop");
+		drop = cJSON_AddArrayToObject(hc, "CapDrop");
+		if (!drop)
+			return -ENOMEM;
+	} else if (!cJSON_IsArray(drop)) {
+		return say(why, whylen, -EINVAL, "CapDrop must be an array");
+	}
+	c = cJSON_CreateString("NET_RAW");
+	if (!c || !cJSON_AddItemToArray(drop, c)) {
+		cJSON_Delete(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int caps_ok(const cJSON *v, char *why, size_t whylen)
 {
 	const cJSON *c;
@@ -498,6 +540,7 @@ static int check_hostconfig(const struct ef_dk_ctx *x, cJSON *hc, char *why, siz
 			   "outside the fence; json-file, local or none)",
 			   cJSON_IsString(get(lc, "Type")) ? get(lc, "Type")->valuestring : "?");
 	if ((ret = caps_ok(cJSON_GetObjectItem(hc, "CapAdd"), why, whylen)) ||
+	    (ret = net_raw_ok(x, hc, why, whylen)) ||
 	    (ret = secopt_ok(cJSON_GetObjectItem(hc, "SecurityOpt"), why, whylen)) ||
 	    (ret = binds_ok(x, cJSON_GetObjectItem(hc, "Binds"), why, whylen)) ||
 	    (ret = mounts_ok(x, cJSON_GetObjectItem(hc, "Mounts"), why, whylen)) ||

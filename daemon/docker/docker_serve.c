@@ -353,6 +353,7 @@ void ef_dk_serve(struct conn *c)
 	if (judged_body) {
 		struct ef_dk_ctx x = {
 			.job_id = c->job, .cgroup_parent = c->cgroup_rel, .arg = c,
+			.net_raw = ef_policy_caps(c->pol->pol) & (1ull << 13 /* CAP_NET_RAW */),
 			.own_container = ef_dk_own_container, .bind_source = ef_dk_bind_source,
 			.network_ok = ef_dk_network_ok, .volume_ok = ef_dk_volume_ok,
 			.registry_ok = ef_dk_registry_ok,

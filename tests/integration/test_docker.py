@@ -47,8 +47,9 @@ def test_docker_container_fenced_by_the_job_policy(ctx):
     "docker"): the container's processes are in the job's cgroup
     (/proc/self/cgroup inside it), reach the allowed address and name (DNS
     through the job's proxy) and not an unlisted one (the test hosts'
-    logs), write the job's working directory, and the decision spans name
-    the container; the job span lists it."""
+    logs), write the job's working directory, have no CAP_NET_RAW (its
+    policy has no sockets.raw/packet), and the decision spans name the
+    container; the job span lists it."""
     d, dk = docker_daemon(ctx)
     work = ctx.path("checkout")
     os.makedirs(work)
@@ -56,7 +57,7 @@ def test_docker_container_fenced_by_the_job_policy(ctx):
               "(echo x; sleep 1) | nc -w 3 198.18.1.1 443 >/dev/null && echo OK443; "
               "echo x | nc -w 3 198.18.2.4 80 >/dev/null && echo LEAK80; "
               "ip -6 addr >&2; echo x | nc -w 3 ok.test 80 >/dev/null; echo byname=$?; "
-              "nslookup secret.test >/dev/null 2>&1; echo ns=$?")
+              "nslookup secret.test >/dev/null 2>&1; echo ns=$?; grep '^CapBnd' /proc/self/status")
     p, job = job_run(ctx, d, [DK.DOCKER, "run", "--rm", "--name", "c-" + ctx.job_id()[-8:],
                               "-v", "%s:%s" % (work, work), "-w", work,
                               DK.IMAGE, "sh", "-c", script], cwd=work)
@@ -71,6 +72,11 @@ def test_docker_container_fenced_by_the_job_policy(ctx):
     check(ctx.reached("198.18.1.1", 80) or ctx.reached("2001:db8:1::1", 80), "ok.test:80 (by name, DNS through the proxy) was "
           "not reached: %r %r; spans %r" % (p.stdout[-300:], p.stderr[-700:], [s.describe()[:400] for s in d.spans()
                                                          if s.get("egress.job.id") == job and s.name != "egress.packet"]))
+    # no CAP_NET_RAW where the job's policy has no sockets.raw/packet: a packet
+    # socket's frames would pass every socket hook (docker_check_body.c)
+    bnd = [l.split()[1] for l in p.stdout.splitlines() if l.startswith("CapBnd:")]
+    check(bnd and not int(bnd[0], 16) & (1 << 13),
+          "the container's bounding set has CAP_NET_RAW: %r" % bnd)
     cg = [l for l in p.stdout.splitlines() if l.startswith("0::")]
     check(cg and cg[0].startswith("0::/") and "job-" + job in cg[0],
           "the container's cgroup is not under the job's: %r" % cg)

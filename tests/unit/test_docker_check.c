@@ -199,6 +199,8 @@ static const struct {
 } bodies[] = {
 	/* passed, and rewritten */
 	{ EF_DK_CREATE, "{\"Image\":\"x\"}", 0, "\"CgroupParent\":\"/ef/job-job-1\"" },
+	{ EF_DK_CREATE, "{\"Image\":\"x\"}", 0, "\"CapDrop\":[\"NET_RAW\"]" },
+	{ EF_DK_CREATE, "{\"HostConfig\":{\"CapDrop\":[\"MKNOD\"]}}", 0, "\"CapDrop\":[\"MKNOD\",\"NET_RAW\"]" },
 	{ EF_DK_CREATE, "", 0, "\"io.egress-fence.job\":\"job-1\"" },
 	{ EF_DK_CREATE, "{\"HostConfig\":{\"CgroupParent\":\"\"}}", 0, "/ef/job-job-1" },
 	{ EF_DK_CREATE, "{\"HostConfig\":{\"Binds\":[\"/work/a:/x:ro\"]}}", 0, "/staged/" },
@@ -238,6 +240,10 @@ static const struct {
 	{ EF_DK_CREATE, "{\"HostConfig\":{\"Devices\":[{}]}}", -EPERM, "devices" },
 	{ EF_DK_CREATE, "{\"HostConfig\":{\"DeviceRequests\":[{}]}}", -EPERM, "device requests" },
 	{ EF_DK_CREATE, "{\"HostConfig\":{\"CapAdd\":[\"SYS_ADMIN\"]}}", -EPERM, "SYS_ADMIN" },
+	/* the job's policy has no sockets.raw/packet (X.net_raw false) */
+	{ EF_DK_CREATE, "{\"HostConfig\":{\"CapAdd\":[\"NET_RAW\"]}}", -EPERM, "sockets.raw" },
+	{ EF_DK_CREATE, "{\"HostConfig\":{\"CapAdd\":[\"cap_net_raw\"]}}", -EPERM, "sockets.raw" },
+	{ EF_DK_CREATE, "{\"HostConfig\":{\"CapDrop\":\"NET_RAW\"}}", -EINVAL, "CapDrop" },
 	{ EF_DK_CREATE, "{\"HostConfig\":{\"CapAdd\":[\"CAP_NET_ADMIN\"]}}", -EPERM, "NET_ADMIN" },
 	{ EF_DK_CREATE, "{\"HostConfig\":{\"CapAdd\":\"ALL\"}}", -EINVAL, "CapAdd" },
 	{ EF_DK_CREATE, "{\"HostConfig\":{\"Capabilities\":[\"CAP_CHOWN\"]}}", -EPERM, "capability set" },
@@ -309,12 +315,29 @@ static void test_bodies(void **state)
 	}
 }
 
+/* A job whose policy lets it have CAP_NET_RAW: its containers keep it. */
+static void test_net_raw_allowed(void **state)
+{
+	struct ef_dk_ctx x = X;
+	struct ef_dk_req r = { .route = EF_DK_CREATE };
+	const char *body = "{\"HostConfig\":{\"CapAdd\":[\"NET_RAW\"]}}";
+	char why[256] = "", *out = NULL;
+
+	(void)state;
+	x.net_raw = true;
+	assert_int_equal(ef_dk_check_body(&x, &r, body, strlen(body), &out, why, sizeof(why)), 0);
+	assert_non_null(strstr(out, "\"CapAdd\":[\"NET_RAW\"]"));
+	assert_null(strstr(out, "CapDrop"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_query_and_registry),
 		cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_net_raw_allowed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
