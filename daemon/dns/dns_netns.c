@@ -13,7 +13,9 @@
  *
  * The asker's /proc/PID/ns/net is only taken if it is the namespace the
  * record names (its cookie read again inside): a pid reused, or a process
- * that moved on, opens nothing. A namespace where the sockets cannot be
+ * that moved on, opens nothing. An asker gone before egressd read its
+ * record leaves the job's other processes to look through for one in that
+ * namespace. A namespace where the sockets cannot be
  * made (loopback down, the port taken there) is tried again after
  * EF_DNS_NET_RETRY_NS, at the job's next query. A job has at most
  * EF_DNS_NETS_MAX namespaces with a proxy; the sockets hold their
@@ -36,6 +38,7 @@
 #include "registry/registry.h"
 #include "dns.h"
 #include "dnsproxy.h"
+#include "lib/cgroup.h"
 #include "lib/util.h"
 #include "fence.skel.h"
 
@@ -160,13 +163,63 @@ static int open_here(struct ef_daemon *d, struct ef_dns_job *dj, struct ef_dns_n
 	return ret;
 }
 
+/* Opens the job's proxy sockets in n's namespace through the one thread
+ * tid of pid is in: -ENOENT if it is gone, -ESRCH if it is in another
+ * namespace now (or a pid reused), else what open_here says. */
+static int open_via(struct ef_daemon *d, struct ef_dns_job *dj, struct ef_dns_net *n, pid_t pid,
+		    pid_t tid)
+{
+	char p[64];
+	int fd, ret;
+
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/ns/net", pid, tid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ESRCH ? -ENOENT : -errno;
+	if (setns(fd, CLONE_NEWNET)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	close(fd);
+	/* that namespace now, or a pid reused: only the named one */
+	ret = netns_cookie() == n->cookie ? open_here(d, dj, n) : -ESRCH;
+	if (setns(d->netns_fd, CLONE_NEWNET)) {
+		/* every socket made from here on would be in the job's namespace */
+		log_err("returning to egressd's network namespace: %s; stopping",
+			strerror(errno));
+		abort();
+	}
+	return ret;
+}
+
+/* The asker was gone before egressd got to its record (a resolver that
+ * gives up at the first refused query, a short-lived process): through any
+ * other process of the job in that namespace, at most 256 looked at. */
+static int open_via_job(struct ef_daemon *d, struct ef_job_rec *j, struct ef_dns_job *dj,
+			struct ef_dns_net *n)
+{
+	pid_t *pids = NULL;
+	size_t np = 0;
+	int ret = -ESRCH;
+
+	if (ef_cgroup_pids(j->cgroup, &pids, &np))
+		np = 0;
+	for (size_t i = 0; i < np && i < 256; i++) {
+		ret = open_via(d, dj, n, pids[i], pids[i]);
+		if (ret != -ENOENT && ret != -ESRCH)
+			break;
+	}
+	free(pids);
+	return ret == -ENOENT ? -ESRCH : ret;
+}
+
 void ef_dns_netns_seen(struct ef_daemon *d, const struct ef_event *e)
 {
 	struct ef_job_rec *j = ef_job_by_cgroup(d, e->cgroup_id);
 	struct ef_dns_job *dj = j ? j->dns : NULL;
 	struct ef_dns_net *n = NULL;
-	char p[64];
-	int fd, ret;
+	int ret;
 
 	if (!dj) {
 		forget(d, e->cgroup_id, e->cookie);
@@ -192,26 +245,9 @@ void ef_dns_netns_seen(struct ef_daemon *d, const struct ef_event *e)
 	n->failed = false;
 	n->udp4.fd = n->tcp4.fd = n->udp6.fd = n->tcp6.fd = -1;
 	/* the asking thread's: a thread may be in a namespace of its own */
-	snprintf(p, sizeof(p), "/proc/%u/task/%u/ns/net", e->pid, e->tid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto failed;
-	}
-	if (setns(fd, CLONE_NEWNET)) {
-		ret = -errno;
-		close(fd);
-		goto failed;
-	}
-	close(fd);
-	/* the asker's namespace now, or a pid reused: only the named one */
-	ret = netns_cookie() == e->cookie ? open_here(d, dj, n) : -ESRCH;
-	if (setns(d->netns_fd, CLONE_NEWNET)) {
-		/* every socket made from here on would be in the job's namespace */
-		log_err("returning to egressd's network namespace: %s; stopping",
-			strerror(errno));
-		abort();
-	}
+	ret = open_via(d, dj, n, e->pid, e->tid);
+	if (ret == -ENOENT || ret == -ESRCH)
+		ret = open_via_job(d, j, dj, n);
 	if (ret)
 		goto failed;
 	log_info("job %s: DNS proxy opened in network namespace %llu (first asked by pid %u)",

@@ -8,6 +8,7 @@ import ipaddress
 import json
 import os
 import shlex
+import signal
 import time
 
 import world as W
@@ -390,3 +391,52 @@ def test_dns_from_another_network_namespace(ctx):
         dns_spans(d, job_id, "ok.test", "A", n=2)
         check("DNS proxy opened in network namespace" in d.log_tail(200),
               "%s job: egressd does not say it opened the proxy in the namespace" % who)
+
+
+GONE_JOB = r'''
+set -u
+unshare -rn sh -c '
+ip link set lo up || exit 90
+sleep 60 &
+touch %(dir)s/ready
+while [ ! -e %(dir)s/go ]; do sleep 0.05; done
+%(probe)s resolve ok.test --family 4 --timeout 0.3
+touch %(dir)s/asked
+while [ ! -e %(dir)s/go2 ]; do sleep 0.05; done
+sleep 0.3
+%(probe)s resolve ok.test --family 4 --timeout 1
+kill $!
+'
+'''
+
+
+@test(timeout=120)
+def test_dns_netns_opened_after_its_asker_is_gone(ctx):
+    """The first query from a new network namespace tells egressd to open the
+    proxy there through the asker's /proc entry; when the asker is gone
+    before egressd reads the record (a resolver giving up at once), egressd
+    goes through another process of the job in that namespace, and the
+    next query, well within the 1 s retry, is answered."""
+    d = dns_daemon(ctx, {"n": pol(allow=["ok.test:80"])})
+    flags = ctx.path("gone")
+    os.makedirs(flags)
+    probe = " ".join(shlex.quote(a) for a in probe_argv())
+    bg = d.spawn("n", ["/bin/sh", "-c", GONE_JOB % {"probe": probe, "dir": flags}])
+    wait_until(lambda: os.path.exists(flags + "/ready"), 20, what="the job's namespace")
+    d.signal(signal.SIGSTOP)  # egressd reads the first record only once the asker is gone
+    try:
+        open(flags + "/go", "w").close()
+        wait_until(lambda: os.path.exists(flags + "/asked"), 20, what="the first query")
+        time.sleep(0.3)
+    finally:
+        d.signal(signal.SIGCONT)
+    open(flags + "/go2", "w").close()
+    bg.wait(30)
+    out, err = bg.output()
+    got = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    eq(len(got), 2, "resolve results: %s %s" % (out[-800:], err[-800:]))
+    check(got[1].get("ok"), "the query after the asker was gone: %s; egressd: %s" % (
+        got[1], d.log_tail(10)))
+    answered(got[1], "NOERROR", ["198.18.1.1"])
+    check("DNS proxy opened in network namespace" in d.log_tail(100),
+          "egressd does not say it opened the proxy in the namespace")
