@@ -1,5 +1,5 @@
 """A corked UDP datagram begun towards an allowed host, then sendmsg() and sendmmsg() naming denied hosts with the token: the kernel ignores those addresses and appends the token to the allowed host's datagram, and each call is recorded with the address it named (reason udp_corked)."""
-import ctypes
+import ctypes  # noqa: F401 (vlib's iovec, msghdr, mmsghdr)
 
 from vlib import *  # noqa: F401,F403
 
@@ -12,21 +12,6 @@ RECORD = [("egress.send", {"egress.decision": "deny", "network.peer.address": D4
           ("egress.send", {"egress.decision": "deny", "network.peer.address": D4,
                            "egress.reason": "udp_corked"})]
 MSG_MORE = 0x8000
-
-
-class iovec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
-class msghdr(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
-                ("iov", ctypes.POINTER(iovec)), ("iovlen", ctypes.c_size_t),
-                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
-                ("flags", ctypes.c_int)]
-
-
-class mmsghdr(ctypes.Structure):
-    _fields_ = [("hdr", msghdr), ("len", ctypes.c_uint)]
 
 
 def smm(token, flags):

@@ -1,5 +1,5 @@
 """sendmmsg(): one call, three datagrams, the first to an allowed host and the others to denied hosts (regression)."""
-import ctypes
+import ctypes  # noqa: F401 (vlib's iovec, msghdr, mmsghdr)
 
 from vlib import *  # noqa: F401,F403
 
@@ -8,21 +8,6 @@ AS = ("nobody",)
 SINKS_OK = [A4]
 DENIED = [(D4, 9999, "udp"), (D4B, 9999, "udp")]
 RECORD = [("egress.send", {"egress.decision": "deny", "network.peer.address": D4})]
-
-
-class iovec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
-class msghdr(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
-                ("iov", ctypes.POINTER(iovec)), ("iovlen", ctypes.c_size_t),
-                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
-                ("flags", ctypes.c_int)]
-
-
-class mmsghdr(ctypes.Structure):
-    _fields_ = [("hdr", msghdr), ("len", ctypes.c_uint)]
 
 
 def smm(token):

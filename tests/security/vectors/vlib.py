@@ -12,6 +12,7 @@ A vector file is run three ways (tests/security/run.py decides which):
 The job prints what it saw as JSON lines, for the failure report only: the
 verdict never reads them. Python 3 stdlib only.
 """
+import ctypes
 import errno
 import json
 import os
@@ -103,6 +104,22 @@ def sockaddr_in(host, port):
     return struct.pack("=HH4s8x", socket.AF_INET, socket.htons(port),
                        socket.inet_aton(host))
 
+
+
+# struct iovec, msghdr and mmsghdr (x86_64 and arm64 layouts), for sendmmsg()
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+class msghdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                ("iov", ctypes.POINTER(iovec)), ("iovlen", ctypes.c_size_t),
+                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+
+
+class mmsghdr(ctypes.Structure):
+    _fields_ = [("hdr", msghdr), ("len", ctypes.c_uint)]
 
 def main(module_globals):
     """Dispatch `VECTOR.py job|hosts TOKEN ARGS...` to job()/hosts()."""
