@@ -67,7 +67,7 @@ static __always_inline void ef_event_submit(struct ef_event *e, __u8 verdict)
 	__u64 flags = BPF_RB_NO_WAKEUP, now;
 
 	if (verdict == EF_V_DENY) {
-		now = bpf_ktime_get_boot_ns();
+		now = e->ts_boot_ns; /* every record is stamped before it is submitted */
 		if (now - ef_deny_woken_ns >= EF_DENY_WAKE_GAP_NS) {
 			ef_deny_woken_ns = now;
 			flags = BPF_RB_FORCE_WAKEUP;
