@@ -674,3 +674,64 @@ void ef_dns_set_id(uint8_t *pkt, uint16_t id)
 	LDNS_ID_SET(pkt, id);
 }
 
+/* The end of the wire name at *pos (a 0 byte or a pointer), unfollowed. */
+static int skip_name(const uint8_t *pkt, size_t len, size_t *pos)
+{
+	for (size_t hops = 0; hops < LDNS_MAX_DOMAINLEN; hops++) {
+		uint8_t b;
+
+		if (*pos >= len)
+			return -EBADMSG;
+		b = pkt[*pos];
+		if (b == 0) {
+			*pos += 1;
+			return 0;
+		}
+		if ((b & 0xc0) == 0xc0) {
+			if (len - *pos < 2)
+				return -EBADMSG;
+			*pos += 2;
+			return 0;
+		}
+		if (b & 0xc0)
+			return -EBADMSG;
+		*pos += 1 + (size_t)b;
+	}
+	return -EBADMSG;
+}
+
+int ef_dns_answer_age(uint8_t *pkt, size_t len, uint32_t age, uint32_t *min_ttl)
+{
+	size_t pos = HDR_LEN, n_rr;
+	uint32_t least = UINT32_MAX;
+
+	if (len < HDR_LEN)
+		return -EBADMSG;
+	n_rr = (size_t)LDNS_ANCOUNT(pkt) + LDNS_NSCOUNT(pkt) + LDNS_ARCOUNT(pkt);
+	for (size_t i = 0; i < LDNS_QDCOUNT(pkt); i++) {
+		if (skip_name(pkt, len, &pos) || len - pos < Q_FIXED)
+			return -EBADMSG;
+		pos += Q_FIXED;
+	}
+	for (size_t i = 0; i < n_rr; i++) {
+		uint32_t ttl;
+		uint16_t rdlen;
+
+		if (skip_name(pkt, len, &pos) || len - pos < RR_FIXED)
+			return -EBADMSG;
+		rdlen = ldns_read_uint16(pkt + pos + 8);
+		if (len - pos - RR_FIXED < rdlen)
+			return -EBADMSG;
+		if (ldns_read_uint16(pkt + pos) != LDNS_RR_TYPE_OPT) {
+			ttl = ttl_of(ldns_read_uint32(pkt + pos + 4));
+			ttl = ttl > age ? ttl - age : 0;
+			ldns_write_uint32(pkt + pos + 4, ttl);
+			least = min_u32(least, ttl);
+		}
+		pos += RR_FIXED + rdlen;
+	}
+	if (pos != len)
+		return -EBADMSG;
+	*min_ttl = least;
+	return 0;
+}

@@ -221,6 +221,21 @@ int ef_dns_answer_spelling(uint8_t *pkt, size_t len, const uint8_t *sent, size_t
  */
 bool ef_dns_type_forwardable(uint16_t t);
 
+/*
+ * An answer the proxy keeps in its cache (dns_cache.c), aged in place: the
+ * TTL of every record of the answer, authority and additional sections but
+ * the OPT record is lowered by `age` seconds (to 0 at least; a TTL with the
+ * top bit set reads as 0), and *min_ttl is set to the least TTL left among
+ * them (UINT32_MAX when there are none). With age 0 the message is only
+ * read. Walks owner names without following compression pointers (a name
+ * ends at a 0 byte or a pointer) and checks each record's framing against
+ * len. -EBADMSG for a message shorter than its header or a record that does
+ * not fit, a label type other than 0x00/0xc0, or bytes after the last
+ * record (a message the proxy would not have kept); pkt is then unchanged
+ * only up to the record that failed.
+ */
+int ef_dns_answer_age(uint8_t *pkt, size_t len, uint32_t age, uint32_t *min_ttl);
+
 /* Overwrite the message id in place (len >= 2). */
 void ef_dns_set_id(uint8_t *pkt, uint16_t id);
 

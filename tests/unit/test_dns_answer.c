@@ -524,6 +524,118 @@ static void test_answer_garbage(void **state)
 	free(p);
 }
 
+/* ---- answers kept in a job's cache: aged in place (dns_cache.c) ---- */
+
+static uint32_t ttl_at(const struct msg *m, size_t rr_end_off, size_t rdlen)
+{
+	/* the TTL of the record whose rdata ends at rr_end_off */
+	return ldns_read_uint32(m->b + rr_end_off - rdlen - 6);
+}
+
+static void test_answer_age(void **state)
+{
+	struct ef_dns_query q = make_q("www.example.com", EF_DNS_TYPE_A);
+	struct ef_dns_answer a;
+	struct msg *m = msg_new();
+	size_t end_a, end_aaaa, end_ns, end_opt;
+	uint32_t least;
+
+	/* answer, authority (an SOA-ish record) and additional: all age; the
+	 * OPT record's TTL field is flags, never touched */
+	hdr(m, 0x1234, F_QR | F_RD | F_RA, 1, 2, 1, 1);
+	question(m, "www.example.com", EF_DNS_TYPE_A, EF_DNS_CLASS_IN);
+	rr_a(m, "www.example.com", 300, "192.0.2.1");
+	end_a = m->n;
+	rr_aaaa(m, "www.example.com", 100, "2001:db8::1");
+	end_aaaa = m->n;
+	rr_raw(m, "example.com", 6, EF_DNS_CLASS_IN, 0x80000001u, "\0\0\0\0", 4);
+	end_ns = m->n;
+	opt(m, 1232, 0x00008000);
+	end_opt = m->n;
+	/* the top-bit TTL reads as 0 (RFC 2181) and is written back as 0 */
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 0, &least), 0);
+	assert_int_equal(least, 0);
+	assert_int_equal(ttl_at(m, end_ns, 4), 0);
+	m->b[end_ns - 4 - 6] = 0; /* TTL written back as 0: make it 200 */
+	m->b[end_ns - 4 - 3] = 200;
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 0, &least), 0);
+	assert_int_equal(least, 100);
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 30, &least), 0);
+	assert_int_equal(least, 70);
+	assert_int_equal(ttl_at(m, end_a, 4), 270);
+	assert_int_equal(ttl_at(m, end_aaaa, 16), 70);
+	assert_int_equal(ttl_at(m, end_ns, 4), 170);
+	assert_int_equal(ldns_read_uint32(m->b + end_opt - 6), 0x00008000);
+	/* what the job is given still parses, with the TTLs it now carries */
+	assert_int_equal(ef_dns_answer_parse(m->b, m->n, &q, 0x1234, &a), 0);
+	assert_int_equal(a.n_addrs, 2);
+	assert_addr(&a.addrs[0], "192.0.2.1", 270);
+	assert_addr(&a.addrs[1], "2001:db8::1", 70);
+	/* past a TTL: 0, never a wrap */
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 1000, &least), 0);
+	assert_int_equal(least, 0);
+	assert_int_equal(ttl_at(m, end_a, 4), 0);
+
+	/* no record but OPT: no TTL to keep it by */
+	hdr(m, 0x1234, F_QR | F_RD | F_RA | 3, 1, 0, 0, 1);
+	question(m, "www.example.com", EF_DNS_TYPE_A, EF_DNS_CLASS_IN);
+	opt(m, 1232, 0);
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 5, &least), 0);
+	assert_int_equal(least, UINT32_MAX);
+
+	/* a compressed owner (a pointer to the question) */
+	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 1, 0);
+	put16(m, 0xc00c);
+	put16(m, EF_DNS_TYPE_A);
+	put16(m, EF_DNS_CLASS_IN);
+	put32(m, 60);
+	put16(m, 4);
+	put32(m, 0xc0000201);
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 10, &least), 0);
+	assert_int_equal(least, 50);
+
+	/* not kept: bytes after the last record, a record cut short, a count
+	 * past the records, a label type of 0x40/0x80, a header cut short */
+	put8(m, 0);
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 0, &least), -EBADMSG);
+	m->n -= 2;
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 0, &least), -EBADMSG);
+	m->n += 1;
+	set16(m, 6, 2);
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 0, &least), -EBADMSG);
+	set16(m, 6, 1);
+	m->b[m->n - 16] = 0x40;
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 0, &least), -EBADMSG);
+	assert_int_equal(ef_dns_answer_age(m->b, 11, 0, &least), -EBADMSG);
+	free(m);
+}
+
+static void test_answer_age_garbage(void **state)
+{
+	uint8_t *p = malloc(600), *copy = malloc(600);
+	uint32_t least;
+
+	assert_non_null(p);
+	assert_non_null(copy);
+	for (int i = 0; i < 50000; i++) {
+		size_t n = 12 + rnd() % 500;
+		int ret;
+
+		for (size_t j = 0; j < n; j++)
+			p[j] = (uint8_t)(rnd() % 3 ? rnd() % 8 : rnd());
+		p[4] = 0;
+		p[5] = (uint8_t)(rnd() % 3);
+		p[6] = p[8] = p[10] = 0;
+		memcpy(copy, p, n);
+		ret = ef_dns_answer_age(p, n, rnd() % 100, &least);
+		assert_true(ret == 0 || ret == -EBADMSG);
+		/* only TTL fields change: the header never does */
+		assert_memory_equal(p, copy, 12);
+	}
+	free(p);
+	free(copy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +649,8 @@ int main(void)
 		cmocka_unit_test(test_answer_malformed),
 		cmocka_unit_test(test_answer_ldns_built),
 		cmocka_unit_test(test_answer_garbage),
+		cmocka_unit_test(test_answer_age),
+		cmocka_unit_test(test_answer_age_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
