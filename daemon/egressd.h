@@ -118,6 +118,8 @@ struct ef_dns_cfg {
 	uint32_t attempts;     /* per upstream server */
 	uint32_t busy_poll_us; /* poll, not sleep, for upstreams faster than this; 0: never */
 	bool case_random;      /* DNS 0x20 on the question sent upstream (else lowercase) */
+	uint32_t cache_entries;	  /* answers kept per job (dns_cache.c); 0: no cache */
+	uint32_t cache_max_ttl_s; /* longest an answer is kept, whatever its TTL */
 };
 
 /* Who is calling, from SO_PEERCRED and SO_PEERGROUPS. */
@@ -279,6 +281,7 @@ struct ef_daemon {
 	uint64_t dns_queries, dns_malformed, dns_dropped, dns_learn_failed;
 	uint64_t dns_limited, dns_spoofed; /* over the job's rate; answers spelt otherwise */
 	uint64_t dns_case_fallback;	   /* queries asked again in lowercase after that */
+	uint64_t dns_cache_hits, dns_cache_n; /* queries answered from a job's cache; answers kept */
 
 	const struct ef_upcalls *up; /* main.c's, read-only */
 

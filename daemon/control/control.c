@@ -391,6 +391,8 @@ static cJSON *status_json(struct ef_daemon *d)
 			cJSON_AddNumberToObject(dns, "case_fallback",
 						(double)d->dns_case_fallback);
 			cJSON_AddNumberToObject(dns, "learn_failed", (double)d->dns_learn_failed);
+			cJSON_AddNumberToObject(dns, "cache_hits", (double)d->dns_cache_hits);
+			cJSON_AddNumberToObject(dns, "cached", (double)d->dns_cache_n);
 			cJSON_AddNumberToObject(dns, "pending", (double)ef_dns_n_pending(d));
 		}
 	}

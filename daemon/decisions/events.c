@@ -216,7 +216,9 @@ static void dns_fold_span(struct ef_daemon *d, const struct ef_fold_sum *fs,
 		ef_span_str(s, "egress.dns.type", ef_dns_type_name(e->port, tbuf, sizeof(tbuf)));
 		ef_span_str(s, "egress.dns.rcode",
 			    ef_dns_rcode_name(e->protocol, tbuf, sizeof(tbuf)));
-		ef_span_str(s, "egress.dns.transport", e->sock_type ? "tcp" : "udp");
+		ef_span_str(s, "egress.dns.transport", e->sock_type & 1 ? "tcp" : "udp");
+		if (e->sock_type & 2)
+			ef_span_bool(s, "egress.dns.cached", true);
 	} else {
 		for (int i = 0; i < fs->n_sample; i++) {
 			uint64_t id;

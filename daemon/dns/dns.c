@@ -260,6 +260,7 @@ static void proxy_close(struct ef_daemon *d, struct ef_job_rec *j)
 	while (dj->conns)
 		ef_dns_conn_close(d, dj->conns);
 	ef_dns_listeners_close(d, dj);
+	ef_dns_cache_flush(d, dj);
 	j->dns = NULL;
 	ef_dns_defer_free(dj, dj_free);
 }

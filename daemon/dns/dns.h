@@ -39,7 +39,8 @@ size_t ef_dns_n_pending(struct ef_daemon *d);
 
 /* Not a kind of the ABI: a DNS query of a job (egress.dns), put into a
  * record so that it folds like a decision (dns_learn.c's dns_fold): name_id the name's id, port the
- * query type, protocol the rcode, sock_type 1 over TCP, addr[0..7] the
+ * query type, protocol the rcode, sock_type bit 0 over TCP, bit 1 answered from the
+ * job's cache (dns_cache.c), addr[0..7] the
  * name's id again (a job fold's sample). */
 #define EF_FOLD_K_DNS 0xf0
 #endif /* EF_DNS_DNS_H */

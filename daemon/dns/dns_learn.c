@@ -54,7 +54,8 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 {
 	static const char *const known[] = { "upstream", "resolv_conf", "ttl_floor_seconds",
 					     "ttl_grace_seconds", "timeout_ms", "attempts",
-					     "busy_poll_us", "case_randomization", NULL };
+					     "busy_poll_us", "case_randomization", "cache_entries",
+					     "cache_max_ttl_seconds", NULL };
 	struct ef_dns_cfg *c = &d->cfg.dns;
 	const cJSON *up, *rc;
 	int ret;
@@ -66,6 +67,8 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 	c->attempts = 2;
 	c->busy_poll_us = 250;
 	c->case_random = true;
+	c->cache_entries = 256;
+	c->cache_max_ttl_s = 300;
 	c->n_up = 0;
 	if (!sec)
 		return 0;
@@ -107,7 +110,10 @@ int ef_dns_config(struct ef_daemon *d, const cJSON *sec, const char *path)
 	    (ret = ef_json_u32(sec, "dns", "ttl_grace_seconds", 0, 86400, &c->ttl_grace_s, path)) ||
 	    (ret = ef_json_u32(sec, "dns", "timeout_ms", 10, 60000, &c->timeout_ms, path)) ||
 	    (ret = ef_json_u32(sec, "dns", "attempts", 1, 10, &c->attempts, path)) ||
-	    (ret = ef_json_u32(sec, "dns", "busy_poll_us", 0, 1000, &c->busy_poll_us, path)))
+	    (ret = ef_json_u32(sec, "dns", "busy_poll_us", 0, 1000, &c->busy_poll_us, path)) ||
+	    (ret = ef_json_u32(sec, "dns", "cache_entries", 0, 4096, &c->cache_entries, path)) ||
+	    (ret = ef_json_u32(sec, "dns", "cache_max_ttl_seconds", 1, 86400, &c->cache_max_ttl_s,
+			       path)))
 		return ret;
 	return 0;
 bad_up:
@@ -476,7 +482,8 @@ static bool dns_fold(struct ef_daemon *d, const struct ef_job_rec *j,
 	e.name_id = id;
 	e.port = p->q.qtype;
 	e.protocol = (uint16_t)rcode;
-	e.sock_type = p->client.conn ? 1 : 0;
+	/* answered from the cache or not: two spans, as the span says which */
+	e.sock_type = (uint8_t)((p->client.conn ? 1 : 0) | (p->cached ? 2 : 0));
 	memcpy(e.addr, &id, sizeof(id));
 	/* a job fold names a sample by id: keep the name findable */
 	ef_name_remember(d, id, p->q.name);
@@ -571,6 +578,8 @@ void ef_dns_record(struct ef_daemon *d, const struct ef_dns_pending *p,
 	}
 	if (p->server_text[0])
 		ef_span_str(s, "egress.dns.upstream", p->server_text);
+	if (p->cached)
+		ef_span_bool(s, "egress.dns.cached", true);
 	/* the process that asked (ef_dns_who_find), as decision spans name theirs */
 	if (w)
 		ef_span_process(d, s, w->pid, w->ppid, w->uid, w->tid, w->start_boot_ns, w->exe,
@@ -614,6 +623,9 @@ int ef_dns_relearn(struct ef_daemon *d, struct ef_job_rec *j, const struct ef_po
 	int ret = 0;
 
 	*carried = *forgotten = 0;
+	/* answers kept under old were asked of its upstream, judged by it */
+	if (j->dns)
+		ef_dns_cache_flush(d, j->dns);
 	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
 		struct ef_dns_decision dec;
 		struct ef_learn_key nk;

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -366,6 +367,34 @@ void ef_dns_reply_rcode(struct ef_daemon *d, const struct ef_dns_client *cl,
 
 /* ---- queries from the job ---- */
 
+/* The job's cache holds the answer to q: released as the upstream's was
+ * (learned under the job's policy now, recorded), nothing sent upstream. */
+static bool cache_answer(struct ef_daemon *d, struct ef_dns_job *dj,
+			 const struct ef_dns_client *cl, const struct ef_dns_query *q,
+			 const struct ef_dns_decision *dec)
+{
+	uint8_t buf[CACHE_MSG_MAX];
+	struct ef_dns_pending p;
+	size_t len;
+
+	memset(&p, 0, offsetof(struct ef_dns_pending, answer));
+	if (ef_dns_cache_get(d, dj, q, buf, sizeof(buf), &len, p.server_text) ||
+	    ef_dns_answer_parse(buf, len, q, q->id, &p.answer))
+		return false;
+	p.kind = EF_EPK_DNS_UP;
+	p.fd = -1;
+	p.dj = dj;
+	p.pol = dj->job->pol;
+	p.client = *cl;
+	p.q = *q;
+	p.dec = *dec;
+	p.cached = true;
+	p.start_real_ns = ef_now_realtime_ns();
+	d->dns_cache_hits++;
+	ef_dns_release(d, &p, buf, len, &p.answer);
+	return true;
+}
+
 /* One query from a job, over UDP (conn NULL) or TCP. */
 static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_client *cl,
 		     const uint8_t *msg, size_t len)
@@ -425,6 +454,9 @@ static void on_query(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 							   : "a type the proxy does not forward");
 		return;
 	}
+	/* a cached answer leaves nothing to limit: nothing goes upstream */
+	if (dj->cache && cache_answer(d, dj, cl, &q, &dec))
+		return;
 	if (!ef_dns_admit(dj)) {
 		ef_dns_refused(d, dj, EF_R_DNS_LIMIT, &q, EF_DNS_RCODE_REFUSED, tcp,
 			       "over the query rate");

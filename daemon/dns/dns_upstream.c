@@ -284,9 +284,10 @@ int ef_dns_send_attempt(struct ef_daemon *d, struct ef_dns_pending *p)
 
 /* ---- answers ---- */
 
-/* The upstream answered: learn, then release the answer to the job. */
-static void answered(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg, size_t len,
-		     const struct ef_dns_answer *a)
+/* An answer (the upstream's, or the job's cache's): learn, then release it
+ * to the job. */
+void ef_dns_release(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg, size_t len,
+		    const struct ef_dns_answer *a)
 {
 	char not_learned[EF_DNS_MAX_ADDRS][48];
 	size_t n_not = 0;
@@ -302,7 +303,6 @@ static void answered(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg
 		ef_dns_reply_rcode(d, &p->client, &p->q, true, EF_DNS_RCODE_SERVFAIL);
 		snprintf(p->error, sizeof(p->error), "learning addresses: %s", strerror(-ret));
 		ef_dns_record(d, p, a, EF_DNS_RCODE_SERVFAIL, NULL, 0);
-		ef_dns_pending_end(d, p);
 		return;
 	}
 	ef_dns_set_id(msg, p->q.id);
@@ -320,8 +320,11 @@ static void answered(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg
 	} else {
 		ef_dns_reply(d, &p->client, msg, len);
 	}
+	/* kept only when asked under the policy version the job has now: the
+	 * cache is emptied when that changes (ef_dns_relearn) */
+	if (!p->cached && p->dj && p->pol == p->dj->job->pol)
+		ef_dns_cache_put(d, p->dj, &p->q, p->server_text, msg, len, a);
 	ef_dns_record(d, p, a, a->rcode, not_learned, n_not);
-	ef_dns_pending_end(d, p);
 }
 
 static void on_answer(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg, size_t len)
@@ -349,7 +352,8 @@ static void on_answer(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *ms
 			ef_dns_attempt_failed(d, p, "TCP retry after truncation failed");
 		return;
 	}
-	answered(d, p, msg, len, a);
+	ef_dns_release(d, p, msg, len, a);
+	ef_dns_pending_end(d, p);
 }
 
 /* Answers on a pooled socket, each to the query its id names. */

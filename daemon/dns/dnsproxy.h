@@ -17,9 +17,11 @@ struct ef_dns_job;
 struct ef_learn_mirror;
 
 struct ef_dns_net;
+struct ef_dns_cache;
 
 #define ANSWER_MAX 65535 /* longest answer (TCP) */
 #define UDP_BATCH 64	 /* datagrams read per wakeup, for fairness */
+#define CACHE_MSG_MAX 4096 /* longest answer kept in a job's cache (dns_cache.c) */
 
 /* A proxy socket: UDP, or a TCP listener. First member: enum ef_ep_kind. */
 struct ef_dns_sock {
@@ -82,6 +84,7 @@ struct ef_dns_job {
 	struct ef_dns_conn *conns;
 	int n_conns, n_pending;
 	struct ef_learn_mirror *mirror; /* what this job's ef_learned entries hold */
+	struct ef_dns_cache *cache;	/* its answers, by question (dns_cache.c) */
 };
 
 /* Where an answer goes: a UDP peer of a proxy socket, or a TCP connection. */
@@ -127,6 +130,7 @@ struct ef_dns_pending {
 	const struct ef_upstream *server;
 	char server_text[64];
 	bool tcp_up, tbuf_out, done;
+	bool cached; /* answered from the job's cache (dns_cache.c), never sent */
 	uint8_t *tbuf; /* TCP answer: 2-byte length + message */
 	size_t tlen, texp;
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
@@ -188,6 +192,23 @@ void ef_dns_attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const 
 void ef_dns_busy_poll(struct ef_daemon *d, struct ef_dns_pending *p);
 void ef_dns_upsock_io(struct ef_daemon *d, struct ef_dns_upsock *u);
 void ef_dns_upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p);
+/* an answer to p (msg, parsed into a): learned, released to the job with its
+ * id and RD bit, recorded; kept in the job's cache when it may be. p is not
+ * ended here. */
+void ef_dns_release(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg, size_t len,
+		    const struct ef_dns_answer *a);
+
+/* dns_cache.c */
+/* keep the answer to q (as released to the job: its spelling) */
+void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_query *q,
+		      const char *server_text, const uint8_t *msg, size_t len,
+		      const struct ef_dns_answer *a);
+/* the kept answer to q, aged, in q's spelling and with q's id, into out:
+ * 0, or -ENOENT (none, or expired) */
+int ef_dns_cache_get(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_query *q,
+		     uint8_t *out, size_t outlen, size_t *len, char server_text[64]);
+/* every answer of the job's cache gone (policy change, job end) */
+void ef_dns_cache_flush(struct ef_daemon *d, struct ef_dns_job *dj);
 
 /* dns_netns.c */
 void ef_dns_nets_close(struct ef_daemon *d, struct ef_dns_job *dj);

@@ -553,6 +553,9 @@ def test_dns_config_errors(ctx):
                       ({"ttl_floor_seconds": -1}, "dns.ttl_floor_seconds"),
                       ({"timeout_ms": "fast"}, "dns.timeout_ms"),
                       ({"busy_poll_us": 5000}, "dns.busy_poll_us"),
+                      ({"cache_entries": 5000}, "dns.cache_entries"),
+                      ({"cache_entries": True}, "dns.cache_entries"),
+                      ({"cache_max_ttl_seconds": 0}, "dns.cache_max_ttl_seconds"),
                       ({"bogus": 1}, "dns.bogus")):
         d = ctx.daemon(start=False)
         d.set_config({"dns": dns})
