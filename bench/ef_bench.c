@@ -16,7 +16,12 @@
  *                                resolver does); each round trip is timed from
  *                                send() to the matching reply (same id, QR set,
  *                                NOERROR with an answer); a query unanswered
- *                                within TIMEOUT_MS (default 1000) is a timeout
+ *                                within TIMEOUT_MS (default 1000) is a timeout.
+ *                                A "%n" in NAME is a new address label each
+ *                                query ("198-18-128-1" on, a counter kept for
+ *                                the process's life, from a random start): a
+ *                                question no cache has seen, for dnsmasq's
+ *                                --synth-domain
  *   ef_bench storm ADDR PORT S [SPREAD]
  *                                connect()s as fast as one thread can for S
  *                                seconds; prints {"connects","errors","seconds"};
@@ -147,11 +152,34 @@ static int dns_build(uint8_t *buf, size_t cap, const char *name, uint16_t id)
 	return off;
 }
 
+/* NAME with its "%n" as the next synthesized label (see the usage). */
+static const char *dns_name(const char *name, char *buf, size_t cap)
+{
+	static uint32_t next;
+	static bool started;
+	const char *at = strstr(name, "%n");
+	uint32_t k;
+
+	if (!at)
+		return name;
+	if (!started) {
+		if (getrandom(&next, sizeof(next), 0) != sizeof(next))
+			next = (uint32_t)getpid();
+		next %= 128 * 254;
+		started = true;
+	}
+	k = next++ % (128 * 254); /* 198.18.128.0/17 without .0 and .255 */
+	snprintf(buf, cap, "%.*s198-18-%u-%u%s", (int)(at - name), name, 128 + k / 254,
+		 1 + k % 254, at + 2);
+	return buf;
+}
+
 static int dns(const struct sockaddr_storage *ss, socklen_t sl, int n, const char *name,
 	       int timeout_ms, uint64_t *t)
 {
 	int fd, ok = 0, timeouts = 0, bad = 0;
 	uint8_t q[512], r[4096];
+	char nbuf[300];
 	uint16_t id;
 
 	fd = socket(ss->ss_family, SOCK_DGRAM, 0);
@@ -166,7 +194,7 @@ static int dns(const struct sockaddr_storage *ss, socklen_t sl, int n, const cha
 		int qlen, done = 0;
 
 		id++;
-		qlen = dns_build(q, sizeof(q), name, id);
+		qlen = dns_build(q, sizeof(q), dns_name(name, nbuf, sizeof(nbuf)), id);
 		if (qlen < 0) {
 			fprintf(stderr, "dns: bad name %s\n", name);
 			return 2;
