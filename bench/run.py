@@ -15,7 +15,10 @@ fenced/unfenced, so slow drifts of a noisy machine cancel out.
            straight to dnsmasq (198.18.0.53); fenced the same packets are
            rewritten to egressd's DNS proxy, which checks the name against the
            policy (ok.test:80), forwards it to dnsmasq, learns the answer into
-           the job's map and answers as 198.18.0.53 (p50 ratio, p99 added)
+           the job's map and answers as 198.18.0.53 (p50 ratio, p99 added);
+           after the first query the job's answer cache answers (TTL 300 s),
+           still judged, learned and recorded: bench/costs.py's dns_new
+           measures the forwarding path with a new name each query
 
 The target is covered by a CIDR rule, not an exact one, so a fenced
 decision takes the slow path: exact-hash miss, then the LPM trie.
