@@ -22,6 +22,7 @@
 #define RR_FIXED 10 /* type, class, TTL, RDLENGTH after a record's owner */
 #define RR_MIN	 11 /* the root as owner and no rdata */
 #define OPT_LEN	 11 /* an OPT record without options */
+#define SOA_MIN_RDATA 22 /* two names of one byte, then five 32-bit numbers */
 
 /* Answers seldom hold more records than this; a longer one costs one allocation. */
 #define RR_STACK 32
@@ -724,6 +725,11 @@ int ef_dns_answer_age(uint8_t *pkt, size_t len, uint32_t age, uint32_t *min_ttl)
 			return -EBADMSG;
 		if (ldns_read_uint16(pkt + pos) != LDNS_RR_TYPE_OPT) {
 			ttl = ttl_of(ldns_read_uint32(pkt + pos + 4));
+			/* RFC 2308 5: a negative answer lives min(SOA TTL, MINIMUM):
+			 * the SOA's TTL says so, as a resolver serves it */
+			if (ldns_read_uint16(pkt + pos) == LDNS_RR_TYPE_SOA && rdlen >= SOA_MIN_RDATA)
+				ttl = min_u32(ttl, ttl_of(ldns_read_uint32(pkt + pos + RR_FIXED +
+									   rdlen - 4)));
 			ttl = ttl > age ? ttl - age : 0;
 			ldns_write_uint32(pkt + pos + 4, ttl);
 			least = min_u32(least, ttl);

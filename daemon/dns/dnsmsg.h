@@ -225,8 +225,10 @@ bool ef_dns_type_forwardable(uint16_t t);
  * An answer the proxy keeps in its cache (dns_cache.c), aged in place: the
  * TTL of every record of the answer, authority and additional sections but
  * the OPT record is lowered by `age` seconds (to 0 at least; a TTL with the
- * top bit set reads as 0), and *min_ttl is set to the least TTL left among
- * them (UINT32_MAX when there are none). With age 0 the message is only
+ * top bit set reads as 0; an SOA record's is first lowered to its MINIMUM,
+ * the last 32 bits of its rdata: how long a negative answer lives, RFC
+ * 2308), and *min_ttl is set to the least TTL left among them (UINT32_MAX
+ * when there are none). With age 0 the message is only
  * read. Walks owner names without following compression pointers (a name
  * ends at a 0 byte or a pointer) and checks each record's framing against
  * len. -EBADMSG for a message shorter than its header or a record that does

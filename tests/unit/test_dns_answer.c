@@ -583,6 +583,17 @@ static void test_answer_age(void **state)
 	assert_int_equal(ef_dns_answer_age(m->b, m->n, 5, &least), 0);
 	assert_int_equal(least, UINT32_MAX);
 
+	/* a negative answer lives min(SOA TTL, MINIMUM) (RFC 2308) */
+	hdr(m, 0x1234, F_QR | F_RD | F_RA | 3, 1, 0, 1, 0);
+	question(m, "www.example.com", EF_DNS_TYPE_A, EF_DNS_CLASS_IN);
+	rr_raw(m, "example.com", 6, EF_DNS_CLASS_IN, 600,
+	       "\0\0" "\0\0\0\1" "\0\0\0\2" "\0\0\0\3" "\0\0\0\4" "\0\0\0\36", 22);
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 0, &least), 0);
+	assert_int_equal(least, 30);
+	assert_int_equal(ef_dns_answer_age(m->b, m->n, 10, &least), 0);
+	assert_int_equal(least, 20);
+	assert_int_equal(ttl_at(m, m->n, 22), 20);
+
 	/* a compressed owner (a pointer to the question) */
 	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 1, 0);
 	put16(m, 0xc00c);
