@@ -17,9 +17,14 @@
  * Kept: NOERROR and NXDOMAIN answers, whole (not truncated), at most
  * CACHE_MSG_MAX bytes, with at least one record to give a TTL (a negative
  * answer's SOA, RFC 2308) and none of them 0. An answer lives for the least
- * TTL of its records, at most dns.cache_max_ttl_seconds; it is served with
- * its TTLs lowered by the seconds it was kept, the job's own id, RD bit and
- * spelling. The key is the question (name ignoring ASCII case, type) and
+ * TTL of its records (a negative answer's SOA counts its MINIMUM too, RFC
+ * 2308), at most dns.cache_max_ttl_seconds, on the boot clock as learned
+ * addresses are; it is served with its TTLs lowered by the seconds it was
+ * kept, the job's own id, RD bit and spelling. What the answer gives (its
+ * addresses and CNAME chain) is kept as parsed when it came: a hit costs no
+ * parse, so a job asking one question over and over (which the query bucket
+ * does not limit: nothing goes upstream) costs egressd what a refused name
+ * does, whatever the answer holds. The key is the question (name ignoring ASCII case, type) and
  * what shapes the answer the proxy asked for: EDNS0 or not, the DO and CD
  * bits. The cache is emptied when the job's policy version changes (its
  * upstream may be another) and when the job ends; at dns.cache_entries
@@ -39,7 +44,7 @@
 struct ef_dns_cache_ent {
 	struct ef_dns_cache_ent *hnext;	      /* bucket chain */
 	struct ef_dns_cache_ent *prev, *next; /* most recently used first */
-	uint64_t stored_ns, expires_ns;	      /* CLOCK_MONOTONIC */
+	uint64_t stored_ns, expires_ns;	      /* CLOCK_BOOTTIME */
 	uint32_t hash;
 	uint16_t qtype;
 	uint8_t flags;
@@ -47,6 +52,12 @@ struct ef_dns_cache_ent {
 	uint8_t name[255]; /* the question as spelt in msg (wire form) */
 	char server_text[64];
 	size_t len;
+	/* what ef_dns_answer_parse() found in msg, addresses' TTLs as stored */
+	int rcode;
+	bool truncated_list;
+	uint8_t n_addrs, n_cnames;
+	struct ef_dns_addr *addrs;			/* n_addrs, after msg */
+	char (*cnames)[EF_DNS_NAME_MAX];		/* n_cnames, after addrs */
 	uint8_t msg[];
 };
 
@@ -166,10 +177,23 @@ void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct e
 	    (a->rcode != EF_DNS_RCODE_NOERROR && a->rcode != EF_DNS_RCODE_NXDOMAIN) ||
 	    !q->qwire_len)
 		return;
-	e = malloc(sizeof(*e) + len);
-	if (!e)
-		return;
+	{
+		size_t off_a = (sizeof(*e) + len + 7) & ~(size_t)7;
+		size_t off_c = off_a + a->n_addrs * sizeof(struct ef_dns_addr);
+
+		e = malloc(off_c + a->n_cnames * (size_t)EF_DNS_NAME_MAX);
+		if (!e)
+			return;
+		e->addrs = (struct ef_dns_addr *)((char *)e + off_a);
+		e->cnames = (char (*)[EF_DNS_NAME_MAX])((char *)e + off_c);
+	}
 	memcpy(e->msg, msg, len);
+	e->rcode = a->rcode;
+	e->truncated_list = a->truncated_list;
+	e->n_addrs = (uint8_t)a->n_addrs;
+	e->n_cnames = (uint8_t)a->n_cnames;
+	memcpy(e->addrs, a->addrs, a->n_addrs * sizeof(struct ef_dns_addr));
+	memcpy(e->cnames, a->cnames, a->n_cnames * (size_t)EF_DNS_NAME_MAX);
 	/* read only (age 0): the least TTL, and a framing check, so what is
 	 * served later ages cleanly */
 	if (ef_dns_answer_age(e->msg, len, 0, &ttl) || ttl == 0 || ttl == UINT32_MAX) {
@@ -199,7 +223,7 @@ void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct e
 	e->name_len = q->qwire_len;
 	memcpy(e->name, q->qwire, q->qwire_len);
 	snprintf(e->server_text, sizeof(e->server_text), "%s", server_text);
-	e->stored_ns = ef_dns_mono_ns();
+	e->stored_ns = ef_now_boot_ns();
 	e->expires_ns = e->stored_ns + (uint64_t)ttl * 1000000000ull;
 	e->hnext = c->bucket[h % CACHE_BUCKETS];
 	c->bucket[h % CACHE_BUCKETS] = e;
@@ -215,33 +239,52 @@ void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct e
 }
 
 int ef_dns_cache_get(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_query *q,
-		     uint8_t *out, size_t outlen, size_t *len, char server_text[64])
+		     uint8_t *out, size_t outlen, size_t *len, char server_text[64],
+		     struct ef_dns_answer *a)
 {
 	struct ef_dns_cache *c = dj->cache;
 	struct ef_dns_cache_ent *e;
+	uint32_t least, age;
 	uint64_t now;
-	uint32_t least;
 
 	if (!c || !q->qwire_len)
 		return -ENOENT;
 	e = find(c, q, key_hash(q->qwire, q->qwire_len, q->qtype, key_flags(q)));
 	if (!e)
 		return -ENOENT;
-	now = ef_dns_mono_ns();
+	now = ef_now_boot_ns();
 	if (now >= e->expires_ns || e->len > outlen) {
 		drop(d, c, e);
 		return -ENOENT;
 	}
+	age = (uint32_t)((now - e->stored_ns) / 1000000000ull);
 	memcpy(out, e->msg, e->len);
-	if (ef_dns_answer_age(out, e->len, (uint32_t)((now - e->stored_ns) / 1000000000ull),
-			      &least) ||
+	if (ef_dns_answer_age(out, e->len, age, &least) ||
 	    ef_dns_answer_spelling(out, e->len, e->name, e->name_len, q->qwire)) {
 		drop(d, c, e);
 		return -ENOENT;
 	}
 	ef_dns_set_id(out, q->id);
+	a->id = q->id;
+	a->rcode = e->rcode;
+	a->tc = false;
+	a->truncated_list = e->truncated_list;
+	a->n_addrs = e->n_addrs;
+	a->n_cnames = e->n_cnames;
+	for (size_t i = 0; i < e->n_addrs; i++) {
+		a->addrs[i] = e->addrs[i];
+		a->addrs[i].ttl = e->addrs[i].ttl > age ? e->addrs[i].ttl - age : 0;
+	}
+	memcpy(a->cnames, e->cnames, e->n_cnames * (size_t)EF_DNS_NAME_MAX);
 	to_front(c, e);
 	*len = e->len;
 	snprintf(server_text, 64, "%s", e->server_text);
 	return 0;
+}
+
+void ef_dns_cache_flush_all(struct ef_daemon *d)
+{
+	for (struct ef_job_rec *j = d->jobs; j; j = j->next)
+		if (j->dns)
+			ef_dns_cache_flush(d, j->dns);
 }

@@ -126,14 +126,18 @@ bad_up:
 void ef_dns_resolv_refresh(struct ef_daemon *d)
 {
 	uint64_t now = ef_now_boot_ns();
+	struct ef_upstream old[EF_DNS_MAX_UPSTREAMS];
 	char *text = NULL, *save = NULL;
 	struct stat st;
+	size_t n_old;
 	int64_t mt;
 
 	if (d->resolv_checked_ns && now - d->resolv_checked_ns < RESOLV_CHECK_NS)
 		return;
 	d->resolv_checked_ns = now;
 	if (stat(d->cfg.dns.resolv_conf, &st) < 0) {
+		if (d->n_resolv_up)
+			ef_dns_cache_flush_all(d);
 		d->n_resolv_up = 0;
 		d->resolv_mtime_ns = 0;
 		return;
@@ -142,9 +146,11 @@ void ef_dns_resolv_refresh(struct ef_daemon *d)
 	if (mt == d->resolv_mtime_ns)
 		return;
 	d->resolv_mtime_ns = mt;
+	memcpy(old, d->resolv_up, sizeof(old));
+	n_old = d->n_resolv_up;
 	d->n_resolv_up = 0;
 	if (ef_read_file(d->cfg.dns.resolv_conf, 1 << 16, &text, NULL))
-		return;
+		goto changed;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char kw[16], addr[80];
 
@@ -157,6 +163,13 @@ void ef_dns_resolv_refresh(struct ef_daemon *d)
 	if (!d->n_resolv_up)
 		log_warn("%s names no nameserver: DNS queries of jobs will fail (set dns.upstream)",
 			 d->cfg.dns.resolv_conf);
+changed:
+	/* answers kept from the servers it named are not the new servers' */
+	for (size_t i = 0; i < n_old || i < d->n_resolv_up; i++)
+		if (i >= n_old || i >= d->n_resolv_up || strcmp(old[i].text, d->resolv_up[i].text)) {
+			ef_dns_cache_flush_all(d);
+			break;
+		}
 }
 
 /* ---- decisions ---- */

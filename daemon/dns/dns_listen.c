@@ -378,8 +378,11 @@ static bool cache_answer(struct ef_daemon *d, struct ef_dns_job *dj,
 	size_t len;
 
 	memset(&p, 0, offsetof(struct ef_dns_pending, answer));
-	if (ef_dns_cache_get(d, dj, q, buf, sizeof(buf), &len, p.server_text) ||
-	    ef_dns_answer_parse(buf, len, q, q->id, &p.answer))
+	/* servers from resolv.conf: an edit of it empties the caches first
+	 * (checked at most once a second, as when forwarding) */
+	if (!dj->job->pol->n_up && !d->cfg.dns.n_up)
+		ef_dns_resolv_refresh(d);
+	if (ef_dns_cache_get(d, dj, q, buf, sizeof(buf), &len, p.server_text, &p.answer))
 		return false;
 	p.kind = EF_EPK_DNS_UP;
 	p.fd = -1;

@@ -203,10 +203,14 @@ void ef_dns_release(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg,
 void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_query *q,
 		      const char *server_text, const uint8_t *msg, size_t len,
 		      const struct ef_dns_answer *a);
-/* the kept answer to q, aged, in q's spelling and with q's id, into out:
+/* the kept answer to q, aged, in q's spelling and with q's id, into out,
+ * and what it gives into a (as ef_dns_answer_parse() found it, TTLs aged):
  * 0, or -ENOENT (none, or expired) */
 int ef_dns_cache_get(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_query *q,
-		     uint8_t *out, size_t outlen, size_t *len, char server_text[64]);
+		     uint8_t *out, size_t outlen, size_t *len, char server_text[64],
+		     struct ef_dns_answer *a);
+/* every job's cache emptied: the upstream of resolv.conf changed */
+void ef_dns_cache_flush_all(struct ef_daemon *d);
 /* every answer of the job's cache gone (policy change, job end) */
 void ef_dns_cache_flush(struct ef_daemon *d, struct ef_dns_job *dj);
 

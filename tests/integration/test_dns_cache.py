@@ -117,3 +117,39 @@ def test_dns_cache_is_per_job_and_policy_version(ctx):
 def one_line(r):
     (x,) = lines_of(r, "dns-query")
     return x
+
+
+@test(timeout=120)
+def test_dns_cache_emptied_when_resolv_conf_names_another_server(ctx):
+    """Servers from resolv.conf: an edit naming another server empties the
+    caches, so the job's next question is that server's to answer, not the
+    old server's kept answer."""
+    from test_dns_hostile import stand_in_upstream
+    resolv = ctx.path("resolv.conf")
+    with open(resolv, "w") as f:
+        f.write("nameserver %s\n" % W.DNS_V4)
+    d = ctx.daemon({"r": pol(allow=["job1.test:80"])},
+                   config={"dns": {"resolv_conf": resolv, "timeout_ms": 1000, "attempts": 2}})
+    log = stand_in_upstream(ctx, "echo", port=53)  # 127.0.0.1:53: A 198.18.1.1 to all
+    ready, go = ctx.path("resolv-ready"), ctx.path("resolv-go")
+    bg = d.spawn("r", sh(("dns-query", "job1.test", "--server", ANY_V4),
+                         ("dns-query", "job1.test", "--server", ANY_V4),
+                         "touch %s" % shlex.quote(ready),
+                         "i=0; while [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.05; "
+                         "i=$((i+1)); done" % shlex.quote(go),
+                         ("dns-query", "job1.test", "--server", ANY_V4)))
+    wait_until(lambda: os.path.exists(ready) or bg.proc.poll() is not None, 30,
+               what="the job's first questions")
+    with open(resolv + ".new", "w") as f:
+        f.write("nameserver 127.0.0.1\n")
+    os.rename(resolv + ".new", resolv)
+    import time
+    time.sleep(1.2)  # egressd looks at resolv.conf at most once a second
+    open(go, "w").close()
+    eq(bg.wait(30), 0, "the job's exit status")
+    out, _err = bg.output()
+    qs = [x for x in W.parse_lines(out) if x.get("op") == "dns-query"]
+    eq([x.get("addresses") for x in qs], [["198.18.2.1"], ["198.18.2.1"], ["198.18.1.1"]],
+       "answers: dnsmasq's, the cache's, then the new server's")
+    with open(log) as f:
+        eq(len(f.read().splitlines()), 1, "queries the new server got")
