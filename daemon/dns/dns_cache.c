@@ -16,7 +16,8 @@
  *
  * Kept: NOERROR and NXDOMAIN answers, whole (not truncated), at most
  * CACHE_MSG_MAX bytes, with at least one record to give a TTL (a negative
- * answer's SOA, RFC 2308) and none of them 0. An answer lives for the least
+ * answer's SOA, RFC 2308) and none of them 0, and no name that runs through
+ * a TTL field (ef_dns_answer_keepable: aging would change it). An answer lives for the least
  * TTL of its records (a negative answer's SOA counts its MINIMUM too, RFC
  * 2308), at most dns.cache_max_ttl_seconds, on the boot clock as learned
  * addresses are; it is served with its TTLs lowered by the seconds it was
@@ -196,7 +197,8 @@ void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct e
 	memcpy(e->cnames, a->cnames, a->n_cnames * (size_t)EF_DNS_NAME_MAX);
 	/* read only (age 0): the least TTL, and a framing check, so what is
 	 * served later ages cleanly */
-	if (ef_dns_answer_age(e->msg, len, 0, &ttl) || ttl == 0 || ttl == UINT32_MAX) {
+	if (ef_dns_answer_age(e->msg, len, 0, &ttl) || ttl == 0 || ttl == UINT32_MAX ||
+	    ef_dns_answer_keepable(e->msg, len)) {
 		free(e);
 		return;
 	}

@@ -238,6 +238,18 @@ bool ef_dns_type_forwardable(uint16_t t);
  */
 int ef_dns_answer_age(uint8_t *pkt, size_t len, uint32_t age, uint32_t *min_ttl);
 
+/*
+ * Whether ef_dns_answer_age() can age this answer without changing any name
+ * a resolver reads from it: 0 when no name (the question, each record's
+ * owner, and the names in the rdata of NS, MD, MF, CNAME, MB, MG, MR, PTR,
+ * DNAME, SOA, MINFO, RP, MX, AFSDB, RT, KX and SRV, compression followed)
+ * has a byte in a TTL field. A compression pointer into a TTL is no server's
+ * doing, only a crafted message's; -EBADMSG then, or when the framing or a
+ * name does not hold (as ef_dns_answer_age()), and the proxy does not keep
+ * it. Reads only.
+ */
+int ef_dns_answer_keepable(const uint8_t *pkt, size_t len);
+
 /* Overwrite the message id in place (len >= 2). */
 void ef_dns_set_id(uint8_t *pkt, uint16_t id);
 

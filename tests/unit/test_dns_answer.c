@@ -647,6 +647,84 @@ static void test_answer_age_garbage(void **state)
 	free(copy);
 }
 
+/* What the cache keeps: no name a resolver reads runs through a TTL. */
+static void test_answer_keepable(void **state)
+{
+	struct msg *m = msg_new();
+	size_t rr;
+
+	/* an owner pointing at the question; an A record whose address
+	 * (192.0.2.1) reads like a pointer: it is not a name */
+	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 1, 0);
+	put16(m, 0xc00c);
+	put16(m, EF_DNS_TYPE_A);
+	put16(m, EF_DNS_CLASS_IN);
+	put32(m, 60);
+	put16(m, 4);
+	put32(m, 0xc0000201);
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), 0);
+
+	/* the fuzzer's find: an owner pointing into its own TTL, which aging
+	 * would rename */
+	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 1, 0);
+	rr = m->n;
+	put16(m, (uint16_t)(0xc000 | (rr + 7)));
+	put16(m, 0);
+	put16(m, 44);
+	put32(m, 0x01010100);
+	put16(m, 4);
+	put32(m, 0xc6120101);
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), -EBADMSG);
+
+	/* a CNAME target, an MX exchange, an SOA's second name into a TTL */
+	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 1, 0);
+	rr = m->n;
+	put16(m, 0xc00c);
+	put16(m, EF_DNS_TYPE_CNAME);
+	put16(m, EF_DNS_CLASS_IN);
+	put32(m, 0x00000100);
+	put16(m, 2);
+	put16(m, (uint16_t)(0xc000 | (rr + 8)));
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), -EBADMSG);
+	ans_start(m, "www.example.com", 15, 1, 0);
+	rr = m->n;
+	put16(m, 0xc00c);
+	put16(m, 15);
+	put16(m, EF_DNS_CLASS_IN);
+	put32(m, 0x00000100);
+	put16(m, 4);
+	put16(m, 10);
+	put16(m, (uint16_t)(0xc000 | (rr + 6)));
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), -EBADMSG);
+	m->n -= 2;
+	put16(m, 0xc00c); /* the exchange is the question's name: fine */
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), 0);
+	hdr(m, 0x1234, F_QR | F_RD | F_RA | 3, 1, 0, 1, 0);
+	question(m, "www.example.com", EF_DNS_TYPE_A, EF_DNS_CLASS_IN);
+	rr = m->n;
+	put16(m, 0xc010); /* example.com */
+	put16(m, 6);
+	put16(m, EF_DNS_CLASS_IN);
+	put32(m, 0x00000100);
+	put16(m, 1 + 2 + 20);
+	put8(m, 0);				  /* MNAME: the root */
+	put16(m, (uint16_t)(0xc000 | (rr + 6))); /* RNAME: into the TTL */
+	for (int i = 0; i < 5; i++)
+		put32(m, 60);
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), -EBADMSG);
+	m->b[rr + 13] = 0xc0; /* RNAME (after MNAME at rdata + 0): the question's name */
+	m->b[rr + 14] = 0x0c;
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), 0);
+
+	/* framing as ef_dns_answer_age: trailing bytes, a cut record */
+	put8(m, 0);
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), -EBADMSG);
+	m->n -= 3;
+	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), -EBADMSG);
+	assert_int_equal(ef_dns_answer_keepable(m->b, 5), -EBADMSG);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_answer_garbage),
 		cmocka_unit_test(test_answer_age),
 		cmocka_unit_test(test_answer_age_garbage),
+		cmocka_unit_test(test_answer_keepable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
