@@ -195,8 +195,9 @@ void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct e
 	e->n_cnames = (uint8_t)a->n_cnames;
 	memcpy(e->addrs, a->addrs, a->n_addrs * sizeof(struct ef_dns_addr));
 	memcpy(e->cnames, a->cnames, a->n_cnames * (size_t)EF_DNS_NAME_MAX);
-	/* read only (age 0): the least TTL, and a framing check, so what is
-	 * served later ages cleanly */
+	/* age 0: TTLs as they will be served (a top-bit TTL as 0, an SOA's at
+	 * most its MINIMUM), the least of them, and the framing checked, so
+	 * what is served later ages cleanly */
 	if (ef_dns_answer_age(e->msg, len, 0, &ttl) || ttl == 0 || ttl == UINT32_MAX ||
 	    ef_dns_answer_keepable(e->msg, len)) {
 		free(e);
