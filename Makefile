@@ -76,7 +76,7 @@ POLICY_OBJS := $(POLICY_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_SRCS := $(wildcard daemon/*/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 # the DNS proxy's message layer: pure functions, also linked into the test_dns_* tests
-DNSMSG_OBJ := $(BUILD)/daemon/dns/dnsmsg.o
+DNSMSG_OBJ := $(BUILD)/daemon/dns/dnsmsg.o $(BUILD)/daemon/dns/dnsmsg_ttl.o
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -225,7 +225,7 @@ $(BUILD)/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# the daemon includes the skeleton; dnsmsg.o does not, so the test_dns_* tests build without BPF
+# the daemon includes the skeleton; dnsmsg.o and dnsmsg_ttl.o do not, so the test_dns_* tests build without BPF
 $(filter-out $(DNSMSG_OBJ),$(DAEMON_OBJS)) $(BUILD)/daemon/main.o: | $(SKEL) $(TAMPER_SKEL) $(OTLP_PB_H)
 
 # cli/mountinfo.o: container.c reads egressd's mountinfo as the guard reads the job's
@@ -312,7 +312,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRCS)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ $(LIBS_POLICY)
 
 # fuzz_dns fuzzes the DNS message layer rather than the policy library
-$(BUILD)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c daemon/dns/dnsmsg.c
+$(BUILD)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c daemon/dns/dnsmsg.c daemon/dns/dnsmsg_ttl.c \
+		daemon/dns/dnsmsg_int.h
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Idaemon $(filter %.c,$^) -o $@ -lldns
