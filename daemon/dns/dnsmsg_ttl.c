@@ -82,19 +82,15 @@ int ef_dns_answer_age(uint8_t *pkt, size_t len, uint32_t age, uint32_t *min_ttl)
 	return 0;
 }
 
-/* Bit i set: byte i of the message is in a TTL field. */
-struct ttl_map {
-	uint8_t bit[(EF_DNS_MSG_MAX + 7) / 8];
-};
-
-static bool in_ttl(const struct ttl_map *m, size_t i)
+/* Bit i set: byte i of the message is in a TTL field ((len + 7) / 8 bytes). */
+static bool in_ttl(const uint8_t *map, size_t i)
 {
-	return m->bit[i / 8] >> (i % 8) & 1;
+	return map[i / 8] >> (i % 8) & 1;
 }
 
 /* The name at pos, compression followed: 0 if none of its bytes (length
  * bytes, labels, pointers) is in a TTL field. */
-static int name_clear(const uint8_t *pkt, size_t len, size_t pos, const struct ttl_map *m)
+static int name_clear(const uint8_t *pkt, size_t len, size_t pos, const uint8_t *m)
 {
 	size_t hops = 0, total = 0;
 
@@ -156,13 +152,13 @@ static int rdata_names(uint16_t type, bool *two)
 
 int ef_dns_answer_keepable(const uint8_t *pkt, size_t len)
 {
-	struct ttl_map *m;
+	uint8_t *m;
 	size_t pos = HDR_LEN, n_rr, start;
 	int ret = -EBADMSG;
 
 	if (len < HDR_LEN || len > EF_DNS_MSG_MAX)
 		return -EBADMSG;
-	m = calloc(1, sizeof(*m));
+	m = calloc(1, (len + 7) / 8);
 	if (!m)
 		return -ENOMEM;
 	/* first the TTL fields, then every name against them */
@@ -177,7 +173,7 @@ int ef_dns_answer_keepable(const uint8_t *pkt, size_t len)
 		    len - pos - RR_FIXED < ldns_read_uint16(pkt + pos + 8))
 			goto out;
 		for (size_t b = pos + 4; b < pos + 8; b++)
-			m->bit[b / 8] |= (uint8_t)(1u << (b % 8));
+			m[b / 8] |= (uint8_t)(1u << (b % 8));
 		pos += RR_FIXED + ldns_read_uint16(pkt + pos + 8);
 	}
 	if (pos != len)
