@@ -76,29 +76,15 @@ static uint8_t key_flags(const struct ef_dns_query *q)
 			 (q->cd ? KEY_CD : 0));
 }
 
-static uint8_t lower(uint8_t c)
+/* Over q->name (lowercase, one string per wire name: dnsmsg.h), the type
+ * and the flags. */
+static uint32_t key_hash(const struct ef_dns_query *q, uint8_t flags)
 {
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
+	uint64_t h = ef_fnv1a(q->name, strlen(q->name), EF_FNV1A_INIT);
 
-/* FNV-1a over the name folded to lowercase, the type and the flags. */
-static uint32_t key_hash(const uint8_t *name, size_t len, uint16_t qtype, uint8_t flags)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ lower(name[i])) * 16777619u;
-	h = (h ^ (qtype >> 8)) * 16777619u;
-	h = (h ^ (qtype & 0xff)) * 16777619u;
-	return (h ^ flags) * 16777619u;
-}
-
-static bool name_eq_fold(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (lower(a[i]) != lower(b[i]))
-			return false;
-	return true;
+	h = ef_fnv1a(&q->qtype, sizeof(q->qtype), h);
+	h = ef_fnv1a(&flags, sizeof(flags), h);
+	return (uint32_t)(h ^ h >> 32);
 }
 
 static void unlink_ent(struct ef_dns_cache *c, struct ef_dns_cache_ent *e)
@@ -127,13 +113,12 @@ static void drop(struct ef_daemon *d, struct ef_dns_cache *c, struct ef_dns_cach
 }
 
 static struct ef_dns_cache_ent *find(struct ef_dns_cache *c, const struct ef_dns_query *q,
-				     uint32_t h)
+				     uint8_t flags, uint32_t h)
 {
-	uint8_t flags = key_flags(q);
-
 	for (struct ef_dns_cache_ent *e = c->bucket[h % CACHE_BUCKETS]; e; e = e->hnext)
 		if (e->hash == h && e->qtype == q->qtype && e->flags == flags &&
-		    e->name_len == q->qwire_len && name_eq_fold(e->name, q->qwire, e->name_len))
+		    e->name_len == q->qwire_len &&
+		    ef_dns_wire_eq_fold(e->name, q->qwire, e->name_len))
 			return e;
 	return NULL;
 }
@@ -173,6 +158,7 @@ void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct e
 	struct ef_dns_cache_ent *e;
 	struct ef_dns_cache *c;
 	uint32_t ttl, h;
+	uint8_t flags;
 
 	if (!cfg->cache_entries || len > CACHE_MSG_MAX || a->tc ||
 	    (a->rcode != EF_DNS_RCODE_NOERROR && a->rcode != EF_DNS_RCODE_NXDOMAIN) ||
@@ -210,9 +196,10 @@ void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct e
 		return;
 	}
 	c = dj->cache;
-	h = key_hash(q->qwire, q->qwire_len, q->qtype, key_flags(q));
+	flags = key_flags(q);
+	h = key_hash(q, flags);
 	{
-		struct ef_dns_cache_ent *old = find(c, q, h);
+		struct ef_dns_cache_ent *old = find(c, q, flags, h);
 
 		if (old)
 			drop(d, c, old);
@@ -222,7 +209,7 @@ void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct e
 	e->len = len;
 	e->hash = h;
 	e->qtype = q->qtype;
-	e->flags = key_flags(q);
+	e->flags = flags;
 	e->name_len = q->qwire_len;
 	memcpy(e->name, q->qwire, q->qwire_len);
 	snprintf(e->server_text, sizeof(e->server_text), "%s", server_text);
@@ -252,7 +239,7 @@ int ef_dns_cache_get(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 
 	if (!c || !q->qwire_len)
 		return -ENOENT;
-	e = find(c, q, key_hash(q->qwire, q->qwire_len, q->qtype, key_flags(q)));
+	e = find(c, q, key_flags(q), key_hash(q, key_flags(q)));
 	if (!e)
 		return -ENOENT;
 	now = ef_now_boot_ns();
@@ -267,8 +254,7 @@ int ef_dns_cache_get(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef
 		drop(d, c, e);
 		return -ENOENT;
 	}
-	ef_dns_set_id(out, q->id);
-	a->id = q->id;
+	a->id = q->id; /* the message's: ef_dns_release() writes it */
 	a->rcode = e->rcode;
 	a->tc = false;
 	a->truncated_list = e->truncated_list;

@@ -134,7 +134,7 @@ static bool name_eq(const ldns_rdf *a, const ldns_rdf *b)
 	return true;
 }
 
-static bool wire_eq_fold(const uint8_t *x, const uint8_t *y, size_t n)
+bool ef_dns_wire_eq_fold(const uint8_t *x, const uint8_t *y, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (ascii_lower(x[i]) != ascii_lower(y[i]))
@@ -340,7 +340,7 @@ ssize_t ef_dns_reply_error(const struct ef_dns_query *q, bool has_question, int 
 		if (ret)
 			return ret;
 		/* the job's own spelling back, when it is this name */
-		if (q->qwire_len == nlen && wire_eq_fold(q->qwire, name, nlen))
+		if (q->qwire_len == nlen && ef_dns_wire_eq_fold(q->qwire, name, nlen))
 			memcpy(name, q->qwire, nlen);
 		need += nlen + Q_FIXED;
 	}

@@ -250,6 +250,9 @@ int ef_dns_answer_age(uint8_t *pkt, size_t len, uint32_t age, uint32_t *min_ttl)
  */
 int ef_dns_answer_keepable(const uint8_t *pkt, size_t len);
 
+/* Whether two wire names of n bytes are equal ignoring ASCII case. */
+bool ef_dns_wire_eq_fold(const uint8_t *x, const uint8_t *y, size_t n);
+
 /* Overwrite the message id in place (len >= 2). */
 void ef_dns_set_id(uint8_t *pkt, uint16_t id);
 
