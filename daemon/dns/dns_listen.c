@@ -375,13 +375,12 @@ static bool cache_answer(struct ef_daemon *d, struct ef_dns_job *dj,
 {
 	uint8_t buf[CACHE_MSG_MAX];
 	struct ef_dns_pending p;
-	size_t len;
+	size_t len, n;
 
 	memset(&p, 0, offsetof(struct ef_dns_pending, answer));
-	/* servers from resolv.conf: an edit of it empties the caches first
-	 * (checked at most once a second, as when forwarding) */
-	if (!dj->job->pol->n_up && !d->cfg.dns.n_up)
-		ef_dns_resolv_refresh(d);
+	/* as when forwarding: an edit of resolv.conf naming other servers
+	 * empties the caches first */
+	ef_dns_servers(d, dj->job->pol, &n);
 	if (ef_dns_cache_get(d, dj, q, buf, sizeof(buf), &len, p.server_text, &p.answer))
 		return false;
 	p.kind = EF_EPK_DNS_UP;

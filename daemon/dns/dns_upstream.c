@@ -190,7 +190,7 @@ void ef_dns_pending_end(struct ef_daemon *d, struct ef_dns_pending *p)
 	ef_dns_defer_free(p, pending_free);
 }
 
-static const struct ef_upstream *servers(struct ef_daemon *d, const struct ef_pol_rec *pol,
+const struct ef_upstream *ef_dns_servers(struct ef_daemon *d, const struct ef_pol_rec *pol,
 					 size_t *n)
 {
 	if (pol->n_up) {
@@ -211,7 +211,7 @@ void ef_dns_attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const 
 {
 	size_t n;
 
-	servers(d, p->pol, &n);
+	ef_dns_servers(d, p->pol, &n);
 	attempt_stop(d, p);
 	p->tcp_up = false;
 	p->tlen = p->texp = 0;
@@ -247,7 +247,7 @@ int ef_dns_send_attempt(struct ef_daemon *d, struct ef_dns_pending *p)
 	size_t n;
 	int fd, ret;
 
-	up = servers(d, p->pol, &n);
+	up = ef_dns_servers(d, p->pol, &n);
 	if (!n)
 		return -ENOENT;
 	p->server = &up[p->attempt % n];

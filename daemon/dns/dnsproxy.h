@@ -190,6 +190,10 @@ void ef_dns_pending_end(struct ef_daemon *d, struct ef_dns_pending *p);
 int ef_dns_send_attempt(struct ef_daemon *d, struct ef_dns_pending *p);
 void ef_dns_attempt_failed(struct ef_daemon *d, struct ef_dns_pending *p, const char *why);
 void ef_dns_busy_poll(struct ef_daemon *d, struct ef_dns_pending *p);
+/* where a query judged by pol goes: its dns.upstream, the config's, or
+ * resolv.conf's (re-read when it changed, at most once a second) */
+const struct ef_upstream *ef_dns_servers(struct ef_daemon *d, const struct ef_pol_rec *pol,
+					 size_t *n);
 void ef_dns_upsock_io(struct ef_daemon *d, struct ef_dns_upsock *u);
 void ef_dns_upstream_tcp_io(struct ef_daemon *d, struct ef_dns_pending *p);
 /* an answer to p (msg, parsed into a): learned, released to the job with its
@@ -203,7 +207,8 @@ void ef_dns_release(struct ef_daemon *d, struct ef_dns_pending *p, uint8_t *msg,
 void ef_dns_cache_put(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_query *q,
 		      const char *server_text, const uint8_t *msg, size_t len,
 		      const struct ef_dns_answer *a);
-/* the kept answer to q, aged, in q's spelling and with q's id, into out,
+/* the kept answer to q, aged and in q's spelling, into out (its id and RD
+ * bit are ef_dns_release()'s to set),
  * and what it gives into a (as ef_dns_answer_parse() found it, TTLs aged):
  * 0, or -ENOENT (none, or expired) */
 int ef_dns_cache_get(struct ef_daemon *d, struct ef_dns_job *dj, const struct ef_dns_query *q,
