@@ -526,6 +526,18 @@ static void test_answer_garbage(void **state)
 
 /* ---- answers kept in a job's cache: aged in place (dns_cache.c) ---- */
 
+/* A 192.0.2.1, TTL ttl, its owner a pointer to the question (0xc00c); the
+ * address's first byte (0xc0) reads like a pointer, but is rdata. */
+static void rr_a_at_question(struct msg *m, uint32_t ttl)
+{
+	put16(m, 0xc00c);
+	put16(m, EF_DNS_TYPE_A);
+	put16(m, EF_DNS_CLASS_IN);
+	put32(m, ttl);
+	put16(m, 4);
+	put32(m, 0xc0000201);
+}
+
 static uint32_t ttl_at(const struct msg *m, size_t rr_end_off, size_t rdlen)
 {
 	/* the TTL of the record whose rdata ends at rr_end_off */
@@ -596,12 +608,7 @@ static void test_answer_age(void **state)
 
 	/* a compressed owner (a pointer to the question) */
 	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 1, 0);
-	put16(m, 0xc00c);
-	put16(m, EF_DNS_TYPE_A);
-	put16(m, EF_DNS_CLASS_IN);
-	put32(m, 60);
-	put16(m, 4);
-	put32(m, 0xc0000201);
+	rr_a_at_question(m, 60);
 	assert_int_equal(ef_dns_answer_age(m->b, m->n, 10, &least), 0);
 	assert_int_equal(least, 50);
 
@@ -656,12 +663,7 @@ static void test_answer_keepable(void **state)
 	/* an owner pointing at the question; an A record whose address
 	 * (192.0.2.1) reads like a pointer: it is not a name */
 	ans_start(m, "www.example.com", EF_DNS_TYPE_A, 1, 0);
-	put16(m, 0xc00c);
-	put16(m, EF_DNS_TYPE_A);
-	put16(m, EF_DNS_CLASS_IN);
-	put32(m, 60);
-	put16(m, 4);
-	put32(m, 0xc0000201);
+	rr_a_at_question(m, 60);
 	assert_int_equal(ef_dns_answer_keepable(m->b, m->n), 0);
 
 	/* the fuzzer's find: an owner pointing into its own TTL, which aging
