@@ -109,6 +109,9 @@ def test_dns_cache_is_per_job_and_policy_version(ctx):
        [("ok.test", "NOERROR"), ("job1.test", "NOERROR"),
         ("ok.test", "NOERROR"), ("job1.test", "NXDOMAIN")], "the first job's answers")
     denied([x for x in lines if x.get("target") == "198.18.2.1:80/tcp"][0])
+    # judged on the far side: no connection reached job1.test's host
+    check(not ctx.reached("198.18.2.1", 80), "a connection reached 198.18.2.1:80 after the "
+          "policy change removed job1.test")
     eq(upstream_count(ctx, mark, "ok.test"), 3,
        "ok.test upstream (asked again after the policy change)")
     eq(upstream_count(ctx, mark, "job1.test"), 1, "job1.test upstream (never after the change)")
